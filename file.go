@@ -1,0 +1,316 @@
+package s3vfs
+
+import (
+	"context"
+	"io"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// file is the vfs.File of a main database. SQLite uses one file from one
+// connection at a time, so its own fields need no lock; what connections
+// share lives in database, behind database.mu.
+type file struct {
+	db       *database
+	params   params
+	readOnly bool
+	conn     *sqlite3.Conn // set by SetDB; its interrupt context cancels requests
+
+	lock vfs.LockLevel
+	snap *snapshot // pinned while lock >= SHARED
+
+	// Writes not yet committed, as whole blocks.
+	pending     map[int64][]byte
+	pendingSize int64
+	dirty       bool
+}
+
+var (
+	// Ensure these interfaces are implemented:
+	_ vfs.FileLockState        = &file{}
+	_ vfs.FileBatchAtomicWrite = &file{}
+	_ vfs.FileCommitPhaseTwo   = &file{}
+	_ vfs.FilePragma           = &file{}
+	_ vfs.FileSizeHint         = &file{}
+)
+
+// ctx returns the context of the statement running on the connection, so
+// that an interrupted query cancels its S3 requests.
+func (f *file) ctx() context.Context {
+	if f.conn != nil {
+		if ctx := f.conn.GetInterrupt(); ctx != nil {
+			return ctx
+		}
+	}
+	return context.Background()
+}
+
+// SetDB receives the connection that owns the file (SQLITE_FCNTL_PDB).
+func (f *file) SetDB(db any) {
+	if c, ok := db.(*sqlite3.Conn); ok {
+		f.conn = c
+	}
+}
+
+// view returns the snapshot reads are served from: the pinned one, or the
+// newest known when SQLite reads without a lock.
+func (f *file) view() *snapshot {
+	if f.snap != nil {
+		return f.snap
+	}
+	head, _ := f.db.current()
+	return head
+}
+
+func (f *file) Close() error {
+	if f.db == nil {
+		return nil
+	}
+	f.Unlock(vfs.LOCK_NONE)
+	f.db.vfs.release(f.db)
+	f.db = nil
+	return nil
+}
+
+func (f *file) ReadAt(b []byte, off int64) (int, error) {
+	s := f.view()
+	size := s.size
+	if f.dirty {
+		size = f.pendingSize
+	}
+	n := 0
+	for n < len(b) && off+int64(n) < size {
+		pos := off + int64(n)
+		idx := pos / s.blockSize
+		if buf, ok := f.pending[idx]; ok {
+			end := min(int64(len(buf)), size-idx*s.blockSize)
+			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
+			continue
+		}
+		// Read the committed bytes of this block, up to the pending size.
+		end := min((idx+1)*s.blockSize, size)
+		m, err := f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), end-pos))], pos)
+		n += m
+		if err != nil {
+			return n, vfs.SystemError(err, sqlite3.IOERR_READ)
+		}
+		if pos+int64(m) < end {
+			// Past the committed size but within the pending one: zeros.
+			z := min(int64(len(b)-n), end-pos-int64(m))
+			clear(b[n : n+int(z)])
+			n += int(z)
+		}
+	}
+	if n < len(b) {
+		clear(b[n:])
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (f *file) WriteAt(b []byte, off int64) (int, error) {
+	if f.readOnly {
+		return 0, sqlite3.READONLY
+	}
+	s := f.view()
+	f.begin(s)
+	bs := s.blockSize
+	n := 0
+	for n < len(b) {
+		pos := off + int64(n)
+		idx := pos / bs
+		within := pos - idx*bs
+		take := min(int64(len(b)-n), bs-within)
+		buf, err := f.pendingBlock(s, idx, within == 0 && take == bs)
+		if err != nil {
+			return n, vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		}
+		copy(buf[within:], b[n:n+int(take)])
+		n += int(take)
+	}
+	f.pendingSize = max(f.pendingSize, off+int64(len(b)))
+	return n, nil
+}
+
+// begin starts tracking uncommitted writes on top of snapshot s.
+func (f *file) begin(s *snapshot) {
+	if !f.dirty {
+		f.dirty = true
+		f.pendingSize = s.size
+		if f.pending == nil {
+			f.pending = map[int64][]byte{}
+		}
+	}
+}
+
+// pendingBlock returns the writable copy of block idx, reading its
+// committed bytes first unless the caller overwrites all of it.
+func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) {
+	if buf, ok := f.pending[idx]; ok {
+		return buf, nil
+	}
+	buf := make([]byte, s.blockSize)
+	if !whole {
+		if live := blockLen(idx, s.blockSize, min(s.size, f.pendingSize)); live > 0 {
+			data, err := f.db.readBlock(f.ctx(), s, idx)
+			if err != nil {
+				return nil, err
+			}
+			copy(buf, data[:live])
+		}
+	}
+	f.pending[idx] = buf
+	return buf, nil
+}
+
+func (f *file) Truncate(size int64) error {
+	if f.readOnly {
+		return sqlite3.READONLY
+	}
+	s := f.view()
+	f.begin(s)
+	bs := s.blockSize
+	for idx, buf := range f.pending {
+		switch start := idx * bs; {
+		case start >= size:
+			delete(f.pending, idx)
+		case start+bs > size:
+			clear(buf[size-start:])
+		}
+	}
+	f.pendingSize = size
+	return nil
+}
+
+func (f *file) Size() (int64, error) {
+	if f.dirty {
+		return f.pendingSize, nil
+	}
+	return f.view().size, nil
+}
+
+// SizeHint implements [vfs.FileSizeHint]; blocks are allocated on write.
+func (f *file) SizeHint(size int64) error { return nil }
+
+// discard drops uncommitted writes.
+func (f *file) discard() {
+	clear(f.pending)
+	f.dirty = false
+	f.pendingSize = 0
+}
+
+func (f *file) Sync(flags vfs.SyncFlag) error { return f.commitPending() }
+
+// BeginAtomicWrite implements [vfs.FileBatchAtomicWrite]: the writes that
+// follow are buffered, as all writes are.
+func (f *file) BeginAtomicWrite() error { return nil }
+
+// CommitAtomicWrite implements [vfs.FileBatchAtomicWrite]: the batch is
+// published as one commit. On failure SQLite rolls the batch back.
+func (f *file) CommitAtomicWrite() error { return f.commitPending() }
+
+// RollbackAtomicWrite implements [vfs.FileBatchAtomicWrite].
+func (f *file) RollbackAtomicWrite() error {
+	f.discard()
+	return nil
+}
+
+// CommitPhaseTwo implements [vfs.FileCommitPhaseTwo]: with
+// PRAGMA synchronous=OFF SQLite never syncs, and this is the last point
+// where a commit error still reaches the application.
+func (f *file) CommitPhaseTwo() error { return f.commitPending() }
+
+func (f *file) commitPending() error {
+	if !f.dirty {
+		return nil
+	}
+	if err := f.commit(f.ctx()); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (f *file) Lock(lock vfs.LockLevel) error {
+	if f.lock >= lock {
+		return nil
+	}
+	db := f.db
+	if f.lock == vfs.LOCK_NONE {
+		// Pin a snapshot: the newest commit, checked with one request.
+		maxAge := f.params.staleness
+		if f.params.immutable {
+			maxAge = 1 << 62
+		}
+		s, err := db.refresh(f.ctx(), maxAge)
+		if err != nil {
+			return vfs.SystemError(err, sqlite3.IOERR_LOCK)
+		}
+		f.snap = s
+		f.lock = vfs.LOCK_SHARED
+	}
+	if lock == vfs.LOCK_SHARED {
+		return nil
+	}
+	if f.readOnly {
+		return sqlite3.READONLY
+	}
+	if f.lock == vfs.LOCK_SHARED {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		if db.writer != nil && db.writer != f {
+			return sqlite3.BUSY
+		}
+		if db.head != nil && db.head.n != f.snap.n {
+			// Another connection of this process committed after our
+			// snapshot was taken: writing on top of it would lose that commit.
+			return sqlite3.BUSY_SNAPSHOT
+		}
+		db.writer = f
+	}
+	// Readers never block a writer: they keep their snapshots.
+	f.lock = lock
+	return nil
+}
+
+func (f *file) Unlock(lock vfs.LockLevel) error {
+	if f.lock <= lock {
+		return nil
+	}
+	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
+		// Anything not committed by now was rolled back.
+		f.discard()
+		f.db.mu.Lock()
+		if f.db.writer == f {
+			f.db.writer = nil
+		}
+		f.db.mu.Unlock()
+	}
+	if lock == vfs.LOCK_NONE {
+		f.snap = nil
+	}
+	f.lock = lock
+	return nil
+}
+
+func (f *file) CheckReservedLock() (bool, error) {
+	if f.lock >= vfs.LOCK_RESERVED {
+		return true, nil
+	}
+	f.db.mu.Lock()
+	defer f.db.mu.Unlock()
+	return f.db.writer != nil, nil
+}
+
+func (f *file) LockState() vfs.LockLevel { return f.lock }
+
+// SectorSize returns 0 (the default), so SQLite picks its own page size.
+func (f *file) SectorSize() int { return 0 }
+
+func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
+	return vfs.IOCAP_BATCH_ATOMIC |
+		vfs.IOCAP_SAFE_APPEND |
+		vfs.IOCAP_SEQUENTIAL |
+		vfs.IOCAP_POWERSAFE_OVERWRITE |
+		vfs.IOCAP_SUBPAGE_READ
+}

@@ -1,0 +1,344 @@
+package s3vfs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"time"
+)
+
+// FormatVersion is the version of the storage format this package writes
+// and reads (docs/format.md).
+const FormatVersion = 1
+
+const (
+	recordMagic     = "s3vfsR1\n"
+	checkpointMagic = "s3vfsC1\n"
+	minBlockSize    = 512
+	maxBlockSize    = 16 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// errCorrupt reports an object that does not decode.
+var errCorrupt = errors.New("s3vfs: corrupt metadata object")
+
+// entry is one block of a map: its index and where it lives.
+type entry struct {
+	idx int64
+	ref blockRef
+}
+
+// ckptRef names a checkpoint object; the zero value means "no checkpoint":
+// an empty base map.
+type ckptRef struct {
+	n     uint64
+	token uint64
+}
+
+// record is commit record n: the only commit point of a commit. It is
+// self-sufficient given its base checkpoint: delta lists every block whose
+// reference differs from the base (cumulative since the checkpoint).
+type record struct {
+	n         uint64
+	parent    uint64
+	token     uint64 // the attempt token; blocks this commit wrote carry it
+	blockSize int64
+	fileSize  int64
+	time      time.Time
+	writer    string
+	base      ckptRef
+	delta     []entry // sorted by idx, all < nblocks
+}
+
+// checkpoint is the full block map at commit n.
+type checkpoint struct {
+	n         uint64
+	token     uint64
+	blockSize int64
+	fileSize  int64
+	blocks    []entry // every index 0..nblocks-1 in order
+}
+
+func nblocks(fileSize, blockSize int64) int64 {
+	return (fileSize + blockSize - 1) / blockSize
+}
+
+func (r *record) encode() []byte {
+	b := []byte(recordMagic)
+	b = binary.AppendUvarint(b, r.n)
+	b = binary.AppendUvarint(b, r.parent)
+	b = binary.AppendUvarint(b, r.token)
+	b = binary.AppendUvarint(b, uint64(r.blockSize))
+	b = binary.AppendUvarint(b, uint64(r.fileSize))
+	b = binary.AppendVarint(b, r.time.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(r.writer)))
+	b = append(b, r.writer...)
+	b = binary.AppendUvarint(b, r.base.n)
+	b = binary.AppendUvarint(b, r.base.token)
+	b = appendEntries(b, r.delta)
+	return binary.LittleEndian.AppendUint32(b, checksum(b))
+}
+
+func (c *checkpoint) encode() []byte {
+	b := []byte(checkpointMagic)
+	b = binary.AppendUvarint(b, c.n)
+	b = binary.AppendUvarint(b, c.token)
+	b = binary.AppendUvarint(b, uint64(c.blockSize))
+	b = binary.AppendUvarint(b, uint64(c.fileSize))
+	b = appendEntries(b, c.blocks)
+	return binary.LittleEndian.AppendUint32(b, checksum(b))
+}
+
+// appendEntries writes a table of the distinct (commit, token) pairs, then
+// each entry as (index delta, table position or 0 for a hole, CRC32C).
+func appendEntries(b []byte, es []entry) []byte {
+	type writer struct{ commit, token uint64 }
+	pos := map[writer]uint64{}
+	var table []writer
+	for _, e := range es {
+		if e.ref.isHole() {
+			continue
+		}
+		w := writer{e.ref.commit, e.ref.token}
+		if _, ok := pos[w]; !ok {
+			table = append(table, w)
+			pos[w] = uint64(len(table))
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(table)))
+	for _, w := range table {
+		b = binary.AppendUvarint(b, w.commit)
+		b = binary.LittleEndian.AppendUint64(b, w.token)
+	}
+	b = binary.AppendUvarint(b, uint64(len(es)))
+	prev := int64(-1)
+	for _, e := range es {
+		b = binary.AppendUvarint(b, uint64(e.idx-prev-1))
+		prev = e.idx
+		if e.ref.isHole() {
+			b = binary.AppendUvarint(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, pos[writer{e.ref.commit, e.ref.token}])
+		b = binary.LittleEndian.AppendUint32(b, e.ref.crc)
+	}
+	return b
+}
+
+// decoder reads the fields of an encoded object; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", errCorrupt, what)
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) fixed(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail(what)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// open checks the magic and the trailing checksum and returns a decoder
+// over the body.
+func open(b []byte, magic string) *decoder {
+	d := &decoder{}
+	if len(b) < len(magic)+4 || string(b[:len(magic)]) != magic {
+		d.err = fmt.Errorf("%w: unknown format (not a version %d %s object)", errCorrupt, FormatVersion, kindOf(magic))
+		return d
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if checksum(body) != sum {
+		d.err = fmt.Errorf("%w: checksum mismatch", errCorrupt)
+		return d
+	}
+	d.b = body[len(magic):]
+	return d
+}
+
+func kindOf(magic string) string {
+	if magic == recordMagic {
+		return "commit record"
+	}
+	return "checkpoint"
+}
+
+func (d *decoder) sizes() (blockSize, fileSize int64) {
+	bs := d.uvarint("block size")
+	fs := d.uvarint("file size")
+	if d.err == nil && (bs < minBlockSize || bs > maxBlockSize) {
+		d.fail("block size")
+	}
+	if d.err == nil && fs > 1<<50 {
+		d.fail("file size")
+	}
+	return int64(bs), int64(fs)
+}
+
+func (d *decoder) entries(n int64, dense bool) []entry {
+	type writer struct{ commit, token uint64 }
+	nt := d.uvarint("writer table")
+	if d.err == nil && nt > uint64(len(d.b)) {
+		d.fail("writer table")
+	}
+	table := make([]writer, 0, min(nt, 1<<16))
+	for i := uint64(0); i < nt && d.err == nil; i++ {
+		c := d.uvarint("writer commit")
+		t := d.fixed(8, "writer token")
+		if d.err == nil && c == 0 {
+			d.fail("writer commit")
+		}
+		if d.err == nil {
+			table = append(table, writer{c, binary.LittleEndian.Uint64(t)})
+		}
+	}
+	ne := d.uvarint("entry count")
+	if d.err == nil && (ne > uint64(n) || ne > uint64(len(d.b)) || dense && ne != uint64(n)) {
+		d.fail("entry count")
+	}
+	if d.err != nil {
+		return nil
+	}
+	es := make([]entry, 0, ne)
+	prev := int64(-1)
+	for i := uint64(0); i < ne && d.err == nil; i++ {
+		delta := d.uvarint("entry index")
+		if d.err == nil && (delta >= uint64(n) || prev+1+int64(delta) >= n || dense && delta != 0) {
+			d.fail("entry index")
+		}
+		idx := prev + 1 + int64(delta)
+		prev = idx
+		p := d.uvarint("entry writer")
+		if d.err == nil && p > uint64(len(table)) {
+			d.fail("entry writer")
+		}
+		if d.err != nil {
+			break
+		}
+		if p == 0 {
+			es = append(es, entry{idx: idx})
+			continue
+		}
+		sum := d.fixed(4, "entry checksum")
+		if d.err == nil {
+			w := table[p-1]
+			es = append(es, entry{idx, blockRef{w.commit, w.token, binary.LittleEndian.Uint32(sum)}})
+		}
+	}
+	return es
+}
+
+func (d *decoder) end() {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+}
+
+func decodeRecord(b []byte) (*record, error) {
+	d := open(b, recordMagic)
+	r := &record{}
+	r.n = d.uvarint("commit number")
+	r.parent = d.uvarint("parent")
+	r.token = d.uvarint("token")
+	r.blockSize, r.fileSize = d.sizes()
+	r.time = time.Unix(0, d.varint("time"))
+	wl := d.uvarint("writer")
+	r.writer = string(d.fixed(int(min(wl, 1<<20)), "writer"))
+	if d.err == nil && wl > 1<<20 {
+		d.fail("writer")
+	}
+	r.base.n = d.uvarint("base checkpoint")
+	r.base.token = d.uvarint("base token")
+	if d.err == nil && (r.n == 0 || r.parent != r.n-1 || r.base.n >= r.n) {
+		d.fail("commit numbering")
+	}
+	if d.err == nil {
+		r.delta = d.entries(nblocks(r.fileSize, r.blockSize), false)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return r, nil
+}
+
+func decodeCheckpoint(b []byte) (*checkpoint, error) {
+	d := open(b, checkpointMagic)
+	c := &checkpoint{}
+	c.n = d.uvarint("commit number")
+	c.token = d.uvarint("token")
+	c.blockSize, c.fileSize = d.sizes()
+	if d.err == nil && c.n == 0 {
+		d.fail("commit number")
+	}
+	if d.err == nil {
+		c.blocks = d.entries(nblocks(c.fileSize, c.blockSize), true)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return c, nil
+}
+
+// mergeEntries returns a sorted list with the entries of both, b winning
+// where both name an index, dropping indexes >= n.
+func mergeEntries(a []entry, b map[int64]blockRef, n int64) []entry {
+	m := make(map[int64]blockRef, len(a)+len(b))
+	for _, e := range a {
+		m[e.idx] = e.ref
+	}
+	for i, r := range b {
+		m[i] = r
+	}
+	out := make([]entry, 0, len(m))
+	for i, r := range m {
+		if i < n {
+			out = append(out, entry{i, r})
+		}
+	}
+	slices.SortFunc(out, func(x, y entry) int { return int(x.idx - y.idx) })
+	return out
+}

@@ -1,0 +1,295 @@
+// Package s3test runs a real S3 server for tests and demos.
+//
+// By default it builds (once per machine, cached by version) and starts
+// versitygw with its POSIX backend on a loopback port, so no account and no
+// network are needed. Set S3VFS_TEST_ENDPOINT (with AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and optionally AWS_REGION) to run against another
+// S3-compatible server such as MinIO or AWS instead.
+//
+// A [Proxy] placed in front of the server counts requests by kind; later it
+// is where latency and faults are injected.
+package s3test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// VersitygwVersion is the version of versitygw that [Start] builds and runs.
+const VersitygwVersion = "v1.8.0"
+
+const versitygwModule = "github.com/versity/versitygw/cmd/versitygw"
+
+// Environment variables that point the tests at an external server.
+const (
+	EnvEndpoint = "S3VFS_TEST_ENDPOINT" // e.g. http://127.0.0.1:9000
+	EnvRegion   = "AWS_REGION"
+)
+
+// Server is a running S3 server: either a versitygw process owned by this
+// Server, or an external endpoint named by S3VFS_TEST_ENDPOINT.
+type Server struct {
+	Endpoint  string // base URL, e.g. http://127.0.0.1:43121
+	Region    string
+	AccessKey string
+	SecretKey string
+
+	cmd     *exec.Cmd
+	dataDir string
+	done    chan struct{}
+}
+
+// Start returns a running server. Progress messages (such as the one-time
+// build of versitygw) go to logf, which may be nil.
+func Start(ctx context.Context, logf func(format string, args ...any)) (*Server, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if ep := os.Getenv(EnvEndpoint); ep != "" {
+		region := os.Getenv(EnvRegion)
+		if region == "" {
+			region = "us-east-1"
+		}
+		return &Server{
+			Endpoint:  ep,
+			Region:    region,
+			AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+			SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		}, nil
+	}
+	bin, err := Binary(ctx, logf)
+	if err != nil {
+		return nil, err
+	}
+	return startVersitygw(ctx, bin)
+}
+
+// Binary returns the path of a versitygw binary of [VersitygwVersion],
+// building it with `go install` into the user cache directory the first
+// time. Later calls, in this or any other process, reuse the cached binary.
+func Binary(ctx context.Context, logf func(format string, args ...any)) (string, error) {
+	if p := os.Getenv("S3VFS_VERSITYGW"); p != "" {
+		return p, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "s3vfs", "versitygw-"+VersitygwVersion)
+	bin := filepath.Join(dir, "versitygw")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("s3test: create cache dir: %w", err)
+	}
+	// Serialise concurrent builds (several test packages start at once).
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("s3test: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("s3test: lock build dir: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	goBin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		goBin = "go"
+	}
+	tmp, err := os.MkdirTemp(dir, "build-")
+	if err != nil {
+		return "", fmt.Errorf("s3test: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	logf("s3test: building versitygw %s into %s (first run on this machine only, about 2 minutes)", VersitygwVersion, dir)
+	cmd := exec.CommandContext(ctx, goBin, "install", versitygwModule+"@"+VersitygwVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("s3test: no S3 server available: building versitygw failed: %w\n%s\n"+
+			"Fix: make the Go module proxy reachable, or set S3VFS_VERSITYGW to a versitygw binary, "+
+			"or set %s to an S3-compatible endpoint", err, out, EnvEndpoint)
+	}
+	if err := os.Rename(filepath.Join(tmp, "versitygw"), bin); err != nil {
+		return "", fmt.Errorf("s3test: %w", err)
+	}
+	return bin, nil
+}
+
+func startVersitygw(ctx context.Context, bin string) (*Server, error) {
+	dataDir, err := os.MkdirTemp("", "s3vfs-s3-")
+	if err != nil {
+		return nil, fmt.Errorf("s3test: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("s3test: %w", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	s := &Server{
+		Endpoint:  "http://" + addr,
+		Region:    "us-east-1",
+		AccessKey: "s3vfs-test",
+		SecretKey: "s3vfs-test-secret",
+		dataDir:   dataDir,
+		done:      make(chan struct{}),
+	}
+	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+	s.cmd.Stdout = os.Stderr
+	s.cmd.Stderr = os.Stderr
+	// Die with the parent where the platform allows it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("s3test: start versitygw: %w", err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return s, nil
+		}
+		select {
+		case <-s.done:
+			os.RemoveAll(dataDir)
+			return nil, fmt.Errorf("s3test: versitygw exited at start: %v", s.cmd.ProcessState)
+		case <-ctx.Done():
+			s.Close()
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Close()
+			return nil, errors.New("s3test: versitygw did not start listening within 30s")
+		}
+	}
+}
+
+// DataDir is the directory where the local server keeps objects (empty for
+// an external server). Tests use it to tamper with objects behind the
+// library's back.
+func (s *Server) DataDir() string { return s.dataDir }
+
+// Close stops the server (if this process started it) and removes its data.
+func (s *Server) Close() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	if s.dataDir != "" {
+		os.RemoveAll(s.dataDir)
+	}
+}
+
+var httpClientOnce = sync.OnceValue(func() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 64
+	})
+})
+
+// Client returns an S3 client for endpoint (the server's own when empty),
+// with path-style addressing and the server's static credentials.
+func (s *Server) Client(endpoint string) *s3.Client {
+	if endpoint == "" {
+		endpoint = s.Endpoint
+	}
+	return s3.New(s3.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       s.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		UsePathStyle: true,
+		HTTPClient:   httpClientOnce(),
+	})
+}
+
+// CreateBucket creates a bucket with a fresh random name and returns it.
+func (s *Server) CreateBucket(ctx context.Context) (string, error) {
+	name := "s3vfs-" + randomHex(8)
+	_, err := s.Client("").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("s3test: create bucket %s at %s: %w", name, s.Endpoint, err)
+	}
+	return name, nil
+}
+
+// EmptyBucket deletes every object in bucket and then the bucket itself.
+func (s *Server) RemoveBucket(ctx context.Context, bucket string) error {
+	c := s.Client("")
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		var ids []types.ObjectIdentifier
+		for _, o := range page.Contents {
+			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+		}
+		if len(ids) > 0 {
+			if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
+	return err
+}
+
+// Keys lists every object key in bucket under prefix, in order.
+func (s *Server) Keys(ctx context.Context, bucket, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.Client(""), &s3.ListObjectsV2Input{
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return strings.ToLower(hex.EncodeToString(b))
+}

@@ -1,0 +1,123 @@
+package s3vfs
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The folders a database keeps under its key prefix K + "/".
+// A database key may not contain these names as a path segment, so the
+// objects of two databases can never share a name (see docs/format.md).
+const (
+	blocksDir      = "_blocks"
+	commitsDir     = "_commits"
+	checkpointsDir = "_checkpoints"
+)
+
+// maxKeyLen leaves room under S3's 1024-byte key limit for the longest
+// object name this package appends to a database key.
+const maxKeyLen = 900
+
+// recordBase is the number from which commit numbers are subtracted to form
+// record names, so that the newest record sorts first in a listing.
+const recordBase = 9_999_999_999_999_999_999
+
+// ErrInvalidKey reports a database key that cannot be used as an S3 prefix.
+var ErrInvalidKey = errors.New("s3vfs: invalid database key")
+
+// validateKey checks that key can name a database: a relative, clean,
+// UTF-8 path that leaves room for object names and avoids reserved segments.
+func validateKey(key string) error {
+	bad := func(why, fix string) error {
+		return fmt.Errorf("%w %q: %s; %s", ErrInvalidKey, truncate(key, 80), why, fix)
+	}
+	switch {
+	case key == "":
+		return bad("it is empty", "name the database, e.g. file:my/db.sqlite?vfs=s3")
+	case !utf8.ValidString(key):
+		return bad("it is not valid UTF-8", "S3 keys must be UTF-8")
+	case len(key) > maxKeyLen:
+		return bad(fmt.Sprintf("it is %d bytes long", len(key)), fmt.Sprintf("use at most %d bytes", maxKeyLen))
+	case strings.HasPrefix(key, "/"):
+		return bad("it starts with '/'", "use a relative key such as file:my/db.sqlite (not file:/my/db.sqlite)")
+	case strings.HasSuffix(key, "/"):
+		return bad("it ends with '/'", "name a database, not a folder")
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) {
+			return bad("it contains a control character", "use printable characters only")
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		switch seg {
+		case "":
+			return bad("it has an empty path segment ('//')", "remove the repeated '/'")
+		case ".", "..":
+			return bad("it has a '.' or '..' segment", "use a clean path")
+		case blocksDir, commitsDir, checkpointsDir:
+			return bad("it uses the reserved segment "+seg, "choose another name for that folder")
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// blockName is the object name of block index idx as written by the commit
+// attempt (label, token). Names sort by block index first.
+func blockName(key string, idx int64, ref blockRef) string {
+	return key + "/" + blocksDir + "/" + pad(uint64(idx), 12) + "." + pad(ref.commit, 19) + "." + tokenString(ref.token)
+}
+
+// recordName is the object name of commit record n.
+func recordName(key string, n uint64) string {
+	return recordPrefix(key) + pad(recordBase-n, 19)
+}
+
+func recordPrefix(key string) string { return key + "/" + commitsDir + "/" }
+
+// parseRecordName returns the commit number of a record object name.
+func parseRecordName(key, name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, recordPrefix(key))
+	if !ok || len(s) != 19 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v >= recordBase || v > recordBase {
+		return 0, false
+	}
+	return recordBase - v, true
+}
+
+// checkpointName is the object name of the checkpoint written by the commit
+// attempt (n, token).
+func checkpointName(key string, n, token uint64) string {
+	return key + "/" + checkpointsDir + "/" + pad(n, 19) + "." + tokenString(token)
+}
+
+func tokenString(t uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[t&15]
+		t >>= 4
+	}
+	return string(b[:])
+}
+
+func pad(v uint64, width int) string {
+	s := strconv.FormatUint(v, 10)
+	if len(s) < width {
+		s = strings.Repeat("0", width-len(s)) + s
+	}
+	return s
+}

@@ -1,0 +1,59 @@
+package s3vfs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// params are the per-database settings read from the URI of a database
+// (file:KEY?vfs=s3&NAME=VALUE...). docs/reference.md lists them all.
+type params struct {
+	immutable bool          // immutable=1: the database never changes; never refresh
+	readOnly  bool          // set by immutable
+	staleness time.Duration // staleness=MS: reuse a head confirmed this recently
+}
+
+// sqliteParams are URI parameters that SQLite or the driver interpret.
+var sqliteParams = map[string]bool{
+	"vfs": true, "mode": true, "cache": true, "psow": true, "nolock": true,
+	"immutable": true, "modeof": true,
+}
+
+// ourParams are the URI parameters this package interprets.
+var ourParams = map[string]bool{
+	"staleness": true,
+}
+
+func parseParams(uri *vfs.Filename) (params, error) {
+	var p params
+	if uri == nil {
+		return p, nil
+	}
+	for k, vs := range uri.URIParameters() {
+		if strings.HasPrefix(k, "_") || sqliteParams[k] || ourParams[k] {
+			continue
+		}
+		_ = vs
+		return p, fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", k)
+	}
+	p.immutable = uri.URIBoolean("immutable", false)
+	p.readOnly = p.immutable
+	if s := uri.URIParameter("staleness"); s != "" {
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 || ms > int64(24*time.Hour/time.Millisecond) {
+			return p, fmt.Errorf("s3vfs: URI parameter staleness=%q: want milliseconds from 0 to 86400000", s)
+		}
+		p.staleness = time.Duration(ms) * time.Millisecond
+	}
+	return p, nil
+}
+
+// openContext bounds the work done while opening a database.
+func (p params) openContext() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

@@ -1,0 +1,272 @@
+// Package s3vfs is a SQLite VFS that keeps databases in an S3 bucket as
+// fixed-size, immutable block objects, for github.com/ncruces/go-sqlite3.
+//
+// A program opens "file:my/db.sqlite?vfs=s3" and reads and writes a
+// database of any size that lives in S3, without downloading it, from many
+// machines at once:
+//
+//	client := s3.NewFromConfig(cfg)
+//	v, err := s3vfs.New(client, "my-bucket", nil)
+//	if err != nil { ... }
+//	vfs.Register("s3", v)
+//	db, err := sql.Open("sqlite3", "file:my/path/cool.sqlite?vfs=s3")
+//
+// Every transaction reads from a snapshot pinned when it starts; a commit
+// uploads the changed blocks and then creates one numbered commit record
+// with a conditional PUT (If-None-Match: *), which is the single commit
+// point. A commit that loses the race to another writer fails with
+// SQLITE_BUSY and publishes nothing; the application retries the
+// transaction. A COMMIT that returned OK is durable in S3.
+//
+// Journals and temporary files stay in memory and never reach the bucket.
+// WAL mode is not supported. See docs/format.md for the objects in the
+// bucket and docs/design.md for how reads and commits flow.
+package s3vfs
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/util/vfsutil"
+	"github.com/ncruces/go-sqlite3/vfs"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for the zero fields of [Options].
+const (
+	DefaultBlockSize      = 64 << 10
+	DefaultCacheSize      = 64 << 20
+	DefaultConcurrency    = 16
+	DefaultRetention      = 24 * time.Hour
+	DefaultRequestTimeout = 2 * time.Minute
+)
+
+// Options are the static settings of a [VFS]. A nil *Options, and every
+// zero field, means the default.
+type Options struct {
+	// BlockSize is the size in bytes of the block objects of databases
+	// this VFS creates, from 512 to 16 MiB. An existing database keeps the
+	// block size it was created with. Default 64 KiB.
+	BlockSize int
+
+	// CacheSize bounds, in bytes, the block cache shared by every database
+	// and connection of the VFS. Negative disables the cache. Default 64 MiB.
+	CacheSize int64
+
+	// Concurrency bounds the parallel S3 requests of one operation (the
+	// uploads of a commit, the reads of Serialize). Default 16.
+	Concurrency int
+
+	// Retention is how long superseded versions stay readable. A reader
+	// whose view is older than half of it re-reads the head with a LIST
+	// instead of trusting a missing next record. Default 24h.
+	Retention time.Duration
+
+	// RequestTimeout bounds each S3 request, retries included, so that an
+	// unreachable endpoint gives an error rather than a hang. Default 2m.
+	RequestTimeout time.Duration
+
+	// WriterID is written into every commit record to tell writers apart.
+	// Default: host name and process id.
+	WriterID string
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	var v Options
+	if o != nil {
+		v = *o
+	}
+	switch {
+	case v.BlockSize == 0:
+		v.BlockSize = DefaultBlockSize
+	case v.BlockSize < minBlockSize || v.BlockSize > maxBlockSize:
+		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 65536 is best)",
+			v.BlockSize, minBlockSize, maxBlockSize)
+	}
+	switch {
+	case v.CacheSize == 0:
+		v.CacheSize = DefaultCacheSize
+	case v.CacheSize < 0:
+		v.CacheSize = 0
+	}
+	switch {
+	case v.Concurrency == 0:
+		v.Concurrency = DefaultConcurrency
+	case v.Concurrency < 0 || v.Concurrency > 1024:
+		return v, fmt.Errorf("s3vfs: concurrency %d is out of range: use 1 to 1024", v.Concurrency)
+	}
+	switch {
+	case v.Retention == 0:
+		v.Retention = DefaultRetention
+	case v.Retention < time.Second:
+		return v, fmt.Errorf("s3vfs: retention %v is too short: use at least 1s", v.Retention)
+	}
+	switch {
+	case v.RequestTimeout == 0:
+		v.RequestTimeout = DefaultRequestTimeout
+	case v.RequestTimeout < 0:
+		return v, fmt.Errorf("s3vfs: request timeout %v is negative", v.RequestTimeout)
+	}
+	if v.WriterID == "" {
+		host, _ := os.Hostname()
+		v.WriterID = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	return v, nil
+}
+
+// VFS is a SQLite VFS backed by one S3 bucket. Register it with
+// vfs.Register and name it in the URI of a database (?vfs=NAME). It is safe
+// for concurrent use. Connections to the same database in one process
+// share its snapshots, lock table and block cache.
+type VFS struct {
+	store store
+	opts  Options
+	cache *blockCache
+	stats counters
+
+	fetches singleflight.Group // concurrent misses for one block object
+
+	mu  sync.Mutex
+	dbs map[string]*database // open databases by key; guarded by mu
+}
+
+var (
+	// Ensure these interfaces are implemented:
+	_ vfs.VFS         = &VFS{}
+	_ vfs.VFSFilename = &VFS{}
+)
+
+// New returns a VFS that keeps databases in bucket, using client for every
+// request. The caller configures the client (credentials, region, endpoint,
+// retries); the VFS never loads AWS configuration itself.
+func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
+	if client == nil {
+		return nil, errors.New("s3vfs: nil *s3.Client: build one with s3.NewFromConfig")
+	}
+	if bucket == "" {
+		return nil, errors.New("s3vfs: empty bucket name: name the bucket that holds the databases")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
+	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout}
+	return v, nil
+}
+
+// Bucket returns the name of the bucket the VFS keeps its databases in.
+func (v *VFS) Bucket() string { return v.store.bucket }
+
+// Stats returns the counts of work done since the VFS was created.
+func (v *VFS) Stats() Stats { return v.stats.snapshot() }
+
+// Open implements [vfs.VFS].
+func (v *VFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	return v.open(name, nil, flags)
+}
+
+// OpenFilename implements [vfs.VFSFilename]; it reads the URI parameters of
+// the main database (see docs/design.md).
+func (v *VFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	if name == nil {
+		return v.open("", nil, flags)
+	}
+	return v.open(name.String(), name, flags)
+}
+
+func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	const temporary = vfs.OPEN_TEMP_DB | vfs.OPEN_TEMP_JOURNAL | vfs.OPEN_SUBJOURNAL |
+		vfs.OPEN_TRANSIENT_DB | vfs.OPEN_DELETEONCLOSE
+	switch {
+	case name == "" || flags&temporary != 0:
+		// Temporary files live in memory and never reach the bucket.
+		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
+	case flags&vfs.OPEN_WAL != 0:
+		return nil, flags, vfs.SystemError(errors.New("s3vfs: WAL mode is not supported; use a rollback journal mode"), sqlite3.CANTOPEN)
+	case flags&vfs.OPEN_MAIN_DB == 0:
+		// Journals are kept in memory: a commit is atomic in S3 on its own,
+		// so a journal is only needed to roll back, never to recover.
+		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
+	}
+
+	if err := validateKey(name); err != nil {
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
+	}
+	p, err := parseParams(uri)
+	if err != nil {
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
+	}
+	db := v.acquire(name)
+	ctx, cancel := p.openContext()
+	defer cancel()
+	if err := db.load(ctx, p); err != nil {
+		v.release(db)
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
+	}
+	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p}
+	if f.readOnly {
+		flags |= vfs.OPEN_READONLY
+		flags &^= vfs.OPEN_READWRITE
+	}
+	// OPEN_MEMORY tells SQLite to keep the rollback journal in memory.
+	return f, flags | vfs.OPEN_MEMORY, nil
+}
+
+// Delete implements [vfs.VFS]. SQLite only deletes journals, which live in
+// memory; databases are never deleted through SQLite.
+func (v *VFS) Delete(name string, syncDir bool) error {
+	return sqlite3.IOERR_DELETE_NOENT
+}
+
+// Access implements [vfs.VFS]. It reports that no journal or WAL file
+// exists, so SQLite never looks for a hot journal.
+func (v *VFS) Access(name string, flags vfs.AccessFlag) (bool, error) {
+	return false, nil
+}
+
+// FullPathname implements [vfs.VFS]: database names are S3 keys, used
+// verbatim.
+func (v *VFS) FullPathname(name string) (string, error) {
+	return name, nil
+}
+
+// acquire returns the shared state of the database at key, creating it on
+// first use; release gives it back.
+func (v *VFS) acquire(key string) *database {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	db := v.dbs[key]
+	if db == nil {
+		db = &database{vfs: v, key: key}
+		v.dbs[key] = db
+	}
+	db.refs++
+	return db
+}
+
+func (v *VFS) release(db *database) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if db.refs--; db.refs == 0 && v.dbs[db.key] == db {
+		delete(v.dbs, db.key)
+	}
+}
+
+// newToken returns a random non-zero commit attempt token.
+func newToken() uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if t := binary.LittleEndian.Uint64(b[:]); t != 0 {
+			return t
+		}
+	}
+}

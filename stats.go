@@ -1,0 +1,66 @@
+package s3vfs
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// Stats counts the work a [VFS] has done since it was created: S3 requests
+// by kind, bytes over the wire, block cache hits and misses, and commits.
+// Request counts do not depend on machine speed, so tests and benchmarks
+// assert them.
+type Stats struct {
+	Gets    int64 // GetObject requests
+	Puts    int64 // PutObject requests
+	Lists   int64 // ListObjectsV2 requests
+	Deletes int64 // DeleteObject and DeleteObjects requests
+	Heads   int64 // HeadObject requests
+
+	BytesSent     int64 // object bytes uploaded
+	BytesReceived int64 // object bytes downloaded
+
+	CacheHits   int64 // block reads served from the cache
+	CacheMisses int64 // block reads that went to S3
+
+	Commits   int64 // commits published
+	Conflicts int64 // commits lost to another writer (SQLITE_BUSY)
+}
+
+// Requests returns the total number of S3 requests.
+func (s Stats) Requests() int64 { return s.Gets + s.Puts + s.Lists + s.Deletes + s.Heads }
+
+// Sub returns the counts that happened between old and s.
+func (s Stats) Sub(old Stats) Stats {
+	return Stats{
+		Gets: s.Gets - old.Gets, Puts: s.Puts - old.Puts, Lists: s.Lists - old.Lists,
+		Deletes: s.Deletes - old.Deletes, Heads: s.Heads - old.Heads,
+		BytesSent: s.BytesSent - old.BytesSent, BytesReceived: s.BytesReceived - old.BytesReceived,
+		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
+		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
+	}
+}
+
+// String formats the counts on one line.
+func (s Stats) String() string {
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d HEAD=%d) sent=%dB received=%dB cache hits=%d misses=%d commits=%d conflicts=%d",
+		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.Heads, s.BytesSent, s.BytesReceived,
+		s.CacheHits, s.CacheMisses, s.Commits, s.Conflicts)
+}
+
+// counters is the live, concurrently updated form of Stats.
+type counters struct {
+	gets, puts, lists, deletes, heads atomic.Int64
+	sent, received                    atomic.Int64
+	hits, misses                      atomic.Int64
+	commits, conflicts                atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Gets: c.gets.Load(), Puts: c.puts.Load(), Lists: c.lists.Load(),
+		Deletes: c.deletes.Load(), Heads: c.heads.Load(),
+		BytesSent: c.sent.Load(), BytesReceived: c.received.Load(),
+		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(),
+		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(),
+	}
+}
