@@ -29,14 +29,9 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 		if data, ok := v.cache.get(name); ok {
 			return data, nil
 		}
-		data, err := v.store.get(ctx, name)
+		data, err := db.readBlockUncached(ctx, s, idx)
 		if err != nil {
 			return nil, err
-		}
-		if int64(len(data)) != want || checksum(data) != ref.crc {
-			return nil, vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s (object %s) is corrupt: "+
-				"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
-				idx, db.key, name, s.n), sqlite3.IOERR_DATA)
 		}
 		v.cache.add(name, data)
 		return data, nil
@@ -45,6 +40,26 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 		return nil, err
 	}
 	return res.([]byte), nil
+}
+
+// readBlockUncached fetches block idx of s from S3 and verifies it.
+func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
+	want := blockLen(idx, s.blockSize, s.size)
+	ref := s.blocks.get(idx)
+	if ref.isHole() {
+		return make([]byte, want), nil
+	}
+	name := blockName(db.key, idx, ref)
+	data, err := db.vfs.store.get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != want || checksum(data) != ref.crc {
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s (object %s) is corrupt: "+
+			"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
+			idx, db.key, name, s.n), sqlite3.IOERR_DATA)
+	}
+	return data, nil
 }
 
 // readAt copies the bytes of snapshot s at off into b, as SQLite sees them:

@@ -142,3 +142,5 @@ func integrityOK(t testing.TB, db *sql.DB) {
 		t.Fatalf("integrity_check: %s", got)
 	}
 }
+
+var s3vfsOptsSmall = s3vfs.Options{BlockSize: 4096}

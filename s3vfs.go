@@ -221,9 +221,10 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in
-// memory; databases are never deleted through SQLite.
+// memory and are gone once closed; databases are never deleted through
+// SQLite.
 func (v *VFS) Delete(name string, syncDir bool) error {
-	return sqlite3.IOERR_DELETE_NOENT
+	return nil
 }
 
 // Access implements [vfs.VFS]. It reports that no journal or WAL file

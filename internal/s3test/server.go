@@ -11,6 +11,7 @@
 package s3test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -159,8 +160,10 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 	}
 	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
-	s.cmd.Stdout = os.Stderr
-	s.cmd.Stderr = os.Stderr
+	// Keep the server's chatter out of test output; show it if it dies.
+	var out bytes.Buffer
+	s.cmd.Stdout = &syncWriter{w: &out}
+	s.cmd.Stderr = s.cmd.Stdout
 	// Die with the parent where the platform allows it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -179,7 +182,7 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 		select {
 		case <-s.done:
 			os.RemoveAll(dataDir)
-			return nil, fmt.Errorf("s3test: versitygw exited at start: %v", s.cmd.ProcessState)
+			return nil, fmt.Errorf("s3test: versitygw exited at start: %v\n%s", s.cmd.ProcessState, s.cmd.Stdout.(*syncWriter).String())
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()
@@ -292,4 +295,22 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return strings.ToLower(hex.EncodeToString(b))
+}
+
+// syncWriter is a writer safe for the concurrent use os/exec makes of it.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }

@@ -1,0 +1,296 @@
+package s3vfs
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrNotDatabase reports input to Deserialize that is not a SQLite database.
+var ErrNotDatabase = errors.New("s3vfs: not a SQLite database")
+
+// ErrNoDatabase reports a key with no database behind it.
+var ErrNoDatabase = errors.New("s3vfs: no database at this key")
+
+// Serialize iterates over the bytes of the database at key as a regular
+// SQLite file, block by block in order, from the newest commit. Blocks are
+// fetched ahead in parallel (up to Options.Concurrency at once), so memory
+// stays bounded however large the database. Each yielded slice is valid
+// only until the next iteration.
+func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		if err := validateKey(key); err != nil {
+			yield(nil, err)
+			return
+		}
+		db := v.acquire(key)
+		defer v.release(db)
+		s, err := db.refresh(ctx, 0)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if s.n == 0 {
+			yield(nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key))
+			return
+		}
+		for data, err := range db.blocksOf(ctx, s) {
+			if !yield(data, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// blocksOf yields the blocks of s in order, as SQLite would read them,
+// keeping up to Options.Concurrency fetches in flight ahead of the reader.
+// Every goroutine it starts has ended when it returns.
+func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+
+		type result struct {
+			data []byte
+			err  error
+		}
+		window := int64(db.vfs.opts.Concurrency)
+		total := s.blocks.len()
+		futures := make(map[int64]chan result, window)
+		next := int64(0)
+		for idx := int64(0); idx < total; idx++ {
+			for ; next < total && next < idx+window; next++ {
+				ch := make(chan result, 1)
+				futures[next] = ch
+				wg.Add(1)
+				go func(i int64) {
+					defer wg.Done()
+					data, err := db.fetchBlock(ctx, s, i, false)
+					ch <- result{data, err}
+				}(next)
+			}
+			r := <-futures[idx]
+			delete(futures, idx)
+			if r.err != nil {
+				yield(nil, r.err)
+				return
+			}
+			data := r.data
+			if idx == 0 {
+				data = bytes.Clone(data)
+				overlayHeader(data, 0, s.n, r.data)
+			}
+			if !yield(data, nil) {
+				return
+			}
+		}
+	}
+}
+
+// SerializeReader is [VFS.Serialize] as an [io.ReadCloser]. Close it to
+// stop early and release its goroutines.
+func (v *VFS) SerializeReader(ctx context.Context, key string) io.ReadCloser {
+	next, stop := iter.Pull2(v.Serialize(ctx, key))
+	return &serialReader{next: next, stop: stop}
+}
+
+type serialReader struct {
+	next func() ([]byte, error, bool)
+	stop func()
+	buf  []byte
+	err  error
+}
+
+func (r *serialReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		data, err, ok := r.next()
+		switch {
+		case !ok:
+			r.err = io.EOF
+		case err != nil:
+			r.err = err
+		default:
+			r.buf = data
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *serialReader) Close() error {
+	r.stop()
+	if r.err == nil {
+		r.err = errors.New("s3vfs: read after Close")
+	}
+	return nil
+}
+
+// Deserialize replaces the database at key with the SQLite file read from
+// r, as one commit: readers see either the old database or the new one,
+// never a mix, and no block of the old database survives in the new. The
+// stream is cut into blocks (of the existing database's block size, or
+// Options.BlockSize for a new one) and uploaded in parallel as it is read,
+// so memory stays bounded. Input that is not a SQLite database is refused
+// with an error matching [ErrNotDatabase], and nothing is published.
+func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	db := v.acquire(key)
+	defer v.release(db)
+	head, err := db.refresh(ctx, 0)
+	if err != nil {
+		return err
+	}
+	bs := head.blockSize
+	n, token := head.n+1, newToken()
+
+	var uploaded []string
+	blocks := map[int64]blockRef{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.opts.Concurrency)
+	fail := func(err error) error {
+		g.Wait()
+		v.removeOrphans(ctx, uploaded)
+		return err
+	}
+
+	var size, pageSize int64
+	for idx := int64(0); ; idx++ {
+		buf := make([]byte, bs)
+		m, err := io.ReadFull(r, buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil && err != io.ErrUnexpectedEOF {
+			return fail(fmt.Errorf("s3vfs: deserialize %s: reading input: %w", key, err))
+		}
+		data := buf[:m]
+		if idx == 0 {
+			if pageSize, err = checkHeader(data); err != nil {
+				return fail(err)
+			}
+		}
+		size += int64(m)
+		ref := blockRef{commit: n, token: token, crc: checksum(data)}
+		name := blockName(key, idx, ref)
+		blocks[idx] = ref
+		uploaded = append(uploaded, name)
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return v.store.put(gctx, name, data) })
+		if m < len(buf) {
+			break
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return fail(fmt.Errorf("s3vfs: deserialize %s: %w", key, err))
+	}
+	if size == 0 {
+		return fail(fmt.Errorf("%w: the input is empty", ErrNotDatabase))
+	}
+	if size%pageSize != 0 {
+		return fail(fmt.Errorf("%w: its size, %d bytes, is not a multiple of its page size, %d (truncated input?)", ErrNotDatabase, size, pageSize))
+	}
+
+	// Publish as one commit with a full checkpoint, retrying on top of any
+	// commit that lands meanwhile: the new contents replace whatever is there.
+	blockMap := blockMap{}.with(nblocks(size, bs), blocks)
+	for attempt := 0; ; attempt++ {
+		c := &checkpoint{n: n, token: token, blockSize: bs, fileSize: size}
+		for idx, ref := range blockMap.all() {
+			c.blocks = append(c.blocks, entry{idx, ref})
+		}
+		cname := checkpointName(key, n, token)
+		if err := v.store.put(ctx, cname, c.encode()); err != nil {
+			return fail(err)
+		}
+		uploaded = append(uploaded, cname)
+		rec := &record{
+			n: n, parent: n - 1, token: token, blockSize: bs, fileSize: size,
+			time: time.Now(), writer: v.opts.WriterID, base: ckptRef{n, token},
+		}
+		start := time.Now()
+		err := db.createRecord(ctx, rec)
+		if err == nil {
+			v.stats.commits.Add(1)
+			db.publish(&snapshot{
+				n: n, token: token, time: rec.time, blockSize: bs, size: size,
+				blocks: blockMap, base: rec.base, baseMap: blockMap,
+			}, start)
+			return nil
+		}
+		if !errors.Is(err, errConflict) || attempt >= 10 {
+			if errors.Is(err, errConflict) {
+				return fail(fmt.Errorf("s3vfs: deserialize %s: lost the commit race %d times; try again", key, attempt+1))
+			}
+			return err
+		}
+		v.stats.conflicts.Add(1)
+		v.removeOrphans(ctx, []string{cname})
+		uploaded = uploaded[:len(uploaded)-1]
+		head, err = db.refresh(ctx, 0)
+		if err != nil {
+			return fail(err)
+		}
+		n = head.n + 1
+	}
+}
+
+// checkHeader checks the first block of a database file and returns its
+// page size. It also accepts WAL-mode files (their pages are the same).
+func checkHeader(b []byte) (int64, error) {
+	const magic = "SQLite format 3\x00"
+	if len(b) < 100 || string(b[:16]) != magic {
+		return 0, fmt.Errorf("%w: the input does not start with the SQLite header %q", ErrNotDatabase, magic[:15])
+	}
+	ps := int64(binary.BigEndian.Uint16(b[16:18]))
+	if ps == 1 {
+		ps = 65536
+	}
+	if ps < 512 || ps > 65536 || ps&(ps-1) != 0 {
+		return 0, fmt.Errorf("%w: its header has an invalid page size %d", ErrNotDatabase, ps)
+	}
+	if b[18] > 2 || b[19] > 2 || b[18] == 0 || b[19] == 0 {
+		return 0, fmt.Errorf("%w: its header has unknown file format versions %d/%d", ErrNotDatabase, b[18], b[19])
+	}
+	if b[21] != 64 || b[22] != 32 || b[23] != 32 {
+		return 0, fmt.Errorf("%w: its header has invalid payload fractions", ErrNotDatabase)
+	}
+	if b[18] == 2 || b[19] == 2 {
+		// A WAL-mode file: open it in rollback mode, as SQLite would after
+		// a checkpoint (this VFS has no WAL).
+		b[18], b[19] = 1, 1
+	}
+	return ps, nil
+}
+
+// fetchBlock is readBlock with a choice: keep fetched blocks in the cache
+// (transactions) or not (whole-database streams, which would only evict
+// what transactions need).
+func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cache bool) ([]byte, error) {
+	if cache {
+		return db.readBlock(ctx, s, idx)
+	}
+	ref := s.blocks.get(idx)
+	if data, ok := db.vfs.cache.get(blockName(db.key, idx, ref)); ok && !ref.isHole() {
+		db.vfs.stats.hits.Add(1)
+		return data, nil
+	}
+	return db.readBlockUncached(ctx, s, idx)
+}
