@@ -9,9 +9,9 @@ import (
 func TestCreateInsertReopen(t *testing.T) {
 	e := newEnv(t, nil)
 	db := e.open("my/path/cool.sqlite")
-	exec(t, db, "CREATE TABLE foo(x, y)")
+	mustExec(t, db, "CREATE TABLE foo(x, y)")
 	for i := 0; i < 100; i++ {
-		exec(t, db, "INSERT INTO foo VALUES (?, ?)", 1, 2)
+		mustExec(t, db, "INSERT INTO foo VALUES (?, ?)", 1, 2)
 	}
 	integrityOK(t, db)
 	db.Close()

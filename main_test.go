@@ -111,7 +111,7 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func exec(t testing.TB, db *sql.DB, query string, args ...any) {
+func mustExec(t testing.TB, db *sql.DB, query string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
