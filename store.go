@@ -220,7 +220,8 @@ func classify(err error) error {
 			kind = ErrNoBucket
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			kind = ErrExists
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken", "InvalidToken":
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken", "InvalidToken",
+			"XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
 			kind = ErrAccessDenied
 		}
 	}

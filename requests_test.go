@@ -1,0 +1,88 @@
+package s3vfs_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+// Request counts do not depend on machine speed: these are the costs the
+// design promises.
+func TestRequestCounts(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	db := e.open("counts.db")
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "PRAGMA page_size=4096")
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	tx, _ := db.Begin()
+	for i := range 2000 {
+		tx.Exec("INSERT INTO t VALUES (?, ?)", i, strings.Repeat("v", 100))
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("warm point query", func(t *testing.T) {
+		queryString(t, db, "SELECT v FROM t WHERE id = 1500") // warm the cache
+		before := e.vfs.Stats()
+		queryString(t, db, "SELECT v FROM t WHERE id = 1500")
+		d := e.vfs.Stats().Sub(before)
+		if d.Requests() > 1 {
+			t.Fatalf("warm point query cost %d requests (%v), want at most 1", d.Requests(), d)
+		}
+	})
+
+	t.Run("commit of k blocks", func(t *testing.T) {
+		// Rows 0, 250, 500, … live on distinct pages (about 38 rows a page):
+		// touching k of them dirties k blocks (block = page).
+		for _, k := range []int{1, 3, 8} {
+			ids := make([]any, k)
+			marks := make([]string, k)
+			for i := range k {
+				ids[i] = i * 250
+				marks[i] = "?"
+			}
+			// Warm every page the update reads.
+			queryInt(t, db, "SELECT count(*) FROM t WHERE id IN ("+strings.Join(marks, ",")+")", ids...)
+			before := e.vfs.Stats()
+			e.proxy.Reset()
+			args := append([]any{fmt.Sprint("changed by k=", k)}, ids...)
+			mustExec(t, db, "UPDATE t SET v = ? WHERE id IN ("+strings.Join(marks, ",")+")", args...)
+			d := e.vfs.Stats().Sub(before)
+			// PUTs: k blocks and 1 record (+1 if this commit writes a checkpoint).
+			if d.Puts != int64(k)+1 && d.Puts != int64(k)+2 {
+				t.Errorf("k=%d: %d PUTs (%v), want %d", k, d.Puts, d, k+1)
+			}
+			if d.Lists != 0 || d.Deletes != 0 || d.Heads != 0 {
+				t.Errorf("k=%d: unexpected requests on the commit path: %v", k, d)
+			}
+			if d.Gets > 1 {
+				t.Errorf("k=%d: %d GETs, want only the freshness check", k, d.Gets)
+			}
+			if c := e.proxy.Counts(); int64(c["PUT"]) != d.Puts {
+				t.Errorf("proxy saw %d PUTs, Stats %d", c["PUT"], d.Puts)
+			}
+		}
+	})
+
+	t.Run("no LIST on the read or commit path", func(t *testing.T) {
+		before := e.vfs.Stats()
+		for i := range 20 {
+			mustExec(t, db, "UPDATE t SET v = ? WHERE id = ?", fmt.Sprint(i), i)
+			queryInt(t, db, "SELECT count(*) FROM t WHERE id < ?", i*50)
+		}
+		if d := e.vfs.Stats().Sub(before); d.Lists != 0 {
+			t.Fatalf("%d LISTs on the read and commit path", d.Lists)
+		}
+	})
+
+	t.Run("nothing written outside the key", func(t *testing.T) {
+		for _, w := range e.proxy.Written() {
+			if !strings.HasPrefix(w, e.bucket+"/counts.db/") {
+				t.Errorf("wrote %s", w)
+			}
+		}
+	})
+}
