@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// usageError is a bad command line; its message names the fix.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return "s3vfs: " + e.msg }
+
+// usagef returns a *usageError.
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// newFlagSet returns a flag set for the named command whose --help prints
+// help (usage text, examples) and the flags to stdout.
+func newFlagSet(name, help string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("s3vfs "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, strings.TrimLeft(help, "\n"))
+		fmt.Fprintln(stdout, "\nFlags:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses args with fs. --help prints the help and returns
+// flag.ErrHelp; any other mistake becomes one line naming the fix.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	}
+	return usagef("%s: %v (run \"%s --help\" for the flags)", strings.TrimPrefix(fs.Name(), "s3vfs "), err, fs.Name())
+}
+
+// explain turns err into the one line printed before exiting.
+func explain(err error) string {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "s3vfs") {
+		msg = "s3vfs: " + msg
+	}
+	return strings.ReplaceAll(msg, "\n", " ")
+}
