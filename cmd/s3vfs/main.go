@@ -30,8 +30,9 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := exitCode(ctx, err, os.Stderr)
 	stop()
-	os.Exit(exitCode(ctx, err, os.Stderr))
+	os.Exit(code)
 }
 
 // exitCode prints err, if any, as one line and maps it to an exit code.
@@ -76,6 +77,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch name {
 	case "demo":
 		cmd = &demoCommand{ioStreams: std}
+	case "import":
+		cmd = &importCommand{ioStreams: std}
+	case "export":
+		cmd = &exportCommand{ioStreams: std}
+	case "query":
+		cmd = &queryCommand{ioStreams: std}
+	case "shell":
+		cmd = &shellCommand{ioStreams: std}
+	case "info":
+		cmd = &infoCommand{ioStreams: std}
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdin, stdout, stderr)

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+	"golang.org/x/term"
+)
+
+// Output formats of query results.
+const (
+	formatTable = "table"
+	formatCSV   = "csv"
+	formatJSON  = "json"
+)
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// defaultFormat is a table on a terminal and CSV otherwise.
+func defaultFormat(w io.Writer) string {
+	if isTerminal(w) {
+		return formatTable
+	}
+	return formatCSV
+}
+
+func checkFormat(f string) error {
+	switch f {
+	case formatTable, formatCSV, formatJSON:
+		return nil
+	}
+	return usagef("unknown --format %q: use csv, json or table", f)
+}
+
+// printRows steps stmt to the end and prints its rows to w in format. A
+// statement without result columns prints nothing.
+func printRows(w io.Writer, stmt *sqlite3.Stmt, format string) error {
+	cols := make([]string, stmt.ColumnCount())
+	for i := range cols {
+		cols[i] = stmt.ColumnName(i)
+	}
+	if len(cols) == 0 {
+		for stmt.Step() {
+		}
+		return stmt.Err()
+	}
+	switch format {
+	case formatCSV:
+		cw := csv.NewWriter(w)
+		cw.Write(cols)
+		rec := make([]string, len(cols))
+		for stmt.Step() {
+			for i := range cols {
+				rec[i] = text(stmt, i)
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		if err := stmt.Err(); err != nil {
+			return err
+		}
+		return cw.Error()
+
+	case formatJSON:
+		// One JSON array of objects per statement, keys in column order.
+		var b strings.Builder
+		b.WriteString("[")
+		n := 0
+		for stmt.Step() {
+			if n > 0 {
+				b.WriteString(",")
+			}
+			n++
+			b.WriteString("\n  {")
+			for i, c := range cols {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				k, _ := json.Marshal(c)
+				v, err := json.Marshal(value(stmt, i))
+				if err != nil {
+					return err
+				}
+				b.Write(k)
+				b.WriteString(": ")
+				b.Write(v)
+			}
+			b.WriteString("}")
+		}
+		if err := stmt.Err(); err != nil {
+			return err
+		}
+		if n > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("]\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+
+	default:
+		table := tablewriter.NewTable(w,
+			tablewriter.WithHeaderAutoFormat(tw.Off),
+			tablewriter.WithRowAutoWrap(tw.WrapNone),
+			tablewriter.WithHeaderAutoWrap(tw.WrapNone))
+		header := make([]any, len(cols))
+		for i, c := range cols {
+			header[i] = c
+		}
+		table.Header(header...)
+		var rows int
+		for stmt.Step() {
+			rec := make([]string, len(cols))
+			for i := range cols {
+				rec[i] = text(stmt, i)
+				if stmt.ColumnType(i) == sqlite3.NULL {
+					rec[i] = "NULL"
+				}
+			}
+			if err := table.Append(rec); err != nil {
+				return err
+			}
+			rows++
+		}
+		if err := stmt.Err(); err != nil {
+			return err
+		}
+		if err := table.Render(); err != nil {
+			return err
+		}
+		if rows != 1 {
+			fmt.Fprintf(w, "(%d rows)\n", rows)
+		} else {
+			fmt.Fprintln(w, "(1 row)")
+		}
+		return nil
+	}
+}
+
+// text is column i as text; blobs print as hex (X'..') like the sqlite3
+// shell's quote mode.
+func text(stmt *sqlite3.Stmt, i int) string {
+	switch stmt.ColumnType(i) {
+	case sqlite3.NULL:
+		return ""
+	case sqlite3.BLOB:
+		return fmt.Sprintf("X'%X'", stmt.ColumnRawBlob(i))
+	case sqlite3.FLOAT:
+		return strconv.FormatFloat(stmt.ColumnFloat(i), 'g', -1, 64)
+	}
+	return stmt.ColumnText(i)
+}
+
+// value is column i as a JSON value; blobs become base64 strings.
+func value(stmt *sqlite3.Stmt, i int) any {
+	switch stmt.ColumnType(i) {
+	case sqlite3.NULL:
+		return nil
+	case sqlite3.INTEGER:
+		return stmt.ColumnInt64(i)
+	case sqlite3.FLOAT:
+		return stmt.ColumnFloat(i)
+	case sqlite3.BLOB:
+		return base64.StdEncoding.EncodeToString(stmt.ColumnRawBlob(i))
+	}
+	return stmt.ColumnText(i)
+}
+
+// runScript runs every statement of sql on conn, binding args to the
+// first statement with parameters, and prints the rows of each.
+func runScript(conn *sqlite3.Conn, sql string, args []string, w io.Writer, format string) error {
+	for {
+		stmt, tail, err := conn.Prepare(sql)
+		if err != nil {
+			return err
+		}
+		if stmt == nil { // only whitespace or comments left
+			return nil
+		}
+		if n := stmt.BindCount(); n > 0 {
+			if len(args) < n {
+				stmt.Close()
+				return usagef("the statement has %d parameters but %d arguments were given", n, len(args))
+			}
+			for i := range n {
+				stmt.BindText(i+1, args[i])
+			}
+			args = args[n:]
+		}
+		err = printRows(w, stmt, format)
+		stmt.Close()
+		if err != nil {
+			return err
+		}
+		sql = tail
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+const queryHelp = `
+Usage: s3vfs query [flags] s3://BUCKET/KEY "SQL" [ARG...]
+
+Runs SQL (one or more statements) on the database and prints the rows.
+ARGs are bound, as text, to the statement's ? parameters in order.
+A database that does not exist yet is created by the first write.
+Output is a table on a terminal and CSV otherwise, unless --format says.
+
+Examples:
+
+	s3vfs query s3://my-bucket/app.db "SELECT count(*) FROM users"
+	s3vfs query --format json s3://my-bucket/app.db "SELECT * FROM users WHERE id = ?" 42
+	s3vfs query --stats s3://my-bucket/app.db "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+`
+
+// queryCommand runs SQL on a database in S3.
+type queryCommand struct {
+	ioStreams
+	aws awsFlags
+}
+
+// Run implements command.
+func (c *queryCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("query", queryHelp, c.stdout)
+	c.aws.register(fs)
+	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
+	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
+	readOnly := fs.Bool("read-only", false, "open the database read-only")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usagef("query needs a database and SQL: s3vfs query s3://BUCKET/KEY \"SELECT ...\"")
+	}
+	t, err := parseTarget(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *format == "" {
+		*format = defaultFormat(c.stdout)
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, &c.aws, t, *readOnly)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	s.conn.SetInterrupt(ctx)
+	before := s.v.Stats()
+	err = runScript(s.conn, fs.Arg(1), fs.Args()[2:], c.stdout, *format)
+	if *stats {
+		fmt.Fprintf(c.stderr, "s3: %v\n", s.v.Stats().Sub(before))
+	}
+	if err != nil {
+		return describe(err, t)
+	}
+	return nil
+}

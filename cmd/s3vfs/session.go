@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+// session is one SQLite connection to a database in S3, for query and
+// shell.
+type session struct {
+	t      target
+	v      *s3vfs.VFS
+	conn   *sqlite3.Conn
+	vfsKey string // the name the VFS is registered under
+}
+
+var sessions atomic.Int64
+
+// openSession connects to the database t. A database that does not exist
+// yet is created by the first write, unless readOnly.
+func openSession(ctx context.Context, a *awsFlags, t target, readOnly bool) (*session, error) {
+	v, err := a.vfs(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	// Probe first: a missing bucket, bad credentials or a missing database
+	// are reported here as one clear line, not as a failed SQLite open.
+	if _, err := v.Info(ctx, t.key); err != nil {
+		if !errors.Is(err, s3vfs.ErrNoDatabase) || readOnly {
+			return nil, describe(err, t)
+		}
+	}
+	s := &session{t: t, v: v, vfsKey: fmt.Sprintf("s3vfs-cli-%d", sessions.Add(1))}
+	vfs.Register(s.vfsKey, v)
+	flags := sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE
+	if readOnly {
+		flags = sqlite3.OPEN_READONLY
+	}
+	uri := "file:" + (&url.URL{Path: t.key}).EscapedPath() + "?vfs=" + s.vfsKey
+	conn, err := sqlite3.OpenFlags(uri, flags|sqlite3.OPEN_URI)
+	if err != nil {
+		vfs.Unregister(s.vfsKey)
+		return nil, describe(err, t)
+	}
+	s.conn = conn
+	return s, nil
+}
+
+// Close closes the connection.
+func (s *session) Close() error {
+	err := s.conn.Close()
+	vfs.Unregister(s.vfsKey)
+	return err
+}
+
+// describe adds to err the database it is about and the likely fix.
+func describe(err error, t target) error {
+	switch {
+	case errors.Is(err, s3vfs.ErrNoDatabase):
+		return fmt.Errorf("s3vfs: no database at %s: check the bucket and key, or create one with \"s3vfs import FILE %s\"", t, t)
+	case errors.Is(err, s3vfs.ErrNotDatabase):
+		return fmt.Errorf("%w (the input must be a SQLite database file)", err)
+	}
+	var se *sqlite3.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.NOTADB {
+		return fmt.Errorf("s3vfs: %s is not a SQLite database: its objects do not hold a valid SQLite file", t)
+	}
+	return err
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/peterh/liner"
+)
+
+const shellHelp = `
+Usage: s3vfs shell [flags] s3://BUCKET/KEY
+
+An interactive SQL prompt on the database, with line editing and history
+(kept in ~/.s3vfs_history) on a terminal. A statement runs once it ends
+with ";", so it may span lines. Dot commands:
+
+	.tables         list the tables
+	.schema [NAME]  show the CREATE statements
+	.stats          S3 requests and bytes so far
+	.format FORMAT  output format: table, csv or json
+	.help           this list
+	.quit           leave (or Ctrl-D)
+
+Statements are read from stdin when it is not a terminal, so a script
+works too.
+
+Examples:
+
+	s3vfs shell s3://my-bucket/app.db
+	echo "SELECT count(*) FROM users;" | s3vfs shell s3://my-bucket/app.db
+`
+
+const shellDotHelp = `.tables         list the tables
+.schema [NAME]  show the CREATE statements
+.stats          S3 requests and bytes so far
+.format FORMAT  output format: table, csv or json
+.help           this list
+.quit           leave (or Ctrl-D)
+`
+
+// shellCommand is an interactive SQL prompt.
+type shellCommand struct {
+	ioStreams
+	aws awsFlags
+}
+
+// Run implements command.
+func (c *shellCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("shell", shellHelp, c.stdout)
+	c.aws.register(fs)
+	format := fs.String("format", formatTable, "output `format`: csv, json or table")
+	readOnly := fs.Bool("read-only", false, "open the database read-only")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("shell needs one database: s3vfs shell s3://BUCKET/KEY")
+	}
+	t, err := parseTarget(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, &c.aws, t, *readOnly)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: *format}
+	if f, ok := c.stdin.(*os.File); ok && f == os.Stdin && isTerminal(os.Stdin) && isTerminal(c.stdout) {
+		return sh.interactive(ctx, t)
+	}
+	return sh.script(ctx, c.stdin)
+}
+
+// shell runs statements and dot commands.
+type shell struct {
+	s      *session
+	out    io.Writer
+	errw   io.Writer
+	format string
+	failed bool // a statement failed (reported in the exit status of a script)
+}
+
+// interactive reads lines with line editing and history.
+func (sh *shell) interactive(ctx context.Context, t target) error {
+	ln := liner.NewLiner()
+	defer ln.Close()
+	ln.SetCtrlCAborts(true)
+	ln.SetMultiLineMode(true)
+	hist := ""
+	if home, err := os.UserHomeDir(); err == nil {
+		hist = filepath.Join(home, ".s3vfs_history")
+		if f, err := os.Open(hist); err == nil {
+			ln.ReadHistory(f)
+			f.Close()
+		}
+	}
+	defer func() {
+		if hist == "" {
+			return
+		}
+		if f, err := os.Create(hist); err == nil {
+			ln.WriteHistory(f)
+			f.Close()
+		}
+	}()
+	fmt.Fprintf(sh.out, "Connected to %s. Type .help for help; statements end with \";\".\n", t)
+	var buf strings.Builder
+	for ctx.Err() == nil {
+		prompt := "s3vfs> "
+		if buf.Len() > 0 {
+			prompt = "  ...> "
+		}
+		line, err := ln.Prompt(prompt)
+		switch {
+		case errors.Is(err, liner.ErrPromptAborted):
+			buf.Reset() // Ctrl-C drops the statement being typed
+			continue
+		case errors.Is(err, io.EOF):
+			fmt.Fprintln(sh.out)
+			return nil
+		case err != nil:
+			return err
+		}
+		stmt, done, quit := sh.feed(ctx, &buf, line)
+		if stmt != "" {
+			ln.AppendHistory(stmt)
+		}
+		if quit {
+			return nil
+		}
+		_ = done
+	}
+	return ctx.Err()
+}
+
+// script reads statements from r without prompts; the first failure is
+// reported after the rest ran, so the exit status tells of it.
+func (sh *shell) script(ctx context.Context, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var buf strings.Builder
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, _, quit := sh.feed(ctx, &buf, sc.Text()); quit {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(buf.String()) != "" {
+		sh.exec(ctx, buf.String())
+	}
+	if sh.failed {
+		return errors.New("s3vfs: shell: some statements failed (see above)")
+	}
+	return nil
+}
+
+// feed adds a line to buf and runs what is complete: a dot command on its
+// own line, or SQL ending in ";". It returns the text run (for history).
+func (sh *shell) feed(ctx context.Context, buf *strings.Builder, line string) (ran string, done, quit bool) {
+	if buf.Len() == 0 && strings.HasPrefix(strings.TrimSpace(line), ".") {
+		line = strings.TrimSpace(line)
+		return line, true, sh.dot(ctx, line)
+	}
+	if buf.Len() == 0 && strings.TrimSpace(line) == "" {
+		return "", true, false
+	}
+	buf.WriteString(line)
+	buf.WriteString("\n")
+	text := buf.String()
+	if !strings.HasSuffix(strings.TrimSpace(text), ";") || !complete(sh.s.conn, text) {
+		return "", false, false
+	}
+	buf.Reset()
+	sh.exec(ctx, text)
+	return strings.TrimSpace(text), true, false
+}
+
+// complete reports whether sql holds only whole statements (a trigger body
+// ends in ";" long before the statement does).
+func complete(conn *sqlite3.Conn, sql string) bool {
+	for {
+		stmt, tail, err := conn.Prepare(sql)
+		if err != nil {
+			return !strings.Contains(err.Error(), "incomplete input")
+		}
+		if stmt == nil {
+			return true
+		}
+		stmt.Close()
+		sql = tail
+	}
+}
+
+// exec runs sql and reports an error without stopping the shell.
+func (sh *shell) exec(ctx context.Context, sql string) {
+	sh.s.conn.SetInterrupt(ctx)
+	if err := runScript(sh.s.conn, sql, nil, sh.out, sh.format); err != nil {
+		sh.failed = true
+		fmt.Fprintln(sh.errw, "Error:", explain(describe(err, sh.s.t)))
+	}
+}
+
+// dot runs a dot command; it returns true to quit.
+func (sh *shell) dot(ctx context.Context, line string) bool {
+	cmd, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	switch cmd {
+	case ".quit", ".exit", ".q":
+		return true
+	case ".help":
+		fmt.Fprint(sh.out, shellDotHelp)
+	case ".tables":
+		sh.query(ctx, formatCSVBare, `SELECT name FROM sqlite_schema WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	case ".schema":
+		if arg == "" {
+			sh.query(ctx, formatCSVBare, `SELECT sql || ';' FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY tbl_name, type DESC, name`)
+		} else {
+			sh.query(ctx, formatCSVBare, `SELECT sql || ';' FROM sqlite_schema WHERE sql IS NOT NULL AND tbl_name = ? ORDER BY type DESC, name`, arg)
+		}
+	case ".stats":
+		st := sh.s.v.Stats()
+		fmt.Fprintf(sh.out, "%v\n", st)
+	case ".format":
+		if err := checkFormat(arg); err != nil {
+			fmt.Fprintln(sh.errw, "Error:", err)
+			break
+		}
+		sh.format = arg
+	default:
+		sh.failed = true
+		fmt.Fprintf(sh.errw, "Error: unknown command %s: type .help for the list\n", cmd)
+	}
+	return false
+}
+
+// formatCSVBare prints one value per line, no header: for dot commands.
+const formatCSVBare = "lines"
+
+// query runs a dot command's query and prints the first column of each row.
+func (sh *shell) query(ctx context.Context, _ string, sql string, args ...string) {
+	sh.s.conn.SetInterrupt(ctx)
+	stmt, _, err := sh.s.conn.Prepare(sql)
+	if err != nil {
+		sh.failed = true
+		fmt.Fprintln(sh.errw, "Error:", explain(describe(err, sh.s.t)))
+		return
+	}
+	defer stmt.Close()
+	for i, a := range args {
+		stmt.BindText(i+1, a)
+	}
+	for stmt.Step() {
+		fmt.Fprintln(sh.out, stmt.ColumnText(0))
+	}
+	if err := stmt.Err(); err != nil {
+		sh.failed = true
+		fmt.Fprintln(sh.errw, "Error:", explain(describe(err, sh.s.t)))
+	}
+}

@@ -1,0 +1,84 @@
+package s3vfs
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Info describes the newest commit of a database, as [VFS.Info] reads it.
+type Info struct {
+	Key           string    // the database's key (its SQLite filename)
+	Commit        uint64    // the newest commit number
+	Time          time.Time // when that commit was made
+	Writer        string    // the writer that made it (Options.WriterID)
+	BlockSize     int64     // bytes per block object
+	PageSize      int64     // the SQLite page size
+	FileSize      int64     // bytes of the database file
+	Blocks        int64     // block objects the commit references
+	FormatVersion int       // the storage format version (see docs/format.md)
+}
+
+// Info returns the description of the newest commit of the database at
+// key, or an error matching [ErrNoDatabase] if there is none. It costs a
+// few requests (the head check, the commit record and, unless cached, the
+// first block); it never LISTs the whole prefix.
+func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
+	if err := validateKey(key); err != nil {
+		return Info{}, err
+	}
+	db := v.acquire(key)
+	defer v.release(db)
+	s, err := db.refresh(ctx, 0)
+	if err != nil {
+		return Info{}, err
+	}
+	if s.n == 0 {
+		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
+	}
+	rec, err := db.readRecord(ctx, s.n)
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{
+		Key: key, Commit: s.n, Time: s.time, Writer: rec.writer,
+		BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.len(),
+		FormatVersion: FormatVersion,
+	}
+	if s.size >= 100 {
+		b0, err := db.readBlock(ctx, s, 0)
+		if err != nil {
+			return Info{}, err
+		}
+		if ps := int64(binary.BigEndian.Uint16(b0[16:18])); ps == 1 {
+			info.PageSize = 65536
+		} else {
+			info.PageSize = ps
+		}
+	}
+	return info, nil
+}
+
+// Usage is what a database occupies in the bucket, every version kept for
+// the retention window included.
+type Usage struct {
+	Objects int64 // objects under the database's prefix
+	Bytes   int64 // their total size
+}
+
+// Usage LISTs every object under the database's prefix (KEY/) and totals
+// them. Its cost grows with the number of objects (one LIST request per
+// 1,000), so it belongs in tools, not on a hot path.
+func (v *VFS) Usage(ctx context.Context, key string) (Usage, error) {
+	if err := validateKey(key); err != nil {
+		return Usage{}, err
+	}
+	var u Usage
+	err := v.store.list(ctx, key+"/", func(o object) error {
+		u.Objects++
+		u.Bytes += o.Size
+		return nil
+	})
+	return u, err
+}
