@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 )
 
@@ -52,6 +53,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // explain turns err into the one line printed before exiting.
 func explain(err error) string {
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Sprintf("s3vfs: cannot reach S3: host %s not found: check --endpoint, AWS_ENDPOINT_URL_S3, --region and the network", dns.Name)
+	case errors.As(err, &op) && op.Op == "dial":
+		return fmt.Sprintf("s3vfs: cannot reach S3 at %v (%v): check --endpoint, AWS_ENDPOINT_URL_S3 and the network", op.Addr, op.Err)
+	}
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "s3vfs") {
 		msg = "s3vfs: " + msg

@@ -69,7 +69,6 @@ type ioStreams struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	std := ioStreams{stdin, stdout, stderr}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, mainUsage)
 		return usagef("no command given: run \"s3vfs help\" for the list of commands")
 	}
 	name, rest := args[0], args[1:]

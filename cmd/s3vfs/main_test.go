@@ -173,3 +173,16 @@ func readAll(t *testing.T, r io.Reader) string {
 	}
 	return string(b)
 }
+
+// checkOneLine checks that stderr is one line mentioning every want.
+func checkOneLine(t *testing.T, stderr string, want ...string) {
+	t.Helper()
+	if lines := strings.Count(strings.TrimRight(stderr, "\n"), "\n") + 1; lines != 1 || stderr == "" {
+		t.Errorf("%d lines on stderr, want 1:\n%s", lines, stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q does not mention %q", stderr, w)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync/atomic"
 
+	"github.com/aws/smithy-go"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
@@ -66,6 +67,15 @@ func describe(err error, t target) error {
 	switch {
 	case errors.Is(err, s3vfs.ErrNoDatabase):
 		return fmt.Errorf("s3vfs: no database at %s: check the bucket and key, or create one with \"s3vfs import FILE %s\"", t, t)
+	case errors.Is(err, s3vfs.ErrNoBucket):
+		return fmt.Errorf("s3vfs: bucket %q does not exist: create it (aws s3 mb s3://%s) or fix the bucket name", t.bucket, t.bucket)
+	case errors.Is(err, s3vfs.ErrAccessDenied):
+		code := "AccessDenied"
+		var api smithy.APIError
+		if errors.As(err, &api) {
+			code = api.ErrorCode()
+		}
+		return fmt.Errorf("s3vfs: access denied to %s (%s): check the AWS credentials and their permissions on bucket %s", t, code, t.bucket)
 	case errors.Is(err, s3vfs.ErrNotDatabase):
 		return fmt.Errorf("%w (the input must be a SQLite database file)", err)
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Every bad input gives one line on stderr naming the cause and the fix,
+// and a non-zero exit status.
+func TestErrors(t *testing.T) {
+	c := newCLI(t)
+	src := c.localDB("src.db", 10)
+	c.ok("", "import", src, c.url("app.db"))
+	notDB := filepath.Join(c.dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte("just some text, not SQLite\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		code int
+		want []string
+		args []string
+		env  []string
+	}{
+		{"no command", 2, []string{"no command", "s3vfs help"}, nil, nil},
+		{"unknown command", 2, []string{"unknown command \"frobnicate\"", "s3vfs help"}, []string{"frobnicate"}, nil},
+		{"unknown flag", 2, []string{"-nope", "--help"}, []string{"query", "--nope", c.url("app.db"), "SELECT 1"}, nil},
+		{"not s3 url", 2, []string{"not an S3 database name", "s3://"}, []string{"info", "app.db"}, nil},
+		{"no bucket", 2, []string{"names no bucket", "s3://my-bucket/"}, []string{"info", "s3:///app.db"}, nil},
+		{"no key", 2, []string{"names no database key"}, []string{"info", "s3://" + c.bucket}, nil},
+		{"bad url", 2, []string{"not a valid S3 database name"}, []string{"info", "s3://b/k?x=1"}, nil},
+		{"missing args", 2, []string{"query needs a database and SQL"}, []string{"query", c.url("app.db")}, nil},
+		{"bad format", 2, []string{"unknown --format", "csv, json or table"}, []string{"query", "--format", "xml", c.url("app.db"), "SELECT 1"}, nil},
+		{"missing bucket", 1, []string{"bucket \"no-such-bucket-s3vfs\" does not exist", "create it"}, []string{"info", "s3://no-such-bucket-s3vfs/app.db"}, nil},
+		{"missing database", 1, []string{"no database at", "s3vfs import"}, []string{"info", c.url("nothing.db")}, nil},
+		{"export missing database", 1, []string{"no database at"}, []string{"export", c.url("nothing.db"), "x.db"}, nil},
+		{"query read-only missing database", 1, []string{"no database at"}, []string{"query", "--read-only", c.url("nothing.db"), "SELECT 1"}, nil},
+		{"import not a database", 1, []string{"not a SQLite database"}, []string{"import", notDB, c.url("text.db")}, nil},
+		{"import missing file", 1, []string{"cannot read", "no such file"}, []string{"import", filepath.Join(c.dir, "absent.db"), c.url("x.db")}, nil},
+		{"import over database", 1, []string{"already holds a database", "--force"}, []string{"import", src, c.url("app.db")}, nil},
+		{"sql error", 1, []string{"no such table: nope"}, []string{"query", c.url("app.db"), "SELECT * FROM nope"}, nil},
+		{"too few args", 2, []string{"2 parameters but 1 arguments"}, []string{"query", c.url("app.db"), "SELECT ?, ?", "1"}, nil},
+		{"no credentials", 1, []string{"no AWS credentials", "AWS_ACCESS_KEY_ID", "--profile"}, []string{"info", c.url("app.db")},
+			[]string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}},
+		{"bad profile", 1, []string{"profile \"nobody\" does not exist"}, []string{"info", "--profile", "nobody", c.url("app.db")}, nil},
+		{"permission denied", 1, []string{"access denied", "credentials"}, []string{"info", c.url("app.db")},
+			[]string{"AWS_SECRET_ACCESS_KEY=wrong-secret"}},
+		{"unreachable endpoint", 1, []string{"cannot reach", "--endpoint"}, []string{"info", "--endpoint", "http://127.0.0.1:1", c.url("app.db")}, nil},
+		{"bad endpoint", 2, []string{"--endpoint", "is not a URL"}, []string{"info", "--endpoint", "localhost", c.url("app.db")}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			r := c.runEnv(tc.env, "", tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			t.Logf("exit %d: %s", r.code, r.stderr)
+			checkOneLine(t, r.stderr, tc.want...)
+		})
+	}
+}
