@@ -24,15 +24,18 @@ var (
 
 func TestMatrix(t *testing.T) {
 	for _, bs := range matrixBlockSizes {
-		e := newEnv(t, &s3vfs.Options{BlockSize: bs})
-		for _, ps := range matrixPageSizes {
-			for _, jm := range matrixJournalModes {
-				t.Run(fmt.Sprintf("block=%d/page=%d/%s", bs, ps, jm), func(t *testing.T) {
-					e.t = t
-					runMatrixCase(t, e, ps, jm)
-				})
+		t.Run(fmt.Sprintf("block=%d", bs), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, &s3vfs.Options{BlockSize: bs})
+			for _, ps := range matrixPageSizes {
+				for _, jm := range matrixJournalModes {
+					t.Run(fmt.Sprintf("page=%d/%s", ps, jm), func(t *testing.T) {
+						e.t = t
+						runMatrixCase(t, e, ps, jm)
+					})
+				}
 			}
-		}
+		})
 	}
 }
 
