@@ -25,7 +25,7 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 		return data, nil
 	}
 	v.stats.misses.Add(1)
-	res, err, _ := v.fetches.Do(name, func() (any, error) {
+	return shared(ctx, &v.fetches, name, func(ctx context.Context) ([]byte, error) {
 		if data, ok := v.cache.get(name); ok {
 			return data, nil
 		}
@@ -36,10 +36,6 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 		v.cache.add(name, data)
 		return data, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res.([]byte), nil
 }
 
 // readBlockUncached fetches block idx of s from S3 and verifies it.

@@ -85,13 +85,7 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapsho
 	if head != nil && time.Since(verified) <= maxAge {
 		return head, nil
 	}
-	v, err, _ := db.refreshes.Do("", func() (any, error) {
-		return db.check(ctx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*snapshot), nil
+	return shared(ctx, &db.refreshes, "", db.check)
 }
 
 func (db *database) check(ctx context.Context) (*snapshot, error) {
