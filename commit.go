@@ -34,11 +34,21 @@ func (f *file) commit(ctx context.Context) error {
 	// A block whose length changes with the file size is rewritten, so
 	// every object is exactly as long as its block (only the last is short).
 	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1} {
+		if _, ok := f.spilled[idx]; ok {
+			continue // spilled blocks are always whole
+		}
 		if idx >= 0 && idx < newLen && blockLen(idx, bs, size) != blockLen(idx, bs, s.size) {
 			if _, err := f.pendingBlock(s, idx, false); err != nil {
 				return vfs.SystemError(err, sqlite3.IOERR_READ)
 			}
 		}
+	}
+
+	if same, err := f.unchanged(ctx, s); err != nil {
+		return vfs.SystemError(err, sqlite3.IOERR_READ)
+	} else if same {
+		f.discard()
+		return nil
 	}
 
 	n, token := s.n+1, newToken()
@@ -56,6 +66,11 @@ func (f *file) commit(ctx context.Context) error {
 		ref := blockRef{commit: n, token: token, crc: checksum(data)}
 		changes[idx] = ref
 		uploads = append(uploads, upload{blockName(db.key, idx, ref), data})
+	}
+	for idx, ref := range f.spilled {
+		if idx < newLen {
+			changes[idx] = ref // uploaded early (spill.go)
+		}
 	}
 	for idx := s.blocks.len(); idx < newLen; idx++ {
 		if _, ok := changes[idx]; !ok {
@@ -89,14 +104,15 @@ func (f *file) commit(ctx context.Context) error {
 		g.Go(func() error { return v.store.put(gctx, u.name, u.data) })
 	}
 	orphans := func() []string {
-		names := make([]string, len(uploads))
+		names := make([]string, len(uploads), len(uploads)+len(f.spillNames))
 		for i, u := range uploads {
 			names[i] = u.name
 		}
-		return names
+		return append(names, f.spillNames...)
 	}
 	if err := g.Wait(); err != nil {
 		v.removeOrphans(ctx, orphans())
+		f.forgetSpilled()
 		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
 	}
 
@@ -105,6 +121,7 @@ func (f *file) commit(ctx context.Context) error {
 	case errors.Is(err, errConflict):
 		v.stats.conflicts.Add(1)
 		v.removeOrphans(ctx, orphans())
+		f.forgetSpilled()
 		return sqlite3.BUSY_SNAPSHOT
 	case err != nil:
 		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
@@ -122,6 +139,7 @@ func (f *file) commit(ctx context.Context) error {
 	}
 	db.publish(next, start)
 	f.snap = next
+	f.dropSpilled(ctx, changes)
 	f.discard()
 	return nil
 }

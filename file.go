@@ -20,8 +20,11 @@ type file struct {
 	lock vfs.LockLevel
 	snap *snapshot // pinned while lock >= SHARED
 
-	// Writes not yet committed, as whole blocks.
+	// Writes not yet committed, as whole blocks; those uploaded early
+	// (see spill.go) are in spilled, with every name spilled this transaction.
 	pending     map[int64][]byte
+	spilled     map[int64]blockRef
+	spillNames  []string
 	pendingSize int64
 	dirty       bool
 }
@@ -88,6 +91,15 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
 			continue
 		}
+		if ref, ok := f.spilled[idx]; ok {
+			buf, err := f.readSpilled(f.ctx(), idx, ref, s.blockSize)
+			if err != nil {
+				return n, vfs.SystemError(err, sqlite3.IOERR_READ)
+			}
+			end := min(int64(len(buf)), size-idx*s.blockSize)
+			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
+			continue
+		}
 		// Read the committed bytes of this block, up to the pending size.
 		end := min((idx+1)*s.blockSize, size)
 		m, err := f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), end-pos))], pos)
@@ -130,6 +142,11 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		n += int(take)
 	}
 	f.pendingSize = max(f.pendingSize, off+int64(len(b)))
+	if int64(len(f.pending))*bs > f.db.vfs.opts.WriteBuffer {
+		if err := f.spill(f.ctx()); err != nil {
+			return n, vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		}
+	}
 	return n, nil
 }
 
@@ -149,6 +166,9 @@ func (f *file) begin(s *snapshot) {
 func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) {
 	if buf, ok := f.pending[idx]; ok {
 		return buf, nil
+	}
+	if ref, ok := f.spilled[idx]; ok {
+		return f.unspill(f.ctx(), idx, ref, s.blockSize, !whole)
 	}
 	buf := make([]byte, s.blockSize)
 	if !whole {
@@ -171,6 +191,17 @@ func (f *file) Truncate(size int64) error {
 	s := f.view()
 	f.begin(s)
 	bs := s.blockSize
+	for idx, ref := range f.spilled {
+		switch start := idx * bs; {
+		case start >= size:
+			delete(f.spilled, idx)
+		case start+bs > size:
+			// Cut short: back into memory, where the tail is cleared below.
+			if _, err := f.unspill(f.ctx(), idx, ref, bs, true); err != nil {
+				return vfs.SystemError(err, sqlite3.IOERR_TRUNCATE)
+			}
+		}
+	}
 	for idx, buf := range f.pending {
 		switch start := idx * bs; {
 		case start >= size:
@@ -195,6 +226,7 @@ func (f *file) SizeHint(size int64) error { return nil }
 
 // discard drops uncommitted writes.
 func (f *file) discard() {
+	f.dropSpilled(f.ctx(), nil)
 	clear(f.pending)
 	f.dirty = false
 	f.pendingSize = 0

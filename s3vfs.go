@@ -46,6 +46,7 @@ const (
 	DefaultConcurrency    = 16
 	DefaultRetention      = 24 * time.Hour
 	DefaultRequestTimeout = 2 * time.Minute
+	DefaultWriteBuffer    = 128 << 20
 )
 
 // Options are the static settings of a [VFS]. A nil *Options, and every
@@ -72,6 +73,11 @@ type Options struct {
 	// RequestTimeout bounds each S3 request, retries included, so that an
 	// unreachable endpoint gives an error rather than a hang. Default 2m.
 	RequestTimeout time.Duration
+
+	// WriteBuffer bounds, in bytes, the changed blocks a transaction keeps
+	// in memory; beyond it, full blocks are uploaded before COMMIT (they
+	// stay invisible until the commit record names them). Default 128 MiB.
+	WriteBuffer int64
 
 	// WriterID is written into every commit record to tell writers apart.
 	// Default: host name and process id.
@@ -113,6 +119,12 @@ func (o *Options) withDefaults() (Options, error) {
 		v.RequestTimeout = DefaultRequestTimeout
 	case v.RequestTimeout < 0:
 		return v, fmt.Errorf("s3vfs: request timeout %v is negative", v.RequestTimeout)
+	}
+	switch {
+	case v.WriteBuffer == 0:
+		v.WriteBuffer = DefaultWriteBuffer
+	case v.WriteBuffer < 0:
+		return v, fmt.Errorf("s3vfs: write buffer %d is negative", v.WriteBuffer)
 	}
 	if v.WriterID == "" {
 		host, _ := os.Hostname()

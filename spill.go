@@ -1,0 +1,152 @@
+package s3vfs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+	"golang.org/x/sync/errgroup"
+)
+
+// A transaction's changed blocks are held in memory until they exceed
+// Options.WriteBuffer; then every full block is uploaded early, under a
+// fresh token of the commit attempt, and only its reference is kept. The
+// objects are unpublished until the commit record names them, so a
+// rollback or a lost race leaves them as orphans, which are deleted
+// best-effort (and by garbage collection otherwise). This bounds the memory
+// of a transaction of any size.
+
+// spill uploads the full pending blocks of f and drops them from memory.
+func (f *file) spill(ctx context.Context) error {
+	s := f.view()
+	v := f.db.vfs
+	bs, n, token := s.blockSize, s.n+1, newToken()
+	type upload struct {
+		idx  int64
+		ref  blockRef
+		data []byte
+	}
+	var ups []upload
+	for idx, buf := range f.pending {
+		if (idx+1)*bs > f.pendingSize {
+			continue // the partial last block stays in memory
+		}
+		ups = append(ups, upload{idx, blockRef{commit: n, token: token, crc: checksum(buf)}, buf})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.opts.Concurrency)
+	for _, u := range ups {
+		name := blockName(f.db.key, u.idx, u.ref)
+		f.spillNames = append(f.spillNames, name)
+		g.Go(func() error { return v.store.put(gctx, name, u.data) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if f.spilled == nil {
+		f.spilled = map[int64]blockRef{}
+	}
+	for _, u := range ups {
+		v.cache.add(blockName(f.db.key, u.idx, u.ref), u.data)
+		f.spilled[u.idx] = u.ref
+		delete(f.pending, u.idx)
+	}
+	return nil
+}
+
+// readSpilled returns the bytes of a block uploaded early by spill.
+func (f *file) readSpilled(ctx context.Context, idx int64, ref blockRef, bs int64) ([]byte, error) {
+	v := f.db.vfs
+	name := blockName(f.db.key, idx, ref)
+	if data, ok := v.cache.get(name); ok {
+		return data, nil
+	}
+	data, err := v.store.get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != bs || checksum(data) != ref.crc {
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: uncommitted block %d of %s (object %s) is corrupt", idx, f.db.key, name), sqlite3.IOERR_DATA)
+	}
+	return data, nil
+}
+
+// unspill moves a spilled block back into memory (to be changed again, or
+// cut by a truncation); its early object becomes an orphan.
+func (f *file) unspill(ctx context.Context, idx int64, ref blockRef, bs int64, load bool) ([]byte, error) {
+	buf := make([]byte, bs)
+	if load {
+		data, err := f.readSpilled(ctx, idx, ref, bs)
+		if err != nil {
+			return nil, err
+		}
+		copy(buf, data)
+	}
+	delete(f.spilled, idx)
+	f.pending[idx] = buf
+	return buf, nil
+}
+
+// dropSpilled forgets every spilled block and deletes their objects,
+// except those named in keep (published by a commit).
+func (f *file) dropSpilled(ctx context.Context, keep map[int64]blockRef) {
+	if len(f.spillNames) == 0 {
+		return
+	}
+	keepNames := map[string]bool{}
+	for idx, ref := range keep {
+		keepNames[blockName(f.db.key, idx, ref)] = true
+	}
+	var orphans []string
+	for _, name := range f.spillNames {
+		if !keepNames[name] {
+			orphans = append(orphans, name)
+		}
+	}
+	if len(orphans) > 0 {
+		f.db.vfs.removeOrphans(ctx, orphans)
+	}
+	f.forgetSpilled()
+}
+
+// forgetSpilled drops the spilled blocks without deleting their objects
+// (the caller has).
+func (f *file) forgetSpilled() {
+	f.spillNames = f.spillNames[:0]
+	clear(f.spilled)
+}
+
+// unchanged reports whether the pending writes of f leave snapshot s as it
+// is. SQLite syncs the database after rolling back a transaction whose
+// pages reached the file (a transaction larger than its page cache, or
+// journal mode OFF): the pages it writes back restore the snapshot, and
+// publishing them as a commit would only add history, or fail with
+// SQLITE_BUSY on a ROLLBACK. The first changed block ends the check, so a
+// real commit pays one comparison of a block it usually has in the cache.
+func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
+	if f.pendingSize != s.size || len(f.spilled) > 0 {
+		return false, nil
+	}
+	for idx, buf := range f.pending {
+		if idx >= s.blocks.len() {
+			return false, nil
+		}
+		data, err := f.db.readBlock(ctx, s, idx)
+		if err != nil {
+			return false, err
+		}
+		mine := buf[:len(data)]
+		if idx == 0 && len(data) >= 100 {
+			// Page 1 as SQLite read it carried the served change counter.
+			stored := bytes.Clone(data)
+			overlayHeader(stored, 0, s.n, data)
+			data = stored
+		}
+		if !bytes.Equal(mine, data) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
