@@ -46,6 +46,7 @@ const (
 	DefaultConcurrency    = 16
 	DefaultRetention      = 24 * time.Hour
 	DefaultRequestTimeout = 2 * time.Minute
+	DefaultAttemptTimeout = 30 * time.Second
 )
 
 // Options are the static settings of a [VFS]. A nil *Options, and every
@@ -72,6 +73,11 @@ type Options struct {
 	// RequestTimeout bounds each S3 request, retries included, so that an
 	// unreachable endpoint gives an error rather than a hang. Default 2m.
 	RequestTimeout time.Duration
+
+	// AttemptTimeout bounds each attempt of an S3 request, its response
+	// body included; an attempt that takes longer is abandoned and retried.
+	// Default 30s, and never more than RequestTimeout.
+	AttemptTimeout time.Duration
 
 	// WriterID is written into every commit record to tell writers apart.
 	// Default: host name and process id.
@@ -113,6 +119,12 @@ func (o *Options) withDefaults() (Options, error) {
 		v.RequestTimeout = DefaultRequestTimeout
 	case v.RequestTimeout < 0:
 		return v, fmt.Errorf("s3vfs: request timeout %v is negative", v.RequestTimeout)
+	}
+	switch {
+	case v.AttemptTimeout == 0:
+		v.AttemptTimeout = min(DefaultAttemptTimeout, v.RequestTimeout)
+	case v.AttemptTimeout < 0:
+		return v, fmt.Errorf("s3vfs: attempt timeout %v is negative", v.AttemptTimeout)
 	}
 	if v.WriterID == "" {
 		host, _ := os.Hostname()
@@ -158,7 +170,8 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 		return nil, err
 	}
 	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
-	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout}
+	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout,
+		attemptTimeout: o.AttemptTimeout, retryer: newRetryer(false), condRetryer: newRetryer(true)}
 	return v, nil
 }
 
