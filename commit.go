@@ -148,7 +148,13 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		got, gerr := st.get(ctx, name)
 		switch {
 		case gerr == nil:
-			if r, derr := decodeRecord(got); derr == nil && r.token == rec.token {
+			r, derr := decodeRecord(got)
+			if derr != nil {
+				// Unreadable: it may be ours. Calling it a lost race would
+				// delete the blocks of a published commit.
+				return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and the record read back does not decode: %v)", rec.n, db.key, err, derr)
+			}
+			if r.token == rec.token {
 				return nil
 			}
 			return errConflict
@@ -158,7 +164,9 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %v)", rec.n, db.key, err, gerr)
 		}
 	}
-	return fmt.Errorf("s3vfs: commit %d of %s failed: %w", rec.n, db.key, err)
+	// No record was found after any attempt, but a create still in flight
+	// somewhere may land later: the outcome is not known for certain.
+	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.n, db.key, err, 4)
 }
 
 // removeOrphans deletes, best effort, the objects of a commit attempt that
