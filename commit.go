@@ -107,7 +107,8 @@ func (f *file) commit(ctx context.Context) error {
 		v.removeOrphans(ctx, orphans())
 		return sqlite3.BUSY_SNAPSHOT
 	case err != nil:
-		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		f.unknown = vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		return f.unknown
 	}
 
 	v.stats.commits.Add(1)

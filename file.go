@@ -24,6 +24,10 @@ type file struct {
 	pending     map[int64][]byte
 	pendingSize int64
 	dirty       bool
+
+	// unknown is the error of a commit whose outcome could not be settled;
+	// until the transaction ends, every later commit attempt fails with it.
+	unknown error
 }
 
 var (
@@ -222,6 +226,13 @@ func (f *file) RollbackAtomicWrite() error {
 func (f *file) CommitPhaseTwo() error { return f.commitPending() }
 
 func (f *file) commitPending() error {
+	if f.unknown != nil {
+		// SQLite answers an I/O error from CommitAtomicWrite by writing the
+		// pages again and syncing: a second attempt at the same commit.
+		// If the first one landed, the second would lose to it and report
+		// BUSY, inviting the application to apply the transaction twice.
+		return f.unknown
+	}
 	if !f.dirty {
 		return nil
 	}
@@ -280,6 +291,7 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
 		// Anything not committed by now was rolled back.
 		f.discard()
+		f.unknown = nil
 		f.db.mu.Lock()
 		if f.db.writer == f {
 			f.db.writer = nil
