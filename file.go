@@ -28,6 +28,12 @@ type file struct {
 	// unknown is the error of a commit whose outcome could not be settled;
 	// until the transaction ends, every later commit attempt fails with it.
 	unknown error
+
+	// cause is the last I/O error this transaction handed to SQLite. The
+	// connection reports the system error of the last VFS call, and SQLite
+	// unlocks after a failure, which would clear it; Unlock keeps it (see
+	// keepCause) so the application's error carries the S3 cause.
+	cause error
 }
 
 var (
@@ -97,7 +103,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		m, err := f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), end-pos))], pos)
 		n += m
 		if err != nil {
-			return n, vfs.SystemError(err, sqlite3.IOERR_READ)
+			return n, f.fail(vfs.SystemError(err, sqlite3.IOERR_READ))
 		}
 		if pos+int64(m) < end {
 			// Past the committed size but within the pending one: zeros.
@@ -128,7 +134,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		take := min(int64(len(b)-n), bs-within)
 		buf, err := f.pendingBlock(s, idx, within == 0 && take == bs)
 		if err != nil {
-			return n, vfs.SystemError(err, sqlite3.IOERR_WRITE)
+			return n, f.fail(vfs.SystemError(err, sqlite3.IOERR_WRITE))
 		}
 		copy(buf[within:], b[n:n+int(take)])
 		n += int(take)
@@ -217,7 +223,7 @@ func (f *file) CommitAtomicWrite() error { return f.commitPending() }
 // RollbackAtomicWrite implements [vfs.FileBatchAtomicWrite].
 func (f *file) RollbackAtomicWrite() error {
 	f.discard()
-	return nil
+	return f.keepCause()
 }
 
 // CommitPhaseTwo implements [vfs.FileCommitPhaseTwo]: with
@@ -237,9 +243,29 @@ func (f *file) commitPending() error {
 		return nil
 	}
 	if err := f.commit(f.ctx()); err != nil {
+		if _, busy := err.(sqlite3.ExtendedErrorCode); !busy {
+			f.fail(err)
+		}
 		return err
 	}
 	return nil
+}
+
+// fail records err, an I/O error about to be handed to SQLite, as the
+// cause of the transaction's failure, and returns it.
+func (f *file) fail(err error) error {
+	f.cause = err
+	return err
+}
+
+// keepCause returns what a successful call that follows a failure returns:
+// success, with the failure's cause still set as the connection's system
+// error, so that SQLite's error for the statement names it.
+func (f *file) keepCause() error {
+	if f.cause == nil {
+		return nil
+	}
+	return vfs.SystemError(f.cause, sqlite3.ErrorCode(0)) // SQLITE_OK
 }
 
 func (f *file) Lock(lock vfs.LockLevel) error {
@@ -248,6 +274,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	}
 	db := f.db
 	if f.lock == vfs.LOCK_NONE {
+		f.cause = nil // a new transaction
 		// Pin a snapshot: the newest commit, checked with one request.
 		maxAge := f.params.staleness
 		if f.params.immutable {
@@ -255,7 +282,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		}
 		s, err := db.refresh(f.ctx(), maxAge)
 		if err != nil {
-			return vfs.SystemError(err, sqlite3.IOERR_LOCK)
+			return f.fail(vfs.SystemError(err, sqlite3.IOERR_LOCK))
 		}
 		f.snap = s
 		f.lock = vfs.LOCK_SHARED
@@ -302,7 +329,7 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 		f.snap = nil
 	}
 	f.lock = lock
-	return nil
+	return f.keepCause()
 }
 
 func (f *file) CheckReservedLock() (bool, error) {
