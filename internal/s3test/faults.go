@@ -221,6 +221,18 @@ func reset(w http.ResponseWriter) {
 	conn.Close()
 }
 
+// Forward carries r out on the server and returns the server's response
+// without sending it, for hooks that answer the client themselves after
+// the server has acted (a lost response).
+func (p *Proxy) Forward(r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	p.next.ServeHTTP(rec, r)
+	return rec
+}
+
+// WriteError answers an S3 error response with the given status and code.
+func WriteError(w http.ResponseWriter, status int, code, msg string) { writeError(w, status, code, msg) }
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
 		`<Error><Code>%s</Code><Message>%s</Message><RequestId>s3test-fault</RequestId></Error>`, code, msg)
