@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -36,7 +35,7 @@ func (f *file) commit(ctx context.Context) error {
 	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1} {
 		if idx >= 0 && idx < newLen && blockLen(idx, bs, size) != blockLen(idx, bs, s.size) {
 			if _, err := f.pendingBlock(s, idx, false); err != nil {
-				return vfs.SystemError(err, sqlite3.IOERR_READ)
+				return f.fail(err, sqlite3.IOERR_READ)
 			}
 		}
 	}
@@ -97,7 +96,7 @@ func (f *file) commit(ctx context.Context) error {
 	}
 	if err := g.Wait(); err != nil {
 		v.removeOrphans(ctx, orphans())
-		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	start := time.Now()
@@ -107,7 +106,7 @@ func (f *file) commit(ctx context.Context) error {
 		v.removeOrphans(ctx, orphans())
 		return sqlite3.BUSY_SNAPSHOT
 	case err != nil:
-		f.unknown = vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		f.unknown = f.fail(err, sqlite3.IOERR_WRITE)
 		return f.unknown
 	}
 

@@ -103,7 +103,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		m, err := f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), end-pos))], pos)
 		n += m
 		if err != nil {
-			return n, f.fail(vfs.SystemError(err, sqlite3.IOERR_READ))
+			return n, f.fail(err, sqlite3.IOERR_READ)
 		}
 		if pos+int64(m) < end {
 			// Past the committed size but within the pending one: zeros.
@@ -134,7 +134,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		take := min(int64(len(b)-n), bs-within)
 		buf, err := f.pendingBlock(s, idx, within == 0 && take == bs)
 		if err != nil {
-			return n, f.fail(vfs.SystemError(err, sqlite3.IOERR_WRITE))
+			return n, f.fail(err, sqlite3.IOERR_WRITE)
 		}
 		copy(buf[within:], b[n:n+int(take)])
 		n += int(take)
@@ -243,19 +243,16 @@ func (f *file) commitPending() error {
 		return nil
 	}
 	if err := f.commit(f.ctx()); err != nil {
-		if _, busy := err.(sqlite3.ExtendedErrorCode); !busy {
-			f.fail(err)
-		}
 		return err
 	}
 	return nil
 }
 
-// fail records err, an I/O error about to be handed to SQLite, as the
-// cause of the transaction's failure, and returns it.
-func (f *file) fail(err error) error {
+// fail records err as the cause of the transaction's failure and returns
+// it as the I/O error code to hand SQLite.
+func (f *file) fail(err error, code sqlite3.ExtendedErrorCode) error {
 	f.cause = err
-	return err
+	return vfs.SystemError(err, code)
 }
 
 // keepCause returns what a successful call that follows a failure returns:
@@ -282,7 +279,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		}
 		s, err := db.refresh(f.ctx(), maxAge)
 		if err != nil {
-			return f.fail(vfs.SystemError(err, sqlite3.IOERR_LOCK))
+			return f.fail(err, sqlite3.IOERR_LOCK)
 		}
 		f.snap = s
 		f.lock = vfs.LOCK_SHARED
@@ -313,7 +310,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 
 func (f *file) Unlock(lock vfs.LockLevel) error {
 	if f.lock <= lock {
-		return nil
+		return f.keepCause()
 	}
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
 		// Anything not committed by now was rolled back.
