@@ -231,7 +231,9 @@ func (p *Proxy) Forward(r *http.Request) *httptest.ResponseRecorder {
 }
 
 // WriteError answers an S3 error response with the given status and code.
-func WriteError(w http.ResponseWriter, status int, code, msg string) { writeError(w, status, code, msg) }
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
+}
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
