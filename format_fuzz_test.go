@@ -52,7 +52,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.n == 0 || r.parent != r.n-1 || r.base.n >= r.n || r.blockSize < minBlockSize || r.blockSize > maxBlockSize {
+		if r.n == 0 || r.parent != r.n-1 || r.base.n > r.n || r.blockSize < minBlockSize || r.blockSize > maxBlockSize {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
 		checkEntries(t, r.delta, nblocks(r.fileSize, r.blockSize), false)
