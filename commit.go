@@ -32,8 +32,13 @@ func (f *file) commit(ctx context.Context) error {
 
 	// A block whose length changes with the file size is rewritten, so
 	// every object is exactly as long as its block (only the last is short).
-	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1} {
-		if idx >= 0 && idx < newLen && blockLen(idx, bs, size) != blockLen(idx, bs, s.size) {
+	// So is the block a truncation cut, if the file grew again past it.
+	cut := int64(-1)
+	if f.floor < s.size && f.floor%bs != 0 {
+		cut = f.floor / bs
+	}
+	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1, cut} {
+		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, size) != blockLen(idx, bs, s.size)) {
 			if _, err := f.pendingBlock(s, idx, false); err != nil {
 				return f.fail(err, sqlite3.IOERR_READ)
 			}
@@ -56,9 +61,11 @@ func (f *file) commit(ctx context.Context) error {
 		changes[idx] = ref
 		uploads = append(uploads, upload{blockName(db.key, idx, ref), data})
 	}
-	for idx := s.blocks.len(); idx < newLen; idx++ {
+	// Blocks past the old end, or wholly past a truncation, that were not
+	// written since are holes: never written, read as zeros.
+	for idx := min(s.blocks.len(), nblocks(f.floor, bs)); idx < newLen; idx++ {
 		if _, ok := changes[idx]; !ok {
-			changes[idx] = blockRef{} // a hole: never written, reads as zeros
+			changes[idx] = blockRef{}
 		}
 	}
 

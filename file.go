@@ -23,6 +23,7 @@ type file struct {
 	// Writes not yet committed, as whole blocks.
 	pending     map[int64][]byte
 	pendingSize int64
+	floor       int64 // the least size since the writes began: committed bytes past it are gone
 	dirty       bool
 
 	// unknown is the error of a commit whose outcome could not be settled;
@@ -98,15 +99,25 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
 			continue
 		}
-		// Read the committed bytes of this block, up to the pending size.
+		// Read the committed bytes of this block, up to the pending size,
+		// except those a truncation removed.
 		end := min((idx+1)*s.blockSize, size)
-		m, err := f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), end-pos))], pos)
-		n += m
-		if err != nil {
-			return n, f.fail(err, sqlite3.IOERR_READ)
+		live := end
+		if f.dirty {
+			live = min(end, f.floor)
 		}
+		m := 0
+		if pos < live {
+			var err error
+			m, err = f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), live-pos))], pos)
+			if err != nil {
+				return n + m, f.fail(err, sqlite3.IOERR_READ)
+			}
+		}
+		n += m
 		if pos+int64(m) < end {
-			// Past the committed size but within the pending one: zeros.
+			// Past the committed (or truncated) size but within the
+			// pending one: zeros.
 			z := min(int64(len(b)-n), end-pos-int64(m))
 			clear(b[n : n+int(z)])
 			n += int(z)
@@ -148,6 +159,7 @@ func (f *file) begin(s *snapshot) {
 	if !f.dirty {
 		f.dirty = true
 		f.pendingSize = s.size
+		f.floor = s.size
 		if f.pending == nil {
 			f.pending = map[int64][]byte{}
 		}
@@ -162,7 +174,7 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 	}
 	buf := make([]byte, s.blockSize)
 	if !whole {
-		if live := blockLen(idx, s.blockSize, min(s.size, f.pendingSize)); live > 0 {
+		if live := blockLen(idx, s.blockSize, min(s.size, f.floor)); live > 0 {
 			data, err := f.db.readBlock(f.ctx(), s, idx)
 			if err != nil {
 				return nil, err
@@ -190,6 +202,7 @@ func (f *file) Truncate(size int64) error {
 		}
 	}
 	f.pendingSize = size
+	f.floor = min(f.floor, size)
 	return nil
 }
 
