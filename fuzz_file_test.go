@@ -52,6 +52,8 @@ func headerMasked(i int64) bool { return i >= 24 && i < 28 || i >= 92 && i < 96 
 func FuzzBlockFile(f *testing.F) {
 	f.Add(byte(0), []byte{1, 0, 0, 10, 200, 3, 0, 0, 0, 0, 0, 0, 0, 0, 50})
 	f.Add(byte(1), []byte{1, 0, 9, 40, 7, 2, 0, 3, 0, 0, 3, 1, 0, 200, 0, 0, 0, 0, 60, 4})
+	// Shrink, then grow again past the old end, in one transaction.
+	f.Add(byte(0), []byte{1, 0, 0, 200, 9, 3, 0, 0, 0, 0, 2, 2, 0x58, 0, 0, 1, 5, 0x14, 0, 7, 0, 2, 0xbc, 10, 0, 3, 0, 0, 0, 0, 5, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, bsSel byte, prog []byte) {
 		e := sharedEnv(t)
 		fuzzEnv.Lock()
