@@ -21,13 +21,15 @@ var faultCases = []struct {
 	{s3test.InternalError, 0.10},
 	{s3test.SlowDown, 0.10},
 	{s3test.Reset, 0.10},
-	{s3test.Hang, 0.01},
+	{s3test.Hang, 0.01}, // each costs an attempt timeout (1s)
 	{s3test.Truncate, 0.20},
 	{s3test.Conflict, 0.30},
 }
 
 // ledgerTransactions is the number of transactions committed per run of the
-// workload: 1,000 unless S3VFS_LEDGER_TRANSACTIONS says otherwise.
+// workload: 1,000, or 200 with -short (CI runs the race detector with
+// -short, which makes the workload about five times slower), unless
+// S3VFS_LEDGER_TRANSACTIONS says otherwise.
 func ledgerTransactions(t testing.TB) int {
 	if s := os.Getenv("S3VFS_LEDGER_TRANSACTIONS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -35,6 +37,9 @@ func ledgerTransactions(t testing.TB) int {
 			t.Fatalf("S3VFS_LEDGER_TRANSACTIONS=%q: want a number >= 8", s)
 		}
 		return n
+	}
+	if testing.Short() {
+		return 200
 	}
 	return 1000
 }
@@ -55,7 +60,7 @@ func TestFaults(t *testing.T) {
 			faults.Install(e.proxy)
 			results := e.ledgerRun(key, procs, ledgerJob{
 				Writers: writers, Transactions: total / (procs * writers), Seed: uint64(i),
-				BlockSize: 4096, Attempt: 2 * time.Second, Request: time.Minute,
+				BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
 			})
 			e.proxy.SetHook(nil)
 
