@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -33,19 +32,24 @@ func (f *file) commit(ctx context.Context) error {
 
 	// A block whose length changes with the file size is rewritten, so
 	// every object is exactly as long as its block (only the last is short).
-	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1} {
+	// So is the block a truncation cut, if the file grew again past it.
+	cut := int64(-1)
+	if f.floor < s.size && f.floor%bs != 0 {
+		cut = f.floor / bs
+	}
+	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1, cut} {
 		if _, ok := f.spilled[idx]; ok {
-			continue // spilled blocks are always whole
+			continue // spilled blocks are always whole and current
 		}
-		if idx >= 0 && idx < newLen && blockLen(idx, bs, size) != blockLen(idx, bs, s.size) {
+		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, size) != blockLen(idx, bs, s.size)) {
 			if _, err := f.pendingBlock(s, idx, false); err != nil {
-				return vfs.SystemError(err, sqlite3.IOERR_READ)
+				return f.fail(err, sqlite3.IOERR_READ)
 			}
 		}
 	}
 
 	if same, err := f.unchanged(ctx, s); err != nil {
-		return vfs.SystemError(err, sqlite3.IOERR_READ)
+		return f.fail(err, sqlite3.IOERR_READ)
 	} else if same {
 		f.discard()
 		return nil
@@ -72,9 +76,11 @@ func (f *file) commit(ctx context.Context) error {
 			changes[idx] = ref // uploaded early (spill.go)
 		}
 	}
-	for idx := s.blocks.len(); idx < newLen; idx++ {
+	// Blocks past the old end, or wholly past a truncation, that were not
+	// written since are holes: never written, read as zeros.
+	for idx := min(s.blocks.len(), nblocks(f.floor, bs)); idx < newLen; idx++ {
 		if _, ok := changes[idx]; !ok {
-			changes[idx] = blockRef{} // a hole: never written, reads as zeros
+			changes[idx] = blockRef{}
 		}
 	}
 
@@ -113,7 +119,7 @@ func (f *file) commit(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
-		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	start := time.Now()
@@ -124,7 +130,8 @@ func (f *file) commit(ctx context.Context) error {
 		f.forgetSpilled()
 		return sqlite3.BUSY_SNAPSHOT
 	case err != nil:
-		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
+		f.unknown = f.fail(err, sqlite3.IOERR_WRITE)
+		return f.unknown
 	}
 
 	v.stats.commits.Add(1)
@@ -166,7 +173,13 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		got, gerr := st.get(ctx, name)
 		switch {
 		case gerr == nil:
-			if r, derr := decodeRecord(got); derr == nil && r.token == rec.token {
+			r, derr := decodeRecord(got)
+			if derr != nil {
+				// Unreadable: it may be ours. Calling it a lost race would
+				// delete the blocks of a published commit.
+				return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and the record read back does not decode: %v)", rec.n, db.key, err, derr)
+			}
+			if r.token == rec.token {
 				return nil
 			}
 			return errConflict
@@ -176,7 +189,9 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %v)", rec.n, db.key, err, gerr)
 		}
 	}
-	return fmt.Errorf("s3vfs: commit %d of %s failed: %w", rec.n, db.key, err)
+	// No record was found after any attempt, but a create still in flight
+	// somewhere may land later: the outcome is not known for certain.
+	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.n, db.key, err, 4)
 }
 
 // removeOrphans deletes, best effort, the objects of a commit attempt that

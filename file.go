@@ -26,7 +26,18 @@ type file struct {
 	spilled     map[int64]blockRef
 	spillNames  []string
 	pendingSize int64
+	floor       int64 // the least size since the writes began: committed bytes past it are gone
 	dirty       bool
+
+	// unknown is the error of a commit whose outcome could not be settled;
+	// until the transaction ends, every later commit attempt fails with it.
+	unknown error
+
+	// cause is the last I/O error this transaction handed to SQLite. The
+	// connection reports the system error of the last VFS call, and SQLite
+	// unlocks after a failure, which would clear it; Unlock keeps it (see
+	// keepCause) so the application's error carries the S3 cause.
+	cause error
 }
 
 var (
@@ -94,21 +105,31 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		if ref, ok := f.spilled[idx]; ok {
 			buf, err := f.readSpilled(f.ctx(), idx, ref, s.blockSize)
 			if err != nil {
-				return n, vfs.SystemError(err, sqlite3.IOERR_READ)
+				return n, f.fail(err, sqlite3.IOERR_READ)
 			}
 			end := min(int64(len(buf)), size-idx*s.blockSize)
 			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
 			continue
 		}
-		// Read the committed bytes of this block, up to the pending size.
+		// Read the committed bytes of this block, up to the pending size,
+		// except those a truncation removed.
 		end := min((idx+1)*s.blockSize, size)
-		m, err := f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), end-pos))], pos)
-		n += m
-		if err != nil {
-			return n, vfs.SystemError(err, sqlite3.IOERR_READ)
+		live := end
+		if f.dirty {
+			live = min(end, f.floor)
 		}
+		m := 0
+		if pos < live {
+			var err error
+			m, err = f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), live-pos))], pos)
+			if err != nil {
+				return n + m, f.fail(err, sqlite3.IOERR_READ)
+			}
+		}
+		n += m
 		if pos+int64(m) < end {
-			// Past the committed size but within the pending one: zeros.
+			// Past the committed (or truncated) size but within the
+			// pending one: zeros.
 			z := min(int64(len(b)-n), end-pos-int64(m))
 			clear(b[n : n+int(z)])
 			n += int(z)
@@ -136,7 +157,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		take := min(int64(len(b)-n), bs-within)
 		buf, err := f.pendingBlock(s, idx, within == 0 && take == bs)
 		if err != nil {
-			return n, vfs.SystemError(err, sqlite3.IOERR_WRITE)
+			return n, f.fail(err, sqlite3.IOERR_WRITE)
 		}
 		copy(buf[within:], b[n:n+int(take)])
 		n += int(take)
@@ -144,7 +165,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	f.pendingSize = max(f.pendingSize, off+int64(len(b)))
 	if int64(len(f.pending))*bs > f.db.vfs.opts.WriteBuffer {
 		if err := f.spill(f.ctx()); err != nil {
-			return n, vfs.SystemError(err, sqlite3.IOERR_WRITE)
+			return n, f.fail(err, sqlite3.IOERR_WRITE)
 		}
 	}
 	return n, nil
@@ -155,6 +176,7 @@ func (f *file) begin(s *snapshot) {
 	if !f.dirty {
 		f.dirty = true
 		f.pendingSize = s.size
+		f.floor = s.size
 		if f.pending == nil {
 			f.pending = map[int64][]byte{}
 		}
@@ -172,7 +194,7 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 	}
 	buf := make([]byte, s.blockSize)
 	if !whole {
-		if live := blockLen(idx, s.blockSize, min(s.size, f.pendingSize)); live > 0 {
+		if live := blockLen(idx, s.blockSize, min(s.size, f.floor)); live > 0 {
 			data, err := f.db.readBlock(f.ctx(), s, idx)
 			if err != nil {
 				return nil, err
@@ -198,7 +220,7 @@ func (f *file) Truncate(size int64) error {
 		case start+bs > size:
 			// Cut short: back into memory, where the tail is cleared below.
 			if _, err := f.unspill(f.ctx(), idx, ref, bs, true); err != nil {
-				return vfs.SystemError(err, sqlite3.IOERR_TRUNCATE)
+				return f.fail(err, sqlite3.IOERR_TRUNCATE)
 			}
 		}
 	}
@@ -211,6 +233,7 @@ func (f *file) Truncate(size int64) error {
 		}
 	}
 	f.pendingSize = size
+	f.floor = min(f.floor, size)
 	return nil
 }
 
@@ -245,7 +268,7 @@ func (f *file) CommitAtomicWrite() error { return f.commitPending() }
 // RollbackAtomicWrite implements [vfs.FileBatchAtomicWrite].
 func (f *file) RollbackAtomicWrite() error {
 	f.discard()
-	return nil
+	return f.keepCause()
 }
 
 // CommitPhaseTwo implements [vfs.FileCommitPhaseTwo]: with
@@ -254,6 +277,13 @@ func (f *file) RollbackAtomicWrite() error {
 func (f *file) CommitPhaseTwo() error { return f.commitPending() }
 
 func (f *file) commitPending() error {
+	if f.unknown != nil {
+		// SQLite answers an I/O error from CommitAtomicWrite by writing the
+		// pages again and syncing: a second attempt at the same commit.
+		// If the first one landed, the second would lose to it and report
+		// BUSY, inviting the application to apply the transaction twice.
+		return f.unknown
+	}
 	if !f.dirty {
 		return nil
 	}
@@ -263,12 +293,30 @@ func (f *file) commitPending() error {
 	return nil
 }
 
+// fail records err as the cause of the transaction's failure and returns
+// it as the I/O error code to hand SQLite.
+func (f *file) fail(err error, code sqlite3.ExtendedErrorCode) error {
+	f.cause = err
+	return vfs.SystemError(err, code)
+}
+
+// keepCause returns what a successful call that follows a failure returns:
+// success, with the failure's cause still set as the connection's system
+// error, so that SQLite's error for the statement names it.
+func (f *file) keepCause() error {
+	if f.cause == nil {
+		return nil
+	}
+	return vfs.SystemError(f.cause, sqlite3.ErrorCode(0)) // SQLITE_OK
+}
+
 func (f *file) Lock(lock vfs.LockLevel) error {
 	if f.lock >= lock {
 		return nil
 	}
 	db := f.db
 	if f.lock == vfs.LOCK_NONE {
+		f.cause = nil // a new transaction
 		// Pin a snapshot: the newest commit, checked with one request.
 		maxAge := f.params.staleness
 		if f.params.immutable {
@@ -276,7 +324,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		}
 		s, err := db.refresh(f.ctx(), maxAge)
 		if err != nil {
-			return vfs.SystemError(err, sqlite3.IOERR_LOCK)
+			return f.fail(err, sqlite3.IOERR_LOCK)
 		}
 		f.snap = s
 		f.lock = vfs.LOCK_SHARED
@@ -307,11 +355,12 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 
 func (f *file) Unlock(lock vfs.LockLevel) error {
 	if f.lock <= lock {
-		return nil
+		return f.keepCause()
 	}
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
 		// Anything not committed by now was rolled back.
 		f.discard()
+		f.unknown = nil
 		f.db.mu.Lock()
 		if f.db.writer == f {
 			f.db.writer = nil
@@ -322,7 +371,7 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 		f.snap = nil
 	}
 	f.lock = lock
-	return nil
+	return f.keepCause()
 }
 
 func (f *file) CheckReservedLock() (bool, error) {

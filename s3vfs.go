@@ -47,6 +47,7 @@ const (
 	DefaultRetention      = 24 * time.Hour
 	DefaultRequestTimeout = 2 * time.Minute
 	DefaultWriteBuffer    = 128 << 20
+	DefaultAttemptTimeout = 30 * time.Second
 )
 
 // Options are the static settings of a [VFS]. A nil *Options, and every
@@ -78,6 +79,11 @@ type Options struct {
 	// in memory; beyond it, full blocks are uploaded before COMMIT (they
 	// stay invisible until the commit record names them). Default 128 MiB.
 	WriteBuffer int64
+
+	// AttemptTimeout bounds each attempt of an S3 request, its response
+	// body included; an attempt that takes longer is abandoned and retried.
+	// Default 30s, and never more than RequestTimeout.
+	AttemptTimeout time.Duration
 
 	// WriterID is written into every commit record to tell writers apart.
 	// Default: host name and process id.
@@ -126,6 +132,12 @@ func (o *Options) withDefaults() (Options, error) {
 	case v.WriteBuffer < 0:
 		return v, fmt.Errorf("s3vfs: write buffer %d is negative", v.WriteBuffer)
 	}
+	switch {
+	case v.AttemptTimeout == 0:
+		v.AttemptTimeout = min(DefaultAttemptTimeout, v.RequestTimeout)
+	case v.AttemptTimeout < 0:
+		return v, fmt.Errorf("s3vfs: attempt timeout %v is negative", v.AttemptTimeout)
+	}
 	if v.WriterID == "" {
 		host, _ := os.Hostname()
 		v.WriterID = fmt.Sprintf("%s/%d", host, os.Getpid())
@@ -170,7 +182,8 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 		return nil, err
 	}
 	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
-	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout}
+	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout,
+		attemptTimeout: o.AttemptTimeout, retryer: newRetryer(false), condRetryer: newRetryer(true)}
 	return v, nil
 }
 

@@ -36,6 +36,10 @@ type store struct {
 	bucket  string
 	stats   *counters
 	timeout time.Duration // per request attempt chain; 0 means none
+
+	attemptTimeout time.Duration // per attempt; 0 means none
+	retryer        aws.Retryer   // for every request but the conditional create
+	condRetryer    aws.Retryer   // for the conditional create
 }
 
 func (s *store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -50,7 +54,7 @@ func (s *store) get(ctx context.Context, key string) ([]byte, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	s.stats.gets.Add(1)
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, s.requestOptions(false, true))
 	if err != nil {
 		return nil, s.wrap("get", key, err)
 	}
@@ -94,7 +98,7 @@ func (s *store) putObject(ctx context.Context, op, key string, data []byte, ifNo
 		in.IfNoneMatch = aws.String("*")
 	}
 	s.stats.puts.Add(1)
-	if _, err := s.client.PutObject(ctx, in); err != nil {
+	if _, err := s.client.PutObject(ctx, in, s.requestOptions(ifNoneMatch, false)); err != nil {
 		return s.wrap(op, key, err)
 	}
 	s.stats.sent.Add(int64(len(data)))
@@ -109,7 +113,7 @@ func (s *store) first(ctx context.Context, prefix string) (string, error) {
 	s.stats.lists.Add(1)
 	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1),
-	})
+	}, s.requestOptions(false, false))
 	if err != nil {
 		return "", s.wrap("list", prefix, err)
 	}
@@ -131,7 +135,7 @@ func (s *store) list(ctx context.Context, prefix string, fn func(object) error) 
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		s.stats.lists.Add(1)
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, s.requestOptions(false, false))
 		if err != nil {
 			return s.wrap("list", prefix, err)
 		}
@@ -158,7 +162,7 @@ func (s *store) remove(ctx context.Context, keys []string) error {
 		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
 			Bucket: &s.bucket,
 			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-		})
+		}, s.requestOptions(false, false))
 		if err != nil {
 			return s.wrap("delete", batch[0], err)
 		}

@@ -49,8 +49,9 @@ type Proxy struct {
 	latency time.Duration   // guarded by mu
 	hook    Hook            // guarded by mu
 
-	srv *http.Server
-	ln  net.Listener
+	next http.Handler // forwards a request to the server (used by Faults)
+	srv  *http.Server
+	ln   net.Listener
 }
 
 // NewProxy starts a proxy in front of target on a loopback port.
@@ -77,6 +78,7 @@ func NewProxy(target string) (*Proxy, error) {
 		IdleConnTimeout:     30 * time.Second,
 	}
 	rp.ErrorLog = nil
+	p.next = rp
 	p.srv = &http.Server{Handler: p.handler(rp)}
 	go p.srv.Serve(ln)
 	return p, nil

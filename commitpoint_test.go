@@ -1,0 +1,165 @@
+package s3vfs_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3test"
+)
+
+// Tests of the commit point when the answer to the conditional create of a
+// commit record is lost or misleading: the outcome is settled by reading
+// the record back, and a commit is never reported BUSY when the record is
+// ours, nor OK when it is someone else's.
+
+// isCreate reports whether req is the conditional create of a commit record.
+func isCreate(req s3test.Request) bool {
+	return req.Kind == s3test.PUT && req.Header.Get("If-None-Match") != "" && strings.Contains(req.Key, "/_commits/")
+}
+
+// once returns a function that reports true the first time it is called.
+func once() func() bool {
+	var o sync.Once
+	return func() (first bool) {
+		o.Do(func() { first = true })
+		return first
+	}
+}
+
+// TestCommitLostAnswer: the server creates the record, the client gets
+// 500. The retry meets 412; reading back finds our own record: COMMIT OK.
+func TestCommitLostAnswer(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("lost.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	first := once()
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if isCreate(req) && first() {
+			e.proxy.Forward(r) // carried out; the answer is lost
+			s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "lost answer")
+			return true
+		}
+		return false
+	})
+	mustExec(t, db, "INSERT INTO t VALUES (42)")
+	e.proxy.SetHook(nil)
+
+	db2 := openDB(t, e.register(e.newVFS(&s3vfsOptsSmall)), "lost.db")
+	if got := queryInt(t, db2, "SELECT count(*) FROM t WHERE x = 42"); got != 1 {
+		t.Fatalf("committed row: count = %d, want 1", got)
+	}
+	integrityOK(t, db2)
+}
+
+// TestCommitGarbledReadBack: the record is created but the answer lost,
+// and the record read back arrives damaged. The commit may be ours: it must
+// not be reported as a lost race (which would delete its blocks), but as
+// an I/O error of unknown outcome, and the database must stay intact.
+func TestCommitGarbledReadBack(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("garbled.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	firstCreate, firstGet := once(), once()
+	var armed sync.Mutex
+	var created string
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		armed.Lock()
+		defer armed.Unlock()
+		switch {
+		case isCreate(req) && firstCreate():
+			e.proxy.Forward(r)
+			created = req.Key
+			s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "lost answer")
+			return true
+		case req.Kind == s3test.GET && req.Key == created && firstGet():
+			rec := e.proxy.Forward(r)
+			body := rec.Body.Bytes()
+			body[len(body)/2] ^= 0x55
+			w.Header().Set("Content-Length", rec.Header().Get("Content-Length"))
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+			return true
+		}
+		return false
+	})
+	_, err := db.Exec("INSERT INTO t VALUES (42)")
+	e.proxy.SetHook(nil)
+	if err == nil || errors.Is(err, sqlite3.BUSY) || !errors.Is(err, sqlite3.IOERR) || !strings.Contains(err.Error(), "outcome unknown") {
+		t.Fatalf("COMMIT with a damaged read-back: got %v, want SQLITE_IOERR with an unknown outcome", err)
+	}
+	t.Log(err)
+
+	// The record was created: the commit happened, and its blocks are there.
+	db2 := openDB(t, e.register(e.newVFS(&s3vfsOptsSmall)), "garbled.db")
+	integrityOK(t, db2)
+	if got := queryInt(t, db2, "SELECT count(*) FROM t WHERE x = 42"); got != 1 {
+		t.Fatalf("count = %d, want 1 (the commit was published)", got)
+	}
+}
+
+// TestCommitOthersRecord: while our create is in flight, another writer
+// creates the same record; our request then fails and its retry meets
+// 412. Reading back finds the other writer's record: COMMIT is BUSY, and
+// only the other writer's transaction is in the database.
+func TestCommitOthersRecord(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("others.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	// The other writer: another VFS, through a proxy without faults.
+	other, err := s3test.NewProxy(server.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	vb, err := newVFSAt(other.URL, e.bucket, &s3vfsOptsSmall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbB := openDB(t, e.register(vb), "others.db")
+	queryInt(t, dbB, "SELECT count(*) FROM t") // load the same head
+
+	first := once()
+	var otherErr error
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if isCreate(req) && first() {
+			_, otherErr = dbB.Exec("INSERT INTO t VALUES ('other')")
+			s3test.WriteError(w, http.StatusServiceUnavailable, "SlowDown", "slow down")
+			return true
+		}
+		return false
+	})
+	_, err = db.Exec("INSERT INTO t VALUES ('ours')")
+	e.proxy.SetHook(nil)
+	if otherErr != nil {
+		t.Fatalf("the other writer: %v", otherErr)
+	}
+	if !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("COMMIT that lost the race: got %v, want SQLITE_BUSY", err)
+	}
+
+	db2 := openDB(t, e.register(e.newVFS(&s3vfsOptsSmall)), "others.db")
+	integrityOK(t, db2)
+	if got := queryString(t, db2, "SELECT group_concat(x) FROM t"); got != "other" {
+		t.Fatalf("rows = %q, want only the other writer's", got)
+	}
+	// And the loser can carry on from the new head.
+	mustExec(t, db, "INSERT INTO t VALUES ('ours')")
+	if got := queryInt(t, db, "SELECT count(*) FROM t"); got != 2 {
+		t.Fatalf("count = %d, want 2", got)
+	}
+}
+
+// newVFSAt returns a VFS on bucket that talks to the server at endpoint
+// (a proxy of its own, say).
+func newVFSAt(endpoint, bucket string, opts *s3vfs.Options) (*s3vfs.VFS, error) {
+	return s3vfs.New(server.Client(endpoint), bucket, opts)
+}

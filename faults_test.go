@@ -1,0 +1,85 @@
+package s3vfs_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/s3test"
+)
+
+// faultCases are the fault kinds the ledger workload runs under, each at a
+// rate between 1% and 30% of the eligible requests. A hung request costs an
+// attempt timeout, so hangs are the rarest.
+var faultCases = []struct {
+	fault s3test.Fault
+	rate  float64
+}{
+	{s3test.InternalError, 0.10},
+	{s3test.SlowDown, 0.10},
+	{s3test.Reset, 0.10},
+	{s3test.Hang, 0.01}, // each costs an attempt timeout (1s)
+	{s3test.Truncate, 0.20},
+	{s3test.Conflict, 0.30},
+}
+
+// ledgerTransactions is the number of transactions committed per run of the
+// workload: 1,000, or 200 with -short (CI runs the race detector with
+// -short, which makes the workload about five times slower), unless
+// S3VFS_LEDGER_TRANSACTIONS says otherwise.
+func ledgerTransactions(t testing.TB) int {
+	if s := os.Getenv("S3VFS_LEDGER_TRANSACTIONS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 8 {
+			t.Fatalf("S3VFS_LEDGER_TRANSACTIONS=%q: want a number >= 8", s)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 200
+	}
+	return 1000
+}
+
+// TestFaults runs the ledger workload (2 processes × 4 writers) under each
+// kind of fault and checks that no committed transaction is lost, no failed
+// one is partly present, and the database is intact.
+func TestFaults(t *testing.T) {
+	const procs, writers = 2, 4
+	total := ledgerTransactions(t)
+	for i, fc := range faultCases {
+		t.Run(string(fc.fault), func(t *testing.T) {
+			e := newEnv(t, &s3vfsOptsSmall)
+			key := "faults/" + strings.ReplaceAll(string(fc.fault), "/", "")
+			createLedger(t, e.name, key)
+
+			faults := s3test.NewFaults(uint64(1000+i), fc.rate, fc.fault)
+			faults.Install(e.proxy)
+			results := e.ledgerRun(key, procs, ledgerJob{
+				Writers: writers, Transactions: total / (procs * writers), Seed: uint64(i),
+				BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
+			})
+			e.proxy.SetHook(nil)
+
+			sum := checkLedger(t, e.name, key, results)
+			n, seen := faults.Total()
+			if n == 0 {
+				t.Errorf("no %s fault was injected in %d requests", fc.fault, seen)
+			}
+			t.Logf("| %s %d%% | %d | %d in %d requests | %d | %d | %d | %v | %.0f | %s",
+				fc.fault, int(fc.rate*100), sum.committed, n, seen, sum.failed, sum.unknown, sum.busy,
+				sum.elapsed.Round(time.Second), float64(sum.committed)/sum.elapsed.Seconds(), fmtErrors(sum.errors))
+		})
+	}
+}
+
+func fmtErrors(m map[string]int) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	return strings.Join(parts, " ")
+}
