@@ -115,3 +115,32 @@ func TestShellTerminal(t *testing.T) {
 		t.Errorf("the edited-away query ran:\n%s", out.String())
 	}
 }
+
+// TestProgressBarOnTerminal checks that import and export draw a progress
+// bar when stderr is a terminal (TestImportExportRoundTrip checks that
+// they do not when it is not).
+func TestProgressBarOnTerminal(t *testing.T) {
+	c := newCLI(t)
+	src := c.localDB("src.db", 3000)
+	for _, args := range [][]string{
+		{"import", src, c.url("p.db")},
+		{"export", c.url("p.db"), "out.db"},
+	} {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(c.env, "TERM=xterm")
+		cmd.Dir = c.dir
+		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		io.Copy(&out, tty) // until the command exits and the pty closes
+		tty.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		if s := out.String(); !strings.Contains(s, args[0]) || !strings.Contains(s, "100%") || !strings.Contains(s, "kB") {
+			t.Errorf("%s on a terminal drew no progress bar:\n%q", args[0], s)
+		}
+	}
+}
