@@ -88,7 +88,7 @@ func (db *database) readAt(ctx context.Context, s *snapshot, b []byte, off int64
 // commit having to rewrite block 0 (docs/design.md). block0 is the stored
 // block 0.
 func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
-	if off >= 96 || n == 0 || len(block0) < 100 {
+	if off >= 96 || n == 0 || len(block0) < 100 || !plainHeader(block0) {
 		return
 	}
 	counter := uint32(n)
@@ -106,4 +106,12 @@ func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
 	}
 	put(24, counter)
 	put(92, validFor)
+}
+
+// plainHeader reports whether block 0 starts with the SQLite header in the
+// clear. It does not when a wrapper VFS (vfs/adiantum, vfs/xts) encrypts
+// the pages: the header is then ciphertext that must not be touched, and
+// SQLite must bump the change counter itself (see file.DeviceCharacteristics).
+func plainHeader(block0 []byte) bool {
+	return len(block0) >= 16 && string(block0[:16]) == "SQLite format 3\x00"
 }

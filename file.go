@@ -389,9 +389,25 @@ func (f *file) LockState() vfs.LockLevel { return f.lock }
 func (f *file) SectorSize() int { return 0 }
 
 func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
-	return vfs.IOCAP_BATCH_ATOMIC |
-		vfs.IOCAP_SAFE_APPEND |
+	caps := vfs.IOCAP_SAFE_APPEND |
 		vfs.IOCAP_SEQUENTIAL |
 		vfs.IOCAP_POWERSAFE_OVERWRITE |
 		vfs.IOCAP_SUBPAGE_READ
+	if !f.encrypted() {
+		caps |= vfs.IOCAP_BATCH_ATOMIC
+	}
+	return caps
+}
+
+// encrypted reports whether the database's header is not plain SQLite
+// (a wrapper encrypts the pages). Without batch atomic writes SQLite then
+// bumps the change counter in page 1 at every commit itself, which the VFS
+// cannot do inside ciphertext; the commit happens at Sync instead.
+func (f *file) encrypted() bool {
+	s, _ := f.db.current()
+	if s == nil || s.size < 100 {
+		return false
+	}
+	b0, err := f.db.readBlock(f.ctx(), s, 0)
+	return err == nil && !plainHeader(b0)
 }

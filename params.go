@@ -27,6 +27,7 @@ var sqliteParams = map[string]bool{
 // ourParams are the URI parameters this package interprets.
 var ourParams = map[string]bool{
 	"staleness": true,
+	"bucket":    true, // read by the embed package's VFS, which picks the bucket per database
 }
 
 func parseParams(uri *vfs.Filename) (params, error) {

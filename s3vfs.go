@@ -241,8 +241,10 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE
 	}
-	// OPEN_MEMORY tells SQLite to keep the rollback journal in memory.
-	return f, flags | vfs.OPEN_MEMORY, nil
+	// No OPEN_MEMORY here: wrappers such as vfs/adiantum leave files
+	// flagged OPEN_MEMORY unencrypted. The journal stays in memory all the
+	// same: its open is routed to a SliceFile above.
+	return f, flags, nil
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in

@@ -41,6 +41,8 @@ func TestErrors(t *testing.T) {
 		{"import missing file", 1, []string{"cannot read", "no such file"}, []string{"import", filepath.Join(c.dir, "absent.db"), c.url("x.db")}, nil},
 		{"import over database", 1, []string{"already holds a database", "--force"}, []string{"import", src, c.url("app.db")}, nil},
 		{"sql error", 1, []string{"no such table: nope"}, []string{"query", c.url("app.db"), "SELECT * FROM nope"}, nil},
+		{"flag after sql", 2, []string{"\"--stats\" after the SQL", "flags go before"}, []string{"query", c.url("app.db"), "SELECT 1", "--stats"}, nil},
+		{"too many args", 2, []string{"1 arguments left over"}, []string{"query", c.url("app.db"), "SELECT ?", "1", "2"}, nil},
 		{"too few args", 2, []string{"2 parameters but 1 arguments"}, []string{"query", c.url("app.db"), "SELECT ?, ?", "1"}, nil},
 		{"no credentials", 1, []string{"no AWS credentials", "AWS_ACCESS_KEY_ID", "--profile"}, []string{"info", c.url("app.db")},
 			[]string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}},

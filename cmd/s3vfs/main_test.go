@@ -18,8 +18,9 @@ import (
 // The tests build the command once and run the binary against a real S3
 // server, the way a user would.
 var (
-	server *s3test.Server
-	binary string
+	server    *s3test.Server
+	binary    string
+	versitygw string // the cached server binary, handed to "s3vfs demo"
 )
 
 func TestMain(m *testing.M) {
@@ -36,6 +37,10 @@ func testMain(m *testing.M) int {
 	}
 	defer srv.Close()
 	server = srv
+	if versitygw, err = s3test.Binary(context.Background(), nil); err != nil && os.Getenv(s3test.EnvEndpoint) == "" {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "s3vfs-cmd-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -78,6 +83,9 @@ func newCLI(t *testing.T) *cli {
 		"AWS_SECRET_ACCESS_KEY=" + server.SecretKey,
 		"AWS_REGION=" + server.Region,
 		"S3VFS_PATH_STYLE=1",
+		// HOME is a scratch directory: point the demo at the cached
+		// server binary rather than building it again.
+		"S3VFS_VERSITYGW=" + versitygw,
 	}}
 }
 

@@ -187,7 +187,7 @@ func runScript(conn *sqlite3.Conn, sql string, args []string, w io.Writer, forma
 			return err
 		}
 		if stmt == nil { // only whitespace or comments left
-			return nil
+			return leftover(args)
 		}
 		if n := stmt.BindCount(); n > 0 {
 			if len(args) < n {
@@ -206,4 +206,15 @@ func runScript(conn *sqlite3.Conn, sql string, args []string, w io.Writer, forma
 		}
 		sql = tail
 	}
+}
+
+// leftover reports arguments that no statement parameter took.
+func leftover(args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case strings.HasPrefix(args[0], "-"):
+		return usagef("%q after the SQL: flags go before the database (s3vfs query --format json s3://BUCKET/KEY \"SQL\")", args[0])
+	}
+	return usagef("%d arguments left over: the SQL has fewer ? parameters than arguments", len(args))
 }

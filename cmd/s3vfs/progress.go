@@ -36,16 +36,43 @@ func progress(ctx context.Context, r io.Reader, size int64, desc string, stderr 
 	}
 }
 
-// ctxReader fails reads once ctx is done, so that an interrupt stops a
-// copy between two reads.
+// ctxReader fails reads once ctx is done, also a read that is blocked
+// (on a pipe, say): an interrupt then stops the copy at once. A read left
+// blocked finishes in the background into ctxReader's own buffer.
 type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+	ctx  context.Context
+	r    io.Reader
+	buf  []byte
+	done chan readResult // the read in flight, if any
+}
+
+type readResult struct {
+	n   int
+	err error
 }
 
 func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	if c.done == nil {
+		if cap(c.buf) < len(p) {
+			c.buf = make([]byte, len(p))
+		}
+		buf := c.buf[:len(p)]
+		ch := make(chan readResult, 1)
+		c.done = ch
+		go func() {
+			n, err := c.r.Read(buf)
+			ch <- readResult{n, err}
+		}()
+	}
+	select {
+	case res := <-c.done:
+		c.done = nil
+		n := copy(p, c.buf[:res.n])
+		return n, res.err
+	case <-c.ctx.Done():
+		return 0, c.ctx.Err()
+	}
 }

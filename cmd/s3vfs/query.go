@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 const queryHelp = `
@@ -38,6 +39,12 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() < 2 {
 		return usagef("query needs a database and SQL: s3vfs query s3://BUCKET/KEY \"SELECT ...\"")
+	}
+	for _, a := range fs.Args()[2:] {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && fs.Lookup(name) != nil {
+			return leftover([]string{a})
+		}
 	}
 	t, err := parseTarget(fs.Arg(0))
 	if err != nil {

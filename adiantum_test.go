@@ -1,0 +1,136 @@
+package s3vfs_test
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ncruces/go-sqlite3/vfs"
+	"github.com/ncruces/go-sqlite3/vfs/adiantum"
+)
+
+// TestAdiantumCiphertextOnly checks that with the adiantum wrapper every
+// object in the bucket is ciphertext, that another VFS with the key reads
+// the data back, and that a wrong key cannot.
+func TestAdiantumCiphertextOnly(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	name := registerVFS(t, adiantum.Wrap(e.vfs, nil))
+	db, err := openEncrypted(name, "enc/db.sqlite", exampleHexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "PLAINTEXT-MARKER-a1b2c3"
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, secret TEXT)")
+	mustExec(t, db, "CREATE INDEX t_secret ON t(secret)")
+	for i := 0; i < 3; i++ {
+		mustExec(t, db, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200)
+			INSERT INTO t(secret) SELECT ? || i FROM n`, marker)
+	}
+	integrityOK(t, db)
+	db.Close()
+
+	// Every object in the bucket: no plaintext, no SQLite header, no schema.
+	ctx := context.Background()
+	keys, err := server.Keys(ctx, e.bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks int
+	for _, k := range keys {
+		out, err := server.Client("").GetObject(ctx, &s3.GetObjectInput{Bucket: &e.bucket, Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		buf.ReadFrom(out.Body)
+		out.Body.Close()
+		for _, plain := range []string{marker, "SQLite format 3", "CREATE TABLE", "t_secret"} {
+			if bytes.Contains(buf.Bytes(), []byte(plain)) {
+				t.Errorf("object %s holds plaintext %q", k, plain)
+			}
+		}
+		if strings.Contains(k, "/_blocks/") {
+			blocks++
+		}
+	}
+	if blocks < 3 {
+		t.Fatalf("only %d block objects: the test checked too little (keys %v)", blocks, keys)
+	}
+
+	// Another VFS (another process) with the key reads it back.
+	other := registerVFS(t, adiantum.Wrap(e.newVFS(&s3vfsOptsSmall), nil))
+	db2, err := openEncrypted(other, "enc/db.sqlite", exampleHexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if n := queryInt(t, db2, "SELECT count(*) FROM t WHERE secret LIKE ?", marker+"%"); n != 600 {
+		t.Fatalf("read back %d rows, want 600", n)
+	}
+	integrityOK(t, db2)
+
+	// A wrong key reads nothing.
+	wrong := strings.Repeat("00", 32)
+	db3, err := openEncrypted(registerVFS(t, adiantum.Wrap(e.newVFS(&s3vfsOptsSmall), nil)), "enc/db.sqlite", wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db3.Close()
+	var n int
+	if err := db3.QueryRow("SELECT count(*) FROM t").Scan(&n); err == nil {
+		t.Fatalf("a wrong key read %d rows", n)
+	}
+}
+
+// registerVFS registers any VFS under a fresh name, unregistered at cleanup.
+func registerVFS(t *testing.T, v vfs.VFS) string {
+	name := "s3test-" + randomHex(6)
+	vfs.Register(name, v)
+	t.Cleanup(func() { vfs.Unregister(name) })
+	return name
+}
+
+// TestAdiantumNoStaleCache checks the change counter rule under
+// encryption: a connection that cached pages sees another connection's
+// commit even when that commit leaves page 1 alone.
+func TestAdiantumNoStaleCache(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	name := registerVFS(t, adiantum.Wrap(e.vfs, nil))
+	db, err := openEncrypted(name, "enc/stale.db", exampleHexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	mustExec(t, db, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000)
+		INSERT INTO t SELECT i, 'v0' FROM n`)
+
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := 1; i <= 5; i++ {
+		var got string
+		if err := a.QueryRowContext(ctx, "SELECT v FROM t WHERE id = 1500").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := "v" + strconv.Itoa(i-1); got != want {
+			t.Fatalf("round %d: connection a read %q, want %q (stale cache)", i, got, want)
+		}
+		if _, err := b.ExecContext(ctx, "UPDATE t SET v = ? WHERE id = 1500", "v"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	integrityOK(t, db)
+}

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/s3test"
+)
+
+func TestHelp(t *testing.T) {
+	c := newCLI(t)
+	r := c.ok("", "help")
+	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info"} {
+		if !strings.Contains(r.stdout, cmd) {
+			t.Errorf("help does not list %s", cmd)
+		}
+		h := c.ok("", cmd, "--help")
+		if !strings.Contains(h.stdout, "Usage: s3vfs "+cmd) || !strings.Contains(h.stdout, "Example") {
+			t.Errorf("%s --help lacks usage or an example:\n%s", cmd, h.stdout)
+		}
+		if cmd != "demo" && !strings.Contains(h.stdout, "-endpoint") {
+			t.Errorf("%s --help lacks the AWS flags:\n%s", cmd, h.stdout)
+		}
+		if h2 := c.ok("", "help", cmd); h2.stdout != h.stdout {
+			t.Errorf("help %s differs from %s --help", cmd, cmd)
+		}
+	}
+	if r := c.ok("", "version"); !strings.Contains(r.stdout, "storage format v1") {
+		t.Errorf("version: %q", r.stdout)
+	}
+}
+
+func TestImportExportRoundTrip(t *testing.T) {
+	c := newCLI(t)
+	src := c.localDB("src.db", 3000)
+	want, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.ok("", "import", "--block-size", "4096", src, c.url("dir/app.db"))
+	if !strings.Contains(r.stderr, "commit 1") || strings.Contains(r.stderr, "\r") {
+		t.Errorf("import said %q (want commit 1 and no progress bar when not on a terminal)", r.stderr)
+	}
+
+	c.ok("", "export", c.url("dir/app.db"), "out.db")
+	got, err := os.ReadFile(filepath.Join(c.dir, "out.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameDB(got, want) {
+		t.Fatalf("exported file differs from the imported one (%d vs %d bytes)", len(got), len(want))
+	}
+	// Plain SQLite opens the export.
+	db := openLocal(t, filepath.Join(c.dir, "out.db"))
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 3000 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+	db.Close()
+
+	// stdin and stdout.
+	r = c.ok(string(want), "import", "--force", "-", c.url("piped.db"))
+	r = c.ok("", "export", c.url("piped.db"), "-")
+	if !sameDB([]byte(r.stdout), want) {
+		t.Fatalf("export to stdout: %d bytes, want %d", len(r.stdout), len(want))
+	}
+
+	// --force replaces: the new commit holds the new contents.
+	small := c.localDB("small.db", 5)
+	c.ok("", "import", "--force", small, c.url("dir/app.db"))
+	if r := c.ok("", "query", c.url("dir/app.db"), "SELECT count(*) FROM t"); r.stdout != "count(*)\n5\n" {
+		t.Fatalf("after --force: %q", r.stdout)
+	}
+	// The block size chosen at import is kept.
+	if r := c.ok("", "info", "--json", c.url("dir/app.db")); !strings.Contains(r.stdout, `"block_size": 4096`) {
+		t.Errorf("info after replace: %s", r.stdout)
+	}
+}
+
+func TestQueryFormats(t *testing.T) {
+	c := newCLI(t)
+	db := c.url("q.db")
+	// A database that does not exist yet is created by the first write.
+	c.ok("", "query", db, `CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT, price REAL, img BLOB);
+		INSERT INTO p VALUES (1, 'tea', 2.5, x'CAFE'), (2, 'coffee, "strong"', 3, NULL)`)
+
+	r := c.ok("", "query", db, "SELECT * FROM p ORDER BY id")
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"id", "name", "price", "img"}, {"1", "tea", "2.5", "X'CAFE'"}, {"2", `coffee, "strong"`, "3", ""}}
+	if len(recs) != len(want) || strings.Join(recs[1], "|") != strings.Join(want[1], "|") || strings.Join(recs[2], "|") != strings.Join(want[2], "|") {
+		t.Fatalf("csv = %q, want %q", recs, want)
+	}
+
+	r = c.ok("", "query", "--format", "json", db, "SELECT * FROM p WHERE id = ?", "1")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("json: %v\n%s", err, r.stdout)
+	}
+	if len(rows) != 1 || rows[0]["name"] != "tea" || rows[0]["price"] != 2.5 || rows[0]["img"] != "yv4=" {
+		t.Fatalf("json rows = %v", rows)
+	}
+	if !strings.HasPrefix(r.stdout, "[\n  {\"id\": 1, \"name\"") {
+		t.Errorf("json keys are not in column order: %s", r.stdout)
+	}
+
+	r = c.ok("", "query", "--format", "table", db, "SELECT id, name, img FROM p ORDER BY id")
+	for _, w := range []string{"id", "coffee, \"strong\"", "NULL", "(2 rows)"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("table lacks %q:\n%s", w, r.stdout)
+		}
+	}
+
+	// --stats reports the requests of the statement on stderr.
+	r = c.ok("", "query", "--stats", db, "INSERT INTO p(name) VALUES ('juice')")
+	if r.stdout != "" || !strings.Contains(r.stderr, "s3: requests=") || !strings.Contains(r.stderr, "commits=1") {
+		t.Errorf("--stats: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	// --read-only refuses writes.
+	r = c.run("", "query", "--read-only", db, "DELETE FROM p")
+	if r.code == 0 || !strings.Contains(r.stderr, "readonly") {
+		t.Errorf("read-only write: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+func TestInfo(t *testing.T) {
+	c := newCLI(t)
+	src := c.localDB("src.db", 2000)
+	st, _ := os.Stat(src)
+	c.ok("", "import", src, c.url("i.db"))
+	c.ok("", "query", c.url("i.db"), "UPDATE t SET name = 'x' WHERE id = 1")
+
+	r := c.ok("", "info", "--json", c.url("i.db"))
+	var info map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]any{
+		"commit": 2.0, "format_version": 1.0, "block_size": 65536.0, "page_size": 4096.0,
+		"file_size": float64(st.Size()), "database": c.url("i.db"),
+	}
+	for k, v := range checks {
+		if info[k] != v {
+			t.Errorf("info %s = %v, want %v", k, info[k], v)
+		}
+	}
+	keys, err := server.Keys(context.Background(), c.bucket, "i.db/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info["objects"] != float64(len(keys)) {
+		t.Errorf("objects = %v, bucket holds %d", info["objects"], len(keys))
+	}
+	if ct, _ := time.Parse(time.RFC3339, info["commit_time"].(string)); time.Since(ct) > time.Minute {
+		t.Errorf("commit_time %v", info["commit_time"])
+	}
+
+	r = c.ok("", "info", c.url("i.db"))
+	for _, w := range []string{"commit:", "2", "page size:", "4096", "objects:", "format version:"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("info lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	if r := c.ok("", "info", "--no-list", c.url("i.db")); strings.Contains(r.stdout, "objects:") {
+		t.Errorf("--no-list still lists:\n%s", r.stdout)
+	}
+}
+
+func TestShellStdin(t *testing.T) {
+	c := newCLI(t)
+	script := `.help
+CREATE TABLE notes(id INTEGER PRIMARY KEY,
+                   body TEXT);
+INSERT INTO notes(body) VALUES ('one'), ('two');
+CREATE TRIGGER t AFTER INSERT ON notes BEGIN
+  UPDATE notes SET body = upper(body) WHERE id = new.id;
+END;
+INSERT INTO notes(body) VALUES ('three');
+.tables
+.schema notes
+.format csv
+SELECT body FROM notes ORDER BY id;
+.stats
+`
+	r := c.ok(script, "shell", c.url("s.db"))
+	for _, w := range []string{".tables", "notes\n", "CREATE TABLE notes(id INTEGER PRIMARY KEY,", "CREATE TRIGGER t", "body\none\ntwo\nTHREE\n", "requests="} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("shell output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+
+	// A failing statement is reported, the rest still runs, and the exit
+	// status tells of the failure.
+	r = c.run("SELECT * FROM nope;\n.bogus\nINSERT INTO notes(body) VALUES ('four');\n", "shell", c.url("s.db"))
+	if r.code != 1 || !strings.Contains(r.stderr, "no such table: nope") || !strings.Contains(r.stderr, "unknown command .bogus") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := c.ok("", "query", c.url("s.db"), "SELECT count(*) FROM notes"); r.stdout != "count(*)\n4\n" {
+		t.Errorf("after failing script: %q", r.stdout)
+	}
+}
+
+// proxied returns a CLI whose requests go through a proxy, for tests that
+// stall S3 to interrupt the command mid-way.
+func proxied(t *testing.T) (*cli, *s3test.Proxy) {
+	c := newCLI(t)
+	p, err := s3test.NewProxy(server.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c.env = append(c.env, "AWS_ENDPOINT_URL_S3="+p.URL)
+	return c, p
+}
+
+// stall makes the proxy hold requests matching match until the test ends,
+// and returns a channel that receives once one is held.
+func stall(t *testing.T, p *s3test.Proxy, match func(s3test.Request) bool) <-chan struct{} {
+	held := make(chan struct{}, 1)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if !match(req) {
+			return false
+		}
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	return held
+}
+
+// interrupt starts the binary, waits for held, sends SIGINT, and returns
+// the exit status and stderr.
+func (c *cli) interrupt(held <-chan struct{}, args ...string) (int, string) {
+	c.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = c.env
+	cmd.Dir = c.dir
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		c.t.Fatalf("no request was held; stderr: %s", errb.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	return code, errb.String()
+}
+
+func TestImportInterruptedPublishesNothing(t *testing.T) {
+	c, p := proxied(t)
+	src := c.localDB("src.db", 5000) // several blocks of 4 KiB
+	held := stall(t, p, func(r s3test.Request) bool {
+		return r.Kind == s3test.PUT && strings.Contains(r.Key, "/_blocks/000000000003")
+	})
+	code, stderr := c.interrupt(held, "import", "--block-size", "4096", src, c.url("big.db"))
+	if code != exitInterrupted || !strings.Contains(stderr, "interrupted") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	p.SetHook(nil)
+	keys, err := server.Keys(context.Background(), c.bucket, "big.db/_commits/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Fatalf("an interrupted import published %v", keys)
+	}
+	r := c.run("", "info", c.url("big.db"))
+	if r.code == 0 || !strings.Contains(r.stderr, "no database") {
+		t.Fatalf("info after interrupted import: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func TestExportInterruptedLeavesNoFile(t *testing.T) {
+	c, p := proxied(t)
+	src := c.localDB("src.db", 5000)
+	c.ok("", "import", "--block-size", "4096", src, c.url("big.db"))
+	held := stall(t, p, func(r s3test.Request) bool {
+		return r.Kind == s3test.GET && strings.Contains(r.Key, "/_blocks/000000000020")
+	})
+	out := filepath.Join(c.dir, "out", "big.db")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	code, stderr := c.interrupt(held, "export", c.url("big.db"), out)
+	if code != exitInterrupted || !strings.Contains(stderr, "interrupted") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	left, _ := os.ReadDir(filepath.Dir(out))
+	if len(left) != 0 {
+		t.Fatalf("an interrupted export left %v", left)
+	}
+}
+
+// sameDB compares two database files, except for the change counter and
+// version-valid-for fields of the header, which the VFS serves as the
+// commit number.
+func sameDB(a, b []byte) bool {
+	if len(a) != len(b) || len(a) < 100 {
+		return false
+	}
+	a, b = bytes.Clone(a), bytes.Clone(b)
+	for _, x := range [][]byte{a, b} {
+		copy(x[24:28], make([]byte, 4))
+		copy(x[92:96], make([]byte, 4))
+	}
+	return bytes.Equal(a, b)
+}

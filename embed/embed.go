@@ -1,0 +1,176 @@
+// Package embed registers the s3vfs VFS as "s3" with no code: import it for
+// its side effect and name a bucket in the database URI.
+//
+//	import (
+//		_ "github.com/ncruces/go-sqlite3/driver"
+//		_ "github.com/s3vfs/s3vfs/embed"
+//	)
+//
+//	db, err := sql.Open("sqlite3", "file:my/app.db?vfs=s3&bucket=my-bucket")
+//
+// The bucket comes from the URI parameter bucket or, when the URI has none,
+// from the environment variable S3VFS_BUCKET. One [s3vfs.VFS] is made per
+// bucket, on first use, and shared by every database in it.
+//
+// The S3 client is built once from the standard AWS configuration chain
+// (environment variables such as AWS_REGION, AWS_PROFILE,
+// AWS_ACCESS_KEY_ID and AWS_ENDPOINT_URL_S3, then ~/.aws/config and
+// ~/.aws/credentials). Set S3VFS_PATH_STYLE=1 for servers that need
+// path-style addressing (MinIO, versitygw). Registering never fails: a
+// missing bucket or missing credentials is an error when a database is
+// opened. Programs that need [s3vfs.Options] or their own client call
+// [s3vfs.New] and vfs.Register instead.
+package embed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/util/vfsutil"
+	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+// Name is the name the VFS is registered under.
+const Name = "s3"
+
+// EnvBucket names the environment variable that gives the bucket of a
+// database whose URI has no bucket parameter.
+const EnvBucket = "S3VFS_BUCKET"
+
+func init() {
+	vfs.Register(Name, &registry{buckets: map[string]*s3vfs.VFS{}})
+}
+
+// registry is the registered VFS: it routes each open to the VFS of the
+// database's bucket.
+type registry struct {
+	mu      sync.Mutex
+	buckets map[string]*s3vfs.VFS // guarded by mu
+}
+
+var (
+	_ vfs.VFS         = &registry{}
+	_ vfs.VFSFilename = &registry{}
+)
+
+// Bucket returns the VFS that the registered "s3" VFS uses for bucket,
+// creating it if needed, so that a program can read its [s3vfs.VFS.Stats]
+// or call [s3vfs.VFS.Serialize].
+func Bucket(bucket string) (*s3vfs.VFS, error) {
+	r, ok := vfs.Find(Name).(*registry)
+	if !ok {
+		return nil, errors.New("s3vfs/embed: the VFS registered as \"s3\" is not this package's")
+	}
+	return r.bucket(bucket)
+}
+
+func (r *registry) bucket(name string) (*s3vfs.VFS, error) {
+	if name == "" {
+		name = os.Getenv(EnvBucket)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("s3vfs: no bucket for the database: add &bucket=NAME to its URI (file:KEY?vfs=s3&bucket=NAME) or set %s", EnvBucket)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v := r.buckets[name]; v != nil {
+		return v, nil
+	}
+	c, err := client()
+	if err != nil {
+		return nil, err
+	}
+	v, err := s3vfs.New(c, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.buckets[name] = v
+	return v, nil
+}
+
+// client loads the AWS configuration once and checks that it has
+// credentials; a failure is retried at the next open.
+var client = onceOK(func() (*s3.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("s3vfs: loading the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Credentials == nil {
+		return nil, errNoCredentials
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("%w (%v)", errNoCredentials, err)
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = os.Getenv("S3VFS_PATH_STYLE") == "1"
+	}), nil
+})
+
+var errNoCredentials = errors.New("s3vfs: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or configure ~/.aws/credentials")
+
+// onceOK is sync.OnceValues that forgets failures.
+func onceOK[T any](f func() (T, error)) func() (T, error) {
+	var mu sync.Mutex
+	var done bool
+	var v T
+	return func() (T, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return v, nil
+		}
+		r, err := f()
+		if err != nil {
+			return r, err
+		}
+		v, done = r, true
+		return v, nil
+	}
+}
+
+// Open implements [vfs.VFS]. Without a URI there is no bucket parameter,
+// so the bucket comes from S3VFS_BUCKET.
+func (r *registry) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	return r.OpenFilename(nil, flags)
+}
+
+// OpenFilename implements [vfs.VFSFilename].
+func (r *registry) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	bucket := ""
+	if name != nil {
+		bucket = name.URIParameter("bucket")
+	}
+	if flags&vfs.OPEN_MAIN_DB == 0 && (name == nil || bucket == "" && os.Getenv(EnvBucket) == "") {
+		// Temporary files and journals live in memory in every bucket's
+		// VFS; they need no bucket.
+		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
+	}
+	v, err := r.bucket(bucket)
+	if err != nil {
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
+	}
+	return v.OpenFilename(name, flags)
+}
+
+// Delete implements [vfs.VFS]; see [s3vfs.VFS.Delete].
+func (r *registry) Delete(name string, syncDir bool) error { return nil }
+
+// Access implements [vfs.VFS]; see [s3vfs.VFS.Access].
+func (r *registry) Access(name string, flags vfs.AccessFlag) (bool, error) { return false, nil }
+
+// FullPathname implements [vfs.VFS]: database names are S3 keys.
+func (r *registry) FullPathname(name string) (string, error) { return name, nil }
