@@ -22,6 +22,9 @@ type params struct {
 var sqliteParams = map[string]bool{
 	"vfs": true, "mode": true, "cache": true, "psow": true, "nolock": true,
 	"immutable": true, "modeof": true,
+	// The keys of ncruces' encrypting wrappers (vfs/adiantum, vfs/xts),
+	// which read them from the same URI.
+	"key": true, "hexkey": true, "textkey": true,
 }
 
 // ourParams are the URI parameters this package interprets.
