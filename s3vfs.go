@@ -230,13 +230,20 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
+	db.declareRetention(p.retention)
 	ctx, cancel := p.openContext()
 	defer cancel()
-	if err := db.load(ctx, p); err != nil {
+	var pinned *snapshot // time travel: the one version the file reads
+	if p.pinned() {
+		pinned, err = db.pinnedSnapshot(ctx, p)
+	} else {
+		err = db.load(ctx, p)
+	}
+	if err != nil {
 		v.release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p}
+	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
 	if f.readOnly {
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE
