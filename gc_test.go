@@ -107,13 +107,16 @@ func TestGC10000Commits(t *testing.T) {
 	}
 	t.Logf("before GC: %d objects, %d of them checkpoints", len(before), ckpts)
 
-	// Within the retention, nothing a retained version uses goes.
-	rep, err := e.vfs.GC(ctx, key, &s3vfs.GCOptions{DryRun: true, Retention: time.Hour, Grace: time.Second})
+	// A dry run right away: the versions of the last second or two are
+	// retained, the older ones are garbage, and nothing is deleted.
+	rep, err := e.vfs.GC(ctx, key, &s3vfs.GCOptions{DryRun: true, Retention: time.Second, Grace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Oldest != 1 || rep.Head != uint64(commits) {
-		t.Errorf("dry run, 1h retention: oldest %d, head %d", rep.Oldest, rep.Head)
+	t.Logf("dry run: %v", rep)
+	if rep.Head != uint64(commits) || rep.Oldest <= 1 || rep.Oldest > rep.Head || rep.Garbage.Records != int(rep.Oldest)-1 ||
+		rep.Deleted.Objects() != 0 || len(e.keys(key)) != len(before) {
+		t.Errorf("dry run: %v", rep)
 	}
 
 	// Past the retention, only the newest version stays.
@@ -152,6 +155,20 @@ func TestGC10000Commits(t *testing.T) {
 	}
 	if c := e.coldOpen(opts, key); c.Requests() != cold10.Requests() {
 		t.Errorf("cold open after GC: %v, want %d requests", c, cold10.Requests())
+	}
+	// Versions outside the retention are gone from time travel too.
+	if _, err := e.open(key, "commit=5").Exec("SELECT 1 FROM t"); err == nil || !strings.Contains(err.Error(), "no such commit") {
+		t.Errorf("open at a collected commit: %v", err)
+	}
+	n := 0
+	for c, err := range e.vfs.History(ctx, key) {
+		if err != nil || c.N != uint64(commits) {
+			t.Errorf("history after GC: %+v, %v", c, err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Errorf("history after GC lists %d commits, want 1", n)
 	}
 	// A second collection finds nothing to do.
 	rep, err = e.vfs.GC(ctx, key, &s3vfs.GCOptions{Retention: time.Second, Grace: time.Second})
@@ -458,4 +475,103 @@ func childGCWriter() int {
 	}
 	fmt.Fprintf(os.Stderr, "gc-writer %d: %d commits, %d conflicts retried\n", proc, n, busy)
 	return 0
+}
+
+// A transaction that outlives the retention cannot commit over a record
+// name that garbage collection freed: the commit checks that its parent is
+// still the newest, and fails with SQLITE_BUSY instead of forking history.
+func TestGCLongTransactionCannotFork(t *testing.T) {
+	ctx := context.Background()
+	const retention = 2 * time.Second
+	opts := &s3vfs.Options{Retention: retention, BlockSize: 4096}
+	e := newEnv(t, opts)
+	key := "gc/long.db"
+	a := e.open(key)
+	a.SetMaxOpenConns(1)
+	mustExec(t, a, "CREATE TABLE t(x)")
+	mustExec(t, a, "INSERT INTO t VALUES ('a1')") // commit 2
+
+	tx, err := a.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := queryIntTx(t, tx, "SELECT count(*) FROM t"); got != 1 {
+		t.Fatalf("count = %d", got)
+	}
+	b := openDB(t, e.register(e.newVFS(opts)), key)
+	mustExec(t, b, "INSERT INTO t VALUES ('b1')") // commit 3
+	mustExec(t, b, "INSERT INTO t VALUES ('b2')") // commit 4
+	time.Sleep(retention + 2*time.Second)
+	rep, err := e.vfs.GC(ctx, key, &s3vfs.GCOptions{Retention: retention, Grace: retention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Oldest != 4 {
+		t.Fatalf("GC kept commits from %d, want 4 (record 3 collected)", rep.Oldest)
+	}
+
+	if _, err := tx.Exec("INSERT INTO t VALUES ('a2')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("commit on a parent replaced long ago: %v, want SQLITE_BUSY", err)
+	}
+	mustExec(t, a, "INSERT INTO t VALUES ('a2')") // retried: commit 5
+	for _, d := range []*sql.DB{a, openDB(t, e.register(e.newVFS(opts)), key)} {
+		integrityOK(t, d)
+		if got := queryString(t, d, "SELECT group_concat(x) FROM t"); got != "a1,b1,b2,a2" {
+			t.Errorf("rows %q, want a1,b1,b2,a2", got)
+		}
+		if got := queryInt(t, d, "PRAGMA s3vfs_commit"); got != 5 {
+			t.Errorf("head %d, want 5", got)
+		}
+	}
+}
+
+// A commit that has uploaded its blocks but not yet created its record,
+// for longer than the grace period, keeps its blocks: they are named after
+// a commit above the head the collector saw.
+func TestGCSparesCommitInFlight(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	key := "gc/inflight.db"
+	db := e.open(key)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+
+	recordPut := make(chan struct{})
+	var once sync.Once
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if req.Kind == s3test.PUT && strings.Contains(req.Key, "/_commits/") {
+			once.Do(func() {
+				close(recordPut)
+				time.Sleep(4 * time.Second) // the commit stalls before its record
+			})
+		}
+		return false
+	})
+	committed := make(chan error, 1)
+	go func() {
+		_, err := db.Exec("INSERT INTO t VALUES (2)")
+		committed <- err
+	}()
+	<-recordPut
+	time.Sleep(2500 * time.Millisecond) // the blocks are now older than the grace period
+	rep, err := e.vfs.GC(ctx, key, &s3vfs.GCOptions{Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GC during the commit: %v", rep)
+	if rep.Pending.Blocks == 0 || rep.Garbage.Objects() != 0 {
+		t.Errorf("GC during the commit: pending %v, garbage %v", rep.Pending, rep.Garbage)
+	}
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	e.proxy.SetHook(nil)
+	fresh := openDB(t, e.register(e.newVFS(nil)), key)
+	integrityOK(t, fresh)
+	if got := queryString(t, fresh, "SELECT group_concat(x) FROM t"); got != "1,2" {
+		t.Errorf("rows %q, want 1,2", got)
+	}
 }
