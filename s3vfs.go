@@ -66,9 +66,13 @@ type Options struct {
 	// uploads of a commit, the reads of Serialize). Default 16.
 	Concurrency int
 
-	// Retention is how long superseded versions stay readable. A reader
+	// Retention is how long superseded versions stay readable: [VFS.GC]
+	// keeps every version that was the newest within it, and time travel
+	// (URI parameters commit= and asof=) reaches back that far. A reader
 	// whose view is older than half of it re-reads the head with a LIST
-	// instead of trusting a missing next record. Default 24h.
+	// instead of trusting a missing next record, so it must not exceed the
+	// retention the database is collected with (docs/history.md). The URI
+	// parameter retention= sets it for one database. Default 24h.
 	Retention time.Duration
 
 	// RequestTimeout bounds each S3 request, retries included, so that an
