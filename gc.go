@@ -1,6 +1,7 @@
 package s3vfs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -200,17 +201,17 @@ func (c *collector) run(ctx context.Context) error {
 	if err := c.listAll(ctx, c.key+"/"+checkpointsDir+"/", kindCheckpoint); err != nil {
 		return err
 	}
-	slices.SortFunc(c.records, func(a, b listed) int { return cmpUint(a.commit, b.commit) })
+	slices.SortFunc(c.records, func(a, b listed) int { return cmp.Compare(a.commit, b.commit) })
 
 	retained, garbageRecords := c.retention()
 	if err := c.markLive(ctx, retained); err != nil {
 		return err
 	}
 
-	var garbage []listed
-	for _, r := range garbageRecords {
-		garbage = append(garbage, r)
-	}
+	// Records first in the list, then checkpoints, then blocks: history
+	// never lists a version whose objects are going, and an interrupted
+	// collection leaves only objects the next one recognises as garbage.
+	garbage := slices.Clone(garbageRecords)
 	for _, r := range retained {
 		c.report.Live.add(kindRecord, r.Size)
 	}
@@ -239,13 +240,6 @@ func (c *collector) run(ctx context.Context) error {
 		return nil
 	}
 
-	// Records first: history never lists a version whose objects are
-	// going. Then checkpoints, then blocks. An interrupted collection
-	// leaves only unreferenced objects, which the next one finds.
-	slices.SortStableFunc(garbage, func(a, b listed) int {
-		order := map[objKind]int{kindRecord: 0, kindCheckpoint: 1, kindBlock: 2}
-		return order[a.kind] - order[b.kind]
-	})
 	for len(garbage) > 0 {
 		batch := garbage[:min(len(garbage), 1000)]
 		garbage = garbage[len(batch):]
@@ -422,16 +416,6 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 		}
 	}
 	return nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parseBlockName splits a block object name (see blockName).
