@@ -69,10 +69,11 @@ func (db *database) describe(ctx context.Context, n uint64) (Commit, error) {
 		}
 		entries = ck.blocks
 	}
-	// Blocks carry the token of the attempt that wrote them (not always its
-	// final commit number: Deserialize and Restore keep their first).
+	// The blocks a commit wrote carry its number (blocks a large
+	// transaction uploaded early have tokens of their own) or its token
+	// (Deserialize and Restore keep the number of their first try).
 	for _, e := range entries {
-		if !e.ref.isHole() && e.ref.token == rec.token {
+		if !e.ref.isHole() && (e.ref.commit == n || e.ref.token == rec.token) {
 			c.BlocksChanged++
 		}
 	}
