@@ -581,3 +581,60 @@ func TestGCSparesCommitInFlight(t *testing.T) {
 		t.Errorf("rows %q, want 1,2", got)
 	}
 }
+
+// A restore racing a collection that removes the very version it restores
+// keeps what it needs: it copied the blocks the newest version does not
+// share, under its own names.
+func TestGCDuringRestore(t *testing.T) {
+	ctx := context.Background()
+	const retention = 2 * time.Second
+	opts := &s3vfs.Options{Retention: retention, BlockSize: 4096}
+	e := newEnv(t, opts)
+	key := "gc/restore.db"
+	db := e.open(key)
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT)")                                                                        // 1
+	mustExec(t, db, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 50) INSERT INTO kv SELECT i, 'old' || i FROM c") // 2
+	want := dump(t, db)
+	mustExec(t, db, "UPDATE kv SET v = 'new' WHERE k % 2 = 0") // 3
+	mustExec(t, db, "DELETE FROM kv WHERE k > 40")             // 4
+
+	recordPut := make(chan struct{})
+	var once sync.Once
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if req.Kind == s3test.PUT && strings.Contains(req.Key, "/_commits/") {
+			once.Do(func() {
+				close(recordPut)
+				time.Sleep(5 * time.Second) // the restore stalls before its record
+			})
+		}
+		return false
+	})
+	restored := make(chan error, 1)
+	go func() {
+		_, err := e.newVFS(opts).Restore(ctx, key, 2)
+		restored <- err
+	}()
+	<-recordPut
+	time.Sleep(retention + 1500*time.Millisecond) // commit 2 is now outside the retention
+	rep, err := e.vfs.GC(ctx, key, &s3vfs.GCOptions{Retention: retention, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GC during the restore: %v", rep)
+	if rep.Oldest != 4 || rep.Deleted.Records == 0 {
+		t.Errorf("GC kept commits from %d (want 4), deleted %v", rep.Oldest, rep.Deleted)
+	}
+	if err := <-restored; err != nil {
+		t.Fatal(err)
+	}
+	e.proxy.SetHook(nil)
+	fresh := openDB(t, e.register(e.newVFS(opts)), key)
+	integrityOK(t, fresh)
+	if got := dump(t, fresh); got != want {
+		t.Errorf("restored content differs from commit 2")
+	}
+	if got := queryInt(t, fresh, "PRAGMA s3vfs_commit"); got != 5 {
+		t.Errorf("head %d, want 5", got)
+	}
+}
