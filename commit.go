@@ -87,7 +87,7 @@ func (f *file) commit(ctx context.Context) error {
 	rec := &record{
 		n: n, parent: s.n, token: token,
 		blockSize: bs, fileSize: size,
-		time: time.Now(), writer: v.opts.WriterID,
+		time: commitTime(s.time), writer: v.opts.WriterID,
 		base:  s.base,
 		delta: mergeEntries(s.delta, changes, newLen),
 	}
@@ -159,6 +159,10 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 	st := &db.vfs.store
 	name := recordName(db.key, rec.n)
 	data := rec.encode()
+	// Never create a record on a parent seen too long ago (retention.go).
+	if err := db.confirmParent(ctx, rec.parent); err != nil {
+		return err
+	}
 	// Once the create may have been sent, finish settling it even if the
 	// statement is interrupted: its outcome must be known.
 	ctx = context.WithoutCancel(ctx)

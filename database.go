@@ -46,6 +46,10 @@ type database struct {
 	verified time.Time // when head was last confirmed as the newest; guarded by mu
 	writer   *file     // the handle holding RESERVED or more; guarded by mu
 
+	// retention is the shortest retention a URI declared (retention.go);
+	// zero means Options.Retention. Guarded by mu.
+	retention time.Duration
+
 	refreshes singleflight.Group // concurrent head checks become one request
 }
 
@@ -96,7 +100,7 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 	// A missing record n+1 proves n is the head only while record n+1 could
 	// not have been created and garbage collected since we last looked:
 	// collection never removes a record younger than the retention.
-	if head != nil && start.Sub(verified) < db.vfs.opts.Retention/2 {
+	if head != nil && start.Sub(verified) < db.retentionWindow()/2 {
 		data, err := st.get(ctx, recordName(db.key, head.n+1))
 		switch {
 		case errors.Is(err, ErrNotFound):

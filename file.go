@@ -15,6 +15,7 @@ type file struct {
 	db       *database
 	params   params
 	readOnly bool
+	pinned   *snapshot     // set by commit= or asof=: the only snapshot read, forever
 	conn     *sqlite3.Conn // set by SetDB; its interrupt context cancels requests
 
 	lock vfs.LockLevel
@@ -72,6 +73,9 @@ func (f *file) SetDB(db any) {
 func (f *file) view() *snapshot {
 	if f.snap != nil {
 		return f.snap
+	}
+	if f.pinned != nil {
+		return f.pinned
 	}
 	head, _ := f.db.current()
 	return head
@@ -322,9 +326,12 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		if f.params.immutable {
 			maxAge = 1 << 62
 		}
-		s, err := db.refresh(f.ctx(), maxAge)
-		if err != nil {
-			return f.fail(err, sqlite3.IOERR_LOCK)
+		s := f.pinned
+		if s == nil {
+			var err error
+			if s, err = db.refresh(f.ctx(), maxAge); err != nil {
+				return f.fail(err, sqlite3.IOERR_LOCK)
+			}
 		}
 		f.snap = s
 		f.lock = vfs.LOCK_SHARED

@@ -16,6 +16,11 @@ type params struct {
 	immutable bool          // immutable=1: the database never changes; never refresh
 	readOnly  bool          // set by immutable
 	staleness time.Duration // staleness=MS: reuse a head confirmed this recently
+
+	// History (timetravel.go, retention.go).
+	atCommit  uint64        // commit=N: read commit N, read-only
+	asOf      time.Time     // asof=RFC3339: read the commit current then, read-only
+	retention time.Duration // retention=DURATION: the database is collected with it
 }
 
 // sqliteParams are URI parameters that SQLite or the driver interpret.
@@ -31,6 +36,7 @@ var sqliteParams = map[string]bool{
 var ourParams = map[string]bool{
 	"staleness": true,
 	"bucket":    true, // read by the embed package's VFS, which picks the bucket per database
+	"commit":    true, "asof": true, "retention": true,
 }
 
 func parseParams(uri *vfs.Filename) (params, error) {
@@ -53,6 +59,9 @@ func parseParams(uri *vfs.Filename) (params, error) {
 			return p, fmt.Errorf("s3vfs: URI parameter staleness=%q: want milliseconds from 0 to 86400000", s)
 		}
 		p.staleness = time.Duration(ms) * time.Millisecond
+	}
+	if err := p.parseHistory(uri); err != nil {
+		return p, err
 	}
 	return p, nil
 }

@@ -66,9 +66,13 @@ type Options struct {
 	// uploads of a commit, the reads of Serialize). Default 16.
 	Concurrency int
 
-	// Retention is how long superseded versions stay readable. A reader
+	// Retention is how long superseded versions stay readable: [VFS.GC]
+	// keeps every version that was the newest within it, and time travel
+	// (URI parameters commit= and asof=) reaches back that far. A reader
 	// whose view is older than half of it re-reads the head with a LIST
-	// instead of trusting a missing next record. Default 24h.
+	// instead of trusting a missing next record, so it must not exceed the
+	// retention the database is collected with (docs/history.md). The URI
+	// parameter retention= sets it for one database. Default 24h.
 	Retention time.Duration
 
 	// RequestTimeout bounds each S3 request, retries included, so that an
@@ -230,13 +234,20 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
+	db.declareRetention(p.retention)
 	ctx, cancel := p.openContext()
 	defer cancel()
-	if err := db.load(ctx, p); err != nil {
+	var pinned *snapshot // time travel: the one version the file reads
+	if p.pinned() {
+		pinned, err = db.pinnedSnapshot(ctx, p)
+	} else {
+		err = db.load(ctx, p)
+	}
+	if err != nil {
 		v.release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p}
+	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
 	if f.readOnly {
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE

@@ -160,6 +160,7 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 	n, token := head.n+1, newToken()
 
 	var uploaded []string
+	var clock attemptClock // garbage collection spares a steady attempt (retention.go)
 	blocks := map[int64]blockRef{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
@@ -193,7 +194,13 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { return v.store.put(gctx, name, data) })
+		g.Go(func() error {
+			err := v.store.put(gctx, name, data)
+			if err == nil {
+				clock.touch()
+			}
+			return err
+		})
 		if m < len(buf) {
 			break
 		}
@@ -221,9 +228,13 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 			return fail(err)
 		}
 		uploaded = append(uploaded, cname)
+		clock.touch()
+		if err := clock.check("deserialize", key); err != nil {
+			return fail(err)
+		}
 		rec := &record{
 			n: n, parent: n - 1, token: token, blockSize: bs, fileSize: size,
-			time: time.Now(), writer: v.opts.WriterID, base: ckptRef{n, token},
+			time: commitTime(head.time), writer: v.opts.WriterID, base: ckptRef{n, token},
 		}
 		start := time.Now()
 		err := db.createRecord(ctx, rec)

@@ -1,0 +1,448 @@
+package s3vfs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultGrace is the default of [GCOptions.Grace].
+const DefaultGrace = time.Hour
+
+// lastModifiedSlack is how much later than its listed LastModified an
+// object may have been written: some servers list times truncated to the
+// second. Every age the collector computes is shortened by it.
+const lastModifiedSlack = time.Second
+
+// GCOptions are the settings of one garbage collection. A nil *GCOptions,
+// and every zero field, means the default.
+type GCOptions struct {
+	// Retention is how long a superseded version stays readable: a version
+	// that was the newest at any moment within the last Retention keeps
+	// its commit record, its checkpoint and every block it reads. The
+	// newest version is always kept. It must be at least the retention
+	// every reader and writer of the database uses (Options.Retention or
+	// the retention URI parameter), because they rely on it to detect new
+	// commits. Default: the VFS's Options.Retention.
+	Retention time.Duration
+
+	// Grace is how long the objects of a commit attempt that no retained
+	// version uses are kept after the attempt's newest object was written:
+	// an attempt still in flight must not lose its blocks. It must exceed
+	// the longest pause of a commit attempt between two of its uploads
+	// (Deserialize and Restore refuse to publish after a pause of
+	// [MaxAttemptPause]). Default [DefaultGrace].
+	Grace time.Duration
+
+	// DryRun computes the report and deletes nothing: the live and
+	// garbage figures are the accounting of the database.
+	DryRun bool
+}
+
+func (o *GCOptions) withDefaults(v *VFS) (GCOptions, error) {
+	var g GCOptions
+	if o != nil {
+		g = *o
+	}
+	switch {
+	case g.Retention == 0:
+		g.Retention = v.opts.Retention
+	case g.Retention < time.Second:
+		return g, fmt.Errorf("s3vfs: gc retention %v is too short: use at least 1s", g.Retention)
+	}
+	switch {
+	case g.Grace == 0:
+		g.Grace = DefaultGrace
+	case g.Grace < time.Second:
+		return g, fmt.Errorf("s3vfs: gc grace period %v is too short: use at least 1s (default %v)", g.Grace, DefaultGrace)
+	}
+	return g, nil
+}
+
+// ObjectCount counts objects of a database by kind, and their bytes.
+type ObjectCount struct {
+	Blocks      int
+	Records     int
+	Checkpoints int
+	Bytes       int64
+}
+
+// Objects returns the number of objects counted.
+func (u ObjectCount) Objects() int { return u.Blocks + u.Records + u.Checkpoints }
+
+func (u *ObjectCount) add(k objKind, size int64) {
+	switch k {
+	case kindBlock:
+		u.Blocks++
+	case kindRecord:
+		u.Records++
+	case kindCheckpoint:
+		u.Checkpoints++
+	}
+	u.Bytes += size
+}
+
+// String formats the counts on one line.
+func (u ObjectCount) String() string {
+	return fmt.Sprintf("%d objects (%d blocks, %d records, %d checkpoints), %d bytes",
+		u.Objects(), u.Blocks, u.Records, u.Checkpoints, u.Bytes)
+}
+
+// GCReport is the outcome of a garbage collection: what the database keeps
+// in the bucket, and what it no longer needs.
+type GCReport struct {
+	Head     uint64 // the newest commit when the collection started
+	HeadSize int64  // the size of the database file at Head, in bytes
+	Oldest   uint64 // the oldest commit still readable (time travel)
+
+	Live    ObjectCount // objects some retained version needs
+	Pending ObjectCount // unused objects of commit attempts kept for now (younger than the grace period, or not yet decided)
+	Garbage ObjectCount // objects no retained version needs: deleted, unless DryRun
+	Deleted ObjectCount // objects this collection deleted
+
+	Unknown int // objects under the database's folders with names s3vfs does not write; left alone
+}
+
+// String formats the report in a few lines.
+func (r GCReport) String() string {
+	return fmt.Sprintf("head %d (%d bytes), oldest retained %d\nlive:    %v\npending: %v\ngarbage: %v\ndeleted: %v",
+		r.Head, r.HeadSize, r.Oldest, r.Live, r.Pending, r.Garbage, r.Deleted)
+}
+
+// GC deletes the objects of the database at key that no version within
+// the retention needs: superseded block objects, old commit records and
+// checkpoints, and the leftovers of failed commit attempts once they are
+// older than the grace period. Deletions go in DeleteObjects batches. It
+// is safe to run while other processes read and write the database (see
+// docs/design.md, "Garbage collection"): a reader whose snapshot was
+// current within the retention never meets a missing object, and a commit
+// racing the collection never loses a block. With opts.DryRun it only
+// reports; the report is the accounting of the database.
+func (v *VFS) GC(ctx context.Context, key string, opts *GCOptions) (GCReport, error) {
+	if err := validateKey(key); err != nil {
+		return GCReport{}, err
+	}
+	o, err := opts.withDefaults(v)
+	if err != nil {
+		return GCReport{}, err
+	}
+	c := &collector{v: v, key: key, opts: o, attempts: map[uint64]*attempt{}}
+	if err := c.run(ctx); err != nil {
+		return c.report, fmt.Errorf("s3vfs: gc %s: %w", key, err)
+	}
+	return c.report, nil
+}
+
+type objKind int
+
+const (
+	kindBlock objKind = iota
+	kindRecord
+	kindCheckpoint
+)
+
+// listed is one object of the database found by the collector.
+type listed struct {
+	object
+	kind   objKind
+	commit uint64 // the commit number in the name
+	token  uint64 // blocks and checkpoints: the attempt token in the name
+	idx    int64  // blocks: the block index
+}
+
+// attempt is what the collector knows of one commit attempt (one token)
+// from the block objects and checkpoints it wrote.
+type attempt struct {
+	maxCommit uint64    // the largest commit number in its object names
+	newest    time.Time // the newest LastModified among its objects
+}
+
+// blockID names a block object without its checksum.
+type blockID struct {
+	idx           int64
+	commit, token uint64
+}
+
+type collector struct {
+	v    *VFS
+	key  string
+	opts GCOptions
+
+	start    time.Time // before the records were listed: the collection's "now"
+	records  []listed  // ascending by commit number
+	blocks   []listed
+	ckpts    []listed
+	attempts map[uint64]*attempt // by token
+
+	liveBlocks map[blockID]bool
+	liveCkpts  map[ckptRef]bool
+	report     GCReport
+}
+
+func (c *collector) run(ctx context.Context) error {
+	st := &c.v.store
+	// The order matters (docs/design.md): records first, so that a block
+	// or checkpoint named after a commit above the head listed here
+	// belongs to an attempt that had not yet published when we looked.
+	c.start = time.Now()
+	if err := c.listAll(ctx, recordPrefix(c.key), kindRecord); err != nil {
+		return err
+	}
+	if err := c.listAll(ctx, c.key+"/"+blocksDir+"/", kindBlock); err != nil {
+		return err
+	}
+	if err := c.listAll(ctx, c.key+"/"+checkpointsDir+"/", kindCheckpoint); err != nil {
+		return err
+	}
+	slices.SortFunc(c.records, func(a, b listed) int { return cmp.Compare(a.commit, b.commit) })
+
+	retained, garbageRecords := c.retention()
+	if err := c.markLive(ctx, retained); err != nil {
+		return err
+	}
+
+	// Records first in the list, then checkpoints, then blocks: history
+	// never lists a version whose objects are going, and an interrupted
+	// collection leaves only objects the next one recognises as garbage.
+	garbage := slices.Clone(garbageRecords)
+	for _, r := range retained {
+		c.report.Live.add(kindRecord, r.Size)
+	}
+	for _, o := range c.ckpts {
+		if c.liveCkpts[ckptRef{o.commit, o.token}] {
+			c.report.Live.add(kindCheckpoint, o.Size)
+		} else if c.collectable(o) {
+			garbage = append(garbage, o)
+		} else {
+			c.report.Pending.add(kindCheckpoint, o.Size)
+		}
+	}
+	for _, o := range c.blocks {
+		if c.liveBlocks[blockID{o.idx, o.commit, o.token}] {
+			c.report.Live.add(kindBlock, o.Size)
+		} else if c.collectable(o) {
+			garbage = append(garbage, o)
+		} else {
+			c.report.Pending.add(kindBlock, o.Size)
+		}
+	}
+	for _, o := range garbage {
+		c.report.Garbage.add(o.kind, o.Size)
+	}
+	if c.opts.DryRun || len(garbage) == 0 {
+		return nil
+	}
+
+	for len(garbage) > 0 {
+		batch := garbage[:min(len(garbage), 1000)]
+		garbage = garbage[len(batch):]
+		names := make([]string, len(batch))
+		for i, o := range batch {
+			names[i] = o.Key
+		}
+		if err := st.remove(ctx, names); err != nil {
+			return err
+		}
+		for _, o := range batch {
+			c.report.Deleted.add(o.kind, o.Size)
+		}
+	}
+	return nil
+}
+
+// listAll lists one folder of the database and sorts its objects by kind.
+func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) error {
+	return c.v.store.list(ctx, prefix, func(o object) error {
+		l := listed{object: o, kind: kind}
+		var ok bool
+		switch kind {
+		case kindRecord:
+			l.commit, ok = parseRecordName(c.key, o.Key)
+		case kindBlock:
+			l.idx, l.commit, l.token, ok = parseBlockName(c.key, o.Key)
+		case kindCheckpoint:
+			l.commit, l.token, ok = parseCheckpointName(c.key, o.Key)
+		}
+		if !ok {
+			c.report.Unknown++
+			return nil
+		}
+		switch kind {
+		case kindRecord:
+			c.records = append(c.records, l)
+			return nil
+		case kindBlock:
+			c.blocks = append(c.blocks, l)
+		case kindCheckpoint:
+			c.ckpts = append(c.ckpts, l)
+		}
+		a := c.attempts[l.token]
+		if a == nil {
+			a = &attempt{}
+			c.attempts[l.token] = a
+		}
+		a.maxCommit = max(a.maxCommit, l.commit)
+		if o.LastModified.After(a.newest) {
+			a.newest = o.LastModified
+		}
+		return nil
+	})
+}
+
+// retention splits the records into those of retained versions and
+// garbage. Version m is retained if it is the head, or if it was the head
+// at some moment within the retention: record m+1 was written less than
+// Retention before the collection started. A record missing from the
+// listing is judged by the next one above it, written no earlier.
+func (c *collector) retention() (retained, garbage []listed) {
+	if len(c.records) == 0 {
+		return nil, nil
+	}
+	cutoff := c.start.Add(-c.opts.Retention)
+	head := c.records[len(c.records)-1]
+	c.report.Head = head.commit
+	for i, r := range c.records {
+		if r.commit != head.commit && c.records[i+1].LastModified.Add(lastModifiedSlack).Before(cutoff) {
+			garbage = append(garbage, r)
+			continue
+		}
+		retained = append(retained, r)
+	}
+	c.report.Oldest = retained[0].commit
+	return retained, garbage
+}
+
+// collectable reports whether an unreferenced block or checkpoint may go:
+// its attempt named no commit above the head (an attempt that had not
+// published when the records were listed may still publish), and wrote
+// nothing within the grace period.
+func (c *collector) collectable(o listed) bool {
+	a := c.attempts[o.token]
+	if a.maxCommit > c.report.Head {
+		return false
+	}
+	return a.newest.Add(lastModifiedSlack).Before(c.start.Add(-c.opts.Grace))
+}
+
+// markLive reads the retained records and their checkpoints and marks
+// every block object and checkpoint they use.
+func (c *collector) markLive(ctx context.Context, retained []listed) error {
+	c.liveBlocks = map[blockID]bool{}
+	c.liveCkpts = map[ckptRef]bool{}
+	if len(retained) == 0 {
+		return nil
+	}
+	db := &database{vfs: c.v, key: c.key}
+	recs := make([]*record, len(retained))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.v.opts.Concurrency)
+	for i, r := range retained {
+		g.Go(func() error {
+			rec, err := db.readRecord(gctx, r.commit)
+			if errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("record %d vanished while collecting (is another collection running?): %w", r.commit, err)
+			}
+			recs[i] = rec
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	head := recs[len(recs)-1]
+	c.report.HeadSize = head.fileSize
+
+	// Group the records by base checkpoint. A block of the base is used by
+	// record r when it lies within r's file and r's delta does not replace
+	// it: count, per index, the records long enough to hold it and the
+	// records whose delta replaces it.
+	byBase := map[ckptRef][]*record{}
+	for _, rec := range recs {
+		byBase[rec.base] = append(byBase[rec.base], rec)
+		for _, e := range rec.delta {
+			if !e.ref.isHole() {
+				c.liveBlocks[blockID{e.idx, e.ref.commit, e.ref.token}] = true
+			}
+		}
+	}
+	bases := make([]ckptRef, 0, len(byBase))
+	for b := range byBase {
+		if b != (ckptRef{}) {
+			bases = append(bases, b)
+			c.liveCkpts[b] = true
+		}
+	}
+	ckpts := make([]*checkpoint, len(bases))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(c.v.opts.Concurrency)
+	for i, b := range bases {
+		g.Go(func() error {
+			ck, err := db.readCheckpoint(gctx, b)
+			ckpts[i] = ck
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, b := range bases {
+		ck, recs := ckpts[i], byBase[b]
+		n := int64(len(ck.blocks))
+		long := make([]int, n+1)     // long[i]: records with exactly i blocks, then suffix sums
+		replaced := make([]int, n+1) // records whose delta names index i
+		for _, rec := range recs {
+			long[min(nblocks(rec.fileSize, rec.blockSize), n)]++
+			for _, e := range rec.delta {
+				if e.idx < n {
+					replaced[e.idx]++
+				}
+			}
+		}
+		for i := n - 1; i >= 0; i-- {
+			long[i] += long[i+1]
+		}
+		for _, e := range ck.blocks {
+			// long[idx+1]: records with more than idx blocks.
+			if !e.ref.isHole() && long[e.idx+1] > replaced[e.idx] {
+				c.liveBlocks[blockID{e.idx, e.ref.commit, e.ref.token}] = true
+			}
+		}
+	}
+	return nil
+}
+
+// parseBlockName splits a block object name (see blockName).
+func parseBlockName(key, name string) (idx int64, commit, token uint64, ok bool) {
+	s, found := strings.CutPrefix(name, key+"/"+blocksDir+"/")
+	if !found || len(s) != 12+1+19+1+16 || s[12] != '.' || s[32] != '.' {
+		return 0, 0, 0, false
+	}
+	i, err1 := strconv.ParseUint(s[:12], 10, 63)
+	n, err2 := strconv.ParseUint(s[13:32], 10, 64)
+	t, err3 := strconv.ParseUint(s[33:], 16, 64)
+	if err1 != nil || err2 != nil || err3 != nil || n == 0 {
+		return 0, 0, 0, false
+	}
+	return int64(i), n, t, true
+}
+
+// parseCheckpointName splits a checkpoint object name (see checkpointName).
+func parseCheckpointName(key, name string) (n, token uint64, ok bool) {
+	s, found := strings.CutPrefix(name, key+"/"+checkpointsDir+"/")
+	if !found || len(s) != 19+1+16 || s[19] != '.' {
+		return 0, 0, false
+	}
+	n, err1 := strconv.ParseUint(s[:19], 10, 64)
+	t, err2 := strconv.ParseUint(s[20:], 16, 64)
+	if err1 != nil || err2 != nil || n == 0 {
+		return 0, 0, false
+	}
+	return n, t, true
+}

@@ -1,0 +1,116 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Commit describes one version of a database, as [VFS.History] lists it.
+type Commit struct {
+	N             uint64    // commit number: 1, 2, 3, ...
+	Time          time.Time // when it was committed, by the writer's clock
+	Writer        string    // the writer's Options.WriterID
+	Size          int64     // the size of the database file, in bytes
+	BlocksChanged int       // block objects the commit wrote
+	Checkpoint    bool      // whether the commit also wrote a full checkpoint
+}
+
+// History iterates over the versions of the database at key that are still
+// kept (the newest, and every one within the retention that garbage
+// collection has not yet removed), newest first. It lists the commit
+// records once and reads them ahead in parallel; a commit that wrote a
+// checkpoint costs one more GET. Any of them can be read with the URI
+// parameter commit=N, exported with [VFS.SerializeAt] or brought back with
+// [VFS.Restore].
+func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] {
+	return func(yield func(Commit, error) bool) {
+		if err := validateKey(key); err != nil {
+			yield(Commit{}, err)
+			return
+		}
+		db := &database{vfs: v, key: key}
+		ns, err := db.recordNumbers(ctx)
+		if err != nil {
+			yield(Commit{}, err)
+			return
+		}
+		slices.Reverse(ns)
+		for c, err := range ordered(ctx, v.opts.Concurrency, len(ns), func(ctx context.Context, i int) (Commit, error) {
+			return db.describe(ctx, ns[i])
+		}) {
+			if errors.Is(err, ErrNotFound) {
+				continue // collected since the listing: no longer kept
+			}
+			if !yield(c, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// describe reads record n (and its checkpoint, if the commit wrote one).
+func (db *database) describe(ctx context.Context, n uint64) (Commit, error) {
+	rec, err := db.readRecord(ctx, n)
+	if err != nil {
+		return Commit{}, err
+	}
+	c := Commit{N: n, Time: rec.time, Writer: rec.writer, Size: rec.fileSize}
+	entries := rec.delta
+	if rec.base == (ckptRef{n, rec.token}) {
+		c.Checkpoint = true
+		ck, err := db.readCheckpoint(ctx, rec.base)
+		if err != nil {
+			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.key, err)
+		}
+		entries = ck.blocks
+	}
+	// The blocks a commit wrote carry its number (blocks a large
+	// transaction uploaded early have tokens of their own) or its token
+	// (Deserialize and Restore keep the number of their first try).
+	for _, e := range entries {
+		if !e.ref.isHole() && (e.ref.commit == n || e.ref.token == rec.token) {
+			c.BlocksChanged++
+		}
+	}
+	return c, nil
+}
+
+// ordered yields fetch(0), fetch(1), ... fetch(n-1) in order, running up to
+// limit of them ahead in parallel. Every goroutine it starts has ended when
+// it returns.
+func ordered[T any](ctx context.Context, limit, n int, fetch func(context.Context, int) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		type result struct {
+			v   T
+			err error
+		}
+		futures := make([]chan result, n)
+		next := 0
+		for i := 0; i < n; i++ {
+			for ; next < n && next < i+limit; next++ {
+				ch := make(chan result, 1)
+				futures[next] = ch
+				wg.Add(1)
+				go func(j int) {
+					defer wg.Done()
+					v, err := fetch(ctx, j)
+					ch <- result{v, err}
+				}(next)
+			}
+			r := <-futures[i]
+			futures[i] = nil
+			if !yield(r.v, r.err) || r.err != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package s3vfs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The retention is a promise between garbage collection and everyone else
+// (docs/design.md, "Garbage collection"): a commit record is deleted only
+// once its successor is older than the retention. Readers and writers
+// therefore trust a missing record n+1 to mean "n is the newest" only
+// within half the retention of having seen n as the newest; past that they
+// list the records instead.
+
+// declareRetention records the retention a connection declared with the
+// retention URI parameter. The database uses the shortest declared, so
+// that no connection trusts a missing record longer than it should.
+func (db *database) declareRetention(r time.Duration) {
+	if r <= 0 {
+		return
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.retention == 0 || r < db.retention {
+		db.retention = r
+	}
+}
+
+// retentionWindow returns the retention the database is collected with, as
+// far as this process knows: the shortest declared by a URI, else the
+// VFS's Options.Retention.
+func (db *database) retentionWindow() time.Duration {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.retention > 0 {
+		return db.retention
+	}
+	return db.vfs.opts.Retention
+}
+
+// confirmParent makes sure, before record parent+1 is created, that parent
+// is still the newest commit, or that it was seen as the newest recently
+// enough that record parent+1 cannot have been created and collected
+// since. Otherwise the conditional create could succeed on a name that
+// garbage collection freed, and fork the history. It usually costs
+// nothing: the snapshot was confirmed when the transaction began. A
+// transaction older than half the retention pays one LIST.
+func (db *database) confirmParent(ctx context.Context, parent uint64) error {
+	head, verified := db.current()
+	if head != nil && head.n > parent {
+		return errConflict
+	}
+	if head != nil && head.n == parent && time.Since(verified) < db.retentionWindow()/2 {
+		return nil
+	}
+	start := time.Now()
+	s, err := db.readHead(ctx, head, nil)
+	if err != nil {
+		return err
+	}
+	db.publish(s, start)
+	if s.n != parent {
+		return errConflict
+	}
+	return nil
+}
+
+// commitTime returns the time to write in a commit record whose parent was
+// written at parent: now, but never before the parent, so that record times
+// grow with commit numbers even across writers whose clocks differ (time
+// travel with asof= searches them in order).
+func commitTime(parent time.Time) time.Time {
+	now := time.Now()
+	if !now.After(parent) {
+		return parent.Add(time.Nanosecond)
+	}
+	return now
+}
+
+// MaxAttemptPause is the longest pause between two uploads of a Deserialize
+// or Restore, or between its last upload and its commit, after which it
+// refuses to publish: garbage collection may have taken its early blocks
+// for the leftovers of a dead attempt. [GCOptions.Grace] must exceed it.
+const MaxAttemptPause = 15 * time.Minute
+
+// attemptClock watches the pauses of one commit attempt that may outlive a
+// garbage collection's view of it (Deserialize, Restore). It is safe for
+// concurrent use by the attempt's uploads.
+type attemptClock struct {
+	mu       sync.Mutex
+	last     time.Time     // the latest upload; guarded by mu
+	maxPause time.Duration // guarded by mu
+}
+
+// touch notes that an object of the attempt was written.
+func (a *attemptClock) touch() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if !a.last.IsZero() {
+		a.maxPause = max(a.maxPause, now.Sub(a.last))
+	}
+	a.last = now
+}
+
+// check returns an error if the attempt paused too long to publish safely.
+func (a *attemptClock) check(op, key string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pause := a.maxPause
+	if !a.last.IsZero() {
+		pause = max(pause, time.Since(a.last))
+	}
+	if pause > MaxAttemptPause {
+		return fmt.Errorf("s3vfs: %s %s: paused %v between uploads (more than %v): garbage collection may have removed its blocks, so nothing was published; run it again",
+			op, key, pause.Round(time.Second), MaxAttemptPause)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// ErrNoCommit reports a commit that does not exist: not yet made, or older
+// than the retention and collected.
+var ErrNoCommit = errors.New("s3vfs: no such commit")
+
+// parseHistory reads the URI parameters of time travel and retention:
+//
+//	commit=N            read commit N (read-only)
+//	asof=RFC3339        read the commit that was the newest at that time (read-only)
+//	retention=DURATION  the retention the database is collected with (e.g. 72h)
+func (p *params) parseHistory(uri *vfs.Filename) error {
+	if s := uri.URIParameter("commit"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n == 0 || n >= recordBase {
+			return fmt.Errorf("s3vfs: URI parameter commit=%q: want a commit number from 1 (see the history of the database)", s)
+		}
+		p.atCommit = n
+	}
+	if s := uri.URIParameter("asof"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return fmt.Errorf("s3vfs: URI parameter asof=%q: want an RFC 3339 time such as 2024-05-01T12:00:00Z", s)
+		}
+		if p.atCommit != 0 {
+			return errors.New("s3vfs: URI parameters commit= and asof= both name a version: use one of them")
+		}
+		p.asOf = t
+	}
+	if p.atCommit != 0 || !p.asOf.IsZero() {
+		p.readOnly = true
+	}
+	if s := uri.URIParameter("retention"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("s3vfs: URI parameter retention=%q: want a duration of at least 1s such as 24h or 90m", s)
+		}
+		p.retention = d
+	}
+	return nil
+}
+
+// pinned reports whether the URI names a past version (commit= or asof=).
+func (p params) pinned() bool { return p.atCommit != 0 || !p.asOf.IsZero() }
+
+// pinnedSnapshot returns the version a time-travel URI names.
+func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, error) {
+	if p.atCommit != 0 {
+		return db.snapshotAt(ctx, p.atCommit)
+	}
+	rec, err := db.recordAsOf(ctx, p.asOf)
+	if err != nil {
+		return nil, err
+	}
+	return db.build(ctx, rec, nil)
+}
+
+// snapshotAt returns the snapshot of commit n: its record and base
+// checkpoint, two GETs.
+func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error) {
+	rec, err := db.readRecord(ctx, n)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
+			ErrNoCommit, n, db.vfs.store.bucket, db.key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db.build(ctx, rec, nil)
+}
+
+// recordNumbers lists the numbers of the records of the database, oldest
+// first.
+func (db *database) recordNumbers(ctx context.Context) ([]uint64, error) {
+	var ns []uint64
+	err := db.vfs.store.list(ctx, recordPrefix(db.key), func(o object) error {
+		if n, ok := parseRecordName(db.key, o.Key); ok {
+			ns = append(ns, n)
+		}
+		return nil
+	})
+	slices.Sort(ns)
+	return ns, err
+}
+
+// recordAsOf returns the record of the newest commit made at or before t,
+// by the times in the records (which grow with commit numbers, see
+// commitTime): a LIST, then a binary search of GETs.
+func (db *database) recordAsOf(ctx context.Context, t time.Time) (*record, error) {
+	ns, err := db.recordNumbers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.bucket, db.key)
+	}
+	read := map[int]*record{}
+	get := func(i int) (*record, error) {
+		if r := read[i]; r != nil {
+			return r, nil
+		}
+		r, err := db.readRecord(ctx, ns[i])
+		read[i] = r
+		return r, err
+	}
+	// The newest version is the common question: try it first.
+	last := len(ns) - 1
+	if r, err := get(last); err != nil || !r.time.After(t) {
+		return r, err
+	}
+	first, err := get(0)
+	if err != nil {
+		return nil, err
+	}
+	if first.time.After(t) {
+		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the oldest commit kept, %d, was made at %s",
+			ErrNoCommit, db.vfs.store.bucket, db.key, t.Format(time.RFC3339Nano), first.n, first.time.Format(time.RFC3339Nano))
+	}
+	// Invariant: time(ns[lo]) <= t < time(ns[hi]).
+	lo, hi := 0, last
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		r, err := get(mid)
+		if err != nil {
+			return nil, err
+		}
+		if r.time.After(t) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return get(lo)
+}
+
+// SerializeAt is [VFS.Serialize] for commit n instead of the newest: the
+// database as it was then, byte for byte. Commit n must be within the
+// retention (see [VFS.History]); otherwise the error matches [ErrNoCommit].
+func (v *VFS) SerializeAt(ctx context.Context, key string, n uint64) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		if err := validateKey(key); err != nil {
+			yield(nil, err)
+			return
+		}
+		db := v.acquire(key)
+		defer v.release(db)
+		s, err := db.snapshotAt(ctx, n)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for data, err := range db.blocksOf(ctx, s) {
+			if !yield(data, err) || err != nil {
+				return
+			}
+		}
+	}
+}
