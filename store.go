@@ -184,12 +184,13 @@ func (s *store) wrap(op, key string, err error) error {
 // cause matches one of ErrNotFound, ErrExists, ErrAccessDenied or
 // ErrNoBucket where the failure is one of those.
 type Error struct {
-	Op     string
+	Op     string // get, put, create, list or delete
 	Bucket string
-	Key    string
-	Err    error
+	Key    string // the object, or the prefix of a listing
+	Err    error  // the cause, classified
 }
 
+// Error names the operation and object, the cause, and the fix where known.
 func (e *Error) Error() string {
 	msg := fmt.Sprintf("s3vfs: %s s3://%s/%s: %v", e.Op, e.Bucket, e.Key, e.Err)
 	switch {
@@ -201,6 +202,7 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // classified pairs a sentinel with the underlying SDK error.
