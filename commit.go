@@ -113,7 +113,7 @@ func (f *file) commit(ctx context.Context) error {
 	v.stats.commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:nBlockUploads] {
-		v.cache.add(u.name, u.data)
+		db.cache().add(u.name, u.data)
 	}
 	next := &snapshot{
 		n: n, token: token, time: rec.time,

@@ -24,6 +24,8 @@ type file struct {
 	pending     map[int64][]byte
 	pendingSize int64
 	dirty       bool
+
+	ra readAhead // sequential read detection and its fetches
 }
 
 var (
@@ -68,6 +70,7 @@ func (f *file) Close() error {
 		return nil
 	}
 	f.Unlock(vfs.LOCK_NONE)
+	f.stopReadAhead()
 	f.db.vfs.release(f.db)
 	f.db = nil
 	return nil
@@ -78,6 +81,9 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	size := s.size
 	if f.dirty {
 		size = f.pendingSize
+	}
+	if len(b) > 0 && off < size {
+		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
 	}
 	n := 0
 	for n < len(b) && off+int64(n) < size {

@@ -291,7 +291,7 @@ func decodeRecord(b []byte) (*record, error) {
 	}
 	r.base.n = d.uvarint("base checkpoint")
 	r.base.token = d.uvarint("base token")
-	if d.err == nil && (r.n == 0 || r.parent != r.n-1 || r.base.n >= r.n) {
+	if d.err == nil && (r.n == 0 || r.parent != r.n-1 || r.base.n > r.n) {
 		d.fail("commit numbering")
 	}
 	if d.err == nil {

@@ -16,6 +16,10 @@ type params struct {
 	immutable bool          // immutable=1: the database never changes; never refresh
 	readOnly  bool          // set by immutable
 	staleness time.Duration // staleness=MS: reuse a head confirmed this recently
+
+	stalenessSet bool  // staleness= was given; otherwise Options.Staleness applies
+	cacheSet     bool  // block_cache= was given
+	cacheSize    int64 // block_cache=BYTES: a cache of the database's own; 0 for none
 }
 
 // sqliteParams are URI parameters that SQLite or the driver interpret.
@@ -26,7 +30,7 @@ var sqliteParams = map[string]bool{
 
 // ourParams are the URI parameters this package interprets.
 var ourParams = map[string]bool{
-	"staleness": true,
+	"staleness": true, "block_cache": true,
 }
 
 func parseParams(uri *vfs.Filename) (params, error) {
@@ -49,6 +53,16 @@ func parseParams(uri *vfs.Filename) (params, error) {
 			return p, fmt.Errorf("s3vfs: URI parameter staleness=%q: want milliseconds from 0 to 86400000", s)
 		}
 		p.staleness = time.Duration(ms) * time.Millisecond
+		p.stalenessSet = true
+	}
+	// SQLite owns cache= (shared or private; any other value fails the
+	// open with "no such cache mode"), hence block_cache=.
+	if s := uri.URIParameter("block_cache"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > 1<<40 {
+			return p, fmt.Errorf("s3vfs: URI parameter block_cache=%q: want a size in bytes from 0 (no cache) to 1099511627776", s)
+		}
+		p.cacheSet, p.cacheSize = true, n
 	}
 	return p, nil
 }

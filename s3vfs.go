@@ -76,6 +76,19 @@ type Options struct {
 	// WriterID is written into every commit record to tell writers apart.
 	// Default: host name and process id.
 	WriterID string
+
+	// ReadAhead bounds how many blocks a sequential reader has fetched
+	// ahead of it, in parallel: the window starts at one block and doubles
+	// with every further sequential block. It also bounds the blocks
+	// Serialize keeps in flight. Negative turns read-ahead off (one block
+	// at a time). Default: Concurrency. See docs/performance.md.
+	ReadAhead int
+
+	// Staleness lets a transaction start from a head confirmed within this
+	// long, without the freshness request; a database's staleness=MS URI
+	// parameter overrides it. Zero (the default) checks every time. See
+	// docs/performance.md for what a reader may miss.
+	Staleness time.Duration
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -113,6 +126,17 @@ func (o *Options) withDefaults() (Options, error) {
 		v.RequestTimeout = DefaultRequestTimeout
 	case v.RequestTimeout < 0:
 		return v, fmt.Errorf("s3vfs: request timeout %v is negative", v.RequestTimeout)
+	}
+	switch {
+	case v.ReadAhead == 0:
+		v.ReadAhead = v.Concurrency
+	case v.ReadAhead < 0:
+		v.ReadAhead = 0
+	case v.ReadAhead > 1024:
+		return v, fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", v.ReadAhead)
+	}
+	if v.Staleness < 0 {
+		return v, fmt.Errorf("s3vfs: staleness %v is negative", v.Staleness)
 	}
 	if v.WriterID == "" {
 		host, _ := os.Hostname()
@@ -204,7 +228,13 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
+	if !p.stalenessSet {
+		p.staleness = v.opts.Staleness
+	}
 	db := v.acquire(name)
+	if p.cacheSet {
+		db.useCache(p.cacheSize)
+	}
 	ctx, cancel := p.openContext()
 	defer cancel()
 	if err := db.load(ctx, p); err != nil {
