@@ -104,6 +104,7 @@ func (f *file) commit(ctx context.Context) error {
 	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
 		v.stats.conflicts.Add(1)
+		db.distrust()
 		v.removeOrphans(ctx, orphans())
 		return sqlite3.BUSY_SNAPSHOT
 	case err != nil:

@@ -3,10 +3,13 @@ package s3vfs_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
 )
@@ -202,5 +205,31 @@ func TestBlockCacheParam(t *testing.T) {
 	}
 	if err := openDB(t, name, "bc.db", "block_cache=-1").Ping(); err == nil {
 		t.Error("block_cache=-1 was accepted")
+	}
+}
+
+// Within the staleness bound a transaction may start from an old head;
+// a write from it loses its commit (SQLITE_BUSY) instead of overwriting
+// the newer commit, and the retry sees the newer commit.
+func TestStalenessWriteConflict(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.open("sw.db", "staleness=600000")
+	a.SetMaxOpenConns(1)
+	mustExec(t, a, "CREATE TABLE c(n)")
+	mustExec(t, a, "INSERT INTO c VALUES (0)")
+
+	b := openDB(t, e.register(e.newVFS(nil)), "sw.db")
+	mustExec(t, b, "UPDATE c SET n = n + 1")
+
+	if got := queryInt(t, a, "SELECT n FROM c"); got != 0 {
+		t.Fatalf("within the staleness bound a read saw n=%d, want the old 0", got)
+	}
+	_, err := a.Exec("UPDATE c SET n = n + 10")
+	if !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("a write from a stale head: got %v, want SQLITE_BUSY", err)
+	}
+	mustExec(t, a, "UPDATE c SET n = n + 10")
+	if got := queryInt(t, b, "SELECT n FROM c"); got != 11 {
+		t.Fatalf("n = %d, want 11: no update lost", got)
 	}
 }

@@ -41,7 +41,7 @@ import (
 
 // Defaults for the zero fields of [Options].
 const (
-	DefaultBlockSize      = 64 << 10
+	DefaultBlockSize      = 256 << 10
 	DefaultCacheSize      = 64 << 20
 	DefaultConcurrency    = 16
 	DefaultRetention      = 24 * time.Hour
@@ -53,7 +53,7 @@ const (
 type Options struct {
 	// BlockSize is the size in bytes of the block objects of databases
 	// this VFS creates, from 512 to 16 MiB. An existing database keeps the
-	// block size it was created with. Default 64 KiB.
+	// block size it was created with. Default 256 KiB (see docs/performance.md).
 	BlockSize int
 
 	// CacheSize bounds, in bytes, the block cache shared by every database
@@ -100,7 +100,7 @@ func (o *Options) withDefaults() (Options, error) {
 	case v.BlockSize == 0:
 		v.BlockSize = DefaultBlockSize
 	case v.BlockSize < minBlockSize || v.BlockSize > maxBlockSize:
-		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 65536 is best)",
+		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 262144 is best)",
 			v.BlockSize, minBlockSize, maxBlockSize)
 	}
 	switch {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -124,7 +125,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 
 func blockSize(t Target) int {
 	if t.Opts.BlockSize == 0 {
-		return 64 << 10
+		return s3vfs.DefaultBlockSize
 	}
 	return t.Opts.BlockSize
 }
