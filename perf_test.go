@@ -1,6 +1,7 @@
 package s3vfs_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -231,5 +232,39 @@ func TestStalenessWriteConflict(t *testing.T) {
 	mustExec(t, a, "UPDATE c SET n = n + 10")
 	if got := queryInt(t, b, "SELECT n FROM c"); got != 11 {
 		t.Fatalf("n = %d, want 11: no update lost", got)
+	}
+}
+
+// A commit and Deserialize upload their blocks in parallel: far fewer
+// sequential round trips than blocks.
+func TestUploadsParallel(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	db := e.open("up.db")
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, grp INTEGER, v TEXT)")
+	e.proxy.SetLatency(5 * time.Millisecond)
+	defer e.proxy.SetLatency(0)
+	e.proxy.Reset()
+	mustExec(t, db, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 4000)
+		INSERT INTO t SELECT i, i % 100, hex(randomblob(100)) FROM c`)
+	puts, waves := e.proxy.Counts()["PUT"], e.proxy.Waves()
+	t.Logf("commit: %d PUTs in %d round trips", puts, waves)
+	if puts < 200 || waves > puts/8 {
+		t.Errorf("commit: %d PUTs in %d round trips, want at least 200 PUTs in at most %d", puts, waves, puts/8)
+	}
+
+	var buf bytes.Buffer
+	r := e.vfs.SerializeReader(context.Background(), "up.db")
+	if _, err := io.Copy(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	e.proxy.Reset()
+	if err := e.vfs.Deserialize(context.Background(), "up2.db", &buf); err != nil {
+		t.Fatal(err)
+	}
+	puts, waves = e.proxy.Counts()["PUT"], e.proxy.Waves()
+	t.Logf("Deserialize: %d PUTs in %d round trips", puts, waves)
+	if puts < 200 || waves > puts/8 {
+		t.Errorf("Deserialize: %d PUTs in %d round trips, want at least 200 PUTs in at most %d", puts, waves, puts/8)
 	}
 }

@@ -45,18 +45,27 @@ const SizeEnv = "S3VFS_BENCH_SIZE"
 
 // SizeFromEnv returns the size SizeEnv selects.
 func SizeFromEnv() (Size, error) {
-	switch s := os.Getenv(SizeEnv); s {
+	size, err := ParseSize(os.Getenv(SizeEnv))
+	if err != nil {
+		return Size{}, fmt.Errorf("bench: %s: %w", SizeEnv, err)
+	}
+	return size, nil
+}
+
+// ParseSize reads a size: "small" (or ""), "full", or a number of rows of
+// at least 1000, which keeps the full write workloads.
+func ParseSize(s string) (Size, error) {
+	switch s {
 	case "", "small":
 		return Small, nil
 	case "full":
 		return Full, nil
-	default:
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1000 {
-			return Size{}, fmt.Errorf("bench: %s=%q: want small, full, or a number of rows of at least 1000", SizeEnv, s)
-		}
-		return Size{Name: s + " rows", Rows: n, BulkRows: Full.BulkRows, Updates: Full.Updates}, nil
 	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1000 {
+		return Size{}, fmt.Errorf("size %q: want small, full, or a number of rows of at least 1000", s)
+	}
+	return Size{Name: s + " rows", Rows: n, BulkRows: Full.BulkRows, Updates: Full.Updates}, nil
 }
 
 // Target is one place the workloads run: a local file, or a database in
