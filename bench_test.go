@@ -37,6 +37,9 @@ func BenchmarkWorkloads(b *testing.B) {
 			}
 			for _, wl := range bench.Workloads() {
 				b.Run(fmt.Sprintf("%s/latency=%v/%s", t.Name, lat, wl.Name), func(b *testing.B) {
+					if why := p.TooSlow(wl, lat, 10*time.Minute); why != "" {
+						b.Skip(why)
+					}
 					e.Proxy.SetLatency(lat)
 					defer e.Proxy.SetLatency(0)
 					var sum bench.Result

@@ -73,7 +73,6 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("bench: preparing %s: %w", t.Name, err)
 		}
-		blocks := (p.size + int64(blockSize(t)) - 1) / int64(blockSize(t))
 		for _, lat := range cfg.Latencies {
 			if t.Local && lat != cfg.Latencies[0] {
 				continue // latency does not apply to a local file
@@ -87,9 +86,8 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 				if t.Local {
 					latName = "-"
 				}
-				if wl.Whole && t.Opts.ReadAhead < 0 && time.Duration(blocks)*lat > cfg.MaxWait {
-					fmt.Fprintf(w, "| %s | %s | %s | skipped: %d blocks one at a time ≈ %.0f s |||||||||\n",
-						wl.Name, t.Name, latName, blocks, (time.Duration(blocks) * lat).Seconds())
+				if why := p.TooSlow(wl, lat, cfg.MaxWait); why != "" {
+					fmt.Fprintf(w, "| %s | %s | %s | skipped: %s |||||||||\n", wl.Name, t.Name, latName, why)
 					continue
 				}
 				n := 1
@@ -121,6 +119,21 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 	}
 	e.Proxy.SetLatency(0)
 	return nil
+}
+
+// TooSlow says why wl on p would take longer than limit at latency lat:
+// a whole-database workload without read-ahead waits one round trip per
+// block. It returns "" when it would not.
+func (p *Prepared) TooSlow(wl Workload, lat, limit time.Duration) string {
+	if !wl.Whole || p.Local || p.Opts.ReadAhead >= 0 {
+		return ""
+	}
+	bs := int64(blockSize(p.Target))
+	blocks := (p.size + bs - 1) / bs
+	if wait := time.Duration(blocks) * lat; wait > limit {
+		return fmt.Sprintf("%d blocks one at a time ≈ %.0f s", blocks, wait.Seconds())
+	}
+	return ""
 }
 
 func blockSize(t Target) int {
