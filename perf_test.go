@@ -6,13 +6,16 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
 // fillRows creates table t with n rows of about 220 bytes each.
@@ -270,5 +273,41 @@ func TestUploadsParallel(t *testing.T) {
 	t.Logf("Deserialize: %d PUTs in %d round trips", puts, waves)
 	if puts < 200 || waves > puts/8 {
 		t.Errorf("Deserialize: %d PUTs in %d round trips, want at least 200 PUTs in at most %d", puts, waves, puts/8)
+	}
+}
+
+// A cold lookup makes one freshness request per transaction (two for the
+// first statement of a connection: SQLite loads the schema in a
+// transaction of its own), and none with staleness=.
+func TestColdLookupFreshness(t *testing.T) {
+	e := newEnv(t, nil)
+	db := e.open("cf.db")
+	fillRows(t, db, 2000)
+	db.Close()
+	var mu sync.Mutex
+	records := 0
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if req.Kind == s3test.GET && strings.Contains(req.Key, "/_commits/") {
+			mu.Lock()
+			records++
+			mu.Unlock()
+		}
+		return false
+	})
+	for _, tc := range []struct {
+		params string
+		want   int
+	}{{"", 2}, {"staleness=60000", 0}} {
+		c := conn(t, openDB(t, e.register(e.newVFS(nil)), "cf.db", tc.params))
+		mu.Lock()
+		records = 0
+		mu.Unlock()
+		connInt(t, c, "SELECT grp FROM t WHERE id = 1500")
+		mu.Lock()
+		got := records
+		mu.Unlock()
+		if got != tc.want {
+			t.Errorf("%q: a cold lookup read %d commit records, want %d", tc.params, got, tc.want)
+		}
 	}
 }
