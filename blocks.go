@@ -20,20 +20,20 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 	}
 	v := db.vfs
 	name := blockName(db.key, idx, ref)
-	if data, ok := v.cache.get(name); ok {
+	if data, ok := db.cache().get(name); ok {
 		v.stats.hits.Add(1)
 		return data, nil
 	}
 	v.stats.misses.Add(1)
 	return shared(ctx, &v.fetches, name, func(ctx context.Context) ([]byte, error) {
-		if data, ok := v.cache.get(name); ok {
+		if data, ok := db.cache().get(name); ok {
 			return data, nil
 		}
 		data, err := db.readBlockUncached(ctx, s, idx)
 		if err != nil {
 			return nil, err
 		}
-		v.cache.add(name, data)
+		db.cache().add(name, data)
 		return data, nil
 	})
 }

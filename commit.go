@@ -126,6 +126,7 @@ func (f *file) commit(ctx context.Context) error {
 	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
 		v.stats.conflicts.Add(1)
+		db.distrust()
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
 		return sqlite3.BUSY_SNAPSHOT
@@ -137,7 +138,7 @@ func (f *file) commit(ctx context.Context) error {
 	v.stats.commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:nBlockUploads] {
-		v.cache.add(u.name, u.data)
+		db.cache().add(u.name, u.data)
 	}
 	next := &snapshot{
 		n: n, token: token, time: rec.time,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -51,6 +52,8 @@ type database struct {
 	retention time.Duration
 
 	refreshes singleflight.Group // concurrent head checks become one request
+
+	ownCache atomic.Pointer[blockCache] // set by block_cache=; nil: the VFS's cache
 }
 
 // current returns the newest known snapshot and when it was confirmed.

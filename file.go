@@ -39,6 +39,8 @@ type file struct {
 	// unlocks after a failure, which would clear it; Unlock keeps it (see
 	// keepCause) so the application's error carries the S3 cause.
 	cause error
+
+	ra readAhead // sequential read detection and its fetches
 }
 
 var (
@@ -86,6 +88,7 @@ func (f *file) Close() error {
 		return nil
 	}
 	f.Unlock(vfs.LOCK_NONE)
+	f.stopReadAhead()
 	f.db.vfs.release(f.db)
 	f.db = nil
 	return nil
@@ -96,6 +99,9 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	size := s.size
 	if f.dirty {
 		size = f.pendingSize
+	}
+	if len(b) > 0 && off < size {
+		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
 	}
 	n := 0
 	for n < len(b) && off+int64(n) < size {

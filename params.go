@@ -18,9 +18,12 @@ type params struct {
 	staleness time.Duration // staleness=MS: reuse a head confirmed this recently
 
 	// History (timetravel.go, retention.go).
-	atCommit  uint64        // commit=N: read commit N, read-only
-	asOf      time.Time     // asof=RFC3339: read the commit current then, read-only
-	retention time.Duration // retention=DURATION: the database is collected with it
+	atCommit     uint64        // commit=N: read commit N, read-only
+	asOf         time.Time     // asof=RFC3339: read the commit current then, read-only
+	retention    time.Duration // retention=DURATION: the database is collected with it
+	stalenessSet bool          // staleness= was given; otherwise Options.Staleness applies
+	cacheSet     bool          // block_cache= was given
+	cacheSize    int64         // block_cache=BYTES: a cache of the database's own; 0 for none
 }
 
 // sqliteParams are URI parameters that SQLite or the driver interpret.
@@ -34,9 +37,9 @@ var sqliteParams = map[string]bool{
 
 // ourParams are the URI parameters this package interprets.
 var ourParams = map[string]bool{
-	"staleness": true,
-	"bucket":    true, // read by the embed package's VFS, which picks the bucket per database
-	"commit":    true, "asof": true, "retention": true,
+	"staleness": true, "block_cache": true,
+	"bucket": true, // read by the embed package's VFS, which picks the bucket per database
+	"commit": true, "asof": true, "retention": true,
 }
 
 func parseParams(uri *vfs.Filename) (params, error) {
@@ -59,6 +62,16 @@ func parseParams(uri *vfs.Filename) (params, error) {
 			return p, fmt.Errorf("s3vfs: URI parameter staleness=%q: want milliseconds from 0 to 86400000", s)
 		}
 		p.staleness = time.Duration(ms) * time.Millisecond
+		p.stalenessSet = true
+	}
+	// SQLite owns cache= (shared or private; any other value fails the
+	// open with "no such cache mode"), hence block_cache=.
+	if s := uri.URIParameter("block_cache"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > 1<<40 {
+			return p, fmt.Errorf("s3vfs: URI parameter block_cache=%q: want a size in bytes from 0 (no cache) to 1099511627776", s)
+		}
+		p.cacheSet, p.cacheSize = true, n
 	}
 	if err := p.parseHistory(uri); err != nil {
 		return p, err

@@ -41,7 +41,7 @@ import (
 
 // Defaults for the zero fields of [Options].
 const (
-	DefaultBlockSize      = 64 << 10
+	DefaultBlockSize      = 256 << 10
 	DefaultCacheSize      = 64 << 20
 	DefaultConcurrency    = 16
 	DefaultRetention      = 24 * time.Hour
@@ -55,7 +55,7 @@ const (
 type Options struct {
 	// BlockSize is the size in bytes of the block objects of databases
 	// this VFS creates, from 512 to 16 MiB. An existing database keeps the
-	// block size it was created with. Default 64 KiB.
+	// block size it was created with. Default 256 KiB (see docs/performance.md).
 	BlockSize int
 
 	// CacheSize bounds, in bytes, the block cache shared by every database
@@ -92,6 +92,19 @@ type Options struct {
 	// WriterID is written into every commit record to tell writers apart.
 	// Default: host name and process id.
 	WriterID string
+
+	// ReadAhead bounds how many blocks a sequential reader has fetched
+	// ahead of it, in parallel: the window starts at one block and doubles
+	// with every further sequential block. It also bounds the blocks
+	// Serialize keeps in flight. Negative turns read-ahead off (one block
+	// at a time). Default: Concurrency. See docs/performance.md.
+	ReadAhead int
+
+	// Staleness lets a transaction start from a head confirmed within this
+	// long, without the freshness request; a database's staleness=MS URI
+	// parameter overrides it. Zero (the default) checks every time. See
+	// docs/performance.md for what a reader may miss.
+	Staleness time.Duration
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -103,7 +116,7 @@ func (o *Options) withDefaults() (Options, error) {
 	case v.BlockSize == 0:
 		v.BlockSize = DefaultBlockSize
 	case v.BlockSize < minBlockSize || v.BlockSize > maxBlockSize:
-		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 65536 is best)",
+		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 262144 is best)",
 			v.BlockSize, minBlockSize, maxBlockSize)
 	}
 	switch {
@@ -141,6 +154,17 @@ func (o *Options) withDefaults() (Options, error) {
 		v.AttemptTimeout = min(DefaultAttemptTimeout, v.RequestTimeout)
 	case v.AttemptTimeout < 0:
 		return v, fmt.Errorf("s3vfs: attempt timeout %v is negative", v.AttemptTimeout)
+	}
+	switch {
+	case v.ReadAhead == 0:
+		v.ReadAhead = v.Concurrency
+	case v.ReadAhead < 0:
+		v.ReadAhead = 0
+	case v.ReadAhead > 1024:
+		return v, fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", v.ReadAhead)
+	}
+	if v.Staleness < 0 {
+		return v, fmt.Errorf("s3vfs: staleness %v is negative", v.Staleness)
 	}
 	if v.WriterID == "" {
 		host, _ := os.Hostname()
@@ -233,8 +257,14 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
+	if !p.stalenessSet {
+		p.staleness = v.opts.Staleness
+	}
 	db := v.acquire(name)
 	db.declareRetention(p.retention)
+	if p.cacheSet {
+		db.useCache(p.cacheSize)
+	}
 	ctx, cancel := p.openContext()
 	defer cancel()
 	var pinned *snapshot // time travel: the one version the file reads

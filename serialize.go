@@ -22,7 +22,7 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 
 // Serialize iterates over the bytes of the database at key as a regular
 // SQLite file, block by block in order, from the newest commit. Blocks are
-// fetched ahead in parallel (up to Options.Concurrency at once), so memory
+// fetched ahead in parallel (up to Options.ReadAhead at once), so memory
 // stays bounded however large the database. Each yielded slice is valid
 // only until the next iteration.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
@@ -51,7 +51,7 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 }
 
 // blocksOf yields the blocks of s in order, as SQLite would read them,
-// keeping up to Options.Concurrency fetches in flight ahead of the reader.
+// keeping up to Options.ReadAhead fetches in flight ahead of the reader.
 // Every goroutine it starts has ended when it returns.
 func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
@@ -64,7 +64,7 @@ func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte,
 			data []byte
 			err  error
 		}
-		window := int64(db.vfs.opts.Concurrency)
+		window := max(int64(db.vfs.opts.ReadAhead), 1)
 		total := s.blocks.len()
 		futures := make(map[int64]chan result, window)
 		next := int64(0)
@@ -299,7 +299,7 @@ func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cach
 		return db.readBlock(ctx, s, idx)
 	}
 	ref := s.blocks.get(idx)
-	if data, ok := db.vfs.cache.get(blockName(db.key, idx, ref)); ok && !ref.isHole() {
+	if data, ok := db.cache().get(blockName(db.key, idx, ref)); ok && !ref.isHole() {
 		db.vfs.stats.hits.Add(1)
 		return data, nil
 	}

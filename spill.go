@@ -49,7 +49,7 @@ func (f *file) spill(ctx context.Context) error {
 		f.spilled = map[int64]blockRef{}
 	}
 	for _, u := range ups {
-		v.cache.add(blockName(f.db.key, u.idx, u.ref), u.data)
+		f.db.cache().add(blockName(f.db.key, u.idx, u.ref), u.data)
 		f.spilled[u.idx] = u.ref
 		delete(f.pending, u.idx)
 	}
@@ -60,7 +60,7 @@ func (f *file) spill(ctx context.Context) error {
 func (f *file) readSpilled(ctx context.Context, idx int64, ref blockRef, bs int64) ([]byte, error) {
 	v := f.db.vfs
 	name := blockName(f.db.key, idx, ref)
-	if data, ok := v.cache.get(name); ok {
+	if data, ok := f.db.cache().get(name); ok {
 		return data, nil
 	}
 	data, err := v.store.get(ctx, name)

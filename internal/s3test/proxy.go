@@ -48,6 +48,7 @@ type Proxy struct {
 	written map[string]bool // bucket/key of every PUT, guarded by mu
 	latency time.Duration   // guarded by mu
 	hook    Hook            // guarded by mu
+	waves                   // guarded by mu
 
 	next http.Handler // forwards a request to the server (used by Faults)
 	srv  *http.Server
@@ -118,7 +119,9 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 			p.written[req.Bucket+"/"+req.Key] = true
 		}
 		latency, hook := p.latency, p.hook
+		p.begin()
 		p.mu.Unlock()
+		defer p.end()
 		if latency > 0 {
 			select {
 			case <-time.After(latency):
@@ -185,6 +188,7 @@ func (p *Proxy) Reset() {
 	p.mu.Lock()
 	clear(p.counts)
 	clear(p.written)
+	p.waves.count = 0
 	p.mu.Unlock()
 }
 

@@ -1,0 +1,81 @@
+package s3vfs_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/bench"
+	"github.com/s3vfs/s3vfs/internal/s3test"
+)
+
+// BenchmarkWorkloads runs the workloads of docs/performance.md on a local
+// file, on this library with its defaults, and on the one-request-per-page
+// strategy, at 0 and 20 ms of added latency per request. The database is
+// small unless S3VFS_BENCH_SIZE says otherwise (see internal/bench); CI
+// runs it with -benchtime=1x.
+func BenchmarkWorkloads(b *testing.B) {
+	size, err := bench.SizeFromEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	e, err := bench.NewEnv(ctx, server, b.TempDir(), size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	for _, t := range bench.Targets() {
+		p, err := e.Prepare(ctx, t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, lat := range []time.Duration{0, 20 * time.Millisecond} {
+			if t.Local && lat > 0 {
+				continue
+			}
+			for _, wl := range bench.Workloads() {
+				b.Run(fmt.Sprintf("%s/latency=%v/%s", t.Name, lat, wl.Name), func(b *testing.B) {
+					if why := p.TooSlow(wl, lat, 10*time.Minute); why != "" {
+						b.Skip(why)
+					}
+					e.Proxy.SetLatency(lat)
+					defer e.Proxy.SetLatency(0)
+					var sum bench.Result
+					sum.Requests = map[s3test.Kind]int{}
+					n := 0
+					for b.Loop() {
+						r, err := wl.Run(ctx, p)
+						if err != nil {
+							b.Fatal(err)
+						}
+						n++
+						sum.Elapsed += r.Elapsed
+						sum.Waves += r.Waves
+						sum.Bytes += r.Bytes
+						sum.Data += r.Data
+						sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
+						for k, c := range r.Requests {
+							sum.Requests[k] += c
+						}
+					}
+					f := float64(n)
+					// ms/op is the measured part of an op; ns/op also counts
+					// its setup (a fresh VFS, warming a connection).
+					b.ReportMetric(float64(sum.Elapsed.Microseconds())/1000/f, "ms/op")
+					for _, k := range []s3test.Kind{s3test.GET, s3test.PUT, s3test.LIST, s3test.DELETE} {
+						b.ReportMetric(float64(sum.Requests[k])/f, string(k)+"/op")
+					}
+					b.ReportMetric(float64(sum.Waves)/f, "roundtrips/op")
+					b.ReportMetric(float64(sum.Bytes)/f, "netbytes/op")
+					b.ReportMetric(float64(sum.PeakHeap)/1e6, "peak-heap-MB")
+					if sum.Data > 0 {
+						b.ReportMetric(float64(sum.Data)/1e6/sum.Elapsed.Seconds(), "MB/s")
+					}
+				})
+			}
+		}
+		p.Close()
+	}
+}

@@ -1,0 +1,17 @@
+package s3vfs
+
+// cache returns the block cache of the database: its own, if the first
+// open named one with block_cache=, else the VFS's shared cache.
+func (db *database) cache() *blockCache {
+	if c := db.ownCache.Load(); c != nil {
+		return c
+	}
+	return db.vfs.cache
+}
+
+// useCache gives the database a block cache of its own of size bytes (0:
+// none), unless it already has one: the first open that names a size
+// decides, as long as some connection keeps the database open.
+func (db *database) useCache(size int64) {
+	db.ownCache.CompareAndSwap(nil, newBlockCache(size))
+}

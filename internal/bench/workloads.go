@@ -1,0 +1,378 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"time"
+
+	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3test"
+)
+
+// Result is what one run of a workload measured.
+type Result struct {
+	Elapsed  time.Duration
+	Requests map[s3test.Kind]int // S3 requests by kind, as the proxy saw them
+	Waves    int                 // sequential round trips after the database was open
+	Bytes    int64               // object bytes sent and received
+	Data     int64               // database bytes streamed, for MB/s (0: not a throughput workload)
+	PeakHeap uint64              // peak bytes of live heap objects during the run
+}
+
+// Total returns the number of S3 requests.
+func (r Result) Total() int {
+	n := 0
+	for _, c := range r.Requests {
+		n += c
+	}
+	return n
+}
+
+// Workload is one measured operation.
+type Workload struct {
+	Name string
+	// Whole says the workload reads the whole database: with one request
+	// per block and no read-ahead its time is blocks × latency.
+	Whole bool
+	Run   func(ctx context.Context, p *Prepared) (Result, error)
+}
+
+// Workloads returns the workloads in the order of docs/performance.md.
+func Workloads() []Workload {
+	return []Workload{
+		{Name: "cold point lookup", Run: coldPoint},
+		{Name: "warm point lookup", Run: warmPoint("")},
+		{Name: "warm point lookup, staleness=1000", Run: warmPoint("staleness=1000")},
+		{Name: "cold range, 1000 rows", Run: coldRange},
+		{Name: "cold full scan", Whole: true, Run: coldScan},
+		{Name: "bulk insert", Run: bulkInsert},
+		{Name: "single-row updates", Run: updates},
+		{Name: "serialize", Whole: true, Run: serialize},
+		{Name: "deserialize", Run: deserialize},
+	}
+}
+
+// measure runs fn, with the proxy's counters reset, recording the time,
+// the requests and the peak heap. fn calls opened once the database is
+// open; waves are counted from there.
+func (p *Prepared) measure(v *s3vfs.VFS, fn func(opened func()) error) (Result, error) {
+	e := p.env
+	var before s3vfs.Stats
+	if v != nil {
+		before = v.Stats()
+	}
+	stop := sampleHeap()
+	e.Proxy.Reset()
+	waves0 := 0
+	start := time.Now()
+	err := fn(func() { waves0 = e.Proxy.Waves() })
+	r := Result{Elapsed: time.Since(start), PeakHeap: stop()}
+	r.Requests = map[s3test.Kind]int{}
+	if !p.Local {
+		r.Waves = e.Proxy.Waves() - waves0
+		for k, n := range e.Proxy.Counts() {
+			r.Requests[k] = n
+		}
+	}
+	if v != nil {
+		st := v.Stats().Sub(before)
+		r.Bytes = st.BytesSent + st.BytesReceived
+	}
+	return r, err
+}
+
+// sampleHeap samples the live heap every millisecond until the returned
+// function is called, which returns the peak.
+func sampleHeap() func() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak
+	}
+}
+
+// open opens the target's database on a fresh VFS (a cold cache), or the
+// local file, with extra URI parameters.
+func (p *Prepared) open(ctx context.Context, key, params string) (*s3vfs.VFS, *sql.DB, func(), error) {
+	dsn := "file:" + key
+	var v *s3vfs.VFS
+	done := func() {}
+	if p.Local {
+		dsn += "?_pragma=synchronous(normal)"
+	} else {
+		var name string
+		var err error
+		v, name, done, err = p.env.newVFS(p.Opts)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		dsn += "?vfs=" + name
+		if params != "" {
+			dsn += "&" + params
+		}
+	}
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return v, db, func() { db.Close(); done() }, nil
+}
+
+// cold runs query on a freshly opened database with an empty cache.
+func (p *Prepared) cold(ctx context.Context, query func(*sql.Conn) error) (Result, error) {
+	v, db, done, err := p.open(ctx, p.key, "")
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	return p.measure(v, func(opened func()) error {
+		c, err := db.Conn(ctx) // opens the database file
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		opened()
+		return query(c)
+	})
+}
+
+func coldPoint(ctx context.Context, p *Prepared) (Result, error) {
+	id := 1 + rand.IntN(p.env.Size.Rows)
+	return p.cold(ctx, func(c *sql.Conn) error {
+		var grp int
+		if err := c.QueryRowContext(ctx, "SELECT grp FROM t WHERE id = ?", id).Scan(&grp); err != nil {
+			return err
+		}
+		if grp != id%100 {
+			return fmt.Errorf("bench: row %d has grp %d, want %d", id, grp, id%100)
+		}
+		return nil
+	})
+}
+
+// warmConn is the open connection of a warm workload.
+type warmConn struct {
+	v     *s3vfs.VFS
+	conns map[string]*sql.Conn
+	dbs   []func()
+}
+
+func (w *warmConn) close() {
+	for _, c := range w.conns {
+		c.Close()
+	}
+	for _, done := range w.dbs {
+		done()
+	}
+}
+
+func warmPoint(params string) func(ctx context.Context, p *Prepared) (Result, error) {
+	return func(ctx context.Context, p *Prepared) (Result, error) {
+		id := p.env.Size.Rows / 2
+		query := func(c *sql.Conn) error {
+			var grp int
+			return c.QueryRowContext(ctx, "SELECT grp FROM t WHERE id = ?", id).Scan(&grp)
+		}
+		if p.warm == nil {
+			p.warm = &warmConn{conns: map[string]*sql.Conn{}}
+		}
+		c := p.warm.conns[params]
+		if c == nil {
+			v, db, done, err := p.open(ctx, p.key, params)
+			if err != nil {
+				return Result{}, err
+			}
+			p.warm.dbs = append(p.warm.dbs, done)
+			p.warm.v = v
+			if c, err = db.Conn(ctx); err != nil {
+				return Result{}, err
+			}
+			p.warm.conns[params] = c
+		}
+		if err := query(c); err != nil { // warm the cache and the head
+			return Result{}, err
+		}
+		return p.measure(p.warm.v, func(opened func()) error {
+			opened()
+			return query(c)
+		})
+	}
+}
+
+func coldRange(ctx context.Context, p *Prepared) (Result, error) {
+	lo := rand.IntN(max(p.env.Size.Rows-1000, 1)) * 10
+	return p.cold(ctx, func(c *sql.Conn) error {
+		rows, err := c.QueryContext(ctx, "SELECT id, v FROM t WHERE ts >= ? ORDER BY ts LIMIT 1000", lo)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var id int
+			var v string
+			if err := rows.Scan(&id, &v); err != nil {
+				return err
+			}
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n != min(1000, p.env.Size.Rows) {
+			return fmt.Errorf("bench: range query returned %d rows, want 1000", n)
+		}
+		return nil
+	})
+}
+
+func coldScan(ctx context.Context, p *Prepared) (Result, error) {
+	r, err := p.cold(ctx, func(c *sql.Conn) error {
+		var n int
+		return c.QueryRowContext(ctx, "SELECT count(*) FROM t WHERE v LIKE '%ABCDEF%'").Scan(&n)
+	})
+	r.Data = p.size
+	return r, err
+}
+
+// bulkInsert inserts BulkRows rows in one transaction into a new database.
+func bulkInsert(ctx context.Context, p *Prepared) (Result, error) {
+	key := p.newKey()
+	v, db, done, err := p.open(ctx, key, "")
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	for _, s := range []string{
+		fmt.Sprintf("PRAGMA page_size=%d", p.PageSize),
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, ts INTEGER, grp INTEGER, v TEXT)",
+		"CREATE INDEX t_ts ON t(ts)",
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return Result{}, fmt.Errorf("bench: %s: %w", s, err)
+		}
+	}
+	return p.measure(v, func(opened func()) error {
+		opened()
+		_, err := db.ExecContext(ctx, insertRows, 1, p.env.Size.BulkRows)
+		return err
+	})
+}
+
+// updates runs Updates transactions that each update one row.
+func updates(ctx context.Context, p *Prepared) (Result, error) {
+	n := p.env.Size.Updates
+	start := 1 + rand.IntN(max(p.env.Size.Rows-n, 1))
+	v, db, done, err := p.open(ctx, p.key, "")
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	return p.measure(v, func(opened func()) error {
+		opened()
+		for i := range n {
+			if _, err := db.ExecContext(ctx, "UPDATE t SET grp = grp + 100 WHERE id = ?", start+i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func serialize(ctx context.Context, p *Prepared) (Result, error) {
+	if p.Local {
+		r, err := p.measure(nil, func(opened func()) error {
+			f, err := os.Open(p.key)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(io.Discard, f)
+			return err
+		})
+		r.Data = p.size
+		return r, err
+	}
+	v, _, done, err := p.env.newVFS(p.Opts)
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	var n int64
+	r, err := p.measure(v, func(opened func()) error {
+		rc := v.SerializeReader(ctx, p.key)
+		defer rc.Close()
+		n, err = io.Copy(io.Discard, rc)
+		return err
+	})
+	r.Data = n
+	return r, err
+}
+
+func deserialize(ctx context.Context, p *Prepared) (Result, error) {
+	src, err := p.env.source(p.PageSize)
+	if err != nil {
+		return Result{}, err
+	}
+	key := p.newKey()
+	if p.Local {
+		r, err := p.measure(nil, func(opened func()) error { return copyFile(key, src) })
+		os.Remove(key)
+		r.Data = p.size
+		return r, err
+	}
+	v, _, done, err := p.env.newVFS(p.Opts)
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	r, err := p.measure(v, func(opened func()) error {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return v.Deserialize(ctx, key, f)
+	})
+	r.Data = p.size
+	return r, err
+}
+
+// newKey returns a fresh database name for the target.
+func (p *Prepared) newKey() string {
+	n := p.env.seq.Add(1)
+	if p.Local {
+		return filepath.Join(p.env.Dir, fmt.Sprintf("new-%d.db", n))
+	}
+	return fmt.Sprintf("bench/new-%d.db", n)
+}
