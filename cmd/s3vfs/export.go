@@ -1,18 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/s3vfs/s3vfs"
 )
 
 const exportHelp = `
 Usage: s3vfs export [flags] s3://BUCKET/KEY FILE
 
-Copies the newest commit of the database into the local file FILE ("-"
-for stdout), which plain SQLite then opens. The file is written under a
+Copies the newest commit of the database, or an older one with --commit
+or --asof, into the local file FILE ("-" for stdout), which plain SQLite
+then opens. "s3vfs log" lists the commits kept. The file is written under a
 temporary name in the same directory and renamed into place only when
 complete, so an interrupted export never leaves a partial FILE behind.
 
@@ -20,6 +27,8 @@ Examples:
 
 	s3vfs export s3://my-bucket/app.db app.db
 	s3vfs export s3://my-bucket/app.db - | gzip > app.db.gz
+	s3vfs export --commit 1234 s3://my-bucket/app.db app-1234.db
+	s3vfs export --asof 2026-05-01T12:00:00Z s3://my-bucket/app.db app-may.db
 `
 
 // exportCommand copies a database from S3 into a local file.
@@ -32,6 +41,8 @@ type exportCommand struct {
 func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("export", exportHelp, c.stdout)
 	c.aws.register(fs)
+	commitArg := fs.String("commit", "", "export commit `N` instead of the newest (see \"s3vfs log\")")
+	asofArg := fs.String("asof", "", "export the newest commit made at or before `TIME` (RFC 3339, e.g. 2026-05-01T12:00:00Z)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +52,20 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	t, err := parseTarget(fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	var at uint64
+	var asof time.Time
+	switch {
+	case *commitArg != "" && *asofArg != "":
+		return usagef("--commit and --asof both name a version: use one of them")
+	case *commitArg != "":
+		if at, err = parseCommit("--commit", *commitArg); err != nil {
+			return err
+		}
+	case *asofArg != "":
+		if asof, err = parseTime(*asofArg); err != nil {
+			return err
+		}
 	}
 	dest := fs.Arg(1)
 	if dest != "-" {
@@ -56,13 +81,32 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return describe(err, t)
 	}
-	src := v.SerializeReader(ctx, t.key)
+	if !asof.IsZero() {
+		cm, err := commitAsOf(ctx, v, t, asof)
+		if err != nil {
+			return err
+		}
+		at = cm.N
+	}
+	src, size := v.SerializeReader(ctx, t.key), info.FileSize
+	if at != 0 && at != info.Commit {
+		src, size = serializeAt(ctx, v, t.key, at), -1
+	}
+	if at == 0 {
+		at = info.Commit
+	}
 	defer src.Close()
-	r, finish := progress(ctx, src, info.FileSize, "export", c.stderr)
+	// The first read of an older commit reads its record: check it exists
+	// before any file is created.
+	br := bufio.NewReaderSize(src, 64<<10)
+	if _, err := br.Peek(1); err != nil && err != io.EOF {
+		return describeCommit(err, t, at, info.Commit)
+	}
+	r, finish := progress(ctx, br, size, "export", c.stderr)
 	if dest == "-" {
 		_, err = io.Copy(c.stdout, r)
 		finish()
-		return describe(err, t)
+		return describeCommit(err, t, at, info.Commit)
 	}
 
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".s3vfs-*")
@@ -82,7 +126,7 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return describe(err, t)
+		return describeCommit(err, t, at, info.Commit)
 	}
 	if err := tmp.Sync(); err != nil {
 		return err
@@ -97,6 +141,49 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	done = true
-	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, info.Commit, n, dest)
+	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, at, n, dest)
+	return nil
+}
+
+// serializeAt is [s3vfs.VFS.SerializeAt] as an io.ReadCloser, as
+// SerializeReader is for the newest commit.
+func serializeAt(ctx context.Context, v *s3vfs.VFS, key string, n uint64) io.ReadCloser {
+	next, stop := iter.Pull2(v.SerializeAt(ctx, key, n))
+	return &pullReader{next: next, stop: stop}
+}
+
+// pullReader reads the blocks an iterator yields.
+type pullReader struct {
+	next func() ([]byte, error, bool)
+	stop func()
+	buf  []byte
+	err  error
+}
+
+func (r *pullReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		data, err, ok := r.next()
+		switch {
+		case !ok:
+			r.err = io.EOF
+		case err != nil:
+			r.err = err
+		default:
+			r.buf = data
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *pullReader) Close() error {
+	r.stop()
+	if r.err == nil {
+		r.err = errors.New("s3vfs: read after Close")
+	}
 	return nil
 }

@@ -31,6 +31,7 @@ type queryCommand struct {
 func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
 	c.aws.register(fs)
+	c.aws.registerRetention(fs)
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
 	readOnly := fs.Bool("read-only", false, "open the database read-only")

@@ -55,6 +55,7 @@ type shellCommand struct {
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
 	c.aws.register(fs)
+	c.aws.registerRetention(fs)
 	format := fs.String("format", formatTable, "output `format`: csv, json or table")
 	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+// The helpers the history commands (log, gc, restore, export --commit)
+// share: duration and commit-number arguments, and the errors of a commit
+// that is not kept.
+
+// durationFlag is a flag.Value for a duration of at least one second.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil || *f.d == 0 {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second {
+		return errors.New("want a duration of at least 1s such as 24h, 90m or 1h30m")
+	}
+	*f.d = d
+	return nil
+}
+
+// registerRetention adds --retention, the retention the database is
+// collected with, to a command that opens it.
+func (a *awsFlags) registerRetention(fs *flag.FlagSet) {
+	fs.Var(durationFlag{&a.retention}, "retention",
+		"the `duration` old versions stay readable, as \"s3vfs gc\" uses it (default 24h); a long-lived writer must not use more than the collection")
+}
+
+// parseCommit parses a commit number argument.
+func parseCommit(what, s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, usagef("%s %q is not a commit number: use a number from 1, as \"s3vfs log\" lists them", what, s)
+	}
+	return n, nil
+}
+
+// parseTime parses an --asof argument.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, usagef("--asof %q is not a time: write it in RFC 3339, such as 2026-05-01T12:00:00Z", s)
+	}
+	return t, nil
+}
+
+// describeCommit explains an error about commit n of the database t, whose
+// newest commit is head.
+func describeCommit(err error, t target, n, head uint64) error {
+	if !errors.Is(err, s3vfs.ErrNoCommit) {
+		return describe(err, t)
+	}
+	if n > head {
+		return fmt.Errorf("s3vfs: commit %d of %s does not exist: the newest is %d (run \"s3vfs log %s\" for the commits kept)", n, t, head, t)
+	}
+	return fmt.Errorf("s3vfs: commit %d of %s is no longer kept: it is older than the retention and was collected (run \"s3vfs log %s\" for the commits kept)", n, t, t)
+}
+
+// commitAsOf returns the newest commit of t made at or before at, reading
+// the history from the newest down.
+func commitAsOf(ctx context.Context, v *s3vfs.VFS, t target, at time.Time) (s3vfs.Commit, error) {
+	var oldest s3vfs.Commit
+	for c, err := range v.History(ctx, t.key) {
+		if err != nil {
+			return s3vfs.Commit{}, describe(err, t)
+		}
+		if !c.Time.After(at) {
+			return c, nil
+		}
+		oldest = c
+	}
+	if oldest.N == 0 {
+		return s3vfs.Commit{}, describe(fmt.Errorf("%w: %s", s3vfs.ErrNoDatabase, t), t)
+	}
+	return s3vfs.Commit{}, fmt.Errorf("s3vfs: no commit of %s as of %s: the oldest kept, %d, was made at %s (run \"s3vfs log %s\" for the commits kept)",
+		t, at.Format(time.RFC3339), oldest.N, oldest.Time.UTC().Format(time.RFC3339), t)
+}
