@@ -19,8 +19,14 @@ leftovers of failed commit attempts once they are older than the grace
 period. It is safe while other processes read and write the database,
 provided the retention is at least the one they use (default 24h). Every
 version that was the newest within the retention stays readable, and so
-does the newest. --dry-run deletes nothing and reports what the database
-keeps (live) and what a collection would free (garbage).
+does the newest. --dry-run deletes nothing: its report is the accounting
+of the database. The report counts objects and bytes:
+
+	live      what some retained version needs: what the database costs
+	pending   unused objects of commit attempts younger than the grace
+	          period (or still in flight): a later collection may free them
+	garbage   what no retained version needs: what a collection frees
+	deleted   what this collection deleted
 
 It LISTs the key's objects (one request per 1,000), reads the record of
 every retained commit, and deletes in batches of 1,000.
@@ -111,27 +117,37 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", t)
-	fmt.Fprintf(tw, "retention:\t%s (grace %s)\n", fmtDuration(opts.Retention), fmtDuration(opts.Grace))
-	fmt.Fprintf(tw, "newest commit:\t%d (%d bytes)\n", rep.Head, rep.HeadSize)
-	fmt.Fprintf(tw, "oldest kept:\t%d\n", rep.Oldest)
-	fmt.Fprintf(tw, "live:\t%s\tkept: some retained version needs them\n", fmtCount(rep.Live))
-	fmt.Fprintf(tw, "pending:\t%s\tkept for now: recent or unfinished commit attempts\n", fmtCount(rep.Pending))
+	fmt.Fprintf(tw, "newest commit:\t%d (%s)\n", rep.Head, fmtBytes(rep.HeadSize))
+	fmt.Fprintf(tw, "oldest kept:\t%d (retention %s, grace %s)\n", rep.Oldest, fmtDuration(opts.Retention), fmtDuration(opts.Grace))
+	fmt.Fprintf(tw, "live:\t%s\n", fmtCount(rep.Live))
+	fmt.Fprintf(tw, "pending:\t%s\n", fmtCount(rep.Pending))
 	if opts.DryRun {
-		fmt.Fprintf(tw, "garbage:\t%s\twould be deleted (dry run: nothing deleted)\n", fmtCount(rep.Garbage))
+		fmt.Fprintf(tw, "garbage:\t%s (dry run: nothing deleted)\n", fmtCount(rep.Garbage))
 	} else {
-		fmt.Fprintf(tw, "garbage:\t%s\tnot needed by any retained version\n", fmtCount(rep.Garbage))
-		fmt.Fprintf(tw, "deleted:\t%s\t\n", fmtCount(rep.Deleted))
+		fmt.Fprintf(tw, "garbage:\t%s\n", fmtCount(rep.Garbage))
+		fmt.Fprintf(tw, "deleted:\t%s\n", fmtCount(rep.Deleted))
 	}
 	if rep.Unknown > 0 {
-		fmt.Fprintf(tw, "unknown:\t%d objects\tnames s3vfs does not write; left alone\n", rep.Unknown)
+		fmt.Fprintf(tw, "unknown:\t%s (names s3vfs does not write; left alone)\n", plural(rep.Unknown, "object"))
 	}
 	return tw.Flush()
 }
 
 // fmtCount formats an object count for people.
 func fmtCount(o s3vfs.ObjectCount) string {
-	return fmt.Sprintf("%d objects (%d blocks, %d records, %d checkpoints), %s",
-		o.Objects(), o.Blocks, o.Records, o.Checkpoints, fmtBytes(o.Bytes))
+	if o.Objects() == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%s, %s: %s, %s, %s", plural(o.Objects(), "object"), fmtBytes(o.Bytes),
+		plural(o.Blocks, "block"), plural(o.Records, "record"), plural(o.Checkpoints, "checkpoint"))
+}
+
+// plural formats n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // fmtBytes formats a byte count exactly, with a binary-prefixed figure
