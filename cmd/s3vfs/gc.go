@@ -117,7 +117,7 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", t)
-	fmt.Fprintf(tw, "newest commit:\t%d (%s)\n", rep.Head, fmtBytes(rep.HeadSize))
+	fmt.Fprintf(tw, "newest commit:\t%d, %s\n", rep.Head, fmtBytes(rep.HeadSize))
 	fmt.Fprintf(tw, "oldest kept:\t%d (retention %s, grace %s)\n", rep.Oldest, fmtDuration(opts.Retention), fmtDuration(opts.Grace))
 	fmt.Fprintf(tw, "live:\t%s\n", fmtCount(rep.Live))
 	fmt.Fprintf(tw, "pending:\t%s\n", fmtCount(rep.Pending))
