@@ -81,18 +81,23 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return describe(err, t)
 	}
-	if !asof.IsZero() {
+	src, size := v.SerializeReader(ctx, t.key), info.FileSize
+	switch {
+	case !asof.IsZero():
 		cm, err := commitAsOf(ctx, v, t, asof)
 		if err != nil {
 			return err
 		}
 		at = cm.N
-	}
-	src, size := v.SerializeReader(ctx, t.key), info.FileSize
-	if at != 0 && at != info.Commit {
+		src, size = serializeAt(ctx, v, t.key, at), cm.Size
+	case at != 0:
+		// Pinned even when it is the newest: a commit made meanwhile
+		// does not change what is exported.
 		src, size = serializeAt(ctx, v, t.key, at), -1
-	}
-	if at == 0 {
+		if at == info.Commit {
+			size = info.FileSize
+		}
+	default:
 		at = info.Commit
 	}
 	defer src.Close()
