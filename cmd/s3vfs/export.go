@@ -9,7 +9,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/s3vfs/s3vfs"
 )
@@ -41,8 +40,8 @@ type exportCommand struct {
 func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("export", exportHelp, c.stdout)
 	c.aws.register(fs)
-	commitArg := fs.String("commit", "", "export commit `N` instead of the newest (see \"s3vfs log\")")
-	asofArg := fs.String("asof", "", "export the newest commit made at or before `TIME` (RFC 3339, e.g. 2026-05-01T12:00:00Z)")
+	var ver version
+	ver.register(fs, "export")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,19 +52,8 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var at uint64
-	var asof time.Time
-	switch {
-	case *commitArg != "" && *asofArg != "":
-		return usagef("--commit and --asof both name a version: use one of them")
-	case *commitArg != "":
-		if at, err = parseCommit("--commit", *commitArg); err != nil {
-			return err
-		}
-	case *asofArg != "":
-		if asof, err = parseTime(*asofArg); err != nil {
-			return err
-		}
+	if err := ver.parse(); err != nil {
+		return err
 	}
 	dest := fs.Arg(1)
 	if dest != "-" {
@@ -82,9 +70,10 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		return describe(err, t)
 	}
 	src, size := v.SerializeReader(ctx, t.key), info.FileSize
+	at := ver.commit
 	switch {
-	case !asof.IsZero():
-		cm, err := commitAsOf(ctx, v, t, asof)
+	case !ver.asof.IsZero():
+		cm, err := commitAsOf(ctx, v, t, ver.asof)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -39,6 +40,58 @@ func (f durationFlag) Set(s string) error {
 func (a *awsFlags) registerRetention(fs *flag.FlagSet) {
 	fs.Var(durationFlag{&a.retention}, "retention",
 		"the `duration` old versions stay readable, as \"s3vfs gc\" uses it (default 24h); a long-lived writer must not use more than the collection")
+}
+
+// version is the old version of a database that --commit or --asof name.
+type version struct {
+	commitArg, asofArg string
+	commit             uint64    // --commit, parsed
+	asof               time.Time // --asof, parsed
+}
+
+// register adds --commit and --asof to fs; verb says what the command does
+// with the version.
+func (ver *version) register(fs *flag.FlagSet, verb string) {
+	fs.StringVar(&ver.commitArg, "commit", "", verb+" commit `N` instead of the newest (see \"s3vfs log\")")
+	fs.StringVar(&ver.asofArg, "asof", "", verb+" the newest commit made at or before `TIME` (RFC 3339, e.g. 2026-05-01T12:00:00Z)")
+}
+
+// parse checks the flags after parsing.
+func (ver *version) parse() error {
+	var err error
+	switch {
+	case ver.commitArg != "" && ver.asofArg != "":
+		return usagef("--commit and --asof both name a version: use one of them")
+	case ver.commitArg != "":
+		ver.commit, err = parseCommit("--commit", ver.commitArg)
+	case ver.asofArg != "":
+		ver.asof, err = parseTime(ver.asofArg)
+	}
+	return err
+}
+
+// pinned reports whether a version was named.
+func (ver *version) pinned() bool { return ver.commit != 0 || !ver.asof.IsZero() }
+
+// uriParams returns the URI parameters that open the version read-only.
+func (ver *version) uriParams() string {
+	switch {
+	case ver.commit != 0:
+		return "&commit=" + strconv.FormatUint(ver.commit, 10)
+	case !ver.asof.IsZero():
+		return "&asof=" + url.QueryEscape(ver.asof.Format(time.RFC3339Nano))
+	}
+	return ""
+}
+
+// describe explains an error about the version of t, whose newest commit
+// is head.
+func (ver *version) describe(err error, t target, head uint64) error {
+	if ver.asof.IsZero() || !errors.Is(err, s3vfs.ErrNoCommit) {
+		return describeCommit(err, t, ver.commit, head)
+	}
+	return fmt.Errorf("s3vfs: no commit of %s as of %s: it is before the oldest commit kept (run \"s3vfs log %s\" for the commits kept)",
+		t, ver.asof.Format(time.RFC3339Nano), t)
 }
 
 // parseCommit parses a commit number argument.

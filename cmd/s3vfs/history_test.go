@@ -141,6 +141,20 @@ func TestHistoryCommands(t *testing.T) {
 		t.Errorf("export --asof a future time is not the newest commit")
 	}
 
+	// query and shell read an old version, read-only.
+	if r := c.ok("", "query", "--commit", "2", db, "SELECT count(*), max(name) FROM t WHERE id > 2000"); r.stdout != "count(*),max(name)\n1,row of 2\n" {
+		t.Errorf("query --commit 2: %q", r.stdout)
+	}
+	if r := c.ok("", "query", "--asof", asof, db, "SELECT count(*) FROM t"); r.stdout != "count(*)\n2001\n" {
+		t.Errorf("query --asof: %q", r.stdout)
+	}
+	if r := c.ok("SELECT name FROM t WHERE id = 300;\n", "shell", "--format", "csv", "--commit", "3", db); r.stdout != "name\ncommit 3\n" {
+		t.Errorf("shell --commit 3: %q", r.stdout)
+	}
+	if r := c.run("", "query", "--commit", "3", db, "DELETE FROM t"); r.code != 1 || !strings.Contains(r.stderr, "readonly") {
+		t.Errorf("a write to an old version: exit %d, %q", r.code, r.stderr)
+	}
+
 	// restore publishes commit 2 as commit 5; the history is kept.
 	r = c.ok("", "restore", db, "2")
 	if r.stdout != "5\n" || !strings.Contains(r.stderr, "to commit 2 as commit 5") {
@@ -211,6 +225,8 @@ func TestHistoryCommands(t *testing.T) {
 		t.Errorf("a failed export left a file: %v", err)
 	}
 	c.fails(1, []string{"commit 3 of " + db + " is no longer kept"}, "restore", db, "3")
+	c.fails(1, []string{"commit 4 of " + db + " is no longer kept"}, "query", "--commit", "4", db, "SELECT 1")
+	c.fails(1, []string{"no commit of " + db + " as of", "before the oldest commit kept"}, "query", "--asof", asof, db, "SELECT 1")
 	c.fails(1, []string{"no commit of " + db + " as of", "the oldest kept, 5"}, "export", "--asof", asof, db, "gone.db")
 }
 
@@ -248,6 +264,9 @@ func TestHistoryErrors(t *testing.T) {
 		{"gc negative retention", 2, []string{"invalid value \"-1h\" for flag -retention"}, []string{"gc", "--retention", "-1h", db}},
 		{"gc missing database", 1, []string{"no database at"}, []string{"gc", c.url("none.db")}},
 		{"gc two databases", 2, []string{"gc needs one database"}, []string{"gc", db, db}},
+		{"query future commit", 1, []string{"commit 5 of " + db + " does not exist", "the newest is 1"}, []string{"query", "--commit", "5", db, "SELECT 1"}},
+		{"shell bad commit", 2, []string{"--commit \"-3\" is not a commit number"}, []string{"shell", "--commit", "-3", db}},
+		{"query asof too old", 1, []string{"no commit of " + db + " as of 2000-01-01T00:00:00Z"}, []string{"query", "--asof", "2000-01-01T00:00:00Z", db, "SELECT 1"}},
 		{"query bad retention", 2, []string{"invalid value \"1\" for flag -retention"}, []string{"query", "--retention", "1", db, "SELECT 1"}},
 	}
 	for _, tc := range cases {

@@ -32,6 +32,8 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
 	c.aws.register(fs)
 	c.aws.registerRetention(fs)
+	var ver version
+	ver.register(fs, "read")
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
 	readOnly := fs.Bool("read-only", false, "open the database read-only")
@@ -57,7 +59,10 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly)
+	if err := ver.parse(); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,8 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
 	c.aws.register(fs)
 	c.aws.registerRetention(fs)
+	var ver version
+	ver.register(fs, "read")
 	format := fs.String("format", formatTable, "output `format`: csv, json or table")
 	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {
@@ -71,7 +73,10 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly)
+	if err := ver.parse(); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
 	if err != nil {
 		return err
 	}
