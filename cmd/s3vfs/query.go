@@ -13,12 +13,15 @@ Runs SQL (one or more statements) on the database and prints the rows.
 ARGs are bound, as text, to the statement's ? parameters in order.
 A database that does not exist yet is created by the first write.
 Output is a table on a terminal and CSV otherwise, unless --format says.
+--commit or --asof read an older version of the database, read-only
+("s3vfs log" lists the commits kept).
 
 Examples:
 
 	s3vfs query s3://my-bucket/app.db "SELECT count(*) FROM users"
 	s3vfs query --format json s3://my-bucket/app.db "SELECT * FROM users WHERE id = ?" 42
 	s3vfs query --stats s3://my-bucket/app.db "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+	s3vfs query --commit 1234 s3://my-bucket/app.db "SELECT count(*) FROM users"
 `
 
 // queryCommand runs SQL on a database in S3.

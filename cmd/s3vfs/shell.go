@@ -29,12 +29,14 @@ with ";", so it may span lines. Dot commands:
 	.quit           leave (or Ctrl-D)
 
 Statements are read from stdin when it is not a terminal, so a script
-works too.
+works too. --commit or --asof open an older version of the database,
+read-only ("s3vfs log" lists the commits kept).
 
 Examples:
 
 	s3vfs shell s3://my-bucket/app.db
 	echo "SELECT count(*) FROM users;" | s3vfs shell s3://my-bucket/app.db
+	s3vfs shell --asof 2026-05-01T12:00:00Z s3://my-bucket/app.db
 `
 
 const shellDotHelp = `.tables         list the tables
