@@ -73,12 +73,11 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	at := ver.commit
 	switch {
 	case !ver.asof.IsZero():
-		cm, err := commitAsOf(ctx, v, t, ver.asof)
+		at, size, err = commitAsOf(ctx, v, t, ver.asof)
 		if err != nil {
 			return err
 		}
-		at = cm.N
-		src, size = serializeAt(ctx, v, t.key, at), cm.Size
+		src = serializeAt(ctx, v, t.key, at)
 	case at != 0:
 		// Pinned even when it is the newest: a commit made meanwhile
 		// does not change what is exported.

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+
 	"github.com/s3vfs/s3vfs"
 )
 
@@ -124,22 +127,35 @@ func describeCommit(err error, t target, n, head uint64) error {
 	return fmt.Errorf("s3vfs: commit %d of %s is no longer kept: it is older than the retention and was collected (run \"s3vfs log %s\" for the commits kept)", n, t, t)
 }
 
-// commitAsOf returns the newest commit of t made at or before at, reading
-// the history from the newest down.
-func commitAsOf(ctx context.Context, v *s3vfs.VFS, t target, at time.Time) (s3vfs.Commit, error) {
-	var oldest s3vfs.Commit
-	for c, err := range v.History(ctx, t.key) {
+// commitAsOf returns the number and file size of the newest commit of t
+// made at or before at. The VFS finds it (URI parameter asof=) with a LIST
+// of the records and a binary search of GETs.
+func commitAsOf(ctx context.Context, v *s3vfs.VFS, t target, at time.Time) (n uint64, size int64, err error) {
+	ver := version{asof: at}
+	name := fmt.Sprintf("s3vfs-cli-%d", sessions.Add(1))
+	vfs.Register(name, v)
+	defer vfs.Unregister(name)
+	uri := "file:" + (&url.URL{Path: t.key}).EscapedPath() + "?vfs=" + name + ver.uriParams()
+	conn, err := sqlite3.OpenFlags(uri, sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)
+	if err != nil {
+		return 0, 0, ver.describe(err, t, 0)
+	}
+	defer conn.Close()
+	conn.SetInterrupt(ctx)
+	var vals [3]int64
+	for i, pragma := range []string{"s3vfs_commit", "page_count", "page_size"} {
+		stmt, _, err := conn.Prepare("PRAGMA " + pragma)
 		if err != nil {
-			return s3vfs.Commit{}, describe(err, t)
+			return 0, 0, describe(err, t)
 		}
-		if !c.Time.After(at) {
-			return c, nil
+		if stmt.Step() {
+			vals[i] = stmt.ColumnInt64(0)
 		}
-		oldest = c
+		err = stmt.Err()
+		stmt.Close()
+		if err != nil {
+			return 0, 0, describe(err, t)
+		}
 	}
-	if oldest.N == 0 {
-		return s3vfs.Commit{}, describe(fmt.Errorf("%w: %s", s3vfs.ErrNoDatabase, t), t)
-	}
-	return s3vfs.Commit{}, fmt.Errorf("s3vfs: no commit of %s as of %s: the oldest kept, %d, was made at %s (run \"s3vfs log %s\" for the commits kept)",
-		t, at.Format(time.RFC3339), oldest.N, oldest.Time.UTC().Format(time.RFC3339), t)
+	return uint64(vals[0]), vals[1] * vals[2], nil
 }

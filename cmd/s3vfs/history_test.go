@@ -227,7 +227,7 @@ func TestHistoryCommands(t *testing.T) {
 	c.fails(1, []string{"commit 3 of " + db + " is no longer kept"}, "restore", db, "3")
 	c.fails(1, []string{"commit 4 of " + db + " is no longer kept"}, "query", "--commit", "4", db, "SELECT 1")
 	c.fails(1, []string{"no commit of " + db + " as of", "before the oldest commit kept"}, "query", "--asof", asof, db, "SELECT 1")
-	c.fails(1, []string{"no commit of " + db + " as of", "the oldest kept, 5"}, "export", "--asof", asof, db, "gone.db")
+	c.fails(1, []string{"no commit of " + db + " as of", "before the oldest commit kept"}, "export", "--asof", asof, db, "gone.db")
 }
 
 // Bad input to the history commands: one line naming the cause and the
@@ -253,7 +253,7 @@ func TestHistoryErrors(t *testing.T) {
 		{"export bad commit", 2, []string{"--commit \"x\" is not a commit number"}, []string{"export", "--commit", "x", db, "x.db"}},
 		{"export commit and asof", 2, []string{"--commit and --asof", "use one"}, []string{"export", "--commit", "1", "--asof", "2026-01-01T00:00:00Z", db, "x.db"}},
 		{"export bad asof", 2, []string{"--asof \"yesterday\" is not a time", "RFC 3339"}, []string{"export", "--asof", "yesterday", db, "x.db"}},
-		{"export asof too old", 1, []string{"no commit of " + db + " as of 2000-01-01T00:00:00Z", "the oldest kept, 1"}, []string{"export", "--asof", "2000-01-01T00:00:00Z", db, "x.db"}},
+		{"export asof too old", 1, []string{"no commit of " + db + " as of 2000-01-01T00:00:00Z", "before the oldest commit kept"}, []string{"export", "--asof", "2000-01-01T00:00:00Z", db, "x.db"}},
 		{"export asof missing database", 1, []string{"no database at"}, []string{"export", "--asof", "2000-01-01T00:00:00Z", c.url("none.db"), "x.db"}},
 		{"log negative limit", 2, []string{"--limit -1 is negative"}, []string{"log", "--limit", "-1", db}},
 		{"log bad format", 2, []string{"unknown --format \"xml\""}, []string{"log", "--format", "xml", db}},
