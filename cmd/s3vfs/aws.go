@@ -26,6 +26,7 @@ type awsFlags struct {
 	endpoint  string
 	pathStyle bool
 	blockSize int
+	retention time.Duration // --retention, where the command has it
 }
 
 func (a *awsFlags) register(fs *flag.FlagSet) {
@@ -117,9 +118,5 @@ func (a *awsFlags) vfs(ctx context.Context, t target) (*s3vfs.VFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts *s3vfs.Options
-	if a.blockSize != 0 {
-		opts = &s3vfs.Options{BlockSize: a.blockSize}
-	}
-	return s3vfs.New(c, t.bucket, opts)
+	return s3vfs.New(c, t.bucket, &s3vfs.Options{BlockSize: a.blockSize, Retention: a.retention})
 }

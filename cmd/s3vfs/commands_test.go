@@ -20,7 +20,7 @@ import (
 func TestHelp(t *testing.T) {
 	c := newCLI(t)
 	r := c.ok("", "help")
-	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info"} {
+	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info", "log", "gc", "restore"} {
 		if !strings.Contains(r.stdout, cmd) {
 			t.Errorf("help does not list %s", cmd)
 		}

@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
+
+	"github.com/s3vfs/s3vfs"
 )
 
 const exportHelp = `
 Usage: s3vfs export [flags] s3://BUCKET/KEY FILE
 
-Copies the newest commit of the database into the local file FILE ("-"
-for stdout), which plain SQLite then opens. The file is written under a
+Copies the newest commit of the database, or an older one with --commit
+or --asof, into the local file FILE ("-" for stdout), which plain SQLite
+then opens. "s3vfs log" lists the commits kept. The file is written under a
 temporary name in the same directory and renamed into place only when
 complete, so an interrupted export never leaves a partial FILE behind.
 
@@ -20,6 +26,8 @@ Examples:
 
 	s3vfs export s3://my-bucket/app.db app.db
 	s3vfs export s3://my-bucket/app.db - | gzip > app.db.gz
+	s3vfs export --commit 1234 s3://my-bucket/app.db app-1234.db
+	s3vfs export --asof 2026-05-01T12:00:00Z s3://my-bucket/app.db app-may.db
 `
 
 // exportCommand copies a database from S3 into a local file.
@@ -32,6 +40,8 @@ type exportCommand struct {
 func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("export", exportHelp, c.stdout)
 	c.aws.register(fs)
+	var ver version
+	ver.register(fs, "export")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +50,9 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	}
 	t, err := parseTarget(fs.Arg(0))
 	if err != nil {
+		return err
+	}
+	if err := ver.parse(); err != nil {
 		return err
 	}
 	dest := fs.Arg(1)
@@ -56,13 +69,37 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return describe(err, t)
 	}
-	src := v.SerializeReader(ctx, t.key)
+	src, size := v.SerializeReader(ctx, t.key), info.FileSize
+	at := ver.commit
+	switch {
+	case !ver.asof.IsZero():
+		at, size, err = commitAsOf(ctx, v, t, ver.asof)
+		if err != nil {
+			return err
+		}
+		src = serializeAt(ctx, v, t.key, at)
+	case at != 0:
+		// Pinned even when it is the newest: a commit made meanwhile
+		// does not change what is exported.
+		src, size = serializeAt(ctx, v, t.key, at), -1
+		if at == info.Commit {
+			size = info.FileSize
+		}
+	default:
+		at = info.Commit
+	}
 	defer src.Close()
-	r, finish := progress(ctx, src, info.FileSize, "export", c.stderr)
+	// The first read of an older commit reads its record: check it exists
+	// before any file is created.
+	br := bufio.NewReaderSize(src, 64<<10)
+	if _, err := br.Peek(1); err != nil && err != io.EOF {
+		return describeCommit(err, t, at, info.Commit)
+	}
+	r, finish := progress(ctx, br, size, "export", c.stderr)
 	if dest == "-" {
 		_, err = io.Copy(c.stdout, r)
 		finish()
-		return describe(err, t)
+		return describeCommit(err, t, at, info.Commit)
 	}
 
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".s3vfs-*")
@@ -82,7 +119,7 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return describe(err, t)
+		return describeCommit(err, t, at, info.Commit)
 	}
 	if err := tmp.Sync(); err != nil {
 		return err
@@ -97,6 +134,49 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	done = true
-	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, info.Commit, n, dest)
+	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, at, n, dest)
+	return nil
+}
+
+// serializeAt is [s3vfs.VFS.SerializeAt] as an io.ReadCloser, as
+// SerializeReader is for the newest commit.
+func serializeAt(ctx context.Context, v *s3vfs.VFS, key string, n uint64) io.ReadCloser {
+	next, stop := iter.Pull2(v.SerializeAt(ctx, key, n))
+	return &pullReader{next: next, stop: stop}
+}
+
+// pullReader reads the blocks an iterator yields.
+type pullReader struct {
+	next func() ([]byte, error, bool)
+	stop func()
+	buf  []byte
+	err  error
+}
+
+func (r *pullReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		data, err, ok := r.next()
+		switch {
+		case !ok:
+			r.err = io.EOF
+		case err != nil:
+			r.err = err
+		default:
+			r.buf = data
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *pullReader) Close() error {
+	r.stop()
+	if r.err == nil {
+		r.err = errors.New("s3vfs: read after Close")
+	}
 	return nil
 }

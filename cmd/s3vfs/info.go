@@ -92,7 +92,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "file size:\t%d\n", out.FileSize)
 	fmt.Fprintf(tw, "blocks:\t%d\n", out.Blocks)
 	if out.Objects != nil {
-		fmt.Fprintf(tw, "objects:\t%d (%d bytes, all versions kept)\n", *out.Objects, *out.ObjectBytes)
+		fmt.Fprintf(tw, "objects:\t%d (%d bytes, every kept version)\n", *out.Objects, *out.ObjectBytes)
 	}
 	return tw.Flush()
 }

@@ -1,5 +1,6 @@
 // Command s3vfs imports, exports, queries and inspects SQLite databases kept
-// in an S3 bucket by the s3vfs library.
+// in an S3 bucket by the s3vfs library, lists their history, restores old
+// versions and collects garbage.
 //
 // Databases are named s3://BUCKET/KEY. AWS settings come from the standard
 // chain (environment, shared config and credentials files), with --profile,
@@ -86,6 +87,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd = &shellCommand{ioStreams: std}
 	case "info":
 		cmd = &infoCommand{ioStreams: std}
+	case "log", "history":
+		cmd = &logCommand{ioStreams: std}
+	case "gc":
+		cmd = &gcCommand{ioStreams: std}
+	case "restore":
+		cmd = &restoreCommand{ioStreams: std}
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdin, stdout, stderr)
@@ -111,10 +118,13 @@ Commands:
 
 	demo     run a throwaway local S3 server and show the library at work
 	import   copy a local SQLite file into S3:      s3vfs import app.db s3://bucket/app.db
-	export   copy a database from S3 to a file:     s3vfs export s3://bucket/app.db app.db
+	export   copy a database from S3 to a file:     s3vfs export [--commit N] s3://bucket/app.db app.db
 	query    run one SQL statement:                 s3vfs query s3://bucket/app.db "SELECT 1"
 	shell    interactive SQL prompt:                s3vfs shell s3://bucket/app.db
 	info     block size, page size, commit, objects: s3vfs info s3://bucket/app.db
+	log      list the commits kept (or "history"):  s3vfs log s3://bucket/app.db
+	gc       delete what no kept version needs:     s3vfs gc --dry-run s3://bucket/app.db
+	restore  publish an old commit as the newest:   s3vfs restore s3://bucket/app.db 1234
 	version  print the version
 
 Run "s3vfs <command> --help" for a command's flags and examples.

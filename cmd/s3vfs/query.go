@@ -13,12 +13,15 @@ Runs SQL (one or more statements) on the database and prints the rows.
 ARGs are bound, as text, to the statement's ? parameters in order.
 A database that does not exist yet is created by the first write.
 Output is a table on a terminal and CSV otherwise, unless --format says.
+--commit or --asof read an older version of the database, read-only
+("s3vfs log" lists the commits kept).
 
 Examples:
 
 	s3vfs query s3://my-bucket/app.db "SELECT count(*) FROM users"
 	s3vfs query --format json s3://my-bucket/app.db "SELECT * FROM users WHERE id = ?" 42
 	s3vfs query --stats s3://my-bucket/app.db "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+	s3vfs query --commit 1234 s3://my-bucket/app.db "SELECT count(*) FROM users"
 `
 
 // queryCommand runs SQL on a database in S3.
@@ -31,6 +34,9 @@ type queryCommand struct {
 func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
 	c.aws.register(fs)
+	c.aws.registerRetention(fs)
+	var ver version
+	ver.register(fs, "read")
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
 	readOnly := fs.Bool("read-only", false, "open the database read-only")
@@ -56,7 +62,10 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly)
+	if err := ver.parse(); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
 	if err != nil {
 		return err
 	}

@@ -26,15 +26,18 @@ type session struct {
 var sessions atomic.Int64
 
 // openSession connects to the database t. A database that does not exist
-// yet is created by the first write, unless readOnly.
-func openSession(ctx context.Context, a *awsFlags, t target, readOnly bool) (*session, error) {
+// yet is created by the first write, unless readOnly. If at names an old
+// version, the session reads it, read-only.
+func openSession(ctx context.Context, a *awsFlags, t target, readOnly bool, at *version) (*session, error) {
+	readOnly = readOnly || at.pinned()
 	v, err := a.vfs(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	// Probe first: a missing bucket, bad credentials or a missing database
 	// are reported here as one clear line, not as a failed SQLite open.
-	if _, err := v.Info(ctx, t.key); err != nil {
+	info, err := v.Info(ctx, t.key)
+	if err != nil {
 		if !errors.Is(err, s3vfs.ErrNoDatabase) || readOnly {
 			return nil, describe(err, t)
 		}
@@ -45,11 +48,11 @@ func openSession(ctx context.Context, a *awsFlags, t target, readOnly bool) (*se
 	if readOnly {
 		flags = sqlite3.OPEN_READONLY
 	}
-	uri := "file:" + (&url.URL{Path: t.key}).EscapedPath() + "?vfs=" + s.vfsKey
+	uri := "file:" + (&url.URL{Path: t.key}).EscapedPath() + "?vfs=" + s.vfsKey + at.uriParams()
 	conn, err := sqlite3.OpenFlags(uri, flags|sqlite3.OPEN_URI)
 	if err != nil {
 		vfs.Unregister(s.vfsKey)
-		return nil, describe(err, t)
+		return nil, at.describe(err, t, info.Commit)
 	}
 	s.conn = conn
 	return s, nil

@@ -29,12 +29,14 @@ with ";", so it may span lines. Dot commands:
 	.quit           leave (or Ctrl-D)
 
 Statements are read from stdin when it is not a terminal, so a script
-works too.
+works too. --commit or --asof open an older version of the database,
+read-only ("s3vfs log" lists the commits kept).
 
 Examples:
 
 	s3vfs shell s3://my-bucket/app.db
 	echo "SELECT count(*) FROM users;" | s3vfs shell s3://my-bucket/app.db
+	s3vfs shell --asof 2026-05-01T12:00:00Z s3://my-bucket/app.db
 `
 
 const shellDotHelp = `.tables         list the tables
@@ -55,6 +57,9 @@ type shellCommand struct {
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
 	c.aws.register(fs)
+	c.aws.registerRetention(fs)
+	var ver version
+	ver.register(fs, "read")
 	format := fs.String("format", formatTable, "output `format`: csv, json or table")
 	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {
@@ -70,7 +75,10 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly)
+	if err := ver.parse(); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
 	if err != nil {
 		return err
 	}

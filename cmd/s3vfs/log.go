@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+const logHelp = `
+Usage: s3vfs log [flags] s3://BUCKET/KEY
+
+Lists the commits of the database that are still kept, newest first: the
+newest, and every one within the retention that garbage collection has
+not removed. For each: its number, time, the size of the database file,
+the block objects it wrote, whether it wrote a full checkpoint, and the
+writer. Any of them can be exported (s3vfs export --commit N) or
+restored (s3vfs restore). It costs one LIST per 1,000 commits and one
+GET per commit listed (two for a checkpoint); --limit stops early.
+"s3vfs history" is the same command.
+
+Output is a table on a terminal and CSV otherwise, unless --format says.
+
+Examples:
+
+	s3vfs log s3://my-bucket/app.db
+	s3vfs log --limit 10 s3://my-bucket/app.db
+	s3vfs log --format json s3://my-bucket/app.db
+`
+
+// logCommand lists the commits of a database.
+type logCommand struct {
+	ioStreams
+	aws awsFlags
+}
+
+// Run implements command.
+func (c *logCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("log", logHelp, c.stdout)
+	c.aws.register(fs)
+	limit := fs.Int("limit", 0, "list at most `N` commits, the newest (0: all)")
+	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("log needs one database: s3vfs log s3://BUCKET/KEY")
+	}
+	if *limit < 0 {
+		return usagef("--limit %d is negative: give the number of commits to list, or 0 for all", *limit)
+	}
+	t, err := parseTarget(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *format == "" {
+		*format = defaultFormat(c.stdout)
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	v, err := c.aws.vfs(ctx, t)
+	if err != nil {
+		return err
+	}
+	var commits []s3vfs.Commit
+	for cm, err := range v.History(ctx, t.key) {
+		if err != nil {
+			return describe(err, t)
+		}
+		commits = append(commits, cm)
+		if len(commits) == *limit {
+			break
+		}
+	}
+	if len(commits) == 0 {
+		return describe(fmt.Errorf("%w: %s", s3vfs.ErrNoDatabase, t), t)
+	}
+	return printCommits(c, commits, *format)
+}
+
+var logColumns = []string{"commit", "time", "size", "blocks", "checkpoint", "writer"}
+
+func logRow(cm s3vfs.Commit) []string {
+	return []string{
+		strconv.FormatUint(cm.N, 10),
+		cm.Time.UTC().Format(time.RFC3339Nano),
+		strconv.FormatInt(cm.Size, 10),
+		strconv.Itoa(cm.BlocksChanged),
+		strconv.FormatBool(cm.Checkpoint),
+		cm.Writer,
+	}
+}
+
+func printCommits(c *logCommand, commits []s3vfs.Commit, format string) error {
+	switch format {
+	case formatCSV:
+		cw := csv.NewWriter(c.stdout)
+		cw.Write(logColumns)
+		for _, cm := range commits {
+			cw.Write(logRow(cm))
+		}
+		cw.Flush()
+		return cw.Error()
+	case formatJSON:
+		type row struct {
+			Commit     uint64    `json:"commit"`
+			Time       time.Time `json:"time"`
+			Size       int64     `json:"size"`
+			Blocks     int       `json:"blocks"`
+			Checkpoint bool      `json:"checkpoint"`
+			Writer     string    `json:"writer"`
+		}
+		rows := make([]row, len(commits))
+		for i, cm := range commits {
+			rows[i] = row{cm.N, cm.Time.UTC(), cm.Size, cm.BlocksChanged, cm.Checkpoint, cm.Writer}
+		}
+		e := json.NewEncoder(c.stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(rows)
+	}
+	table := tablewriter.NewTable(c.stdout,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone))
+	header := make([]any, len(logColumns))
+	for i, col := range logColumns {
+		header[i] = col
+	}
+	table.Header(header...)
+	for _, cm := range commits {
+		r := logRow(cm)
+		r[1] = cm.Time.UTC().Format(time.RFC3339)
+		r[4] = ""
+		if cm.Checkpoint {
+			r[4] = "yes"
+		}
+		if err := table.Append(r); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	if len(commits) == 1 {
+		fmt.Fprintln(c.stdout, "(1 commit)")
+	} else {
+		fmt.Fprintf(c.stdout, "(%d commits)\n", len(commits))
+	}
+	return nil
+}
