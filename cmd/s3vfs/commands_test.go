@@ -20,7 +20,7 @@ import (
 func TestHelp(t *testing.T) {
 	c := newCLI(t)
 	r := c.ok("", "help")
-	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info", "log", "gc", "restore"} {
+	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info", "log", "gc", "restore", "bench"} {
 		if !strings.Contains(r.stdout, cmd) {
 			t.Errorf("help does not list %s", cmd)
 		}
@@ -28,7 +28,7 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(h.stdout, "Usage: s3vfs "+cmd) || !strings.Contains(h.stdout, "Example") {
 			t.Errorf("%s --help lacks usage or an example:\n%s", cmd, h.stdout)
 		}
-		if cmd != "demo" && !strings.Contains(h.stdout, "-endpoint") {
+		if cmd != "demo" && cmd != "bench" && !strings.Contains(h.stdout, "-endpoint") {
 			t.Errorf("%s --help lacks the AWS flags:\n%s", cmd, h.stdout)
 		}
 		if h2 := c.ok("", "help", cmd); h2.stdout != h.stdout {
@@ -335,4 +335,18 @@ func sameDB(a, b []byte) bool {
 		copy(x[92:96], make([]byte, 4))
 	}
 	return bytes.Equal(a, b)
+}
+
+// The bench command measures a workload end to end against its own server.
+func TestBench(t *testing.T) {
+	c := newCLI(t)
+	r := c.ok("", "bench", "--size", "2000", "--latency", "0", "--workloads", "warm point lookup")
+	for _, want := range []string{"| warm point lookup | local |", "| warm point lookup | s3vfs |", "| warm point lookup | per-page |"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	c.fails(exitUsage, []string{"--size"}, "bench", "--size", "tiny")
+	c.fails(exitUsage, []string{"--latency"}, "bench", "--latency", "soon")
+	c.fails(exitUsage, []string{"no arguments"}, "bench", "extra")
 }

@@ -93,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd = &gcCommand{ioStreams: std}
 	case "restore":
 		cmd = &restoreCommand{ioStreams: std}
+	case "bench":
+		cmd = &benchCommand{ioStreams: std}
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdin, stdout, stderr)
@@ -125,6 +127,7 @@ Commands:
 	log      list the commits kept (or "history"):  s3vfs log s3://bucket/app.db
 	gc       delete what no kept version needs:     s3vfs gc --dry-run s3://bucket/app.db
 	restore  publish an old commit as the newest:   s3vfs restore s3://bucket/app.db 1234
+	bench    measure against a local S3 server:     s3vfs bench --latency 20ms
 	version  print the version
 
 Run "s3vfs <command> --help" for a command's flags and examples.

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/bench"
+)
+
+const benchHelp = `
+Usage: s3vfs bench [flags]
+
+Measures the library against a throwaway local S3 server (as "demo" does),
+with a fixed latency added to every request by a proxy, next to the same
+workloads on a local file (the floor) and on this library with cache and
+read-ahead off and 4 KiB blocks (one request per page). Prints a Markdown
+table: ms/op, requests by kind, round trips, bytes and MB/s per workload.
+docs/performance.md explains the workloads and holds a full run.
+
+Example:
+
+	s3vfs bench                                  # small database, 0 and 20 ms
+	s3vfs bench --size full --latency 20ms       # about 1 GB
+	s3vfs bench --workloads "cold point,warm point" --sweep
+`
+
+// benchCommand runs the benchmark workloads of internal/bench.
+type benchCommand struct {
+	ioStreams
+}
+
+// Run implements command.
+func (c *benchCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("bench", benchHelp, c.stdout)
+	size := fs.String("size", "small", `database size: "small", "full" (about 1 GB) or a number of rows`)
+	latencies := fs.String("latency", "0,20ms", "comma-separated latencies added to every request")
+	workloads := fs.String("workloads", "", "comma-separated workload names or prefixes (default: all)")
+	sweep := fs.Bool("sweep", false, "compare block sizes 4K/64K/256K/1M with 4K and 64K pages instead of the three targets")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bench takes no arguments (got %q)", fs.Arg(0))
+	}
+	sz, err := bench.ParseSize(*size)
+	if err != nil {
+		return usagef("bench: --size: %v", err)
+	}
+	cfg := bench.Config{Size: sz, Targets: bench.Targets(), Logf: func(format string, args ...any) {
+		fmt.Fprintf(c.stderr, format+"\n", args...)
+	}}
+	if *sweep {
+		cfg.Targets = bench.SweepTargets()
+	}
+	for _, s := range strings.Split(*latencies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "0" {
+			s = "0s"
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return usagef("bench: --latency %q: want durations such as 0,20ms", s)
+		}
+		cfg.Latencies = append(cfg.Latencies, d)
+	}
+	for _, w := range strings.Split(*workloads, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			cfg.Workloads = append(cfg.Workloads, w)
+		}
+	}
+	return bench.Run(ctx, c.stdout, cfg)
+}
