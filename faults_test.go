@@ -50,22 +50,38 @@ func ledgerTransactions(t testing.TB) int {
 func TestFaults(t *testing.T) {
 	const procs, writers = 2, 4
 	total := ledgerTransactions(t)
+
+	// The workload waits more than it computes (backoff, busy handler,
+	// attempt timeouts), so every kind runs at once, each on its own
+	// bucket and proxy; the subtests then check them one by one.
+	type run struct {
+		e      *env
+		key    string
+		faults *s3test.Faults
+		wait   func() ([]*ledgerResult, error)
+	}
+	runs := make([]run, len(faultCases))
 	for i, fc := range faultCases {
+		e := newEnv(t, &s3vfsOptsSmall)
+		key := "faults/" + string(fc.fault)
+		createLedger(t, e.name, key)
+		faults := s3test.NewFaults(uint64(1000+i), fc.rate, fc.fault)
+		faults.Install(e.proxy)
+		runs[i] = run{e, key, faults, e.startLedger(key, procs, ledgerJob{
+			Writers: writers, Transactions: total / (procs * writers), Seed: uint64(i),
+			BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
+		})}
+	}
+	for i, fc := range faultCases {
+		r := runs[i]
+		results, err := r.wait()
+		r.e.proxy.SetHook(nil)
 		t.Run(string(fc.fault), func(t *testing.T) {
-			e := newEnv(t, &s3vfsOptsSmall)
-			key := "faults/" + strings.ReplaceAll(string(fc.fault), "/", "")
-			createLedger(t, e.name, key)
-
-			faults := s3test.NewFaults(uint64(1000+i), fc.rate, fc.fault)
-			faults.Install(e.proxy)
-			results := e.ledgerRun(key, procs, ledgerJob{
-				Writers: writers, Transactions: total / (procs * writers), Seed: uint64(i),
-				BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
-			})
-			e.proxy.SetHook(nil)
-
-			sum := checkLedger(t, e.name, key, results)
-			n, seen := faults.Total()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := checkLedger(t, r.e.name, r.key, results)
+			n, seen := r.faults.Total()
 			if n == 0 {
 				t.Errorf("no %s fault was injected in %d requests", fc.fault, seen)
 			}
