@@ -131,6 +131,9 @@ func (f *file) commit(ctx context.Context) error {
 		f.forgetSpilled()
 		return sqlite3.BUSY_SNAPSHOT
 	case err != nil:
+		// The record may exist and name the blocks uploaded early: the
+		// rollback that follows must not delete them as orphans.
+		f.forgetSpilled()
 		f.unknown = f.fail(err, sqlite3.IOERR_WRITE)
 		return f.unknown
 	}

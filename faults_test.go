@@ -11,19 +11,22 @@ import (
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
-// faultCases are the fault kinds the ledger workload runs under, each at a
-// rate between 1% and 30% of the eligible requests. A hung request costs an
-// attempt timeout, so hangs are the rarest.
+// faultCases are the faults the ledger workload runs under: each kind alone
+// at a rate between 1% and 30% of the eligible requests (a hung request
+// costs an attempt timeout, so hangs are the rarest), then every kind but
+// hangs at once at 30%.
 var faultCases = []struct {
-	fault s3test.Fault
+	name  string
 	rate  float64
+	kinds []s3test.Fault
 }{
-	{s3test.InternalError, 0.10},
-	{s3test.SlowDown, 0.10},
-	{s3test.Reset, 0.10},
-	{s3test.Hang, 0.01}, // each costs an attempt timeout (1s)
-	{s3test.Truncate, 0.20},
-	{s3test.Conflict, 0.30},
+	{"500", 0.10, []s3test.Fault{s3test.InternalError}},
+	{"503", 0.10, []s3test.Fault{s3test.SlowDown}},
+	{"reset", 0.10, []s3test.Fault{s3test.Reset}},
+	{"hang", 0.01, []s3test.Fault{s3test.Hang}},
+	{"truncate", 0.20, []s3test.Fault{s3test.Truncate}},
+	{"409", 0.30, []s3test.Fault{s3test.Conflict}},
+	{"mixed", 0.30, []s3test.Fault{s3test.InternalError, s3test.SlowDown, s3test.Reset, s3test.Truncate, s3test.Conflict}},
 }
 
 // ledgerTransactions is the number of transactions committed per run of the
@@ -50,27 +53,43 @@ func ledgerTransactions(t testing.TB) int {
 func TestFaults(t *testing.T) {
 	const procs, writers = 2, 4
 	total := ledgerTransactions(t)
+
+	// The workload waits more than it computes (backoff, busy handler,
+	// attempt timeouts), so every kind runs at once, each on its own
+	// bucket and proxy; the subtests then check them one by one.
+	type run struct {
+		e      *env
+		key    string
+		faults *s3test.Faults
+		wait   func() ([]*ledgerResult, error)
+	}
+	runs := make([]run, len(faultCases))
 	for i, fc := range faultCases {
-		t.Run(string(fc.fault), func(t *testing.T) {
-			e := newEnv(t, &s3vfsOptsSmall)
-			key := "faults/" + strings.ReplaceAll(string(fc.fault), "/", "")
-			createLedger(t, e.name, key)
-
-			faults := s3test.NewFaults(uint64(1000+i), fc.rate, fc.fault)
-			faults.Install(e.proxy)
-			results := e.ledgerRun(key, procs, ledgerJob{
-				Writers: writers, Transactions: total / (procs * writers), Seed: uint64(i),
-				BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
-			})
-			e.proxy.SetHook(nil)
-
-			sum := checkLedger(t, e.name, key, results)
-			n, seen := faults.Total()
-			if n == 0 {
-				t.Errorf("no %s fault was injected in %d requests", fc.fault, seen)
+		e := newEnv(t, &s3vfsOptsSmall)
+		key := "faults/" + fc.name
+		createLedger(t, e.name, key)
+		faults := s3test.NewFaults(uint64(1000+i), fc.rate, fc.kinds...)
+		faults.Install(e.proxy)
+		runs[i] = run{e, key, faults, e.startLedger(key, procs, ledgerJob{
+			Writers: writers, Transactions: total / (procs * writers), Seed: uint64(i),
+			BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
+		})}
+	}
+	for i, fc := range faultCases {
+		r := runs[i]
+		results, err := r.wait()
+		r.e.proxy.SetHook(nil)
+		t.Run(fc.name, func(t *testing.T) {
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("| %s %d%% | %d | %d in %d requests | %d | %d | %d | %v | %.0f | %s",
-				fc.fault, int(fc.rate*100), sum.committed, n, seen, sum.failed, sum.unknown, sum.busy,
+			sum := checkLedger(t, r.e.name, r.key, results)
+			n, seen := r.faults.Total()
+			if n == 0 {
+				t.Errorf("no %s fault was injected in %d requests", fc.name, seen)
+			}
+			t.Logf("| %s %d%% | %d | %s | %d | %d | %d | %v | %.0f | %s",
+				fc.name, int(fc.rate*100), sum.committed, r.faults, sum.failed, sum.unknown, sum.busy,
 				sum.elapsed.Round(time.Second), float64(sum.committed)/sum.elapsed.Seconds(), fmtErrors(sum.errors))
 		})
 	}

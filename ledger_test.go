@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,17 +226,30 @@ func errorClass(err error) string {
 // and returns their results.
 func (e *env) ledgerRun(key string, procs int, job ledgerJob) []*ledgerResult {
 	e.t.Helper()
+	results, err := e.startLedger(key, procs, job)()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return results
+}
+
+// startLedger starts procs child processes of job against key in e's
+// bucket and returns a function that waits for their results. It may be
+// called from any goroutine.
+func (e *env) startLedger(key string, procs int, job ledgerJob) func() ([]*ledgerResult, error) {
 	results := make([]*ledgerResult, procs)
 	errs := make([]error, procs)
 	var wg sync.WaitGroup
 	for p := range procs {
+		j := job
+		j.Proc = p
+		arg, _ := json.Marshal(j)
+		cmd := e.childCommand("ledger", key, string(arg))
+		// A child must not outlive a test binary that dies or times out.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			j := job
-			j.Proc = p
-			arg, _ := json.Marshal(j)
-			cmd := e.childCommand("ledger", key, string(arg))
 			out, err := cmd.Output()
 			if err != nil {
 				errs[p] = fmt.Errorf("process %d: %w", p, err)
@@ -245,13 +259,10 @@ func (e *env) ledgerRun(key string, procs int, job ledgerJob) []*ledgerResult {
 			errs[p] = json.Unmarshal(out, results[p])
 		}()
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			e.t.Fatal(err)
-		}
+	return func() ([]*ledgerResult, error) {
+		wg.Wait()
+		return results, errors.Join(errs...)
 	}
-	return results
 }
 
 // ledgerSummary totals the results of the processes of one run.
