@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/s3vfs/s3vfs"
+
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -148,7 +150,7 @@ func TestInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := map[string]any{
-		"commit": 2.0, "format_version": 1.0, "block_size": 65536.0, "page_size": 4096.0,
+		"commit": 2.0, "format_version": 1.0, "block_size": float64(s3vfs.DefaultBlockSize), "page_size": 4096.0,
 		"file_size": float64(st.Size()), "database": c.url("i.db"),
 	}
 	for k, v := range checks {

@@ -1,6 +1,8 @@
 package s3test
 
 import (
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -78,7 +80,7 @@ func NewProxy(target string) (*Proxy, error) {
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	rp.ErrorLog = nil
+	rp.ErrorLog = log.New(io.Discard, "", 0) // aborted requests are the tests' doing
 	p.next = rp
 	p.srv = &http.Server{Handler: p.handler(rp)}
 	go p.srv.Serve(ln)
