@@ -100,7 +100,17 @@ func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte,
 // SerializeReader is [VFS.Serialize] as an [io.ReadCloser]. Close it to
 // stop early and release its goroutines.
 func (v *VFS) SerializeReader(ctx context.Context, key string) io.ReadCloser {
-	next, stop := iter.Pull2(v.Serialize(ctx, key))
+	return newSerialReader(v.Serialize(ctx, key))
+}
+
+// SerializeReaderAt is [VFS.SerializeAt] as an [io.ReadCloser]: the
+// database as it was at commit n.
+func (v *VFS) SerializeReaderAt(ctx context.Context, key string, n uint64) io.ReadCloser {
+	return newSerialReader(v.SerializeAt(ctx, key, n))
+}
+
+func newSerialReader(seq iter.Seq2[[]byte, error]) io.ReadCloser {
+	next, stop := iter.Pull2(seq)
 	return &serialReader{next: next, stop: stop}
 }
 

@@ -3,14 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"path/filepath"
-
-	"github.com/s3vfs/s3vfs"
 )
 
 const exportHelp = `
@@ -77,11 +73,11 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		src = serializeAt(ctx, v, t.key, at)
+		src = v.SerializeReaderAt(ctx, t.key, at)
 	case at != 0:
 		// Pinned even when it is the newest: a commit made meanwhile
 		// does not change what is exported.
-		src, size = serializeAt(ctx, v, t.key, at), -1
+		src, size = v.SerializeReaderAt(ctx, t.key, at), -1
 		if at == info.Commit {
 			size = info.FileSize
 		}
@@ -135,48 +131,5 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	}
 	done = true
 	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, at, n, dest)
-	return nil
-}
-
-// serializeAt is [s3vfs.VFS.SerializeAt] as an io.ReadCloser, as
-// SerializeReader is for the newest commit.
-func serializeAt(ctx context.Context, v *s3vfs.VFS, key string, n uint64) io.ReadCloser {
-	next, stop := iter.Pull2(v.SerializeAt(ctx, key, n))
-	return &pullReader{next: next, stop: stop}
-}
-
-// pullReader reads the blocks an iterator yields.
-type pullReader struct {
-	next func() ([]byte, error, bool)
-	stop func()
-	buf  []byte
-	err  error
-}
-
-func (r *pullReader) Read(p []byte) (int, error) {
-	for len(r.buf) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		data, err, ok := r.next()
-		switch {
-		case !ok:
-			r.err = io.EOF
-		case err != nil:
-			r.err = err
-		default:
-			r.buf = data
-		}
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
-}
-
-func (r *pullReader) Close() error {
-	r.stop()
-	if r.err == nil {
-		r.err = errors.New("s3vfs: read after Close")
-	}
 	return nil
 }
