@@ -41,6 +41,13 @@ type file struct {
 	cause error
 
 	ra readAhead // sequential read detection and its fetches
+
+	// header remembers whether the block 0 object ref holds a plain SQLite
+	// header (see encrypted).
+	header struct {
+		known, encrypted bool
+		ref              blockRef
+	}
 }
 
 var (
@@ -421,6 +428,16 @@ func (f *file) encrypted() bool {
 	if s == nil || s.size < 100 {
 		return false
 	}
+	// SQLite asks for the device characteristics several times a
+	// transaction: look at block 0 once per version of it, not per call.
+	ref := s.blocks.get(0)
+	if f.header.known && f.header.ref == ref {
+		return f.header.encrypted
+	}
 	b0, err := f.db.readBlock(f.ctx(), s, 0)
-	return err == nil && !plainHeader(b0)
+	if err != nil {
+		return false
+	}
+	f.header.known, f.header.ref, f.header.encrypted = true, ref, !plainHeader(b0)
+	return f.header.encrypted
 }
