@@ -20,8 +20,10 @@ import (
 // are copied (read, checked, and written anew), because a commit may only
 // use its parent's blocks and its own (docs/design.md, "Garbage
 // collection"). Connections that have the database open see the restored
-// version at their next transaction, like any other commit. Racing
-// writers are retried over, as [VFS.Deserialize] does.
+// version at their next transaction, like any other commit. A
+// commit that lands meanwhile is retried over, as [VFS.Deserialize] does:
+// after a growing, jittered pause, for up to a minute after the first lost
+// race (or until ctx's deadline, if sooner).
 func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error) {
 	if err := validateKey(key); err != nil {
 		return 0, err
@@ -35,6 +37,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 
 	token := newToken()
 	var clock attemptClock
+	var retry publishRetry
 	var mu sync.Mutex
 	copies := map[int64]blockRef{} // blocks this attempt copied; guarded by mu
 	var uploaded []string          // guarded by mu
@@ -43,7 +46,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 
-	for attempt := 0; ; attempt++ {
+	for {
 		head, err := db.refresh(ctx, 0)
 		if err != nil {
 			return fail(err)
@@ -129,11 +132,14 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 			// The outcome may be unknown: leave the objects to garbage
 			// collection rather than delete what a commit may use.
 			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
-		case attempt >= 10:
-			return fail(fmt.Errorf("lost the commit race %d times; try again", attempt+1))
 		}
+		// Lost to another commit: try again on top of it, after a pause
+		// (publishretry.go). The copies made so far are kept and reused.
 		v.stats.conflicts.Add(1)
 		v.removeOrphans(ctx, []string{cname})
 		uploaded = uploaded[:len(uploaded)-1]
+		if err := retry.lostRace(ctx); err != nil {
+			return fail(err)
+		}
 	}
 }

@@ -228,7 +228,8 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 	// Publish as one commit with a full checkpoint, retrying on top of any
 	// commit that lands meanwhile: the new contents replace whatever is there.
 	blockMap := blockMap{}.with(nblocks(size, bs), blocks)
-	for attempt := 0; ; attempt++ {
+	var retry publishRetry
+	for {
 		c := &checkpoint{n: n, token: token, blockSize: bs, fileSize: size}
 		for idx, ref := range blockMap.all() {
 			c.blocks = append(c.blocks, entry{idx, ref})
@@ -256,15 +257,17 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 			}, start)
 			return nil
 		}
-		if !errors.Is(err, errConflict) || attempt >= 10 {
-			if errors.Is(err, errConflict) {
-				return fail(fmt.Errorf("s3vfs: deserialize %s: lost the commit race %d times; try again", key, attempt+1))
-			}
+		if !errors.Is(err, errConflict) {
 			return err
 		}
+		// Lost to another commit: try again on top of it, after a pause
+		// (publishretry.go).
 		v.stats.conflicts.Add(1)
 		v.removeOrphans(ctx, []string{cname})
 		uploaded = uploaded[:len(uploaded)-1]
+		if err := retry.lostRace(ctx); err != nil {
+			return fail(fmt.Errorf("s3vfs: deserialize %s: %w", key, err))
+		}
 		head, err = db.refresh(ctx, 0)
 		if err != nil {
 			return fail(err)
