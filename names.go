@@ -43,7 +43,11 @@ func validateKey(key string) error {
 	case len(key) > maxKeyLen:
 		return bad(fmt.Sprintf("it is %d bytes long", len(key)), fmt.Sprintf("use at most %d bytes", maxKeyLen))
 	case strings.HasPrefix(key, "/"):
-		return bad("it starts with '/'", "use a relative key such as file:my/db.sqlite (not file:/my/db.sqlite)")
+		// SQLite opens the target of VACUUM INTO and ATTACH with the main
+		// database's VFS unless its URI names another: a local path lands
+		// here. "os" is ncruces' local VFS (vfs.Find), on every platform.
+		return bad("it starts with '/'", "use a relative key such as file:my/db.sqlite (not file:/my/db.sqlite); "+
+			"to write a local file (VACUUM INTO, ATTACH), name the local VFS in a URI: VACUUM INTO 'file:/tmp/x.db?vfs=os'")
 	case strings.HasSuffix(key, "/"):
 		return bad("it ends with '/'", "name a database, not a folder")
 	}
