@@ -79,34 +79,67 @@ func (db *database) readAt(ctx context.Context, s *snapshot, b []byte, off int64
 	return n, nil
 }
 
-// overlayHeader writes the commit number n into the file change counter
-// (header bytes 24-27) of the bytes b read at off, and into the
-// version-valid-for number (92-95) if the stored header had the two equal
-// (so the in-header database size keeps the validity SQLite gave it).
-// Every commit thus changes the counter as SQLite reads it, which is how
-// other connections learn that their page cache is stale, without a
-// commit having to rewrite block 0 (docs/design.md). block0 is the stored
-// block 0.
+// overlayHeader rewrites, in the bytes b read at off, the header fields
+// that s3vfs serves rather than stores (docs/format.md, "Blocks"):
+//
+//   - the file change counter (bytes 24-27) is servedCounter(n), and so is
+//     the version-valid-for number (92-95) if the stored header had the
+//     two equal (so the in-header database size keeps the validity SQLite
+//     gave it). Every commit thus changes the counter as SQLite reads it,
+//     which is how other connections learn that their page cache is
+//     stale, without a commit having to rewrite block 0 (docs/design.md);
+//   - the file format versions (bytes 18-19) read 1 (rollback journal)
+//     where the stored header says 2 (WAL): s3vfs has no WAL, and a
+//     database that carries the flag must still open.
+//
+// block0 is the stored block 0.
 func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
-	if off >= 96 || n == 0 || len(block0) < 100 || !plainHeader(block0) {
+	if off >= 96 || len(block0) < 100 || !plainHeader(block0) {
 		return
 	}
-	counter := uint32(n)
+	put := func(at int64, v ...byte) {
+		for i := range int64(len(v)) {
+			if p := at + i - off; p >= 0 && p < int64(len(b)) {
+				b[p] = v[i]
+			}
+		}
+	}
+	if walFlagged(block0) {
+		put(18, 1, 1)
+	}
+	if n == 0 {
+		return
+	}
+	counter := servedCounter(n)
 	validFor := counter
 	if string(block0[24:28]) != string(block0[92:96]) {
 		validFor = ^counter
 	}
-	put := func(at int64, v uint32) {
-		bs := [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
-		for i := int64(0); i < 4; i++ {
-			if p := at + i - off; p >= 0 && p < int64(len(b)) {
-				b[p] = bs[i]
-			}
-		}
-	}
-	put(24, counter)
-	put(92, validFor)
+	be := func(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+	put(24, be(counter)...)
+	put(92, be(validFor)...)
 }
+
+// walFlagged reports whether the stored block 0 carries the WAL flag in its
+// file format versions (bytes 18-19).
+func walFlagged(block0 []byte) bool {
+	return len(block0) >= 100 && plainHeader(block0) && (block0[18] == 2 || block0[19] == 2)
+}
+
+// clearWALFlag sets the file format versions of a block 0 that carries the
+// WAL flag to 1 (rollback journal), as overlayHeader serves them.
+func clearWALFlag(block0 []byte) {
+	if walFlagged(block0) {
+		block0[18], block0[19] = 1, 1
+	}
+}
+
+// servedCounter is the file change counter SQLite reads for commit n:
+// always even. A connection whose own commit failed after SQLite had
+// bumped the counter in its cached page 1 (to the old value plus one, odd)
+// can therefore never mistake another writer's commit for its own and
+// trust its stale page cache (docs/design.md).
+func servedCounter(n uint64) uint32 { return uint32(n) << 1 }
 
 // plainHeader reports whether block 0 starts with the SQLite header in the
 // clear. It does not when a wrapper VFS (vfs/adiantum, vfs/xts) encrypts

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
@@ -17,6 +18,7 @@ const (
 	childBucketEnv = "S3VFS_TEST_CHILD_BUCKET" // the bucket to use
 	childKeyEnv    = "S3VFS_TEST_CHILD_KEY"    // the database key
 	childArgEnv    = "S3VFS_TEST_CHILD_ARG"    // a mode-specific argument
+	childParamsEnv = "S3VFS_TEST_CHILD_PARAMS" // URI parameters added to the child's database name
 )
 
 // childModes maps a child mode name to its body, which returns the exit
@@ -33,8 +35,9 @@ func runChild(mode string) int {
 }
 
 // childCommand returns a command that runs mode in a child process against
-// the env's bucket (through the env's proxy) and database key.
-func (e *env) childCommand(mode, key, arg string) *exec.Cmd {
+// the env's bucket (through the env's proxy) and database key; params are
+// URI parameters for the child's database name (childDB).
+func (e *env) childCommand(mode, key, arg string, params ...string) *exec.Cmd {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
@@ -42,6 +45,7 @@ func (e *env) childCommand(mode, key, arg string) *exec.Cmd {
 		childBucketEnv+"="+e.bucket,
 		childKeyEnv+"="+key,
 		childArgEnv+"="+arg,
+		childParamsEnv+"="+strings.Join(params, "&"),
 		"S3VFS_TEST_ENDPOINT="+e.proxy.URL,
 		"AWS_ACCESS_KEY_ID="+server.AccessKey,
 		"AWS_SECRET_ACCESS_KEY="+server.SecretKey,

@@ -134,8 +134,7 @@ func (f *file) commit(ctx context.Context) error {
 		// The record may exist and name the blocks uploaded early: the
 		// rollback that follows must not delete them as orphans.
 		f.forgetSpilled()
-		f.unknown = f.fail(err, sqlite3.IOERR_WRITE)
-		return f.unknown
+		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	v.stats.commits.Add(1)

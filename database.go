@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // snapshot is one committed version of a database: what a transaction
@@ -51,7 +49,7 @@ type database struct {
 	// zero means Options.Retention. Guarded by mu.
 	retention time.Duration
 
-	refreshes singleflight.Group // concurrent head checks become one request
+	checks freshChecks // concurrent head checks share requests, never stale ones
 
 	ownCache atomic.Pointer[blockCache] // set by block_cache=; nil: the VFS's cache
 }
@@ -92,7 +90,7 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapsho
 	if head != nil && time.Since(verified) <= maxAge {
 		return head, nil
 	}
-	return shared(ctx, &db.refreshes, "", db.check)
+	return db.checks.do(ctx, db.check)
 }
 
 func (db *database) check(ctx context.Context) (*snapshot, error) {
@@ -108,7 +106,7 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 		switch {
 		case errors.Is(err, ErrNotFound):
 			db.publish(head, start)
-			return head, nil
+			return db.headOrNewer(head), nil
 		case err != nil:
 			return nil, err
 		}
@@ -147,7 +145,10 @@ func (db *database) headOrNewer(s *snapshot) *snapshot {
 // and builds its snapshot. known, if it is the newest, saves a GET.
 func (db *database) readHead(ctx context.Context, prev *snapshot, known *record) (*snapshot, error) {
 	st := &db.vfs.store
-	name, err := st.first(ctx, recordPrefix(db.key))
+	name, err := st.first(ctx, recordPrefix(db.key), func(name string) bool {
+		_, ok := parseRecordName(db.key, name)
+		return ok
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +158,7 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 		}
 		return &snapshot{blockSize: int64(db.vfs.opts.BlockSize)}, nil
 	}
-	n, ok := parseRecordName(db.key, name)
-	if !ok {
-		return nil, fmt.Errorf("s3vfs: %s: unexpected object %s among the commit records", db.key, name)
-	}
+	n, _ := parseRecordName(db.key, name)
 	if prev != nil && n == prev.n {
 		return prev, nil
 	}

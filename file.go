@@ -30,9 +30,19 @@ type file struct {
 	floor       int64 // the least size since the writes began: committed bytes past it are gone
 	dirty       bool
 
-	// unknown is the error of a commit whose outcome could not be settled;
-	// until the transaction ends, every later commit attempt fails with it.
-	unknown error
+	// committed is set once a commit was published under the current write
+	// lock. SQLite releases the lock right after a commit, except in
+	// locking_mode=EXCLUSIVE or to undo a transaction over several
+	// databases: a write before the release is refused (settings.go).
+	committed bool
+
+	// failed is the error of this transaction's commit that failed (refused,
+	// lost to another writer, or of unknown outcome). Until the transaction
+	// ends, every later commit attempt fails with it: nothing of a failed
+	// transaction may be published, not even by the Sync that ends SQLite's
+	// rollback of it (which skips restoring pages when the super-journal of
+	// a transaction over several databases is gone already).
+	failed error
 
 	// cause is the last I/O error this transaction handed to SQLite. The
 	// connection reports the system error of the last VFS call, and SQLite
@@ -57,6 +67,7 @@ var (
 	_ vfs.FileCommitPhaseTwo   = &file{}
 	_ vfs.FilePragma           = &file{}
 	_ vfs.FileSizeHint         = &file{}
+	_ vfs.FileSync             = &file{}
 )
 
 // ctx returns the context of the statement running on the connection, so
@@ -102,6 +113,10 @@ func (f *file) Close() error {
 }
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
+	defer func() {
+		if off <= 24 && off+int64(len(b)) >= 28 {
+		}
+	}()
 	s := f.view()
 	size := s.size
 	if f.dirty {
@@ -163,6 +178,9 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	if f.readOnly {
 		return 0, sqlite3.READONLY
 	}
+	if f.committed {
+		return 0, f.fail(errWriteAfterCommit(f.db.key), sqlite3.IOERR_WRITE)
+	}
 	s := f.view()
 	f.begin(s)
 	bs := s.blockSize
@@ -217,6 +235,9 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 				return nil, err
 			}
 			copy(buf, data[:live])
+			if idx == 0 {
+				clearWALFlag(buf) // as SQLite read it (overlayHeader)
+			}
 		}
 	}
 	f.pending[idx] = buf
@@ -227,6 +248,7 @@ func (f *file) Truncate(size int64) error {
 	if f.readOnly {
 		return sqlite3.READONLY
 	}
+
 	s := f.view()
 	f.begin(s)
 	bs := s.blockSize
@@ -272,15 +294,30 @@ func (f *file) discard() {
 	f.pendingSize = 0
 }
 
-func (f *file) Sync(flags vfs.SyncFlag) error { return f.commitPending() }
+// Sync publishes writes made outside a batch (journal mode OFF, a
+// transaction larger than the page cache, an encrypted database), unless
+// SyncSuper already did.
+func (f *file) Sync(flags vfs.SyncFlag) error { return f.commitPending("") }
+
+// SyncSuper implements [vfs.FileSync]. SQLite sends it in the first phase
+// of every commit, just before Sync, and in place of Sync with
+// PRAGMA synchronous=OFF: the last point where SQLite can still roll the
+// transaction back. super names the super-journal of a transaction over
+// several databases, which s3vfs refuses (settings.go).
+func (f *file) SyncSuper(super string) error {
+	return f.commitPending(super)
+}
 
 // BeginAtomicWrite implements [vfs.FileBatchAtomicWrite]: the writes that
 // follow are buffered, as all writes are.
 func (f *file) BeginAtomicWrite() error { return nil }
 
-// CommitAtomicWrite implements [vfs.FileBatchAtomicWrite]: the batch is
-// published as one commit. On failure SQLite rolls the batch back.
-func (f *file) CommitAtomicWrite() error { return f.commitPending() }
+// CommitAtomicWrite implements [vfs.FileBatchAtomicWrite]. The batch is
+// not published yet: SQLite may go on writing before it syncs (a VACUUM
+// that changes the page size truncates the file after its batch), and the
+// whole transaction must be one commit. SyncSuper, which SQLite sends
+// right after, publishes it.
+func (f *file) CommitAtomicWrite() error { return nil }
 
 // RollbackAtomicWrite implements [vfs.FileBatchAtomicWrite].
 func (f *file) RollbackAtomicWrite() error {
@@ -288,25 +325,48 @@ func (f *file) RollbackAtomicWrite() error {
 	return f.keepCause()
 }
 
-// CommitPhaseTwo implements [vfs.FileCommitPhaseTwo]: with
-// PRAGMA synchronous=OFF SQLite never syncs, and this is the last point
-// where a commit error still reaches the application.
-func (f *file) CommitPhaseTwo() error { return f.commitPending() }
+// CommitPhaseTwo implements [vfs.FileCommitPhaseTwo]. SQLite has already
+// dropped its journal here, so the commit is published earlier, at
+// SyncSuper; this is only the last resort for writes still pending, and
+// where the trim that may follow a commit is published.
+func (f *file) CommitPhaseTwo() error {
+	if !f.committed {
+		return f.commitPending("")
+	}
+	// SQLite truncates the file after a commit that left it longer than
+	// the database (pager_end_transaction; seen after VACUUM), and only
+	// then sends this. The pages cut are past the database size in the
+	// header, which is what SQLite reads: the trim changes nothing SQLite
+	// sees, so it is published as a commit of its own, best effort, and
+	// a trim that loses a race is dropped rather than failing a COMMIT
+	// whose transaction is already published.
+	if err := f.commitPending(""); err != nil {
+		f.failed, f.cause = nil, nil
+	}
+	return nil
+}
 
-func (f *file) commitPending() error {
-	if f.unknown != nil {
-		// SQLite answers an I/O error from CommitAtomicWrite by writing the
-		// pages again and syncing: a second attempt at the same commit.
-		// If the first one landed, the second would lose to it and report
-		// BUSY, inviting the application to apply the transaction twice.
-		return f.unknown
+// commitPending publishes the pending writes, if any. super is the
+// super-journal SQLite named (SyncSuper), or "".
+func (f *file) commitPending(super string) error {
+	if f.failed != nil {
+		return f.failed
 	}
 	if !f.dirty {
 		return nil
 	}
-	if err := f.commit(f.ctx()); err != nil {
+	err := f.checkCommittable(super)
+	if err != nil {
+		err = f.fail(err, sqlite3.IOERR_WRITE)
+	} else {
+		err = f.commit(f.ctx())
+	}
+	if err != nil {
+		f.failed = err
+		f.discard()
 		return err
 	}
+	f.committed = true
 	return nil
 }
 
@@ -367,6 +427,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 			return sqlite3.BUSY_SNAPSHOT
 		}
 		db.writer = f
+		f.noteWriter(true)
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock
@@ -380,7 +441,9 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
 		// Anything not committed by now was rolled back.
 		f.discard()
-		f.unknown = nil
+		f.failed = nil
+		f.committed = false
+		f.noteWriter(false)
 		f.db.mu.Lock()
 		if f.db.writer == f {
 			f.db.writer = nil

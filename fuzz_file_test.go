@@ -129,15 +129,20 @@ func FuzzBlockFile(f *testing.F) {
 				} else {
 					pending = append(pending, make([]byte, off-int64(len(pending)))...)
 				}
-			case 3: // commit
+			case 3: // commit, as SQLite does: the batch, the sync, the end of the transaction
 				if err := file.(vfs.FileBatchAtomicWrite).CommitAtomicWrite(); err != nil {
 					t.Fatal(err)
 				}
+				if err := file.(vfs.FileSync).SyncSuper(""); err != nil {
+					t.Fatal(err)
+				}
+				nextTransaction(t, file)
 				committed = bytes.Clone(pending)
 			case 4: // rollback
 				if err := file.(vfs.FileBatchAtomicWrite).RollbackAtomicWrite(); err != nil {
 					t.Fatal(err)
 				}
+				nextTransaction(t, file)
 				pending = bytes.Clone(committed)
 			case 5: // reopen in a fresh process and read everything
 				file.Close()
@@ -148,4 +153,16 @@ func FuzzBlockFile(f *testing.F) {
 		}
 		check("end", 0, len(pending)+1)
 	})
+}
+
+// nextTransaction ends a write transaction on file and begins the next, as
+// SQLite does between two (it releases RESERVED, keeping SHARED).
+func nextTransaction(t *testing.T, file vfs.File) {
+	t.Helper()
+	if err := file.Unlock(vfs.LOCK_SHARED); err != nil {
+		t.Fatal(err)
+	}
+	if err := file.Lock(vfs.LOCK_RESERVED); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -17,6 +17,9 @@ import (
 // bytes_received=65536 cache_hits=40 cache_misses=9 cache_hit_rate=0.816
 // commits=1 conflicts=0"; cache_hit_rate is 0 before any block read.
 func (f *file) Pragma(name, value string) (string, error) {
+	if err := f.checkPragma(name, value); err != nil {
+		return "", err
+	}
 	switch name {
 	case "s3vfs_stats":
 		return pragmaStats(f.db.vfs.Stats()), nil

@@ -242,6 +242,8 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	case name == "" || flags&temporary != 0:
 		// Temporary files live in memory and never reach the bucket.
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
+	case flags&vfs.OPEN_SUPER_JOURNAL != 0:
+		return openSuperJournal(name, flags)
 	case flags&vfs.OPEN_WAL != 0:
 		return nil, flags, vfs.SystemError(errors.New("s3vfs: WAL mode is not supported; use a rollback journal mode"), sqlite3.CANTOPEN)
 	case flags&vfs.OPEN_MAIN_DB == 0:
@@ -268,10 +270,18 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	ctx, cancel := p.openContext()
 	defer cancel()
 	var pinned *snapshot // time travel: the one version the file reads
-	if p.pinned() {
+	switch known, _ := db.current(); {
+	case p.pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
-	} else {
-		err = db.load(ctx, p)
+	case known == nil:
+		err = db.load(ctx, p) // the first open in this process reads the head
+	case !p.immutable:
+		// SQLite reads the header at open without a lock, and keeps the
+		// page size it finds there until its first transaction: a head
+		// this process learned earlier may predate another process's
+		// PRAGMA page_size + VACUUM. Check it as a transaction would
+		// (staleness= still saves the request).
+		_, err = db.refresh(ctx, p.staleness)
 	}
 	if err != nil {
 		v.release(db)
@@ -289,16 +299,18 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in
-// memory and are gone once closed; databases are never deleted through
-// SQLite.
+// memory and are gone once closed, and super-journals (superjournal.go);
+// databases are never deleted through SQLite.
 func (v *VFS) Delete(name string, syncDir bool) error {
-	return nil
+	return deleteSuperJournal(name, syncDir)
 }
 
 // Access implements [vfs.VFS]. It reports that no journal or WAL file
-// exists, so SQLite never looks for a hot journal.
+// exists, so SQLite never looks for a hot journal; super-journals exist
+// while SQLite keeps them (superjournal.go).
 func (v *VFS) Access(name string, flags vfs.AccessFlag) (bool, error) {
-	return false, nil
+	exists, _, err := superJournalExists(name, flags)
+	return exists, err
 }
 
 // FullPathname implements [vfs.VFS]: database names are S3 keys, used

@@ -105,22 +105,31 @@ func (s *store) putObject(ctx context.Context, op, key string, data []byte, ifNo
 	return nil
 }
 
-// first returns the first key under prefix in listing order, or "" if the
-// prefix is empty.
-func (s *store) first(ctx context.Context, prefix string) (string, error) {
+// first returns the first key under prefix, in listing order, that accept
+// accepts, or "" if there is none. One LIST of one key answers when the
+// first key is accepted; other keys (a folder marker the S3 console made,
+// a stray upload) are stepped over with further pages.
+func (s *store) first(ctx context.Context, prefix string, accept func(string) bool) (string, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	s.stats.lists.Add(1)
-	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-		Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1),
-	}, s.requestOptions(false, false))
-	if err != nil {
-		return "", s.wrap("list", prefix, err)
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1)}
+	for {
+		s.stats.lists.Add(1)
+		out, err := s.client.ListObjectsV2(ctx, in, s.requestOptions(false, false))
+		if err != nil {
+			return "", s.wrap("list", prefix, err)
+		}
+		for _, o := range out.Contents {
+			if key := aws.ToString(o.Key); accept(key) {
+				return key, nil
+			}
+		}
+		if len(out.Contents) == 0 || !aws.ToBool(out.IsTruncated) {
+			return "", nil
+		}
+		in.StartAfter = out.Contents[len(out.Contents)-1].Key
+		in.MaxKeys = aws.Int32(1000)
 	}
-	if len(out.Contents) == 0 {
-		return "", nil
-	}
-	return aws.ToString(out.Contents[0].Key), nil
 }
 
 // object is one entry of a listing.

@@ -1,0 +1,70 @@
+package s3vfs
+
+import (
+	"context"
+	"sync"
+)
+
+// freshChecks runs the freshness checks of one database (database.check)
+// so that a caller only ever adopts the answer of a check that started
+// after it asked. A check already in flight when a transaction begins may
+// have been answered by S3 before a commit the transaction must see (even
+// one this process made); sharing it would be a stale read. Callers that
+// arrive while a check runs share the next one, which starts as soon as the
+// running one ends: at most two checks per database are outstanding,
+// however many transactions begin at once. The zero value is ready to use.
+type freshChecks struct {
+	mu      sync.Mutex
+	running bool       // a check is in flight; guarded by mu
+	next    *freshCall // the check that callers arriving now will share; guarded by mu
+}
+
+// freshCall is one check and the callers waiting for it.
+type freshCall struct {
+	ctx  context.Context // the first caller's, without its cancellation
+	done chan struct{}   // closed when s and err are set
+	s    *snapshot
+	err  error
+}
+
+// do returns the answer of a run of check that starts after do was
+// called. The run does not inherit a caller's cancellation (one
+// interrupted query must not fail the others that share it; each run is
+// bounded by the store's request timeout), but each caller stops waiting
+// when its own ctx is done.
+func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*snapshot, error)) (*snapshot, error) {
+	c.mu.Lock()
+	call := c.next
+	if call == nil {
+		call = &freshCall{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
+		c.next = call
+		if !c.running {
+			c.startLocked(check)
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.s, call.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// startLocked starts the next check in a goroutine that lives until the
+// check returns, then starts the check queued meanwhile, if any.
+func (c *freshChecks) startLocked(check func(context.Context) (*snapshot, error)) {
+	call := c.next
+	c.next = nil
+	c.running = true
+	go func() {
+		call.s, call.err = check(call.ctx)
+		close(call.done)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.running = false
+		if c.next != nil {
+			c.startLocked(check)
+		}
+	}()
+}
