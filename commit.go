@@ -27,6 +27,9 @@ func checkpointAfter(nblocks int64) int {
 func (f *file) commit(ctx context.Context) error {
 	db, s := f.db, f.view()
 	v := db.vfs
+	if err := v.requireSafeStore(ctx); err != nil {
+		return f.fail(err, sqlite3.IOERR_WRITE)
+	}
 	bs, size := s.blockSize, f.pendingSize
 	newLen := nblocks(size, bs)
 

@@ -18,6 +18,10 @@ const (
 	checkpointsDir = "_checkpoints"
 )
 
+// reservedRoot is a first key segment no database may use: the VFS keeps
+// objects of its own under it (storecheck.go).
+const reservedRoot = "_s3vfs"
+
 // maxKeyLen leaves room under S3's 1024-byte key limit for the longest
 // object name this package appends to a database key.
 const maxKeyLen = 900
@@ -55,6 +59,9 @@ func validateKey(key string) error {
 		if unicode.IsControl(r) {
 			return bad("it contains a control character", "use printable characters only")
 		}
+	}
+	if first, _, _ := strings.Cut(key, "/"); first == reservedRoot {
+		return bad("its first segment "+reservedRoot+" is reserved", "choose another name for that folder")
 	}
 	for _, seg := range strings.Split(key, "/") {
 		switch seg {

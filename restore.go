@@ -28,6 +28,9 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 	if err := validateKey(key); err != nil {
 		return 0, err
 	}
+	if err := v.requireSafeStore(ctx); err != nil {
+		return 0, err
+	}
 	db := v.acquire(key)
 	defer v.release(db)
 	target, err := db.snapshotAt(ctx, n)

@@ -100,6 +100,13 @@ type Options struct {
 	// at a time). Default: Concurrency. See docs/performance.md.
 	ReadAhead int
 
+	// UnsafeSkipStoreCheck turns off the self-test of the store that runs
+	// before the first write ([VFS.CheckStore]). With it, a store that
+	// ignores conditional creates (If-None-Match: *) silently loses
+	// acknowledged commits whenever two writers race: set it only for a
+	// bucket that exactly one process ever writes to, on a store you know.
+	UnsafeSkipStoreCheck bool
+
 	// Staleness lets a transaction start from a head confirmed within this
 	// long, without the freshness request; a database's staleness=MS URI
 	// parameter overrides it. Zero (the default) checks every time. See
@@ -183,7 +190,8 @@ type VFS struct {
 	cache *blockCache
 	stats counters
 
-	fetches singleflight.Group // concurrent misses for one block object
+	fetches    singleflight.Group // concurrent misses for one block object
+	storeCheck storeCheckState    // the self-test of the bucket, run before the first write
 
 	mu  sync.Mutex
 	dbs map[string]*database // open databases by key; guarded by mu

@@ -160,6 +160,9 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 	if err := validateKey(key); err != nil {
 		return err
 	}
+	if err := v.requireSafeStore(ctx); err != nil {
+		return err
+	}
 	db := v.acquire(key)
 	defer v.release(db)
 	head, err := db.refresh(ctx, 0)

@@ -26,6 +26,10 @@ var (
 	ErrAccessDenied = errors.New("access denied")
 	// ErrNoBucket reports a bucket that does not exist.
 	ErrNoBucket = errors.New("bucket does not exist")
+
+	// errNotImplemented reports a request the store does not implement
+	// (501), such as a conditional create on a store without them.
+	errNotImplemented = errors.New("not implemented by the store")
 )
 
 // store is the narrow S3 interface the rest of the package uses. Every call
@@ -235,6 +239,8 @@ func classify(err error) error {
 			kind = ErrNoBucket
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			kind = ErrExists
+		case "NotImplemented":
+			kind = errNotImplemented
 		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken", "InvalidToken",
 			"XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
 			kind = ErrAccessDenied
@@ -250,6 +256,8 @@ func classify(err error) error {
 				kind = ErrExists
 			case http.StatusForbidden:
 				kind = ErrAccessDenied
+			case http.StatusNotImplemented:
+				kind = errNotImplemented
 			}
 		}
 	}

@@ -95,6 +95,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd = &restoreCommand{ioStreams: std}
 	case "bench":
 		cmd = &benchCommand{ioStreams: std}
+	case "doctor":
+		cmd = &doctorCommand{ioStreams: std}
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdin, stdout, stderr)
@@ -128,6 +130,7 @@ Commands:
 	gc       delete what no kept version needs:     s3vfs gc --dry-run s3://bucket/app.db
 	restore  publish an old commit as the newest:   s3vfs restore s3://bucket/app.db 1234
 	bench    measure against a local S3 server:     s3vfs bench --latency 20ms
+	doctor   test the store behind a bucket:        s3vfs doctor s3://bucket
 	version  print the version
 
 Run "s3vfs <command> --help" for a command's flags and examples.

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+const doctorHelp = `
+Usage: s3vfs doctor [flags] s3://BUCKET
+
+Tests the store behind the bucket for what s3vfs relies on to keep every
+commit: that a conditional create (If-None-Match: *) of an existing object
+is refused, that an object reads back right after its create, and that
+listings come sorted. It writes two tiny objects under the reserved prefix
+_s3vfs/storecheck/ and removes them (seven requests in all), and prints
+what the store did, with the fix for each failed check. It exits with
+status 1 if the store fails a check: s3vfs then refuses to write there.
+
+Examples:
+
+	s3vfs doctor s3://my-bucket
+	s3vfs doctor --json --endpoint-url http://127.0.0.1:9000 s3://my-bucket
+`
+
+// doctorCommand tests the store behind a bucket.
+type doctorCommand struct {
+	ioStreams
+	aws awsFlags
+}
+
+// Run implements command.
+func (c *doctorCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("doctor", doctorHelp, c.stdout)
+	c.aws.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("doctor needs one bucket: s3vfs doctor s3://BUCKET")
+	}
+	bucket, err := parseBucket(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	t := target{bucket: bucket}
+	v, err := c.aws.vfs(ctx, t)
+	if err != nil {
+		return err
+	}
+	r, err := v.CheckStore(ctx)
+	if err != nil {
+		return describe(err, t)
+	}
+	if *asJSON {
+		e := json.NewEncoder(c.stdout)
+		e.SetIndent("", "  ")
+		if err := e.Encode(struct {
+			Bucket string             `json:"bucket"`
+			OK     bool               `json:"ok"`
+			Checks []s3vfs.StoreCheck `json:"checks"`
+		}{r.Bucket, r.OK(), r.Checks}); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "bucket:\t%s\n\n", r.Bucket)
+		fmt.Fprintln(tw, "CHECK\tRESULT\tWHAT THE STORE DID / FIX")
+		for _, ch := range r.Checks {
+			if ch.OK {
+				fmt.Fprintf(tw, "%s\tok\n", ch.Name)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\tFAILED\t%s\n", ch.Name, ch.Found)
+			fmt.Fprintf(tw, "\t\tfix: %s\n", ch.Fix)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if r.OK() {
+			fmt.Fprintln(c.stdout, "\ns3vfs can write databases to this bucket safely.")
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parseBucket parses an s3://BUCKET argument (a trailing slash is fine).
+func parseBucket(s string) (string, error) {
+	const example = "s3://my-bucket"
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", usagef("%q is not a bucket: write it as %s", s, example)
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		return "", usagef("%q names a key: doctor tests the whole bucket, write it as s3://%s", s, u.Host)
+	}
+	return u.Host, nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/s3vfs/s3vfs/internal/s3test"
+)
+
+// doctor reports every check passed on the test server, as a table and as
+// JSON, and names the fix for a bad argument.
+func TestDoctor(t *testing.T) {
+	c := newCLI(t)
+	r := c.ok("", "doctor", "s3://"+c.bucket)
+	for _, want := range []string{"conditional create", "read after write", "list order", "can write databases to this bucket safely"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor output does not mention %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("a check failed on the test server:\n%s", r.stdout)
+	}
+	r = c.ok("", "doctor", "--json", "s3://"+c.bucket+"/")
+	var out struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Name string
+			OK   bool
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || !out.OK || len(out.Checks) != 3 {
+		t.Fatalf("doctor --json: %v, %+v:\n%s", err, out, r.stdout)
+	}
+	c.fails(2, []string{"names a key", "s3://" + c.bucket}, "doctor", "s3://"+c.bucket+"/app.db")
+	c.fails(2, []string{"not a bucket"}, "doctor", c.bucket)
+}
+
+// doctor on a store without conditional writes (a proxy answers them
+// with 501, as Backblaze B2 is reported to) prints the failed check with
+// its fix and exits with status 1.
+func TestDoctorUnsafeStore(t *testing.T) {
+	c := newCLI(t)
+	proxy, err := s3test.NewProxy(server.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if req.Kind == s3test.PUT && req.Header.Get("If-None-Match") != "" {
+			s3test.WriteError(w, http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented")
+			return true
+		}
+		return false
+	})
+	r := c.runEnv([]string{"AWS_ENDPOINT_URL_S3=" + proxy.URL}, "", "doctor", "s3://"+c.bucket)
+	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "fix: use a store with conditional writes") ||
+		!strings.Contains(r.stderr, "refuses to write") {
+		t.Fatalf("doctor on a store without conditional writes: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("stdout:\n%s\nstderr: %s", r.stdout, r.stderr)
+}
