@@ -14,12 +14,11 @@ import (
 // must not modify the result.
 func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
 	want := blockLen(idx, s.blockSize, s.size)
-	ref := s.blocks.get(idx)
-	if ref.isHole() {
+	name, ok := s.blockID(db.key, idx)
+	if !ok {
 		return make([]byte, want), nil
 	}
 	v := db.vfs
-	name := blockName(db.key, idx, ref)
 	if data, ok := db.cache().get(name); ok {
 		v.stats.hits.Add(1)
 		return data, nil
@@ -44,6 +43,9 @@ func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int6
 	ref := s.blocks.get(idx)
 	if ref.isHole() {
 		return make([]byte, want), nil
+	}
+	if s.legacy != nil {
+		return db.readLegacyBlock(ctx, s, idx)
 	}
 	name := blockName(db.key, idx, ref)
 	data, err := db.vfs.store.get(ctx, name)

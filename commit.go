@@ -27,7 +27,10 @@ func checkpointAfter(nblocks int64) int {
 func (f *file) commit(ctx context.Context) error {
 	db, s := f.db, f.view()
 	v := db.vfs
-	if err := v.requireSafeStore(ctx); err != nil {
+	if s.legacy != nil {
+		return f.fail(errLegacyReadOnly(db.key), sqlite3.IOERR_WRITE)
+	}
+	if err := v.requireSafeStore(ctx, db.key); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 	bs, size := s.blockSize, f.pendingSize

@@ -22,6 +22,25 @@ type snapshot struct {
 	base    ckptRef  // checkpoint record n builds on
 	baseMap blockMap // that checkpoint's map, reused by successors on the same base
 	delta   []entry  // blocks that differ from baseMap (record n's delta)
+
+	legacy *legacyLayout // set for a database in the Python layout (legacy.go), whose n is 0
+}
+
+// empty reports whether s is a database with nothing in it yet.
+func (s *snapshot) empty() bool { return s.n == 0 && s.legacy == nil }
+
+// blockID returns a name that identifies the bytes of block idx (the
+// object name, for a Python-layout block with its ETag), as the block
+// cache keys them, or false for a hole.
+func (s *snapshot) blockID(key string, idx int64) (string, bool) {
+	if s.legacy != nil {
+		return legacyBlockName(key, idx) + "#" + s.legacy.etags[idx], true
+	}
+	ref := s.blocks.get(idx)
+	if ref.isHole() {
+		return "", false
+	}
+	return blockName(key, idx, ref), true
 }
 
 // blockLen returns the length of block idx in a file of size bytes.
@@ -155,6 +174,13 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 	if name == "" {
 		if prev != nil && prev.n > 0 {
 			return nil, fmt.Errorf("s3vfs: %s: every commit record is gone (was the database deleted?)", db.key)
+		}
+		if prev != nil {
+			return prev, nil // still empty, or still the Python layout found at first
+		}
+		// No s3vfs database: there may be one of the Python library's.
+		if s, err := db.findLegacy(ctx); s != nil || err != nil {
+			return s, err
 		}
 		return &snapshot{blockSize: int64(db.vfs.opts.BlockSize)}, nil
 	}

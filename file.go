@@ -415,6 +415,9 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	if f.readOnly {
 		return sqlite3.READONLY
 	}
+	if f.snap.legacy != nil {
+		return f.fail(errLegacyReadOnly(f.db.key), sqlite3.IOERR_LOCK)
+	}
 	if f.lock == vfs.LOCK_SHARED {
 		db.mu.Lock()
 		defer db.mu.Unlock()

@@ -17,7 +17,8 @@ type Info struct {
 	PageSize      int64     // the SQLite page size
 	FileSize      int64     // bytes of the database file
 	Blocks        int64     // block objects the commit references
-	FormatVersion int       // the storage format version (see docs/format.md)
+	FormatVersion int       // the storage format version (see docs/format.md); 0 for the Python layout
+	Layout        string    // "s3vfs", or "python" for a database of the Python library sqlite-s3vfs (read-only until migrated)
 }
 
 // Info returns the description of the newest commit of the database at
@@ -34,17 +35,17 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if s.n == 0 {
+	if s.empty() {
 		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
 	}
-	rec, err := db.readRecord(ctx, s.n)
-	if err != nil {
-		return Info{}, err
-	}
-	info := Info{
-		Key: key, Commit: s.n, Time: s.time, Writer: rec.writer,
-		BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.len(),
-		FormatVersion: FormatVersion,
+	info := Info{Key: key, BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.len(), Layout: "python"}
+	if s.legacy == nil {
+		rec, err := db.readRecord(ctx, s.n)
+		if err != nil {
+			return Info{}, err
+		}
+		info.Commit, info.Time, info.Writer = s.n, s.time, rec.writer
+		info.FormatVersion, info.Layout = FormatVersion, "s3vfs"
 	}
 	if s.size >= 100 {
 		b0, err := db.readBlock(ctx, s, 0)

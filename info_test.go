@@ -34,7 +34,7 @@ func TestInfoAndUsage(t *testing.T) {
 	if e.proxy.Counts()["LIST"] > 1 {
 		t.Errorf("Info listed more than the head: %v", e.proxy.Counts())
 	}
-	want := s3vfs.Info{Key: "info/db", Commit: 2, Writer: "info-test", BlockSize: 4096, PageSize: 1024,
+	want := s3vfs.Info{Key: "info/db", Commit: 2, Writer: "info-test", BlockSize: 4096, PageSize: 1024, Layout: "s3vfs",
 		FileSize: size, Blocks: (size + 4095) / 4096, FormatVersion: s3vfs.FormatVersion}
 	got := info
 	got.Time = time.Time{}

@@ -16,6 +16,7 @@ const (
 	blocksDir      = "_blocks"
 	commitsDir     = "_commits"
 	checkpointsDir = "_checkpoints"
+	storeCheckDir  = "_storecheck" // the self-test of the store (storecheck.go), cleaned up
 )
 
 // reservedRoot is a first key segment no database may use: the VFS keeps
@@ -69,7 +70,7 @@ func validateKey(key string) error {
 			return bad("it has an empty path segment ('//')", "remove the repeated '/'")
 		case ".", "..":
 			return bad("it has a '.' or '..' segment", "use a clean path")
-		case blocksDir, commitsDir, checkpointsDir:
+		case blocksDir, commitsDir, checkpointsDir, storeCheckDir:
 			return bad("it uses the reserved segment "+seg, "choose another name for that folder")
 		}
 	}

@@ -59,11 +59,11 @@ func (f *file) noteRead(s *snapshot, first, last int64) {
 	}
 	end := min(last+1+ra.window, s.blocks.len())
 	for idx := max(ra.ahead, last+1); idx < end; idx++ {
-		ref := s.blocks.get(idx)
-		if ref.isHole() {
+		name, ok := s.blockID(db.key, idx)
+		if !ok {
 			continue
 		}
-		if _, ok := db.cache().get(blockName(db.key, idx, ref)); ok {
+		if _, ok := db.cache().get(name); ok {
 			continue
 		}
 		ra.wg.Add(1)

@@ -28,7 +28,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 	if err := validateKey(key); err != nil {
 		return 0, err
 	}
-	if err := v.requireSafeStore(ctx); err != nil {
+	if err := v.requireSafeStore(ctx, key); err != nil {
 		return 0, err
 	}
 	db := v.acquire(key)

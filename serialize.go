@@ -38,7 +38,7 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 			yield(nil, err)
 			return
 		}
-		if s.n == 0 {
+		if s.empty() {
 			yield(nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key))
 			return
 		}
@@ -157,19 +157,40 @@ func (r *serialReader) Close() error {
 // so memory stays bounded. Input that is not a SQLite database is refused
 // with an error matching [ErrNotDatabase], and nothing is published.
 func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
+	_, err := v.deserialize(ctx, key, r, deserializeOptions{})
+	return err
+}
+
+// deserializeOptions are the settings of deserialize beyond Deserialize's.
+type deserializeOptions struct {
+	blockSize  int64 // of the new blocks; 0: the database's, or Options.BlockSize for a new one
+	overLegacy bool  // replace a Python-layout database at the key (migrate.go), rather than refuse
+}
+
+// deserialize is Deserialize; it returns the number of the published commit.
+func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deserializeOptions) (uint64, error) {
 	if err := validateKey(key); err != nil {
-		return err
+		return 0, err
 	}
-	if err := v.requireSafeStore(ctx); err != nil {
-		return err
+	if err := v.requireSafeStore(ctx, key); err != nil {
+		return 0, err
 	}
 	db := v.acquire(key)
 	defer v.release(db)
 	head, err := db.refresh(ctx, 0)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	bs := head.blockSize
+	switch {
+	case head.legacy != nil && !o.overLegacy:
+		return 0, fmt.Errorf("%w at %s: Deserialize would hide it behind a new database; migrate it (VFS.Migrate, s3vfs migrate) or choose another key",
+			ErrLegacyLayout, key)
+	case o.blockSize != 0:
+		bs = o.blockSize
+	case head.legacy != nil:
+		bs = int64(v.opts.BlockSize)
+	}
 	n, token := head.n+1, newToken()
 
 	var uploaded []string
@@ -177,10 +198,10 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 	blocks := map[int64]blockRef{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
-	fail := func(err error) error {
+	fail := func(err error) (uint64, error) {
 		g.Wait()
 		v.removeOrphans(ctx, uploaded)
-		return err
+		return 0, err
 	}
 
 	var size, pageSize int64
@@ -258,10 +279,10 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 				n: n, token: token, time: rec.time, blockSize: bs, size: size,
 				blocks: blockMap, base: rec.base, baseMap: blockMap,
 			}, start)
-			return nil
+			return n, nil
 		}
 		if !errors.Is(err, errConflict) {
-			return err
+			return 0, err
 		}
 		// Lost to another commit: try again on top of it, after a pause
 		// (publishretry.go).
@@ -314,10 +335,11 @@ func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cach
 	if cache {
 		return db.readBlock(ctx, s, idx)
 	}
-	ref := s.blocks.get(idx)
-	if data, ok := db.cache().get(blockName(db.key, idx, ref)); ok && !ref.isHole() {
-		db.vfs.stats.hits.Add(1)
-		return data, nil
+	if name, ok := s.blockID(db.key, idx); ok {
+		if data, ok := db.cache().get(name); ok {
+			db.vfs.stats.hits.Add(1)
+			return data, nil
+		}
 	}
 	return db.readBlockUncached(ctx, s, idx)
 }

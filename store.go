@@ -55,14 +55,28 @@ func (s *store) withTimeout(ctx context.Context) (context.Context, context.Cance
 
 // get returns the bytes of an object, or an error matching ErrNotFound.
 func (s *store) get(ctx context.Context, key string) ([]byte, error) {
+	return s.getIfMatch(ctx, key, "")
+}
+
+// getIfMatch is get of the object only while its ETag is etag (any if
+// empty); otherwise it fails with an error matching ErrExists (412). The
+// ETag of the answer is compared too, for stores that ignore If-Match.
+func (s *store) getIfMatch(ctx context.Context, key, etag string) ([]byte, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	s.stats.gets.Add(1)
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, s.requestOptions(false, true))
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
+	if etag != "" {
+		in.IfMatch = &etag
+	}
+	out, err := s.client.GetObject(ctx, in, s.requestOptions(false, true))
 	if err != nil {
 		return nil, s.wrap("get", key, err)
 	}
 	defer out.Body.Close()
+	if got := aws.ToString(out.ETag); etag != "" && got != "" && got != etag {
+		return nil, s.wrap("get", key, &classified{kind: ErrExists, err: fmt.Errorf("ETag %s, want %s", got, etag)})
+	}
 	size := aws.ToInt64(out.ContentLength)
 	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
 	n, err := io.Copy(buf, out.Body)
@@ -141,6 +155,7 @@ type object struct {
 	Key          string
 	Size         int64
 	LastModified time.Time
+	ETag         string
 }
 
 // list calls fn for every object under prefix, in key order.
@@ -153,7 +168,7 @@ func (s *store) list(ctx context.Context, prefix string, fn func(object) error) 
 			return s.wrap("list", prefix, err)
 		}
 		for _, o := range page.Contents {
-			if err := fn(object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToTime(o.LastModified)}); err != nil {
+			if err := fn(object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToTime(o.LastModified), aws.ToString(o.ETag)}); err != nil {
 				return err
 			}
 		}

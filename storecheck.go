@@ -23,9 +23,11 @@ import (
 // s3vfs refuses to. The error names what the store did and the fix.
 var ErrUnsafeStore = errors.New("s3vfs: the store does not keep a promise the commit protocol relies on")
 
-// storeCheckPrefix is the reserved folder of the self-test's objects. No
-// database key may start with its first segment (names.go), and garbage
-// collection and listings only ever look under a database's own prefix.
+// storeCheckPrefix is the folder of the self-test's objects when it tests
+// a bucket without a database in view (s3vfs doctor). No database key may
+// start with its first segment (names.go). Before a write, the self-test
+// runs under the database's own prefix instead (storeCheckDir), so that
+// nothing is written outside it.
 const storeCheckPrefix = reservedRoot + "/storecheck/"
 
 // StoreReport is what the self-test of a bucket found.
@@ -81,17 +83,23 @@ type storeCheckState struct {
 // right after its create, and a listing returns keys in order. The first
 // call costs seven requests (three PUTs, two GETs, a LIST, a DELETE) under the
 // reserved prefix "_s3vfs/storecheck/", cleaned up after; the result is
-// kept, and later calls cost nothing. A VFS runs it before its first write
+// kept, and later calls cost nothing. (Before a write the same test runs
+// under the database's own reserved folder, K/_storecheck/.) A VFS runs it before its first write
 // (unless [Options.UnsafeSkipStoreCheck] is set) and refuses to write to a
 // store that fails it. The error is for a self-test that could not run
 // (no bucket, no permission, the network); the verdict is in the report.
 func (v *VFS) CheckStore(ctx context.Context) (StoreReport, error) {
+	return v.checkStoreUnder(ctx, storeCheckPrefix)
+}
+
+// checkStoreUnder is CheckStore with the self-test's objects under prefix.
+func (v *VFS) checkStoreUnder(ctx context.Context, prefix string) (StoreReport, error) {
 	v.storeCheck.mu.Lock()
 	defer v.storeCheck.mu.Unlock()
 	if r := v.storeCheck.report; r != nil {
 		return *r, nil
 	}
-	r, err := v.store.selfTest(ctx, storeCheckPrefix+tokenString(newToken())+"/")
+	r, err := v.store.selfTest(ctx, prefix+tokenString(newToken())+"/")
 	if err != nil {
 		return StoreReport{}, err
 	}
@@ -99,13 +107,14 @@ func (v *VFS) CheckStore(ctx context.Context) (StoreReport, error) {
 	return r, nil
 }
 
-// requireSafeStore returns nil if the VFS may write to its bucket: the
-// store passed the self-test, or the check is turned off.
-func (v *VFS) requireSafeStore(ctx context.Context) error {
+// requireSafeStore returns nil if the VFS may write the database at key
+// to its bucket: the store passed the self-test (run under the database's
+// own prefix, the first time), or the check is turned off.
+func (v *VFS) requireSafeStore(ctx context.Context, key string) error {
 	if v.opts.UnsafeSkipStoreCheck {
 		return nil
 	}
-	r, err := v.CheckStore(ctx)
+	r, err := v.checkStoreUnder(ctx, key+"/"+storeCheckDir+"/")
 	if err != nil {
 		return fmt.Errorf("s3vfs: checking the store before the first write: %w", err)
 	}

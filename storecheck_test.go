@@ -44,7 +44,7 @@ func TestCheckStore(t *testing.T) {
 	// A fresh VFS runs it before its first commit, and only then.
 	var selfTest atomic.Int64
 	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if strings.HasPrefix(req.Key, "_s3vfs/storecheck/") || req.Query.Get("prefix") != "" && strings.HasPrefix(req.Query.Get("prefix"), "_s3vfs/") {
+		if strings.HasPrefix(req.Key, "checked.db/_storecheck/") || strings.HasPrefix(req.Query.Get("prefix"), "checked.db/_storecheck/") {
 			selfTest.Add(1)
 		}
 		return false
@@ -60,6 +60,9 @@ func TestCheckStore(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t2(x)")
 	if n := selfTest.Load(); n != 6 {
 		t.Fatalf("two commits made %d self-test requests outside the batched delete, want 6 (once)", n)
+	}
+	if n := countObjects(t, e, "checked.db/_storecheck/"); n != 0 {
+		t.Fatalf("%d objects of the self-test left under checked.db/", n)
 	}
 }
 

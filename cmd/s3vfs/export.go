@@ -3,14 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/s3vfs/s3vfs"
 )
 
 const exportHelp = `
 Usage: s3vfs export [flags] s3://BUCKET/KEY FILE
+       s3vfs export --layout python [--block-size N] [flags] s3://BUCKET/KEY s3://BUCKET/DEST
 
 Copies the newest commit of the database, or an older one with --commit
 or --asof, into the local file FILE ("-" for stdout), which plain SQLite
@@ -18,12 +23,22 @@ then opens. "s3vfs log" lists the commits kept. The file is written under a
 temporary name in the same directory and renamed into place only when
 complete, so an interrupted export never leaves a partial FILE behind.
 
+With --layout python it writes the database instead to DEST in the same
+bucket in the layout of the Python library sqlite-s3vfs (objects
+DEST/0000000000, DEST/0000000001, ... of --block-size bytes, 4096 by
+default, the block_size the Python reader must use), and deletes the
+blocks past its end. That layout has no commit point: a Python reader may
+see a mix of old and new blocks while it is written. It is one-way
+publication for Python readers; DEST may not hold an s3vfs database or
+other objects.
+
 Examples:
 
 	s3vfs export s3://my-bucket/app.db app.db
 	s3vfs export s3://my-bucket/app.db - | gzip > app.db.gz
 	s3vfs export --commit 1234 s3://my-bucket/app.db app-1234.db
 	s3vfs export --asof 2026-05-01T12:00:00Z s3://my-bucket/app.db app-may.db
+	s3vfs export --layout python s3://my-bucket/app.db s3://my-bucket/old-app.db
 `
 
 // exportCommand copies a database from S3 into a local file.
@@ -38,8 +53,22 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	var ver version
 	ver.register(fs, "export")
+	layout := fs.String("layout", "file", "what to write: `file` (a SQLite file) or python (sqlite-s3vfs objects in the bucket)")
+	blockSize := fs.Int("block-size", 0, "with --layout python: block object size in `bytes`, the Python reader's block_size (default 4096)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	switch *layout {
+	case "file":
+		if *blockSize != 0 {
+			return usagef("--block-size applies only to --layout python: drop it, or add --layout python")
+		}
+	case "python":
+		if fs.NArg() != 2 {
+			return usagef("export --layout python needs a database and a destination: s3vfs export --layout python s3://BUCKET/KEY s3://BUCKET/DEST")
+		}
+	default:
+		return usagef("--layout %q is not a layout: use file (the default) or python", *layout)
 	}
 	if fs.NArg() != 2 {
 		return usagef("export needs a database and a file: s3vfs export s3://BUCKET/KEY FILE")
@@ -52,6 +81,12 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	dest := fs.Arg(1)
+	if *layout == "python" {
+		return c.exportPython(ctx, t, dest, *blockSize, ver)
+	}
+	if strings.HasPrefix(dest, "s3://") {
+		return usagef("%q is an S3 name, not a local file: to write the Python sqlite-s3vfs layout there, add --layout python; to copy a database, export it to a file and import that", dest)
+	}
 	if dest != "-" {
 		if st, err := os.Stat(dest); err == nil && st.IsDir() {
 			return fmt.Errorf("s3vfs: %s is a directory: name the file to write", dest)
@@ -131,5 +166,60 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	}
 	done = true
 	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, at, n, dest)
+	return nil
+}
+
+// exportPython writes the database t to destArg (s3://BUCKET/DEST, in t's
+// bucket) in the layout of the Python library sqlite-s3vfs.
+func (c *exportCommand) exportPython(ctx context.Context, t target, destArg string, blockSize int, ver version) error {
+	if !strings.HasPrefix(destArg, "s3://") {
+		return usagef("with --layout python the destination is a key in the bucket: write it as s3://%s/KEY, not %q", t.bucket, destArg)
+	}
+	d, err := parseTarget(destArg)
+	if err != nil {
+		return err
+	}
+	if d.bucket != t.bucket {
+		return usagef("--layout python writes within the database's bucket: name the destination as s3://%s/%s, then copy it with \"aws s3 sync s3://%s/%s/ s3://%s/%s/\" if it must live in %s",
+			t.bucket, d.key, t.bucket, d.key, d.bucket, d.key, d.bucket)
+	}
+	v, err := c.aws.vfs(ctx, t)
+	if err != nil {
+		return err
+	}
+	info, err := v.Info(ctx, t.key)
+	if err != nil {
+		return describe(err, t)
+	}
+	var res s3vfs.PythonExport
+	at := ver.commit
+	switch {
+	case !ver.asof.IsZero():
+		if at, _, err = commitAsOf(ctx, v, t, ver.asof); err != nil {
+			return err
+		}
+		fallthrough
+	case at != 0:
+		res, err = v.ExportPythonLayoutAt(ctx, t.key, at, d.key, blockSize)
+	default:
+		at = info.Commit
+		res, err = v.ExportPythonLayout(ctx, t.key, d.key, blockSize)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var se *s3vfs.Error
+		if errors.As(err, &se) && (se.Key == d.key || strings.HasPrefix(se.Key, d.key+"/") || strings.HasPrefix(se.Key, d.key+"-journal/")) {
+			return describe(err, d) // a request about the destination failed
+		}
+		return describeCommit(err, t, at, info.Commit)
+	}
+	removed := ""
+	if res.Removed > 0 {
+		removed = fmt.Sprintf("; removed %d stale blocks past its end", res.Removed)
+	}
+	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s in the Python layout (%d blocks of %d bytes%s)\n",
+		t, at, res.Size, d, res.Blocks, res.BlockSize, removed)
 	return nil
 }

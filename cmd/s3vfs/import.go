@@ -39,7 +39,7 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("import", importHelp, c.stdout)
 	c.aws.register(fs)
 	force := fs.Bool("force", false, "replace a database that already exists at the key")
-	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` for a new database (default 65536)")
+	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` for a new database (default 262144)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

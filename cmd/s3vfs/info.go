@@ -54,6 +54,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	}
 	out := struct {
 		Database      string    `json:"database"`
+		Layout        string    `json:"layout"`
 		FormatVersion int       `json:"format_version"`
 		Commit        uint64    `json:"commit"`
 		CommitTime    time.Time `json:"commit_time"`
@@ -65,7 +66,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 		Objects       *int64    `json:"objects,omitempty"`
 		ObjectBytes   *int64    `json:"object_bytes,omitempty"`
 	}{
-		Database: t.String(), FormatVersion: info.FormatVersion, Commit: info.Commit,
+		Database: t.String(), Layout: info.Layout, FormatVersion: info.FormatVersion, Commit: info.Commit,
 		CommitTime: info.Time.UTC(), Writer: info.Writer, BlockSize: info.BlockSize,
 		PageSize: info.PageSize, FileSize: info.FileSize, Blocks: info.Blocks,
 	}
@@ -83,7 +84,11 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", out.Database)
-	fmt.Fprintf(tw, "format version:\t%d\n", out.FormatVersion)
+	if out.Layout == "python" {
+		fmt.Fprintf(tw, "layout:\tPython sqlite-s3vfs (read-only: migrate it with \"s3vfs migrate %s\")\n", out.Database)
+	} else {
+		fmt.Fprintf(tw, "format version:\t%d\n", out.FormatVersion)
+	}
 	fmt.Fprintf(tw, "commit:\t%d\n", out.Commit)
 	fmt.Fprintf(tw, "commit time:\t%s\n", out.CommitTime.Format(time.RFC3339))
 	fmt.Fprintf(tw, "writer:\t%s\n", out.Writer)

@@ -97,6 +97,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd = &benchCommand{ioStreams: std}
 	case "doctor":
 		cmd = &doctorCommand{ioStreams: std}
+	case "migrate":
+		cmd = &migrateCommand{ioStreams: std}
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdin, stdout, stderr)
@@ -131,6 +133,7 @@ Commands:
 	restore  publish an old commit as the newest:   s3vfs restore s3://bucket/app.db 1234
 	bench    measure against a local S3 server:     s3vfs bench --latency 20ms
 	doctor   test the store behind a bucket:        s3vfs doctor s3://bucket
+	migrate  move a Python sqlite-s3vfs database:   s3vfs migrate s3://bucket/app.db
 	version  print the version
 
 Run "s3vfs <command> --help" for a command's flags and examples.

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+const migrateHelp = `
+Usage: s3vfs migrate [flags] s3://BUCKET/KEY
+
+Copies a database that the Python library sqlite-s3vfs keeps at KEY
+(objects KEY/0000000000, KEY/0000000001, ...) into the s3vfs format, as one
+atomic commit: in place (the two layouts' names never collide) or to
+another key with --to. The new database is verified before anything is
+deleted: it serializes to the same bytes as the old one and passes
+integrity_check. The old objects are kept unless --delete-legacy. Running
+it again finds the database migrated and copies nothing. Stop every Python
+writer first; see docs/migrating.md.
+
+Examples:
+
+	s3vfs migrate s3://my-bucket/legacy/app.db
+	s3vfs migrate --to s3://my-bucket/app.db --delete-legacy s3://my-bucket/legacy/app.db
+`
+
+// migrateCommand moves a Python-layout database to the s3vfs format.
+type migrateCommand struct {
+	ioStreams
+	aws awsFlags
+}
+
+// Run implements command.
+func (c *migrateCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("migrate", migrateHelp, c.stdout)
+	c.aws.register(fs)
+	to := fs.String("to", "", "the new database, s3://BUCKET/KEY in the same bucket (default: in place)")
+	deleteLegacy := fs.Bool("delete-legacy", false, "delete the old objects once the new database is published and verified")
+	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` of the new database (default 262144)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("migrate needs one database: s3vfs migrate s3://BUCKET/KEY")
+	}
+	t, err := parseTarget(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	dest := t
+	if *to != "" {
+		if dest, err = parseTarget(*to); err != nil {
+			return err
+		}
+		if dest.bucket != t.bucket {
+			return usagef("--to %s is in another bucket than %s: migrate within the bucket, then copy with s3vfs export and import", dest, t)
+		}
+	}
+	v, err := c.aws.vfs(ctx, t)
+	if err != nil {
+		return err
+	}
+	opts := &s3vfs.MigrateOptions{To: dest.key, BlockSize: c.aws.blockSize, DeleteLegacy: *deleteLegacy}
+	if isTerminal(c.stderr) {
+		var bar *progressbar.ProgressBar
+		opts.Progress = func(done, total int64) {
+			if bar == nil {
+				bar = progressbar.NewOptions64(total,
+					progressbar.OptionSetDescription("migrate"),
+					progressbar.OptionSetWriter(c.stderr),
+					progressbar.OptionShowBytes(true),
+					progressbar.OptionShowTotalBytes(true),
+					progressbar.OptionSetWidth(30),
+					progressbar.OptionThrottle(100*time.Millisecond))
+			}
+			bar.Set64(done)
+		}
+		defer func() {
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(c.stderr)
+			}
+		}()
+	}
+	r, err := v.Migrate(ctx, t.key, opts)
+	switch {
+	case errors.Is(err, s3vfs.ErrNoDatabase):
+		return err // names the objects it looked for
+	case err != nil:
+		return describe(err, t)
+	}
+	if r.AlreadyMigrated {
+		fmt.Fprintf(c.stdout, "%s already holds this database (commit %d): nothing copied\n", dest, r.Commit)
+	} else {
+		fmt.Fprintf(c.stdout, "migrated %s to %s: %d bytes, commit %d, verified\n", t, dest, r.Bytes, r.Commit)
+	}
+	if *deleteLegacy {
+		fmt.Fprintf(c.stdout, "deleted %d objects of the old layout\n", r.LegacyDeleted)
+	}
+	return nil
+}

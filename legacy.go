@@ -1,0 +1,158 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// The Python library sqlite-s3vfs keeps a database under key K as objects
+// K/0000000000, K/0000000001, … (the block index, ten digits), each
+// block_size bytes (4096 by default) but the last; the file is their
+// concatenation, and its rollback journal is another such file under
+// K-journal/. The objects are rewritten in place, and there is no commit
+// point. s3vfs reads such a database in place, read-only, and migrates it
+// to format v1 (migrate.go); docs/migrating.md is the guide.
+
+// ErrLegacyLayout reports a database in the layout of the Python library
+// sqlite-s3vfs where s3vfs cannot use it as asked: it is read-only until
+// migrated ([VFS.Migrate], s3vfs migrate), and a hot journal (a Python
+// transaction that died half-way) makes it unreadable. The error says
+// which, and what to do.
+var ErrLegacyLayout = errors.New("s3vfs: a database in the Python sqlite-s3vfs layout")
+
+// legacyLayout is what a listing found of a Python-layout database.
+type legacyLayout struct {
+	sizes []int64  // object size of each block
+	etags []string // ETag of each block object as listed
+}
+
+// legacyBlockName is the object name of block idx in the Python layout.
+func legacyBlockName(key string, idx int64) string {
+	return key + "/" + pad(uint64(idx), 10)
+}
+
+// parseLegacyBlockName returns the block index of a Python-layout object
+// name under prefix (the key and a slash).
+func parseLegacyBlockName(prefix, name string) (int64, bool) {
+	s, ok := strings.CutPrefix(name, prefix)
+	if !ok || len(s) != 10 {
+		return 0, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// errLegacyReadOnly is the error of a write to a Python-layout database.
+func errLegacyReadOnly(key string) error {
+	return fmt.Errorf("%w at %s is read-only: migrate it to the s3vfs format first "+
+		"(s3vfs migrate s3://BUCKET/%s, or VFS.Migrate; see docs/migrating.md)", ErrLegacyLayout, key, key)
+}
+
+// errStopListing ends a listing early.
+var errStopListing = errors.New("stop listing")
+
+// findLegacy lists the Python-layout block objects of the database (one
+// LIST request per 1,000 blocks) and returns its snapshot, or nil if
+// there are none. It is only called for a key without commit records.
+func (db *database) findLegacy(ctx context.Context) (*snapshot, error) {
+	st := &db.vfs.store
+	prefix := db.key + "/"
+	last := prefix + "9999999999"
+	var lay legacyLayout
+	err := st.list(ctx, prefix, func(o object) error {
+		if o.Key > last {
+			return errStopListing // past every block name: s3vfs's own folders, other databases
+		}
+		idx, ok := parseLegacyBlockName(prefix, o.Key)
+		if !ok {
+			return nil
+		}
+		if idx != int64(len(lay.sizes)) {
+			return fmt.Errorf("%w at %s: block %d is missing (the next listed is %s): the Python library never leaves a gap; was an object deleted?",
+				ErrLegacyLayout, db.key, len(lay.sizes), o.Key)
+		}
+		lay.sizes = append(lay.sizes, o.Size)
+		lay.etags = append(lay.etags, o.ETag)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopListing) {
+		return nil, err
+	}
+	if len(lay.sizes) == 0 {
+		return nil, nil
+	}
+	bs, size := lay.sizes[0], int64(0)
+	for i, n := range lay.sizes {
+		if i < len(lay.sizes)-1 && n != bs {
+			return nil, fmt.Errorf("%w at %s: block %d is %d bytes and block 0 is %d: only the last block may be shorter; the database was not written whole",
+				ErrLegacyLayout, db.key, i, n, bs)
+		}
+		size += n
+	}
+	if bs == 0 {
+		bs = int64(db.vfs.opts.BlockSize) // one empty object: an empty file
+	}
+	if err := db.checkLegacyJournal(ctx); err != nil {
+		return nil, err
+	}
+	refs := make(map[int64]blockRef, len(lay.sizes))
+	for i := range lay.sizes {
+		refs[int64(i)] = blockRef{commit: legacyCommit}
+	}
+	n := int64(len(lay.sizes))
+	return &snapshot{blockSize: bs, size: size, blocks: blockMap{}.with(n, refs), legacy: &lay}, nil
+}
+
+// legacyCommit marks the blocks of a Python-layout snapshot as present
+// (blockRef.isHole is false); their objects are named by legacyBlockName.
+const legacyCommit = 1
+
+// checkLegacyJournal refuses a database whose journal is hot, as SQLite
+// defines it: the journal file exists, is not empty, and its first byte is
+// not zero (PERSIST and TRUNCATE modes leave a zeroed or empty one).
+func (db *database) checkLegacyJournal(ctx context.Context) error {
+	st := &db.vfs.store
+	prefix := db.key + "-journal/"
+	name, err := st.first(ctx, prefix, func(name string) bool {
+		_, ok := parseLegacyBlockName(prefix, name)
+		return ok
+	})
+	if err != nil || name == "" {
+		return err
+	}
+	first, err := st.get(ctx, prefix+pad(0, 10))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil // reads as zeros: not hot
+	case err != nil:
+		return err
+	case len(first) == 0 || first[0] == 0:
+		return nil
+	}
+	return fmt.Errorf("%w at %s has a hot journal (%s…): a Python transaction died half-way and the database is torn until SQLite rolls it back; "+
+		"open it once with the Python library (which rolls the journal back), then read or migrate it", ErrLegacyLayout, db.key, prefix)
+}
+
+// readLegacyBlock fetches block idx of a Python-layout snapshot, only as
+// it was listed: a block rewritten since (a Python writer at work) fails
+// rather than mixing versions.
+func (db *database) readLegacyBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
+	name := legacyBlockName(db.key, idx)
+	data, err := db.vfs.store.getIfMatch(ctx, name, s.legacy.etags[idx])
+	if errors.Is(err, ErrExists) || err == nil && int64(len(data)) != s.legacy.sizes[idx] {
+		return nil, vfs.SystemError(fmt.Errorf("%w at %s: block %d (object %s) changed since the database was opened: a Python writer is at work; stop it, then open the database again",
+			ErrLegacyLayout, db.key, idx, name), sqlite3.IOERR_DATA)
+	}
+	return data, err
+}

@@ -1,0 +1,258 @@
+package s3vfs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// MigrateOptions are the settings of [VFS.Migrate]. A nil *MigrateOptions
+// migrates in place with the defaults.
+type MigrateOptions struct {
+	// To is the key of the new database; empty migrates in place (the
+	// format's names never collide with the Python layout's).
+	To string
+
+	// BlockSize is the block size of the new database, from 512 bytes to
+	// 16 MiB; 0 means Options.BlockSize.
+	BlockSize int
+
+	// DeleteLegacy deletes the Python-layout objects (and its journal's)
+	// once the new database is published and verified.
+	DeleteLegacy bool
+
+	// Progress, if set, is called as the database is copied, with the
+	// bytes copied so far and the total.
+	Progress func(done, total int64)
+}
+
+// MigrateReport says what [VFS.Migrate] did.
+type MigrateReport struct {
+	Key             string // the new database
+	Commit          uint64 // its commit holding the migrated database
+	Bytes           int64  // the size of the database file
+	AlreadyMigrated bool   // the new database already held exactly this database: nothing was copied
+	LegacyDeleted   int    // Python-layout objects deleted (DeleteLegacy)
+}
+
+// Migrate copies the database that the Python library sqlite-s3vfs keeps
+// at key into the s3vfs format, as one atomic commit, in place or to
+// o.To; the old objects are kept unless o.DeleteLegacy. It verifies the
+// result before it reports success or deletes anything: the new commit
+// serializes to the same bytes as the old database (the change counter
+// aside, which s3vfs serves) and passes PRAGMA integrity_check. Running
+// it again finds the database already migrated and copies nothing. It
+// refuses a database with a hot journal, and a destination that holds a
+// different s3vfs database. No Python process may write the database
+// meanwhile: a block rewritten during the copy fails it.
+func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (MigrateReport, error) {
+	var opts MigrateOptions
+	if o != nil {
+		opts = *o
+	}
+	dest := opts.To
+	if dest == "" {
+		dest = key
+	}
+	for _, k := range []string{key, dest} {
+		if err := validateKey(k); err != nil {
+			return MigrateReport{}, err
+		}
+	}
+	bs := int64(opts.BlockSize)
+	if bs == 0 {
+		bs = int64(v.opts.BlockSize)
+	}
+	if bs < minBlockSize || bs > maxBlockSize {
+		return MigrateReport{}, fmt.Errorf("s3vfs: migrate: block size %d is out of range: use %d to %d bytes", bs, minBlockSize, maxBlockSize)
+	}
+	src := &database{vfs: v, key: key}
+	old, err := src.findLegacy(ctx)
+	if err != nil {
+		return MigrateReport{}, err
+	}
+	if old == nil {
+		return MigrateReport{}, fmt.Errorf("%w: no database in the Python sqlite-s3vfs layout at s3://%s/%s (no objects %s)",
+			ErrNoDatabase, v.store.bucket, key, legacyBlockName(key, 0))
+	}
+	report := MigrateReport{Key: dest, Bytes: old.size}
+
+	n, err := v.migratedCommit(ctx, src, old, dest)
+	if err != nil {
+		return report, err
+	}
+	if n != 0 {
+		report.Commit, report.AlreadyMigrated = n, true
+	} else {
+		r := newSerialReader(src.blocksOf(ctx, old))
+		defer r.Close()
+		counted := &progressReader{r: bufio.NewReaderSize(r, 1<<20), total: old.size, progress: opts.Progress}
+		if report.Commit, err = v.deserialize(ctx, dest, counted, deserializeOptions{blockSize: bs, overLegacy: true}); err != nil {
+			return report, fmt.Errorf("s3vfs: migrate %s to %s: %w", key, dest, err)
+		}
+		if err := v.verifyMigration(ctx, src, old, dest, report.Commit); err != nil {
+			return report, err
+		}
+	}
+	if opts.DeleteLegacy {
+		if report.LegacyDeleted, err = src.deleteLegacy(ctx); err != nil {
+			return report, err
+		}
+	}
+	return report, nil
+}
+
+// migratedCommit returns the newest commit of dest if it already holds the
+// database of old (an earlier Migrate), 0 if dest has no s3vfs database,
+// and an error naming both if dest holds a different one.
+func (v *VFS) migratedCommit(ctx context.Context, src *database, old *snapshot, dest string) (uint64, error) {
+	first, err := v.store.first(ctx, recordPrefix(dest), func(name string) bool {
+		_, ok := parseRecordName(dest, name)
+		return ok
+	})
+	if err != nil || first == "" {
+		return 0, err // no s3vfs database (without listing the Python layout again)
+	}
+	db := v.acquire(dest)
+	defer v.release(db)
+	head, err := db.readHead(ctx, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	same, err := v.sameBytes(ctx, src, old, db, head)
+	if err != nil {
+		return 0, err
+	}
+	if !same {
+		return 0, fmt.Errorf("%w at s3://%s/%s, and s3://%s/%s holds a different s3vfs database (commit %d): "+
+			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.store.bucket, src.key, v.store.bucket, dest, head.n)
+	}
+	return head.n, nil
+}
+
+// verifyMigration checks commit n of dest against the Python-layout
+// database old: the same bytes, and integrity_check passes.
+func (v *VFS) verifyMigration(ctx context.Context, src *database, old *snapshot, dest string, n uint64) error {
+	db := v.acquire(dest)
+	defer v.release(db)
+	s, err := db.snapshotAt(ctx, n)
+	if err != nil {
+		return err
+	}
+	same, err := v.sameBytes(ctx, src, old, db, s)
+	if err != nil {
+		return err
+	}
+	if !same {
+		return fmt.Errorf("s3vfs: migrate %s to %s: commit %d does not serialize to the bytes of the Python-layout database; nothing was deleted", src.key, dest, n)
+	}
+	return v.integrityCheck(dest, n)
+}
+
+// sameBytes compares two snapshots as SQLite files, the header fields
+// s3vfs serves aside (bytes 24-27 and 92-95).
+func (v *VFS) sameBytes(ctx context.Context, adb *database, a *snapshot, bdb *database, b *snapshot) (bool, error) {
+	if a.size != b.size {
+		return false, nil
+	}
+	sa := newSerialReader(adb.blocksOf(ctx, a))
+	defer sa.Close()
+	ra := bufio.NewReaderSize(sa, 1<<20)
+	rb := newSerialReader(bdb.blocksOf(ctx, b))
+	defer rb.Close()
+	buf := make([]byte, 1<<20)
+	other := make([]byte, 1<<20)
+	for off := int64(0); ; {
+		m, err := io.ReadFull(rb, buf)
+		if m > 0 {
+			if _, err := io.ReadFull(ra, other[:m]); err != nil {
+				return false, err
+			}
+			for i := range m {
+				if p := off + int64(i); buf[i] != other[i] && !(p >= 24 && p < 28 || p >= 92 && p < 96) {
+					return false, nil
+				}
+			}
+			off += int64(m)
+		}
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return true, nil
+		case err != nil:
+			return false, err
+		}
+	}
+}
+
+// integrityCheck runs PRAGMA integrity_check on commit n of key.
+func (v *VFS) integrityCheck(key string, n uint64) error {
+	name := "s3vfs-check-" + tokenString(newToken())
+	vfs.Register(name, v)
+	defer vfs.Unregister(name)
+	conn, err := sqlite3.OpenFlags(fmt.Sprintf("file:%s?vfs=%s&commit=%d", key, name, n), sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)
+	if err != nil {
+		return fmt.Errorf("s3vfs: checking commit %d of %s: %w", n, key, err)
+	}
+	defer conn.Close()
+	stmt, _, err := conn.Prepare("PRAGMA integrity_check")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	var result string
+	for stmt.Step() {
+		result += stmt.ColumnText(0)
+	}
+	if err := stmt.Err(); err != nil {
+		return fmt.Errorf("s3vfs: checking commit %d of %s: %w", n, key, err)
+	}
+	if result != "ok" {
+		return fmt.Errorf("s3vfs: commit %d of %s fails integrity_check: %s", n, key, result)
+	}
+	return nil
+}
+
+// deleteLegacy deletes the Python-layout objects of the database and of
+// its journal, and returns how many it deleted.
+func (db *database) deleteLegacy(ctx context.Context) (int, error) {
+	st := &db.vfs.store
+	var names []string
+	for _, prefix := range []string{db.key + "/", db.key + "-journal/"} {
+		last := prefix + "9999999999"
+		err := st.list(ctx, prefix, func(o object) error {
+			if o.Key > last {
+				return errStopListing
+			}
+			if _, ok := parseLegacyBlockName(prefix, o.Key); ok {
+				names = append(names, o.Key)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopListing) {
+			return 0, err
+		}
+	}
+	return len(names), st.remove(ctx, names)
+}
+
+// progressReader counts the bytes read through it for a progress callback.
+type progressReader struct {
+	r        io.Reader
+	done     int64
+	total    int64
+	progress func(done, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if p.progress != nil && n > 0 {
+		p.progress(p.done, p.total)
+	}
+	return n, err
+}
