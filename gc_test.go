@@ -33,7 +33,10 @@ func (e *env) keys(key string) []string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return ks
+	// The store's self-test before a VFS's first write puts two objects
+	// under the database's _storecheck/ for a moment; a cleanup the test
+	// made fail leaves them there, and they are no commit's orphans.
+	return slices.DeleteFunc(ks, func(k string) bool { return strings.HasPrefix(k, key+"/_storecheck/") })
 }
 
 // coldOpen opens key on a fresh VFS, as a new process would, runs one
