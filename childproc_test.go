@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/s3vfs/s3vfs/internal/dyntest"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -46,11 +47,15 @@ func (e *env) childCommand(mode, key, arg string, params ...string) *exec.Cmd {
 		childKeyEnv+"="+key,
 		childArgEnv+"="+arg,
 		childParamsEnv+"="+strings.Join(params, "&"),
+		childTableEnv+"="+e.table,
 		"S3VFS_TEST_ENDPOINT="+e.proxy.URL,
 		"AWS_ACCESS_KEY_ID="+server.AccessKey,
 		"AWS_SECRET_ACCESS_KEY="+server.SecretKey,
 		"AWS_REGION="+server.Region,
 	)
+	if e.table != "" {
+		cmd.Env = append(cmd.Env, dyntest.EnvEndpoint+"="+dyn.server.Endpoint)
+	}
 	cmd.Stderr = os.Stderr
 	return cmd
 }

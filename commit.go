@@ -100,7 +100,7 @@ func (f *file) commit(ctx context.Context) error {
 	nBlockUploads := len(uploads)
 	blocks := s.blocks.with(newLen, changes)
 	baseMap := s.baseMap
-	if len(rec.delta) > checkpointAfter(newLen) {
+	if len(rec.delta) > checkpointAfter(newLen) || v.recordTooLarge(rec) {
 		c := &checkpoint{n: n, token: token, blockSize: bs, fileSize: size}
 		for idx, ref := range blocks.all() {
 			c.blocks = append(c.blocks, entry{idx, ref})
@@ -165,12 +165,16 @@ func (f *file) commit(ctx context.Context) error {
 // record carrying our token is our commit (an earlier attempt whose answer
 // was lost), any other record is a lost race.
 func (db *database) createRecord(ctx context.Context, rec *record) error {
-	st := &db.vfs.store
-	name := recordName(db.key, rec.n)
+	rs := db.vfs.records
 	data := rec.encode()
 	// Never create a record on a parent seen too long ago (retention.go).
 	if err := db.confirmParent(ctx, rec.parent); err != nil {
 		return err
+	}
+	if rec.parent == 0 {
+		if err := db.claimCoordination(ctx); err != nil {
+			return err
+		}
 	}
 	// Once the create may have been sent, finish settling it even if the
 	// statement is interrupted: its outcome must be known.
@@ -180,10 +184,10 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt*attempt) * 50 * time.Millisecond)
 		}
-		if err = st.create(ctx, name, data); err == nil {
+		if err = rs.create(ctx, db.key, rec.n, data); err == nil {
 			return nil
 		}
-		got, gerr := st.get(ctx, name)
+		got, gerr := rs.get(ctx, db.key, rec.n)
 		switch {
 		case gerr == nil:
 			r, derr := decodeRecord(got)

@@ -77,14 +77,13 @@ func TestReaderKeepsSnapshot(t *testing.T) {
 // Two processes each run 100 increments of one counter, retrying on
 // SQLITE_BUSY: none is lost.
 func TestTwoProcessCounter(t *testing.T) {
-	runTwoProcessCounter(t, 100, "")
+	runTwoProcessCounter(t, newEnv(t, nil), 100, "")
 }
 
 // runTwoProcessCounter has two child processes increment one counter each
 // times, with the URI parameters params, and checks that every increment
 // landed.
-func runTwoProcessCounter(t *testing.T, each int, params string) {
-	e := newEnv(t, nil)
+func runTwoProcessCounter(t *testing.T, e *env, each int, params string) {
 	db := e.open("counter.db")
 	mustExec(t, db, "CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER)")
 	mustExec(t, db, "INSERT INTO counter VALUES (1, 0)")
@@ -132,7 +131,8 @@ func childIncrement() int {
 // childDB opens the child's database on a fresh VFS.
 func childDB() (*sql.DB, *s3vfs.VFS) {
 	srv, bucket, key, _ := childServer()
-	v, err := s3vfs.New(srv.Client(""), bucket, nil)
+	client, opts := childCoordinated(srv.Client(""), nil)
+	v, err := s3vfs.New(client, bucket, opts)
 	if err != nil {
 		panic(err)
 	}
@@ -153,7 +153,11 @@ func childDB() (*sql.DB, *s3vfs.VFS) {
 // commits leaves a database at a committed state that holds every commit
 // that returned OK.
 func TestKilledWriter(t *testing.T) {
-	e := newEnv(t, nil)
+	runKilledWriter(t, newEnv(t, nil))
+}
+
+// runKilledWriter is TestKilledWriter's workload on e.
+func runKilledWriter(t *testing.T, e *env) {
 	db := e.open("killed.db")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, pad BLOB)")
 	db.Close()

@@ -11,9 +11,13 @@ import (
 // total. Afterwards no committed transfer is lost and the balances are
 // exactly what the ledger rows say.
 func TestContention(t *testing.T) {
+	runContention(t, newEnv(t, &s3vfsOptsSmall))
+}
+
+// runContention is TestContention's workload on e.
+func runContention(t *testing.T, e *env) {
 	const procs, writers, readers = 4, 3, 1
 	total := ledgerTransactions(t) * 2 / 5 // 400 by default
-	e := newEnv(t, &s3vfsOptsSmall)
 	createLedger(t, e.name, "contention.db")
 
 	results := e.ledgerRun("contention.db", procs, ledgerJob{

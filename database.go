@@ -115,13 +115,12 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapsho
 func (db *database) check(ctx context.Context) (*snapshot, error) {
 	start := time.Now()
 	head, verified := db.current()
-	st := &db.vfs.store
 
 	// A missing record n+1 proves n is the head only while record n+1 could
 	// not have been created and garbage collected since we last looked:
 	// collection never removes a record younger than the retention.
 	if head != nil && start.Sub(verified) < db.retentionWindow()/2 {
-		data, err := st.get(ctx, recordName(db.key, head.n+1))
+		data, err := db.vfs.records.get(ctx, db.key, head.n+1)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			db.publish(head, start)
@@ -163,15 +162,16 @@ func (db *database) headOrNewer(s *snapshot) *snapshot {
 // readHead finds the newest record by listing (records sort newest first)
 // and builds its snapshot. known, if it is the newest, saves a GET.
 func (db *database) readHead(ctx context.Context, prev *snapshot, known *record) (*snapshot, error) {
-	st := &db.vfs.store
-	name, err := st.first(ctx, recordPrefix(db.key), func(name string) bool {
-		_, ok := parseRecordName(db.key, name)
-		return ok
-	})
+	n, err := db.vfs.records.newest(ctx, db.key)
 	if err != nil {
 		return nil, err
 	}
-	if name == "" {
+	if n == 0 {
+		if _, inBucket := db.vfs.records.(bucketRecords); !inBucket && prev == nil {
+			if err := db.refuseBucketRecords(ctx); err != nil {
+				return nil, err
+			}
+		}
 		if prev != nil && prev.n > 0 {
 			return nil, fmt.Errorf("s3vfs: %s: every commit record is gone (was the database deleted?)", db.key)
 		}
@@ -184,7 +184,6 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 		}
 		return &snapshot{blockSize: int64(db.vfs.opts.BlockSize)}, nil
 	}
-	n, _ := parseRecordName(db.key, name)
 	if prev != nil && n == prev.n {
 		return prev, nil
 	}
@@ -199,7 +198,7 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 
 // readRecord fetches and decodes record n.
 func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
-	data, err := db.vfs.store.get(ctx, recordName(db.key, n))
+	data, err := db.vfs.records.get(ctx, db.key, n)
 	if err != nil {
 		return nil, err
 	}

@@ -3,23 +3,28 @@ package s3vfs_test
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
+
+// faultCase is one kind of fault (or mix) and its rate.
+type faultCase struct {
+	name  string
+	rate  float64
+	kinds []s3test.Fault
+}
 
 // faultCases are the faults the ledger workload runs under: each kind alone
 // at a rate between 1% and 30% of the eligible requests (a hung request
 // costs an attempt timeout, so hangs are the rarest), then every kind but
 // hangs at once at 30%.
-var faultCases = []struct {
-	name  string
-	rate  float64
-	kinds []s3test.Fault
-}{
+var faultCases = []faultCase{
 	{"500", 0.10, []s3test.Fault{s3test.InternalError}},
 	{"503", 0.10, []s3test.Fault{s3test.SlowDown}},
 	{"reset", 0.10, []s3test.Fault{s3test.Reset}},
@@ -51,8 +56,15 @@ func ledgerTransactions(t testing.TB) int {
 // kind of fault and checks that no committed transaction is lost, no failed
 // one is partly present, and the database is intact.
 func TestFaults(t *testing.T) {
+	runFaults(t, newEnv, func(string) bool { return true })
+}
+
+// runFaults is TestFaults's workload, on envs made by newEnv, for the fault
+// cases keep accepts.
+func runFaults(t *testing.T, newEnv func(testing.TB, *s3vfs.Options) *env, keep func(name string) bool) {
 	const procs, writers = 2, 4
 	total := ledgerTransactions(t)
+	cases := slices.DeleteFunc(slices.Clone(faultCases), func(fc faultCase) bool { return !keep(fc.name) })
 
 	// The workload waits more than it computes (backoff, busy handler,
 	// attempt timeouts), so every kind runs at once, each on its own
@@ -63,8 +75,8 @@ func TestFaults(t *testing.T) {
 		faults *s3test.Faults
 		wait   func() ([]*ledgerResult, error)
 	}
-	runs := make([]run, len(faultCases))
-	for i, fc := range faultCases {
+	runs := make([]run, len(cases))
+	for i, fc := range cases {
 		e := newEnv(t, &s3vfsOptsSmall)
 		key := "faults/" + fc.name
 		createLedger(t, e.name, key)
@@ -75,7 +87,7 @@ func TestFaults(t *testing.T) {
 			BlockSize: 4096, Attempt: time.Second, Request: time.Minute,
 		})}
 	}
-	for i, fc := range faultCases {
+	for i, fc := range cases {
 		r := runs[i]
 		results, err := r.wait()
 		r.e.proxy.SetHook(nil)

@@ -192,7 +192,10 @@ func (c *collector) run(ctx context.Context) error {
 	// or checkpoint named after a commit above the head listed here
 	// belongs to an attempt that had not yet published when we looked.
 	c.start = time.Now()
-	if err := c.listAll(ctx, recordPrefix(c.key), kindRecord); err != nil {
+	if err := c.v.records.list(ctx, c.key, func(n uint64, size int64, created time.Time) error {
+		c.records = append(c.records, listed{object: object{Key: recordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
+		return nil
+	}); err != nil {
 		return err
 	}
 	if err := c.listAll(ctx, c.key+"/"+blocksDir+"/", kindBlock); err != nil {
@@ -208,10 +211,10 @@ func (c *collector) run(ctx context.Context) error {
 		return err
 	}
 
-	// Records first in the list, then checkpoints, then blocks: history
-	// never lists a version whose objects are going, and an interrupted
-	// collection leaves only objects the next one recognises as garbage.
-	garbage := slices.Clone(garbageRecords)
+	// Records first, then checkpoints, then blocks: history never lists a
+	// version whose objects are going, and an interrupted collection
+	// leaves only objects the next one recognises as garbage.
+	var garbage []listed
 	for _, r := range retained {
 		c.report.Live.add(kindRecord, r.Size)
 	}
@@ -233,21 +236,38 @@ func (c *collector) run(ctx context.Context) error {
 			c.report.Pending.add(kindBlock, o.Size)
 		}
 	}
-	for _, o := range garbage {
+	for _, o := range slices.Concat(garbageRecords, garbage) {
 		c.report.Garbage.add(o.kind, o.Size)
 	}
-	if c.opts.DryRun || len(garbage) == 0 {
+	if c.opts.DryRun {
 		return nil
 	}
-
-	for len(garbage) > 0 {
-		batch := garbage[:min(len(garbage), 1000)]
-		garbage = garbage[len(batch):]
+	err := c.deleteInBatches(garbageRecords, func(batch []listed) error {
+		ns := make([]uint64, len(batch))
+		for i, o := range batch {
+			ns[i] = o.commit
+		}
+		return c.v.records.remove(ctx, c.key, ns)
+	})
+	if err != nil {
+		return err
+	}
+	return c.deleteInBatches(garbage, func(batch []listed) error {
 		names := make([]string, len(batch))
 		for i, o := range batch {
 			names[i] = o.Key
 		}
-		if err := st.remove(ctx, names); err != nil {
+		return st.remove(ctx, names)
+	})
+}
+
+// deleteInBatches deletes items a thousand at a time with del, in order,
+// and counts what it deleted in the report.
+func (c *collector) deleteInBatches(items []listed, del func([]listed) error) error {
+	for len(items) > 0 {
+		batch := items[:min(len(items), 1000)]
+		items = items[len(batch):]
+		if err := del(batch); err != nil {
 			return err
 		}
 		for _, o := range batch {
@@ -263,8 +283,6 @@ func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) er
 		l := listed{object: o, kind: kind}
 		var ok bool
 		switch kind {
-		case kindRecord:
-			l.commit, ok = parseRecordName(c.key, o.Key)
 		case kindBlock:
 			l.idx, l.commit, l.token, ok = parseBlockName(c.key, o.Key)
 		case kindCheckpoint:
@@ -275,9 +293,6 @@ func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) er
 			return nil
 		}
 		switch kind {
-		case kindRecord:
-			c.records = append(c.records, l)
-			return nil
 		case kindBlock:
 			c.blocks = append(c.blocks, l)
 		case kindCheckpoint:

@@ -325,8 +325,17 @@ func queryIntTx(t testing.TB, tx *sql.Tx, query string) int64 {
 // Garbage collection runs over and over while two processes write and
 // read: no commit is lost, no reader fails, the database stays whole.
 func TestGCWhileProcessesWriteAndRead(t *testing.T) {
+	runGCWhileProcesses(t, newEnv)
+}
+
+// gcRetention is the retention of runGCWhileProcesses.
+const gcRetention = 2 * time.Second
+
+// runGCWhileProcesses is TestGCWhileProcessesWriteAndRead's workload, on
+// an env made by newEnv.
+func runGCWhileProcesses(t *testing.T, newEnv func(testing.TB, *s3vfs.Options) *env) {
 	ctx := context.Background()
-	const retention = 2 * time.Second
+	const retention = gcRetention
 	opts := &s3vfs.Options{Retention: retention, BlockSize: 4096}
 	e := newEnv(t, opts)
 	key := "gc/busy.db"
@@ -431,7 +440,8 @@ func childGCWriter() int {
 	proc, _ := strconv.Atoi(parts[0])
 	run, _ := time.ParseDuration(parts[1])
 	retention, _ := time.ParseDuration(parts[2])
-	v, err := s3vfs.New(srv.Client(""), bucket, &s3vfs.Options{BlockSize: 4096})
+	client, opts := childCoordinated(srv.Client(""), &s3vfs.Options{BlockSize: 4096})
+	v, err := s3vfs.New(client, bucket, opts)
 	if err != nil {
 		panic(err)
 	}

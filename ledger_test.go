@@ -61,7 +61,8 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
-		v, err := s3vfs.New(srv.Client(""), bucket, job.options())
+		client, opts := childCoordinated(srv.Client(""), job.options())
+		v, err := s3vfs.New(client, bucket, opts)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2

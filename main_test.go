@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	server = srv
 	code := m.Run()
+	stopDynamoServer()
 	srv.Close()
 	os.Exit(code)
 }
@@ -43,9 +44,17 @@ type env struct {
 	proxy  *s3test.Proxy
 	vfs    *s3vfs.VFS
 	name   string // the registered VFS name
+	table  string // configuration (b): the DynamoDB table of the coordinator; "" for none
 }
 
 func newEnv(t testing.TB, opts *s3vfs.Options) *env {
+	t.Helper()
+	return newEnvWith(t, opts, "")
+}
+
+// newEnvWith is newEnv with the coordinator table of configuration (b),
+// or "" for none (coordinator_env_test.go).
+func newEnvWith(t testing.TB, opts *s3vfs.Options, table string) *env {
 	t.Helper()
 	ctx := context.Background()
 	bucket, err := server.CreateBucket(ctx)
@@ -56,7 +65,7 @@ func newEnv(t testing.TB, opts *s3vfs.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, bucket: bucket, proxy: proxy}
+	e := &env{t: t, bucket: bucket, proxy: proxy, table: table}
 	e.vfs = e.newVFS(opts)
 	e.name = e.register(e.vfs)
 	t.Cleanup(func() {
@@ -70,7 +79,8 @@ func newEnv(t testing.TB, opts *s3vfs.Options) *env {
 // have: its own cache and its own in-process state.
 func (e *env) newVFS(opts *s3vfs.Options) *s3vfs.VFS {
 	e.t.Helper()
-	v, err := s3vfs.New(server.Client(e.proxy.URL), e.bucket, opts)
+	client, opts := coordinated(server.Client(e.proxy.URL), opts, e.table)
+	v, err := s3vfs.New(client, e.bucket, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

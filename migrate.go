@@ -111,11 +111,8 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 // database of old (an earlier Migrate), 0 if dest has no s3vfs database,
 // and an error naming both if dest holds a different one.
 func (v *VFS) migratedCommit(ctx context.Context, src *database, old *snapshot, dest string) (uint64, error) {
-	first, err := v.store.first(ctx, recordPrefix(dest), func(name string) bool {
-		_, ok := parseRecordName(dest, name)
-		return ok
-	})
-	if err != nil || first == "" {
+	newest, err := v.records.newest(ctx, dest)
+	if err != nil || newest == 0 {
 		return 0, err // no s3vfs database (without listing the Python layout again)
 	}
 	db := v.acquire(dest)

@@ -2,6 +2,7 @@ package s3vfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,6 +25,10 @@ type params struct {
 	stalenessSet bool          // staleness= was given; otherwise Options.Staleness applies
 	cacheSet     bool          // block_cache= was given
 	cacheSize    int64         // block_cache=BYTES: a cache of the database's own; 0 for none
+
+	// coordinator=bucket|dynamodb and table=NAME: the coordinator the
+	// database expects (records.go); the VFS's must be that one.
+	coordinator, table string
 }
 
 // sqliteParams are URI parameters that SQLite or the driver interpret.
@@ -40,6 +45,7 @@ var ourParams = map[string]bool{
 	"staleness": true, "block_cache": true,
 	"bucket": true, // read by the embed package's VFS, which picks the bucket per database
 	"commit": true, "asof": true, "retention": true,
+	"coordinator": true, "table": true,
 }
 
 func parseParams(uri *vfs.Filename) (params, error) {
@@ -75,6 +81,15 @@ func parseParams(uri *vfs.Filename) (params, error) {
 	}
 	if err := p.parseHistory(uri); err != nil {
 		return p, err
+	}
+	p.coordinator, p.table = uri.URIParameter("coordinator"), uri.URIParameter("table")
+	switch {
+	case p.coordinator != "" && p.coordinator != "bucket" && p.coordinator != "dynamodb":
+		return p, fmt.Errorf("s3vfs: URI parameter coordinator=%q: want bucket or dynamodb", p.coordinator)
+	case p.coordinator == "dynamodb" && p.table == "":
+		return p, errors.New("s3vfs: URI parameter coordinator=dynamodb needs table=NAME, the DynamoDB table of the commits")
+	case p.table != "" && p.coordinator != "dynamodb":
+		return p, errors.New("s3vfs: URI parameter table= is the DynamoDB table of coordinator=dynamodb: add coordinator=dynamodb")
 	}
 	return p, nil
 }

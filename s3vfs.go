@@ -37,6 +37,8 @@ import (
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
 
 // Defaults for the zero fields of [Options].
@@ -99,6 +101,13 @@ type Options struct {
 	// Serialize keeps in flight. Negative turns read-ahead off (one block
 	// at a time). Default: Concurrency. See docs/performance.md.
 	ReadAhead int
+
+	// Coordinator keeps the commit records, and so decides every commit:
+	// nil for the bucket itself (a conditional create), or a DynamoDB
+	// table ([NewDynamoDBCoordinator]) for a store that ignores
+	// conditional creates (docs/compatibility.md). Every process writing a
+	// database must use the same one.
+	Coordinator *Coordinator
 
 	// UnsafeSkipStoreCheck turns off the self-test of the store that runs
 	// before the first write ([VFS.CheckStore]). With it, a store that
@@ -185,10 +194,11 @@ func (o *Options) withDefaults() (Options, error) {
 // for concurrent use. Connections to the same database in one process
 // share its snapshots, lock table and block cache.
 type VFS struct {
-	store store
-	opts  Options
-	cache *blockCache
-	stats counters
+	store   store
+	records recordStore // where the commit records live: the bucket, or a coordinator
+	opts    Options
+	cache   *blockCache
+	stats   counters
 
 	fetches    singleflight.Group // concurrent misses for one block object
 	storeCheck storeCheckState    // the self-test of the bucket, run before the first write
@@ -220,6 +230,10 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
 	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout,
 		attemptTimeout: o.AttemptTimeout, retryer: newRetryer(false), condRetryer: newRetryer(true)}
+	v.records = bucketRecords{&v.store}
+	if o.Coordinator != nil {
+		v.records = o.Coordinator.records
+	}
 	return v, nil
 }
 
@@ -251,7 +265,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		// Temporary files live in memory and never reach the bucket.
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	case flags&vfs.OPEN_SUPER_JOURNAL != 0:
-		return openSuperJournal(name, flags)
+		return superjournal.Open(name, flags)
 	case flags&vfs.OPEN_WAL != 0:
 		return nil, flags, vfs.SystemError(errors.New("s3vfs: WAL mode is not supported; use a rollback journal mode"), sqlite3.CANTOPEN)
 	case flags&vfs.OPEN_MAIN_DB == 0:
@@ -269,6 +283,9 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	}
 	if !p.stalenessSet {
 		p.staleness = v.opts.Staleness
+	}
+	if err := v.checkCoordinator(p); err != nil {
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
 	db.declareRetention(p.retention)
@@ -307,17 +324,17 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in
-// memory and are gone once closed, and super-journals (superjournal.go);
+// memory and are gone once closed, and super-journals (internal/superjournal);
 // databases are never deleted through SQLite.
 func (v *VFS) Delete(name string, syncDir bool) error {
-	return deleteSuperJournal(name, syncDir)
+	return superjournal.Delete(name, syncDir)
 }
 
 // Access implements [vfs.VFS]. It reports that no journal or WAL file
 // exists, so SQLite never looks for a hot journal; super-journals exist
-// while SQLite keeps them (superjournal.go).
+// while SQLite keeps them (internal/superjournal).
 func (v *VFS) Access(name string, flags vfs.AccessFlag) (bool, error) {
-	exists, _, err := superJournalExists(name, flags)
+	exists, _, err := superjournal.Exists(name, flags)
 	return exists, err
 }
 

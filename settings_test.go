@@ -87,7 +87,11 @@ type settingsProc struct {
 }
 
 func runSettingsCase(t *testing.T, c settingsCase) {
-	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	runSettingsCaseIn(t, c, newEnv(t, &s3vfs.Options{BlockSize: 4096}))
+}
+
+// runSettingsCaseIn is runSettingsCase on e.
+func runSettingsCaseIn(t *testing.T, c settingsCase, e *env) {
 	key := "settings.db"
 	open := func(vfsName string) settingsProc {
 		var params []string
@@ -222,7 +226,7 @@ func runSettingsCase(t *testing.T, c settingsCase) {
 // counter, retrying on SQLITE_BUSY: none is lost (a commit that lost the
 // race used to leave SQLite trusting its own failed pages).
 func TestTwoProcessSynchronousOff(t *testing.T) {
-	runTwoProcessCounter(t, 60, "_pragma=synchronous(off)")
+	runTwoProcessCounter(t, newEnv(t, nil), 60, "_pragma=synchronous(off)")
 }
 
 // openWithInit opens dsn with the ncruces driver, running the statements

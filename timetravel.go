@@ -85,10 +85,8 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error)
 // first.
 func (db *database) recordNumbers(ctx context.Context) ([]uint64, error) {
 	var ns []uint64
-	err := db.vfs.store.list(ctx, recordPrefix(db.key), func(o object) error {
-		if n, ok := parseRecordName(db.key, o.Key); ok {
-			ns = append(ns, n)
-		}
+	err := db.vfs.records.list(ctx, db.key, func(n uint64, _ int64, _ time.Time) error {
+		ns = append(ns, n)
 		return nil
 	})
 	slices.Sort(ns)

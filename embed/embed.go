@@ -16,7 +16,12 @@
 // (environment variables such as AWS_REGION, AWS_PROFILE,
 // AWS_ACCESS_KEY_ID and AWS_ENDPOINT_URL_S3, then ~/.aws/config and
 // ~/.aws/credentials). Set S3VFS_PATH_STYLE=1 for servers that need
-// path-style addressing (MinIO, versitygw). Registering never fails: a
+// path-style addressing (MinIO, versitygw). On a store whose conditional
+// writes cannot be trusted, keep the commits in a DynamoDB table (created
+// with s3vfs.CreateDynamoDBTable): file:my/app.db?vfs=s3&bucket=my-bucket&coordinator=dynamodb&table=my-table;
+// its client comes from the same AWS configuration (AWS_ENDPOINT_URL_DYNAMODB
+// for another endpoint), and every process must name the same table.
+// Registering never fails: a
 // missing bucket or missing credentials is an error when a database is
 // opened. Programs that need [s3vfs.Options] or their own client call
 // [s3vfs.New] and vfs.Register instead.
@@ -30,13 +35,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
 
 // Name is the name the VFS is registered under.
@@ -54,7 +62,7 @@ func init() {
 // database's bucket.
 type registry struct {
 	mu      sync.Mutex
-	buckets map[string]*s3vfs.VFS // guarded by mu
+	buckets map[string]*s3vfs.VFS // by bucket and coordinator table; guarded by mu
 }
 
 var (
@@ -70,10 +78,13 @@ func Bucket(bucket string) (*s3vfs.VFS, error) {
 	if !ok {
 		return nil, errors.New("s3vfs/embed: the VFS registered as \"s3\" is not this package's")
 	}
-	return r.bucket(bucket)
+	return r.bucket(bucket, "")
 }
 
-func (r *registry) bucket(name string) (*s3vfs.VFS, error) {
+// bucket returns the VFS of the bucket name whose commits are kept in the
+// DynamoDB table (URI parameters coordinator=dynamodb&table=), or in the
+// bucket if table is empty.
+func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	if name == "" {
 		name = os.Getenv(EnvBucket)
 	}
@@ -82,42 +93,48 @@ func (r *registry) bucket(name string) (*s3vfs.VFS, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if v := r.buckets[name]; v != nil {
+	id := name + "\x00" + table
+	if v := r.buckets[id]; v != nil {
 		return v, nil
 	}
-	c, err := client()
+	cfg, err := awsConfig()
 	if err != nil {
 		return nil, err
 	}
-	v, err := s3vfs.New(c, name, nil)
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = os.Getenv("S3VFS_PATH_STYLE") == "1"
+	})
+	var opts s3vfs.Options
+	if table != "" {
+		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(dynamodb.NewFromConfig(cfg), table)
+	}
+	v, err := s3vfs.New(c, name, &opts)
 	if err != nil {
 		return nil, err
 	}
-	r.buckets[name] = v
+	r.buckets[id] = v
 	return v, nil
 }
 
-// client loads the AWS configuration once and checks that it has
+// awsConfig loads the AWS configuration once and checks that it has
 // credentials; a failure is retried at the next open.
-var client = onceOK(func() (*s3.Client, error) {
+var awsConfig = onceOK(func() (aws.Config, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("s3vfs: loading the AWS configuration: %w", err)
+		return cfg, fmt.Errorf("s3vfs: loading the AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.Credentials == nil {
-		return nil, errNoCredentials
+		return cfg, errNoCredentials
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return nil, fmt.Errorf("%w (%v)", errNoCredentials, err)
+		return cfg, fmt.Errorf("%w (%v)", errNoCredentials, err)
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = os.Getenv("S3VFS_PATH_STYLE") == "1"
-	}), nil
+	return cfg, nil
 })
 
 var errNoCredentials = errors.New("s3vfs: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or configure ~/.aws/credentials")
@@ -150,16 +167,22 @@ func (r *registry) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag
 
 // OpenFilename implements [vfs.VFSFilename].
 func (r *registry) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
-	bucket := ""
+	bucket, table := "", ""
 	if name != nil {
 		bucket = name.URIParameter("bucket")
+		if name.URIParameter("coordinator") == "dynamodb" {
+			table = name.URIParameter("table")
+		}
+	}
+	if flags&vfs.OPEN_SUPER_JOURNAL != 0 && name != nil {
+		return superjournal.Open(name.String(), flags)
 	}
 	if flags&vfs.OPEN_MAIN_DB == 0 && (name == nil || bucket == "" && os.Getenv(EnvBucket) == "") {
 		// Temporary files and journals live in memory in every bucket's
 		// VFS; they need no bucket.
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	}
-	v, err := r.bucket(bucket)
+	v, err := r.bucket(bucket, table)
 	if err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
@@ -167,10 +190,13 @@ func (r *registry) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.Fil
 }
 
 // Delete implements [vfs.VFS]; see [s3vfs.VFS.Delete].
-func (r *registry) Delete(name string, syncDir bool) error { return nil }
+func (r *registry) Delete(name string, syncDir bool) error { return superjournal.Delete(name, syncDir) }
 
 // Access implements [vfs.VFS]; see [s3vfs.VFS.Access].
-func (r *registry) Access(name string, flags vfs.AccessFlag) (bool, error) { return false, nil }
+func (r *registry) Access(name string, flags vfs.AccessFlag) (bool, error) {
+	exists, _, err := superjournal.Exists(name, flags)
+	return exists, err
+}
 
 // FullPathname implements [vfs.VFS]: database names are S3 keys.
 func (r *registry) FullPathname(name string) (string, error) { return name, nil }

@@ -3,6 +3,7 @@ package embed_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,7 +11,9 @@ import (
 
 	_ "github.com/ncruces/go-sqlite3/driver"
 
+	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/embed"
+	"github.com/s3vfs/s3vfs/internal/dyntest"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -121,5 +124,95 @@ func TestBucketFromURIAndEnv(t *testing.T) {
 	v2, _ := embed.Bucket(b2)
 	if v1 != v1again || v1 == v2 || v1.Bucket() != b1 || v1.Stats().Commits != 2 {
 		t.Errorf("per-bucket VFS: %p %p %p, stats %v", v1, v1again, v2, v1.Stats())
+	}
+}
+
+// A transaction over two databases of the "s3" VFS is refused at COMMIT and
+// rolled back in both, as with a VFS of the library's own: the registry
+// answers for super-journals too.
+func TestAttachRefusedThroughRegistry(t *testing.T) {
+	awsEnv(t)
+	b := bucket(t)
+	db, err := sql.Open("sqlite3", "file:a.db?vfs=s3&bucket="+b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, q := range []string{
+		"ATTACH 'file:b.db?vfs=s3&bucket=" + b + "' AS b",
+		"CREATE TABLE main.t(x)", "CREATE TABLE b.t(x)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"INSERT INTO main.t VALUES (1)", "INSERT INTO b.t VALUES (1)"} {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); !errors.Is(err, s3vfs.ErrUnsupported) {
+		t.Fatalf("COMMIT over two databases: %v, want ErrUnsupported", err)
+	}
+	for _, q := range []string{"SELECT count(*) FROM main.t", "SELECT count(*) FROM b.t"} {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%s = %d, %v after the refused COMMIT, want 0", q, n, err)
+		}
+	}
+}
+
+// coordinator=dynamodb&table= in the URI keeps the commits in that table:
+// no record object reaches the bucket, and the data reads back.
+func TestDynamoDBCoordinatorFromURI(t *testing.T) {
+	awsEnv(t)
+	dyn, err := dyntest.Start(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("no DynamoDB server for the test: %v", err)
+	}
+	defer dyn.Close()
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", dyn.Endpoint)
+	table := dyn.NewTableName()
+	if err := s3vfs.CreateDynamoDBTable(context.Background(), dyn.Client(), table); err != nil {
+		t.Fatal(err)
+	}
+	b := bucket(t)
+	dsn := "file:c.db?vfs=s3&bucket=" + b + "&coordinator=dynamodb&table=" + table
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{"CREATE TABLE t(x)", "INSERT INTO t VALUES (42)"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	keys, err := server.Keys(context.Background(), b, "c.db/_commits/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasSuffix(k, "!coordinator") {
+			t.Fatalf("record object %s in the bucket", k)
+		}
+	}
+	var x int
+	if err := db.QueryRow("SELECT x FROM t").Scan(&x); err != nil || x != 42 {
+		t.Fatalf("read %d, %v", x, err)
+	}
+	// Without the coordinator, the database is refused, not shown empty.
+	plain, err := sql.Open("sqlite3", "file:c.db?vfs=s3&bucket="+b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.QueryRow("SELECT x FROM t").Scan(&x); err == nil || !strings.Contains(err.Error(), table) {
+		t.Fatalf("without the coordinator: %v, want an error naming the table", err)
 	}
 }

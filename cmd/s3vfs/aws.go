@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
@@ -27,6 +28,9 @@ type awsFlags struct {
 	pathStyle bool
 	blockSize int
 	retention time.Duration // --retention, where the command has it
+	table     string        // --dynamodb-table: the commits' DynamoDB table
+
+	cfg aws.Config // loaded by client
 }
 
 func (a *awsFlags) register(fs *flag.FlagSet) {
@@ -34,6 +38,7 @@ func (a *awsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.region, "region", "", "AWS `region` (default $AWS_REGION, the profile's region, or us-east-1)")
 	fs.StringVar(&a.endpoint, "endpoint", "", "S3 endpoint `URL` for S3-compatible servers (default $AWS_ENDPOINT_URL_S3)")
 	fs.BoolVar(&a.pathStyle, "path-style", false, "address buckets as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO, versitygw)")
+	fs.StringVar(&a.table, "dynamodb-table", "", "keep the commits in this DynamoDB `table` (for stores without conditional writes; endpoint from $AWS_ENDPOINT_URL_DYNAMODB)")
 }
 
 // target is a database named s3://BUCKET/KEY.
@@ -102,6 +107,7 @@ func (a *awsFlags) client(ctx context.Context) (*s3.Client, error) {
 		}
 		return nil, errNoCredentials
 	}
+	a.cfg = cfg
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if a.endpoint != "" {
 			o.BaseEndpoint = aws.String(a.endpoint)
@@ -118,5 +124,12 @@ func (a *awsFlags) vfs(ctx context.Context, t target) (*s3vfs.VFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s3vfs.New(c, t.bucket, &s3vfs.Options{BlockSize: a.blockSize, Retention: a.retention})
+	opts := &s3vfs.Options{BlockSize: a.blockSize, Retention: a.retention}
+	if a.table != "" {
+		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(a.dynamodb(), a.table)
+	}
+	return s3vfs.New(c, t.bucket, opts)
 }
+
+// dynamodb returns a DynamoDB client from the configuration client loaded.
+func (a *awsFlags) dynamodb() *dynamodb.Client { return dynamodb.NewFromConfig(a.cfg) }

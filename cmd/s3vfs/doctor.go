@@ -39,8 +39,12 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("doctor", doctorHelp, c.stdout)
 	c.aws.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	createTable := fs.Bool("create-table", false, "with --dynamodb-table: create the table (on-demand capacity) if it does not exist")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *createTable && c.aws.table == "" {
+		return usagef("--create-table needs --dynamodb-table TABLE")
 	}
 	if fs.NArg() != 1 {
 		return usagef("doctor needs one bucket: s3vfs doctor s3://BUCKET")
@@ -53,6 +57,12 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 	v, err := c.aws.vfs(ctx, t)
 	if err != nil {
 		return err
+	}
+	if *createTable {
+		if err := s3vfs.CreateDynamoDBTable(ctx, c.aws.dynamodb(), c.aws.table); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "DynamoDB table %s is ready\n", c.aws.table)
 	}
 	r, err := v.CheckStore(ctx)
 	if err != nil {
@@ -75,6 +85,10 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 		for _, ch := range r.Checks {
 			if ch.OK {
 				fmt.Fprintf(tw, "%s\tok\n", ch.Name)
+				continue
+			}
+			if !ch.Relied {
+				fmt.Fprintf(tw, "%s\tfailed, not needed\t%s (the commits are kept in DynamoDB table %s)\n", ch.Name, ch.Found, c.aws.table)
 				continue
 			}
 			fmt.Fprintf(tw, "%s\tFAILED\t%s\n", ch.Name, ch.Found)

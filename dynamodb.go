@@ -1,0 +1,236 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+)
+
+// A DynamoDB table as the commit point, for stores whose conditional
+// creates cannot be trusted (docs/compatibility.md). Only the commit point
+// moves: record N of database K is the item (db=K, n=N), created with a
+// conditional PutItem (attribute_not_exists) and read with strongly
+// consistent reads; it holds the record's bytes. Blocks and checkpoints
+// stay in the bucket, and a commit writes a checkpoint rather than a
+// record too large for an item (maxInlineRecord).
+//
+// The table: partition key "db" (string), sort key "n" (number); items
+// also hold "record" (binary), "size" (number) and "created" (number:
+// Unix nanoseconds by the writer's clock, taken right before the create,
+// which garbage collection reads where it reads LastModified in the
+// bucket). [CreateDynamoDBTable] makes one.
+
+// maxInlineRecord bounds a record kept in a DynamoDB item (whose limit is
+// 400 KB): a commit whose record would be larger writes a checkpoint and
+// an empty delta instead.
+const maxInlineRecord = 350 << 10
+
+// dynamoRecords keeps records in a DynamoDB table.
+type dynamoRecords struct {
+	client *dynamodb.Client
+	table  string
+}
+
+// NewDynamoDBCoordinator returns a coordinator that keeps the commit
+// records of every database of a VFS in the DynamoDB table (see
+// [CreateDynamoDBTable]), for [Options.Coordinator]. Every process that
+// writes a database must use the same table.
+func NewDynamoDBCoordinator(client *dynamodb.Client, table string) *Coordinator {
+	return &Coordinator{name: "dynamodb table " + table, records: dynamoRecords{client: client, table: table}}
+}
+
+// CreateDynamoDBTable creates the table a DynamoDB coordinator uses
+// (on-demand capacity) and waits until it is active. A table that exists
+// already with the right key schema is not an error.
+func CreateDynamoDBTable(ctx context.Context, client *dynamodb.Client, table string) error {
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("db"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("n"), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("db"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("n"), KeyType: types.KeyTypeRange},
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("s3vfs: create DynamoDB table %s: %w", table, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
+	})
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
+		return fmt.Errorf("s3vfs: DynamoDB table %s did not become active: %w", table, err)
+	}
+	return nil
+}
+
+func (d dynamoRecords) itemKey(key string, n uint64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"db": &types.AttributeValueMemberS{Value: key},
+		"n":  &types.AttributeValueMemberN{Value: strconv.FormatUint(n, 10)},
+	}
+}
+
+func (d dynamoRecords) create(ctx context.Context, key string, n uint64, data []byte) error {
+	item := d.itemKey(key, n)
+	item["record"] = &types.AttributeValueMemberB{Value: data}
+	item["size"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(data))}
+	item["created"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixNano(), 10)}
+	_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(d.table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(n)"),
+	})
+	return d.wrap("create", key, n, err)
+}
+
+func (d dynamoRecords) get(ctx context.Context, key string, n uint64) ([]byte, error) {
+	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(d.table),
+		Key:            d.itemKey(key, n),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, d.wrap("get", key, n, err)
+	}
+	if out.Item == nil {
+		return nil, d.wrap("get", key, n, ErrNotFound)
+	}
+	b, ok := out.Item["record"].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil, d.wrap("get", key, n, fmt.Errorf("%w: the item has no binary attribute \"record\"", errCorrupt))
+	}
+	return b.Value, nil
+}
+
+func (d dynamoRecords) newest(ctx context.Context, key string) (uint64, error) {
+	out, err := d.client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(d.table),
+		KeyConditionExpression:    aws.String("db = :k"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: key}},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(1),
+		ConsistentRead:            aws.Bool(true),
+		ProjectionExpression:      aws.String("n"),
+	})
+	if err != nil {
+		return 0, d.wrap("query", key, 0, err)
+	}
+	if len(out.Items) == 0 {
+		return 0, nil
+	}
+	return itemNumber(out.Items[0], "n")
+}
+
+func (d dynamoRecords) list(ctx context.Context, key string, fn func(n uint64, size int64, created time.Time) error) error {
+	p := dynamodb.NewQueryPaginator(d.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(d.table),
+		KeyConditionExpression:    aws.String("db = :k"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: key}},
+		ConsistentRead:            aws.Bool(true),
+		ProjectionExpression:      aws.String("#n, #s, #c"), // "size" is a reserved word
+		ExpressionAttributeNames:  map[string]string{"#n": "n", "#s": "size", "#c": "created"},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return d.wrap("query", key, 0, err)
+		}
+		for _, item := range page.Items {
+			n, err := itemNumber(item, "n")
+			if err != nil {
+				return err
+			}
+			size, _ := itemNumber(item, "size")
+			created, _ := itemNumber(item, "created")
+			if err := fn(n, int64(size), time.Unix(0, int64(created))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (d dynamoRecords) remove(ctx context.Context, key string, ns []uint64) error {
+	for len(ns) > 0 {
+		batch := ns[:min(len(ns), 25)] // BatchWriteItem's limit
+		ns = ns[len(batch):]
+		reqs := make([]types.WriteRequest, len(batch))
+		for i, n := range batch {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: d.itemKey(key, n)}}
+		}
+		for attempt := 0; len(reqs) > 0; attempt++ {
+			if attempt > 0 {
+				select {
+				case <-time.After(time.Duration(min(attempt, 10)) * 50 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			out, err := d.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{d.table: reqs},
+			})
+			if err != nil {
+				return d.wrap("delete", key, batch[0], err)
+			}
+			reqs = out.UnprocessedItems[d.table] // throttled: try them again
+		}
+	}
+	return nil
+}
+
+// itemNumber reads the number attribute name of an item.
+func itemNumber(item map[string]types.AttributeValue, name string) (uint64, error) {
+	v, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("%w: a DynamoDB item has no number attribute %q", errCorrupt, name)
+	}
+	return strconv.ParseUint(v.Value, 10, 64)
+}
+
+// wrap names the operation, table, database and record, and classifies
+// the DynamoDB error as the bucket's are (store.classify).
+func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
+	if err == nil {
+		return nil
+	}
+	var kind error
+	var cond *types.ConditionalCheckFailedException
+	var missing *types.ResourceNotFoundException
+	var api smithy.APIError
+	switch {
+	case errors.Is(err, ErrNotFound) || errors.Is(err, errCorrupt):
+	case errors.As(err, &cond):
+		kind = ErrExists
+	case errors.As(err, &missing):
+		err = fmt.Errorf("%w (create the table with s3vfs.CreateDynamoDBTable, or: s3vfs doctor --dynamodb-table %s --create-table s3://BUCKET)", err, d.table)
+	case errors.As(err, &api):
+		switch api.ErrorCode() {
+		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException":
+			kind = ErrAccessDenied
+		}
+	}
+	if kind != nil {
+		err = &classified{kind: kind, err: err}
+	}
+	return fmt.Errorf("s3vfs: %s record %d of %s in DynamoDB table %s: %w", op, n, key, d.table, err)
+}
+
+// recordTooLarge reports whether rec would not fit the coordinator's
+// records (a DynamoDB item); the commit then writes a checkpoint, which
+// leaves the record a fixed, small size.
+func (v *VFS) recordTooLarge(rec *record) bool {
+	_, inDynamo := v.records.(dynamoRecords)
+	return inDynamo && len(rec.encode()) > maxInlineRecord
+}

@@ -1,0 +1,327 @@
+// Package dyntest runs a real DynamoDB-compatible server for tests.
+//
+// By default it installs (once per machine, cached by version) and starts
+// dynalite, an in-memory DynamoDB implementation on Node.js, on a loopback
+// port, so no account and no network are needed after the first install.
+// Set S3VFS_TEST_DYNAMODB_ENDPOINT (with AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and optionally AWS_REGION) to run against another
+// DynamoDB-compatible server such as DynamoDB Local or AWS instead.
+package dyntest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// DynaliteVersion is the version of dynalite that [Start] installs and runs.
+const DynaliteVersion = "4.0.0"
+
+// Environment variables that point the tests at an external server or at a
+// dynalite installed elsewhere.
+const (
+	EnvEndpoint = "S3VFS_TEST_DYNAMODB_ENDPOINT" // e.g. http://127.0.0.1:8000
+	EnvRegion   = "AWS_REGION"
+	EnvDynalite = "S3VFS_DYNALITE" // path of dynalite's cli.js
+)
+
+// Credentials used with the local server, which accepts any.
+const (
+	fakeAccessKey = "s3vfs-test"
+	fakeSecretKey = "s3vfs-test-secret"
+)
+
+// Server is a running DynamoDB-compatible server: either a dynalite process
+// owned by this Server, or an external endpoint named by
+// S3VFS_TEST_DYNAMODB_ENDPOINT.
+type Server struct {
+	Endpoint  string // base URL, e.g. http://127.0.0.1:43121
+	Region    string
+	AccessKey string
+	SecretKey string
+
+	cmd  *exec.Cmd
+	out  *syncWriter
+	done chan struct{}
+
+	clientOnce sync.Once
+	client     *dynamodb.Client
+}
+
+// Start returns a running server. Progress messages (such as the one-time
+// install of dynalite) go to logf, which may be nil.
+func Start(ctx context.Context, logf func(format string, args ...any)) (*Server, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if ep := os.Getenv(EnvEndpoint); ep != "" {
+		region := os.Getenv(EnvRegion)
+		if region == "" {
+			region = "us-east-1"
+		}
+		ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		if ak == "" && sk == "" {
+			// DynamoDB Local and dynalite accept any; the SDK refuses none.
+			ak, sk = fakeAccessKey, fakeSecretKey
+		}
+		return &Server{Endpoint: ep, Region: region, AccessKey: ak, SecretKey: sk}, nil
+	}
+	node, err := nodeBinary()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := CLI(ctx, logf)
+	if err != nil {
+		return nil, err
+	}
+	// The free port is found by listening and closing, so another process
+	// may take it before dynalite does; try again with a fresh port then.
+	for attempt := 1; ; attempt++ {
+		s, err := startDynalite(ctx, node, cli)
+		if err == nil || !errors.Is(err, errAddrInUse) || attempt == 3 {
+			return s, err
+		}
+	}
+}
+
+// nodeBinary returns the path of the Node.js interpreter.
+func nodeBinary() (string, error) {
+	for _, name := range []string{"node", "nodejs"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("dyntest: no DynamoDB server available: node not found in PATH: "+
+		"install Node.js 20 or later (Debian: apt-get install nodejs npm), "+
+		"or set %s to a DynamoDB-compatible endpoint", EnvEndpoint)
+}
+
+// CLI returns the path of dynalite's cli.js of [DynaliteVersion],
+// installing it with `npm install` into the user cache directory the first
+// time. Later calls, in this or any other process, reuse the cached copy.
+func CLI(ctx context.Context, logf func(format string, args ...any)) (string, error) {
+	if p := os.Getenv(EnvDynalite); p != "" {
+		return p, nil
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	parent := filepath.Join(cache, "s3vfs")
+	dir := filepath.Join(parent, "dynalite-"+DynaliteVersion)
+	cli := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
+	if _, err := os.Stat(cli); err == nil {
+		return cli, nil
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("dyntest: create cache dir: %w", err)
+	}
+	// Serialise concurrent installs (several test packages start at once).
+	// The install goes to a temporary directory that is renamed into place
+	// only once it works, so dir is either absent or complete.
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("dyntest: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("dyntest: lock install dir: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(cli); err == nil {
+		return cli, nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", fmt.Errorf("dyntest: no DynamoDB server available: npm not found in PATH: "+
+			"install Node.js and npm (Debian: apt-get install nodejs npm), "+
+			"or set %s to dynalite's cli.js, or set %s to a DynamoDB-compatible endpoint",
+			EnvDynalite, EnvEndpoint)
+	}
+	node, err := nodeBinary()
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(parent, "dynalite-install-")
+	if err != nil {
+		return "", fmt.Errorf("dyntest: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	// A package.json of its own keeps npm from treating some enclosing
+	// directory as the project.
+	if err := os.WriteFile(filepath.Join(tmp, "package.json"),
+		[]byte(`{"name": "s3vfs-dynalite", "private": true}`+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("dyntest: %w", err)
+	}
+	logf("dyntest: installing dynalite %s into %s with npm (first run on this machine only, a few seconds)", DynaliteVersion, dir)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-update-notifier",
+		"dynalite@"+DynaliteVersion)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("dyntest: no DynamoDB server available: npm install dynalite@%s failed: %w\n%s\n"+
+			"Fix: make the npm registry reachable (see `npm config get registry`; proxies via HTTPS_PROXY), "+
+			"or set %s to dynalite's cli.js, or set %s to a DynamoDB-compatible endpoint",
+			DynaliteVersion, err, lastLines(out, 20), EnvDynalite, EnvEndpoint)
+	}
+	// dynalite loads LevelDB's native module (classic-level) even when it
+	// keeps data in memory; check now that it loads, rather than cache a
+	// copy that cannot start.
+	check := exec.CommandContext(ctx, node, "-e", "require('dynalite')")
+	check.Dir = tmp
+	if out, err := check.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("dyntest: no DynamoDB server available: dynalite %s was installed but does not load: %w\n%s\n"+
+			"Fix: its native module classic-level has no prebuilt binary for this platform and must be compiled: "+
+			"install a C++ toolchain (Debian: apt-get install build-essential python3) and allow npm to run "+
+			"classic-level's install script; or set %s to a DynamoDB-compatible endpoint",
+			DynaliteVersion, err, lastLines(out, 20), EnvEndpoint)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", fmt.Errorf("dyntest: %w", err)
+	}
+	logf("dyntest: installed dynalite %s in %v", DynaliteVersion, time.Since(start).Round(100*time.Millisecond))
+	return cli, nil
+}
+
+var errAddrInUse = errors.New("address in use")
+
+func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("dyntest: %w", err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+
+	s := &Server{
+		Endpoint:  "http://" + addr.String(),
+		Region:    "us-east-1",
+		AccessKey: fakeAccessKey,
+		SecretKey: fakeSecretKey,
+		out:       &syncWriter{w: &bytes.Buffer{}},
+		done:      make(chan struct{}),
+	}
+	// Without --path dynalite keeps its tables in memory.
+	s.cmd = exec.Command(node, cli, "--host", addr.IP.String(), "--port", fmt.Sprint(addr.Port))
+	// Keep the server's chatter out of test output; show it if it dies.
+	s.cmd.Stdout = s.out
+	s.cmd.Stderr = s.out
+	// Die with the parent where the platform allows it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("dyntest: start dynalite: %w", err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+
+	c := dynamodb.New(s.options(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := c.ListTables(actx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case <-s.done:
+			out := s.out.String()
+			if strings.Contains(out, "EADDRINUSE") {
+				return nil, fmt.Errorf("dyntest: dynalite could not listen on %s: %w", addr, errAddrInUse)
+			}
+			return nil, fmt.Errorf("dyntest: dynalite exited at start: %v\n%s", s.cmd.ProcessState, out)
+		case <-ctx.Done():
+			s.Close()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Close()
+			return nil, fmt.Errorf("dyntest: dynalite did not answer ListTables within 30s: %v\n%s", err, s.out.String())
+		}
+	}
+}
+
+// Close stops the server (if this process started it) and waits for it to
+// exit. Its tables, kept in memory, are gone.
+func (s *Server) Close() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+}
+
+func (s *Server) options() dynamodb.Options {
+	return dynamodb.Options{
+		BaseEndpoint: aws.String(s.Endpoint),
+		Region:       s.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	}
+}
+
+// Client returns a DynamoDB client for the server, with its static
+// credentials. Every call returns the same client.
+func (s *Server) Client() *dynamodb.Client {
+	s.clientOnce.Do(func() { s.client = dynamodb.New(s.options()) })
+	return s.client
+}
+
+// NewTableName returns a fresh random table name. It creates nothing.
+func (s *Server) NewTableName() string {
+	return "s3vfs-" + randomHex(8)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// lastLines returns at most the last n lines of out.
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// syncWriter is a writer safe for the concurrent use os/exec makes of it.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
