@@ -9,10 +9,7 @@
 package dyntest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // DynaliteVersion is the version of dynalite that [Start] installs and runs.
@@ -56,7 +55,7 @@ type Server struct {
 	SecretKey string
 
 	cmd  *exec.Cmd
-	out  *syncWriter
+	out  *testproc.SyncWriter
 	done chan struct{}
 
 	clientOnce sync.Once
@@ -216,7 +215,7 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 		Region:    "us-east-1",
 		AccessKey: fakeAccessKey,
 		SecretKey: fakeSecretKey,
-		out:       &syncWriter{w: &bytes.Buffer{}},
+		out:       &testproc.SyncWriter{},
 		done:      make(chan struct{}),
 	}
 	// Without --path dynalite keeps its tables in memory.
@@ -290,13 +289,7 @@ func (s *Server) Client() *dynamodb.Client {
 
 // NewTableName returns a fresh random table name. It creates nothing.
 func (s *Server) NewTableName() string {
-	return "s3vfs-" + randomHex(8)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	return "s3vfs-" + testproc.RandomHex(8)
 }
 
 // lastLines returns at most the last n lines of out.
@@ -306,22 +299,4 @@ func lastLines(out []byte, n int) string {
 		lines = append([]string{"..."}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// syncWriter is a writer safe for the concurrent use os/exec makes of it.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

@@ -11,10 +11,7 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -22,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -32,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // VersitygwVersion is the version of versitygw that [Start] builds and runs.
@@ -161,8 +159,8 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	// Keep the server's chatter out of test output; show it if it dies.
-	var out bytes.Buffer
-	s.cmd.Stdout = &syncWriter{w: &out}
+	out := &testproc.SyncWriter{}
+	s.cmd.Stdout = out
 	s.cmd.Stderr = s.cmd.Stdout
 	// Die with the parent where the platform allows it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -182,7 +180,7 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 		select {
 		case <-s.done:
 			os.RemoveAll(dataDir)
-			return nil, fmt.Errorf("s3test: versitygw exited at start: %v\n%s", s.cmd.ProcessState, s.cmd.Stdout.(*syncWriter).String())
+			return nil, fmt.Errorf("s3test: versitygw exited at start: %v\n%s", s.cmd.ProcessState, out.String())
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()
@@ -240,7 +238,7 @@ func (s *Server) Client(endpoint string) *s3.Client {
 
 // CreateBucket creates a bucket with a fresh random name and returns it.
 func (s *Server) CreateBucket(ctx context.Context) (string, error) {
-	name := "s3vfs-" + randomHex(8)
+	name := "s3vfs-" + testproc.RandomHex(8)
 	_, err := s.Client("").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
 	if err != nil {
 		return "", fmt.Errorf("s3test: create bucket %s at %s: %w", name, s.Endpoint, err)
@@ -289,28 +287,4 @@ func (s *Server) Keys(ctx context.Context, bucket, prefix string) ([]string, err
 		}
 	}
 	return keys, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return strings.ToLower(hex.EncodeToString(b))
-}
-
-// syncWriter is a writer safe for the concurrent use os/exec makes of it.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }
