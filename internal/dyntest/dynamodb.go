@@ -202,6 +202,24 @@ func CLI(ctx context.Context, logf func(format string, args ...any)) (string, er
 
 var errAddrInUse = errors.New("address in use")
 
+// guardScript runs dynalite's cli.js (argv[1]) so that a client that goes
+// away in the middle of a request does not end the server. dynalite throws
+// from the request's "error" event, and Node ends the process on an
+// uncaught exception; the tests SIGKILL writers at random moments, and the
+// first one killed while its request was on the wire took the server, and
+// every test after it, down. Any other uncaught exception still ends it.
+const guardScript = `
+process.on('uncaughtException', (err) => {
+  if (err && err.code === 'ECONNRESET') {
+    console.error('dyntest: a client went away mid-request: ' + err.message);
+    return;
+  }
+  console.error(err);
+  process.exit(70);
+});
+require(process.argv[1]);
+`
+
 func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -218,8 +236,9 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 		out:       &testproc.SyncWriter{},
 		done:      make(chan struct{}),
 	}
-	// Without --path dynalite keeps its tables in memory.
-	s.cmd = exec.Command(node, cli, "--host", addr.IP.String(), "--port", fmt.Sprint(addr.Port))
+	// Without --path dynalite keeps its tables in memory. It runs under
+	// guardScript, which keeps it serving when a client dies mid-request.
+	s.cmd = exec.Command(node, "-e", guardScript, cli, "--host", addr.IP.String(), "--port", fmt.Sprint(addr.Port))
 	// Keep the server's chatter out of test output; show it if it dies.
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out

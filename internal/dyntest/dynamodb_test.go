@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +120,44 @@ func TestStart(t *testing.T) {
 	srv.Close()
 	if srv.cmd != nil && srv.cmd.ProcessState == nil {
 		t.Fatal("dynalite still running after Close")
+	}
+}
+
+// A client that dies with half a request on the wire (a writer SIGKILLed
+// by a test) must not take the server down for the tests after it.
+func TestClientDiesMidRequest(t *testing.T) {
+	if os.Getenv(EnvEndpoint) != "" {
+		t.Skipf("%s names an external server; this checks the dynalite this package starts", EnvEndpoint)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := Start(ctx, nil)
+	if err != nil {
+		t.Fatalf("no DynamoDB server for the tests: %v", err)
+	}
+	defer srv.Close()
+	u, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\n"+
+			"Content-Length: 1000\r\n\r\n{\"TableName\":", u.Host)
+		// Linger 0: close with a reset, as the kernel does for a killed process.
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	}
+	// The reset reaches the server asynchronously; give it the time to act
+	// on it before asking whether it is still there.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := srv.Client().ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("server gone after a client died mid-request: %v\n%s", err, srv.out.String())
+	}
+	if out := srv.out.String(); !strings.Contains(out, "went away mid-request") {
+		t.Fatalf("the server did not see the aborted requests; its output:\n%s", out)
 	}
 }
