@@ -1,9 +1,49 @@
 package s3vfs
 
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
 // AllowWALHeaderForTest lets commits publish the WAL flag in the database
 // header, as versions before the check could, so that tests can make such
 // a database; the returned function restores the check.
 func AllowWALHeaderForTest() (restore func()) {
 	refuseWALHeader = false
 	return func() { refuseWALHeader = true }
+}
+
+// RunStoreConformanceS3 runs the objectStore conformance suite on the S3
+// implementation, talking to bucket (which it fills) through client.
+func RunStoreConformanceS3(t *testing.T, client *s3.Client, bucket string) {
+	runStoreConformance(t, newS3Objects(client, bucket, DefaultAttemptTimeout))
+}
+
+// MemoryBucket is a bucket in memory. Every VFS made from one shares its
+// objects, as processes share a real bucket.
+type MemoryBucket struct{ objs *memObjects }
+
+// NewMemoryBucket returns an empty bucket in memory.
+func NewMemoryBucket() *MemoryBucket { return &MemoryBucket{objs: newMemObjects()} }
+
+// NewVFS returns a VFS on b, as [New] does on a real bucket.
+func (b *MemoryBucket) NewVFS(opts *Options) (*VFS, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newVFS(b.objs, "memory", o), nil
+}
+
+// Keys returns the names of the objects in b, in order.
+func (b *MemoryBucket) Keys() []string {
+	objs, _, _ := b.objs.listObjects(context.Background(), "", "", math.MaxInt)
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	return keys
 }

@@ -66,7 +66,7 @@ func backoff(attempt int, _ error) (time.Duration, error) {
 // than waited on until the whole request times out), and, for GETs,
 // reading the body inside the attempt so that a body cut short is retried
 // by the SDK like any other transient failure.
-func (s *store) requestOptions(conditional, readBody bool) func(*s3.Options) {
+func (s *s3Objects) requestOptions(conditional, readBody bool) func(*s3.Options) {
 	return func(o *s3.Options) {
 		if conditional {
 			o.Retryer = s.condRetryer

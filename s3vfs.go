@@ -227,14 +227,19 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newVFS(newS3Objects(client, bucket, o.AttemptTimeout), bucket, o), nil
+}
+
+// newVFS returns a VFS whose objects live in objects, the store of bucket;
+// o has its defaults applied.
+func newVFS(objects objectStore, bucket string, o Options) *VFS {
 	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
-	v.store = store{client: client, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout,
-		attemptTimeout: o.AttemptTimeout, retryer: newRetryer(false), condRetryer: newRetryer(true)}
+	v.store = store{objects: objects, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout}
 	v.records = bucketRecords{&v.store}
 	if o.Coordinator != nil {
 		v.records = o.Coordinator.records
 	}
-	return v, nil
+	return v
 }
 
 // Bucket returns the name of the bucket the VFS keeps its databases in.

@@ -1,19 +1,10 @@
 package s3vfs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Errors that classify S3 failures; match them with [errors.Is].
@@ -32,18 +23,65 @@ var (
 	errNotImplemented = errors.New("not implemented by the store")
 )
 
-// store is the narrow S3 interface the rest of the package uses. Every call
-// takes a context, counts itself in stats, and returns errors wrapped once
-// with the operation and key and classified by classify.
+// objectStore is the seam between the VFS and the place its objects live:
+// the S3 API (s3Objects) or, in tests, memory. One bucket stands behind
+// each value. The store wrapper below adds what every implementation
+// shares: counting, the per-request timeout, naming the operation and key
+// in errors, and paging.
+//
+// The contract every implementation keeps, checked by one conformance
+// suite (store_conformance_test.go) that each of them runs:
+//   - Errors are classified: a missing object matches ErrNotFound, a lost
+//     conditional write ErrExists, refused credentials ErrAccessDenied, a
+//     missing bucket ErrNoBucket, an unsupported request errNotImplemented.
+//     Any other error is transient or unknown; it is not classified.
+//   - getObject returns the whole object. With ifMatch set it returns it
+//     only while its ETag is ifMatch, and fails matching ErrExists after
+//     the object changed.
+//   - putObject stores data under key. With ifNoneMatch it stores it only
+//     if no object of that name exists, and fails matching ErrExists
+//     otherwise — for exactly one of any number of racing writers. An
+//     error may leave the outcome unknown (the answer was lost); callers
+//     settle it by reading back.
+//   - listObjects returns, in ascending byte order of key, up to limit
+//     objects under prefix whose key sorts after startAfter ("" for the
+//     first page), and whether more follow. A completed put is listed
+//     (strong consistency).
+//   - removeObjects deletes up to maxRemoveBatch objects in one request;
+//     missing ones are not an error.
+//   - Every method honours the cancellation of ctx, and is safe for
+//     concurrent use.
+type objectStore interface {
+	getObject(ctx context.Context, key, ifMatch string) ([]byte, error)
+	putObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error
+	listObjects(ctx context.Context, prefix, startAfter string, limit int) (objs []object, more bool, err error)
+	removeObjects(ctx context.Context, keys []string) error
+}
+
+// maxRemoveBatch is the most keys one removeObjects call takes: S3's
+// DeleteObjects limit.
+const maxRemoveBatch = 1000
+
+// listPage is the number of keys a listing asks for at once: S3's limit.
+const listPage = 1000
+
+// object is one entry of a listing.
+type object struct {
+	Key          string
+	Size         int64
+	LastModified time.Time
+	ETag         string
+}
+
+// store is the narrow object interface the rest of the package uses. Every
+// call takes a context, runs within the VFS's request timeout, counts
+// itself in stats, and returns errors wrapped once with the operation and
+// key (an *Error) and classified by the objectStore.
 type store struct {
-	client  *s3.Client
+	objects objectStore
 	bucket  string
 	stats   *counters
-	timeout time.Duration // per request attempt chain; 0 means none
-
-	attemptTimeout time.Duration // per attempt; 0 means none
-	retryer        aws.Retryer   // for every request but the conditional create
-	condRetryer    aws.Retryer   // for the conditional create
+	timeout time.Duration // per request, retries included; 0 means none
 }
 
 func (s *store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -59,35 +97,17 @@ func (s *store) get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // getIfMatch is get of the object only while its ETag is etag (any if
-// empty); otherwise it fails with an error matching ErrExists (412). The
-// ETag of the answer is compared too, for stores that ignore If-Match.
+// empty); otherwise it fails with an error matching ErrExists.
 func (s *store) getIfMatch(ctx context.Context, key, etag string) ([]byte, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	s.stats.gets.Add(1)
-	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
-	if etag != "" {
-		in.IfMatch = &etag
-	}
-	out, err := s.client.GetObject(ctx, in, s.requestOptions(false, true))
+	data, err := s.objects.getObject(ctx, key, etag)
 	if err != nil {
 		return nil, s.wrap("get", key, err)
 	}
-	defer out.Body.Close()
-	if got := aws.ToString(out.ETag); etag != "" && got != "" && got != etag {
-		return nil, s.wrap("get", key, &classified{kind: ErrExists, err: fmt.Errorf("ETag %s, want %s", got, etag)})
-	}
-	size := aws.ToInt64(out.ContentLength)
-	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
-	n, err := io.Copy(buf, out.Body)
-	s.stats.received.Add(n)
-	if err != nil {
-		return nil, s.wrap("get", key, err)
-	}
-	if size >= 0 && n != size {
-		return nil, s.wrap("get", key, fmt.Errorf("short body: %d of %d bytes", n, size))
-	}
-	return buf.Bytes(), nil
+	s.stats.received.Add(int64(len(data)))
+	return data, nil
 }
 
 // put writes an object unconditionally. Only block objects and checkpoints
@@ -106,21 +126,24 @@ func (s *store) create(ctx context.Context, key string, data []byte) error {
 func (s *store) putObject(ctx context.Context, op, key string, data []byte, ifNoneMatch bool) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	in := &s3.PutObjectInput{
-		Bucket:        &s.bucket,
-		Key:           &key,
-		Body:          bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))),
-	}
-	if ifNoneMatch {
-		in.IfNoneMatch = aws.String("*")
-	}
 	s.stats.puts.Add(1)
-	if _, err := s.client.PutObject(ctx, in, s.requestOptions(ifNoneMatch, false)); err != nil {
+	if err := s.objects.putObject(ctx, key, data, ifNoneMatch); err != nil {
 		return s.wrap(op, key, err)
 	}
 	s.stats.sent.Add(int64(len(data)))
 	return nil
+}
+
+// listPage is one LIST request, within the request timeout.
+func (s *store) listPage(ctx context.Context, prefix, startAfter string, limit int) ([]object, bool, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	s.stats.lists.Add(1)
+	objs, more, err := s.objects.listObjects(ctx, prefix, startAfter, limit)
+	if err != nil {
+		return nil, false, s.wrap("list", prefix, err)
+	}
+	return objs, more, nil
 }
 
 // first returns the first key under prefix, in listing order, that accept
@@ -128,84 +151,85 @@ func (s *store) putObject(ctx context.Context, op, key string, data []byte, ifNo
 // first key is accepted; other keys (a folder marker the S3 console made,
 // a stray upload) are stepped over with further pages.
 func (s *store) first(ctx context.Context, prefix string, accept func(string) bool) (string, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1)}
+	after, limit := "", 1
 	for {
-		s.stats.lists.Add(1)
-		out, err := s.client.ListObjectsV2(ctx, in, s.requestOptions(false, false))
+		objs, more, err := s.listPage(ctx, prefix, after, limit)
 		if err != nil {
-			return "", s.wrap("list", prefix, err)
+			return "", err
 		}
-		for _, o := range out.Contents {
-			if key := aws.ToString(o.Key); accept(key) {
-				return key, nil
+		for _, o := range objs {
+			if accept(o.Key) {
+				return o.Key, nil
 			}
 		}
-		if len(out.Contents) == 0 || !aws.ToBool(out.IsTruncated) {
+		if len(objs) == 0 || !more {
 			return "", nil
 		}
-		in.StartAfter = out.Contents[len(out.Contents)-1].Key
-		in.MaxKeys = aws.Int32(1000)
+		after, limit = objs[len(objs)-1].Key, listPage
 	}
 }
 
-// object is one entry of a listing.
-type object struct {
-	Key          string
-	Size         int64
-	LastModified time.Time
-	ETag         string
-}
-
-// list calls fn for every object under prefix, in key order.
+// list calls fn for every object under prefix, in key order. Each page is
+// one request within the request timeout; fn's time does not count.
 func (s *store) list(ctx context.Context, prefix string, fn func(object) error) error {
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		s.stats.lists.Add(1)
-		page, err := p.NextPage(ctx, s.requestOptions(false, false))
+	after := ""
+	for {
+		objs, more, err := s.listPage(ctx, prefix, after, listPage)
 		if err != nil {
-			return s.wrap("list", prefix, err)
+			return err
 		}
-		for _, o := range page.Contents {
-			if err := fn(object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToTime(o.LastModified), aws.ToString(o.ETag)}); err != nil {
+		for _, o := range objs {
+			if err := fn(o); err != nil {
 				return err
 			}
 		}
+		if len(objs) == 0 || !more {
+			return nil
+		}
+		after = objs[len(objs)-1].Key
 	}
-	return nil
 }
 
-// remove deletes objects in batches of up to 1000 (DeleteObjects).
-// Missing objects are not an error.
+// remove deletes objects, in batches of up to maxRemoveBatch, each one
+// request within the request timeout. Missing objects are not an error.
 func (s *store) remove(ctx context.Context, keys []string) error {
 	for len(keys) > 0 {
-		batch := keys[:min(len(keys), 1000)]
+		batch := keys[:min(len(keys), maxRemoveBatch)]
 		keys = keys[len(batch):]
-		ids := make([]types.ObjectIdentifier, len(batch))
-		for i := range batch {
-			ids[i] = types.ObjectIdentifier{Key: aws.String(batch[i])}
-		}
-		s.stats.deletes.Add(1)
-		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: &s.bucket,
-			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-		}, s.requestOptions(false, false))
-		if err != nil {
-			return s.wrap("delete", batch[0], err)
-		}
-		for _, e := range out.Errors {
-			if aws.ToString(e.Code) != "NoSuchKey" {
-				return s.wrap("delete", aws.ToString(e.Key), fmt.Errorf("%s: %s", aws.ToString(e.Code), aws.ToString(e.Message)))
-			}
+		if err := s.removeBatch(ctx, batch); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// wrap names the operation, bucket and key, and classifies err.
+func (s *store) removeBatch(ctx context.Context, batch []string) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	s.stats.deletes.Add(1)
+	if err := s.objects.removeObjects(ctx, batch); err != nil {
+		var one *removeError
+		if errors.As(err, &one) {
+			return s.wrap("delete", one.key, one.err)
+		}
+		return s.wrap("delete", batch[0], err)
+	}
+	return nil
+}
+
+// removeError names the one key of a batch that could not be removed.
+type removeError struct {
+	key string
+	err error
+}
+
+func (e *removeError) Error() string { return e.key + ": " + e.err.Error() }
+func (e *removeError) Unwrap() error { return e.err }
+
+// wrap names the operation, bucket and key of an error the objectStore
+// classified.
 func (s *store) wrap(op, key string, err error) error {
-	return &Error{Op: op, Bucket: s.bucket, Key: key, Err: classify(err)}
+	return &Error{Op: op, Bucket: s.bucket, Key: key, Err: err}
 }
 
 // Error is an S3 failure: the operation, the object, and the cause. Its
@@ -233,7 +257,7 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// classified pairs a sentinel with the underlying SDK error.
+// classified pairs a sentinel with the underlying error.
 type classified struct {
 	kind error
 	err  error
@@ -241,43 +265,3 @@ type classified struct {
 
 func (c *classified) Error() string   { return c.kind.Error() + ": " + c.err.Error() }
 func (c *classified) Unwrap() []error { return []error{c.kind, c.err} }
-
-// classify is the one place that interprets S3 error codes.
-func classify(err error) error {
-	var kind error
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "NoSuchKey", "NotFound":
-			kind = ErrNotFound
-		case "NoSuchBucket":
-			kind = ErrNoBucket
-		case "PreconditionFailed", "ConditionalRequestConflict":
-			kind = ErrExists
-		case "NotImplemented":
-			kind = errNotImplemented
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken", "InvalidToken",
-			"XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
-			kind = ErrAccessDenied
-		}
-	}
-	if kind == nil {
-		var re *smithyhttp.ResponseError
-		if errors.As(err, &re) {
-			switch re.HTTPStatusCode() {
-			case http.StatusNotFound:
-				kind = ErrNotFound
-			case http.StatusPreconditionFailed:
-				kind = ErrExists
-			case http.StatusForbidden:
-				kind = ErrAccessDenied
-			case http.StatusNotImplemented:
-				kind = errNotImplemented
-			}
-		}
-	}
-	if kind == nil {
-		return err
-	}
-	return &classified{kind: kind, err: err}
-}

@@ -98,3 +98,48 @@ func TestCancelInFlight(t *testing.T) {
 	}
 	t.Logf("%v after %v", err, elapsed.Round(time.Millisecond))
 }
+
+// TestHungListAndDeleteBounded: LIST and DELETE requests are bounded by
+// Options.RequestTimeout like every other request; a GC against a server
+// whose listings hang fails instead of hanging, and so does the cleanup
+// of the store's self-test when deletes hang.
+func TestHungListAndDeleteBounded(t *testing.T) {
+	opts := &s3vfs.Options{BlockSize: 4096, RequestTimeout: time.Second, AttemptTimeout: 200 * time.Millisecond}
+	e := newEnv(t, opts)
+	db := e.open("hunglist.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	db.Close()
+	defer e.proxy.SetHook(nil)
+
+	bounded := func(what string, kind s3test.Kind, run func() error) {
+		t.Helper()
+		s3test.NewFaults(3, 1, s3test.Hang).Only(func(r s3test.Request) bool { return r.Kind == kind }).Install(e.proxy)
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- run() }()
+		select {
+		case err := <-done:
+			if elapsed := time.Since(start); elapsed > 4*opts.RequestTimeout {
+				t.Fatalf("%s took %v, more than the request timeout %v allows", what, elapsed, opts.RequestTimeout)
+			}
+			if err != nil && !strings.Contains(err.Error(), "deadline exceeded") {
+				t.Fatalf("%s: %v does not say that the request timed out", what, err)
+			}
+			t.Logf("%s: %v after %v", what, err, time.Since(start).Round(time.Millisecond))
+		case <-time.After(20 * opts.RequestTimeout):
+			t.Fatalf("%s still running after %v: a %s request is not bounded by the request timeout", what, time.Since(start), kind)
+		}
+	}
+	bounded("GC with hung listings", s3test.LIST, func() error {
+		_, err := e.vfs.GC(context.Background(), "hunglist.db", nil)
+		if err == nil {
+			return errors.New("GC succeeded although every LIST hung")
+		}
+		return err
+	})
+	// The self-test's cleanup ignores its error, but must not hang.
+	bounded("store check with hung deletes", s3test.DELETE, func() error {
+		_, err := e.newVFS(opts).CheckStore(context.Background())
+		return err
+	})
+}

@@ -1,0 +1,156 @@
+package s3vfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// s3Objects is the objectStore of a bucket reached through the S3 API.
+type s3Objects struct {
+	client *s3.Client
+	bucket string
+
+	attemptTimeout time.Duration // per attempt; 0 means none
+	retryer        aws.Retryer   // for every request but the conditional create
+	condRetryer    aws.Retryer   // for the conditional create
+}
+
+var _ objectStore = (*s3Objects)(nil)
+
+func newS3Objects(client *s3.Client, bucket string, attemptTimeout time.Duration) *s3Objects {
+	return &s3Objects{client: client, bucket: bucket, attemptTimeout: attemptTimeout,
+		retryer: newRetryer(false), condRetryer: newRetryer(true)}
+}
+
+// getObject is GetObject, with If-Match when ifMatch is set. The ETag of
+// the answer is compared too, for stores that ignore If-Match.
+func (s *s3Objects) getObject(ctx context.Context, key, ifMatch string) ([]byte, error) {
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
+	if ifMatch != "" {
+		in.IfMatch = &ifMatch
+	}
+	out, err := s.client.GetObject(ctx, in, s.requestOptions(false, true))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer out.Body.Close()
+	if got := aws.ToString(out.ETag); ifMatch != "" && got != "" && got != ifMatch {
+		return nil, &classified{kind: ErrExists, err: fmt.Errorf("ETag %s, want %s", got, ifMatch)}
+	}
+	size := aws.ToInt64(out.ContentLength)
+	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
+	n, err := io.Copy(buf, out.Body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if size >= 0 && n != size {
+		return nil, fmt.Errorf("short body: %d of %d bytes", n, size)
+	}
+	return buf.Bytes(), nil
+}
+
+// putObject is PutObject, with If-None-Match: * when ifNoneMatch is set.
+func (s *s3Objects) putObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {
+	in := &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+	}
+	if ifNoneMatch {
+		in.IfNoneMatch = aws.String("*")
+	}
+	if _, err := s.client.PutObject(ctx, in, s.requestOptions(ifNoneMatch, false)); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// listObjects is one ListObjectsV2 request.
+func (s *s3Objects) listObjects(ctx context.Context, prefix, startAfter string, limit int) ([]object, bool, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(int32(limit))}
+	if startAfter != "" {
+		in.StartAfter = &startAfter
+	}
+	out, err := s.client.ListObjectsV2(ctx, in, s.requestOptions(false, false))
+	if err != nil {
+		return nil, false, classify(err)
+	}
+	objs := make([]object, len(out.Contents))
+	for i, o := range out.Contents {
+		objs[i] = object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToTime(o.LastModified), aws.ToString(o.ETag)}
+	}
+	return objs, aws.ToBool(out.IsTruncated), nil
+}
+
+// removeObjects is one DeleteObjects request.
+func (s *s3Objects) removeObjects(ctx context.Context, keys []string) error {
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for i := range keys {
+		ids[i] = types.ObjectIdentifier{Key: aws.String(keys[i])}
+	}
+	out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		Bucket: &s.bucket,
+		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	}, s.requestOptions(false, false))
+	if err != nil {
+		return classify(err)
+	}
+	for _, e := range out.Errors {
+		if aws.ToString(e.Code) != "NoSuchKey" {
+			return &removeError{aws.ToString(e.Key), fmt.Errorf("%s: %s", aws.ToString(e.Code), aws.ToString(e.Message))}
+		}
+	}
+	return nil
+}
+
+// classify is the one place that interprets S3 error codes.
+func classify(err error) error {
+	var kind error
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			kind = ErrNotFound
+		case "NoSuchBucket":
+			kind = ErrNoBucket
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			kind = ErrExists
+		case "NotImplemented":
+			kind = errNotImplemented
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken", "InvalidToken",
+			"XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
+			kind = ErrAccessDenied
+		}
+	}
+	if kind == nil {
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &re) {
+			switch re.HTTPStatusCode() {
+			case http.StatusNotFound:
+				kind = ErrNotFound
+			case http.StatusPreconditionFailed:
+				kind = ErrExists
+			case http.StatusForbidden:
+				kind = ErrAccessDenied
+			case http.StatusNotImplemented:
+				kind = errNotImplemented
+			}
+		}
+	}
+	if kind == nil {
+		return err
+	}
+	return &classified{kind: kind, err: err}
+}
