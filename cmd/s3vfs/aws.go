@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,34 +38,6 @@ func (a *awsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.endpoint, "endpoint", "", "S3 endpoint `URL` for S3-compatible servers (default $AWS_ENDPOINT_URL_S3)")
 	fs.BoolVar(&a.pathStyle, "path-style", false, "address buckets as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO, versitygw)")
 	fs.StringVar(&a.table, "dynamodb-table", "", "keep the commits in this DynamoDB `table` (for stores without conditional writes; endpoint from $AWS_ENDPOINT_URL_DYNAMODB)")
-}
-
-// target is a database named s3://BUCKET/KEY.
-type target struct {
-	bucket string
-	key    string
-}
-
-func (t target) String() string { return "s3://" + t.bucket + "/" + t.key }
-
-// parseTarget parses an s3://BUCKET/KEY argument.
-func parseTarget(s string) (target, error) {
-	const example = "s3://my-bucket/path/app.db"
-	if !strings.HasPrefix(s, "s3://") {
-		return target{}, usagef("%q is not an S3 database name: write it as %s", s, example)
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return target{}, usagef("%q is not a valid S3 database name: write it as %s (no query, fragment or user)", s, example)
-	}
-	t := target{bucket: u.Host, key: strings.TrimPrefix(u.Path, "/")}
-	switch {
-	case t.bucket == "":
-		return target{}, usagef("%q names no bucket: write it as %s", s, example)
-	case t.key == "" || strings.HasSuffix(t.key, "/"):
-		return target{}, usagef("%q names no database key after the bucket: write it as %s", s, example)
-	}
-	return t, nil
 }
 
 // client builds an S3 client from the standard AWS configuration chain and

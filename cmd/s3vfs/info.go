@@ -40,11 +40,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("info needs one database: s3vfs info s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	v, err := c.aws.vfs(ctx, t)
+	t, v, err := c.aws.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -52,10 +52,6 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 			return leftover([]string{a})
 		}
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if *format == "" {
 		*format = defaultFormat(c.stdout)
 	}
@@ -65,7 +61,7 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	if err := ver.parse(); err != nil {
 		return err
 	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
+	s, err := openSession(ctx, &c.aws, fs.Arg(0), *readOnly, &ver)
 	if err != nil {
 		return err
 	}
@@ -77,7 +73,7 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stderr, "s3: %v\n", s.v.Stats().Sub(before))
 	}
 	if err != nil {
-		return describe(err, t)
+		return describe(err, s.t)
 	}
 	return nil
 }

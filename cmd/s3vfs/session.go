@@ -25,12 +25,12 @@ type session struct {
 
 var sessions atomic.Int64
 
-// openSession connects to the database t. A database that does not exist
-// yet is created by the first write, unless readOnly. If at names an old
-// version, the session reads it, read-only.
-func openSession(ctx context.Context, a *awsFlags, t target, readOnly bool, at *version) (*session, error) {
+// openSession connects to the database arg names (s3://BUCKET/KEY). A
+// database that does not exist yet is created by the first write, unless
+// readOnly. If at names an old version, the session reads it, read-only.
+func openSession(ctx context.Context, a *awsFlags, arg string, readOnly bool, at *version) (*session, error) {
 	readOnly = readOnly || at.pinned()
-	v, err := a.vfs(ctx, t)
+	t, v, err := a.open(ctx, arg)
 	if err != nil {
 		return nil, err
 	}

@@ -68,17 +68,13 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("shell needs one database: s3vfs shell s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
 	if err := ver.parse(); err != nil {
 		return err
 	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
+	s, err := openSession(ctx, &c.aws, fs.Arg(0), *readOnly, &ver)
 	if err != nil {
 		return err
 	}
@@ -86,7 +82,7 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 
 	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: *format}
 	if f, ok := c.stdin.(*os.File); ok && f == os.Stdin && isTerminal(os.Stdin) && isTerminal(c.stdout) {
-		return sh.interactive(ctx, t)
+		return sh.interactive(ctx, s.t)
 	}
 	return sh.script(ctx, c.stdin)
 }
