@@ -12,17 +12,18 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // server is the S3 server every test in this package talks to.
-var server *s3test.Server
+var server *s3server.Server
 
 func TestMain(m *testing.M) {
 	if child := os.Getenv(childEnv); child != "" {
 		os.Exit(runChild(child))
 	}
-	srv, err := s3test.Start(context.Background(), func(f string, a ...any) {
+	srv, err := s3server.Start(context.Background(), func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, f+"\n", a...)
 	})
 	if err != nil {
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t      testing.TB
 	bucket string
-	proxy  *s3test.Proxy
+	proxy  *s3proxy.Proxy
 	vfs    *s3vfs.VFS
 	name   string // the registered VFS name
 	table  string // configuration (b): the DynamoDB table of the coordinator; "" for none
@@ -61,7 +62,7 @@ func newEnvWith(t testing.TB, opts *s3vfs.Options, table string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := s3test.NewProxy(server.Endpoint)
+	proxy, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

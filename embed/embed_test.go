@@ -14,13 +14,13 @@ import (
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/embed"
 	"github.com/s3vfs/s3vfs/internal/dyntest"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
-var server *s3test.Server
+var server *s3server.Server
 
 func TestMain(m *testing.M) {
-	srv, err := s3test.Start(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
+	srv, err := s3server.Start(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: no S3 server for the tests:", err)
 		os.Exit(1)

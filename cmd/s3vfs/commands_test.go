@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 func TestHelp(t *testing.T) {
@@ -219,9 +219,9 @@ SELECT body FROM notes ORDER BY id;
 
 // proxied returns a CLI whose requests go through a proxy, for tests that
 // stall S3 to interrupt the command mid-way.
-func proxied(t *testing.T) (*cli, *s3test.Proxy) {
+func proxied(t *testing.T) (*cli, *s3proxy.Proxy) {
 	c := newCLI(t)
-	p, err := s3test.NewProxy(server.Endpoint)
+	p, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +232,11 @@ func proxied(t *testing.T) (*cli, *s3test.Proxy) {
 
 // stall makes the proxy hold requests matching match until the test ends,
 // and returns a channel that receives once one is held.
-func stall(t *testing.T, p *s3test.Proxy, match func(s3test.Request) bool) <-chan struct{} {
+func stall(t *testing.T, p *s3proxy.Proxy, match func(s3proxy.Request) bool) <-chan struct{} {
 	held := make(chan struct{}, 1)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		if !match(req) {
 			return false
 		}
@@ -284,8 +284,8 @@ func (c *cli) interrupt(held <-chan struct{}, args ...string) (int, string) {
 func TestImportInterruptedPublishesNothing(t *testing.T) {
 	c, p := proxied(t)
 	src := c.localDB("src.db", 5000) // several blocks of 4 KiB
-	held := stall(t, p, func(r s3test.Request) bool {
-		return r.Kind == s3test.PUT && strings.Contains(r.Key, "/_blocks/000000000003")
+	held := stall(t, p, func(r s3proxy.Request) bool {
+		return r.Kind == s3proxy.PUT && strings.Contains(r.Key, "/_blocks/000000000003")
 	})
 	code, stderr := c.interrupt(held, "import", "--block-size", "4096", src, c.url("big.db"))
 	if code != exitInterrupted || !strings.Contains(stderr, "interrupted") {
@@ -309,8 +309,8 @@ func TestExportInterruptedLeavesNoFile(t *testing.T) {
 	c, p := proxied(t)
 	src := c.localDB("src.db", 5000)
 	c.ok("", "import", "--block-size", "4096", src, c.url("big.db"))
-	held := stall(t, p, func(r s3test.Request) bool {
-		return r.Kind == s3test.GET && strings.Contains(r.Key, "/_blocks/000000000020")
+	held := stall(t, p, func(r s3proxy.Request) bool {
+		return r.Kind == s3proxy.GET && strings.Contains(r.Key, "/_blocks/000000000020")
 	})
 	out := filepath.Join(c.dir, "out", "big.db")
 	os.Mkdir(filepath.Dir(out), 0o755)

@@ -12,13 +12,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // The tests build the command once and run the binary against a real S3
 // server, the way a user would.
 var (
-	server    *s3test.Server
+	server    *s3server.Server
 	binary    string
 	versitygw string // the cached server binary, handed to "s3vfs demo"
 )
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	srv, err := s3test.Start(context.Background(), func(f string, a ...any) {
+	srv, err := s3server.Start(context.Background(), func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, f+"\n", a...)
 	})
 	if err != nil {
@@ -37,7 +37,7 @@ func testMain(m *testing.M) int {
 	}
 	defer srv.Close()
 	server = srv
-	if versitygw, err = s3test.Binary(context.Background(), nil); err != nil && os.Getenv(s3test.EnvEndpoint) == "" {
+	if versitygw, err = s3server.Binary(context.Background(), nil); err != nil && os.Getenv(s3server.EnvEndpoint) == "" {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
