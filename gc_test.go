@@ -20,6 +20,7 @@ import (
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
 func init() {
@@ -196,6 +197,11 @@ func failRequests(p *s3proxy.Proxy, fail func(s3proxy.Request) bool) {
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>injected</Message></Error>`)
 		return true
 	})
+}
+
+// isRecordPut reports whether req creates a commit record.
+func isRecordPut(req s3proxy.Request) bool {
+	return req.Kind == s3proxy.PUT && strings.Contains(req.Key, "/_commits/")
 }
 
 // newKeys returns the keys in after that are not in before.
@@ -558,17 +564,7 @@ func TestGCSparesCommitInFlight(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x)")
 	mustExec(t, db, "INSERT INTO t VALUES (1)")
 
-	recordPut := make(chan struct{})
-	var once sync.Once
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.PUT && strings.Contains(req.Key, "/_commits/") {
-			once.Do(func() {
-				close(recordPut)
-				time.Sleep(4 * time.Second) // the commit stalls before its record
-			})
-		}
-		return false
-	})
+	recordPut := s3test.PauseFirst(e.proxy, isRecordPut, 4*time.Second) // the commit stalls before its record
 	committed := make(chan error, 1)
 	go func() {
 		_, err := db.Exec("INSERT INTO t VALUES (2)")
@@ -612,17 +608,7 @@ func TestGCDuringRestore(t *testing.T) {
 	mustExec(t, db, "UPDATE kv SET v = 'new' WHERE k % 2 = 0") // 3
 	mustExec(t, db, "DELETE FROM kv WHERE k > 40")             // 4
 
-	recordPut := make(chan struct{})
-	var once sync.Once
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.PUT && strings.Contains(req.Key, "/_commits/") {
-			once.Do(func() {
-				close(recordPut)
-				time.Sleep(5 * time.Second) // the restore stalls before its record
-			})
-		}
-		return false
-	})
+	recordPut := s3test.PauseFirst(e.proxy, isRecordPut, 5*time.Second) // the restore stalls before its record
 	restored := make(chan error, 1)
 	go func() {
 		_, err := e.newVFS(opts).Restore(ctx, key, 2)

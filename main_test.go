@@ -2,9 +2,7 @@ package s3vfs_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3server"
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // server is the S3 server every test in this package talks to.
@@ -90,7 +89,7 @@ func (e *env) newVFS(opts *s3vfs.Options) *s3vfs.VFS {
 
 // register registers v under a fresh name, unregistered at cleanup.
 func (e *env) register(v *s3vfs.VFS) string {
-	name := "s3test-" + randomHex(6)
+	name := "s3test-" + testproc.RandomHex(6)
 	vfs.Register(name, v)
 	e.t.Cleanup(func() { vfs.Unregister(name) })
 	return name
@@ -114,12 +113,6 @@ func openDB(t testing.TB, vfsName, key string, params ...string) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func mustExec(t testing.TB, db *sql.DB, query string, args ...any) {

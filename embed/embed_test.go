@@ -35,14 +35,10 @@ func TestMain(m *testing.M) {
 
 // awsEnv points the standard AWS configuration chain at the test server.
 func awsEnv(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_S3", server.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", server.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", server.SecretKey)
-	t.Setenv("AWS_REGION", server.Region)
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("S3VFS_PATH_STYLE", "1")
+	for _, kv := range server.AWSEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }
 
 func bucket(t *testing.T) string {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/s3vfs/s3vfs/internal/s3server"
+	"github.com/s3vfs/s3vfs/internal/sqltest"
 )
 
 // The tests build the command once and run the binary against a real S3
@@ -76,21 +77,14 @@ func newCLI(t *testing.T) *cli {
 	}
 	t.Cleanup(func() { server.RemoveBucket(context.Background(), bucket) })
 	dir := t.TempDir()
-	return &cli{t: t, bucket: bucket, dir: dir, env: []string{
+	env := append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-aws-credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_S3=" + server.Endpoint,
-		"AWS_ACCESS_KEY_ID=" + server.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + server.SecretKey,
-		"AWS_REGION=" + server.Region,
-		"S3VFS_PATH_STYLE=1",
 		// HOME is a scratch directory: point the demo at the cached
 		// server binary rather than building it again.
 		"S3VFS_VERSITYGW=" + versitygw,
-	}}
+	}, server.AWSEnv()...)
+	return &cli{t: t, bucket: bucket, dir: dir, env: env}
 }
 
 // url returns s3://BUCKET/key.
@@ -162,7 +156,7 @@ func (c *cli) fails(code int, want []string, args ...string) result {
 func (c *cli) localDB(name string, n int) string {
 	c.t.Helper()
 	path := filepath.Join(c.dir, name)
-	db := openLocal(c.t, path)
+	db := sqltest.OpenLocal(c.t, path)
 	defer db.Close()
 	for _, s := range []string{
 		"CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)",

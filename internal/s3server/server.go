@@ -237,6 +237,23 @@ func (s *Server) Client(endpoint string) *s3.Client {
 	})
 }
 
+// AWSEnv returns the environment variables, as KEY=VALUE, that point the
+// standard AWS configuration chain at s alone: its endpoint, region and
+// credentials, path-style addressing, and no shared config or credentials
+// file and no instance metadata.
+func (s *Server) AWSEnv() []string {
+	return []string{
+		"AWS_ENDPOINT_URL_S3=" + s.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey,
+		"AWS_REGION=" + s.Region,
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"S3VFS_PATH_STYLE=1",
+	}
+}
+
 // CreateBucket creates a bucket with a fresh random name and returns it.
 func (s *Server) CreateBucket(ctx context.Context) (string, error) {
 	name := "s3vfs-" + testproc.RandomHex(8)
