@@ -88,13 +88,9 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("s3vfs: %s is a directory: name the file to write", dest)
 		}
 	}
-	t, v, err := c.aws.open(ctx, fs.Arg(0))
+	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	info, err := v.Info(ctx, t.key)
-	if err != nil {
-		return describe(err, t)
 	}
 	src, size := v.SerializeReader(ctx, t.key), info.FileSize
 	at := ver.commit

@@ -59,12 +59,9 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("gc needs one database: s3vfs gc s3://BUCKET/KEY")
 	}
-	t, v, err := c.aws.open(ctx, fs.Arg(0))
+	t, v, _, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	if _, err := v.Info(ctx, t.key); err != nil {
-		return describe(err, t)
 	}
 	rep, err := v.GC(ctx, t.key, &opts)
 	if err != nil {

@@ -27,19 +27,15 @@ Examples:
 // queryCommand runs SQL on a database in S3.
 type queryCommand struct {
 	ioStreams
-	aws awsFlags
+	flags sessionFlags
 }
 
 // Run implements command.
 func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
-	c.aws.register(fs)
-	c.aws.registerRetention(fs)
-	var ver version
-	ver.register(fs, "read")
+	c.flags.register(fs)
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
-	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,10 +54,7 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	if err := ver.parse(); err != nil {
-		return err
-	}
-	s, err := openSession(ctx, &c.aws, fs.Arg(0), *readOnly, &ver)
+	s, err := c.flags.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}

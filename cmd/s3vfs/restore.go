@@ -44,13 +44,9 @@ func (c *restoreCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, v, err := c.aws.open(ctx, fs.Arg(0))
+	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	info, err := v.Info(ctx, t.key)
-	if err != nil {
-		return describe(err, t)
 	}
 	next, err := v.Restore(ctx, t.key, n)
 	if err != nil {

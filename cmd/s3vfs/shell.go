@@ -50,18 +50,14 @@ const shellDotHelp = `.tables         list the tables
 // shellCommand is an interactive SQL prompt.
 type shellCommand struct {
 	ioStreams
-	aws awsFlags
+	flags sessionFlags
 }
 
 // Run implements command.
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
-	c.aws.register(fs)
-	c.aws.registerRetention(fs)
-	var ver version
-	ver.register(fs, "read")
+	c.flags.register(fs)
 	format := fs.String("format", formatTable, "output `format`: csv, json or table")
-	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,10 +67,7 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	if err := ver.parse(); err != nil {
-		return err
-	}
-	s, err := openSession(ctx, &c.aws, fs.Arg(0), *readOnly, &ver)
+	s, err := c.flags.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -51,3 +51,18 @@ func (a *awsFlags) open(ctx context.Context, arg string) (target, *s3vfs.VFS, er
 	}
 	return t, v, nil
 }
+
+// openExisting is open for a command on a database that must exist: it
+// also reads the database's [s3vfs.Info], which reports a missing bucket,
+// missing credentials or a missing database as one line.
+func (a *awsFlags) openExisting(ctx context.Context, arg string) (target, *s3vfs.VFS, s3vfs.Info, error) {
+	t, v, err := a.open(ctx, arg)
+	if err != nil {
+		return target{}, nil, s3vfs.Info{}, err
+	}
+	info, err := v.Info(ctx, t.key)
+	if err != nil {
+		return target{}, nil, s3vfs.Info{}, describe(err, t)
+	}
+	return t, v, info, nil
+}
