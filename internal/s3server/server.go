@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,9 +51,8 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 
-	cmd     *exec.Cmd
+	proc    *testproc.Proc // nil for an external server
 	dataDir string
-	done    chan struct{}
 }
 
 // Start returns a running server. Progress messages (such as the one-time
@@ -102,15 +100,11 @@ func Binary(ctx context.Context, logf func(format string, args ...any)) (string,
 		return "", fmt.Errorf("s3server: create cache dir: %w", err)
 	}
 	// Serialise concurrent builds (several test packages start at once).
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := testproc.Lock(filepath.Join(dir, ".lock"))
 	if err != nil {
-		return "", fmt.Errorf("s3server: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", fmt.Errorf("s3server: lock build dir: %w", err)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -142,12 +136,11 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3server: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := testproc.FreeAddr()
 	if err != nil {
 		return nil, fmt.Errorf("s3server: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := a.String()
 
 	s := &Server{
 		Endpoint:  "http://" + addr,
@@ -155,21 +148,13 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 		AccessKey: "s3vfs-test",
 		SecretKey: "s3vfs-test-secret",
 		dataDir:   dataDir,
-		done:      make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
-	// Keep the server's chatter out of test output; show it if it dies.
-	out := &testproc.SyncWriter{}
-	s.cmd.Stdout = out
-	s.cmd.Stderr = s.cmd.Stdout
-	// Die with the parent where the platform allows it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+	if s.proc, err = testproc.Start(cmd); err != nil {
 		os.RemoveAll(dataDir)
 		return nil, fmt.Errorf("s3server: start versitygw: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -179,9 +164,9 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 			return s, nil
 		}
 		select {
-		case <-s.done:
+		case <-s.proc.Done():
 			os.RemoveAll(dataDir)
-			return nil, fmt.Errorf("s3server: versitygw exited at start: %v\n%s", s.cmd.ProcessState, out.String())
+			return nil, fmt.Errorf("s3server: versitygw exited at start: %v\n%s", s.proc.State(), s.proc.Output())
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()
@@ -201,14 +186,8 @@ func (s *Server) DataDir() string { return s.dataDir }
 
 // Close stops the server (if this process started it) and removes its data.
 func (s *Server) Close() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+	if s.proc != nil {
+		s.proc.Stop()
 	}
 	if s.dataDir != "" {
 		os.RemoveAll(s.dataDir)
