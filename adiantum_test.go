@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/ncruces/go-sqlite3/vfs"
 	"github.com/ncruces/go-sqlite3/vfs/adiantum"
+
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // TestAdiantumCiphertextOnly checks that with the adiantum wrapper every
@@ -88,7 +90,7 @@ func TestAdiantumCiphertextOnly(t *testing.T) {
 
 // registerVFS registers any VFS under a fresh name, unregistered at cleanup.
 func registerVFS(t *testing.T, v vfs.VFS) string {
-	name := "s3test-" + randomHex(6)
+	name := "s3test-" + testproc.RandomHex(6)
 	vfs.Register(name, v)
 	t.Cleanup(func() { vfs.Unregister(name) })
 	return name

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/bench"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // BenchmarkWorkloads runs the workloads of docs/performance.md on a local
@@ -43,7 +43,7 @@ func BenchmarkWorkloads(b *testing.B) {
 					e.Proxy.SetLatency(lat)
 					defer e.Proxy.SetLatency(0)
 					var sum bench.Result
-					sum.Requests = map[s3test.Kind]int{}
+					sum.Requests = map[s3proxy.Kind]int{}
 					n := 0
 					for b.Loop() {
 						r, err := wl.Run(ctx, p)
@@ -64,7 +64,7 @@ func BenchmarkWorkloads(b *testing.B) {
 					// ms/op is the measured part of an op; ns/op also counts
 					// its setup (a fresh VFS, warming a connection).
 					b.ReportMetric(float64(sum.Elapsed.Microseconds())/1000/f, "ms/op")
-					for _, k := range []s3test.Kind{s3test.GET, s3test.PUT, s3test.LIST, s3test.DELETE} {
+					for _, k := range []s3proxy.Kind{s3proxy.GET, s3proxy.PUT, s3proxy.LIST, s3proxy.DELETE} {
 						b.ReportMetric(float64(sum.Requests[k])/f, string(k)+"/op")
 					}
 					b.ReportMetric(float64(sum.Waves)/f, "roundtrips/op")

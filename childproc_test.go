@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/s3vfs/s3vfs/internal/dyntest"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // Tests that need several OS processes re-execute the test binary. The
@@ -62,8 +62,8 @@ func (e *env) childCommand(mode, key, arg string, params ...string) *exec.Cmd {
 
 // childServer returns, in a child process, an S3 server handle for the
 // parent's endpoint, and the bucket, key and argument the parent passed.
-func childServer() (srv *s3test.Server, bucket, key, arg string) {
-	srv, err := s3test.Start(context.Background(), nil) // S3VFS_TEST_ENDPOINT is set
+func childServer() (srv *s3server.Server, bucket, key, arg string) {
+	srv, err := s3server.Start(context.Background(), nil) // S3VFS_TEST_ENDPOINT is set
 	if err != nil {
 		panic(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -19,8 +20,8 @@ import (
 // ours, nor OK when it is someone else's.
 
 // isCreate reports whether req is the conditional create of a commit record.
-func isCreate(req s3test.Request) bool {
-	return req.Kind == s3test.PUT && req.Header.Get("If-None-Match") != "" && strings.Contains(req.Key, "/_commits/")
+func isCreate(req s3proxy.Request) bool {
+	return req.Kind == s3proxy.PUT && req.Header.Get("If-None-Match") != "" && strings.Contains(req.Key, "/_commits/")
 }
 
 // once returns a function that reports true the first time it is called.
@@ -40,9 +41,9 @@ func TestCommitLostAnswer(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x)")
 
 	first := once()
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		if isCreate(req) && first() {
-			e.proxy.Forward(r) // carried out; the answer is lost
+			s3test.Forward(e.proxy, r) // carried out; the answer is lost
 			s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "lost answer")
 			return true
 		}
@@ -79,17 +80,17 @@ func testGarbledReadBack(t *testing.T, opts *s3vfs.Options, rows int) {
 	firstCreate, firstGet := once(), once()
 	var armed sync.Mutex
 	var created string
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		armed.Lock()
 		defer armed.Unlock()
 		switch {
 		case isCreate(req) && firstCreate():
-			e.proxy.Forward(r)
+			s3test.Forward(e.proxy, r)
 			created = req.Key
 			s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "lost answer")
 			return true
-		case req.Kind == s3test.GET && req.Key == created && firstGet():
-			rec := e.proxy.Forward(r)
+		case req.Kind == s3proxy.GET && req.Key == created && firstGet():
+			rec := s3test.Forward(e.proxy, r)
 			body := rec.Body.Bytes()
 			body[len(body)/2] ^= 0x55
 			w.Header().Set("Content-Length", rec.Header().Get("Content-Length"))
@@ -124,7 +125,7 @@ func TestCommitOthersRecord(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x)")
 
 	// The other writer: another VFS, through a proxy without faults.
-	other, err := s3test.NewProxy(server.Endpoint)
+	other, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestCommitOthersRecord(t *testing.T) {
 
 	first := once()
 	var otherErr error
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		if isCreate(req) && first() {
 			_, otherErr = dbB.Exec("INSERT INTO t VALUES ('other')")
 			s3test.WriteError(w, http.StatusServiceUnavailable, "SlowDown", "slow down")

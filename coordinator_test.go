@@ -12,7 +12,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Configuration (b): a store that ignores conditional creates, with the
@@ -78,7 +78,7 @@ func TestCoordinatedCommitAndHistory(t *testing.T) {
 	for i := range 5 {
 		mustExec(t, db, "INSERT INTO t VALUES (?)", i)
 	}
-	if puts := e.proxy.Counts()[s3test.PUT]; puts != 5 {
+	if puts := e.proxy.Counts()[s3proxy.PUT]; puts != 5 {
 		t.Fatalf("5 one-block commits made %d PUTs to the bucket, want 5 (the blocks)", puts)
 	}
 	mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 func TestDeserializeRejectsNonDatabase(t *testing.T) {
@@ -97,7 +98,7 @@ func TestClearErrors(t *testing.T) {
 		bucket string
 		want   string
 	}{
-		{"missing bucket", server.Client(e.proxy.URL), "no-such-bucket-" + randomHex(4), "bucket does not exist"},
+		{"missing bucket", server.Client(e.proxy.URL), "no-such-bucket-" + testproc.RandomHex(4), "bucket does not exist"},
 		{"bad credentials", s3.New(s3.Options{
 			BaseEndpoint: aws.String(e.proxy.URL), Region: server.Region, UsePathStyle: true,
 			Credentials: credentials.NewStaticCredentialsProvider("nobody", "wrong", ""),

@@ -107,6 +107,12 @@ type GCReport struct {
 	Garbage ObjectCount // objects no retained version needs: deleted, unless DryRun
 	Deleted ObjectCount // objects this collection deleted
 
+	// Retention and Grace are the retention and the grace period the
+	// collection used: [GCOptions.Retention] and [GCOptions.Grace], or
+	// their defaults.
+	Retention time.Duration
+	Grace     time.Duration
+
 	Unknown int // objects under the database's folders with names s3vfs does not write; left alone
 }
 
@@ -134,6 +140,7 @@ func (v *VFS) GC(ctx context.Context, key string, opts *GCOptions) (GCReport, er
 		return GCReport{}, err
 	}
 	c := &collector{v: v, key: key, opts: o, attempts: map[uint64]*attempt{}}
+	c.report.Retention, c.report.Grace = o.Retention, o.Grace
 	if err := c.run(ctx); err != nil {
 		return c.report, fmt.Errorf("s3vfs: gc %s: %w", key, err)
 	}
@@ -261,11 +268,18 @@ func (c *collector) run(ctx context.Context) error {
 	})
 }
 
-// deleteInBatches deletes items a thousand at a time with del, in order,
+// deleteBatch is how many objects the collector deletes before it counts
+// them in its report, so that a collection that fails part way reports
+// what it did delete. It is the most one DeleteObjects request takes: each
+// batch of blocks and checkpoints is one request of store.remove, which
+// splits larger deletions the same way.
+const deleteBatch = 1000
+
+// deleteInBatches deletes items deleteBatch at a time with del, in order,
 // and counts what it deleted in the report.
 func (c *collector) deleteInBatches(items []listed, del func([]listed) error) error {
 	for len(items) > 0 {
-		batch := items[:min(len(items), 1000)]
+		batch := items[:min(len(items), deleteBatch)]
 		items = items[len(batch):]
 		if err := del(batch); err != nil {
 			return err

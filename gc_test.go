@@ -19,6 +19,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -138,8 +139,8 @@ func TestGC10000Commits(t *testing.T) {
 	}
 	gcEnd := e.proxy.Counts()
 	t.Logf("GC: %v", rep)
-	t.Logf("GC requests: LIST=%d GET=%d DELETE=%d", gcEnd[s3test.LIST]-gcStart[s3test.LIST],
-		gcEnd[s3test.GET]-gcStart[s3test.GET], gcEnd[s3test.DELETE]-gcStart[s3test.DELETE])
+	t.Logf("GC requests: LIST=%d GET=%d DELETE=%d", gcEnd[s3proxy.LIST]-gcStart[s3proxy.LIST],
+		gcEnd[s3proxy.GET]-gcStart[s3proxy.GET], gcEnd[s3proxy.DELETE]-gcStart[s3proxy.DELETE])
 	after := e.keys(key)
 	want := int(pageCount) + 1 + 1 // the blocks (page size = block size), the head record, its checkpoint
 	if len(after) != want || rep.Live.Objects() != want || rep.Live.Blocks != int(pageCount) {
@@ -187,8 +188,8 @@ func TestGC10000Commits(t *testing.T) {
 }
 
 // failRequests makes the proxy answer 400 to the requests fail picks.
-func failRequests(p *s3test.Proxy, fail func(s3test.Request) bool) {
-	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+func failRequests(p *s3proxy.Proxy, fail func(s3proxy.Request) bool) {
+	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		if !fail(req) {
 			return false
 		}
@@ -196,6 +197,11 @@ func failRequests(p *s3test.Proxy, fail func(s3test.Request) bool) {
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>injected</Message></Error>`)
 		return true
 	})
+}
+
+// isRecordPut reports whether req creates a commit record.
+func isRecordPut(req s3proxy.Request) bool {
+	return req.Kind == s3proxy.PUT && strings.Contains(req.Key, "/_commits/")
 }
 
 // newKeys returns the keys in after that are not in before.
@@ -244,7 +250,7 @@ func TestGCOrphansAfterGrace(t *testing.T) {
 	// The record of commit 3 cannot be written: its blocks stay behind,
 	// named after a commit that does not exist.
 	before := e.keys(key)
-	failRequests(e.proxy, func(r s3test.Request) bool { return r.Kind == s3test.PUT && strings.Contains(r.Key, "/_commits/") })
+	failRequests(e.proxy, func(r s3proxy.Request) bool { return r.Kind == s3proxy.PUT && strings.Contains(r.Key, "/_commits/") })
 	if _, err := db.Exec("INSERT INTO t VALUES (2)"); err == nil {
 		t.Fatal("commit succeeded with its record PUT failing")
 	}
@@ -275,7 +281,7 @@ func TestGCOrphansAfterGrace(t *testing.T) {
 	}
 	mustExec(t, db, "INSERT INTO t VALUES (3)") // commit 3
 	before = e.keys(key)
-	failRequests(e.proxy, func(r s3test.Request) bool { return r.Kind == s3test.DELETE })
+	failRequests(e.proxy, func(r s3proxy.Request) bool { return r.Kind == s3proxy.DELETE })
 	if _, err := tx.Exec("INSERT INTO t VALUES (4)"); err != nil {
 		t.Fatal(err)
 	}
@@ -558,17 +564,7 @@ func TestGCSparesCommitInFlight(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x)")
 	mustExec(t, db, "INSERT INTO t VALUES (1)")
 
-	recordPut := make(chan struct{})
-	var once sync.Once
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.PUT && strings.Contains(req.Key, "/_commits/") {
-			once.Do(func() {
-				close(recordPut)
-				time.Sleep(4 * time.Second) // the commit stalls before its record
-			})
-		}
-		return false
-	})
+	recordPut := s3test.PauseFirst(e.proxy, isRecordPut, 4*time.Second) // the commit stalls before its record
 	committed := make(chan error, 1)
 	go func() {
 		_, err := db.Exec("INSERT INTO t VALUES (2)")
@@ -612,17 +608,7 @@ func TestGCDuringRestore(t *testing.T) {
 	mustExec(t, db, "UPDATE kv SET v = 'new' WHERE k % 2 = 0") // 3
 	mustExec(t, db, "DELETE FROM kv WHERE k > 40")             // 4
 
-	recordPut := make(chan struct{})
-	var once sync.Once
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.PUT && strings.Contains(req.Key, "/_commits/") {
-			once.Do(func() {
-				close(recordPut)
-				time.Sleep(5 * time.Second) // the restore stalls before its record
-			})
-		}
-		return false
-	})
+	recordPut := s3test.PauseFirst(e.proxy, isRecordPut, 5*time.Second) // the restore stalls before its record
 	restored := make(chan error, 1)
 	go func() {
 		_, err := e.newVFS(opts).Restore(ctx, key, 2)

@@ -17,6 +17,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -108,8 +109,8 @@ func TestAttachRefusedPutsLeaveNothing(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	mustExec(t, db, "CREATE TABLE b.t(x)")
 	mustExec(t, db, "INSERT INTO b.t VALUES (1)")
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.PUT && strings.HasPrefix(req.Key, "b.db/") {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.PUT && strings.HasPrefix(req.Key, "b.db/") {
 			s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "refused by the test")
 			return true
 		}
@@ -256,11 +257,11 @@ func TestReadAfterCommitIsFresh(t *testing.T) {
 
 	// Record GETs are answered by the server at once, and their answers
 	// reach the client 20 ms later.
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind != s3test.GET || !strings.Contains(req.Key, "/_commits/") {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind != s3proxy.GET || !strings.Contains(req.Key, "/_commits/") {
 			return false
 		}
-		rec := e.proxy.Forward(r)
+		rec := s3test.Forward(e.proxy, r)
 		time.Sleep(20 * time.Millisecond)
 		for name, vs := range rec.Header() {
 			w.Header()[name] = vs

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Databases written by the Python library sqlite-s3vfs, built here from
@@ -275,8 +275,8 @@ func TestLegacyLookupOnlyForNewKeys(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x)")
 	var mu sync.Mutex
 	var lists []string
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.LIST {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.LIST {
 			mu.Lock()
 			lists = append(lists, req.Query.Get("prefix"))
 			mu.Unlock()

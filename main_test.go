@@ -2,9 +2,7 @@ package s3vfs_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
@@ -12,17 +10,19 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3server"
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // server is the S3 server every test in this package talks to.
-var server *s3test.Server
+var server *s3server.Server
 
 func TestMain(m *testing.M) {
 	if child := os.Getenv(childEnv); child != "" {
 		os.Exit(runChild(child))
 	}
-	srv, err := s3test.Start(context.Background(), func(f string, a ...any) {
+	srv, err := s3server.Start(context.Background(), func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, f+"\n", a...)
 	})
 	if err != nil {
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t      testing.TB
 	bucket string
-	proxy  *s3test.Proxy
+	proxy  *s3proxy.Proxy
 	vfs    *s3vfs.VFS
 	name   string // the registered VFS name
 	table  string // configuration (b): the DynamoDB table of the coordinator; "" for none
@@ -61,7 +61,7 @@ func newEnvWith(t testing.TB, opts *s3vfs.Options, table string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := s3test.NewProxy(server.Endpoint)
+	proxy, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func (e *env) newVFS(opts *s3vfs.Options) *s3vfs.VFS {
 
 // register registers v under a fresh name, unregistered at cleanup.
 func (e *env) register(v *s3vfs.VFS) string {
-	name := "s3test-" + randomHex(6)
+	name := "s3test-" + testproc.RandomHex(6)
 	vfs.Register(name, v)
 	e.t.Cleanup(func() { vfs.Unregister(name) })
 	return name
@@ -113,12 +113,6 @@ func openDB(t testing.TB, vfsName, key string, params ...string) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func mustExec(t testing.TB, db *sql.DB, query string, args ...any) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/sqltest"
 )
 
 // The test matrix of the Python library this package descends from: every
@@ -87,7 +88,7 @@ func runMatrixCase(t *testing.T, e *env, pageSize int, journal string) {
 
 	// The same database on local disk, for sizes.
 	local := filepath.Join(t.TempDir(), "local.sqlite")
-	ldb := openLocal(t, local)
+	ldb := sqltest.OpenLocal(t, local)
 	createFoo(t, ldb, pageSize, journal)
 
 	// ROLLBACK of an INSERT and of an UPDATE leaves the data unchanged.
@@ -110,7 +111,7 @@ func runMatrixCase(t *testing.T, e *env, pageSize int, journal string) {
 
 	// Deserialize a local database fed in uneven chunks, and query it.
 	ldb.Close()
-	ldb = openLocal(t, local)
+	ldb = sqltest.OpenLocal(t, local)
 	createFoo(t, ldb, pageSize, journal)
 	ldb.Close()
 	raw, err := os.ReadFile(local)
@@ -160,7 +161,7 @@ func checkSerialized(t *testing.T, e *env, key, local string) {
 	if err := os.WriteFile(out, viaReader, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sdb := openLocal(t, out)
+	sdb := sqltest.OpenLocal(t, out)
 	integrityOK(t, sdb)
 	sdb.Close()
 }
@@ -184,18 +185,6 @@ func checkRollback(t *testing.T, db *sql.DB) {
 			t.Fatalf("after ROLLBACK of %q: checksum %d, want %d", stmt, after, before)
 		}
 	}
-}
-
-// openLocal opens a file on local disk with SQLite's default VFS.
-func openLocal(t testing.TB, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // unevenReader returns its data in chunks of varying, awkward sizes.

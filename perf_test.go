@@ -15,7 +15,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // fillRows creates table t with n rows of about 220 bytes each.
@@ -286,8 +286,8 @@ func TestColdLookupFreshness(t *testing.T) {
 	db.Close()
 	var mu sync.Mutex
 	records := 0
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.GET && strings.Contains(req.Key, "/_commits/") {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_commits/") {
 			mu.Lock()
 			records++
 			mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/sqltest"
 )
 
 // pyxObject is one object as a plain S3 listing shows it.
@@ -114,7 +115,7 @@ func pyxCheckLocal(t testing.TB, file []byte, rows int64) {
 	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db := openLocal(t, path)
+	db := sqltest.OpenLocal(t, path)
 	if n := queryInt(t, db, "SELECT count(*) FROM t"); n != rows {
 		t.Fatalf("%d rows, want %d", n, rows)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Restore and Deserialize race another process that commits back to back:
@@ -92,14 +92,14 @@ func TestRestoreRacingWriter(t *testing.T) {
 
 	// The restorer talks through a proxy of its own, whose hook makes it
 	// lose its next `forced` races for sure.
-	proxy, err := s3test.NewProxy(server.Endpoint)
+	proxy, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
 	var forced atomic.Int64
-	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind != s3test.PUT || !strings.Contains(req.Key, "/_commits/") || !takeOne(&forced) {
+	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind != s3proxy.PUT || !strings.Contains(req.Key, "/_commits/") || !takeOne(&forced) {
 			return false
 		}
 		// The writer's commit in flight may be the head the restorer saw;

@@ -14,6 +14,7 @@ import (
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // The settings suite: SQLite settings and features that touch how and when
@@ -106,7 +107,7 @@ func runSettingsCaseIn(t *testing.T, c settingsCase, e *env) {
 		// attaches it when it opens.
 		mainDSN := "file:" + filepath.Join(t.TempDir(), "main.db") + "?vfs=os"
 		if c.attach == "s3" {
-			mainDSN = "file:main-" + randomHex(4) + ".db?vfs=" + vfsName
+			mainDSN = "file:main-" + testproc.RandomHex(4) + ".db?vfs=" + vfsName
 		}
 		for _, p := range params {
 			mainDSN += "&" + p

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -43,7 +44,7 @@ func TestCheckStore(t *testing.T) {
 
 	// A fresh VFS runs it before its first commit, and only then.
 	var selfTest atomic.Int64
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		if strings.HasPrefix(req.Key, "checked.db/_storecheck/") || strings.HasPrefix(req.Query.Get("prefix"), "checked.db/_storecheck/") {
 			selfTest.Add(1)
 		}
@@ -128,7 +129,7 @@ func TestStoreIgnoringConditionsRefused(t *testing.T) {
 	if !errors.Is(err, s3vfs.ErrUnsafeStore) || !strings.Contains(err.Error(), "refuses to write") {
 		t.Fatalf("write: %v, want ErrUnsafeStore saying s3vfs refuses to write", err)
 	}
-	if got := e.proxy.Counts()[s3test.PUT]; got != 0 {
+	if got := e.proxy.Counts()[s3proxy.PUT]; got != 0 {
 		t.Fatalf("the refused write made %d PUTs", got)
 	}
 	if n := queryInt(t, e.open("data.db"), "SELECT count(*) FROM t"); n != 1 {
@@ -159,8 +160,8 @@ func TestStoreIgnoringConditionsRefused(t *testing.T) {
 // the self-test saying so.
 func TestStoreRejectingConditions(t *testing.T) {
 	e := newEnv(t, nil)
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.PUT && req.Header.Get("If-None-Match") != "" {
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.PUT && req.Header.Get("If-None-Match") != "" {
 			s3test.WriteError(w, http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented")
 			return true
 		}

@@ -36,14 +36,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/awsconf"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
 
@@ -101,9 +100,7 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = os.Getenv("S3VFS_PATH_STYLE") == "1"
-	})
+	c := awsconf.S3Client(cfg, "", false)
 	var opts s3vfs.Options
 	if table != "" {
 		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(dynamodb.NewFromConfig(cfg), table)
@@ -121,18 +118,15 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 var awsConfig = onceOK(func() (aws.Config, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return cfg, fmt.Errorf("s3vfs: loading the AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	if cfg.Credentials == nil {
+	cfg, err := awsconf.Load(ctx, awsconf.Options{})
+	var noCreds *awsconf.CredentialsError
+	switch {
+	case errors.As(err, &noCreds) && noCreds.Err == nil:
 		return cfg, errNoCredentials
-	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return cfg, fmt.Errorf("%w (%v)", errNoCredentials, err)
+	case errors.As(err, &noCreds):
+		return cfg, fmt.Errorf("%w (%v)", errNoCredentials, noCreds.Err)
+	case err != nil:
+		return cfg, fmt.Errorf("s3vfs: loading the AWS configuration: %w", err)
 	}
 	return cfg, nil
 })

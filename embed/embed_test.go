@@ -14,13 +14,13 @@ import (
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/embed"
 	"github.com/s3vfs/s3vfs/internal/dyntest"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
-var server *s3test.Server
+var server *s3server.Server
 
 func TestMain(m *testing.M) {
-	srv, err := s3test.Start(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
+	srv, err := s3server.Start(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: no S3 server for the tests:", err)
 		os.Exit(1)
@@ -35,14 +35,10 @@ func TestMain(m *testing.M) {
 
 // awsEnv points the standard AWS configuration chain at the test server.
 func awsEnv(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_S3", server.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", server.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", server.SecretKey)
-	t.Setenv("AWS_REGION", server.Region)
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("S3VFS_PATH_STYLE", "1")
+	for _, kv := range server.AWSEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }
 
 func bucket(t *testing.T) string {

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/awsconf"
 )
 
 // awsFlags are the flags every command that talks to S3 shares. Anything
@@ -41,79 +40,33 @@ func (a *awsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.table, "dynamodb-table", "", "keep the commits in this DynamoDB `table` (for stores without conditional writes; endpoint from $AWS_ENDPOINT_URL_DYNAMODB)")
 }
 
-// target is a database named s3://BUCKET/KEY.
-type target struct {
-	bucket string
-	key    string
-}
-
-func (t target) String() string { return "s3://" + t.bucket + "/" + t.key }
-
-// parseTarget parses an s3://BUCKET/KEY argument.
-func parseTarget(s string) (target, error) {
-	const example = "s3://my-bucket/path/app.db"
-	if !strings.HasPrefix(s, "s3://") {
-		return target{}, usagef("%q is not an S3 database name: write it as %s", s, example)
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return target{}, usagef("%q is not a valid S3 database name: write it as %s (no query, fragment or user)", s, example)
-	}
-	t := target{bucket: u.Host, key: strings.TrimPrefix(u.Path, "/")}
-	switch {
-	case t.bucket == "":
-		return target{}, usagef("%q names no bucket: write it as %s", s, example)
-	case t.key == "" || strings.HasSuffix(t.key, "/"):
-		return target{}, usagef("%q names no database key after the bucket: write it as %s", s, example)
-	}
-	return t, nil
-}
-
 // client builds an S3 client from the standard AWS configuration chain and
 // the flags, and checks that credentials exist so that a missing login is
 // reported up front rather than as a failed request.
 func (a *awsFlags) client(ctx context.Context) (*s3.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if a.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(a.profile))
-	}
-	if a.region != "" {
-		opts = append(opts, config.WithRegion(a.region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		var missing config.SharedConfigProfileNotExistError
-		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("s3vfs: AWS profile %q does not exist: fix --profile or AWS_PROFILE, or add the profile to ~/.aws/config", missing.Profile)
-		}
-		return nil, fmt.Errorf("s3vfs: loading the AWS configuration: %w (check AWS_* variables and ~/.aws/config)", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
 	if a.endpoint != "" {
 		if u, err := url.Parse(a.endpoint); err != nil || u.Scheme == "" || u.Host == "" {
 			return nil, usagef("--endpoint %q is not a URL: write it as http://host:port or https://host", a.endpoint)
 		}
 	}
-	if cfg.Credentials == nil {
-		return nil, errNoCredentials
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
-		if ctx.Err() != nil {
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Profile: a.profile, Region: a.region, CredentialsTimeout: 10 * time.Second})
+	var (
+		noCreds *awsconf.CredentialsError
+		missing config.SharedConfigProfileNotExistError
+	)
+	switch {
+	case errors.As(err, &noCreds):
+		if noCreds.Err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, errNoCredentials
+	case errors.As(err, &missing):
+		return nil, fmt.Errorf("s3vfs: AWS profile %q does not exist: fix --profile or AWS_PROFILE, or add the profile to ~/.aws/config", missing.Profile)
+	case err != nil:
+		return nil, fmt.Errorf("s3vfs: loading the AWS configuration: %w (check AWS_* variables and ~/.aws/config)", err)
 	}
 	a.cfg = cfg
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if a.endpoint != "" {
-			o.BaseEndpoint = aws.String(a.endpoint)
-		}
-		o.UsePathStyle = a.pathStyle || os.Getenv("S3VFS_PATH_STYLE") == "1"
-	}), nil
+	return awsconf.S3Client(cfg, a.endpoint, a.pathStyle), nil
 }
 
 var errNoCredentials = errors.New("s3vfs: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pick a profile with --profile or AWS_PROFILE (see \"aws configure\")")

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"github.com/s3vfs/s3vfs"
-
 	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/sqltest"
 )
 
 func TestHelp(t *testing.T) {
@@ -63,7 +63,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 		t.Fatalf("exported file differs from the imported one (%d vs %d bytes)", len(got), len(want))
 	}
 	// Plain SQLite opens the export.
-	db := openLocal(t, filepath.Join(c.dir, "out.db"))
+	db := sqltest.OpenLocal(t, filepath.Join(c.dir, "out.db"))
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 3000 {
 		t.Fatalf("count = %d, %v", n, err)
@@ -219,39 +219,15 @@ SELECT body FROM notes ORDER BY id;
 
 // proxied returns a CLI whose requests go through a proxy, for tests that
 // stall S3 to interrupt the command mid-way.
-func proxied(t *testing.T) (*cli, *s3test.Proxy) {
+func proxied(t *testing.T) (*cli, *s3proxy.Proxy) {
 	c := newCLI(t)
-	p, err := s3test.NewProxy(server.Endpoint)
+	p, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	c.env = append(c.env, "AWS_ENDPOINT_URL_S3="+p.URL)
 	return c, p
-}
-
-// stall makes the proxy hold requests matching match until the test ends,
-// and returns a channel that receives once one is held.
-func stall(t *testing.T, p *s3test.Proxy, match func(s3test.Request) bool) <-chan struct{} {
-	held := make(chan struct{}, 1)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if !match(req) {
-			return false
-		}
-		select {
-		case held <- struct{}{}:
-		default:
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
-	})
-	return held
 }
 
 // interrupt starts the binary, waits for held, sends SIGINT, and returns
@@ -284,8 +260,8 @@ func (c *cli) interrupt(held <-chan struct{}, args ...string) (int, string) {
 func TestImportInterruptedPublishesNothing(t *testing.T) {
 	c, p := proxied(t)
 	src := c.localDB("src.db", 5000) // several blocks of 4 KiB
-	held := stall(t, p, func(r s3test.Request) bool {
-		return r.Kind == s3test.PUT && strings.Contains(r.Key, "/_blocks/000000000003")
+	held := s3test.Stall(t, p, func(r s3proxy.Request) bool {
+		return r.Kind == s3proxy.PUT && strings.Contains(r.Key, "/_blocks/000000000003")
 	})
 	code, stderr := c.interrupt(held, "import", "--block-size", "4096", src, c.url("big.db"))
 	if code != exitInterrupted || !strings.Contains(stderr, "interrupted") {
@@ -309,8 +285,8 @@ func TestExportInterruptedLeavesNoFile(t *testing.T) {
 	c, p := proxied(t)
 	src := c.localDB("src.db", 5000)
 	c.ok("", "import", "--block-size", "4096", src, c.url("big.db"))
-	held := stall(t, p, func(r s3test.Request) bool {
-		return r.Kind == s3test.GET && strings.Contains(r.Key, "/_blocks/000000000020")
+	held := s3test.Stall(t, p, func(r s3proxy.Request) bool {
+		return r.Kind == s3proxy.GET && strings.Contains(r.Key, "/_blocks/000000000020")
 	})
 	out := filepath.Join(c.dir, "out", "big.db")
 	os.Mkdir(filepath.Dir(out), 0o755)

@@ -14,7 +14,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 const demoHelp = `
@@ -54,7 +54,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
 
 	step("Starting a throwaway S3 server on 127.0.0.1")
-	srv, err := s3test.Start(ctx, func(format string, args ...any) {
+	srv, err := s3server.Start(ctx, func(format string, args ...any) {
 		fmt.Fprintf(out, "    "+format+"\n", args...)
 	})
 	if err != nil {

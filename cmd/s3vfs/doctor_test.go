@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -42,13 +43,13 @@ func TestDoctor(t *testing.T) {
 // its fix and exits with status 1.
 func TestDoctorUnsafeStore(t *testing.T) {
 	c := newCLI(t)
-	proxy, err := s3test.NewProxy(server.Endpoint)
+	proxy, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
-		if req.Kind == s3test.PUT && req.Header.Get("If-None-Match") != "" {
+	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.PUT && req.Header.Get("If-None-Match") != "" {
 			s3test.WriteError(w, http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented")
 			return true
 		}

@@ -73,16 +73,12 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 2 {
 		return usagef("export needs a database and a file: s3vfs export s3://BUCKET/KEY FILE")
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if err := ver.parse(); err != nil {
 		return err
 	}
 	dest := fs.Arg(1)
 	if *layout == "python" {
-		return c.exportPython(ctx, t, dest, *blockSize, ver)
+		return c.exportPython(ctx, fs.Arg(0), dest, *blockSize, ver)
 	}
 	if strings.HasPrefix(dest, "s3://") {
 		return usagef("%q is an S3 name, not a local file: to write the Python sqlite-s3vfs layout there, add --layout python; to copy a database, export it to a file and import that", dest)
@@ -92,13 +88,9 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("s3vfs: %s is a directory: name the file to write", dest)
 		}
 	}
-	v, err := c.aws.vfs(ctx, t)
+	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	info, err := v.Info(ctx, t.key)
-	if err != nil {
-		return describe(err, t)
 	}
 	src, size := v.SerializeReader(ctx, t.key), info.FileSize
 	at := ver.commit
@@ -169,9 +161,14 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// exportPython writes the database t to destArg (s3://BUCKET/DEST, in t's
-// bucket) in the layout of the Python library sqlite-s3vfs.
-func (c *exportCommand) exportPython(ctx context.Context, t target, destArg string, blockSize int, ver version) error {
+// exportPython writes the database srcArg (s3://BUCKET/KEY) to destArg
+// (s3://BUCKET/DEST, in the same bucket) in the layout of the Python
+// library sqlite-s3vfs.
+func (c *exportCommand) exportPython(ctx context.Context, srcArg, destArg string, blockSize int, ver version) error {
+	t, v, err := c.aws.open(ctx, srcArg)
+	if err != nil {
+		return err
+	}
 	if !strings.HasPrefix(destArg, "s3://") {
 		return usagef("with --layout python the destination is a key in the bucket: write it as s3://%s/KEY, not %q", t.bucket, destArg)
 	}
@@ -182,10 +179,6 @@ func (c *exportCommand) exportPython(ctx context.Context, t target, destArg stri
 	if d.bucket != t.bucket {
 		return usagef("--layout python writes within the database's bucket: name the destination as s3://%s/%s, then copy it with \"aws s3 sync s3://%s/%s/ s3://%s/%s/\" if it must live in %s",
 			t.bucket, d.key, t.bucket, d.key, d.bucket, d.key, d.bucket)
-	}
-	v, err := c.aws.vfs(ctx, t)
-	if err != nil {
-		return err
 	}
 	info, err := v.Info(ctx, t.key)
 	if err != nil {

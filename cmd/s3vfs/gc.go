@@ -49,8 +49,8 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("gc", gcHelp, c.stdout)
 	c.aws.register(fs)
 	var opts s3vfs.GCOptions
-	fs.Var(durationFlag{&opts.Retention}, "retention", "keep every version that was the newest within this `duration` (default 24h); at least the retention of the database's readers and writers")
-	fs.Var(durationFlag{&opts.Grace}, "grace", "keep the objects of unfinished commit attempts younger than this `duration` (default 1h)")
+	fs.Var(durationFlag{&opts.Retention}, "retention", "keep every version that was the newest within this `duration` (default "+fmtDuration(s3vfs.DefaultRetention)+"); at least the retention of the database's readers and writers")
+	fs.Var(durationFlag{&opts.Grace}, "grace", "keep the objects of unfinished commit attempts younger than this `duration` (default "+fmtDuration(s3vfs.DefaultGrace)+")")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "delete nothing: report what is live and what would be freed")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
@@ -59,16 +59,9 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("gc needs one database: s3vfs gc s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(0))
+	t, v, _, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	v, err := c.aws.vfs(ctx, t)
-	if err != nil {
-		return err
-	}
-	if _, err := v.Info(ctx, t.key); err != nil {
-		return describe(err, t)
 	}
 	rep, err := v.GC(ctx, t.key, &opts)
 	if err != nil {
@@ -76,12 +69,6 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 			return ctx.Err()
 		}
 		return describe(err, t)
-	}
-	if opts.Retention == 0 {
-		opts.Retention = s3vfs.DefaultRetention
-	}
-	if opts.Grace == 0 {
-		opts.Grace = s3vfs.DefaultGrace
 	}
 	if *asJSON {
 		type count struct {
@@ -110,7 +97,7 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 			Deleted   count  `json:"deleted"`
 			Unknown   int    `json:"unknown"`
 		}{
-			t.String(), opts.DryRun, fmtDuration(opts.Retention), fmtDuration(opts.Grace),
+			t.String(), opts.DryRun, fmtDuration(rep.Retention), fmtDuration(rep.Grace),
 			rep.Head, rep.HeadSize, rep.Oldest,
 			cnt(rep.Live), cnt(rep.Pending), cnt(rep.Garbage), cnt(rep.Deleted), rep.Unknown,
 		})
@@ -118,7 +105,7 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", t)
 	fmt.Fprintf(tw, "newest commit:\t%d, %s\n", rep.Head, fmtBytes(rep.HeadSize))
-	fmt.Fprintf(tw, "oldest kept:\t%d (retention %s, grace %s)\n", rep.Oldest, fmtDuration(opts.Retention), fmtDuration(opts.Grace))
+	fmt.Fprintf(tw, "oldest kept:\t%d (retention %s, grace %s)\n", rep.Oldest, fmtDuration(rep.Retention), fmtDuration(rep.Grace))
 	fmt.Fprintf(tw, "live:\t%s\n", fmtCount(rep.Live))
 	fmt.Fprintf(tw, "pending:\t%s\n", fmtCount(rep.Pending))
 	if opts.DryRun {

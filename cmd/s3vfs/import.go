@@ -46,10 +46,6 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 2 {
 		return usagef("import needs a file and a database: s3vfs import FILE s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(1))
-	if err != nil {
-		return err
-	}
 	var in io.Reader = c.stdin
 	size := int64(-1)
 	if name := fs.Arg(0); name != "-" {
@@ -67,7 +63,7 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 		}
 		in, size = f, st.Size()
 	}
-	v, err := c.aws.vfs(ctx, t)
+	t, v, err := c.aws.open(ctx, fs.Arg(1))
 	if err != nil {
 		return err
 	}

@@ -40,17 +40,9 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("info needs one database: s3vfs info s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(0))
+	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	v, err := c.aws.vfs(ctx, t)
-	if err != nil {
-		return err
-	}
-	info, err := v.Info(ctx, t.key)
-	if err != nil {
-		return describe(err, t)
 	}
 	out := struct {
 		Database      string    `json:"database"`

@@ -56,17 +56,13 @@ func (c *logCommand) Run(ctx context.Context, args []string) error {
 	if *limit < 0 {
 		return usagef("--limit %d is negative: give the number of commits to list, or 0 for all", *limit)
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if *format == "" {
 		*format = defaultFormat(c.stdout)
 	}
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	v, err := c.aws.vfs(ctx, t)
+	t, v, err := c.aws.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3server"
+	"github.com/s3vfs/s3vfs/internal/sqltest"
 )
 
 // The tests build the command once and run the binary against a real S3
 // server, the way a user would.
 var (
-	server    *s3test.Server
+	server    *s3server.Server
 	binary    string
 	versitygw string // the cached server binary, handed to "s3vfs demo"
 )
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	srv, err := s3test.Start(context.Background(), func(f string, a ...any) {
+	srv, err := s3server.Start(context.Background(), func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, f+"\n", a...)
 	})
 	if err != nil {
@@ -37,7 +38,7 @@ func testMain(m *testing.M) int {
 	}
 	defer srv.Close()
 	server = srv
-	if versitygw, err = s3test.Binary(context.Background(), nil); err != nil && os.Getenv(s3test.EnvEndpoint) == "" {
+	if versitygw, err = s3server.Binary(context.Background(), nil); err != nil && os.Getenv(s3server.EnvEndpoint) == "" {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
@@ -76,21 +77,14 @@ func newCLI(t *testing.T) *cli {
 	}
 	t.Cleanup(func() { server.RemoveBucket(context.Background(), bucket) })
 	dir := t.TempDir()
-	return &cli{t: t, bucket: bucket, dir: dir, env: []string{
+	env := append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-aws-credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_S3=" + server.Endpoint,
-		"AWS_ACCESS_KEY_ID=" + server.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + server.SecretKey,
-		"AWS_REGION=" + server.Region,
-		"S3VFS_PATH_STYLE=1",
 		// HOME is a scratch directory: point the demo at the cached
 		// server binary rather than building it again.
 		"S3VFS_VERSITYGW=" + versitygw,
-	}}
+	}, server.AWSEnv()...)
+	return &cli{t: t, bucket: bucket, dir: dir, env: env}
 }
 
 // url returns s3://BUCKET/key.
@@ -162,7 +156,7 @@ func (c *cli) fails(code int, want []string, args ...string) result {
 func (c *cli) localDB(name string, n int) string {
 	c.t.Helper()
 	path := filepath.Join(c.dir, name)
-	db := openLocal(c.t, path)
+	db := sqltest.OpenLocal(c.t, path)
 	defer db.Close()
 	for _, s := range []string{
 		"CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)",

@@ -48,22 +48,22 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("migrate needs one database: s3vfs migrate s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	dest := t
+	var dest target
 	if *to != "" {
+		var err error
 		if dest, err = parseTarget(*to); err != nil {
 			return err
 		}
-		if dest.bucket != t.bucket {
-			return usagef("--to %s is in another bucket than %s: migrate within the bucket, then copy with s3vfs export and import", dest, t)
-		}
 	}
-	v, err := c.aws.vfs(ctx, t)
+	t, v, err := c.aws.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	switch {
+	case *to == "":
+		dest = t
+	case dest.bucket != t.bucket:
+		return usagef("--to %s is in another bucket than %s: migrate within the bucket, then copy with s3vfs export and import", dest, t)
 	}
 	opts := &s3vfs.MigrateOptions{To: dest.key, BlockSize: c.aws.blockSize, DeleteLegacy: *deleteLegacy}
 	if isTerminal(c.stderr) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3vfs/s3vfs/internal/sqltest"
 )
 
 // pyxRead reads prefix/ as the Python library sqlite-s3vfs does: every
@@ -74,7 +76,7 @@ func TestExportPythonLayoutCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.dir, "py.db"), got, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db := openLocal(t, filepath.Join(c.dir, "py.db"))
+	db := sqltest.OpenLocal(t, filepath.Join(c.dir, "py.db"))
 	var n int
 	var check string
 	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 2000 {

@@ -27,19 +27,15 @@ Examples:
 // queryCommand runs SQL on a database in S3.
 type queryCommand struct {
 	ioStreams
-	aws awsFlags
+	flags sessionFlags
 }
 
 // Run implements command.
 func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
-	c.aws.register(fs)
-	c.aws.registerRetention(fs)
-	var ver version
-	ver.register(fs, "read")
+	c.flags.register(fs)
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
-	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,20 +48,13 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 			return leftover([]string{a})
 		}
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if *format == "" {
 		*format = defaultFormat(c.stdout)
 	}
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	if err := ver.parse(); err != nil {
-		return err
-	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
+	s, err := c.flags.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -77,7 +66,7 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stderr, "s3: %v\n", s.v.Stats().Sub(before))
 	}
 	if err != nil {
-		return describe(err, t)
+		return describe(err, s.t)
 	}
 	return nil
 }

@@ -40,21 +40,13 @@ func (c *restoreCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 2 {
 		return usagef("restore needs a database and a commit number: s3vfs restore s3://BUCKET/KEY COMMIT")
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	n, err := parseCommit("commit", fs.Arg(1))
 	if err != nil {
 		return err
 	}
-	v, err := c.aws.vfs(ctx, t)
+	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	info, err := v.Info(ctx, t.key)
-	if err != nil {
-		return describe(err, t)
 	}
 	next, err := v.Restore(ctx, t.key, n)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"sync/atomic"
@@ -25,12 +26,38 @@ type session struct {
 
 var sessions atomic.Int64
 
-// openSession connects to the database t. A database that does not exist
-// yet is created by the first write, unless readOnly. If at names an old
-// version, the session reads it, read-only.
-func openSession(ctx context.Context, a *awsFlags, t target, readOnly bool, at *version) (*session, error) {
+// sessionFlags are the flags of the commands that open a session (query
+// and shell): the AWS flags and --retention, the version to read, and
+// --read-only.
+type sessionFlags struct {
+	aws      awsFlags
+	ver      version
+	readOnly bool
+}
+
+// register adds the flags to fs.
+func (f *sessionFlags) register(fs *flag.FlagSet) {
+	f.aws.register(fs)
+	f.aws.registerRetention(fs)
+	f.ver.register(fs, "read")
+	fs.BoolVar(&f.readOnly, "read-only", false, "open the database read-only")
+}
+
+// open checks the version flags and opens a session on the database arg
+// names, as the flags say.
+func (f *sessionFlags) open(ctx context.Context, arg string) (*session, error) {
+	if err := f.ver.parse(); err != nil {
+		return nil, err
+	}
+	return openSession(ctx, &f.aws, arg, f.readOnly, &f.ver)
+}
+
+// openSession connects to the database arg names (s3://BUCKET/KEY). A
+// database that does not exist yet is created by the first write, unless
+// readOnly. If at names an old version, the session reads it, read-only.
+func openSession(ctx context.Context, a *awsFlags, arg string, readOnly bool, at *version) (*session, error) {
 	readOnly = readOnly || at.pinned()
-	v, err := a.vfs(ctx, t)
+	t, v, err := a.open(ctx, arg)
 	if err != nil {
 		return nil, err
 	}

@@ -50,35 +50,24 @@ const shellDotHelp = `.tables         list the tables
 // shellCommand is an interactive SQL prompt.
 type shellCommand struct {
 	ioStreams
-	aws awsFlags
+	flags sessionFlags
 }
 
 // Run implements command.
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
-	c.aws.register(fs)
-	c.aws.registerRetention(fs)
-	var ver version
-	ver.register(fs, "read")
+	c.flags.register(fs)
 	format := fs.String("format", formatTable, "output `format`: csv, json or table")
-	readOnly := fs.Bool("read-only", false, "open the database read-only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("shell needs one database: s3vfs shell s3://BUCKET/KEY")
 	}
-	t, err := parseTarget(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	if err := ver.parse(); err != nil {
-		return err
-	}
-	s, err := openSession(ctx, &c.aws, t, *readOnly, &ver)
+	s, err := c.flags.open(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -86,7 +75,7 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 
 	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: *format}
 	if f, ok := c.stdin.(*os.File); ok && f == os.Stdin && isTerminal(os.Stdin) && isTerminal(c.stdout) {
-		return sh.interactive(ctx, t)
+		return sh.interactive(ctx, s.t)
 	}
 	return sh.script(ctx, c.stdin)
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // Size says how large the generated database is and how much the write
@@ -110,8 +111,8 @@ func SweepTargets() []Target {
 // the generated database of each page size.
 type Env struct {
 	Size   Size
-	Server *s3test.Server
-	Proxy  *s3test.Proxy
+	Server *s3server.Server
+	Proxy  *s3proxy.Proxy
 	Bucket string
 	Dir    string
 
@@ -121,12 +122,12 @@ type Env struct {
 
 // NewEnv makes a bucket on server and a proxy in front of it, and keeps
 // local files in dir. Close removes the bucket.
-func NewEnv(ctx context.Context, server *s3test.Server, dir string, size Size) (*Env, error) {
+func NewEnv(ctx context.Context, server *s3server.Server, dir string, size Size) (*Env, error) {
 	bucket, err := server.CreateBucket(ctx)
 	if err != nil {
 		return nil, err
 	}
-	proxy, err := s3test.NewProxy(server.Endpoint)
+	proxy, err := s3proxy.New(server.Endpoint)
 	if err != nil {
 		server.RemoveBucket(ctx, bucket)
 		return nil, err

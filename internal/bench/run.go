@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // Config is what Run measures.
@@ -52,7 +53,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 		defer os.RemoveAll(dir)
 		cfg.Dir = dir
 	}
-	server, err := s3test.Start(ctx, cfg.Logf)
+	server, err := s3server.Start(ctx, cfg.Logf)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 				}
 				cfg.Logf("%s / %s / %v", wl.Name, t.Name, lat)
 				var sum Result
-				sum.Requests = map[s3test.Kind]int{}
+				sum.Requests = map[s3proxy.Kind]int{}
 				for range n {
 					r, err := wl.Run(ctx, p)
 					if err != nil {
@@ -151,7 +152,7 @@ func selected(names []string, name string) bool {
 func row(workload, target, lat string, r Result, n int) string {
 	f := float64(n)
 	ms := float64(r.Elapsed.Microseconds()) / 1000 / f
-	per := func(k s3test.Kind) string {
+	per := func(k s3proxy.Kind) string {
 		if target == "local" {
 			return "-"
 		}
@@ -167,7 +168,7 @@ func row(workload, target, lat string, r Result, n int) string {
 		mbs = fmt.Sprintf("%.0f", float64(r.Data)/1e6/r.Elapsed.Seconds())
 	}
 	return fmt.Sprintf("| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %.0f |",
-		workload, target, lat, ms, waves, per(s3test.GET), per(s3test.PUT), per(s3test.LIST), per(s3test.DELETE),
+		workload, target, lat, ms, waves, per(s3proxy.GET), per(s3proxy.PUT), per(s3proxy.LIST), per(s3proxy.DELETE),
 		moved, mbs, float64(r.PeakHeap)/1e6)
 }
 

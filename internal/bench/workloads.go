@@ -14,17 +14,17 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Result is what one run of a workload measured.
 type Result struct {
 	Elapsed  time.Duration
-	Requests map[s3test.Kind]int // S3 requests by kind, as the proxy saw them
-	Waves    int                 // sequential round trips after the database was open
-	Bytes    int64               // object bytes sent and received
-	Data     int64               // database bytes streamed, for MB/s (0: not a throughput workload)
-	PeakHeap uint64              // peak bytes of live heap objects during the run
+	Requests map[s3proxy.Kind]int // S3 requests by kind, as the proxy saw them
+	Waves    int                  // sequential round trips after the database was open
+	Bytes    int64                // object bytes sent and received
+	Data     int64                // database bytes streamed, for MB/s (0: not a throughput workload)
+	PeakHeap uint64               // peak bytes of live heap objects during the run
 }
 
 // Total returns the number of S3 requests.
@@ -75,7 +75,7 @@ func (p *Prepared) measure(v *s3vfs.VFS, fn func(opened func()) error) (Result, 
 	start := time.Now()
 	err := fn(func() { waves0 = e.Proxy.Waves() })
 	r := Result{Elapsed: time.Since(start), PeakHeap: stop()}
-	r.Requests = map[s3test.Kind]int{}
+	r.Requests = map[s3proxy.Kind]int{}
 	if !p.Local {
 		r.Waves = e.Proxy.Waves() - waves0
 		for k, n := range e.Proxy.Counts() {

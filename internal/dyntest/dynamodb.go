@@ -12,13 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,9 +52,7 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 
-	cmd  *exec.Cmd
-	out  *testproc.SyncWriter
-	done chan struct{}
+	proc *testproc.Proc // nil for an external server
 
 	clientOnce sync.Once
 	client     *dynamodb.Client
@@ -136,15 +132,11 @@ func CLI(ctx context.Context, logf func(format string, args ...any)) (string, er
 	// Serialise concurrent installs (several test packages start at once).
 	// The install goes to a temporary directory that is renamed into place
 	// only once it works, so dir is either absent or complete.
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := testproc.Lock(dir + ".lock")
 	if err != nil {
-		return "", fmt.Errorf("dyntest: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", fmt.Errorf("dyntest: lock install dir: %w", err)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if _, err := os.Stat(cli); err == nil {
 		return cli, nil
 	}
@@ -221,33 +213,23 @@ require(process.argv[1]);
 `
 
 func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testproc.FreeAddr()
 	if err != nil {
 		return nil, fmt.Errorf("dyntest: %w", err)
 	}
-	addr := ln.Addr().(*net.TCPAddr)
-	ln.Close()
 
 	s := &Server{
 		Endpoint:  "http://" + addr.String(),
 		Region:    "us-east-1",
 		AccessKey: fakeAccessKey,
 		SecretKey: fakeSecretKey,
-		out:       &testproc.SyncWriter{},
-		done:      make(chan struct{}),
 	}
 	// Without --path dynalite keeps its tables in memory. It runs under
 	// guardScript, which keeps it serving when a client dies mid-request.
-	s.cmd = exec.Command(node, "-e", guardScript, cli, "--host", addr.IP.String(), "--port", fmt.Sprint(addr.Port))
-	// Keep the server's chatter out of test output; show it if it dies.
-	s.cmd.Stdout = s.out
-	s.cmd.Stderr = s.out
-	// Die with the parent where the platform allows it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(node, "-e", guardScript, cli, "--host", addr.IP.String(), "--port", fmt.Sprint(addr.Port))
+	if s.proc, err = testproc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("dyntest: start dynalite: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
 
 	c := dynamodb.New(s.options(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	deadline := time.Now().Add(30 * time.Second)
@@ -259,12 +241,12 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 			return s, nil
 		}
 		select {
-		case <-s.done:
-			out := s.out.String()
+		case <-s.proc.Done():
+			out := s.proc.Output()
 			if strings.Contains(out, "EADDRINUSE") {
 				return nil, fmt.Errorf("dyntest: dynalite could not listen on %s: %w", addr, errAddrInUse)
 			}
-			return nil, fmt.Errorf("dyntest: dynalite exited at start: %v\n%s", s.cmd.ProcessState, out)
+			return nil, fmt.Errorf("dyntest: dynalite exited at start: %v\n%s", s.proc.State(), out)
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()
@@ -272,7 +254,7 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Close()
-			return nil, fmt.Errorf("dyntest: dynalite did not answer ListTables within 30s: %v\n%s", err, s.out.String())
+			return nil, fmt.Errorf("dyntest: dynalite did not answer ListTables within 30s: %v\n%s", err, s.proc.Output())
 		}
 	}
 }
@@ -280,14 +262,8 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 // Close stops the server (if this process started it) and waits for it to
 // exit. Its tables, kept in memory, are gone.
 func (s *Server) Close() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+	if s.proc != nil {
+		s.proc.Stop()
 	}
 }
 

@@ -118,7 +118,7 @@ func TestStart(t *testing.T) {
 
 	// Close must stop the process this Server started.
 	srv.Close()
-	if srv.cmd != nil && srv.cmd.ProcessState == nil {
+	if srv.proc != nil && srv.proc.State() == nil {
 		t.Fatal("dynalite still running after Close")
 	}
 }
@@ -155,9 +155,9 @@ func TestClientDiesMidRequest(t *testing.T) {
 	// on it before asking whether it is still there.
 	time.Sleep(300 * time.Millisecond)
 	if _, err := srv.Client().ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
-		t.Fatalf("server gone after a client died mid-request: %v\n%s", err, srv.out.String())
+		t.Fatalf("server gone after a client died mid-request: %v\n%s", err, srv.proc.Output())
 	}
-	if out := srv.out.String(); !strings.Contains(out, "went away mid-request") {
+	if out := srv.proc.Output(); !strings.Contains(out, "went away mid-request") {
 		t.Fatalf("the server did not see the aborted requests; its output:\n%s", out)
 	}
 }

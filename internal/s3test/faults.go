@@ -1,3 +1,6 @@
+// Package s3test injects faults into the requests an [s3proxy.Proxy]
+// passes to the S3 server of the tests: errors, resets, hangs, truncated
+// bodies and lost answers. The server itself is package s3server.
 package s3test
 
 import (
@@ -10,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Fault is a kind of failure [Faults] injects into requests.
@@ -51,7 +56,7 @@ var AllFaults = []Fault{InternalError, SlowDown, Reset, Hang, Truncate, Conflict
 type Faults struct {
 	rate   float64
 	kinds  []Fault
-	filter func(Request) bool
+	filter func(s3proxy.Request) bool
 
 	mu      sync.Mutex
 	rng     *rand.Rand    // guarded by mu
@@ -78,15 +83,15 @@ func NewFaults(seed uint64, rate float64, kinds ...Fault) *Faults {
 
 // Only restricts the faults to requests for which keep returns true (for
 // example the requests under one key prefix) and returns f.
-func (f *Faults) Only(keep func(Request) bool) *Faults {
+func (f *Faults) Only(keep func(s3proxy.Request) bool) *Faults {
 	f.filter = keep
 	return f
 }
 
 // Install makes p inject f's faults from now on (replacing p's hook).
-func (f *Faults) Install(p *Proxy) {
-	p.SetHook(func(w http.ResponseWriter, r *http.Request, req Request) bool {
-		return f.serve(p.next, w, r, req)
+func (f *Faults) Install(p *s3proxy.Proxy) {
+	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		return f.serve(http.HandlerFunc(p.Pass), w, r, req)
 	})
 }
 
@@ -124,19 +129,19 @@ func (f *Faults) String() string {
 }
 
 // applies reports whether fault k can be injected into req.
-func applies(k Fault, req Request) bool {
+func applies(k Fault, req s3proxy.Request) bool {
 	switch k {
 	case Truncate:
-		return req.Kind == GET
+		return req.Kind == s3proxy.GET
 	case Conflict:
-		return req.Kind == PUT && req.Header.Get("If-None-Match") != ""
+		return req.Kind == s3proxy.PUT && req.Header.Get("If-None-Match") != ""
 	}
 	return true
 }
 
 // decide picks the fault for req, if any, and whether it strikes after the
 // server has carried the request out.
-func (f *Faults) decide(req Request) (Fault, bool) {
+func (f *Faults) decide(req s3proxy.Request) (Fault, bool) {
 	if f.filter != nil && !f.filter(req) {
 		return "", false
 	}
@@ -160,7 +165,7 @@ func (f *Faults) decide(req Request) (Fault, bool) {
 	return k, after
 }
 
-func (f *Faults) serve(next http.Handler, w http.ResponseWriter, r *http.Request, req Request) bool {
+func (f *Faults) serve(next http.Handler, w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 	k, after := f.decide(req)
 	switch k {
 	case "":
@@ -221,12 +226,12 @@ func reset(w http.ResponseWriter) {
 	conn.Close()
 }
 
-// Forward carries r out on the server and returns the server's response
+// Forward carries r out on p's server and returns the server's response
 // without sending it, for hooks that answer the client themselves after
 // the server has acted (a lost response).
-func (p *Proxy) Forward(r *http.Request) *httptest.ResponseRecorder {
+func Forward(p *s3proxy.Proxy, r *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	p.next.ServeHTTP(rec, r)
+	p.Pass(rec, r)
 	return rec
 }
 

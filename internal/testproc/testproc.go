@@ -1,5 +1,6 @@
-// Package testproc holds what the test servers' packages (internal/s3test,
-// internal/dyntest) share for running a server process.
+// Package testproc holds what the test servers' packages (internal/s3server,
+// internal/dyntest) share for running a server process, and the random
+// names the tests give what they create.
 package testproc
 
 import (

@@ -1,4 +1,8 @@
-package s3test
+// Package s3proxy is an HTTP proxy in front of an S3 server that counts
+// the requests by kind, adds latency to them, and lets a [Hook] answer
+// them in the server's place: the benchmarks measure through it, and the
+// tests inject faults with it (package s3test).
+package s3proxy
 
 import (
 	"io"
@@ -39,7 +43,7 @@ type Request struct {
 // response itself (the request then never reaches the server).
 type Hook func(w http.ResponseWriter, r *http.Request, req Request) (handled bool)
 
-// Proxy is an HTTP proxy in front of a [Server] that counts requests by
+// Proxy is an HTTP proxy in front of an S3 server that counts requests by
 // kind and remembers the keys of every write. Its Latency is added to every
 // request; its Hook, when set, may inject faults.
 type Proxy struct {
@@ -52,13 +56,14 @@ type Proxy struct {
 	hook    Hook            // guarded by mu
 	waves                   // guarded by mu
 
-	next http.Handler // forwards a request to the server (used by Faults)
+	next http.Handler // forwards a request to the server
 	srv  *http.Server
 	ln   net.Listener
 }
 
-// NewProxy starts a proxy in front of target on a loopback port.
-func NewProxy(target string) (*Proxy, error) {
+// New starts a proxy in front of target, the server's base URL, on a
+// loopback port.
+func New(target string) (*Proxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
@@ -137,6 +142,11 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Pass carries r out on the server and writes the server's response to
+// w, without the latency or the hook: for hooks that reach the server
+// themselves.
+func (p *Proxy) Pass(w http.ResponseWriter, r *http.Request) { p.next.ServeHTTP(w, r) }
 
 // SetLatency sets the delay added to every request from now on.
 func (p *Proxy) SetLatency(d time.Duration) {

@@ -1,4 +1,4 @@
-package s3test
+package s3proxy
 
 // waves counts the round trips a client waited for in sequence: a wave
 // starts when a request arrives while none is in flight, so requests

@@ -1,4 +1,5 @@
-// Package s3test runs a real S3 server for tests and demos.
+// Package s3server runs a real S3 server for tests, the demo and the
+// benchmarks.
 //
 // By default it builds (once per machine, cached by version) and starts
 // versitygw with its POSIX backend on a loopback port, so no account and no
@@ -6,9 +7,9 @@
 // AWS_SECRET_ACCESS_KEY and optionally AWS_REGION) to run against another
 // S3-compatible server such as MinIO or AWS instead.
 //
-// A [Proxy] placed in front of the server counts requests by kind; later it
-// is where latency and faults are injected.
-package s3test
+// Package s3proxy counts and slows down the requests a client sends it;
+// package s3test injects faults for the tests.
+package s3server
 
 import (
 	"context"
@@ -20,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,9 +51,8 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 
-	cmd     *exec.Cmd
+	proc    *testproc.Proc // nil for an external server
 	dataDir string
-	done    chan struct{}
 }
 
 // Start returns a running server. Progress messages (such as the one-time
@@ -98,18 +97,14 @@ func Binary(ctx context.Context, logf func(format string, args ...any)) (string,
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("s3test: create cache dir: %w", err)
+		return "", fmt.Errorf("s3server: create cache dir: %w", err)
 	}
 	// Serialise concurrent builds (several test packages start at once).
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := testproc.Lock(filepath.Join(dir, ".lock"))
 	if err != nil {
-		return "", fmt.Errorf("s3test: %w", err)
+		return "", fmt.Errorf("s3server: lock build dir: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("s3test: lock build dir: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -119,19 +114,19 @@ func Binary(ctx context.Context, logf func(format string, args ...any)) (string,
 	}
 	tmp, err := os.MkdirTemp(dir, "build-")
 	if err != nil {
-		return "", fmt.Errorf("s3test: %w", err)
+		return "", fmt.Errorf("s3server: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	logf("s3test: building versitygw %s into %s (first run on this machine only, about 2 minutes)", VersitygwVersion, dir)
+	logf("s3server: building versitygw %s into %s (first run on this machine only, about 2 minutes)", VersitygwVersion, dir)
 	cmd := exec.CommandContext(ctx, goBin, "install", versitygwModule+"@"+VersitygwVersion)
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("s3test: no S3 server available: building versitygw failed: %w\n%s\n"+
+		return "", fmt.Errorf("s3server: no S3 server available: building versitygw failed: %w\n%s\n"+
 			"Fix: make the Go module proxy reachable, or set S3VFS_VERSITYGW to a versitygw binary, "+
 			"or set %s to an S3-compatible endpoint", err, out, EnvEndpoint)
 	}
 	if err := os.Rename(filepath.Join(tmp, "versitygw"), bin); err != nil {
-		return "", fmt.Errorf("s3test: %w", err)
+		return "", fmt.Errorf("s3server: %w", err)
 	}
 	return bin, nil
 }
@@ -139,14 +134,13 @@ func Binary(ctx context.Context, logf func(format string, args ...any)) (string,
 func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 	dataDir, err := os.MkdirTemp("", "s3vfs-s3-")
 	if err != nil {
-		return nil, fmt.Errorf("s3test: %w", err)
+		return nil, fmt.Errorf("s3server: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := testproc.FreeAddr()
 	if err != nil {
-		return nil, fmt.Errorf("s3test: %w", err)
+		return nil, fmt.Errorf("s3server: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := a.String()
 
 	s := &Server{
 		Endpoint:  "http://" + addr,
@@ -154,21 +148,13 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 		AccessKey: "s3vfs-test",
 		SecretKey: "s3vfs-test-secret",
 		dataDir:   dataDir,
-		done:      make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
-	// Keep the server's chatter out of test output; show it if it dies.
-	out := &testproc.SyncWriter{}
-	s.cmd.Stdout = out
-	s.cmd.Stderr = s.cmd.Stdout
-	// Die with the parent where the platform allows it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+	if s.proc, err = testproc.Start(cmd); err != nil {
 		os.RemoveAll(dataDir)
-		return nil, fmt.Errorf("s3test: start versitygw: %w", err)
+		return nil, fmt.Errorf("s3server: start versitygw: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -178,9 +164,9 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 			return s, nil
 		}
 		select {
-		case <-s.done:
+		case <-s.proc.Done():
 			os.RemoveAll(dataDir)
-			return nil, fmt.Errorf("s3test: versitygw exited at start: %v\n%s", s.cmd.ProcessState, out.String())
+			return nil, fmt.Errorf("s3server: versitygw exited at start: %v\n%s", s.proc.State(), s.proc.Output())
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()
@@ -188,7 +174,7 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Close()
-			return nil, errors.New("s3test: versitygw did not start listening within 30s")
+			return nil, errors.New("s3server: versitygw did not start listening within 30s")
 		}
 	}
 }
@@ -200,14 +186,8 @@ func (s *Server) DataDir() string { return s.dataDir }
 
 // Close stops the server (if this process started it) and removes its data.
 func (s *Server) Close() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+	if s.proc != nil {
+		s.proc.Stop()
 	}
 	if s.dataDir != "" {
 		os.RemoveAll(s.dataDir)
@@ -236,17 +216,34 @@ func (s *Server) Client(endpoint string) *s3.Client {
 	})
 }
 
+// AWSEnv returns the environment variables, as KEY=VALUE, that point the
+// standard AWS configuration chain at s alone: its endpoint, region and
+// credentials, path-style addressing, and no shared config or credentials
+// file and no instance metadata.
+func (s *Server) AWSEnv() []string {
+	return []string{
+		"AWS_ENDPOINT_URL_S3=" + s.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey,
+		"AWS_REGION=" + s.Region,
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"S3VFS_PATH_STYLE=1",
+	}
+}
+
 // CreateBucket creates a bucket with a fresh random name and returns it.
 func (s *Server) CreateBucket(ctx context.Context) (string, error) {
 	name := "s3vfs-" + testproc.RandomHex(8)
 	_, err := s.Client("").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
 	if err != nil {
-		return "", fmt.Errorf("s3test: create bucket %s at %s: %w", name, s.Endpoint, err)
+		return "", fmt.Errorf("s3server: create bucket %s at %s: %w", name, s.Endpoint, err)
 	}
 	return name, nil
 }
 
-// EmptyBucket deletes every object in bucket and then the bucket itself.
+// RemoveBucket deletes every object in bucket and then the bucket itself.
 func (s *Server) RemoveBucket(ctx context.Context, bucket string) error {
 	c := s.Client("")
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
