@@ -21,6 +21,8 @@ import (
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3test"
+	"github.com/s3vfs/s3vfs/internal/sqltest"
+	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
 // The scenario suite: one set of SQLite-level scenarios (scenarios below)
@@ -291,7 +293,7 @@ func (h *harness) register(v *s3vfs.VFS) string {
 	if h.config.encrypted {
 		w = adiantum.Wrap(v, nil)
 	}
-	name := "scenario-" + randomHex(6)
+	name := "scenario-" + testproc.RandomHex(6)
 	vfs.Register(name, w)
 	h.t.Cleanup(func() { vfs.Unregister(name) })
 	return name
@@ -544,7 +546,7 @@ func scenarioSerialize(t *testing.T, h *harness) {
 		if err := os.WriteFile(path, image.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		checkT(t, openLocal(t, path), 500, sum)
+		checkT(t, sqltest.OpenLocal(t, path), 500, sum)
 	}
 	err := v.Deserialize(ctx, "serialize-copy.db", &unevenReader{data: image.Bytes()})
 	if h.config.encrypted {

@@ -10,6 +10,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
@@ -111,9 +112,9 @@ func TestHungListAndDeleteBounded(t *testing.T) {
 	db.Close()
 	defer e.proxy.SetHook(nil)
 
-	bounded := func(what string, kind s3test.Kind, run func() error) {
+	bounded := func(what string, kind s3proxy.Kind, run func() error) {
 		t.Helper()
-		s3test.NewFaults(3, 1, s3test.Hang).Only(func(r s3test.Request) bool { return r.Kind == kind }).Install(e.proxy)
+		s3test.NewFaults(3, 1, s3test.Hang).Only(func(r s3proxy.Request) bool { return r.Kind == kind }).Install(e.proxy)
 		done := make(chan error, 1)
 		start := time.Now()
 		go func() { done <- run() }()
@@ -130,7 +131,7 @@ func TestHungListAndDeleteBounded(t *testing.T) {
 			t.Fatalf("%s still running after %v: a %s request is not bounded by the request timeout", what, time.Since(start), kind)
 		}
 	}
-	bounded("GC with hung listings", s3test.LIST, func() error {
+	bounded("GC with hung listings", s3proxy.LIST, func() error {
 		_, err := e.vfs.GC(context.Background(), "hunglist.db", nil)
 		if err == nil {
 			return errors.New("GC succeeded although every LIST hung")
@@ -138,7 +139,7 @@ func TestHungListAndDeleteBounded(t *testing.T) {
 		return err
 	})
 	// The self-test's cleanup ignores its error, but must not hang.
-	bounded("store check with hung deletes", s3test.DELETE, func() error {
+	bounded("store check with hung deletes", s3proxy.DELETE, func() error {
 		_, err := e.newVFS(opts).CheckStore(context.Background())
 		return err
 	})
