@@ -26,6 +26,22 @@ type snapshot struct {
 	legacy *legacyLayout // set for a database in the Python layout (legacy.go), whose n is 0
 }
 
+// snapshot returns the snapshot record rec makes: block map blocks, over
+// baseMap, the map of its base checkpoint.
+func (rec *record) snapshot(blocks, baseMap blockMap) *snapshot {
+	return &snapshot{
+		n:         rec.n,
+		token:     rec.token,
+		time:      rec.time,
+		blockSize: rec.blockSize,
+		size:      rec.fileSize,
+		blocks:    blocks,
+		base:      rec.base,
+		baseMap:   baseMap,
+		delta:     rec.delta,
+	}
+}
+
 // empty reports whether s is a database with nothing in it yet.
 func (s *snapshot) empty() bool { return s.n == 0 && s.legacy == nil }
 
@@ -238,17 +254,7 @@ func (db *database) build(ctx context.Context, rec *record, prev *snapshot) (*sn
 	for _, e := range rec.delta {
 		changes[e.idx] = e.ref
 	}
-	return &snapshot{
-		n:         rec.n,
-		token:     rec.token,
-		time:      rec.time,
-		blockSize: rec.blockSize,
-		size:      rec.fileSize,
-		blocks:    base.with(nblocks(rec.fileSize, rec.blockSize), changes),
-		base:      rec.base,
-		baseMap:   base,
-		delta:     rec.delta,
-	}, nil
+	return rec.snapshot(base.with(nblocks(rec.fileSize, rec.blockSize), changes), base), nil
 }
 
 func (db *database) readCheckpoint(ctx context.Context, ref ckptRef) (*checkpoint, error) {
