@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -25,6 +24,17 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 // stays bounded however large the database. Each yielded slice is valid
 // only until the next iteration.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
+	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
+		s, err := db.refresh(ctx, 0)
+		if err == nil && s.empty() {
+			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
+		}
+		return s, err
+	})
+}
+
+// serialize is Serialize of the version that version returns.
+func (v *VFS) serialize(ctx context.Context, key string, version func(context.Context, *database) (*snapshot, error)) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		if err := validateKey(key); err != nil {
 			yield(nil, err)
@@ -32,13 +42,9 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 		}
 		db := v.acquire(key)
 		defer v.release(db)
-		s, err := db.refresh(ctx, 0)
+		s, err := version(ctx, db)
 		if err != nil {
 			yield(nil, err)
-			return
-		}
-		if s.empty() {
-			yield(nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key))
 			return
 		}
 		for data, err := range db.blocksOf(ctx, s) {
@@ -54,40 +60,20 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 // Every goroutine it starts has ended when it returns.
 func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer cancel()
-
-		type result struct {
-			data []byte
-			err  error
+		fetch := func(ctx context.Context, i int) ([]byte, error) {
+			return db.fetchBlock(ctx, s, int64(i), false)
 		}
-		window := max(int64(db.vfs.opts.ReadAhead), 1)
-		total := s.blocks.len()
-		futures := make(map[int64]chan result, window)
-		next := int64(0)
-		for idx := int64(0); idx < total; idx++ {
-			for ; next < total && next < idx+window; next++ {
-				ch := make(chan result, 1)
-				futures[next] = ch
-				wg.Add(1)
-				go func(i int64) {
-					defer wg.Done()
-					data, err := db.fetchBlock(ctx, s, i, false)
-					ch <- result{data, err}
-				}(next)
-			}
-			r := <-futures[idx]
-			delete(futures, idx)
-			if r.err != nil {
-				yield(nil, r.err)
+		first := true
+		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.blocks.len()), fetch) {
+			if err != nil {
+				yield(nil, err)
 				return
 			}
-			data := r.data
-			if idx == 0 {
-				data = bytes.Clone(data)
-				overlayHeader(data, 0, s.n, r.data)
+			if first {
+				stored := data
+				data = bytes.Clone(stored)
+				overlayHeader(data, 0, s.n, stored)
+				first = false
 			}
 			if !yield(data, nil) {
 				return
