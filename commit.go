@@ -58,7 +58,10 @@ func (f *file) commit(ctx context.Context) error {
 	switch err := db.createRecord(ctx, p.rec); {
 	case errors.Is(err, errConflict):
 		v.stats.conflicts.Add(1)
-		db.distrust()
+		// The head this commit built on is known to be old, and a retry
+		// from it would lose again: the next transaction asks S3, even
+		// within its staleness bound.
+		db.known.distrust()
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
 		return sqlite3.BUSY_SNAPSHOT
@@ -74,7 +77,7 @@ func (f *file) commit(ctx context.Context) error {
 	for _, u := range p.uploads[:p.blocks] {
 		db.cache().add(u.name, u.data)
 	}
-	db.publish(p.next, start)
+	db.known.publish(p.next, start)
 	f.snap = p.next
 	f.dropSpilled(ctx, p.changes)
 	f.discard()

@@ -97,7 +97,7 @@ func (f *file) view() *snapshot {
 	if f.pinned != nil {
 		return f.pinned
 	}
-	head, _ := f.db.current()
+	head, _ := f.db.known.get()
 	return head
 }
 
@@ -424,7 +424,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		if db.writer != nil && db.writer != f {
 			return sqlite3.BUSY
 		}
-		if db.head != nil && db.head.n != f.snap.n {
+		if head, _ := db.known.get(); head != nil && head.n != f.snap.n {
 			// Another connection of this process committed after our
 			// snapshot was taken: writing on top of it would lose that commit.
 			return sqlite3.BUSY_SNAPSHOT
@@ -490,7 +490,7 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // bumps the change counter in page 1 at every commit itself, which the VFS
 // cannot do inside ciphertext; the commit happens at Sync instead.
 func (f *file) encrypted() bool {
-	s, _ := f.db.current()
+	s, _ := f.db.known.get()
 	if s == nil || s.size < 100 {
 		return false
 	}

@@ -104,7 +104,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		switch {
 		case err == nil:
 			v.stats.commits.Add(1)
-			db.publish(rec.snapshot(blocks, blocks), start)
+			db.known.publish(rec.snapshot(blocks, blocks), start)
 			return rec.n, nil
 		case !errors.Is(err, errConflict):
 			// The outcome may be unknown: leave the objects to garbage
