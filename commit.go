@@ -27,7 +27,7 @@ func (f *file) commit(ctx context.Context) error {
 	if err := v.requireSafeStore(ctx, db.key); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
-	for _, idx := range rewrites(s, f.writes()) {
+	for _, idx := range rewrites(s, f.txView) {
 		if _, err := f.pendingBlock(s, idx, false); err != nil {
 			return f.fail(err, sqlite3.IOERR_READ)
 		}
@@ -40,7 +40,7 @@ func (f *file) commit(ctx context.Context) error {
 	}
 
 	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
-	p := planCommit(db.key, s, f.writes(), attempt, v.recordTooLarge)
+	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
 	orphans := func() []string {
 		names := make([]string, len(p.uploads), len(p.uploads)+len(f.spillNames))
 		for i, u := range p.uploads {
@@ -82,11 +82,6 @@ func (f *file) commit(ctx context.Context) error {
 	f.dropSpilled(ctx, p.changes)
 	f.discard()
 	return nil
-}
-
-// writes returns the pending writes of f, as planCommit takes them.
-func (f *file) writes() pendingWrites {
-	return pendingWrites{blocks: f.pending, spilled: f.spilled, size: f.pendingSize, floor: f.floor}
 }
 
 // putAll uploads the objects in parallel, up to Options.Concurrency at once.

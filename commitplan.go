@@ -12,14 +12,6 @@ import (
 // Doing uploads the plan, creates the record and handles the outcome
 // (commit.go).
 
-// pendingWrites are the changes of a transaction on top of its snapshot.
-type pendingWrites struct {
-	blocks  map[int64][]byte   // changed blocks held in memory, each a whole block
-	spilled map[int64]blockRef // changed blocks uploaded early (spill.go)
-	size    int64              // the file size
-	floor   int64              // the least size since the writes began: committed bytes past it are gone
-}
-
 // upload is one object a commit writes.
 type upload struct {
 	name string
@@ -49,8 +41,8 @@ type commitPlan struct {
 // the block a truncation cut, if the file grew again past it. The caller
 // loads each as a pending block (with its committed bytes) before it plans
 // the commit.
-func rewrites(s *snapshot, w pendingWrites) []int64 {
-	bs, newLen := s.blockSize, nblocks(w.size, s.blockSize)
+func rewrites(s *snapshot, w txView) []int64 {
+	bs, newLen := s.blockSize, nblocks(w.pendingSize, s.blockSize)
 	cut := int64(-1)
 	if w.floor < s.size && w.floor%bs != 0 {
 		cut = w.floor / bs
@@ -60,10 +52,10 @@ func rewrites(s *snapshot, w pendingWrites) []int64 {
 		if _, ok := w.spilled[idx]; ok {
 			continue // spilled blocks are always whole and current
 		}
-		if _, ok := w.blocks[idx]; ok || slices.Contains(out, idx) {
+		if _, ok := w.pending[idx]; ok || slices.Contains(out, idx) {
 			continue
 		}
-		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, w.size) != blockLen(idx, bs, s.size)) {
+		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, w.pendingSize) != blockLen(idx, bs, s.size)) {
 			out = append(out, idx)
 		}
 	}
@@ -74,16 +66,16 @@ func rewrites(s *snapshot, w pendingWrites) []int64 {
 // key: the blocks it uploads, the record, and a checkpoint when the
 // record's delta would list more than checkpointAfter blocks or tooLarge
 // (nil: never) says the record does not fit where records are kept.
-func planCommit(key string, s *snapshot, w pendingWrites, a commitAttempt, tooLarge func(*record) bool) commitPlan {
-	bs, size := s.blockSize, w.size
+func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge func(*record) bool) commitPlan {
+	bs, size := s.blockSize, w.pendingSize
 	newLen := nblocks(size, bs)
 	n := s.n + 1
-	p := commitPlan{changes: make(map[int64]blockRef, len(w.blocks)+len(w.spilled))}
-	for _, idx := range slices.Sorted(maps.Keys(w.blocks)) {
+	p := commitPlan{changes: make(map[int64]blockRef, len(w.pending)+len(w.spilled))}
+	for _, idx := range slices.Sorted(maps.Keys(w.pending)) {
 		if idx >= newLen {
 			continue
 		}
-		data := w.blocks[idx][:blockLen(idx, bs, size)]
+		data := w.pending[idx][:blockLen(idx, bs, size)]
 		ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
 		p.changes[idx] = ref
 		p.uploads = append(p.uploads, upload{blockName(key, idx, ref), data})

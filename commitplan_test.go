@@ -34,7 +34,7 @@ func planBlock(idx int64) []byte { return bytes.Repeat([]byte{byte(idx + 1)}, pl
 type planCase struct {
 	name       string
 	snap       *snapshot
-	writes     pendingWrites
+	writes     txView
 	tooLarge   bool
 	delta      []entry // the record's; nil with a checkpoint
 	uploads    []int64 // the block indexes uploaded, in order
@@ -56,47 +56,47 @@ func TestPlanCommit(t *testing.T) {
 	tests := []planCase{{
 		name:    "first commit",
 		snap:    planSnap(0, 0),
-		writes:  pendingWrites{blocks: map[int64][]byte{0: planBlock(0), 1: planBlock(1)}, size: 700},
+		writes:  txView{dirty: true, pending: map[int64][]byte{0: planBlock(0), 1: planBlock(1)}, pendingSize: 700},
 		delta:   []entry{{0, mine(1, 0, 512)}, {1, mine(1, 1, 188)}},
 		uploads: []int64{0, 1},
 		blocks:  []blockRef{mine(1, 0, 512), mine(1, 1, 188)},
 	}, {
 		name:    "one block changed",
 		snap:    planSnap(3, 1536),
-		writes:  pendingWrites{blocks: map[int64][]byte{1: planBlock(1)}, size: 1536, floor: 1536},
+		writes:  txView{dirty: true, pending: map[int64][]byte{1: planBlock(1)}, pendingSize: 1536, floor: 1536},
 		delta:   []entry{{0, old(3, 0)}, {1, mine(4, 1, 512)}, {2, old(3, 2)}},
 		uploads: []int64{1},
 		blocks:  []blockRef{old(3, 0), mine(4, 1, 512), old(3, 2)},
 	}, {
 		name:    "a gap past the old end is a hole",
 		snap:    planSnap(1, 512),
-		writes:  pendingWrites{blocks: map[int64][]byte{2: planBlock(2)}, size: 1536, floor: 512},
+		writes:  txView{dirty: true, pending: map[int64][]byte{2: planBlock(2)}, pendingSize: 1536, floor: 512},
 		delta:   []entry{{0, old(1, 0)}, {1, blockRef{}}, {2, mine(2, 2, 512)}},
 		uploads: []int64{2},
 		blocks:  []blockRef{old(1, 0), {}, mine(2, 2, 512)},
 	}, {
 		name:   "truncation drops blocks and pending blocks past the end",
 		snap:   planSnap(2, 2048),
-		writes: pendingWrites{blocks: map[int64][]byte{3: planBlock(3)}, size: 1024, floor: 1024},
+		writes: txView{dirty: true, pending: map[int64][]byte{3: planBlock(3)}, pendingSize: 1024, floor: 1024},
 		delta:  []entry{{0, old(2, 0)}, {1, old(2, 1)}},
 		blocks: []blockRef{old(2, 0), old(2, 1)},
 	}, {
 		name:   "regrowth past a truncation leaves holes",
 		snap:   planSnap(2, 2048),
-		writes: pendingWrites{blocks: map[int64][]byte{}, size: 2048, floor: 512},
+		writes: txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 2048, floor: 512},
 		delta:  []entry{{0, old(2, 0)}, {1, blockRef{}}, {2, blockRef{}}, {3, blockRef{}}},
 		blocks: []blockRef{old(2, 0), {}, {}, {}},
 	}, {
 		name:    "spilled blocks are named, not uploaded",
 		snap:    planSnap(1, 512),
-		writes:  pendingWrites{blocks: map[int64][]byte{2: planBlock(2)}, spilled: map[int64]blockRef{1: spilledRef}, size: 1536, floor: 512},
+		writes:  txView{dirty: true, pending: map[int64][]byte{2: planBlock(2)}, spilled: map[int64]blockRef{1: spilledRef}, pendingSize: 1536, floor: 512},
 		delta:   []entry{{0, old(1, 0)}, {1, spilledRef}, {2, mine(2, 2, 512)}},
 		uploads: []int64{2},
 		blocks:  []blockRef{old(1, 0), spilledRef, mine(2, 2, 512)},
 	}, {
 		name:       "a record too large for the coordinator writes a checkpoint",
 		snap:       planSnap(1, 512),
-		writes:     pendingWrites{blocks: map[int64][]byte{0: planBlock(0)}, size: 512, floor: 512},
+		writes:     txView{dirty: true, pending: map[int64][]byte{0: planBlock(0)}, pendingSize: 512, floor: 512},
 		tooLarge:   true,
 		uploads:    []int64{0},
 		checkpoint: true,
@@ -104,11 +104,11 @@ func TestPlanCommit(t *testing.T) {
 	}}
 
 	// A delta longer than checkpointAfter writes a checkpoint.
-	many := pendingWrites{blocks: map[int64][]byte{}, size: 100 * planBS}
+	many := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 100 * planBS}
 	var manyUploads []int64
 	var manyBlocks []blockRef
 	for idx := range int64(100) {
-		many.blocks[idx] = planBlock(idx)
+		many.pending[idx] = planBlock(idx)
 		manyUploads = append(manyUploads, idx)
 		manyBlocks = append(manyBlocks, mine(1, idx, planBS))
 	}
@@ -124,7 +124,7 @@ func TestPlanCommit(t *testing.T) {
 
 			rec := p.rec
 			if rec.n != n || rec.parent != tt.snap.n || rec.token != token || rec.blockSize != planBS ||
-				rec.fileSize != tt.writes.size || !rec.time.Equal(at) || rec.writer != "w" {
+				rec.fileSize != tt.writes.pendingSize || !rec.time.Equal(at) || rec.writer != "w" {
 				t.Errorf("record header = %+v", rec)
 			}
 			if tt.checkpoint {
@@ -159,7 +159,7 @@ func TestPlanCommit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.n != n || c.token != token || c.fileSize != tt.writes.size || int64(len(c.blocks)) != p.next.blocks.len() {
+				if c.n != n || c.token != token || c.fileSize != tt.writes.pendingSize || int64(len(c.blocks)) != p.next.blocks.len() {
 					t.Errorf("checkpoint = %+v", c)
 				}
 			}
@@ -171,7 +171,7 @@ func TestPlanCommit(t *testing.T) {
 			if !reflect.DeepEqual(blocks, tt.blocks) {
 				t.Errorf("blocks = %v; want %v", blocks, tt.blocks)
 			}
-			if p.next.n != n || p.next.size != tt.writes.size || p.next.base != rec.base || !reflect.DeepEqual(p.next.delta, rec.delta) {
+			if p.next.n != n || p.next.size != tt.writes.pendingSize || p.next.base != rec.base || !reflect.DeepEqual(p.next.delta, rec.delta) {
 				t.Errorf("next snapshot = %+v", p.next)
 			}
 			if tt.checkpoint && !reflect.DeepEqual(p.next.baseMap, p.next.blocks) {
@@ -185,19 +185,19 @@ func TestRewrites(t *testing.T) {
 	tests := []struct {
 		name   string
 		snap   *snapshot
-		writes pendingWrites
+		writes txView
 		want   []int64
 	}{
-		{"nothing changes length", planSnap(1, 1024), pendingWrites{size: 1024, floor: 1024}, nil},
-		{"the short last block grows", planSnap(1, 700), pendingWrites{size: 1024, floor: 700}, []int64{1}},
-		{"the last block shrinks", planSnap(1, 1024), pendingWrites{size: 900, floor: 900}, []int64{1}},
-		{"the old last block becomes whole, the new one is past the old end", planSnap(1, 700), pendingWrites{size: 1536, floor: 700}, []int64{1, 2}},
-		{"already pending", planSnap(1, 700), pendingWrites{blocks: map[int64][]byte{1: nil}, size: 1024, floor: 700}, nil},
-		{"spilled", planSnap(1, 700), pendingWrites{spilled: map[int64]blockRef{1: {}}, size: 1024, floor: 700}, nil},
-		{"a block cut, then regrown", planSnap(1, 2048), pendingWrites{size: 2048, floor: 700}, []int64{1}},
-		{"a cut on a block boundary", planSnap(1, 2048), pendingWrites{size: 2048, floor: 1024}, nil},
-		{"the first commit, unwritten", planSnap(0, 0), pendingWrites{size: 700}, []int64{1}},
-		{"the first commit, written", planSnap(0, 0), pendingWrites{blocks: map[int64][]byte{1: nil}, size: 700}, nil},
+		{"nothing changes length", planSnap(1, 1024), txView{dirty: true, pendingSize: 1024, floor: 1024}, nil},
+		{"the short last block grows", planSnap(1, 700), txView{dirty: true, pendingSize: 1024, floor: 700}, []int64{1}},
+		{"the last block shrinks", planSnap(1, 1024), txView{dirty: true, pendingSize: 900, floor: 900}, []int64{1}},
+		{"the old last block becomes whole, the new one is past the old end", planSnap(1, 700), txView{dirty: true, pendingSize: 1536, floor: 700}, []int64{1, 2}},
+		{"already pending", planSnap(1, 700), txView{dirty: true, pending: map[int64][]byte{1: nil}, pendingSize: 1024, floor: 700}, nil},
+		{"spilled", planSnap(1, 700), txView{dirty: true, spilled: map[int64]blockRef{1: {}}, pendingSize: 1024, floor: 700}, nil},
+		{"a block cut, then regrown", planSnap(1, 2048), txView{dirty: true, pendingSize: 2048, floor: 700}, []int64{1}},
+		{"a cut on a block boundary", planSnap(1, 2048), txView{dirty: true, pendingSize: 2048, floor: 1024}, nil},
+		{"the first commit, unwritten", planSnap(0, 0), txView{dirty: true, pendingSize: 700}, []int64{1}},
+		{"the first commit, written", planSnap(0, 0), txView{dirty: true, pending: map[int64][]byte{1: nil}, pendingSize: 700}, nil},
 	}
 	for _, tt := range tests {
 		if got := rewrites(tt.snap, tt.writes); !reflect.DeepEqual(got, tt.want) {
