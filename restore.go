@@ -41,36 +41,19 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 	a := &replacement{op: "restore", token: newToken(), blockSize: target.blockSize, size: target.size}
-	var mu sync.Mutex
-	copies := map[int64]blockRef{} // blocks this attempt copied; guarded by mu
+	copies := map[int64]blockRef{} // the blocks this attempt copied, reused if a try loses the race
 	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *snapshot) (blockMap, error) {
 		if head.blockSize != target.blockSize {
 			return blockMap{}, fmt.Errorf("the block size changed from %d to %d", target.blockSize, head.blockSize)
 		}
 		changes, need := reusable(target, head, copies, a.token)
-		// Copy the others as blocks of the commit over head; the copies are
-		// kept and reused if this try loses the race.
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(v.opts.Concurrency)
-		for _, idx := range need {
-			g.Go(func() error {
-				data, err := db.fetchBlock(gctx, target, idx, false)
-				if err != nil {
-					return err
-				}
-				ref := blockRef{commit: head.n + 1, token: a.token, crc: checksum(data)}
-				if err := a.put(gctx, v, blockName(key, idx, ref), data); err != nil {
-					return err
-				}
-				mu.Lock()
-				copies[idx] = ref
-				changes[idx] = ref
-				mu.Unlock()
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
+		copied, err := db.copyBlocks(ctx, a, target, need, head.n+1)
+		if err != nil {
 			return blockMap{}, err
+		}
+		for idx, ref := range copied {
+			copies[idx] = ref
+			changes[idx] = ref
 		}
 		return blockMap{}.with(target.blocks.len(), changes), nil
 	})
@@ -78,6 +61,32 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 	return next, nil
+}
+
+// copyBlocks copies the blocks need of target in parallel, as blocks of
+// commit n of attempt a, and returns where they are now.
+func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snapshot, need []int64, n uint64) (map[int64]blockRef, error) {
+	var mu sync.Mutex
+	copied := make(map[int64]blockRef, len(need)) // guarded by mu
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(db.vfs.opts.Concurrency)
+	for _, idx := range need {
+		g.Go(func() error {
+			data, err := db.fetchBlock(gctx, target, idx, false)
+			if err != nil {
+				return err
+			}
+			ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
+			if err := a.put(gctx, db.vfs, blockName(db.key, idx, ref), data); err != nil {
+				return err
+			}
+			mu.Lock()
+			copied[idx] = ref
+			mu.Unlock()
+			return nil
+		})
+	}
+	return copied, g.Wait()
 }
 
 // reusable splits the blocks of target into those a commit over head that
