@@ -13,17 +13,11 @@ import (
 // errConflict reports that another writer created the commit record first.
 var errConflict = errors.New("s3vfs: another writer committed first")
 
-// checkpointAfter is how many blocks a record's delta may list before the
-// commit writes a new checkpoint instead: enough that small commits never
-// checkpoint, few enough that a record stays small next to the database.
-func checkpointAfter(nblocks int64) int {
-	return 64 + int(nblocks/8)
-}
-
 // commit publishes the pending writes of f as commit f.snap.n+1: upload the
 // changed blocks in parallel, then create the record conditionally. It
 // returns only once the record exists (success), or another writer's
-// record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR).
+// record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR). What it
+// writes is planned by planCommit (commitplan.go).
 func (f *file) commit(ctx context.Context) error {
 	db, s := f.db, f.view()
 	v := db.vfs
@@ -33,27 +27,11 @@ func (f *file) commit(ctx context.Context) error {
 	if err := v.requireSafeStore(ctx, db.key); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
-	bs, size := s.blockSize, f.pendingSize
-	newLen := nblocks(size, bs)
-
-	// A block whose length changes with the file size is rewritten, so
-	// every object is exactly as long as its block (only the last is short).
-	// So is the block a truncation cut, if the file grew again past it.
-	cut := int64(-1)
-	if f.floor < s.size && f.floor%bs != 0 {
-		cut = f.floor / bs
-	}
-	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1, cut} {
-		if _, ok := f.spilled[idx]; ok {
-			continue // spilled blocks are always whole and current
-		}
-		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, size) != blockLen(idx, bs, s.size)) {
-			if _, err := f.pendingBlock(s, idx, false); err != nil {
-				return f.fail(err, sqlite3.IOERR_READ)
-			}
+	for _, idx := range rewrites(s, f.txView) {
+		if _, err := f.pendingBlock(s, idx, false); err != nil {
+			return f.fail(err, sqlite3.IOERR_READ)
 		}
 	}
-
 	if same, err := f.unchanged(ctx, s); err != nil {
 		return f.fail(err, sqlite3.IOERR_READ)
 	} else if same {
@@ -61,78 +39,29 @@ func (f *file) commit(ctx context.Context) error {
 		return nil
 	}
 
-	n, token := s.n+1, newToken()
-	type upload struct {
-		name string
-		data []byte
-	}
-	var uploads []upload // the changed blocks first, then any checkpoint
-	changes := make(map[int64]blockRef, len(f.pending))
-	for idx, buf := range f.pending {
-		if idx >= newLen {
-			continue
-		}
-		data := buf[:blockLen(idx, bs, size)]
-		ref := blockRef{commit: n, token: token, crc: checksum(data)}
-		changes[idx] = ref
-		uploads = append(uploads, upload{blockName(db.key, idx, ref), data})
-	}
-	for idx, ref := range f.spilled {
-		if idx < newLen {
-			changes[idx] = ref // uploaded early (spill.go)
-		}
-	}
-	// Blocks past the old end, or wholly past a truncation, that were not
-	// written since are holes: never written, read as zeros.
-	for idx := min(s.blocks.len(), nblocks(f.floor, bs)); idx < newLen; idx++ {
-		if _, ok := changes[idx]; !ok {
-			changes[idx] = blockRef{}
-		}
-	}
-
-	rec := &record{
-		n: n, parent: s.n, token: token,
-		blockSize: bs, fileSize: size,
-		time: commitTime(s.time), writer: v.opts.WriterID,
-		base:  s.base,
-		delta: mergeEntries(s.delta, changes, newLen),
-	}
-	nBlockUploads := len(uploads)
-	blocks := s.blocks.with(newLen, changes)
-	baseMap := s.baseMap
-	if len(rec.delta) > checkpointAfter(newLen) || v.recordTooLarge(rec) {
-		c := &checkpoint{n: n, token: token, blockSize: bs, fileSize: size}
-		for idx, ref := range blocks.all() {
-			c.blocks = append(c.blocks, entry{idx, ref})
-		}
-		name := checkpointName(db.key, n, token)
-		uploads = append(uploads, upload{name, c.encode()})
-		rec.base, rec.delta, baseMap = ckptRef{n, token}, nil, blocks
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v.opts.Concurrency)
-	for _, u := range uploads {
-		g.Go(func() error { return v.store.put(gctx, u.name, u.data) })
-	}
+	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
+	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
 	orphans := func() []string {
-		names := make([]string, len(uploads), len(uploads)+len(f.spillNames))
-		for i, u := range uploads {
+		names := make([]string, len(p.uploads), len(p.uploads)+len(f.spillNames))
+		for i, u := range p.uploads {
 			names[i] = u.name
 		}
 		return append(names, f.spillNames...)
 	}
-	if err := g.Wait(); err != nil {
+	if err := v.putAll(ctx, p.uploads); err != nil {
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	start := time.Now()
-	switch err := db.createRecord(ctx, rec); {
+	switch err := db.createRecord(ctx, p.rec); {
 	case errors.Is(err, errConflict):
 		v.stats.conflicts.Add(1)
-		db.distrust()
+		// The head this commit built on is known to be old, and a retry
+		// from it would lose again: the next transaction asks S3, even
+		// within its staleness bound.
+		db.known.distrust()
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
 		return sqlite3.BUSY_SNAPSHOT
@@ -145,19 +74,24 @@ func (f *file) commit(ctx context.Context) error {
 
 	v.stats.commits.Add(1)
 	// The new blocks are what the next transaction reads first.
-	for _, u := range uploads[:nBlockUploads] {
+	for _, u := range p.uploads[:p.blocks] {
 		db.cache().add(u.name, u.data)
 	}
-	next := &snapshot{
-		n: n, token: token, time: rec.time,
-		blockSize: bs, size: size, blocks: blocks,
-		base: rec.base, baseMap: baseMap, delta: rec.delta,
-	}
-	db.publish(next, start)
-	f.snap = next
-	f.dropSpilled(ctx, changes)
+	db.known.publish(p.next, start)
+	f.snap = p.next
+	f.dropSpilled(ctx, p.changes)
 	f.discard()
 	return nil
+}
+
+// putAll uploads the objects in parallel, up to Options.Concurrency at once.
+func (v *VFS) putAll(ctx context.Context, uploads []upload) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.opts.Concurrency)
+	for _, u := range uploads {
+		g.Go(func() error { return v.store.put(gctx, u.name, u.data) })
+	}
+	return g.Wait()
 }
 
 // createRecord is the commit point: the conditional create of record n.

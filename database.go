@@ -26,6 +26,22 @@ type snapshot struct {
 	legacy *legacyLayout // set for a database in the Python layout (legacy.go), whose n is 0
 }
 
+// snapshot returns the snapshot record rec makes: block map blocks, over
+// baseMap, the map of its base checkpoint.
+func (rec *record) snapshot(blocks, baseMap blockMap) *snapshot {
+	return &snapshot{
+		n:         rec.n,
+		token:     rec.token,
+		time:      rec.time,
+		blockSize: rec.blockSize,
+		size:      rec.fileSize,
+		blocks:    blocks,
+		base:      rec.base,
+		baseMap:   baseMap,
+		delta:     rec.delta,
+	}
+}
+
 // empty reports whether s is a database with nothing in it yet.
 func (s *snapshot) empty() bool { return s.n == 0 && s.legacy == nil }
 
@@ -59,42 +75,18 @@ type database struct {
 	key  string
 	refs int // guarded by vfs.mu
 
-	mu       sync.Mutex
-	head     *snapshot // newest snapshot known to be committed; guarded by mu
-	verified time.Time // when head was last confirmed as the newest; guarded by mu
-	writer   *file     // the handle holding RESERVED or more; guarded by mu
+	mu     sync.Mutex
+	writer *file // the handle holding RESERVED or more; guarded by mu
 
-	// retention is the shortest retention a URI declared (retention.go);
-	// zero means Options.Retention. Guarded by mu.
-	retention time.Duration
-
+	known  knownHead   // the newest commit known, and how long to trust it
 	checks freshChecks // concurrent head checks share requests, never stale ones
 
 	ownCache atomic.Pointer[blockCache] // set by block_cache=; nil: the VFS's cache
 }
 
-// current returns the newest known snapshot and when it was confirmed.
-func (db *database) current() (*snapshot, time.Time) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	return db.head, db.verified
-}
-
-// publish records s as committed if it is newer than what is known.
-func (db *database) publish(s *snapshot, confirmedAt time.Time) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.head == nil || s.n > db.head.n {
-		db.head = s
-		db.verified = confirmedAt
-	} else if s.n == db.head.n && confirmedAt.After(db.verified) {
-		db.verified = confirmedAt
-	}
-}
-
 // load makes sure the head is known, reading it from S3 on first use.
 func (db *database) load(ctx context.Context, p params) error {
-	if head, _ := db.current(); head != nil {
+	if head, _ := db.known.get(); head != nil {
 		return nil
 	}
 	_, err := db.refresh(ctx, time.Duration(1<<62))
@@ -105,58 +97,40 @@ func (db *database) load(ctx context.Context, p params) error {
 // known head was confirmed within maxAge. One request answers the common
 // case: a GET of record n+1 that finds nothing.
 func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
-	head, verified := db.current()
-	if head != nil && time.Since(verified) <= maxAge {
+	if head, fresh := db.known.fresh(time.Now(), maxAge); fresh {
 		return head, nil
 	}
 	return db.checks.do(ctx, db.check)
 }
 
+// check asks S3 for the newest commit, with the GET of record n+1 while a
+// missing one proves n the newest, else with a LIST.
 func (db *database) check(ctx context.Context) (*snapshot, error) {
 	start := time.Now()
-	head, verified := db.current()
-
-	// A missing record n+1 proves n is the head only while record n+1 could
-	// not have been created and garbage collected since we last looked:
-	// collection never removes a record younger than the retention.
-	if head != nil && start.Sub(verified) < db.retentionWindow()/2 {
+	head, provable := db.known.provable(start, db.vfs.opts.Retention)
+	var next *record
+	if provable {
+		// A missing record n+1 proves n is the head (knownhead.go).
 		data, err := db.vfs.records.get(ctx, db.key, head.n+1)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			db.publish(head, start)
-			return db.headOrNewer(head), nil
+			db.known.publish(head, start)
+			return db.known.newer(head), nil
 		case err != nil:
 			return nil, err
 		}
-		next, err := decodeRecord(data)
-		if err != nil {
+		if next, err = decodeRecord(data); err != nil {
 			return nil, fmt.Errorf("s3vfs: record %d of %s: %w", head.n+1, db.key, err)
 		}
 		// Something was committed: find the newest record with one LIST
 		// rather than walking the records one by one.
-		s, err := db.readHead(ctx, head, next)
-		if err != nil {
-			return nil, err
-		}
-		db.publish(s, start)
-		return db.headOrNewer(s), nil
 	}
-	s, err := db.readHead(ctx, head, nil)
+	s, err := db.readHead(ctx, head, next)
 	if err != nil {
 		return nil, err
 	}
-	db.publish(s, start)
-	return db.headOrNewer(s), nil
-}
-
-// headOrNewer returns the newer of s and the published head: a commit made
-// by this process while the check ran must not be hidden.
-func (db *database) headOrNewer(s *snapshot) *snapshot {
-	head, _ := db.current()
-	if head != nil && head.n > s.n {
-		return head
-	}
-	return s
+	db.known.publish(s, start)
+	return db.known.newer(s), nil
 }
 
 // readHead finds the newest record by listing (records sort newest first)
@@ -238,17 +212,7 @@ func (db *database) build(ctx context.Context, rec *record, prev *snapshot) (*sn
 	for _, e := range rec.delta {
 		changes[e.idx] = e.ref
 	}
-	return &snapshot{
-		n:         rec.n,
-		token:     rec.token,
-		time:      rec.time,
-		blockSize: rec.blockSize,
-		size:      rec.fileSize,
-		blocks:    base.with(nblocks(rec.fileSize, rec.blockSize), changes),
-		base:      rec.base,
-		baseMap:   base,
-		delta:     rec.delta,
-	}, nil
+	return rec.snapshot(base.with(nblocks(rec.fileSize, rec.blockSize), changes), base), nil
 }
 
 func (db *database) readCheckpoint(ctx context.Context, ref ckptRef) (*checkpoint, error) {

@@ -21,14 +21,7 @@ type file struct {
 	lock vfs.LockLevel
 	snap *snapshot // pinned while lock >= SHARED
 
-	// Writes not yet committed, as whole blocks; those uploaded early
-	// (see spill.go) are in spilled, with every name spilled this transaction.
-	pending     map[int64][]byte
-	spilled     map[int64]blockRef
-	spillNames  []string
-	pendingSize int64
-	floor       int64 // the least size since the writes began: committed bytes past it are gone
-	dirty       bool
+	txView // the writes not yet committed, over snap (txview.go)
 
 	// committed is set once a commit was published under the current write
 	// lock. SQLite releases the lock right after a commit, except in
@@ -97,7 +90,7 @@ func (f *file) view() *snapshot {
 	if f.pinned != nil {
 		return f.pinned
 	}
-	head, _ := f.db.current()
+	head, _ := f.db.known.get()
 	return head
 }
 
@@ -118,60 +111,16 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		}
 	}()
 	s := f.view()
-	size := s.size
-	if f.dirty {
-		size = f.pendingSize
-	}
-	if len(b) > 0 && off < size {
+	if size := f.txView.size(s); len(b) > 0 && off < size {
 		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
 	}
-	n := 0
-	for n < len(b) && off+int64(n) < size {
-		pos := off + int64(n)
-		idx := pos / s.blockSize
-		if buf, ok := f.pending[idx]; ok {
-			end := min(int64(len(buf)), size-idx*s.blockSize)
-			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
-			continue
-		}
-		if ref, ok := f.spilled[idx]; ok {
-			buf, err := f.readSpilled(f.ctx(), idx, ref, s.blockSize)
-			if err != nil {
-				return n, f.fail(err, sqlite3.IOERR_READ)
-			}
-			end := min(int64(len(buf)), size-idx*s.blockSize)
-			n += copy(b[n:], buf[pos-idx*s.blockSize:end])
-			continue
-		}
-		// Read the committed bytes of this block, up to the pending size,
-		// except those a truncation removed.
-		end := min((idx+1)*s.blockSize, size)
-		live := end
-		if f.dirty {
-			live = min(end, f.floor)
-		}
-		m := 0
-		if pos < live {
-			var err error
-			m, err = f.db.readAt(f.ctx(), s, b[n:n+int(min(int64(len(b)-n), live-pos))], pos)
-			if err != nil {
-				return n + m, f.fail(err, sqlite3.IOERR_READ)
-			}
-		}
-		n += m
-		if pos+int64(m) < end {
-			// Past the committed (or truncated) size but within the
-			// pending one: zeros.
-			z := min(int64(len(b)-n), end-pos-int64(m))
-			clear(b[n : n+int(z)])
-			n += int(z)
-		}
+	n, err := f.txView.readAt(s, b, off,
+		func(b []byte, off int64) (int, error) { return f.db.readAt(f.ctx(), s, b, off) },
+		func(idx int64, ref blockRef) ([]byte, error) { return f.readSpilled(f.ctx(), idx, ref, s.blockSize) })
+	if err != nil && err != io.EOF {
+		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
-	if n < len(b) {
-		clear(b[n:])
-		return n, io.EOF
-	}
-	return n, nil
+	return n, err
 }
 
 func (f *file) WriteAt(b []byte, off int64) (int, error) {
@@ -206,18 +155,6 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// begin starts tracking uncommitted writes on top of snapshot s.
-func (f *file) begin(s *snapshot) {
-	if !f.dirty {
-		f.dirty = true
-		f.pendingSize = s.size
-		f.floor = s.size
-		if f.pending == nil {
-			f.pending = map[int64][]byte{}
-		}
-	}
-}
-
 // pendingBlock returns the writable copy of block idx, reading its
 // committed bytes first unless the caller overwrites all of it.
 func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) {
@@ -229,7 +166,7 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 	}
 	buf := make([]byte, s.blockSize)
 	if !whole {
-		if live := blockLen(idx, s.blockSize, min(s.size, f.floor)); live > 0 {
+		if live := blockLen(idx, s.blockSize, f.txView.live(s)); live > 0 {
 			data, err := f.db.readBlock(f.ctx(), s, idx)
 			if err != nil {
 				return nil, err
@@ -263,24 +200,12 @@ func (f *file) Truncate(size int64) error {
 			}
 		}
 	}
-	for idx, buf := range f.pending {
-		switch start := idx * bs; {
-		case start >= size:
-			delete(f.pending, idx)
-		case start+bs > size:
-			clear(buf[size-start:])
-		}
-	}
-	f.pendingSize = size
-	f.floor = min(f.floor, size)
+	f.txView.truncate(bs, size)
 	return nil
 }
 
 func (f *file) Size() (int64, error) {
-	if f.dirty {
-		return f.pendingSize, nil
-	}
-	return f.view().size, nil
+	return f.txView.size(f.view()), nil
 }
 
 // SizeHint implements [vfs.FileSizeHint]; blocks are allocated on write.
@@ -424,7 +349,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		if db.writer != nil && db.writer != f {
 			return sqlite3.BUSY
 		}
-		if db.head != nil && db.head.n != f.snap.n {
+		if head, _ := db.known.get(); head != nil && head.n != f.snap.n {
 			// Another connection of this process committed after our
 			// snapshot was taken: writing on top of it would lose that commit.
 			return sqlite3.BUSY_SNAPSHOT
@@ -490,7 +415,7 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // bumps the change counter in page 1 at every commit itself, which the VFS
 // cannot do inside ciphertext; the commit happens at Sync instead.
 func (f *file) encrypted() bool {
-	s, _ := f.db.current()
+	s, _ := f.db.known.get()
 	if s == nil || s.size < 100 {
 		return false
 	}

@@ -64,6 +64,16 @@ type checkpoint struct {
 	blocks    []entry // every index 0..nblocks-1 in order
 }
 
+// newCheckpoint returns checkpoint n, written by the attempt with token,
+// of block map m, in a file of fileSize bytes.
+func newCheckpoint(n, token uint64, blockSize, fileSize int64, m blockMap) *checkpoint {
+	c := &checkpoint{n: n, token: token, blockSize: blockSize, fileSize: fileSize, blocks: make([]entry, 0, m.len())}
+	for idx, ref := range m.all() {
+		c.blocks = append(c.blocks, entry{idx, ref})
+	}
+	return c
+}
+
 func nblocks(fileSize, blockSize int64) int64 {
 	return (fileSize + blockSize - 1) / blockSize
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -78,39 +77,4 @@ func (db *database) describe(ctx context.Context, n uint64) (Commit, error) {
 		}
 	}
 	return c, nil
-}
-
-// ordered yields fetch(0), fetch(1), ... fetch(n-1) in order, running up to
-// limit of them ahead in parallel. Every goroutine it starts has ended when
-// it returns.
-func ordered[T any](ctx context.Context, limit, n int, fetch func(context.Context, int) (T, error)) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer cancel()
-		type result struct {
-			v   T
-			err error
-		}
-		futures := make([]chan result, n)
-		next := 0
-		for i := 0; i < n; i++ {
-			for ; next < n && next < i+limit; next++ {
-				ch := make(chan result, 1)
-				futures[next] = ch
-				wg.Add(1)
-				go func(j int) {
-					defer wg.Done()
-					v, err := fetch(ctx, j)
-					ch <- result{v, err}
-				}(next)
-			}
-			r := <-futures[i]
-			futures[i] = nil
-			if !yield(r.v, r.err) || r.err != nil {
-				return
-			}
-		}
-	}
 }

@@ -2,10 +2,8 @@ package s3vfs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -38,111 +36,74 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, err
 	}
 
-	token := newToken()
-	var clock attemptClock
-	var retry publishRetry
-	var mu sync.Mutex
-	copies := map[int64]blockRef{} // blocks this attempt copied; guarded by mu
-	var uploaded []string          // guarded by mu
-	fail := func(err error) (uint64, error) {
-		v.removeOrphans(ctx, uploaded)
+	head, err := db.refresh(ctx, 0)
+	if err != nil {
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
-
-	for {
-		head, err := db.refresh(ctx, 0)
-		if err != nil {
-			return fail(err)
-		}
+	a := &replacement{op: "restore", token: newToken(), blockSize: target.blockSize, size: target.size}
+	copies := map[int64]blockRef{} // the blocks this attempt copied, reused if a try loses the race
+	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *snapshot) (blockMap, error) {
 		if head.blockSize != target.blockSize {
-			return fail(fmt.Errorf("the block size changed from %d to %d", target.blockSize, head.blockSize))
+			return blockMap{}, fmt.Errorf("the block size changed from %d to %d", target.blockSize, head.blockSize)
 		}
-		next := head.n + 1
+		changes, need := reusable(target, head, copies, a.token)
+		copied, err := db.copyBlocks(ctx, a, target, need, head.n+1)
+		if err != nil {
+			return blockMap{}, err
+		}
+		for idx, ref := range copied {
+			copies[idx] = ref
+			changes[idx] = ref
+		}
+		return blockMap{}.with(target.blocks.len(), changes), nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
+	}
+	return next, nil
+}
 
-		changes := map[int64]blockRef{}
-		var need []int64
-		for idx, ref := range target.blocks.all() {
-			if c, ok := copies[idx]; ok {
-				ref = c
+// copyBlocks copies the blocks need of target in parallel, as blocks of
+// commit n of attempt a, and returns where they are now.
+func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snapshot, need []int64, n uint64) (map[int64]blockRef, error) {
+	var mu sync.Mutex
+	copied := make(map[int64]blockRef, len(need)) // guarded by mu
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(db.vfs.opts.Concurrency)
+	for _, idx := range need {
+		g.Go(func() error {
+			data, err := db.fetchBlock(gctx, target, idx, false)
+			if err != nil {
+				return err
 			}
-			switch {
-			case ref.isHole(), head.blocks.get(idx) == ref, ref.token == token:
-				changes[idx] = ref
-			default:
-				need = append(need, idx)
+			ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
+			if err := a.put(gctx, db.vfs, blockName(db.key, idx, ref), data); err != nil {
+				return err
 			}
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(v.opts.Concurrency)
-		for _, idx := range need {
-			g.Go(func() error {
-				data, err := db.fetchBlock(gctx, target, idx, false)
-				if err != nil {
-					return err
-				}
-				ref := blockRef{commit: next, token: token, crc: checksum(data)}
-				name := blockName(key, idx, ref)
-				mu.Lock()
-				uploaded = append(uploaded, name)
-				mu.Unlock()
-				if err := v.store.put(gctx, name, data); err != nil {
-					return err
-				}
-				clock.touch()
-				mu.Lock()
-				copies[idx] = ref
-				changes[idx] = ref
-				mu.Unlock()
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return fail(err)
-		}
+			mu.Lock()
+			copied[idx] = ref
+			mu.Unlock()
+			return nil
+		})
+	}
+	return copied, g.Wait()
+}
 
-		blocks := blockMap{}.with(target.blocks.len(), changes)
-		c := &checkpoint{n: next, token: token, blockSize: target.blockSize, fileSize: target.size}
-		for idx, ref := range blocks.all() {
-			c.blocks = append(c.blocks, entry{idx, ref})
+// reusable splits the blocks of target into those a commit over head that
+// restores target may name as they are (holes, blocks head has too, and
+// copies this attempt made, in copies) and those it must copy, in need.
+func reusable(target, head *snapshot, copies map[int64]blockRef, token uint64) (changes map[int64]blockRef, need []int64) {
+	changes = map[int64]blockRef{}
+	for idx, ref := range target.blocks.all() {
+		if c, ok := copies[idx]; ok {
+			ref = c
 		}
-		cname := checkpointName(key, next, token)
-		uploaded = append(uploaded, cname)
-		if err := v.store.put(ctx, cname, c.encode()); err != nil {
-			return fail(err)
-		}
-		clock.touch()
-		if err := clock.check("restore", key); err != nil {
-			return fail(err)
-		}
-		rec := &record{
-			n: next, parent: head.n, token: token,
-			blockSize: target.blockSize, fileSize: target.size,
-			time: commitTime(head.time), writer: v.opts.WriterID,
-			base: ckptRef{next, token},
-		}
-		start := time.Now()
-		err = db.createRecord(ctx, rec)
 		switch {
-		case err == nil:
-			v.stats.commits.Add(1)
-			db.publish(&snapshot{
-				n: next, token: token, time: rec.time,
-				blockSize: rec.blockSize, size: rec.fileSize, blocks: blocks,
-				base: rec.base, baseMap: blocks,
-			}, start)
-			return next, nil
-		case !errors.Is(err, errConflict):
-			// The outcome may be unknown: leave the objects to garbage
-			// collection rather than delete what a commit may use.
-			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
-		}
-		// Lost to another commit: try again on top of it, after a pause
-		// (publishretry.go). The copies made so far are kept and reused.
-		v.stats.conflicts.Add(1)
-		v.removeOrphans(ctx, []string{cname})
-		uploaded = uploaded[:len(uploaded)-1]
-		if err := retry.lostRace(ctx); err != nil {
-			return fail(err)
+		case ref.isHole(), head.blocks.get(idx) == ref, ref.token == token:
+			changes[idx] = ref
+		default:
+			need = append(need, idx)
 		}
 	}
+	return changes, need
 }

@@ -7,39 +7,6 @@ import (
 	"time"
 )
 
-// The retention is a promise between garbage collection and everyone else
-// (docs/design.md, "Garbage collection"): a commit record is deleted only
-// once its successor is older than the retention. Readers and writers
-// therefore trust a missing record n+1 to mean "n is the newest" only
-// within half the retention of having seen n as the newest; past that they
-// list the records instead.
-
-// declareRetention records the retention a connection declared with the
-// retention URI parameter. The database uses the shortest declared, so
-// that no connection trusts a missing record longer than it should.
-func (db *database) declareRetention(r time.Duration) {
-	if r <= 0 {
-		return
-	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.retention == 0 || r < db.retention {
-		db.retention = r
-	}
-}
-
-// retentionWindow returns the retention the database is collected with, as
-// far as this process knows: the shortest declared by a URI, else the
-// VFS's Options.Retention.
-func (db *database) retentionWindow() time.Duration {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.retention > 0 {
-		return db.retention
-	}
-	return db.vfs.opts.Retention
-}
-
 // confirmParent makes sure, before record parent+1 is created, that parent
 // is still the newest commit, or that it was seen as the newest recently
 // enough that record parent+1 cannot have been created and collected
@@ -48,11 +15,11 @@ func (db *database) retentionWindow() time.Duration {
 // nothing: the snapshot was confirmed when the transaction began. A
 // transaction older than half the retention pays one LIST.
 func (db *database) confirmParent(ctx context.Context, parent uint64) error {
-	head, verified := db.current()
+	head, provable := db.known.provable(time.Now(), db.vfs.opts.Retention)
 	if head != nil && head.n > parent {
 		return errConflict
 	}
-	if head != nil && head.n == parent && time.Since(verified) < db.retentionWindow()/2 {
+	if provable && head.n == parent {
 		return nil
 	}
 	start := time.Now()
@@ -60,7 +27,7 @@ func (db *database) confirmParent(ctx context.Context, parent uint64) error {
 	if err != nil {
 		return err
 	}
-	db.publish(s, start)
+	db.known.publish(s, start)
 	if s.n != parent {
 		return errConflict
 	}

@@ -293,14 +293,14 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
-	db.declareRetention(p.retention)
+	db.known.declareRetention(p.retention)
 	if p.cacheSet {
 		db.useCache(p.cacheSize)
 	}
 	ctx, cancel := p.openContext()
 	defer cancel()
 	var pinned *snapshot // time travel: the one version the file reads
-	switch known, _ := db.current(); {
+	switch known, _ := db.known.get(); {
 	case p.pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
 	case known == nil:

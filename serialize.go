@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -26,6 +24,17 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 // stays bounded however large the database. Each yielded slice is valid
 // only until the next iteration.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
+	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
+		s, err := db.refresh(ctx, 0)
+		if err == nil && s.empty() {
+			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
+		}
+		return s, err
+	})
+}
+
+// serialize is Serialize of the version that version returns.
+func (v *VFS) serialize(ctx context.Context, key string, version func(context.Context, *database) (*snapshot, error)) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		if err := validateKey(key); err != nil {
 			yield(nil, err)
@@ -33,13 +42,9 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 		}
 		db := v.acquire(key)
 		defer v.release(db)
-		s, err := db.refresh(ctx, 0)
+		s, err := version(ctx, db)
 		if err != nil {
 			yield(nil, err)
-			return
-		}
-		if s.empty() {
-			yield(nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key))
 			return
 		}
 		for data, err := range db.blocksOf(ctx, s) {
@@ -55,40 +60,20 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 // Every goroutine it starts has ended when it returns.
 func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer cancel()
-
-		type result struct {
-			data []byte
-			err  error
+		fetch := func(ctx context.Context, i int) ([]byte, error) {
+			return db.fetchBlock(ctx, s, int64(i), false)
 		}
-		window := max(int64(db.vfs.opts.ReadAhead), 1)
-		total := s.blocks.len()
-		futures := make(map[int64]chan result, window)
-		next := int64(0)
-		for idx := int64(0); idx < total; idx++ {
-			for ; next < total && next < idx+window; next++ {
-				ch := make(chan result, 1)
-				futures[next] = ch
-				wg.Add(1)
-				go func(i int64) {
-					defer wg.Done()
-					data, err := db.fetchBlock(ctx, s, i, false)
-					ch <- result{data, err}
-				}(next)
-			}
-			r := <-futures[idx]
-			delete(futures, idx)
-			if r.err != nil {
-				yield(nil, r.err)
+		first := true
+		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.blocks.len()), fetch) {
+			if err != nil {
+				yield(nil, err)
 				return
 			}
-			data := r.data
-			if idx == 0 {
-				data = bytes.Clone(data)
-				overlayHeader(data, 0, s.n, r.data)
+			if first {
+				stored := data
+				data = bytes.Clone(stored)
+				overlayHeader(data, 0, s.n, stored)
+				first = false
 			}
 			if !yield(data, nil) {
 				return
@@ -181,29 +166,48 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 	if err != nil {
 		return 0, err
 	}
-	bs := head.blockSize
+	bs, err := o.blockSizeOver(head, key, int64(v.opts.BlockSize))
+	if err != nil {
+		return 0, err
+	}
+	a := &replacement{op: "deserialize", token: newToken(), blockSize: bs}
+	blocks, err := db.uploadStream(ctx, a, r, head.n+1)
+	if err != nil {
+		return 0, a.abandon(ctx, v, err)
+	}
+	// Publish as one commit with a full checkpoint, retrying on top of any
+	// commit that lands meanwhile: the new contents replace whatever is there.
+	return db.publishReplacement(ctx, a, head, func(context.Context, *snapshot) (blockMap, error) {
+		return blocks, nil
+	})
+}
+
+// blockSizeOver returns the block size of a database deserialized over
+// head: the one asked for, else head's, else (over a Python-layout
+// database, which Deserialize refuses to hide unless asked to replace it)
+// fallback.
+func (o deserializeOptions) blockSizeOver(head *snapshot, key string, fallback int64) (int64, error) {
 	switch {
 	case head.legacy != nil && !o.overLegacy:
 		return 0, fmt.Errorf("%w at %s: Deserialize would hide it behind a new database; migrate it (VFS.Migrate, s3vfs migrate) or choose another key",
 			ErrLegacyLayout, key)
 	case o.blockSize != 0:
-		bs = o.blockSize
+		return o.blockSize, nil
 	case head.legacy != nil:
-		bs = int64(v.opts.BlockSize)
+		return fallback, nil
 	}
-	n, token := head.n+1, newToken()
+	return head.blockSize, nil
+}
 
-	var uploaded []string
-	var clock attemptClock // garbage collection spares a steady attempt (retention.go)
+// uploadStream cuts the SQLite file read from r into blocks of a, uploads
+// them in parallel as they are read, as blocks of commit n, and returns
+// their map; it sets a.size. It returns once every upload it started has
+// ended.
+func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reader, n uint64) (blockMap, error) {
+	v, bs := db.vfs, a.blockSize
 	blocks := map[int64]blockRef{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
-	fail := func(err error) (uint64, error) {
-		g.Wait()
-		v.removeOrphans(ctx, uploaded)
-		return 0, err
-	}
-
 	var size, pageSize int64
 	for idx := int64(0); ; idx++ {
 		buf := make([]byte, bs)
@@ -212,92 +216,38 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 			break
 		}
 		if err != nil && err != io.ErrUnexpectedEOF {
-			return fail(fmt.Errorf("s3vfs: deserialize %s: reading input: %w", key, err))
+			g.Wait()
+			return blockMap{}, fmt.Errorf("s3vfs: deserialize %s: reading input: %w", db.key, err)
 		}
 		data := buf[:m]
 		if idx == 0 {
 			if pageSize, err = checkHeader(data); err != nil {
-				return fail(err)
+				g.Wait()
+				return blockMap{}, err
 			}
 		}
 		size += int64(m)
-		ref := blockRef{commit: n, token: token, crc: checksum(data)}
-		name := blockName(key, idx, ref)
+		ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
 		blocks[idx] = ref
-		uploaded = append(uploaded, name)
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error {
-			err := v.store.put(gctx, name, data)
-			if err == nil {
-				clock.touch()
-			}
-			return err
-		})
+		g.Go(func() error { return a.put(gctx, v, blockName(db.key, idx, ref), data) })
 		if m < len(buf) {
 			break
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return fail(fmt.Errorf("s3vfs: deserialize %s: %w", key, err))
+		return blockMap{}, fmt.Errorf("s3vfs: deserialize %s: %w", db.key, err)
 	}
 	if size == 0 {
-		return fail(fmt.Errorf("%w: the input is empty", ErrNotDatabase))
+		return blockMap{}, fmt.Errorf("%w: the input is empty", ErrNotDatabase)
 	}
 	if size%pageSize != 0 {
-		return fail(fmt.Errorf("%w: its size, %d bytes, is not a multiple of its page size, %d (truncated input?)", ErrNotDatabase, size, pageSize))
+		return blockMap{}, fmt.Errorf("%w: its size, %d bytes, is not a multiple of its page size, %d (truncated input?)", ErrNotDatabase, size, pageSize)
 	}
-
-	// Publish as one commit with a full checkpoint, retrying on top of any
-	// commit that lands meanwhile: the new contents replace whatever is there.
-	blockMap := blockMap{}.with(nblocks(size, bs), blocks)
-	var retry publishRetry
-	for {
-		c := &checkpoint{n: n, token: token, blockSize: bs, fileSize: size}
-		for idx, ref := range blockMap.all() {
-			c.blocks = append(c.blocks, entry{idx, ref})
-		}
-		cname := checkpointName(key, n, token)
-		if err := v.store.put(ctx, cname, c.encode()); err != nil {
-			return fail(err)
-		}
-		uploaded = append(uploaded, cname)
-		clock.touch()
-		if err := clock.check("deserialize", key); err != nil {
-			return fail(err)
-		}
-		rec := &record{
-			n: n, parent: n - 1, token: token, blockSize: bs, fileSize: size,
-			time: commitTime(head.time), writer: v.opts.WriterID, base: ckptRef{n, token},
-		}
-		start := time.Now()
-		err := db.createRecord(ctx, rec)
-		if err == nil {
-			v.stats.commits.Add(1)
-			db.publish(&snapshot{
-				n: n, token: token, time: rec.time, blockSize: bs, size: size,
-				blocks: blockMap, base: rec.base, baseMap: blockMap,
-			}, start)
-			return n, nil
-		}
-		if !errors.Is(err, errConflict) {
-			return 0, err
-		}
-		// Lost to another commit: try again on top of it, after a pause
-		// (publishretry.go).
-		v.stats.conflicts.Add(1)
-		v.removeOrphans(ctx, []string{cname})
-		uploaded = uploaded[:len(uploaded)-1]
-		if err := retry.lostRace(ctx); err != nil {
-			return fail(fmt.Errorf("s3vfs: deserialize %s: %w", key, err))
-		}
-		head, err = db.refresh(ctx, 0)
-		if err != nil {
-			return fail(err)
-		}
-		n = head.n + 1
-	}
+	a.size = size
+	return blockMap{}.with(nblocks(size, bs), blocks), nil
 }
 
 // checkHeader checks the first block of a database file and returns its

@@ -126,7 +126,7 @@ func (f *file) forgetSpilled() {
 // SQLITE_BUSY on a ROLLBACK. The first changed block ends the check, so a
 // real commit pays one comparison of a block it usually has in the cache.
 func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
-	if f.pendingSize != s.size || f.floor < s.size || len(f.spilled) > 0 {
+	if !f.txView.sameShape(s) {
 		return false, nil
 	}
 	for idx, buf := range f.pending {

@@ -147,22 +147,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*record, error
 // database as it was then, byte for byte. Commit n must be within the
 // retention (see [VFS.History]); otherwise the error matches [ErrNoCommit].
 func (v *VFS) SerializeAt(ctx context.Context, key string, n uint64) iter.Seq2[[]byte, error] {
-	return func(yield func([]byte, error) bool) {
-		if err := validateKey(key); err != nil {
-			yield(nil, err)
-			return
-		}
-		db := v.acquire(key)
-		defer v.release(db)
-		s, err := db.snapshotAt(ctx, n)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		for data, err := range db.blocksOf(ctx, s) {
-			if !yield(data, err) || err != nil {
-				return
-			}
-		}
-	}
+	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
+		return db.snapshotAt(ctx, n)
+	})
 }

@@ -1,0 +1,120 @@
+package s3vfs
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// A commit is planned, then done. Planning is pure: from the snapshot a
+// transaction began on and its pending writes, it decides the new record,
+// the blocks to upload and whether to write a checkpoint (this file).
+// Doing uploads the plan, creates the record and handles the outcome
+// (commit.go).
+
+// upload is one object a commit writes.
+type upload struct {
+	name string
+	data []byte
+}
+
+// commitAttempt is what identifies one attempt at a commit.
+type commitAttempt struct {
+	token  uint64    // random, per attempt (newToken)
+	time   time.Time // for the record (commitTime)
+	writer string    // Options.WriterID
+}
+
+// commitPlan is what a commit writes, and what it makes once published.
+type commitPlan struct {
+	rec     *record
+	next    *snapshot          // the snapshot rec makes
+	changes map[int64]blockRef // every block the commit sets: written, spilled, or a new hole
+	uploads []upload           // the changed blocks in index order, then any checkpoint
+	blocks  int                // how many of uploads are blocks
+}
+
+// rewrites returns the blocks that the commit of w on s must rewrite
+// although the transaction did not write them, and that are not pending
+// yet: a block whose length changes with the file size, so that every
+// object is exactly as long as its block (only the last is short), and
+// the block a truncation cut, if the file grew again past it. The caller
+// loads each as a pending block (with its committed bytes) before it plans
+// the commit.
+func rewrites(s *snapshot, w txView) []int64 {
+	bs, newLen := s.blockSize, nblocks(w.pendingSize, s.blockSize)
+	cut := int64(-1)
+	if w.floor < s.size && w.floor%bs != 0 {
+		cut = w.floor / bs
+	}
+	var out []int64
+	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1, cut} {
+		if _, ok := w.spilled[idx]; ok {
+			continue // spilled blocks are always whole and current
+		}
+		if _, ok := w.pending[idx]; ok || slices.Contains(out, idx) {
+			continue
+		}
+		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, w.pendingSize) != blockLen(idx, bs, s.size)) {
+			out = append(out, idx)
+		}
+	}
+	return out
+}
+
+// planCommit plans the commit of w on s as commit s.n+1 of the database at
+// key: the blocks it uploads, the record, and a checkpoint when the
+// record's delta would list more than checkpointAfter blocks or tooLarge
+// (nil: never) says the record does not fit where records are kept.
+func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge func(*record) bool) commitPlan {
+	bs, size := s.blockSize, w.pendingSize
+	newLen := nblocks(size, bs)
+	n := s.n + 1
+	p := commitPlan{changes: make(map[int64]blockRef, len(w.pending)+len(w.spilled))}
+	for _, idx := range slices.Sorted(maps.Keys(w.pending)) {
+		if idx >= newLen {
+			continue
+		}
+		data := w.pending[idx][:blockLen(idx, bs, size)]
+		ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
+		p.changes[idx] = ref
+		p.uploads = append(p.uploads, upload{blockName(key, idx, ref), data})
+	}
+	p.blocks = len(p.uploads)
+	for idx, ref := range w.spilled {
+		if idx < newLen {
+			p.changes[idx] = ref // uploaded early (spill.go)
+		}
+	}
+	// Blocks past the old end, or wholly past a truncation, that were not
+	// written since are holes: never written, read as zeros.
+	for idx := min(s.blocks.len(), nblocks(w.floor, bs)); idx < newLen; idx++ {
+		if _, ok := p.changes[idx]; !ok {
+			p.changes[idx] = blockRef{}
+		}
+	}
+
+	p.rec = &record{
+		n: n, parent: s.n, token: a.token,
+		blockSize: bs, fileSize: size,
+		time: a.time, writer: a.writer,
+		base:  s.base,
+		delta: mergeEntries(s.delta, p.changes, newLen),
+	}
+	blocks := s.blocks.with(newLen, p.changes)
+	baseMap := s.baseMap
+	if len(p.rec.delta) > checkpointAfter(newLen) || (tooLarge != nil && tooLarge(p.rec)) {
+		c := newCheckpoint(n, a.token, bs, size, blocks)
+		p.uploads = append(p.uploads, upload{checkpointName(key, n, a.token), c.encode()})
+		p.rec.base, p.rec.delta, baseMap = ckptRef{n, a.token}, nil, blocks
+	}
+	p.next = p.rec.snapshot(blocks, baseMap)
+	return p
+}
+
+// checkpointAfter is how many blocks a record's delta may list before the
+// commit writes a new checkpoint instead: enough that small commits never
+// checkpoint, few enough that a record stays small next to the database.
+func checkpointAfter(nblocks int64) int {
+	return 64 + int(nblocks/8)
+}

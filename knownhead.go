@@ -1,0 +1,99 @@
+package s3vfs
+
+import (
+	"sync"
+	"time"
+)
+
+// The retention is a promise between garbage collection and everyone else
+// (docs/design.md, "Garbage collection"): a commit record is deleted only
+// once its successor is older than the retention. A missing record n+1
+// therefore proves that n is the newest only within half the retention of
+// having seen n as the newest; past that, readers and writers list the
+// records instead. knownHead is the one place that rule lives.
+
+// knownHead is what one process knows of the newest commit of a database:
+// the head snapshot, when S3 last confirmed it as the newest, and the
+// retention the database is collected with, which bounds how long after
+// that confirmation a missing successor still proves it the newest. The
+// zero value knows nothing.
+type knownHead struct {
+	mu        sync.Mutex
+	head      *snapshot     // the newest snapshot known to be committed; guarded by mu
+	confirmed time.Time     // when head was last confirmed as the newest; zero: never, or distrusted; guarded by mu
+	retention time.Duration // the shortest retention a URI declared; zero: none; guarded by mu
+}
+
+// get returns the head and when it was last confirmed as the newest.
+func (k *knownHead) get() (*snapshot, time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.head, k.confirmed
+}
+
+// publish records that s was committed, and confirmed as the newest at
+// confirmedAt, if it is newer than the head, or confirms the head again.
+func (k *knownHead) publish(s *snapshot, confirmedAt time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.head == nil || s.n > k.head.n {
+		k.head = s
+		k.confirmed = confirmedAt
+	} else if s.n == k.head.n && confirmedAt.After(k.confirmed) {
+		k.confirmed = confirmedAt
+	}
+}
+
+// newer returns the newer of s and the head: a commit this process
+// published while s was read must not be hidden.
+func (k *knownHead) newer(s *snapshot) *snapshot {
+	head, _ := k.get()
+	if head != nil && head.n > s.n {
+		return head
+	}
+	return s
+}
+
+// distrust forgets when the head was last confirmed, so the next
+// transaction asks S3 even within its staleness bound.
+func (k *knownHead) distrust() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.confirmed = time.Time{}
+}
+
+// declareRetention records the retention a connection declared with the
+// retention URI parameter. The shortest declared is used, so that no
+// connection trusts a missing record longer than it should.
+func (k *knownHead) declareRetention(r time.Duration) {
+	if r <= 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.retention == 0 || r < k.retention {
+		k.retention = r
+	}
+}
+
+// fresh returns the head, and whether it was confirmed within maxAge
+// before now (a transaction's staleness bound).
+func (k *knownHead) fresh(now time.Time, maxAge time.Duration) (*snapshot, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.head, k.head != nil && now.Sub(k.confirmed) <= maxAge
+}
+
+// provable returns the head, and whether a missing record head.n+1,
+// looked for at now, still proves the head the newest: whether now is
+// within half the retention of its last confirmation. The retention is
+// the shortest a URI declared, else fallback (Options.Retention).
+func (k *knownHead) provable(now time.Time, fallback time.Duration) (*snapshot, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	retention := fallback
+	if k.retention > 0 {
+		retention = k.retention
+	}
+	return k.head, k.head != nil && now.Sub(k.confirmed) < retention/2
+}

@@ -1,0 +1,72 @@
+package s3vfs
+
+import (
+	"testing"
+	"time"
+)
+
+func TestKnownHead(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	const fallback = time.Hour
+	var k knownHead
+	if s, ok := k.provable(t0, fallback); s != nil || ok {
+		t.Fatalf("zero value: provable = %v, %v", s, ok)
+	}
+	if _, ok := k.fresh(t0, 1<<62); ok {
+		t.Fatal("zero value: fresh")
+	}
+
+	s5, s4, s6 := &snapshot{n: 5}, &snapshot{n: 4}, &snapshot{n: 6}
+	k.publish(s5, t0)
+	k.publish(s4, t0.Add(time.Hour)) // older: ignored, and confirms nothing
+	if s, at := k.get(); s != s5 || !at.Equal(t0) {
+		t.Fatalf("get = %v, %v", s.n, at)
+	}
+	k.publish(&snapshot{n: 5}, t0.Add(time.Minute)) // the same commit, confirmed again
+	if _, at := k.get(); !at.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("confirmed at %v", at)
+	}
+	if k.newer(s4) != s5 || k.newer(s6) != s6 {
+		t.Fatal("newer")
+	}
+
+	for _, tt := range []struct {
+		name      string
+		declared  []time.Duration
+		after     time.Duration // since the confirmation
+		provable  bool
+		freshWith time.Duration // a staleness bound under which it is fresh
+	}{
+		{"just confirmed", nil, 0, true, 0},
+		{"within half the fallback", nil, 29 * time.Minute, true, 29 * time.Minute},
+		{"at half the fallback", nil, 30 * time.Minute, false, time.Hour},
+		{"a shorter declared retention wins", []time.Duration{10 * time.Minute}, 6 * time.Minute, false, time.Hour},
+		{"the shortest declared wins", []time.Duration{20 * time.Minute, 10 * time.Minute, 40 * time.Minute}, 4 * time.Minute, true, time.Hour},
+		{"a longer declared retention replaces the fallback", []time.Duration{4 * time.Hour}, 90 * time.Minute, true, 2 * time.Hour},
+	} {
+		var k knownHead
+		for _, d := range tt.declared {
+			k.declareRetention(d)
+		}
+		k.publish(s5, t0)
+		now := t0.Add(tt.after)
+		if s, ok := k.provable(now, fallback); s != s5 || ok != tt.provable {
+			t.Errorf("%s: provable = %v; want %v", tt.name, ok, tt.provable)
+		}
+		if _, ok := k.fresh(now, tt.freshWith); !ok {
+			t.Errorf("%s: not fresh within %v", tt.name, tt.freshWith)
+		}
+		if tt.after > 0 {
+			if _, ok := k.fresh(now, tt.after-1); ok {
+				t.Errorf("%s: fresh within %v", tt.name, tt.after-1)
+			}
+		}
+		k.distrust()
+		if _, ok := k.provable(now, fallback); ok {
+			t.Errorf("%s: provable after distrust", tt.name)
+		}
+		if _, ok := k.fresh(now, time.Hour); ok {
+			t.Errorf("%s: fresh after distrust", tt.name)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package s3vfs
+
+import "io"
+
+// txView is the file as a write transaction sees it: the snapshot it
+// began on, overlaid with its writes not yet committed. Reads, the copy of
+// a block before it is changed, the check for a commit that changes
+// nothing and the commit's plan all interpret the overlay through its
+// methods. The zero value is a view with no writes.
+type txView struct {
+	// Writes not yet committed, as whole blocks; those uploaded early
+	// (see spill.go) are in spilled, with every name spilled this transaction.
+	pending     map[int64][]byte
+	spilled     map[int64]blockRef
+	spillNames  []string
+	pendingSize int64
+	floor       int64 // the least size since the writes began: committed bytes past it are gone
+	dirty       bool
+}
+
+// begin starts tracking uncommitted writes on top of snapshot s.
+func (t *txView) begin(s *snapshot) {
+	if !t.dirty {
+		t.dirty = true
+		t.pendingSize = s.size
+		t.floor = s.size
+		if t.pending == nil {
+			t.pending = map[int64][]byte{}
+		}
+	}
+}
+
+// truncate cuts the view to size bytes, in blocks of bs. A spilled block
+// it would cut short must be back in memory first (file.Truncate).
+func (t *txView) truncate(bs, size int64) {
+	for idx, buf := range t.pending {
+		switch start := idx * bs; {
+		case start >= size:
+			delete(t.pending, idx)
+		case start+bs > size:
+			clear(buf[size-start:])
+		}
+	}
+	t.pendingSize = size
+	t.floor = min(t.floor, size)
+}
+
+// size returns the size of the file in the view over s.
+func (t *txView) size(s *snapshot) int64 {
+	if t.dirty {
+		return t.pendingSize
+	}
+	return s.size
+}
+
+// live returns how many bytes of s the view still shows: those no
+// truncation since the writes began has removed.
+func (t *txView) live(s *snapshot) int64 {
+	if t.dirty {
+		return min(s.size, t.floor)
+	}
+	return s.size
+}
+
+// sameShape reports whether the view over s has the size of s, no
+// truncation, and every changed block in memory: whether its pending
+// blocks alone can tell if it changes s at all (file.unchanged).
+func (t *txView) sameShape(s *snapshot) bool {
+	return t.pendingSize == s.size && t.floor >= s.size && len(t.spilled) == 0
+}
+
+// readAt reads the view over s into b from off: pending blocks, then
+// spilled ones (read with spilled), then the committed bytes of s that
+// are still live (read with committed), and zeros up to the view's size.
+// Like [io.ReaderAt], it returns io.EOF when b reaches past the end; an
+// error of committed or spilled ends the read.
+func (t *txView) readAt(s *snapshot, b []byte, off int64,
+	committed func(b []byte, off int64) (int, error),
+	spilled func(idx int64, ref blockRef) ([]byte, error)) (int, error) {
+	bs, size, live := s.blockSize, t.size(s), t.live(s)
+	n := 0
+	for n < len(b) && off+int64(n) < size {
+		pos := off + int64(n)
+		idx := pos / bs
+		if buf, ok := t.pending[idx]; ok {
+			end := min(int64(len(buf)), size-idx*bs)
+			n += copy(b[n:], buf[pos-idx*bs:end])
+			continue
+		}
+		if ref, ok := t.spilled[idx]; ok {
+			buf, err := spilled(idx, ref)
+			if err != nil {
+				return n, err
+			}
+			end := min(int64(len(buf)), size-idx*bs)
+			n += copy(b[n:], buf[pos-idx*bs:end])
+			continue
+		}
+		// Read the committed bytes of this block, up to the view's size,
+		// except those a truncation removed.
+		end := min((idx+1)*bs, size)
+		m := 0
+		if pos < min(end, live) {
+			var err error
+			m, err = committed(b[n:n+int(min(int64(len(b)-n), min(end, live)-pos))], pos)
+			if err != nil {
+				return n + m, err
+			}
+		}
+		n += m
+		if pos+int64(m) < end {
+			// Past the committed (or truncated) size but within the
+			// view's: zeros.
+			z := min(int64(len(b)-n), end-pos-int64(m))
+			clear(b[n : n+int(z)])
+			n += int(z)
+		}
+	}
+	if n < len(b) {
+		clear(b[n:])
+		return n, io.EOF
+	}
+	return n, nil
+}
