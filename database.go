@@ -93,7 +93,7 @@ func (db *database) publish(s *snapshot, confirmedAt time.Time) {
 }
 
 // load makes sure the head is known, reading it from S3 on first use.
-func (db *database) load(ctx context.Context, p params) error {
+func (db *database) load(ctx context.Context) error {
 	if head, _ := db.current(); head != nil {
 		return nil
 	}

@@ -24,6 +24,7 @@
 package s3vfs
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -292,14 +293,13 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if p.cacheSet {
 		db.useCache(p.cacheSize)
 	}
-	ctx, cancel := p.openContext()
-	defer cancel()
+	ctx := context.Background()
 	var pinned *snapshot // time travel: the one version the file reads
 	switch known, _ := db.current(); {
 	case p.pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
 	case known == nil:
-		err = db.load(ctx, p) // the first open in this process reads the head
+		err = db.load(ctx) // the first open in this process reads the head
 	case !p.immutable:
 		// SQLite reads the header at open without a lock, and keeps the
 		// page size it finds there until its first transaction: a head

@@ -6,8 +6,9 @@
 // AWS_SECRET_ACCESS_KEY and optionally AWS_REGION) to run against another
 // S3-compatible server such as MinIO or AWS instead.
 //
-// A [Proxy] placed in front of the server counts requests by kind; later it
-// is where latency and faults are injected.
+// A [Proxy] placed in front of the server counts requests by kind and
+// injects latency ([Proxy.SetLatency]) and faults ([Proxy.SetHook],
+// [Faults]).
 package s3test
 
 import (
@@ -81,9 +82,10 @@ func Start(ctx context.Context, logf func(format string, args ...any)) (*Server,
 	return startVersitygw(ctx, bin)
 }
 
-// Binary returns the path of a versitygw binary of [VersitygwVersion],
-// building it with `go install` into the user cache directory the first
-// time. Later calls, in this or any other process, reuse the cached binary.
+// Binary returns the path of a versitygw binary: the one S3VFS_VERSITYGW
+// names, or one of [VersitygwVersion] built with `go install` into the
+// user cache directory the first time. Later calls, in this or any other
+// process, reuse the cached binary.
 func Binary(ctx context.Context, logf func(format string, args ...any)) (string, error) {
 	if p := os.Getenv("S3VFS_VERSITYGW"); p != "" {
 		return p, nil
@@ -246,7 +248,7 @@ func (s *Server) CreateBucket(ctx context.Context) (string, error) {
 	return name, nil
 }
 
-// EmptyBucket deletes every object in bucket and then the bucket itself.
+// RemoveBucket deletes every object in bucket and then the bucket itself.
 func (s *Server) RemoveBucket(ctx context.Context, bucket string) error {
 	c := s.Client("")
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
