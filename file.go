@@ -488,7 +488,11 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // encrypted reports whether the database's header is not plain SQLite
 // (a wrapper encrypts the pages). Without batch atomic writes SQLite then
 // bumps the change counter in page 1 at every commit itself, which the VFS
-// cannot do inside ciphertext; the commit happens at Sync instead.
+// cannot do inside ciphertext; the commit happens at Sync instead. When
+// block 0 cannot be read, the answer is not known and encrypted says yes:
+// giving up batch atomic writes for a plain header is only slower, while
+// offering them for ciphertext would leave other connections' page
+// caches stale. The next call reads block 0 again.
 func (f *file) encrypted() bool {
 	s, _ := f.db.current()
 	if s == nil || s.size < 100 {
@@ -502,7 +506,7 @@ func (f *file) encrypted() bool {
 	}
 	b0, err := f.db.readBlock(f.ctx(), s, 0)
 	if err != nil {
-		return false
+		return true
 	}
 	f.header.known, f.header.ref, f.header.encrypted = true, ref, !plainHeader(b0)
 	return f.header.encrypted
