@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ncruces/go-sqlite3"
@@ -171,4 +172,47 @@ func TestCommitOthersRecord(t *testing.T) {
 // (a proxy of its own, say).
 func newVFSAt(endpoint, bucket string, opts *s3vfs.Options) (*s3vfs.VFS, error) {
 	return s3vfs.New(server.Client(endpoint), bucket, opts)
+}
+
+// TestCommitRefused: the create of the record is refused (403
+// AccessDenied): nothing was created, so the commit fails at once and for
+// certain, naming the cause, rather than retrying and reporting an
+// unknown outcome.
+func TestCommitRefused(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("refused.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	var creates atomic.Int64
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		if isCreate(req) {
+			creates.Add(1)
+			s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			return true
+		}
+		return false
+	})
+	_, err := db.Exec("INSERT INTO t VALUES (1)")
+	e.proxy.SetHook(nil)
+	var s3err *s3vfs.Error
+	switch {
+	case err == nil:
+		t.Fatal("COMMIT succeeded with the create refused")
+	case errors.Is(err, sqlite3.BUSY) || !errors.Is(err, sqlite3.IOERR):
+		t.Fatalf("got %v, want SQLITE_IOERR", err)
+	case strings.Contains(err.Error(), "outcome unknown"):
+		t.Fatalf("got %v, want a definite failure", err)
+	case !errors.Is(err, s3vfs.ErrAccessDenied) || !errors.As(err, &s3err):
+		t.Fatalf("got %v, want the S3 error classified as ErrAccessDenied", err)
+	}
+	if n := creates.Load(); n != 1 {
+		t.Errorf("the refused create was sent %d times, want 1", n)
+	}
+	t.Log(err)
+
+	if got := queryInt(t, db, "SELECT count(*) FROM t"); got != 0 {
+		t.Fatalf("count = %d after a refused commit, want 0", got)
+	}
+	mustExec(t, db, "INSERT INTO t VALUES (2)")
+	integrityOK(t, db)
 }
