@@ -37,7 +37,6 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
@@ -201,8 +200,8 @@ type VFS struct {
 	cache   *blockCache
 	stats   counters
 
-	fetches    singleflight.Group // concurrent misses for one block object
-	storeCheck storeCheckState    // the self-test of the bucket, run before the first write
+	fetches    flights         // concurrent misses for one block object
+	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
 	mu  sync.Mutex
 	dbs map[string]*database // open databases by key; guarded by mu
