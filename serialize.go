@@ -23,8 +23,8 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 // Serialize iterates over the bytes of the database at key as a regular
 // SQLite file, block by block in order, from the newest commit. Blocks are
 // fetched ahead in parallel (up to Options.ReadAhead at once), so memory
-// stays bounded however large the database. Each yielded slice is valid
-// only until the next iteration.
+// stays bounded however large the database. Each yielded slice is the
+// caller's to keep or modify.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		if err := validateKey(key); err != nil {
@@ -330,7 +330,10 @@ func checkHeader(b []byte) (int64, error) {
 
 // fetchBlock is readBlock with a choice: keep fetched blocks in the cache
 // (transactions) or not (whole-database streams, which would only evict
-// what transactions need).
+// what transactions need). Without the cache, the result is the caller's
+// own: a block found in the cache is copied, since streams hand their
+// blocks on to code that may modify them (the copy costs far less than
+// the request it saves).
 func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cache bool) ([]byte, error) {
 	if cache {
 		return db.readBlock(ctx, s, idx)
@@ -338,7 +341,7 @@ func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cach
 	if name, ok := s.blockID(db.key, idx); ok {
 		if data, ok := db.cache().get(name); ok {
 			db.vfs.stats.hits.Add(1)
-			return data, nil
+			return bytes.Clone(data), nil
 		}
 	}
 	return db.readBlockUncached(ctx, s, idx)
