@@ -261,8 +261,10 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	const temporary = vfs.OPEN_TEMP_DB | vfs.OPEN_TEMP_JOURNAL | vfs.OPEN_SUBJOURNAL |
 		vfs.OPEN_TRANSIENT_DB | vfs.OPEN_DELETEONCLOSE
 	switch {
-	case name == "" || flags&temporary != 0:
-		// Temporary files live in memory and never reach the bucket.
+	case flags&temporary != 0 || name == "" && flags&vfs.OPEN_MAIN_DB == 0:
+		// Temporary files live in memory and never reach the bucket. (A
+		// main database without a name is no temporary file: SQLite flags
+		// those TEMP_DB. It fails validateKey below.)
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	case flags&vfs.OPEN_SUPER_JOURNAL != 0:
 		return superjournal.Open(name, flags)
