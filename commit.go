@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -213,12 +214,24 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		case errors.Is(gerr, ErrNotFound):
 			continue // nothing there yet (409, or a failed request): try again
 		default:
-			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %v)", rec.n, db.key, err, gerr)
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.n, db.key, err, readBackError(err, gerr))
 		}
 	}
 	// No record was found after any attempt, but a create still in flight
 	// somewhere may land later: the outcome is not known for certain.
 	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.n, db.key, err, 4)
+}
+
+// readBackError is the message of gerr, the failed read-back of a record
+// whose create failed with err, for a message that carries both. Where the
+// two end with the same fix (the one S3 errors and the coordinator's carry
+// in parentheses, see Error), the message gives it once, with err.
+func readBackError(err, gerr error) string {
+	msg := gerr.Error()
+	if i := strings.LastIndex(msg, " ("); i >= 0 && strings.HasSuffix(msg, ")") && strings.HasSuffix(err.Error(), msg[i:]) {
+		return msg[:i]
+	}
+	return msg
 }
 
 // refused reports whether a failed create was refused for good (the

@@ -216,3 +216,47 @@ func TestCommitRefused(t *testing.T) {
 	mustExec(t, db, "INSERT INTO t VALUES (2)")
 	integrityOK(t, db)
 }
+
+// TestCommitUnknownOutcomeHintOnce: a commit whose outcome stays unknown
+// reports the failed create and the failed read-back in one message; when
+// both have the same cause, the fix is given once. Here the first create
+// is rejected without being carried out (400), the retry is refused (403,
+// as after a change of permissions) and so is the read-back.
+func TestCommitUnknownOutcomeHintOnce(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("hint.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	var mu sync.Mutex
+	var creates int
+	var record string
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3test.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case isCreate(req):
+			creates++
+			record = req.Key
+			if creates == 1 {
+				s3test.WriteError(w, http.StatusBadRequest, "InvalidRequest", "Bad request")
+			} else {
+				s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			}
+			return true
+		case req.Kind == s3test.GET && req.Key == record && creates >= 2:
+			s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			return true
+		}
+		return false
+	})
+	_, err := db.Exec("INSERT INTO t VALUES (1)")
+	e.proxy.SetHook(nil)
+	if err == nil || !strings.Contains(err.Error(), "outcome unknown") || !strings.Contains(err.Error(), "reading it back") {
+		t.Fatalf("got %v, want an unknown outcome that failed to read back", err)
+	}
+	const fix = "check the AWS credentials"
+	if n := strings.Count(err.Error(), fix); n != 1 {
+		t.Fatalf("the fix %q is given %d times in: %v", fix, n, err)
+	}
+	t.Log(err)
+}
