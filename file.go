@@ -113,10 +113,6 @@ func (f *file) Close() error {
 }
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
-	defer func() {
-		if off <= 24 && off+int64(len(b)) >= 28 {
-		}
-	}()
 	s := f.view()
 	size := s.size
 	if f.dirty {

@@ -76,7 +76,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		g.SetLimit(v.opts.Concurrency)
 		for _, idx := range need {
 			g.Go(func() error {
-				data, err := db.fetchBlock(gctx, target, idx, false)
+				data, err := db.fetchBlock(gctx, target, idx)
 				if err != nil {
 					return err
 				}

@@ -75,7 +75,7 @@ func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte,
 				wg.Add(1)
 				go func(i int64) {
 					defer wg.Done()
-					data, err := db.fetchBlock(ctx, s, i, false)
+					data, err := db.fetchBlock(ctx, s, i)
 					ch <- result{data, err}
 				}(next)
 			}
@@ -328,16 +328,12 @@ func checkHeader(b []byte) (int64, error) {
 	return ps, nil
 }
 
-// fetchBlock is readBlock with a choice: keep fetched blocks in the cache
-// (transactions) or not (whole-database streams, which would only evict
-// what transactions need). Without the cache, the result is the caller's
-// own: a block found in the cache is copied, since streams hand their
-// blocks on to code that may modify them (the copy costs far less than
-// the request it saves).
-func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cache bool) ([]byte, error) {
-	if cache {
-		return db.readBlock(ctx, s, idx)
-	}
+// fetchBlock is readBlock for whole-database streams: a block fetched is
+// not kept in the cache (where it would only evict what transactions
+// need), and the result is the caller's own: a block found in the cache
+// is copied, since streams hand their blocks on to code that may modify
+// them (the copy costs far less than the request it saves).
+func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
 	if name, ok := s.blockID(db.key, idx); ok {
 		if data, ok := db.cache().get(name); ok {
 			db.vfs.stats.hits.Add(1)
