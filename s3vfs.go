@@ -294,6 +294,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if p.cacheSet {
 		db.useCache(p.cacheSize)
 	}
+	// SQLite's open carries no context: Options.RequestTimeout bounds it.
 	ctx := context.Background()
 	var pinned *snapshot // time travel: the one version the file reads
 	switch known, _ := db.current(); {
