@@ -3,8 +3,10 @@ package s3vfs_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +14,9 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 	"github.com/ncruces/go-sqlite3/vfs/adiantum"
 
+	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3test"
 	"github.com/s3vfs/s3vfs/internal/testproc"
 )
 
@@ -135,4 +140,58 @@ func TestAdiantumNoStaleCache(t *testing.T) {
 		}
 	}
 	integrityOK(t, db)
+}
+
+// TestBatchAtomicUnknownHeader: whether a database is encrypted is read
+// from its block 0. When that read fails, the file must not offer batch
+// atomic writes (for ciphertext they would leave other connections' page
+// caches stale); once block 0 reads again, the answer is the true one.
+func TestBatchAtomicUnknownHeader(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	enc, err := openEncrypted(registerVFS(t, adiantum.Wrap(e.vfs, nil)), "hdr/enc.db", exampleHexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	mustExec(t, enc, "CREATE TABLE t(x)")
+	plain := e.open("hdr/plain.db")
+	mustExec(t, plain, "CREATE TABLE t(x)")
+
+	for _, c := range []struct {
+		key       string
+		encrypted bool
+	}{{"hdr/enc.db", true}, {"hdr/plain.db", false}} {
+		t.Run(c.key, func(t *testing.T) {
+			// Another process without a block cache: every look at the
+			// header is a request.
+			v := e.newVFS(&s3vfs.Options{BlockSize: 4096, CacheSize: -1})
+			f, _, err := v.Open(c.key, vfs.OPEN_MAIN_DB|vfs.OPEN_READWRITE)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+
+			var denied atomic.Int64
+			e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+				if req.Kind == s3proxy.GET && strings.HasPrefix(req.Key, c.key+"/_blocks/000000000000.") {
+					denied.Add(1)
+					s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+					return true
+				}
+				return false
+			})
+			caps := f.DeviceCharacteristics()
+			e.proxy.SetHook(nil)
+			if denied.Load() == 0 {
+				t.Fatal("block 0 was not read")
+			}
+			if caps&vfs.IOCAP_BATCH_ATOMIC != 0 {
+				t.Fatalf("block 0 unreadable: batch atomic writes offered (%#x)", caps)
+			}
+			caps = f.DeviceCharacteristics()
+			if got := caps&vfs.IOCAP_BATCH_ATOMIC != 0; got == c.encrypted {
+				t.Fatalf("block 0 readable again: batch atomic writes offered = %v, want %v", got, !c.encrypted)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -121,6 +122,14 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		if err = rs.create(ctx, db.key, rec.n, data); err == nil {
 			return nil
 		}
+		if refused(err) {
+			if attempt == 0 {
+				// Refused, not lost: no create of this commit was carried out.
+				return fmt.Errorf("s3vfs: commit %d of %s: %w", rec.n, db.key, err)
+			}
+			// An earlier attempt's answer was lost, and trying again
+			// cannot help: only reading back can still settle it.
+		}
 		got, gerr := rs.get(ctx, db.key, rec.n)
 		switch {
 		case gerr == nil:
@@ -134,15 +143,36 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 				return nil
 			}
 			return errConflict
+		case errors.Is(gerr, ErrNotFound) && refused(err):
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found; an earlier try may still land)", rec.n, db.key, err)
 		case errors.Is(gerr, ErrNotFound):
 			continue // nothing there yet (409, or a failed request): try again
 		default:
-			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %v)", rec.n, db.key, err, gerr)
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.n, db.key, err, readBackError(err, gerr))
 		}
 	}
 	// No record was found after any attempt, but a create still in flight
 	// somewhere may land later: the outcome is not known for certain.
 	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.n, db.key, err, 4)
+}
+
+// readBackError is the message of gerr, the failed read-back of a record
+// whose create failed with err, for a message that carries both. Where the
+// two end with the same fix (the one S3 errors and the coordinator's carry
+// in parentheses, see Error), the message gives it once, with err.
+func readBackError(err, gerr error) string {
+	msg := gerr.Error()
+	if i := strings.LastIndex(msg, " ("); i >= 0 && strings.HasSuffix(msg, ")") && strings.HasSuffix(err.Error(), msg[i:]) {
+		return msg[:i]
+	}
+	return msg
+}
+
+// refused reports whether a failed create was refused for good (the
+// credentials may not write, the bucket is gone): the server carried
+// nothing out, and trying again would be refused again.
+func refused(err error) bool {
+	return errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrNoBucket)
 }
 
 // removeOrphans deletes, best effort, the objects of a commit attempt that

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ncruces/go-sqlite3"
@@ -172,4 +173,91 @@ func TestCommitOthersRecord(t *testing.T) {
 // (a proxy of its own, say).
 func newVFSAt(endpoint, bucket string, opts *s3vfs.Options) (*s3vfs.VFS, error) {
 	return s3vfs.New(server.Client(endpoint), bucket, opts)
+}
+
+// TestCommitRefused: the create of the record is refused (403
+// AccessDenied): nothing was created, so the commit fails at once and for
+// certain, naming the cause, rather than retrying and reporting an
+// unknown outcome.
+func TestCommitRefused(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("refused.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	var creates atomic.Int64
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if isCreate(req) {
+			creates.Add(1)
+			s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			return true
+		}
+		return false
+	})
+	_, err := db.Exec("INSERT INTO t VALUES (1)")
+	e.proxy.SetHook(nil)
+	var s3err *s3vfs.Error
+	switch {
+	case err == nil:
+		t.Fatal("COMMIT succeeded with the create refused")
+	case errors.Is(err, sqlite3.BUSY) || !errors.Is(err, sqlite3.IOERR):
+		t.Fatalf("got %v, want SQLITE_IOERR", err)
+	case strings.Contains(err.Error(), "outcome unknown"):
+		t.Fatalf("got %v, want a definite failure", err)
+	case !errors.Is(err, s3vfs.ErrAccessDenied) || !errors.As(err, &s3err):
+		t.Fatalf("got %v, want the S3 error classified as ErrAccessDenied", err)
+	}
+	if n := creates.Load(); n != 1 {
+		t.Errorf("the refused create was sent %d times, want 1", n)
+	}
+	t.Log(err)
+
+	if got := queryInt(t, db, "SELECT count(*) FROM t"); got != 0 {
+		t.Fatalf("count = %d after a refused commit, want 0", got)
+	}
+	mustExec(t, db, "INSERT INTO t VALUES (2)")
+	integrityOK(t, db)
+}
+
+// TestCommitUnknownOutcomeHintOnce: a commit whose outcome stays unknown
+// reports the failed create and the failed read-back in one message; when
+// both have the same cause, the fix is given once. Here the first create
+// is rejected without being carried out (400), the retry is refused (403,
+// as after a change of permissions) and so is the read-back.
+func TestCommitUnknownOutcomeHintOnce(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("hint.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+
+	var mu sync.Mutex
+	var creates int
+	var record string
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case isCreate(req):
+			creates++
+			record = req.Key
+			if creates == 1 {
+				s3test.WriteError(w, http.StatusBadRequest, "InvalidRequest", "Bad request")
+			} else {
+				s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			}
+			return true
+		case req.Kind == s3proxy.GET && req.Key == record && creates >= 2:
+			s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			return true
+		}
+		return false
+	})
+	_, err := db.Exec("INSERT INTO t VALUES (1)")
+	e.proxy.SetHook(nil)
+	if err == nil || !strings.Contains(err.Error(), "outcome unknown") || !strings.Contains(err.Error(), "reading it back") {
+		t.Fatalf("got %v, want an unknown outcome that failed to read back", err)
+	}
+	const fix = "check the AWS credentials"
+	if n := strings.Count(err.Error(), fix); n != 1 {
+		t.Fatalf("the fix %q is given %d times in: %v", fix, n, err)
+	}
+	t.Log(err)
 }

@@ -85,7 +85,7 @@ type database struct {
 }
 
 // load makes sure the head is known, reading it from S3 on first use.
-func (db *database) load(ctx context.Context, p params) error {
+func (db *database) load(ctx context.Context) error {
 	if head, _ := db.known.get(); head != nil {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/testproc"
@@ -178,4 +179,19 @@ func TestWALRefused(t *testing.T) {
 	}
 	mustExec(t, db, "CREATE TABLE t(x)")
 	integrityOK(t, db)
+}
+
+// A main database without a name is refused: it is not a temporary file
+// (SQLite flags those TEMP_DB), and an in-memory file would silently lose
+// every write.
+func TestMainDatabaseWithoutName(t *testing.T) {
+	e := newEnv(t, nil)
+	f, flags, err := e.vfs.Open("", vfs.OPEN_MAIN_DB|vfs.OPEN_READWRITE|vfs.OPEN_CREATE)
+	if err == nil {
+		f.Close()
+		t.Fatalf("opened (flags %#x), want CANTOPEN", flags)
+	}
+	if !strings.Contains(err.Error(), "invalid database key") {
+		t.Fatalf("error %v does not name the missing key", err)
+	}
 }

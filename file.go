@@ -106,10 +106,6 @@ func (f *file) Close() error {
 }
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
-	defer func() {
-		if off <= 24 && off+int64(len(b)) >= 28 {
-		}
-	}()
 	s := f.view()
 	if size := f.txView.size(s); len(b) > 0 && off < size {
 		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
@@ -413,7 +409,11 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // encrypted reports whether the database's header is not plain SQLite
 // (a wrapper encrypts the pages). Without batch atomic writes SQLite then
 // bumps the change counter in page 1 at every commit itself, which the VFS
-// cannot do inside ciphertext; the commit happens at Sync instead.
+// cannot do inside ciphertext; the commit happens at Sync instead. When
+// block 0 cannot be read, the answer is not known and encrypted says yes:
+// giving up batch atomic writes for a plain header is only slower, while
+// offering them for ciphertext would leave other connections' page
+// caches stale. The next call reads block 0 again.
 func (f *file) encrypted() bool {
 	s, _ := f.db.known.get()
 	if s == nil || s.size < 100 {
@@ -427,7 +427,7 @@ func (f *file) encrypted() bool {
 	}
 	b0, err := f.db.readBlock(f.ctx(), s, 0)
 	if err != nil {
-		return false
+		return true
 	}
 	f.header.known, f.header.ref, f.header.encrypted = true, ref, !plainHeader(b0)
 	return f.header.encrypted

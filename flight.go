@@ -2,27 +2,76 @@ package s3vfs
 
 import (
 	"context"
-
-	"golang.org/x/sync/singleflight"
+	"sync"
 )
 
+// flights runs one request for all concurrent callers of the same key.
+// The zero value is ready to use.
+type flights struct {
+	mu    sync.Mutex
+	calls map[string]*flight // in flight, by key; guarded by mu
+}
+
+// flight is one shared request and the callers waiting for it.
+type flight struct {
+	waiters int                     // callers still waiting; guarded by flights.mu
+	cancel  context.CancelCauseFunc // stops the request
+	done    chan struct{}           // closed when val and err are set
+	val     any
+	err     error
+}
+
 // shared runs fn once for all concurrent callers with the same key. The
-// shared call does not inherit a caller's cancellation (one interrupted
+// shared call does not inherit one caller's cancellation (one interrupted
 // query must not fail the others that wait on the same request); each
-// caller still stops waiting when its own ctx is done. The call itself is
-// bounded by the store's request timeout.
-func shared[T any](ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (T, error)) (T, error) {
-	detached := context.WithoutCancel(ctx)
-	ch := g.DoChan(key, func() (any, error) { return fn(detached) })
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			var zero T
-			return zero, r.Err
+// caller stops waiting when its own ctx is done, and once every caller
+// has stopped waiting the call is cancelled, so that nobody's abandoned
+// request runs on (a closed file's read-ahead, say). The call is also
+// bounded by the store's request timeout. fn runs in a goroutine that
+// ends when fn returns.
+func shared[T any](ctx context.Context, g *flights, key string, fn func(context.Context) (T, error)) (T, error) {
+	g.mu.Lock()
+	c := g.calls[key]
+	if c == nil {
+		cctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		c = &flight{cancel: cancel, done: make(chan struct{})}
+		if g.calls == nil {
+			g.calls = map[string]*flight{}
 		}
-		return r.Val.(T), nil
+		g.calls[key] = c
+		go func() {
+			val, err := fn(cctx)
+			g.mu.Lock()
+			c.val, c.err = val, err
+			if g.calls[key] == c {
+				delete(g.calls, key)
+			}
+			g.mu.Unlock()
+			cancel(nil)
+			close(c.done)
+		}()
+	}
+	c.waiters++
+	g.mu.Unlock()
+
+	var zero T
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return zero, c.err
+		}
+		return c.val.(T), nil
 	case <-ctx.Done():
-		var zero T
+		g.mu.Lock()
+		if c.waiters--; c.waiters == 0 {
+			// Nobody wants the answer any more: stop the request, and let
+			// the next caller start a new one.
+			c.cancel(context.Cause(ctx))
+			if g.calls[key] == c {
+				delete(g.calls, key)
+			}
+		}
+		g.mu.Unlock()
 		return zero, context.Cause(ctx)
 	}
 }

@@ -85,7 +85,7 @@ func truncate(s string, n int) string {
 }
 
 // blockName is the object name of block index idx as written by the commit
-// attempt (label, token). Names sort by block index first.
+// attempt ref names (ref.commit, ref.token). Names sort by block index first.
 func blockName(key string, idx int64, ref blockRef) string {
 	return key + "/" + blocksDir + "/" + pad(uint64(idx), 12) + "." + pad(ref.commit, 19) + "." + tokenString(ref.token)
 }
@@ -104,7 +104,7 @@ func parseRecordName(key, name string) (uint64, bool) {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || v >= recordBase || v > recordBase {
+	if err != nil || v >= recordBase {
 		return 0, false
 	}
 	return recordBase - v, true

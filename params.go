@@ -1,7 +1,6 @@
 package s3vfs
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,17 +13,17 @@ import (
 // params are the per-database settings read from the URI of a database
 // (file:KEY?vfs=s3&NAME=VALUE...). docs/reference.md lists them all.
 type params struct {
-	immutable bool          // immutable=1: the database never changes; never refresh
-	readOnly  bool          // set by immutable
-	staleness time.Duration // staleness=MS: reuse a head confirmed this recently
-
-	// History (timetravel.go, retention.go).
-	atCommit     uint64        // commit=N: read commit N, read-only
-	asOf         time.Time     // asof=RFC3339: read the commit current then, read-only
-	retention    time.Duration // retention=DURATION: the database is collected with it
+	immutable    bool          // immutable=1: the database never changes; never refresh
+	readOnly     bool          // set by immutable=1, commit= and asof=
+	staleness    time.Duration // staleness=MS: reuse a head confirmed this recently
 	stalenessSet bool          // staleness= was given; otherwise Options.Staleness applies
 	cacheSet     bool          // block_cache= was given
 	cacheSize    int64         // block_cache=BYTES: a cache of the database's own; 0 for none
+
+	// History (timetravel.go, retention.go).
+	atCommit  uint64        // commit=N: read commit N, read-only
+	asOf      time.Time     // asof=RFC3339: read the commit current then, read-only
+	retention time.Duration // retention=DURATION: the database is collected with it
 
 	// coordinator=bucket|dynamodb and table=NAME: the coordinator the
 	// database expects (records.go); the VFS's must be that one.
@@ -53,11 +52,10 @@ func parseParams(uri *vfs.Filename) (params, error) {
 	if uri == nil {
 		return p, nil
 	}
-	for k, vs := range uri.URIParameters() {
+	for k := range uri.URIParameters() {
 		if strings.HasPrefix(k, "_") || sqliteParams[k] || ourParams[k] {
 			continue
 		}
-		_ = vs
 		return p, fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", k)
 	}
 	p.immutable = uri.URIBoolean("immutable", false)
@@ -92,9 +90,4 @@ func parseParams(uri *vfs.Filename) (params, error) {
 		return p, errors.New("s3vfs: URI parameter table= is the DynamoDB table of coordinator=dynamodb: add coordinator=dynamodb")
 	}
 	return p, nil
-}
-
-// openContext bounds the work done while opening a database.
-func (p params) openContext() (context.Context, context.CancelFunc) {
-	return context.WithCancel(context.Background())
 }

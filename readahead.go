@@ -11,7 +11,8 @@ import (
 // Options.ReadAhead; a read elsewhere closes it. Fetched blocks go to the
 // block cache, where the reader finds them (a block still on its way is
 // joined, not fetched twice). Fetches run in goroutines that end when
-// their request does; close cancels them and waits.
+// their request does; stopReadAhead cancels them and waits, and a request
+// no other reader is waiting for is cancelled with them (see shared).
 type readAhead struct {
 	last   int64     // last block read; -1 before the first
 	window int64     // blocks kept requested ahead of last; 0 when reads are random

@@ -1,11 +1,14 @@
 package s3vfs_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Request counts do not depend on machine speed: these are the costs the
@@ -55,7 +58,7 @@ func TestRequestCounts(t *testing.T) {
 			if d.Puts != int64(k)+1 && d.Puts != int64(k)+2 {
 				t.Errorf("k=%d: %d PUTs (%v), want %d", k, d.Puts, d, k+1)
 			}
-			if d.Lists != 0 || d.Deletes != 0 || d.Heads != 0 {
+			if d.Lists != 0 || d.Deletes != 0 {
 				t.Errorf("k=%d: unexpected requests on the commit path: %v", k, d)
 			}
 			if d.Gets > 1 {
@@ -85,4 +88,43 @@ func TestRequestCounts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStatsMatchServer: Stats counts every request the server sees, by
+// kind, and prints only the kinds s3vfs sends: no HEAD.
+func TestStatsMatchServer(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	db := e.open("stats.db")
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t SELECT randomblob(3000) FROM generate_series(1, 30)")
+	mustExec(t, db, "DELETE FROM t WHERE rowid % 2 = 0")
+	v2 := e.newVFS(nil) // another process, with a cold cache
+	queryInt(t, openDB(t, e.register(v2), "stats.db"), "SELECT count(*) FROM t")
+	for _, err := range e.vfs.Serialize(context.Background(), "stats.db") {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.vfs.GC(context.Background(), "stats.db", &s3vfs.GCOptions{Retention: time.Second, Grace: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	pragma := queryString(t, db, "PRAGMA s3vfs_stats")
+
+	for kind, n := range e.proxy.Counts() {
+		if kind == s3proxy.OTHER || kind == s3proxy.HEAD {
+			t.Errorf("the server saw %d requests of kind %s", n, kind)
+		}
+	}
+	all, other := e.vfs.Stats(), v2.Stats()
+	all.Gets, all.Puts, all.Lists, all.Deletes = all.Gets+other.Gets, all.Puts+other.Puts, all.Lists+other.Lists, all.Deletes+other.Deletes
+	if s := e.proxy.Counts(); int64(s[s3proxy.GET]) != all.Gets || int64(s[s3proxy.PUT]) != all.Puts ||
+		int64(s[s3proxy.LIST]) != all.Lists || int64(s[s3proxy.DELETE]) != all.Deletes || int64(e.proxy.Total()) != all.Requests() {
+		t.Errorf("Stats %v, the server saw %v", all, s)
+	}
+	for _, out := range []string{all.String(), pragma} {
+		if strings.Contains(strings.ToLower(out), "head") {
+			t.Errorf("stats print a count of HEAD requests, which s3vfs never sends: %s", out)
+		}
+	}
 }

@@ -72,7 +72,7 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 	g.SetLimit(db.vfs.opts.Concurrency)
 	for _, idx := range need {
 		g.Go(func() error {
-			data, err := db.fetchBlock(gctx, target, idx, false)
+			data, err := db.fetchBlock(gctx, target, idx)
 			if err != nil {
 				return err
 			}

@@ -24,6 +24,7 @@
 package s3vfs
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -36,7 +37,6 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
@@ -200,8 +200,8 @@ type VFS struct {
 	cache   *blockCache
 	stats   counters
 
-	fetches    singleflight.Group // concurrent misses for one block object
-	storeCheck storeCheckState    // the self-test of the bucket, run before the first write
+	fetches    flights         // concurrent misses for one block object
+	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
 	mu  sync.Mutex
 	dbs map[string]*database // open databases by key; guarded by mu
@@ -266,8 +266,10 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	const temporary = vfs.OPEN_TEMP_DB | vfs.OPEN_TEMP_JOURNAL | vfs.OPEN_SUBJOURNAL |
 		vfs.OPEN_TRANSIENT_DB | vfs.OPEN_DELETEONCLOSE
 	switch {
-	case name == "" || flags&temporary != 0:
-		// Temporary files live in memory and never reach the bucket.
+	case flags&temporary != 0 || name == "" && flags&vfs.OPEN_MAIN_DB == 0:
+		// Temporary files live in memory and never reach the bucket. (A
+		// main database without a name is no temporary file: SQLite flags
+		// those TEMP_DB. It fails validateKey below.)
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	case flags&vfs.OPEN_SUPER_JOURNAL != 0:
 		return superjournal.Open(name, flags)
@@ -297,14 +299,14 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if p.cacheSet {
 		db.useCache(p.cacheSize)
 	}
-	ctx, cancel := p.openContext()
-	defer cancel()
+	// SQLite's open carries no context: Options.RequestTimeout bounds it.
+	ctx := context.Background()
 	var pinned *snapshot // time travel: the one version the file reads
 	switch known, _ := db.known.get(); {
 	case p.pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
 	case known == nil:
-		err = db.load(ctx, p) // the first open in this process reads the head
+		err = db.load(ctx) // the first open in this process reads the head
 	case !p.immutable:
 		// SQLite reads the header at open without a lock, and keeps the
 		// page size it finds there until its first transaction: a head

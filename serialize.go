@@ -21,8 +21,8 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 // Serialize iterates over the bytes of the database at key as a regular
 // SQLite file, block by block in order, from the newest commit. Blocks are
 // fetched ahead in parallel (up to Options.ReadAhead at once), so memory
-// stays bounded however large the database. Each yielded slice is valid
-// only until the next iteration.
+// stays bounded however large the database. Each yielded slice is the
+// caller's to keep or modify.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
 	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
 		s, err := db.refresh(ctx, 0)
@@ -61,7 +61,7 @@ func (v *VFS) serialize(ctx context.Context, key string, version func(context.Co
 func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		fetch := func(ctx context.Context, i int) ([]byte, error) {
-			return db.fetchBlock(ctx, s, int64(i), false)
+			return db.fetchBlock(ctx, s, int64(i))
 		}
 		first := true
 		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.blocks.len()), fetch) {
@@ -278,17 +278,16 @@ func checkHeader(b []byte) (int64, error) {
 	return ps, nil
 }
 
-// fetchBlock is readBlock with a choice: keep fetched blocks in the cache
-// (transactions) or not (whole-database streams, which would only evict
-// what transactions need).
-func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64, cache bool) ([]byte, error) {
-	if cache {
-		return db.readBlock(ctx, s, idx)
-	}
+// fetchBlock is readBlock for whole-database streams: a block fetched is
+// not kept in the cache (where it would only evict what transactions
+// need), and the result is the caller's own: a block found in the cache
+// is copied, since streams hand their blocks on to code that may modify
+// them (the copy costs far less than the request it saves).
+func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
 	if name, ok := s.blockID(db.key, idx); ok {
 		if data, ok := db.cache().get(name); ok {
 			db.vfs.stats.hits.Add(1)
-			return data, nil
+			return bytes.Clone(data), nil
 		}
 	}
 	return db.readBlockUncached(ctx, s, idx)

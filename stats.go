@@ -14,7 +14,13 @@ type Stats struct {
 	Puts    int64 // PutObject requests
 	Lists   int64 // ListObjectsV2 requests
 	Deletes int64 // DeleteObject and DeleteObjects requests
-	Heads   int64 // HeadObject requests
+
+	// Heads counts HeadObject requests.
+	//
+	// Deprecated: s3vfs sends no HeadObject requests (a GET answers the
+	// same questions and brings the object), so Heads is always zero. It
+	// is no longer printed.
+	Heads int64
 
 	BytesSent     int64 // object bytes uploaded
 	BytesReceived int64 // object bytes downloaded
@@ -42,8 +48,8 @@ func (s Stats) Sub(old Stats) Stats {
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d HEAD=%d) sent=%dB received=%dB cache hits=%d misses=%d commits=%d conflicts=%d",
-		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.Heads, s.BytesSent, s.BytesReceived,
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d commits=%d conflicts=%d",
+		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
 		s.CacheHits, s.CacheMisses, s.Commits, s.Conflicts)
 }
 

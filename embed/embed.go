@@ -90,12 +90,15 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	if name == "" {
 		return nil, fmt.Errorf("s3vfs: no bucket for the database: add &bucket=NAME to its URI (file:KEY?vfs=s3&bucket=NAME) or set %s", EnvBucket)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	id := name + "\x00" + table
-	if v := r.buckets[id]; v != nil {
+	r.mu.Lock()
+	v := r.buckets[id]
+	r.mu.Unlock()
+	if v != nil {
 		return v, nil
 	}
+	// Not under r.mu, which every open takes: loading the configuration
+	// may wait seconds on the network (credential providers).
 	cfg, err := awsConfig()
 	if err != nil {
 		return nil, err
@@ -105,9 +108,14 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	if table != "" {
 		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(dynamodb.NewFromConfig(cfg), table)
 	}
-	v, err := s3vfs.New(c, name, &opts)
+	v, err = s3vfs.New(c, name, &opts)
 	if err != nil {
 		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if first := r.buckets[id]; first != nil {
+		return first, nil // another open got here first: every open shares its VFS
 	}
 	r.buckets[id] = v
 	return v, nil
@@ -156,7 +164,17 @@ func onceOK[T any](f func() (T, error)) func() (T, error) {
 // Open implements [vfs.VFS]. Without a URI there is no bucket parameter,
 // so the bucket comes from S3VFS_BUCKET.
 func (r *registry) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
-	return r.OpenFilename(nil, flags)
+	switch {
+	case flags&vfs.OPEN_SUPER_JOURNAL != 0 && name != "":
+		return superjournal.Open(name, flags)
+	case flags&vfs.OPEN_MAIN_DB == 0 || name == "":
+		return r.OpenFilename(nil, flags)
+	}
+	v, err := r.bucket("", "")
+	if err != nil {
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
+	}
+	return v.Open(name, flags)
 }
 
 // OpenFilename implements [vfs.VFSFilename].

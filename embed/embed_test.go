@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	_ "github.com/ncruces/go-sqlite3/driver"
+	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/embed"
@@ -210,5 +211,45 @@ func TestDynamoDBCoordinatorFromURI(t *testing.T) {
 	defer plain.Close()
 	if err := plain.QueryRow("SELECT x FROM t").Scan(&x); err == nil || !strings.Contains(err.Error(), table) {
 		t.Fatalf("without the coordinator: %v, want an error naming the table", err)
+	}
+}
+
+// A main database is always a named object in a bucket: one without a
+// name is refused rather than opened in memory, and Open (without a URI)
+// opens the named database in the bucket of S3VFS_BUCKET.
+func TestMainDatabaseNeedsName(t *testing.T) {
+	awsEnv(t)
+	t.Setenv(embed.EnvBucket, bucket(t))
+	db, err := sql.Open("sqlite3", "file:named.db?vfs=s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+
+	r := vfs.Find(embed.Name)
+	const flags = vfs.OPEN_MAIN_DB | vfs.OPEN_READWRITE | vfs.OPEN_CREATE
+	for what, open := range map[string]func() (vfs.File, vfs.OpenFlag, error){
+		"OpenFilename(nil)": func() (vfs.File, vfs.OpenFlag, error) { return r.(vfs.VFSFilename).OpenFilename(nil, flags) },
+		"Open(\"\")":        func() (vfs.File, vfs.OpenFlag, error) { return r.Open("", flags) },
+	} {
+		f, got, err := open()
+		if err == nil {
+			f.Close()
+			t.Errorf("%s of a main database: opened (flags %#x), want CANTOPEN", what, got)
+			continue
+		}
+		t.Logf("%s: %v", what, err)
+	}
+
+	f, _, err := r.Open("named.db", vfs.OPEN_MAIN_DB|vfs.OPEN_READONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if size, err := f.Size(); err != nil || size == 0 {
+		t.Fatalf("Open(\"named.db\"): size %d, %v: not the database in the bucket", size, err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -61,6 +62,33 @@ func TestErrors(t *testing.T) {
 			}
 			t.Logf("exit %d: %s", r.code, r.stderr)
 			checkOneLine(t, r.stderr, tc.want...)
+		})
+	}
+}
+
+// Each fix is given once: where the library's message already names the
+// cause and the fix, the command does not add its own again.
+func TestErrorFixGivenOnce(t *testing.T) {
+	c := newCLI(t)
+	c.ok("", "import", c.localDB("src.db", 10), c.url("app.db"))
+	notDB := filepath.Join(c.dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte("just some text, not SQLite\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, once string
+		args, env  []string
+	}{
+		{"missing bucket", "fix the bucket name", []string{"info", "s3://no-such-bucket-s3vfs/app.db"}, nil},
+		{"permission denied", "credentials", []string{"info", c.url("app.db")}, []string{"AWS_SECRET_ACCESS_KEY=wrong-secret"}},
+		{"not a database", "SQLite database", []string{"import", notDB, c.url("text.db")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			r := c.runEnv(tc.env, "", tc.args...)
+			if n := strings.Count(r.stderr, tc.once); r.code == 0 || n != 1 {
+				t.Fatalf("exit %d, %q said %d times, want once: %s", r.code, tc.once, n, r.stderr)
+			}
 		})
 	}
 }

@@ -92,8 +92,8 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, size := v.SerializeReader(ctx, t.key), info.FileSize
-	at := ver.commit
+	var src io.ReadCloser
+	size, at := info.FileSize, ver.commit
 	switch {
 	case !ver.asof.IsZero():
 		at, size, err = commitAsOf(ctx, v, t, ver.asof)
@@ -109,7 +109,7 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 			size = info.FileSize
 		}
 	default:
-		at = info.Commit
+		src, at = v.SerializeReader(ctx, t.key), info.Commit
 	}
 	defer src.Close()
 	// The first read of an older commit reads its record: check it exists

@@ -92,7 +92,10 @@ func (s *session) Close() error {
 	return err
 }
 
-// describe adds to err the database it is about and the likely fix.
+// describe adds to err the database it is about and the likely fix. Where
+// it gives a fix the library's message also gives (a missing bucket,
+// access denied), it replaces that message rather than add to it: each
+// fix is given once.
 func describe(err error, t target) error {
 	switch {
 	case errors.Is(err, s3vfs.ErrNoDatabase):
@@ -106,8 +109,6 @@ func describe(err error, t target) error {
 			code = api.ErrorCode()
 		}
 		return fmt.Errorf("s3vfs: access denied to %s (%s): check the AWS credentials and their permissions on bucket %s", t, code, t.bucket)
-	case errors.Is(err, s3vfs.ErrNotDatabase):
-		return fmt.Errorf("%w (the input must be a SQLite database file)", err)
 	}
 	var se *sqlite3.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.NOTADB {

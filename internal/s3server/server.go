@@ -80,9 +80,10 @@ func Start(ctx context.Context, logf func(format string, args ...any)) (*Server,
 	return startVersitygw(ctx, bin)
 }
 
-// Binary returns the path of a versitygw binary of [VersitygwVersion],
-// building it with `go install` into the user cache directory the first
-// time. Later calls, in this or any other process, reuse the cached binary.
+// Binary returns the path of a versitygw binary: the one S3VFS_VERSITYGW
+// names, or one of [VersitygwVersion] built with `go install` into the
+// user cache directory the first time. Later calls, in this or any other
+// process, reuse the cached binary.
 func Binary(ctx context.Context, logf func(format string, args ...any)) (string, error) {
 	if p := os.Getenv("S3VFS_VERSITYGW"); p != "" {
 		return p, nil
