@@ -170,21 +170,11 @@ func checkRollback(t *testing.T, db *sql.DB) {
 	t.Helper()
 	sum := func() int64 { return queryInt(t, db, "SELECT count(*) * 1000 + total(x) + total(y) FROM foo") }
 	before := sum()
-	for _, stmt := range []string{"INSERT INTO foo VALUES (3, 4)", "UPDATE foo SET y = 5"} {
-		tx, err := db.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(stmt); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Rollback(); err != nil {
-			t.Fatal(err)
-		}
+	rollbackEach(t, db, []string{"INSERT INTO foo VALUES (3, 4)", "UPDATE foo SET y = 5"}, func(stmt string) {
 		if after := sum(); after != before {
 			t.Fatalf("after ROLLBACK of %q: checksum %d, want %d", stmt, after, before)
 		}
-	}
+	})
 }
 
 // unevenReader returns its data in chunks of varying, awkward sizes.

@@ -422,11 +422,19 @@ func scenarioRollback(t *testing.T, h *harness) {
 	db.SetMaxOpenConns(1)
 	createT(t, db)
 	sum := fill(t, db, 1, 100)
-	for _, stmt := range []string{
+	rollbackEach(t, db, []string{
 		"INSERT INTO t(id, v, pad) SELECT id + 1000, v, pad FROM t",
 		"UPDATE t SET v = 0, pad = ''",
 		"DELETE FROM t",
-	} {
+	}, func(string) { checkT(t, db, 100, sum) })
+	checkT(t, h.reopen("rollback.db"), 100, sum)
+}
+
+// rollbackEach runs each statement in a transaction of its own, rolls it
+// back, and calls check.
+func rollbackEach(t *testing.T, db *sql.DB, stmts []string, check func(stmt string)) {
+	t.Helper()
+	for _, stmt := range stmts {
 		tx, err := db.Begin()
 		if err != nil {
 			t.Fatal(err)
@@ -437,9 +445,8 @@ func scenarioRollback(t *testing.T, h *harness) {
 		if err := tx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		checkT(t, db, 100, sum)
+		check(stmt)
 	}
-	checkT(t, h.reopen("rollback.db"), 100, sum)
 }
 
 func scenarioNoLostUpdate(t *testing.T, h *harness) {
