@@ -474,3 +474,14 @@ func TestDiskCacheConcurrentFillEvict(t *testing.T) {
 		t.Errorf("%d bytes in %d entries; bound %d", sum(entries), len(entries), limit)
 	}
 }
+
+// A negative CacheDirSize is refused; zero is the default.
+func TestDiskCacheOptions(t *testing.T) {
+	client := server.Client("")
+	if _, err := s3vfs.New(client, "b", &s3vfs.Options{CacheDir: t.TempDir(), CacheDirSize: -1}); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("CacheDirSize -1: %v, want an error", err)
+	}
+	if _, err := s3vfs.New(client, "b", &s3vfs.Options{CacheDir: t.TempDir()}); err != nil {
+		t.Errorf("CacheDirSize 0: %v", err)
+	}
+}
