@@ -17,7 +17,8 @@ import (
 // diskCache keeps block objects in files under a directory, so that they
 // outlive the process: a later process (or another one running at the
 // same time) reads them from the disk instead of S3. Any number of
-// processes may share the directory:
+// processes of one user may share the directory (its files and
+// subdirectories are created readable by their owner only):
 //
 //   - an entry is created by writing a temporary file in the same
 //     directory and renaming it into place, so it is either absent or
@@ -148,7 +149,9 @@ func writeEntry(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, diskTempPrefix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
+		// Private to the user, as CreateTemp's files are: they hold the
+		// database's pages.
+		if err = os.MkdirAll(dir, 0o700); err == nil {
 			f, err = os.CreateTemp(dir, diskTempPrefix+"*")
 		}
 	}
@@ -160,13 +163,20 @@ func writeEntry(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
 	}
-	return err
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		if _, serr := os.Stat(path); serr == nil {
+			// Another writer's entry is in place (on a system that cannot
+			// rename over a file being read): it is as good as ours.
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // diskTempPrefix starts the names of files being written.

@@ -68,7 +68,8 @@ type Options struct {
 	// CacheDir, when set, keeps the block objects read from S3 in files
 	// under this directory too, so that they outlive the process: a later
 	// process on the machine reads them from the disk instead of S3. Any
-	// number of processes and VFSs may share the directory. Every read
+	// number of processes and VFSs of one user may share the directory
+	// (what they create in it only their user can read). Every read
 	// from it is checked against the CRC32C the block's commit recorded
 	// (a failing file is deleted and the block read from S3 again), and a
 	// directory that cannot be written (a full disk, missing permissions)
