@@ -28,7 +28,7 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 		if data, ok := db.cache().get(name); ok {
 			return data, nil
 		}
-		data, err := db.readBlockUncached(ctx, s, idx)
+		data, err := db.readBlockStored(ctx, s, idx, name)
 		if err != nil {
 			return nil, err
 		}

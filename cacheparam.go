@@ -15,3 +15,21 @@ func (db *database) cache() *blockCache {
 func (db *database) useCache(size int64) {
 	db.ownCache.CompareAndSwap(nil, newBlockCache(size))
 }
+
+// disk returns the disk cache of the database: its own, if the first open
+// named one with cache_dir=, else the VFS's (Options.CacheDir), or nil.
+func (db *database) disk() *diskCache {
+	if c := db.ownDisk.Load(); c != nil {
+		return c
+	}
+	return db.vfs.disk
+}
+
+// useDisk gives the database the disk cache in dir, unless it already has
+// one of its own: the first open that names a directory decides, as long
+// as some connection keeps the database open.
+func (db *database) useDisk(dir string) {
+	if db.ownDisk.Load() == nil {
+		db.ownDisk.CompareAndSwap(nil, db.vfs.diskCacheIn(dir))
+	}
+}

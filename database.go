@@ -82,6 +82,7 @@ type database struct {
 	checks freshChecks // concurrent head checks share requests, never stale ones
 
 	ownCache atomic.Pointer[blockCache] // set by block_cache=; nil: the VFS's cache
+	ownDisk  atomic.Pointer[diskCache]  // set by cache_dir=; nil: the VFS's disk cache, if any
 }
 
 // load makes sure the head is known, reading it from S3 on first use.

@@ -3,6 +3,7 @@ package s3vfs
 import (
 	"context"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -47,3 +48,23 @@ func (b *MemoryBucket) Keys() []string {
 	}
 	return keys
 }
+
+// SetDiskWriteForTest replaces how the disk cache writes an entry's bytes
+// to its temporary file (to fill the disk, or to stop a writer half way);
+// the returned function restores it. Call it while no VFS reads.
+func SetDiskWriteForTest(write func(f *os.File, data []byte) (int, error)) (restore func()) {
+	old := diskWrite
+	diskWrite = write
+	return func() { diskWrite = old }
+}
+
+// SetDiskLogForTest replaces where the disk cache logs its failure; the
+// returned function restores it. Call it while no VFS reads.
+func SetDiskLogForTest(logf func(format string, args ...any)) (restore func()) {
+	old := diskLogf
+	diskLogf = logf
+	return func() { diskLogf = old }
+}
+
+// DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.
+const DiskCacheLayout = diskLayout

@@ -19,6 +19,7 @@ type params struct {
 	stalenessSet bool          // staleness= was given; otherwise Options.Staleness applies
 	cacheSet     bool          // block_cache= was given
 	cacheSize    int64         // block_cache=BYTES: a cache of the database's own; 0 for none
+	cacheDir     string        // cache_dir=PATH: a disk cache of the database's own
 
 	// History (timetravel.go, retention.go).
 	atCommit  uint64        // commit=N: read commit N, read-only
@@ -41,7 +42,7 @@ var sqliteParams = map[string]bool{
 
 // ourParams are the URI parameters this package interprets.
 var ourParams = map[string]bool{
-	"staleness": true, "block_cache": true,
+	"staleness": true, "block_cache": true, "cache_dir": true,
 	"bucket": true, // read by the embed package's VFS, which picks the bucket per database
 	"commit": true, "asof": true, "retention": true,
 	"coordinator": true, "table": true,
@@ -77,6 +78,7 @@ func parseParams(uri *vfs.Filename) (params, error) {
 		}
 		p.cacheSet, p.cacheSize = true, n
 	}
+	p.cacheDir = uri.URIParameter("cache_dir")
 	if err := p.parseHistory(uri); err != nil {
 		return p, err
 	}

@@ -50,6 +50,7 @@ const (
 	DefaultRequestTimeout = 2 * time.Minute
 	DefaultWriteBuffer    = 128 << 20
 	DefaultAttemptTimeout = 30 * time.Second
+	DefaultCacheDirSize   = 1 << 30
 )
 
 // Options are the static settings of a [VFS]. A nil *Options, and every
@@ -63,6 +64,26 @@ type Options struct {
 	// CacheSize bounds, in bytes, the block cache shared by every database
 	// and connection of the VFS. Negative disables the cache. Default 64 MiB.
 	CacheSize int64
+
+	// CacheDir, when set, keeps the block objects read from S3 in files
+	// under this directory too, so that they outlive the process: a later
+	// process on the machine reads them from the disk instead of S3. Any
+	// number of processes and VFSs of one user may share the directory
+	// (what they create in it only their user can read). Every read
+	// from it is checked against the CRC32C the block's commit recorded
+	// (a failing file is deleted and the block read from S3 again), and a
+	// directory that cannot be written (a full disk, missing permissions)
+	// is logged once and read around, never failing a read. Reads go to
+	// the memory cache first, then the disk, then S3. The URI parameter
+	// cache_dir= sets it for one database. Default: none.
+	CacheDir string
+
+	// CacheDirSize bounds, in bytes, the files of the disk cache in
+	// CacheDir: the least recently used are deleted beyond it. The bound
+	// is approximate: each process sharing the directory counts what the
+	// others added at its next sweep, after writing an eighth of the bound.
+	// Default 1 GiB.
+	CacheDirSize int64
 
 	// Concurrency bounds the parallel S3 requests of one operation (the
 	// uploads of a commit, the reads of Serialize). Default 16.
@@ -142,6 +163,12 @@ func (o *Options) withDefaults() (Options, error) {
 		v.CacheSize = 0
 	}
 	switch {
+	case v.CacheDirSize == 0:
+		v.CacheDirSize = DefaultCacheDirSize
+	case v.CacheDirSize < 0:
+		return v, fmt.Errorf("s3vfs: cache dir size %d is negative: leave CacheDir empty for no disk cache", v.CacheDirSize)
+	}
+	switch {
 	case v.Concurrency == 0:
 		v.Concurrency = DefaultConcurrency
 	case v.Concurrency < 0 || v.Concurrency > 1024:
@@ -198,13 +225,15 @@ type VFS struct {
 	records recordStore // where the commit records live: the bucket, or a coordinator
 	opts    Options
 	cache   *blockCache
+	disk    *diskCache // in Options.CacheDir; nil for none
 	stats   counters
 
 	fetches    flights         // concurrent misses for one block object
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
-	mu  sync.Mutex
-	dbs map[string]*database // open databases by key; guarded by mu
+	mu    sync.Mutex
+	dbs   map[string]*database  // open databases by key; guarded by mu
+	disks map[string]*diskCache // disk caches by directory (Options.CacheDir, cache_dir=); guarded by mu
 }
 
 var (
@@ -234,6 +263,9 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 // o has its defaults applied.
 func newVFS(objects objectStore, bucket string, o Options) *VFS {
 	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
+	if o.CacheDir != "" {
+		v.disk = v.diskCacheIn(o.CacheDir)
+	}
 	v.store = store{objects: objects, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout}
 	v.records = bucketRecords{&v.store}
 	if o.Coordinator != nil {
@@ -298,6 +330,9 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	db.known.declareRetention(p.retention)
 	if p.cacheSet {
 		db.useCache(p.cacheSize)
+	}
+	if p.cacheDir != "" {
+		db.useDisk(p.cacheDir)
 	}
 	// SQLite's open carries no context: Options.RequestTimeout bounds it.
 	ctx := context.Background()
@@ -371,6 +406,22 @@ func (v *VFS) release(db *database) {
 	if db.refs--; db.refs == 0 && v.dbs[db.key] == db {
 		delete(v.dbs, db.key)
 	}
+}
+
+// diskCacheIn returns the VFS's disk cache in dir, making it on first
+// use: the databases that name one directory share its accounting.
+func (v *VFS) diskCacheIn(dir string) *diskCache {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.disks[dir]
+	if c == nil {
+		c = newDiskCache(dir, v.opts.CacheDirSize)
+		if v.disks == nil {
+			v.disks = map[string]*diskCache{}
+		}
+		v.disks[dir] = c
+	}
+	return c
 }
 
 // newToken returns a random non-zero commit attempt token.

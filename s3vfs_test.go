@@ -44,6 +44,7 @@ type scenarioConfig struct {
 	staleness time.Duration // Options.Staleness
 	encrypted bool          // the vfs/adiantum wrapper
 	spill     bool          // a WriteBuffer small enough that transactions spill
+	diskCache bool          // Options.CacheDir: one directory every process of the configuration shares
 }
 
 func (c scenarioConfig) String() string {
@@ -62,6 +63,9 @@ func (c scenarioConfig) String() string {
 	}
 	if c.spill {
 		s += "/spill"
+	}
+	if c.diskCache {
+		s += "/diskcache"
 	}
 	return s
 }
@@ -94,6 +98,7 @@ var (
 		{time.Duration(0), 200 * time.Millisecond},
 		{false, true},
 		{false, true},
+		{false, true},
 	}
 )
 
@@ -102,7 +107,7 @@ func configOf(row []int) scenarioConfig {
 	return scenarioConfig{
 		store: v(0).(string), blockSize: v(1).(int), pageSize: v(2).(int), journal: v(3).(string),
 		cacheOff: v(4).(bool), readAhead: v(5).(bool), staleness: v(6).(time.Duration),
-		encrypted: v(7).(bool), spill: v(8).(bool),
+		encrypted: v(7).(bool), spill: v(8).(bool), diskCache: v(9).(bool),
 	}
 }
 
@@ -248,6 +253,9 @@ type harness struct {
 func newHarness(t *testing.T, c scenarioConfig) *harness {
 	h := &harness{t: t, config: c}
 	opts := c.options()
+	if c.diskCache {
+		opts.CacheDir = t.TempDir()
+	}
 	switch c.store {
 	case "memory":
 		bucket := s3vfs.NewMemoryBucket()

@@ -26,7 +26,10 @@ type Stats struct {
 	BytesReceived int64 // object bytes downloaded
 
 	CacheHits   int64 // block reads served from the cache
-	CacheMisses int64 // block reads that went to S3
+	CacheMisses int64 // block reads not in the cache: served from the disk cache or S3
+
+	DiskHits   int64 // cache misses served from the disk cache (Options.CacheDir)
+	DiskMisses int64 // cache misses the disk cache did not hold intact, read from S3
 
 	Commits   int64 // commits published
 	Conflicts int64 // commits lost to another writer (SQLITE_BUSY)
@@ -42,15 +45,16 @@ func (s Stats) Sub(old Stats) Stats {
 		Deletes: s.Deletes - old.Deletes, Heads: s.Heads - old.Heads,
 		BytesSent: s.BytesSent - old.BytesSent, BytesReceived: s.BytesReceived - old.BytesReceived,
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
+		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
 	}
 }
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d commits=%d conflicts=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.Commits, s.Conflicts)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts)
 }
 
 // counters is the live, concurrently updated form of Stats.
@@ -58,6 +62,7 @@ type counters struct {
 	gets, puts, lists, deletes, heads atomic.Int64
 	sent, received                    atomic.Int64
 	hits, misses                      atomic.Int64
+	diskHits, diskMisses              atomic.Int64
 	commits, conflicts                atomic.Int64
 }
 
@@ -67,6 +72,7 @@ func (c *counters) snapshot() Stats {
 		Deletes: c.deletes.Load(), Heads: c.heads.Load(),
 		BytesSent: c.sent.Load(), BytesReceived: c.received.Load(),
 		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(),
+		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
 		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(),
 	}
 }

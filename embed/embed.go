@@ -21,6 +21,9 @@
 // with s3vfs.CreateDynamoDBTable): file:my/app.db?vfs=s3&bucket=my-bucket&coordinator=dynamodb&table=my-table;
 // its client comes from the same AWS configuration (AWS_ENDPOINT_URL_DYNAMODB
 // for another endpoint), and every process must name the same table.
+// Set S3VFS_CACHE_DIR to keep the blocks read in a disk cache in that
+// directory ([s3vfs.Options].CacheDir, with its default size), shared by
+// the processes of the machine.
 // Registering never fails: a
 // missing bucket or missing credentials is an error when a database is
 // opened. Programs that need [s3vfs.Options] or their own client call
@@ -52,6 +55,11 @@ const Name = "s3"
 // EnvBucket names the environment variable that gives the bucket of a
 // database whose URI has no bucket parameter.
 const EnvBucket = "S3VFS_BUCKET"
+
+// EnvCacheDir names the environment variable that gives the directory of
+// the disk cache of every VFS the package makes ([s3vfs.Options].CacheDir);
+// unset or empty, there is none.
+const EnvCacheDir = "S3VFS_CACHE_DIR"
 
 func init() {
 	vfs.Register(Name, &registry{buckets: map[string]*s3vfs.VFS{}})
@@ -104,7 +112,7 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 		return nil, err
 	}
 	c := awsconf.S3Client(cfg, "", false)
-	var opts s3vfs.Options
+	opts := s3vfs.Options{CacheDir: os.Getenv(EnvCacheDir)}
 	if table != "" {
 		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(dynamodb.NewFromConfig(cfg), table)
 	}

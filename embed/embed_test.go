@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -251,5 +252,30 @@ func TestMainDatabaseNeedsName(t *testing.T) {
 	defer f.Close()
 	if size, err := f.Size(); err != nil || size == 0 {
 		t.Fatalf("Open(\"named.db\"): size %d, %v: not the database in the bucket", size, err)
+	}
+}
+
+// S3VFS_CACHE_DIR gives the VFS of a bucket a disk cache.
+func TestCacheDirFromEnv(t *testing.T) {
+	awsEnv(t)
+	b, dir := bucket(t), t.TempDir()
+	t.Setenv(embed.EnvCacheDir, dir)
+	// block_cache=0: no memory cache, so that the reads reach the disk cache.
+	db, err := sql.Open("sqlite3", "file:cached.db?vfs=s3&block_cache=0&bucket="+b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE t(x); INSERT INTO t VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	var x int
+	if err := db.QueryRow("SELECT x FROM t").Scan(&x); err != nil || x != 42 {
+		t.Fatalf("SELECT: %d %v", x, err)
+	}
+	v, _ := embed.Bucket(b)
+	entries, _ := filepath.Glob(filepath.Join(dir, "*", "*", "*")) // LAYOUT/XX/ENTRY
+	if st := v.Stats(); st.DiskMisses+st.DiskHits == 0 || len(entries) == 0 {
+		t.Errorf("disk cache in %s: %d entries, stats %v", dir, len(entries), st)
 	}
 }

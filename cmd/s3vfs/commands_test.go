@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -327,4 +329,26 @@ func TestBench(t *testing.T) {
 	c.fails(exitUsage, []string{"--size"}, "bench", "--size", "tiny")
 	c.fails(exitUsage, []string{"--latency"}, "bench", "--latency", "soon")
 	c.fails(exitUsage, []string{"no arguments"}, "bench", "extra")
+}
+
+// --cache-dir keeps the blocks read on disk: the next run reads none
+// from S3.
+func TestQueryCacheDir(t *testing.T) {
+	c, p := proxied(t)
+	db, dir := c.url("cached.db"), t.TempDir()
+	c.ok("", "query", db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)")
+	var blockGets atomic.Int64
+	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_blocks/") {
+			blockGets.Add(1)
+		}
+		return false
+	})
+	for i, want := range []int64{1, 0} {
+		blockGets.Store(0)
+		r := c.ok("", "query", "--cache-dir", dir, db, "SELECT x FROM t")
+		if !strings.Contains(r.stdout, "42") || blockGets.Load() != want {
+			t.Errorf("run %d: stdout %q, %d block GETs, want %d", i+1, r.stdout, blockGets.Load(), want)
+		}
+	}
 }

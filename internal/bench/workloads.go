@@ -49,10 +49,12 @@ type Workload struct {
 func Workloads() []Workload {
 	return []Workload{
 		{Name: "cold point lookup", Run: coldPoint},
+		{Name: "cold point lookup, warm disk cache", Run: warmDiskPoint},
 		{Name: "warm point lookup", Run: warmPoint("")},
 		{Name: "warm point lookup, staleness=1000", Run: warmPoint("staleness=1000")},
 		{Name: "cold range, 1000 rows", Run: coldRange},
 		{Name: "cold full scan", Whole: true, Run: coldScan},
+		{Name: "cold full scan, warm disk cache", Whole: true, Run: warmDiskScan},
 		{Name: "bulk insert", Run: bulkInsert},
 		{Name: "single-row updates", Run: updates},
 		{Name: "serialize", Whole: true, Run: serialize},
@@ -122,6 +124,11 @@ func sampleHeap() func() uint64 {
 // open opens the target's database on a fresh VFS (a cold cache), or the
 // local file, with extra URI parameters.
 func (p *Prepared) open(ctx context.Context, key, params string) (*s3vfs.VFS, *sql.DB, func(), error) {
+	return p.openWith(ctx, p.Opts, key, params)
+}
+
+// openWith is open with a VFS of options opts.
+func (p *Prepared) openWith(ctx context.Context, opts s3vfs.Options, key, params string) (*s3vfs.VFS, *sql.DB, func(), error) {
 	dsn := "file:" + key
 	var v *s3vfs.VFS
 	done := func() {}
@@ -130,7 +137,7 @@ func (p *Prepared) open(ctx context.Context, key, params string) (*s3vfs.VFS, *s
 	} else {
 		var name string
 		var err error
-		v, name, done, err = p.env.newVFS(p.Opts)
+		v, name, done, err = p.env.newVFS(opts)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -150,7 +157,12 @@ func (p *Prepared) open(ctx context.Context, key, params string) (*s3vfs.VFS, *s
 
 // cold runs query on a freshly opened database with an empty cache.
 func (p *Prepared) cold(ctx context.Context, query func(*sql.Conn) error) (Result, error) {
-	v, db, done, err := p.open(ctx, p.key, "")
+	return p.coldWith(ctx, p.Opts, query)
+}
+
+// coldWith is cold on a VFS of options opts.
+func (p *Prepared) coldWith(ctx context.Context, opts s3vfs.Options, query func(*sql.Conn) error) (Result, error) {
+	v, db, done, err := p.openWith(ctx, opts, p.key, "")
 	if err != nil {
 		return Result{}, err
 	}
@@ -166,9 +178,41 @@ func (p *Prepared) cold(ctx context.Context, query func(*sql.Conn) error) (Resul
 	})
 }
 
+// warmDisk runs query as cold does, but on a VFS whose disk cache
+// (Options.CacheDir) holds what warm read: another VFS, as an earlier
+// process would, ran warm first in the same directory, unmeasured. The
+// local file is always on disk: it runs query cold.
+func (p *Prepared) warmDisk(ctx context.Context, warm, query func(*sql.Conn) error) (Result, error) {
+	if p.Local {
+		return p.cold(ctx, query)
+	}
+	dir, err := os.MkdirTemp(p.env.Dir, "diskcache-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	opts := p.Opts
+	opts.CacheDir = dir
+	if _, err := p.coldWith(ctx, opts, warm); err != nil {
+		return Result{}, err
+	}
+	return p.coldWith(ctx, opts, query)
+}
+
 func coldPoint(ctx context.Context, p *Prepared) (Result, error) {
-	id := 1 + rand.IntN(p.env.Size.Rows)
-	return p.cold(ctx, func(c *sql.Conn) error {
+	return p.cold(ctx, pointQuery(ctx, 1+rand.IntN(p.env.Size.Rows)))
+}
+
+// warmDiskPoint is coldPoint in a new process after another one looked up
+// the same row with the same disk cache.
+func warmDiskPoint(ctx context.Context, p *Prepared) (Result, error) {
+	q := pointQuery(ctx, 1+rand.IntN(p.env.Size.Rows))
+	return p.warmDisk(ctx, q, q)
+}
+
+// pointQuery looks up row id and checks it.
+func pointQuery(ctx context.Context, id int) func(*sql.Conn) error {
+	return func(c *sql.Conn) error {
 		var grp int
 		if err := c.QueryRowContext(ctx, "SELECT grp FROM t WHERE id = ?", id).Scan(&grp); err != nil {
 			return err
@@ -179,7 +223,7 @@ func coldPoint(ctx context.Context, p *Prepared) (Result, error) {
 			return fmt.Errorf("bench: row %d has grp %d, want %d plus a multiple of 100", id, grp, id%100)
 		}
 		return nil
-	})
+	}
 }
 
 // warmConn is the open connection of a warm workload.
@@ -259,12 +303,25 @@ func coldRange(ctx context.Context, p *Prepared) (Result, error) {
 }
 
 func coldScan(ctx context.Context, p *Prepared) (Result, error) {
-	r, err := p.cold(ctx, func(c *sql.Conn) error {
-		var n int
-		return c.QueryRowContext(ctx, "SELECT count(*) FROM t WHERE v LIKE '%ABCDEF%'").Scan(&n)
-	})
+	r, err := p.cold(ctx, scanQuery(ctx))
 	r.Data = p.size
 	return r, err
+}
+
+// warmDiskScan is coldScan in a new process after another one scanned the
+// database with the same disk cache.
+func warmDiskScan(ctx context.Context, p *Prepared) (Result, error) {
+	r, err := p.warmDisk(ctx, scanQuery(ctx), scanQuery(ctx))
+	r.Data = p.size
+	return r, err
+}
+
+// scanQuery reads the whole table t.
+func scanQuery(ctx context.Context) func(*sql.Conn) error {
+	return func(c *sql.Conn) error {
+		var n int
+		return c.QueryRowContext(ctx, "SELECT count(*) FROM t WHERE v LIKE '%ABCDEF%'").Scan(&n)
+	}
 }
 
 // bulkInsert inserts BulkRows rows in one transaction into a new database.

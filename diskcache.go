@@ -1,0 +1,198 @@
+package s3vfs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"log"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// diskCache keeps block objects in files under a directory, so that they
+// outlive the process: a later process (or another one running at the
+// same time) reads them from the disk instead of S3. Any number of
+// processes of one user may share the directory (its files and
+// subdirectories are created readable by their owner only):
+//
+//   - an entry is created by writing a temporary file in the same
+//     directory and renaming it into place, so it is either absent or
+//     complete; a writer that dies leaves only a temporary file, which a
+//     later sweep removes (diskevict.go);
+//   - the caller checks every entry it reads against the length and
+//     CRC32C its commit recorded, and an entry that fails (a file torn by
+//     a power loss, bytes changed on disk) is deleted and read from S3
+//     again;
+//   - entries are evicted oldest first (by modification time, which a hit
+//     refreshes) once the directory outgrows its bound; removing a file
+//     another process is reading does not disturb that read, and an entry
+//     evicted before it is opened is a miss.
+//
+// Entries are keyed by bucket and object name. Block object names are
+// never reused (a new version of a block is a new object), so an entry is
+// never stale. Failures of the disk are never errors: a read that fails
+// is a miss, a write that fails is skipped, and the first failure is
+// logged once.
+type diskCache struct {
+	root  string // the directory of the entries: Options.CacheDir + "/" + diskLayout
+	limit int64  // bytes of entries kept, approximately
+
+	mu      sync.Mutex
+	scanned bool  // a sweep has measured the directory; guarded by mu
+	size    int64 // bytes in the directory at the last sweep plus those added since; guarded by mu
+	added   int64 // bytes this process added since the last sweep; guarded by mu
+
+	offUntil atomic.Int64 // unix nanoseconds before which writes are skipped, after a failure
+	warned   atomic.Bool  // the failure has been logged
+}
+
+// diskLayout names the subdirectory of the entries, so that a later
+// layout can live next to this one.
+const diskLayout = "blocks.v1"
+
+const (
+	// diskRetryAfter is how long writes are skipped after one failed (a
+	// full disk, an unwritable directory): the reads go to S3 meanwhile.
+	diskRetryAfter = time.Minute
+	// diskTouchAfter is how old an entry's modification time must be
+	// before a hit refreshes it: eviction is only approximately LRU, and
+	// a hot entry is not rewritten on every read.
+	diskTouchAfter = time.Minute
+)
+
+func newDiskCache(dir string, limit int64) *diskCache {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return &diskCache{root: filepath.Join(dir, diskLayout), limit: limit}
+}
+
+// path returns the file of the entry of object name in bucket: the
+// SHA-256 of both, fanned out over 256 subdirectories.
+func (c *diskCache) path(bucket, name string) string {
+	sum := sha256.Sum256([]byte(bucket + "/" + name))
+	h := hex.EncodeToString(sum[:])
+	return filepath.Join(c.root, h[:2], h)
+}
+
+// get returns the bytes of the entry at path if it holds exactly want
+// bytes that verify accepts. An entry of another length, or that verify
+// rejects, is deleted: the caller reads the object from S3 and puts it
+// back.
+func (c *diskCache) get(path string, want int64, verify func([]byte) bool) ([]byte, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.failed("read", err)
+		}
+		return nil, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		c.failed("read", err)
+		return nil, false
+	}
+	if fi.Size() != want {
+		os.Remove(path) // torn or truncated
+		return nil, false
+	}
+	data := make([]byte, want)
+	if _, err := io.ReadFull(f, data); err != nil {
+		c.failed("read", err)
+		return nil, false
+	}
+	if !verify(data) {
+		os.Remove(path) // changed on disk
+		return nil, false
+	}
+	if now := time.Now(); now.Sub(fi.ModTime()) > diskTouchAfter {
+		os.Chtimes(path, now, now) // recently used; fails harmlessly if just evicted
+	}
+	return data, true
+}
+
+// put stores data as the entry at path, then sweeps the directory when it
+// may have outgrown its bound. It never fails: a write that fails is
+// logged once and writes are skipped for a while.
+func (c *diskCache) put(path string, data []byte) {
+	if int64(len(data)) > c.limit || time.Now().UnixNano() < c.offUntil.Load() {
+		return
+	}
+	if err := writeEntry(path, data); err != nil {
+		c.offUntil.Store(time.Now().Add(diskRetryAfter).UnixNano())
+		c.failed("write", err)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.size += int64(len(data))
+	c.added += int64(len(data))
+	// Other processes fill the directory too: sweep at first, when this
+	// process's count says the bound is passed, and after every eighth of
+	// the bound written, so that what others added is counted.
+	if !c.scanned || c.size > c.limit || c.added > c.limit/8 {
+		c.sweep()
+	}
+}
+
+// writeEntry creates the file at path holding data: a temporary file in
+// the same directory, renamed into place, so that no reader ever sees a
+// partial entry. It is not synced: a file torn by a power loss fails the
+// reader's check and is read from S3 again.
+func writeEntry(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, diskTempPrefix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// Private to the user, as CreateTemp's files are: they hold the
+		// database's pages.
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.CreateTemp(dir, diskTempPrefix+"*")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = diskWrite(f, data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		if _, serr := os.Stat(path); serr == nil {
+			// Another writer's entry is in place (on a system that cannot
+			// rename over a file being read): it is as good as ours.
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// diskTempPrefix starts the names of files being written.
+const diskTempPrefix = ".tmp-"
+
+// diskWrite writes an entry's bytes to its temporary file; tests replace
+// it to fill the disk or stop a writer half way.
+var diskWrite = func(f *os.File, data []byte) (int, error) { return f.Write(data) }
+
+// failed logs the first failure of the disk cache: it goes on without it.
+func (c *diskCache) failed(op string, err error) {
+	if c.warned.CompareAndSwap(false, true) {
+		diskLogf("s3vfs: disk cache %s: cannot %s (%v); reading blocks from S3 instead (logged once)",
+			filepath.Dir(c.root), op, err)
+	}
+}
+
+// diskLogf logs the failure of a disk cache; tests replace it.
+var diskLogf = log.Printf
