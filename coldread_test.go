@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // coldOpenCost opens key on a fresh VFS (another process, a cold cache)
@@ -64,5 +68,45 @@ func TestColdOpenRoundTrips(t *testing.T) {
 	c := conn(t, openDB(t, e.register(e.newVFS(nil)), "cold.db"))
 	if got := connInt(t, c, "SELECT sum(grp) FROM t"); got != 99000+2000 {
 		t.Errorf("sum(grp) = %d, want %d", got, 99000+2000)
+	}
+}
+
+// After a cold open, a point lookup waits for the two freshness checks
+// (SQLite loads the schema in a transaction of its own before the
+// statement's) and for each b-tree block not yet read, one at a time: no
+// request is spent on anything else, and none overlaps, since SQLite asks
+// for each page only once it has the one above it.
+func TestColdLookupRoundTrips(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	db := e.open("look.db")
+	db.SetMaxOpenConns(1)
+	fillRows(t, db, 20000) // three levels of 4 KiB pages
+	c := conn(t, openDB(t, e.register(e.newVFS(nil)), "look.db"))
+	e.proxy.SetLatency(5 * time.Millisecond)
+	defer e.proxy.SetLatency(0)
+	var mu sync.Mutex
+	var records, blocks int
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_commits/"):
+			records++
+		case req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_blocks/"):
+			blocks++
+		}
+		return false
+	})
+	e.proxy.Reset()
+	if got := connInt(t, c, "SELECT grp FROM t WHERE id = 15000"); got != 0 {
+		t.Fatalf("grp = %d, want 0", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	waves, total := e.proxy.Waves(), e.proxy.Total()
+	t.Logf("cold lookup after the open: %d freshness GETs, %d block GETs, %d round trips", records, blocks, waves)
+	if records != 2 || total != records+blocks || waves != total || blocks < 1 || blocks > 3 {
+		t.Errorf("cold lookup after the open: %d freshness GETs and %d block GETs (%d requests) in %d round trips, "+
+			"want 2 freshness GETs, 1 to 3 block GETs, one round trip each", records, blocks, total, waves)
 	}
 }
