@@ -7,8 +7,9 @@ import "context"
 // that the open does not wait for the checkpoint and then for block 0, the
 // block is fetched while the checkpoint is, under the name the record
 // gives it: its delta entry, or else the name it has when the checkpoint's
-// own commit wrote it, which is where block 0 is found after a Deserialize,
-// a Restore or any commit that changed page 1 and wrote a checkpoint. The
+// own commit wrote it, which is where block 0 is after a Deserialize (that
+// won on its first try) and after any commit that changed page 1 and wrote
+// a checkpoint. The
 // fetched bytes are kept only once the map is known and names the same
 // object, and their length and CRC32C match it. A wrong guess costs one
 // GET that finds nothing, in parallel with the checkpoint's.
