@@ -65,19 +65,21 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *record) *firstB
 }
 
 // keep waits for the fetch and puts the bytes in the cache if s, the
-// snapshot built meanwhile, has them as its block 0.
+// snapshot built meanwhile, has them as its block 0. A fetch of another
+// object (a wrong guess) is cancelled rather than waited for.
 func (fb *firstBlock) keep(db *database, s *snapshot) {
 	if fb == nil {
+		return
+	}
+	ref := s.blocks.get(0)
+	if ref.isHole() || blockName(db.key, 0, ref) != fb.name {
+		fb.drop()
 		return
 	}
 	<-fb.done
 	fb.cancel()
 	if fb.err != nil {
-		return // a wrong guess; any other error shows again when SQLite reads the block
-	}
-	ref := s.blocks.get(0)
-	if ref.isHole() || blockName(db.key, 0, ref) != fb.name {
-		return
+		return // shows again when SQLite reads the block
 	}
 	if int64(len(fb.data)) != blockLen(0, s.blockSize, s.size) || checksum(fb.data) != ref.crc {
 		return // read again, and reported, when SQLite reads the block
