@@ -56,6 +56,7 @@ func BenchmarkWorkloads(b *testing.B) {
 						sum.Bytes += r.Bytes
 						sum.Data += r.Data
 						sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
+						sum.PeakLive = max(sum.PeakLive, r.PeakLive)
 						for k, c := range r.Requests {
 							sum.Requests[k] += c
 						}
@@ -70,6 +71,7 @@ func BenchmarkWorkloads(b *testing.B) {
 					b.ReportMetric(float64(sum.Waves)/f, "roundtrips/op")
 					b.ReportMetric(float64(sum.Bytes)/f, "netbytes/op")
 					b.ReportMetric(float64(sum.PeakHeap)/1e6, "peak-heap-MB")
+					b.ReportMetric(float64(sum.PeakLive)/1e6, "peak-live-MB")
 					if sum.Data > 0 {
 						b.ReportMetric(float64(sum.Data)/1e6/sum.Elapsed.Seconds(), "MB/s")
 					}

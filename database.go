@@ -188,32 +188,45 @@ func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
 }
 
 // build makes the snapshot of rec, reading its base checkpoint unless prev
-// already has it.
+// already has it, and block 0 alongside the checkpoint (firstblock.go).
 func (db *database) build(ctx context.Context, rec *record, prev *snapshot) (*snapshot, error) {
 	var base blockMap
+	var fb *firstBlock
 	switch {
 	case rec.base == (ckptRef{}):
 	case prev != nil && prev.base == rec.base:
 		base = prev.baseMap
 	default:
-		c, err := db.readCheckpoint(ctx, rec.base)
-		if err != nil {
+		fb = db.prefetchFirstBlock(ctx, rec)
+		var err error
+		if base, err = db.readBase(ctx, rec); err != nil {
+			fb.drop()
 			return nil, err
 		}
-		if c.blockSize != rec.blockSize {
-			return nil, fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
-		}
-		changes := make(map[int64]blockRef, len(c.blocks))
-		for _, e := range c.blocks {
-			changes[e.idx] = e.ref
-		}
-		base = blockMap{}.with(int64(len(c.blocks)), changes)
 	}
 	changes := make(map[int64]blockRef, len(rec.delta))
 	for _, e := range rec.delta {
 		changes[e.idx] = e.ref
 	}
-	return rec.snapshot(base.with(nblocks(rec.fileSize, rec.blockSize), changes), base), nil
+	s := rec.snapshot(base.with(nblocks(rec.fileSize, rec.blockSize), changes), base)
+	fb.keep(db, s)
+	return s, nil
+}
+
+// readBase reads the block map of rec's base checkpoint.
+func (db *database) readBase(ctx context.Context, rec *record) (blockMap, error) {
+	c, err := db.readCheckpoint(ctx, rec.base)
+	if err != nil {
+		return blockMap{}, err
+	}
+	if c.blockSize != rec.blockSize {
+		return blockMap{}, fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
+	}
+	changes := make(map[int64]blockRef, len(c.blocks))
+	for _, e := range c.blocks {
+		changes[e.idx] = e.ref
+	}
+	return blockMap{}.with(int64(len(c.blocks)), changes), nil
 }
 
 func (db *database) readCheckpoint(ctx context.Context, ref ckptRef) (*checkpoint, error) {

@@ -117,6 +117,13 @@ func (c *diskCache) get(path string, want int64, verify func([]byte) bool) ([]by
 	return data, true
 }
 
+// has reports whether an entry exists at path, without reading or
+// checking it: a hint that a read of it will not need S3.
+func (c *diskCache) has(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // put stores data as the entry at path, then sweeps the directory when it
 // may have outgrown its bound. It never fails: a write that fails is
 // logged once and writes are skipped for a while.

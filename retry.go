@@ -140,9 +140,19 @@ var readBodyMiddleware = middleware.DeserializeMiddlewareFunc("s3vfsReadBody",
 		if rerr != nil {
 			return out, md, &bodyError{rerr}
 		}
-		resp.Body = io.NopCloser(&buf)
+		resp.Body = &readBody{bytes.NewReader(buf.Bytes()), buf.Bytes()}
 		return out, md, nil
 	})
+
+// readBody is a response body read in full by readBodyMiddleware. Its
+// bytes are handed over as they are (getObject), not copied: a block GET
+// then allocates its block once.
+type readBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*readBody) Close() error { return nil }
 
 // bodyError is a response body that could not be read in full; the SDK
 // retries it.

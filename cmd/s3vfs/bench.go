@@ -24,6 +24,7 @@ Example:
 	s3vfs bench                                  # small database, 0 and 20 ms
 	s3vfs bench --size full --latency 20ms       # about 1 GB
 	s3vfs bench --workloads "cold point,warm point" --sweep
+	s3vfs bench --targets s3vfs --workloads "cold open,cold point"
 `
 
 // benchCommand runs the benchmark workloads of internal/bench.
@@ -38,6 +39,7 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	latencies := fs.String("latency", "0,20ms", "comma-separated latencies added to every request")
 	workloads := fs.String("workloads", "", "comma-separated workload names or prefixes (default: all)")
 	sweep := fs.Bool("sweep", false, "compare block sizes 4K/64K/256K/1M with 4K and 64K pages instead of the three targets")
+	targets := fs.String("targets", "", "comma-separated target names (default: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +55,12 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	}}
 	if *sweep {
 		cfg.Targets = bench.SweepTargets()
+	}
+	if *targets != "" {
+		cfg.Targets = pickTargets(cfg.Targets, strings.Split(*targets, ","))
+		if len(cfg.Targets) == 0 {
+			return usagef("bench: --targets %q names no target", *targets)
+		}
 	}
 	for _, s := range strings.Split(*latencies, ",") {
 		s = strings.TrimSpace(s)
@@ -71,4 +79,18 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	return bench.Run(ctx, c.stdout, cfg)
+}
+
+// pickTargets returns the targets of ts whose names are among names.
+func pickTargets(ts []bench.Target, names []string) []bench.Target {
+	var out []bench.Target
+	for _, t := range ts {
+		for _, n := range names {
+			if strings.TrimSpace(n) == t.Name {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -329,6 +329,12 @@ func TestBench(t *testing.T) {
 	c.fails(exitUsage, []string{"--size"}, "bench", "--size", "tiny")
 	c.fails(exitUsage, []string{"--latency"}, "bench", "--latency", "soon")
 	c.fails(exitUsage, []string{"no arguments"}, "bench", "extra")
+	c.fails(exitUsage, []string{"--targets"}, "bench", "--targets", "nowhere")
+
+	r = c.ok("", "bench", "--size", "2000", "--latency", "0", "--targets", "s3vfs", "--workloads", "cold open")
+	if !strings.Contains(r.stdout, "| cold open | s3vfs |") || strings.Contains(r.stdout, "| local |") {
+		t.Errorf("bench --targets s3vfs --workloads \"cold open\": want only the s3vfs row:\n%s", r.stdout)
+	}
 }
 
 // --cache-dir keeps the blocks read on disk: the next run reads none

@@ -66,8 +66,8 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 
 	fmt.Fprintf(w, "size: %s (%d rows), %s/%s, %d CPUs, %s\n\n", cfg.Size.Name, cfg.Size.Rows,
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintln(w, "| workload | target | latency | ms/op | round trips | GET | PUT | LIST | DELETE | MB moved | MB/s | peak heap MB |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| workload | target | latency | ms/op | round trips | GET | PUT | LIST | DELETE | MB moved | MB/s | peak heap MB | peak live MB |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, t := range cfg.Targets {
 		cfg.Logf("preparing %s", t.Name)
 		p, err := e.Prepare(ctx, t)
@@ -88,11 +88,11 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 					latName = "-"
 				}
 				if why := p.TooSlow(wl, lat, cfg.MaxWait); why != "" {
-					fmt.Fprintf(w, "| %s | %s | %s | skipped: %s |||||||||\n", wl.Name, t.Name, latName, why)
+					fmt.Fprintf(w, "| %s | %s | %s | skipped: %s ||||||||||\n", wl.Name, t.Name, latName, why)
 					continue
 				}
 				n := 1
-				if strings.HasPrefix(wl.Name, "warm") || strings.HasPrefix(wl.Name, "cold point") || strings.HasPrefix(wl.Name, "cold range") {
+				if strings.HasPrefix(wl.Name, "warm") || strings.HasPrefix(wl.Name, "cold open") || strings.HasPrefix(wl.Name, "cold point") || strings.HasPrefix(wl.Name, "cold range") {
 					n = cfg.Repeat
 				}
 				cfg.Logf("%s / %s / %v", wl.Name, t.Name, lat)
@@ -109,6 +109,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 					sum.Bytes += r.Bytes
 					sum.Data += r.Data
 					sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
+					sum.PeakLive = max(sum.PeakLive, r.PeakLive)
 					for k, c := range r.Requests {
 						sum.Requests[k] += c
 					}
@@ -167,9 +168,9 @@ func row(workload, target, lat string, r Result, n int) string {
 	if r.Data > 0 && r.Elapsed > 0 {
 		mbs = fmt.Sprintf("%.0f", float64(r.Data)/1e6/r.Elapsed.Seconds())
 	}
-	return fmt.Sprintf("| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %.0f |",
+	return fmt.Sprintf("| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f |",
 		workload, target, lat, ms, waves, per(s3proxy.GET), per(s3proxy.PUT), per(s3proxy.LIST), per(s3proxy.DELETE),
-		moved, mbs, float64(r.PeakHeap)/1e6)
+		moved, mbs, float64(r.PeakHeap)/1e6, float64(r.PeakLive)/1e6)
 }
 
 func trim(v float64) string {

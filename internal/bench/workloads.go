@@ -24,7 +24,8 @@ type Result struct {
 	Waves    int                  // sequential round trips after the database was open
 	Bytes    int64                // object bytes sent and received
 	Data     int64                // database bytes streamed, for MB/s (0: not a throughput workload)
-	PeakHeap uint64               // peak bytes of live heap objects during the run
+	PeakHeap uint64               // peak bytes of heap objects during the run, garbage not yet collected included
+	PeakLive uint64               // peak bytes of heap objects found live by a garbage collection during the run
 }
 
 // Total returns the number of S3 requests.
@@ -48,6 +49,7 @@ type Workload struct {
 // Workloads returns the workloads in the order of docs/performance.md.
 func Workloads() []Workload {
 	return []Workload{
+		{Name: "cold open", Run: coldOpen},
 		{Name: "cold point lookup", Run: coldPoint},
 		{Name: "cold point lookup, warm disk cache", Run: warmDiskPoint},
 		{Name: "warm point lookup", Run: warmPoint("")},
@@ -76,7 +78,8 @@ func (p *Prepared) measure(v *s3vfs.VFS, fn func(opened func()) error) (Result, 
 	waves0 := 0
 	start := time.Now()
 	err := fn(func() { waves0 = e.Proxy.Waves() })
-	r := Result{Elapsed: time.Since(start), PeakHeap: stop()}
+	r := Result{Elapsed: time.Since(start)}
+	r.PeakHeap, r.PeakLive = stop()
 	r.Requests = map[s3proxy.Kind]int{}
 	if !p.Local {
 		r.Waves = e.Proxy.Waves() - waves0
@@ -91,12 +94,14 @@ func (p *Prepared) measure(v *s3vfs.VFS, fn func(opened func()) error) (Result, 
 	return r, err
 }
 
-// sampleHeap samples the live heap every millisecond until the returned
-// function is called, which returns the peak.
-func sampleHeap() func() uint64 {
+// sampleHeap samples the heap every millisecond until the returned
+// function is called, which returns the peaks of the bytes of heap
+// objects (live or garbage not yet collected) and of the bytes the last
+// garbage collection found live.
+func sampleHeap() func() (heap, live uint64) {
 	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak uint64
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	var peak, peakLive uint64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -107,6 +112,7 @@ func sampleHeap() func() uint64 {
 		for {
 			metrics.Read(s)
 			peak = max(peak, s[0].Value.Uint64())
+			peakLive = max(peakLive, s[1].Value.Uint64())
 			select {
 			case <-done:
 				return
@@ -114,10 +120,10 @@ func sampleHeap() func() uint64 {
 			}
 		}
 	}()
-	return func() uint64 {
+	return func() (uint64, uint64) {
 		close(done)
 		wg.Wait()
-		return peak
+		return peak, peakLive
 	}
 }
 
@@ -197,6 +203,24 @@ func (p *Prepared) warmDisk(ctx context.Context, warm, query func(*sql.Conn) err
 		return Result{}, err
 	}
 	return p.coldWith(ctx, opts, query)
+}
+
+// coldOpen opens a connection on a fresh VFS: the round trips before a
+// cold workload's first statement.
+func coldOpen(ctx context.Context, p *Prepared) (Result, error) {
+	v, db, done, err := p.open(ctx, p.key, "")
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	return p.measure(v, func(opened func()) error {
+		opened()
+		c, err := db.Conn(ctx) // opens the database file
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
 }
 
 func coldPoint(ctx context.Context, p *Prepared) (Result, error) {

@@ -1,0 +1,112 @@
+package s3vfs_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
+)
+
+// coldOpenCost opens key on a fresh VFS (another process, a cold cache)
+// with a latency on every request, and returns the requests and
+// sequential round trips the open made.
+func coldOpenCost(t *testing.T, e *env, key string) (counts map[string]int, waves int) {
+	t.Helper()
+	d := openDB(t, e.register(e.newVFS(nil)), key)
+	e.proxy.SetLatency(5 * time.Millisecond)
+	defer e.proxy.SetLatency(0)
+	e.proxy.Reset()
+	conn(t, d) // opens the file; SQLite reads the header
+	counts = map[string]int{}
+	for k, n := range e.proxy.Counts() {
+		counts[string(k)] = n
+	}
+	return counts, e.proxy.Waves()
+}
+
+// A cold open fetches block 0 while it reads the head's checkpoint: three
+// sequential round trips (LIST; the record; the checkpoint and block 0),
+// four requests. Where block 0 is not where the record suggests, the guess
+// costs one more GET in the same round trip, and the block a fourth.
+func TestColdOpenRoundTrips(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	db := e.open("src.db")
+	db.SetMaxOpenConns(1)
+	fillRows(t, db, 2000)
+	var buf bytes.Buffer
+	r := e.vfs.SerializeReader(context.Background(), "src.db")
+	if _, err := io.Copy(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if err := e.vfs.Deserialize(context.Background(), "cold.db", bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+
+	counts, waves := coldOpenCost(t, e, "cold.db")
+	t.Logf("cold open after Deserialize: %v in %d round trips", counts, waves)
+	if counts["LIST"] != 1 || counts["GET"] != 3 || len(counts) != 2 || waves != 3 {
+		t.Errorf("cold open after Deserialize: %v in %d round trips, want 1 LIST and 3 GETs in 3", counts, waves)
+	}
+
+	// A commit that rewrites every row but not page 1 writes a checkpoint
+	// (its delta is too long) without block 0: the guess misses.
+	d := openDB(t, e.name, "cold.db")
+	mustExec(t, d, "UPDATE t SET grp = grp + 1")
+	counts, waves = coldOpenCost(t, e, "cold.db")
+	t.Logf("cold open after a checkpoint without block 0: %v in %d round trips", counts, waves)
+	if counts["LIST"] != 1 || counts["GET"] != 4 || len(counts) != 2 || waves != 4 {
+		t.Errorf("cold open after a checkpoint without block 0: %v in %d round trips, want 1 LIST and 4 GETs in 4", counts, waves)
+	}
+	c := conn(t, openDB(t, e.register(e.newVFS(nil)), "cold.db"))
+	if got := connInt(t, c, "SELECT sum(grp) FROM t"); got != 99000+2000 {
+		t.Errorf("sum(grp) = %d, want %d", got, 99000+2000)
+	}
+}
+
+// After a cold open, a point lookup waits for the two freshness checks
+// (SQLite loads the schema in a transaction of its own before the
+// statement's) and for each b-tree block not yet read, one at a time: no
+// request is spent on anything else, and none overlaps, since SQLite asks
+// for each page only once it has the one above it.
+func TestColdLookupRoundTrips(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	db := e.open("look.db")
+	db.SetMaxOpenConns(1)
+	fillRows(t, db, 20000) // three levels of 4 KiB pages
+	c := conn(t, openDB(t, e.register(e.newVFS(nil)), "look.db"))
+	e.proxy.SetLatency(5 * time.Millisecond)
+	defer e.proxy.SetLatency(0)
+	var mu sync.Mutex
+	var records, blocks int
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_commits/"):
+			records++
+		case req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_blocks/"):
+			blocks++
+		}
+		return false
+	})
+	e.proxy.Reset()
+	if got := connInt(t, c, "SELECT grp FROM t WHERE id = 15000"); got != 0 {
+		t.Fatalf("grp = %d, want 0", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	waves, total := e.proxy.Waves(), e.proxy.Total()
+	t.Logf("cold lookup after the open: %d freshness GETs, %d block GETs, %d round trips", records, blocks, waves)
+	if records != 2 || total != records+blocks || waves != total || blocks < 1 || blocks > 3 {
+		t.Errorf("cold lookup after the open: %d freshness GETs and %d block GETs (%d requests) in %d round trips, "+
+			"want 2 freshness GETs, 1 to 3 block GETs, one round trip each", records, blocks, total, waves)
+	}
+}

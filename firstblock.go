@@ -1,0 +1,104 @@
+package s3vfs
+
+import "context"
+
+// SQLite reads the header in block 0 right after a database is opened, and
+// a head's block map is only known once its base checkpoint is read. So
+// that the open does not wait for the checkpoint and then for block 0, the
+// block is fetched while the checkpoint is, under the name the record
+// gives it: its delta entry, or else the name it has when the checkpoint's
+// own commit wrote it, which is where block 0 is after a Deserialize (that
+// won on its first try) and after any commit that changed page 1 and wrote
+// a checkpoint. The
+// fetched bytes are kept only once the map is known and names the same
+// object, and their length and CRC32C match it. A wrong guess costs one
+// GET that finds nothing, in parallel with the checkpoint's.
+
+// firstBlockName returns the object block 0 of record rec most likely
+// lives in, and whether there is one worth fetching: not for an empty
+// file, nor for a record without a base checkpoint (its delta names every
+// block, and nothing else is read before block 0).
+func firstBlockName(key string, rec *record) (string, bool) {
+	if rec.fileSize == 0 || rec.base == (ckptRef{}) {
+		return "", false
+	}
+	ref := blockRef{commit: rec.base.n, token: rec.base.token}
+	for _, e := range rec.delta {
+		if e.idx == 0 {
+			if e.ref.isHole() {
+				return "", false
+			}
+			ref = e.ref
+		}
+	}
+	return blockName(key, 0, ref), true
+}
+
+// firstBlock is block 0 of a head being built, fetched in the background.
+type firstBlock struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when data and err are set
+	data   []byte
+	err    error
+}
+
+// prefetchFirstBlock starts fetching the object firstBlockName names for
+// rec, unless it is cached already, in a goroutine that lives until its
+// request ends; keep or drop must be called. It returns nil when there is
+// nothing to fetch.
+func (db *database) prefetchFirstBlock(ctx context.Context, rec *record) *firstBlock {
+	name, ok := firstBlockName(db.key, rec)
+	if !ok {
+		return nil
+	}
+	if _, cached := db.cache().get(name); cached || db.cache().limit <= 0 {
+		return nil
+	}
+	if disk := db.disk(); disk != nil && disk.has(disk.path(db.vfs.store.bucket, name)) {
+		return nil // SQLite's read of block 0 finds it on disk
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	fb := &firstBlock{name: name, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(fb.done)
+		fb.data, fb.err = db.vfs.store.get(ctx, name)
+	}()
+	return fb
+}
+
+// keep waits for the fetch and puts the bytes in the caches (memory, and
+// disk if the database has one) if s, the snapshot built meanwhile, has
+// them as its block 0. A fetch of another object (a wrong guess) is
+// cancelled rather than waited for.
+func (fb *firstBlock) keep(db *database, s *snapshot) {
+	if fb == nil {
+		return
+	}
+	ref := s.blocks.get(0)
+	if ref.isHole() || blockName(db.key, 0, ref) != fb.name {
+		fb.drop()
+		return
+	}
+	<-fb.done
+	fb.cancel()
+	if fb.err != nil {
+		return // shows again when SQLite reads the block
+	}
+	if int64(len(fb.data)) != blockLen(0, s.blockSize, s.size) || checksum(fb.data) != ref.crc {
+		return // read again, and reported, when SQLite reads the block
+	}
+	db.cache().add(fb.name, fb.data)
+	if disk := db.disk(); disk != nil {
+		disk.put(disk.path(db.vfs.store.bucket, fb.name), fb.data)
+	}
+}
+
+// drop cancels the fetch and waits for it to end.
+func (fb *firstBlock) drop() {
+	if fb == nil {
+		return
+	}
+	fb.cancel()
+	<-fb.done
+}

@@ -1,0 +1,26 @@
+package s3vfs
+
+import "testing"
+
+func TestFirstBlockName(t *testing.T) {
+	base := ckptRef{n: 7, token: 0xabc}
+	written := blockRef{commit: 9, token: 0xdef, crc: 1}
+	for _, tc := range []struct {
+		name string
+		rec  record
+		want string // "": nothing to fetch
+	}{
+		{"empty file", record{base: base}, ""},
+		{"no checkpoint: the delta names every block", record{fileSize: 100}, ""},
+		{"block 0 in the delta", record{fileSize: 100, base: base, delta: []entry{{0, written}, {3, written}}},
+			blockName("k", 0, written)},
+		{"block 0 a hole in the delta", record{fileSize: 100, base: base, delta: []entry{{0, blockRef{}}}}, ""},
+		{"block 0 from the checkpoint: the checkpoint's commit", record{fileSize: 100, base: base, delta: []entry{{2, written}}},
+			blockName("k", 0, blockRef{commit: 7, token: 0xabc})},
+	} {
+		got, ok := firstBlockName("k", &tc.rec)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("%s: got %q, %v; want %q", tc.name, got, ok, tc.want)
+		}
+	}
+}
