@@ -17,21 +17,28 @@ import "context"
 // firstBlockName returns the object block 0 of record rec most likely
 // lives in, and whether there is one worth fetching: not for an empty
 // file, nor for a record without a base checkpoint (its delta names every
-// block, and nothing else is read before block 0).
+// block, and nothing else is read before block 0). Where the delta does
+// not name block 0, the guess is the checkpoint's own commit only when
+// rec wrote that checkpoint (a Deserialize, a Restore, a commit that
+// checkpointed): in a head further on, block 0 untouched since the
+// checkpoint was most likely written long before it, and a guess would
+// cost a GET at every open that finds nothing.
 func firstBlockName(key string, rec *record) (string, bool) {
 	if rec.fileSize == 0 || rec.base == (ckptRef{}) {
 		return "", false
 	}
-	ref := blockRef{commit: rec.base.n, token: rec.base.token}
 	for _, e := range rec.delta {
 		if e.idx == 0 {
 			if e.ref.isHole() {
 				return "", false
 			}
-			ref = e.ref
+			return blockName(key, 0, e.ref), true
 		}
 	}
-	return blockName(key, 0, ref), true
+	if rec.base.n != rec.n {
+		return "", false
+	}
+	return blockName(key, 0, blockRef{commit: rec.base.n, token: rec.base.token}), true
 }
 
 // firstBlock is block 0 of a head being built, fetched in the background.

@@ -15,8 +15,10 @@ func TestFirstBlockName(t *testing.T) {
 		{"block 0 in the delta", record{fileSize: 100, base: base, delta: []entry{{0, written}, {3, written}}},
 			blockName("k", 0, written)},
 		{"block 0 a hole in the delta", record{fileSize: 100, base: base, delta: []entry{{0, blockRef{}}}}, ""},
-		{"block 0 from the checkpoint: the checkpoint's commit", record{fileSize: 100, base: base, delta: []entry{{2, written}}},
+		{"the record wrote the checkpoint: its commit", record{n: 7, fileSize: 100, base: base},
 			blockName("k", 0, blockRef{commit: 7, token: 0xabc})},
+		{"a head past the checkpoint that left block 0 alone: no guess",
+			record{n: 9, fileSize: 100, base: base, delta: []entry{{2, written}}}, ""},
 	} {
 		got, ok := firstBlockName("k", &tc.rec)
 		if got != tc.want || ok != (tc.want != "") {
