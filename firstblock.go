@@ -76,19 +76,20 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *record) *firstB
 
 // keep waits for the fetch and puts the bytes in the caches (memory, and
 // disk if the database has one) if s, the snapshot built meanwhile, has
-// them as its block 0. A fetch of another object (a wrong guess) is
-// cancelled rather than waited for.
+// them as its block 0. A fetch of another object (a wrong guess) is waited
+// for too, not cancelled: it is a GET that finds nothing, sent with the
+// checkpoint's and answered as fast, and cancelling a request in flight
+// closes its connection, which the next request would then open anew.
 func (fb *firstBlock) keep(db *database, s *snapshot) {
 	if fb == nil {
 		return
 	}
-	ref := s.blocks.get(0)
-	if ref.isHole() || blockName(db.key, 0, ref) != fb.name {
-		fb.drop()
-		return
-	}
 	<-fb.done
 	fb.cancel()
+	ref := s.blocks.get(0)
+	if ref.isHole() || blockName(db.key, 0, ref) != fb.name {
+		return
+	}
 	if fb.err != nil {
 		return // shows again when SQLite reads the block
 	}
