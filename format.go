@@ -104,27 +104,58 @@ func (c *checkpoint) encode() []byte {
 	return binary.LittleEndian.AppendUint32(b, checksum(b))
 }
 
-// appendEntries writes a table of the distinct (commit, token) pairs, then
-// each entry as (index delta, table position or 0 for a hole, CRC32C).
-func appendEntries(b []byte, es []entry) []byte {
-	type writer struct{ commit, token uint64 }
-	pos := map[writer]uint64{}
-	var table []writer
-	for _, e := range es {
-		if e.ref.isHole() {
-			continue
-		}
-		w := writer{e.ref.commit, e.ref.token}
-		if _, ok := pos[w]; !ok {
-			table = append(table, w)
-			pos[w] = uint64(len(table))
-		}
+// writerKey is one commit attempt that wrote blocks: an entry of the
+// writer table of an entry list.
+type writerKey struct{ commit, token uint64 }
+
+// writerTable collects, in order of first use, the distinct attempts
+// that wrote the given blocks (holes aside), with their 1-based positions.
+type writerTable struct {
+	list []writerKey
+	pos  map[writerKey]uint64
+}
+
+// add puts the attempt that wrote ref in the table, unless ref is a hole.
+func (t *writerTable) add(ref blockRef) {
+	if ref.isHole() {
+		return
 	}
-	b = binary.AppendUvarint(b, uint64(len(table)))
-	for _, w := range table {
+	w := writerKey{ref.commit, ref.token}
+	if t.pos == nil {
+		t.pos = map[writerKey]uint64{}
+	}
+	if _, ok := t.pos[w]; !ok {
+		t.list = append(t.list, w)
+		t.pos[w] = uint64(len(t.list))
+	}
+}
+
+// position returns the table position of ref's writer; 0 for a hole.
+func (t *writerTable) position(ref blockRef) uint64 {
+	if ref.isHole() {
+		return 0
+	}
+	return t.pos[writerKey{ref.commit, ref.token}]
+}
+
+// appendTo encodes the table: a count, then each commit and token.
+func (t *writerTable) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(t.list)))
+	for _, w := range t.list {
 		b = binary.AppendUvarint(b, w.commit)
 		b = binary.LittleEndian.AppendUint64(b, w.token)
 	}
+	return b
+}
+
+// appendEntries writes a table of the distinct (commit, token) pairs, then
+// each entry as (index delta, table position or 0 for a hole, CRC32C).
+func appendEntries(b []byte, es []entry) []byte {
+	var table writerTable
+	for _, e := range es {
+		table.add(e.ref)
+	}
+	b = table.appendTo(b)
 	b = binary.AppendUvarint(b, uint64(len(es)))
 	prev := int64(-1)
 	for _, e := range es {
@@ -134,7 +165,7 @@ func appendEntries(b []byte, es []entry) []byte {
 			b = binary.AppendUvarint(b, 0)
 			continue
 		}
-		b = binary.AppendUvarint(b, pos[writer{e.ref.commit, e.ref.token}])
+		b = binary.AppendUvarint(b, table.position(e.ref))
 		b = binary.LittleEndian.AppendUint32(b, e.ref.crc)
 	}
 	return b
@@ -196,7 +227,7 @@ func (d *decoder) fixed(n int, what string) []byte {
 func open(b []byte, magic string) *decoder {
 	d := &decoder{}
 	if len(b) < len(magic)+4 || string(b[:len(magic)]) != magic {
-		d.err = fmt.Errorf("%w: unknown format (not a version %d %s object)", errCorrupt, FormatVersion, kindOf(magic))
+		d.err = fmt.Errorf("%w: unknown format (not a version %c %s object)", errCorrupt, magic[6], kindOf(magic))
 		return d
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
@@ -209,7 +240,7 @@ func open(b []byte, magic string) *decoder {
 }
 
 func kindOf(magic string) string {
-	if magic == recordMagic {
+	if magic[5] == 'R' {
 		return "commit record"
 	}
 	return "checkpoint"
@@ -227,13 +258,13 @@ func (d *decoder) sizes() (blockSize, fileSize int64) {
 	return int64(bs), int64(fs)
 }
 
-func (d *decoder) entries(n int64, dense bool) []entry {
-	type writer struct{ commit, token uint64 }
+// writers decodes a writer table (writerTable.appendTo).
+func (d *decoder) writers() []writerKey {
 	nt := d.uvarint("writer table")
 	if d.err == nil && nt > uint64(len(d.b)) {
 		d.fail("writer table")
 	}
-	table := make([]writer, 0, min(nt, 1<<16))
+	table := make([]writerKey, 0, min(nt, 1<<16))
 	for i := uint64(0); i < nt && d.err == nil; i++ {
 		c := d.uvarint("writer commit")
 		t := d.fixed(8, "writer token")
@@ -241,9 +272,14 @@ func (d *decoder) entries(n int64, dense bool) []entry {
 			d.fail("writer commit")
 		}
 		if d.err == nil {
-			table = append(table, writer{c, binary.LittleEndian.Uint64(t)})
+			table = append(table, writerKey{c, binary.LittleEndian.Uint64(t)})
 		}
 	}
+	return table
+}
+
+func (d *decoder) entries(n int64, dense bool) []entry {
+	table := d.writers()
 	ne := d.uvarint("entry count")
 	if d.err == nil && (ne > uint64(n) || ne > uint64(len(d.b)) || dense && ne != uint64(n)) {
 		d.fail("entry count")
