@@ -196,7 +196,9 @@ func (d *decoder) overlayTable(self uint64, selfRecord bool, selfToken uint64) [
 		if selfRecord && dist == 0 {
 			r.token = selfToken
 		} else {
-			r.token = binary.LittleEndian.Uint64(d.fixed(8, "overlay token"))
+			if t := d.fixed(8, "overlay token"); d.err == nil {
+				r.token = binary.LittleEndian.Uint64(t)
+			}
 			size := d.uvarint("overlay size")
 			if d.err == nil && (size == 0 || size > maxOverlayRecordSize) {
 				d.fail("overlay size")
