@@ -24,6 +24,11 @@ type snapshot struct {
 	delta   []entry  // blocks that differ from baseMap (record n's delta)
 
 	legacy *legacyLayout // set for a database in the Python layout (legacy.go), whose n is 0
+
+	// Format version 2 (formatv2.go); zero for a version-1 record.
+	format   int                // the format version of record n; 0 or 1: version 1
+	overlays map[int64]*overlay // blocks read through an overlay (see entry2); never modified once built
+	delta2   []entry2           // record n's delta, when version 2; overlay sizes all filled in
 }
 
 // snapshot returns the snapshot record rec makes: block map blocks, over

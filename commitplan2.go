@@ -1,0 +1,441 @@
+package s3vfs
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+)
+
+// Planning a version-2 commit (docs/format.md, "Format version 2"): which
+// pages the transaction changed, compared with the committed bytes page by
+// page; which blocks carry their changed pages inline in the record and
+// which fold (are uploaded whole); the record, any checkpoint, and the
+// snapshot they make. Pure, like planCommit: doing it is commit.go's job.
+
+// foldBounds are the bounds of the planner: of one block's overlay, and of
+// the pages one record carries.
+type foldBounds struct {
+	records int   // most records in one block's overlay
+	bytes   int64 // most bytes of records in one block's overlay
+	inline  int64 // most bytes of pages one record carries
+}
+
+// defaultFoldBounds returns the bounds docs/format.md gives for blocks of
+// blockSize bytes ("The fold rule").
+func defaultFoldBounds(blockSize int64) foldBounds {
+	return foldBounds{records: 32, bytes: max(blockSize, 64<<10), inline: 256 << 10}
+}
+
+// planInputs is what the version-2 planner needs besides the snapshot and
+// the transaction.
+type planInputs struct {
+	// committed holds the bytes of blocks of the snapshot as read (merged),
+	// where the caller has them: every pending block it can, and block 0.
+	// A pending block missing here counts as changed in every page.
+	committed map[int64][]byte
+	bounds    foldBounds
+	// tooLarge reports whether a record of this many bytes does not fit
+	// where records are kept; nil: any fits.
+	tooLarge func(size int) bool
+}
+
+// commitPlan2 is what a version-2 commit writes, and what it makes once
+// published.
+type commitPlan2 struct {
+	rec     *record2
+	encoded []byte             // rec.encode(): what the conditional create writes
+	next    *snapshot          // the snapshot rec makes
+	changes map[int64]blockRef // the base objects the commit sets: folded, spilled, or a new hole
+	uploads []upload           // the folded blocks in index order, then any checkpoint
+	blocks  int                // how many of uploads are blocks
+	folded  []int64            // the blocks uploaded whole, ascending
+}
+
+// onePut reports whether the commit is a single request: the record.
+func (p *commitPlan2) onePut() bool { return len(p.uploads) == 0 }
+
+// blockChange is a block a transaction wrote, and the pages it changed.
+type blockChange struct {
+	idx   int64
+	data  []byte // the new block, exactly its length
+	pages pageList
+	bytes int64 // the bytes of pages
+}
+
+// pageUnit returns the page unit of a commit (docs/format.md, "Pages"):
+// SQLite's page size from the plaintext header in block0 if it is at
+// least 512 and divides the block size, else the block size.
+func pageUnit(blockSize int64, block0 []byte) int64 {
+	if len(block0) >= 100 && plainHeader(block0) {
+		ps := int64(block0[16])<<8 | int64(block0[17])
+		if ps == 1 {
+			ps = 65536
+		}
+		if validUnit(ps, blockSize) {
+			return ps
+		}
+	}
+	return blockSize
+}
+
+// changedPages returns the pages of block idx whose new bytes data differ
+// from old, the committed bytes as read (nil: unknown, every page
+// changed), of which only the first live bytes still count (a truncation
+// removed the rest). In block 0 the change counter and version-valid-for
+// number are not compared: readers serve them.
+func changedPages(idx, blockSize, unit int64, data, old []byte, live int64) pageList {
+	var l pageList
+	if old != nil && int64(len(old)) < live {
+		old = nil
+	}
+	for off := int64(0); off < int64(len(data)); off += unit {
+		end := min(off+unit, int64(len(data)))
+		if old == nil || end > live || !samePage(idx == 0 && off == 0, data[off:end], old[off:end]) {
+			l = l.add((idx*blockSize + off) / unit)
+		}
+	}
+	return l
+}
+
+// samePage reports whether pages a and b are equal, the served header
+// fields aside when header is set (page 1) and both are plain SQLite
+// headers that agree on whether the two fields are equal.
+func samePage(header bool, a, b []byte) bool {
+	if !header || len(a) < 100 || !plainHeader(a) || !plainHeader(b) {
+		return bytes.Equal(a, b)
+	}
+	if bytes.Equal(a[24:28], a[92:96]) != bytes.Equal(b[24:28], b[92:96]) {
+		return false
+	}
+	return bytes.Equal(a[:24], b[:24]) && bytes.Equal(a[28:92], b[28:92]) && bytes.Equal(a[96:], b[96:])
+}
+
+// planCommit2 plans the commit of w on s as commit s.n+1 of the database
+// at key, in format version 2. The caller has loaded the blocks rewrites
+// names, as for planCommit. s may be a version-1 snapshot: the commit
+// then upgrades the database.
+func planCommit2(key string, s *snapshot, w txView, in planInputs, a commitAttempt) commitPlan2 {
+	bs, size := s.blockSize, w.pendingSize
+	newLen := nblocks(size, bs)
+	live := min(s.size, w.floor)
+	block0 := w.pending[0]
+	if block0 == nil {
+		block0 = in.committed[0]
+	}
+	unit := pageUnit(bs, block0)
+
+	var written []blockChange
+	for _, idx := range slices.Sorted(maps.Keys(w.pending)) {
+		if idx >= newLen {
+			continue
+		}
+		c := blockChange{idx: idx, data: w.pending[idx][:blockLen(idx, bs, size)]}
+		c.pages = changedPages(idx, bs, unit, c.data, in.committed[idx], blockLen(idx, bs, live))
+		if idx == 0 && len(c.data) > 0 && !c.pages.contains(0) {
+			// Page 1 differs at most in the fields readers serve: it
+			// keeps its stored bytes, which the block then reads as.
+			c.data = slices.Clone(c.data)
+			copy(c.data, in.committed[0][:min(unit, int64(len(c.data)))])
+		}
+		for p := range c.pages.all() {
+			c.bytes += pageLen(p, unit, size)
+		}
+		written = append(written, c)
+	}
+
+	fold := map[int64]bool{}
+	for _, c := range written {
+		if ov := s.overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.recs)+1 > in.bounds.records {
+			fold[c.idx] = true
+		}
+	}
+	foldLargest := func() bool {
+		best := -1
+		for i, c := range written {
+			if !fold[c.idx] && c.bytes > 0 && (best < 0 || c.bytes > written[best].bytes) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			fold[written[best].idx] = true
+		}
+		return best >= 0
+	}
+	for carriedBytes(written, fold) > in.bounds.inline && foldLargest() {
+	}
+	for {
+		p := buildPlan2(key, s, w, written, fold, unit, a)
+		more := false
+		for _, c := range written {
+			if !fold[c.idx] && c.bytes > 0 && s.overlayBytes(c.idx)+int64(len(p.encoded)) > in.bounds.bytes {
+				fold[c.idx], more = true, true
+			}
+		}
+		if !more && in.tooLarge != nil && in.tooLarge(len(p.encoded)) {
+			more = foldLargest()
+		}
+		if !more {
+			return checkpointIfDue(key, s, p, in, a)
+		}
+	}
+}
+
+// carriedBytes returns the bytes of the pages of written blocks that do
+// not fold.
+func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
+	var total int64
+	for _, c := range written {
+		if !fold[c.idx] {
+			total += c.bytes
+		}
+	}
+	return total
+}
+
+// buildPlan2 makes the record, uploads and snapshot of the commit of w on
+// s in which the blocks in fold are uploaded whole and the other written
+// blocks carry their changed pages inline.
+func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) commitPlan2 {
+	bs, size := s.blockSize, w.pendingSize
+	newLen := nblocks(size, bs)
+	n := s.n + 1
+	self := overlayRef{n: n, token: a.token}
+	p := commitPlan2{changes: map[int64]blockRef{}}
+	entries := map[int64]entry2{}
+	var changed, inline pageList
+	var pages []byte
+
+	for _, c := range written {
+		changed = unionPages(changed, c.pages)
+		length := int64(len(c.data))
+		switch old := s.entry(c.idx); {
+		case fold[c.idx]:
+			ref := blockRef{commit: n, token: a.token, crc: checksum(c.data)}
+			entries[c.idx] = entry2{idx: c.idx, ref: ref}
+			p.changes[c.idx] = ref
+			p.uploads = append(p.uploads, upload{blockName(key, c.idx, ref), c.data})
+			p.folded = append(p.folded, c.idx)
+		case len(c.pages) > 0:
+			var recs []overlayRef
+			if old.ov != nil {
+				recs = slices.Clone(old.ov.recs)
+			}
+			entries[c.idx] = entry2{idx: c.idx, ref: old.ref,
+				ov: &overlay{baseLen: s.baseLength(c.idx), recs: append(recs, self), crc: checksum(c.data)}}
+			inline = unionPages(inline, c.pages)
+			for pg := range c.pages.all() {
+				off := pg*unit - c.idx*bs
+				pages = append(pages, c.data[off:off+pageLen(pg, unit, size)]...)
+			}
+		case length != blockLen(c.idx, bs, s.size):
+			// No page changed, but the block's length did: the same
+			// object, read to the new length.
+			if e := relength(s, c.idx, c.data); e != old {
+				entries[c.idx] = e
+			}
+		}
+	}
+	p.blocks = len(p.uploads)
+	for idx, ref := range w.spilled {
+		if idx < newLen {
+			entries[idx] = entry2{idx: idx, ref: ref} // uploaded early (spill.go)
+			p.changes[idx] = ref
+			changed = unionPages(changed, blockPages(idx, bs, unit, size))
+		}
+	}
+	// Blocks past the old end, or wholly past a truncation, that were not
+	// written since are holes.
+	for idx := min(s.blocks.len(), nblocks(w.floor, bs)); idx < newLen; idx++ {
+		if _, ok := entries[idx]; !ok {
+			entries[idx] = entry2{idx: idx}
+			p.changes[idx] = blockRef{}
+			changed = unionPages(changed, blockPages(idx, bs, unit, size))
+		}
+	}
+
+	p.rec = &record2{
+		n: n, parent: s.n, token: a.token,
+		blockSize: bs, fileSize: size,
+		time: a.time, writer: a.writer,
+		base: s.base, unit: unit,
+		changed: changed, inline: inline, pages: pages,
+		delta: mergeEntries2(s.deltaEntries(), entries, newLen, s),
+	}
+	p.encoded = p.rec.encode()
+	p.next = s.successor(p.rec, len(p.encoded), entries, newLen)
+	return p
+}
+
+// relength returns the entry of block idx of s read to the length of
+// data, whose pages all equal the committed ones.
+func relength(s *snapshot, idx int64, data []byte) entry2 {
+	e := s.entry(idx)
+	if e.ref.isHole() && e.ov == nil {
+		return e // zeros at any length
+	}
+	ov := &overlay{baseLen: s.baseLength(idx), crc: checksum(data)}
+	if e.ov != nil {
+		ov.recs = e.ov.recs
+	}
+	if len(ov.recs) == 0 && ov.baseLen == int64(len(data)) {
+		ov = nil // the object is the block again
+	}
+	return entry2{idx: idx, ref: e.ref, ov: ov}
+}
+
+// blockPages returns every page of block idx in a file of size bytes.
+func blockPages(idx, blockSize, unit, size int64) pageList {
+	l := blockLen(idx, blockSize, size)
+	if l == 0 {
+		return nil
+	}
+	return pageList{{idx * blockSize / unit, npages(l, unit)}}
+}
+
+// unionPages returns the pages of a and b.
+func unionPages(a, b pageList) pageList {
+	var out pageList
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var r pageRun
+		if j >= len(b) || i < len(a) && a[i].first <= b[j].first {
+			r, i = a[i], i+1
+		} else {
+			r, j = b[j], j+1
+		}
+		out = out.addRun(r.first, r.n)
+	}
+	return out
+}
+
+// deltaEntries returns the delta of s's record as version-2 entries.
+func (s *snapshot) deltaEntries() []entry2 {
+	if s.format >= 2 {
+		return s.delta2
+	}
+	return entriesFromV1(s.delta)
+}
+
+// mergeEntries2 returns the delta of a record over the delta of its
+// parent: the parent's entries, replaced by changes, without blocks at or
+// past n, and with block 0 always present (docs/format.md, "Entries,
+// version 2"), taken from s where neither names it.
+func mergeEntries2(parent []entry2, changes map[int64]entry2, n int64, s *snapshot) []entry2 {
+	m := make(map[int64]entry2, len(parent)+len(changes)+1)
+	for _, e := range parent {
+		m[e.idx] = e
+	}
+	maps.Copy(m, changes)
+	if _, ok := m[0]; !ok && n > 0 {
+		m[0] = s.entry(0)
+	}
+	out := make([]entry2, 0, len(m))
+	for idx, e := range m {
+		if idx < n {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(x, y entry2) int { return int(x.idx - y.idx) })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// successor returns the snapshot that record rec, size bytes long, makes
+// over s, with entries the blocks it set.
+func (s *snapshot) successor(rec *record2, size int, entries map[int64]entry2, n int64) *snapshot {
+	refs := make(map[int64]blockRef, len(entries))
+	ovs := maps.Clone(s.overlays)
+	if ovs == nil {
+		ovs = map[int64]*overlay{}
+	}
+	for idx, e := range entries {
+		refs[idx] = e.ref
+		if e.ov != nil {
+			ovs[idx] = withSize(e.ov, rec.n, int64(size))
+		} else {
+			delete(ovs, idx)
+		}
+	}
+	for idx := range ovs {
+		if idx >= n {
+			delete(ovs, idx)
+		}
+	}
+	delta := make([]entry2, len(rec.delta))
+	for i, e := range rec.delta {
+		delta[i] = e
+		if e.ov != nil {
+			delta[i].ov = withSize(e.ov, rec.n, int64(size))
+		}
+	}
+	return &snapshot{
+		n: rec.n, token: rec.token, time: rec.time,
+		blockSize: rec.blockSize, size: rec.fileSize,
+		blocks: s.blocks.with(n, refs),
+		base:   rec.base, baseMap: s.baseMap,
+		format: 2, overlays: ovs, delta2: delta,
+	}
+}
+
+// withSize returns ov with the length of record n, size, filled into its
+// reference to n (a record's references to itself have none).
+func withSize(ov *overlay, n uint64, size int64) *overlay {
+	if len(ov.recs) == 0 || ov.recs[len(ov.recs)-1].n != n || ov.recs[len(ov.recs)-1].size == size {
+		return ov
+	}
+	out := *ov
+	out.recs = slices.Clone(ov.recs)
+	out.recs[len(out.recs)-1].size = size
+	return &out
+}
+
+// checkpointIfDue adds a checkpoint to plan p when its record's delta is
+// longer than checkpointAfter allows or the record does not fit where
+// records are kept; the record then names the checkpoint as its base and
+// lists block 0 only.
+func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a commitAttempt) commitPlan2 {
+	n := p.rec.n
+	newLen := nblocks(p.rec.fileSize, p.rec.blockSize)
+	if len(p.rec.delta) <= checkpointAfter(newLen) && (in.tooLarge == nil || !in.tooLarge(len(p.encoded))) {
+		return p
+	}
+	rec := *p.rec
+	rec.base = ckptRef{n, a.token}
+	rec.delta = nil
+	if newLen > 0 {
+		for _, e := range p.rec.delta {
+			if e.idx == 0 {
+				rec.delta = []entry2{e}
+			}
+		}
+	}
+	p.rec = &rec
+	p.encoded = rec.encode()
+	size := int64(len(p.encoded))
+	c := &checkpoint2{n: n, token: a.token, blockSize: rec.blockSize, fileSize: rec.fileSize}
+	for idx, ref := range p.next.blocks.all() {
+		e := entry2{idx: idx, ref: ref}
+		if ov := p.next.overlays[idx]; ov != nil {
+			e.ov = withSize(ov, n, size)
+		}
+		c.blocks = append(c.blocks, e)
+	}
+	p.uploads = append(p.uploads, upload{checkpointName(key, n, a.token), c.encode()})
+	next := *p.next
+	next.base, next.baseMap = rec.base, next.blocks
+	next.delta2 = nil
+	for _, e := range rec.delta {
+		if e.ov != nil {
+			e.ov = withSize(e.ov, n, size)
+		}
+		next.delta2 = append(next.delta2, e)
+	}
+	next.overlays = maps.Clone(next.overlays)
+	for idx, ov := range next.overlays {
+		next.overlays[idx] = withSize(ov, n, size)
+	}
+	p.next = &next
+	return p
+}

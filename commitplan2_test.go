@@ -1,0 +1,295 @@
+package s3vfs
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The version-2 planner is tested without a server: a bucket is a map of
+// objects, published plans go into it, and every block of every snapshot
+// is read back through mergeBlock and compared with a plain []byte model
+// of the file.
+
+// planBS2 and planUnit2 are the block size and page size of these tests.
+const (
+	planBS2   = 1024
+	planUnit2 = 512
+)
+
+// memBucket2 holds what published version-2 plans wrote.
+type memBucket2 struct {
+	objects map[string][]byte
+	records map[uint64][]byte
+}
+
+func newMemBucket2() *memBucket2 {
+	return &memBucket2{objects: map[string][]byte{}, records: map[uint64][]byte{}}
+}
+
+// publish stores the plan's uploads and record, as a commit that won.
+func (m *memBucket2) publish(t *testing.T, p commitPlan2) {
+	t.Helper()
+	for _, u := range p.uploads {
+		m.objects[u.name] = u.data
+	}
+	if _, ok := m.records[p.rec.n]; ok {
+		t.Fatalf("record %d exists", p.rec.n)
+	}
+	m.records[p.rec.n] = p.encoded
+}
+
+// record decodes record n as a reader would.
+func (m *memBucket2) record(t *testing.T, n uint64) *record2 {
+	t.Helper()
+	r, err := decodeRecord2(m.records[n])
+	if err != nil {
+		t.Fatalf("record %d: %v", n, err)
+	}
+	return r
+}
+
+// readBlock reads block idx of s as the read path does: the object, and
+// through the merge if the block has an overlay.
+func (m *memBucket2) readBlock(t *testing.T, s *snapshot, idx int64) []byte {
+	t.Helper()
+	e := s.entry(idx)
+	length := blockLen(idx, s.blockSize, s.size)
+	var base []byte
+	if !e.ref.isHole() {
+		var ok bool
+		if base, ok = m.objects[blockName("db", idx, e.ref)]; !ok {
+			t.Fatalf("commit %d: block %d: no object %s", s.n, idx, blockName("db", idx, e.ref))
+		}
+		if checksum(base) != e.ref.crc {
+			t.Fatalf("commit %d: block %d: object CRC32C", s.n, idx)
+		}
+	}
+	if e.ov == nil {
+		if base == nil {
+			return make([]byte, length)
+		}
+		if int64(len(base)) != length {
+			t.Fatalf("commit %d: block %d: a plain object of %d bytes for a block of %d", s.n, idx, len(base), length)
+		}
+		return base
+	}
+	var recs []*record2
+	for _, r := range e.ov.recs {
+		if int64(len(m.records[r.n])) != r.size {
+			t.Fatalf("commit %d: block %d: overlay record %d is %d bytes, the map says %d", s.n, idx, r.n, len(m.records[r.n]), r.size)
+		}
+		recs = append(recs, m.record(t, r.n))
+	}
+	data, err := mergeBlock("db", e, s.blockSize, length, base, recs)
+	if err != nil {
+		t.Fatalf("commit %d: %v", s.n, err)
+	}
+	return data
+}
+
+// readAll reads the whole file of s.
+func (m *memBucket2) readAll(t *testing.T, s *snapshot) []byte {
+	var out []byte
+	for idx := range s.blocks.len() {
+		out = append(out, m.readBlock(t, s, idx)...)
+	}
+	return out
+}
+
+// rebuild builds the snapshot of record n from the record and its base
+// checkpoint, as a cold open does.
+func (m *memBucket2) rebuild(t *testing.T, n uint64) *snapshot {
+	t.Helper()
+	rec := m.record(t, n)
+	var base []entry2
+	if rec.base != (ckptRef{}) {
+		c, err := decodeCheckpoint2(m.objects[checkpointName("db", rec.base.n, rec.base.token)])
+		if err != nil {
+			t.Fatalf("checkpoint %d: %v", rec.base.n, err)
+		}
+		base = c.blocks
+	}
+	return snapshotOf2(rec, len(m.records[n]), base)
+}
+
+// sqliteHeader returns a block 0 that starts with a SQLite header of
+// page size planUnit2.
+func sqliteHeader() []byte {
+	b := make([]byte, planBS2)
+	copy(b, "SQLite format 3\x00")
+	b[16], b[17] = planUnit2>>8, planUnit2&0xff
+	return b
+}
+
+// txOver returns the transaction that turns the file of s, whose bytes
+// are old, into new, having written the given pages (and been truncated
+// to floor at least once): its pending blocks are whole, as file.pendingBlock
+// makes them, and include those rewrites names. committed holds the
+// committed bytes of the pending blocks and block 0, as read reads them.
+func txOver(s *snapshot, new []byte, written []int64, floor int64, read func(idx int64) []byte) (txView, map[int64][]byte) {
+	w := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: int64(len(new)), floor: floor}
+	load := func(idx int64) {
+		if _, ok := w.pending[idx]; ok || idx*planBS2 >= int64(len(new)) {
+			return
+		}
+		buf := make([]byte, planBS2)
+		copy(buf, new[idx*planBS2:min(int64(len(new)), (idx+1)*planBS2)])
+		w.pending[idx] = buf
+	}
+	for _, p := range written {
+		load(p * planUnit2 / planBS2)
+	}
+	for _, idx := range rewrites(s, w) {
+		load(idx)
+	}
+	committed := map[int64][]byte{}
+	for idx := range w.pending {
+		if idx < s.blocks.len() {
+			committed[idx] = read(idx)
+		}
+	}
+	if _, ok := committed[0]; !ok && s.blocks.len() > 0 {
+		committed[0] = read(0)
+	}
+	return w, committed
+}
+
+// TestPlanCommit2Model publishes random transactions (page writes,
+// growth, truncation) with small bounds, so that every rule runs: after
+// each, every block reads back as the model says, through the new
+// snapshot and through one rebuilt from the record and its checkpoint;
+// the record lists at least the pages that changed; the bounds hold.
+func TestPlanCommit2Model(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { testPlanModel(t, seed) })
+	}
+}
+
+func testPlanModel(t *testing.T, seed uint64) {
+	rnd := rand.New(rand.NewPCG(seed, 2))
+	bounds := foldBounds{records: 3, bytes: 6 << 10, inline: 2 * planUnit2}
+	m := newMemBucket2()
+	s := &snapshot{blockSize: planBS2}
+	model := []byte{}
+	var onePut, folds int
+	for n := uint64(1); n <= 60; n++ {
+		old := model
+		newModel := slices.Clone(old)
+		floor := int64(len(old))
+		if len(newModel) == 0 {
+			newModel = sqliteHeader()[:planUnit2]
+		}
+		switch rnd.IntN(10) {
+		case 0: // truncate to a page boundary, maybe mid-block
+			cut := int64(rnd.IntN(len(newModel)/planUnit2+1)) * planUnit2
+			newModel = newModel[:max(cut, planUnit2)]
+			floor = int64(len(newModel))
+		case 1, 2: // grow by a few pages
+			newModel = append(newModel, make([]byte, planUnit2*(1+rnd.IntN(4)))...)
+		}
+		pages := int64(len(newModel)) / planUnit2
+		var written []int64
+		for range 1 + rnd.IntN(3) {
+			p := rnd.Int64N(pages)
+			written = append(written, p)
+			page := newModel[p*planUnit2 : (p+1)*planUnit2]
+			if p == 0 {
+				page[100+rnd.IntN(planUnit2-100)] = byte(rnd.Uint32())
+				copy(page[24:28], []byte{0, 0, 0, byte(n)}) // counters SQLite writes, which readers serve
+			} else if rnd.IntN(4) > 0 {
+				page[rnd.IntN(planUnit2)] = byte(rnd.Uint32())
+			}
+		}
+		for p := int64(len(old)) / planUnit2; p < pages; p++ {
+			written = append(written, p)
+		}
+		w, committed := txOver(s, newModel, written, floor, func(idx int64) []byte { return m.readBlock(t, s, idx) })
+		if rnd.IntN(8) == 0 {
+			delete(committed, written[0]*planUnit2/planBS2) // a block overwritten whole, not in the cache
+		}
+		in := planInputs{committed: committed, bounds: bounds}
+		if n%17 == 0 {
+			in.tooLarge = func(int) bool { return true }
+		}
+		a := commitAttempt{token: 1000 + n, time: time.Unix(int64(n), 0), writer: "w"}
+		p := planCommit2("db", s, w, in, a)
+
+		if p.onePut() {
+			onePut++
+		}
+		folds += len(p.folded)
+		if got, want := p.rec.inline.count()*planUnit2, bounds.inline; got > want {
+			t.Fatalf("commit %d carries %d bytes of pages", n, got)
+		}
+		for p2 := range pages {
+			pg := func(b []byte) []byte {
+				if (p2+1)*planUnit2 > int64(len(b)) || p2*planUnit2 >= floor {
+					return nil
+				}
+				return b[p2*planUnit2 : (p2+1)*planUnit2]
+			}
+			if a, b := pg(old), pg(newModel); (a == nil || !samePage(p2 == 0, a, b)) && !p.rec.changed.contains(p2) {
+				t.Fatalf("commit %d: page %d changed, and is not listed in %v", n, p2, p.rec.changed)
+			}
+		}
+		m.publish(t, p)
+		rec := m.record(t, n)
+		if !sameRecord2(rec, p.rec) {
+			t.Fatalf("commit %d: the record does not decode as planned", n)
+		}
+		s = p.next
+		for idx, ov := range s.overlays {
+			if len(ov.recs) > bounds.records || s.overlayBytes(idx) > bounds.bytes {
+				t.Fatalf("commit %d: block %d has an overlay of %d records, %d bytes", n, idx, len(ov.recs), s.overlayBytes(idx))
+			}
+		}
+		if got := m.readAll(t, s); !sameFile(got, newModel) {
+			t.Fatalf("commit %d: the file reads\n%x\nnot\n%x", n, got, newModel)
+		}
+		rebuilt := m.rebuild(t, n)
+		if !reflect.DeepEqual(blocksOf(rebuilt), blocksOf(s)) ||
+			!sameOverlays(rebuilt.overlays, s.overlays) {
+			t.Fatalf("commit %d: the snapshot rebuilt from the record differs from the planned one", n)
+		}
+		model = newModel
+	}
+	if onePut == 0 || folds == 0 {
+		t.Errorf("%d one-request commits, %d folds: the model did not exercise both", onePut, folds)
+	}
+}
+
+// sameFile compares files, the header fields readers serve aside.
+func sameFile(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) >= 100 {
+		return samePage(true, a[:planUnit2], b[:planUnit2]) && bytes.Equal(a[planUnit2:], b[planUnit2:])
+	}
+	return bytes.Equal(a, b)
+}
+
+func blocksOf(s *snapshot) map[int64]blockRef {
+	out := map[int64]blockRef{}
+	for idx, ref := range s.blocks.all() {
+		out[idx] = ref
+	}
+	return out
+}
+
+func sameOverlays(a, b map[int64]*overlay) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for idx, ov := range a {
+		if b[idx] == nil || !reflect.DeepEqual(*ov, *b[idx]) {
+			return false
+		}
+	}
+	return true
+}
