@@ -3,6 +3,7 @@ package s3vfs
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -292,4 +293,168 @@ func sameOverlays(a, b map[int64]*overlay) bool {
 		}
 	}
 	return true
+}
+
+// planSnap2 returns a version-2 snapshot of commit n of a file of size
+// bytes whose blocks were all written whole by commit n, with block 0
+// starting with a SQLite header of page size planUnit2, and the bytes
+// each block reads as (block idx filled with idx+1 after the header).
+func planSnap2(n uint64, size int64, overlays map[int64]*overlay) (*snapshot, map[int64][]byte) {
+	data := map[int64][]byte{}
+	refs := map[int64]blockRef{}
+	for idx := range nblocks(size, planBS2) {
+		b := bytes.Repeat([]byte{byte(idx + 1)}, int(blockLen(idx, planBS2, size)))
+		if idx == 0 {
+			copy(b, sqliteHeader()[:100])
+		}
+		data[idx] = b
+		refs[idx] = blockRef{commit: n, token: n, crc: checksum(b)}
+	}
+	return &snapshot{n: n, token: n, blockSize: planBS2, size: size, format: 2, overlays: overlays,
+		blocks: blockMap{}.with(nblocks(size, planBS2), refs)}, data
+}
+
+// writeTx returns a transaction over s whose pending blocks are committed
+// with the given pages (of planUnit2) filled with fill.
+func writeTx(s *snapshot, committed map[int64][]byte, fill byte, pages ...int64) txView {
+	w := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: s.size, floor: s.size}
+	for _, p := range pages {
+		idx := p * planUnit2 / planBS2
+		if w.pending[idx] == nil {
+			w.pending[idx] = make([]byte, planBS2)
+			copy(w.pending[idx], committed[idx])
+		}
+		off := p*planUnit2 - idx*planBS2
+		for i := off; i < off+planUnit2; i++ {
+			w.pending[idx][i] = fill
+		}
+	}
+	return w
+}
+
+func TestPlanCommit2(t *testing.T) {
+	const token = 99
+	a := commitAttempt{token: token, time: time.Unix(1700000000, 0), writer: "w"}
+	bounds := foldBounds{records: 2, bytes: 64 << 10, inline: 2 * planUnit2}
+	full := func(n uint64) []overlayRef {
+		var r []overlayRef
+		for i := range uint64(bounds.records) {
+			r = append(r, overlayRef{n: n - i - 1, token: 5, size: 100})
+		}
+		slices.Reverse(r)
+		return r
+	}
+	tests := []struct {
+		name     string
+		size     int64
+		overlays map[int64]*overlay
+		tx       func(s *snapshot, c map[int64][]byte) txView
+		forget   []int64 // blocks whose committed bytes the planner is not given
+		changed  pageList
+		inline   pageList
+		folded   []int64
+	}{{
+		name:    "one page: carried inline, one request",
+		size:    4 * planBS2,
+		tx:      func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 5) },
+		changed: pageList{{5, 1}}, inline: pageList{{5, 1}},
+	}, {
+		name: "a page written with its own bytes is not changed",
+		size: 4 * planBS2,
+		tx:   func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 3, 4) },
+	}, {
+		name: "page 1 differing only in the counters readers serve is not changed",
+		size: 2 * planBS2,
+		tx: func(s *snapshot, c map[int64][]byte) txView {
+			w := writeTx(s, c, 0, 1)
+			copy(w.pending[0][1*planUnit2:], c[0][planUnit2:]) // page 2 as committed
+			copy(w.pending[0][24:28], []byte{0, 0, 0, 7})
+			copy(w.pending[0][92:96], []byte{0, 0, 0, 7})
+			return w
+		},
+	}, {
+		name:     "an overlay at its record bound folds",
+		size:     4 * planBS2,
+		overlays: map[int64]*overlay{1: {baseLen: planBS2, recs: full(10)}},
+		tx:       func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 2) },
+		changed:  pageList{{2, 1}}, folded: []int64{1},
+	}, {
+		name:    "past the inline bound, the block with most pages folds",
+		size:    4 * planBS2,
+		tx:      func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 2, 3, 6) },
+		changed: pageList{{2, 2}, {6, 1}}, inline: pageList{{6, 1}}, folded: []int64{1},
+	}, {
+		name:    "committed bytes unknown: every page of the block changed",
+		size:    4 * planBS2,
+		tx:      func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 5) },
+		forget:  []int64{2},
+		changed: pageList{{4, 2}}, inline: pageList{{4, 2}},
+	}, {
+		name: "growth: the new pages of the short last block are carried",
+		size: 3*planBS2 + planUnit2,
+		tx: func(s *snapshot, c map[int64][]byte) txView {
+			w := writeTx(s, c, 0xee, 7)
+			w.pendingSize = 4 * planBS2
+			return w
+		},
+		changed: pageList{{7, 1}}, inline: pageList{{7, 1}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := uint64(10)
+			s, data := planSnap2(n, tt.size, tt.overlays)
+			w := tt.tx(s, data)
+			committed := maps.Clone(data)
+			for _, idx := range tt.forget {
+				delete(committed, idx)
+			}
+			p := planCommit2("db", s, w, planInputs{committed: committed, bounds: bounds}, a)
+			if !reflect.DeepEqual(p.rec.changed, tt.changed) || !reflect.DeepEqual(p.rec.inline, tt.inline) {
+				t.Errorf("changed %v, inline %v; want %v, %v", p.rec.changed, p.rec.inline, tt.changed, tt.inline)
+			}
+			if !slices.Equal(p.folded, tt.folded) || p.blocks != len(tt.folded) || p.onePut() != (len(tt.folded) == 0) {
+				t.Errorf("folded %v (%d uploads); want %v", p.folded, len(p.uploads), tt.folded)
+			}
+			if p.rec.unit != planUnit2 || p.rec.n != n+1 || p.rec.parent != n || p.rec.token != token {
+				t.Errorf("record header %+v", p.rec)
+			}
+			if len(p.rec.delta) == 0 || p.rec.delta[0].idx != 0 {
+				t.Errorf("block 0 is not in the delta: %+v", p.rec.delta)
+			}
+			if _, err := decodeRecord2(p.encoded); err != nil {
+				t.Errorf("the record does not decode: %v", err)
+			}
+			for _, idx := range slices.Collect(p.rec.inline.all()) {
+				ov := p.next.overlays[idx*planUnit2/planBS2]
+				if ov == nil || ov.recs[len(ov.recs)-1] != (overlayRef{n + 1, token, int64(len(p.encoded))}) {
+					t.Errorf("page %d: the block's overlay %+v does not end with the record", idx, ov)
+				}
+			}
+		})
+	}
+}
+
+// TestPlanCommit2Upgrade: a commit on a version-1 snapshot writes a
+// version-2 record whose delta keeps every version-1 entry, without
+// overlay, and its base checkpoint.
+func TestPlanCommit2Upgrade(t *testing.T) {
+	s := planSnap(3, 4*planBS)
+	s.base = ckptRef{2, 7}
+	w := txView{dirty: true, pending: map[int64][]byte{2: planBlock(2)}, pendingSize: 4 * planBS, floor: 4 * planBS}
+	committed := map[int64][]byte{2: bytes.Repeat([]byte{0}, planBS)}
+	p := planCommit2("db", s, w, planInputs{committed: committed, bounds: defaultFoldBounds(planBS)}, commitAttempt{token: 4})
+	if p.rec.base != s.base || p.next.format != 2 {
+		t.Errorf("base %v, format %d", p.rec.base, p.next.format)
+	}
+	if len(p.rec.delta) != 4 {
+		t.Fatalf("delta %+v", p.rec.delta)
+	}
+	for i, e := range p.rec.delta {
+		if e.ref != s.delta[i].ref || (i != 2) != (e.ov == nil) {
+			t.Errorf("entry %d = %+v, from %+v", i, e, s.delta[i])
+		}
+	}
+	if !p.onePut() || p.rec.unit != planBS {
+		t.Errorf("uploads %d, unit %d: block 2 should be carried in pages of the block size (no SQLite header)", len(p.uploads), p.rec.unit)
+	}
 }
