@@ -13,6 +13,9 @@ import (
 // checked against the length and CRC32C its commit recorded. The caller
 // must not modify the result.
 func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
+	if s.overlays[idx] != nil {
+		return db.readOverlaid(ctx, s, idx)
+	}
 	want := blockLen(idx, s.blockSize, s.size)
 	name, ok := s.blockID(db.key, idx)
 	if !ok {
@@ -39,6 +42,9 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 
 // readBlockUncached fetches block idx of s from S3 and verifies it.
 func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
+	if s.overlays[idx] != nil {
+		return db.readOverlaid(ctx, s, idx)
+	}
 	want := blockLen(idx, s.blockSize, s.size)
 	ref := s.blocks.get(idx)
 	if ref.isHole() {

@@ -41,22 +41,35 @@ func (f *file) commit(ctx context.Context) error {
 	}
 
 	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
+	if v.writeFormat2 || s.format >= 2 {
+		return f.commit2(ctx, s, attempt)
+	}
 	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
+	return f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
+}
+
+// publish does a planned commit: it uploads the objects (the first
+// blocks of them block objects, which then enter the cache), creates the
+// record, and settles the outcome; next is the snapshot the record makes,
+// changes the blocks it sets.
+func (f *file) publish(ctx context.Context, rec *record, uploads []upload, blocks int, next *snapshot, changes map[int64]blockRef) error {
+	db := f.db
+	v := db.vfs
 	orphans := func() []string {
-		names := make([]string, len(p.uploads), len(p.uploads)+len(f.spillNames))
-		for i, u := range p.uploads {
+		names := make([]string, len(uploads), len(uploads)+len(f.spillNames))
+		for i, u := range uploads {
 			names[i] = u.name
 		}
 		return append(names, f.spillNames...)
 	}
-	if err := v.putAll(ctx, p.uploads); err != nil {
+	if err := v.putAll(ctx, uploads); err != nil {
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	start := time.Now()
-	switch err := db.createRecord(ctx, p.rec); {
+	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
 		v.stats.conflicts.Add(1)
 		// The head this commit built on is known to be old, and a retry
@@ -75,12 +88,12 @@ func (f *file) commit(ctx context.Context) error {
 
 	v.stats.commits.Add(1)
 	// The new blocks are what the next transaction reads first.
-	for _, u := range p.uploads[:p.blocks] {
+	for _, u := range uploads[:blocks] {
 		db.cache().add(u.name, u.data)
 	}
-	db.known.publish(p.next, start)
-	f.snap = p.next
-	f.dropSpilled(ctx, p.changes)
+	db.known.publish(next, start)
+	f.snap = next
+	f.dropSpilled(ctx, changes)
 	f.discard()
 	return nil
 }
@@ -101,7 +114,7 @@ func (v *VFS) putAll(ctx context.Context, uploads []upload) error {
 // was lost), any other record is a lost race.
 func (db *database) createRecord(ctx context.Context, rec *record) error {
 	rs := db.vfs.records
-	data := rec.encode()
+	data := rec.bytes()
 	// Never create a record on a parent seen too long ago (retention.go).
 	if err := db.confirmParent(ctx, rec.parent); err != nil {
 		return err
@@ -133,7 +146,7 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		got, gerr := rs.get(ctx, db.key, rec.n)
 		switch {
 		case gerr == nil:
-			r, derr := decodeRecord(got)
+			r, derr := decodeAnyRecord(got)
 			if derr != nil {
 				// Unreadable: it may be ours. Calling it a lost race would
 				// delete the blocks of a published commit.

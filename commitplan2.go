@@ -374,7 +374,7 @@ func (s *snapshot) successor(rec *record2, size int, entries map[int64]entry2, n
 		n: rec.n, token: rec.token, time: rec.time,
 		blockSize: rec.blockSize, size: rec.fileSize,
 		blocks: s.blocks.with(n, refs),
-		base:   rec.base, baseMap: s.baseMap,
+		base:   rec.base, baseMap: s.baseMap, baseOverlays: s.baseOverlays,
 		format: 2, overlays: ovs, delta2: delta,
 	}
 }
@@ -436,6 +436,7 @@ func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a co
 	for idx, ov := range next.overlays {
 		next.overlays[idx] = withSize(ov, n, size)
 	}
+	next.baseOverlays = next.overlays
 	p.next = &next
 	return p
 }

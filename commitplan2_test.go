@@ -115,7 +115,8 @@ func (m *memBucket2) rebuild(t *testing.T, n uint64) *snapshot {
 		}
 		base = c.blocks
 	}
-	return snapshotOf2(rec, len(m.records[n]), base)
+	baseMap, baseOverlays := baseOf(base)
+	return snapshotOf2(rec, len(m.records[n]), baseMap, baseOverlays)
 }
 
 // sqliteHeader returns a block 0 that starts with a SQLite header of

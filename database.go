@@ -29,6 +29,8 @@ type snapshot struct {
 	format   int                // the format version of record n; 0 or 1: version 1
 	overlays map[int64]*overlay // blocks read through an overlay (see entry2); never modified once built
 	delta2   []entry2           // record n's delta, when version 2; overlay sizes all filled in
+
+	baseOverlays map[int64]*overlay // the overlays of the base checkpoint, reused like baseMap
 }
 
 // snapshot returns the snapshot record rec makes: block map blocks, over
@@ -56,6 +58,9 @@ func (s *snapshot) empty() bool { return s.n == 0 && s.legacy == nil }
 func (s *snapshot) blockID(key string, idx int64) (string, bool) {
 	if s.legacy != nil {
 		return legacyBlockName(key, idx) + "#" + s.legacy.etags[idx], true
+	}
+	if ov := s.overlays[idx]; ov != nil {
+		return overlaidID(key, s.entry(idx)), true
 	}
 	ref := s.blocks.get(idx)
 	if ref.isHole() {
@@ -125,7 +130,7 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 		case err != nil:
 			return nil, err
 		}
-		if next, err = decodeRecord(data); err != nil {
+		if next, err = decodeAnyRecord(data); err != nil {
 			return nil, fmt.Errorf("s3vfs: record %d of %s: %w", head.n+1, db.key, err)
 		}
 		// Something was committed: find the newest record with one LIST
@@ -182,9 +187,12 @@ func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := decodeRecord(data)
+	rec, err := decodeAnyRecord(data)
 	if err != nil {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w", n, db.key, err)
+	}
+	if rec.v2 != nil {
+		db.cache().add(overlayRecordID(db.key, n, rec.token), data) // it may carry pages the next reads need
 	}
 	if rec.n != n {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, errCorrupt, rec.n)
@@ -195,6 +203,9 @@ func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
 // build makes the snapshot of rec, reading its base checkpoint unless prev
 // already has it, and block 0 alongside the checkpoint (firstblock.go).
 func (db *database) build(ctx context.Context, rec *record, prev *snapshot) (*snapshot, error) {
+	if rec.v2 != nil {
+		return db.build2(ctx, rec, prev)
+	}
 	var base blockMap
 	var fb *firstBlock
 	switch {

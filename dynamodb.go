@@ -231,6 +231,12 @@ func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 // records (a DynamoDB item); the commit then writes a checkpoint, which
 // leaves the record a fixed, small size.
 func (v *VFS) recordTooLarge(rec *record) bool {
+	return v.recordSizeTooLarge(len(rec.encode()))
+}
+
+// recordSizeTooLarge reports whether a record of size bytes would not fit
+// the coordinator's records.
+func (v *VFS) recordSizeTooLarge(size int) bool {
 	_, inDynamo := v.records.(dynamoRecords)
-	return inDynamo && len(rec.encode()) > maxInlineRecord
+	return inDynamo && size > maxInlineRecord
 }

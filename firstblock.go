@@ -27,7 +27,14 @@ func firstBlockName(key string, rec *record) (string, bool) {
 	if rec.fileSize == 0 || rec.base == (ckptRef{}) {
 		return "", false
 	}
-	for _, e := range rec.delta {
+	delta := rec.delta
+	if rec.v2 != nil {
+		delta = nil
+		for _, e := range rec.v2.delta {
+			delta = append(delta, entry{e.idx, e.ref}) // the base object; overlays are read with the block
+		}
+	}
+	for _, e := range delta {
 		if e.idx == 0 {
 			if e.ref.isHole() {
 				return "", false

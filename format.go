@@ -53,6 +53,9 @@ type record struct {
 	writer    string
 	base      ckptRef
 	delta     []entry // sorted by idx, all < nblocks
+
+	v2   *record2 // set for a version-2 record, whose fields above are copied from it and delta is nil
+	size int      // a version-2 record's encoded length
 }
 
 // checkpoint is the full block map at commit n.

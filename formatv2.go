@@ -456,3 +456,48 @@ func entriesFromV1(es []entry) []entry2 {
 	}
 	return out
 }
+
+// decodeAnyRecord decodes a record of either version (by its magic). A
+// version-2 record comes back as a record whose v2 field holds it.
+func decodeAnyRecord(b []byte) (*record, error) {
+	if len(b) < len(recordMagic2) || string(b[:len(recordMagic2)]) != recordMagic2 {
+		return decodeRecord(b)
+	}
+	r2, err := decodeRecord2(b)
+	if err != nil {
+		return nil, err
+	}
+	return r2.header(len(b)), nil
+}
+
+// header returns r as a record: its version-1 fields, and r itself, size
+// bytes long once encoded.
+func (r *record2) header(size int) *record {
+	return &record{n: r.n, parent: r.parent, token: r.token, blockSize: r.blockSize, fileSize: r.fileSize,
+		time: r.time, writer: r.writer, base: r.base, v2: r, size: size}
+}
+
+// bytes returns the encoding of rec, in its version.
+func (rec *record) bytes() []byte {
+	if rec.v2 != nil {
+		return rec.v2.encode()
+	}
+	return rec.encode()
+}
+
+// decodeAnyCheckpoint decodes a checkpoint of either version (by its
+// magic), as version-2 entries.
+func decodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []entry2, err error) {
+	if len(b) < len(checkpointMagic2) || string(b[:len(checkpointMagic2)]) != checkpointMagic2 {
+		c, err := decodeCheckpoint(b)
+		if err != nil {
+			return 0, 0, 0, nil, err
+		}
+		return c.n, c.token, c.blockSize, entriesFromV1(c.blocks), nil
+	}
+	c, err := decodeCheckpoint2(b)
+	if err != nil {
+		return 0, 0, 0, nil, err
+	}
+	return c.n, c.token, c.blockSize, c.blocks, nil
+}

@@ -387,6 +387,14 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	}
 	head := recs[len(recs)-1]
 	c.report.HeadSize = head.fileSize
+	for _, rec := range recs {
+		if rec.v2 != nil {
+			// Liveness must count the records whose pages a version
+			// overlays (docs/format.md, "Garbage collection, version 2"):
+			// not built yet, and deleting by version-1 rules would lose them.
+			return fmt.Errorf("record %d is in format version 2, which this collector cannot collect yet", rec.n)
+		}
+	}
 
 	// Group the records by base checkpoint. A block of the base is used by
 	// record r when it lies within r's file and r's delta does not replace

@@ -60,7 +60,19 @@ func (db *database) describe(ctx context.Context, n uint64) (Commit, error) {
 	}
 	c := Commit{N: n, Time: rec.time, Writer: rec.writer, Size: rec.fileSize}
 	entries := rec.delta
-	if rec.base == (ckptRef{n, rec.token}) {
+	if rec.v2 != nil {
+		entries = nil
+		for _, e := range rec.v2.delta {
+			if e.ov != nil && len(e.ov.recs) > 0 && e.ov.recs[len(e.ov.recs)-1].n == n {
+				e.ref = blockRef{commit: n, token: rec.token} // carried inline: changed by this commit
+			}
+			entries = append(entries, entry{e.idx, e.ref})
+		}
+	}
+	if rec.v2 != nil {
+		// Its delta names every block it set, checkpoint or not.
+		c.Checkpoint = rec.base == (ckptRef{n, rec.token})
+	} else if rec.base == (ckptRef{n, rec.token}) {
 		c.Checkpoint = true
 		ck, err := db.readCheckpoint(ctx, rec.base)
 		if err != nil {

@@ -95,10 +95,14 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 func reusable(target, head *snapshot, copies map[int64]blockRef, token uint64) (changes map[int64]blockRef, need []int64) {
 	changes = map[int64]blockRef{}
 	for idx, ref := range target.blocks.all() {
-		if c, ok := copies[idx]; ok {
+		c, copied := copies[idx]
+		if copied {
 			ref = c
 		}
 		switch {
+		case !copied && target.overlays[idx] != nil:
+			// Read through an overlay: copied as the block it reads as.
+			need = append(need, idx)
 		case ref.isHole(), head.blocks.get(idx) == ref, ref.token == token:
 			changes[idx] = ref
 		default:

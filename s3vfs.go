@@ -231,6 +231,12 @@ type VFS struct {
 	fetches    flights         // concurrent misses for one block object
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
+	// writeFormat2 makes commits on version-1 databases upgrade them to
+	// format version 2 (docs/format.md, "Version 1 databases"). Off: a
+	// version-1 database stays version 1; a version-2 one is written in
+	// version 2 regardless. Set before the VFS is used.
+	writeFormat2 bool
+
 	mu    sync.Mutex
 	dbs   map[string]*database  // open databases by key; guarded by mu
 	disks map[string]*diskCache // disk caches by directory (Options.CacheDir, cache_dir=); guarded by mu

@@ -1,20 +1,17 @@
 package s3vfs
 
 // snapshotOf2 returns the snapshot that version-2 record rec, size bytes
-// long, makes over the entries of its base checkpoint (nil: none; a
-// version-1 checkpoint's entries through entriesFromV1). Pure: the record
-// plus its base is the whole map, as in version 1.
-func snapshotOf2(rec *record2, size int, base []entry2) *snapshot {
+// long, makes over its base checkpoint's map (baseMap, with its overlays;
+// empty for no checkpoint). Pure: the record plus its base is the whole
+// map, as in version 1.
+func snapshotOf2(rec *record2, size int, baseMap blockMap, baseOverlays map[int64]*overlay) *snapshot {
 	n := nblocks(rec.fileSize, rec.blockSize)
-	baseRefs := make(map[int64]blockRef, len(base))
 	overlays := map[int64]*overlay{}
-	for _, e := range base {
-		baseRefs[e.idx] = e.ref
-		if e.ov != nil && e.idx < n {
-			overlays[e.idx] = e.ov
+	for idx, ov := range baseOverlays {
+		if idx < n {
+			overlays[idx] = ov
 		}
 	}
-	baseMap := blockMap{}.with(int64(len(base)), baseRefs)
 	refs := make(map[int64]blockRef, len(rec.delta))
 	delta := make([]entry2, len(rec.delta))
 	for i, e := range rec.delta {
@@ -33,7 +30,23 @@ func snapshotOf2(rec *record2, size int, base []entry2) *snapshot {
 		n: rec.n, token: rec.token, time: rec.time,
 		blockSize: rec.blockSize, size: rec.fileSize,
 		blocks: baseMap.with(n, refs),
-		base:   rec.base, baseMap: baseMap,
+		base:   rec.base, baseMap: baseMap, baseOverlays: baseOverlays,
 		format: 2, overlays: overlays, delta2: delta,
 	}
+}
+
+// baseOf returns the map and overlays of a checkpoint's entries.
+func baseOf(es []entry2) (blockMap, map[int64]*overlay) {
+	refs := make(map[int64]blockRef, len(es))
+	var overlays map[int64]*overlay
+	for _, e := range es {
+		refs[e.idx] = e.ref
+		if e.ov != nil {
+			if overlays == nil {
+				overlays = map[int64]*overlay{}
+			}
+			overlays[e.idx] = e.ov
+		}
+	}
+	return blockMap{}.with(int64(len(es)), refs), overlays
 }

@@ -1,0 +1,63 @@
+package s3vfs
+
+import (
+	"context"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// commit2 is commit in format version 2 (docs/format.md): planned by
+// planCommit2 from the pending blocks and the committed bytes the cache
+// holds, then published as any commit is. A small transaction uploads
+// nothing: its record carries its pages.
+func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error {
+	db := f.db
+	v := db.vfs
+	committed, err := f.committedBytes(ctx, s)
+	if err != nil {
+		return f.fail(err, sqlite3.IOERR_READ)
+	}
+	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: v.recordSizeTooLarge}
+	p := planCommit2(db.key, s, f.txView, in, a)
+	// The record and the blocks it carries are what the next reads need.
+	// Cached before the create: if the commit loses, no map names them.
+	db.cache().add(overlayRecordID(db.key, p.rec.n, p.rec.token), p.encoded)
+	for idx, ov := range p.next.overlays {
+		if buf, ok := f.pending[idx]; ok && len(ov.recs) > 0 && ov.recs[len(ov.recs)-1].n == p.rec.n {
+			if data := buf[:blockLen(idx, s.blockSize, p.rec.fileSize)]; checksum(data) == ov.crc {
+				db.cache().add(overlaidID(db.key, p.next.entry(idx)), data)
+			}
+		}
+	}
+	return f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
+}
+
+// committedBytes returns, for planCommit2, the committed bytes of the
+// pending blocks of f that the cache holds (a block SQLite overwrote
+// whole may not be there: every page of it then counts as changed), and
+// of block 0, read if need be: its header gives the page size.
+func (f *file) committedBytes(ctx context.Context, s *snapshot) (map[int64][]byte, error) {
+	db := f.db
+	out := map[int64][]byte{}
+	for idx := range f.pending {
+		if idx >= s.blocks.len() {
+			continue
+		}
+		name, ok := s.blockID(db.key, idx)
+		if !ok {
+			out[idx] = make([]byte, blockLen(idx, s.blockSize, s.size)) // a hole
+			continue
+		}
+		if data, ok := db.cache().get(name); ok {
+			out[idx] = data
+		}
+	}
+	if _, ok := out[0]; !ok && s.size > 0 {
+		data, err := db.readBlock(ctx, s, 0)
+		if err != nil {
+			return nil, err
+		}
+		out[0] = data
+	}
+	return out, nil
+}

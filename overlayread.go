@@ -1,0 +1,136 @@
+package s3vfs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+	"golang.org/x/sync/errgroup"
+)
+
+// Reading a block that has an overlay (docs/format.md, "Reading an
+// overlaid block"): its base object and its overlay records are fetched
+// in parallel, each from the cache or once however many readers miss it,
+// then merged (overlay.go). Records are cached like blocks, under their
+// name and token; the merged block under a name of its own.
+
+// overlayRecordID names record n, created by the attempt with token, in
+// the block cache.
+func overlayRecordID(key string, n, token uint64) string {
+	return recordName(key, n) + "#" + tokenString(token)
+}
+
+// overlaidID names the bytes of block idx read through entry e in the
+// block cache: its base object, the last overlay record and the CRC32C of
+// the merge, which together fix them.
+func overlaidID(key string, e entry2) string {
+	id := key + "/" + blocksDir + "/" + pad(uint64(e.idx), 12) + "+"
+	if !e.ref.isHole() {
+		id = blockName(key, e.idx, e.ref) + "+"
+	}
+	if n := len(e.ov.recs); n > 0 {
+		id += strconv.FormatUint(e.ov.recs[n-1].n, 10) + "." + tokenString(e.ov.recs[n-1].token)
+	}
+	return id + "." + strconv.FormatUint(uint64(e.ov.crc), 16) + "." + strconv.FormatInt(e.ov.baseLen, 10)
+}
+
+// readOverlaid returns block idx of s, which has an overlay: from the
+// cache, or merged from its base object and records, fetched in parallel.
+func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
+	e := s.entry(idx)
+	id := overlaidID(db.key, e)
+	v := db.vfs
+	if data, ok := db.cache().get(id); ok {
+		v.stats.hits.Add(1)
+		return data, nil
+	}
+	v.stats.misses.Add(1)
+	return shared(ctx, &v.fetches, id, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.cache().get(id); ok {
+			return data, nil
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(v.opts.Concurrency)
+		var base []byte
+		if !e.ref.isHole() {
+			g.Go(func() (err error) {
+				base, err = db.readObject(gctx, blockName(db.key, idx, e.ref), e.ov.baseLen, e.ref.crc, s.n)
+				return err
+			})
+		}
+		recs := make([]*record2, len(e.ov.recs))
+		for i, r := range e.ov.recs {
+			g.Go(func() (err error) {
+				recs[i], err = db.overlayRecord(gctx, r)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		data, err := mergeBlock(db.key, e, s.blockSize, blockLen(idx, s.blockSize, s.size), base, recs)
+		if err != nil {
+			return nil, err
+		}
+		db.cache().add(id, data)
+		return data, nil
+	})
+}
+
+// readObject returns the block object name, which must be length bytes
+// with CRC32C crc (commit n says so): from the cache, or fetched once.
+func (db *database) readObject(ctx context.Context, name string, length int64, crc uint32, n uint64) ([]byte, error) {
+	if data, ok := db.cache().get(name); ok {
+		return data, nil
+	}
+	return shared(ctx, &db.vfs.fetches, name, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.cache().get(name); ok {
+			return data, nil
+		}
+		data, err := db.vfs.store.get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data)) != length || checksum(data) != crc {
+			return nil, vfs.SystemError(fmt.Errorf("s3vfs: object %s of %s is corrupt: "+
+				"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
+				name, db.key, n), sqlite3.IOERR_DATA)
+		}
+		db.cache().add(name, data)
+		return data, nil
+	})
+}
+
+// overlayRecord returns the record r names, decoded: from the cache, or
+// fetched once, and checked to be that very record.
+func (db *database) overlayRecord(ctx context.Context, r overlayRef) (*record2, error) {
+	id := overlayRecordID(db.key, r.n, r.token)
+	data, ok := db.cache().get(id)
+	if !ok {
+		var err error
+		data, err = shared(ctx, &db.vfs.fetches, id, func(ctx context.Context) ([]byte, error) {
+			if data, ok := db.cache().get(id); ok {
+				return data, nil
+			}
+			data, err := db.vfs.records.get(ctx, db.key, r.n)
+			if err != nil {
+				return nil, err
+			}
+			db.cache().add(id, data)
+			return data, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	rec, err := decodeRecord2(data)
+	if err == nil && (rec.n != r.n || rec.token != r.token || r.size != 0 && int64(len(data)) != r.size) {
+		err = fmt.Errorf("%w: it is not the record the map names (token or length)", errCorrupt)
+	}
+	if err != nil {
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.n, db.key, err), sqlite3.IOERR_DATA)
+	}
+	return rec, nil
+}
