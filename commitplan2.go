@@ -394,7 +394,8 @@ func withSize(ov *overlay, n uint64, size int64) *overlay {
 // checkpointIfDue adds a checkpoint to plan p when its record's delta is
 // longer than checkpointAfter allows or the record does not fit where
 // records are kept; the record then names the checkpoint as its base and
-// lists block 0 only.
+// lists only block 0 and the blocks whose overlays it ends (its inline
+// pages must be read through its own entries).
 func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a commitAttempt) commitPlan2 {
 	n := p.rec.n
 	newLen := nblocks(p.rec.fileSize, p.rec.blockSize)
@@ -404,11 +405,9 @@ func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a co
 	rec := *p.rec
 	rec.base = ckptRef{n, a.token}
 	rec.delta = nil
-	if newLen > 0 {
-		for _, e := range p.rec.delta {
-			if e.idx == 0 {
-				rec.delta = []entry2{e}
-			}
+	for _, e := range p.rec.delta {
+		if e.idx == 0 || e.ov != nil && len(e.ov.recs) > 0 && e.ov.recs[len(e.ov.recs)-1].n == n {
+			rec.delta = append(rec.delta, e) // block 0, and the blocks it carries pages of
 		}
 	}
 	p.rec = &rec

@@ -459,3 +459,38 @@ func TestPlanCommit2Upgrade(t *testing.T) {
 		t.Errorf("uploads %d, unit %d: block 2 should be carried in pages of the block size (no SQLite header)", len(p.uploads), p.rec.unit)
 	}
 }
+
+// TestPlanCommit2CheckpointKeepsCarried: a commit whose delta is long
+// enough to write a checkpoint still lists, besides block 0, the blocks
+// it carries pages of: its inline pages are read through its own entries.
+func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
+	const blocks = 100
+	s := &snapshot{blockSize: planBS2}
+	w := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: blocks * planBS2}
+	for idx := range int64(blocks) {
+		w.pending[idx] = bytes.Repeat([]byte{byte(idx + 1)}, planBS2)
+	}
+	copy(w.pending[0], sqliteHeader()[:100])
+	in := planInputs{bounds: foldBounds{records: 8, bytes: 1 << 20, inline: 40 * planBS2}}
+	p := planCommit2("db", s, w, in, commitAttempt{token: 5})
+	if p.rec.base != (ckptRef{1, 5}) {
+		t.Fatalf("no checkpoint: base %v, %d entries", p.rec.base, len(p.rec.delta))
+	}
+	if got := len(p.rec.delta); got != 40 && got != 41 {
+		t.Errorf("the record lists %d blocks; want block 0 and the 40 it carries", got)
+	}
+	m := newMemBucket2()
+	m.publish(t, p)
+	want := slices.Concat(slices.Collect(func(yield func([]byte) bool) {
+		for idx := range int64(blocks) {
+			if !yield(w.pending[idx]) {
+				return
+			}
+		}
+	})...)
+	for _, s := range []*snapshot{p.next, m.rebuild(t, 1)} {
+		if got := m.readAll(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("commit 1 (base %v) does not read back", s.base)
+		}
+	}
+}
