@@ -17,18 +17,8 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 		baseMap, baseOverlays = prev.baseMap, prev.baseOverlays
 	default:
 		fb = db.prefetchFirstBlock(ctx, rec)
-		data, err := db.vfs.store.get(ctx, checkpointName(db.key, rec.base.n, rec.base.token))
-		if err != nil {
-			fb.drop()
-			return nil, err
-		}
-		n, token, bs, blocks, err := decodeAnyCheckpoint(data)
-		switch {
-		case err != nil:
-			err = fmt.Errorf("s3vfs: checkpoint %d of %s: %w", rec.base.n, db.key, err)
-		case n != rec.base.n || token != rec.base.token:
-			err = fmt.Errorf("s3vfs: checkpoint %d of %s: %w: it names another commit", rec.base.n, db.key, errCorrupt)
-		case bs != rec.blockSize:
+		bs, blocks, err := db.readBaseEntries(ctx, rec.base)
+		if err == nil && bs != rec.blockSize {
 			err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
 		}
 		if err != nil {
@@ -40,4 +30,21 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 	s := snapshotOf2(rec.v2, rec.size, baseMap, baseOverlays)
 	fb.keep(db, s)
 	return s, nil
+}
+
+// readBaseEntries reads checkpoint ref, of either format version: its
+// block size and its entries as version-2 entries.
+func (db *database) readBaseEntries(ctx context.Context, ref ckptRef) (int64, []entry2, error) {
+	data, err := db.vfs.store.get(ctx, checkpointName(db.key, ref.n, ref.token))
+	if err != nil {
+		return 0, nil, err
+	}
+	n, token, bs, blocks, err := decodeAnyCheckpoint(data)
+	if err != nil {
+		return 0, nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.n, db.key, err)
+	}
+	if n != ref.n || token != ref.token {
+		return 0, nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w: it names another commit", ref.n, db.key, errCorrupt)
+	}
+	return bs, blocks, nil
 }

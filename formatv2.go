@@ -501,3 +501,12 @@ func decodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []e
 	}
 	return c.n, c.token, c.blockSize, c.blocks, nil
 }
+
+// entries2 returns the delta of rec, of either version, as version-2
+// entries.
+func (rec *record) entries2() []entry2 {
+	if rec.v2 != nil {
+		return rec.v2.delta
+	}
+	return entriesFromV1(rec.delta)
+}

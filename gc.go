@@ -188,9 +188,10 @@ type collector struct {
 	ckpts    []listed
 	attempts map[uint64]*attempt // by token
 
-	liveBlocks map[blockID]bool
-	liveCkpts  map[ckptRef]bool
-	report     GCReport
+	liveBlocks  map[blockID]bool
+	liveCkpts   map[ckptRef]bool
+	liveRecords map[uint64]bool // records whose pages a retained version overlays (format version 2)
+	report      GCReport
 }
 
 func (c *collector) run(ctx context.Context) error {
@@ -217,6 +218,16 @@ func (c *collector) run(ctx context.Context) error {
 	if err := c.markLive(ctx, retained); err != nil {
 		return err
 	}
+	// A record no retained version is, but whose pages one overlays,
+	// stays (docs/format.md, "Garbage collection, version 2").
+	retained = slices.Clone(retained)
+	garbageRecords = slices.DeleteFunc(garbageRecords, func(r listed) bool {
+		if c.liveRecords[r.commit] {
+			retained = append(retained, r)
+			return true
+		}
+		return false
+	})
 
 	// Records first, then checkpoints, then blocks: history never lists a
 	// version whose objects are going, and an interrupted collection
@@ -365,6 +376,7 @@ func (c *collector) collectable(o listed) bool {
 func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	c.liveBlocks = map[blockID]bool{}
 	c.liveCkpts = map[ckptRef]bool{}
+	c.liveRecords = map[uint64]bool{}
 	if len(retained) == 0 {
 		return nil
 	}
@@ -387,26 +399,17 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	}
 	head := recs[len(recs)-1]
 	c.report.HeadSize = head.fileSize
-	for _, rec := range recs {
-		if rec.v2 != nil {
-			// Liveness must count the records whose pages a version
-			// overlays (docs/format.md, "Garbage collection, version 2"):
-			// not built yet, and deleting by version-1 rules would lose them.
-			return fmt.Errorf("record %d is in format version 2, which this collector cannot collect yet", rec.n)
-		}
-	}
 
 	// Group the records by base checkpoint. A block of the base is used by
 	// record r when it lies within r's file and r's delta does not replace
 	// it: count, per index, the records long enough to hold it and the
-	// records whose delta replaces it.
+	// records whose delta replaces it. A used entry keeps its object and,
+	// in format version 2, the records whose pages it overlays.
 	byBase := map[ckptRef][]*record{}
 	for _, rec := range recs {
 		byBase[rec.base] = append(byBase[rec.base], rec)
-		for _, e := range rec.delta {
-			if !e.ref.isHole() {
-				c.liveBlocks[blockID{e.idx, e.ref.commit, e.ref.token}] = true
-			}
+		for _, e := range rec.entries2() {
+			c.markEntry(e)
 		}
 	}
 	bases := make([]ckptRef, 0, len(byBase))
@@ -416,13 +419,13 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 			c.liveCkpts[b] = true
 		}
 	}
-	ckpts := make([]*checkpoint, len(bases))
+	ckpts := make([][]entry2, len(bases))
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(c.v.opts.Concurrency)
 	for i, b := range bases {
 		g.Go(func() error {
-			ck, err := db.readCheckpoint(gctx, b)
-			ckpts[i] = ck
+			_, es, err := db.readBaseEntries(gctx, b)
+			ckpts[i] = es
 			return err
 		})
 	}
@@ -430,13 +433,13 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 		return err
 	}
 	for i, b := range bases {
-		ck, recs := ckpts[i], byBase[b]
-		n := int64(len(ck.blocks))
+		blocks, recs := ckpts[i], byBase[b]
+		n := int64(len(blocks))
 		long := make([]int, n+1)     // long[i]: records with exactly i blocks, then suffix sums
 		replaced := make([]int, n+1) // records whose delta names index i
 		for _, rec := range recs {
 			long[min(nblocks(rec.fileSize, rec.blockSize), n)]++
-			for _, e := range rec.delta {
+			for _, e := range rec.entries2() {
 				if e.idx < n {
 					replaced[e.idx]++
 				}
@@ -445,14 +448,27 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 		for i := n - 1; i >= 0; i-- {
 			long[i] += long[i+1]
 		}
-		for _, e := range ck.blocks {
+		for _, e := range blocks {
 			// long[idx+1]: records with more than idx blocks.
-			if !e.ref.isHole() && long[e.idx+1] > replaced[e.idx] {
-				c.liveBlocks[blockID{e.idx, e.ref.commit, e.ref.token}] = true
+			if long[e.idx+1] > replaced[e.idx] {
+				c.markEntry(e)
 			}
 		}
 	}
 	return nil
+}
+
+// markEntry marks live what an entry a retained version uses reads: its
+// object and its overlay records.
+func (c *collector) markEntry(e entry2) {
+	if !e.ref.isHole() {
+		c.liveBlocks[blockID{e.idx, e.ref.commit, e.ref.token}] = true
+	}
+	if e.ov != nil {
+		for _, r := range e.ov.recs {
+			c.liveRecords[r.n] = true
+		}
+	}
 }
 
 // parseBlockName splits a block object name (see blockName).
