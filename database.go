@@ -133,6 +133,10 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 		if next, err = decodeAnyRecord(data); err != nil {
 			return nil, fmt.Errorf("s3vfs: record %d of %s: %w", head.n+1, db.key, err)
 		}
+		if next.v2 != nil {
+			// Its pages are what the next reads of the blocks it changed need.
+			db.cache().add(overlayRecordID(db.key, next.n, next.token), data)
+		}
 		// Something was committed: find the newest record with one LIST
 		// rather than walking the records one by one.
 	}
