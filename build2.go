@@ -3,6 +3,7 @@ package s3vfs
 import (
 	"context"
 	"fmt"
+	"sync"
 )
 
 // build2 is build for a version-2 record: the snapshot of rec over its
@@ -17,7 +18,9 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 		baseMap, baseOverlays = prev.baseMap, prev.baseOverlays
 	default:
 		fb = db.prefetchFirstBlock(ctx, rec)
+		done := db.prefetchFirstOverlay(ctx, rec.v2)
 		bs, blocks, err := db.readBaseEntries(ctx, rec.base)
+		done()
 		if err == nil && bs != rec.blockSize {
 			err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
 		}
@@ -47,4 +50,22 @@ func (db *database) readBaseEntries(ctx context.Context, ref ckptRef) (int64, []
 		return 0, nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w: it names another commit", ref.n, db.key, errCorrupt)
 	}
 	return bs, blocks, nil
+}
+
+// prefetchFirstOverlay fetches into the cache, while the base checkpoint
+// is read, the overlay records of block 0 that rec names (block 0 is in
+// every version-2 delta), so that SQLite's first read, the header, finds
+// them with block 0 (firstblock.go). The returned function waits for the
+// fetches; their errors show again when the block is read.
+func (db *database) prefetchFirstOverlay(ctx context.Context, rec *record2) (wait func()) {
+	var wg sync.WaitGroup
+	if len(rec.delta) > 0 && rec.delta[0].idx == 0 && rec.delta[0].ov != nil && db.cache().limit > 0 {
+		for _, r := range rec.delta[0].ov.recs {
+			if r.n == rec.n {
+				continue // the record itself, read already
+			}
+			wg.Go(func() { db.overlayRecord(ctx, r) })
+		}
+	}
+	return wg.Wait
 }
