@@ -239,3 +239,30 @@ func TestFormat2ColdOpenRoundTrips(t *testing.T) {
 		t.Errorf("count = %d", got)
 	}
 }
+
+// TestFormat2UpdateRoundTrips: a single-row update is two sequential
+// round trips (the freshness check, then the record) and one PUT; with
+// staleness= on a single writer, one.
+func TestFormat2UpdateRoundTrips(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 256 << 10})
+	s3vfs.WriteFormat2ForTest(e.vfs)
+	for _, tc := range []struct {
+		param string
+		waves int
+	}{{"staleness=0", 2}, {"staleness=60000", 1}} {
+		key := "rt-" + tc.param[len("staleness="):] + ".db"
+		db := e.open(key, tc.param)
+		db.SetMaxOpenConns(1)
+		fillRows(t, db, 2000)
+		mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = 1") // the pages read are cached
+		e.proxy.SetLatency(5 * time.Millisecond)
+		e.proxy.Reset()
+		mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = 2")
+		e.proxy.SetLatency(0)
+		counts := e.proxy.Counts()
+		t.Logf("%s: %v in %d round trips", tc.param, counts, e.proxy.Waves())
+		if counts["PUT"] != 1 || e.proxy.Waves() != tc.waves {
+			t.Errorf("%s: %v in %d round trips, want 1 PUT in %d", tc.param, counts, e.proxy.Waves(), tc.waves)
+		}
+	}
+}
