@@ -266,3 +266,34 @@ func TestFormat2UpdateRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestFormat2DiskCache: overlay records and the objects under them go to
+// the disk cache like blocks: a new process with the same CacheDir reads
+// an overlaid database without fetching them again.
+func TestFormat2DiskCache(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 64 << 10})
+	s3vfs.WriteFormat2ForTest(e.vfs)
+	db := e.open("disk2.db")
+	db.SetMaxOpenConns(1)
+	fillRows(t, db, 2000)
+	for id := 1; id <= 200; id += 20 {
+		mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = ?", id)
+	}
+	dir := t.TempDir()
+	scan := func() (s3vfs.Stats, int64) {
+		v := e.newVFS(&s3vfs.Options{BlockSize: 64 << 10, CacheDir: dir})
+		d := openDB(t, e.register(v), "disk2.db")
+		sum := queryInt(t, d, "SELECT sum(grp) FROM t")
+		return v.Stats(), sum
+	}
+	first, sum1 := scan()
+	second, sum2 := scan()
+	t.Logf("first: %d GETs, %d disk hits; second: %d GETs, %d disk hits", first.Gets, first.DiskHits, second.Gets, second.DiskHits)
+	if sum1 != sum2 {
+		t.Errorf("sums %d and %d", sum1, sum2)
+	}
+	// The second process asks S3 for the head and its checkpoint only.
+	if second.Gets > 3 || second.DiskHits == 0 || second.Gets >= first.Gets {
+		t.Errorf("second process: %d GETs (the first %d), %d disk hits", second.Gets, first.Gets, second.DiskHits)
+	}
+}

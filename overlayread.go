@@ -89,7 +89,9 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 		if data, ok := db.cache().get(name); ok {
 			return data, nil
 		}
-		data, err := db.vfs.store.get(ctx, name)
+		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
+			return db.vfs.store.get(ctx, name)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +116,12 @@ func (db *database) overlayRecord(ctx context.Context, r overlayRef) (*record2, 
 			if data, ok := db.cache().get(id); ok {
 				return data, nil
 			}
-			data, err := db.vfs.records.get(ctx, db.key, r.n)
+			data, err := db.readStored(ctx, id, r.size, func(b []byte) bool {
+				rec, err := decodeRecord2(b)
+				return err == nil && rec.n == r.n && rec.token == r.token
+			}, func(ctx context.Context) ([]byte, error) {
+				return db.vfs.records.get(ctx, db.key, r.n)
+			})
 			if err != nil {
 				return nil, err
 			}
@@ -133,4 +140,30 @@ func (db *database) overlayRecord(ctx context.Context, r overlayRef) (*record2, 
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.n, db.key, err), sqlite3.IOERR_DATA)
 	}
 	return rec, nil
+}
+
+// readStored returns the immutable object cached under id: from the disk
+// cache of the database if it has one and the entry is length bytes and
+// passes verify, else from fetch, then kept on disk. A length of 0
+// (unknown) skips the disk cache.
+func (db *database) readStored(ctx context.Context, id string, length int64, verify func([]byte) bool,
+	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
+	disk := db.disk()
+	if disk == nil || length <= 0 {
+		return fetch(ctx)
+	}
+	path := disk.path(db.vfs.store.bucket, id)
+	if data, ok := disk.get(path, length, verify); ok {
+		db.vfs.stats.diskHits.Add(1)
+		return data, nil
+	}
+	db.vfs.stats.diskMisses.Add(1)
+	data, err := fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) == length && verify(data) {
+		disk.put(path, data)
+	}
+	return data, nil
 }
