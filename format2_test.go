@@ -195,6 +195,18 @@ func TestFormat2GCKeepsOverlayRecords(t *testing.T) {
 		t.Errorf("kept %d records and deleted %d: the head overlays the pages of earlier records, and the first commits are garbage",
 			rep.Live.Records, rep.Deleted.Records)
 	}
+	// The records kept for their pages are not versions: History, with
+	// the collection's retention, lists the head only.
+	var versions []uint64
+	for c, err := range e.newVFS(&s3vfs.Options{Retention: time.Second}).History(context.Background(), "gc2.db") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, c.N)
+	}
+	if len(versions) != 1 || versions[0] != rep.Head {
+		t.Errorf("History lists %v; want the head, %d, only", versions, rep.Head)
+	}
 	fresh := e.newVFS(&s3vfs.Options{BlockSize: 64 << 10})
 	db2 := openDB(t, e.register(fresh), "gc2.db")
 	if got := queryInt(t, db2, "SELECT count(*) FROM t WHERE v LIKE 'updated %'"); got != 10 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"time"
 )
@@ -33,17 +34,27 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 			return
 		}
 		db := &database{vfs: v, key: key}
-		ns, err := db.recordNumbers(ctx)
+		start := time.Now()
+		created := map[uint64]time.Time{}
+		err := v.records.list(ctx, key, func(n uint64, _ int64, at time.Time) error {
+			created[n] = at
+			return nil
+		})
 		if err != nil {
 			yield(Commit{}, err)
 			return
 		}
+		ns := slices.Sorted(maps.Keys(created))
 		slices.Reverse(ns)
-		for c, err := range ordered(ctx, v.opts.Concurrency, len(ns), func(ctx context.Context, i int) (Commit, error) {
+		for d, err := range ordered(ctx, v.opts.Concurrency, len(ns), func(ctx context.Context, i int) (described, error) {
 			return db.describe(ctx, ns[i])
 		}) {
+			c := d.Commit
 			if errors.Is(err, ErrNotFound) {
 				continue // collected since the listing: no longer kept
+			}
+			if err == nil && d.format2 && c.N != ns[0] && !readableVersion(created, c.N, start, v.opts.Retention) {
+				continue // kept for the pages a later version overlays, not as a version
 			}
 			if !yield(c, err) || err != nil {
 				return
@@ -52,12 +63,25 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 	}
 }
 
+// described is a Commit and the format version of its record.
+type described struct {
+	Commit
+	format2 bool
+}
+
 // describe reads record n (and its checkpoint, if the commit wrote one).
-func (db *database) describe(ctx context.Context, n uint64) (Commit, error) {
+func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 	rec, err := db.readRecord(ctx, n)
 	if err != nil {
-		return Commit{}, err
+		return described{}, err
 	}
+	c, err := describeRecord(ctx, db, rec)
+	return described{c, rec.v2 != nil}, err
+}
+
+// describeRecord is describe of record rec, read already.
+func describeRecord(ctx context.Context, db *database, rec *record) (Commit, error) {
+	n := rec.n
 	c := Commit{N: n, Time: rec.time, Writer: rec.writer, Size: rec.fileSize}
 	entries := rec.delta
 	if rec.v2 != nil {

@@ -86,3 +86,14 @@ func (a *attemptClock) check(op, key string) error {
 	}
 	return nil
 }
+
+// readableVersion reports whether version n, not the newest, is still a
+// readable version at now, by the rule garbage collection keeps: its
+// successor was created less than the retention ago (created holds the
+// creation times of the records listed). A record outside it may still be
+// kept, for the pages later versions overlay (format version 2), but its
+// own map may name objects already collected.
+func readableVersion(created map[uint64]time.Time, n uint64, now time.Time, retention time.Duration) bool {
+	next, ok := created[n+1]
+	return ok && !next.Add(lastModifiedSlack).Before(now.Add(-retention))
+}
