@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,6 +207,11 @@ func TestFormat2GCKeepsOverlayRecords(t *testing.T) {
 	}
 	if len(versions) != 1 || versions[0] != rep.Head {
 		t.Errorf("History lists %v; want the head, %d, only", versions, rep.Head)
+	}
+	// Nor do they open as versions.
+	tt := openDB(t, e.register(e.newVFS(&s3vfs.Options{Retention: time.Second})), "gc2.db", fmt.Sprintf("commit=%d", rep.Head-1))
+	if err := tt.QueryRow("SELECT count(*) FROM t").Scan(new(int)); err == nil || !strings.Contains(err.Error(), "no such commit") {
+		t.Errorf("commit %d, kept for its pages, opened as a version: %v", rep.Head-1, err)
 	}
 	fresh := e.newVFS(&s3vfs.Options{BlockSize: 64 << 10})
 	db2 := openDB(t, e.register(fresh), "gc2.db")

@@ -64,21 +64,71 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 	if err != nil {
 		return nil, err
 	}
+	if ok, err := db.readable(ctx, rec); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
+				ErrNoCommit, db.vfs.store.bucket, db.key, p.asOf.Format(time.RFC3339Nano), rec.n)
+		}
+		return nil, err
+	}
 	return db.build(ctx, rec, nil)
 }
 
 // snapshotAt returns the snapshot of commit n: its record and base
-// checkpoint, two GETs.
+// checkpoint, two GETs. A version-2 record may be kept for the pages later
+// versions overlay when its own version is past the retention
+// (readableVersion): for one, the record of commit n+1 is read too, to
+// tell. (Read alongside, it would cost no round trip, but a request more
+// for every version-1 record as well.)
 func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error) {
+	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
+		ErrNoCommit, n, db.vfs.store.bucket, db.key)
 	rec, err := db.readRecord(ctx, n)
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
-			ErrNoCommit, n, db.vfs.store.bucket, db.key)
+		return nil, gone
 	}
 	if err != nil {
 		return nil, err
 	}
+	if ok, err := db.readable(ctx, rec); err != nil || !ok {
+		if err == nil {
+			err = gone
+		}
+		return nil, err
+	}
 	return db.build(ctx, rec, nil)
+}
+
+// readable reports whether rec is a readable version (readableVersion):
+// a version-1 record always is; for a version-2 record, the record of
+// the next commit tells, or the newest record if there is none.
+func (db *database) readable(ctx context.Context, rec *record) (bool, error) {
+	if rec.v2 == nil {
+		return true, nil
+	}
+	next, err := db.readRecord(ctx, rec.n+1)
+	switch {
+	case err == nil:
+		// The successor's time is its writer's clock, within the skew the
+		// retention assumes.
+		return !next.time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
+	case errors.Is(err, ErrNotFound):
+		// Commit n is the newest, or its successor was collected.
+		newest, err := db.vfs.records.newest(ctx, db.key)
+		return newest == rec.n, err
+	}
+	return false, err
+}
+
+// retention returns the retention the database's versions are kept for:
+// the shortest a URI declared, else Options.Retention.
+func (db *database) retention() time.Duration {
+	db.known.mu.Lock()
+	defer db.known.mu.Unlock()
+	if db.known.retention > 0 {
+		return db.known.retention
+	}
+	return db.vfs.opts.Retention
 }
 
 // recordNumbers lists the numbers of the records of the database, oldest
