@@ -41,11 +41,18 @@ func (f *file) commit(ctx context.Context) error {
 	}
 
 	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
-	if v.writeFormat2 || s.format >= 2 {
+	if v.writesFormat2(s) {
 		return f.commit2(ctx, s, attempt)
 	}
 	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
 	return f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
+}
+
+// writesFormat2 reports whether a commit over s is written in format
+// version 2: always on a version-2 database, and on a version-1 one unless
+// Options.FormatVersion keeps it version 1.
+func (v *VFS) writesFormat2(s *snapshot) bool {
+	return v.opts.FormatVersion >= 2 || s.format >= 2
 }
 
 // publish does a planned commit: it uploads the objects (the first

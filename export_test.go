@@ -69,11 +69,6 @@ func SetDiskLogForTest(logf func(format string, args ...any)) (restore func()) {
 // DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.
 const DiskCacheLayout = diskLayout
 
-// WriteFormat2ForTest makes v's commits upgrade the version-1 databases
-// they write to format version 2 (docs/format.md, "Version 1 databases").
-// Call it before v is used.
-func WriteFormat2ForTest(v *VFS) { v.writeFormat2 = true }
-
 // RecordFormatForTest returns the format version of record n of the
 // database at key: 1 or 2.
 func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int, error) {

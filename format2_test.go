@@ -37,13 +37,12 @@ func wantFormat(t *testing.T, v *s3vfs.VFS, key string, n uint64, want int) {
 	}
 }
 
-// TestFormat2SmallCommits: with format version 2 on, a single-row update
+// TestFormat2SmallCommits: in format version 2, a single-row update
 // is one PUT, the record, of a few KB; what it wrote reads back from
-// another process that does not write version 2 itself, at the head and
+// another process set to keep version-1 databases in version 1, at the head and
 // at an earlier commit; folds keep the overlays bounded.
 func TestFormat2SmallCommits(t *testing.T) {
 	e := newEnv(t, &s3vfs.Options{BlockSize: 64 << 10})
-	s3vfs.WriteFormat2ForTest(e.vfs)
 	db := e.open("v2.db")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
 	mustExec(t, db, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 3000) INSERT INTO t SELECT x, printf('%0100d', x) FROM c`)
@@ -71,7 +70,7 @@ func TestFormat2SmallCommits(t *testing.T) {
 	}
 	integrityOK(t, db)
 
-	other := e.newVFS(&s3vfs.Options{BlockSize: 64 << 10})
+	other := e.newVFS(&s3vfs.Options{BlockSize: 64 << 10, FormatVersion: 1})
 	name := e.register(other)
 	db2 := openDB(t, name, "v2.db")
 	if got := queryString(t, db2, "SELECT v FROM t WHERE id = 42"); got != "updated 42" {
@@ -85,7 +84,7 @@ func TestFormat2SmallCommits(t *testing.T) {
 	if got := queryInt(t, old, "SELECT count(*) FROM t WHERE v LIKE 'updated %'"); got != 0 {
 		t.Errorf("commit %d reads %d updated rows", early, got)
 	}
-	// It writes version 2 too: the database is version 2 now.
+	// It writes version 2 all the same: the database is version 2 now.
 	mustExec(t, db2, "UPDATE t SET v = 'other' WHERE id = 1")
 	wantFormat(t, e.vfs, "v2.db", headCommit(t, db2), 2)
 	if got := queryString(t, db, "SELECT v FROM t WHERE id = 1"); got != "other" {
@@ -97,7 +96,9 @@ func TestFormat2SmallCommits(t *testing.T) {
 // by processes that do not write version 2, is upgraded by the first
 // commit of one that does, and its version-1 commits stay readable.
 func TestFormat2Upgrade(t *testing.T) {
-	e := newEnv(t, &s3vfsOptsSmall)
+	v1opts := s3vfsOptsSmall
+	v1opts.FormatVersion = 1
+	e := newEnv(t, &v1opts)
 	db := e.open("up.db")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
 	mustExec(t, db, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 500) INSERT INTO t SELECT x, 'v1' FROM c`)
@@ -107,9 +108,7 @@ func TestFormat2Upgrade(t *testing.T) {
 		wantFormat(t, e.vfs, "up.db", n, 1)
 	}
 
-	w := e.newVFS(&s3vfsOptsSmall)
-	s3vfs.WriteFormat2ForTest(w)
-	name := e.register(w)
+	name := e.register(e.newVFS(&s3vfsOptsSmall))
 	db2 := openDB(t, name, "up.db")
 	mustExec(t, db2, "UPDATE t SET v = 'v2' WHERE id = 8")
 	wantFormat(t, e.vfs, "up.db", v1head+1, 2)
@@ -128,12 +127,13 @@ func TestFormat2Upgrade(t *testing.T) {
 // database of 20,000 rows (with 4 KiB pages and blocks of blockSize) on a
 // bucket in memory, and returns what they uploaded and how many PUTs.
 func updateBytes(t *testing.T, blockSize int, format2 bool) (bytes, puts int64) {
-	v, err := s3vfs.NewMemoryBucket().NewVFS(&s3vfs.Options{BlockSize: blockSize})
+	format := 1
+	if format2 {
+		format = 2
+	}
+	v, err := s3vfs.NewMemoryBucket().NewVFS(&s3vfs.Options{BlockSize: blockSize, FormatVersion: format})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if format2 {
-		s3vfs.WriteFormat2ForTest(v)
 	}
 	db := openDB(t, e2name(t, v), "u.db")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, grp INTEGER, v TEXT)")
@@ -179,7 +179,6 @@ func TestFormat2UpdateBytes(t *testing.T) {
 // update.
 func TestFormat2GCKeepsOverlayRecords(t *testing.T) {
 	e := newEnv(t, &s3vfs.Options{BlockSize: 64 << 10})
-	s3vfs.WriteFormat2ForTest(e.vfs)
 	db := e.open("gc2.db")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
 	mustExec(t, db, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 3000) INSERT INTO t SELECT x, printf('%0100d', x) FROM c`)
@@ -239,9 +238,7 @@ func TestFormat2ColdOpenRoundTrips(t *testing.T) {
 	if err := e.vfs.Deserialize(context.Background(), "cold2.db", bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	w := e.newVFS(&s3vfs.Options{BlockSize: 64 << 10})
-	s3vfs.WriteFormat2ForTest(w)
-	d := openDB(t, e.register(w), "cold2.db")
+	d := openDB(t, e.register(e.newVFS(&s3vfs.Options{BlockSize: 64 << 10})), "cold2.db")
 	for id := 1; id <= 3; id++ {
 		mustExec(t, d, "UPDATE t SET grp = grp + 1 WHERE id = ?", id)
 	}
@@ -263,7 +260,6 @@ func TestFormat2ColdOpenRoundTrips(t *testing.T) {
 // staleness= on a single writer, one.
 func TestFormat2UpdateRoundTrips(t *testing.T) {
 	e := newEnv(t, &s3vfs.Options{BlockSize: 256 << 10})
-	s3vfs.WriteFormat2ForTest(e.vfs)
 	for _, tc := range []struct {
 		param string
 		waves int
@@ -290,7 +286,6 @@ func TestFormat2UpdateRoundTrips(t *testing.T) {
 // an overlaid database without fetching them again.
 func TestFormat2DiskCache(t *testing.T) {
 	e := newEnv(t, &s3vfs.Options{BlockSize: 64 << 10})
-	s3vfs.WriteFormat2ForTest(e.vfs)
 	db := e.open("disk2.db")
 	db.SetMaxOpenConns(1)
 	fillRows(t, db, 2000)
@@ -314,4 +309,61 @@ func TestFormat2DiskCache(t *testing.T) {
 	if second.Gets > 3 || second.DiskHits == 0 || second.Gets >= first.Gets {
 		t.Errorf("second process: %d GETs (the first %d), %d disk hits", second.Gets, first.Gets, second.DiskHits)
 	}
+}
+
+// TestFormat2Downgrade: Deserialize and Restore write the format of the
+// writer's setting whatever the head's: version 2 by default, and version
+// 1 from a writer set to it, which turns a version-2 database back into
+// version 1 (its later commits then stay version 1); every version reads
+// the same rows.
+func TestFormat2Downgrade(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	db := e.open("down.db")
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	mustExec(t, db, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 300) INSERT INTO t SELECT x, 'row' FROM c`)
+	mustExec(t, db, "UPDATE t SET v = 'v2' WHERE id = 5")
+	v2head := headCommit(t, db)
+	wantFormat(t, e.vfs, "down.db", v2head, 2)
+
+	ctx := context.Background()
+	var buf bytes.Buffer
+	r := e.vfs.SerializeReader(ctx, "down.db")
+	if _, err := io.Copy(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if err := e.vfs.Deserialize(ctx, "copy2.db", bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	wantFormat(t, e.vfs, "copy2.db", 1, 2)
+
+	v1opts := s3vfsOptsSmall
+	v1opts.FormatVersion = 1
+	w := e.newVFS(&v1opts)
+	if err := w.Deserialize(ctx, "down.db", bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	wantFormat(t, e.vfs, "down.db", v2head+1, 1)
+	wdb := openDB(t, e.register(w), "down.db")
+	mustExec(t, wdb, "UPDATE t SET v = 'v1 again' WHERE id = 6")
+	wantFormat(t, e.vfs, "down.db", v2head+2, 1)
+
+	n, err := w.Restore(ctx, "down.db", v2head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFormat(t, e.vfs, "down.db", n, 1)
+	n2, err := e.vfs.Restore(ctx, "down.db", v2head+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFormat(t, e.vfs, "down.db", n2, 2)
+
+	for key, want := range map[string]string{"copy2.db": "v2,row", "down.db": "v2,v1 again"} {
+		got := queryString(t, openDB(t, e.register(e.newVFS(nil)), key), "SELECT group_concat(v) FROM t WHERE id IN (5, 6)")
+		if got != want {
+			t.Errorf("%s reads %q, want %q", key, got, want)
+		}
+	}
+	integrityOK(t, wdb)
 }

@@ -62,17 +62,56 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 
 // planReplacement plans the commit of version blocks over head: record
 // head.n+1, with an empty delta over the checkpoint it names, and that
-// checkpoint, to upload first.
-func planReplacement(key string, head *snapshot, a *replacement, blocks blockMap, at commitAttempt) (*record, upload) {
+// checkpoint, to upload first. In format version 2 (format2) the record is
+// a version-2 record that lists every page of the file as changed and, as
+// every version-2 record does, block 0 in its delta; the checkpoint stays
+// a version-1 one, since a replacement's blocks have no overlay. A
+// replacement owes nothing to the map it replaces, so its format is the
+// writer's setting (Options.FormatVersion) whatever the head's: one set
+// to version 1 can turn a version-2 database back into version 1.
+func planReplacement(key string, head *snapshot, a *replacement, blocks blockMap, at commitAttempt, format2 bool) (*record, upload) {
 	n := head.n + 1
 	c := newCheckpoint(n, a.token, a.blockSize, a.size, blocks)
+	ckpt := upload{checkpointName(key, n, a.token), c.encode()}
+	if format2 {
+		rec := replacementRecord2(n, head.n, a, blocks, at)
+		return rec.header(len(rec.encode())), ckpt
+	}
 	rec := &record{
 		n: n, parent: head.n, token: a.token,
 		blockSize: a.blockSize, fileSize: a.size,
 		time: at.time, writer: at.writer,
 		base: ckptRef{n, a.token},
 	}
-	return rec, upload{checkpointName(key, n, a.token), c.encode()}
+	return rec, ckpt
+}
+
+// replacementRecord2 is the version-2 record of replacement a as commit n
+// over parent: every page changed, nothing inline, block 0 in the delta.
+// Its page unit is the block size: with every page listed, a finer unit
+// would say nothing more.
+func replacementRecord2(n, parent uint64, a *replacement, blocks blockMap, at commitAttempt) *record2 {
+	rec := &record2{
+		n: n, parent: parent, token: a.token,
+		blockSize: a.blockSize, fileSize: a.size,
+		time: at.time, writer: at.writer,
+		base: ckptRef{n, a.token},
+		unit: a.blockSize,
+	}
+	if a.size > 0 {
+		rec.changed = pageList{}.addRun(0, npages(a.size, rec.unit))
+		rec.delta = []entry2{{idx: 0, ref: blocks.get(0)}}
+	}
+	return rec
+}
+
+// replacementSnapshot returns the snapshot a replacement's record rec
+// makes over its own checkpoint, whose map is blocks.
+func (rec *record) replacementSnapshot(blocks blockMap) *snapshot {
+	if rec.v2 != nil {
+		return snapshotOf2(rec.v2, rec.size, blocks, nil)
+	}
+	return rec.snapshot(blocks, blocks)
 }
 
 // publishReplacement publishes a over head, and over every commit that
@@ -92,7 +131,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			return 0, a.abandon(ctx, v, err)
 		}
 		at := commitAttempt{token: a.token, time: commitTime(head.time), writer: v.opts.WriterID}
-		rec, ckpt := planReplacement(db.key, head, a, blocks, at)
+		rec, ckpt := planReplacement(db.key, head, a, blocks, at, v.opts.FormatVersion >= 2)
 		if err := a.put(ctx, v, ckpt.name, ckpt.data); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
@@ -104,7 +143,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		switch {
 		case err == nil:
 			v.stats.commits.Add(1)
-			db.known.publish(rec.snapshot(blocks, blocks), start)
+			db.known.publish(rec.replacementSnapshot(blocks), start)
 			return rec.n, nil
 		case !errors.Is(err, errConflict):
 			// The outcome may be unknown: leave the objects to garbage

@@ -12,7 +12,7 @@ func TestPlanReplacement(t *testing.T) {
 	blocks := blockMap{}.with(3, map[int64]blockRef{0: {commit: 2, token: 9, crc: 1}, 2: {commit: 5, token: 9, crc: 3}})
 	a := &replacement{token: 9, blockSize: planBS, size: 1300}
 	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
-	rec, up := planReplacement("db", head, a, blocks, at)
+	rec, up := planReplacement("db", head, a, blocks, at, false)
 	want := &record{n: 5, parent: 4, token: 9, blockSize: planBS, fileSize: 1300, time: at.time, writer: "w", base: ckptRef{5, 9}}
 	if !reflect.DeepEqual(rec, want) {
 		t.Errorf("record = %+v; want %+v", rec, want)
@@ -28,6 +28,34 @@ func TestPlanReplacement(t *testing.T) {
 		blocks: []entry{{0, blocks.get(0)}, {1, blockRef{}}, {2, blocks.get(2)}}}
 	if !reflect.DeepEqual(c, wantC) {
 		t.Errorf("checkpoint = %+v; want %+v", c, wantC)
+	}
+}
+
+// In format version 2 the record lists every page as changed and block 0
+// in its delta; the checkpoint is the same.
+func TestPlanReplacement2(t *testing.T) {
+	head := planSnap(4, 1024)
+	blocks := blockMap{}.with(3, map[int64]blockRef{0: {commit: 2, token: 9, crc: 1}, 2: {commit: 5, token: 9, crc: 3}})
+	a := &replacement{token: 9, blockSize: planBS, size: 1300}
+	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
+	rec, up := planReplacement("db", head, a, blocks, at, true)
+	_, v1ckpt := planReplacement("db", head, a, blocks, at, false)
+	if !reflect.DeepEqual(up, v1ckpt) {
+		t.Errorf("the checkpoint differs from version 1's")
+	}
+	got, err := decodeRecord2(rec.bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &record2{n: 5, parent: 4, token: 9, blockSize: planBS, fileSize: 1300, time: at.time, writer: "w",
+		base: ckptRef{5, 9}, unit: planBS, changed: pageList{{0, 3}},
+		delta: []entry2{{idx: 0, ref: blocks.get(0)}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("record = %+v; want %+v", got, want)
+	}
+	s := rec.replacementSnapshot(blocks)
+	if s.format != 2 || s.n != 5 || s.size != 1300 || !reflect.DeepEqual(s.blocks, blocks) || len(s.overlays) != 0 {
+		t.Errorf("snapshot = %+v", s)
 	}
 }
 

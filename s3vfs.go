@@ -142,6 +142,15 @@ type Options struct {
 	// parameter overrides it. Zero (the default) checks every time. See
 	// docs/performance.md for what a reader may miss.
 	Staleness time.Duration
+
+	// FormatVersion is the storage format commits write to a database
+	// still in format version 1 (docs/format.md): 2 (the default) carries
+	// small commits' pages in their records, one request per commit, and
+	// upgrades a version-1 database at its first commit; 1 keeps a
+	// version-1 database in version 1, for readers built before version 2
+	// (they refuse version-2 records). A database already in version 2 is
+	// written in version 2 whatever the setting.
+	FormatVersion int
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -206,6 +215,13 @@ func (o *Options) withDefaults() (Options, error) {
 	case v.ReadAhead > 1024:
 		return v, fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", v.ReadAhead)
 	}
+	switch v.FormatVersion {
+	case 0:
+		v.FormatVersion = 2
+	case 1, 2:
+	default:
+		return v, fmt.Errorf("s3vfs: format version %d is unknown: use 2 (the default), or 1 to keep version-1 databases readable by releases before version 2", v.FormatVersion)
+	}
 	if v.Staleness < 0 {
 		return v, fmt.Errorf("s3vfs: staleness %v is negative", v.Staleness)
 	}
@@ -230,12 +246,6 @@ type VFS struct {
 
 	fetches    flights         // concurrent misses for one block object
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
-
-	// writeFormat2 makes commits on version-1 databases upgrade them to
-	// format version 2 (docs/format.md, "Version 1 databases"). Off: a
-	// version-1 database stays version 1; a version-2 one is written in
-	// version 2 regardless. Set before the VFS is used.
-	writeFormat2 bool
 
 	mu    sync.Mutex
 	dbs   map[string]*database  // open databases by key; guarded by mu

@@ -45,6 +45,7 @@ type scenarioConfig struct {
 	encrypted bool          // the vfs/adiantum wrapper
 	spill     bool          // a WriteBuffer small enough that transactions spill
 	diskCache bool          // Options.CacheDir: one directory every process of the configuration shares
+	format1   bool          // Options.FormatVersion 1: databases stay in format version 1
 }
 
 func (c scenarioConfig) String() string {
@@ -67,6 +68,9 @@ func (c scenarioConfig) String() string {
 	if c.diskCache {
 		s += "/diskcache"
 	}
+	if c.format1 {
+		s += "/format=1"
+	}
 	return s
 }
 
@@ -80,6 +84,9 @@ func (c scenarioConfig) options() *s3vfs.Options {
 	}
 	if c.spill {
 		o.WriteBuffer = 64 << 10
+	}
+	if c.format1 {
+		o.FormatVersion = 1
 	}
 	return o
 }
@@ -99,6 +106,7 @@ var (
 		{false, true},
 		{false, true},
 		{false, true},
+		{false, true},
 	}
 )
 
@@ -108,6 +116,7 @@ func configOf(row []int) scenarioConfig {
 		store: v(0).(string), blockSize: v(1).(int), pageSize: v(2).(int), journal: v(3).(string),
 		cacheOff: v(4).(bool), readAhead: v(5).(bool), staleness: v(6).(time.Duration),
 		encrypted: v(7).(bool), spill: v(8).(bool), diskCache: v(9).(bool),
+		format1: v(10).(bool),
 	}
 }
 

@@ -25,6 +25,7 @@ Example:
 	s3vfs bench --size full --latency 20ms       # about 1 GB
 	s3vfs bench --workloads "cold point,warm point" --sweep
 	s3vfs bench --targets s3vfs --workloads "cold open,cold point"
+	s3vfs bench --targets s3vfs,s3vfs-v1 --workloads single  # format 2 against format 1
 `
 
 // benchCommand runs the benchmark workloads of internal/bench.
@@ -39,7 +40,7 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	latencies := fs.String("latency", "0,20ms", "comma-separated latencies added to every request")
 	workloads := fs.String("workloads", "", "comma-separated workload names or prefixes (default: all)")
 	sweep := fs.Bool("sweep", false, "compare block sizes 4K/64K/256K/1M with 4K and 64K pages instead of the three targets")
-	targets := fs.String("targets", "", "comma-separated target names (default: all)")
+	targets := fs.String("targets", "", `comma-separated target names (default: local, s3vfs, per-page; also "s3vfs-v1", this library writing format version 1)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +58,9 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 		cfg.Targets = bench.SweepTargets()
 	}
 	if *targets != "" {
+		if !*sweep {
+			cfg.Targets = append(cfg.Targets, bench.ComparisonTargets()...)
+		}
 		cfg.Targets = pickTargets(cfg.Targets, strings.Split(*targets, ","))
 		if len(cfg.Targets) == 0 {
 			return usagef("bench: --targets %q names no target", *targets)

@@ -89,6 +89,15 @@ func Targets() []Target {
 	}
 }
 
+// ComparisonTargets returns targets a run includes only when named: this
+// library writing format version 1, the commits before format version 2
+// (docs/performance.md, "Page-level commits").
+func ComparisonTargets() []Target {
+	return []Target{
+		{Name: "s3vfs-v1", PageSize: 4096, Opts: s3vfs.Options{FormatVersion: 1}},
+	}
+}
+
 // SweepTargets returns this library with each block size tried for the
 // defaults (4 KiB to 1 MiB) and page sizes of 4 KiB and 64 KiB.
 func SweepTargets() []Target {
