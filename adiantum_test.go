@@ -173,7 +173,10 @@ func TestBatchAtomicUnknownHeader(t *testing.T) {
 
 			var denied atomic.Int64
 			e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-				if req.Kind == s3proxy.GET && strings.HasPrefix(req.Key, c.key+"/_blocks/000000000000.") {
+				// Block 0: its object, or in format version 2 the
+				// records whose pages overlay it.
+				if req.Kind == s3proxy.GET && (strings.HasPrefix(req.Key, c.key+"/_blocks/000000000000.") ||
+					strings.HasPrefix(req.Key, c.key+"/_commits/")) {
 					denied.Add(1)
 					s3test.WriteError(w, http.StatusForbidden, "AccessDenied", "Access Denied")
 					return true

@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the storage format this package writes
-// and reads (docs/format.md).
-const FormatVersion = 1
+// FormatVersion is the newest version of the storage format this package
+// reads and writes (docs/format.md); it reads every earlier one too.
+// Options.FormatVersion chooses what commits write.
+const FormatVersion = 2
 
 const (
 	recordMagic     = "s3vfsR1\n"

@@ -16,7 +16,7 @@ type Commit struct {
 	Time          time.Time // when it was committed, by the writer's clock
 	Writer        string    // the writer's Options.WriterID
 	Size          int64     // the size of the database file, in bytes
-	BlocksChanged int       // block objects the commit wrote
+	BlocksChanged int       // blocks the commit changed: block objects it wrote and, in format version 2, blocks it carried pages of in its record
 	Checkpoint    bool      // whether the commit also wrote a full checkpoint
 }
 
@@ -83,34 +83,29 @@ func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 func describeRecord(ctx context.Context, db *database, rec *record) (Commit, error) {
 	n := rec.n
 	c := Commit{N: n, Time: rec.time, Writer: rec.writer, Size: rec.fileSize}
-	entries := rec.delta
-	if rec.v2 != nil {
-		entries = nil
-		for _, e := range rec.v2.delta {
-			if e.ov != nil && len(e.ov.recs) > 0 && e.ov.recs[len(e.ov.recs)-1].n == n {
-				e.ref = blockRef{commit: n, token: rec.token} // carried inline: changed by this commit
-			}
-			entries = append(entries, entry{e.idx, e.ref})
-		}
-	}
-	if rec.v2 != nil {
-		// Its delta names every block it set, checkpoint or not.
-		c.Checkpoint = rec.base == (ckptRef{n, rec.token})
-	} else if rec.base == (ckptRef{n, rec.token}) {
+	entries := rec.entries2()
+	if rec.base == (ckptRef{n, rec.token}) {
+		// It wrote a checkpoint: the blocks it set are there (in version
+		// 2 its delta lists only block 0 and the blocks it carries pages of).
 		c.Checkpoint = true
-		ck, err := db.readCheckpoint(ctx, rec.base)
+		_, ck, err := db.readBaseEntries(ctx, rec.base)
 		if err != nil {
 			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.key, err)
 		}
-		entries = ck.blocks
+		entries = append(ck, entries...)
 	}
 	// The blocks a commit wrote carry its number (blocks a large
 	// transaction uploaded early have tokens of their own) or its token
-	// (Deserialize and Restore keep the number of their first try).
+	// (Deserialize and Restore keep the number of their first try); a
+	// block whose overlay ends with the record has pages it carried.
+	changed := map[int64]bool{}
 	for _, e := range entries {
-		if !e.ref.isHole() && (e.ref.commit == n || e.ref.token == rec.token) {
-			c.BlocksChanged++
+		wrote := !e.ref.isHole() && (e.ref.commit == n || e.ref.token == rec.token)
+		carried := e.ov != nil && len(e.ov.recs) > 0 && e.ov.recs[len(e.ov.recs)-1].n == n
+		if wrote || carried {
+			changed[e.idx] = true
 		}
 	}
+	c.BlocksChanged = len(changed)
 	return c, nil
 }

@@ -17,7 +17,7 @@ type Info struct {
 	PageSize      int64     // the SQLite page size
 	FileSize      int64     // bytes of the database file
 	Blocks        int64     // block objects the commit references
-	FormatVersion int       // the storage format version (see docs/format.md); 0 for the Python layout
+	FormatVersion int       // the storage format version of the newest commit, 1 or 2 (see docs/format.md); 0 for the Python layout
 	Layout        string    // "s3vfs", or "python" for a database of the Python library sqlite-s3vfs (read-only until migrated)
 }
 
@@ -45,7 +45,7 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 			return Info{}, err
 		}
 		info.Commit, info.Time, info.Writer = s.n, s.time, rec.writer
-		info.FormatVersion, info.Layout = FormatVersion, "s3vfs"
+		info.FormatVersion, info.Layout = max(s.format, 1), "s3vfs"
 	}
 	if s.size >= 100 {
 		b0, err := db.readBlock(ctx, s, 0)
