@@ -54,7 +54,7 @@ func ExampleVFS_History() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("commit %d: %d bytes, %d block(s) written\n", c.N, c.Size, c.BlocksChanged)
+		fmt.Printf("commit %d: %d bytes, %d block(s) changed\n", c.N, c.Size, c.BlocksChanged)
 	}
 
 	// Bring commit 2 back, as a new commit.
@@ -77,9 +77,9 @@ func ExampleVFS_History() {
 		rep.Oldest, rep.Head, rep.Live.Objects(), rep.Garbage.Objects())
 	// Output:
 	// at commit 2: safe
-	// commit 3: 12288 bytes, 1 block(s) written
-	// commit 2: 12288 bytes, 1 block(s) written
-	// commit 1: 12288 bytes, 1 block(s) written
+	// commit 3: 12288 bytes, 1 block(s) changed
+	// commit 2: 12288 bytes, 1 block(s) changed
+	// commit 1: 12288 bytes, 1 block(s) changed
 	// restored as commit 4: safe
-	// commits 1 to 4 kept, 9 live objects, 0 garbage
+	// commits 1 to 4 kept, 6 live objects, 0 garbage
 }

@@ -22,7 +22,9 @@ func TestHungServerBounded(t *testing.T) {
 	e := newEnv(t, opts)
 	db := e.open("hung.db")
 	mustExec(t, db, "CREATE TABLE t(x)")
-	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	// A megabyte: more than a record carries (format version 2), so most
+	// blocks are objects that the other process has not read yet.
+	mustExec(t, db, "INSERT INTO t SELECT randomblob(1000) FROM generate_series(1, 1000)")
 
 	// Another process, opened before the server hangs; staleness lets its
 	// transactions skip the head check, so its first query reads a block.
@@ -73,7 +75,9 @@ func TestCancelInFlight(t *testing.T) {
 	e := newEnv(t, &s3vfsOptsSmall)
 	db := e.open("cancel.db")
 	mustExec(t, db, "CREATE TABLE t(x)")
-	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	// A megabyte: more than a record carries (format version 2), so most
+	// blocks are objects that the other process has not read yet.
+	mustExec(t, db, "INSERT INTO t SELECT randomblob(1000) FROM generate_series(1, 1000)")
 
 	// Another process with an empty cache; its first read must go to S3.
 	// (Opening is not cancellable: it happens before the query's context
