@@ -12,6 +12,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3/vfs"
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // headCommit returns the number of the newest commit of the database db
@@ -366,4 +367,38 @@ func TestFormat2Downgrade(t *testing.T) {
 		}
 	}
 	integrityOK(t, wdb)
+}
+
+// TestFormat2ColdLookupOverlaid: a cold point lookup of a row whose leaf
+// block is overlaid by the records of earlier updates waits for no more
+// round trips than on the same database in format version 1: the block's
+// object and its records are fetched in one parallel step.
+func TestFormat2ColdLookupOverlaid(t *testing.T) {
+	waves := map[int]int{}
+	gets := map[int]int{}
+	for _, format := range []int{1, 2} {
+		e := newEnv(t, &s3vfs.Options{BlockSize: 64 << 10, FormatVersion: format})
+		db := e.open("look.db")
+		db.SetMaxOpenConns(1)
+		fillRows(t, db, 20000)
+		for id := 15000; id < 15010; id++ {
+			mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = ?", id)
+		}
+		c := conn(t, openDB(t, e.register(e.newVFS(nil)), "look.db"))
+		e.proxy.SetLatency(5 * time.Millisecond)
+		e.proxy.Reset()
+		if got := connInt(t, c, "SELECT grp FROM t WHERE id = 15005"); got != 15005%100+1 {
+			t.Fatalf("format %d: grp = %d, want %d", format, got, 15005%100+1)
+		}
+		waves[format], gets[format] = e.proxy.Waves(), e.proxy.Counts()[s3proxy.GET]
+		e.proxy.SetLatency(0)
+	}
+	t.Logf("cold lookup of an updated row: version 1 %d GETs in %d round trips, version 2 %d GETs in %d",
+		gets[1], waves[1], gets[2], waves[2])
+	if waves[2] > waves[1] {
+		t.Errorf("version 2 waits %d round trips, version 1 %d", waves[2], waves[1])
+	}
+	if gets[2] <= gets[1] {
+		t.Errorf("version 2 made %d GETs, version 1 %d: the overlay records were not read", gets[2], gets[1])
+	}
 }
