@@ -372,19 +372,20 @@ func TestFormat2Downgrade(t *testing.T) {
 // TestFormat2ColdLookupOverlaid: a cold point lookup of a row whose leaf
 // block is overlaid by the records of earlier updates waits for no more
 // round trips than on the same database in format version 1: the block's
-// object and its records are fetched in one parallel step.
+// object and its records (30 of them, more than Options.Concurrency) are
+// fetched in one parallel step.
 func TestFormat2ColdLookupOverlaid(t *testing.T) {
 	waves := map[int]int{}
 	gets := map[int]int{}
 	for _, format := range []int{1, 2} {
-		e := newEnv(t, &s3vfs.Options{BlockSize: 64 << 10, FormatVersion: format})
+		e := newEnv(t, &s3vfs.Options{FormatVersion: format, Concurrency: 8})
 		db := e.open("look.db")
 		db.SetMaxOpenConns(1)
 		fillRows(t, db, 20000)
-		for id := 15000; id < 15010; id++ {
+		for id := 15000; id < 15030; id++ {
 			mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = ?", id)
 		}
-		c := conn(t, openDB(t, e.register(e.newVFS(nil)), "look.db"))
+		c := conn(t, openDB(t, e.register(e.newVFS(&s3vfs.Options{Concurrency: 8})), "look.db"))
 		e.proxy.SetLatency(5 * time.Millisecond)
 		e.proxy.Reset()
 		if got := connInt(t, c, "SELECT grp FROM t WHERE id = 15005"); got != 15005%100+1 {

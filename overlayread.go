@@ -36,6 +36,10 @@ func overlaidID(key string, e entry2) string {
 	return id + "." + strconv.FormatUint(uint64(e.ov.crc), 16) + "." + strconv.FormatInt(e.ov.baseLen, 10)
 }
 
+// maxOverlayFanOut bounds the parallel requests of one overlaid block's
+// read.
+const maxOverlayFanOut = 128
+
 // readOverlaid returns block idx of s, which has an overlay: from the
 // cache, or merged from its base object and records, fetched in parallel.
 func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
@@ -51,8 +55,12 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 		if data, ok := db.cache().get(id); ok {
 			return data, nil
 		}
+		// Every request at once: the planner folds past 32 records, so
+		// one step of at most 33 requests (a bound above Concurrency,
+		// which would make it two or three). The cap is for overlays
+		// written by other means; readers apply whatever a record says.
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(v.opts.Concurrency)
+		g.SetLimit(min(max(v.opts.Concurrency, len(e.ov.recs)+1), maxOverlayFanOut))
 		var base []byte
 		if !e.ref.isHole() {
 			g.Go(func() (err error) {
