@@ -15,6 +15,21 @@ import (
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
+// copyDatabase copies the database at src to dst through Serialize and
+// Deserialize, as one commit with a checkpoint.
+func copyDatabase(t *testing.T, v *s3vfs.VFS, src, dst string) {
+	t.Helper()
+	var buf bytes.Buffer
+	r := v.SerializeReader(context.Background(), src)
+	if _, err := io.Copy(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if err := v.Deserialize(context.Background(), dst, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // coldOpenCost opens key on a fresh VFS (another process, a cold cache)
 // with a latency on every request, and returns the requests and
 // sequential round trips the open made.
@@ -50,15 +65,7 @@ func testColdOpenRoundTrips(t *testing.T, format int) {
 	db := e.open("src.db")
 	db.SetMaxOpenConns(1)
 	fillRows(t, db, 2000)
-	var buf bytes.Buffer
-	r := e.vfs.SerializeReader(context.Background(), "src.db")
-	if _, err := io.Copy(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	if err := e.vfs.Deserialize(context.Background(), "cold.db", bytes.NewReader(buf.Bytes())); err != nil {
-		t.Fatal(err)
-	}
+	copyDatabase(t, e.vfs, "src.db", "cold.db")
 
 	counts, waves := coldOpenCost(t, e, "cold.db")
 	t.Logf("cold open after Deserialize: %v in %d round trips", counts, waves)

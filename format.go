@@ -83,17 +83,7 @@ func nblocks(fileSize, blockSize int64) int64 {
 }
 
 func (r *record) encode() []byte {
-	b := []byte(recordMagic)
-	b = binary.AppendUvarint(b, r.n)
-	b = binary.AppendUvarint(b, r.parent)
-	b = binary.AppendUvarint(b, r.token)
-	b = binary.AppendUvarint(b, uint64(r.blockSize))
-	b = binary.AppendUvarint(b, uint64(r.fileSize))
-	b = binary.AppendVarint(b, r.time.UnixNano())
-	b = binary.AppendUvarint(b, uint64(len(r.writer)))
-	b = append(b, r.writer...)
-	b = binary.AppendUvarint(b, r.base.n)
-	b = binary.AppendUvarint(b, r.base.token)
+	b := recordHead{r.n, r.parent, r.token, r.blockSize, r.fileSize, r.time, r.writer, r.base}.append([]byte(recordMagic))
 	b = appendEntries(b, r.delta)
 	return binary.LittleEndian.AppendUint32(b, checksum(b))
 }
@@ -284,21 +274,14 @@ func (d *decoder) writers() []writerKey {
 
 func (d *decoder) entries(n int64, dense bool) []entry {
 	table := d.writers()
-	ne := d.uvarint("entry count")
-	if d.err == nil && (ne > uint64(n) || ne > uint64(len(d.b)) || dense && ne != uint64(n)) {
-		d.fail("entry count")
-	}
+	ne := d.entryCount(n, dense)
 	if d.err != nil {
 		return nil
 	}
 	es := make([]entry, 0, ne)
 	prev := int64(-1)
 	for i := uint64(0); i < ne && d.err == nil; i++ {
-		delta := d.uvarint("entry index")
-		if d.err == nil && (delta >= uint64(n) || prev+1+int64(delta) >= n || dense && delta != 0) {
-			d.fail("entry index")
-		}
-		idx := prev + 1 + int64(delta)
+		idx := d.entryIndex(prev, n, dense)
 		prev = idx
 		p := d.uvarint("entry writer")
 		if d.err == nil && p > uint64(len(table)) {
@@ -320,30 +303,81 @@ func (d *decoder) entries(n int64, dense bool) []entry {
 	return es
 }
 
+// entryCount decodes the count of a list of entries for n blocks (dense:
+// one per block).
+func (d *decoder) entryCount(n int64, dense bool) uint64 {
+	ne := d.uvarint("entry count")
+	if d.err == nil && (ne > uint64(n) || ne > uint64(len(d.b)) || dense && ne != uint64(n)) {
+		d.fail("entry count")
+	}
+	return ne
+}
+
+// entryIndex decodes the index of the entry after the one at prev (-1
+// for the first) in a list for n blocks (dense: one per block).
+func (d *decoder) entryIndex(prev, n int64, dense bool) int64 {
+	delta := d.uvarint("entry index")
+	if d.err == nil && (delta >= uint64(n) || prev+1+int64(delta) >= n || dense && delta != 0) {
+		d.fail("entry index")
+	}
+	return prev + 1 + int64(delta)
+}
+
 func (d *decoder) end() {
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
 }
 
-func decodeRecord(b []byte) (*record, error) {
-	d := open(b, recordMagic)
-	r := &record{}
-	r.n = d.uvarint("commit number")
-	r.parent = d.uvarint("parent")
-	r.token = d.uvarint("token")
-	r.blockSize, r.fileSize = d.sizes()
-	r.time = time.Unix(0, d.varint("time"))
+// recordHead is the fields a record of either version begins with.
+type recordHead struct {
+	n, parent, token    uint64
+	blockSize, fileSize int64
+	time                time.Time
+	writer              string
+	base                ckptRef
+}
+
+// append appends the encoding of h to b.
+func (h recordHead) append(b []byte) []byte {
+	b = binary.AppendUvarint(b, h.n)
+	b = binary.AppendUvarint(b, h.parent)
+	b = binary.AppendUvarint(b, h.token)
+	b = binary.AppendUvarint(b, uint64(h.blockSize))
+	b = binary.AppendUvarint(b, uint64(h.fileSize))
+	b = binary.AppendVarint(b, h.time.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(h.writer)))
+	b = append(b, h.writer...)
+	b = binary.AppendUvarint(b, h.base.n)
+	return binary.AppendUvarint(b, h.base.token)
+}
+
+// recordHead decodes and checks the fields a record begins with.
+func (d *decoder) recordHead() recordHead {
+	var h recordHead
+	h.n = d.uvarint("commit number")
+	h.parent = d.uvarint("parent")
+	h.token = d.uvarint("token")
+	h.blockSize, h.fileSize = d.sizes()
+	h.time = time.Unix(0, d.varint("time"))
 	wl := d.uvarint("writer")
-	r.writer = string(d.fixed(int(min(wl, 1<<20)), "writer"))
+	h.writer = string(d.fixed(int(min(wl, 1<<20)), "writer"))
 	if d.err == nil && wl > 1<<20 {
 		d.fail("writer")
 	}
-	r.base.n = d.uvarint("base checkpoint")
-	r.base.token = d.uvarint("base token")
-	if d.err == nil && (r.n == 0 || r.parent != r.n-1 || r.base.n > r.n) {
+	h.base.n = d.uvarint("base checkpoint")
+	h.base.token = d.uvarint("base token")
+	if d.err == nil && (h.n == 0 || h.parent != h.n-1 || h.base.n > h.n) {
 		d.fail("commit numbering")
 	}
+	return h
+}
+
+func decodeRecord(b []byte) (*record, error) {
+	d := open(b, recordMagic)
+	h := d.recordHead()
+	r := &record{n: h.n, parent: h.parent, token: h.token, blockSize: h.blockSize, fileSize: h.fileSize,
+		time: h.time, writer: h.writer, base: h.base}
 	if d.err == nil {
 		r.delta = d.entries(nblocks(r.fileSize, r.blockSize), false)
 	}

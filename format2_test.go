@@ -230,15 +230,7 @@ func TestFormat2ColdOpenRoundTrips(t *testing.T) {
 	db := e.open("src.db")
 	db.SetMaxOpenConns(1)
 	fillRows(t, db, 2000)
-	var buf bytes.Buffer
-	r := e.vfs.SerializeReader(context.Background(), "src.db")
-	if _, err := io.Copy(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	if err := e.vfs.Deserialize(context.Background(), "cold2.db", bytes.NewReader(buf.Bytes())); err != nil {
-		t.Fatal(err)
-	}
+	copyDatabase(t, e.vfs, "src.db", "cold2.db")
 	d := openDB(t, e.register(e.newVFS(&s3vfs.Options{BlockSize: 64 << 10})), "cold2.db")
 	for id := 1; id <= 3; id++ {
 		mustExec(t, d, "UPDATE t SET grp = grp + 1 WHERE id = ?", id)

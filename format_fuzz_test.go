@@ -56,21 +56,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
 		checkEntries(t, r.delta, nblocks(r.fileSize, r.blockSize), false)
-		enc := r.encode()
-		r2, err := decodeRecord(enc)
-		if err != nil {
-			t.Fatalf("re-encoded record does not decode: %v", err)
-		}
-		if !sameRecord(r, r2) {
-			t.Fatalf("round trip changed the record:\n%+v\n%+v", r, r2)
-		}
-		if flip != 0 {
-			bad := append([]byte(nil), enc...)
-			bad[int(pos)%len(bad)] ^= flip
-			if r3, err := decodeRecord(bad); err == nil {
-				t.Fatalf("a corrupted record decoded: %+v (from %+v)", r3, r)
-			}
-		}
+		checkReencoding(t, "record", r.encode(), decodeRecord, func(r2 *record) bool { return sameRecord(r, r2) }, pos, flip)
 	})
 }
 
@@ -94,22 +80,29 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
 		checkEntries(t, c.blocks, nblocks(c.fileSize, c.blockSize), true)
-		enc := c.encode()
-		c2, err := decodeCheckpoint(enc)
-		if err != nil {
-			t.Fatalf("re-encoded checkpoint does not decode: %v", err)
-		}
-		if !reflect.DeepEqual(c, c2) {
-			t.Fatalf("round trip changed the checkpoint:\n%+v\n%+v", c, c2)
-		}
-		if flip != 0 {
-			bad := append([]byte(nil), enc...)
-			bad[int(pos)%len(bad)] ^= flip
-			if _, err := decodeCheckpoint(bad); err == nil {
-				t.Fatalf("a corrupted checkpoint decoded (from %+v)", c)
-			}
-		}
+		checkReencoding(t, "checkpoint", c.encode(), decodeCheckpoint, func(c2 *checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
+}
+
+// checkReencoding fails t unless enc, the re-encoding of a decoded value,
+// decodes to the same value (same), and unless enc with the byte at pos
+// xored with flip (when flip is not 0) fails to decode.
+func checkReencoding[T any](t *testing.T, what string, enc []byte, decode func([]byte) (T, error), same func(T) bool, pos uint16, flip byte) {
+	t.Helper()
+	v, err := decode(enc)
+	if err != nil {
+		t.Fatalf("re-encoded %s does not decode: %v", what, err)
+	}
+	if !same(v) {
+		t.Fatalf("round trip changed the %s: %+v", what, v)
+	}
+	if flip != 0 {
+		bad := append([]byte(nil), enc...)
+		bad[int(pos)%len(bad)] ^= flip
+		if v, err := decode(bad); err == nil {
+			t.Fatalf("a corrupted %s decoded: %+v", what, v)
+		}
+	}
 }
 
 func sameRecord(a, b *record) bool {

@@ -249,21 +249,14 @@ func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, s
 	n := nblocks(fileSize, blockSize)
 	writers := d.writers()
 	ovs := d.overlayTable(self, selfRecord, selfToken)
-	ne := d.uvarint("entry count")
-	if d.err == nil && (ne > uint64(n) || ne > uint64(len(d.b)) || dense && ne != uint64(n)) {
-		d.fail("entry count")
-	}
+	ne := d.entryCount(n, dense)
 	if d.err != nil || ne == 0 {
 		return nil
 	}
 	es := make([]entry2, 0, ne)
 	prev := int64(-1)
 	for i := uint64(0); i < ne && d.err == nil; i++ {
-		delta := d.uvarint("entry index")
-		if d.err == nil && (delta >= uint64(n) || prev+1+int64(delta) >= n || dense && delta != 0) {
-			d.fail("entry index")
-		}
-		idx := prev + 1 + int64(delta)
+		idx := d.entryIndex(prev, n, dense)
 		prev = idx
 		e := entry2{idx: idx}
 		p := d.uvarint("entry writer")
@@ -326,17 +319,7 @@ func (d *decoder) overlay(e entry2, blockLen, blockSize int64, table []overlayRe
 }
 
 func (r *record2) encode() []byte {
-	b := []byte(recordMagic2)
-	b = binary.AppendUvarint(b, r.n)
-	b = binary.AppendUvarint(b, r.parent)
-	b = binary.AppendUvarint(b, r.token)
-	b = binary.AppendUvarint(b, uint64(r.blockSize))
-	b = binary.AppendUvarint(b, uint64(r.fileSize))
-	b = binary.AppendVarint(b, r.time.UnixNano())
-	b = binary.AppendUvarint(b, uint64(len(r.writer)))
-	b = append(b, r.writer...)
-	b = binary.AppendUvarint(b, r.base.n)
-	b = binary.AppendUvarint(b, r.base.token)
+	b := recordHead{r.n, r.parent, r.token, r.blockSize, r.fileSize, r.time, r.writer, r.base}.append([]byte(recordMagic2))
 	b = binary.AppendUvarint(b, uint64(r.unit))
 	b = appendPageList(b, r.changed)
 	b = appendEntries2(b, r.delta, r.n, true)
@@ -357,22 +340,9 @@ func (c *checkpoint2) encode() []byte {
 
 func decodeRecord2(b []byte) (*record2, error) {
 	d := open(b, recordMagic2)
-	r := &record2{}
-	r.n = d.uvarint("commit number")
-	r.parent = d.uvarint("parent")
-	r.token = d.uvarint("token")
-	r.blockSize, r.fileSize = d.sizes()
-	r.time = time.Unix(0, d.varint("time"))
-	wl := d.uvarint("writer")
-	r.writer = string(d.fixed(int(min(wl, 1<<20)), "writer"))
-	if d.err == nil && wl > 1<<20 {
-		d.fail("writer")
-	}
-	r.base.n = d.uvarint("base checkpoint")
-	r.base.token = d.uvarint("base token")
-	if d.err == nil && (r.n == 0 || r.parent != r.n-1 || r.base.n > r.n) {
-		d.fail("commit numbering")
-	}
+	h := d.recordHead()
+	r := &record2{n: h.n, parent: h.parent, token: h.token, blockSize: h.blockSize, fileSize: h.fileSize,
+		time: h.time, writer: h.writer, base: h.base}
 	r.unit = int64(d.uvarint("page unit"))
 	if d.err == nil && !validUnit(r.unit, r.blockSize) {
 		d.fail("page unit")

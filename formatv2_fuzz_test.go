@@ -65,21 +65,7 @@ func FuzzDecodeRecord2(f *testing.F) {
 		if carried != int64(len(r.pages)) {
 			t.Fatalf("%d bytes of pages, %d carried", len(r.pages), carried)
 		}
-		enc := r.encode()
-		r2, err := decodeRecord2(enc)
-		if err != nil {
-			t.Fatalf("re-encoded record does not decode: %v", err)
-		}
-		if !sameRecord2(r, r2) {
-			t.Fatalf("round trip changed the record:\n%+v\n%+v", r, r2)
-		}
-		if flip != 0 {
-			bad := append([]byte(nil), enc...)
-			bad[int(pos)%len(bad)] ^= flip
-			if r3, err := decodeRecord2(bad); err == nil {
-				t.Fatalf("a corrupted record decoded: %+v (from %+v)", r3, r)
-			}
-		}
+		checkReencoding(t, "record", r.encode(), decodeRecord2, func(r2 *record2) bool { return sameRecord2(r, r2) }, pos, flip)
 	})
 }
 
@@ -103,20 +89,6 @@ func FuzzDecodeCheckpoint2(f *testing.F) {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
 		checkEntries2(t, c.blocks, c.blockSize, c.fileSize, true, c.n)
-		enc := c.encode()
-		c2, err := decodeCheckpoint2(enc)
-		if err != nil {
-			t.Fatalf("re-encoded checkpoint does not decode: %v", err)
-		}
-		if !reflect.DeepEqual(c, c2) {
-			t.Fatalf("round trip changed the checkpoint:\n%+v\n%+v", c, c2)
-		}
-		if flip != 0 {
-			bad := append([]byte(nil), enc...)
-			bad[int(pos)%len(bad)] ^= flip
-			if _, err := decodeCheckpoint2(bad); err == nil {
-				t.Fatalf("a corrupted checkpoint decoded (from %+v)", c)
-			}
-		}
+		checkReencoding(t, "checkpoint", c.encode(), decodeCheckpoint2, func(c2 *checkpoint2) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }
