@@ -81,3 +81,42 @@ func BenchmarkWorkloads(b *testing.B) {
 		p.Close()
 	}
 }
+
+// BenchmarkContention runs the contention benchmark of docs/performance.md
+// (4 processes × 4 goroutines updating random rows of a 100,000-row
+// table) on this library with its defaults and writing format version 1,
+// at 0 and 20 ms of added latency.
+func BenchmarkContention(b *testing.B) {
+	ctx := context.Background()
+	e, err := bench.NewEnv(ctx, server, b.TempDir(), bench.Small)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	commits := 200
+	if testing.Short() {
+		commits = 50
+	}
+	for _, t := range append(bench.Targets()[1:2], bench.ComparisonTargets()...) {
+		for _, lat := range []time.Duration{0, 20 * time.Millisecond} {
+			b.Run(fmt.Sprintf("%s/latency=%v", t.Name, lat), func(b *testing.B) {
+				e.Proxy.SetLatency(lat)
+				defer e.Proxy.SetLatency(0)
+				var sum bench.ContentionResult
+				for b.Loop() {
+					r, err := e.Contention(ctx, t, 4, 4, commits)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sum.Commits += r.Commits
+					sum.Busy += r.Busy
+					sum.Rebases += r.Rebases
+					sum.Elapsed += r.Elapsed
+				}
+				b.ReportMetric(sum.CommitsPerSecond(), "commits/s")
+				b.ReportMetric(100*sum.BusyShare(), "busy%")
+				b.ReportMetric(float64(sum.Rebases)/float64(sum.Commits), "rebases/commit")
+			})
+		}
+	}
+}

@@ -45,7 +45,20 @@ func (f *file) commit(ctx context.Context) error {
 		return f.commit2(ctx, s, attempt)
 	}
 	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
-	return f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
+	err := f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
+	if errors.Is(err, errConflict) {
+		return f.lost()
+	}
+	return err
+}
+
+// lost ends a commit another writer got in before: SQLITE_BUSY_SNAPSHOT,
+// and the head it built on is known to be old. A retry from it would lose
+// again, so the next transaction asks S3, even within its staleness bound.
+func (f *file) lost() error {
+	f.db.vfs.stats.conflicts.Add(1)
+	f.db.known.distrust()
+	return sqlite3.BUSY_SNAPSHOT
 }
 
 // writesFormat2 reports whether a commit over s is written in format
@@ -58,7 +71,9 @@ func (v *VFS) writesFormat2(s *snapshot) bool {
 // publish does a planned commit: it uploads the objects (the first
 // blocks of them block objects, which then enter the cache), creates the
 // record, and settles the outcome; next is the snapshot the record makes,
-// changes the blocks it sets.
+// changes the blocks it sets. A commit another writer got in before
+// returns errConflict, its uploads deleted, and f still holding its
+// writes.
 func (f *file) publish(ctx context.Context, rec *record, uploads []upload, blocks int, next *snapshot, changes map[int64]blockRef) error {
 	db := f.db
 	v := db.vfs
@@ -78,14 +93,9 @@ func (f *file) publish(ctx context.Context, rec *record, uploads []upload, block
 	start := time.Now()
 	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
-		v.stats.conflicts.Add(1)
-		// The head this commit built on is known to be old, and a retry
-		// from it would lose again: the next transaction asks S3, even
-		// within its staleness bound.
-		db.known.distrust()
 		v.removeOrphans(ctx, orphans())
 		f.forgetSpilled()
-		return sqlite3.BUSY_SNAPSHOT
+		return errConflict // the caller rebases, or fails with lost
 	case err != nil:
 		// The record may exist and name the blocks uploaded early: the
 		// rollback that follows must not delete them as orphans.

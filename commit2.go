@@ -2,6 +2,7 @@ package s3vfs
 
 import (
 	"context"
+	"errors"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -9,17 +10,45 @@ import (
 // commit2 is commit in format version 2 (docs/format.md): planned by
 // planCommit2 from the pending blocks and the committed bytes the cache
 // holds, then published as any commit is. A small transaction uploads
-// nothing: its record carries its pages.
+// nothing: its record carries its pages. A commit that loses the race to
+// another writer is rebased onto the newer head when it may be (rebase.go),
+// up to maxRebases times, and fails with SQLITE_BUSY otherwise.
 func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error {
+	v := f.db.vfs
+	for rebases := 0; ; rebases++ {
+		p, err := f.plan2(ctx, s, a)
+		if err != nil {
+			return f.fail(err, sqlite3.IOERR_READ)
+		}
+		err = f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
+		if !errors.Is(err, errConflict) {
+			return err
+		}
+		if rebases == maxRebases {
+			return f.lost()
+		}
+		head, err := f.rebase(ctx, s, p.rec)
+		if err != nil || head == nil {
+			// An error reading what the others committed leaves this
+			// commit unpublished all the same: SQLITE_BUSY, to retry.
+			return f.lost()
+		}
+		v.stats.rebases.Add(1)
+		s = head
+		a = commitAttempt{token: newToken(), time: commitTime(head.time), writer: a.writer}
+	}
+}
+
+// plan2 plans the commit of f's writes over s, and caches what the next
+// reads need: the record, and the blocks it carries pages of.
+func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitPlan2, error) {
 	db := f.db
-	v := db.vfs
 	committed, err := f.committedBytes(ctx, s)
 	if err != nil {
-		return f.fail(err, sqlite3.IOERR_READ)
+		return commitPlan2{}, err
 	}
-	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: v.recordSizeTooLarge}
+	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
 	p := planCommit2(db.key, s, f.txView, in, a)
-	// The record and the blocks it carries are what the next reads need.
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().add(overlayRecordID(db.key, p.rec.n, p.rec.token), p.encoded)
 	for idx, ov := range p.next.overlays {
@@ -29,7 +58,7 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error 
 			}
 		}
 	}
-	return f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
+	return p, nil
 }
 
 // committedBytes returns, for planCommit2, the committed bytes of the

@@ -45,6 +45,8 @@ type file struct {
 
 	ra readAhead // sequential read detection and its fetches
 
+	reads readSet // what SQLite read on its snapshot, for a rebase (readset.go)
+
 	// header remembers whether the block 0 object ref holds a plain SQLite
 	// header (see encrypted).
 	header struct {
@@ -109,6 +111,9 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	s := f.view()
 	if size := f.txView.size(s); len(b) > 0 && off < size {
 		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
+	}
+	if f.snap != nil && len(b) > 0 {
+		f.noteReadSet(s, off, off+int64(len(b)))
 	}
 	n, err := f.txView.readAt(s, b, off,
 		func(b []byte, off int64) (int, error) { return f.db.readAt(f.ctx(), s, b, off) },
@@ -345,9 +350,11 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		if db.writer != nil && db.writer != f {
 			return sqlite3.BUSY
 		}
-		if head, _ := db.known.get(); head != nil && head.n != f.snap.n {
+		if head, _ := db.known.get(); head != nil && head.n != f.snap.n && !db.vfs.writesFormat2(f.snap) {
 			// Another connection of this process committed after our
-			// snapshot was taken: writing on top of it would lose that commit.
+			// snapshot was taken: the commit would lose the race for its
+			// record. In format version 2 it may be rebased (rebase.go):
+			// let it try.
 			return sqlite3.BUSY_SNAPSHOT
 		}
 		db.writer = f

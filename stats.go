@@ -33,6 +33,14 @@ type Stats struct {
 
 	Commits   int64 // commits published
 	Conflicts int64 // commits lost to another writer (SQLITE_BUSY)
+
+	// Rebases counts the times a commit that lost the race to another
+	// writer was published on top of it instead, since the other commits
+	// changed no page it had read or written (format version 2; see
+	// docs/design.md, "Page-level concurrency"). A rebased commit counts
+	// in Commits too, a rebase that then loses again is counted again,
+	// and a commit that ends in SQLITE_BUSY counts in Conflicts only.
+	Rebases int64
 }
 
 // Requests returns the total number of S3 requests.
@@ -47,14 +55,15 @@ func (s Stats) Sub(old Stats) Stats {
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
 		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
+		Rebases: s.Rebases - old.Rebases,
 	}
 }
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases)
 }
 
 // counters is the live, concurrently updated form of Stats.
@@ -63,7 +72,7 @@ type counters struct {
 	sent, received                    atomic.Int64
 	hits, misses                      atomic.Int64
 	diskHits, diskMisses              atomic.Int64
-	commits, conflicts                atomic.Int64
+	commits, conflicts, rebases       atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -73,6 +82,6 @@ func (c *counters) snapshot() Stats {
 		BytesSent: c.sent.Load(), BytesReceived: c.received.Load(),
 		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(),
 		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
-		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(),
+		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(), Rebases: c.rebases.Load(),
 	}
 }

@@ -1,0 +1,152 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+// The contention benchmark: processes × goroutines writers on one
+// database, each transaction updating one random row of a table of
+// ContentionRows rows (4 KiB pages) and retried on SQLITE_BUSY, until
+// they have committed a number of transactions between them. A process is
+// a VFS of its own (its own cache, lock table and head), as another
+// machine would have.
+
+// ContentionRows is the size of the contention benchmark's table.
+const ContentionRows = 100_000
+
+// ContentionResult is what one run of the contention benchmark measured.
+type ContentionResult struct {
+	Commits int           // transactions committed
+	Busy    int           // commit attempts that failed with SQLITE_BUSY and were retried
+	Rebases int64         // commits published on a newer head (Stats.Rebases)
+	Elapsed time.Duration // from the first transaction to the last commit
+}
+
+// BusyShare returns the conflicts the application saw per commit.
+func (r ContentionResult) BusyShare() float64 { return float64(r.Busy) / float64(r.Commits) }
+
+// CommitsPerSecond returns the commit rate.
+func (r ContentionResult) CommitsPerSecond() float64 {
+	return float64(r.Commits) / r.Elapsed.Seconds()
+}
+
+// Contention runs the contention benchmark on target t (not a local one):
+// procs VFSs with writers goroutines each commit commits transactions
+// between them. It checks that every commit is in the table (the sum of
+// the counters) and that PRAGMA integrity_check is ok.
+func (e *Env) Contention(ctx context.Context, t Target, procs, writers, commits int) (ContentionResult, error) {
+	if t.Local {
+		return ContentionResult{}, errors.New("bench: the contention benchmark runs on S3 targets only")
+	}
+	key := fmt.Sprintf("contention-%d.db", e.seq.Add(1))
+	if err := e.createCounters(t, key); err != nil {
+		return ContentionResult{}, err
+	}
+	var vfss []*s3vfs.VFS
+	var dbs []*sql.DB
+	defer func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}()
+	for range procs {
+		v, name, done, err := e.newVFS(t.Opts)
+		if err != nil {
+			return ContentionResult{}, err
+		}
+		defer done()
+		// A writer waits for the others of its process (one writes at a
+		// time in a process, as in SQLite); SQLITE_BUSY then means a
+		// commit lost to another process.
+		db, err := sql.Open("sqlite3", "file:"+key+"?vfs="+name+"&_pragma=busy_timeout(10000)")
+		if err != nil {
+			return ContentionResult{}, err
+		}
+		db.SetMaxOpenConns(writers)
+		vfss, dbs = append(vfss, v), append(dbs, db)
+	}
+
+	var committed, busy atomic.Int64
+	g := sync.WaitGroup{}
+	errs := make(chan error, procs*writers)
+	start := time.Now()
+	for p := range procs {
+		for w := range writers {
+			g.Add(1)
+			go func() {
+				defer g.Done()
+				rng := rand.New(rand.NewPCG(uint64(p), uint64(w)))
+				for committed.Load() < int64(commits) {
+					_, err := dbs[p].ExecContext(ctx, "UPDATE c SET n = n + 1 WHERE id = ?", 1+rng.IntN(ContentionRows))
+					switch {
+					case err == nil:
+						committed.Add(1)
+					case errors.Is(err, sqlite3.BUSY):
+						busy.Add(1)
+					default:
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+	}
+	g.Wait()
+	r := ContentionResult{Commits: int(committed.Load()), Busy: int(busy.Load()), Elapsed: time.Since(start)}
+	close(errs)
+	if err := <-errs; err != nil {
+		return r, fmt.Errorf("bench: contention: %w", err)
+	}
+	for _, v := range vfss {
+		r.Rebases += v.Stats().Rebases
+	}
+	var sum int64
+	var check string
+	if err := dbs[0].QueryRowContext(ctx, "SELECT sum(n) FROM c").Scan(&sum); err != nil {
+		return r, err
+	}
+	if err := dbs[0].QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil {
+		return r, err
+	}
+	if sum != int64(r.Commits) || check != "ok" {
+		return r, fmt.Errorf("bench: contention: %d commits but the counters sum to %d; integrity_check: %s", r.Commits, sum, check)
+	}
+	return r, nil
+}
+
+// createCounters makes the contention table at key: ContentionRows rows
+// c(id, n, pad) with n = 0, 4 KiB pages.
+func (e *Env) createCounters(t Target, key string) error {
+	_, name, done, err := e.newVFS(t.Opts)
+	if err != nil {
+		return err
+	}
+	defer done()
+	db, err := sql.Open("sqlite3", "file:"+key+"?vfs="+name)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, q := range []string{
+		"PRAGMA page_size=4096",
+		"CREATE TABLE c(id INTEGER PRIMARY KEY, n INTEGER, pad TEXT)",
+		fmt.Sprintf("INSERT INTO c SELECT value, 0, printf('%%060d', value) FROM generate_series(1, %d)", ContentionRows),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			return fmt.Errorf("bench: contention table: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package s3vfs_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/s3vfs/s3vfs"
+)
+
+// twoWriters returns two processes' connections (one VFS each, one
+// connection each) to a database of rows rows (id, v), 4 KiB pages, about
+// 30 rows a page, on the real server; and the two VFSs.
+func twoWriters(t *testing.T, rows int, params ...string) (a, b *sql.DB, va, vb *s3vfs.VFS) {
+	t.Helper()
+	e := newEnv(t, nil)
+	setup := e.open("cc.db")
+	mustExec(t, setup, "PRAGMA page_size=4096")
+	mustExec(t, setup, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, pad TEXT)")
+	mustExec(t, setup, "INSERT INTO t SELECT value, 0, printf('%0100d', value) FROM generate_series(1, ?)", rows)
+	va, vb = e.newVFS(nil), e.newVFS(nil)
+	a, b = openDB(t, e.register(va), "cc.db", params...), openDB(t, e.register(vb), "cc.db", params...)
+	a.SetMaxOpenConns(1)
+	b.SetMaxOpenConns(1)
+	return a, b, va, vb
+}
+
+// begin starts a transaction on db that reads row read and sets row write
+// to what it read plus one; it returns the transaction and what it read.
+func begin(t *testing.T, db *sql.DB, read, write int) (*sql.Tx, int64) {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int64
+	if err := tx.QueryRow("SELECT v FROM t WHERE id = ?", read).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("UPDATE t SET v = ? WHERE id = ?", v+1, write); err != nil {
+		t.Fatal(err)
+	}
+	return tx, v
+}
+
+// TestRebaseDisjointWriters: two processes' transactions that read and
+// write rows on different pages (of one block) both commit; the one that
+// lost the race is rebased, and both updates are in the database.
+func TestRebaseDisjointWriters(t *testing.T) {
+	a, b, va, _ := twoWriters(t, 600)
+	txA, _ := begin(t, a, 1, 1)
+	txB, _ := begin(t, b, 500, 500)
+	if err := txB.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	before := va.Stats()
+	if err := txA.Commit(); err != nil {
+		t.Fatalf("a transaction on other pages: %v, want a rebased commit", err)
+	}
+	if d := va.Stats().Sub(before); d.Rebases != 1 || d.Conflicts != 0 || d.Commits != 1 {
+		t.Errorf("the commit: %v, want one rebase and no conflict", d)
+	}
+	for _, db := range []*sql.DB{a, b} {
+		if got := queryInt(t, db, "SELECT sum(v) FROM t"); got != 2 {
+			t.Errorf("sum(v) = %d after both commits, want 2", got)
+		}
+		integrityOK(t, db)
+	}
+}
+
+// TestRebaseSameProcess: the same holds for two connections of one
+// process, the second of which wrote while the first read (a deferred
+// transaction): the first one's write lock is granted on its older
+// snapshot, and its commit rebased.
+func TestRebaseSameProcess(t *testing.T) {
+	a, _, va, _ := twoWriters(t, 600, "_txlock=deferred")
+	a.SetMaxOpenConns(2)
+	ctx := context.Background()
+	c1, err := a.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	c2, err := a.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	tx1, err := c1.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int64
+	if err := tx1.QueryRow("SELECT v FROM t WHERE id = 1").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ExecContext(ctx, "UPDATE t SET v = 1 WHERE id = 500"); err != nil {
+		t.Fatal(err)
+	}
+	before := va.Stats()
+	if _, err := tx1.Exec("UPDATE t SET v = ? WHERE id = 1", v+1); err != nil {
+		t.Fatalf("a write on other pages after another connection's commit: %v", err)
+	}
+	if err := tx1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if d := va.Stats().Sub(before); d.Rebases != 1 {
+		t.Errorf("the commit: %v, want one rebase", d)
+	}
+	c1.Close()
+	c2.Close()
+	if got := queryInt(t, a, "SELECT sum(v) FROM t"); got != 2 {
+		t.Errorf("sum(v) = %d, want 2", got)
+	}
+}
+
+// TestRebaseReadConflict: a transaction that read a row another process
+// then changed fails, although it wrote elsewhere.
+func TestRebaseReadConflict(t *testing.T) {
+	a, b, va, _ := twoWriters(t, 600)
+	txA, _ := begin(t, a, 500, 1) // reads row 500, writes row 1
+	txB, _ := begin(t, b, 500, 500)
+	if err := txB.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	before := va.Stats()
+	if err := txA.Commit(); !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("a transaction that read a changed row: %v, want SQLITE_BUSY", err)
+	}
+	if d := va.Stats().Sub(before); d.Rebases != 0 || d.Conflicts != 1 {
+		t.Errorf("the commit: %v, want one conflict, no rebase", d)
+	}
+	if got := queryInt(t, a, "SELECT v FROM t WHERE id = 1"); got != 0 {
+		t.Errorf("row 1 = %d: the failed transaction's write is visible", got)
+	}
+}
+
+// TestRebaseCachedRead: a page SQLite read in an earlier transaction on
+// the same snapshot, and serves from its own cache without asking the VFS
+// again, is in the read set all the same.
+func TestRebaseCachedRead(t *testing.T) {
+	a, b, _, _ := twoWriters(t, 600)
+	if got := queryInt(t, a, "SELECT v FROM t WHERE id = 500"); got != 0 {
+		t.Fatal(got)
+	}
+	txA, _ := begin(t, a, 500, 1) // row 500 from SQLite's page cache
+	txB, _ := begin(t, b, 500, 500)
+	if err := txB.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txA.Commit(); !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("a transaction that read a changed row from SQLite's cache: %v, want SQLITE_BUSY", err)
+	}
+}
+
+// TestRebaseWriteSkew: two transactions that each read two rows and
+// update a different one of them cannot both commit (the outcome would
+// match no serial order).
+func TestRebaseWriteSkew(t *testing.T) {
+	a, b, _, _ := twoWriters(t, 600)
+	skew := func(db *sql.DB, write int) *sql.Tx {
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		if err := tx.QueryRow("SELECT sum(v) FROM t WHERE id IN (1, 500)").Scan(&sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum == 0 {
+			if _, err := tx.Exec("UPDATE t SET v = 1 WHERE id = ?", write); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tx
+	}
+	txA, txB := skew(a, 1), skew(b, 500)
+	errA, errB := txA.Commit(), txB.Commit()
+	if errA != nil || !errors.Is(errB, sqlite3.BUSY) {
+		t.Fatalf("write skew: first commit %v, second %v; want success, then SQLITE_BUSY", errA, errB)
+	}
+	if got := queryInt(t, b, "SELECT sum(v) FROM t WHERE id IN (1, 500)"); got != 1 {
+		t.Errorf("sum = %d, want 1: one of the two, never both", got)
+	}
+}
+
+// TestRebaseGrowth: two transactions that both make the file grow change
+// its size in page 1, which every transaction reads: one fails.
+func TestRebaseGrowth(t *testing.T) {
+	a, b, _, _ := twoWriters(t, 600)
+	grow := func(db *sql.DB, id int) *sql.Tx {
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec("INSERT INTO t VALUES (?, 0, hex(randomblob(8000)))", id); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	txA, txB := grow(a, 10001), grow(b, 10002)
+	errA, errB := txA.Commit(), txB.Commit()
+	if errA != nil || !errors.Is(errB, sqlite3.BUSY) {
+		t.Fatalf("two growing transactions: first commit %v, second %v; want success, then SQLITE_BUSY", errA, errB)
+	}
+	if got := queryInt(t, b, "SELECT count(*) FROM t WHERE id > 10000"); got != 1 {
+		t.Errorf("%d new rows, want 1", got)
+	}
+	integrityOK(t, b)
+}
+
+// TestRebaseModel compares random interleavings of two processes'
+// transactions (each reads a row and writes another with what it read
+// plus one) against a model of the table: every commit that succeeds,
+// rebased or not, must have read what the model holds when it commits —
+// the order of the commits is a serial order — and the table must end as
+// the model. Rows are few pages, so both rebases and conflicts happen.
+func TestRebaseModel(t *testing.T) {
+	const rows = 300 // about 10 pages
+	a, b, va, vb := twoWriters(t, rows)
+	model := make([]int64, rows+1)
+	rng := rand.New(rand.NewPCG(5, 6))
+	type pending struct {
+		tx          *sql.Tx
+		read, write int
+		saw         int64
+	}
+	start := func(db *sql.DB) pending {
+		p := pending{read: 1 + rng.IntN(rows), write: 1 + rng.IntN(rows)}
+		p.tx, p.saw = begin(t, db, p.read, p.write)
+		return p
+	}
+	commit := func(p pending) {
+		err := p.tx.Commit()
+		switch {
+		case err == nil:
+			if p.saw != model[p.read] {
+				t.Fatalf("a commit read row %d = %d, but %d was committed before it", p.read, p.saw, model[p.read])
+			}
+			model[p.write] = p.saw + 1
+		case !errors.Is(err, sqlite3.BUSY):
+			t.Fatal(err)
+		}
+	}
+	for range 150 {
+		pa, pb := start(a), start(b)
+		if rng.IntN(2) == 0 {
+			commit(pa)
+			commit(pb)
+		} else {
+			commit(pb)
+			commit(pa)
+		}
+	}
+	for id := 1; id <= rows; id++ {
+		if got := queryInt(t, a, "SELECT v FROM t WHERE id = ?", id); got != model[id] {
+			t.Fatalf("row %d = %d, the model says %d", id, got, model[id])
+		}
+	}
+	integrityOK(t, a)
+	s := va.Stats()
+	s2 := vb.Stats()
+	rebases, conflicts := s.Rebases+s2.Rebases, s.Conflicts+s2.Conflicts
+	t.Logf("150 rounds: %d rebases, %d conflicts", rebases, conflicts)
+	if rebases == 0 || conflicts == 0 {
+		t.Errorf("%d rebases and %d conflicts: the test needs both", rebases, conflicts)
+	}
+}
