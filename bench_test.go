@@ -97,7 +97,7 @@ func BenchmarkContention(b *testing.B) {
 	if testing.Short() {
 		commits = 50
 	}
-	for _, t := range append(bench.Targets()[1:2], bench.ComparisonTargets()...) {
+	for _, t := range bench.ContentionTargets() {
 		for _, lat := range []time.Duration{0, 20 * time.Millisecond} {
 			b.Run(fmt.Sprintf("%s/latency=%v", t.Name, lat), func(b *testing.B) {
 				e.Proxy.SetLatency(lat)

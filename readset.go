@@ -35,6 +35,9 @@ func (s byteSet) add(start, end int64) byteSet {
 
 // overlaps reports whether s holds any byte of [start, end).
 func (s byteSet) overlaps(start, end int64) bool {
+	if start >= end {
+		return false
+	}
 	i, _ := slices.BinarySearchFunc(s, start, func(r byteRange, start int64) int { return cmpInt(r.end, start+1) })
 	return i < len(s) && s[i].start < end
 }

@@ -213,17 +213,31 @@ func TestRebaseGrowth(t *testing.T) {
 	integrityOK(t, b)
 }
 
-// TestRebaseModel compares random interleavings of two processes'
-// transactions (each reads a row and writes another with what it read
-// plus one) against a model of the table: every commit that succeeds,
-// rebased or not, must have read what the model holds when it commits —
-// the order of the commits is a serial order — and the table must end as
-// the model. Rows are few pages, so both rebases and conflicts happen.
+// TestRebaseModel runs the model of interleavings (runInterleavings) with
+// rows on few pages, so that both rebases and conflicts happen.
 func TestRebaseModel(t *testing.T) {
 	const rows = 300 // about 10 pages
 	a, b, va, vb := twoWriters(t, rows)
+	runInterleavings(t, a, b, rows, 150, 5)
+	integrityOK(t, a)
+	s, s2 := va.Stats(), vb.Stats()
+	rebases, conflicts := s.Rebases+s2.Rebases, s.Conflicts+s2.Conflicts
+	t.Logf("150 rounds: %d rebases, %d conflicts", rebases, conflicts)
+	if rebases == 0 || conflicts == 0 {
+		t.Errorf("%d rebases and %d conflicts: the test needs both", rebases, conflicts)
+	}
+}
+
+// runInterleavings compares random interleavings of two processes'
+// transactions on a and b (each reads a row of t(id, v) and writes
+// another with what it read plus one; rows rows, v 0 at first) against a
+// model of the table: every commit that succeeds, rebased or not, must
+// have read what the model holds when it commits — the order of the
+// commits is a serial order — and the table must end as the model.
+func runInterleavings(t *testing.T, a, b *sql.DB, rows, rounds int, seed uint64) {
+	t.Helper()
 	model := make([]int64, rows+1)
-	rng := rand.New(rand.NewPCG(5, 6))
+	rng := rand.New(rand.NewPCG(seed, 6))
 	type pending struct {
 		tx          *sql.Tx
 		read, write int
@@ -246,7 +260,7 @@ func TestRebaseModel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 150 {
+	for range rounds {
 		pa, pb := start(a), start(b)
 		if rng.IntN(2) == 0 {
 			commit(pa)
@@ -260,13 +274,5 @@ func TestRebaseModel(t *testing.T) {
 		if got := queryInt(t, a, "SELECT v FROM t WHERE id = ?", id); got != model[id] {
 			t.Fatalf("row %d = %d, the model says %d", id, got, model[id])
 		}
-	}
-	integrityOK(t, a)
-	s := va.Stats()
-	s2 := vb.Stats()
-	rebases, conflicts := s.Rebases+s2.Rebases, s.Conflicts+s2.Conflicts
-	t.Logf("150 rounds: %d rebases, %d conflicts", rebases, conflicts)
-	if rebases == 0 || conflicts == 0 {
-		t.Errorf("%d rebases and %d conflicts: the test needs both", rebases, conflicts)
 	}
 }

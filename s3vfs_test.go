@@ -375,6 +375,7 @@ var scenarios = []scenario{
 	{name: "write, then read from another process", run: scenarioWriteRead},
 	{name: "rollback leaves nothing", skip: func(c scenarioConfig) bool { return c.journal == "OFF" }, run: scenarioRollback},
 	{name: "no lost update between processes", run: scenarioNoLostUpdate},
+	{name: "serializable interleavings", run: scenarioInterleavings},
 	{name: "large transaction", run: scenarioLarge},
 	{name: "vacuum", run: scenarioVacuum},
 	{name: "time travel", run: scenarioTimeTravel},
@@ -475,6 +476,26 @@ func rollbackEach(t *testing.T, db *sql.DB, stmts []string, check func(stmt stri
 		}
 		check(stmt)
 	}
+}
+
+// scenarioInterleavings: two processes' overlapping transactions commit
+// in a serial order, rebased or failing (runInterleavings).
+func scenarioInterleavings(t *testing.T, h *harness) {
+	const rows = 200
+	setup := h.open("interleave.db")
+	mustExec(t, setup, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, pad TEXT)")
+	mustExec(t, setup, "INSERT INTO t SELECT value, 0, printf('%0100d', value) FROM generate_series(1, ?)", rows)
+	var dbs [2]*sql.DB
+	for i := range dbs {
+		v := h.newVFS()
+		if _, err := v.CheckStore(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		dbs[i] = h.openOn(h.register(v), "interleave.db")
+		dbs[i].SetMaxOpenConns(1)
+	}
+	runInterleavings(t, dbs[0], dbs[1], rows, 25, 9)
+	integrityOK(t, dbs[0])
 }
 
 func scenarioNoLostUpdate(t *testing.T, h *harness) {

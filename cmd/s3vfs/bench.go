@@ -26,6 +26,7 @@ Example:
 	s3vfs bench --workloads "cold point,warm point" --sweep
 	s3vfs bench --targets s3vfs --workloads "cold open,cold point"
 	s3vfs bench --targets s3vfs,s3vfs-v1 --workloads single  # format 2 against format 1
+	s3vfs bench --contention --latency 0,20ms     # 4 processes × 4 writers on one table
 `
 
 // benchCommand runs the benchmark workloads of internal/bench.
@@ -40,6 +41,8 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	latencies := fs.String("latency", "0,20ms", "comma-separated latencies added to every request")
 	workloads := fs.String("workloads", "", "comma-separated workload names or prefixes (default: all)")
 	sweep := fs.Bool("sweep", false, "compare block sizes 4K/64K/256K/1M with 4K and 64K pages instead of the three targets")
+	contention := fs.Bool("contention", false, "run the contention benchmark (4 processes × 4 writers updating random rows) instead of the workloads; default targets s3vfs and s3vfs-v1")
+	commits := fs.Int("commits", 400, "with --contention: the commits of each run")
 	targets := fs.String("targets", "", `comma-separated target names (default: local, s3vfs, per-page; also "s3vfs-v1", this library writing format version 1)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,6 +79,17 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 			return usagef("bench: --latency %q: want durations such as 0,20ms", s)
 		}
 		cfg.Latencies = append(cfg.Latencies, d)
+	}
+	if *contention {
+		ts := bench.ContentionTargets()
+		if *targets != "" {
+			ts = cfg.Targets
+		}
+		if *commits < 1 {
+			return usagef("bench: --commits %d: want at least 1", *commits)
+		}
+		return bench.RunContention(ctx, c.stdout, bench.ContentionConfig{
+			Latencies: cfg.Latencies, Targets: ts, Commits: *commits, Logf: cfg.Logf})
 	}
 	for _, w := range strings.Split(*workloads, ",") {
 		if w = strings.TrimSpace(w); w != "" {

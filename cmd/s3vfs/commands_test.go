@@ -335,6 +335,12 @@ func TestBench(t *testing.T) {
 	if !strings.Contains(r.stdout, "| cold open | s3vfs |") || strings.Contains(r.stdout, "| local |") {
 		t.Errorf("bench --targets s3vfs --workloads \"cold open\": want only the s3vfs row:\n%s", r.stdout)
 	}
+
+	r = c.ok("", "bench", "--contention", "--latency", "0", "--targets", "s3vfs", "--commits", "40")
+	if !strings.Contains(r.stdout, "| s3vfs | 0s | ") || strings.Contains(r.stdout, "s3vfs-v1") {
+		t.Errorf("bench --contention --targets s3vfs: want one s3vfs row:\n%s", r.stdout)
+	}
+	c.fails(exitUsage, []string{"--commits"}, "bench", "--contention", "--commits", "0")
 }
 
 // --cache-dir keeps the blocks read on disk: the next run reads none

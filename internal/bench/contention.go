@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // The contention benchmark: processes × goroutines writers on one
@@ -26,6 +31,8 @@ import (
 const ContentionRows = 100_000
 
 // ContentionResult is what one run of the contention benchmark measured.
+// Commits may exceed the number asked for by the transactions in flight
+// when it was reached.
 type ContentionResult struct {
 	Commits int           // transactions committed
 	Busy    int           // commit attempts that failed with SQLITE_BUSY and were retried
@@ -146,6 +153,74 @@ func (e *Env) createCounters(t Target, key string) error {
 	} {
 		if _, err := db.Exec(q); err != nil {
 			return fmt.Errorf("bench: contention table: %w", err)
+		}
+	}
+	return nil
+}
+
+// ContentionTargets returns the targets the contention benchmark compares:
+// this library with its defaults, and writing format version 1 (whose
+// commits are never rebased).
+func ContentionTargets() []Target {
+	var ts []Target
+	for _, t := range append(Targets(), ComparisonTargets()...) {
+		if t.Name == "s3vfs" || t.Name == "s3vfs-v1" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// ContentionConfig is what RunContention measures.
+type ContentionConfig struct {
+	Latencies []time.Duration // added by the proxy to every request
+	Targets   []Target        // S3 targets; local ones are skipped
+	Procs     int             // processes (VFSs); default 4
+	Writers   int             // goroutines per process; default 4
+	Commits   int             // commits per run; default 400
+	Logf      func(format string, args ...any)
+}
+
+// RunContention starts an S3 server and runs the contention benchmark on
+// every S3 target at every latency, writing a Markdown table to w.
+func RunContention(ctx context.Context, w io.Writer, cfg ContentionConfig) error {
+	cfg.Procs, cfg.Writers, cfg.Commits = cmp.Or(cfg.Procs, 4), cmp.Or(cfg.Writers, 4), cmp.Or(cfg.Commits, 400)
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	dir, err := os.MkdirTemp("", "s3vfs-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	server, err := s3server.Start(ctx, cfg.Logf)
+	if err != nil {
+		return err
+	}
+	defer server.Close()
+	e, err := NewEnv(ctx, server, dir, Small)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	defer e.Proxy.SetLatency(0)
+	fmt.Fprintf(w, "contention: %d processes × %d writers, %d commits, %d rows; %s/%s, %d CPUs, %s\n\n",
+		cfg.Procs, cfg.Writers, cfg.Commits, ContentionRows, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintln(w, "| target | latency | commits | SQLITE_BUSY | BUSY per commit | rebases per commit | commits/s |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
+	for _, t := range cfg.Targets {
+		if t.Local {
+			continue
+		}
+		for _, lat := range cfg.Latencies {
+			cfg.Logf("contention / %s / %v", t.Name, lat)
+			e.Proxy.SetLatency(lat)
+			r, err := e.Contention(ctx, t, cfg.Procs, cfg.Writers, cfg.Commits)
+			if err != nil {
+				return fmt.Errorf("bench: contention on %s at %v: %w", t.Name, lat, err)
+			}
+			fmt.Fprintf(w, "| %s | %v | %d | %d | %.1f %% | %.2f | %.1f |\n", t.Name, lat, r.Commits, r.Busy,
+				100*r.BusyShare(), float64(r.Rebases)/float64(r.Commits), r.CommitsPerSecond())
 		}
 	}
 	return nil
