@@ -1,6 +1,7 @@
 package s3vfs
 
 import (
+	"cmp"
 	"encoding/binary"
 	"iter"
 	"slices"
@@ -10,7 +11,7 @@ import (
 // Format version 2 (docs/format.md, "Format version 2"): records that
 // carry the pages of small commits inline, and block maps whose entries
 // may overlay a block object with pages from records. This file encodes
-// and decodes its records and checkpoints; nothing publishes them yet.
+// and decodes its records and checkpoints.
 
 const (
 	recordMagic2     = "s3vfsR2\n"
@@ -140,21 +141,11 @@ func newOverlayTable(es []entry2) overlayTable {
 	for _, r := range seen {
 		t.list = append(t.list, r)
 	}
-	slices.SortFunc(t.list, func(a, b overlayRef) int { return cmpUint(a.n, b.n) })
+	slices.SortFunc(t.list, func(a, b overlayRef) int { return cmp.Compare(a.n, b.n) })
 	for i, r := range t.list {
 		t.pos[r.n] = uint64(i + 1)
 	}
 	return t
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // appendTo encodes the table as seen from commit self: per record the

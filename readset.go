@@ -1,6 +1,9 @@
 package s3vfs
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // A write transaction's read set is the bytes of the file SQLite asked for
 // (ReadAt), not what read-ahead fetched, while its connection was on one
@@ -25,8 +28,8 @@ func (s byteSet) add(start, end int64) byteSet {
 	}
 	// The first range that ends at or after start, and the first that
 	// begins after end: every range between them merges with the new one.
-	i, _ := slices.BinarySearchFunc(s, start, func(r byteRange, start int64) int { return cmpInt(r.end, start) })
-	j, _ := slices.BinarySearchFunc(s, end, func(r byteRange, end int64) int { return cmpInt(r.start, end+1) })
+	i, _ := slices.BinarySearchFunc(s, start, func(r byteRange, start int64) int { return cmp.Compare(r.end, start) })
+	j, _ := slices.BinarySearchFunc(s, end, func(r byteRange, end int64) int { return cmp.Compare(r.start, end+1) })
 	if i < j {
 		start, end = min(start, s[i].start), max(end, s[j-1].end)
 	}
@@ -38,7 +41,7 @@ func (s byteSet) overlaps(start, end int64) bool {
 	if start >= end {
 		return false
 	}
-	i, _ := slices.BinarySearchFunc(s, start, func(r byteRange, start int64) int { return cmpInt(r.end, start+1) })
+	i, _ := slices.BinarySearchFunc(s, start, func(r byteRange, start int64) int { return cmp.Compare(r.end, start+1) })
 	return i < len(s) && s[i].start < end
 }
 
@@ -59,16 +62,6 @@ func pagesAsBytes(l pageList, unit int64) byteSet {
 		s = s.add(r.first*unit, (r.first+r.n)*unit)
 	}
 	return s
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readSet is what SQLite read of the file on snapshot (n, token).
