@@ -35,7 +35,11 @@ func TestPragmaStats(t *testing.T) {
 		"delete": want.Deletes, "bytes_sent": want.BytesSent,
 		"bytes_received": want.BytesReceived, "cache_hits": want.CacheHits,
 		"cache_misses": want.CacheMisses, "commits": want.Commits, "conflicts": want.Conflicts,
+		"rebases": want.Rebases,
 	} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("s3vfs_stats lacks %s", k)
+		}
 		if got[k] != float64(v) {
 			t.Errorf("s3vfs_stats %s = %v, Stats says %d", k, got[k], v)
 		}

@@ -66,6 +66,9 @@ func TestRebaseDisjointWriters(t *testing.T) {
 	if d := va.Stats().Sub(before); d.Rebases != 1 || d.Conflicts != 0 || d.Commits != 1 {
 		t.Errorf("the commit: %v, want one rebase and no conflict", d)
 	}
+	if got := parseStats(t, queryString(t, a, "PRAGMA s3vfs_stats")); got["rebases"] != 1 || got["conflicts"] != 0 {
+		t.Errorf("PRAGMA s3vfs_stats: rebases=%v conflicts=%v, want 1 and 0", got["rebases"], got["conflicts"])
+	}
 	for _, db := range []*sql.DB{a, b} {
 		if got := queryInt(t, db, "SELECT sum(v) FROM t"); got != 2 {
 			t.Errorf("sum(v) = %d after both commits, want 2", got)
