@@ -6,13 +6,16 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ncruces/go-sqlite3/vfs"
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
 // headCommit returns the number of the newest commit of the database db
@@ -393,5 +396,36 @@ func TestFormat2ColdLookupOverlaid(t *testing.T) {
 	}
 	if gets[2] <= gets[1] {
 		t.Errorf("version 2 made %d GETs, version 1 %d: the overlay records were not read", gets[2], gets[1])
+	}
+}
+
+// TestFormat2CommitParamSuccessorRace: commit=N of a format-2 record asks
+// for record N+1 to tell whether N is still a readable version. When N+1
+// is created between that GET (nothing yet) and the listing that follows,
+// N is readable all the same: the successor is read again. (Restore's
+// race test caught `no such commit` for the head it had just published.)
+func TestFormat2CommitParamSuccessorRace(t *testing.T) {
+	e := newEnv(t, nil)
+	db := e.open("succ.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	n := headCommit(t, db)
+	mustExec(t, db, "INSERT INTO t VALUES (2)") // commit n+1
+	succ := fmt.Sprintf("succ.db/_commits/%019d", uint64(9_999_999_999_999_999_999)-(n+1))
+	var hidden atomic.Bool
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.GET && req.Key == succ && hidden.CompareAndSwap(false, true) {
+			s3test.WriteError(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+			return true // as it was an instant before its create
+		}
+		return false
+	})
+	defer e.proxy.SetHook(nil)
+	old := openDB(t, e.register(e.newVFS(nil)), "succ.db", fmt.Sprintf("commit=%d", n))
+	if got := queryInt(t, old, "SELECT count(*) FROM t"); got != 1 {
+		t.Errorf("commit %d holds %d rows, want 1", n, got)
+	}
+	if !hidden.Load() {
+		t.Error("record n+1 was not asked for")
 	}
 }

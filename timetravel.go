@@ -106,18 +106,24 @@ func (db *database) readable(ctx context.Context, rec *record) (bool, error) {
 	if rec.v2 == nil {
 		return true, nil
 	}
-	next, err := db.readRecord(ctx, rec.n+1)
-	switch {
-	case err == nil:
-		// The successor's time is its writer's clock, within the skew the
-		// retention assumes.
-		return !next.time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
-	case errors.Is(err, ErrNotFound):
-		// Commit n is the newest, or its successor was collected.
+	for try := 0; ; try++ {
+		next, err := db.readRecord(ctx, rec.n+1)
+		switch {
+		case err == nil:
+			// The successor's time is its writer's clock, within the skew
+			// the retention assumes.
+			return !next.time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
+		case !errors.Is(err, ErrNotFound):
+			return false, err
+		}
+		// Commit n is the newest, or its successor was collected, or it
+		// was created since the GET: the listing tells, and in the last
+		// case the successor is read again.
 		newest, err := db.vfs.records.newest(ctx, db.key)
-		return newest == rec.n, err
+		if err != nil || newest <= rec.n || try > 0 {
+			return newest == rec.n, err
+		}
 	}
-	return false, err
 }
 
 // retention returns the retention the database's versions are kept for:
