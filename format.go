@@ -388,15 +388,22 @@ func decodeRecord(b []byte) (*record, error) {
 	return r, nil
 }
 
+// checkpointHead decodes and checks the fields a checkpoint of either
+// version begins with.
+func (d *decoder) checkpointHead() (n, token uint64, blockSize, fileSize int64) {
+	n = d.uvarint("commit number")
+	token = d.uvarint("token")
+	blockSize, fileSize = d.sizes()
+	if d.err == nil && n == 0 {
+		d.fail("commit number")
+	}
+	return n, token, blockSize, fileSize
+}
+
 func decodeCheckpoint(b []byte) (*checkpoint, error) {
 	d := open(b, checkpointMagic)
 	c := &checkpoint{}
-	c.n = d.uvarint("commit number")
-	c.token = d.uvarint("token")
-	c.blockSize, c.fileSize = d.sizes()
-	if d.err == nil && c.n == 0 {
-		d.fail("commit number")
-	}
+	c.n, c.token, c.blockSize, c.fileSize = d.checkpointHead()
 	if d.err == nil {
 		c.blocks = d.entries(nblocks(c.fileSize, c.blockSize), true)
 	}

@@ -387,12 +387,7 @@ func (r *record2) selfOverlaid() []int64 {
 func decodeCheckpoint2(b []byte) (*checkpoint2, error) {
 	d := open(b, checkpointMagic2)
 	c := &checkpoint2{}
-	c.n = d.uvarint("commit number")
-	c.token = d.uvarint("token")
-	c.blockSize, c.fileSize = d.sizes()
-	if d.err == nil && c.n == 0 {
-		d.fail("commit number")
-	}
+	c.n, c.token, c.blockSize, c.fileSize = d.checkpointHead()
 	if d.err == nil {
 		// Record c.n may overlay blocks of checkpoint c.n: its distance
 		// is 0, and its length is given, as for any other record.
