@@ -11,26 +11,33 @@ import (
 func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*snapshot, error) {
 	var baseMap blockMap
 	var baseOverlays map[int64]*overlay
+	var inner *innerPages
 	var fb *firstBlock
 	switch {
 	case rec.base == (ckptRef{}):
 	case prev != nil && prev.base == rec.base:
-		baseMap, baseOverlays = prev.baseMap, prev.baseOverlays
+		baseMap, baseOverlays, inner = prev.baseMap, prev.baseOverlays, prev.inner
 	default:
 		fb = db.prefetchFirstBlock(ctx, rec)
 		done := db.prefetchFirstOverlay(ctx, rec.v2)
+		pi := db.prefetchInner(ctx, rec.base)
 		bs, blocks, err := db.readBaseEntries(ctx, rec.base)
 		done()
 		if err == nil && bs != rec.blockSize {
 			err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
 		}
+		if err == nil {
+			baseMap, baseOverlays = baseOf(blocks)
+			inner, err = pi.wait(db.key, &snapshot{blockSize: bs, blocks: baseMap, overlays: baseOverlays})
+		}
 		if err != nil {
+			<-pi.done
 			fb.drop()
 			return nil, err
 		}
-		baseMap, baseOverlays = baseOf(blocks)
 	}
 	s := snapshotOf2(rec.v2, rec.size, baseMap, baseOverlays)
+	s.inner = inner
 	fb.keep(db, s)
 	return s, nil
 }

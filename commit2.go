@@ -49,6 +49,9 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 	}
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
 	p := planCommit2(db.key, s, f.txView, in, a)
+	if p.next.base.n == p.rec.n {
+		p = withInner(db.key, p, s.inner, f.innerPagesAtHand(committed))
+	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().add(overlayRecordID(db.key, p.rec.n, p.rec.token), p.encoded)
 	for idx, ov := range p.next.overlays {
@@ -59,6 +62,27 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 		}
 	}
 	return p, nil
+}
+
+// innerPagesAtHand returns where the inner pages of a checkpoint this
+// commit writes may come from, besides the previous checkpoint's: the
+// blocks f wrote, and the blocks the cache holds.
+func (f *file) innerPagesAtHand(committed map[int64][]byte) innerSource {
+	db := f.db
+	block0 := committed[0]
+	if buf, ok := f.pending[0]; ok {
+		block0 = buf
+	}
+	return innerSource{
+		block0: block0,
+		bytes: func(idx int64, id string) []byte {
+			if buf, ok := f.pending[idx]; ok {
+				return buf
+			}
+			data, _ := db.cache().get(id)
+			return data
+		},
+	}
 }
 
 // committedBytes returns, for planCommit2, the committed bytes of the

@@ -374,7 +374,7 @@ func (s *snapshot) successor(rec *record2, size int, entries map[int64]entry2, n
 		n: rec.n, token: rec.token, time: rec.time,
 		blockSize: rec.blockSize, size: rec.fileSize,
 		blocks: s.blocks.with(n, refs),
-		base:   rec.base, baseMap: s.baseMap, baseOverlays: s.baseOverlays,
+		base:   rec.base, baseMap: s.baseMap, baseOverlays: s.baseOverlays, inner: s.inner,
 		format: 2, overlays: ovs, delta2: delta,
 	}
 }

@@ -31,6 +31,7 @@ type snapshot struct {
 	delta2   []entry2           // record n's delta, when version 2; overlay sizes all filled in
 
 	baseOverlays map[int64]*overlay // the overlays of the base checkpoint, reused like baseMap
+	inner        *innerPages        // the base checkpoint's inner pages, reused like baseMap; nil for none
 }
 
 // snapshot returns the snapshot record rec makes: block map blocks, over

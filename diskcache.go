@@ -81,9 +81,9 @@ func (c *diskCache) path(bucket, name string) string {
 }
 
 // get returns the bytes of the entry at path if it holds exactly want
-// bytes that verify accepts. An entry of another length, or that verify
-// rejects, is deleted: the caller reads the object from S3 and puts it
-// back.
+// bytes (any number if want is negative) that verify accepts. An entry of
+// another length, or that verify rejects, is deleted: the caller reads
+// the object from S3 and puts it back.
 func (c *diskCache) get(path string, want int64, verify func([]byte) bool) ([]byte, bool) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -98,11 +98,11 @@ func (c *diskCache) get(path string, want int64, verify func([]byte) bool) ([]by
 		c.failed("read", err)
 		return nil, false
 	}
-	if fi.Size() != want {
+	if want >= 0 && fi.Size() != want {
 		os.Remove(path) // torn or truncated
 		return nil, false
 	}
-	data := make([]byte, want)
+	data := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
 		c.failed("read", err)
 		return nil, false

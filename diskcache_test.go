@@ -49,12 +49,13 @@ func fillDiskDB(t *testing.T, e *env, key string) string {
 	return want
 }
 
-// countBlockGets counts, from now on, the GETs of block objects that pass
+// countBlockGets counts, from now on, the GETs of block objects (and of
+// checkpoints' inner pages, which the disk cache keeps too) that pass
 // through e's proxy.
 func countBlockGets(e *env) *atomic.Int64 {
 	var n atomic.Int64
 	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_blocks/") {
+		if req.Kind == s3proxy.GET && (strings.Contains(req.Key, "/_blocks/") || strings.HasSuffix(req.Key, ".inner")) {
 			n.Add(1)
 		}
 		return false
@@ -93,8 +94,9 @@ func sum(m map[string]int64) int64 {
 	return n
 }
 
-// A new process whose disk cache holds the blocks does the open and the
-// freshness check, and no GET of a block.
+// A new process whose disk cache holds the blocks (and the checkpoint's
+// inner pages) does the open and the freshness check, and no GET of a
+// block.
 func TestDiskCacheWarmLookup(t *testing.T) {
 	e := newEnv(t, nil)
 	fillDiskDB(t, e, "disk/warm.db")
@@ -129,10 +131,10 @@ func TestDiskCacheWarmLookup(t *testing.T) {
 		t.Fatalf("%d block GETs, %d disk hits, %d disk misses; want 0 GETs and only hits", gets.Load(), st.DiskHits, st.DiskMisses)
 	}
 	if total := e.proxy.Total(); total != coldTotal-int(coldBlocks) {
-		t.Errorf("%d requests with a warm disk cache, want %d: the %d of a cold lookup less its %d block GETs",
+		t.Errorf("%d requests with a warm disk cache, want %d: the %d of a cold lookup less its %d block and inner pages GETs",
 			total, coldTotal-int(coldBlocks), coldTotal, coldBlocks)
 	}
-	t.Logf("cold lookup: %d requests, %d of them block GETs; with a warm disk cache: %s", coldTotal, coldBlocks, st)
+	t.Logf("cold lookup: %d requests, %d of them block and inner pages GETs; with a warm disk cache: %s", coldTotal, coldBlocks, st)
 }
 
 // cache_dir= gives one database a disk cache of its own.

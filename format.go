@@ -234,8 +234,11 @@ func open(b []byte, magic string) *decoder {
 }
 
 func kindOf(magic string) string {
-	if magic[5] == 'R' {
+	switch magic[5] {
+	case 'R':
 		return "commit record"
+	case 'I':
+		return "inner pages"
 	}
 	return "checkpoint"
 }

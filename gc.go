@@ -70,7 +70,7 @@ func (o *GCOptions) withDefaults(v *VFS) (GCOptions, error) {
 type ObjectCount struct {
 	Blocks      int
 	Records     int
-	Checkpoints int
+	Checkpoints int // checkpoints, and the inner pages of checkpoints (docs/format.md)
 	Bytes       int64
 }
 
@@ -486,9 +486,12 @@ func parseBlockName(key, name string) (idx int64, commit, token uint64, ok bool)
 	return int64(i), n, t, true
 }
 
-// parseCheckpointName splits a checkpoint object name (see checkpointName).
+// parseCheckpointName splits a checkpoint object name (see checkpointName),
+// or the name of a checkpoint's inner pages (innerName), which are kept
+// and collected with it.
 func parseCheckpointName(key, name string) (n, token uint64, ok bool) {
 	s, found := strings.CutPrefix(name, key+"/"+checkpointsDir+"/")
+	s = strings.TrimSuffix(s, innerSuffix) // its inner pages go with it
 	if !found || len(s) != 19+1+16 || s[19] != '.' {
 		return 0, 0, false
 	}

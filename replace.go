@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Deserialize and Restore publish a version that replaces whatever is at
@@ -26,6 +28,41 @@ type replacement struct {
 
 	mu       sync.Mutex
 	uploaded []string // the objects written, deleted if nothing is published; guarded by mu
+
+	// unit is the page size of the version, set before any block is noted
+	// when it has inner pages (innerUnit); 0: none.
+	unit  int64
+	inner map[string]map[int64][]byte // interior pages of the blocks uploaded, by object name; guarded by mu
+}
+
+// noteBlock keeps the interior pages of block idx, uploaded as object
+// name with bytes data, for the checkpoint's inner pages.
+func (a *replacement) noteBlock(name string, idx int64, data []byte) {
+	if a.unit == 0 || idx == 0 {
+		return
+	}
+	pages := interiorPagesOf(idx, a.blockSize, a.unit, data)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inner == nil {
+		a.inner = map[string]map[int64][]byte{}
+	}
+	a.inner[name] = pages
+}
+
+// innerOver returns the inner pages of s, the snapshot of a's commit over
+// head: the pages noted, and head's for the blocks s shares with it; nil
+// when the version has none (a.unit is 0).
+func (a *replacement) innerOver(key string, s, head *snapshot) *innerPages {
+	if a.unit == 0 {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return buildInner(key, s, a.unit, head.inner, func(idx int64, id string) (map[int64][]byte, bool) {
+		pages, ok := a.inner[id]
+		return pages, ok
+	})
 }
 
 // put uploads one object of the attempt.
@@ -38,6 +75,15 @@ func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte)
 	}
 	a.clock.touch()
 	return nil
+}
+
+// putAll uploads the objects of the attempt in parallel.
+func (a *replacement) putAll(ctx context.Context, v *VFS, uploads []upload) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, u := range uploads {
+		g.Go(func() error { return a.put(gctx, v, u.name, u.data) })
+	}
+	return g.Wait()
 }
 
 // remove deletes, best effort, an object of the attempt no try will use.
@@ -131,8 +177,16 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			return 0, a.abandon(ctx, v, err)
 		}
 		at := commitAttempt{token: a.token, time: commitTime(head.time), writer: v.opts.WriterID}
-		rec, ckpt := planReplacement(db.key, head, a, blocks, at, v.opts.FormatVersion >= 2)
-		if err := a.put(ctx, v, ckpt.name, ckpt.data); err != nil {
+		format2 := v.opts.FormatVersion >= 2
+		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
+		next := rec.replacementSnapshot(blocks)
+		uploads := []upload{ckpt}
+		if format2 {
+			if next.inner = a.innerOver(db.key, next, head); next.inner != nil && next.inner.count() > 0 {
+				uploads = append(uploads, upload{innerName(db.key, rec.n, a.token), next.inner.file(next).encode()})
+			}
+		}
+		if err := a.putAll(ctx, v, uploads); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
 		if err := a.clock.check(a.op, db.key); err != nil {
@@ -143,7 +197,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		switch {
 		case err == nil:
 			v.stats.commits.Add(1)
-			db.known.publish(rec.replacementSnapshot(blocks), start)
+			db.known.publish(next, start)
 			return rec.n, nil
 		case !errors.Is(err, errConflict):
 			// The outcome may be unknown: leave the objects to garbage
@@ -153,7 +207,9 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		// Lost to another commit: try again on top of it, after a pause
 		// (publishretry.go). The blocks uploaded so far are kept.
 		v.stats.conflicts.Add(1)
-		a.remove(ctx, v, ckpt.name)
+		for _, u := range uploads {
+			a.remove(ctx, v, u.name)
+		}
 		if err := retry.lostRace(ctx); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
 		}

@@ -41,6 +41,13 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 	a := &replacement{op: "restore", token: newToken(), blockSize: target.blockSize, size: target.size}
+	if target.size > 0 && v.opts.FormatVersion >= 2 {
+		block0, err := db.readBlock(ctx, target, 0)
+		if err != nil {
+			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
+		}
+		a.unit, _ = innerUnit(target.blockSize, block0)
+	}
 	copies := map[int64]blockRef{} // the blocks this attempt copied, reused if a try loses the race
 	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *snapshot) (blockMap, error) {
 		if head.blockSize != target.blockSize {
@@ -77,6 +84,7 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 				return err
 			}
 			ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
+			a.noteBlock(blockName(db.key, idx, ref), idx, data)
 			if err := a.put(gctx, db.vfs, blockName(db.key, idx, ref), data); err != nil {
 				return err
 			}

@@ -225,6 +225,9 @@ func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reade
 				g.Wait()
 				return blockMap{}, err
 			}
+			if u, ok := innerUnit(bs, data); ok {
+				a.unit = u
+			}
 		}
 		size += int64(m)
 		ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
@@ -232,6 +235,7 @@ func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reade
 		if gctx.Err() != nil {
 			break
 		}
+		a.noteBlock(blockName(db.key, idx, ref), idx, data)
 		g.Go(func() error { return a.put(gctx, v, blockName(db.key, idx, ref), data) })
 		if m < len(buf) {
 			break

@@ -28,6 +28,11 @@ type Stats struct {
 	CacheHits   int64 // block reads served from the cache
 	CacheMisses int64 // block reads not in the cache: served from the disk cache or S3
 
+	// InnerHits counts page reads served from a checkpoint's inner pages
+	// (its interior b-tree pages, fetched with it at the open; see
+	// docs/design.md, "Inner pages"), which need no block.
+	InnerHits int64
+
 	DiskHits   int64 // cache misses served from the disk cache (Options.CacheDir)
 	DiskMisses int64 // cache misses the disk cache did not hold intact, read from S3
 
@@ -53,7 +58,8 @@ func (s Stats) Sub(old Stats) Stats {
 		Deletes: s.Deletes - old.Deletes, Heads: s.Heads - old.Heads,
 		BytesSent: s.BytesSent - old.BytesSent, BytesReceived: s.BytesReceived - old.BytesReceived,
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
-		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
+		InnerHits: s.InnerHits - old.InnerHits,
+		DiskHits:  s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
 		Rebases: s.Rebases - old.Rebases,
 	}
@@ -61,16 +67,16 @@ func (s Stats) Sub(old Stats) Stats {
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits)
 }
 
 // counters is the live, concurrently updated form of Stats.
 type counters struct {
 	gets, puts, lists, deletes, heads atomic.Int64
 	sent, received                    atomic.Int64
-	hits, misses                      atomic.Int64
+	hits, misses, innerHits           atomic.Int64
 	diskHits, diskMisses              atomic.Int64
 	commits, conflicts, rebases       atomic.Int64
 }
@@ -80,7 +86,7 @@ func (c *counters) snapshot() Stats {
 		Gets: c.gets.Load(), Puts: c.puts.Load(), Lists: c.lists.Load(),
 		Deletes: c.deletes.Load(), Heads: c.heads.Load(),
 		BytesSent: c.sent.Load(), BytesReceived: c.received.Load(),
-		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(),
+		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(), InnerHits: c.innerHits.Load(),
 		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
 		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(), Rebases: c.rebases.Load(),
 	}

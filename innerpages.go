@@ -1,0 +1,248 @@
+package s3vfs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// innerPages is a checkpoint's inner pages in memory (innerformat.go),
+// kept with every snapshot built on that checkpoint. A page is filed
+// under the name of the bytes of its block at the checkpoint (blockID), so
+// it is served only while the block reads the same: a later commit that
+// changes the block gives it another name, and its pages are read from the
+// block again. Block 0 is never in it: the open reads it anyway.
+type innerPages struct {
+	unit   int64
+	blocks map[string]map[int64][]byte // blockID → page number → its bytes
+}
+
+// pageAt returns the bytes of the inner page that holds file offset pos of
+// block idx of s, and the offset where that page starts.
+func (ip *innerPages) pageAt(key string, s *snapshot, idx, pos int64) ([]byte, int64, bool) {
+	if ip == nil || idx == 0 {
+		return nil, 0, false
+	}
+	id, ok := s.blockID(key, idx)
+	if !ok {
+		return nil, 0, false
+	}
+	p := pos / ip.unit
+	data, ok := ip.blocks[id][p]
+	return data, p * ip.unit, ok
+}
+
+// count returns how many pages ip holds.
+func (ip *innerPages) count() int {
+	n := 0
+	for _, pages := range ip.blocks {
+		n += len(pages)
+	}
+	return n
+}
+
+// isInterior reports whether page, not page 1, is an interior b-tree page:
+// its first byte is the page type 2 (index) or 5 (table). A free page or
+// an overflow page that starts with the same byte is kept too; that costs
+// bytes, never correctness, since its bytes are what the file holds.
+func isInterior(page []byte) bool {
+	return len(page) > 0 && (page[0] == 2 || page[0] == 5)
+}
+
+// interiorPagesOf returns the interior pages, by page number, of block idx
+// whose bytes are data, cut in pages of unit bytes (whole pages only).
+// The pages are copies.
+func interiorPagesOf(idx, blockSize, unit int64, data []byte) map[int64][]byte {
+	var out map[int64][]byte
+	for off := int64(0); off+unit <= int64(len(data)); off += unit {
+		if page := data[off : off+unit]; isInterior(page) {
+			if out == nil {
+				out = map[int64][]byte{}
+			}
+			out[(idx*blockSize+off)/unit] = slices.Clone(page)
+		}
+	}
+	return out
+}
+
+// buildInner returns the inner pages of s, the version a checkpoint is
+// being written for, with pages of unit bytes: for each block but block 0,
+// the pages prev (the inner pages of s's predecessor's checkpoint) has for
+// the same bytes, else the interior pages pagesOf finds (false: the
+// block's bytes are not at hand; its pages are then left out, and read
+// from the block when needed).
+func buildInner(key string, s *snapshot, unit int64, prev *innerPages, pagesOf func(idx int64, id string) (map[int64][]byte, bool)) *innerPages {
+	ip := &innerPages{unit: unit, blocks: map[string]map[int64][]byte{}}
+	for idx := int64(1); idx < s.blocks.len(); idx++ {
+		id, ok := s.blockID(key, idx)
+		if !ok {
+			continue
+		}
+		if prev != nil && prev.unit == unit {
+			if pages, ok := prev.blocks[id]; ok {
+				ip.blocks[id] = pages
+				continue
+			}
+		}
+		if pages, ok := pagesOf(idx, id); ok && len(pages) > 0 {
+			ip.blocks[id] = pages
+		}
+	}
+	return ip
+}
+
+// innerUnit returns the page unit of inner pages for a database whose
+// block 0 is block0, and false when it has none: an encrypted header, or
+// pages that straddle blocks.
+func innerUnit(blockSize int64, block0 []byte) (int64, bool) {
+	if len(block0) < 100 || !plainHeader(block0) {
+		return 0, false
+	}
+	ps := int64(block0[16])<<8 | int64(block0[17])
+	if ps == 1 {
+		ps = 65536
+	}
+	return ps, validUnit(ps, blockSize)
+}
+
+// innerSource is where a commit that writes a checkpoint finds the bytes
+// of its inner pages besides the previous checkpoint's.
+type innerSource struct {
+	block0 []byte                            // the new block 0: its header gives the page size
+	bytes  func(idx int64, id string) []byte // the new bytes of block idx, named id; nil: not at hand
+}
+
+// withInner adds to plan p, which writes a checkpoint, the checkpoint's
+// inner pages: built from prev, the inner pages of the snapshot p builds
+// on, and the blocks src has at hand; uploaded after the checkpoint, and
+// kept with the snapshot p makes.
+func withInner(key string, p commitPlan2, prev *innerPages, src innerSource) commitPlan2 {
+	s := p.next
+	next := *s
+	next.inner = nil
+	p.next = &next
+	unit, ok := innerUnit(s.blockSize, src.block0)
+	if !ok {
+		return p
+	}
+	next.inner = buildInner(key, s, unit, prev, func(idx int64, id string) (map[int64][]byte, bool) {
+		data := src.bytes(idx, id)
+		if data == nil {
+			return nil, false
+		}
+		data = data[:min(int64(len(data)), blockLen(idx, s.blockSize, s.size))]
+		return interiorPagesOf(idx, s.blockSize, unit, data), true
+	})
+	if next.inner.count() == 0 {
+		return p // a small database: every interior page is in block 0
+	}
+	p.uploads = append(slices.Clip(p.uploads), upload{innerName(key, s.base.n, s.base.token), next.inner.file(s).encode()})
+	return p
+}
+
+// file returns the object of ip as the inner pages of s's checkpoint.
+func (ip *innerPages) file(s *snapshot) *innerFile {
+	type page struct {
+		p    int64
+		data []byte
+	}
+	var all []page
+	for _, pages := range ip.blocks {
+		for p, data := range pages {
+			all = append(all, page{p, data})
+		}
+	}
+	slices.SortFunc(all, func(a, b page) int { return cmp.Compare(a.p, b.p) })
+	f := &innerFile{n: s.base.n, token: s.base.token, blockSize: s.blockSize, fileSize: s.size, unit: ip.unit}
+	f.data = make([]byte, 0, int64(len(all))*ip.unit)
+	for _, pg := range all {
+		f.pages = f.pages.add(pg.p)
+		f.data = append(f.data, pg.data...)
+	}
+	return f
+}
+
+// innerOf returns the inner pages of object f in memory, filed under the
+// blocks of c, the snapshot of f's checkpoint (its own map and overlays).
+// Pages of block 0 or of a hole are dropped.
+func innerOf(key string, f *innerFile, c *snapshot) *innerPages {
+	ip := &innerPages{unit: f.unit, blocks: map[string]map[int64][]byte{}}
+	i := int64(0)
+	for p := range f.pages.all() {
+		data := f.data[i*f.unit : (i+1)*f.unit : (i+1)*f.unit]
+		i++
+		idx := p * f.unit / f.blockSize
+		id, ok := c.blockID(key, idx)
+		if idx == 0 || !ok {
+			continue
+		}
+		if ip.blocks[id] == nil {
+			ip.blocks[id] = map[int64][]byte{}
+		}
+		ip.blocks[id][p] = data
+	}
+	return ip
+}
+
+// pendingInner is the fetch of a checkpoint's inner pages, started while
+// the checkpoint itself is read.
+type pendingInner struct {
+	ref  ckptRef
+	done chan struct{} // closed when data and err are set
+	data []byte
+	err  error
+}
+
+// prefetchInner starts fetching the inner pages of checkpoint ref: from
+// the disk cache if the database has one and it holds them, else from S3,
+// and then onto the disk.
+func (db *database) prefetchInner(ctx context.Context, ref ckptRef) *pendingInner {
+	pi := &pendingInner{ref: ref, done: make(chan struct{})}
+	name := innerName(db.key, ref.n, ref.token)
+	verify := func(data []byte) bool {
+		f, err := decodeInner(data)
+		return err == nil && f.n == ref.n && f.token == ref.token
+	}
+	go func() {
+		defer close(pi.done)
+		disk := db.disk()
+		if disk == nil {
+			pi.data, pi.err = db.vfs.store.get(ctx, name)
+			return
+		}
+		path := disk.path(db.vfs.store.bucket, name)
+		if data, ok := disk.get(path, -1, verify); ok {
+			db.vfs.stats.diskHits.Add(1)
+			pi.data = data
+			return
+		}
+		db.vfs.stats.diskMisses.Add(1)
+		if pi.data, pi.err = db.vfs.store.get(ctx, name); pi.err == nil && verify(pi.data) {
+			disk.put(path, pi.data)
+		}
+	}()
+	return pi
+}
+
+// wait returns the inner pages fetched, filed under the blocks of c, the
+// checkpoint's own snapshot; nil if the checkpoint has none (written
+// before inner pages were, or for a file whose pages straddle blocks).
+func (pi *pendingInner) wait(key string, c *snapshot) (*innerPages, error) {
+	<-pi.done
+	if errors.Is(pi.err, ErrNotFound) {
+		return nil, nil
+	}
+	if pi.err != nil {
+		return nil, pi.err
+	}
+	f, err := decodeInner(pi.data)
+	if err == nil {
+		err = f.matches(pi.ref, c.blockSize, c.blocks.len())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("s3vfs: inner pages of checkpoint %d of %s: %w", pi.ref.n, key, err)
+	}
+	return innerOf(key, f, c), nil
+}
