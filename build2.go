@@ -45,7 +45,10 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 // readBaseEntries reads checkpoint ref, of either format version: its
 // block size and its entries as version-2 entries.
 func (db *database) readBaseEntries(ctx context.Context, ref ckptRef) (int64, []entry2, error) {
-	data, err := db.vfs.store.get(ctx, checkpointName(db.key, ref.n, ref.token))
+	data, err := db.readImmutable(ctx, checkpointName(db.key, ref.n, ref.token), func(data []byte) bool {
+		n, token, _, _, err := decodeAnyCheckpoint(data)
+		return err == nil && n == ref.n && token == ref.token
+	})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -50,12 +50,12 @@ func fillDiskDB(t *testing.T, e *env, key string) string {
 }
 
 // countBlockGets counts, from now on, the GETs of block objects (and of
-// checkpoints' inner pages, which the disk cache keeps too) that pass
-// through e's proxy.
+// checkpoints and their inner pages, which the disk cache keeps too) that
+// pass through e's proxy.
 func countBlockGets(e *env) *atomic.Int64 {
 	var n atomic.Int64
 	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.GET && (strings.Contains(req.Key, "/_blocks/") || strings.HasSuffix(req.Key, ".inner")) {
+		if req.Kind == s3proxy.GET && (strings.Contains(req.Key, "/_blocks/") || strings.Contains(req.Key, "/_checkpoints/")) {
 			n.Add(1)
 		}
 		return false
@@ -94,9 +94,9 @@ func sum(m map[string]int64) int64 {
 	return n
 }
 
-// A new process whose disk cache holds the blocks (and the checkpoint's
-// inner pages) does the open and the freshness check, and no GET of a
-// block.
+// A new process whose disk cache holds the blocks (and the checkpoint and
+// its inner pages) does the open and the freshness check, and no GET of
+// a block or checkpoint: the open is the LIST and the record's GET.
 func TestDiskCacheWarmLookup(t *testing.T) {
 	e := newEnv(t, nil)
 	fillDiskDB(t, e, "disk/warm.db")
@@ -131,10 +131,32 @@ func TestDiskCacheWarmLookup(t *testing.T) {
 		t.Fatalf("%d block GETs, %d disk hits, %d disk misses; want 0 GETs and only hits", gets.Load(), st.DiskHits, st.DiskMisses)
 	}
 	if total := e.proxy.Total(); total != coldTotal-int(coldBlocks) {
-		t.Errorf("%d requests with a warm disk cache, want %d: the %d of a cold lookup less its %d block and inner pages GETs",
+		t.Errorf("%d requests with a warm disk cache, want %d: the %d of a cold lookup less its %d block and checkpoint GETs",
 			total, coldTotal-int(coldBlocks), coldTotal, coldBlocks)
 	}
-	t.Logf("cold lookup: %d requests, %d of them block and inner pages GETs; with a warm disk cache: %s", coldTotal, coldBlocks, st)
+	t.Logf("cold lookup: %d requests, %d of them block and checkpoint GETs; with a warm disk cache: %s", coldTotal, coldBlocks, st)
+}
+
+// A new process with a warm disk cache opens a database in 2 round trips:
+// the LIST and the head record; the checkpoint, its inner pages and block
+// 0 come from the disk.
+func TestDiskCacheWarmOpen(t *testing.T) {
+	e := newEnv(t, nil)
+	fillDiskDB(t, e, "disk/open.db")
+	dir := t.TempDir()
+	first := openDB(t, e.register(e.newVFS(diskOpts(dir, 0))), "disk/open.db")
+	queryString(t, first, "SELECT v FROM t WHERE id = 7")
+	first.Close()
+
+	d := openDB(t, e.register(e.newVFS(diskOpts(dir, 0))), "disk/open.db")
+	e.proxy.SetLatency(5 * time.Millisecond)
+	defer e.proxy.SetLatency(0)
+	e.proxy.Reset()
+	conn(t, d) // opens the file; SQLite reads the header
+	counts, waves := e.proxy.Counts(), e.proxy.Waves()
+	if counts[s3proxy.LIST] != 1 || counts[s3proxy.GET] != 1 || len(counts) != 2 || waves != 2 {
+		t.Errorf("open with a warm disk cache: %v in %d round trips, want 1 LIST and 1 GET in 2", counts, waves)
+	}
 }
 
 // cache_dir= gives one database a disk cache of its own.

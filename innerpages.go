@@ -195,33 +195,16 @@ type pendingInner struct {
 	err  error
 }
 
-// prefetchInner starts fetching the inner pages of checkpoint ref: from
-// the disk cache if the database has one and it holds them, else from S3,
-// and then onto the disk.
+// prefetchInner starts fetching the inner pages of checkpoint ref, from
+// the disk cache if it holds them (readImmutable).
 func (db *database) prefetchInner(ctx context.Context, ref ckptRef) *pendingInner {
 	pi := &pendingInner{ref: ref, done: make(chan struct{})}
-	name := innerName(db.key, ref.n, ref.token)
-	verify := func(data []byte) bool {
-		f, err := decodeInner(data)
-		return err == nil && f.n == ref.n && f.token == ref.token
-	}
 	go func() {
 		defer close(pi.done)
-		disk := db.disk()
-		if disk == nil {
-			pi.data, pi.err = db.vfs.store.get(ctx, name)
-			return
-		}
-		path := disk.path(db.vfs.store.bucket, name)
-		if data, ok := disk.get(path, -1, verify); ok {
-			db.vfs.stats.diskHits.Add(1)
-			pi.data = data
-			return
-		}
-		db.vfs.stats.diskMisses.Add(1)
-		if pi.data, pi.err = db.vfs.store.get(ctx, name); pi.err == nil && verify(pi.data) {
-			disk.put(path, pi.data)
-		}
+		pi.data, pi.err = db.readImmutable(ctx, innerName(db.key, ref.n, ref.token), func(data []byte) bool {
+			f, err := decodeInner(data)
+			return err == nil && f.n == ref.n && f.token == ref.token
+		})
 	}()
 	return pi
 }

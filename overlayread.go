@@ -175,3 +175,26 @@ func (db *database) readStored(ctx context.Context, id string, length int64, ver
 	}
 	return data, nil
 }
+
+// readImmutable returns the bytes of object name, which is never
+// rewritten and checks itself (verify: its own checksum and identity), of
+// a length only the object knows: a checkpoint, or its inner pages. They
+// come from the disk cache when the database has one and it holds them;
+// else from S3, and then go to the disk.
+func (db *database) readImmutable(ctx context.Context, name string, verify func([]byte) bool) ([]byte, error) {
+	disk := db.disk()
+	if disk == nil {
+		return db.vfs.store.get(ctx, name)
+	}
+	path := disk.path(db.vfs.store.bucket, name)
+	if data, ok := disk.get(path, -1, verify); ok {
+		db.vfs.stats.diskHits.Add(1)
+		return data, nil
+	}
+	db.vfs.stats.diskMisses.Add(1)
+	data, err := db.vfs.store.get(ctx, name)
+	if err == nil && verify(data) {
+		disk.put(path, data)
+	}
+	return data, err
+}

@@ -128,19 +128,12 @@ var readBodyMiddleware = middleware.DeserializeMiddlewareFunc("s3vfsReadBody",
 		if !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 || resp.Body == nil {
 			return out, md, err
 		}
-		var buf bytes.Buffer
-		if resp.ContentLength > 0 {
-			buf.Grow(int(resp.ContentLength))
-		}
-		_, rerr := io.Copy(&buf, resp.Body)
+		data, rerr := readAll(resp.Body, resp.ContentLength)
 		resp.Body.Close()
-		if rerr == nil && resp.ContentLength >= 0 && int64(buf.Len()) != resp.ContentLength {
-			rerr = fmt.Errorf("short body: %d of %d bytes", buf.Len(), resp.ContentLength)
-		}
 		if rerr != nil {
 			return out, md, &bodyError{rerr}
 		}
-		resp.Body = &readBody{bytes.NewReader(buf.Bytes()), buf.Bytes()}
+		resp.Body = &readBody{bytes.NewReader(data), data}
 		return out, md, nil
 	})
 
@@ -161,3 +154,32 @@ type bodyError struct{ err error }
 func (e *bodyError) Error() string        { return "reading response body: " + e.err.Error() }
 func (e *bodyError) Unwrap() error        { return e.err }
 func (e *bodyError) RetryableError() bool { return true }
+
+// readAll reads a body of size bytes (-1: unknown) in full. A body of
+// known size goes into a buffer of exactly that size: a bytes.Buffer would
+// grow to twice a block to find the end, and the block cache would then
+// hold (and the collector reclaim) the larger buffer.
+func readAll(body io.Reader, size int64) ([]byte, error) {
+	if size > 0 {
+		buf := make([]byte, size)
+		n, err := io.ReadFull(body, buf)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, fmt.Errorf("short body: %d of %d bytes", n, size)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m, _ := body.Read(make([]byte, 1)); m > 0 {
+			return nil, fmt.Errorf("body longer than its %d bytes", size)
+		}
+		return buf, nil
+	}
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, body); err != nil {
+		return nil, err
+	}
+	if size >= 0 && int64(buf.Len()) != size {
+		return nil, fmt.Errorf("short body: %d of %d bytes", buf.Len(), size)
+	}
+	return buf.Bytes(), nil
+}

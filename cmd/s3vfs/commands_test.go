@@ -349,24 +349,32 @@ func TestQueryCacheDir(t *testing.T) {
 	c, p := proxied(t)
 	db, dir := c.url("cached.db"), t.TempDir()
 	c.ok("", "query", db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)")
-	var gets atomic.Int64
+	var gets, lists atomic.Int64
 	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.GET {
+		switch req.Kind {
+		case s3proxy.GET:
 			gets.Add(1)
+		case s3proxy.LIST:
+			lists.Add(1)
 		}
 		return false
 	})
 	// The second run finds on disk the one object that holds the table
 	// (block 0, or in format version 2 the record whose pages overlay
-	// it); the head and freshness checks are requests in both runs.
+	// it); the head and freshness checks are requests in both runs. Each
+	// run reads the head once: one LIST.
 	var runs [2]int64
 	for i := range runs {
 		gets.Store(0)
+		lists.Store(0)
 		r := c.ok("", "query", "--cache-dir", dir, db, "SELECT x FROM t")
 		if !strings.Contains(r.stdout, "42") {
 			t.Errorf("run %d: stdout %q", i+1, r.stdout)
 		}
 		runs[i] = gets.Load()
+		if n := lists.Load(); n != 1 {
+			t.Errorf("run %d: %d LISTs, want 1: the head read once", i+1, n)
+		}
 	}
 	if runs[0]-runs[1] != 1 {
 		t.Errorf("GETs: %d in the first run, %d in the second; want one fewer", runs[0], runs[1])

@@ -61,14 +61,6 @@ func openSession(ctx context.Context, a *awsFlags, arg string, readOnly bool, at
 	if err != nil {
 		return nil, err
 	}
-	// Probe first: a missing bucket, bad credentials or a missing database
-	// are reported here as one clear line, not as a failed SQLite open.
-	info, err := v.Info(ctx, t.key)
-	if err != nil {
-		if !errors.Is(err, s3vfs.ErrNoDatabase) || readOnly {
-			return nil, describe(err, t)
-		}
-	}
 	s := &session{t: t, v: v, vfsKey: fmt.Sprintf("s3vfs-cli-%d", sessions.Add(1))}
 	vfs.Register(s.vfsKey, v)
 	flags := sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE
@@ -76,10 +68,23 @@ func openSession(ctx context.Context, a *awsFlags, arg string, readOnly bool, at
 		flags = sqlite3.OPEN_READONLY
 	}
 	uri := "file:" + (&url.URL{Path: t.key}).EscapedPath() + "?vfs=" + s.vfsKey + at.uriParams()
-	conn, err := sqlite3.OpenFlags(uri, flags|sqlite3.OPEN_URI)
-	if err != nil {
+	conn, openErr := sqlite3.OpenFlags(uri, flags|sqlite3.OPEN_URI)
+	// Then the probe: a missing bucket, bad credentials or a missing
+	// database are reported as one clear line, not as a failed SQLite
+	// open. After the open it reuses the head the open read (one request,
+	// the freshness check) instead of reading it again.
+	info, err := v.Info(ctx, t.key)
+	if err != nil && (!errors.Is(err, s3vfs.ErrNoDatabase) || readOnly) {
+		openErr = describe(err, t)
+	} else if openErr != nil {
+		openErr = at.describe(openErr, t, info.Commit)
+	}
+	if openErr != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		vfs.Unregister(s.vfsKey)
-		return nil, at.describe(err, t, info.Commit)
+		return nil, openErr
 	}
 	s.conn = conn
 	return s, nil
