@@ -3,6 +3,9 @@ package s3vfs
 import (
 	"context"
 	"errors"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -50,7 +53,7 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
 	p := planCommit2(db.key, s, f.txView, in, a)
 	if p.next.base.n == p.rec.n {
-		p = withInner(db.key, p, s.inner, f.innerPagesAtHand(committed))
+		p = withInner(db.key, p, s.inner, f.innerPagesFor(ctx, s, p.next, committed))
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().add(overlayRecordID(db.key, p.rec.n, p.rec.token), p.encoded)
@@ -64,23 +67,49 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 	return p, nil
 }
 
-// innerPagesAtHand returns where the inner pages of a checkpoint this
-// commit writes may come from, besides the previous checkpoint's: the
-// blocks f wrote, and the blocks the cache holds.
-func (f *file) innerPagesAtHand(committed map[int64][]byte) innerSource {
+// innerPagesFor returns where the inner pages of next, the checkpoint
+// this commit writes, may come from besides the previous checkpoint's:
+// the blocks f wrote, the blocks the cache holds, and the blocks that held
+// inner pages before and changed since, read now (in parallel; one that
+// fails to read is left out). Interior pages rarely move, but leaves
+// around them do: without the last, every checkpoint written by a writer
+// that does not hold the block would lose them.
+func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed map[int64][]byte) innerSource {
 	db := f.db
 	block0 := committed[0]
 	if buf, ok := f.pending[0]; ok {
 		block0 = buf
 	}
+	atHand := func(idx int64, id string) []byte {
+		if buf, ok := f.pending[idx]; ok {
+			return buf
+		}
+		data, _ := db.cache().get(id)
+		return data
+	}
+	need := innerBlocksToRead(db.key, s, next, s.inner, func(idx int64, id string) bool { return atHand(idx, id) != nil })
+	read := make(map[int64][]byte, len(need))
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(db.vfs.opts.Concurrency)
+	for _, idx := range need {
+		g.Go(func() error {
+			if data, err := db.readBlock(ctx, s, idx); err == nil {
+				mu.Lock()
+				read[idx] = data
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
 	return innerSource{
 		block0: block0,
 		bytes: func(idx int64, id string) []byte {
-			if buf, ok := f.pending[idx]; ok {
-				return buf
+			if data := atHand(idx, id); data != nil {
+				return data
 			}
-			data, _ := db.cache().get(id)
-			return data
+			return read[idx]
 		},
 	}
 }

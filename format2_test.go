@@ -429,3 +429,27 @@ func TestFormat2CommitParamSuccessorRace(t *testing.T) {
 		t.Error("record n+1 was not asked for")
 	}
 }
+
+// commit= on a version-2 record reads the record and its successor (which
+// tells whether the version is still readable) in one round trip: the
+// open of a one-block database pinned to a past commit waits for the two
+// records, then block 0.
+func TestFormat2CommitParamRoundTrips(t *testing.T) {
+	e := newEnv(t, nil)
+	db := e.open("pin.db")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	n := headCommit(t, db)
+	mustExec(t, db, "INSERT INTO t VALUES (2)")
+	old := openDB(t, e.register(e.newVFS(nil)), "pin.db", fmt.Sprintf("commit=%d", n))
+	e.proxy.SetLatency(5 * time.Millisecond)
+	defer e.proxy.SetLatency(0)
+	e.proxy.Reset()
+	if got := queryInt(t, old, "SELECT count(*) FROM t"); got != 1 {
+		t.Errorf("commit %d holds %d rows, want 1", n, got)
+	}
+	counts, waves := e.proxy.Counts(), e.proxy.Waves()
+	if counts[s3proxy.GET] != 3 || len(counts) != 1 || waves != 2 {
+		t.Errorf("a query pinned to commit %d: %v in %d round trips, want 3 GETs (records n and n+1, block 0) in 2", n, counts, waves)
+	}
+}

@@ -172,3 +172,42 @@ func TestInnerPagesAbsent(t *testing.T) {
 			"want grp 0, a block per level below the root, one round trip each", got, blocks, waves, st.InnerHits)
 	}
 }
+
+// Inner pages do not decay over checkpoints written by a writer that holds
+// nothing: one without a block cache makes single-row updates (each
+// changes a leaf, and so the block it shares with other pages, interior
+// ones among them) until its commits write a new checkpoint. That
+// checkpoint still has every interior page: a lookup of any row reads one
+// block, its leaf's.
+func TestInnerPagesKeptAcrossCheckpoints(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 8192})
+	db := e.open("keep.db")
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "PRAGMA page_size = 1024")
+	fillRows(t, db, 20000) // 8 pages a block: interior pages share blocks with leaves
+
+	ckpts := func() int {
+		n := 0
+		for _, k := range e.keys("keep.db") {
+			if strings.Contains(k, "/_checkpoints/") && !strings.HasSuffix(k, ".inner") {
+				n++
+			}
+		}
+		return n
+	}
+	before := ckpts()
+	w := openDB(t, e.register(e.newVFS(&s3vfs.Options{BlockSize: 8192})), "keep.db", "block_cache=0")
+	w.SetMaxOpenConns(1)
+	for i := 0; ckpts() == before; i++ {
+		if i == 1000 {
+			t.Fatal("no checkpoint after 1,000 commits")
+		}
+		mustExec(t, w, "UPDATE t SET grp = grp + 100 WHERE id = ?", 1+(i*7919)%20000)
+	}
+	for i := range 10 {
+		id := 1000 + (i*4513)%19000 // past the leaves in block 0
+		if n, _, _, _ := blockGets(t, e, "keep.db", "SELECT count(*) FROM t WHERE id = ?", id); n != 1 {
+			t.Errorf("a cold lookup of row %d after a checkpoint by a writer without a cache read %d blocks, want 1: inner pages lost", id, n)
+		}
+	}
+}

@@ -93,6 +93,42 @@ func buildInner(key string, s *snapshot, unit int64, prev *innerPages, pagesOf f
 	return ip
 }
 
+// innerBlocksToRead returns the blocks whose interior pages a checkpoint
+// of next would lose: blocks that held inner pages at prev's checkpoint,
+// whose bytes changed since (prev's pages no longer serve them), that
+// have does not hold, and that read the same in s, the snapshot the commit
+// builds on, from which they can be read.
+func innerBlocksToRead(key string, s, next *snapshot, prev *innerPages, have func(idx int64, id string) bool) []int64 {
+	if prev == nil {
+		return nil
+	}
+	held := map[int64]bool{}
+	for _, pages := range prev.blocks {
+		for p := range pages {
+			held[p*prev.unit/next.blockSize] = true
+			break
+		}
+	}
+	var out []int64
+	for idx := range held {
+		if idx == 0 || idx >= next.blocks.len() || idx >= s.blocks.len() {
+			continue
+		}
+		id, ok := next.blockID(key, idx)
+		if !ok {
+			continue
+		}
+		if _, same := prev.blocks[id]; same || have(idx, id) {
+			continue
+		}
+		if was, ok := s.blockID(key, idx); ok && was == id {
+			out = append(out, idx)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // innerUnit returns the page unit of inner pages for a database whose
 // block 0 is block0, and false when it has none: an encrypted header, or
 // pages that straddle blocks.

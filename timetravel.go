@@ -75,14 +75,20 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 }
 
 // snapshotAt returns the snapshot of commit n: its record and base
-// checkpoint, two GETs. A version-2 record may be kept for the pages later
-// versions overlay when its own version is past the retention
-// (readableVersion): for one, the record of commit n+1 is read too, to
-// tell. (Read alongside, it would cost no round trip, but a request more
-// for every version-1 record as well.)
+// checkpoint. A version-2 record may be kept for the pages later versions
+// overlay when its own version is past the retention (readableVersion):
+// the record of commit n+1 tells, so it is read alongside record n, in the
+// same round trip (a request that a version-1 record does not need).
 func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error) {
 	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
 		ErrNoCommit, n, db.vfs.store.bucket, db.key)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan readResult, 1)
+	go func() {
+		rec, err := db.readRecord(ctx, n+1)
+		next <- readResult{rec, err}
+	}()
 	rec, err := db.readRecord(ctx, n)
 	if errors.Is(err, ErrNotFound) {
 		return nil, gone
@@ -90,13 +96,19 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := db.readable(ctx, rec); err != nil || !ok {
+	if ok, err := db.readableWith(ctx, rec, <-next); err != nil || !ok {
 		if err == nil {
 			err = gone
 		}
 		return nil, err
 	}
 	return db.build(ctx, rec, nil)
+}
+
+// readResult is the outcome of a readRecord.
+type readResult struct {
+	rec *record
+	err error
 }
 
 // readable reports whether rec is a readable version (readableVersion):
@@ -106,15 +118,27 @@ func (db *database) readable(ctx context.Context, rec *record) (bool, error) {
 	if rec.v2 == nil {
 		return true, nil
 	}
+	next, err := db.readRecord(ctx, rec.n+1)
+	return db.readableWith(ctx, rec, readResult{next, err})
+}
+
+// readableWith is readable given next, the outcome of reading the record
+// of commit rec.n+1.
+func (db *database) readableWith(ctx context.Context, rec *record, next readResult) (bool, error) {
+	if rec.v2 == nil {
+		return true, nil
+	}
 	for try := 0; ; try++ {
-		next, err := db.readRecord(ctx, rec.n+1)
+		if try > 0 {
+			next.rec, next.err = db.readRecord(ctx, rec.n+1)
+		}
 		switch {
-		case err == nil:
+		case next.err == nil:
 			// The successor's time is its writer's clock, within the skew
 			// the retention assumes.
-			return !next.time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
-		case !errors.Is(err, ErrNotFound):
-			return false, err
+			return !next.rec.time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
+		case !errors.Is(next.err, ErrNotFound):
+			return false, next.err
 		}
 		// Commit n is the newest, or its successor was collected, or it
 		// was created since the GET: the listing tells, and in the last
