@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
+	"log"
 	"slices"
 )
 
@@ -248,20 +248,31 @@ func (db *database) prefetchInner(ctx context.Context, ref ckptRef) *pendingInne
 // wait returns the inner pages fetched, filed under the blocks of c, the
 // checkpoint's own snapshot; nil if the checkpoint has none (written
 // before inner pages were, or for a file whose pages straddle blocks).
-func (pi *pendingInner) wait(key string, c *snapshot) (*innerPages, error) {
+// They are optional, every page being read from its block without them:
+// one that cannot be read or decoded (a store that keeps failing, an
+// object changed outside s3vfs, a later format) is logged and done
+// without, and fails nothing. Only ctx's end is an error.
+func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot) (*innerPages, error) {
 	<-pi.done
 	if errors.Is(pi.err, ErrNotFound) {
 		return nil, nil
 	}
-	if pi.err != nil {
-		return nil, pi.err
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	f, err := decodeInner(pi.data)
+	err := pi.err
+	var f *innerFile
 	if err == nil {
-		err = f.matches(pi.ref, c.blockSize, c.blocks.len())
+		if f, err = decodeInner(pi.data); err == nil {
+			err = f.matches(pi.ref, c.blockSize, c.blocks.len())
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("s3vfs: inner pages of checkpoint %d of %s: %w", pi.ref.n, key, err)
+		innerLogf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.n, key, err)
+		return nil, nil
 	}
 	return innerOf(key, f, c), nil
 }
+
+// innerLogf reports inner pages done without.
+var innerLogf = log.Printf
