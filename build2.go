@@ -45,21 +45,21 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 // readBaseEntries reads checkpoint ref, of either format version: its
 // block size and its entries as version-2 entries.
 func (db *database) readBaseEntries(ctx context.Context, ref ckptRef) (int64, []entry2, error) {
-	data, err := db.readImmutable(ctx, checkpointName(db.key, ref.n, ref.token), func(data []byte) bool {
-		n, token, _, _, err := decodeAnyCheckpoint(data)
-		return err == nil && n == ref.n && token == ref.token
+	type base struct {
+		blockSize int64
+		blocks    []entry2
+	}
+	b, err := readImmutable(ctx, db, checkpointName(db.key, ref.n, ref.token), func(data []byte) (base, error) {
+		n, token, bs, blocks, err := decodeAnyCheckpoint(data)
+		if err == nil && (n != ref.n || token != ref.token) {
+			err = fmt.Errorf("%w: it names another commit", errCorrupt)
+		}
+		if err != nil {
+			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.n, db.key, err)
+		}
+		return base{bs, blocks}, nil
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	n, token, bs, blocks, err := decodeAnyCheckpoint(data)
-	if err != nil {
-		return 0, nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.n, db.key, err)
-	}
-	if n != ref.n || token != ref.token {
-		return 0, nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w: it names another commit", ref.n, db.key, errCorrupt)
-	}
-	return bs, blocks, nil
+	return b.blockSize, b.blocks, err
 }
 
 // prefetchFirstOverlay fetches into the cache, while the base checkpoint

@@ -399,6 +399,18 @@ func TestFormat2ColdLookupOverlaid(t *testing.T) {
 	}
 }
 
+// pastCommit makes a database at key whose table t holds one row at the
+// commit it returns, n, and two at n+1, the head.
+func pastCommit(t *testing.T, e *env, key string) uint64 {
+	t.Helper()
+	db := e.open(key)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	n := headCommit(t, db)
+	mustExec(t, db, "INSERT INTO t VALUES (2)") // commit n+1
+	return n
+}
+
 // TestFormat2CommitParamSuccessorRace: commit=N of a format-2 record asks
 // for record N+1 to tell whether N is still a readable version. When N+1
 // is created between that GET (nothing yet) and the listing that follows,
@@ -406,11 +418,7 @@ func TestFormat2ColdLookupOverlaid(t *testing.T) {
 // race test caught `no such commit` for the head it had just published.)
 func TestFormat2CommitParamSuccessorRace(t *testing.T) {
 	e := newEnv(t, nil)
-	db := e.open("succ.db")
-	mustExec(t, db, "CREATE TABLE t(x)")
-	mustExec(t, db, "INSERT INTO t VALUES (1)")
-	n := headCommit(t, db)
-	mustExec(t, db, "INSERT INTO t VALUES (2)") // commit n+1
+	n := pastCommit(t, e, "succ.db")
 	succ := fmt.Sprintf("succ.db/_commits/%019d", uint64(9_999_999_999_999_999_999)-(n+1))
 	var hidden atomic.Bool
 	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
@@ -436,11 +444,7 @@ func TestFormat2CommitParamSuccessorRace(t *testing.T) {
 // records, then block 0.
 func TestFormat2CommitParamRoundTrips(t *testing.T) {
 	e := newEnv(t, nil)
-	db := e.open("pin.db")
-	mustExec(t, db, "CREATE TABLE t(x)")
-	mustExec(t, db, "INSERT INTO t VALUES (1)")
-	n := headCommit(t, db)
-	mustExec(t, db, "INSERT INTO t VALUES (2)")
+	n := pastCommit(t, e, "pin.db")
 	old := openDB(t, e.register(e.newVFS(nil)), "pin.db", fmt.Sprintf("commit=%d", n))
 	e.proxy.SetLatency(5 * time.Millisecond)
 	defer e.proxy.SetLatency(0)

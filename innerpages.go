@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"slices"
 )
@@ -226,8 +227,8 @@ func innerOf(key string, f *innerFile, c *snapshot) *innerPages {
 // the checkpoint itself is read.
 type pendingInner struct {
 	ref  ckptRef
-	done chan struct{} // closed when data and err are set
-	data []byte
+	done chan struct{} // closed when f and err are set
+	f    *innerFile
 	err  error
 }
 
@@ -237,9 +238,12 @@ func (db *database) prefetchInner(ctx context.Context, ref ckptRef) *pendingInne
 	pi := &pendingInner{ref: ref, done: make(chan struct{})}
 	go func() {
 		defer close(pi.done)
-		pi.data, pi.err = db.readImmutable(ctx, innerName(db.key, ref.n, ref.token), func(data []byte) bool {
+		pi.f, pi.err = readImmutable(ctx, db, innerName(db.key, ref.n, ref.token), func(data []byte) (*innerFile, error) {
 			f, err := decodeInner(data)
-			return err == nil && f.n == ref.n && f.token == ref.token
+			if err == nil && (f.n != ref.n || f.token != ref.token) {
+				err = fmt.Errorf("%w: the inner pages name another checkpoint", errCorrupt)
+			}
+			return f, err
 		})
 	}()
 	return pi
@@ -261,17 +265,14 @@ func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot) (*inn
 		return nil, err
 	}
 	err := pi.err
-	var f *innerFile
 	if err == nil {
-		if f, err = decodeInner(pi.data); err == nil {
-			err = f.matches(pi.ref, c.blockSize, c.blocks.len())
-		}
+		err = pi.f.matches(pi.ref, c.blockSize, c.blocks.len())
 	}
 	if err != nil {
 		innerLogf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.n, key, err)
 		return nil, nil
 	}
-	return innerOf(key, f, c), nil
+	return innerOf(key, pi.f, c), nil
 }
 
 // innerLogf reports inner pages done without.

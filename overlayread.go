@@ -176,25 +176,36 @@ func (db *database) readStored(ctx context.Context, id string, length int64, ver
 	return data, nil
 }
 
-// readImmutable returns the bytes of object name, which is never
-// rewritten and checks itself (verify: its own checksum and identity), of
-// a length only the object knows: a checkpoint, or its inner pages. They
-// come from the disk cache when the database has one and it holds them;
-// else from S3, and then go to the disk.
-func (db *database) readImmutable(ctx context.Context, name string, verify func([]byte) bool) ([]byte, error) {
+// readImmutable returns object name, which is never rewritten and checks
+// itself, as decode decodes and checks it (its own checksum and identity):
+// a checkpoint, or its inner pages, of a length only the object knows.
+// It comes from the disk cache when the database has one and it holds the
+// object, decoded intact; else from S3, and then goes to the disk if it
+// decodes.
+func readImmutable[T any](ctx context.Context, db *database, name string, decode func([]byte) (T, error)) (T, error) {
 	disk := db.disk()
-	if disk == nil {
-		return db.vfs.store.get(ctx, name)
+	var path string
+	if disk != nil {
+		path = disk.path(db.vfs.store.bucket, name)
+		var v T
+		if _, ok := disk.get(path, -1, func(data []byte) bool {
+			var err error
+			v, err = decode(data)
+			return err == nil
+		}); ok {
+			db.vfs.stats.diskHits.Add(1)
+			return v, nil
+		}
+		db.vfs.stats.diskMisses.Add(1)
 	}
-	path := disk.path(db.vfs.store.bucket, name)
-	if data, ok := disk.get(path, -1, verify); ok {
-		db.vfs.stats.diskHits.Add(1)
-		return data, nil
-	}
-	db.vfs.stats.diskMisses.Add(1)
 	data, err := db.vfs.store.get(ctx, name)
-	if err == nil && verify(data) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := decode(data)
+	if err == nil && disk != nil {
 		disk.put(path, data)
 	}
-	return data, err
+	return v, err
 }
