@@ -51,7 +51,7 @@ func TestInnerPagesColdLookup(t *testing.T) {
 	db := e.open("deep.db")
 	db.SetMaxOpenConns(1)
 	fillRows(t, db, 20000)
-	mustExec(t, db, "CREATE INDEX t_v ON t(v)")
+	mustExec(t, db, "CREATE UNIQUE INDEX t_v ON t(v)") // unique: a lookup stops at its entry, no step to the next leaf
 	v777 := queryString(t, db, "SELECT v FROM t WHERE id = 777")
 	copyDatabase(t, e.vfs, "deep.db", "copy.db")
 
