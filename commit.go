@@ -109,6 +109,7 @@ func (f *file) publish(ctx context.Context, rec *record, uploads []upload, block
 		db.cache().add(u.name, u.data)
 	}
 	db.known.publish(next, start)
+	db.checks.answer(db.known.newer(next), start)
 	f.snap = next
 	f.dropSpilled(ctx, changes)
 	f.discard()

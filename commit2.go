@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -15,19 +16,28 @@ import (
 // holds, then published as any commit is. A small transaction uploads
 // nothing: its record carries its pages. A commit that loses the race to
 // another writer is rebased onto the newer head when it may be (rebase.go),
-// up to maxRebases times, and fails with SQLITE_BUSY otherwise.
+// up to maxRebases times or for maxRebaseTime, whichever is longer, and
+// fails with SQLITE_BUSY otherwise.
 func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error {
 	v := f.db.vfs
+	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
 		p, err := f.plan2(ctx, s, a)
 		if err != nil {
 			return f.fail(err, sqlite3.IOERR_READ)
 		}
-		err = f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
-		if !errors.Is(err, errConflict) {
-			return err
+		// A commit over a snapshot older than one the process knows would
+		// lose: it is rebased without trying.
+		if f.db.known.newer(s) == s {
+			err = f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
+			if !errors.Is(err, errConflict) {
+				return err
+			}
 		}
-		if rebases == maxRebases {
+		if lostFirst.IsZero() {
+			lostFirst = time.Now()
+		}
+		if rebases >= maxRebases && time.Since(lostFirst) >= maxRebaseTime {
 			return f.lost()
 		}
 		head, err := f.rebase(ctx, s, p.rec)

@@ -87,7 +87,8 @@ type database struct {
 	refs int // guarded by vfs.mu
 
 	mu     sync.Mutex
-	writer *file // the handle holding RESERVED or more; guarded by mu
+	writer *file      // the handle running a write transaction; guarded by mu
+	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 
 	known  knownHead   // the newest commit known, and how long to trust it
 	checks freshChecks // concurrent head checks share requests, never stale ones

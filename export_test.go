@@ -85,3 +85,17 @@ func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int
 	}
 	return 1, nil
 }
+
+// QueuedForTest returns how many committed transactions of the database at
+// key wait in v for the batch being published before theirs.
+func QueuedForTest(v *VFS, key string) int {
+	v.mu.Lock()
+	db := v.dbs[key]
+	v.mu.Unlock()
+	if db == nil {
+		return 0
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.chain.queue)
+}

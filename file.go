@@ -47,6 +47,12 @@ type file struct {
 
 	reads readSet // what SQLite read on its snapshot, for a rebase (readset.go)
 
+	chain chainMember // this writer's place among its process's writers (groupcommit.go)
+
+	// theirs is the bytes the other writers' commits changed that this
+	// transaction's commit was rebased over (rebase.go).
+	theirs byteSet
+
 	// header remembers whether the block 0 object ref holds a plain SQLite
 	// header (see encrypted).
 	header struct {
@@ -116,12 +122,31 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		f.noteReadSet(s, off, off+int64(len(b)))
 	}
 	n, err := f.txView.readAt(s, b, off,
-		func(b []byte, off int64) (int, error) { return f.db.readAt(f.ctx(), s, b, off) },
+		func(b []byte, off int64) (int, error) { return f.readCommitted(s, b, off) },
 		func(idx int64, ref blockRef) ([]byte, error) { return f.readSpilled(f.ctx(), idx, ref, s.blockSize) })
 	if err != nil && err != io.EOF {
 		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
+	if _, own := f.pending[0]; !own && f.spilled[0].isHole() {
+		f.chain.serveCounter(b[:n], off)
+	}
 	return n, err
+}
+
+// readCommitted reads, into b from off (within one block), the bytes the
+// view over s has before the writes: those of the transactions ahead of
+// it in its process (under), else of s.
+func (f *file) readCommitted(s *snapshot, b []byte, off int64) (int, error) {
+	idx := off / s.blockSize
+	buf, ok := f.under[idx]
+	if !ok {
+		return f.db.readAt(f.ctx(), s, b, off)
+	}
+	n := copy(b, buf[off-idx*s.blockSize:])
+	if idx == 0 {
+		overlayHeader(b[:n], off, s.n, buf)
+	}
+	return n, nil
 }
 
 func (f *file) WriteAt(b []byte, off int64) (int, error) {
@@ -147,6 +172,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		copy(buf[within:], b[n:n+int(take)])
 		n += int(take)
 	}
+	f.written = f.written.add(off, off+int64(len(b)))
 	f.pendingSize = max(f.pendingSize, off+int64(len(b)))
 	if int64(len(f.pending))*bs > f.db.vfs.opts.WriteBuffer {
 		if err := f.spill(f.ctx()); err != nil {
@@ -168,9 +194,12 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 	buf := make([]byte, s.blockSize)
 	if !whole {
 		if live := blockLen(idx, s.blockSize, f.txView.live(s)); live > 0 {
-			data, err := f.db.readBlock(f.ctx(), s, idx)
-			if err != nil {
-				return nil, err
+			data, ok := f.under[idx]
+			if !ok {
+				var err error
+				if data, err = f.db.readBlock(f.ctx(), s, idx); err != nil {
+					return nil, err
+				}
 			}
 			copy(buf, data[:live])
 			if idx == 0 {
@@ -218,6 +247,7 @@ func (f *file) discard() {
 	clear(f.pending)
 	f.dirty = false
 	f.pendingSize = 0
+	f.written = nil
 }
 
 // Sync publishes writes made outside a batch (journal mode OFF, a
@@ -259,6 +289,12 @@ func (f *file) CommitPhaseTwo() error {
 	if !f.committed {
 		return f.commitPending("")
 	}
+	if f.chain.joined && !f.retakeLock() {
+		// The write lock went to the next writer at the commit: a trim
+		// published now could cut what it adds. Dropped.
+		f.discard()
+		return nil
+	}
 	// SQLite truncates the file after a commit that left it longer than
 	// the database (pager_end_transaction; seen after VACUUM), and only
 	// then sends this. The pages cut are past the database size in the
@@ -281,10 +317,14 @@ func (f *file) commitPending(super string) error {
 	if !f.dirty {
 		return nil
 	}
+	f.theirs = nil
 	err := f.checkCommittable(super)
-	if err != nil {
+	switch {
+	case err != nil:
 		err = f.fail(err, sqlite3.IOERR_WRITE)
-	} else {
+	case f.chain.joined:
+		err = f.commitInChain(f.ctx())
+	default:
 		err = f.commit(f.ctx())
 	}
 	if err != nil {
@@ -345,31 +385,66 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		return f.fail(errLegacyReadOnly(f.db.key), sqlite3.IOERR_LOCK)
 	}
 	if f.lock == vfs.LOCK_SHARED {
-		db.mu.Lock()
-		defer db.mu.Unlock()
-		if db.writer != nil && db.writer != f {
-			return sqlite3.BUSY
+		if err := f.takeWriteLock(); err != nil {
+			return err
 		}
-		if head, _ := db.known.get(); head != nil && head.n != f.snap.n && !db.vfs.writesFormat2(f.snap) {
-			// Another connection of this process committed after our
-			// snapshot was taken: the commit would lose the race for its
-			// record. In format version 2 it may be rebased (rebase.go):
-			// let it try.
-			return sqlite3.BUSY_SNAPSHOT
-		}
-		db.writer = f
-		f.noteWriter(true)
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock
 	return nil
 }
 
+// takeWriteLock makes f its database's writer in this process, if no other
+// connection is, and in format version 2 a member of the write chain
+// (groupcommit.go). A chain that f may only join once the transactions
+// queued now are published is waited for.
+func (f *file) takeWriteLock() error {
+	db := f.db
+	format2 := db.vfs.writesFormat2(f.snap)
+	chained := format2 && !f.encrypted() // before the lock: it may read block 0
+	for {
+		db.mu.Lock()
+		if db.writer != nil && db.writer != f {
+			db.mu.Unlock()
+			return sqlite3.BUSY
+		}
+		if head, _ := db.known.get(); head != nil && head.n != f.snap.n && !format2 {
+			// Another connection of this process committed after our
+			// snapshot was taken: the commit would lose the race for its
+			// record. In format version 2 it may be rebased (rebase.go):
+			// let it try.
+			db.mu.Unlock()
+			return sqlite3.BUSY_SNAPSHOT
+		}
+		if chained {
+			ok, wait := db.chain.join(f)
+			if !ok {
+				db.mu.Unlock()
+				if wait == nil {
+					return sqlite3.BUSY
+				}
+				select {
+				case <-wait:
+					continue
+				case <-f.ctx().Done():
+					return sqlite3.BUSY
+				}
+			}
+		}
+		db.writer = f
+		db.mu.Unlock()
+		f.noteWriter(true)
+		return nil
+	}
+}
+
 func (f *file) Unlock(lock vfs.LockLevel) error {
 	if f.lock <= lock {
 		return f.keepCause()
 	}
+	var err error
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
+		err = f.leaveChain()
 		// Anything not committed by now was rolled back.
 		f.discard()
 		f.failed = nil
@@ -385,6 +460,9 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 		f.snap = nil
 	}
 	f.lock = lock
+	if err != nil {
+		return err
+	}
 	return f.keepCause()
 }
 

@@ -3,6 +3,7 @@ package s3vfs
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // freshChecks runs the freshness checks of one database (database.check)
@@ -21,10 +22,11 @@ type freshChecks struct {
 
 // freshCall is one check and the callers waiting for it.
 type freshCall struct {
-	ctx  context.Context // the first caller's, without its cancellation
-	done chan struct{}   // closed when s and err are set
-	s    *snapshot
-	err  error
+	ctx      context.Context // the first caller's, without its cancellation
+	lastCall time.Time       // when its last caller asked; guarded by freshChecks.mu
+	done     chan struct{}   // closed when s and err are set
+	s        *snapshot
+	err      error
 }
 
 // do returns the answer of a run of check that starts after do was
@@ -42,12 +44,28 @@ func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*snap
 			c.startLocked(check)
 		}
 	}
+	call.lastCall = time.Now()
 	c.mu.Unlock()
 	select {
 	case <-call.done:
 		return call.s, call.err
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
+	}
+}
+
+// answer answers the callers waiting for the next check, if every one of
+// them asked before start, with s: a commit of this process whose record
+// create was sent at start succeeded, so s was the newest commit at a
+// moment after they asked, which is what a check would have told them.
+// They are spared its round trip.
+func (c *freshChecks) answer(s *snapshot, start time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if call := c.next; call != nil && call.lastCall.Before(start) {
+		c.next = nil
+		call.s = s
+		close(call.done)
 	}
 }
 

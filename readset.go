@@ -36,6 +36,15 @@ func (s byteSet) add(start, end int64) byteSet {
 	return slices.Replace(s, i, j, byteRange{start, end})
 }
 
+// union returns the bytes of s and t, as a new set.
+func (s byteSet) union(t byteSet) byteSet {
+	out := slices.Clone(s)
+	for _, r := range t {
+		out = out.add(r.start, r.end)
+	}
+	return out
+}
+
 // overlaps reports whether s holds any byte of [start, end).
 func (s byteSet) overlaps(start, end int64) bool {
 	if start >= end {

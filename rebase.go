@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -24,6 +25,11 @@ const (
 	// pause, 8 tries left 6 % of commits failing (3 in 4 lose a round, and
 	// (3/4)^8 ≈ 10 %), 32 leave under 1 % (docs/performance.md).
 	maxRebases = 32
+	// maxRebaseTime is how long a commit goes on being rebased, past
+	// maxRebases tries, while each try only lost a race: against writers
+	// that commit without pause (a process that publishes queued
+	// transactions back to back), a try may lose many times in a row.
+	maxRebaseTime = 5 * time.Second
 	// maxRebaseDistance bounds the commits a rebase reads: past it, the
 	// transaction is old enough that a retry from scratch is as cheap.
 	maxRebaseDistance = 64
@@ -66,6 +72,7 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2) (*snapshot
 		return nil, err
 	}
 	f.reads.n, f.reads.token = head.n, head.token // what it read is the same on head
+	f.theirs = f.theirs.union(theirs)
 	return head, nil
 }
 

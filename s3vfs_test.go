@@ -376,6 +376,7 @@ var scenarios = []scenario{
 	{name: "rollback leaves nothing", skip: func(c scenarioConfig) bool { return c.journal == "OFF" }, run: scenarioRollback},
 	{name: "no lost update between processes", run: scenarioNoLostUpdate},
 	{name: "serializable interleavings", run: scenarioInterleavings},
+	{name: "connections of two processes at once", run: scenarioGroupCommit},
 	{name: "large transaction", run: scenarioLarge},
 	{name: "vacuum", run: scenarioVacuum},
 	{name: "time travel", run: scenarioTimeTravel},
@@ -539,6 +540,29 @@ func scenarioNoLostUpdate(t *testing.T, h *harness) {
 	if got := queryInt(t, h.reopen("counter.db"), "SELECT n FROM counter"); got != procs*each {
 		t.Fatalf("counter %d, want %d: acknowledged increments lost", got, procs*each)
 	}
+}
+
+// scenarioGroupCommit: two processes of three connections each move
+// amounts between accounts at once, each transaction writing balances it
+// computed from what it read (transferOnce); transactions of one process
+// are published together (group commit) and rebased over the other's.
+// Every account must end as the committed transfers say.
+func scenarioGroupCommit(t *testing.T, h *harness) {
+	const accounts, procs, conns, each = 60, 2, 3, 4
+	setup := h.open("transfers.db")
+	mustExec(t, setup, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, pad TEXT)")
+	mustExec(t, setup, "INSERT INTO t SELECT value, 0, printf('%0100d', value) FROM generate_series(1, ?)", accounts)
+	var dbs []*sql.DB
+	for range procs {
+		v := h.newVFS()
+		if _, err := v.CheckStore(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		db := h.openOn(h.register(v), "transfers.db", "_pragma=busy_timeout(10000)")
+		db.SetMaxOpenConns(conns)
+		dbs = append(dbs, db)
+	}
+	runTransfers(t, dbs, accounts, conns, each, h.reopen("transfers.db"))
 }
 
 func scenarioLarge(t *testing.T, h *harness) {

@@ -36,15 +36,17 @@ type Stats struct {
 	DiskHits   int64 // cache misses served from the disk cache (Options.CacheDir)
 	DiskMisses int64 // cache misses the disk cache did not hold intact, read from S3
 
-	Commits   int64 // commits published
-	Conflicts int64 // commits lost to another writer (SQLITE_BUSY)
+	Commits   int64 // transactions published (a group of them published as one commit counts each; docs/design.md, "Group commit")
+	Conflicts int64 // transactions whose commit failed with SQLITE_BUSY: lost to another writer, or ran after one of its process that did
 
 	// Rebases counts the times a commit that lost the race to another
 	// writer was published on top of it instead, since the other commits
 	// changed no page it had read or written (format version 2; see
 	// docs/design.md, "Page-level concurrency"). A rebased commit counts
 	// in Commits too, a rebase that then loses again is counted again,
-	// and a commit that ends in SQLITE_BUSY counts in Conflicts only.
+	// and a commit that ends in SQLITE_BUSY counts in Conflicts only. A
+	// group of transactions published together is rebased, and counted,
+	// as one.
 	Rebases int64
 }
 

@@ -16,14 +16,32 @@ type txView struct {
 	pendingSize int64
 	floor       int64 // the least size since the writes began: committed bytes past it are gone
 	dirty       bool
+
+	// written is the bytes SQLite wrote since the writes began.
+	written byteSet
+
+	// under holds, for a writer that runs after transactions of its own
+	// process not yet published (groupcommit.go), their blocks: the view
+	// is the snapshot overlaid with them, then with the writes, and it is
+	// underSize bytes long before the writes. Never modified; nil for none.
+	under     map[int64][]byte
+	underSize int64
+}
+
+// committedSize returns the size of the view over s before the writes.
+func (t *txView) committedSize(s *snapshot) int64 {
+	if t.under != nil {
+		return t.underSize
+	}
+	return s.size
 }
 
 // begin starts tracking uncommitted writes on top of snapshot s.
 func (t *txView) begin(s *snapshot) {
 	if !t.dirty {
 		t.dirty = true
-		t.pendingSize = s.size
-		t.floor = s.size
+		t.pendingSize = t.committedSize(s)
+		t.floor = t.pendingSize
 		if t.pending == nil {
 			t.pending = map[int64][]byte{}
 		}
@@ -50,16 +68,16 @@ func (t *txView) size(s *snapshot) int64 {
 	if t.dirty {
 		return t.pendingSize
 	}
-	return s.size
+	return t.committedSize(s)
 }
 
 // live returns how many bytes of s the view still shows: those no
 // truncation since the writes began has removed.
 func (t *txView) live(s *snapshot) int64 {
 	if t.dirty {
-		return min(s.size, t.floor)
+		return min(t.committedSize(s), t.floor)
 	}
-	return s.size
+	return t.committedSize(s)
 }
 
 // sameShape reports whether the view over s has the size of s, no

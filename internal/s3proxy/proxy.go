@@ -5,6 +5,7 @@
 package s3proxy
 
 import (
+	"bufio"
 	"io"
 	"log"
 	"net"
@@ -128,7 +129,9 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 		latency, hook := p.latency, p.hook
 		p.begin()
 		p.mu.Unlock()
-		defer p.end()
+		ew := &endWriter{ResponseWriter: w, end: p.end}
+		defer ew.ended()
+		w = ew
 		if latency > 0 {
 			select {
 			case <-time.After(latency):
@@ -206,3 +209,43 @@ func (p *Proxy) Reset() {
 
 // Close stops the proxy.
 func (p *Proxy) Close() error { return p.srv.Close() }
+
+// endWriter ends its request (for the count of waves) as the response
+// starts: a client that sends its next request the moment it has this
+// answer must find this one ended, or the two would count as one wave.
+// It passes flushes and hijacks on, as fault hooks use them.
+type endWriter struct {
+	http.ResponseWriter
+	end  func()
+	once sync.Once
+}
+
+func (w *endWriter) ended() { w.once.Do(w.end) }
+
+func (w *endWriter) WriteHeader(code int) {
+	w.ended()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *endWriter) Write(b []byte) (int, error) {
+	w.ended()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *endWriter) Flush() {
+	if fl, ok := w.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+func (w *endWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.ended()
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	return hj.Hijack()
+}
+
+// Unwrap returns the writer underneath, for http.ResponseController.
+func (w *endWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

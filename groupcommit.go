@@ -1,0 +1,575 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// Group commit (docs/design.md, "Group commit"). In one process, one
+// connection at a time runs a write transaction on a database, as SQLite
+// expects; but it keeps the write lock only while SQLite runs the
+// transaction, not while its commit is published. A transaction SQLite
+// committed is queued and the lock handed on: the next writer runs over
+// the queued transactions' blocks (they come before it in the serial
+// order), and the transactions queued while one record was being created
+// are published together, as the next record. The database then advances
+// by every transaction its process ran in a round trip, not by one.
+//
+// A queued transaction may still fail (another process's commit changed a
+// page it read). Every transaction that ran over its blocks then fails
+// too, with SQLITE_BUSY, even one that wrote nothing: its COMMIT waits for
+// the transactions ahead of it, in Unlock.
+
+// writeChain is, for one database in one process, the write transactions
+// that ran one after another and are not all published yet: its members
+// are the files that joined it (at RESERVED) and have not released the
+// lock since. Its fields are guarded by database.mu.
+type writeChain struct {
+	members []*file
+	base    *snapshot // the committed snapshot the members' views build on; nil when members == 0
+
+	// The queued transactions, oldest first, and last, the newest queued
+	// (it stays until published): a writer that joins now comes after it.
+	queue []*queuedCommit
+	last  *queuedCommit
+
+	// spec is the blocks of the transactions queued or being published,
+	// newest wins, over base; specSize the file's size after them; and
+	// specChanged the bytes they changed (page 1's served fields aside).
+	// spec is replaced, never modified: views share it.
+	spec        map[int64][]byte
+	specSize    int64
+	specChanged byteSet
+
+	publishing bool // a member publishes a batch
+
+	// wins counts the batches in a row published without a rebase: see
+	// publishBatch.
+	wins int
+
+	// specStale holds, for a block of spec, the bytes other processes'
+	// commits changed that base has and the block lacks: a batch published
+	// since the block was written was rebased over those commits.
+	specStale map[int64]byteSet
+
+	// failed is set once a transaction of the chain failed to publish:
+	// every later one ran over its writes, and fails as well.
+	failed error
+
+	// history is what the records between the chain's bases changed,
+	// oldest first: a writer whose snapshot is an older base than the
+	// current one may still join if it read none of it.
+	history []baseStep
+}
+
+// baseStep is the bytes the records after commit from, up to commit to,
+// changed.
+type baseStep struct {
+	from, to uint64
+	changed  byteSet
+}
+
+// maxHistory bounds a chain's history.
+const maxHistory = 64
+
+// changedSince returns the bytes the records after commit n up to base
+// changed, and false if the history does not reach back to n.
+func (c *writeChain) changedSince(n uint64) (byteSet, bool) {
+	var out byteSet
+	for i := len(c.history) - 1; i >= 0; i-- {
+		out = out.union(c.history[i].changed)
+		if c.history[i].from <= n {
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+// chainMember is a file's place in its database's chain.
+type chainMember struct {
+	joined bool
+	after  *queuedCommit // the newest transaction ahead of this one when it joined; nil for none
+	epoch  uint32        // see serveCounter
+	seen   uint64        // the commit number of the snapshot the writer began on
+
+	// The bytes other processes' commits changed that this writer's view
+	// may lack: of the blocks it took from spec, those specStale named
+	// when it joined (staleAtJoin), and all those the transactions ahead
+	// of it took in since, when they were published (carried). Guarded by
+	// database.mu.
+	staleAtJoin map[int64]byteSet
+	carried     byteSet
+}
+
+// stale returns every byte m's view may lack.
+func (m *chainMember) stale() byteSet {
+	out := m.carried.union(nil)
+	for _, b := range m.staleAtJoin {
+		out = out.union(b)
+	}
+	return out
+}
+
+// staleIn returns the bytes block idx (of bs bytes) of m's writes may
+// lack: those of the block it took from spec, and all those taken in
+// since it joined.
+func (m *chainMember) staleIn(f *file, idx, bs int64) byteSet {
+	var out byteSet
+	if _, fromSpec := f.under[idx]; fromSpec {
+		out = m.staleAtJoin[idx].union(nil)
+	}
+	for _, r := range m.carried {
+		if lo, hi := max(r.start, idx*bs), min(r.end, (idx+1)*bs); lo < hi {
+			out = out.add(lo, hi)
+		}
+	}
+	return out
+}
+
+// queuedCommit is one transaction waiting in a chain to be published.
+type queuedCommit struct {
+	f       *file   // its writes are f's pending blocks, untouched until done
+	changed byteSet // the bytes it changed over its view
+	alone   bool    // published by itself (blocks uploaded early, or a truncation)
+
+	lead chan struct{} // closed when it is to publish the next batch
+	done chan struct{} // closed once err, cause and head are set
+	err  error
+	head *snapshot // the snapshot published, on success
+}
+
+// closed reports whether ch is closed.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// errChainFailed fails the transactions that ran over one that failed.
+var errChainFailed = errors.New("s3vfs: a transaction this one ran after failed to commit")
+
+// join makes f, which asks for RESERVED, a member of c, and reports
+// whether it may write, and if not, what to wait for before asking again
+// (nil: SQLITE_BUSY). A writer that joins while transactions are queued
+// runs over them: its view becomes base overlaid with their blocks. SQLite
+// read on f's snapshot already (the header, and pages it may keep in its
+// cache), so the view must show what it read as it was: f may not join,
+// and waits (SQLITE_BUSY, which SQLite's busy handler retries), when a
+// byte it read or the header changed between its snapshot and the view,
+// when that is not known (its snapshot is older than the chain's
+// history), or when the chain failed. A snapshot newer than base while
+// transactions are queued (other processes committed since base) waits
+// for them: once they are published, base is newer than it.
+func (c *writeChain) join(f *file) (bool, chan struct{}) {
+	s := f.snap
+	if len(c.members) == 0 {
+		*c = writeChain{}
+		c.base = s
+	}
+	if c.failed != nil {
+		return false, nil
+	}
+	var since byteSet // what changed from f's snapshot to its view
+	switch {
+	case s.n == c.base.n && s.token == c.base.token:
+	case s.n > c.base.n && c.last == nil:
+		// Nothing unpublished, and f's snapshot is newer: f's view.
+		c.base, c.history = s, nil
+	case s.n < c.base.n:
+		var ok bool
+		if since, ok = c.changedSince(s.n); !ok {
+			return false, nil
+		}
+	case s.n > c.base.n:
+		return false, c.last.done
+	default:
+		return false, nil
+	}
+	if c.last != nil {
+		since = since.union(c.specChanged)
+	}
+	if since.overlaps(0, 100) || since.overlapsAny(f.reads.bytes) {
+		return false, nil
+	}
+	if f.snap != c.base {
+		f.snap = c.base
+		f.reads.n, f.reads.token = c.base.n, c.base.token // checked against base at the commit
+	}
+	if c.last != nil {
+		f.under, f.underSize = c.spec, c.specSize
+		f.chain.staleAtJoin = c.specStale
+	}
+	c.members = append(c.members, f)
+	f.chain.joined, f.chain.after, f.chain.seen = true, c.last, s.n
+	return true, nil
+}
+
+// commitInChain queues the writes of f, a member of its database's chain,
+// and returns once they are published (nil) or failed: when f is first in
+// the queue and no batch is being published, its goroutine publishes the
+// batch it heads, else it waits its turn.
+func (f *file) commitInChain(ctx context.Context) error {
+	db := f.db
+	q := &queuedCommit{f: f, alone: !f.mergeable(), lead: make(chan struct{}), done: make(chan struct{})}
+	if !q.alone {
+		q.changed = f.changedOverView()
+	}
+	db.mu.Lock()
+	c := &db.chain
+	if c.failed != nil {
+		db.mu.Unlock()
+		return f.lost()
+	}
+	c.queue = append(c.queue, q)
+	c.last = q
+	if !q.alone {
+		c.spec, c.specStale = maps.Clone(c.spec), maps.Clone(c.specStale)
+		c.addToSpec(q)
+		if db.writer == f {
+			db.writer = nil // the next writer runs over these writes
+		}
+	}
+	lead, promoted := !c.publishing, false
+	c.publishing = true
+	db.mu.Unlock()
+
+	if !lead {
+		select {
+		case <-q.lead:
+			lead, promoted = true, true
+		case <-q.done:
+		}
+	}
+	if lead {
+		db.publishBatch(context.WithoutCancel(ctx), promoted) // one interrupted statement must not fail the others
+	}
+	<-q.done
+	if q.err != nil {
+		return q.err
+	}
+	if !q.alone {
+		f.snap = q.head
+		f.discard()
+	}
+	return nil
+}
+
+// retakeLock gives f, whose transaction is published and whose write
+// lock went on to the next writer, the lock back, to publish the trim
+// SQLite makes after some commits (file.CommitPhaseTwo), and reports
+// whether it did: only while no writer holds it and nothing was published
+// or queued since.
+func (f *file) retakeLock() bool {
+	db := f.db
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	c := &db.chain
+	if db.writer != nil || c.last != nil || c.base == nil || c.base.n != f.snap.n || c.base.token != f.snap.token {
+		return false
+	}
+	db.writer = f
+	return true
+}
+
+// addToSpec adds the writes of q, queued last, to the chain's spec, which
+// the caller made its own (views share the maps they saw).
+func (c *writeChain) addToSpec(q *queuedCommit) {
+	f := q.f
+	if c.spec == nil {
+		c.spec, c.specStale = map[int64][]byte{}, map[int64]byteSet{}
+	}
+	for idx, buf := range f.pending {
+		c.spec[idx] = buf
+		c.specStale[idx] = f.chain.staleIn(f, idx, f.snap.blockSize)
+		if len(c.specStale[idx]) == 0 {
+			delete(c.specStale, idx)
+		}
+	}
+	c.specSize = f.pendingSize
+	c.specChanged = c.specChanged.union(q.changed)
+}
+
+// mergeable reports whether f's writes may be published together with
+// other transactions': none uploaded early, and no truncation.
+func (f *file) mergeable() bool {
+	return len(f.spilled) == 0 && len(f.spillNames) == 0 && f.floor >= f.txView.committedSize(f.snap)
+}
+
+// changedOverView returns the bytes of the pages f's writes changed over
+// its view (a block whose bytes before are not at hand counts whole).
+func (f *file) changedOverView() byteSet {
+	s := f.snap
+	bs := s.blockSize
+	before := func(idx int64) []byte {
+		if buf, ok := f.under[idx]; ok {
+			return buf
+		}
+		if idx >= s.blocks.len() {
+			return nil
+		}
+		name, ok := s.blockID(f.db.key, idx)
+		if !ok {
+			return make([]byte, blockLen(idx, bs, s.size))
+		}
+		data, _ := f.db.cache().get(name)
+		return data
+	}
+	block0 := f.pending[0]
+	if block0 == nil {
+		block0 = before(0)
+	}
+	unit := pageUnit(bs, block0)
+	live := f.txView.live(s)
+	var out byteSet
+	for idx, buf := range f.pending {
+		data := buf[:blockLen(idx, bs, f.pendingSize)]
+		for _, r := range changedPages(idx, bs, unit, data, before(idx), blockLen(idx, bs, live)) {
+			out = out.add(r.first*unit, (r.first+r.n)*unit)
+		}
+	}
+	if f.pendingSize != f.txView.committedSize(s) {
+		out = out.add(0, 100) // the size in the header
+	}
+	return out
+}
+
+// publishBatch publishes the batch at the head of the chain's queue: the
+// transaction there, and those queued after it that may be merged with
+// it. It then hands the next batch to its first transaction.
+//
+// A batch that was queued behind the last one (promoted) is ready the
+// moment that one is published, and knows the head without asking: it
+// would win the race for the next record against every other process,
+// which must first read the record that beat it, again and again. After
+// two such wins in a row, a promoted batch asks for the head first, as
+// the others do, and races them on equal terms.
+func (db *database) publishBatch(ctx context.Context, promoted bool) {
+	db.mu.Lock()
+	c := &db.chain
+	probe := promoted && c.wins >= 2
+	if probe {
+		c.wins = 0
+	}
+	n := 1
+	if !c.queue[0].alone {
+		for n < len(c.queue) && !c.queue[n].alone {
+			n++
+		}
+	}
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	base, failed := c.base, c.failed
+	var carried byteSet
+	for _, q := range batch {
+		carried = carried.union(q.f.chain.stale())
+	}
+	db.mu.Unlock()
+
+	if probe && failed == nil {
+		db.refresh(ctx, 0) // an error here is met again by the publish
+	}
+	var head *snapshot
+	var theirs byteSet
+	var err, cause error
+	switch {
+	case failed != nil:
+		err = errChainFailed
+	case batch[0].alone:
+		head, theirs, err, cause = db.publishAlone(ctx, batch[0].f, base, carried)
+	default:
+		head, theirs, err, cause = db.publishMerged(ctx, batch, base, carried)
+	}
+
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err != nil {
+		if c.failed == nil {
+			c.failed = err
+		}
+	} else {
+		step := baseStep{from: c.base.n, to: head.n, changed: theirs}
+		for _, q := range batch {
+			step.changed = step.changed.union(q.changed)
+			if q.alone {
+				step.changed = step.changed.add(0, 1<<62) // not known
+			}
+		}
+		c.history = append(c.history, step)
+		if len(c.history) > maxHistory {
+			c.history = c.history[len(c.history)-maxHistory:]
+		}
+		c.base = head
+		if len(theirs) == 0 {
+			c.wins++
+		} else {
+			c.wins = 0
+		}
+		db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
+		if len(theirs) > 0 {
+			// The writers that ran over this batch's blocks, before it
+			// took in theirs, lack them.
+			for _, m := range c.members {
+				if a := m.chain.after; a != nil && (slices.Contains(batch, a) || !closed(a.done)) {
+					m.chain.carried = m.chain.carried.union(theirs)
+				}
+			}
+		}
+	}
+	// What is still queued ran over this batch, which base now holds.
+	c.spec, c.specSize, c.specChanged, c.specStale = nil, 0, nil, nil
+	for _, q := range c.queue {
+		if !q.alone {
+			c.addToSpec(q)
+		}
+	}
+	if c.last == batch[len(batch)-1] {
+		c.last = nil
+	}
+	for i, q := range batch {
+		q.head = head
+		if err != nil {
+			q.err = q.f.chainError(err, cause, i == 0 && !errors.Is(err, errChainFailed))
+		}
+		close(q.done)
+	}
+	if len(c.queue) > 0 {
+		close(c.queue[0].lead)
+	} else {
+		c.publishing = false
+	}
+}
+
+// chainError returns the error f's commit ends with when its batch failed
+// with err (its cause, the S3 error, is cause): SQLITE_BUSY for a lost
+// race or a failed transaction ahead, else err as the batch's publisher
+// got it. counted says whether the publisher counted the conflict.
+func (f *file) chainError(err, cause error, counted bool) error {
+	if errors.Is(err, errChainFailed) || errors.Is(err, sqlite3.BUSY_SNAPSHOT) {
+		if !counted {
+			f.db.vfs.stats.conflicts.Add(1)
+		}
+		f.db.known.distrust()
+		return sqlite3.BUSY_SNAPSHOT
+	}
+	f.cause = cause
+	return err
+}
+
+// publishAlone publishes, over base, the transaction of f that may not be
+// merged with others. Its view was base overlaid with the transactions
+// published before it: base itself, unless base took in commits of other
+// processes it read over.
+func (db *database) publishAlone(ctx context.Context, f *file, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
+	if len(carried) > 0 {
+		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
+	}
+	f.snap = base
+	f.reads.n, f.reads.token = base.n, base.token
+	f.under = nil
+	f.theirs = nil
+	if err := f.commit(ctx); err != nil {
+		return nil, nil, err, f.cause
+	}
+	return f.snap, f.theirs, nil, nil
+}
+
+// publishMerged publishes the transactions of batch, which may be merged,
+// as one commit over base: their blocks, newest wins, with the bytes of
+// carried (which none of them read or wrote) taken from base, read sets
+// and writes together, rebased as one.
+func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
+	first := batch[0].f
+	m := &file{db: db, params: first.params, conn: nil, lock: vfs.LOCK_EXCLUSIVE, snap: base}
+	m.txView = txView{pending: map[int64][]byte{}, dirty: true, floor: base.size}
+	m.reads = readSet{n: base.n, token: base.token}
+	for _, q := range batch {
+		for idx, buf := range q.f.pending {
+			m.pending[idx] = append([]byte(nil), buf...)
+		}
+		m.pendingSize = q.f.pendingSize
+		for _, r := range q.f.reads.bytes {
+			m.reads.bytes = m.reads.bytes.add(r.start, r.end)
+		}
+		for _, r := range q.f.written {
+			m.written = m.written.add(r.start, r.end)
+		}
+	}
+	if carried.overlaps(0, 100) || carried.overlapsAny(m.reads.bytes) || carried.overlapsAny(m.written) {
+		db.vfs.stats.conflicts.Add(1)
+		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
+	}
+	if err := m.applyTheirs(ctx, base, carried); err != nil {
+		return nil, nil, m.fail(err, sqlite3.IOERR_READ), err
+	}
+	if err := m.commit(ctx); err != nil {
+		return nil, nil, err, m.cause
+	}
+	return m.snap, m.theirs, nil, nil
+}
+
+// leaveChain ends f's membership of its database's chain, when SQLite
+// releases the write lock. A transaction that ran over others of its
+// process and did not publish writes of its own (it wrote nothing, or was
+// rolled back) waits for them here: SQLite fails its COMMIT with the error
+// Unlock returns, SQLITE_BUSY if they failed or if another process changed
+// a byte it read that its view did not show. A ROLLBACK ignores it.
+func (f *file) leaveChain() error {
+	if !f.chain.joined {
+		return nil
+	}
+	db := f.db
+	var err error
+	if after := f.chain.after; after != nil && !f.committed && f.failed == nil {
+		<-after.done
+		db.mu.Lock()
+		carried := f.chain.stale()
+		db.mu.Unlock()
+		// Its place in the serial order is right after them: they must
+		// come after every commit it saw, and what they took in from other
+		// processes must not be what it read without.
+		if after.err != nil || after.head.n < f.chain.seen || carried.overlaps(0, 100) || carried.overlapsAny(f.reads.bytes) {
+			err = f.lost()
+		}
+	}
+	if f.chain.after != nil || f.under != nil {
+		// SQLite's page cache may hold bytes of the transactions ahead,
+		// not published if they failed: make it read the file again.
+		f.chain.epoch++
+	}
+	db.mu.Lock()
+	c := &db.chain
+	c.members = slices.DeleteFunc(c.members, func(m *file) bool { return m == f })
+	if len(c.members) == 0 {
+		*c = writeChain{}
+	}
+	f.chain.carried, f.chain.staleAtJoin = nil, nil
+	db.mu.Unlock()
+	f.chain.joined, f.chain.after = false, nil
+	f.under, f.underSize = nil, 0
+	return err
+}
+
+// serveCounter changes, in the bytes b SQLite read at off, the change
+// counter and version-valid-for number (which overlayHeader served) by
+// the file's epoch, in their top byte: a connection whose view held
+// transactions of its process that were not published then sees a counter
+// it never saw, and drops its page cache, even if the database did not
+// change since. It keeps the counter even (servedCounter).
+func (c *chainMember) serveCounter(b []byte, off int64) {
+	if c.epoch == 0 {
+		return
+	}
+	for _, at := range []int64{24, 92} {
+		if p := at - off; p >= 0 && p < int64(len(b)) {
+			b[p] ^= byte(c.epoch)
+		}
+	}
+}
