@@ -115,7 +115,7 @@ func (f *file) Close() error {
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	s := f.view()
-	if size := f.txView.size(s); len(b) > 0 && off < size {
+	if size := f.txView.size(s); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
 		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
 	}
 	if f.snap != nil && len(b) > 0 {
@@ -131,6 +131,23 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		f.chain.serveCounter(b[:n], off)
 	}
 	return n, err
+}
+
+// innerPageRead reports whether the n bytes at off will be served from
+// the snapshot's inner pages (docs/design.md, "Inner pages"). Such reads
+// are not evidence of a sequential reader: a lookup that descends from
+// an interior page to the leaf right after it in the file would otherwise
+// fetch the block after the leaf as well.
+func (f *file) innerPageRead(s *snapshot, off int64, n int) bool {
+	idx := off / s.blockSize
+	if _, own := f.pending[idx]; own {
+		return false
+	}
+	if _, queued := f.under[idx]; queued {
+		return false
+	}
+	page, start, ok := s.inner.pageAt(f.db.key, s, idx, off)
+	return ok && off+int64(n) <= start+int64(len(page))
 }
 
 // readCommitted reads, into b from off (within one block), the bytes the
