@@ -272,7 +272,7 @@ func (f *file) retakeLock() bool {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	c := &db.chain
-	if db.writer != nil || c.last != nil || c.base == nil || c.base.n != f.snap.n || c.base.token != f.snap.token {
+	if db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.n != f.snap.n || c.base.token != f.snap.token {
 		return false
 	}
 	db.writer = f
@@ -469,6 +469,13 @@ func (f *file) chainError(err, cause error, counted bool) error {
 // processes it read over.
 func (db *database) publishAlone(ctx context.Context, f *file, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
 	if len(carried) > 0 {
+		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
+	}
+	if len(f.spillNames) > 0 && f.chain.after != nil {
+		// Its early blocks carry the commit number after the base it
+		// joined, which the transactions ahead have taken: garbage
+		// collection would take them for a dead attempt's.
+		f.db.vfs.stats.conflicts.Add(1)
 		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	f.snap = base
