@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -151,6 +152,9 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 			time.Sleep(time.Duration(attempt*attempt) * 50 * time.Millisecond)
 		}
 		if err = rs.create(ctx, db.key, rec.n, data); err == nil {
+			// Its own encoding decodes: the error cannot happen, and the
+			// record is created either way.
+			_, _ = db.keepRecord(rec.n, data)
 			return nil
 		}
 		if refused(err) {
@@ -161,10 +165,10 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 			// An earlier attempt's answer was lost, and trying again
 			// cannot help: only reading back can still settle it.
 		}
-		got, gerr := rs.get(ctx, db.key, rec.n)
+		got, gerr := db.readBack(ctx, rec.n, errors.Is(err, ErrExists))
 		switch {
 		case gerr == nil:
-			r, derr := decodeAnyRecord(got)
+			r, derr := db.keepRecord(rec.n, got) // the rebase that follows a lost race reads it
 			if derr != nil {
 				// Unreadable: it may be ours. Calling it a lost race would
 				// delete the blocks of a published commit.
@@ -185,6 +189,38 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 	// No record was found after any attempt, but a create still in flight
 	// somewhere may land later: the outcome is not known for certain.
 	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.n, db.key, err, 4)
+}
+
+// readBack reads record n, whose create failed, to settle whose it is.
+// When the create found the name taken (lost), it reads the records after
+// it too, rebaseProbe in all at once: the rebase that follows builds on
+// them, and a record found missing proves the one before it the newest
+// (recentRecords.proveNewest), which spares the rebase a round trip.
+func (db *database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, error) {
+	if !lost {
+		return db.vfs.records.get(ctx, db.key, n)
+	}
+	start := time.Now()
+	got := make([][]byte, rebaseProbe)
+	errs := make([]error, rebaseProbe)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i], errs[i] = db.vfs.records.get(ctx, db.key, n+uint64(i)) })
+	}
+	wg.Wait()
+	for i := 1; i < len(got) && errs[0] == nil; i++ {
+		if errors.Is(errs[i], ErrNotFound) {
+			db.recent.proveNewest(n+uint64(i)-1, start)
+			break
+		}
+		if errs[i] != nil {
+			break
+		}
+		if _, err := db.keepRecord(n+uint64(i), got[i]); err != nil {
+			break
+		}
+	}
+	return got[0], errs[0]
 }
 
 // readBackError is the message of gerr, the failed read-back of a record

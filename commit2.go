@@ -28,7 +28,8 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error 
 		}
 		// A commit over a snapshot older than one the process knows would
 		// lose: it is rebased without trying.
-		if f.db.known.newer(s) == s {
+		sent := f.db.known.newer(s) == s
+		if sent {
 			err = f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
 			if !errors.Is(err, errConflict) {
 				return err
@@ -40,7 +41,7 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error 
 		if rebases >= maxRebases && time.Since(lostFirst) >= maxRebaseTime {
 			return f.lost()
 		}
-		head, err := f.rebase(ctx, s, p.rec)
+		head, err := f.rebase(ctx, s, p.rec, sent)
 		if err != nil || head == nil {
 			// An error reading what the others committed leaves this
 			// commit unpublished all the same: SQLITE_BUSY, to retry.
@@ -48,6 +49,11 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error 
 		}
 		v.stats.rebases.Add(1)
 		s = head
+		if f.absorb != nil {
+			if err := f.absorb(ctx, head); err != nil {
+				return f.fail(err, sqlite3.IOERR_READ)
+			}
+		}
 		a = commitAttempt{token: newToken(), time: commitTime(head.time), writer: a.writer}
 	}
 }

@@ -2,7 +2,6 @@ package s3vfs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -90,8 +89,9 @@ type database struct {
 	writer *file      // the handle running a write transaction; guarded by mu
 	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 
-	known  knownHead   // the newest commit known, and how long to trust it
-	checks freshChecks // concurrent head checks share requests, never stale ones
+	known  knownHead     // the newest commit known, and how long to trust it
+	checks freshChecks   // concurrent head checks share requests, never stale ones
+	recent recentRecords // the records of the last commits, read or created here
 
 	ownCache atomic.Pointer[blockCache] // set by block_cache=; nil: the VFS's cache
 	ownDisk  atomic.Pointer[diskCache]  // set by cache_dir=; nil: the VFS's disk cache, if any
@@ -116,33 +116,31 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapsho
 	return db.checks.do(ctx, db.check)
 }
 
-// check asks S3 for the newest commit, with the GET of record n+1 while a
-// missing one proves n the newest, else with a LIST.
+// check asks S3 for the newest commit. It reads the records after the
+// head it knows, those it holds aside (recordcache.go), up to one that is
+// missing, which proves the one before it the newest (knownhead.go):
+// usually one GET that finds nothing. A head not trusted, or far behind,
+// is found with a LIST (and the newest record's GET).
 func (db *database) check(ctx context.Context) (*snapshot, error) {
 	start := time.Now()
 	head, provable := db.known.provable(start, db.vfs.opts.Retention)
-	var next *record
 	if provable {
-		// A missing record n+1 proves n is the head (knownhead.go).
-		data, err := db.vfs.records.get(ctx, db.key, head.n+1)
+		recs, at, err := db.readOn(ctx, head.n, db.recent.after(head.n), 1)
 		switch {
-		case errors.Is(err, ErrNotFound):
-			db.known.publish(head, start)
-			return db.known.newer(head), nil
 		case err != nil:
 			return nil, err
+		case !at.IsZero():
+			s := head
+			if len(recs) > 0 {
+				if s, err = db.build(ctx, recs[len(recs)-1], head); err != nil {
+					return nil, err
+				}
+			}
+			db.known.publish(s, start)
+			return db.known.newer(s), nil
 		}
-		if next, err = decodeAnyRecord(data); err != nil {
-			return nil, fmt.Errorf("s3vfs: record %d of %s: %w", head.n+1, db.key, err)
-		}
-		if next.v2 != nil {
-			// Its pages are what the next reads of the blocks it changed need.
-			db.cache().add(overlayRecordID(db.key, next.n, next.token), data)
-		}
-		// Something was committed: find the newest record with one LIST
-		// rather than walking the records one by one.
 	}
-	s, err := db.readHead(ctx, head, next)
+	s, err := db.readHead(ctx, head, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -189,20 +187,31 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 
 // readRecord fetches and decodes record n.
 func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
+	if rec, ok := db.recent.get(n); ok {
+		return rec, nil
+	}
 	data, err := db.vfs.records.get(ctx, db.key, n)
 	if err != nil {
 		return nil, err
 	}
+	return db.keepRecord(n, data)
+}
+
+// keepRecord decodes data, record n as the store holds it, and keeps it
+// for the next reads: the record, and for format version 2 its encoding,
+// which may carry pages they need.
+func (db *database) keepRecord(n uint64, data []byte) (*record, error) {
 	rec, err := decodeAnyRecord(data)
 	if err != nil {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w", n, db.key, err)
 	}
-	if rec.v2 != nil {
-		db.cache().add(overlayRecordID(db.key, n, rec.token), data) // it may carry pages the next reads need
-	}
 	if rec.n != n {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, errCorrupt, rec.n)
 	}
+	if rec.v2 != nil {
+		db.cache().add(overlayRecordID(db.key, n, rec.token), data)
+	}
+	db.recent.add(rec)
 	return rec, nil
 }
 

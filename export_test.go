@@ -99,3 +99,6 @@ func QueuedForTest(v *VFS, key string) int {
 	defer db.mu.Unlock()
 	return len(db.chain.queue)
 }
+
+// RebaseProbeForTest is how many records a rebase asks for at once.
+const RebaseProbeForTest = rebaseProbe

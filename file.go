@@ -53,6 +53,11 @@ type file struct {
 	// transaction's commit was rebased over (rebase.go).
 	theirs byteSet
 
+	// absorb, set on the file that publishes a batch of queued
+	// transactions, takes the transactions queued behind the batch into
+	// it each time it is rebased (groupcommit.go, absorbQueued).
+	absorb func(ctx context.Context, head *snapshot) error
+
 	// header remembers whether the block 0 object ref holds a plain SQLite
 	// header (see encrypted).
 	header struct {
@@ -127,7 +132,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	if err != nil && err != io.EOF {
 		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
-	if _, own := f.pending[0]; !own && f.spilled[0].isHole() {
+	if _, own := f.pending[0]; !own && f.spilled[0].isHole() && f.chain.epoch != 0 && !f.encrypted() {
 		f.chain.serveCounter(b[:n], off)
 	}
 	return n, err
@@ -303,6 +308,9 @@ func (f *file) RollbackAtomicWrite() error {
 // SyncSuper; this is only the last resort for writes still pending, and
 // where the trim that may follow a commit is published.
 func (f *file) CommitPhaseTwo() error {
+	// A COMMIT, not a ROLLBACK: Unlock settles a transaction that ran
+	// over others of its process (leaveChain).
+	f.chain.ending = f.chain.joined
 	if !f.committed {
 		return f.commitPending("")
 	}

@@ -97,6 +97,12 @@ type chainMember struct {
 	epoch  uint32        // see serveCounter
 	seen   uint64        // the commit number of the snapshot the writer began on
 
+	// ending is set when SQLite commits the transaction (file.CommitPhaseTwo,
+	// which a rollback never sends); lastOfBatch once its writes are
+	// published, last of their batch (only its trim may follow them).
+	ending      bool
+	lastOfBatch bool
+
 	// The bytes other processes' commits changed that this writer's view
 	// may lack: of the blocks it took from spec, those specStale named
 	// when it joined (staleAtJoin), and all those the transactions ahead
@@ -136,6 +142,8 @@ type queuedCommit struct {
 	f       *file   // its writes are f's pending blocks, untouched until done
 	changed byteSet // the bytes it changed over its view
 	alone   bool    // published by itself (blocks uploaded early, or a truncation)
+
+	lastOfBatch bool // set with done: it came last in the batch published
 
 	lead chan struct{} // closed when it is to publish the next batch
 	done chan struct{} // closed once err, cause and head are set
@@ -259,20 +267,27 @@ func (f *file) commitInChain(ctx context.Context) error {
 		f.snap = q.head
 		f.discard()
 	}
+	// The transactions ahead are in the snapshot now: the view over them,
+	// and what it lacked, are done with.
+	db.mu.Lock()
+	f.chain.staleAtJoin, f.chain.carried, f.chain.lastOfBatch = nil, nil, q.lastOfBatch
+	db.mu.Unlock()
+	f.under, f.underSize = nil, 0
 	return nil
 }
 
 // retakeLock gives f, whose transaction is published and whose write
 // lock went on to the next writer, the lock back, to publish the trim
 // SQLite makes after some commits (file.CommitPhaseTwo), and reports
-// whether it did: only while no writer holds it and nothing was published
-// or queued since.
+// whether it did: only while no writer holds it, nothing was published or
+// queued since, and f's writes came last in their batch (a trim by one
+// that came before would cut what the later ones added).
 func (f *file) retakeLock() bool {
 	db := f.db
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	c := &db.chain
-	if db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.n != f.snap.n || c.base.token != f.snap.token {
+	if !f.chain.lastOfBatch || db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.n != f.snap.n || c.base.token != f.snap.token {
 		return false
 	}
 	db.writer = f
@@ -385,7 +400,9 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	case batch[0].alone:
 		head, theirs, err, cause = db.publishAlone(ctx, batch[0].f, base, carried)
 	default:
-		head, theirs, err, cause = db.publishMerged(ctx, batch, base, carried)
+		var absorbed []*queuedCommit
+		head, theirs, absorbed, err, cause = db.publishMerged(ctx, batch, base, carried)
+		batch = append(batch, absorbed...)
 	}
 
 	db.mu.Lock()
@@ -412,7 +429,9 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 		} else {
 			c.wins = 0
 		}
-		db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
+		if head.n != base.n || head.token != base.token {
+			db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
+		}
 		if len(theirs) > 0 {
 			// The writers that ran over this batch's blocks, before it
 			// took in theirs, lack them.
@@ -434,7 +453,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 		c.last = nil
 	}
 	for i, q := range batch {
-		q.head = head
+		q.head, q.lastOfBatch = head, i == len(batch)-1
 		if err != nil {
 			q.err = q.f.chainError(err, cause, i == 0 && !errors.Is(err, errChainFailed))
 		}
@@ -491,35 +510,83 @@ func (db *database) publishAlone(ctx context.Context, f *file, base *snapshot, c
 // publishMerged publishes the transactions of batch, which may be merged,
 // as one commit over base: their blocks, newest wins, with the bytes of
 // carried (which none of them read or wrote) taken from base, read sets
-// and writes together, rebased as one.
-func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
+// and writes together, rebased as one. Each time it is rebased, it takes
+// in the transactions queued behind it that may join it (absorbQueued),
+// and returns them: they are published with it.
+func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *snapshot, carried byteSet) (*snapshot, byteSet, []*queuedCommit, error, error) {
 	first := batch[0].f
 	m := &file{db: db, params: first.params, conn: nil, lock: vfs.LOCK_EXCLUSIVE, snap: base}
 	m.txView = txView{pending: map[int64][]byte{}, dirty: true, floor: base.size}
 	m.reads = readSet{n: base.n, token: base.token}
 	for _, q := range batch {
-		for idx, buf := range q.f.pending {
-			m.pending[idx] = append([]byte(nil), buf...)
-		}
-		m.pendingSize = q.f.pendingSize
-		for _, r := range q.f.reads.bytes {
-			m.reads.bytes = m.reads.bytes.add(r.start, r.end)
-		}
-		for _, r := range q.f.written {
-			m.written = m.written.add(r.start, r.end)
-		}
+		m.merge(q.f)
 	}
 	if carried.overlaps(0, 100) || carried.overlapsAny(m.reads.bytes) || carried.overlapsAny(m.written) {
 		db.vfs.stats.conflicts.Add(1)
-		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
+		return nil, nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	if err := m.applyTheirs(ctx, base, carried); err != nil {
-		return nil, nil, m.fail(err, sqlite3.IOERR_READ), err
+		return nil, nil, nil, m.fail(err, sqlite3.IOERR_READ), err
+	}
+	var absorbed []*queuedCommit
+	m.absorb = func(ctx context.Context, head *snapshot) error {
+		qs, err := db.absorbQueued(ctx, m, head)
+		absorbed = append(absorbed, qs...)
+		return err
 	}
 	if err := m.commit(ctx); err != nil {
-		return nil, nil, err, m.cause
+		return nil, nil, absorbed, err, m.cause
 	}
-	return m.snap, m.theirs, nil, nil
+	return m.snap, m.theirs, absorbed, nil, nil
+}
+
+// merge adds the writes of f, a transaction queued after those m holds
+// (its blocks hold theirs too: newest wins), to m, with its read set.
+func (m *file) merge(f *file) {
+	for idx, buf := range f.pending {
+		m.pending[idx] = append([]byte(nil), buf...)
+	}
+	m.pendingSize = f.pendingSize
+	for _, r := range f.reads.bytes {
+		m.reads.bytes = m.reads.bytes.add(r.start, r.end)
+	}
+	for _, r := range f.written {
+		m.written = m.written.add(r.start, r.end)
+	}
+}
+
+// absorbQueued takes into m, the batch being published, which was just
+// rebased onto head, the transactions queued behind it, oldest first, up
+// to the first that may not join it, and returns them. They ran over the
+// batch's writes, and were queued while its record was being created: a
+// batch that lost the race takes them in rather than leaving them to the
+// next record. One joins only if no byte it read or wrote is one the
+// batch took in from other processes since base (m.theirs) or one its own
+// view lacked (its stale bytes), nor are those bytes any the batch read or
+// wrote; head's bytes are then taken there, as for any rebase.
+func (db *database) absorbQueued(ctx context.Context, m *file, head *snapshot) ([]*queuedCommit, error) {
+	db.mu.Lock()
+	c := &db.chain
+	var take []*queuedCommit
+	lack := m.theirs.union(nil)
+	for _, q := range c.queue {
+		stale := q.f.chain.stale().union(m.theirs)
+		if q.alone || stale.overlaps(0, 100) || stale.overlapsAny(q.f.reads.bytes) || stale.overlapsAny(q.f.written) ||
+			stale.overlapsAny(m.reads.bytes) || stale.overlapsAny(m.written) {
+			break
+		}
+		take = append(take, q)
+		lack = lack.union(stale)
+	}
+	c.queue = c.queue[len(take):]
+	db.mu.Unlock()
+	if len(take) == 0 {
+		return nil, nil
+	}
+	for _, q := range take {
+		m.merge(q.f)
+	}
+	return take, m.applyTheirs(ctx, head, lack)
 }
 
 // leaveChain ends f's membership of its database's chain, when SQLite
@@ -534,7 +601,7 @@ func (f *file) leaveChain() error {
 	}
 	db := f.db
 	var err error
-	if after := f.chain.after; after != nil && !f.committed && f.failed == nil {
+	if after := f.chain.after; after != nil && f.chain.ending && !f.committed && f.failed == nil {
 		<-after.done
 		db.mu.Lock()
 		carried := f.chain.stale()
@@ -559,7 +626,7 @@ func (f *file) leaveChain() error {
 	}
 	f.chain.carried, f.chain.staleAtJoin = nil, nil
 	db.mu.Unlock()
-	f.chain.joined, f.chain.after = false, nil
+	f.chain.joined, f.chain.after, f.chain.ending, f.chain.lastOfBatch = false, nil, false, false
 	f.under, f.underSize = nil, 0
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -124,16 +125,16 @@ func TestGroupCommitBatches(t *testing.T) {
 // the failed writes it had seen, although (when refused) the database did
 // not change.
 func TestGroupCommitRunsAfterQueued(t *testing.T) {
-	for _, how := range []string{"published", "conflict", "refused"} {
+	for _, how := range []string{"published", "conflict", "refused", "rolled back"} {
 		t.Run(how, func(t *testing.T) { testRunsAfterQueued(t, how) })
 	}
 }
 
 func testRunsAfterQueued(t *testing.T, how string) {
-	fail := how != "published"
+	fail, rollback := how != "published", how == "rolled back"
 	ctx := context.Background()
 	e := newEnv(t, nil)
-	a, _ := rowsDB(t, e, "after.db", 600, 3)
+	a, va := rowsDB(t, e, "after.db", 600, 3)
 	other := openDB(t, e.register(e.newVFS(nil)), "after.db")
 	c1, c2 := conn(t, a), conn(t, a)
 
@@ -148,7 +149,7 @@ func testRunsAfterQueued(t *testing.T, how string) {
 		t.Fatal(err)
 	}
 	switch how {
-	case "conflict":
+	case "conflict", "rolled back":
 		mustExec(t, other, "UPDATE t SET v = 7 WHERE id = 500") // c1 read it: c1 must fail
 	case "published":
 		mustExec(t, other, "UPDATE t SET v = 7 WHERE id = 400") // another page: c1 is rebased
@@ -170,21 +171,45 @@ func testRunsAfterQueued(t *testing.T, how string) {
 	if err := c2.QueryRowContext(ctx, "SELECT v FROM t WHERE id = 1").Scan(&v); err != nil || v != 1 {
 		t.Fatalf("a transaction after a queued one reads row 1 = %d (%v), want the queued write, 1", v, err)
 	}
+	before := va.Stats()
 	second := make(chan error, 1)
-	go func() { _, err := c2.ExecContext(ctx, "COMMIT"); second <- err }()
-	select {
-	case err := <-second:
-		t.Fatalf("COMMIT returned (%v) before the transaction it ran after was published", err)
-	case <-time.After(100 * time.Millisecond):
+	if rollback {
+		// Nothing to settle: a ROLLBACK neither waits for the transaction
+		// ahead nor counts its failure.
+		go func() { _, err := c2.ExecContext(ctx, "ROLLBACK"); second <- err }()
+		select {
+		case err := <-second:
+			if err != nil {
+				t.Fatalf("ROLLBACK: %v", err)
+			}
+			second <- nil
+		case <-time.After(10 * time.Second):
+			t.Fatal("ROLLBACK waited for the transaction it ran after")
+		}
+	} else {
+		go func() { _, err := c2.ExecContext(ctx, "COMMIT"); second <- err }()
+		select {
+		case err := <-second:
+			t.Fatalf("COMMIT returned (%v) before the transaction it ran after was published", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	release()
 	err1, err2 := <-first, <-second
 	e.proxy.SetHook(nil)
-	if !fail {
+	switch {
+	case rollback:
+		if !errors.Is(err1, sqlite3.BUSY) {
+			t.Fatalf("the queued transaction's commit: %v, want SQLITE_BUSY", err1)
+		}
+		if d := va.Stats().Sub(before); d.Conflicts != 1 {
+			t.Errorf("conflicts counted: %d, want 1 (the queued transaction's; the rolled back one had nothing to commit)", d.Conflicts)
+		}
+	case !fail:
 		if err1 != nil || err2 != nil {
 			t.Fatalf("commits: %v and %v, want both to succeed", err1, err2)
 		}
-	} else {
+	default:
 		if how == "conflict" && !errors.Is(err1, sqlite3.BUSY) || how == "refused" && !errors.Is(err1, sqlite3.IOERR) {
 			t.Fatalf("the queued transaction's commit: %v, want SQLITE_BUSY (conflict) or SQLITE_IOERR (refused)", err1)
 		}
@@ -308,4 +333,164 @@ func transferOnce(db *sql.DB, from, to int, amount int64) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// TestGroupCommitSpillBehindQueued: a transaction that uploads blocks early
+// while another of its process is queued ahead of it names them after a
+// commit number the queued one takes; garbage collection would take them
+// for a dead attempt's. Its COMMIT fails with SQLITE_BUSY, nothing of it
+// is published, and the same transaction run again commits, and survives
+// a collection with a grace period shorter than the wait.
+func TestGroupCommitSpillBehindQueued(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	setup := e.open("spill.db")
+	mustExec(t, setup, "PRAGMA page_size=4096")
+	mustExec(t, setup, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, pad TEXT)")
+	mustExec(t, setup, "INSERT INTO t SELECT value, 0, printf('%0100d', value) FROM generate_series(1, 600)")
+	setup.Close()
+	v := e.newVFS(&s3vfs.Options{WriteBuffer: 256 << 10})
+	a := openDB(t, e.register(v), "spill.db", busyWait)
+	a.SetMaxOpenConns(3)
+	c1, c2 := conn(t, a), conn(t, a)
+	mustExecConn(t, c2, "PRAGMA cache_size=10")
+	const insert = "INSERT INTO t SELECT value, 0, printf('%02000d', value) FROM generate_series(1000, 3000)"
+
+	creates, release := holdCreates(e, false)
+	defer release()
+	first := make(chan error, 1)
+	go func() { _, err := c1.ExecContext(ctx, "UPDATE t SET v = 1 WHERE id = 1"); first <- err }()
+	waitUntil(t, "the first commit's record create arrives", func() bool { return creates() == 1 })
+	mustExecConn(t, c2, "BEGIN IMMEDIATE")
+	before := v.Stats()
+	mustExecConn(t, c2, insert)
+	if d := v.Stats().Sub(before); d.Puts == 0 {
+		t.Fatalf("the large insert uploaded nothing early (%v): the test needs it to", d)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	e.proxy.SetHook(nil)
+	if _, err := c2.ExecContext(ctx, "COMMIT"); !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("COMMIT of a transaction that uploaded blocks early behind a queued one: %v, want SQLITE_BUSY", err)
+	}
+	c2.ExecContext(ctx, "ROLLBACK")
+	mustExecConn(t, c2, insert)
+
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := e.newVFS(nil).GC(ctx, "spill.db", &s3vfs.GCOptions{Retention: time.Second, Grace: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	b := openDB(t, e.register(e.newVFS(nil)), "spill.db")
+	if got := queryInt(t, b, "SELECT count(*) FROM t WHERE length(pad) = 2000"); got != 2001 {
+		t.Errorf("another process reads %d of the 2001 rows inserted, want all", got)
+	}
+	if got := queryInt(t, b, "SELECT v FROM t WHERE id = 1"); got != 1 {
+		t.Errorf("row 1 = %d, want the queued update, 1", got)
+	}
+	integrityOK(t, b)
+}
+
+// TestGroupCommitTrimAfterVacuum: the trim SQLite makes after a VACUUM is
+// published (the VACUUM's transaction is published alone, by the
+// connection that still holds the lock), so the stored file is as long
+// as the database, whether the VACUUM uploaded blocks early or not.
+func TestGroupCommitTrimAfterVacuum(t *testing.T) {
+	for _, wb := range []int64{0, 16 << 10} {
+		t.Run(fmt.Sprintf("WriteBuffer=%d", wb), func(t *testing.T) {
+			e := newEnv(t, nil)
+			v := e.newVFS(&s3vfs.Options{BlockSize: 4096, WriteBuffer: wb})
+			db := openDB(t, e.register(v), "vac.db")
+			db.SetMaxOpenConns(1)
+			mustExec(t, db, "PRAGMA page_size=4096")
+			mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, pad TEXT)")
+			mustExec(t, db, "INSERT INTO t SELECT value, printf('%0500d', value) FROM generate_series(1, 2000)")
+			mustExec(t, db, "DELETE FROM t WHERE id > 100")
+			mustExec(t, db, "VACUUM")
+			pages := queryInt(t, db, "PRAGMA page_count")
+			info, err := e.newVFS(nil).Info(context.Background(), "vac.db")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.FileSize != pages*4096 {
+				t.Errorf("stored file size after VACUUM: %d bytes, want page_count × page size = %d", info.FileSize, pages*4096)
+			}
+		})
+	}
+}
+
+// TestGroupCommitAbsorbs: a batch that lost the race to another process
+// takes in, when it is rebased, the transaction of its process queued
+// behind it meanwhile: both are published as one record, not one each.
+// Unless the other process changed a page the queued transaction read:
+// then it is not taken in, and fails.
+func TestGroupCommitAbsorbs(t *testing.T) {
+	for _, otherRow := range []int{300, 591} {
+		t.Run(fmt.Sprintf("other=%d", otherRow), func(t *testing.T) { testAbsorbs(t, otherRow) })
+	}
+}
+
+func testAbsorbs(t *testing.T, otherRow int) {
+	conflict := otherRow == 591 // on row 590's page
+	e := newEnv(t, nil)
+	a, va := rowsDB(t, e, "absorb.db", 600, 3)
+	other := openDB(t, e.register(e.newVFS(nil)), "absorb.db")
+	mustExec(t, other, "UPDATE t SET v = 0 WHERE id = 2") // its first commit checks the store, before the hook
+	var creates atomic.Int32
+	gate := make(chan struct{})
+	var release sync.Once
+	defer release.Do(func() { close(gate) })
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if isCreate(req) && creates.Add(1) == 1 {
+			<-gate // the first create, a's: the other process's passes
+		}
+		return false
+	})
+	defer e.proxy.SetHook(nil)
+	before := va.Stats()
+
+	c2 := conn(t, a)
+	errs := make(chan error, 2)
+	go func() { _, err := a.Exec("UPDATE t SET v = v + 1 WHERE id = 1"); errs <- err }()
+	waitUntil(t, "the first commit's record create arrives", func() bool { return creates.Load() == 1 })
+	// The second runs over the first, before the other process commits
+	// (a writer whose snapshot holds that commit waits for the first).
+	mustExecConn(t, c2, "BEGIN")
+	mustExecConn(t, c2, "UPDATE t SET v = v + 1 WHERE id = 590")
+	// Not row 1's page: a's batch loses, and is rebased.
+	mustExec(t, other, "UPDATE t SET v = v + 1 WHERE id = ?", otherRow)
+	second := make(chan error, 1)
+	go func() { _, err := c2.ExecContext(context.Background(), "COMMIT"); second <- err }()
+	waitUntil(t, "the second transaction is queued", func() bool { return s3vfs.QueuedForTest(va, "absorb.db") == 1 })
+	release.Do(func() { close(gate) })
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	err := <-second
+	if conflict {
+		if !errors.Is(err, sqlite3.BUSY) {
+			t.Fatalf("the queued transaction, on a page another process changed: %v, want SQLITE_BUSY", err)
+		}
+		c2.ExecContext(context.Background(), "ROLLBACK")
+	} else {
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a's lost create, the other process's, and one for a's two
+		// transactions.
+		if n := creates.Load(); n != 3 {
+			t.Errorf("%d record creates, want 3: the queued transaction published with the rebased batch", n)
+		}
+		if d := va.Stats().Sub(before); d.Commits != 2 || d.Rebases != 1 || d.Conflicts != 0 {
+			t.Errorf("stats: %v, want 2 commits, one rebase and no conflict", d)
+		}
+	}
+	want590 := map[bool]int64{false: 1, true: 0}[conflict]
+	for id, want := range map[int]int64{1: 1, otherRow: 1, 590: want590} {
+		if got := queryInt(t, other, "SELECT v FROM t WHERE id = ?", id); got != want {
+			t.Errorf("another process reads row %d = %d, want %d", id, got, want)
+		}
+	}
+	integrityOK(t, other)
 }

@@ -33,8 +33,13 @@ const (
 	// maxRebaseDistance bounds the commits a rebase reads: past it, the
 	// transaction is old enough that a retry from scratch is as cheap.
 	maxRebaseDistance = 64
-	// rebaseProbe is how many records a rebase asks for at once.
-	rebaseProbe = 4
+	// rebaseProbe is how many records are asked for at once when a
+	// commit lost the race (commit.go, readBack) and when it is rebased:
+	// the one that won, and the next, which usually does not exist and so
+	// proves the one before it the newest. In the contention benchmark
+	// (docs/performance.md) at 0 ms, 3 at a time cost 8.7–8.8 requests per
+	// commit and 2 cost 7.6–8.2; at 20 ms the commit rates were alike.
+	rebaseProbe = 2
 )
 
 // rebase returns the newest head, with f's pending blocks rewritten to be
@@ -42,12 +47,12 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2) (*snapshot, error) {
+func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2, sent bool) (*snapshot, error) {
 	db := f.db
 	if !f.rebaseable(s) {
 		return nil, nil
 	}
-	recs, err := db.recordsAfter(ctx, s.n)
+	recs, newestAt, err := db.recordsAfter(ctx, s.n, sent)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
@@ -68,6 +73,11 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2) (*snapshot
 	if err != nil {
 		return nil, err
 	}
+	// The process learns the head too: the commit's create, and the next
+	// transaction's freshness check, start from it.
+	if !newestAt.IsZero() {
+		db.known.publish(head, newestAt)
+	}
 	if err := f.applyTheirs(ctx, head, theirs); err != nil {
 		return nil, err
 	}
@@ -84,21 +94,50 @@ func (f *file) rebaseable(s *snapshot) bool {
 		f.reads.n == s.n && f.reads.token == s.token && s.legacy == nil
 }
 
-// recordsAfter returns the records after commit n, oldest first, up to
-// the first that does not exist: rebaseProbe of them read in parallel at
-// a time, so that the usual few commits since a transaction began cost
-// one round trip, and a record found missing shows the last one read
-// was the head at that moment (were it not, the commit built on it loses
+// recordsAfter returns the records after commit n, oldest first, for a
+// rebase, and when the last of them was found to be the newest (the zero
+// time: not known). Those the process holds (recordcache.go) need no
+// request. When they reach the head it knows and the commit was not sent
+// (it was over an older snapshot, and rebased without trying), they are
+// all: the create over them checks that nothing else came since. They
+// are all too when the process found the record after them missing (the
+// read-back of a lost create reads it). Otherwise it reads on (readOn):
+// the usual few commits since a transaction began cost one round trip
+// (were the last one no longer the newest, the commit built on it loses
 // again, and is rebased again). Past maxRebaseDistance it returns nil.
-func (db *database) recordsAfter(ctx context.Context, n uint64) ([]*record, error) {
-	var out []*record
-	for len(out) < maxRebaseDistance {
-		batch := make([]*record, rebaseProbe)
-		first := n + uint64(len(out)) + 1
+func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*record, time.Time, error) {
+	out := db.recent.after(n)
+	if len(out) > 0 {
+		if head, _ := db.known.get(); !sent && out[len(out)-1].n >= head.n {
+			return out, time.Time{}, nil
+		}
+		if newest, at := db.recent.provenNewest(); newest == out[len(out)-1].n {
+			return out, at, nil
+		}
+	}
+	return db.readOn(ctx, n, out, rebaseProbe)
+}
+
+// readOn reads the records after commit n that follow out (records n+1
+// onwards, oldest first) up to the first that does not exist, and returns
+// them all and when the round of requests that found that one missing
+// began: the last record returned was the newest at a moment after that.
+// Records are read in parallel: first of them in the first round, then
+// rebaseProbe, or all those up to the head the process knows and the one
+// after. Past maxRebaseDistance records it returns nil and the zero time.
+func (db *database) readOn(ctx context.Context, n uint64, out []*record, first int) ([]*record, time.Time, error) {
+	for width := first; len(out) < maxRebaseDistance; width = rebaseProbe {
+		next := n + uint64(len(out)) + 1
+		if head, _ := db.known.get(); head != nil && head.n >= next {
+			// Those up to the head the process knows exist: all at once.
+			width = max(width, min(int(head.n-next)+2, maxRebaseDistance-len(out)+1))
+		}
+		batch := make([]*record, width)
+		start := time.Now()
 		g, gctx := errgroup.WithContext(ctx)
 		for i := range batch {
 			g.Go(func() error {
-				r, err := db.readRecord(gctx, first+uint64(i))
+				r, err := db.readRecord(gctx, next+uint64(i))
 				if errors.Is(err, ErrNotFound) {
 					return nil
 				}
@@ -107,16 +146,17 @@ func (db *database) recordsAfter(ctx context.Context, n uint64) ([]*record, erro
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return nil, fmt.Errorf("s3vfs: %s: reading the commits since %d: %w", db.key, n, err)
+			return nil, time.Time{}, fmt.Errorf("s3vfs: %s: reading the commits since %d: %w", db.key, n, err)
 		}
 		for _, r := range batch {
 			if r == nil {
-				return out, nil
+				db.recent.proveNewest(n+uint64(len(out)), start)
+				return out, start, nil
 			}
 			out = append(out, r)
 		}
 	}
-	return nil, nil
+	return nil, time.Time{}, nil
 }
 
 // applyTheirs rewrites the pending blocks of f that hold bytes of theirs

@@ -77,6 +77,36 @@ func TestRebaseDisjointWriters(t *testing.T) {
 	}
 }
 
+// TestRebaseRequests: a commit that lost the race costs the lost create,
+// one round trip that reads the record that won and finds the next one
+// missing, and the create on top of it: no LIST, and no record read
+// twice. The process then knows the head: its next transaction asks for
+// the record after it only.
+func TestRebaseRequests(t *testing.T) {
+	a, b, va, _ := twoWriters(t, 600)
+	mustExec(t, a, "UPDATE t SET v = 1 WHERE id = 300") // a's first commit checks the store (storecheck.go)
+	txA, _ := begin(t, a, 1, 1)
+	txB, _ := begin(t, b, 500, 500)
+	if err := txB.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	before := va.Stats()
+	if err := txA.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	d := va.Stats().Sub(before)
+	if d.Rebases != 1 || d.Puts != 2 || d.Gets != s3vfs.RebaseProbeForTest || d.Requests() != 2+s3vfs.RebaseProbeForTest {
+		t.Errorf("the commit: %v, want one rebase, 2 PUTs, %d GETs and nothing else", d, s3vfs.RebaseProbeForTest)
+	}
+	before = va.Stats()
+	if got := queryInt(t, a, "SELECT sum(v) FROM t"); got != 3 {
+		t.Errorf("sum(v) = %d, want 3", got)
+	}
+	if d := va.Stats().Sub(before); d.Requests() != 1 || d.Gets != 1 {
+		t.Errorf("the next transaction: %v, want one GET (of the record after the head)", d)
+	}
+}
+
 // TestRebaseSameProcess: the same holds for two connections of one
 // process, the second of which wrote while the first read (a deferred
 // transaction): the first one's write lock is granted on its older
@@ -113,8 +143,11 @@ func TestRebaseSameProcess(t *testing.T) {
 	if err := tx1.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if d := va.Stats().Sub(before); d.Rebases != 1 {
-		t.Errorf("the commit: %v, want one rebase", d)
+	// The process holds the record of its own commit, and knows it is
+	// the head: the rebase reads nothing, and the create is the only
+	// request.
+	if d := va.Stats().Sub(before); d.Rebases != 1 || d.Requests() != 1 || d.Puts != 1 {
+		t.Errorf("the commit: %v, want one rebase and one request, its record's create", d)
 	}
 	c1.Close()
 	c2.Close()
