@@ -569,14 +569,17 @@ func (db *database) absorbQueued(ctx context.Context, m *file, head *snapshot) (
 	c := &db.chain
 	var take []*queuedCommit
 	lack := m.theirs.union(nil)
+	// What the batch and those taken so far read and wrote.
+	reads, written := m.reads.bytes.union(nil), m.written.union(nil)
 	for _, q := range c.queue {
 		stale := q.f.chain.stale().union(m.theirs)
 		if q.alone || stale.overlaps(0, 100) || stale.overlapsAny(q.f.reads.bytes) || stale.overlapsAny(q.f.written) ||
-			stale.overlapsAny(m.reads.bytes) || stale.overlapsAny(m.written) {
+			stale.overlapsAny(reads) || stale.overlapsAny(written) {
 			break
 		}
 		take = append(take, q)
 		lack = lack.union(stale)
+		reads, written = reads.union(q.f.reads.bytes), written.union(q.f.written)
 	}
 	c.queue = c.queue[len(take):]
 	db.mu.Unlock()

@@ -122,6 +122,10 @@ func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*r
 // onwards, oldest first) up to the first that does not exist, and returns
 // them all and when the round of requests that found that one missing
 // began: the last record returned was the newest at a moment after that.
+// That holds only when the missing record is above a head the process
+// confirmed within half the retention (knownHead.provable): else it
+// returns the zero time, and whoever builds on the last record asks
+// (confirmParent LISTs).
 // Records are read in parallel: first of them in the first round, then
 // rebaseProbe, or all those up to the head the process knows and the one
 // after. Past maxRebaseDistance records it returns nil and the zero time.
@@ -134,6 +138,10 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*record, first i
 		}
 		batch := make([]*record, width)
 		start := time.Now()
+		// A missing record proves the one before it the newest only above
+		// a head confirmed within half the retention: below, garbage
+		// collection leaves gaps (records kept as carriers, knownhead.go).
+		anchor, provable := db.known.provable(start, db.vfs.opts.Retention)
 		g, gctx := errgroup.WithContext(ctx)
 		for i := range batch {
 			g.Go(func() error {
@@ -150,7 +158,11 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*record, first i
 		}
 		for _, r := range batch {
 			if r == nil {
-				db.recent.proveNewest(n+uint64(len(out)), start)
+				last := n + uint64(len(out))
+				if !provable || anchor.n > last {
+					return out, time.Time{}, nil
+				}
+				db.recent.proveNewest(last, start)
 				return out, start, nil
 			}
 			out = append(out, r)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -369,4 +370,65 @@ func TestRebaseHistoryAndGC(t *testing.T) {
 		t.Errorf("after GC a new process reads sum(v) = %d, want 2", got)
 	}
 	integrityOK(t, fresh)
+}
+
+// TestRebaseGapFork: a rebase over records with a gap that garbage
+// collection left (records kept as overlay carriers below the retained
+// run) must not take the missing record for proof that the one before it
+// is the newest: the commit would re-create a collected record, forking
+// the history. Its commit fails with SQLITE_BUSY instead. Collection is
+// simulated by deleting the record GC would delete, under retention=4s.
+func TestRebaseGapFork(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	setup := e.open("cc.db")
+	mustExec(t, setup, "PRAGMA page_size=4096")
+	mustExec(t, setup, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, pad TEXT)")
+	mustExec(t, setup, "INSERT INTO t SELECT value, 0, printf('%0100d', value) FROM generate_series(1, 600)")
+	va, vb := e.newVFS(nil), e.newVFS(nil)
+	// retention=4s: a missing successor proves a head only within 2 s.
+	a := openDB(t, e.register(va), "cc.db", "retention=4s")
+	b := openDB(t, e.register(vb), "cc.db", "retention=4s")
+	a.SetMaxOpenConns(1)
+	b.SetMaxOpenConns(1)
+
+	txT, _ := begin(t, a, 1, 1) // process A: snapshot N; reads and writes row 1
+	info, err := va.Info(ctx, "cc.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := info.Commit
+
+	mustExec(t, b, "UPDATE t SET v = v + 1 WHERE id = 500") // N+1
+	mustExec(t, b, "UPDATE t SET v = v + 1 WHERE id = 550") // N+2
+
+	time.Sleep(2500 * time.Millisecond) // A's confirmation of N is past R/2
+	// A learns N+2 with a LIST and the GET of record N+2 only: record N+1
+	// is not in its record cache.
+	if info, err := va.Info(ctx, "cc.db"); err != nil || info.Commit != n+2 {
+		t.Fatalf("A's head: %d %v, want %d", info.Commit, err, n+2)
+	}
+
+	mustExec(t, b, "UPDATE t SET v = v + 1 WHERE id = 580") // N+3
+	mustExec(t, b, "UPDATE t SET v = v + 1 WHERE id = 590") // N+4
+	mustExec(t, b, "UPDATE t SET v = v + 1 WHERE id = 600") // N+5
+	time.Sleep(4500 * time.Millisecond)                     // LM(N+4) < now-R
+
+	// What GC does when N+1 and N+2 are kept as overlay carriers
+	// (docs/format.md, "Garbage collection, version 2") and N+3 is not
+	// retained (LM(N+4) < T-R): record N+3 goes, N+1 and N+2 stay.
+	name := fmt.Sprintf("cc.db/_commits/%019d", uint64(9_999_999_999_999_999_999)-(n+3))
+	if err := os.Remove(e.objectFile(name)); err != nil {
+		t.Fatal(err)
+	}
+
+	// rebase(N, sent=false): readOn(N) reads N+1, N+2 (cached), N+3 missing
+	// -> known.publish(N+2, now) -> commit2 plans on N+2, sent=true ->
+	// confirmParent(N+2) provable, no LIST -> create N+3 succeeds.
+	if err := txT.Commit(); !errors.Is(err, sqlite3.BUSY) {
+		t.Fatalf("COMMIT over a gap that garbage collection left: %v, want SQLITE_BUSY (a success re-created a collected record: a fork)", err)
+	}
+	if got := queryInt(t, b, "SELECT v FROM t WHERE id = 1"); got != 0 {
+		t.Errorf("row 1 = %d, want 0", got)
+	}
 }

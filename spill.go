@@ -142,7 +142,9 @@ func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
 			// Page 1 as SQLite read it carried the served change counter.
 			stored := bytes.Clone(data)
 			overlayHeader(stored, 0, s.n, data)
-			f.chain.serveCounter(stored, 0)
+			if f.chain.epoch != 0 && !f.encrypted() {
+				f.chain.serveCounter(stored, 0)
+			}
 			data = stored
 		}
 		if !bytes.Equal(mine, data) {
