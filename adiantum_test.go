@@ -3,6 +3,8 @@ package s3vfs_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 	"github.com/ncruces/go-sqlite3/vfs/adiantum"
 
@@ -196,5 +199,59 @@ func TestBatchAtomicUnknownHeader(t *testing.T) {
 				t.Fatalf("block 0 readable again: batch atomic writes offered = %v, want %v", got, !c.encrypted)
 			}
 		})
+	}
+}
+
+// TestAdiantumNeverRebases measures what docs/reference.md says of
+// encrypted databases: SQLite rewrites page 1 (inside ciphertext) at every
+// commit, so every lost race of two processes writing disjoint rows fails
+// with SQLITE_BUSY, where the same races on a plain database are all
+// rebased.
+func TestAdiantumNeverRebases(t *testing.T) {
+	const rounds = 10
+	for _, encrypted := range []bool{false, true} {
+		e := newEnv(t, &s3vfsOptsSmall)
+		open := func() (*sql.DB, *s3vfs.VFS) {
+			v := e.newVFS(&s3vfsOptsSmall)
+			if !encrypted {
+				return openDB(t, e.register(v), "enc/race.db"), v
+			}
+			db, err := openEncrypted(registerVFS(t, adiantum.Wrap(v, nil)), "enc/race.db", exampleHexKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db, v
+		}
+		a, va := open()
+		b, _ := open()
+		a.SetMaxOpenConns(1)
+		b.SetMaxOpenConns(1)
+		mustExec(t, a, "CREATE TABLE t(id INTEGER PRIMARY KEY, n INTEGER, pad TEXT)")
+		mustExec(t, a, "INSERT INTO t SELECT value, 0, printf('%02000d', value) FROM generate_series(1, 20)")
+		before := va.Stats()
+		busy := 0
+		for range rounds {
+			tx, err := a.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec("UPDATE t SET n = n + 1 WHERE id = 1"); err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, b, "UPDATE t SET n = n + 1 WHERE id = 20") // another page, committed first
+			switch err := tx.Commit(); {
+			case errors.Is(err, sqlite3.BUSY):
+				busy++
+			case err != nil:
+				t.Fatal(err)
+			}
+		}
+		d := va.Stats().Sub(before)
+		t.Logf("encrypted=%v: %d lost races, %d rebased, %d BUSY", encrypted, rounds, d.Rebases, busy)
+		if want := map[bool]int{false: 0, true: rounds}[encrypted]; busy != want || d.Rebases != int64(rounds-want) {
+			t.Errorf("encrypted=%v: %d of %d lost races BUSY and %d rebased, want %d BUSY", encrypted, busy, rounds, d.Rebases, want)
+		}
+		integrityOK(t, b)
 	}
 }

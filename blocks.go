@@ -161,3 +161,15 @@ func servedCounter(n uint64) uint32 { return uint32(n) << 1 }
 func plainHeader(block0 []byte) bool {
 	return len(block0) >= 16 && string(block0[:16]) == "SQLite format 3\x00"
 }
+
+// checkBlockLen returns an error unless data, block idx of s as read, holds
+// at least want bytes: a caller about to slice it to a length its map
+// gives must not panic on bytes that disagree with that map.
+func (db *database) checkBlockLen(s *snapshot, idx int64, data []byte, want int64) error {
+	if int64(len(data)) >= want {
+		return nil
+	}
+	return vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s read as %d bytes where commit %d needs %d: "+
+		"the block map and the objects disagree; check the database with PRAGMA integrity_check from a fresh process, and report it",
+		idx, db.key, len(data), s.n, want), sqlite3.IOERR_DATA)
+}

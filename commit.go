@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +20,9 @@ var errConflict = errors.New("s3vfs: another writer committed first")
 // changed blocks in parallel, then create the record conditionally. It
 // returns only once the record exists (success), or another writer's
 // record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR). What it
-// writes is planned by planCommit (commitplan.go).
-func (f *file) commit(ctx context.Context) error {
+// writes is planned by planCommit (commitplan.go); how it may be published
+// (rebased, renewed) is rules, decided before anything was released.
+func (f *file) commit(ctx context.Context, rules commitRules) error {
 	db, s := f.db, f.view()
 	v := db.vfs
 	if s.legacy != nil {
@@ -43,7 +45,7 @@ func (f *file) commit(ctx context.Context) error {
 
 	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
 	if v.writesFormat2(s) {
-		return f.commit2(ctx, s, attempt)
+		return f.commit2(ctx, s, attempt, rules)
 	}
 	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
 	err := f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
@@ -70,37 +72,45 @@ func (v *VFS) writesFormat2(s *snapshot) bool {
 }
 
 // publish does a planned commit: it uploads the objects (the first
-// blocks of them block objects, which then enter the cache), creates the
-// record, and settles the outcome; next is the snapshot the record makes,
-// changes the blocks it sets. A commit another writer got in before
-// returns errConflict, its uploads deleted, and f still holding its
-// writes.
+// blocks of them block objects, which then enter the cache), and the
+// claims that renew the transaction's early blocks (earlyObjects), creates
+// the record, and settles the outcome; next is the snapshot the record
+// makes, changes the blocks it sets. A commit another writer got in before
+// returns errConflict, with f still holding its writes and every object it
+// uploaded (deleted when the transaction ends: a rebase keeps its early
+// blocks).
 func (f *file) publish(ctx context.Context, rec *record, uploads []upload, blocks int, next *snapshot, changes map[int64]blockRef) error {
 	db := f.db
 	v := db.vfs
-	orphans := func() []string {
-		names := make([]string, len(uploads), len(uploads)+len(f.spillNames))
-		for i, u := range uploads {
-			names[i] = u.name
-		}
-		return append(names, f.spillNames...)
+	claims := f.early.claims(db.key, rec.n, f.spilled)
+	renewals := make([]upload, len(claims))
+	for i, c := range claims {
+		renewals[i] = c.upload
 	}
-	if err := v.putAll(ctx, uploads); err != nil {
-		v.removeOrphans(ctx, orphans())
-		f.forgetSpilled()
+	f.early.own(uploadNames(renewals)...) // deleted once the record names the early blocks
+	start := time.Now()
+	err := v.putAll(ctx, slices.Concat(uploads, renewals))
+	if err != nil {
+		f.early.own(uploadNames(uploads)...)
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
+	if len(claims) > 0 {
+		if err := f.early.renewed(db.key, claims, start, time.Now()); err != nil {
+			v.stats.conflicts.Add(1)
+			return f.fail(err, sqlite3.BUSY_SNAPSHOT)
+		}
+	}
 
-	start := time.Now()
+	start = time.Now()
 	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
-		v.removeOrphans(ctx, orphans())
-		f.forgetSpilled()
+		f.early.own(uploadNames(uploads)...)
 		return errConflict // the caller rebases, or fails with lost
 	case err != nil:
-		// The record may exist and name the blocks uploaded early: the
-		// rollback that follows must not delete them as orphans.
-		f.forgetSpilled()
+		// The record may exist and name what this try and the
+		// transaction uploaded: the rollback that follows must not delete
+		// them as orphans.
+		f.early.abandon()
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
@@ -112,9 +122,18 @@ func (f *file) publish(ctx context.Context, rec *record, uploads []upload, block
 	db.known.publish(next, start)
 	db.checks.answer(db.known.newer(next), start)
 	f.snap = next
-	f.dropSpilled(ctx, changes)
+	f.releaseEarly(ctx, changes)
 	f.discard()
 	return nil
+}
+
+// uploadNames returns the object names of uploads.
+func uploadNames(uploads []upload) []string {
+	names := make([]string, len(uploads))
+	for i, u := range uploads {
+		names[i] = u.name
+	}
+	return names
 }
 
 // putAll uploads the objects in parallel, up to Options.Concurrency at once.

@@ -18,7 +18,7 @@ import (
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error {
+func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt, rules commitRules) error {
 	v := f.db.vfs
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
@@ -41,7 +41,7 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt) error 
 		if rebases >= maxRebases && time.Since(lostFirst) >= maxRebaseTime {
 			return f.lost()
 		}
-		head, err := f.rebase(ctx, s, p.rec, sent)
+		head, err := f.rebase(ctx, s, p.rec, sent, rules)
 		if err != nil || head == nil {
 			// An error reading what the others committed leaves this
 			// commit unpublished all the same: SQLITE_BUSY, to retry.

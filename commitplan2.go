@@ -240,7 +240,7 @@ func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold m
 		if idx < newLen {
 			entries[idx] = entry2{idx: idx, ref: ref} // uploaded early (spill.go)
 			p.changes[idx] = ref
-			changed = unionPages(changed, blockPages(idx, bs, unit, size))
+			changed = unionPages(changed, w.spilledChanged(idx, bs, unit, size))
 		}
 	}
 	// Blocks past the old end, or wholly past a truncation, that were not

@@ -87,6 +87,7 @@ type database struct {
 
 	mu     sync.Mutex
 	writer *file      // the handle running a write transaction; guarded by mu
+	writes uint64     // write locks taken in this process so far, the current one included; guarded by mu
 	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 
 	known  knownHead     // the newest commit known, and how long to trust it

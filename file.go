@@ -3,6 +3,7 @@ package s3vfs
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -20,6 +21,15 @@ type file struct {
 
 	lock vfs.LockLevel
 	snap *snapshot // pinned while lock >= SHARED
+
+	// waitingOn is the write lock (database.writes) another connection of
+	// the process held when it refused this one's, at refusedAt; 0 for
+	// none. SQLite's busy handler retries from no lock at all: while that
+	// connection still holds it, for up to refusedFor, the retry is
+	// refused before its freshness check, which would cost a request each
+	// time and change nothing.
+	waitingOn uint64
+	refusedAt time.Time
 
 	txView // the writes not yet committed, over snap (txview.go)
 
@@ -223,6 +233,9 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 					return nil, err
 				}
 			}
+			if err := f.db.checkBlockLen(s, idx, data, live); err != nil {
+				return nil, err
+			}
 			copy(buf, data[:live])
 			if idx == 0 {
 				clearWALFlag(buf) // as SQLite read it (overlayHeader)
@@ -244,7 +257,7 @@ func (f *file) Truncate(size int64) error {
 	for idx, ref := range f.spilled {
 		switch start := idx * bs; {
 		case start >= size:
-			delete(f.spilled, idx)
+			f.dropSpilled(idx)
 		case start+bs > size:
 			// Cut short: back into memory, where the tail is cleared below.
 			if _, err := f.unspill(f.ctx(), idx, ref, bs, true); err != nil {
@@ -265,7 +278,8 @@ func (f *file) SizeHint(size int64) error { return nil }
 
 // discard drops uncommitted writes.
 func (f *file) discard() {
-	f.dropSpilled(f.ctx(), nil)
+	f.releaseEarly(f.ctx(), nil)
+	f.early = earlyObjects{}
 	clear(f.pending)
 	f.dirty = false
 	f.pendingSize = 0
@@ -343,14 +357,16 @@ func (f *file) commitPending(super string) error {
 		return nil
 	}
 	f.theirs = nil
+	// Decided before anything of the transaction is released.
+	rules := f.txView.rulesFor(f.txView.committedSize(f.snap))
 	err := f.checkCommittable(super)
 	switch {
 	case err != nil:
 		err = f.fail(err, sqlite3.IOERR_WRITE)
 	case f.chain.joined:
-		err = f.commitInChain(f.ctx())
+		err = f.commitInChain(f.ctx(), rules)
 	default:
-		err = f.commit(f.ctx())
+		err = f.commit(f.ctx(), rules)
 	}
 	if err != nil {
 		f.failed = err
@@ -385,6 +401,9 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	db := f.db
 	if f.lock == vfs.LOCK_NONE {
 		f.cause = nil // a new transaction
+		if f.stillRefused() {
+			return sqlite3.BUSY
+		}
 		// Pin a snapshot: the newest commit, checked with one request.
 		maxAge := f.params.staleness
 		if f.params.immutable {
@@ -430,6 +449,7 @@ func (f *file) takeWriteLock() error {
 	for {
 		db.mu.Lock()
 		if db.writer != nil && db.writer != f {
+			f.waitingOn, f.refusedAt = db.writes, time.Now()
 			db.mu.Unlock()
 			return sqlite3.BUSY
 		}
@@ -457,10 +477,39 @@ func (f *file) takeWriteLock() error {
 			}
 		}
 		db.writer = f
+		db.writes++
+		f.waitingOn = 0
 		db.mu.Unlock()
 		f.noteWriter(true)
 		return nil
 	}
+}
+
+// refusedFor is how long after another connection of its process refused
+// a connection the write lock its new transactions are refused too, while
+// that one holds it: long enough that SQLite's busy handler, which sleeps
+// up to 100 ms between tries, makes one freshness check in twenty tries;
+// short enough that a connection that gave up writing soon reads again
+// (a read refused meanwhile gets SQLITE_BUSY, which its busy handler
+// retries).
+const refusedFor = 2 * time.Second
+
+// stillRefused reports whether the connection of the process that refused
+// f the write lock holds it still, and did so less than refusedFor ago
+// (waitingOn).
+func (f *file) stillRefused() bool {
+	if f.waitingOn == 0 || time.Since(f.refusedAt) > refusedFor {
+		f.waitingOn = 0
+		return false
+	}
+	db := f.db
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.writer != nil && db.writes == f.waitingOn {
+		return true
+	}
+	f.waitingOn = 0
+	return false
 }
 
 func (f *file) Unlock(lock vfs.LockLevel) error {

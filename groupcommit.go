@@ -139,9 +139,10 @@ func (m *chainMember) staleIn(f *file, idx, bs int64) byteSet {
 
 // queuedCommit is one transaction waiting in a chain to be published.
 type queuedCommit struct {
-	f       *file   // its writes are f's pending blocks, untouched until done
-	changed byteSet // the bytes it changed over its view
-	alone   bool    // published by itself (blocks uploaded early, or a truncation)
+	f       *file       // its writes are f's pending blocks, untouched until done
+	changed byteSet     // the bytes it changed over its view
+	rules   commitRules // how it may be published, decided when it was queued
+	alone   bool        // published by itself: rules.alone
 
 	lastOfBatch bool // set with done: it came last in the batch published
 
@@ -224,9 +225,9 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 // and returns once they are published (nil) or failed: when f is first in
 // the queue and no batch is being published, its goroutine publishes the
 // batch it heads, else it waits its turn.
-func (f *file) commitInChain(ctx context.Context) error {
+func (f *file) commitInChain(ctx context.Context, rules commitRules) error {
 	db := f.db
-	q := &queuedCommit{f: f, alone: !f.mergeable(), lead: make(chan struct{}), done: make(chan struct{})}
+	q := &queuedCommit{f: f, rules: rules, alone: rules.alone, lead: make(chan struct{}), done: make(chan struct{})}
 	if !q.alone {
 		q.changed = f.changedOverView()
 	}
@@ -312,31 +313,12 @@ func (c *writeChain) addToSpec(q *queuedCommit) {
 	c.specChanged = c.specChanged.union(q.changed)
 }
 
-// mergeable reports whether f's writes may be published together with
-// other transactions': none uploaded early, and no truncation.
-func (f *file) mergeable() bool {
-	return len(f.spilled) == 0 && len(f.spillNames) == 0 && f.floor >= f.txView.committedSize(f.snap)
-}
-
 // changedOverView returns the bytes of the pages f's writes changed over
 // its view (a block whose bytes before are not at hand counts whole).
 func (f *file) changedOverView() byteSet {
 	s := f.snap
 	bs := s.blockSize
-	before := func(idx int64) []byte {
-		if buf, ok := f.under[idx]; ok {
-			return buf
-		}
-		if idx >= s.blocks.len() {
-			return nil
-		}
-		name, ok := s.blockID(f.db.key, idx)
-		if !ok {
-			return make([]byte, blockLen(idx, bs, s.size))
-		}
-		data, _ := f.db.cache().get(name)
-		return data
-	}
+	before := f.committedBefore
 	block0 := f.pending[0]
 	if block0 == nil {
 		block0 = before(0)
@@ -354,6 +336,26 @@ func (f *file) changedOverView() byteSet {
 		out = out.add(0, 100) // the size in the header
 	}
 	return out
+}
+
+// committedBefore returns the bytes of block idx in f's view before its
+// writes, when they are at hand: those of the transactions queued ahead
+// of it (under), else those of its snapshot the cache holds (zeros for a
+// hole); nil when not at hand, or past the snapshot's end.
+func (f *file) committedBefore(idx int64) []byte {
+	s := f.snap
+	if buf, ok := f.under[idx]; ok {
+		return buf
+	}
+	if idx >= s.blocks.len() {
+		return nil
+	}
+	name, ok := s.blockID(f.db.key, idx)
+	if !ok {
+		return make([]byte, blockLen(idx, s.blockSize, s.size))
+	}
+	data, _ := f.db.cache().get(name)
+	return data
 }
 
 // publishBatch publishes the batch at the head of the chain's queue: the
@@ -398,7 +400,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	case failed != nil:
 		err = errChainFailed
 	case batch[0].alone:
-		head, theirs, err, cause = db.publishAlone(ctx, batch[0].f, base, carried)
+		head, theirs, err, cause = db.publishAlone(ctx, batch[0], base, carried)
 	default:
 		var absorbed []*queuedCommit
 		head, theirs, absorbed, err, cause = db.publishMerged(ctx, batch, base, carried)
@@ -482,26 +484,22 @@ func (f *file) chainError(err, cause error, counted bool) error {
 	return err
 }
 
-// publishAlone publishes, over base, the transaction of f that may not be
+// publishAlone publishes, over base, the transaction of q that may not be
 // merged with others. Its view was base overlaid with the transactions
 // published before it: base itself, unless base took in commits of other
-// processes it read over.
-func (db *database) publishAlone(ctx context.Context, f *file, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
+// processes it read over. Blocks it uploaded early carry the commit number
+// after the base it joined, which the transactions ahead may have taken:
+// its commit renews them (q.rules.renew) before its record is created.
+func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
+	f := q.f
 	if len(carried) > 0 {
-		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
-	}
-	if len(f.spillNames) > 0 && f.chain.after != nil {
-		// Its early blocks carry the commit number after the base it
-		// joined, which the transactions ahead have taken: garbage
-		// collection would take them for a dead attempt's.
-		f.db.vfs.stats.conflicts.Add(1)
 		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	f.snap = base
 	f.reads.n, f.reads.token = base.n, base.token
 	f.under = nil
 	f.theirs = nil
-	if err := f.commit(ctx); err != nil {
+	if err := f.commit(ctx, q.rules); err != nil {
 		return nil, nil, err, f.cause
 	}
 	return f.snap, f.theirs, nil, nil
@@ -534,7 +532,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 		absorbed = append(absorbed, qs...)
 		return err
 	}
-	if err := m.commit(ctx); err != nil {
+	if err := m.commit(ctx, m.txView.rulesFor(base.size)); err != nil {
 		return nil, nil, absorbed, err, m.cause
 	}
 	return m.snap, m.theirs, absorbed, nil, nil

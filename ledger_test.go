@@ -37,6 +37,7 @@ type ledgerJob struct {
 	Transactions int    // transfers to commit per writer
 	Seed         uint64 // for the amounts and accounts
 	BlockSize    int
+	WriteBuffer  int64         // Options.WriteBuffer
 	Attempt      time.Duration // Options.AttemptTimeout
 	Request      time.Duration // Options.RequestTimeout
 }
@@ -51,6 +52,7 @@ type ledgerResult struct {
 	Reads     int            // snapshots the readers checked
 	BadReads  []string       // snapshots whose total was wrong
 	Elapsed   time.Duration
+	Stats     s3vfs.Stats // the process's VFS counters at the end
 }
 
 func init() {
@@ -74,13 +76,14 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		res.Stats = v.Stats()
 		json.NewEncoder(os.Stdout).Encode(res)
 		return 0
 	}
 }
 
 func (j ledgerJob) options() *s3vfs.Options {
-	return &s3vfs.Options{BlockSize: j.BlockSize, AttemptTimeout: j.Attempt, RequestTimeout: j.Request}
+	return &s3vfs.Options{BlockSize: j.BlockSize, WriteBuffer: j.WriteBuffer, AttemptTimeout: j.Attempt, RequestTimeout: j.Request}
 }
 
 // ledgerDSN opens key with immediate transactions: a writer takes its
@@ -271,6 +274,8 @@ type ledgerSummary struct {
 	committed, failed, unknown, busy, reads int
 	errors                                  map[string]int
 	elapsed                                 time.Duration
+	present                                 int   // ledger rows in the database afterwards
+	earlyBlocks, rebases                    int64 // the processes' VFS counters, added up
 }
 
 // checkLedger verifies the database at key against the results of every
@@ -293,6 +298,8 @@ func checkLedger(t testing.TB, vfsName, key string, results []*ledgerResult) led
 		sum.busy += r.Busy
 		sum.reads += r.Reads
 		sum.elapsed = max(sum.elapsed, r.Elapsed)
+		sum.earlyBlocks += r.Stats.EarlyBlocks
+		sum.rebases += r.Stats.Rebases
 		for k, v := range r.Errors {
 			sum.errors[k] += v
 		}
@@ -353,5 +360,6 @@ func checkLedger(t testing.TB, vfsName, key string, results []*ledgerResult) led
 	if lost != 0 {
 		t.Errorf("%d committed transactions lost", lost)
 	}
+	sum.present = len(present)
 	return sum
 }

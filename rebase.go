@@ -47,9 +47,9 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2, sent bool) (*snapshot, error) {
+func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2, sent bool, rules commitRules) (*snapshot, error) {
 	db := f.db
-	if !f.rebaseable(s) {
+	if !rules.rebase || !f.readAllOn(s) {
 		return nil, nil
 	}
 	recs, newestAt, err := db.recordsAfter(ctx, s.n, sent)
@@ -86,12 +86,11 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2, sent bool)
 	return head, nil
 }
 
-// rebaseable reports whether the transaction of f over s can be rebased
-// at all: blocks uploaded early, a truncation, or reads not known to be
-// all on s (a connection that read nothing yet) rule it out.
-func (f *file) rebaseable(s *snapshot) bool {
-	return len(f.spilled) == 0 && len(f.spillNames) == 0 && f.floor >= s.size &&
-		f.reads.n == s.n && f.reads.token == s.token && s.legacy == nil
+// readAllOn reports whether every read of the transaction of f is known
+// to be on s (not so for a connection that read nothing yet, or a
+// snapshot of the Python layout, which has no records to rebase over).
+func (f *file) readAllOn(s *snapshot) bool {
+	return f.reads.n == s.n && f.reads.token == s.token && s.legacy == nil
 }
 
 // recordsAfter returns the records after commit n, oldest first, for a
@@ -171,11 +170,21 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*record, first i
 	return nil, time.Time{}, nil
 }
 
-// applyTheirs rewrites the pending blocks of f that hold bytes of theirs
-// with head's bytes there: the pages the other commits changed, none of
-// which f read or wrote.
+// applyTheirs rewrites the blocks of f that hold bytes of theirs with
+// head's bytes there: the pages the other commits changed, none of which
+// f read or wrote. A block uploaded early is brought back into memory
+// first.
 func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs byteSet) error {
 	bs := head.blockSize
+	for idx, ref := range f.spilled {
+		// Uploaded early with the bytes before theirs: back into memory,
+		// to be changed, and uploaded or carried again.
+		if theirs.overlaps(idx*bs, (idx+1)*bs) {
+			if _, err := f.unspill(ctx, idx, ref, bs, true); err != nil {
+				return err
+			}
+		}
+	}
 	for idx, buf := range f.pending {
 		start, end := idx*bs, idx*bs+blockLen(idx, bs, head.size)
 		if !theirs.overlaps(start, end) {
@@ -183,6 +192,9 @@ func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs byteSet) 
 		}
 		data, err := f.db.readBlock(ctx, head, idx)
 		if err != nil {
+			return err
+		}
+		if err := f.db.checkBlockLen(head, idx, data, end-start); err != nil {
 			return err
 		}
 		for _, r := range theirs {

@@ -43,7 +43,7 @@ type scenarioConfig struct {
 	readAhead bool          // Options.ReadAhead default, or off
 	staleness time.Duration // Options.Staleness
 	encrypted bool          // the vfs/adiantum wrapper
-	spill     bool          // a WriteBuffer small enough that transactions spill
+	spill     int64         // Options.WriteBuffer: 0 for the default; 64 KiB, past which a transaction uploads blocks early; 1, every block
 	diskCache bool          // Options.CacheDir: one directory every process of the configuration shares
 	format1   bool          // Options.FormatVersion 1: databases stay in format version 1
 }
@@ -62,8 +62,8 @@ func (c scenarioConfig) String() string {
 	if c.encrypted {
 		s += "/adiantum"
 	}
-	if c.spill {
-		s += "/spill"
+	if c.spill > 0 {
+		s += fmt.Sprintf("/spill=%d", c.spill)
 	}
 	if c.diskCache {
 		s += "/diskcache"
@@ -82,9 +82,7 @@ func (c scenarioConfig) options() *s3vfs.Options {
 	if !c.readAhead {
 		o.ReadAhead = -1
 	}
-	if c.spill {
-		o.WriteBuffer = 64 << 10
-	}
+	o.WriteBuffer = c.spill
 	if c.format1 {
 		o.FormatVersion = 1
 	}
@@ -104,7 +102,7 @@ var (
 		{true, false},
 		{time.Duration(0), 200 * time.Millisecond},
 		{false, true},
-		{false, true},
+		{int64(0), int64(64 << 10), int64(1)},
 		{false, true},
 		{false, true},
 	}
@@ -115,7 +113,7 @@ func configOf(row []int) scenarioConfig {
 	return scenarioConfig{
 		store: v(0).(string), blockSize: v(1).(int), pageSize: v(2).(int), journal: v(3).(string),
 		cacheOff: v(4).(bool), readAhead: v(5).(bool), staleness: v(6).(time.Duration),
-		encrypted: v(7).(bool), spill: v(8).(bool), diskCache: v(9).(bool),
+		encrypted: v(7).(bool), spill: v(8).(int64), diskCache: v(9).(bool),
 		format1: v(10).(bool),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -22,38 +23,70 @@ import (
 func (f *file) spill(ctx context.Context) error {
 	s := f.view()
 	v := f.db.vfs
-	bs, n, token := s.blockSize, s.n+1, newToken()
-	type upload struct {
+	bs, start := s.blockSize, time.Now()
+	type early struct {
 		idx  int64
 		ref  blockRef
 		data []byte
 	}
-	var ups []upload
+	var ups []early
 	for idx, buf := range f.pending {
 		if (idx+1)*bs > f.pendingSize {
 			continue // the partial last block stays in memory
 		}
-		ups = append(ups, upload{idx, blockRef{commit: n, token: token, crc: checksum(buf)}, buf})
+		token := f.early.tokenFor(idx, s.n+1, start, newToken)
+		ups = append(ups, early{idx, blockRef{commit: f.early.commit, token: token, crc: checksum(buf)}, buf})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range ups {
 		name := blockName(f.db.key, u.idx, u.ref)
-		f.spillNames = append(f.spillNames, name)
+		f.early.own(name)
 		g.Go(func() error { return v.store.put(gctx, name, u.data) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	v.stats.earlyBlocks.Add(int64(len(ups)))
 	if f.spilled == nil {
-		f.spilled = map[int64]blockRef{}
+		f.spilled, f.spilledPages = map[int64]blockRef{}, map[int64]pageList{}
 	}
 	for _, u := range ups {
 		f.db.cache().add(blockName(f.db.key, u.idx, u.ref), u.data)
 		f.spilled[u.idx] = u.ref
+		if pages, ok := f.changedInBlock(u.idx, u.data); ok {
+			f.spilledPages[u.idx] = pages
+		} else {
+			delete(f.spilledPages, u.idx)
+		}
 		delete(f.pending, u.idx)
 	}
 	return nil
+}
+
+// changedInBlock returns the pages, of f.spillUnit bytes, that data, the
+// new bytes of block idx, changes over the view's bytes before the writes,
+// when those are at hand (the transactions queued ahead, the cache): false
+// when they are not, or the page size is not known. The unit is SQLite's
+// page size as the view had it before the writes.
+func (f *file) changedInBlock(idx int64, data []byte) (pageList, bool) {
+	s := f.snap
+	if s == nil {
+		return nil, false
+	}
+	bs := s.blockSize
+	if f.spillUnit == 0 {
+		block0 := f.committedBefore(0)
+		if block0 == nil {
+			return nil, false
+		}
+		f.spillUnit = pageUnit(bs, block0)
+	}
+	old := f.committedBefore(idx)
+	if old == nil {
+		return nil, false
+	}
+	return changedPages(idx, bs, f.spillUnit, data, old, blockLen(idx, bs, f.txView.live(s))), true
 }
 
 // readSpilled returns the bytes of a block uploaded early by spill.
@@ -84,38 +117,20 @@ func (f *file) unspill(ctx context.Context, idx int64, ref blockRef, bs int64, l
 		}
 		copy(buf, data)
 	}
-	delete(f.spilled, idx)
+	f.dropSpilled(idx)
 	f.pending[idx] = buf
 	return buf, nil
 }
 
-// dropSpilled forgets every spilled block and deletes their objects,
-// except those named in keep (published by a commit).
-func (f *file) dropSpilled(ctx context.Context, keep map[int64]blockRef) {
-	if len(f.spillNames) == 0 {
-		return
-	}
-	keepNames := map[string]bool{}
-	for idx, ref := range keep {
-		keepNames[blockName(f.db.key, idx, ref)] = true
-	}
-	var orphans []string
-	for _, name := range f.spillNames {
-		if !keepNames[name] {
-			orphans = append(orphans, name)
-		}
-	}
-	if len(orphans) > 0 {
+// releaseEarly deletes, best effort, every object the transaction
+// uploaded that no published record names, except the blocks keep names
+// (those a record just published sets), and forgets the early blocks.
+func (f *file) releaseEarly(ctx context.Context, keep map[int64]blockRef) {
+	if orphans := f.early.release(f.db.key, keep); len(orphans) > 0 {
 		f.db.vfs.removeOrphans(ctx, orphans)
 	}
-	f.forgetSpilled()
-}
-
-// forgetSpilled drops the spilled blocks without deleting their objects
-// (the caller has).
-func (f *file) forgetSpilled() {
-	f.spillNames = f.spillNames[:0]
 	clear(f.spilled)
+	clear(f.spilledPages)
 }
 
 // unchanged reports whether the pending writes of f leave snapshot s as it

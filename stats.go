@@ -48,6 +48,14 @@ type Stats struct {
 	// group of transactions published together is rebased, and counted,
 	// as one.
 	Rebases int64
+
+	// EarlyBlocks counts the blocks uploaded before their transaction's
+	// COMMIT because the transaction outgrew [Options.WriteBuffer] (a block
+	// changed again after its upload is uploaded again, and counted again).
+	// Such a transaction is published in a record of its own, and rebased
+	// with its blocks when it loses a race (docs/design.md, "Blocks
+	// uploaded early").
+	EarlyBlocks int64
 }
 
 // Requests returns the total number of S3 requests.
@@ -63,15 +71,15 @@ func (s Stats) Sub(old Stats) Stats {
 		InnerHits: s.InnerHits - old.InnerHits,
 		DiskHits:  s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
-		Rebases: s.Rebases - old.Rebases,
+		Rebases: s.Rebases - old.Rebases, EarlyBlocks: s.EarlyBlocks - old.EarlyBlocks,
 	}
 }
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d early blocks=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.EarlyBlocks)
 }
 
 // counters is the live, concurrently updated form of Stats.
@@ -81,6 +89,7 @@ type counters struct {
 	hits, misses, innerHits           atomic.Int64
 	diskHits, diskMisses              atomic.Int64
 	commits, conflicts, rebases       atomic.Int64
+	earlyBlocks                       atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -91,5 +100,6 @@ func (c *counters) snapshot() Stats {
 		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(), InnerHits: c.innerHits.Load(),
 		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
 		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(), Rebases: c.rebases.Load(),
+		EarlyBlocks: c.earlyBlocks.Load(),
 	}
 }

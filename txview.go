@@ -9,13 +9,21 @@ import "io"
 // methods. The zero value is a view with no writes.
 type txView struct {
 	// Writes not yet committed, as whole blocks; those uploaded early
-	// (see spill.go) are in spilled, with every name spilled this transaction.
+	// (see spill.go) are in spilled, and every object the transaction
+	// uploaded that no record names yet is in early.
 	pending     map[int64][]byte
 	spilled     map[int64]blockRef
-	spillNames  []string
+	early       earlyObjects
 	pendingSize int64
-	floor       int64 // the least size since the writes began: committed bytes past it are gone
-	dirty       bool
+
+	// spilledPages holds, for a block of spilled, the pages it changed
+	// over the view's bytes before the writes, in pages of spillUnit bytes
+	// (a block missing here counts every page changed): a rebase over
+	// another commit's pages elsewhere in the block keeps it.
+	spilledPages map[int64]pageList
+	spillUnit    int64
+	floor        int64 // the least size since the writes began: committed bytes past it are gone
+	dirty        bool
 
 	// written is the bytes SQLite wrote since the writes began.
 	written byteSet
@@ -46,6 +54,22 @@ func (t *txView) begin(s *snapshot) {
 			t.pending = map[int64][]byte{}
 		}
 	}
+}
+
+// dropSpilled forgets the spilled block idx: back in memory, or cut.
+func (t *txView) dropSpilled(idx int64) {
+	delete(t.spilled, idx)
+	delete(t.spilledPages, idx)
+}
+
+// spilledChanged returns the pages spilled block idx changed, in pages of
+// unit bytes, in a file of size bytes: those noted when it was uploaded,
+// or every page of it when none were or the page size differs.
+func (t *txView) spilledChanged(idx, bs, unit, size int64) pageList {
+	if pages, ok := t.spilledPages[idx]; ok && t.spillUnit == unit {
+		return pages
+	}
+	return blockPages(idx, bs, unit, size)
 }
 
 // truncate cuts the view to size bytes, in blocks of bs. A spilled block

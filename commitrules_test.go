@@ -1,0 +1,153 @@
+package s3vfs
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// spilledView returns a view of 4 blocks of 16 bytes over a committed
+// file of 48 bytes, whose blocks 1 and 2 were uploaded early, block 2
+// twice (so under two tokens).
+func spilledView(t *testing.T) *txView {
+	t.Helper()
+	tokens := []uint64{101, 102}
+	next := func() uint64 { tok := tokens[0]; tokens = tokens[1:]; return tok }
+	now := time.Now()
+	v := &txView{dirty: true, pending: map[int64][]byte{3: make([]byte, 16)}, pendingSize: 64, floor: 48}
+	v.spilled = map[int64]blockRef{}
+	for _, idx := range []int64{1, 2, 2} {
+		ref := blockRef{commit: 8, token: v.early.tokenFor(idx, 8, now, next), crc: uint32(idx)}
+		v.early.own(blockName("db", idx, ref))
+		v.spilled[idx] = ref
+	}
+	if len(v.early.tokens) != 2 || v.spilled[1].token != 101 || v.spilled[2].token != 102 {
+		t.Fatalf("tokens %v, spilled %v: a block uploaded again must take a new token", v.early.tokens, v.spilled)
+	}
+	return v
+}
+
+// TestCommitRules: how a commit may be published follows from the
+// transaction's own state.
+func TestCommitRules(t *testing.T) {
+	plain := txView{dirty: true, pending: map[int64][]byte{0: nil}, pendingSize: 48, floor: 48}
+	grown := txView{dirty: true, pending: map[int64][]byte{3: nil}, pendingSize: 64, floor: 48}
+	truncated := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 32, floor: 32}
+	tests := []struct {
+		name string
+		view *txView
+		want commitRules
+	}{
+		{"plain", &plain, commitRules{rebase: true}},
+		{"grown", &grown, commitRules{rebase: true}},
+		{"truncated", &truncated, commitRules{alone: true}},
+		{"blocks uploaded early", spilledView(t), commitRules{alone: true, rebase: true, renew: true}},
+	}
+	for _, tt := range tests {
+		if got := tt.view.rulesFor(48); got != tt.want {
+			t.Errorf("%s: rules %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCommitRulesSurviveRelease: every path that releases part of a
+// transaction's state on the way to or after a try leaves the rules
+// decided from it as they were: a transaction that uploaded blocks early
+// stays one, whatever of them is deleted, forgotten or cut.
+func TestCommitRulesSurviveRelease(t *testing.T) {
+	release := []struct {
+		name string
+		do   func(v *txView)
+	}{
+		{"a lost try's uploads owned", func(v *txView) { v.early.own("db/_blocks/x", "db/_checkpoints/y") }},
+		{"orphans deleted", func(v *txView) { v.early.release("db", nil) }},
+		{"orphans deleted but the published", func(v *txView) { v.early.release("db", v.spilled) }},
+		{"forgotten (outcome unknown)", func(v *txView) { v.early.abandon() }},
+		{"brought back into memory", func(v *txView) {
+			for idx := range v.spilled {
+				v.dropSpilled(idx)
+				v.pending[idx] = make([]byte, 16)
+			}
+		}},
+		{"cut by a trim past the committed size", func(v *txView) { v.dropSpilled(3); v.truncate(16, 48) }},
+	}
+	for _, r := range release {
+		v := spilledView(t)
+		before := v.rulesFor(48)
+		r.do(v)
+		if after := v.rulesFor(48); after != before {
+			t.Errorf("%s: rules %+v, were %+v", r.name, after, before)
+		}
+	}
+}
+
+// TestEarlyClaims: a try above the commit the early blocks are named for
+// renews every token whose blocks the view still uses, and none other.
+func TestEarlyClaims(t *testing.T) {
+	v := spilledView(t)
+	if c := v.early.claims("db", 8, v.spilled); c != nil {
+		t.Errorf("the first try, commit 8, claims %v; its attempt names commit 8 already", c)
+	}
+	names := claimNames(v.early.claims("db", 11, v.spilled))
+	want := []string{checkpointName("db", 11, 101), checkpointName("db", 11, 102)}
+	if !slices.Equal(names, want) {
+		t.Errorf("claims for commit 11: %v, want %v", names, want)
+	}
+	v.dropSpilled(1) // token 101 now names only an orphan
+	if names := claimNames(v.early.claims("db", 12, v.spilled)); !slices.Equal(names, []string{checkpointName("db", 12, 102)}) {
+		t.Errorf("claims for commit 12 after block 1 came back: %v", names)
+	}
+	if c := (&earlyObjects{}).claims("db", 12, nil); c != nil {
+		t.Errorf("a transaction that uploaded nothing early claims %v", c)
+	}
+}
+
+// claimNames returns the object names of claims.
+func claimNames(claims []claim) []string {
+	var out []string
+	for _, c := range claims {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// TestEarlyRenewed: a try is published only if, for every token it
+// renews, the renewal ended within MaxAttemptPause of the start of that
+// token's newest object, the oldest token's included.
+func TestEarlyRenewed(t *testing.T) {
+	start := time.Now()
+	e := earlyObjects{commit: 8, renewedAt: map[uint64]time.Time{101: start, 102: start.Add(10 * time.Minute)}}
+	both := []claim{{token: 101}, {token: 102}}
+	if err := e.renewed("db", both, start.Add(time.Minute), start.Add(MaxAttemptPause)); err != nil {
+		t.Errorf("renewed within the bound: %v", err)
+	}
+	for tok, at := range e.renewedAt {
+		if at != start.Add(time.Minute) {
+			t.Errorf("token %d: the claim did not become its newest object: %v", tok, at)
+		}
+	}
+	// Token 102 was written 1 minute before, token 101 more than
+	// MaxAttemptPause before: its blocks may be gone.
+	e.renewedAt[102] = start.Add(MaxAttemptPause)
+	err := e.renewed("db", both, start.Add(MaxAttemptPause+time.Minute), start.Add(time.Minute+MaxAttemptPause+time.Second))
+	if err == nil || !strings.Contains(err.Error(), "run the transaction again") {
+		t.Errorf("renewed past the bound for the older token: %v, want an error naming the fix", err)
+	}
+}
+
+// TestEarlyRelease: the end of a transaction deletes what it owns but the
+// blocks its published record names, each once.
+func TestEarlyRelease(t *testing.T) {
+	v := spilledView(t)
+	v.early.own(blockName("db", 1, v.spilled[1])) // owned twice
+	keep := map[int64]blockRef{1: v.spilled[1]}
+	got := v.early.release("db", keep)
+	want := []string{blockName("db", 2, blockRef{commit: 8, token: 101}), blockName("db", 2, v.spilled[2])}
+	if !slices.Equal(got, want) {
+		t.Errorf("released %v, want %v", got, want)
+	}
+	if again := v.early.release("db", nil); len(again) != 0 {
+		t.Errorf("released again: %v", again)
+	}
+}

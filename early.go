@@ -1,0 +1,144 @@
+package s3vfs
+
+import (
+	"fmt"
+	"time"
+)
+
+// earlyObjects is what a write transaction has uploaded that no published
+// record names yet: the blocks it uploaded before its commit (spill.go),
+// and what the tries of its commit that lost a race uploaded. Only the
+// transaction may delete them, and only when it ends: a try that lost is
+// rebased with its early blocks (docs/design.md, "Blocks uploaded early").
+// The zero value is a transaction that uploaded nothing. It is pure
+// bookkeeping: the file does the uploads and deletions it plans.
+//
+// Garbage collection spares the objects of an attempt (one token) while
+// the attempt names a commit above the head, or wrote an object within the
+// grace period. Early blocks are named for the commit after the snapshot
+// the transaction began on (commit). Once another writer has taken that
+// commit, only the grace period keeps them: every try that creates a
+// record above commit first renews each token's attempt with a claim (an
+// empty object named as that attempt's checkpoint for the try's commit
+// number), and the try is published only if no more than MaxAttemptPause
+// passed between the start of the previous renewal (or upload) and the
+// end of this one, for each token (renewed).
+type earlyObjects struct {
+	commit uint64 // the commit number early blocks are named for; 0: none uploaded
+
+	// tokens are the attempt tokens of the early blocks, oldest first. A
+	// block uploaded again takes a new token: an object name is never
+	// written twice (a late write of the first upload could land last).
+	tokens []uint64
+	used   map[int64]bool // the blocks uploaded under the newest token
+
+	names []string // every object uploaded that no published record names
+
+	// renewedAt holds, per token, when its newest object (an upload or a
+	// claim) began to be written: garbage collection judges an attempt by
+	// its newest object.
+	renewedAt map[uint64]time.Time
+}
+
+// uploaded reports whether the transaction uploaded blocks early. It is
+// never reset before the transaction ends, whatever is released.
+func (e *earlyObjects) uploaded() bool { return e.commit != 0 }
+
+// tokenFor returns the token under which block idx is uploaded early, as
+// commit n (the one after the transaction's snapshot), in a round of
+// uploads that began at start, taking a new token when idx was uploaded
+// under the newest one already.
+func (e *earlyObjects) tokenFor(idx int64, n uint64, start time.Time, newToken func() uint64) uint64 {
+	if e.commit == 0 {
+		e.commit = n
+	}
+	if len(e.tokens) == 0 || e.used[idx] {
+		e.tokens = append(e.tokens, newToken())
+		e.used = map[int64]bool{}
+	}
+	tok := e.tokens[len(e.tokens)-1]
+	e.used[idx] = true
+	if e.renewedAt == nil {
+		e.renewedAt = map[uint64]time.Time{}
+	}
+	e.renewedAt[tok] = start
+	return tok
+}
+
+// own adds names, objects the transaction uploaded that no published
+// record names, to those it deletes when it ends.
+func (e *earlyObjects) own(names ...string) {
+	e.names = append(e.names, names...)
+}
+
+// claim is the renewal of one early token for a try.
+type claim struct {
+	token uint64
+	upload
+}
+
+// claims returns the claims a try of commit n must upload before its
+// record is created (nil when n is the commit the early blocks are named
+// for: the attempt names it already): one per token that blocks of
+// spilled, the early blocks the view still uses, carry. Tokens no block in
+// use carries need none: their objects are orphans either way.
+func (e *earlyObjects) claims(key string, n uint64, spilled map[int64]blockRef) []claim {
+	if !e.uploaded() || n <= e.commit {
+		return nil
+	}
+	inUse := map[uint64]bool{}
+	for _, ref := range spilled {
+		inUse[ref.token] = true
+	}
+	var out []claim
+	for _, tok := range e.tokens {
+		if inUse[tok] {
+			out = append(out, claim{tok, upload{name: checkpointName(key, n, tok), data: []byte{}}})
+		}
+	}
+	return out
+}
+
+// renewed checks, once claims have been uploaded (in a round that began at
+// start and ended at now), that no early block they renew can have been
+// collected before: for each token, its newest object began to be written
+// no more than MaxAttemptPause before now. Each claim is then its token's
+// newest object.
+func (e *earlyObjects) renewed(key string, claims []claim, start, now time.Time) error {
+	var pause time.Duration
+	for _, c := range claims {
+		pause = max(pause, now.Sub(e.renewedAt[c.token]))
+		e.renewedAt[c.token] = start
+	}
+	if pause > MaxAttemptPause {
+		return fmt.Errorf("s3vfs: commit of %s: the blocks this transaction uploaded early were last renewed %v ago (more than %v): "+
+			"garbage collection may have removed them, so nothing was published; run the transaction again", key, pause.Round(time.Second), MaxAttemptPause)
+	}
+	return nil
+}
+
+// release returns the objects to delete when the transaction ends: every
+// object it owns that keep (the blocks a published record names) does not
+// name. It forgets them, but not that blocks were uploaded early.
+func (e *earlyObjects) release(key string, keep map[int64]blockRef) []string {
+	seen := map[string]bool{}
+	for idx, ref := range keep {
+		seen[blockName(key, idx, ref)] = true
+	}
+	var out []string
+	for _, name := range e.names {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	e.names = nil
+	return out
+}
+
+// abandon forgets the objects the transaction owns without deleting them:
+// the outcome of its commit is unknown, and a record may name them.
+// Garbage collection removes those no record names.
+func (e *earlyObjects) abandon() {
+	e.names = nil
+}
