@@ -96,6 +96,7 @@ func (f *file) publish(ctx context.Context, rec *record, uploads []upload, block
 	}
 	if len(claims) > 0 {
 		if err := f.early.renewed(db.key, claims, start, time.Now()); err != nil {
+			f.early.own(uploadNames(uploads)...)
 			v.stats.conflicts.Add(1)
 			return f.fail(err, sqlite3.BUSY_SNAPSHOT)
 		}

@@ -151,3 +151,34 @@ func TestEarlyRelease(t *testing.T) {
 		t.Errorf("released again: %v", again)
 	}
 }
+
+// TestCheckBlockLen: a block shorter than its map says is an I/O error
+// naming the block, not a panic in the slicing that follows.
+func TestCheckBlockLen(t *testing.T) {
+	db := &database{key: "k"}
+	s := &snapshot{n: 7, blockSize: 16, size: 40}
+	if err := db.checkBlockLen(s, 1, make([]byte, 16), 16); err != nil {
+		t.Errorf("a whole block: %v", err)
+	}
+	err := db.checkBlockLen(s, 1, make([]byte, 12), 16)
+	if err == nil || !strings.Contains(err.Error(), "block 1 of k read as 12 bytes where commit 7 needs 16") {
+		t.Errorf("a short block: %v", err)
+	}
+}
+
+// TestEarlyTokenAfterPause: an upload more than MaxAttemptPause after the
+// newest token's last takes a new token: the old one's objects may have
+// been collected meanwhile, and a fresh object under it would hide that.
+func TestEarlyTokenAfterPause(t *testing.T) {
+	tokens := []uint64{1, 2}
+	next := func() uint64 { tok := tokens[0]; tokens = tokens[1:]; return tok }
+	var e earlyObjects
+	start := time.Now()
+	first := e.tokenFor(1, 5, start, next)
+	if again := e.tokenFor(2, 5, start.Add(MaxAttemptPause), next); again != first {
+		t.Errorf("within the pause: token %d, want %d", again, first)
+	}
+	if late := e.tokenFor(3, 5, start.Add(2*MaxAttemptPause+time.Second), next); late == first {
+		t.Errorf("after the pause: token %d reused", late)
+	}
+}

@@ -47,12 +47,15 @@ func (e *earlyObjects) uploaded() bool { return e.commit != 0 }
 // tokenFor returns the token under which block idx is uploaded early, as
 // commit n (the one after the transaction's snapshot), in a round of
 // uploads that began at start, taking a new token when idx was uploaded
-// under the newest one already.
+// under the newest one already, or when the newest one's last upload began
+// more than MaxAttemptPause before: garbage collection may have taken its
+// objects since (once another writer took commit n), and a fresh upload
+// under it would hide that from renewed.
 func (e *earlyObjects) tokenFor(idx int64, n uint64, start time.Time, newToken func() uint64) uint64 {
 	if e.commit == 0 {
 		e.commit = n
 	}
-	if len(e.tokens) == 0 || e.used[idx] {
+	if len(e.tokens) == 0 || e.used[idx] || start.Sub(e.renewedAt[e.tokens[len(e.tokens)-1]]) > MaxAttemptPause {
 		e.tokens = append(e.tokens, newToken())
 		e.used = map[int64]bool{}
 	}

@@ -36,9 +36,13 @@ type GCOptions struct {
 	// Grace is how long the objects of a commit attempt that no retained
 	// version uses are kept after the attempt's newest object was written:
 	// an attempt still in flight must not lose its blocks. It must exceed
-	// the longest pause of a commit attempt between two of its uploads
-	// (Deserialize and Restore refuse to publish after a pause of
-	// [MaxAttemptPause]). Default [DefaultGrace].
+	// the longest pause of a commit attempt between two of its uploads:
+	// Deserialize, Restore, and a transaction rebased with the blocks it
+	// uploaded early (past Options.WriteBuffer) refuse to publish after a
+	// pause of [MaxAttemptPause], so a Grace shorter than that, plus a
+	// margin for clock skew, can collect blocks they then publish. Shorter
+	// values are for tests and for buckets no such attempt writes to.
+	// Default [DefaultGrace].
 	Grace time.Duration
 
 	// DryRun computes the report and deletes nothing: the live and

@@ -533,6 +533,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 		return err
 	}
 	if err := m.commit(ctx, m.txView.rulesFor(base.size)); err != nil {
+		m.releaseEarly(ctx, nil) // what its tries that lost uploaded (none after an unknown outcome)
 		return nil, nil, absorbed, err, m.cause
 	}
 	return m.snap, m.theirs, absorbed, nil, nil

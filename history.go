@@ -106,6 +106,17 @@ func describeRecord(ctx context.Context, db *database, rec *record) (Commit, err
 			changed[e.idx] = true
 		}
 	}
+	if rec.v2 != nil && rec.blockSize > 0 {
+		// Version 2 lists the pages it changed: blocks uploaded early by a
+		// transaction rebased onto a later head carry neither its number
+		// nor its token.
+		for _, run := range rec.v2.changed {
+			first, last := run.first*rec.v2.unit/rec.blockSize, ((run.first+run.n)*rec.v2.unit-1)/rec.blockSize
+			for idx := first; idx <= last && idx*rec.blockSize < rec.fileSize; idx++ {
+				changed[idx] = true
+			}
+		}
+	}
 	c.BlocksChanged = len(changed)
 	return c, nil
 }

@@ -366,6 +366,9 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		// (staleness= still saves the request).
 		_, err = db.refresh(ctx, p.staleness)
 	}
+	if err == nil && pinned == nil && flags&vfs.OPEN_CREATE == 0 {
+		err = v.requireExisting(db)
+	}
 	if err != nil {
 		v.release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
@@ -379,6 +382,17 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	// flagged OPEN_MEMORY unencrypted. The journal stays in memory all the
 	// same: its open is routed to a SliceFile above.
 	return f, flags, nil
+}
+
+// requireExisting returns [ErrNoDatabase], naming the key, the bucket and the
+// fix, unless the head db's open found holds a database: a commit, or the
+// Python library's layout.
+func (v *VFS) requireExisting(db *database) error {
+	if head, _ := db.known.get(); head != nil && (head.n > 0 || head.legacy != nil) {
+		return nil
+	}
+	return fmt.Errorf("%w: s3://%s/%s was opened without create (mode=ro or mode=rw), as SQLite refuses a missing file; check the key, or open with mode=rwc (the default) to create it",
+		ErrNoDatabase, v.store.bucket, db.key)
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in

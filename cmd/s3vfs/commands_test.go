@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -103,9 +105,15 @@ func TestQueryFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{{"id", "name", "price", "img"}, {"1", "tea", "2.5", "X'CAFE'"}, {"2", `coffee, "strong"`, "3", ""}}
+	want := [][]string{{"id", "name", "price", "img"}, {"1", "tea", "2.5", "X'CAFE'"}, {"2", `coffee, "strong"`, "3.0", ""}}
 	if len(recs) != len(want) || strings.Join(recs[1], "|") != strings.Join(want[1], "|") || strings.Join(recs[2], "|") != strings.Join(want[2], "|") {
 		t.Fatalf("csv = %q, want %q", recs, want)
+	}
+
+	// Reals print as SQLite renders them, not in exponent form.
+	r = c.ok("", "query", db, "SELECT sum(price) * 2270000 + 11.68 AS total FROM p")
+	if got := strings.TrimSpace(r.stdout); got != "total\n12485011.68" {
+		t.Errorf("a large real prints %q", got)
 	}
 
 	r = c.ok("", "query", "--format", "json", db, "SELECT * FROM p WHERE id = ?", "1")
@@ -378,5 +386,66 @@ func TestQueryCacheDir(t *testing.T) {
 	}
 	if runs[0]-runs[1] != 1 {
 		t.Errorf("GETs: %d in the first run, %d in the second; want one fewer", runs[0], runs[1])
+	}
+}
+
+// TestQueryWritersRetry: two command lines updating one row at once, as
+// two cron jobs would. A statement that is its own transaction and loses
+// the race is run again (it wrote nothing), so every run succeeds and no
+// update is lost.
+func TestQueryWritersRetry(t *testing.T) {
+	c := newCLI(t)
+	db := c.url("counter.db")
+	c.ok("", "query", db, "CREATE TABLE counter(id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO counter VALUES (1, 0)")
+	const writers, runs = 2, 10
+	var wg sync.WaitGroup
+	failed := make(chan string, writers*runs)
+	for range writers {
+		wg.Go(func() {
+			for range runs {
+				if r := c.run("", "query", db, "UPDATE counter SET v = v + 1 WHERE id = 1"); r.code != 0 {
+					failed <- r.stderr
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(failed)
+	for msg := range failed {
+		t.Errorf("a writer failed: %s", msg)
+	}
+	r := c.ok("", "query", db, "SELECT v FROM counter")
+	if got := strings.TrimSpace(strings.TrimPrefix(r.stdout, "v\n")); got != fmt.Sprint(writers*runs) {
+		t.Errorf("counter = %s, want %d", got, writers*runs)
+	}
+}
+
+// TestImportWAL: a database in WAL mode whose writer is still open, with
+// its commits in the -wal file, is imported with every commit, and the
+// local files are left as they were.
+func TestImportWAL(t *testing.T) {
+	c := newCLI(t)
+	path := filepath.Join(c.dir, "wal.db")
+	local := sqltest.OpenLocal(t, path)
+	for _, s := range []string{
+		"PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0",
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)",
+		"INSERT INTO t SELECT value, 'row ' || value FROM generate_series(1, 500)",
+	} {
+		if _, err := local.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walBefore, err := os.ReadFile(path + "-wal")
+	if err != nil || len(walBefore) == 0 {
+		t.Fatalf("the test needs commits in the -wal file: %d bytes, %v", len(walBefore), err)
+	}
+	c.ok("", "import", path, c.url("wal.db"))
+	r := c.ok("", "query", c.url("wal.db"), "SELECT count(*) FROM t")
+	if got := strings.TrimSpace(strings.TrimPrefix(r.stdout, "count(*)\n")); got != "500" {
+		t.Errorf("imported %s rows, want 500", got)
+	}
+	if walAfter, _ := os.ReadFile(path + "-wal"); !bytes.Equal(walAfter, walBefore) {
+		t.Errorf("the -wal file changed: %d bytes, were %d", len(walAfter), len(walBefore))
 	}
 }

@@ -25,7 +25,7 @@ status 1 if the store fails a check: s3vfs then refuses to write there.
 Examples:
 
 	s3vfs doctor s3://my-bucket
-	s3vfs doctor --json --endpoint-url http://127.0.0.1:9000 s3://my-bucket
+	s3vfs doctor --json --endpoint http://127.0.0.1:9000 s3://my-bucket
 `
 
 // doctorCommand tests the store behind a bucket.
@@ -40,7 +40,7 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	createTable := fs.Bool("create-table", false, "with --dynamodb-table: create the table (on-demand capacity) if it does not exist")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if *createTable && c.aws.table == "" {
@@ -71,11 +71,22 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 	if *asJSON {
 		e := json.NewEncoder(c.stdout)
 		e.SetIndent("", "  ")
+		type check struct {
+			Name   string `json:"name"`
+			OK     bool   `json:"ok"`
+			Found  string `json:"found,omitempty"`
+			Fix    string `json:"fix,omitempty"`
+			Relied bool   `json:"relied"`
+		}
+		checks := make([]check, len(r.Checks))
+		for i, ch := range r.Checks {
+			checks[i] = check{ch.Name, ch.OK, ch.Found, ch.Fix, ch.Relied}
+		}
 		if err := e.Encode(struct {
-			Bucket string             `json:"bucket"`
-			OK     bool               `json:"ok"`
-			Checks []s3vfs.StoreCheck `json:"checks"`
-		}{r.Bucket, r.OK(), r.Checks}); err != nil {
+			Bucket string  `json:"bucket"`
+			OK     bool    `json:"ok"`
+			Checks []check `json:"checks"`
+		}{r.Bucket, r.OK(), checks}); err != nil {
 			return err
 		}
 	} else {

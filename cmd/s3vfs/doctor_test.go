@@ -27,12 +27,15 @@ func TestDoctor(t *testing.T) {
 	var out struct {
 		OK     bool `json:"ok"`
 		Checks []struct {
-			Name string
-			OK   bool
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
 		} `json:"checks"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || !out.OK || len(out.Checks) != 3 {
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || !out.OK || len(out.Checks) != 3 || out.Checks[0].Name == "" || !out.Checks[0].OK {
 		t.Fatalf("doctor --json: %v, %+v:\n%s", err, out, r.stdout)
+	}
+	if strings.Contains(r.stdout, `"Name"`) {
+		t.Errorf("doctor --json has Go field names, want snake_case:\n%s", r.stdout)
 	}
 	c.fails(2, []string{"names a key", "s3://" + c.bucket}, "doctor", "s3://"+c.bucket+"/app.db")
 	c.fails(2, []string{"not a bucket"}, "doctor", c.bucket)

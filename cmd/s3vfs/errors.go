@@ -51,6 +51,38 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return usagef("%s: %v (run \"%s --help\" for the flags)", strings.TrimPrefix(fs.Name(), "s3vfs "), err, fs.Name())
 }
 
+// parseFlagsAnywhere is parseFlags for commands whose arguments never
+// start with "-": flags may come after the arguments too (s3vfs info
+// s3://b/app.db --json), as with the aws command. "--" ends the flags.
+func parseFlagsAnywhere(fs *flag.FlagSet, args []string) error {
+	return parseFlags(fs, flagsFirst(fs, args))
+}
+
+// flagsFirst returns args with the flags fs defines (and their values)
+// moved before the other arguments, which keep their order.
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if !strings.HasPrefix(a, "-") || f == nil {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return append(flags, rest...)
+}
+
 // explain turns err into the one line printed before exiting.
 func explain(err error) string {
 	var op *net.OpError

@@ -41,6 +41,7 @@ func TestErrors(t *testing.T) {
 		{"import not a database", 1, []string{"not a SQLite database"}, []string{"import", notDB, c.url("text.db")}, nil},
 		{"import missing file", 1, []string{"cannot read", "no such file"}, []string{"import", filepath.Join(c.dir, "absent.db"), c.url("x.db")}, nil},
 		{"import over database", 1, []string{"already holds a database", "--force"}, []string{"import", src, c.url("app.db")}, nil},
+		{"export over file", 1, []string{"already exists", "--force"}, []string{"export", c.url("app.db"), src}, nil},
 		{"sql error", 1, []string{"no such table: nope"}, []string{"query", c.url("app.db"), "SELECT * FROM nope"}, nil},
 		{"flag after sql", 2, []string{"\"--stats\" after the SQL", "flags go before"}, []string{"query", c.url("app.db"), "SELECT 1", "--stats"}, nil},
 		{"too many args", 2, []string{"1 arguments left over"}, []string{"query", c.url("app.db"), "SELECT ?", "1", "2"}, nil},
@@ -90,5 +91,23 @@ func TestErrorFixGivenOnce(t *testing.T) {
 				t.Fatalf("exit %d, %q said %d times, want once: %s", r.code, tc.once, n, r.stderr)
 			}
 		})
+	}
+}
+
+// TestFlagsAfterArguments: flags may follow the database, as with the aws
+// command (query keeps them before the SQL: its arguments may start with
+// "-").
+func TestFlagsAfterArguments(t *testing.T) {
+	c := newCLI(t)
+	c.ok("", "import", c.localDB("src.db", 10), c.url("app.db"))
+	r := c.ok("", "info", c.url("app.db"), "--json")
+	if !strings.HasPrefix(strings.TrimSpace(r.stdout), "{") {
+		t.Errorf("info DB --json printed %q, want JSON", r.stdout)
+	}
+	out := filepath.Join(c.dir, "out.db")
+	c.ok("", "export", c.url("app.db"), out, "--commit", "1")
+	c.ok("", "export", c.url("app.db"), out, "--force")
+	if r := c.ok("", "log", c.url("app.db"), "--format=json"); !strings.HasPrefix(strings.TrimSpace(r.stdout), "[") {
+		t.Errorf("log DB --format=json printed %q", r.stdout)
 	}
 }

@@ -21,7 +21,8 @@ Copies the newest commit of the database, or an older one with --commit
 or --asof, into the local file FILE ("-" for stdout), which plain SQLite
 then opens. "s3vfs log" lists the commits kept. The file is written under a
 temporary name in the same directory and renamed into place only when
-complete, so an interrupted export never leaves a partial FILE behind.
+complete, so an interrupted export never leaves a partial FILE behind. An
+existing FILE is only replaced with --force.
 
 With --layout python it writes the database instead to DEST in the same
 bucket in the layout of the Python library sqlite-s3vfs (objects
@@ -55,7 +56,8 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	ver.register(fs, "export")
 	layout := fs.String("layout", "file", "what to write: `file` (a SQLite file) or python (sqlite-s3vfs objects in the bucket)")
 	blockSize := fs.Int("block-size", 0, "with --layout python: block object size in `bytes`, the Python reader's block_size (default 4096)")
-	if err := parseFlags(fs, args); err != nil {
+	force := fs.Bool("force", false, "replace FILE if it exists")
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	switch *layout {
@@ -86,6 +88,8 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 	if dest != "-" {
 		if st, err := os.Stat(dest); err == nil && st.IsDir() {
 			return fmt.Errorf("s3vfs: %s is a directory: name the file to write", dest)
+		} else if err == nil && !*force {
+			return fmt.Errorf("s3vfs: %s already exists: add --force to replace it, or name another file", dest)
 		}
 	}
 	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))

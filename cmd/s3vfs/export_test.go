@@ -27,7 +27,7 @@ func TestExportClosesItsStream(t *testing.T) {
 		{"--commit", "1"},
 		{"--asof", time.Now().Add(time.Minute).UTC().Format(time.RFC3339)},
 	} {
-		args := append(append([]string{"export"}, flags...), c.url("app.db"), filepath.Join(c.dir, "out.db"))
+		args := append(append([]string{"export", "--force"}, flags...), c.url("app.db"), filepath.Join(c.dir, "out.db"))
 		var stdout, stderr bytes.Buffer
 		if err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); err != nil {
 			t.Fatalf("s3vfs %s: %v\n%s", strings.Join(args, " "), err, stderr.String())

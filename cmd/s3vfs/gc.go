@@ -53,7 +53,7 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	fs.Var(durationFlag{&opts.Grace}, "grace", "keep the objects of unfinished commit attempts younger than this `duration` (default "+fmtDuration(s3vfs.DefaultGrace)+")")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "delete nothing: report what is live and what would be freed")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -32,11 +32,11 @@ func (c *cli) log(args ...string) []logEntry {
 	return l
 }
 
-// export writes commit args of db to a file in the scratch directory and
-// returns its contents.
+// export writes commit args of db to a file in the scratch directory,
+// replacing it, and returns its contents.
 func (c *cli) export(name string, args ...string) []byte {
 	c.t.Helper()
-	c.ok("", append(append([]string{"export"}, args...), name)...)
+	c.ok("", append(append([]string{"export", "--force"}, args...), name)...)
 	b, err := os.ReadFile(filepath.Join(c.dir, name))
 	if err != nil {
 		c.t.Fatal(err)

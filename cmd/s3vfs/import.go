@@ -17,9 +17,12 @@ Copies the SQLite database FILE ("-" for stdin) into S3 as one commit.
 Nothing is published unless the whole file arrived: an interrupted or
 failed import leaves the bucket as it was (apart from unreferenced blocks,
 which are removed on a best-effort basis). A database already at KEY is
-only replaced with --force. Export it first if you need a copy. For a
-database in WAL mode, checkpoint it first (PRAGMA wal_checkpoint) so the
-file holds every commit.
+only replaced with --force. Export it first if you need a copy. A database
+FILE in WAL mode is imported with the commits still in its -wal file, as
+SQLite reads it (read through SQLite into a temporary copy; the file is
+left as it is). From stdin only the bytes given are imported: checkpoint a
+WAL-mode database first (PRAGMA wal_checkpoint) so the file holds every
+commit.
 
 Examples:
 
@@ -40,7 +43,7 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	force := fs.Bool("force", false, "replace a database that already exists at the key")
 	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` for a new database (default 262144)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
@@ -49,6 +52,16 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 	var in io.Reader = c.stdin
 	size := int64(-1)
 	if name := fs.Arg(0); name != "-" {
+		if walPending(name) {
+			// Its -wal holds commits the file lacks: import a copy that
+			// has them.
+			snapshot, cleanup, err := walSnapshot(name)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			name = snapshot
+		}
 		f, err := os.Open(name)
 		if err != nil {
 			return fmt.Errorf("s3vfs: cannot read %s: %w", name, errors.Unwrap(err))

@@ -34,7 +34,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	noList := fs.Bool("no-list", false, "skip counting the objects (no LIST requests)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

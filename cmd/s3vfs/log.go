@@ -47,7 +47,7 @@ func (c *logCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	limit := fs.Int("limit", 0, "list at most `N` commits, the newest (0: all)")
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -42,7 +42,7 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) error {
 	to := fs.String("to", "", "the new database, s3://BUCKET/KEY in the same bucket (default: in place)")
 	deleteLegacy := fs.Bool("delete-legacy", false, "delete the old objects once the new database is published and verified")
 	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` of the new database (default 262144)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

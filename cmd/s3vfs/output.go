@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/olekukonko/tablewriter"
@@ -149,16 +151,15 @@ func printRows(w io.Writer, stmt *sqlite3.Stmt, format string) error {
 	}
 }
 
-// text is column i as text; blobs print as hex (X'..') like the sqlite3
-// shell's quote mode.
+// text is column i as text, as the sqlite3 shell prints it: numbers as
+// SQLite renders them (19924084.93, not 1.992408493e+07; a real 3 as 3.0),
+// blobs as hex (X'..') like its quote mode.
 func text(stmt *sqlite3.Stmt, i int) string {
 	switch stmt.ColumnType(i) {
 	case sqlite3.NULL:
 		return ""
 	case sqlite3.BLOB:
 		return fmt.Sprintf("X'%X'", stmt.ColumnRawBlob(i))
-	case sqlite3.FLOAT:
-		return strconv.FormatFloat(stmt.ColumnFloat(i), 'g', -1, 64)
 	}
 	return stmt.ColumnText(i)
 }
@@ -199,12 +200,35 @@ func runScript(conn *sqlite3.Conn, sql string, args []string, w io.Writer, forma
 			}
 			args = args[n:]
 		}
-		err = printRows(w, stmt, format)
+		err = runRetried(conn, stmt, func() error { return printRows(w, stmt, format) })
 		stmt.Close()
 		if err != nil {
 			return err
 		}
 		sql = tail
+	}
+}
+
+// busyTries is how many times a statement that is its own transaction and
+// prints no rows is run when another writer commits first.
+const busyTries = 10
+
+// runRetried runs stmt with run, again after a short pause when it failed
+// with SQLITE_BUSY and it was a transaction of its own that prints no rows
+// (an INSERT, UPDATE, DELETE or DDL outside BEGIN … COMMIT): such a
+// statement wrote nothing when it failed, so running it again is safe.
+// Statements inside an explicit transaction are not retried.
+func runRetried(conn *sqlite3.Conn, stmt *sqlite3.Stmt, run func() error) error {
+	own := conn.GetAutocommit() && stmt.ColumnCount() == 0
+	for try := 1; ; try++ {
+		err := run()
+		if err == nil || !own || !errors.Is(err, sqlite3.BUSY) || try == busyTries || !conn.GetAutocommit() {
+			return err
+		}
+		if rerr := stmt.Reset(); rerr != nil && !errors.Is(rerr, sqlite3.BUSY) {
+			return err
+		}
+		time.Sleep(time.Duration(try*try)*20*time.Millisecond + time.Duration(rand.IntN(20))*time.Millisecond)
 	}
 }
 

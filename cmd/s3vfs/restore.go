@@ -34,7 +34,7 @@ type restoreCommand struct {
 func (c *restoreCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("restore", restoreHelp, c.stdout)
 	c.aws.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
