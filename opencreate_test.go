@@ -33,3 +33,21 @@ func TestOpenWithoutCreate(t *testing.T) {
 		t.Errorf("mode=ro reads %d rows, want 1", got)
 	}
 }
+
+// TestOpenWithoutCreateAsksAgain: a process that knows the key as empty
+// (a connection opened before another process created the database) asks
+// S3 again before it refuses an open without create.
+func TestOpenWithoutCreateAsksAgain(t *testing.T) {
+	e := newEnv(t, &s3vfsOptsSmall)
+	early := e.open("later.db")
+	if got := queryInt(t, early, "SELECT count(*) FROM sqlite_schema"); got != 0 {
+		t.Fatalf("%d schema rows in a key that holds nothing", got)
+	}
+	other := openDB(t, e.register(e.newVFS(&s3vfsOptsSmall)), "later.db")
+	mustExec(t, other, "CREATE TABLE t(x)")
+	for _, params := range [][]string{{"mode=ro", "immutable=1"}, {"mode=rw", "staleness=60000"}} {
+		if got := queryInt(t, e.open("later.db", params...), "SELECT count(*) FROM sqlite_schema"); got != 1 {
+			t.Errorf("%v: %d schema rows, want 1", params, got)
+		}
+	}
+}

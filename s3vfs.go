@@ -367,7 +367,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		_, err = db.refresh(ctx, p.staleness)
 	}
 	if err == nil && pinned == nil && flags&vfs.OPEN_CREATE == 0 {
-		err = v.requireExisting(db)
+		err = v.requireExisting(ctx, db)
 	}
 	if err != nil {
 		v.release(db)
@@ -385,10 +385,22 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 }
 
 // requireExisting returns [ErrNoDatabase], naming the key, the bucket and the
-// fix, unless the head db's open found holds a database: a commit, or the
-// Python library's layout.
-func (v *VFS) requireExisting(db *database) error {
-	if head, _ := db.known.get(); head != nil && (head.n > 0 || head.legacy != nil) {
+// fix, unless the key holds a database: a commit, or the Python library's
+// layout. A head this process knows as empty (immutable=, staleness=, or a
+// connection opened before another process created the database) is asked
+// again before the open is refused.
+func (v *VFS) requireExisting(ctx context.Context, db *database) error {
+	exists := func() bool {
+		head, _ := db.known.get()
+		return head != nil && (head.n > 0 || head.legacy != nil)
+	}
+	if exists() {
+		return nil
+	}
+	if _, err := db.refresh(ctx, 0); err != nil {
+		return err
+	}
+	if exists() {
 		return nil
 	}
 	return fmt.Errorf("%w: s3://%s/%s was opened without create (mode=ro or mode=rw), as SQLite refuses a missing file; check the key, or open with mode=rwc (the default) to create it",

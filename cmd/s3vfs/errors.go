@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 )
 
@@ -65,11 +66,15 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
+			// Everything after it is an argument, even what looks a flag.
+			return slices.Concat(flags, []string{"--"}, rest, args[i+1:])
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		f := fs.Lookup(name)
+		if help := name == "h" || name == "help"; strings.HasPrefix(a, "-") && help && f == nil {
+			flags = append(flags, a)
+			continue
+		}
 		if !strings.HasPrefix(a, "-") || f == nil {
 			rest = append(rest, a)
 			continue

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,5 +112,41 @@ func TestFlagsAfterArguments(t *testing.T) {
 	c.ok("", "export", c.url("app.db"), out, "--force")
 	if r := c.ok("", "log", c.url("app.db"), "--format=json"); !strings.HasPrefix(strings.TrimSpace(r.stdout), "[") {
 		t.Errorf("log DB --format=json printed %q", r.stdout)
+	}
+}
+
+// TestFlagsFirst: the flags a command defines move before its arguments,
+// with their values; "--" keeps what follows as arguments; help is found
+// anywhere.
+func TestFlagsFirst(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Bool("json", false, "")
+	fs.Int("commit", 0, "")
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"s3://b/k", "--json"}, []string{"--json", "s3://b/k"}},
+		{[]string{"s3://b/k", "out.db", "--commit", "3"}, []string{"--commit", "3", "s3://b/k", "out.db"}},
+		{[]string{"s3://b/k", "--commit=3", "-"}, []string{"--commit=3", "s3://b/k", "-"}},
+		{[]string{"s3://b/k", "--", "-out.db", "--json"}, []string{"--", "s3://b/k", "-out.db", "--json"}},
+		{[]string{"s3://b/k", "-h"}, []string{"-h", "s3://b/k"}},
+		{[]string{"s3://b/k", "--nope"}, []string{"s3://b/k", "--nope"}},
+	} {
+		if got := flagsFirst(fs, tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("flagsFirst(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestBusyErrorLine: a BUSY statement says it wrote nothing only when it
+// was the script's first; otherwise it names the statement and says the
+// ones before it ran.
+func TestBusyErrorLine(t *testing.T) {
+	db := target{"b", "app.db"}
+	first := (&busyError{err: errors.New("busy"), sql: "UPDATE t SET v = 1", retried: true}).describe(db).Error()
+	if !strings.Contains(first, "nothing was written, so running it again is safe") || !strings.Contains(first, "10 times") {
+		t.Errorf("the first statement: %s", first)
+	}
+	later := (&busyError{err: errors.New("busy"), sql: "UPDATE counter\n  SET v = v + 1", ran: 1}).describe(db).Error()
+	if strings.Contains(later, "safe") || !strings.Contains(later, "statement 2 (UPDATE counter SET v = v + 1)") || !strings.Contains(later, "the 1 before it ran") {
+		t.Errorf("the second statement: %s", later)
 	}
 }

@@ -19,8 +19,8 @@ failed import leaves the bucket as it was (apart from unreferenced blocks,
 which are removed on a best-effort basis). A database already at KEY is
 only replaced with --force. Export it first if you need a copy. A database
 FILE in WAL mode is imported with the commits still in its -wal file, as
-SQLite reads it (read through SQLite into a temporary copy; the file is
-left as it is). From stdin only the bytes given are imported: checkpoint a
+SQLite reads it (read through SQLite into a temporary copy; the file and
+its -wal are left as they are). From stdin only the bytes given are imported: checkpoint a
 WAL-mode database first (PRAGMA wal_checkpoint) so the file holds every
 commit.
 
@@ -51,17 +51,8 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 	}
 	var in io.Reader = c.stdin
 	size := int64(-1)
-	if name := fs.Arg(0); name != "-" {
-		if walPending(name) {
-			// Its -wal holds commits the file lacks: import a copy that
-			// has them.
-			snapshot, cleanup, err := walSnapshot(name)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			name = snapshot
-		}
+	name := fs.Arg(0)
+	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return fmt.Errorf("s3vfs: cannot read %s: %w", name, errors.Unwrap(err))
@@ -86,6 +77,25 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("s3vfs: %s already holds a database (commit %d): add --force to replace it", t, info.Commit)
 	case err != nil && !errors.Is(err, s3vfs.ErrNoDatabase):
 		return describe(err, t)
+	}
+	if name != "-" && walPending(name) {
+		// Its -wal holds commits the file lacks: import a copy that has
+		// them.
+		snapshot, cleanup, err := walSnapshot(ctx, name)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		f, err := os.Open(snapshot)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		in, size = f, st.Size()
 	}
 	r, finish := progress(ctx, in, size, "import", c.stderr)
 	err = v.Deserialize(ctx, t.key, r)

@@ -119,9 +119,8 @@ func describe(err error, t target) error {
 	if errors.As(err, &se) && se.Code() == sqlite3.NOTADB {
 		return fmt.Errorf("s3vfs: %s is not a SQLite database: its objects do not hold a valid SQLite file", t)
 	}
-	if errors.Is(err, sqlite3.BUSY) {
-		return fmt.Errorf("s3vfs: another writer committed to %s first, changing what this transaction read or wrote (SQLITE_BUSY), and retries did not get through: "+
-			"nothing of it was written, so running it again is safe (%w)", t, err)
+	if be := (*busyError)(nil); errors.As(err, &be) {
+		return be.describe(t)
 	}
 	return err
 }
