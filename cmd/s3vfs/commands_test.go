@@ -225,6 +225,18 @@ SELECT body FROM notes ORDER BY id;
 	if r := c.ok("", "query", c.url("s.db"), "SELECT count(*) FROM notes"); r.stdout != "count(*)\n4\n" {
 		t.Errorf("after failing script: %q", r.stdout)
 	}
+
+	// Piped, the output is CSV, as query's; .mode is sqlite3's name for
+	// .format; a bad format fails the script too.
+	if r := c.ok("SELECT count(*) AS n FROM notes;\n", "shell", c.url("s.db")); r.stdout != "n\n4\n" {
+		t.Errorf("piped output %q, want CSV", r.stdout)
+	}
+	if r := c.ok(".mode box\nSELECT count(*) AS n FROM notes;\n", "shell", c.url("s.db")); !strings.Contains(r.stdout, "(1 row)") {
+		t.Errorf(".mode box printed %q, want a table", r.stdout)
+	}
+	if r := c.run(".mode xml\n", "shell", c.url("s.db")); r.code != 1 || !strings.Contains(r.stderr, "unknown --format") {
+		t.Errorf(".mode xml: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // proxied returns a CLI whose requests go through a proxy, for tests that

@@ -88,11 +88,22 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 	return append(flags, rest...)
 }
 
+// bucketInHost reports whether host looks like a bucket prefixed to a
+// local server's name (my-bucket.localhost, my-bucket.127.0.0.1,
+// my-bucket.minio): a server reached without --path-style.
+func bucketInHost(host string) bool {
+	_, server, ok := strings.Cut(host, ".")
+	return ok && (server == "localhost" || net.ParseIP(server) != nil || !strings.Contains(server, "."))
+}
+
 // explain turns err into the one line printed before exiting.
 func explain(err error) string {
 	var op *net.OpError
 	var dns *net.DNSError
 	switch {
+	case errors.As(err, &dns) && bucketInHost(dns.Name):
+		return fmt.Sprintf("s3vfs: cannot reach S3: host %s not found: the bucket went into the host name (virtual-hosted addressing), "+
+			"which a local or S3-compatible server does not resolve: add --path-style (or S3VFS_PATH_STYLE=1)", dns.Name)
 	case errors.As(err, &dns):
 		return fmt.Sprintf("s3vfs: cannot reach S3: host %s not found: check --endpoint, AWS_ENDPOINT_URL_S3, --region and the network", dns.Name)
 	case errors.As(err, &op) && op.Op == "dial":

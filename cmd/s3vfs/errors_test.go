@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,7 +36,7 @@ func TestErrors(t *testing.T) {
 		{"not s3 url", 2, []string{"not an S3 database name", "s3://"}, []string{"info", "app.db"}, nil},
 		{"no bucket", 2, []string{"names no bucket", "s3://my-bucket/"}, []string{"info", "s3:///app.db"}, nil},
 		{"no key", 2, []string{"names no database key"}, []string{"info", "s3://" + c.bucket}, nil},
-		{"bad url", 2, []string{"not a valid S3 database name"}, []string{"info", "s3://b/k?x=1"}, nil},
+		{"bad bucket", 2, []string{"not a valid S3 database name", "not a bucket name"}, []string{"info", "s3://user@b/k"}, nil},
 		{"missing args", 2, []string{"query needs a database and SQL"}, []string{"query", c.url("app.db")}, nil},
 		{"bad format", 2, []string{"unknown --format", "csv, json or table"}, []string{"query", "--format", "xml", c.url("app.db"), "SELECT 1"}, nil},
 		{"missing bucket", 1, []string{"bucket \"no-such-bucket-s3vfs\" does not exist", "create it"}, []string{"info", "s3://no-such-bucket-s3vfs/app.db"}, nil},
@@ -148,5 +150,39 @@ func TestBusyErrorLine(t *testing.T) {
 	later := (&busyError{err: errors.New("busy"), sql: "UPDATE counter\n  SET v = v + 1", ran: 1}).describe(db).Error()
 	if strings.Contains(later, "safe") || !strings.Contains(later, "statement 2 (UPDATE counter SET v = v + 1)") || !strings.Contains(later, "the 1 before it ran") {
 		t.Errorf("the second statement: %s", later)
+	}
+}
+
+// TestBucketInHost: the hint for a local server reached without
+// --path-style, and not for AWS hosts.
+func TestBucketInHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"my-bucket.localhost": true, "my-bucket.127.0.0.1": true, "my-bucket.minio": true,
+		"my-bucket.s3.us-east-1.amazonaws.com": false, "localhost": false, "s3.example.com": false,
+	} {
+		if got := bucketInHost(host); got != want {
+			t.Errorf("bucketInHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+	msg := explain(&net.DNSError{Name: "my-bucket.localhost", Err: "no such host", IsNotFound: true})
+	if !strings.Contains(msg, "--path-style") {
+		t.Errorf("explain: %s", msg)
+	}
+}
+
+// TestKeysVerbatim: as with the aws command, an s3:// name's key is taken
+// as written: a key with "%20", "?" or "#" is imported, queried and
+// listed under exactly that name.
+func TestKeysVerbatim(t *testing.T) {
+	c := newCLI(t)
+	for _, key := range []string{"a%20b.db", "what?.db", "x#1.db"} {
+		c.ok("", "query", c.url(key), "CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+		if r := c.ok("", "query", c.url(key), "SELECT count(*) FROM t"); r.stdout != "count(*)\n1\n" {
+			t.Errorf("%s: %q", key, r.stdout)
+		}
+		keys, err := server.Keys(context.Background(), c.bucket, key+"/_commits/")
+		if err != nil || len(keys) == 0 {
+			t.Errorf("no commit stored under the key %q as written: %v %v", key, keys, err)
+		}
 	}
 }

@@ -24,7 +24,7 @@ with ";", so it may span lines. Dot commands:
 	.tables         list the tables
 	.schema [NAME]  show the CREATE statements
 	.stats          S3 requests and bytes so far
-	.format FORMAT  output format: table, csv or json
+	.format FORMAT  output format: table, csv or json (.mode: the same)
 	.help           this list
 	.quit           leave (or Ctrl-D)
 
@@ -42,7 +42,7 @@ Examples:
 const shellDotHelp = `.tables         list the tables
 .schema [NAME]  show the CREATE statements
 .stats          S3 requests and bytes so far
-.format FORMAT  output format: table, csv or json
+.format FORMAT  output format: table, csv or json (.mode: the same)
 .help           this list
 .quit           leave (or Ctrl-D)
 `
@@ -57,12 +57,15 @@ type shellCommand struct {
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
 	c.flags.register(fs)
-	format := fs.String("format", formatTable, "output `format`: csv, json or table")
+	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise, as query)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("shell needs one database: s3vfs shell s3://BUCKET/KEY")
+	}
+	if *format == "" {
+		*format = defaultFormat(c.stdout)
 	}
 	if err := checkFormat(*format); err != nil {
 		return err
@@ -107,7 +110,9 @@ func (sh *shell) interactive(ctx context.Context, t target) error {
 		if hist == "" {
 			return
 		}
-		if f, err := os.Create(hist); err == nil {
+		// Statements may hold secrets: only the user reads the history.
+		if f, err := os.OpenFile(hist, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+			f.Chmod(0o600) // a file an older version created 0644
 			ln.WriteHistory(f)
 			f.Close()
 		}
@@ -234,8 +239,13 @@ func (sh *shell) dot(ctx context.Context, line string) bool {
 	case ".stats":
 		st := sh.s.v.Stats()
 		fmt.Fprintf(sh.out, "%v\n", st)
-	case ".format":
+	case ".format", ".mode":
+		// sqlite3's .mode names: box and column print as a table.
+		if arg == "box" || arg == "column" {
+			arg = formatTable
+		}
 		if err := checkFormat(arg); err != nil {
+			sh.failed = true
 			fmt.Fprintln(sh.errw, "Error:", err)
 			break
 		}

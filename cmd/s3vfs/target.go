@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"strings"
 
 	"github.com/s3vfs/s3vfs"
@@ -16,24 +15,33 @@ type target struct {
 
 func (t target) String() string { return "s3://" + t.bucket + "/" + t.key }
 
-// parseTarget parses an s3://BUCKET/KEY argument.
+// parseTarget parses an s3://BUCKET/KEY argument. As with the aws command,
+// the key is everything after the bucket, verbatim: "%20", "?" and "#"
+// are characters of the key, not URL syntax.
 func parseTarget(s string) (target, error) {
 	const example = "s3://my-bucket/path/app.db"
-	if !strings.HasPrefix(s, "s3://") {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
 		return target{}, usagef("%q is not an S3 database name: write it as %s", s, example)
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return target{}, usagef("%q is not a valid S3 database name: write it as %s (no query, fragment or user)", s, example)
-	}
-	t := target{bucket: u.Host, key: strings.TrimPrefix(u.Path, "/")}
+	bucket, key, _ := strings.Cut(rest, "/")
+	t := target{bucket: bucket, key: key}
 	switch {
 	case t.bucket == "":
 		return target{}, usagef("%q names no bucket: write it as %s", s, example)
+	case strings.IndexFunc(t.bucket, func(r rune) bool { return !bucketRune(r) }) >= 0:
+		return target{}, usagef("%q is not a valid S3 database name: %q is not a bucket name (letters, digits, '.', '-' and '_' only): write it as %s", s, t.bucket, example)
 	case t.key == "" || strings.HasSuffix(t.key, "/"):
 		return target{}, usagef("%q names no database key after the bucket: write it as %s", s, example)
 	}
 	return t, nil
+}
+
+// bucketRune reports whether r may appear in a bucket name: S3's rules
+// (lower-case letters, digits, '.', '-'), with the upper-case letters and
+// '_' that older buckets and some S3-compatible stores allow.
+func bucketRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_'
 }
 
 // open parses arg, a database named s3://BUCKET/KEY, and builds the S3
