@@ -29,6 +29,7 @@ type awsFlags struct {
 	retention time.Duration // --retention, where the command has it
 	table     string        // --dynamodb-table: the commits' DynamoDB table
 	cacheDir  string        // --cache-dir: the disk cache of the blocks read
+	timeout   time.Duration // --timeout: Options.RequestTimeout; 0 for the default
 
 	cfg aws.Config // loaded by client
 }
@@ -39,6 +40,7 @@ func (a *awsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.endpoint, "endpoint", "", "S3 endpoint `URL` for S3-compatible servers (default $AWS_ENDPOINT_URL_S3)")
 	fs.BoolVar(&a.pathStyle, "path-style", false, "address buckets as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO, versitygw)")
 	fs.StringVar(&a.cacheDir, "cache-dir", "", "keep the blocks read in a disk cache in this `directory`, shared with later runs (at most 1 GiB)")
+	fs.Var(durationFlag{&a.timeout}, "timeout", "give up on an S3 request, retries included, after this `duration` (default "+fmtDuration(s3vfs.DefaultRequestTimeout)+")")
 	fs.StringVar(&a.table, "dynamodb-table", "", "keep the commits in this DynamoDB `table` (for stores without conditional writes; endpoint from $AWS_ENDPOINT_URL_DYNAMODB)")
 }
 
@@ -79,7 +81,7 @@ func (a *awsFlags) vfs(ctx context.Context, t target) (*s3vfs.VFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := &s3vfs.Options{BlockSize: a.blockSize, Retention: a.retention, CacheDir: a.cacheDir}
+	opts := &s3vfs.Options{BlockSize: a.blockSize, Retention: a.retention, CacheDir: a.cacheDir, RequestTimeout: a.timeout}
 	if a.table != "" {
 		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(a.dynamodb(), a.table)
 	}

@@ -38,7 +38,7 @@ type doctorCommand struct {
 func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("doctor", doctorHelp, c.stdout)
 	c.aws.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := registerJSON(fs)
 	createTable := fs.Bool("create-table", false, "with --dynamodb-table: create the table (on-demand capacity) if it does not exist")
 	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err

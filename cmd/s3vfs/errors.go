@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/s3vfs/s3vfs"
 )
 
 // usageError is a bad command line; its message names the fix.
@@ -88,6 +91,13 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 	return append(flags, rest...)
 }
 
+// timedOut reports whether err is a request that ran out of time: the
+// request timeout (--timeout), not an interrupt.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
 // bucketInHost reports whether host looks like a bucket prefixed to a
 // local server's name (my-bucket.localhost, my-bucket.127.0.0.1,
 // my-bucket.minio): a server reached without --path-style.
@@ -108,6 +118,10 @@ func explain(err error) string {
 		return fmt.Sprintf("s3vfs: cannot reach S3: host %s not found: check --endpoint, AWS_ENDPOINT_URL_S3, --region and the network", dns.Name)
 	case errors.As(err, &op) && op.Op == "dial":
 		return fmt.Sprintf("s3vfs: cannot reach S3 at %v (%v): check --endpoint, AWS_ENDPOINT_URL_S3 and the network", op.Addr, op.Err)
+	}
+	if timedOut(err) {
+		return fmt.Sprintf("s3vfs: S3 did not answer in time: check --endpoint, AWS_ENDPOINT_URL_S3 and the network, or allow longer with --timeout (default %s)",
+			fmtDuration(s3vfs.DefaultRequestTimeout))
 	}
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "s3vfs") {

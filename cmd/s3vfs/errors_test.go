@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // Every bad input gives one line on stderr naming the cause and the fix,
@@ -185,4 +190,42 @@ func TestKeysVerbatim(t *testing.T) {
 			t.Errorf("no commit stored under the key %q as written: %v %v", key, keys, err)
 		}
 	}
+}
+
+// TestTimeout: a server that accepts connections and never answers ends
+// the command after --timeout with a line that names the fix, not after
+// two minutes with the SDK's text.
+func TestTimeout(t *testing.T) {
+	c, p := proxied(t)
+	c.ok("", "query", c.url("slow.db"), "CREATE TABLE t(x)")
+	p.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		<-r.Context().Done() // never answers
+		return true
+	})
+	start := time.Now()
+	r := c.run("", "info", "--timeout", "2s", c.url("slow.db"))
+	if took := time.Since(start); r.code != 1 || took > 30*time.Second {
+		t.Fatalf("exit %d after %v: %s", r.code, took, r.stderr)
+	}
+	checkOneLine(t, r.stderr, "did not answer in time", "--timeout")
+	t.Log(r.stderr)
+}
+
+// TestJSONFlags: --json and --format json are the same on every command
+// that prints JSON.
+func TestJSONFlags(t *testing.T) {
+	c := newCLI(t)
+	db := c.url("j.db")
+	c.ok("", "query", db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+	for _, args := range [][]string{
+		{"info", "--format", "json", db}, {"info", "--json", db},
+		{"query", "--json", db, "SELECT x FROM t"}, {"log", "--json", db},
+		{"gc", "--dry-run", "--format", "json", db},
+	} {
+		r := c.ok("", args...)
+		if out := strings.TrimSpace(r.stdout); !json.Valid([]byte(out)) || out == "" {
+			t.Errorf("%v printed %q, want JSON", args, r.stdout)
+		}
+	}
+	c.fails(2, []string{"-format", "use json or text"}, "info", "--format", "csv", db)
 }

@@ -52,7 +52,7 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	fs.Var(durationFlag{&opts.Retention}, "retention", "keep every version that was the newest within this `duration` (default "+fmtDuration(s3vfs.DefaultRetention)+"); at least the retention of the database's readers and writers")
 	fs.Var(durationFlag{&opts.Grace}, "grace", "keep the objects of unfinished commit attempts younger than this `duration` (default "+fmtDuration(s3vfs.DefaultGrace)+")")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "delete nothing: report what is live and what would be freed")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := registerJSON(fs)
 	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}

@@ -155,6 +155,13 @@ func TestHistoryCommands(t *testing.T) {
 		t.Errorf("a write to an old version: exit %d, %q", r.code, r.stderr)
 	}
 
+	// restore --dry-run publishes nothing; a commit not made yet fails.
+	r = c.ok("", "restore", "--dry-run", db, "2")
+	if r.stdout != "" || !strings.Contains(r.stderr, "would restore "+db+" to commit 2 as a new commit after 4") {
+		t.Errorf("restore --dry-run: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	c.fails(1, []string{"commit 9 of " + db + " does not exist"}, "restore", "--dry-run", db, "9")
+
 	// restore publishes commit 2 as commit 5; the history is kept.
 	r = c.ok("", "restore", db, "2")
 	if r.stdout != "5\n" || !strings.Contains(r.stderr, "to commit 2 as commit 5") {

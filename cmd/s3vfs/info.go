@@ -32,7 +32,7 @@ type infoCommand struct {
 func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("info", infoHelp, c.stdout)
 	c.aws.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := registerJSON(fs)
 	noList := fs.Bool("no-list", false, "skip counting the objects (no LIST requests)")
 	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err

@@ -47,6 +47,7 @@ func (c *logCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	limit := fs.Int("limit", 0, "list at most `N` commits, the newest (0: all)")
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
+	registerJSONFormat(fs, format)
 	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}

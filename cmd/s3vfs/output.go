@@ -5,10 +5,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -281,4 +283,59 @@ func leftover(args []string) error {
 		return usagef("%q after the SQL: flags go before the database (s3vfs query --format json s3://BUCKET/KEY \"SQL\")", args[0])
 	}
 	return usagef("%d arguments left over: the SQL has fewer ? parameters than arguments", len(args))
+}
+
+// Every command that prints JSON takes both --json and --format json.
+
+// registerJSON registers --json, and --format (json or text) as its other
+// name, for the commands whose output is text or JSON (info, gc, doctor).
+func registerJSON(fs *flag.FlagSet) *bool {
+	b := fs.Bool("json", false, "print JSON (the same as --format json)")
+	fs.Var(jsonFormat{b}, "format", "output `format`: text or json")
+	return b
+}
+
+// jsonFormat is the --format of a command whose output is text or JSON.
+type jsonFormat struct{ json *bool }
+
+func (f jsonFormat) String() string {
+	if f.json != nil && *f.json {
+		return formatJSON
+	}
+	return ""
+}
+
+func (f jsonFormat) Set(s string) error {
+	switch s {
+	case formatJSON:
+		*f.json = true
+	case "text", formatTable:
+		*f.json = false
+	default:
+		return errors.New("use json or text")
+	}
+	return nil
+}
+
+// registerJSONFormat registers --json as the other name of --format json,
+// for the commands with --format (query, log, shell).
+func registerJSONFormat(fs *flag.FlagSet, format *string) {
+	fs.Var(jsonSwitch{format}, "json", "print JSON (the same as --format json)")
+}
+
+// jsonSwitch is the --json of a command with --format.
+type jsonSwitch struct{ format *string }
+
+func (f jsonSwitch) String() string   { return "" }
+func (f jsonSwitch) IsBoolFlag() bool { return true }
+
+func (f jsonSwitch) Set(s string) error {
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	if on {
+		*f.format = formatJSON
+	}
+	return nil
 }

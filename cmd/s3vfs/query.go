@@ -35,6 +35,7 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
 	c.flags.register(fs)
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
+	registerJSONFormat(fs, format)
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -58,6 +58,7 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
 	c.flags.register(fs)
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise, as query)")
+	registerJSONFormat(fs, format)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
