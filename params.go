@@ -3,11 +3,14 @@ package s3vfs
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/uriparams"
 )
 
 // params are the per-database settings read from the URI of a database
@@ -31,21 +34,9 @@ type params struct {
 	coordinator, table string
 }
 
-// sqliteParams are URI parameters that SQLite or the driver interpret.
-var sqliteParams = map[string]bool{
-	"vfs": true, "mode": true, "cache": true, "psow": true, "nolock": true,
-	"immutable": true, "modeof": true,
-	// The keys of ncruces' encrypting wrappers (vfs/adiantum, vfs/xts),
-	// which read them from the same URI.
-	"key": true, "hexkey": true, "textkey": true,
-}
-
-// ourParams are the URI parameters this package interprets.
-var ourParams = map[string]bool{
-	"staleness": true, "block_cache": true, "cache_dir": true,
-	"bucket": true, // read by the embed package's VFS, which picks the bucket per database
-	"commit": true, "asof": true, "retention": true,
-	"coordinator": true, "table": true,
+// errUnknownParameter is the error for a URI parameter no one interprets.
+func errUnknownParameter(name string) error {
+	return fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", name)
 }
 
 func parseParams(uri *vfs.Filename) (params, error) {
@@ -53,11 +44,8 @@ func parseParams(uri *vfs.Filename) (params, error) {
 	if uri == nil {
 		return p, nil
 	}
-	for k := range uri.URIParameters() {
-		if strings.HasPrefix(k, "_") || sqliteParams[k] || ourParams[k] {
-			continue
-		}
-		return p, fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", k)
+	if k, ok := uriparams.Unknown(slices.Sorted(maps.Keys(uri.URIParameters()))); ok {
+		return p, errUnknownParameter(k)
 	}
 	p.immutable = uri.URIBoolean("immutable", false)
 	p.readOnly = p.immutable

@@ -34,7 +34,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +49,7 @@ import (
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/awsconf"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
+	"github.com/s3vfs/s3vfs/internal/uriparams"
 )
 
 // Name is the name the VFS is registered under.
@@ -201,6 +204,12 @@ func (r *registry) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.Fil
 		// Temporary files and journals live in memory in every bucket's
 		// VFS; they need no bucket.
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
+	}
+	if name != nil {
+		// A typo (&bucekt=) is named as one, not taken for a missing bucket.
+		if k, ok := uriparams.Unknown(slices.Sorted(maps.Keys(name.URIParameters()))); ok {
+			return nil, flags, vfs.SystemError(fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", k), sqlite3.CANTOPEN)
+		}
 	}
 	v, err := r.bucket(bucket, table)
 	if err != nil {

@@ -66,6 +66,15 @@ func TestErrorsAtOpen(t *testing.T) {
 	if err := db.Ping(); err == nil || !strings.Contains(err.Error(), "bucket=NAME") {
 		t.Errorf("no bucket: %v", err)
 	}
+	// A misspelt bucket parameter is named, not taken for a missing one.
+	typo, err := sql.Open("sqlite3", "file:x.db?vfs=s3&bucekt=some-bucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer typo.Close()
+	if err := typo.Ping(); err == nil || !strings.Contains(err.Error(), `unknown URI parameter "bucekt"`) {
+		t.Errorf("&bucekt=: %v", err)
+	}
 
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")

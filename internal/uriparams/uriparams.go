@@ -1,0 +1,40 @@
+// Package uriparams knows the URI parameters a database opened through
+// s3vfs may carry: those SQLite and its wrappers interpret, and those of
+// s3vfs and its embed package. Both refuse any other, so that a typo
+// (&bucekt=) is named as such rather than taken for a missing parameter.
+package uriparams
+
+// sqlite are URI parameters that SQLite or the driver interpret.
+var sqlite = map[string]bool{
+	"vfs": true, "mode": true, "cache": true, "psow": true, "nolock": true,
+	"immutable": true, "modeof": true,
+	// The keys of ncruces' encrypting wrappers (vfs/adiantum, vfs/xts),
+	// which read them from the same URI.
+	"key": true, "hexkey": true, "textkey": true,
+}
+
+// ours are the URI parameters s3vfs and its embed package interpret.
+var ours = map[string]bool{
+	"staleness": true, "block_cache": true, "cache_dir": true,
+	"bucket": true, // read by the embed package's VFS, which picks the bucket per database
+	"commit": true, "asof": true, "retention": true,
+	"coordinator": true, "table": true,
+}
+
+// Known reports whether name is a URI parameter a database may carry:
+// one of SQLite's, one of s3vfs's, or one starting with "_" (the
+// driver's, such as _pragma and _txlock).
+func Known(name string) bool {
+	return len(name) > 0 && name[0] == '_' || sqlite[name] || ours[name]
+}
+
+// Unknown returns the first name of names that is not Known, in the order
+// given, and whether there is one.
+func Unknown(names []string) (string, bool) {
+	for _, n := range names {
+		if !Known(n) {
+			return n, true
+		}
+	}
+	return "", false
+}
