@@ -129,6 +129,11 @@ func TestClearErrors(t *testing.T) {
 			if d := time.Since(start); d > 10*time.Second {
 				t.Fatalf("took %v", d)
 			}
+			// The SDK's request and host IDs are kept for errors.As, but
+			// are noise in the message.
+			if msg := err.Error(); strings.Contains(msg, "RequestID") || strings.Contains(msg, "HostID") {
+				t.Errorf("the message carries the SDK's IDs: %s", msg)
+			}
 			t.Log(err)
 		})
 	}

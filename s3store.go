@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -152,8 +154,29 @@ func classify(err error) error {
 			}
 		}
 	}
+	if op := (*net.OpError)(nil); kind == nil && errors.As(err, &op) && op.Op == "dial" {
+		return &classified{kind: errUnreachable, err: err, detail: fmt.Sprintf("%v: %v", op.Addr, op.Err)}
+	}
 	if kind == nil {
 		return err
 	}
-	return &classified{kind: kind, err: err}
+	return &classified{kind: kind, err: err, detail: s3Detail(err, kind)}
+}
+
+// s3Detail returns the short account of a classified S3 error: its code
+// and message (the message left out when it only repeats the kind), or
+// the HTTP status of an answer without a code.
+func s3Detail(err, kind error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		if msg := api.ErrorMessage(); msg != "" && !strings.EqualFold(strings.TrimSuffix(msg, "."), kind.Error()) {
+			return api.ErrorCode() + ": " + msg
+		}
+		return api.ErrorCode()
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return fmt.Sprintf("HTTP %d", re.HTTPStatusCode())
+	}
+	return ""
 }

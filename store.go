@@ -18,6 +18,9 @@ var (
 	// ErrNoBucket reports a bucket that does not exist.
 	ErrNoBucket = errors.New("bucket does not exist")
 
+	// errUnreachable reports a store no connection could be opened to.
+	errUnreachable = errors.New("cannot reach S3")
+
 	// errNotImplemented reports a request the store does not implement
 	// (501), such as a conditional create on a store without them.
 	errNotImplemented = errors.New("not implemented by the store")
@@ -250,6 +253,8 @@ func (e *Error) Error() string {
 		msg += " (create the bucket, or fix the bucket name)"
 	case errors.Is(e.Err, ErrAccessDenied):
 		msg += " (check the AWS credentials and their permissions on this bucket)"
+	case errors.Is(e.Err, errUnreachable):
+		msg += " (check the endpoint, and that the server runs and the network reaches it)"
 	}
 	return msg
 }
@@ -257,11 +262,20 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// classified pairs a sentinel with the underlying error.
+// classified pairs a sentinel with the underlying error, and what its
+// message says of it: the store's short account (an S3 error code and
+// message, without the SDK's request and host IDs), or "" for the whole
+// underlying message. The underlying error stays reachable (errors.As).
 type classified struct {
-	kind error
-	err  error
+	kind   error
+	err    error
+	detail string
 }
 
-func (c *classified) Error() string   { return c.kind.Error() + ": " + c.err.Error() }
+func (c *classified) Error() string {
+	if c.detail != "" {
+		return c.kind.Error() + " (" + c.detail + ")"
+	}
+	return c.kind.Error() + ": " + c.err.Error()
+}
 func (c *classified) Unwrap() []error { return []error{c.kind, c.err} }
