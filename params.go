@@ -3,8 +3,6 @@ package s3vfs
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -34,18 +32,13 @@ type params struct {
 	coordinator, table string
 }
 
-// errUnknownParameter is the error for a URI parameter no one interprets.
-func errUnknownParameter(name string) error {
-	return fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", name)
-}
-
 func parseParams(uri *vfs.Filename) (params, error) {
 	var p params
 	if uri == nil {
 		return p, nil
 	}
-	if k, ok := uriparams.Unknown(slices.Sorted(maps.Keys(uri.URIParameters()))); ok {
-		return p, errUnknownParameter(k)
+	if err := uriparams.Check(uri.URIParameters()); err != nil {
+		return p, err
 	}
 	p.immutable = uri.URIBoolean("immutable", false)
 	p.readOnly = p.immutable

@@ -34,9 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -207,8 +205,8 @@ func (r *registry) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.Fil
 	}
 	if name != nil {
 		// A typo (&bucekt=) is named as one, not taken for a missing bucket.
-		if k, ok := uriparams.Unknown(slices.Sorted(maps.Keys(name.URIParameters()))); ok {
-			return nil, flags, vfs.SystemError(fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", k), sqlite3.CANTOPEN)
+		if err := uriparams.Check(name.URIParameters()); err != nil {
+			return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 		}
 	}
 	v, err := r.bucket(bucket, table)

@@ -203,7 +203,7 @@ func runScript(conn *sqlite3.Conn, sql string, args []string, w io.Writer, forma
 			args = args[n:]
 		}
 		retried := conn.GetAutocommit() && stmt.ColumnCount() == 0
-		err = runRetried(conn, stmt, func() error { return printRows(w, stmt, format) })
+		err = runRetried(conn, stmt, retried, func() error { return printRows(w, stmt, format) })
 		text := stmt.SQL()
 		stmt.Close()
 		if errors.Is(err, sqlite3.BUSY) {
@@ -255,13 +255,12 @@ func truncateSQL(sql string) string {
 // prints no rows is run when another writer commits first.
 const busyTries = 10
 
-// runRetried runs stmt with run, again after a short pause when it failed
-// with SQLITE_BUSY and it was a transaction of its own that prints no rows
-// (an INSERT, UPDATE, DELETE or DDL outside BEGIN … COMMIT): such a
-// statement wrote nothing when it failed, so running it again is safe.
-// Statements inside an explicit transaction are not retried.
-func runRetried(conn *sqlite3.Conn, stmt *sqlite3.Stmt, run func() error) error {
-	own := conn.GetAutocommit() && stmt.ColumnCount() == 0 // as runScript reports it
+// runRetried runs stmt with run, and when own (it is a transaction of its
+// own that prints no rows: an INSERT, UPDATE, DELETE or DDL outside
+// BEGIN … COMMIT) runs it again after a short pause when it failed with
+// SQLITE_BUSY: such a statement wrote nothing when it failed, so running it
+// again is safe. Statements inside an explicit transaction are not retried.
+func runRetried(conn *sqlite3.Conn, stmt *sqlite3.Stmt, own bool, run func() error) error {
 	for try := 1; ; try++ {
 		err := run()
 		if err == nil || !own || !errors.Is(err, sqlite3.BUSY) || try == busyTries || !conn.GetAutocommit() {

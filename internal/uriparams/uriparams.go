@@ -4,6 +4,13 @@
 // (&bucekt=) is named as such rather than taken for a missing parameter.
 package uriparams
 
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+)
+
 // sqlite are URI parameters that SQLite or the driver interpret.
 var sqlite = map[string]bool{
 	"vfs": true, "mode": true, "cache": true, "psow": true, "nolock": true,
@@ -28,13 +35,13 @@ func Known(name string) bool {
 	return len(name) > 0 && name[0] == '_' || sqlite[name] || ours[name]
 }
 
-// Unknown returns the first name of names that is not Known, in the order
-// given, and whether there is one.
-func Unknown(names []string) (string, bool) {
-	for _, n := range names {
+// Check returns an error naming the first parameter of params, in sorted
+// order, that is not Known, and nil when there is none.
+func Check(params url.Values) error {
+	for _, n := range slices.Sorted(maps.Keys(params)) {
 		if !Known(n) {
-			return n, true
+			return fmt.Errorf("s3vfs: unknown URI parameter %q: see the URI parameter reference (docs/reference.md) for the supported ones", n)
 		}
 	}
-	return "", false
+	return nil
 }
