@@ -26,7 +26,7 @@ func (f *file) commit(ctx context.Context, rules commitRules) error {
 	db, s := f.db, f.view()
 	v := db.vfs
 	if s.legacy != nil {
-		return f.fail(errLegacyReadOnly(db.key), sqlite3.IOERR_WRITE)
+		return f.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
 	}
 	if err := v.requireSafeStore(ctx, db.key); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)

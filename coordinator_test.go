@@ -151,6 +151,18 @@ func TestCoordinatorMismatchRefused(t *testing.T) {
 	}
 }
 
+// A DynamoDB table that does not exist fails the write with the fix,
+// naming the real bucket and table rather than placeholders.
+func TestCoordinatorMissingTable(t *testing.T) {
+	const table = "s3vfs-no-such-table"
+	e := newEnv(t, &s3vfs.Options{Coordinator: s3vfs.NewDynamoDBCoordinator(dynamoServer(t).Client(), table)})
+	_, err := e.open("d.db").Exec("CREATE TABLE t(x)")
+	want := "s3vfs doctor --dynamodb-table " + table + " --create-table s3://" + e.bucket + ")"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "BUCKET") {
+		t.Fatalf("a write with a missing table: %v, want an error that says %q", err, want)
+	}
+}
+
 // With the coordinator, the store's ignored conditional creates are
 // reported but not relied on: writes go ahead.
 func TestCoordinatedStoreCheck(t *testing.T) {

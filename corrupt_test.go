@@ -1,29 +1,51 @@
 package s3vfs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/ncruces/go-sqlite3"
 )
 
-// objectFile returns the file in which the local server keeps an object:
-// versitygw's posix backend stores each object as a plain file at
-// DataDir/bucket/key.
-func (e *env) objectFile(key string) string {
+// readObject, writeObject and removeObject change objects on the server
+// behind the library's back: straight to the server, not through the
+// env's proxy, so on any store.
+func (e *env) readObject(key string) []byte {
 	e.t.Helper()
-	if server.DataDir() == "" {
-		e.t.Skip("tampering with objects needs the local server (S3VFS_TEST_ENDPOINT is set)")
+	out, err := server.Client("").GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
+	if err != nil {
+		e.t.Fatalf("get %s: %v", key, err)
 	}
-	path := filepath.Join(server.DataDir(), e.bucket, filepath.FromSlash(key))
-	if _, err := os.Stat(path); err != nil {
-		e.t.Fatalf("object %s is not at %s: %v", key, path, err)
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		e.t.Fatalf("get %s: %v", key, err)
 	}
-	return path
+	return data
+}
+
+func (e *env) writeObject(key string, data []byte) {
+	e.t.Helper()
+	_, err := server.Client("").PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(e.bucket), Key: aws.String(key), Body: bytes.NewReader(data),
+	})
+	if err != nil {
+		e.t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+func (e *env) removeObject(key string) {
+	e.t.Helper()
+	_, err := server.Client("").DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
+	if err != nil {
+		e.t.Fatalf("delete %s: %v", key, err)
+	}
 }
 
 // blockObjects returns, for each block index of the database at key, the
@@ -55,24 +77,12 @@ func TestCorruptBlockDetected(t *testing.T) {
 		tamper func(e *env, victim, other string)
 	}{
 		{"flipped byte", func(e *env, victim, _ string) {
-			path := e.objectFile(victim)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := e.readObject(victim)
 			data[len(data)/2] ^= 0x01
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			e.writeObject(victim, data)
 		}},
 		{"swapped block", func(e *env, victim, other string) {
-			data, err := os.ReadFile(e.objectFile(other))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(e.objectFile(victim), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			e.writeObject(victim, e.readObject(other))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,15 +143,9 @@ func TestCorruptRecordDetected(t *testing.T) {
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("records: %v %v", keys, err)
 	}
-	path := e.objectFile(keys[0]) // the newest
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := e.readObject(keys[0]) // the newest
 	data[len(data)/2] ^= 0x80
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.writeObject(keys[0], data)
 
 	db2 := openDB(t, e.register(e.newVFS(&s3vfsOptsSmall)), "rec.db")
 	err = db2.Ping()

@@ -36,6 +36,7 @@ const maxInlineRecord = 350 << 10
 type dynamoRecords struct {
 	client *dynamodb.Client
 	table  string
+	bucket string // the bucket of the VFS, named in the fix of a missing table
 }
 
 // NewDynamoDBCoordinator returns a coordinator that keeps the commit
@@ -214,7 +215,7 @@ func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 	case errors.As(err, &cond):
 		kind = ErrExists
 	case errors.As(err, &missing):
-		err = fmt.Errorf("%w (create the table with s3vfs.CreateDynamoDBTable, or: s3vfs doctor --dynamodb-table %s --create-table s3://BUCKET)", err, d.table)
+		err = fmt.Errorf("%w (create the table with s3vfs.CreateDynamoDBTable, or: s3vfs doctor --dynamodb-table %s --create-table s3://%s)", err, d.table, d.bucket)
 	case errors.As(err, &api):
 		switch api.ErrorCode() {
 		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException":

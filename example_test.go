@@ -13,8 +13,9 @@ import (
 	"github.com/s3vfs/s3vfs"
 )
 
-// exampleClient returns a client and a fresh bucket on the local test
-// server. A real program builds its client from the AWS configuration:
+// exampleClient returns a client and a fresh bucket on the test server
+// (removed by TestMain when the tests end). A real program builds its
+// client from the AWS configuration:
 //
 //	cfg, err := config.LoadDefaultConfig(ctx)
 //	client := s3.NewFromConfig(cfg)

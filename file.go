@@ -140,6 +140,9 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		func(b []byte, off int64) (int, error) { return f.readCommitted(s, b, off) },
 		func(idx int64, ref blockRef) ([]byte, error) { return f.readSpilled(f.ctx(), idx, ref, s.blockSize) })
 	if err != nil && err != io.EOF {
+		if f.pinned != nil {
+			err = f.db.collectedWhileRead(s, err)
+		}
 		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
 	if _, own := f.pending[0]; !own && f.spilled[0].isHole() && f.chain.epoch != 0 && !f.encrypted() {
@@ -426,7 +429,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		return sqlite3.READONLY
 	}
 	if f.snap.legacy != nil {
-		return f.fail(errLegacyReadOnly(f.db.key), sqlite3.IOERR_LOCK)
+		return f.fail(errLegacyReadOnly(f.db), sqlite3.IOERR_LOCK)
 	}
 	if f.lock == vfs.LOCK_SHARED {
 		if err := f.takeWriteLock(); err != nil {

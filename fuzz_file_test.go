@@ -24,8 +24,8 @@ func sharedEnv(t *testing.T) *env {
 	fuzzEnv.Lock()
 	defer fuzzEnv.Unlock()
 	if fuzzEnv.e == nil {
-		// The env lives as long as the test binary: its bucket and proxy
-		// are dropped with the server.
+		// The env lives as long as the test binary: its bucket is
+		// removed by TestMain (Server.Sweep), its proxy dropped at exit.
 		fuzzEnv.e = newEnv(&keepTB{T: t}, nil)
 	}
 	fuzzEnv.n++

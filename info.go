@@ -10,9 +10,9 @@ import (
 // Info describes the newest commit of a database, as [VFS.Info] reads it.
 type Info struct {
 	Key           string    // the database's key (its SQLite filename)
-	Commit        uint64    // the newest commit number
-	Time          time.Time // when that commit was made
-	Writer        string    // the writer that made it (Options.WriterID)
+	Commit        uint64    // the newest commit number; 0 for the Python layout, which keeps no commits
+	Time          time.Time // when that commit was made; zero for the Python layout
+	Writer        string    // the writer that made it (Options.WriterID); empty for the Python layout
 	BlockSize     int64     // bytes per block object
 	PageSize      int64     // the SQLite page size
 	FileSize      int64     // bytes of the database file

@@ -3,7 +3,6 @@ package s3vfs_test
 import (
 	"context"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -161,31 +160,24 @@ func TestInnerPagesAbsent(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	fillRows(t, db, 20000)
 	copyDatabase(t, e.vfs, "old.db", "bad.db")
-	inner := func(key string) (files []string) {
+	inner := func(key string) (objs []string) {
 		for _, k := range e.keys(key) {
 			if strings.HasSuffix(k, ".inner") {
-				files = append(files, e.objectFile(k))
+				objs = append(objs, k)
 			}
 		}
-		if len(files) == 0 {
+		if len(objs) == 0 {
 			t.Fatalf("%s has no inner pages", key)
 		}
-		return files
+		return objs
 	}
-	for _, f := range inner("old.db") {
-		if err := os.Remove(f); err != nil {
-			t.Fatal(err)
-		}
+	for _, k := range inner("old.db") {
+		e.removeObject(k)
 	}
-	for _, f := range inner("bad.db") {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, k := range inner("bad.db") {
+		b := e.readObject(k)
 		b[len(b)/2] ^= 0x20
-		if err := os.WriteFile(f, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		e.writeObject(k, b)
 	}
 	for _, key := range []string{"old.db", "bad.db"} {
 		blocks, waves, got, st := blockGets(t, e, key, "SELECT grp FROM t WHERE id = 15000")

@@ -17,7 +17,7 @@ import (
 // concatenation, and its rollback journal is another such file under
 // K-journal/. The objects are rewritten in place, and there is no commit
 // point. s3vfs reads such a database in place, read-only, and migrates it
-// to format v1 (migrate.go); docs/migrating.md is the guide.
+// to the s3vfs format (migrate.go); docs/migrating.md is the guide.
 
 // ErrLegacyLayout reports a database in the layout of the Python library
 // sqlite-s3vfs where s3vfs cannot use it as asked: it is read-only until
@@ -53,10 +53,13 @@ func parseLegacyBlockName(prefix, name string) (int64, bool) {
 	return n, err == nil
 }
 
-// errLegacyReadOnly is the error of a write to a Python-layout database.
-func errLegacyReadOnly(key string) error {
+// errLegacyReadOnly is the error of a write to the Python-layout database
+// db: it names the database as s3://bucket/key, and the command that
+// migrates it, ready to run.
+func errLegacyReadOnly(db *database) error {
+	name := "s3://" + db.vfs.store.bucket + "/" + db.key
 	return fmt.Errorf("%w at %s is read-only: migrate it to the s3vfs format first "+
-		"(s3vfs migrate s3://BUCKET/%s, or VFS.Migrate; see docs/migrating.md)", ErrLegacyLayout, key, key)
+		"(s3vfs migrate %s, or VFS.Migrate; see docs/migrating.md)", ErrLegacyLayout, name, name)
 }
 
 // errStopListing ends a listing early.

@@ -118,8 +118,8 @@ func TestLegacyReadAndMigrate(t *testing.T) {
 				}
 				integrityOK(t, db)
 				_, err := db.Exec("INSERT INTO items(name) VALUES ('new')")
-				if !errors.Is(err, s3vfs.ErrLegacyLayout) || !strings.Contains(err.Error(), "s3vfs migrate") {
-					t.Fatalf("write before migration: %v, want ErrLegacyLayout naming s3vfs migrate", err)
+				if !errors.Is(err, s3vfs.ErrLegacyLayout) || !strings.Contains(err.Error(), "s3vfs migrate s3://"+e.bucket+"/legacy/seed.db") {
+					t.Fatalf("write before migration: %v, want ErrLegacyLayout naming s3vfs migrate with the bucket and key", err)
 				}
 				db.Close()
 
@@ -179,6 +179,27 @@ func TestLegacyMigrateToDeleteLegacy(t *testing.T) {
 	// Nothing left to migrate.
 	if _, err := e.vfs.Migrate(context.Background(), "old.db", nil); !errors.Is(err, s3vfs.ErrNoDatabase) {
 		t.Fatalf("Migrate after the old objects are gone: %v, want ErrNoDatabase", err)
+	}
+}
+
+// Migrate of a key that holds an s3vfs database and no Python-layout one
+// finds nothing to migrate: in place it reports so (Native), as after an
+// in-place migration that deleted the old objects; to another key it is
+// an error that names the database, not ErrNoDatabase.
+func TestMigrateNativeDatabase(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	mustExec(t, e.open("native.db"), "CREATE TABLE t(x)")
+	r, err := e.vfs.Migrate(ctx, "native.db", &s3vfs.MigrateOptions{DeleteLegacy: true})
+	if err != nil || !r.Native || !r.AlreadyMigrated || r.Commit != 1 || r.Key != "native.db" || r.LegacyDeleted != 0 {
+		t.Fatalf("Migrate of an s3vfs database in place: %+v, %v; want Native at commit 1", r, err)
+	}
+	_, err = e.vfs.Migrate(ctx, "native.db", &s3vfs.MigrateOptions{To: "copy.db"})
+	if err == nil || errors.Is(err, s3vfs.ErrNoDatabase) || !strings.Contains(err.Error(), "s3://"+e.bucket+"/native.db is already an s3vfs database") {
+		t.Fatalf("Migrate of an s3vfs database to another key: %v, want an error naming the s3vfs database", err)
+	}
+	if n := countObjects(t, e, "copy.db"); n != 0 {
+		t.Fatalf("%d objects written under copy.db", n)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	server = srv
-	code := m.Run()
+	code := srv.Sweep(m.Run())
 	stopDynamoServer()
 	srv.Close()
 	os.Exit(code)

@@ -37,6 +37,7 @@ type MigrateReport struct {
 	Commit          uint64 // its commit holding the migrated database
 	Bytes           int64  // the size of the database file
 	AlreadyMigrated bool   // the new database already held exactly this database: nothing was copied
+	Native          bool   // in place, the key held an s3vfs database and none in the Python layout: nothing to migrate (AlreadyMigrated too)
 	LegacyDeleted   int    // Python-layout objects deleted (DeleteLegacy)
 }
 
@@ -46,8 +47,9 @@ type MigrateReport struct {
 // result before it reports success or deletes anything: the new commit
 // serializes to the same bytes as the old database (the change counter
 // aside, which s3vfs serves) and passes PRAGMA integrity_check. Running
-// it again finds the database already migrated and copies nothing. It
-// refuses a database with a hot journal, and a destination that holds a
+// it again finds the database already migrated and copies nothing, also
+// in place once the old objects are deleted (a key that holds an s3vfs
+// database and no Python-layout one reports Native). It refuses a database with a hot journal, and a destination that holds a
 // different s3vfs database. No Python process may write the database
 // meanwhile: a block rewritten during the copy fails it.
 func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (MigrateReport, error) {
@@ -77,8 +79,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 		return MigrateReport{}, err
 	}
 	if old == nil {
-		return MigrateReport{}, fmt.Errorf("%w: no database in the Python sqlite-s3vfs layout at s3://%s/%s (no objects %s)",
-			ErrNoDatabase, v.store.bucket, key, legacyBlockName(key, 0))
+		return v.migrateNative(ctx, key, dest)
 	}
 	report := MigrateReport{Key: dest, Bytes: old.size}
 
@@ -105,6 +106,26 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 		}
 	}
 	return report, nil
+}
+
+// migrateNative is Migrate of a key with no Python-layout database. If key
+// holds an s3vfs database there is nothing to migrate: in place, that is
+// what a finished migration leaves (its old objects deleted), and the
+// report says so; to another key, it is an error that says what to do.
+// Otherwise the error matches ErrNoDatabase.
+func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateReport, error) {
+	n, err := v.records.newest(ctx, key)
+	switch {
+	case err != nil:
+		return MigrateReport{}, err
+	case n == 0:
+		return MigrateReport{}, fmt.Errorf("%w: no database in the Python sqlite-s3vfs layout at s3://%s/%s (no objects %s)",
+			ErrNoDatabase, v.store.bucket, key, legacyBlockName(key, 0))
+	case dest != key:
+		return MigrateReport{}, fmt.Errorf("s3vfs: s3://%s/%s is already an s3vfs database (commit %d), not one in the Python sqlite-s3vfs layout: "+
+			"there is nothing to migrate; to copy it to s3://%s/%s, export it to a file and import that", v.store.bucket, key, n, v.store.bucket, dest)
+	}
+	return MigrateReport{Key: key, Commit: n, AlreadyMigrated: true, Native: true}, nil
 }
 
 // migratedCommit returns the newest commit of dest if it already holds the

@@ -294,7 +294,10 @@ func TestExportPythonLayoutRefuses(t *testing.T) {
 		{"no source", "missing.db", "new.db", 0, nil, s3vfs.ErrNoDatabase},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pyxList(t, e, c.dest)
+			// The whole bucket, not the destination's prefix: a store may
+			// refuse to list an invalid key's prefix (MinIO answers
+			// XMinioInvalidObjectName for "a//b/").
+			before := pyxList(t, e, "")
 			_, err := e.vfs.ExportPythonLayout(ctx, c.key, c.dest, c.bs)
 			if err == nil {
 				t.Fatal("export succeeded")
@@ -307,7 +310,7 @@ func TestExportPythonLayoutRefuses(t *testing.T) {
 			if c.is != nil && !errors.Is(err, c.is) {
 				t.Errorf("error %v does not match %v", err, c.is)
 			}
-			if after := pyxList(t, e, c.dest); fmt.Sprint(after) != fmt.Sprint(before) {
+			if after := pyxList(t, e, ""); fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Errorf("a refused export changed the objects:\nbefore %v\nafter  %v", before, after)
 			}
 		})

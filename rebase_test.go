@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
@@ -418,9 +417,7 @@ func TestRebaseGapFork(t *testing.T) {
 	// (docs/format.md, "Garbage collection, version 2") and N+3 is not
 	// retained (LM(N+4) < T-R): record N+3 goes, N+1 and N+2 stay.
 	name := fmt.Sprintf("cc.db/_commits/%019d", uint64(9_999_999_999_999_999_999)-(n+3))
-	if err := os.Remove(e.objectFile(name)); err != nil {
-		t.Fatal(err)
-	}
+	e.removeObject(name)
 
 	// rebase(N, sent=false): readOn(N) reads N+1, N+2 (cached), N+3 missing
 	// -> known.publish(N+2, now) -> commit2 plans on N+2, sent=true ->

@@ -44,7 +44,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 	if target.size > 0 && v.opts.FormatVersion >= 2 {
 		block0, err := db.readBlock(ctx, target, 0)
 		if err != nil {
-			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
+			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, db.collectedWhileRead(target, err))
 		}
 		a.unit, _ = innerUnit(target.blockSize, block0)
 	}
@@ -81,7 +81,7 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 		g.Go(func() error {
 			data, err := db.fetchBlock(gctx, target, idx)
 			if err != nil {
-				return err
+				return db.collectedWhileRead(target, err)
 			}
 			ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
 			a.noteBlock(blockName(db.key, idx, ref), idx, data)

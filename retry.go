@@ -66,8 +66,18 @@ func backoff(attempt int, _ error) (time.Duration, error) {
 // than waited on until the whole request times out), and, for GETs,
 // reading the body inside the attempt so that a body cut short is retried
 // by the SDK like any other transient failure.
+//
+// It also turns off the SDK's validation of response checksums, whatever
+// the client's setting: the objects of the format carry CRC-32C checksums
+// of their own, checked on every read and on every store, while the SDK
+// validates only where the store sends checksum headers and, where it does
+// not (MinIO), logs a line per GET through the client's logger, which
+// writes to stderr by default. The client's logger and log mode are left
+// as the caller set them.
 func (s *s3Objects) requestOptions(conditional, readBody bool) func(*s3.Options) {
 	return func(o *s3.Options) {
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if conditional {
 			o.Retryer = s.condRetryer
 		} else {

@@ -260,7 +260,10 @@ var (
 
 // New returns a VFS that keeps databases in bucket, using client for every
 // request. The caller configures the client (credentials, region, endpoint,
-// retries); the VFS never loads AWS configuration itself.
+// logging); the VFS never loads AWS configuration itself. On each of its
+// requests the VFS sets its own retry policy and turns off the SDK's
+// validation of response checksums: the objects of its format carry
+// checksums of their own, checked on stores that send none (MinIO) too.
 func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 	if client == nil {
 		return nil, errors.New("s3vfs: nil *s3.Client: build one with s3.NewFromConfig")
@@ -286,6 +289,10 @@ func newVFS(objects objectStore, bucket string, o Options) *VFS {
 	v.records = bucketRecords{&v.store}
 	if o.Coordinator != nil {
 		v.records = o.Coordinator.records
+		if d, ok := v.records.(dynamoRecords); ok {
+			d.bucket = bucket // for the command an error names
+			v.records = d
+		}
 	}
 	return v
 }

@@ -48,7 +48,7 @@ func (v *VFS) serialize(ctx context.Context, key string, version func(context.Co
 			return
 		}
 		for data, err := range db.blocksOf(ctx, s) {
-			if !yield(data, err) || err != nil {
+			if !yield(data, db.collectedWhileRead(s, err)) || err != nil {
 				return
 			}
 		}

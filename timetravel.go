@@ -231,3 +231,16 @@ func (v *VFS) SerializeAt(ctx context.Context, key string, n uint64) iter.Seq2[[
 		return db.snapshotAt(ctx, n)
 	})
 }
+
+// collectedWhileRead turns a missing object met while reading the version
+// s into ErrNoCommit: the objects of a version vanish only when a
+// collection deleted them, because the version was older than the
+// retention that collection used (or the objects were deleted by hand).
+// Other errors are returned as they are.
+func (db *database) collectedWhileRead(s *snapshot, err error) error {
+	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoCommit) {
+		return err
+	}
+	return fmt.Errorf("%w: commit %d of s3://%s/%s was collected while it was read: it is older than the retention a collection used (see the history): %w",
+		ErrNoCommit, s.n, db.vfs.store.bucket, db.key, err)
+}

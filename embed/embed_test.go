@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	code := func() int {
 		defer srv.Close()
 		server = srv
-		return m.Run()
+		return srv.Sweep(m.Run())
 	}()
 	os.Exit(code)
 }

@@ -43,7 +43,7 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	sweep := fs.Bool("sweep", false, "compare block sizes 4K/64K/256K/1M with 4K and 64K pages instead of the three targets")
 	contention := fs.Bool("contention", false, "run the contention benchmark (4 processes × 4 writers updating random rows) instead of the workloads; default targets s3vfs and s3vfs-v1")
 	commits := fs.Int("commits", 400, "with --contention: the commits of each run")
-	targets := fs.String("targets", "", `comma-separated target names (default: local, s3vfs, per-page; also "s3vfs-v1", this library writing format version 1)`)
+	targets := fs.String("targets", "", `comma-separated target names: local, s3vfs, per-page or the sweep's, and s3vfs-v1 (this library writing format version 1), run only when named (default: all but s3vfs-v1; with --contention: s3vfs,s3vfs-v1)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

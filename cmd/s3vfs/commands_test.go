@@ -188,6 +188,19 @@ func TestInfo(t *testing.T) {
 	if r := c.ok("", "info", "--no-list", c.url("i.db")); strings.Contains(r.stdout, "objects:") {
 		t.Errorf("--no-list still lists:\n%s", r.stdout)
 	}
+
+	// The example of docs/cli.md shows the lines info prints, and what a
+	// database imported with the defaults has.
+	got := labelled(strings.Split(strings.TrimSpace(r.stdout), "\n"))
+	doc := labelled(docExample(t, "s3vfs info"))
+	if strings.Join(sortedKeys(doc), ",") != strings.Join(sortedKeys(got), ",") {
+		t.Errorf("docs/cli.md's info example shows %q; info prints %q", sortedKeys(doc), sortedKeys(got))
+	}
+	for _, k := range []string{"format version", "block size", "page size"} {
+		if doc[k] != got[k] {
+			t.Errorf("docs/cli.md's info example shows %s %q; info prints %q", k, doc[k], got[k])
+		}
+	}
 }
 
 func TestShellStdin(t *testing.T) {

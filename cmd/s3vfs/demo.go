@@ -26,10 +26,14 @@ through the VFS, queries it, exports it to a local file that plain SQLite
 opens, prints the S3 requests all of this took, and removes everything.
 No account and no configuration are needed.
 
+With --server-path it only prints where that server binary is, building
+it the first time, to run it yourself (docs/getting-started.md).
+
 Example:
 
 	go run ./cmd/s3vfs demo
 	s3vfs demo --rows 20000
+	versitygw=$(s3vfs demo --server-path)
 `
 
 // demoCommand shows the library end to end against a local S3 server.
@@ -41,11 +45,22 @@ type demoCommand struct {
 func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo", demoHelp, c.stdout)
 	rows := fs.Int("rows", 5000, "number of order rows to write")
+	serverPath := fs.Bool("server-path", false, "print the path of the S3 server binary (versitygw) the demo runs, building it the first time, and exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("demo takes no arguments (got %q)", fs.Arg(0))
+	}
+	if *serverPath {
+		bin, err := s3server.Binary(ctx, func(format string, args ...any) {
+			fmt.Fprintf(c.stderr, format+"\n", args...)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, bin)
+		return nil
 	}
 	if *rows < 1 {
 		return usagef("demo: --rows must be at least 1")

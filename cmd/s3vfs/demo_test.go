@@ -20,4 +20,9 @@ func TestDemo(t *testing.T) {
 	if r := c.run("", "demo", "extra"); r.code != exitUsage {
 		t.Errorf("demo extra: exit %d", r.code)
 	}
+	// --server-path names the server binary the demo runs, for
+	// docs/getting-started.md to start it.
+	if r := c.ok("", "demo", "--server-path"); r.stdout != versitygw+"\n" {
+		t.Errorf("demo --server-path printed %q, want %q", r.stdout, versitygw+"\n")
+	}
 }

@@ -42,7 +42,7 @@ func (c *importCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("import", importHelp, c.stdout)
 	c.aws.register(fs)
 	force := fs.Bool("force", false, "replace a database that already exists at the key")
-	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` for a new database (default 262144)")
+	fs.IntVar(&c.aws.blockSize, "block-size", 0, fmt.Sprintf("block object size in `bytes` for a new database (default %d)", s3vfs.DefaultBlockSize))
 	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}

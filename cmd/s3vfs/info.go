@@ -44,23 +44,31 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A database in the Python layout has no commits: no number, time,
+	// writer or format version, which are left out rather than shown as
+	// zeros.
 	out := struct {
-		Database      string    `json:"database"`
-		Layout        string    `json:"layout"`
-		FormatVersion int       `json:"format_version"`
-		Commit        uint64    `json:"commit"`
-		CommitTime    time.Time `json:"commit_time"`
-		Writer        string    `json:"writer"`
-		BlockSize     int64     `json:"block_size"`
-		PageSize      int64     `json:"page_size"`
-		FileSize      int64     `json:"file_size"`
-		Blocks        int64     `json:"blocks"`
-		Objects       *int64    `json:"objects,omitempty"`
-		ObjectBytes   *int64    `json:"object_bytes,omitempty"`
+		Database      string     `json:"database"`
+		Layout        string     `json:"layout"`
+		FormatVersion int        `json:"format_version,omitempty"`
+		Commit        uint64     `json:"commit,omitempty"`
+		CommitTime    *time.Time `json:"commit_time,omitempty"`
+		Writer        string     `json:"writer,omitempty"`
+		BlockSize     int64      `json:"block_size"`
+		PageSize      int64      `json:"page_size"`
+		FileSize      int64      `json:"file_size"`
+		Blocks        int64      `json:"blocks"`
+		Objects       *int64     `json:"objects,omitempty"`
+		ObjectBytes   *int64     `json:"object_bytes,omitempty"`
 	}{
 		Database: t.String(), Layout: info.Layout, FormatVersion: info.FormatVersion, Commit: info.Commit,
-		CommitTime: info.Time.UTC(), Writer: info.Writer, BlockSize: info.BlockSize,
+		Writer: info.Writer, BlockSize: info.BlockSize,
 		PageSize: info.PageSize, FileSize: info.FileSize, Blocks: info.Blocks,
+	}
+	python := info.Layout == "python"
+	if !python {
+		ct := info.Time.UTC()
+		out.CommitTime = &ct
 	}
 	if !*noList {
 		u, err := v.Usage(ctx, t.key)
@@ -76,14 +84,15 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", out.Database)
-	if out.Layout == "python" {
+	if python {
 		fmt.Fprintf(tw, "layout:\tPython sqlite-s3vfs (read-only: migrate it with \"s3vfs migrate %s\")\n", out.Database)
+		fmt.Fprintf(tw, "commit:\tnone (the Python layout keeps no commits)\n")
 	} else {
 		fmt.Fprintf(tw, "format version:\t%d\n", out.FormatVersion)
+		fmt.Fprintf(tw, "commit:\t%d\n", out.Commit)
+		fmt.Fprintf(tw, "commit time:\t%s\n", out.CommitTime.Format(time.RFC3339))
+		fmt.Fprintf(tw, "writer:\t%s\n", out.Writer)
 	}
-	fmt.Fprintf(tw, "commit:\t%d\n", out.Commit)
-	fmt.Fprintf(tw, "commit time:\t%s\n", out.CommitTime.Format(time.RFC3339))
-	fmt.Fprintf(tw, "writer:\t%s\n", out.Writer)
 	fmt.Fprintf(tw, "block size:\t%d\n", out.BlockSize)
 	fmt.Fprintf(tw, "page size:\t%d\n", out.PageSize)
 	fmt.Fprintf(tw, "file size:\t%d\n", out.FileSize)

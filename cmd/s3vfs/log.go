@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/s3vfs/s3vfs"
 )
 
@@ -123,15 +120,7 @@ func printCommits(c *logCommand, commits []s3vfs.Commit, format string) error {
 		e.SetIndent("", "  ")
 		return e.Encode(rows)
 	}
-	table := tablewriter.NewTable(c.stdout,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone))
-	header := make([]any, len(logColumns))
-	for i, col := range logColumns {
-		header[i] = col
-	}
-	table.Header(header...)
+	table := newTableWriter(c.stdout, logColumns)
 	for _, cm := range commits {
 		r := logRow(cm)
 		r[1] = cm.Time.UTC().Format(time.RFC3339)
@@ -139,17 +128,13 @@ func printCommits(c *logCommand, commits []s3vfs.Commit, format string) error {
 		if cm.Checkpoint {
 			r[4] = "yes"
 		}
-		if err := table.Append(r); err != nil {
+		if err := table.row(r); err != nil {
 			return err
 		}
 	}
-	if err := table.Render(); err != nil {
+	if err := table.close(); err != nil {
 		return err
 	}
-	if len(commits) == 1 {
-		fmt.Fprintln(c.stdout, "(1 commit)")
-	} else {
-		fmt.Fprintf(c.stdout, "(%d commits)\n", len(commits))
-	}
-	return nil
+	_, err := fmt.Fprintln(c.stdout, countLine(len(commits), "commit"))
+	return err
 }

@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 // Exit codes.
@@ -29,7 +27,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	code := exitCode(ctx, err, os.Stderr)
 	stop()
@@ -125,7 +123,7 @@ Commands:
 	demo     run a throwaway local S3 server and show the library at work
 	import   copy a local SQLite file into S3:      s3vfs import app.db s3://bucket/app.db
 	export   copy a database from S3 to a file:     s3vfs export [--commit N] s3://bucket/app.db app.db
-	query    run one SQL statement:                 s3vfs query s3://bucket/app.db "SELECT 1"
+	query    run SQL (one or more statements):      s3vfs query s3://bucket/app.db "SELECT 1"
 	shell    interactive SQL prompt:                s3vfs shell s3://bucket/app.db
 	info     block size, page size, commit, objects: s3vfs info s3://bucket/app.db
 	log      list the commits kept (or "history"):  s3vfs log s3://bucket/app.db

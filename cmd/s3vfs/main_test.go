@@ -58,7 +58,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: go build: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	return srv.Sweep(m.Run())
 }
 
 // cli is one test's bucket and the environment the binary runs with.

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/s3vfs/s3vfs"
 )
@@ -41,7 +38,7 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	to := fs.String("to", "", "the new database, s3://BUCKET/KEY in the same bucket (default: in place)")
 	deleteLegacy := fs.Bool("delete-legacy", false, "delete the old objects once the new database is published and verified")
-	fs.IntVar(&c.aws.blockSize, "block-size", 0, "block object size in `bytes` of the new database (default 262144)")
+	fs.IntVar(&c.aws.blockSize, "block-size", 0, fmt.Sprintf("block object size in `bytes` of the new database (default %d)", s3vfs.DefaultBlockSize))
 	if err := parseFlagsAnywhere(fs, args); err != nil {
 		return err
 	}
@@ -66,37 +63,23 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) error {
 		return usagef("--to %s is in another bucket than %s: migrate within the bucket, then copy with s3vfs export and import", dest, t)
 	}
 	opts := &s3vfs.MigrateOptions{To: dest.key, BlockSize: c.aws.blockSize, DeleteLegacy: *deleteLegacy}
-	if isTerminal(c.stderr) {
-		var bar *progressbar.ProgressBar
-		opts.Progress = func(done, total int64) {
-			if bar == nil {
-				bar = progressbar.NewOptions64(total,
-					progressbar.OptionSetDescription("migrate"),
-					progressbar.OptionSetWriter(c.stderr),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionShowTotalBytes(true),
-					progressbar.OptionSetWidth(30),
-					progressbar.OptionThrottle(100*time.Millisecond))
-			}
-			bar.Set64(done)
-		}
-		defer func() {
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(c.stderr)
-			}
-		}()
-	}
+	var finish func()
+	opts.Progress, finish = progressFunc("migrate", c.stderr)
 	r, err := v.Migrate(ctx, t.key, opts)
+	finish() // the bar's line ends before anything else is printed
 	switch {
 	case errors.Is(err, s3vfs.ErrNoDatabase):
 		return err // names the objects it looked for
 	case err != nil:
 		return describe(err, t)
 	}
-	if r.AlreadyMigrated {
+	switch {
+	case r.Native:
+		fmt.Fprintf(c.stdout, "%s is already an s3vfs database (commit %d), not one in the Python sqlite-s3vfs layout: nothing to migrate\n", t, r.Commit)
+		return nil
+	case r.AlreadyMigrated:
 		fmt.Fprintf(c.stdout, "%s already holds this database (commit %d): nothing copied\n", dest, r.Commit)
-	} else {
+	default:
 		fmt.Fprintf(c.stdout, "migrated %s to %s: %d bytes, commit %d, verified\n", t, dest, r.Bytes, r.Commit)
 	}
 	if *deleteLegacy {

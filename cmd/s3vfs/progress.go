@@ -36,6 +36,39 @@ func progress(ctx context.Context, r io.Reader, size int64, desc string, stderr 
 	}
 }
 
+// progressFunc returns a progress callback, as s3vfs.MigrateOptions.Progress
+// takes, that draws a bar on stderr when stderr is a terminal (nil when it
+// is not), and finish, which ends the bar's line. Call finish before
+// printing anything else, so that the next line starts on a line of its
+// own.
+func progressFunc(desc string, stderr io.Writer) (set func(done, total int64), finish func()) {
+	if !isTerminal(stderr) {
+		return nil, func() {}
+	}
+	var bar *progressbar.ProgressBar
+	set = func(done, total int64) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetDescription(desc),
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionShowTotalBytes(true),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionShowCount())
+		}
+		bar.Set64(done)
+	}
+	finish = func() {
+		if bar != nil {
+			bar.Finish()
+			fmt.Fprintln(stderr)
+			bar = nil
+		}
+	}
+	return set, finish
+}
+
 // ctxReader fails reads once ctx is done, also a read that is blocked
 // (on a pipe, say): an interrupt then stops the copy at once. A read left
 // blocked finishes in the background into ctxReader's own buffer.

@@ -62,7 +62,7 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	defer s.Close()
 	s.conn.SetInterrupt(ctx)
 	before := s.v.Stats()
-	err = runScript(s.conn, fs.Arg(1), fs.Args()[2:], c.stdout, *format)
+	err = runScript(s.conn, fs.Arg(1), fs.Args()[2:], c.stdout, rowFormat{name: *format})
 	if *stats {
 		fmt.Fprintf(c.stderr, "s3: %v\n", s.v.Stats().Sub(before))
 	}

@@ -23,10 +23,16 @@ with ";", so it may span lines. Dot commands:
 
 	.tables         list the tables
 	.schema [NAME]  show the CREATE statements
+	.dump [TABLE]   print the database (or a table) as SQL text
 	.stats          S3 requests and bytes so far
-	.format FORMAT  output format: table, csv or json (.mode: the same)
+	.format FORMAT  output format: table, csv or json (.mode: the same;
+	                box and column are table)
+	.headers on|off print CSV's header line (on by default)
 	.help           this list
-	.quit           leave (or Ctrl-D)
+	.quit           leave (or .exit, or Ctrl-D)
+
+Ctrl-C stops the statement that is running, or drops the one being
+typed; the shell goes on.
 
 Statements are read from stdin when it is not a terminal, so a script
 works too. --commit or --asof open an older version of the database,
@@ -41,10 +47,13 @@ Examples:
 
 const shellDotHelp = `.tables         list the tables
 .schema [NAME]  show the CREATE statements
+.dump [TABLE]   print the database (or a table) as SQL text
 .stats          S3 requests and bytes so far
-.format FORMAT  output format: table, csv or json (.mode: the same)
+.format FORMAT  output format: table, csv or json (.mode: the same;
+                box and column are table)
+.headers on|off print CSV's header line (on by default)
 .help           this list
-.quit           leave (or Ctrl-D)
+.quit           leave (or .exit, or Ctrl-D)
 `
 
 // shellCommand is an interactive SQL prompt.
@@ -77,7 +86,7 @@ func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 
-	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: *format}
+	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: rowFormat{name: *format}}
 	if f, ok := c.stdin.(*os.File); ok && f == os.Stdin && isTerminal(os.Stdin) && isTerminal(c.stdout) {
 		return sh.interactive(ctx, s.t)
 	}
@@ -89,12 +98,15 @@ type shell struct {
 	s      *session
 	out    io.Writer
 	errw   io.Writer
-	format string
+	format rowFormat
 	failed bool // a statement failed (reported in the exit status of a script)
+	// interactive: Ctrl-C stops the running statement, not the shell.
+	onTerminal bool
 }
 
 // interactive reads lines with line editing and history.
 func (sh *shell) interactive(ctx context.Context, t target) error {
+	sh.onTerminal = true
 	ln := liner.NewLiner()
 	defer ln.Close()
 	ln.SetCtrlCAborts(true)
@@ -213,11 +225,44 @@ func complete(conn *sqlite3.Conn, sql string) bool {
 
 // exec runs sql and reports an error without stopping the shell.
 func (sh *shell) exec(ctx context.Context, sql string) {
+	ctx, release := sh.interruptible(ctx)
+	defer release()
 	sh.s.conn.SetInterrupt(ctx)
 	if err := runScript(sh.s.conn, sql, nil, sh.out, sh.format); err != nil {
-		sh.failed = true
-		fmt.Fprintln(sh.errw, "Error:", explain(describe(err, sh.s.t)))
+		sh.fail(err)
 	}
+}
+
+// interruptible returns the context a statement runs in: on a terminal,
+// Ctrl-C cancels it, and only it, until release is called.
+func (sh *shell) interruptible(ctx context.Context) (_ context.Context, release func()) {
+	if !sh.onTerminal {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	unroute := ctrlC.route(cancel)
+	return ctx, func() { unroute(); cancel() }
+}
+
+// fail reports err as sqlite3 does, one line after "Error: ", and
+// remembers that a command failed.
+func (sh *shell) fail(err error) {
+	sh.failed = true
+	fmt.Fprintln(sh.errw, "Error:", shellMessage(describe(err, sh.s.t)))
+}
+
+// shellMessage is err without the layers' prefixes ("s3vfs: ", "sqlite3:
+// SQL logic error: "): SQLite's own message where it has one, as the
+// sqlite3 shell prints it.
+func shellMessage(err error) string {
+	var se *sqlite3.Error
+	if errors.As(err, &se) && err.Error() == se.Error() {
+		code := se.ExtendedCode().Error() // "sqlite3: SQL logic error"
+		if msg, ok := strings.CutPrefix(se.Error(), code+": "); ok {
+			return msg
+		}
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(explain(err), "s3vfs: "), "sqlite3: ")
 }
 
 // dot runs a dot command; it returns true to quit.
@@ -246,11 +291,26 @@ func (sh *shell) dot(ctx context.Context, line string) bool {
 			arg = formatTable
 		}
 		if err := checkFormat(arg); err != nil {
-			sh.failed = true
-			fmt.Fprintln(sh.errw, "Error:", err)
+			sh.fail(err)
 			break
 		}
-		sh.format = arg
+		sh.format.name = arg
+	case ".headers", ".header":
+		switch strings.ToLower(arg) {
+		case "on", "yes", "1":
+			sh.format.noHeader = false
+		case "off", "no", "0":
+			sh.format.noHeader = true
+		default:
+			sh.fail(usagef(".headers takes on or off"))
+		}
+	case ".dump":
+		ctx, release := sh.interruptible(ctx)
+		defer release()
+		sh.s.conn.SetInterrupt(ctx)
+		if err := dump(sh.s.conn, sh.out, arg); err != nil {
+			sh.fail(err)
+		}
 	default:
 		sh.failed = true
 		fmt.Fprintf(sh.errw, "Error: unknown command %s: type .help for the list\n", cmd)
@@ -266,8 +326,7 @@ func (sh *shell) query(ctx context.Context, _ string, sql string, args ...string
 	sh.s.conn.SetInterrupt(ctx)
 	stmt, _, err := sh.s.conn.Prepare(sql)
 	if err != nil {
-		sh.failed = true
-		fmt.Fprintln(sh.errw, "Error:", explain(describe(err, sh.s.t)))
+		sh.fail(err)
 		return
 	}
 	defer stmt.Close()
@@ -278,7 +337,6 @@ func (sh *shell) query(ctx context.Context, _ string, sql string, args ...string
 		fmt.Fprintln(sh.out, stmt.ColumnText(0))
 	}
 	if err := stmt.Err(); err != nil {
-		sh.failed = true
-		fmt.Fprintln(sh.errw, "Error:", explain(describe(err, sh.s.t)))
+		sh.fail(err)
 	}
 }

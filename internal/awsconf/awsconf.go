@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // DefaultRegion is the region of a configuration that names none.
@@ -54,8 +55,17 @@ func (e *CredentialsError) Unwrap() error { return e.Err }
 // credentials once, so that a missing login is reported before the first
 // request. A failure to load is the SDK's error, unwrapped; missing or
 // failing credentials are a [*CredentialsError].
+//
+// The configuration logs nothing: the SDK's default logger writes to
+// stderr, and what it writes unasked (such as a DEBUG line for every GET
+// from a store that sends no response checksum, MinIO among them) is noise
+// to the user of a command or of a program embedding s3vfs, which report
+// failures themselves.
 func Load(ctx context.Context, o Options) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	opts := []func(*config.LoadOptions) error{
+		config.WithLogger(logging.Nop{}),
+		config.WithClientLogMode(0),
+	}
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
 	}
@@ -87,8 +97,17 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 // S3Client returns the S3 client of cfg. A non-empty endpoint replaces the
 // configured one; buckets are addressed path-style if pathStyle or if
 // $S3VFS_PATH_STYLE is 1.
+//
+// Response checksums are validated only where an operation requires it
+// (none of those s3vfs makes): the objects of the s3vfs format carry
+// CRC-32C checksums of their own, checked on every store, whereas the
+// SDK's validation depends on the store sending checksum headers (MinIO
+// does not) and otherwise logs that it skipped. Request checksums stay as
+// configured (by default computed and sent with every upload).
 func S3Client(cfg aws.Config, endpoint string, pathStyle bool) *s3.Client {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/s3vfs/s3vfs/internal/testproc"
 )
@@ -53,6 +55,10 @@ type Server struct {
 
 	proc    *testproc.Proc // nil for an external server
 	dataDir string
+
+	mu      sync.Mutex
+	buckets map[string]bool // made by CreateBucket and not yet removed; guarded by mu
+	retried []string        // removals that took more than one round, with the first failure; guarded by mu
 }
 
 // Start returns a running server. Progress messages (such as the one-time
@@ -180,9 +186,10 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 	}
 }
 
-// DataDir is the directory where the local server keeps objects (empty for
-// an external server). Tests use it to tamper with objects behind the
-// library's back.
+// DataDir is the directory where the local server keeps objects, each as
+// a plain file at DataDir/bucket/key (empty for an external server). Tests
+// that change objects behind the library's back do it through the S3 API,
+// which works on every server.
 func (s *Server) DataDir() string { return s.dataDir }
 
 // Close stops the server (if this process started it) and removes its data.
@@ -235,38 +242,143 @@ func (s *Server) AWSEnv() []string {
 }
 
 // CreateBucket creates a bucket with a fresh random name and returns it.
+// The server remembers it until [Server.RemoveBucket] removes it;
+// [Server.RemoveBuckets] removes the ones still there.
 func (s *Server) CreateBucket(ctx context.Context) (string, error) {
+	// Read while the tests run, the variable keys go test's cache of their
+	// results (what a TestMain reads before them does not), so that a run
+	// against another server is not answered from the cache of this one.
+	os.Getenv(EnvEndpoint)
 	name := "s3vfs-" + testproc.RandomHex(8)
 	_, err := s.Client("").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
 	if err != nil {
 		return "", fmt.Errorf("s3server: create bucket %s at %s: %w", name, s.Endpoint, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buckets == nil {
+		s.buckets = map[string]bool{}
+	}
+	s.buckets[name] = true
 	return name, nil
 }
 
 // RemoveBucket deletes every object in bucket and then the bucket itself.
+// A bucket that is gone already counts as removed. Objects that appear
+// while it empties the bucket (a writer not yet stopped) are deleted in a
+// later round, for up to about 15 seconds.
 func (s *Server) RemoveBucket(ctx context.Context, bucket string) error {
+	var err, first error
+	for round := range 20 {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("s3server: remove bucket %s: %w (%w)", bucket, ctx.Err(), err)
+			case <-time.After(time.Duration(min(round, 10)) * 100 * time.Millisecond):
+			}
+		}
+		if err = s.removeBucket(ctx, bucket); err == nil {
+			s.mu.Lock()
+			delete(s.buckets, bucket)
+			if round > 0 {
+				s.retried = append(s.retried, fmt.Sprintf("%s (%d rounds): %v", bucket, round+1, first))
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return fmt.Errorf("s3server: remove bucket %s: %w", bucket, err)
+}
+
+// removeBucket is one attempt of RemoveBucket.
+func (s *Server) removeBucket(ctx context.Context, bucket string) error {
 	c := s.Client("")
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for {
+		// Always the first page: the objects listed before are deleted.
+		page, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		if noSuchBucket(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		var ids []types.ObjectIdentifier
-		for _, o := range page.Contents {
-			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+		if len(page.Contents) == 0 {
+			break
 		}
-		if len(ids) > 0 {
-			if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-				Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-			}); err != nil {
-				return err
-			}
+		ids := make([]types.ObjectIdentifier, len(page.Contents))
+		for i, o := range page.Contents {
+			ids[i] = types.ObjectIdentifier{Key: o.Key}
+		}
+		out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return err
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
 		}
 	}
 	_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
+	if noSuchBucket(err) {
+		return nil
+	}
 	return err
+}
+
+func noSuchBucket(err error) bool {
+	var nsb *types.NoSuchBucket
+	var api smithy.APIError
+	return errors.As(err, &nsb) || errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket"
+}
+
+// RemoveBuckets removes every bucket [Server.CreateBucket] made that
+// [Server.RemoveBucket] has not removed: those of tests that keep theirs to
+// the end (examples, fuzz targets) and of cleanups that failed. It returns
+// how many it removed, and an error naming those it could not remove.
+// Test binaries call it before they exit, so that no bucket outlives them
+// on an external server.
+func (s *Server) RemoveBuckets(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	var names []string
+	for b := range s.buckets {
+		names = append(names, b)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	var errs []error
+	for _, b := range names {
+		if err := s.RemoveBucket(ctx, b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(names) - len(errs), errors.Join(errs...)
+}
+
+// Sweep is [Server.RemoveBuckets] for the TestMain of a test binary that
+// exits with code: it returns code, or 1 after reporting on stderr the
+// buckets it could not remove.
+func (s *Server) Sweep(code int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n, err := s.RemoveBuckets(ctx)
+	if n > 0 {
+		fmt.Fprintf(os.Stderr, "s3server: removed %d buckets left at the end\n", n)
+	}
+	s.mu.Lock()
+	for _, r := range s.retried {
+		fmt.Fprintf(os.Stderr, "s3server: removed bucket %s\n", r)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests left buckets at %s that could not be removed:\n%v\n", s.Endpoint, err)
+		return 1
+	}
+	return code
 }
 
 // Keys lists every object key in bucket under prefix, in order.

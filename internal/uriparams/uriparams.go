@@ -45,3 +45,16 @@ func Check(params url.Values) error {
 	}
 	return nil
 }
+
+// Names returns, sorted, the parameters Known accepts by name (those
+// starting with "_" aside): what docs/reference.md must document.
+func Names() []string {
+	var names []string
+	for _, m := range []map[string]bool{sqlite, ours} {
+		for n := range m {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
