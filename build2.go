@@ -28,7 +28,7 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 		}
 		if err == nil {
 			baseMap, baseOverlays = baseOf(blocks)
-			inner, err = pi.wait(ctx, db.key, &snapshot{blockSize: bs, blocks: baseMap, overlays: baseOverlays})
+			inner, err = pi.wait(ctx, db.key, &snapshot{blockSize: bs, blocks: baseMap, overlays: baseOverlays}, db.vfs.opts.hooks.log)
 		}
 		if err != nil {
 			<-pi.done

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"log"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,8 +38,9 @@ import (
 // is a miss, a write that fails is skipped, and the first failure is
 // logged once.
 type diskCache struct {
-	root  string // the directory of the entries: Options.CacheDir + "/" + diskLayout
-	limit int64  // bytes of entries kept, approximately
+	root  string     // the directory of the entries: Options.CacheDir + "/" + diskLayout
+	limit int64      // bytes of entries kept, approximately
+	hooks *testHooks // the VFS's, for its tests
 
 	mu      sync.Mutex
 	scanned bool  // a sweep has measured the directory; guarded by mu
@@ -65,11 +65,11 @@ const (
 	diskTouchAfter = time.Minute
 )
 
-func newDiskCache(dir string, limit int64) *diskCache {
+func newDiskCache(dir string, limit int64, hooks *testHooks) *diskCache {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return &diskCache{root: filepath.Join(dir, diskLayout), limit: limit}
+	return &diskCache{root: filepath.Join(dir, diskLayout), limit: limit, hooks: hooks}
 }
 
 // path returns the file of the entry of object name in bucket: the
@@ -131,7 +131,7 @@ func (c *diskCache) put(path string, data []byte) {
 	if int64(len(data)) > c.limit || time.Now().UnixNano() < c.offUntil.Load() {
 		return
 	}
-	if err := writeEntry(path, data); err != nil {
+	if err := writeEntry(path, data, c.hooks.write); err != nil {
 		c.offUntil.Store(time.Now().Add(diskRetryAfter).UnixNano())
 		c.failed("write", err)
 		return
@@ -151,8 +151,9 @@ func (c *diskCache) put(path string, data []byte) {
 // writeEntry creates the file at path holding data: a temporary file in
 // the same directory, renamed into place, so that no reader ever sees a
 // partial entry. It is not synced: a file torn by a power loss fails the
-// reader's check and is read from S3 again.
-func writeEntry(path string, data []byte) error {
+// reader's check and is read from S3 again. write writes the bytes to
+// the temporary file.
+func writeEntry(path string, data []byte, write func(*os.File, []byte) (int, error)) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, diskTempPrefix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -166,7 +167,7 @@ func writeEntry(path string, data []byte) error {
 		return err
 	}
 	tmp := f.Name()
-	_, err = diskWrite(f, data)
+	_, err = write(f, data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -189,17 +190,10 @@ func writeEntry(path string, data []byte) error {
 // diskTempPrefix starts the names of files being written.
 const diskTempPrefix = ".tmp-"
 
-// diskWrite writes an entry's bytes to its temporary file; tests replace
-// it to fill the disk or stop a writer half way.
-var diskWrite = func(f *os.File, data []byte) (int, error) { return f.Write(data) }
-
 // failed logs the first failure of the disk cache: it goes on without it.
 func (c *diskCache) failed(op string, err error) {
 	if c.warned.CompareAndSwap(false, true) {
-		diskLogf("s3vfs: disk cache %s: cannot %s (%v); reading blocks from S3 instead (logged once)",
+		c.hooks.log("s3vfs: disk cache %s: cannot %s (%v); reading blocks from S3 instead (logged once)",
 			filepath.Dir(c.root), op, err)
 	}
 }
-
-// diskLogf logs the failure of a disk cache; tests replace it.
-var diskLogf = log.Printf

@@ -289,7 +289,7 @@ func TestDiskCacheKilledWriter(t *testing.T) {
 // half way through writing the first entry, saying "stalled" once it has.
 func childDiskStall() int {
 	var once sync.Once
-	s3vfs.SetDiskWriteForTest(func(f *os.File, data []byte) (int, error) {
+	opts := s3vfs.WithDiskWrite(diskOpts(os.Getenv(childArgEnv), 0), func(f *os.File, data []byte) (int, error) {
 		n, err := f.Write(data[:len(data)/2])
 		if err == nil {
 			once.Do(func() { fmt.Println("stalled") })
@@ -299,7 +299,7 @@ func childDiskStall() int {
 		}
 		select {} // until killed
 	})
-	db := childDiskDB(os.Getenv(childArgEnv), 0)
+	db := childDiskDB(opts)
 	var s string
 	db.QueryRow(diskScan).Scan(&s)
 	return 1 // never reached
@@ -353,7 +353,7 @@ func childDiskScan() int {
 	parts := strings.Split(os.Getenv(childArgEnv), "|")
 	size, _ := strconv.ParseInt(parts[1], 10, 64)
 	rounds, _ := strconv.Atoi(parts[2])
-	db := childDiskDB(parts[0], size)
+	db := childDiskDB(diskOpts(parts[0], size))
 	var got string
 	for range rounds {
 		if err := db.QueryRow(diskScan).Scan(&got); err != nil {
@@ -373,9 +373,8 @@ func childDiskScan() int {
 // childDiskDB opens the child's database on a fresh VFS whose disk cache
 // is in dir, bounded to size bytes (0: the default), without a memory
 // cache, so that every read goes to the disk.
-func childDiskDB(dir string, size int64) *sql.DB {
+func childDiskDB(opts *s3vfs.Options) *sql.DB {
 	srv, bucket, key, _ := childServer()
-	opts := diskOpts(dir, size)
 	opts.CacheSize = -1
 	client, opts := childCoordinated(srv.Client(""), opts)
 	v, err := s3vfs.New(client, bucket, opts)
@@ -399,16 +398,16 @@ func TestDiskCacheUnwritable(t *testing.T) {
 	want := fillDiskDB(t, e, "disk/unwritable.db")
 	var mu sync.Mutex
 	var logged []string
-	t.Cleanup(s3vfs.SetDiskLogForTest(func(format string, args ...any) {
+	logf := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		logged = append(logged, fmt.Sprintf(format, args...))
-	}))
-	check := func(name, dir string) {
+	}
+	check := func(name string, opts *s3vfs.Options) {
 		t.Helper()
 		logged = nil
 		for range 2 { // the second VFS logs its own line
-			opts := diskOpts(dir, 0)
+			opts := s3vfs.WithLog(opts, logf)
 			opts.CacheSize = -1 // every read tries the disk
 			db := openDB(t, e.register(e.newVFS(opts)), "disk/unwritable.db")
 			for range 2 {
@@ -429,16 +428,14 @@ func TestDiskCacheUnwritable(t *testing.T) {
 	// A directory under a regular file can never be created, even by root.
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
-	check("unwritable", filepath.Join(file, "cache"))
+	check("unwritable", diskOpts(filepath.Join(file, "cache"), 0))
 
 	// A full disk: every write fails half way.
 	full := t.TempDir()
-	restore := s3vfs.SetDiskWriteForTest(func(f *os.File, data []byte) (int, error) {
+	check("full disk", s3vfs.WithDiskWrite(diskOpts(full, 0), func(f *os.File, data []byte) (int, error) {
 		n, _ := f.Write(data[:len(data)/2])
 		return n, syscall.ENOSPC
-	})
-	check("full disk", full)
-	restore()
+	}))
 	if entries, temps := diskFiles(t, full); len(entries)+len(temps) != 0 {
 		t.Errorf("a full disk kept %d entries and %d temporary files", len(entries), len(temps))
 	}

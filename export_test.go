@@ -9,12 +9,41 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// AllowWALHeaderForTest lets commits publish the WAL flag in the database
-// header, as versions before the check could, so that tests can make such
-// a database; the returned function restores the check.
-func AllowWALHeaderForTest() (restore func()) {
-	refuseWALHeader = false
-	return func() { refuseWALHeader = true }
+// WithWALHeaderAllowed returns a copy of opts (nil: the defaults) whose
+// VFS lets commits publish the WAL flag in the database header, as
+// versions before the check could, so that tests can make such a
+// database.
+func WithWALHeaderAllowed(opts *Options) *Options {
+	return withHooks(opts, func(h *testHooks) { h.allowWALHeader = true })
+}
+
+// WithDiskWrite returns a copy of opts (nil: the defaults) whose VFS's
+// disk cache writes an entry's bytes to its temporary file with write (to
+// fill the disk, or to stop a writer half way).
+func WithDiskWrite(opts *Options, write func(f *os.File, data []byte) (int, error)) *Options {
+	return withHooks(opts, func(h *testHooks) { h.diskWrite = write })
+}
+
+// WithLog returns a copy of opts (nil: the defaults) whose VFS logs what
+// it does without (a failing disk cache, inner pages it cannot read) with
+// logf.
+func WithLog(opts *Options, logf func(format string, args ...any)) *Options {
+	return withHooks(opts, func(h *testHooks) { h.logf = logf })
+}
+
+// withHooks returns a copy of opts with its hooks changed by set.
+func withHooks(opts *Options, set func(*testHooks)) *Options {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	h := testHooks{}
+	if o.hooks != nil {
+		h = *o.hooks
+	}
+	set(&h)
+	o.hooks = &h
+	return &o
 }
 
 // RunStoreConformanceS3 runs the objectStore conformance suite on the S3
@@ -47,23 +76,6 @@ func (b *MemoryBucket) Keys() []string {
 		keys[i] = o.Key
 	}
 	return keys
-}
-
-// SetDiskWriteForTest replaces how the disk cache writes an entry's bytes
-// to its temporary file (to fill the disk, or to stop a writer half way);
-// the returned function restores it. Call it while no VFS reads.
-func SetDiskWriteForTest(write func(f *os.File, data []byte) (int, error)) (restore func()) {
-	old := diskWrite
-	diskWrite = write
-	return func() { diskWrite = old }
-}
-
-// SetDiskLogForTest replaces where the disk cache logs its failure; the
-// returned function restores it. Call it while no VFS reads.
-func SetDiskLogForTest(logf func(format string, args ...any)) (restore func()) {
-	old := diskLogf
-	diskLogf = logf
-	return func() { diskLogf = old }
 }
 
 // DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.

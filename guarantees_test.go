@@ -199,10 +199,8 @@ func TestWALFlaggedDatabaseOpens(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x)")
 	mustExec(t, db, "INSERT INTO t VALUES (1)")
 	db.Close()
-	restore := s3vfs.AllowWALHeaderForTest()
-	raw := e.newVFS(nil)
+	raw := e.newVFS(s3vfs.WithWALHeaderAllowed(nil))
 	setHeaderBytes(t, raw, "walflag.db", map[int]byte{18: 2, 19: 2})
-	restore()
 
 	fresh := openDB(t, e.register(e.newVFS(nil)), "walflag.db")
 	if n := queryInt(t, fresh, "SELECT count(*) FROM t"); n != 1 {

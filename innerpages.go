@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"slices"
 )
 
@@ -256,7 +255,7 @@ func (db *database) prefetchInner(ctx context.Context, ref ckptRef) *pendingInne
 // one that cannot be read or decoded (a store that keeps failing, an
 // object changed outside s3vfs, a later format) is logged and done
 // without, and fails nothing. Only ctx's end is an error.
-func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot) (*innerPages, error) {
+func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf func(string, ...any)) (*innerPages, error) {
 	<-pi.done
 	if errors.Is(pi.err, ErrNotFound) {
 		return nil, nil
@@ -269,11 +268,8 @@ func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot) (*inn
 		err = pi.f.matches(pi.ref, c.blockSize, c.blocks.len())
 	}
 	if err != nil {
-		innerLogf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.n, key, err)
+		logf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.n, key, err)
 		return nil, nil
 	}
 	return innerOf(key, pi.f, c), nil
 }
-
-// innerLogf reports inner pages done without.
-var innerLogf = log.Printf

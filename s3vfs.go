@@ -151,6 +151,8 @@ type Options struct {
 	// (they refuse version-2 records). A database already in version 2 is
 	// written in version 2 whatever the setting.
 	FormatVersion int
+
+	hooks *testHooks // set only by the package's tests
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -464,7 +466,7 @@ func (v *VFS) diskCacheIn(dir string) *diskCache {
 	defer v.mu.Unlock()
 	c := v.disks[dir]
 	if c == nil {
-		c = newDiskCache(dir, v.opts.CacheDirSize)
+		c = newDiskCache(dir, v.opts.CacheDirSize, v.opts.hooks)
 		if v.disks == nil {
 			v.disks = map[string]*diskCache{}
 		}

@@ -112,10 +112,6 @@ func (f *file) otherWriter() bool {
 	return false
 }
 
-// refuseWALHeader is the rule that no commit publishes the WAL flag; only
-// tests turn it off, to make the databases earlier versions could publish.
-var refuseWALHeader = true
-
 // shareCause makes err the cause every s3vfs file of f's connection
 // reports until its transaction ends: SQLite rolls back each database of
 // the transaction after the refusal, and the connection's error names the
@@ -140,7 +136,7 @@ func (f *file) checkCommittable(super string) error {
 		f.shareCause(err)
 		return err
 	}
-	if buf, ok := f.pending[0]; ok && refuseWALHeader && walFlagged(buf) {
+	if buf, ok := f.pending[0]; ok && !f.db.vfs.opts.hooks.walHeaderAllowed() && walFlagged(buf) {
 		return errWALHeader(f.db.key)
 	}
 	return nil

@@ -63,14 +63,15 @@ const EnvBucket = "S3VFS_BUCKET"
 const EnvCacheDir = "S3VFS_CACHE_DIR"
 
 func init() {
-	vfs.Register(Name, &registry{buckets: map[string]*s3vfs.VFS{}})
+	vfs.Register(Name, &registry{buckets: map[string]*s3vfs.VFS{}, awsConfig: awsConfig()})
 }
 
 // registry is the registered VFS: it routes each open to the VFS of the
 // database's bucket.
 type registry struct {
-	mu      sync.Mutex
-	buckets map[string]*s3vfs.VFS // by bucket and coordinator table; guarded by mu
+	mu        sync.Mutex
+	buckets   map[string]*s3vfs.VFS      // by bucket and coordinator table; guarded by mu
+	awsConfig func() (aws.Config, error) // the AWS configuration, loaded at the first use
 }
 
 var (
@@ -108,7 +109,7 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	}
 	// Not under r.mu, which every open takes: loading the configuration
 	// may wait seconds on the network (credential providers).
-	cfg, err := awsConfig()
+	cfg, err := r.awsConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +131,15 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	return v, nil
 }
 
-// awsConfig loads the AWS configuration once and checks that it has
-// credentials; a failure is retried at the next open.
-var awsConfig = onceOK(func() (aws.Config, error) {
+// awsConfig returns a function that loads the AWS configuration once and
+// checks that it has credentials; a failure is retried at the next call.
+func awsConfig() func() (aws.Config, error) {
+	return onceOK(loadAWSConfig)
+}
+
+// loadAWSConfig loads the AWS configuration and checks that it has
+// credentials.
+func loadAWSConfig() (aws.Config, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg, err := awsconf.Load(ctx, awsconf.Options{})
@@ -146,7 +153,7 @@ var awsConfig = onceOK(func() (aws.Config, error) {
 		return cfg, fmt.Errorf("s3vfs: loading the AWS configuration: %w", err)
 	}
 	return cfg, nil
-})
+}
 
 var errNoCredentials = errors.New("s3vfs: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or configure ~/.aws/credentials")
 

@@ -19,15 +19,11 @@ func TestBucketNotBlockedByConfigLoad(t *testing.T) {
 	release := make(chan struct{})
 	unblock := sync.OnceFunc(func() { close(release) })
 	defer unblock()
-	saved := awsConfig
-	defer func() { awsConfig = saved }()
-	awsConfig = func() (aws.Config, error) {
+	r := &registry{buckets: map[string]*s3vfs.VFS{}, awsConfig: func() (aws.Config, error) {
 		loading <- struct{}{}
 		<-release
 		return aws.Config{Region: "us-east-1"}, nil
-	}
-
-	r := &registry{buckets: map[string]*s3vfs.VFS{}}
+	}}
 	known, err := s3vfs.New(s3.New(s3.Options{Region: "us-east-1"}), "known", nil)
 	if err != nil {
 		t.Fatal(err)

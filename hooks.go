@@ -1,0 +1,41 @@
+package s3vfs
+
+import (
+	"log"
+	"os"
+)
+
+// testHooks are the points where the package's tests change how a VFS
+// behaves; only export_test.go sets them. They live in the VFS's Options,
+// so that each test's VFS has its own and no test changes another's.
+type testHooks struct {
+	// diskWrite writes a disk-cache entry's bytes to its temporary file
+	// (to fill the disk, or stop a writer half way); nil: f.Write.
+	diskWrite func(f *os.File, data []byte) (int, error)
+	// logf logs what a VFS does without (a disk cache that fails, inner
+	// pages that cannot be read); nil: log.Printf.
+	logf func(format string, args ...any)
+	// allowWALHeader lets commits publish the WAL flag in the database
+	// header, as versions before the check could.
+	allowWALHeader bool
+}
+
+// write writes data to f, as the disk cache writes an entry.
+func (h *testHooks) write(f *os.File, data []byte) (int, error) {
+	if h != nil && h.diskWrite != nil {
+		return h.diskWrite(f, data)
+	}
+	return f.Write(data)
+}
+
+// log logs a line.
+func (h *testHooks) log(format string, args ...any) {
+	if h != nil && h.logf != nil {
+		h.logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// walHeaderAllowed reports whether commits may publish the WAL flag.
+func (h *testHooks) walHeaderAllowed() bool { return h != nil && h.allowWALHeader }
