@@ -97,13 +97,7 @@ type terminal struct {
 
 // startTerminal runs the command with args on a pseudo-terminal.
 func startTerminal(t *testing.T, c *cli, args ...string) *terminal {
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(c.env, "TERM=xterm")
-	cmd.Dir = c.dir
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd, tty := startPTY(t, c, args...)
 	term := &terminal{t: t, cmd: cmd, tty: tty}
 	t.Cleanup(func() {
 		tty.Close()
@@ -122,6 +116,19 @@ func startTerminal(t *testing.T, c *cli, args ...string) *terminal {
 		}
 	}()
 	return term
+}
+
+// startPTY starts the command with args on a 120-column pseudo-terminal.
+func startPTY(t *testing.T, c *cli, args ...string) (*exec.Cmd, *os.File) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(c.env, "TERM=xterm")
+	cmd.Dir = c.dir
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, tty
 }
 
 // output is what the command printed so far.
@@ -184,13 +191,7 @@ func TestProgressBarOnTerminal(t *testing.T) {
 		{[]string{"migrate", "--to", c.url("m.db"), c.url("legacy/p.db")}, "migrated "},
 	} {
 		args := tc.args
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(c.env, "TERM=xterm")
-		cmd.Dir = c.dir
-		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cmd, tty := startPTY(t, c, args...)
 		var out bytes.Buffer
 		io.Copy(&out, tty) // until the command exits and the pty closes
 		tty.Close()
