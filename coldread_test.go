@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
@@ -36,7 +35,7 @@ func copyDatabase(t *testing.T, v *s3vfs.VFS, src, dst string) {
 func coldOpenCost(t *testing.T, e *env, key string) (counts map[string]int, waves int) {
 	t.Helper()
 	d := openDB(t, e.register(e.newVFS(nil)), key)
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	e.proxy.Reset()
 	conn(t, d) // opens the file; SQLite reads the header
@@ -105,7 +104,7 @@ func TestColdLookupRoundTrips(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	fillRows(t, db, 20000) // three levels of 4 KiB pages
 	c := conn(t, openDB(t, e.register(e.newVFS(nil)), "look.db"))
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	var mu sync.Mutex
 	var records, blocks int

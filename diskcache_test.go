@@ -149,7 +149,7 @@ func TestDiskCacheWarmOpen(t *testing.T) {
 	first.Close()
 
 	d := openDB(t, e.register(e.newVFS(diskOpts(dir, 0))), "disk/open.db")
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	e.proxy.Reset()
 	conn(t, d) // opens the file; SQLite reads the header

@@ -265,7 +265,7 @@ func TestFormat2UpdateRoundTrips(t *testing.T) {
 		db.SetMaxOpenConns(1)
 		fillRows(t, db, 2000)
 		mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = 1") // the pages read are cached
-		e.proxy.SetLatency(5 * time.Millisecond)
+		e.proxy.SetLatency(waveLatency)
 		e.proxy.Reset()
 		mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = 2")
 		e.proxy.SetLatency(0)
@@ -381,7 +381,7 @@ func TestFormat2ColdLookupOverlaid(t *testing.T) {
 			mustExec(t, db, "UPDATE t SET grp = grp + 1 WHERE id = ?", id)
 		}
 		c := conn(t, openDB(t, e.register(e.newVFS(&s3vfs.Options{Concurrency: 8})), "look.db"))
-		e.proxy.SetLatency(5 * time.Millisecond)
+		e.proxy.SetLatency(waveLatency)
 		e.proxy.Reset()
 		if got := connInt(t, c, "SELECT grp FROM t WHERE id = 15005"); got != 15005%100+1 {
 			t.Fatalf("format %d: grp = %d, want %d", format, got, 15005%100+1)
@@ -446,7 +446,7 @@ func TestFormat2CommitParamRoundTrips(t *testing.T) {
 	e := newEnv(t, nil)
 	n := pastCommit(t, e, "pin.db")
 	old := openDB(t, e.register(e.newVFS(nil)), "pin.db", fmt.Sprintf("commit=%d", n))
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	e.proxy.Reset()
 	if got := queryInt(t, old, "SELECT count(*) FROM t"); got != 1 {

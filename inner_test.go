@@ -20,7 +20,7 @@ func blockGets(t *testing.T, e *env, key, query string, args ...any) (blocks, wa
 	t.Helper()
 	v := e.newVFS(nil)
 	c := conn(t, openDB(t, e.register(v), key))
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	var mu sync.Mutex
 	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3/vfs"
 
@@ -46,6 +47,12 @@ type env struct {
 	name   string // the registered VFS name
 	table  string // configuration (b): the DynamoDB table of the coordinator; "" for none
 }
+
+// waveLatency is the latency the tests that count round trips (the
+// proxy's Waves) set: long enough that requests the code sends in
+// parallel overlap at the proxy even when the race detector and a loaded
+// machine delay a goroutine by several milliseconds (5 ms did not, once).
+const waveLatency = 20 * time.Millisecond
 
 func newEnv(t testing.TB, opts *s3vfs.Options) *env {
 	t.Helper()

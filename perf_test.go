@@ -112,7 +112,7 @@ func TestScanReadAhead(t *testing.T) {
 	for _, ra := range []int{0, -1} {
 		v := e.newVFS(&s3vfs.Options{ReadAhead: ra})
 		c := conn(t, openDB(t, e.register(v), "scan.db"))
-		e.proxy.SetLatency(5 * time.Millisecond)
+		e.proxy.SetLatency(waveLatency)
 		e.proxy.Reset()
 		if got := connInt(t, c, "SELECT count(*) FROM t WHERE v LIKE '%ABCDEF%'"); got < 0 {
 			t.Fatal(got)
@@ -135,7 +135,7 @@ func TestScanReadAhead(t *testing.T) {
 func TestSerializeReadAhead(t *testing.T) {
 	e, blocks := scanEnv(t)
 	v := e.newVFS(nil)
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	e.proxy.Reset()
 	r := v.SerializeReader(context.Background(), "scan.db")
@@ -248,7 +248,7 @@ func TestUploadsParallel(t *testing.T) {
 	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
 	db := e.open("up.db")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, grp INTEGER, v TEXT)")
-	e.proxy.SetLatency(5 * time.Millisecond)
+	e.proxy.SetLatency(waveLatency)
 	defer e.proxy.SetLatency(0)
 	e.proxy.Reset()
 	mustExec(t, db, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 4000)
