@@ -6,6 +6,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // readBlock returns the bytes of block idx of snapshot s: from the cache,
@@ -16,7 +18,7 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 	if s.overlays[idx] != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
-	want := blockLen(idx, s.blockSize, s.size)
+	want := format.BlockLen(idx, s.blockSize, s.size)
 	name, ok := s.blockID(db.key, idx)
 	if !ok {
 		return make([]byte, want), nil
@@ -45,20 +47,20 @@ func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int6
 	if s.overlays[idx] != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
-	want := blockLen(idx, s.blockSize, s.size)
-	ref := s.blocks.get(idx)
-	if ref.isHole() {
+	want := format.BlockLen(idx, s.blockSize, s.size)
+	ref := s.blocks.Get(idx)
+	if ref.IsHole() {
 		return make([]byte, want), nil
 	}
 	if s.legacy != nil {
 		return db.readLegacyBlock(ctx, s, idx)
 	}
-	name := blockName(db.key, idx, ref)
+	name := format.BlockName(db.key, idx, ref)
 	data, err := db.vfs.store.get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) != want || checksum(data) != ref.crc {
+	if int64(len(data)) != want || format.Checksum(data) != ref.CRC {
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s (object %s) is corrupt: "+
 			"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
 			idx, db.key, name, s.n), sqlite3.IOERR_DATA)

@@ -4,27 +4,29 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // build2 is build for a version-2 record: the snapshot of rec over its
 // base checkpoint (of either version), read unless prev has it already.
-func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*snapshot, error) {
-	var baseMap blockMap
-	var baseOverlays map[int64]*overlay
+func (db *database) build2(ctx context.Context, rec *format.Record, prev *snapshot) (*snapshot, error) {
+	var baseMap format.BlockMap
+	var baseOverlays map[int64]*format.Overlay
 	var inner *innerPages
 	var fb *firstBlock
 	switch {
-	case rec.base == (ckptRef{}):
-	case prev != nil && prev.base == rec.base:
+	case rec.Base == (format.CheckpointRef{}):
+	case prev != nil && prev.base == rec.Base:
 		baseMap, baseOverlays, inner = prev.baseMap, prev.baseOverlays, prev.inner
 	default:
 		fb = db.prefetchFirstBlock(ctx, rec)
-		done := db.prefetchFirstOverlay(ctx, rec.v2)
-		pi := db.prefetchInner(ctx, rec.base)
-		bs, blocks, err := db.readBaseEntries(ctx, rec.base)
+		done := db.prefetchFirstOverlay(ctx, rec.V2)
+		pi := db.prefetchInner(ctx, rec.Base)
+		bs, blocks, err := db.readBaseEntries(ctx, rec.Base)
 		done()
-		if err == nil && bs != rec.blockSize {
-			err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
+		if err == nil && bs != rec.BlockSize {
+			err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.key, format.ErrCorrupt)
 		}
 		if err == nil {
 			baseMap, baseOverlays = baseOf(blocks)
@@ -36,7 +38,7 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 			return nil, err
 		}
 	}
-	s := snapshotOf2(rec.v2, rec.size, baseMap, baseOverlays)
+	s := snapshotOf2(rec.V2, rec.Size, baseMap, baseOverlays)
 	s.inner = inner
 	fb.keep(db, s)
 	return s, nil
@@ -44,18 +46,18 @@ func (db *database) build2(ctx context.Context, rec *record, prev *snapshot) (*s
 
 // readBaseEntries reads checkpoint ref, of either format version: its
 // block size and its entries as version-2 entries.
-func (db *database) readBaseEntries(ctx context.Context, ref ckptRef) (int64, []entry2, error) {
+func (db *database) readBaseEntries(ctx context.Context, ref format.CheckpointRef) (int64, []format.Entry2, error) {
 	type base struct {
 		blockSize int64
-		blocks    []entry2
+		blocks    []format.Entry2
 	}
-	b, err := readImmutable(ctx, db, checkpointName(db.key, ref.n, ref.token), func(data []byte) (base, error) {
-		n, token, bs, blocks, err := decodeAnyCheckpoint(data)
-		if err == nil && (n != ref.n || token != ref.token) {
-			err = fmt.Errorf("%w: it names another commit", errCorrupt)
+	b, err := readImmutable(ctx, db, format.CheckpointName(db.key, ref.N, ref.Token), func(data []byte) (base, error) {
+		n, token, bs, blocks, err := format.DecodeAnyCheckpoint(data)
+		if err == nil && (n != ref.N || token != ref.Token) {
+			err = fmt.Errorf("%w: it names another commit", format.ErrCorrupt)
 		}
 		if err != nil {
-			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.n, db.key, err)
+			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.N, db.key, err)
 		}
 		return base{bs, blocks}, nil
 	})
@@ -67,11 +69,11 @@ func (db *database) readBaseEntries(ctx context.Context, ref ckptRef) (int64, []
 // every version-2 delta), so that SQLite's first read, the header, finds
 // them with block 0 (firstblock.go). The returned function waits for the
 // fetches; their errors show again when the block is read.
-func (db *database) prefetchFirstOverlay(ctx context.Context, rec *record2) (wait func()) {
+func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record2) (wait func()) {
 	var wg sync.WaitGroup
-	if len(rec.delta) > 0 && rec.delta[0].idx == 0 && rec.delta[0].ov != nil && db.cache().limit > 0 {
-		for _, r := range rec.delta[0].ov.recs {
-			if r.n == rec.n {
+	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.cache().limit > 0 {
+		for _, r := range rec.Delta[0].Ov.Recs {
+			if r.N == rec.N {
 				continue // the record itself, read already
 			}
 			wg.Go(func() { db.overlayRecord(ctx, r) })

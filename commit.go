@@ -11,6 +11,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // errConflict reports that another writer created the commit record first.
@@ -79,10 +81,10 @@ func (v *VFS) writesFormat2(s *snapshot) bool {
 // returns errConflict, with f still holding its writes and every object it
 // uploaded (deleted when the transaction ends: a rebase keeps its early
 // blocks).
-func (f *file) publish(ctx context.Context, rec *record, uploads []upload, blocks int, next *snapshot, changes map[int64]blockRef) error {
+func (f *file) publish(ctx context.Context, rec *format.Record, uploads []upload, blocks int, next *snapshot, changes map[int64]format.BlockRef) error {
 	db := f.db
 	v := db.vfs
-	claims := f.early.claims(db.key, rec.n, f.spilled)
+	claims := f.early.claims(db.key, rec.N, f.spilled)
 	renewals := make([]upload, len(claims))
 	for i, c := range claims {
 		renewals[i] = c.upload
@@ -151,14 +153,14 @@ func (v *VFS) putAll(ctx context.Context, uploads []upload) error {
 // A failed or ambiguous create is settled by reading the record back: a
 // record carrying our token is our commit (an earlier attempt whose answer
 // was lost), any other record is a lost race.
-func (db *database) createRecord(ctx context.Context, rec *record) error {
+func (db *database) createRecord(ctx context.Context, rec *format.Record) error {
 	rs := db.vfs.records
-	data := rec.bytes()
+	data := rec.Bytes()
 	// Never create a record on a parent seen too long ago (retention.go).
-	if err := db.confirmParent(ctx, rec.parent); err != nil {
+	if err := db.confirmParent(ctx, rec.Parent); err != nil {
 		return err
 	}
-	if rec.parent == 0 {
+	if rec.Parent == 0 {
 		if err := db.claimCoordination(ctx); err != nil {
 			return err
 		}
@@ -171,44 +173,44 @@ func (db *database) createRecord(ctx context.Context, rec *record) error {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt*attempt) * 50 * time.Millisecond)
 		}
-		if err = rs.create(ctx, db.key, rec.n, data); err == nil {
+		if err = rs.create(ctx, db.key, rec.N, data); err == nil {
 			// Its own encoding decodes: the error cannot happen, and the
 			// record is created either way.
-			_, _ = db.keepRecord(rec.n, data)
+			_, _ = db.keepRecord(rec.N, data)
 			return nil
 		}
 		if refused(err) {
 			if attempt == 0 {
 				// Refused, not lost: no create of this commit was carried out.
-				return fmt.Errorf("s3vfs: commit %d of %s: %w", rec.n, db.key, err)
+				return fmt.Errorf("s3vfs: commit %d of %s: %w", rec.N, db.key, err)
 			}
 			// An earlier attempt's answer was lost, and trying again
 			// cannot help: only reading back can still settle it.
 		}
-		got, gerr := db.readBack(ctx, rec.n, errors.Is(err, ErrExists))
+		got, gerr := db.readBack(ctx, rec.N, errors.Is(err, ErrExists))
 		switch {
 		case gerr == nil:
-			r, derr := db.keepRecord(rec.n, got) // the rebase that follows a lost race reads it
+			r, derr := db.keepRecord(rec.N, got) // the rebase that follows a lost race reads it
 			if derr != nil {
 				// Unreadable: it may be ours. Calling it a lost race would
 				// delete the blocks of a published commit.
-				return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and the record read back does not decode: %v)", rec.n, db.key, err, derr)
+				return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and the record read back does not decode: %v)", rec.N, db.key, err, derr)
 			}
-			if r.token == rec.token {
+			if r.Token == rec.Token {
 				return nil
 			}
 			return errConflict
 		case errors.Is(gerr, ErrNotFound) && refused(err):
-			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found; an earlier try may still land)", rec.n, db.key, err)
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found; an earlier try may still land)", rec.N, db.key, err)
 		case errors.Is(gerr, ErrNotFound):
 			continue // nothing there yet (409, or a failed request): try again
 		default:
-			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.n, db.key, err, readBackError(err, gerr))
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.N, db.key, err, readBackError(err, gerr))
 		}
 	}
 	// No record was found after any attempt, but a create still in flight
 	// somewhere may land later: the outcome is not known for certain.
-	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.n, db.key, err, 4)
+	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.N, db.key, err, 4)
 }
 
 // readBack reads record n, whose create failed, to settle whose it is.

@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // commit2 is commit in format version 2 (docs/format.md): planned by
@@ -30,7 +32,7 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt, rules 
 		// lose: it is rebased without trying.
 		sent := f.db.known.newer(s) == s
 		if sent {
-			err = f.publish(ctx, p.rec.header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
+			err = f.publish(ctx, p.rec.Header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
 			if !errors.Is(err, errConflict) {
 				return err
 			}
@@ -68,14 +70,14 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 	}
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
 	p := planCommit2(db.key, s, f.txView, in, a)
-	if p.next.base.n == p.rec.n {
+	if p.next.base.N == p.rec.N {
 		p = withInner(db.key, p, s.inner, f.innerPagesFor(ctx, s, p.next, committed))
 	}
 	// Cached before the create: if the commit loses, no map names them.
-	db.cache().add(overlayRecordID(db.key, p.rec.n, p.rec.token), p.encoded)
+	db.cache().add(overlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
 	for idx, ov := range p.next.overlays {
-		if buf, ok := f.pending[idx]; ok && len(ov.recs) > 0 && ov.recs[len(ov.recs)-1].n == p.rec.n {
-			if data := buf[:blockLen(idx, s.blockSize, p.rec.fileSize)]; checksum(data) == ov.crc {
+		if buf, ok := f.pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
+			if data := buf[:format.BlockLen(idx, s.blockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
 				db.cache().add(overlaidID(db.key, p.next.entry(idx)), data)
 			}
 		}
@@ -138,12 +140,12 @@ func (f *file) committedBytes(ctx context.Context, s *snapshot) (map[int64][]byt
 	db := f.db
 	out := map[int64][]byte{}
 	for idx := range f.pending {
-		if idx >= s.blocks.len() {
+		if idx >= s.blocks.Len() {
 			continue
 		}
 		name, ok := s.blockID(db.key, idx)
 		if !ok {
-			out[idx] = make([]byte, blockLen(idx, s.blockSize, s.size)) // a hole
+			out[idx] = make([]byte, format.BlockLen(idx, s.blockSize, s.size)) // a hole
 			continue
 		}
 		if data, ok := db.cache().get(name); ok {

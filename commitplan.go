@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // A commit is planned, then done. Planning is pure: from the snapshot a
@@ -27,11 +29,11 @@ type commitAttempt struct {
 
 // commitPlan is what a commit writes, and what it makes once published.
 type commitPlan struct {
-	rec     *record
-	next    *snapshot          // the snapshot rec makes
-	changes map[int64]blockRef // every block the commit sets: written, spilled, or a new hole
-	uploads []upload           // the changed blocks in index order, then any checkpoint
-	blocks  int                // how many of uploads are blocks
+	rec     *format.Record
+	next    *snapshot                 // the snapshot rec makes
+	changes map[int64]format.BlockRef // every block the commit sets: written, spilled, or a new hole
+	uploads []upload                  // the changed blocks in index order, then any checkpoint
+	blocks  int                       // how many of uploads are blocks
 }
 
 // rewrites returns the blocks that the commit of w on s must rewrite
@@ -42,20 +44,20 @@ type commitPlan struct {
 // loads each as a pending block (with its committed bytes) before it plans
 // the commit.
 func rewrites(s *snapshot, w txView) []int64 {
-	bs, newLen := s.blockSize, nblocks(w.pendingSize, s.blockSize)
+	bs, newLen := s.blockSize, format.NBlocks(w.pendingSize, s.blockSize)
 	cut := int64(-1)
 	if w.floor < s.size && w.floor%bs != 0 {
 		cut = w.floor / bs
 	}
 	var out []int64
-	for _, idx := range []int64{s.blocks.len() - 1, newLen - 1, cut} {
+	for _, idx := range []int64{s.blocks.Len() - 1, newLen - 1, cut} {
 		if _, ok := w.spilled[idx]; ok {
 			continue // spilled blocks are always whole and current
 		}
 		if _, ok := w.pending[idx]; ok || slices.Contains(out, idx) {
 			continue
 		}
-		if idx >= 0 && idx < newLen && (idx == cut || blockLen(idx, bs, w.pendingSize) != blockLen(idx, bs, s.size)) {
+		if idx >= 0 && idx < newLen && (idx == cut || format.BlockLen(idx, bs, w.pendingSize) != format.BlockLen(idx, bs, s.size)) {
 			out = append(out, idx)
 		}
 	}
@@ -66,19 +68,19 @@ func rewrites(s *snapshot, w txView) []int64 {
 // key: the blocks it uploads, the record, and a checkpoint when the
 // record's delta would list more than checkpointAfter blocks or tooLarge
 // (nil: never) says the record does not fit where records are kept.
-func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge func(*record) bool) commitPlan {
+func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge func(*format.Record) bool) commitPlan {
 	bs, size := s.blockSize, w.pendingSize
-	newLen := nblocks(size, bs)
+	newLen := format.NBlocks(size, bs)
 	n := s.n + 1
-	p := commitPlan{changes: make(map[int64]blockRef, len(w.pending)+len(w.spilled))}
+	p := commitPlan{changes: make(map[int64]format.BlockRef, len(w.pending)+len(w.spilled))}
 	for _, idx := range slices.Sorted(maps.Keys(w.pending)) {
 		if idx >= newLen {
 			continue
 		}
-		data := w.pending[idx][:blockLen(idx, bs, size)]
-		ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
+		data := w.pending[idx][:format.BlockLen(idx, bs, size)]
+		ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(data)}
 		p.changes[idx] = ref
-		p.uploads = append(p.uploads, upload{blockName(key, idx, ref), data})
+		p.uploads = append(p.uploads, upload{format.BlockName(key, idx, ref), data})
 	}
 	p.blocks = len(p.uploads)
 	for idx, ref := range w.spilled {
@@ -88,27 +90,27 @@ func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge fun
 	}
 	// Blocks past the old end, or wholly past a truncation, that were not
 	// written since are holes: never written, read as zeros.
-	for idx := min(s.blocks.len(), nblocks(w.floor, bs)); idx < newLen; idx++ {
+	for idx := min(s.blocks.Len(), format.NBlocks(w.floor, bs)); idx < newLen; idx++ {
 		if _, ok := p.changes[idx]; !ok {
-			p.changes[idx] = blockRef{}
+			p.changes[idx] = format.BlockRef{}
 		}
 	}
 
-	p.rec = &record{
-		n: n, parent: s.n, token: a.token,
-		blockSize: bs, fileSize: size,
-		time: a.time, writer: a.writer,
-		base:  s.base,
-		delta: mergeEntries(s.delta, p.changes, newLen),
+	p.rec = &format.Record{
+		N: n, Parent: s.n, Token: a.token,
+		BlockSize: bs, FileSize: size,
+		Time: a.time, Writer: a.writer,
+		Base:  s.base,
+		Delta: format.MergeEntries(s.delta, p.changes, newLen),
 	}
-	blocks := s.blocks.with(newLen, p.changes)
+	blocks := s.blocks.With(newLen, p.changes)
 	baseMap := s.baseMap
-	if len(p.rec.delta) > checkpointAfter(newLen) || (tooLarge != nil && tooLarge(p.rec)) {
-		c := newCheckpoint(n, a.token, bs, size, blocks)
-		p.uploads = append(p.uploads, upload{checkpointName(key, n, a.token), c.encode()})
-		p.rec.base, p.rec.delta, baseMap = ckptRef{n, a.token}, nil, blocks
+	if len(p.rec.Delta) > checkpointAfter(newLen) || (tooLarge != nil && tooLarge(p.rec)) {
+		c := format.NewCheckpoint(n, a.token, bs, size, blocks)
+		p.uploads = append(p.uploads, upload{format.CheckpointName(key, n, a.token), c.Encode()})
+		p.rec.Base, p.rec.Delta, baseMap = format.CheckpointRef{N: n, Token: a.token}, nil, blocks
 	}
-	p.next = p.rec.snapshot(blocks, baseMap)
+	p.next = recordSnapshot(p.rec, blocks, baseMap)
 	return p
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"maps"
 	"slices"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Planning a version-2 commit (docs/format.md, "Format version 2"): which
@@ -42,13 +44,13 @@ type planInputs struct {
 // commitPlan2 is what a version-2 commit writes, and what it makes once
 // published.
 type commitPlan2 struct {
-	rec     *record2
-	encoded []byte             // rec.encode(): what the conditional create writes
-	next    *snapshot          // the snapshot rec makes
-	changes map[int64]blockRef // the base objects the commit sets: folded, spilled, or a new hole
-	uploads []upload           // the folded blocks in index order, then any checkpoint
-	blocks  int                // how many of uploads are blocks
-	folded  []int64            // the blocks uploaded whole, ascending
+	rec     *format.Record2
+	encoded []byte                    // rec.encode(): what the conditional create writes
+	next    *snapshot                 // the snapshot rec makes
+	changes map[int64]format.BlockRef // the base objects the commit sets: folded, spilled, or a new hole
+	uploads []upload                  // the folded blocks in index order, then any checkpoint
+	blocks  int                       // how many of uploads are blocks
+	folded  []int64                   // the blocks uploaded whole, ascending
 }
 
 // onePut reports whether the commit is a single request: the record.
@@ -58,7 +60,7 @@ func (p *commitPlan2) onePut() bool { return len(p.uploads) == 0 }
 type blockChange struct {
 	idx   int64
 	data  []byte // the new block, exactly its length
-	pages pageList
+	pages format.PageList
 	bytes int64 // the bytes of pages
 }
 
@@ -71,7 +73,7 @@ func pageUnit(blockSize int64, block0 []byte) int64 {
 		if ps == 1 {
 			ps = 65536
 		}
-		if validUnit(ps, blockSize) {
+		if format.ValidUnit(ps, blockSize) {
 			return ps
 		}
 	}
@@ -83,15 +85,15 @@ func pageUnit(blockSize int64, block0 []byte) int64 {
 // changed), of which only the first live bytes still count (a truncation
 // removed the rest). In block 0 the change counter and version-valid-for
 // number are not compared: readers serve them.
-func changedPages(idx, blockSize, unit int64, data, old []byte, live int64) pageList {
-	var l pageList
+func changedPages(idx, blockSize, unit int64, data, old []byte, live int64) format.PageList {
+	var l format.PageList
 	if old != nil && int64(len(old)) < live {
 		old = nil
 	}
 	for off := int64(0); off < int64(len(data)); off += unit {
 		end := min(off+unit, int64(len(data)))
 		if old == nil || end > live || !samePage(idx == 0 && off == 0, data[off:end], old[off:end]) {
-			l = l.add((idx*blockSize + off) / unit)
+			l = l.Add((idx*blockSize + off) / unit)
 		}
 	}
 	return l
@@ -116,7 +118,7 @@ func samePage(header bool, a, b []byte) bool {
 // then upgrades the database.
 func planCommit2(key string, s *snapshot, w txView, in planInputs, a commitAttempt) commitPlan2 {
 	bs, size := s.blockSize, w.pendingSize
-	newLen := nblocks(size, bs)
+	newLen := format.NBlocks(size, bs)
 	live := min(s.size, w.floor)
 	block0 := w.pending[0]
 	if block0 == nil {
@@ -129,23 +131,23 @@ func planCommit2(key string, s *snapshot, w txView, in planInputs, a commitAttem
 		if idx >= newLen {
 			continue
 		}
-		c := blockChange{idx: idx, data: w.pending[idx][:blockLen(idx, bs, size)]}
-		c.pages = changedPages(idx, bs, unit, c.data, in.committed[idx], blockLen(idx, bs, live))
-		if idx == 0 && len(c.data) > 0 && !c.pages.contains(0) {
+		c := blockChange{idx: idx, data: w.pending[idx][:format.BlockLen(idx, bs, size)]}
+		c.pages = changedPages(idx, bs, unit, c.data, in.committed[idx], format.BlockLen(idx, bs, live))
+		if idx == 0 && len(c.data) > 0 && !c.pages.Contains(0) {
 			// Page 1 differs at most in the fields readers serve: it
 			// keeps its stored bytes, which the block then reads as.
 			c.data = slices.Clone(c.data)
 			copy(c.data, in.committed[0][:min(unit, int64(len(c.data)))])
 		}
-		for p := range c.pages.all() {
-			c.bytes += pageLen(p, unit, size)
+		for p := range c.pages.All() {
+			c.bytes += format.PageLen(p, unit, size)
 		}
 		written = append(written, c)
 	}
 
 	fold := map[int64]bool{}
 	for _, c := range written {
-		if ov := s.overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.recs)+1 > in.bounds.records {
+		if ov := s.overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > in.bounds.records {
 			fold[c.idx] = true
 		}
 	}
@@ -197,12 +199,12 @@ func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
 // blocks carry their changed pages inline.
 func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) commitPlan2 {
 	bs, size := s.blockSize, w.pendingSize
-	newLen := nblocks(size, bs)
+	newLen := format.NBlocks(size, bs)
 	n := s.n + 1
-	self := overlayRef{n: n, token: a.token}
-	p := commitPlan2{changes: map[int64]blockRef{}}
-	entries := map[int64]entry2{}
-	var changed, inline pageList
+	self := format.OverlayRef{N: n, Token: a.token}
+	p := commitPlan2{changes: map[int64]format.BlockRef{}}
+	entries := map[int64]format.Entry2{}
+	var changed, inline format.PageList
 	var pages []byte
 
 	for _, c := range written {
@@ -210,24 +212,24 @@ func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold m
 		length := int64(len(c.data))
 		switch old := s.entry(c.idx); {
 		case fold[c.idx]:
-			ref := blockRef{commit: n, token: a.token, crc: checksum(c.data)}
-			entries[c.idx] = entry2{idx: c.idx, ref: ref}
+			ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(c.data)}
+			entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
 			p.changes[c.idx] = ref
-			p.uploads = append(p.uploads, upload{blockName(key, c.idx, ref), c.data})
+			p.uploads = append(p.uploads, upload{format.BlockName(key, c.idx, ref), c.data})
 			p.folded = append(p.folded, c.idx)
 		case len(c.pages) > 0:
-			var recs []overlayRef
-			if old.ov != nil {
-				recs = slices.Clone(old.ov.recs)
+			var recs []format.OverlayRef
+			if old.Ov != nil {
+				recs = slices.Clone(old.Ov.Recs)
 			}
-			entries[c.idx] = entry2{idx: c.idx, ref: old.ref,
-				ov: &overlay{baseLen: s.baseLength(c.idx), recs: append(recs, self), crc: checksum(c.data)}}
+			entries[c.idx] = format.Entry2{Idx: c.idx, Ref: old.Ref,
+				Ov: &format.Overlay{BaseLen: s.baseLength(c.idx), Recs: append(recs, self), CRC: format.Checksum(c.data)}}
 			inline = unionPages(inline, c.pages)
-			for pg := range c.pages.all() {
+			for pg := range c.pages.All() {
 				off := pg*unit - c.idx*bs
-				pages = append(pages, c.data[off:off+pageLen(pg, unit, size)]...)
+				pages = append(pages, c.data[off:off+format.PageLen(pg, unit, size)]...)
 			}
-		case length != blockLen(c.idx, bs, s.size):
+		case length != format.BlockLen(c.idx, bs, s.size):
 			// No page changed, but the block's length did: the same
 			// object, read to the new length.
 			if e := relength(s, c.idx, c.data); e != old {
@@ -238,104 +240,104 @@ func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold m
 	p.blocks = len(p.uploads)
 	for idx, ref := range w.spilled {
 		if idx < newLen {
-			entries[idx] = entry2{idx: idx, ref: ref} // uploaded early (spill.go)
+			entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
 			p.changes[idx] = ref
 			changed = unionPages(changed, w.spilledChanged(idx, bs, unit, size))
 		}
 	}
 	// Blocks past the old end, or wholly past a truncation, that were not
 	// written since are holes.
-	for idx := min(s.blocks.len(), nblocks(w.floor, bs)); idx < newLen; idx++ {
+	for idx := min(s.blocks.Len(), format.NBlocks(w.floor, bs)); idx < newLen; idx++ {
 		if _, ok := entries[idx]; !ok {
-			entries[idx] = entry2{idx: idx}
-			p.changes[idx] = blockRef{}
+			entries[idx] = format.Entry2{Idx: idx}
+			p.changes[idx] = format.BlockRef{}
 			changed = unionPages(changed, blockPages(idx, bs, unit, size))
 		}
 	}
 
-	p.rec = &record2{
-		n: n, parent: s.n, token: a.token,
-		blockSize: bs, fileSize: size,
-		time: a.time, writer: a.writer,
-		base: s.base, unit: unit,
-		changed: changed, inline: inline, pages: pages,
-		delta: mergeEntries2(s.deltaEntries(), entries, newLen, s),
+	p.rec = &format.Record2{
+		N: n, Parent: s.n, Token: a.token,
+		BlockSize: bs, FileSize: size,
+		Time: a.time, Writer: a.writer,
+		Base: s.base, Unit: unit,
+		Changed: changed, Inline: inline, Pages: pages,
+		Delta: mergeEntries2(s.deltaEntries(), entries, newLen, s),
 	}
-	p.encoded = p.rec.encode()
+	p.encoded = p.rec.Encode()
 	p.next = s.successor(p.rec, len(p.encoded), entries, newLen)
 	return p
 }
 
 // relength returns the entry of block idx of s read to the length of
 // data, whose pages all equal the committed ones.
-func relength(s *snapshot, idx int64, data []byte) entry2 {
+func relength(s *snapshot, idx int64, data []byte) format.Entry2 {
 	e := s.entry(idx)
-	if e.ref.isHole() && e.ov == nil {
+	if e.Ref.IsHole() && e.Ov == nil {
 		return e // zeros at any length
 	}
-	ov := &overlay{baseLen: s.baseLength(idx), crc: checksum(data)}
-	if e.ov != nil {
-		ov.recs = e.ov.recs
+	ov := &format.Overlay{BaseLen: s.baseLength(idx), CRC: format.Checksum(data)}
+	if e.Ov != nil {
+		ov.Recs = e.Ov.Recs
 	}
-	if len(ov.recs) == 0 && ov.baseLen == int64(len(data)) {
+	if len(ov.Recs) == 0 && ov.BaseLen == int64(len(data)) {
 		ov = nil // the object is the block again
 	}
-	return entry2{idx: idx, ref: e.ref, ov: ov}
+	return format.Entry2{Idx: idx, Ref: e.Ref, Ov: ov}
 }
 
 // blockPages returns every page of block idx in a file of size bytes.
-func blockPages(idx, blockSize, unit, size int64) pageList {
-	l := blockLen(idx, blockSize, size)
+func blockPages(idx, blockSize, unit, size int64) format.PageList {
+	l := format.BlockLen(idx, blockSize, size)
 	if l == 0 {
 		return nil
 	}
-	return pageList{{idx * blockSize / unit, npages(l, unit)}}
+	return format.PageList{{First: idx * blockSize / unit, N: format.NPages(l, unit)}}
 }
 
 // unionPages returns the pages of a and b.
-func unionPages(a, b pageList) pageList {
-	var out pageList
+func unionPages(a, b format.PageList) format.PageList {
+	var out format.PageList
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
-		var r pageRun
-		if j >= len(b) || i < len(a) && a[i].first <= b[j].first {
+		var r format.PageRun
+		if j >= len(b) || i < len(a) && a[i].First <= b[j].First {
 			r, i = a[i], i+1
 		} else {
 			r, j = b[j], j+1
 		}
-		out = out.addRun(r.first, r.n)
+		out = out.AddRun(r.First, r.N)
 	}
 	return out
 }
 
 // deltaEntries returns the delta of s's record as version-2 entries.
-func (s *snapshot) deltaEntries() []entry2 {
+func (s *snapshot) deltaEntries() []format.Entry2 {
 	if s.format >= 2 {
 		return s.delta2
 	}
-	return entriesFromV1(s.delta)
+	return format.EntriesFromV1(s.delta)
 }
 
 // mergeEntries2 returns the delta of a record over the delta of its
 // parent: the parent's entries, replaced by changes, without blocks at or
 // past n, and with block 0 always present (docs/format.md, "Entries,
 // version 2"), taken from s where neither names it.
-func mergeEntries2(parent []entry2, changes map[int64]entry2, n int64, s *snapshot) []entry2 {
-	m := make(map[int64]entry2, len(parent)+len(changes)+1)
+func mergeEntries2(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *snapshot) []format.Entry2 {
+	m := make(map[int64]format.Entry2, len(parent)+len(changes)+1)
 	for _, e := range parent {
-		m[e.idx] = e
+		m[e.Idx] = e
 	}
 	maps.Copy(m, changes)
 	if _, ok := m[0]; !ok && n > 0 {
 		m[0] = s.entry(0)
 	}
-	out := make([]entry2, 0, len(m))
+	out := make([]format.Entry2, 0, len(m))
 	for idx, e := range m {
 		if idx < n {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(x, y entry2) int { return int(x.idx - y.idx) })
+	slices.SortFunc(out, func(x, y format.Entry2) int { return int(x.Idx - y.Idx) })
 	if len(out) == 0 {
 		return nil
 	}
@@ -344,16 +346,16 @@ func mergeEntries2(parent []entry2, changes map[int64]entry2, n int64, s *snapsh
 
 // successor returns the snapshot that record rec, size bytes long, makes
 // over s, with entries the blocks it set.
-func (s *snapshot) successor(rec *record2, size int, entries map[int64]entry2, n int64) *snapshot {
-	refs := make(map[int64]blockRef, len(entries))
+func (s *snapshot) successor(rec *format.Record2, size int, entries map[int64]format.Entry2, n int64) *snapshot {
+	refs := make(map[int64]format.BlockRef, len(entries))
 	ovs := maps.Clone(s.overlays)
 	if ovs == nil {
-		ovs = map[int64]*overlay{}
+		ovs = map[int64]*format.Overlay{}
 	}
 	for idx, e := range entries {
-		refs[idx] = e.ref
-		if e.ov != nil {
-			ovs[idx] = withSize(e.ov, rec.n, int64(size))
+		refs[idx] = e.Ref
+		if e.Ov != nil {
+			ovs[idx] = withSize(e.Ov, rec.N, int64(size))
 		} else {
 			delete(ovs, idx)
 		}
@@ -363,31 +365,31 @@ func (s *snapshot) successor(rec *record2, size int, entries map[int64]entry2, n
 			delete(ovs, idx)
 		}
 	}
-	delta := make([]entry2, len(rec.delta))
-	for i, e := range rec.delta {
+	delta := make([]format.Entry2, len(rec.Delta))
+	for i, e := range rec.Delta {
 		delta[i] = e
-		if e.ov != nil {
-			delta[i].ov = withSize(e.ov, rec.n, int64(size))
+		if e.Ov != nil {
+			delta[i].Ov = withSize(e.Ov, rec.N, int64(size))
 		}
 	}
 	return &snapshot{
-		n: rec.n, token: rec.token, time: rec.time,
-		blockSize: rec.blockSize, size: rec.fileSize,
-		blocks: s.blocks.with(n, refs),
-		base:   rec.base, baseMap: s.baseMap, baseOverlays: s.baseOverlays, inner: s.inner,
+		n: rec.N, token: rec.Token, time: rec.Time,
+		blockSize: rec.BlockSize, size: rec.FileSize,
+		blocks: s.blocks.With(n, refs),
+		base:   rec.Base, baseMap: s.baseMap, baseOverlays: s.baseOverlays, inner: s.inner,
 		format: 2, overlays: ovs, delta2: delta,
 	}
 }
 
 // withSize returns ov with the length of record n, size, filled into its
 // reference to n (a record's references to itself have none).
-func withSize(ov *overlay, n uint64, size int64) *overlay {
-	if len(ov.recs) == 0 || ov.recs[len(ov.recs)-1].n != n || ov.recs[len(ov.recs)-1].size == size {
+func withSize(ov *format.Overlay, n uint64, size int64) *format.Overlay {
+	if len(ov.Recs) == 0 || ov.Recs[len(ov.Recs)-1].N != n || ov.Recs[len(ov.Recs)-1].Size == size {
 		return ov
 	}
 	out := *ov
-	out.recs = slices.Clone(ov.recs)
-	out.recs[len(out.recs)-1].size = size
+	out.Recs = slices.Clone(ov.Recs)
+	out.Recs[len(out.Recs)-1].Size = size
 	return &out
 }
 
@@ -397,37 +399,37 @@ func withSize(ov *overlay, n uint64, size int64) *overlay {
 // lists only block 0 and the blocks whose overlays it ends (its inline
 // pages must be read through its own entries).
 func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a commitAttempt) commitPlan2 {
-	n := p.rec.n
-	newLen := nblocks(p.rec.fileSize, p.rec.blockSize)
-	if len(p.rec.delta) <= checkpointAfter(newLen) && (in.tooLarge == nil || !in.tooLarge(len(p.encoded))) {
+	n := p.rec.N
+	newLen := format.NBlocks(p.rec.FileSize, p.rec.BlockSize)
+	if len(p.rec.Delta) <= checkpointAfter(newLen) && (in.tooLarge == nil || !in.tooLarge(len(p.encoded))) {
 		return p
 	}
 	rec := *p.rec
-	rec.base = ckptRef{n, a.token}
-	rec.delta = nil
-	for _, e := range p.rec.delta {
-		if e.idx == 0 || e.ov != nil && len(e.ov.recs) > 0 && e.ov.recs[len(e.ov.recs)-1].n == n {
-			rec.delta = append(rec.delta, e) // block 0, and the blocks it carries pages of
+	rec.Base = format.CheckpointRef{N: n, Token: a.token}
+	rec.Delta = nil
+	for _, e := range p.rec.Delta {
+		if e.Idx == 0 || e.Ov != nil && len(e.Ov.Recs) > 0 && e.Ov.Recs[len(e.Ov.Recs)-1].N == n {
+			rec.Delta = append(rec.Delta, e) // block 0, and the blocks it carries pages of
 		}
 	}
 	p.rec = &rec
-	p.encoded = rec.encode()
+	p.encoded = rec.Encode()
 	size := int64(len(p.encoded))
-	c := &checkpoint2{n: n, token: a.token, blockSize: rec.blockSize, fileSize: rec.fileSize}
-	for idx, ref := range p.next.blocks.all() {
-		e := entry2{idx: idx, ref: ref}
+	c := &format.Checkpoint2{N: n, Token: a.token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
+	for idx, ref := range p.next.blocks.All() {
+		e := format.Entry2{Idx: idx, Ref: ref}
 		if ov := p.next.overlays[idx]; ov != nil {
-			e.ov = withSize(ov, n, size)
+			e.Ov = withSize(ov, n, size)
 		}
-		c.blocks = append(c.blocks, e)
+		c.Blocks = append(c.Blocks, e)
 	}
-	p.uploads = append(p.uploads, upload{checkpointName(key, n, a.token), c.encode()})
+	p.uploads = append(p.uploads, upload{format.CheckpointName(key, n, a.token), c.Encode()})
 	next := *p.next
-	next.base, next.baseMap = rec.base, next.blocks
+	next.base, next.baseMap = rec.Base, next.blocks
 	next.delta2 = nil
-	for _, e := range rec.delta {
-		if e.ov != nil {
-			e.ov = withSize(e.ov, n, size)
+	for _, e := range rec.Delta {
+		if e.Ov != nil {
+			e.Ov = withSize(e.Ov, n, size)
 		}
 		next.delta2 = append(next.delta2, e)
 	}

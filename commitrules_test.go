@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // spilledView returns a view of 4 blocks of 16 bytes over a committed
@@ -16,13 +18,13 @@ func spilledView(t *testing.T) *txView {
 	next := func() uint64 { tok := tokens[0]; tokens = tokens[1:]; return tok }
 	now := time.Now()
 	v := &txView{dirty: true, pending: map[int64][]byte{3: make([]byte, 16)}, pendingSize: 64, floor: 48}
-	v.spilled = map[int64]blockRef{}
+	v.spilled = map[int64]format.BlockRef{}
 	for _, idx := range []int64{1, 2, 2} {
-		ref := blockRef{commit: 8, token: v.early.tokenFor(idx, 8, now, next), crc: uint32(idx)}
-		v.early.own(blockName("db", idx, ref))
+		ref := format.BlockRef{Commit: 8, Token: v.early.tokenFor(idx, 8, now, next), CRC: uint32(idx)}
+		v.early.own(format.BlockName("db", idx, ref))
 		v.spilled[idx] = ref
 	}
-	if len(v.early.tokens) != 2 || v.spilled[1].token != 101 || v.spilled[2].token != 102 {
+	if len(v.early.tokens) != 2 || v.spilled[1].Token != 101 || v.spilled[2].Token != 102 {
 		t.Fatalf("tokens %v, spilled %v: a block uploaded again must take a new token", v.early.tokens, v.spilled)
 	}
 	return v
@@ -90,12 +92,12 @@ func TestEarlyClaims(t *testing.T) {
 		t.Errorf("the first try, commit 8, claims %v; its attempt names commit 8 already", c)
 	}
 	names := claimNames(v.early.claims("db", 11, v.spilled))
-	want := []string{checkpointName("db", 11, 101), checkpointName("db", 11, 102)}
+	want := []string{format.CheckpointName("db", 11, 101), format.CheckpointName("db", 11, 102)}
 	if !slices.Equal(names, want) {
 		t.Errorf("claims for commit 11: %v, want %v", names, want)
 	}
 	v.dropSpilled(1) // token 101 now names only an orphan
-	if names := claimNames(v.early.claims("db", 12, v.spilled)); !slices.Equal(names, []string{checkpointName("db", 12, 102)}) {
+	if names := claimNames(v.early.claims("db", 12, v.spilled)); !slices.Equal(names, []string{format.CheckpointName("db", 12, 102)}) {
 		t.Errorf("claims for commit 12 after block 1 came back: %v", names)
 	}
 	if c := (&earlyObjects{}).claims("db", 12, nil); c != nil {
@@ -140,10 +142,10 @@ func TestEarlyRenewed(t *testing.T) {
 // blocks its published record names, each once.
 func TestEarlyRelease(t *testing.T) {
 	v := spilledView(t)
-	v.early.own(blockName("db", 1, v.spilled[1])) // owned twice
-	keep := map[int64]blockRef{1: v.spilled[1]}
+	v.early.own(format.BlockName("db", 1, v.spilled[1])) // owned twice
+	keep := map[int64]format.BlockRef{1: v.spilled[1]}
 	got := v.early.release("db", keep)
-	want := []string{blockName("db", 2, blockRef{commit: 8, token: 101}), blockName("db", 2, v.spilled[2])}
+	want := []string{format.BlockName("db", 2, format.BlockRef{Commit: 8, Token: 101}), format.BlockName("db", 2, v.spilled[2])}
 	if !slices.Equal(got, want) {
 		t.Errorf("released %v, want %v", got, want)
 	}

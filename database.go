@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // snapshot is one committed version of a database: what a transaction
@@ -16,36 +18,36 @@ type snapshot struct {
 	time      time.Time
 	blockSize int64
 	size      int64
-	blocks    blockMap
+	blocks    format.BlockMap
 
-	base    ckptRef  // checkpoint record n builds on
-	baseMap blockMap // that checkpoint's map, reused by successors on the same base
-	delta   []entry  // blocks that differ from baseMap (record n's delta)
+	base    format.CheckpointRef // checkpoint record n builds on
+	baseMap format.BlockMap      // that checkpoint's map, reused by successors on the same base
+	delta   []format.Entry       // blocks that differ from baseMap (record n's delta)
 
 	legacy *legacyLayout // set for a database in the Python layout (legacy.go), whose n is 0
 
-	// Format version 2 (formatv2.go); zero for a version-1 record.
-	format   int                // the format version of record n; 0 or 1: version 1
-	overlays map[int64]*overlay // blocks read through an overlay (see entry2); never modified once built
-	delta2   []entry2           // record n's delta, when version 2; overlay sizes all filled in
+	// Format version 2 (internal/format, pagerecord.go); zero for a version-1 record.
+	format   int                       // the format version of record n; 0 or 1: version 1
+	overlays map[int64]*format.Overlay // blocks read through an overlay (see format.Entry2); never modified once built
+	delta2   []format.Entry2           // record n's delta, when version 2; overlay sizes all filled in
 
-	baseOverlays map[int64]*overlay // the overlays of the base checkpoint, reused like baseMap
-	inner        *innerPages        // the base checkpoint's inner pages, reused like baseMap; nil for none
+	baseOverlays map[int64]*format.Overlay // the overlays of the base checkpoint, reused like baseMap
+	inner        *innerPages               // the base checkpoint's inner pages, reused like baseMap; nil for none
 }
 
-// snapshot returns the snapshot record rec makes: block map blocks, over
-// baseMap, the map of its base checkpoint.
-func (rec *record) snapshot(blocks, baseMap blockMap) *snapshot {
+// recordSnapshot returns the snapshot record rec makes: block map blocks,
+// over baseMap, the map of its base checkpoint.
+func recordSnapshot(rec *format.Record, blocks, baseMap format.BlockMap) *snapshot {
 	return &snapshot{
-		n:         rec.n,
-		token:     rec.token,
-		time:      rec.time,
-		blockSize: rec.blockSize,
-		size:      rec.fileSize,
+		n:         rec.N,
+		token:     rec.Token,
+		time:      rec.Time,
+		blockSize: rec.BlockSize,
+		size:      rec.FileSize,
 		blocks:    blocks,
-		base:      rec.base,
+		base:      rec.Base,
 		baseMap:   baseMap,
-		delta:     rec.delta,
+		delta:     rec.Delta,
 	}
 }
 
@@ -62,20 +64,11 @@ func (s *snapshot) blockID(key string, idx int64) (string, bool) {
 	if ov := s.overlays[idx]; ov != nil {
 		return overlaidID(key, s.entry(idx)), true
 	}
-	ref := s.blocks.get(idx)
-	if ref.isHole() {
+	ref := s.blocks.Get(idx)
+	if ref.IsHole() {
 		return "", false
 	}
-	return blockName(key, idx, ref), true
-}
-
-// blockLen returns the length of block idx in a file of size bytes.
-func blockLen(idx, blockSize, size int64) int64 {
-	start := idx * blockSize
-	if start >= size {
-		return 0
-	}
-	return min(blockSize, size-start)
+	return format.BlockName(key, idx, ref), true
 }
 
 // database is the state one process shares among every connection to one
@@ -151,7 +144,7 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 
 // readHead finds the newest record by listing (records sort newest first)
 // and builds its snapshot. known, if it is the newest, saves a GET.
-func (db *database) readHead(ctx context.Context, prev *snapshot, known *record) (*snapshot, error) {
+func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.Record) (*snapshot, error) {
 	n, err := db.vfs.records.newest(ctx, db.key)
 	if err != nil {
 		return nil, err
@@ -178,7 +171,7 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 		return prev, nil
 	}
 	rec := known
-	if rec == nil || rec.n != n {
+	if rec == nil || rec.N != n {
 		if rec, err = db.readRecord(ctx, n); err != nil {
 			return nil, err
 		}
@@ -187,7 +180,7 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *record)
 }
 
 // readRecord fetches and decodes record n.
-func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
+func (db *database) readRecord(ctx context.Context, n uint64) (*format.Record, error) {
 	if rec, ok := db.recent.get(n); ok {
 		return rec, nil
 	}
@@ -201,16 +194,16 @@ func (db *database) readRecord(ctx context.Context, n uint64) (*record, error) {
 // keepRecord decodes data, record n as the store holds it, and keeps it
 // for the next reads: the record, and for format version 2 its encoding,
 // which may carry pages they need.
-func (db *database) keepRecord(n uint64, data []byte) (*record, error) {
-	rec, err := decodeAnyRecord(data)
+func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
+	rec, err := format.DecodeAnyRecord(data)
 	if err != nil {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w", n, db.key, err)
 	}
-	if rec.n != n {
-		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, errCorrupt, rec.n)
+	if rec.N != n {
+		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, format.ErrCorrupt, rec.N)
 	}
-	if rec.v2 != nil {
-		db.cache().add(overlayRecordID(db.key, n, rec.token), data)
+	if rec.V2 != nil {
+		db.cache().add(overlayRecordID(db.key, n, rec.Token), data)
 	}
 	db.recent.add(rec)
 	return rec, nil
@@ -218,15 +211,15 @@ func (db *database) keepRecord(n uint64, data []byte) (*record, error) {
 
 // build makes the snapshot of rec, reading its base checkpoint unless prev
 // already has it, and block 0 alongside the checkpoint (firstblock.go).
-func (db *database) build(ctx context.Context, rec *record, prev *snapshot) (*snapshot, error) {
-	if rec.v2 != nil {
+func (db *database) build(ctx context.Context, rec *format.Record, prev *snapshot) (*snapshot, error) {
+	if rec.V2 != nil {
 		return db.build2(ctx, rec, prev)
 	}
-	var base blockMap
+	var base format.BlockMap
 	var fb *firstBlock
 	switch {
-	case rec.base == (ckptRef{}):
-	case prev != nil && prev.base == rec.base:
+	case rec.Base == (format.CheckpointRef{}):
+	case prev != nil && prev.base == rec.Base:
 		base = prev.baseMap
 	default:
 		fb = db.prefetchFirstBlock(ctx, rec)
@@ -236,42 +229,42 @@ func (db *database) build(ctx context.Context, rec *record, prev *snapshot) (*sn
 			return nil, err
 		}
 	}
-	changes := make(map[int64]blockRef, len(rec.delta))
-	for _, e := range rec.delta {
-		changes[e.idx] = e.ref
+	changes := make(map[int64]format.BlockRef, len(rec.Delta))
+	for _, e := range rec.Delta {
+		changes[e.Idx] = e.Ref
 	}
-	s := rec.snapshot(base.with(nblocks(rec.fileSize, rec.blockSize), changes), base)
+	s := recordSnapshot(rec, base.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), base)
 	fb.keep(db, s)
 	return s, nil
 }
 
 // readBase reads the block map of rec's base checkpoint.
-func (db *database) readBase(ctx context.Context, rec *record) (blockMap, error) {
-	c, err := db.readCheckpoint(ctx, rec.base)
+func (db *database) readBase(ctx context.Context, rec *format.Record) (format.BlockMap, error) {
+	c, err := db.readCheckpoint(ctx, rec.Base)
 	if err != nil {
-		return blockMap{}, err
+		return format.BlockMap{}, err
 	}
-	if c.blockSize != rec.blockSize {
-		return blockMap{}, fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.n, db.key, errCorrupt)
+	if c.BlockSize != rec.BlockSize {
+		return format.BlockMap{}, fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.key, format.ErrCorrupt)
 	}
-	changes := make(map[int64]blockRef, len(c.blocks))
-	for _, e := range c.blocks {
-		changes[e.idx] = e.ref
+	changes := make(map[int64]format.BlockRef, len(c.Blocks))
+	for _, e := range c.Blocks {
+		changes[e.Idx] = e.Ref
 	}
-	return blockMap{}.with(int64(len(c.blocks)), changes), nil
+	return format.BlockMap{}.With(int64(len(c.Blocks)), changes), nil
 }
 
-func (db *database) readCheckpoint(ctx context.Context, ref ckptRef) (*checkpoint, error) {
-	data, err := db.vfs.store.get(ctx, checkpointName(db.key, ref.n, ref.token))
+func (db *database) readCheckpoint(ctx context.Context, ref format.CheckpointRef) (*format.Checkpoint, error) {
+	data, err := db.vfs.store.get(ctx, format.CheckpointName(db.key, ref.N, ref.Token))
 	if err != nil {
 		return nil, err
 	}
-	c, err := decodeCheckpoint(data)
+	c, err := format.DecodeCheckpoint(data)
 	if err != nil {
-		return nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.n, db.key, err)
+		return nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.N, db.key, err)
 	}
-	if c.n != ref.n || c.token != ref.token {
-		return nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w: it names another commit", ref.n, db.key, errCorrupt)
+	if c.N != ref.N || c.Token != ref.Token {
+		return nil, fmt.Errorf("s3vfs: checkpoint %d of %s: %w: it names another commit", ref.N, db.key, format.ErrCorrupt)
 	}
 	return c, nil
 }

@@ -1,6 +1,10 @@
 package s3vfs
 
-import "context"
+import (
+	"context"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+)
 
 // readBlockStored reads block idx of s, named name, from the disk cache of
 // the database if it has one and holds the block intact, else from S3
@@ -12,10 +16,10 @@ func (db *database) readBlockStored(ctx context.Context, s *snapshot, idx int64,
 	if disk == nil || s.legacy != nil {
 		return db.readBlockUncached(ctx, s, idx)
 	}
-	ref := s.blocks.get(idx)
-	want := blockLen(idx, s.blockSize, s.size)
+	ref := s.blocks.Get(idx)
+	want := format.BlockLen(idx, s.blockSize, s.size)
 	path := disk.path(db.vfs.store.bucket, name)
-	if data, ok := disk.get(path, want, func(b []byte) bool { return checksum(b) == ref.crc }); ok {
+	if data, ok := disk.get(path, want, func(b []byte) bool { return format.Checksum(b) == ref.CRC }); ok {
 		db.vfs.stats.diskHits.Add(1)
 		return data, nil
 	}

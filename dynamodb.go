@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // A DynamoDB table as the commit point, for stores whose conditional
@@ -110,7 +112,7 @@ func (d dynamoRecords) get(ctx context.Context, key string, n uint64) ([]byte, e
 	}
 	b, ok := out.Item["record"].(*types.AttributeValueMemberB)
 	if !ok {
-		return nil, d.wrap("get", key, n, fmt.Errorf("%w: the item has no binary attribute \"record\"", errCorrupt))
+		return nil, d.wrap("get", key, n, fmt.Errorf("%w: the item has no binary attribute \"record\"", format.ErrCorrupt))
 	}
 	return b.Value, nil
 }
@@ -195,7 +197,7 @@ func (d dynamoRecords) remove(ctx context.Context, key string, ns []uint64) erro
 func itemNumber(item map[string]types.AttributeValue, name string) (uint64, error) {
 	v, ok := item[name].(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, fmt.Errorf("%w: a DynamoDB item has no number attribute %q", errCorrupt, name)
+		return 0, fmt.Errorf("%w: a DynamoDB item has no number attribute %q", format.ErrCorrupt, name)
 	}
 	return strconv.ParseUint(v.Value, 10, 64)
 }
@@ -211,7 +213,7 @@ func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 	var missing *types.ResourceNotFoundException
 	var api smithy.APIError
 	switch {
-	case errors.Is(err, ErrNotFound) || errors.Is(err, errCorrupt):
+	case errors.Is(err, ErrNotFound) || errors.Is(err, format.ErrCorrupt):
 	case errors.As(err, &cond):
 		kind = ErrExists
 	case errors.As(err, &missing):
@@ -231,8 +233,8 @@ func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 // recordTooLarge reports whether rec would not fit the coordinator's
 // records (a DynamoDB item); the commit then writes a checkpoint, which
 // leaves the record a fixed, small size.
-func (v *VFS) recordTooLarge(rec *record) bool {
-	return v.recordSizeTooLarge(len(rec.encode()))
+func (v *VFS) recordTooLarge(rec *format.Record) bool {
+	return v.recordSizeTooLarge(len(rec.Encode()))
 }
 
 // recordSizeTooLarge reports whether a record of size bytes would not fit

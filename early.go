@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"fmt"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // earlyObjects is what a write transaction has uploaded that no published
@@ -85,18 +87,18 @@ type claim struct {
 // for: the attempt names it already): one per token that blocks of
 // spilled, the early blocks the view still uses, carry. Tokens no block in
 // use carries need none: their objects are orphans either way.
-func (e *earlyObjects) claims(key string, n uint64, spilled map[int64]blockRef) []claim {
+func (e *earlyObjects) claims(key string, n uint64, spilled map[int64]format.BlockRef) []claim {
 	if !e.uploaded() || n <= e.commit {
 		return nil
 	}
 	inUse := map[uint64]bool{}
 	for _, ref := range spilled {
-		inUse[ref.token] = true
+		inUse[ref.Token] = true
 	}
 	var out []claim
 	for _, tok := range e.tokens {
 		if inUse[tok] {
-			out = append(out, claim{tok, upload{name: checkpointName(key, n, tok), data: []byte{}}})
+			out = append(out, claim{tok, upload{name: format.CheckpointName(key, n, tok), data: []byte{}}})
 		}
 	}
 	return out
@@ -123,10 +125,10 @@ func (e *earlyObjects) renewed(key string, claims []claim, start, now time.Time)
 // release returns the objects to delete when the transaction ends: every
 // object it owns that keep (the blocks a published record names) does not
 // name. It forgets them, but not that blocks were uploaded early.
-func (e *earlyObjects) release(key string, keep map[int64]blockRef) []string {
+func (e *earlyObjects) release(key string, keep map[int64]format.BlockRef) []string {
 	seen := map[string]bool{}
 	for idx, ref := range keep {
-		seen[blockName(key, idx, ref)] = true
+		seen[format.BlockName(key, idx, ref)] = true
 	}
 	var out []string
 	for _, name := range e.names {

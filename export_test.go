@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // WithWALHeaderAllowed returns a copy of opts (nil: the defaults) whose
@@ -88,11 +90,11 @@ func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int
 	if err != nil {
 		return 0, err
 	}
-	rec, err := decodeAnyRecord(data)
+	rec, err := format.DecodeAnyRecord(data)
 	if err != nil {
 		return 0, err
 	}
-	if rec.v2 != nil {
+	if rec.V2 != nil {
 		return 2, nil
 	}
 	return 1, nil

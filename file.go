@@ -7,6 +7,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // file is the vfs.File of a main database. SQLite uses one file from one
@@ -72,7 +74,7 @@ type file struct {
 	// header (see encrypted).
 	header struct {
 		known, encrypted bool
-		ref              blockRef
+		ref              format.BlockRef
 	}
 }
 
@@ -138,14 +140,16 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	}
 	n, err := f.txView.readAt(s, b, off,
 		func(b []byte, off int64) (int, error) { return f.readCommitted(s, b, off) },
-		func(idx int64, ref blockRef) ([]byte, error) { return f.readSpilled(f.ctx(), idx, ref, s.blockSize) })
+		func(idx int64, ref format.BlockRef) ([]byte, error) {
+			return f.readSpilled(f.ctx(), idx, ref, s.blockSize)
+		})
 	if err != nil && err != io.EOF {
 		if f.pinned != nil {
 			err = f.db.collectedWhileRead(s, err)
 		}
 		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
-	if _, own := f.pending[0]; !own && f.spilled[0].isHole() && f.chain.epoch != 0 && !f.encrypted() {
+	if _, own := f.pending[0]; !own && f.spilled[0].IsHole() && f.chain.epoch != 0 && !f.encrypted() {
 		f.chain.serveCounter(b[:n], off)
 	}
 	return n, err
@@ -228,7 +232,7 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 	}
 	buf := make([]byte, s.blockSize)
 	if !whole {
-		if live := blockLen(idx, s.blockSize, f.txView.live(s)); live > 0 {
+		if live := format.BlockLen(idx, s.blockSize, f.txView.live(s)); live > 0 {
 			data, ok := f.under[idx]
 			if !ok {
 				var err error
@@ -583,7 +587,7 @@ func (f *file) encrypted() bool {
 	}
 	// SQLite asks for the device characteristics several times a
 	// transaction: look at block 0 once per version of it, not per call.
-	ref := s.blocks.get(0)
+	ref := s.blocks.Get(0)
 	if f.header.known && f.header.ref == ref {
 		return f.header.encrypted
 	}

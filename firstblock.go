@@ -1,6 +1,10 @@
 package s3vfs
 
-import "context"
+import (
+	"context"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+)
 
 // SQLite reads the header in block 0 right after a database is opened, and
 // a head's block map is only known once its base checkpoint is read. So
@@ -23,29 +27,29 @@ import "context"
 // checkpointed): in a head further on, block 0 untouched since the
 // checkpoint was most likely written long before it, and a guess would
 // cost a GET at every open that finds nothing.
-func firstBlockName(key string, rec *record) (string, bool) {
-	if rec.fileSize == 0 || rec.base == (ckptRef{}) {
+func firstBlockName(key string, rec *format.Record) (string, bool) {
+	if rec.FileSize == 0 || rec.Base == (format.CheckpointRef{}) {
 		return "", false
 	}
-	delta := rec.delta
-	if rec.v2 != nil {
+	delta := rec.Delta
+	if rec.V2 != nil {
 		delta = nil
-		for _, e := range rec.v2.delta {
-			delta = append(delta, entry{e.idx, e.ref}) // the base object; overlays are read with the block
+		for _, e := range rec.V2.Delta {
+			delta = append(delta, format.Entry{Idx: e.Idx, Ref: e.Ref}) // the base object; overlays are read with the block
 		}
 	}
 	for _, e := range delta {
-		if e.idx == 0 {
-			if e.ref.isHole() {
+		if e.Idx == 0 {
+			if e.Ref.IsHole() {
 				return "", false
 			}
-			return blockName(key, 0, e.ref), true
+			return format.BlockName(key, 0, e.Ref), true
 		}
 	}
-	if rec.base.n != rec.n {
+	if rec.Base.N != rec.N {
 		return "", false
 	}
-	return blockName(key, 0, blockRef{commit: rec.base.n, token: rec.base.token}), true
+	return format.BlockName(key, 0, format.BlockRef{Commit: rec.Base.N, Token: rec.Base.Token}), true
 }
 
 // firstBlock is block 0 of a head being built, fetched in the background.
@@ -61,7 +65,7 @@ type firstBlock struct {
 // rec, unless it is cached already, in a goroutine that lives until its
 // request ends; keep or drop must be called. It returns nil when there is
 // nothing to fetch.
-func (db *database) prefetchFirstBlock(ctx context.Context, rec *record) *firstBlock {
+func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) *firstBlock {
 	name, ok := firstBlockName(db.key, rec)
 	if !ok {
 		return nil
@@ -93,14 +97,14 @@ func (fb *firstBlock) keep(db *database, s *snapshot) {
 	}
 	<-fb.done
 	fb.cancel()
-	ref := s.blocks.get(0)
-	if ref.isHole() || blockName(db.key, 0, ref) != fb.name {
+	ref := s.blocks.Get(0)
+	if ref.IsHole() || format.BlockName(db.key, 0, ref) != fb.name {
 		return
 	}
 	if fb.err != nil {
 		return // shows again when SQLite reads the block
 	}
-	if int64(len(fb.data)) != blockLen(0, s.blockSize, s.size) || checksum(fb.data) != ref.crc {
+	if int64(len(fb.data)) != format.BlockLen(0, s.blockSize, s.size) || format.Checksum(fb.data) != ref.CRC {
 		return // read again, and reported, when SQLite reads the block
 	}
 	db.cache().add(fb.name, fb.data)

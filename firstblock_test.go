@@ -1,24 +1,28 @@
 package s3vfs
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+)
 
 func TestFirstBlockName(t *testing.T) {
-	base := ckptRef{n: 7, token: 0xabc}
-	written := blockRef{commit: 9, token: 0xdef, crc: 1}
+	base := format.CheckpointRef{N: 7, Token: 0xabc}
+	written := format.BlockRef{Commit: 9, Token: 0xdef, CRC: 1}
 	for _, tc := range []struct {
 		name string
-		rec  record
+		rec  format.Record
 		want string // "": nothing to fetch
 	}{
-		{"empty file", record{base: base}, ""},
-		{"no checkpoint: the delta names every block", record{fileSize: 100}, ""},
-		{"block 0 in the delta", record{fileSize: 100, base: base, delta: []entry{{0, written}, {3, written}}},
-			blockName("k", 0, written)},
-		{"block 0 a hole in the delta", record{fileSize: 100, base: base, delta: []entry{{0, blockRef{}}}}, ""},
-		{"the record wrote the checkpoint: its commit", record{n: 7, fileSize: 100, base: base},
-			blockName("k", 0, blockRef{commit: 7, token: 0xabc})},
+		{"empty file", format.Record{Base: base}, ""},
+		{"no checkpoint: the delta names every block", format.Record{FileSize: 100}, ""},
+		{"block 0 in the delta", format.Record{FileSize: 100, Base: base, Delta: []format.Entry{{Idx: 0, Ref: written}, {Idx: 3, Ref: written}}},
+			format.BlockName("k", 0, written)},
+		{"block 0 a hole in the delta", format.Record{FileSize: 100, Base: base, Delta: []format.Entry{{Idx: 0, Ref: format.BlockRef{}}}}, ""},
+		{"the record wrote the checkpoint: its commit", format.Record{N: 7, FileSize: 100, Base: base},
+			format.BlockName("k", 0, format.BlockRef{Commit: 7, Token: 0xabc})},
 		{"a head past the checkpoint that left block 0 alone: no guess",
-			record{n: 9, fileSize: 100, base: base, delta: []entry{{2, written}}}, ""},
+			format.Record{N: 9, FileSize: 100, Base: base, Delta: []format.Entry{{Idx: 2, Ref: written}}}, ""},
 	} {
 		got, ok := firstBlockName("k", &tc.rec)
 		if got != tc.want || ok != (tc.want != "") {

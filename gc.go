@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // DefaultGrace is the default of [GCOptions.Grace].
@@ -136,7 +138,7 @@ func (r GCReport) String() string {
 // racing the collection never loses a block. With opts.DryRun it only
 // reports; the report is the accounting of the database.
 func (v *VFS) GC(ctx context.Context, key string, opts *GCOptions) (GCReport, error) {
-	if err := validateKey(key); err != nil {
+	if err := format.ValidateKey(key); err != nil {
 		return GCReport{}, err
 	}
 	o, err := opts.withDefaults(v)
@@ -193,7 +195,7 @@ type collector struct {
 	attempts map[uint64]*attempt // by token
 
 	liveBlocks  map[blockID]bool
-	liveCkpts   map[ckptRef]bool
+	liveCkpts   map[format.CheckpointRef]bool
 	liveRecords map[uint64]bool // records whose pages a retained version overlays (format version 2)
 	report      GCReport
 }
@@ -205,15 +207,15 @@ func (c *collector) run(ctx context.Context) error {
 	// belongs to an attempt that had not yet published when we looked.
 	c.start = time.Now()
 	if err := c.v.records.list(ctx, c.key, func(n uint64, size int64, created time.Time) error {
-		c.records = append(c.records, listed{object: object{Key: recordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
+		c.records = append(c.records, listed{object: object{Key: format.RecordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
 		return nil
 	}); err != nil {
 		return err
 	}
-	if err := c.listAll(ctx, c.key+"/"+blocksDir+"/", kindBlock); err != nil {
+	if err := c.listAll(ctx, c.key+"/"+format.BlocksDir+"/", kindBlock); err != nil {
 		return err
 	}
-	if err := c.listAll(ctx, c.key+"/"+checkpointsDir+"/", kindCheckpoint); err != nil {
+	if err := c.listAll(ctx, c.key+"/"+format.CheckpointsDir+"/", kindCheckpoint); err != nil {
 		return err
 	}
 	slices.SortFunc(c.records, func(a, b listed) int { return cmp.Compare(a.commit, b.commit) })
@@ -241,7 +243,7 @@ func (c *collector) run(ctx context.Context) error {
 		c.report.Live.add(kindRecord, r.Size)
 	}
 	for _, o := range c.ckpts {
-		if c.liveCkpts[ckptRef{o.commit, o.token}] {
+		if c.liveCkpts[format.CheckpointRef{N: o.commit, Token: o.token}] {
 			c.report.Live.add(kindCheckpoint, o.Size)
 		} else if c.collectable(o) {
 			garbage = append(garbage, o)
@@ -379,13 +381,13 @@ func (c *collector) collectable(o listed) bool {
 // every block object and checkpoint they use.
 func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	c.liveBlocks = map[blockID]bool{}
-	c.liveCkpts = map[ckptRef]bool{}
+	c.liveCkpts = map[format.CheckpointRef]bool{}
 	c.liveRecords = map[uint64]bool{}
 	if len(retained) == 0 {
 		return nil
 	}
 	db := &database{vfs: c.v, key: c.key}
-	recs := make([]*record, len(retained))
+	recs := make([]*format.Record, len(retained))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.v.opts.Concurrency)
 	for i, r := range retained {
@@ -402,28 +404,28 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 		return err
 	}
 	head := recs[len(recs)-1]
-	c.report.HeadSize = head.fileSize
+	c.report.HeadSize = head.FileSize
 
 	// Group the records by base checkpoint. A block of the base is used by
 	// record r when it lies within r's file and r's delta does not replace
 	// it: count, per index, the records long enough to hold it and the
 	// records whose delta replaces it. A used entry keeps its object and,
 	// in format version 2, the records whose pages it overlays.
-	byBase := map[ckptRef][]*record{}
+	byBase := map[format.CheckpointRef][]*format.Record{}
 	for _, rec := range recs {
-		byBase[rec.base] = append(byBase[rec.base], rec)
-		for _, e := range rec.entries2() {
+		byBase[rec.Base] = append(byBase[rec.Base], rec)
+		for _, e := range rec.Entries2() {
 			c.markEntry(e)
 		}
 	}
-	bases := make([]ckptRef, 0, len(byBase))
+	bases := make([]format.CheckpointRef, 0, len(byBase))
 	for b := range byBase {
-		if b != (ckptRef{}) {
+		if b != (format.CheckpointRef{}) {
 			bases = append(bases, b)
 			c.liveCkpts[b] = true
 		}
 	}
-	ckpts := make([][]entry2, len(bases))
+	ckpts := make([][]format.Entry2, len(bases))
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(c.v.opts.Concurrency)
 	for i, b := range bases {
@@ -442,10 +444,10 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 		long := make([]int, n+1)     // long[i]: records with exactly i blocks, then suffix sums
 		replaced := make([]int, n+1) // records whose delta names index i
 		for _, rec := range recs {
-			long[min(nblocks(rec.fileSize, rec.blockSize), n)]++
-			for _, e := range rec.entries2() {
-				if e.idx < n {
-					replaced[e.idx]++
+			long[min(format.NBlocks(rec.FileSize, rec.BlockSize), n)]++
+			for _, e := range rec.Entries2() {
+				if e.Idx < n {
+					replaced[e.Idx]++
 				}
 			}
 		}
@@ -454,7 +456,7 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 		}
 		for _, e := range blocks {
 			// long[idx+1]: records with more than idx blocks.
-			if long[e.idx+1] > replaced[e.idx] {
+			if long[e.Idx+1] > replaced[e.Idx] {
 				c.markEntry(e)
 			}
 		}
@@ -464,20 +466,20 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 
 // markEntry marks live what an entry a retained version uses reads: its
 // object and its overlay records.
-func (c *collector) markEntry(e entry2) {
-	if !e.ref.isHole() {
-		c.liveBlocks[blockID{e.idx, e.ref.commit, e.ref.token}] = true
+func (c *collector) markEntry(e format.Entry2) {
+	if !e.Ref.IsHole() {
+		c.liveBlocks[blockID{e.Idx, e.Ref.Commit, e.Ref.Token}] = true
 	}
-	if e.ov != nil {
-		for _, r := range e.ov.recs {
-			c.liveRecords[r.n] = true
+	if e.Ov != nil {
+		for _, r := range e.Ov.Recs {
+			c.liveRecords[r.N] = true
 		}
 	}
 }
 
-// parseBlockName splits a block object name (see blockName).
+// parseBlockName splits a block object name (see format.BlockName).
 func parseBlockName(key, name string) (idx int64, commit, token uint64, ok bool) {
-	s, found := strings.CutPrefix(name, key+"/"+blocksDir+"/")
+	s, found := strings.CutPrefix(name, key+"/"+format.BlocksDir+"/")
 	if !found || len(s) != 12+1+19+1+16 || s[12] != '.' || s[32] != '.' {
 		return 0, 0, 0, false
 	}
@@ -490,12 +492,12 @@ func parseBlockName(key, name string) (idx int64, commit, token uint64, ok bool)
 	return int64(i), n, t, true
 }
 
-// parseCheckpointName splits a checkpoint object name (see checkpointName),
-// or the name of a checkpoint's inner pages (innerName), which are kept
-// and collected with it.
+// parseCheckpointName splits a checkpoint object name (see
+// format.CheckpointName), or the name of a checkpoint's inner pages
+// (format.InnerName), which are kept and collected with it.
 func parseCheckpointName(key, name string) (n, token uint64, ok bool) {
-	s, found := strings.CutPrefix(name, key+"/"+checkpointsDir+"/")
-	s = strings.TrimSuffix(s, innerSuffix) // its inner pages go with it
+	s, found := strings.CutPrefix(name, key+"/"+format.CheckpointsDir+"/")
+	s = strings.TrimSuffix(s, format.InnerSuffix) // its inner pages go with it
 	if !found || len(s) != 19+1+16 || s[19] != '.' {
 		return 0, 0, false
 	}

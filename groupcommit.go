@@ -8,6 +8,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Group commit (docs/design.md, "Group commit"). In one process, one
@@ -327,9 +329,9 @@ func (f *file) changedOverView() byteSet {
 	live := f.txView.live(s)
 	var out byteSet
 	for idx, buf := range f.pending {
-		data := buf[:blockLen(idx, bs, f.pendingSize)]
-		for _, r := range changedPages(idx, bs, unit, data, before(idx), blockLen(idx, bs, live)) {
-			out = out.add(r.first*unit, (r.first+r.n)*unit)
+		data := buf[:format.BlockLen(idx, bs, f.pendingSize)]
+		for _, r := range changedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
+			out = out.add(r.First*unit, (r.First+r.N)*unit)
 		}
 	}
 	if f.pendingSize != f.txView.committedSize(s) {
@@ -347,12 +349,12 @@ func (f *file) committedBefore(idx int64) []byte {
 	if buf, ok := f.under[idx]; ok {
 		return buf
 	}
-	if idx >= s.blocks.len() {
+	if idx >= s.blocks.Len() {
 		return nil
 	}
 	name, ok := s.blockID(f.db.key, idx)
 	if !ok {
-		return make([]byte, blockLen(idx, s.blockSize, s.size))
+		return make([]byte, format.BlockLen(idx, s.blockSize, s.size))
 	}
 	data, _ := f.db.cache().get(name)
 	return data

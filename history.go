@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Commit describes one version of a database, as [VFS.History] lists it.
@@ -29,7 +31,7 @@ type Commit struct {
 // [VFS.Restore].
 func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] {
 	return func(yield func(Commit, error) bool) {
-		if err := validateKey(key); err != nil {
+		if err := format.ValidateKey(key); err != nil {
 			yield(Commit{}, err)
 			return
 		}
@@ -76,19 +78,19 @@ func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 		return described{}, err
 	}
 	c, err := describeRecord(ctx, db, rec)
-	return described{c, rec.v2 != nil}, err
+	return described{c, rec.V2 != nil}, err
 }
 
 // describeRecord is describe of record rec, read already.
-func describeRecord(ctx context.Context, db *database, rec *record) (Commit, error) {
-	n := rec.n
-	c := Commit{N: n, Time: rec.time, Writer: rec.writer, Size: rec.fileSize}
-	entries := rec.entries2()
-	if rec.base == (ckptRef{n, rec.token}) {
+func describeRecord(ctx context.Context, db *database, rec *format.Record) (Commit, error) {
+	n := rec.N
+	c := Commit{N: n, Time: rec.Time, Writer: rec.Writer, Size: rec.FileSize}
+	entries := rec.Entries2()
+	if rec.Base == (format.CheckpointRef{N: n, Token: rec.Token}) {
 		// It wrote a checkpoint: the blocks it set are there (in version
 		// 2 its delta lists only block 0 and the blocks it carries pages of).
 		c.Checkpoint = true
-		_, ck, err := db.readBaseEntries(ctx, rec.base)
+		_, ck, err := db.readBaseEntries(ctx, rec.Base)
 		if err != nil {
 			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.key, err)
 		}
@@ -100,19 +102,19 @@ func describeRecord(ctx context.Context, db *database, rec *record) (Commit, err
 	// block whose overlay ends with the record has pages it carried.
 	changed := map[int64]bool{}
 	for _, e := range entries {
-		wrote := !e.ref.isHole() && (e.ref.commit == n || e.ref.token == rec.token)
-		carried := e.ov != nil && len(e.ov.recs) > 0 && e.ov.recs[len(e.ov.recs)-1].n == n
+		wrote := !e.Ref.IsHole() && (e.Ref.Commit == n || e.Ref.Token == rec.Token)
+		carried := e.Ov != nil && len(e.Ov.Recs) > 0 && e.Ov.Recs[len(e.Ov.Recs)-1].N == n
 		if wrote || carried {
-			changed[e.idx] = true
+			changed[e.Idx] = true
 		}
 	}
-	if rec.v2 != nil && rec.blockSize > 0 {
+	if rec.V2 != nil && rec.BlockSize > 0 {
 		// Version 2 lists the pages it changed: blocks uploaded early by a
 		// transaction rebased onto a later head carry neither its number
 		// nor its token.
-		for _, run := range rec.v2.changed {
-			first, last := run.first*rec.v2.unit/rec.blockSize, ((run.first+run.n)*rec.v2.unit-1)/rec.blockSize
-			for idx := first; idx <= last && idx*rec.blockSize < rec.fileSize; idx++ {
+		for _, run := range rec.V2.Changed {
+			first, last := run.First*rec.V2.Unit/rec.BlockSize, ((run.First+run.N)*rec.V2.Unit-1)/rec.BlockSize
+			for idx := first; idx <= last && idx*rec.BlockSize < rec.FileSize; idx++ {
 				changed[idx] = true
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Info describes the newest commit of a database, as [VFS.Info] reads it.
@@ -26,7 +28,7 @@ type Info struct {
 // few requests (the head check, the commit record and, unless cached, the
 // first block); it never LISTs the whole prefix.
 func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
-	if err := validateKey(key); err != nil {
+	if err := format.ValidateKey(key); err != nil {
 		return Info{}, err
 	}
 	db := v.acquire(key)
@@ -38,13 +40,13 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 	if s.empty() {
 		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
 	}
-	info := Info{Key: key, BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.len(), Layout: "python"}
+	info := Info{Key: key, BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.Len(), Layout: "python"}
 	if s.legacy == nil {
 		rec, err := db.readRecord(ctx, s.n)
 		if err != nil {
 			return Info{}, err
 		}
-		info.Commit, info.Time, info.Writer = s.n, s.time, rec.writer
+		info.Commit, info.Time, info.Writer = s.n, s.time, rec.Writer
 		info.FormatVersion, info.Layout = max(s.format, 1), "s3vfs"
 	}
 	if s.size >= 100 {
@@ -72,7 +74,7 @@ type Usage struct {
 // them. Its cost grows with the number of objects (one LIST request per
 // 1,000), so it belongs in tools, not on a hot path.
 func (v *VFS) Usage(ctx context.Context, key string) (Usage, error) {
-	if err := validateKey(key); err != nil {
+	if err := format.ValidateKey(key); err != nil {
 		return Usage{}, err
 	}
 	var u Usage

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// innerPages is a checkpoint's inner pages in memory (innerformat.go),
+// innerPages is a checkpoint's inner pages in memory (format.InnerFile),
 // kept with every snapshot built on that checkpoint. A page is filed
 // under the name of the bytes of its block at the checkpoint (blockID), so
 // it is served only while the block reads the same: a later commit that
@@ -75,7 +77,7 @@ func interiorPagesOf(idx, blockSize, unit int64, data []byte) map[int64][]byte {
 // from the block when needed).
 func buildInner(key string, s *snapshot, unit int64, prev *innerPages, pagesOf func(idx int64, id string) (map[int64][]byte, bool)) *innerPages {
 	ip := &innerPages{unit: unit, blocks: map[string]map[int64][]byte{}}
-	for idx := int64(1); idx < s.blocks.len(); idx++ {
+	for idx := int64(1); idx < s.blocks.Len(); idx++ {
 		id, ok := s.blockID(key, idx)
 		if !ok {
 			continue
@@ -111,7 +113,7 @@ func innerBlocksToRead(key string, s, next *snapshot, prev *innerPages, have fun
 	}
 	var out []int64
 	for idx := range held {
-		if idx == 0 || idx >= next.blocks.len() || idx >= s.blocks.len() {
+		if idx == 0 || idx >= next.blocks.Len() || idx >= s.blocks.Len() {
 			continue
 		}
 		id, ok := next.blockID(key, idx)
@@ -140,7 +142,7 @@ func innerUnit(blockSize int64, block0 []byte) (int64, bool) {
 	if ps == 1 {
 		ps = 65536
 	}
-	return ps, validUnit(ps, blockSize)
+	return ps, format.ValidUnit(ps, blockSize)
 }
 
 // innerSource is where a commit that writes a checkpoint finds the bytes
@@ -168,18 +170,18 @@ func withInner(key string, p commitPlan2, prev *innerPages, src innerSource) com
 		if data == nil {
 			return nil, false
 		}
-		data = data[:min(int64(len(data)), blockLen(idx, s.blockSize, s.size))]
+		data = data[:min(int64(len(data)), format.BlockLen(idx, s.blockSize, s.size))]
 		return interiorPagesOf(idx, s.blockSize, unit, data), true
 	})
 	if next.inner.count() == 0 {
 		return p // a small database: every interior page is in block 0
 	}
-	p.uploads = append(slices.Clip(p.uploads), upload{innerName(key, s.base.n, s.base.token), next.inner.file(s).encode()})
+	p.uploads = append(slices.Clip(p.uploads), upload{format.InnerName(key, s.base.N, s.base.Token), next.inner.file(s).Encode()})
 	return p
 }
 
 // file returns the object of ip as the inner pages of s's checkpoint.
-func (ip *innerPages) file(s *snapshot) *innerFile {
+func (ip *innerPages) file(s *snapshot) *format.InnerFile {
 	type page struct {
 		p    int64
 		data []byte
@@ -191,11 +193,11 @@ func (ip *innerPages) file(s *snapshot) *innerFile {
 		}
 	}
 	slices.SortFunc(all, func(a, b page) int { return cmp.Compare(a.p, b.p) })
-	f := &innerFile{n: s.base.n, token: s.base.token, blockSize: s.blockSize, fileSize: s.size, unit: ip.unit}
-	f.data = make([]byte, 0, int64(len(all))*ip.unit)
+	f := &format.InnerFile{N: s.base.N, Token: s.base.Token, BlockSize: s.blockSize, FileSize: s.size, Unit: ip.unit}
+	f.Data = make([]byte, 0, int64(len(all))*ip.unit)
 	for _, pg := range all {
-		f.pages = f.pages.add(pg.p)
-		f.data = append(f.data, pg.data...)
+		f.Pages = f.Pages.Add(pg.p)
+		f.Data = append(f.Data, pg.data...)
 	}
 	return f
 }
@@ -203,13 +205,13 @@ func (ip *innerPages) file(s *snapshot) *innerFile {
 // innerOf returns the inner pages of object f in memory, filed under the
 // blocks of c, the snapshot of f's checkpoint (its own map and overlays).
 // Pages of block 0 or of a hole are dropped.
-func innerOf(key string, f *innerFile, c *snapshot) *innerPages {
-	ip := &innerPages{unit: f.unit, blocks: map[string]map[int64][]byte{}}
+func innerOf(key string, f *format.InnerFile, c *snapshot) *innerPages {
+	ip := &innerPages{unit: f.Unit, blocks: map[string]map[int64][]byte{}}
 	i := int64(0)
-	for p := range f.pages.all() {
-		data := f.data[i*f.unit : (i+1)*f.unit : (i+1)*f.unit]
+	for p := range f.Pages.All() {
+		data := f.Data[i*f.Unit : (i+1)*f.Unit : (i+1)*f.Unit]
 		i++
-		idx := p * f.unit / f.blockSize
+		idx := p * f.Unit / f.BlockSize
 		id, ok := c.blockID(key, idx)
 		if idx == 0 || !ok {
 			continue
@@ -225,22 +227,22 @@ func innerOf(key string, f *innerFile, c *snapshot) *innerPages {
 // pendingInner is the fetch of a checkpoint's inner pages, started while
 // the checkpoint itself is read.
 type pendingInner struct {
-	ref  ckptRef
+	ref  format.CheckpointRef
 	done chan struct{} // closed when f and err are set
-	f    *innerFile
+	f    *format.InnerFile
 	err  error
 }
 
 // prefetchInner starts fetching the inner pages of checkpoint ref, from
 // the disk cache if it holds them (readImmutable).
-func (db *database) prefetchInner(ctx context.Context, ref ckptRef) *pendingInner {
+func (db *database) prefetchInner(ctx context.Context, ref format.CheckpointRef) *pendingInner {
 	pi := &pendingInner{ref: ref, done: make(chan struct{})}
 	go func() {
 		defer close(pi.done)
-		pi.f, pi.err = readImmutable(ctx, db, innerName(db.key, ref.n, ref.token), func(data []byte) (*innerFile, error) {
-			f, err := decodeInner(data)
-			if err == nil && (f.n != ref.n || f.token != ref.token) {
-				err = fmt.Errorf("%w: the inner pages name another checkpoint", errCorrupt)
+		pi.f, pi.err = readImmutable(ctx, db, format.InnerName(db.key, ref.N, ref.Token), func(data []byte) (*format.InnerFile, error) {
+			f, err := format.DecodeInner(data)
+			if err == nil && (f.N != ref.N || f.Token != ref.Token) {
+				err = fmt.Errorf("%w: the inner pages name another checkpoint", format.ErrCorrupt)
 			}
 			return f, err
 		})
@@ -265,10 +267,10 @@ func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf 
 	}
 	err := pi.err
 	if err == nil {
-		err = pi.f.matches(pi.ref, c.blockSize, c.blocks.len())
+		err = pi.f.Matches(pi.ref, c.blockSize, c.blocks.Len())
 	}
 	if err != nil {
-		logf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.n, key, err)
+		logf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.N, key, err)
 		return nil, nil
 	}
 	return innerOf(key, pi.f, c), nil

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // The Python library sqlite-s3vfs keeps a database under key K as objects
@@ -34,7 +36,7 @@ type legacyLayout struct {
 
 // legacyBlockName is the object name of block idx in the Python layout.
 func legacyBlockName(key string, idx int64) string {
-	return key + "/" + pad(uint64(idx), 10)
+	return key + "/" + format.Pad(uint64(idx), 10)
 }
 
 // parseLegacyBlockName returns the block index of a Python-layout object
@@ -109,16 +111,16 @@ func (db *database) findLegacy(ctx context.Context) (*snapshot, error) {
 	if err := db.checkLegacyJournal(ctx); err != nil {
 		return nil, err
 	}
-	refs := make(map[int64]blockRef, len(lay.sizes))
+	refs := make(map[int64]format.BlockRef, len(lay.sizes))
 	for i := range lay.sizes {
-		refs[int64(i)] = blockRef{commit: legacyCommit}
+		refs[int64(i)] = format.BlockRef{Commit: legacyCommit}
 	}
 	n := int64(len(lay.sizes))
-	return &snapshot{blockSize: bs, size: size, blocks: blockMap{}.with(n, refs), legacy: &lay}, nil
+	return &snapshot{blockSize: bs, size: size, blocks: format.BlockMap{}.With(n, refs), legacy: &lay}, nil
 }
 
 // legacyCommit marks the blocks of a Python-layout snapshot as present
-// (blockRef.isHole is false); their objects are named by legacyBlockName.
+// (BlockRef.IsHole is false); their objects are named by legacyBlockName.
 const legacyCommit = 1
 
 // checkLegacyJournal refuses a database whose journal is hot, as SQLite
@@ -134,7 +136,7 @@ func (db *database) checkLegacyJournal(ctx context.Context) error {
 	if err != nil || name == "" {
 		return err
 	}
-	first, err := st.get(ctx, prefix+pad(0, 10))
+	first, err := st.get(ctx, prefix+format.Pad(0, 10))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil // reads as zeros: not hot

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // MigrateOptions are the settings of [VFS.Migrate]. A nil *MigrateOptions
@@ -62,7 +64,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 		dest = key
 	}
 	for _, k := range []string{key, dest} {
-		if err := validateKey(k); err != nil {
+		if err := format.ValidateKey(k); err != nil {
 			return MigrateReport{}, err
 		}
 	}
@@ -70,8 +72,8 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 	if bs == 0 {
 		bs = int64(v.opts.BlockSize)
 	}
-	if bs < minBlockSize || bs > maxBlockSize {
-		return MigrateReport{}, fmt.Errorf("s3vfs: migrate: block size %d is out of range: use %d to %d bytes", bs, minBlockSize, maxBlockSize)
+	if bs < format.MinBlockSize || bs > format.MaxBlockSize {
+		return MigrateReport{}, fmt.Errorf("s3vfs: migrate: block size %d is out of range: use %d to %d bytes", bs, format.MinBlockSize, format.MaxBlockSize)
 	}
 	src := &database{vfs: v, key: key}
 	old, err := src.findLegacy(ctx)
@@ -209,7 +211,7 @@ func (v *VFS) sameBytes(ctx context.Context, adb *database, a *snapshot, bdb *da
 
 // integrityCheck runs PRAGMA integrity_check on commit n of key.
 func (v *VFS) integrityCheck(key string, n uint64) error {
-	name := "s3vfs-check-" + tokenString(newToken())
+	name := "s3vfs-check-" + format.TokenString(newToken())
 	vfs.Register(name, v)
 	defer vfs.Unregister(name)
 	conn, err := sqlite3.OpenFlags(fmt.Sprintf("file:%s?vfs=%s&commit=%d", key, name, n), sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)

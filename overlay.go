@@ -5,6 +5,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // A block of a version-2 snapshot may read as its base object overlaid
@@ -17,17 +19,17 @@ import (
 // overlay's base length, else the block's own length (a hole: 0).
 func (s *snapshot) baseLength(idx int64) int64 {
 	if ov := s.overlays[idx]; ov != nil {
-		return ov.baseLen
+		return ov.BaseLen
 	}
-	if s.blocks.get(idx).isHole() {
+	if s.blocks.Get(idx).IsHole() {
 		return 0
 	}
-	return blockLen(idx, s.blockSize, s.size)
+	return format.BlockLen(idx, s.blockSize, s.size)
 }
 
 // entry returns the version-2 entry of block idx of s.
-func (s *snapshot) entry(idx int64) entry2 {
-	return entry2{idx: idx, ref: s.blocks.get(idx), ov: s.overlays[idx]}
+func (s *snapshot) entry(idx int64) format.Entry2 {
+	return format.Entry2{Idx: idx, Ref: s.blocks.Get(idx), Ov: s.overlays[idx]}
 }
 
 // overlayBytes returns how many bytes of records a cold read of block idx
@@ -35,8 +37,8 @@ func (s *snapshot) entry(idx int64) entry2 {
 func (s *snapshot) overlayBytes(idx int64) int64 {
 	var total int64
 	if ov := s.overlays[idx]; ov != nil {
-		for _, r := range ov.recs {
-			total += r.size
+		for _, r := range ov.Recs {
+			total += r.Size
 		}
 	}
 	return total
@@ -46,28 +48,28 @@ func (s *snapshot) overlayBytes(idx int64) int64 {
 // base (the object's bytes, nil for a hole) cut or padded with zeros, then
 // the inline pages of recs (e's overlay records, in order) that fall in
 // the block. It checks the base's length and the result's CRC32C.
-func mergeBlock(key string, e entry2, blockSize, length int64, base []byte, recs []*record2) ([]byte, error) {
+func mergeBlock(key string, e format.Entry2, blockSize, length int64, base []byte, recs []*format.Record2) ([]byte, error) {
 	corrupt := func(format string, args ...any) error {
-		return vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s: "+format, append([]any{e.idx, key}, args...)...), sqlite3.IOERR_DATA)
+		return vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s: "+format, append([]any{e.Idx, key}, args...)...), sqlite3.IOERR_DATA)
 	}
-	if e.ov == nil {
+	if e.Ov == nil {
 		return nil, corrupt("no overlay to merge")
 	}
-	if int64(len(base)) != e.ov.baseLen {
-		return nil, corrupt("its object is %d bytes, not %d", len(base), e.ov.baseLen)
+	if int64(len(base)) != e.Ov.BaseLen {
+		return nil, corrupt("its object is %d bytes, not %d", len(base), e.Ov.BaseLen)
 	}
-	if len(recs) != len(e.ov.recs) {
-		return nil, corrupt("%d overlay records, not %d", len(recs), len(e.ov.recs))
+	if len(recs) != len(e.Ov.Recs) {
+		return nil, corrupt("%d overlay records, not %d", len(recs), len(e.Ov.Recs))
 	}
 	out := make([]byte, length)
 	copy(out, base)
-	start := e.idx * blockSize
+	start := e.Idx * blockSize
 	for i, rec := range recs {
-		if rec.n != e.ov.recs[i].n || rec.token != e.ov.recs[i].token {
-			return nil, corrupt("overlay record %d is not the one the map names", e.ov.recs[i].n)
+		if rec.N != e.Ov.Recs[i].N || rec.Token != e.Ov.Recs[i].Token {
+			return nil, corrupt("overlay record %d is not the one the map names", e.Ov.Recs[i].N)
 		}
-		for p, page := range rec.carried() {
-			off := p*rec.unit - start
+		for p, page := range rec.Carried() {
+			off := p*rec.Unit - start
 			if off < 0 || off >= blockSize {
 				continue
 			}
@@ -76,7 +78,7 @@ func mergeBlock(key string, e entry2, blockSize, length int64, base []byte, recs
 			}
 		}
 	}
-	if checksum(out) != e.ov.crc {
+	if format.Checksum(out) != e.Ov.CRC {
 		return nil, corrupt("the merge of its object and %d overlay records does not match the CRC32C the map gives", len(recs))
 	}
 	return out, nil

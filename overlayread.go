@@ -8,6 +8,8 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Reading a block that has an overlay (docs/format.md, "Reading an
@@ -19,21 +21,21 @@ import (
 // overlayRecordID names record n, created by the attempt with token, in
 // the block cache.
 func overlayRecordID(key string, n, token uint64) string {
-	return recordName(key, n) + "#" + tokenString(token)
+	return format.RecordName(key, n) + "#" + format.TokenString(token)
 }
 
 // overlaidID names the bytes of block idx read through entry e in the
 // block cache: its base object, the last overlay record and the CRC32C of
 // the merge, which together fix them.
-func overlaidID(key string, e entry2) string {
-	id := key + "/" + blocksDir + "/" + pad(uint64(e.idx), 12) + "+"
-	if !e.ref.isHole() {
-		id = blockName(key, e.idx, e.ref) + "+"
+func overlaidID(key string, e format.Entry2) string {
+	id := key + "/" + format.BlocksDir + "/" + format.Pad(uint64(e.Idx), 12) + "+"
+	if !e.Ref.IsHole() {
+		id = format.BlockName(key, e.Idx, e.Ref) + "+"
 	}
-	if n := len(e.ov.recs); n > 0 {
-		id += strconv.FormatUint(e.ov.recs[n-1].n, 10) + "." + tokenString(e.ov.recs[n-1].token)
+	if n := len(e.Ov.Recs); n > 0 {
+		id += strconv.FormatUint(e.Ov.Recs[n-1].N, 10) + "." + format.TokenString(e.Ov.Recs[n-1].Token)
 	}
-	return id + "." + strconv.FormatUint(uint64(e.ov.crc), 16) + "." + strconv.FormatInt(e.ov.baseLen, 10)
+	return id + "." + strconv.FormatUint(uint64(e.Ov.CRC), 16) + "." + strconv.FormatInt(e.Ov.BaseLen, 10)
 }
 
 // maxOverlayFanOut bounds the parallel requests of one overlaid block's
@@ -60,16 +62,16 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 		// which would make it two or three). The cap is for overlays
 		// written by other means; readers apply whatever a record says.
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(min(max(v.opts.Concurrency, len(e.ov.recs)+1), maxOverlayFanOut))
+		g.SetLimit(min(max(v.opts.Concurrency, len(e.Ov.Recs)+1), maxOverlayFanOut))
 		var base []byte
-		if !e.ref.isHole() {
+		if !e.Ref.IsHole() {
 			g.Go(func() (err error) {
-				base, err = db.readObject(gctx, blockName(db.key, idx, e.ref), e.ov.baseLen, e.ref.crc, s.n)
+				base, err = db.readObject(gctx, format.BlockName(db.key, idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.n)
 				return err
 			})
 		}
-		recs := make([]*record2, len(e.ov.recs))
-		for i, r := range e.ov.recs {
+		recs := make([]*format.Record2, len(e.Ov.Recs))
+		for i, r := range e.Ov.Recs {
 			g.Go(func() (err error) {
 				recs[i], err = db.overlayRecord(gctx, r)
 				return err
@@ -78,7 +80,7 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		data, err := mergeBlock(db.key, e, s.blockSize, blockLen(idx, s.blockSize, s.size), base, recs)
+		data, err := mergeBlock(db.key, e, s.blockSize, format.BlockLen(idx, s.blockSize, s.size), base, recs)
 		if err != nil {
 			return nil, err
 		}
@@ -97,13 +99,13 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 		if data, ok := db.cache().get(name); ok {
 			return data, nil
 		}
-		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
+		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return format.Checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
 			return db.vfs.store.get(ctx, name)
 		})
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(data)) != length || checksum(data) != crc {
+		if int64(len(data)) != length || format.Checksum(data) != crc {
 			return nil, vfs.SystemError(fmt.Errorf("s3vfs: object %s of %s is corrupt: "+
 				"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
 				name, db.key, n), sqlite3.IOERR_DATA)
@@ -115,8 +117,8 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 
 // overlayRecord returns the record r names, decoded: from the cache, or
 // fetched once, and checked to be that very record.
-func (db *database) overlayRecord(ctx context.Context, r overlayRef) (*record2, error) {
-	id := overlayRecordID(db.key, r.n, r.token)
+func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*format.Record2, error) {
+	id := overlayRecordID(db.key, r.N, r.Token)
 	data, ok := db.cache().get(id)
 	if !ok {
 		var err error
@@ -124,11 +126,11 @@ func (db *database) overlayRecord(ctx context.Context, r overlayRef) (*record2, 
 			if data, ok := db.cache().get(id); ok {
 				return data, nil
 			}
-			data, err := db.readStored(ctx, id, r.size, func(b []byte) bool {
-				rec, err := decodeRecord2(b)
-				return err == nil && rec.n == r.n && rec.token == r.token
+			data, err := db.readStored(ctx, id, r.Size, func(b []byte) bool {
+				rec, err := format.DecodeRecord2(b)
+				return err == nil && rec.N == r.N && rec.Token == r.Token
 			}, func(ctx context.Context) ([]byte, error) {
-				return db.vfs.records.get(ctx, db.key, r.n)
+				return db.vfs.records.get(ctx, db.key, r.N)
 			})
 			if err != nil {
 				return nil, err
@@ -140,12 +142,12 @@ func (db *database) overlayRecord(ctx context.Context, r overlayRef) (*record2, 
 			return nil, err
 		}
 	}
-	rec, err := decodeRecord2(data)
-	if err == nil && (rec.n != r.n || rec.token != r.token || r.size != 0 && int64(len(data)) != r.size) {
-		err = fmt.Errorf("%w: it is not the record the map names (token or length)", errCorrupt)
+	rec, err := format.DecodeRecord2(data)
+	if err == nil && (rec.N != r.N || rec.Token != r.Token || r.Size != 0 && int64(len(data)) != r.Size) {
+		err = fmt.Errorf("%w: it is not the record the map names (token or length)", format.ErrCorrupt)
 	}
 	if err != nil {
-		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.n, db.key, err), sqlite3.IOERR_DATA)
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.N, db.key, err), sqlite3.IOERR_DATA)
 	}
 	return rec, nil
 }

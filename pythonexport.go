@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // DefaultPythonBlockSize is the block size of the layout of the Python
@@ -74,18 +76,18 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 	fail := func(err error) (PythonExport, error) {
 		return PythonExport{}, fmt.Errorf("s3vfs: export %s to the Python layout at %s: %w", key, dest, err)
 	}
-	if err := validateKey(key); err != nil {
+	if err := format.ValidateKey(key); err != nil {
 		return PythonExport{}, err
 	}
-	if err := validateKey(dest); err != nil {
+	if err := format.ValidateKey(dest); err != nil {
 		return PythonExport{}, err
 	}
 	switch {
 	case blockSize == 0:
 		blockSize = DefaultPythonBlockSize
-	case blockSize < minBlockSize || blockSize > maxBlockSize:
+	case blockSize < format.MinBlockSize || blockSize > format.MaxBlockSize:
 		return PythonExport{}, fmt.Errorf("s3vfs: Python layout block size %d is out of range: use %d to %d bytes, the block_size the Python reader is given (its default is %d)",
-			blockSize, minBlockSize, maxBlockSize, DefaultPythonBlockSize)
+			blockSize, format.MinBlockSize, format.MaxBlockSize, DefaultPythonBlockSize)
 	}
 	switch {
 	case dest == key:
@@ -190,7 +192,7 @@ func (v *VFS) pyExportExisting(ctx context.Context, dest string) ([]pyExportBloc
 			blocks = append(blocks, pyExportBlock{o.Key, idx})
 			return nil
 		}
-		if first, _, _ := strings.Cut(rest, "/"); first == blocksDir || first == commitsDir || first == checkpointsDir {
+		if first, _, _ := strings.Cut(rest, "/"); first == format.BlocksDir || first == format.CommitsDir || first == format.CheckpointsDir {
 			v1 = o.Key
 			return errStopListing
 		}

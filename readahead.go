@@ -58,7 +58,7 @@ func (f *file) noteRead(s *snapshot, first, last int64) {
 	if ra.window == 0 {
 		return
 	}
-	end := min(last+1+ra.window, s.blocks.len())
+	end := min(last+1+ra.window, s.blocks.Len())
 	for idx := max(ra.ahead, last+1); idx < end; idx++ {
 		name, ok := s.blockID(db.key, idx)
 		if !ok {

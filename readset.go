@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"cmp"
 	"slices"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // A write transaction's read set is the bytes of the file SQLite asked for
@@ -65,10 +67,10 @@ func (s byteSet) overlapsAny(t byteSet) bool {
 }
 
 // pagesAsBytes returns the bytes of the pages of l, of unit bytes each.
-func pagesAsBytes(l pageList, unit int64) byteSet {
+func pagesAsBytes(l format.PageList, unit int64) byteSet {
 	var s byteSet
 	for _, r := range l {
-		s = s.add(r.first*unit, (r.first+r.n)*unit)
+		s = s.add(r.First*unit, (r.First+r.N)*unit)
 	}
 	return s
 }

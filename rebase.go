@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Page-level concurrency (docs/design.md, "Page-level concurrency"): a
@@ -47,7 +49,7 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2, sent bool, rules commitRules) (*snapshot, error) {
+func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sent bool, rules commitRules) (*snapshot, error) {
 	db := f.db
 	if !rules.rebase || !f.readAllOn(s) {
 		return nil, nil
@@ -58,14 +60,14 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *record2, sent bool,
 	}
 	theirs := byteSet{}
 	for _, r := range recs {
-		if r.v2 == nil || r.blockSize != s.blockSize || r.fileSize != s.size {
+		if r.V2 == nil || r.BlockSize != s.blockSize || r.FileSize != s.size {
 			return nil, nil // a version-1 record does not say what it changed
 		}
-		for _, run := range r.v2.changed {
-			theirs = theirs.add(run.first*r.v2.unit, (run.first+run.n)*r.v2.unit)
+		for _, run := range r.V2.Changed {
+			theirs = theirs.add(run.First*r.V2.Unit, (run.First+run.N)*r.V2.Unit)
 		}
 	}
-	ours := pagesAsBytes(rec.changed, rec.unit)
+	ours := pagesAsBytes(rec.Changed, rec.Unit)
 	if theirs.overlaps(0, 100) || theirs.overlapsAny(f.reads.bytes) || theirs.overlapsAny(ours) {
 		return nil, nil
 	}
@@ -104,13 +106,13 @@ func (f *file) readAllOn(s *snapshot) bool {
 // the usual few commits since a transaction began cost one round trip
 // (were the last one no longer the newest, the commit built on it loses
 // again, and is rebased again). Past maxRebaseDistance it returns nil.
-func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*record, time.Time, error) {
+func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*format.Record, time.Time, error) {
 	out := db.recent.after(n)
 	if len(out) > 0 {
-		if head, _ := db.known.get(); !sent && out[len(out)-1].n >= head.n {
+		if head, _ := db.known.get(); !sent && out[len(out)-1].N >= head.n {
 			return out, time.Time{}, nil
 		}
-		if newest, at := db.recent.provenNewest(); newest == out[len(out)-1].n {
+		if newest, at := db.recent.provenNewest(); newest == out[len(out)-1].N {
 			return out, at, nil
 		}
 	}
@@ -128,14 +130,14 @@ func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*r
 // Records are read in parallel: first of them in the first round, then
 // rebaseProbe, or all those up to the head the process knows and the one
 // after. Past maxRebaseDistance records it returns nil and the zero time.
-func (db *database) readOn(ctx context.Context, n uint64, out []*record, first int) ([]*record, time.Time, error) {
+func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, first int) ([]*format.Record, time.Time, error) {
 	for width := first; len(out) < maxRebaseDistance; width = rebaseProbe {
 		next := n + uint64(len(out)) + 1
 		if head, _ := db.known.get(); head != nil && head.n >= next {
 			// Those up to the head the process knows exist: all at once.
 			width = max(width, min(int(head.n-next)+2, maxRebaseDistance-len(out)+1))
 		}
-		batch := make([]*record, width)
+		batch := make([]*format.Record, width)
 		start := time.Now()
 		// A missing record proves the one before it the newest only above
 		// a head confirmed within half the retention: below, garbage
@@ -186,7 +188,7 @@ func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs byteSet) 
 		}
 	}
 	for idx, buf := range f.pending {
-		start, end := idx*bs, idx*bs+blockLen(idx, bs, head.size)
+		start, end := idx*bs, idx*bs+format.BlockLen(idx, bs, head.size)
 		if !theirs.overlaps(start, end) {
 			continue
 		}

@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"sync"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // recentRecords keeps the records of a database this process read or
@@ -14,8 +16,8 @@ import (
 // zero value is ready to use.
 type recentRecords struct {
 	mu     sync.Mutex
-	byN    map[uint64]*record // guarded by mu
-	weight int                // the bytes held, about; guarded by mu
+	byN    map[uint64]*format.Record // guarded by mu
+	weight int                       // the bytes held, about; guarded by mu
 
 	// newest is a record found to be the newest: record newest+1 was
 	// missing at newestAt; zero: none. Guarded by mu.
@@ -32,7 +34,7 @@ const (
 )
 
 // get returns record n, if held.
-func (c *recentRecords) get(n uint64) (*record, bool) {
+func (c *recentRecords) get(n uint64) (*format.Record, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.byN[n]
@@ -41,10 +43,10 @@ func (c *recentRecords) get(n uint64) (*record, bool) {
 
 // after returns the records held after commit n without a gap, oldest
 // first.
-func (c *recentRecords) after(n uint64) []*record {
+func (c *recentRecords) after(n uint64) []*format.Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []*record
+	var out []*format.Record
 	for r, ok := c.byN[n+1]; ok; r, ok = c.byN[n+1] {
 		out = append(out, r)
 		n++
@@ -54,19 +56,19 @@ func (c *recentRecords) after(n uint64) []*record {
 
 // add holds rec, a record read from the store or created there, and lets
 // go of the oldest held while there are too many, or too many bytes.
-func (c *recentRecords) add(rec *record) {
+func (c *recentRecords) add(rec *format.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byN == nil {
-		c.byN = map[uint64]*record{}
+		c.byN = map[uint64]*format.Record{}
 	}
-	if _, ok := c.byN[rec.n]; ok {
+	if _, ok := c.byN[rec.N]; ok {
 		return
 	}
-	c.byN[rec.n] = rec
+	c.byN[rec.N] = rec
 	c.weight += recordWeight(rec)
 	for len(c.byN) > keptRecords || c.weight > keptRecordBytes && len(c.byN) > 1 {
-		oldest := rec.n
+		oldest := rec.N
 		for n := range c.byN {
 			oldest = min(oldest, n)
 		}
@@ -76,8 +78,8 @@ func (c *recentRecords) add(rec *record) {
 }
 
 // recordWeight is about the bytes rec takes in memory.
-func recordWeight(rec *record) int {
-	return 128 + rec.size + 16*len(rec.delta)
+func recordWeight(rec *format.Record) int {
+	return 128 + rec.Size + 16*len(rec.Delta)
 }
 
 // proveNewest notes that record n+1 was found missing at at: record n was

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // recordStore keeps the commit records of databases, and with them the one
@@ -43,11 +45,11 @@ type recordStore interface {
 type bucketRecords struct{ st *store }
 
 func (b bucketRecords) create(ctx context.Context, key string, n uint64, data []byte) error {
-	return b.st.create(ctx, recordName(key, n), data)
+	return b.st.create(ctx, format.RecordName(key, n), data)
 }
 
 func (b bucketRecords) get(ctx context.Context, key string, n uint64) ([]byte, error) {
-	return b.st.get(ctx, recordName(key, n))
+	return b.st.get(ctx, format.RecordName(key, n))
 }
 
 // newest is one LIST of one key (records sort newest first); names under
@@ -55,8 +57,8 @@ func (b bucketRecords) get(ctx context.Context, key string, n uint64) ([]byte, e
 // the marker of a database coordinated elsewhere is refused.
 func (b bucketRecords) newest(ctx context.Context, key string) (uint64, error) {
 	marker := coordinatorMarker(key)
-	name, err := b.st.first(ctx, recordPrefix(key), func(name string) bool {
-		_, ok := parseRecordName(key, name)
+	name, err := b.st.first(ctx, format.RecordPrefix(key), func(name string) bool {
+		_, ok := format.ParseRecordName(key, name)
 		return ok || name == marker
 	})
 	if err != nil || name == "" {
@@ -69,13 +71,13 @@ func (b bucketRecords) newest(ctx context.Context, key string) (uint64, error) {
 		}
 		return 0, errCoordinatedElsewhere(key, string(where))
 	}
-	n, _ := parseRecordName(key, name)
+	n, _ := format.ParseRecordName(key, name)
 	return n, nil
 }
 
 func (b bucketRecords) list(ctx context.Context, key string, fn func(n uint64, size int64, created time.Time) error) error {
-	return b.st.list(ctx, recordPrefix(key), func(o object) error {
-		if n, ok := parseRecordName(key, o.Key); ok {
+	return b.st.list(ctx, format.RecordPrefix(key), func(o object) error {
+		if n, ok := format.ParseRecordName(key, o.Key); ok {
 			return fn(n, o.Size, o.LastModified)
 		}
 		return nil
@@ -85,7 +87,7 @@ func (b bucketRecords) list(ctx context.Context, key string, fn func(n uint64, s
 func (b bucketRecords) remove(ctx context.Context, key string, ns []uint64) error {
 	names := make([]string, len(ns))
 	for i, n := range ns {
-		names[i] = recordName(key, n)
+		names[i] = format.RecordName(key, n)
 	}
 	return b.st.remove(ctx, names)
 }
@@ -132,7 +134,7 @@ func (c *Coordinator) String() string { return c.name }
 // bucket keeps among its record names, so that a process using the
 // bucket's coordinator refuses it rather than fork its history. It sorts
 // before every record, so the LIST that finds the head finds it first.
-func coordinatorMarker(key string) string { return recordPrefix(key) + "!coordinator" }
+func coordinatorMarker(key string) string { return format.RecordPrefix(key) + "!coordinator" }
 
 // errCoordinatedElsewhere reports a database whose commits are kept by
 // another coordinator than the one in use.
@@ -170,12 +172,12 @@ func (db *database) claimCoordination(ctx context.Context) error {
 // without the coordinator, and reading it through the coordinator would
 // show it empty.
 func (db *database) refuseBucketRecords(ctx context.Context) error {
-	name, err := db.vfs.store.first(ctx, recordPrefix(db.key), func(name string) bool {
-		_, ok := parseRecordName(db.key, name)
+	name, err := db.vfs.store.first(ctx, format.RecordPrefix(db.key), func(name string) bool {
+		_, ok := format.ParseRecordName(db.key, name)
 		return ok
 	})
 	if err != nil || name == "" {
 		return err
 	}
-	return errCoordinatedElsewhere(db.key, "the bucket (its records are under "+recordPrefix(db.key)+")")
+	return errCoordinatedElsewhere(db.key, "the bucket (its records are under "+format.RecordPrefix(db.key)+")")
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Deserialize and Restore publish a version that replaces whatever is at
@@ -115,19 +117,19 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *snapshot, a *replacement, blocks blockMap, at commitAttempt, format2 bool) (*record, upload) {
+func planReplacement(key string, head *snapshot, a *replacement, blocks format.BlockMap, at commitAttempt, format2 bool) (*format.Record, upload) {
 	n := head.n + 1
-	c := newCheckpoint(n, a.token, a.blockSize, a.size, blocks)
-	ckpt := upload{checkpointName(key, n, a.token), c.encode()}
+	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
+	ckpt := upload{format.CheckpointName(key, n, a.token), c.Encode()}
 	if format2 {
 		rec := replacementRecord2(n, head.n, a, blocks, at)
-		return rec.header(len(rec.encode())), ckpt
+		return rec.Header(len(rec.Encode())), ckpt
 	}
-	rec := &record{
-		n: n, parent: head.n, token: a.token,
-		blockSize: a.blockSize, fileSize: a.size,
-		time: at.time, writer: at.writer,
-		base: ckptRef{n, a.token},
+	rec := &format.Record{
+		N: n, Parent: head.n, Token: a.token,
+		BlockSize: a.blockSize, FileSize: a.size,
+		Time: at.time, Writer: at.writer,
+		Base: format.CheckpointRef{N: n, Token: a.token},
 	}
 	return rec, ckpt
 }
@@ -136,28 +138,28 @@ func planReplacement(key string, head *snapshot, a *replacement, blocks blockMap
 // over parent: every page changed, nothing inline, block 0 in the delta.
 // Its page unit is the block size: with every page listed, a finer unit
 // would say nothing more.
-func replacementRecord2(n, parent uint64, a *replacement, blocks blockMap, at commitAttempt) *record2 {
-	rec := &record2{
-		n: n, parent: parent, token: a.token,
-		blockSize: a.blockSize, fileSize: a.size,
-		time: at.time, writer: at.writer,
-		base: ckptRef{n, a.token},
-		unit: a.blockSize,
+func replacementRecord2(n, parent uint64, a *replacement, blocks format.BlockMap, at commitAttempt) *format.Record2 {
+	rec := &format.Record2{
+		N: n, Parent: parent, Token: a.token,
+		BlockSize: a.blockSize, FileSize: a.size,
+		Time: at.time, Writer: at.writer,
+		Base: format.CheckpointRef{N: n, Token: a.token},
+		Unit: a.blockSize,
 	}
 	if a.size > 0 {
-		rec.changed = pageList{}.addRun(0, npages(a.size, rec.unit))
-		rec.delta = []entry2{{idx: 0, ref: blocks.get(0)}}
+		rec.Changed = format.PageList{}.AddRun(0, format.NPages(a.size, rec.Unit))
+		rec.Delta = []format.Entry2{{Idx: 0, Ref: blocks.Get(0)}}
 	}
 	return rec
 }
 
 // replacementSnapshot returns the snapshot a replacement's record rec
 // makes over its own checkpoint, whose map is blocks.
-func (rec *record) replacementSnapshot(blocks blockMap) *snapshot {
-	if rec.v2 != nil {
-		return snapshotOf2(rec.v2, rec.size, blocks, nil)
+func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *snapshot {
+	if rec.V2 != nil {
+		return snapshotOf2(rec.V2, rec.Size, blocks, nil)
 	}
-	return rec.snapshot(blocks, blocks)
+	return recordSnapshot(rec, blocks, blocks)
 }
 
 // publishReplacement publishes a over head, and over every commit that
@@ -168,7 +170,7 @@ func (rec *record) replacementSnapshot(blocks blockMap) *snapshot {
 // record may exist and name the objects): garbage collection removes them
 // then if they are not used.
 func (db *database) publishReplacement(ctx context.Context, a *replacement, head *snapshot,
-	blocksOver func(ctx context.Context, head *snapshot) (blockMap, error)) (uint64, error) {
+	blocksOver func(ctx context.Context, head *snapshot) (format.BlockMap, error)) (uint64, error) {
 	v := db.vfs
 	var retry publishRetry
 	for {
@@ -179,11 +181,11 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		at := commitAttempt{token: a.token, time: commitTime(head.time), writer: v.opts.WriterID}
 		format2 := v.opts.FormatVersion >= 2
 		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
-		next := rec.replacementSnapshot(blocks)
+		next := replacementSnapshot(rec, blocks)
 		uploads := []upload{ckpt}
 		if format2 {
 			if next.inner = a.innerOver(db.key, next, head); next.inner != nil && next.inner.count() > 0 {
-				uploads = append(uploads, upload{innerName(db.key, rec.n, a.token), next.inner.file(next).encode()})
+				uploads = append(uploads, upload{format.InnerName(db.key, rec.N, a.token), next.inner.file(next).Encode()})
 			}
 		}
 		if err := a.putAll(ctx, v, uploads); err != nil {
@@ -198,7 +200,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		case err == nil:
 			v.stats.commits.Add(1)
 			db.known.publish(next, start)
-			return rec.n, nil
+			return rec.N, nil
 		case !errors.Is(err, errConflict):
 			// The outcome may be unknown: leave the objects to garbage
 			// collection rather than delete what a commit may use.

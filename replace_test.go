@@ -5,27 +5,29 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 func TestPlanReplacement(t *testing.T) {
 	head := planSnap(4, 1024)
-	blocks := blockMap{}.with(3, map[int64]blockRef{0: {commit: 2, token: 9, crc: 1}, 2: {commit: 5, token: 9, crc: 3}})
+	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
 	a := &replacement{token: 9, blockSize: planBS, size: 1300}
 	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
 	rec, up := planReplacement("db", head, a, blocks, at, false)
-	want := &record{n: 5, parent: 4, token: 9, blockSize: planBS, fileSize: 1300, time: at.time, writer: "w", base: ckptRef{5, 9}}
+	want := &format.Record{N: 5, Parent: 4, Token: 9, BlockSize: planBS, FileSize: 1300, Time: at.time, Writer: "w", Base: format.CheckpointRef{N: 5, Token: 9}}
 	if !reflect.DeepEqual(rec, want) {
 		t.Errorf("record = %+v; want %+v", rec, want)
 	}
-	if up.name != checkpointName("db", 5, 9) {
+	if up.name != format.CheckpointName("db", 5, 9) {
 		t.Errorf("checkpoint name = %s", up.name)
 	}
-	c, err := decodeCheckpoint(up.data)
+	c, err := format.DecodeCheckpoint(up.data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantC := &checkpoint{n: 5, token: 9, blockSize: planBS, fileSize: 1300,
-		blocks: []entry{{0, blocks.get(0)}, {1, blockRef{}}, {2, blocks.get(2)}}}
+	wantC := &format.Checkpoint{N: 5, Token: 9, BlockSize: planBS, FileSize: 1300,
+		Blocks: []format.Entry{{Idx: 0, Ref: blocks.Get(0)}, {Idx: 1, Ref: format.BlockRef{}}, {Idx: 2, Ref: blocks.Get(2)}}}
 	if !reflect.DeepEqual(c, wantC) {
 		t.Errorf("checkpoint = %+v; want %+v", c, wantC)
 	}
@@ -35,7 +37,7 @@ func TestPlanReplacement(t *testing.T) {
 // in its delta; the checkpoint is the same.
 func TestPlanReplacement2(t *testing.T) {
 	head := planSnap(4, 1024)
-	blocks := blockMap{}.with(3, map[int64]blockRef{0: {commit: 2, token: 9, crc: 1}, 2: {commit: 5, token: 9, crc: 3}})
+	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
 	a := &replacement{token: 9, blockSize: planBS, size: 1300}
 	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
 	rec, up := planReplacement("db", head, a, blocks, at, true)
@@ -43,17 +45,17 @@ func TestPlanReplacement2(t *testing.T) {
 	if !reflect.DeepEqual(up, v1ckpt) {
 		t.Errorf("the checkpoint differs from version 1's")
 	}
-	got, err := decodeRecord2(rec.bytes())
+	got, err := format.DecodeRecord2(rec.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &record2{n: 5, parent: 4, token: 9, blockSize: planBS, fileSize: 1300, time: at.time, writer: "w",
-		base: ckptRef{5, 9}, unit: planBS, changed: pageList{{0, 3}},
-		delta: []entry2{{idx: 0, ref: blocks.get(0)}}}
+	want := &format.Record2{N: 5, Parent: 4, Token: 9, BlockSize: planBS, FileSize: 1300, Time: at.time, Writer: "w",
+		Base: format.CheckpointRef{N: 5, Token: 9}, Unit: planBS, Changed: format.PageList{{First: 0, N: 3}},
+		Delta: []format.Entry2{{Idx: 0, Ref: blocks.Get(0)}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("record = %+v; want %+v", got, want)
 	}
-	s := rec.replacementSnapshot(blocks)
+	s := replacementSnapshot(rec, blocks)
 	if s.format != 2 || s.n != 5 || s.size != 1300 || !reflect.DeepEqual(s.blocks, blocks) || len(s.overlays) != 0 {
 		t.Errorf("snapshot = %+v", s)
 	}
@@ -62,15 +64,15 @@ func TestPlanReplacement2(t *testing.T) {
 func TestReusable(t *testing.T) {
 	const token = 9
 	written := planSnap(2, 2560).blocks // blocks 0-4, all written by commit 2
-	target := (&record{n: 2, token: 2, blockSize: planBS, fileSize: 2560}).snapshot(
-		written.with(5, map[int64]blockRef{3: {}}), blockMap{})
-	head := (&record{n: 6, token: 6, blockSize: planBS, fileSize: 2048}).snapshot(
-		written.with(4, map[int64]blockRef{1: {commit: 6, token: 6, crc: 7}, 2: {}}), blockMap{})
-	copied := blockRef{commit: 7, token: token, crc: 4}
-	changes, need := reusable(target, head, map[int64]blockRef{4: copied}, token)
+	target := recordSnapshot(&format.Record{N: 2, Token: 2, BlockSize: planBS, FileSize: 2560},
+		written.With(5, map[int64]format.BlockRef{3: {}}), format.BlockMap{})
+	head := recordSnapshot(&format.Record{N: 6, Token: 6, BlockSize: planBS, FileSize: 2048},
+		written.With(4, map[int64]format.BlockRef{1: {Commit: 6, Token: 6, CRC: 7}, 2: {}}), format.BlockMap{})
+	copied := format.BlockRef{Commit: 7, Token: token, CRC: 4}
+	changes, need := reusable(target, head, map[int64]format.BlockRef{4: copied}, token)
 	// 0: shared with head; 1, 2: changed since (2 is a hole in head); 3: a
 	// hole; 4: past head's end, copied by an earlier try.
-	wantChanges := map[int64]blockRef{0: target.blocks.get(0), 3: {}, 4: copied}
+	wantChanges := map[int64]format.BlockRef{0: target.blocks.Get(0), 3: {}, 4: copied}
 	if !reflect.DeepEqual(changes, wantChanges) || !reflect.DeepEqual(need, []int64{1, 2}) {
 		t.Errorf("reusable = %v, %v; want %v, [1 2]", changes, need, wantChanges)
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Restore makes the database at key read again as it did at commit n, by
@@ -23,7 +25,7 @@ import (
 // after a growing, jittered pause, for up to a minute after the first lost
 // race (or until ctx's deadline, if sooner).
 func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error) {
-	if err := validateKey(key); err != nil {
+	if err := format.ValidateKey(key); err != nil {
 		return 0, err
 	}
 	if err := v.requireSafeStore(ctx, key); err != nil {
@@ -48,21 +50,21 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		}
 		a.unit, _ = innerUnit(target.blockSize, block0)
 	}
-	copies := map[int64]blockRef{} // the blocks this attempt copied, reused if a try loses the race
-	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *snapshot) (blockMap, error) {
+	copies := map[int64]format.BlockRef{} // the blocks this attempt copied, reused if a try loses the race
+	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *snapshot) (format.BlockMap, error) {
 		if head.blockSize != target.blockSize {
-			return blockMap{}, fmt.Errorf("the block size changed from %d to %d", target.blockSize, head.blockSize)
+			return format.BlockMap{}, fmt.Errorf("the block size changed from %d to %d", target.blockSize, head.blockSize)
 		}
 		changes, need := reusable(target, head, copies, a.token)
 		copied, err := db.copyBlocks(ctx, a, target, need, head.n+1)
 		if err != nil {
-			return blockMap{}, err
+			return format.BlockMap{}, err
 		}
 		for idx, ref := range copied {
 			copies[idx] = ref
 			changes[idx] = ref
 		}
-		return blockMap{}.with(target.blocks.len(), changes), nil
+		return format.BlockMap{}.With(target.blocks.Len(), changes), nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
@@ -72,9 +74,9 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 
 // copyBlocks copies the blocks need of target in parallel, as blocks of
 // commit n of attempt a, and returns where they are now.
-func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snapshot, need []int64, n uint64) (map[int64]blockRef, error) {
+func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snapshot, need []int64, n uint64) (map[int64]format.BlockRef, error) {
 	var mu sync.Mutex
-	copied := make(map[int64]blockRef, len(need)) // guarded by mu
+	copied := make(map[int64]format.BlockRef, len(need)) // guarded by mu
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(db.vfs.opts.Concurrency)
 	for _, idx := range need {
@@ -83,9 +85,9 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 			if err != nil {
 				return db.collectedWhileRead(target, err)
 			}
-			ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
-			a.noteBlock(blockName(db.key, idx, ref), idx, data)
-			if err := a.put(gctx, db.vfs, blockName(db.key, idx, ref), data); err != nil {
+			ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(data)}
+			a.noteBlock(format.BlockName(db.key, idx, ref), idx, data)
+			if err := a.put(gctx, db.vfs, format.BlockName(db.key, idx, ref), data); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -100,9 +102,9 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 // reusable splits the blocks of target into those a commit over head that
 // restores target may name as they are (holes, blocks head has too, and
 // copies this attempt made, in copies) and those it must copy, in need.
-func reusable(target, head *snapshot, copies map[int64]blockRef, token uint64) (changes map[int64]blockRef, need []int64) {
-	changes = map[int64]blockRef{}
-	for idx, ref := range target.blocks.all() {
+func reusable(target, head *snapshot, copies map[int64]format.BlockRef, token uint64) (changes map[int64]format.BlockRef, need []int64) {
+	changes = map[int64]format.BlockRef{}
+	for idx, ref := range target.blocks.All() {
 		c, copied := copies[idx]
 		if copied {
 			ref = c
@@ -111,7 +113,7 @@ func reusable(target, head *snapshot, copies map[int64]blockRef, token uint64) (
 		case !copied && target.overlays[idx] != nil:
 			// Read through an overlay: copied as the block it reads as.
 			need = append(need, idx)
-		case ref.isHole(), head.blocks.get(idx) == ref, ref.token == token:
+		case ref.IsHole(), head.blocks.Get(idx) == ref, ref.Token == token:
 			changes[idx] = ref
 		default:
 			need = append(need, idx)

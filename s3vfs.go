@@ -38,8 +38,17 @@ import (
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
+
+// FormatVersion is the newest version of the storage format this package
+// reads and writes (docs/format.md); it reads every earlier one too.
+// Options.FormatVersion chooses what commits write.
+const FormatVersion = 2
+
+// ErrInvalidKey reports a database key that cannot be used as an S3 prefix.
+var ErrInvalidKey = format.ErrInvalidKey
 
 // Defaults for the zero fields of [Options].
 const (
@@ -163,9 +172,9 @@ func (o *Options) withDefaults() (Options, error) {
 	switch {
 	case v.BlockSize == 0:
 		v.BlockSize = DefaultBlockSize
-	case v.BlockSize < minBlockSize || v.BlockSize > maxBlockSize:
+	case v.BlockSize < format.MinBlockSize || v.BlockSize > format.MaxBlockSize:
 		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 262144 is best)",
-			v.BlockSize, minBlockSize, maxBlockSize)
+			v.BlockSize, format.MinBlockSize, format.MaxBlockSize)
 	}
 	switch {
 	case v.CacheSize == 0:
@@ -326,7 +335,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	case flags&temporary != 0 || name == "" && flags&vfs.OPEN_MAIN_DB == 0:
 		// Temporary files live in memory and never reach the bucket. (A
 		// main database without a name is no temporary file: SQLite flags
-		// those TEMP_DB. It fails validateKey below.)
+		// those TEMP_DB. It fails format.ValidateKey below.)
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	case flags&vfs.OPEN_SUPER_JOURNAL != 0:
 		return superjournal.Open(name, flags)
@@ -338,7 +347,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	}
 
-	if err := validateKey(name); err != nil {
+	if err := format.ValidateKey(name); err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	p, err := parseParams(uri)

@@ -10,6 +10,8 @@ import (
 	"iter"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // ErrNotDatabase reports input to Deserialize that is not a SQLite database.
@@ -36,7 +38,7 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 // serialize is Serialize of the version that version returns.
 func (v *VFS) serialize(ctx context.Context, key string, version func(context.Context, *database) (*snapshot, error)) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
-		if err := validateKey(key); err != nil {
+		if err := format.ValidateKey(key); err != nil {
 			yield(nil, err)
 			return
 		}
@@ -64,7 +66,7 @@ func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte,
 			return db.fetchBlock(ctx, s, int64(i))
 		}
 		first := true
-		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.blocks.len()), fetch) {
+		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.blocks.Len()), fetch) {
 			if err != nil {
 				yield(nil, err)
 				return
@@ -154,7 +156,7 @@ type deserializeOptions struct {
 
 // deserialize is Deserialize; it returns the number of the published commit.
 func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deserializeOptions) (uint64, error) {
-	if err := validateKey(key); err != nil {
+	if err := format.ValidateKey(key); err != nil {
 		return 0, err
 	}
 	if err := v.requireSafeStore(ctx, key); err != nil {
@@ -177,7 +179,7 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 	}
 	// Publish as one commit with a full checkpoint, retrying on top of any
 	// commit that lands meanwhile: the new contents replace whatever is there.
-	return db.publishReplacement(ctx, a, head, func(context.Context, *snapshot) (blockMap, error) {
+	return db.publishReplacement(ctx, a, head, func(context.Context, *snapshot) (format.BlockMap, error) {
 		return blocks, nil
 	})
 }
@@ -203,9 +205,9 @@ func (o deserializeOptions) blockSizeOver(head *snapshot, key string, fallback i
 // them in parallel as they are read, as blocks of commit n, and returns
 // their map; it sets a.size. It returns once every upload it started has
 // ended.
-func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reader, n uint64) (blockMap, error) {
+func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reader, n uint64) (format.BlockMap, error) {
 	v, bs := db.vfs, a.blockSize
-	blocks := map[int64]blockRef{}
+	blocks := map[int64]format.BlockRef{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	var size, pageSize int64
@@ -217,41 +219,41 @@ func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reade
 		}
 		if err != nil && err != io.ErrUnexpectedEOF {
 			g.Wait()
-			return blockMap{}, fmt.Errorf("s3vfs: deserialize %s: reading input: %w", db.key, err)
+			return format.BlockMap{}, fmt.Errorf("s3vfs: deserialize %s: reading input: %w", db.key, err)
 		}
 		data := buf[:m]
 		if idx == 0 {
 			if pageSize, err = checkHeader(data); err != nil {
 				g.Wait()
-				return blockMap{}, err
+				return format.BlockMap{}, err
 			}
 			if u, ok := innerUnit(bs, data); ok {
 				a.unit = u
 			}
 		}
 		size += int64(m)
-		ref := blockRef{commit: n, token: a.token, crc: checksum(data)}
+		ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(data)}
 		blocks[idx] = ref
 		if gctx.Err() != nil {
 			break
 		}
-		a.noteBlock(blockName(db.key, idx, ref), idx, data)
-		g.Go(func() error { return a.put(gctx, v, blockName(db.key, idx, ref), data) })
+		a.noteBlock(format.BlockName(db.key, idx, ref), idx, data)
+		g.Go(func() error { return a.put(gctx, v, format.BlockName(db.key, idx, ref), data) })
 		if m < len(buf) {
 			break
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return blockMap{}, fmt.Errorf("s3vfs: deserialize %s: %w", db.key, err)
+		return format.BlockMap{}, fmt.Errorf("s3vfs: deserialize %s: %w", db.key, err)
 	}
 	if size == 0 {
-		return blockMap{}, fmt.Errorf("%w: the input is empty", ErrNotDatabase)
+		return format.BlockMap{}, fmt.Errorf("%w: the input is empty", ErrNotDatabase)
 	}
 	if size%pageSize != 0 {
-		return blockMap{}, fmt.Errorf("%w: its size, %d bytes, is not a multiple of its page size, %d (truncated input?)", ErrNotDatabase, size, pageSize)
+		return format.BlockMap{}, fmt.Errorf("%w: its size, %d bytes, is not a multiple of its page size, %d (truncated input?)", ErrNotDatabase, size, pageSize)
 	}
 	a.size = size
-	return blockMap{}.with(nblocks(size, bs), blocks), nil
+	return format.BlockMap{}.With(format.NBlocks(size, bs), blocks), nil
 }
 
 // checkHeader checks the first block of a database file and returns its

@@ -1,25 +1,27 @@
 package s3vfs
 
+import "github.com/s3vfs/s3vfs/internal/format"
+
 // snapshotOf2 returns the snapshot that version-2 record rec, size bytes
 // long, makes over its base checkpoint's map (baseMap, with its overlays;
 // empty for no checkpoint). Pure: the record plus its base is the whole
 // map, as in version 1.
-func snapshotOf2(rec *record2, size int, baseMap blockMap, baseOverlays map[int64]*overlay) *snapshot {
-	n := nblocks(rec.fileSize, rec.blockSize)
-	overlays := map[int64]*overlay{}
+func snapshotOf2(rec *format.Record2, size int, baseMap format.BlockMap, baseOverlays map[int64]*format.Overlay) *snapshot {
+	n := format.NBlocks(rec.FileSize, rec.BlockSize)
+	overlays := map[int64]*format.Overlay{}
 	for idx, ov := range baseOverlays {
 		if idx < n {
 			overlays[idx] = ov
 		}
 	}
-	refs := make(map[int64]blockRef, len(rec.delta))
-	delta := make([]entry2, len(rec.delta))
-	for i, e := range rec.delta {
-		refs[e.idx] = e.ref
-		delete(overlays, e.idx)
-		if e.ov != nil {
-			e.ov = withSize(e.ov, rec.n, int64(size))
-			overlays[e.idx] = e.ov
+	refs := make(map[int64]format.BlockRef, len(rec.Delta))
+	delta := make([]format.Entry2, len(rec.Delta))
+	for i, e := range rec.Delta {
+		refs[e.Idx] = e.Ref
+		delete(overlays, e.Idx)
+		if e.Ov != nil {
+			e.Ov = withSize(e.Ov, rec.N, int64(size))
+			overlays[e.Idx] = e.Ov
 		}
 		delta[i] = e
 	}
@@ -27,26 +29,26 @@ func snapshotOf2(rec *record2, size int, baseMap blockMap, baseOverlays map[int6
 		delta = nil
 	}
 	return &snapshot{
-		n: rec.n, token: rec.token, time: rec.time,
-		blockSize: rec.blockSize, size: rec.fileSize,
-		blocks: baseMap.with(n, refs),
-		base:   rec.base, baseMap: baseMap, baseOverlays: baseOverlays,
+		n: rec.N, token: rec.Token, time: rec.Time,
+		blockSize: rec.BlockSize, size: rec.FileSize,
+		blocks: baseMap.With(n, refs),
+		base:   rec.Base, baseMap: baseMap, baseOverlays: baseOverlays,
 		format: 2, overlays: overlays, delta2: delta,
 	}
 }
 
 // baseOf returns the map and overlays of a checkpoint's entries.
-func baseOf(es []entry2) (blockMap, map[int64]*overlay) {
-	refs := make(map[int64]blockRef, len(es))
-	var overlays map[int64]*overlay
+func baseOf(es []format.Entry2) (format.BlockMap, map[int64]*format.Overlay) {
+	refs := make(map[int64]format.BlockRef, len(es))
+	var overlays map[int64]*format.Overlay
 	for _, e := range es {
-		refs[e.idx] = e.ref
-		if e.ov != nil {
+		refs[e.Idx] = e.Ref
+		if e.Ov != nil {
 			if overlays == nil {
-				overlays = map[int64]*overlay{}
+				overlays = map[int64]*format.Overlay{}
 			}
-			overlays[e.idx] = e.ov
+			overlays[e.Idx] = e.Ov
 		}
 	}
-	return blockMap{}.with(int64(len(es)), refs), overlays
+	return format.BlockMap{}.With(int64(len(es)), refs), overlays
 }

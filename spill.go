@@ -9,6 +9,8 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // A transaction's changed blocks are held in memory until they exceed
@@ -26,7 +28,7 @@ func (f *file) spill(ctx context.Context) error {
 	bs, start := s.blockSize, time.Now()
 	type early struct {
 		idx  int64
-		ref  blockRef
+		ref  format.BlockRef
 		data []byte
 	}
 	var ups []early
@@ -35,12 +37,12 @@ func (f *file) spill(ctx context.Context) error {
 			continue // the partial last block stays in memory
 		}
 		token := f.early.tokenFor(idx, s.n+1, start, newToken)
-		ups = append(ups, early{idx, blockRef{commit: f.early.commit, token: token, crc: checksum(buf)}, buf})
+		ups = append(ups, early{idx, format.BlockRef{Commit: f.early.commit, Token: token, CRC: format.Checksum(buf)}, buf})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range ups {
-		name := blockName(f.db.key, u.idx, u.ref)
+		name := format.BlockName(f.db.key, u.idx, u.ref)
 		f.early.own(name)
 		g.Go(func() error { return v.store.put(gctx, name, u.data) })
 	}
@@ -49,10 +51,10 @@ func (f *file) spill(ctx context.Context) error {
 	}
 	v.stats.earlyBlocks.Add(int64(len(ups)))
 	if f.spilled == nil {
-		f.spilled, f.spilledPages = map[int64]blockRef{}, map[int64]pageList{}
+		f.spilled, f.spilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
 	for _, u := range ups {
-		f.db.cache().add(blockName(f.db.key, u.idx, u.ref), u.data)
+		f.db.cache().add(format.BlockName(f.db.key, u.idx, u.ref), u.data)
 		f.spilled[u.idx] = u.ref
 		if pages, ok := f.changedInBlock(u.idx, u.data); ok {
 			f.spilledPages[u.idx] = pages
@@ -69,7 +71,7 @@ func (f *file) spill(ctx context.Context) error {
 // when those are at hand (the transactions queued ahead, the cache): false
 // when they are not, or the page size is not known. The unit is SQLite's
 // page size as the view had it before the writes.
-func (f *file) changedInBlock(idx int64, data []byte) (pageList, bool) {
+func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 	s := f.snap
 	if s == nil {
 		return nil, false
@@ -86,13 +88,13 @@ func (f *file) changedInBlock(idx int64, data []byte) (pageList, bool) {
 	if old == nil {
 		return nil, false
 	}
-	return changedPages(idx, bs, f.spillUnit, data, old, blockLen(idx, bs, f.txView.live(s))), true
+	return changedPages(idx, bs, f.spillUnit, data, old, format.BlockLen(idx, bs, f.txView.live(s))), true
 }
 
 // readSpilled returns the bytes of a block uploaded early by spill.
-func (f *file) readSpilled(ctx context.Context, idx int64, ref blockRef, bs int64) ([]byte, error) {
+func (f *file) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
 	v := f.db.vfs
-	name := blockName(f.db.key, idx, ref)
+	name := format.BlockName(f.db.key, idx, ref)
 	if data, ok := f.db.cache().get(name); ok {
 		return data, nil
 	}
@@ -100,7 +102,7 @@ func (f *file) readSpilled(ctx context.Context, idx int64, ref blockRef, bs int6
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) != bs || checksum(data) != ref.crc {
+	if int64(len(data)) != bs || format.Checksum(data) != ref.CRC {
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: uncommitted block %d of %s (object %s) is corrupt", idx, f.db.key, name), sqlite3.IOERR_DATA)
 	}
 	return data, nil
@@ -108,7 +110,7 @@ func (f *file) readSpilled(ctx context.Context, idx int64, ref blockRef, bs int6
 
 // unspill moves a spilled block back into memory (to be changed again, or
 // cut by a truncation); its early object becomes an orphan.
-func (f *file) unspill(ctx context.Context, idx int64, ref blockRef, bs int64, load bool) ([]byte, error) {
+func (f *file) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
 	buf := make([]byte, bs)
 	if load {
 		data, err := f.readSpilled(ctx, idx, ref, bs)
@@ -125,7 +127,7 @@ func (f *file) unspill(ctx context.Context, idx int64, ref blockRef, bs int64, l
 // releaseEarly deletes, best effort, every object the transaction
 // uploaded that no published record names, except the blocks keep names
 // (those a record just published sets), and forgets the early blocks.
-func (f *file) releaseEarly(ctx context.Context, keep map[int64]blockRef) {
+func (f *file) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
 	if orphans := f.early.release(f.db.key, keep); len(orphans) > 0 {
 		f.db.vfs.removeOrphans(ctx, orphans)
 	}
@@ -145,7 +147,7 @@ func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
 		return false, nil
 	}
 	for idx, buf := range f.pending {
-		if idx >= s.blocks.len() {
+		if idx >= s.blocks.Len() {
 			return false, nil
 		}
 		data, err := f.db.readBlock(ctx, s, idx)

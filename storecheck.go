@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // The commit protocol stands on promises of the store (docs/reliability.md,
@@ -25,10 +27,10 @@ var ErrUnsafeStore = errors.New("s3vfs: the store does not keep a promise the co
 
 // storeCheckPrefix is the folder of the self-test's objects when it tests
 // a bucket without a database in view (s3vfs doctor). No database key may
-// start with its first segment (names.go). Before a write, the self-test
-// runs under the database's own prefix instead (storeCheckDir), so that
-// nothing is written outside it.
-const storeCheckPrefix = reservedRoot + "/storecheck/"
+// start with its first segment (format.ReservedRoot). Before a write, the
+// self-test runs under the database's own prefix instead
+// (format.StoreCheckDir), so that nothing is written outside it.
+const storeCheckPrefix = format.ReservedRoot + "/storecheck/"
 
 // StoreReport is what the self-test of a bucket found.
 type StoreReport struct {
@@ -104,7 +106,7 @@ func (v *VFS) checkStoreUnder(ctx context.Context, prefix string) (StoreReport, 
 	if r := v.storeCheck.report; r != nil {
 		return *r, nil
 	}
-	r, err := v.store.selfTest(ctx, prefix+tokenString(newToken())+"/")
+	r, err := v.store.selfTest(ctx, prefix+format.TokenString(newToken())+"/")
 	if err != nil {
 		return StoreReport{}, err
 	}
@@ -125,7 +127,7 @@ func (v *VFS) requireSafeStore(ctx context.Context, key string) error {
 	if v.opts.UnsafeSkipStoreCheck {
 		return nil
 	}
-	r, err := v.checkStoreUnder(ctx, key+"/"+storeCheckDir+"/")
+	r, err := v.checkStoreUnder(ctx, key+"/"+format.StoreCheckDir+"/")
 	if err != nil {
 		return fmt.Errorf("s3vfs: checking the store before the first write: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // ErrNoCommit reports a commit that does not exist: not yet made, or older
@@ -24,7 +26,7 @@ var ErrNoCommit = errors.New("s3vfs: no such commit")
 func (p *params) parseHistory(uri *vfs.Filename) error {
 	if s := uri.URIParameter("commit"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || n == 0 || n >= recordBase {
+		if err != nil || n == 0 || n >= format.RecordBase {
 			return fmt.Errorf("s3vfs: URI parameter commit=%q: want a commit number from 1 (see the history of the database)", s)
 		}
 		p.atCommit = n
@@ -67,7 +69,7 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
-				ErrNoCommit, db.vfs.store.bucket, db.key, p.asOf.Format(time.RFC3339Nano), rec.n)
+				ErrNoCommit, db.vfs.store.bucket, db.key, p.asOf.Format(time.RFC3339Nano), rec.N)
 		}
 		return nil, err
 	}
@@ -107,36 +109,36 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error)
 
 // readResult is the outcome of a readRecord.
 type readResult struct {
-	rec *record
+	rec *format.Record
 	err error
 }
 
 // readable reports whether rec is a readable version (readableVersion):
 // a version-1 record always is; for a version-2 record, the record of
 // the next commit tells, or the newest record if there is none.
-func (db *database) readable(ctx context.Context, rec *record) (bool, error) {
-	if rec.v2 == nil {
+func (db *database) readable(ctx context.Context, rec *format.Record) (bool, error) {
+	if rec.V2 == nil {
 		return true, nil
 	}
-	next, err := db.readRecord(ctx, rec.n+1)
+	next, err := db.readRecord(ctx, rec.N+1)
 	return db.readableWith(ctx, rec, readResult{next, err})
 }
 
 // readableWith is readable given next, the outcome of reading the record
 // of commit rec.n+1.
-func (db *database) readableWith(ctx context.Context, rec *record, next readResult) (bool, error) {
-	if rec.v2 == nil {
+func (db *database) readableWith(ctx context.Context, rec *format.Record, next readResult) (bool, error) {
+	if rec.V2 == nil {
 		return true, nil
 	}
 	for try := 0; ; try++ {
 		if try > 0 {
-			next.rec, next.err = db.readRecord(ctx, rec.n+1)
+			next.rec, next.err = db.readRecord(ctx, rec.N+1)
 		}
 		switch {
 		case next.err == nil:
 			// The successor's time is its writer's clock, within the skew
 			// the retention assumes.
-			return !next.rec.time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
+			return !next.rec.Time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
 		case !errors.Is(next.err, ErrNotFound):
 			return false, next.err
 		}
@@ -144,8 +146,8 @@ func (db *database) readableWith(ctx context.Context, rec *record, next readResu
 		// was created since the GET: the listing tells, and in the last
 		// case the successor is read again.
 		newest, err := db.vfs.records.newest(ctx, db.key)
-		if err != nil || newest <= rec.n || try > 0 {
-			return newest == rec.n, err
+		if err != nil || newest <= rec.N || try > 0 {
+			return newest == rec.N, err
 		}
 	}
 }
@@ -176,7 +178,7 @@ func (db *database) recordNumbers(ctx context.Context) ([]uint64, error) {
 // recordAsOf returns the record of the newest commit made at or before t,
 // by the times in the records (which grow with commit numbers, see
 // commitTime): a LIST, then a binary search of GETs.
-func (db *database) recordAsOf(ctx context.Context, t time.Time) (*record, error) {
+func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record, error) {
 	ns, err := db.recordNumbers(ctx)
 	if err != nil {
 		return nil, err
@@ -184,8 +186,8 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*record, error
 	if len(ns) == 0 {
 		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.bucket, db.key)
 	}
-	read := map[int]*record{}
-	get := func(i int) (*record, error) {
+	read := map[int]*format.Record{}
+	get := func(i int) (*format.Record, error) {
 		if r := read[i]; r != nil {
 			return r, nil
 		}
@@ -195,16 +197,16 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*record, error
 	}
 	// The newest version is the common question: try it first.
 	last := len(ns) - 1
-	if r, err := get(last); err != nil || !r.time.After(t) {
+	if r, err := get(last); err != nil || !r.Time.After(t) {
 		return r, err
 	}
 	first, err := get(0)
 	if err != nil {
 		return nil, err
 	}
-	if first.time.After(t) {
+	if first.Time.After(t) {
 		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the oldest commit kept, %d, was made at %s",
-			ErrNoCommit, db.vfs.store.bucket, db.key, t.Format(time.RFC3339Nano), first.n, first.time.Format(time.RFC3339Nano))
+			ErrNoCommit, db.vfs.store.bucket, db.key, t.Format(time.RFC3339Nano), first.N, first.Time.Format(time.RFC3339Nano))
 	}
 	// Invariant: time(ns[lo]) <= t < time(ns[hi]).
 	lo, hi := 0, last
@@ -214,7 +216,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*record, error
 		if err != nil {
 			return nil, err
 		}
-		if r.time.After(t) {
+		if r.Time.After(t) {
 			hi = mid
 		} else {
 			lo = mid

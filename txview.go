@@ -1,6 +1,10 @@
 package s3vfs
 
-import "io"
+import (
+	"io"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+)
 
 // txView is the file as a write transaction sees it: the snapshot it
 // began on, overlaid with its writes not yet committed. Reads, the copy of
@@ -12,7 +16,7 @@ type txView struct {
 	// (see spill.go) are in spilled, and every object the transaction
 	// uploaded that no record names yet is in early.
 	pending     map[int64][]byte
-	spilled     map[int64]blockRef
+	spilled     map[int64]format.BlockRef
 	early       earlyObjects
 	pendingSize int64
 
@@ -20,7 +24,7 @@ type txView struct {
 	// over the view's bytes before the writes, in pages of spillUnit bytes
 	// (a block missing here counts every page changed): a rebase over
 	// another commit's pages elsewhere in the block keeps it.
-	spilledPages map[int64]pageList
+	spilledPages map[int64]format.PageList
 	spillUnit    int64
 	floor        int64 // the least size since the writes began: committed bytes past it are gone
 	dirty        bool
@@ -65,7 +69,7 @@ func (t *txView) dropSpilled(idx int64) {
 // spilledChanged returns the pages spilled block idx changed, in pages of
 // unit bytes, in a file of size bytes: those noted when it was uploaded,
 // or every page of it when none were or the page size differs.
-func (t *txView) spilledChanged(idx, bs, unit, size int64) pageList {
+func (t *txView) spilledChanged(idx, bs, unit, size int64) format.PageList {
 	if pages, ok := t.spilledPages[idx]; ok && t.spillUnit == unit {
 		return pages
 	}
@@ -118,7 +122,7 @@ func (t *txView) sameShape(s *snapshot) bool {
 // error of committed or spilled ends the read.
 func (t *txView) readAt(s *snapshot, b []byte, off int64,
 	committed func(b []byte, off int64) (int, error),
-	spilled func(idx int64, ref blockRef) ([]byte, error)) (int, error) {
+	spilled func(idx int64, ref format.BlockRef) ([]byte, error)) (int, error) {
 	bs, size, live := s.blockSize, t.size(s), t.live(s)
 	n := 0
 	for n < len(b) && off+int64(n) < size {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // TestTxViewReadAt checks every read of a few views against a plain
@@ -26,7 +28,7 @@ func TestTxViewReadAt(t *testing.T) {
 		{"grown past the end", txView{dirty: true, pending: map[int64][]byte{3: blk("PQ\x00\x00")}, pendingSize: 14, floor: 10}, "abcdefghij\x00\x00PQ"},
 		{"truncated", txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 5, floor: 5}, "abcde"},
 		{"truncated, then regrown", txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 12, floor: 5}, "abcde\x00\x00\x00\x00\x00\x00\x00"},
-		{"spilled blocks", txView{dirty: true, pending: map[int64][]byte{}, spilled: map[int64]blockRef{1: {commit: 1}, 3: {commit: 1}}, pendingSize: 15, floor: 10}, "abcdSSSSij\x00\x00TTT"},
+		{"spilled blocks", txView{dirty: true, pending: map[int64][]byte{}, spilled: map[int64]format.BlockRef{1: {Commit: 1}, 3: {Commit: 1}}, pendingSize: 15, floor: 10}, "abcdSSSSij\x00\x00TTT"},
 	}
 	for _, tt := range tests {
 		want := []byte(tt.want)
@@ -43,7 +45,7 @@ func TestTxViewReadAt(t *testing.T) {
 						}
 						return copy(b, committed[off:]), nil
 					},
-					func(idx int64, ref blockRef) ([]byte, error) { return spilledData[idx], nil })
+					func(idx int64, ref format.BlockRef) ([]byte, error) { return spilledData[idx], nil })
 				wantN := max(0, min(n, len(want)-int(off)))
 				wantErr := error(nil)
 				if wantN < n {

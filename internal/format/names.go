@@ -1,4 +1,4 @@
-package s3vfs
+package format
 
 import (
 	"errors"
@@ -13,30 +13,30 @@ import (
 // A database key may not contain these names as a path segment, so the
 // objects of two databases can never share a name (see docs/format.md).
 const (
-	blocksDir      = "_blocks"
-	commitsDir     = "_commits"
-	checkpointsDir = "_checkpoints"
-	storeCheckDir  = "_storecheck" // the self-test of the store (storecheck.go), cleaned up
+	BlocksDir      = "_blocks"
+	CommitsDir     = "_commits"
+	CheckpointsDir = "_checkpoints"
+	StoreCheckDir  = "_storecheck" // the self-test of the store (package s3vfs, storecheck.go), cleaned up
 )
 
-// reservedRoot is a first key segment no database may use: the VFS keeps
-// objects of its own under it (storecheck.go).
-const reservedRoot = "_s3vfs"
+// ReservedRoot is a first key segment no database may use: the VFS keeps
+// objects of its own under it (the self-test of the store).
+const ReservedRoot = "_s3vfs"
 
 // maxKeyLen leaves room under S3's 1024-byte key limit for the longest
 // object name this package appends to a database key.
 const maxKeyLen = 900
 
-// recordBase is the number from which commit numbers are subtracted to form
+// RecordBase is the number from which commit numbers are subtracted to form
 // record names, so that the newest record sorts first in a listing.
-const recordBase = 9_999_999_999_999_999_999
+const RecordBase = 9_999_999_999_999_999_999
 
 // ErrInvalidKey reports a database key that cannot be used as an S3 prefix.
 var ErrInvalidKey = errors.New("s3vfs: invalid database key")
 
-// validateKey checks that key can name a database: a relative, clean,
+// ValidateKey checks that key can name a database: a relative, clean,
 // UTF-8 path that leaves room for object names and avoids reserved segments.
-func validateKey(key string) error {
+func ValidateKey(key string) error {
 	bad := func(why, fix string) error {
 		return fmt.Errorf("%w %q: %s; %s", ErrInvalidKey, truncate(key, 80), why, fix)
 	}
@@ -61,8 +61,8 @@ func validateKey(key string) error {
 			return bad("it contains a control character", "use printable characters only")
 		}
 	}
-	if first, _, _ := strings.Cut(key, "/"); first == reservedRoot {
-		return bad("its first segment "+reservedRoot+" is reserved", "choose another name for that folder")
+	if first, _, _ := strings.Cut(key, "/"); first == ReservedRoot {
+		return bad("its first segment "+ReservedRoot+" is reserved", "choose another name for that folder")
 	}
 	for _, seg := range strings.Split(key, "/") {
 		switch seg {
@@ -70,7 +70,7 @@ func validateKey(key string) error {
 			return bad("it has an empty path segment ('//')", "remove the repeated '/'")
 		case ".", "..":
 			return bad("it has a '.' or '..' segment", "use a clean path")
-		case blocksDir, commitsDir, checkpointsDir, storeCheckDir:
+		case BlocksDir, CommitsDir, CheckpointsDir, StoreCheckDir:
 			return bad("it uses the reserved segment "+seg, "choose another name for that folder")
 		}
 	}
@@ -84,39 +84,43 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// blockName is the object name of block index idx as written by the commit
+// BlockName is the object name of block index idx as written by the commit
 // attempt ref names (ref.commit, ref.token). Names sort by block index first.
-func blockName(key string, idx int64, ref blockRef) string {
-	return key + "/" + blocksDir + "/" + pad(uint64(idx), 12) + "." + pad(ref.commit, 19) + "." + tokenString(ref.token)
+func BlockName(key string, idx int64, ref BlockRef) string {
+	return key + "/" + BlocksDir + "/" + Pad(uint64(idx), 12) + "." + Pad(ref.Commit, 19) + "." + TokenString(ref.Token)
 }
 
-// recordName is the object name of commit record n.
-func recordName(key string, n uint64) string {
-	return recordPrefix(key) + pad(recordBase-n, 19)
+// RecordName is the object name of commit record n.
+func RecordName(key string, n uint64) string {
+	return RecordPrefix(key) + Pad(RecordBase-n, 19)
 }
 
-func recordPrefix(key string) string { return key + "/" + commitsDir + "/" }
+// RecordPrefix is the prefix of the names of the commit records of the
+// database at key.
+func RecordPrefix(key string) string { return key + "/" + CommitsDir + "/" }
 
-// parseRecordName returns the commit number of a record object name.
-func parseRecordName(key, name string) (uint64, bool) {
-	s, ok := strings.CutPrefix(name, recordPrefix(key))
+// ParseRecordName returns the commit number of a record object name.
+func ParseRecordName(key, name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, RecordPrefix(key))
 	if !ok || len(s) != 19 {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || v >= recordBase {
+	if err != nil || v >= RecordBase {
 		return 0, false
 	}
-	return recordBase - v, true
+	return RecordBase - v, true
 }
 
-// checkpointName is the object name of the checkpoint written by the commit
+// CheckpointName is the object name of the checkpoint written by the commit
 // attempt (n, token).
-func checkpointName(key string, n, token uint64) string {
-	return key + "/" + checkpointsDir + "/" + pad(n, 19) + "." + tokenString(token)
+func CheckpointName(key string, n, token uint64) string {
+	return key + "/" + CheckpointsDir + "/" + Pad(n, 19) + "." + TokenString(token)
 }
 
-func tokenString(t uint64) string {
+// TokenString returns an attempt token as it appears in object names:
+// 16 lowercase hexadecimal digits.
+func TokenString(t uint64) string {
 	const digits = "0123456789abcdef"
 	var b [16]byte
 	for i := 15; i >= 0; i-- {
@@ -126,7 +130,9 @@ func tokenString(t uint64) string {
 	return string(b[:])
 }
 
-func pad(v uint64, width int) string {
+// Pad returns v in decimal, padded with zeros on the left to width digits,
+// as numbers appear in object names.
+func Pad(v uint64, width int) string {
 	s := strconv.FormatUint(v, 10)
 	if len(s) < width {
 		s = strings.Repeat("0", width-len(s)) + s

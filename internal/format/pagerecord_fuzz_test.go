@@ -1,4 +1,4 @@
-package s3vfs
+package format
 
 import (
 	"reflect"
@@ -9,26 +9,26 @@ import (
 // must hold, for commit self of a file of fileSize bytes: those of
 // checkEntries, and overlays whose base length fits the block size, whose
 // records ascend and are not above self.
-func checkEntries2(t *testing.T, es []entry2, blockSize, fileSize int64, dense bool, self uint64) {
+func checkEntries2(t *testing.T, es []Entry2, blockSize, fileSize int64, dense bool, self uint64) {
 	t.Helper()
-	plain := make([]entry, len(es))
+	plain := make([]Entry, len(es))
 	for i, e := range es {
-		plain[i] = entry{e.idx, e.ref}
-		if e.ov == nil {
+		plain[i] = Entry{e.Idx, e.Ref}
+		if e.Ov == nil {
 			continue
 		}
-		if e.ov.baseLen < 0 || e.ov.baseLen > blockSize || e.ref.isHole() && e.ov.baseLen != 0 {
-			t.Fatalf("block %d: base length %d", e.idx, e.ov.baseLen)
+		if e.Ov.BaseLen < 0 || e.Ov.BaseLen > blockSize || e.Ref.IsHole() && e.Ov.BaseLen != 0 {
+			t.Fatalf("block %d: base length %d", e.Idx, e.Ov.BaseLen)
 		}
 		prev := uint64(0)
-		for _, r := range e.ov.recs {
-			if r.n <= prev || r.n > self {
-				t.Fatalf("block %d: overlay records %+v of commit %d", e.idx, e.ov.recs, self)
+		for _, r := range e.Ov.Recs {
+			if r.N <= prev || r.N > self {
+				t.Fatalf("block %d: overlay records %+v of commit %d", e.Idx, e.Ov.Recs, self)
 			}
-			prev = r.n
+			prev = r.N
 		}
 	}
-	checkEntries(t, plain, nblocks(fileSize, blockSize), dense)
+	checkEntries(t, plain, NBlocks(fileSize, blockSize), dense)
 }
 
 // FuzzDecodeRecord2 is FuzzDecodeRecord for version-2 records: any bytes
@@ -37,7 +37,7 @@ func checkEntries2(t *testing.T, es []entry2, blockSize, fileSize int64, dense b
 // always an error.
 func FuzzDecodeRecord2(f *testing.F) {
 	for _, r := range sampleRecords2() {
-		enc := r.encode()
+		enc := r.Encode()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(recordMagic2):len(enc)-4], true, uint16(len(enc)/2), byte(0x10))
 	}
@@ -45,27 +45,27 @@ func FuzzDecodeRecord2(f *testing.F) {
 		if seal {
 			b = sealed(recordMagic2, b)
 		}
-		r, err := decodeRecord2(b)
+		r, err := DecodeRecord2(b)
 		if err != nil {
 			return
 		}
-		if r.n == 0 || r.parent != r.n-1 || r.base.n > r.n || r.blockSize < minBlockSize || r.blockSize > maxBlockSize ||
-			!validUnit(r.unit, r.blockSize) {
+		if r.N == 0 || r.Parent != r.N-1 || r.Base.N > r.N || r.BlockSize < MinBlockSize || r.BlockSize > MaxBlockSize ||
+			!ValidUnit(r.Unit, r.BlockSize) {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
-		checkEntries2(t, r.delta, r.blockSize, r.fileSize, false, r.n)
-		limit := npages(r.fileSize, r.unit)
+		checkEntries2(t, r.Delta, r.BlockSize, r.FileSize, false, r.N)
+		limit := NPages(r.FileSize, r.Unit)
 		var carried int64
-		for p, page := range r.carried() {
-			if p >= limit || !r.changed.contains(p) || int64(len(page)) != pageLen(p, r.unit, r.fileSize) {
+		for p, page := range r.Carried() {
+			if p >= limit || !r.Changed.Contains(p) || int64(len(page)) != PageLen(p, r.Unit, r.FileSize) {
 				t.Fatalf("inline page %d (%d bytes) of %+v", p, len(page), r)
 			}
 			carried += int64(len(page))
 		}
-		if carried != int64(len(r.pages)) {
-			t.Fatalf("%d bytes of pages, %d carried", len(r.pages), carried)
+		if carried != int64(len(r.Pages)) {
+			t.Fatalf("%d bytes of pages, %d carried", len(r.Pages), carried)
 		}
-		checkReencoding(t, "record", r.encode(), decodeRecord2, func(r2 *record2) bool { return sameRecord2(r, r2) }, pos, flip)
+		checkReencoding(t, "record", r.Encode(), DecodeRecord2, func(r2 *Record2) bool { return sameRecord2(r, r2) }, pos, flip)
 	})
 }
 
@@ -73,7 +73,7 @@ func FuzzDecodeRecord2(f *testing.F) {
 // checkpoints.
 func FuzzDecodeCheckpoint2(f *testing.F) {
 	for _, c := range sampleCheckpoints2() {
-		enc := c.encode()
+		enc := c.Encode()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(checkpointMagic2):len(enc)-4], true, uint16(len(enc)/3), byte(0x01))
 	}
@@ -81,14 +81,14 @@ func FuzzDecodeCheckpoint2(f *testing.F) {
 		if seal {
 			b = sealed(checkpointMagic2, b)
 		}
-		c, err := decodeCheckpoint2(b)
+		c, err := DecodeCheckpoint2(b)
 		if err != nil {
 			return
 		}
-		if c.n == 0 || c.blockSize < minBlockSize || c.blockSize > maxBlockSize {
+		if c.N == 0 || c.BlockSize < MinBlockSize || c.BlockSize > MaxBlockSize {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
-		checkEntries2(t, c.blocks, c.blockSize, c.fileSize, true, c.n)
-		checkReencoding(t, "checkpoint", c.encode(), decodeCheckpoint2, func(c2 *checkpoint2) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
+		checkEntries2(t, c.Blocks, c.BlockSize, c.FileSize, true, c.N)
+		checkReencoding(t, "checkpoint", c.Encode(), DecodeCheckpoint2, func(c2 *Checkpoint2) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }

@@ -1,4 +1,4 @@
-package s3vfs
+package format
 
 import (
 	"encoding/binary"
@@ -9,62 +9,62 @@ import (
 // consecutive pages (docs/format.md, "Page lists"): a commit's changed
 // pages, and the pages its record carries inline.
 
-// pageRun is the pages first, first+1, …, first+n-1.
-type pageRun struct {
-	first, n int64
+// PageRun is the pages First, First+1, …, First+N-1.
+type PageRun struct {
+	First, N int64 // the first page, and how many
 }
 
-// pageList is a set of pages as sorted, disjoint, non-adjacent runs, so
+// PageList is a set of pages as sorted, disjoint, non-adjacent runs, so
 // that every set has one representation. The zero value is empty.
-type pageList []pageRun
+type PageList []PageRun
 
-// pageListOf returns the set of the given pages, which must be sorted
+// PageListOf returns the set of the given pages, which must be sorted
 // ascending (duplicates are dropped).
-func pageListOf(pages []int64) pageList {
-	var l pageList
+func PageListOf(pages []int64) PageList {
+	var l PageList
 	for _, p := range pages {
-		l = l.add(p)
+		l = l.Add(p)
 	}
 	return l
 }
 
-// add returns l with page p, which must not be below l's last run.
-func (l pageList) add(p int64) pageList { return l.addRun(p, 1) }
+// Add returns l with page p, which must not be below l's last run.
+func (l PageList) Add(p int64) PageList { return l.AddRun(p, 1) }
 
-// addRun returns l with the n pages from first, which must not start
+// AddRun returns l with the n pages from first, which must not start
 // below the first page of l's last run.
-func (l pageList) addRun(first, n int64) pageList {
+func (l PageList) AddRun(first, n int64) PageList {
 	if n <= 0 {
 		return l
 	}
 	if len(l) > 0 {
 		last := &l[len(l)-1]
-		if end := last.first + last.n; first <= end {
-			last.n = max(end, first+n) - last.first
+		if end := last.First + last.N; first <= end {
+			last.N = max(end, first+n) - last.First
 			return l
 		}
 	}
-	return append(l, pageRun{first, n})
+	return append(l, PageRun{first, n})
 }
 
-// count returns the number of pages in l.
-func (l pageList) count() int64 {
+// Count returns the number of pages in l.
+func (l PageList) Count() int64 {
 	var c int64
 	for _, r := range l {
-		c += r.n
+		c += r.N
 	}
 	return c
 }
 
-// contains reports whether page p is in l.
-func (l pageList) contains(p int64) bool {
+// Contains reports whether page p is in l.
+func (l PageList) Contains(p int64) bool {
 	lo, hi := 0, len(l)
 	for lo < hi {
 		mid := (lo + hi) / 2
 		switch r := l[mid]; {
-		case p < r.first:
+		case p < r.First:
 			hi = mid
-		case p >= r.first+r.n:
+		case p >= r.First+r.N:
 			lo = mid + 1
 		default:
 			return true
@@ -73,11 +73,11 @@ func (l pageList) contains(p int64) bool {
 	return false
 }
 
-// all iterates over the pages of l in order.
-func (l pageList) all() iter.Seq[int64] {
+// All iterates over the pages of l in order.
+func (l PageList) All() iter.Seq[int64] {
 	return func(yield func(int64) bool) {
 		for _, r := range l {
-			for p := r.first; p < r.first+r.n; p++ {
+			for p := r.First; p < r.First+r.N; p++ {
 				if !yield(p) {
 					return
 				}
@@ -89,19 +89,19 @@ func (l pageList) all() iter.Seq[int64] {
 // appendPageList encodes l: the run count, then per run the gap from the
 // end of the previous run (from page 0 for the first) and the length
 // minus one.
-func appendPageList(b []byte, l pageList) []byte {
+func appendPageList(b []byte, l PageList) []byte {
 	b = binary.AppendUvarint(b, uint64(len(l)))
 	end := int64(0)
 	for _, r := range l {
-		b = binary.AppendUvarint(b, uint64(r.first-end))
-		b = binary.AppendUvarint(b, uint64(r.n-1))
-		end = r.first + r.n
+		b = binary.AppendUvarint(b, uint64(r.First-end))
+		b = binary.AppendUvarint(b, uint64(r.N-1))
+		end = r.First + r.N
 	}
 	return b
 }
 
 // pageList decodes a page list whose pages are all below limit.
-func (d *decoder) pageList(limit int64, what string) pageList {
+func (d *decoder) pageList(limit int64, what string) PageList {
 	nr := d.uvarint(what)
 	if d.err == nil && nr > uint64(len(d.b))/2 {
 		d.fail(what)
@@ -109,7 +109,7 @@ func (d *decoder) pageList(limit int64, what string) pageList {
 	if d.err != nil || nr == 0 {
 		return nil
 	}
-	l := make(pageList, 0, nr)
+	l := make(PageList, 0, nr)
 	end := int64(0)
 	for i := uint64(0); i < nr && d.err == nil; i++ {
 		gap := d.uvarint(what)
@@ -123,7 +123,7 @@ func (d *decoder) pageList(limit int64, what string) pageList {
 			break
 		}
 		first := end + int64(gap)
-		l = append(l, pageRun{first, int64(n) + 1})
+		l = append(l, PageRun{first, int64(n) + 1})
 		end = first + int64(n) + 1
 	}
 	if d.err != nil {

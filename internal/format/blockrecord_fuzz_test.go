@@ -1,4 +1,4 @@
-package s3vfs
+package format
 
 import (
 	"encoding/binary"
@@ -11,23 +11,23 @@ import (
 // trailing checksum, so that fuzzing reaches the decoder behind the check.
 func sealed(magic string, body []byte) []byte {
 	b := append([]byte(magic), body...)
-	return binary.LittleEndian.AppendUint32(b, checksum(b))
+	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
 // checkEntries checks the invariants every decoded block list must hold:
 // indexes strictly increasing and below n, holes with no object, objects
 // written by a real commit; dense lists cover 0..n-1.
-func checkEntries(t *testing.T, es []entry, n int64, dense bool) {
+func checkEntries(t *testing.T, es []Entry, n int64, dense bool) {
 	t.Helper()
 	prev := int64(-1)
 	for _, e := range es {
-		if e.idx <= prev || e.idx >= n {
-			t.Fatalf("entry index %d after %d, with %d blocks", e.idx, prev, n)
+		if e.Idx <= prev || e.Idx >= n {
+			t.Fatalf("entry index %d after %d, with %d blocks", e.Idx, prev, n)
 		}
-		if e.ref.isHole() && e.ref != (blockRef{}) {
-			t.Fatalf("hole with a reference: %+v", e.ref)
+		if e.Ref.IsHole() && e.Ref != (BlockRef{}) {
+			t.Fatalf("hole with a reference: %+v", e.Ref)
 		}
-		prev = e.idx
+		prev = e.Idx
 	}
 	if dense && int64(len(es)) != n {
 		t.Fatalf("checkpoint lists %d of %d blocks", len(es), n)
@@ -40,7 +40,7 @@ func checkEntries(t *testing.T, es []entry, n int64, dense bool) {
 // different block map.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range sampleRecords() {
-		enc := r.encode()
+		enc := r.Encode()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(recordMagic):len(enc)-4], true, uint16(len(enc)/2), byte(0x10))
 	}
@@ -48,15 +48,15 @@ func FuzzDecodeRecord(f *testing.F) {
 		if seal {
 			b = sealed(recordMagic, b)
 		}
-		r, err := decodeRecord(b)
+		r, err := DecodeRecord(b)
 		if err != nil {
 			return
 		}
-		if r.n == 0 || r.parent != r.n-1 || r.base.n > r.n || r.blockSize < minBlockSize || r.blockSize > maxBlockSize {
+		if r.N == 0 || r.Parent != r.N-1 || r.Base.N > r.N || r.BlockSize < MinBlockSize || r.BlockSize > MaxBlockSize {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
-		checkEntries(t, r.delta, nblocks(r.fileSize, r.blockSize), false)
-		checkReencoding(t, "record", r.encode(), decodeRecord, func(r2 *record) bool { return sameRecord(r, r2) }, pos, flip)
+		checkEntries(t, r.Delta, NBlocks(r.FileSize, r.BlockSize), false)
+		checkReencoding(t, "record", r.Encode(), DecodeRecord, func(r2 *Record) bool { return sameRecord(r, r2) }, pos, flip)
 	})
 }
 
@@ -64,7 +64,7 @@ func FuzzDecodeRecord(f *testing.F) {
 // list must be dense (every block of the file, in order).
 func FuzzDecodeCheckpoint(f *testing.F) {
 	for _, c := range sampleCheckpoints() {
-		enc := c.encode()
+		enc := c.Encode()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(checkpointMagic):len(enc)-4], true, uint16(len(enc)/3), byte(0x01))
 	}
@@ -72,15 +72,15 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		if seal {
 			b = sealed(checkpointMagic, b)
 		}
-		c, err := decodeCheckpoint(b)
+		c, err := DecodeCheckpoint(b)
 		if err != nil {
 			return
 		}
-		if c.n == 0 || c.blockSize < minBlockSize || c.blockSize > maxBlockSize {
+		if c.N == 0 || c.BlockSize < MinBlockSize || c.BlockSize > MaxBlockSize {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
-		checkEntries(t, c.blocks, nblocks(c.fileSize, c.blockSize), true)
-		checkReencoding(t, "checkpoint", c.encode(), decodeCheckpoint, func(c2 *checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
+		checkEntries(t, c.Blocks, NBlocks(c.FileSize, c.BlockSize), true)
+		checkReencoding(t, "checkpoint", c.Encode(), DecodeCheckpoint, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }
 
@@ -105,33 +105,33 @@ func checkReencoding[T any](t *testing.T, what string, enc []byte, decode func([
 	}
 }
 
-func sameRecord(a, b *record) bool {
-	if !a.time.Equal(b.time) {
+func sameRecord(a, b *Record) bool {
+	if !a.Time.Equal(b.Time) {
 		return false
 	}
 	x, y := *a, *b
-	x.time, y.time = time.Time{}, time.Time{}
-	if len(x.delta) == 0 && len(y.delta) == 0 {
-		x.delta, y.delta = nil, nil
+	x.Time, y.Time = time.Time{}, time.Time{}
+	if len(x.Delta) == 0 && len(y.Delta) == 0 {
+		x.Delta, y.Delta = nil, nil
 	}
 	return reflect.DeepEqual(x, y)
 }
 
-func sampleRecords() []*record {
+func sampleRecords() []*Record {
 	t0 := time.Unix(1700000000, 123)
-	return []*record{
-		{n: 1, parent: 0, token: 7, blockSize: 4096, fileSize: 8192, time: t0, writer: "host/1",
-			delta: []entry{{0, blockRef{1, 7, 0xdeadbeef}}, {1, blockRef{1, 7, 42}}}},
-		{n: 9, parent: 8, token: 1 << 60, blockSize: 512, fileSize: 5000, time: t0, writer: "",
-			base: ckptRef{5, 99}, delta: []entry{{2, blockRef{}}, {7, blockRef{9, 1 << 60, 1}}, {9, blockRef{6, 3, 2}}}},
-		{n: 3, parent: 2, token: 1, blockSize: 65536, fileSize: 0, time: t0, writer: "w"},
+	return []*Record{
+		{N: 1, Parent: 0, Token: 7, BlockSize: 4096, FileSize: 8192, Time: t0, Writer: "host/1",
+			Delta: []Entry{{0, BlockRef{1, 7, 0xdeadbeef}}, {1, BlockRef{1, 7, 42}}}},
+		{N: 9, Parent: 8, Token: 1 << 60, BlockSize: 512, FileSize: 5000, Time: t0, Writer: "",
+			Base: CheckpointRef{5, 99}, Delta: []Entry{{2, BlockRef{}}, {7, BlockRef{9, 1 << 60, 1}}, {9, BlockRef{6, 3, 2}}}},
+		{N: 3, Parent: 2, Token: 1, BlockSize: 65536, FileSize: 0, Time: t0, Writer: "w"},
 	}
 }
 
-func sampleCheckpoints() []*checkpoint {
-	return []*checkpoint{
-		{n: 4, token: 5, blockSize: 4096, fileSize: 3 * 4096,
-			blocks: []entry{{0, blockRef{4, 5, 1}}, {1, blockRef{}}, {2, blockRef{2, 8, 3}}}},
-		{n: 1, token: 1, blockSize: 512, fileSize: 0},
+func sampleCheckpoints() []*Checkpoint {
+	return []*Checkpoint{
+		{N: 4, Token: 5, BlockSize: 4096, FileSize: 3 * 4096,
+			Blocks: []Entry{{0, BlockRef{4, 5, 1}}, {1, BlockRef{}}, {2, BlockRef{2, 8, 3}}}},
+		{N: 1, Token: 1, BlockSize: 512, FileSize: 0},
 	}
 }

@@ -1,0 +1,181 @@
+package format
+
+import (
+	"encoding/binary"
+	"slices"
+	"time"
+)
+
+// Format version 1 (docs/format.md): records and checkpoints whose entries
+// each name a whole block object.
+
+const (
+	recordMagic     = "s3vfsR1\n"
+	checkpointMagic = "s3vfsC1\n"
+)
+
+// Entry is one block of a map: its index and where it lives.
+type Entry struct {
+	Idx int64    // the block's index
+	Ref BlockRef // its object; the zero BlockRef for a hole
+}
+
+// Record is commit record N: the only commit point of a commit. It is
+// self-sufficient given its base checkpoint: Delta lists every block whose
+// reference differs from the base (cumulative since the checkpoint).
+type Record struct {
+	N         uint64        // the commit number
+	Parent    uint64        // N-1
+	Token     uint64        // the attempt token; blocks this commit wrote carry it
+	BlockSize int64         // the database's block size
+	FileSize  int64         // the database's size in bytes at commit N
+	Time      time.Time     // when it committed, by the writer's clock
+	Writer    string        // who committed (host/pid by default)
+	Base      CheckpointRef // the checkpoint Delta is relative to
+	Delta     []Entry       // sorted by Idx, all < NBlocks
+
+	V2   *Record2 // set for a version-2 record, whose fields above are copied from it and Delta is nil
+	Size int      // a version-2 record's encoded length
+}
+
+// Checkpoint is the full block map at commit N.
+type Checkpoint struct {
+	N         uint64  // the commit whose attempt wrote it
+	Token     uint64  // the token of that attempt
+	BlockSize int64   // the database's block size
+	FileSize  int64   // the database's size in bytes at commit N
+	Blocks    []Entry // every index 0..NBlocks-1 in order
+}
+
+// NewCheckpoint returns checkpoint n, written by the attempt with token,
+// of block map m, in a file of fileSize bytes.
+func NewCheckpoint(n, token uint64, blockSize, fileSize int64, m BlockMap) *Checkpoint {
+	c := &Checkpoint{N: n, Token: token, BlockSize: blockSize, FileSize: fileSize, Blocks: make([]Entry, 0, m.Len())}
+	for idx, ref := range m.All() {
+		c.Blocks = append(c.Blocks, Entry{idx, ref})
+	}
+	return c
+}
+
+// Encode returns the bytes of r as a version-1 record.
+func (r *Record) Encode() []byte {
+	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(recordMagic))
+	b = appendEntries(b, r.Delta)
+	return binary.LittleEndian.AppendUint32(b, Checksum(b))
+}
+
+// Encode returns the bytes of c as a version-1 checkpoint.
+func (c *Checkpoint) Encode() []byte {
+	b := []byte(checkpointMagic)
+	b = binary.AppendUvarint(b, c.N)
+	b = binary.AppendUvarint(b, c.Token)
+	b = binary.AppendUvarint(b, uint64(c.BlockSize))
+	b = binary.AppendUvarint(b, uint64(c.FileSize))
+	b = appendEntries(b, c.Blocks)
+	return binary.LittleEndian.AppendUint32(b, Checksum(b))
+}
+
+// appendEntries writes a table of the distinct (commit, token) pairs, then
+// each entry as (index delta, table position or 0 for a hole, CRC32C).
+func appendEntries(b []byte, es []Entry) []byte {
+	var table writerTable
+	for _, e := range es {
+		table.add(e.Ref)
+	}
+	b = table.appendTo(b)
+	b = binary.AppendUvarint(b, uint64(len(es)))
+	prev := int64(-1)
+	for _, e := range es {
+		b = binary.AppendUvarint(b, uint64(e.Idx-prev-1))
+		prev = e.Idx
+		if e.Ref.IsHole() {
+			b = binary.AppendUvarint(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, table.position(e.Ref))
+		b = binary.LittleEndian.AppendUint32(b, e.Ref.CRC)
+	}
+	return b
+}
+
+func (d *decoder) entries(n int64, dense bool) []Entry {
+	table := d.writers()
+	ne := d.entryCount(n, dense)
+	if d.err != nil {
+		return nil
+	}
+	es := make([]Entry, 0, ne)
+	prev := int64(-1)
+	for i := uint64(0); i < ne && d.err == nil; i++ {
+		idx := d.entryIndex(prev, n, dense)
+		prev = idx
+		p := d.uvarint("entry writer")
+		if d.err == nil && p > uint64(len(table)) {
+			d.fail("entry writer")
+		}
+		if d.err != nil {
+			break
+		}
+		if p == 0 {
+			es = append(es, Entry{Idx: idx})
+			continue
+		}
+		sum := d.fixed(4, "entry checksum")
+		if d.err == nil {
+			w := table[p-1]
+			es = append(es, Entry{idx, BlockRef{w.commit, w.token, binary.LittleEndian.Uint32(sum)}})
+		}
+	}
+	return es
+}
+
+// DecodeRecord decodes and checks the version-1 record b.
+func DecodeRecord(b []byte) (*Record, error) {
+	d := open(b, recordMagic)
+	h := d.recordHead()
+	r := &Record{N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
+		Time: h.time, Writer: h.writer, Base: h.base}
+	if d.err == nil {
+		r.Delta = d.entries(NBlocks(r.FileSize, r.BlockSize), false)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return r, nil
+}
+
+// DecodeCheckpoint decodes and checks the version-1 checkpoint b.
+func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
+	d := open(b, checkpointMagic)
+	c := &Checkpoint{}
+	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()
+	if d.err == nil {
+		c.Blocks = d.entries(NBlocks(c.FileSize, c.BlockSize), true)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return c, nil
+}
+
+// MergeEntries returns a sorted list with the entries of both, b winning
+// where both name an index, dropping indexes >= n.
+func MergeEntries(a []Entry, b map[int64]BlockRef, n int64) []Entry {
+	m := make(map[int64]BlockRef, len(a)+len(b))
+	for _, e := range a {
+		m[e.Idx] = e.Ref
+	}
+	for i, r := range b {
+		m[i] = r
+	}
+	out := make([]Entry, 0, len(m))
+	for i, r := range m {
+		if i < n {
+			out = append(out, Entry{i, r})
+		}
+	}
+	slices.SortFunc(out, func(x, y Entry) int { return int(x.Idx - y.Idx) })
+	return out
+}

@@ -1,0 +1,472 @@
+package format
+
+import (
+	"cmp"
+	"encoding/binary"
+	"iter"
+	"slices"
+	"time"
+)
+
+// Format version 2 (docs/format.md, "Format version 2"): records that
+// carry the pages of small commits inline, and block maps whose entries
+// may overlay a block object with pages from records. This file encodes
+// and decodes its records and checkpoints, and decodes either version.
+
+const (
+	recordMagic2     = "s3vfsR2\n"
+	checkpointMagic2 = "s3vfsC2\n"
+
+	// maxOverlayRecordSize bounds the length a map may give an overlay
+	// record: far above what a writer makes, so only garbage fails it.
+	maxOverlayRecordSize = 1 << 30
+)
+
+// OverlayRef names a record whose inline pages overlay a block: record N,
+// created by the attempt with Token, Size bytes long. A record's
+// references to itself have Size 0 (it is the object being read).
+type OverlayRef struct {
+	N     uint64 // the record's commit number
+	Token uint64 // the token of the attempt that created it
+	Size  int64  // its length in bytes; 0 in the record itself
+}
+
+// Overlay is what a block reads as beyond its base object: the first
+// BaseLen bytes of the object, cut or padded with zeros to the block's
+// length, then the inline pages of Recs (ascending N) that fall in the
+// block; CRC is the CRC32C of the result.
+type Overlay struct {
+	BaseLen int64        // the bytes of the base object read
+	Recs    []OverlayRef // the records whose pages overlay it, ascending
+	CRC     uint32       // the CRC32C of the block read
+}
+
+// Entry2 is a block of a version-2 map: its base object (a hole: none)
+// and its overlay (nil: none, the object is the block as in version 1).
+type Entry2 struct {
+	Idx int64    // the block's index
+	Ref BlockRef // its base object; the zero BlockRef for none
+	Ov  *Overlay // its overlay; nil for none
+}
+
+// Record2 is a version-2 commit record: the fields of a version-1 record,
+// the pages commit N changed, a delta of version-2 entries, and the pages
+// it carries inline.
+type Record2 struct {
+	N         uint64        // the commit number
+	Parent    uint64        // N-1
+	Token     uint64        // the attempt token; blocks this commit wrote carry it
+	BlockSize int64         // the database's block size
+	FileSize  int64         // the database's size in bytes at commit N
+	Time      time.Time     // when it committed, by the writer's clock
+	Writer    string        // who committed (host/pid by default)
+	Base      CheckpointRef // a version-1 or version-2 checkpoint
+
+	Unit    int64    // the page unit of Changed and Inline
+	Changed PageList // every page commit N may have changed
+	Delta   []Entry2 // sorted by Idx, all < NBlocks; cumulative since Base
+	Inline  PageList // the pages carried, a subset of Changed
+	Pages   []byte   // their bytes, in page order (see PageLen)
+}
+
+// Checkpoint2 is a version-2 checkpoint: the full map at commit N.
+type Checkpoint2 struct {
+	N         uint64   // the commit whose attempt wrote it
+	Token     uint64   // the token of that attempt
+	BlockSize int64    // the database's block size
+	FileSize  int64    // the database's size in bytes at commit N
+	Blocks    []Entry2 // every index 0..NBlocks-1 in order
+}
+
+// PageLen returns the length of page p of unit u in a file of size bytes.
+func PageLen(p, u, size int64) int64 {
+	return max(0, min(u, size-p*u))
+}
+
+// NPages returns the number of pages of unit u in a file of size bytes.
+func NPages(size, u int64) int64 { return (size + u - 1) / u }
+
+// ValidUnit reports whether u may be the page unit of a file in blocks of
+// blockSize: pages never straddle blocks.
+func ValidUnit(u, blockSize int64) bool {
+	return u >= MinBlockSize && u <= blockSize && blockSize%u == 0
+}
+
+// Carried iterates over the pages rec carries inline, in order, with
+// their bytes.
+func (rec *Record2) Carried() iter.Seq2[int64, []byte] {
+	return func(yield func(int64, []byte) bool) {
+		off := int64(0)
+		for p := range rec.Inline.All() {
+			l := PageLen(p, rec.Unit, rec.FileSize)
+			if !yield(p, rec.Pages[off:off+l]) {
+				return
+			}
+			off += l
+		}
+	}
+}
+
+// inlineBlocks returns the blocks rec's inline pages fall in, ascending.
+func (rec *Record2) inlineBlocks() []int64 {
+	var out []int64
+	for _, r := range rec.Inline {
+		first, last := r.First*rec.Unit/rec.BlockSize, (r.First+r.N-1)*rec.Unit/rec.BlockSize
+		for b := first; b <= last; b++ {
+			if len(out) == 0 || out[len(out)-1] < b {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+// overlayTable collects the distinct overlay records of a list of entries,
+// ascending by commit number, with their 1-based positions.
+type overlayTable struct {
+	list []OverlayRef
+	pos  map[uint64]uint64 // by commit number
+}
+
+func newOverlayTable(es []Entry2) overlayTable {
+	seen := map[uint64]OverlayRef{}
+	for _, e := range es {
+		if e.Ov != nil {
+			for _, r := range e.Ov.Recs {
+				seen[r.N] = r
+			}
+		}
+	}
+	t := overlayTable{pos: make(map[uint64]uint64, len(seen))}
+	for _, r := range seen {
+		t.list = append(t.list, r)
+	}
+	slices.SortFunc(t.list, func(a, b OverlayRef) int { return cmp.Compare(a.N, b.N) })
+	for i, r := range t.list {
+		t.pos[r.N] = uint64(i + 1)
+	}
+	return t
+}
+
+// appendTo encodes the table as seen from commit self: per record the
+// distance self−n, then, unless self references itself in a record
+// (selfRecord and n = self), its token and length.
+func (t overlayTable) appendTo(b []byte, self uint64, selfRecord bool) []byte {
+	b = binary.AppendUvarint(b, uint64(len(t.list)))
+	for _, r := range t.list {
+		b = binary.AppendUvarint(b, self-r.N)
+		if selfRecord && r.N == self {
+			continue
+		}
+		b = binary.LittleEndian.AppendUint64(b, r.Token)
+		b = binary.AppendUvarint(b, uint64(r.Size))
+	}
+	return b
+}
+
+// overlayTable decodes an overlay-record table written by commit self
+// (the record's own token is selfToken when selfRecord).
+func (d *decoder) overlayTable(self uint64, selfRecord bool, selfToken uint64) []OverlayRef {
+	nt := d.uvarint("overlay records")
+	if d.err == nil && nt > uint64(len(d.b)) {
+		d.fail("overlay records")
+	}
+	if d.err != nil {
+		return nil
+	}
+	table := make([]OverlayRef, 0, nt)
+	for i := uint64(0); i < nt && d.err == nil; i++ {
+		dist := d.uvarint("overlay record")
+		if d.err == nil && (dist >= self || i > 0 && dist >= self-table[i-1].N) {
+			d.fail("overlay record") // records ascend, and none is above self
+		}
+		if d.err != nil {
+			break
+		}
+		r := OverlayRef{N: self - dist}
+		if selfRecord && dist == 0 {
+			r.Token = selfToken
+		} else {
+			if t := d.fixed(8, "overlay token"); d.err == nil {
+				r.Token = binary.LittleEndian.Uint64(t)
+			}
+			size := d.uvarint("overlay size")
+			if d.err == nil && (size == 0 || size > maxOverlayRecordSize) {
+				d.fail("overlay size")
+			}
+			r.Size = int64(size)
+		}
+		table = append(table, r)
+	}
+	return table
+}
+
+// appendEntries2 writes the writer table, the overlay-record table and
+// the entries es of commit self.
+func appendEntries2(b []byte, es []Entry2, self uint64, selfRecord bool) []byte {
+	var writers writerTable
+	for _, e := range es {
+		writers.add(e.Ref)
+	}
+	ovs := newOverlayTable(es)
+	b = writers.appendTo(b)
+	b = ovs.appendTo(b, self, selfRecord)
+	b = binary.AppendUvarint(b, uint64(len(es)))
+	prev := int64(-1)
+	for _, e := range es {
+		b = binary.AppendUvarint(b, uint64(e.Idx-prev-1))
+		prev = e.Idx
+		b = binary.AppendUvarint(b, writers.position(e.Ref))
+		if !e.Ref.IsHole() {
+			b = binary.LittleEndian.AppendUint32(b, e.Ref.CRC)
+		}
+		if e.Ov == nil {
+			b = binary.AppendUvarint(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(e.Ov.Recs))+1)
+		b = binary.AppendUvarint(b, uint64(e.Ov.BaseLen))
+		for _, r := range e.Ov.Recs {
+			b = binary.AppendUvarint(b, ovs.pos[r.N])
+		}
+		b = binary.LittleEndian.AppendUint32(b, e.Ov.CRC)
+	}
+	return b
+}
+
+// entries2 decodes what appendEntries2 writes, for a file of fileSize
+// bytes in blocks of blockSize.
+func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry2 {
+	n := NBlocks(fileSize, blockSize)
+	writers := d.writers()
+	ovs := d.overlayTable(self, selfRecord, selfToken)
+	ne := d.entryCount(n, dense)
+	if d.err != nil || ne == 0 {
+		return nil
+	}
+	es := make([]Entry2, 0, ne)
+	prev := int64(-1)
+	for i := uint64(0); i < ne && d.err == nil; i++ {
+		idx := d.entryIndex(prev, n, dense)
+		prev = idx
+		e := Entry2{Idx: idx}
+		p := d.uvarint("entry writer")
+		if d.err == nil && p > uint64(len(writers)) {
+			d.fail("entry writer")
+		}
+		if d.err == nil && p > 0 {
+			sum := d.fixed(4, "entry checksum")
+			if d.err == nil {
+				w := writers[p-1]
+				e.Ref = BlockRef{w.commit, w.token, binary.LittleEndian.Uint32(sum)}
+			}
+		}
+		e.Ov = d.overlay(e, BlockLen(idx, blockSize, fileSize), blockSize, ovs)
+		if d.err == nil {
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
+// overlay decodes the overlay of entry e, a block of length blockLen.
+func (d *decoder) overlay(e Entry2, blockLen, blockSize int64, table []OverlayRef) *Overlay {
+	k := d.uvarint("overlay")
+	if d.err != nil || k == 0 {
+		return nil
+	}
+	k--
+	if k > uint64(len(table)) {
+		d.fail("overlay")
+		return nil
+	}
+	ov := &Overlay{BaseLen: int64(d.uvarint("base length"))}
+	if d.err == nil && (ov.BaseLen < 0 || ov.BaseLen > blockSize || e.Ref.IsHole() && ov.BaseLen != 0) {
+		d.fail("base length")
+	}
+	// An overlay of no record on no object, or that leaves the object as
+	// long as the block, has a shorter encoding.
+	if d.err == nil && k == 0 && (e.Ref.IsHole() || ov.BaseLen == blockLen) {
+		d.fail("overlay")
+	}
+	prev := uint64(0)
+	for j := uint64(0); j < k && d.err == nil; j++ {
+		p := d.uvarint("overlay position")
+		if d.err == nil && (p <= prev || p > uint64(len(table))) {
+			d.fail("overlay position")
+		}
+		if d.err == nil {
+			ov.Recs = append(ov.Recs, table[p-1])
+			prev = p
+		}
+	}
+	if sum := d.fixed(4, "block checksum"); d.err == nil {
+		ov.CRC = binary.LittleEndian.Uint32(sum)
+	}
+	if d.err != nil {
+		return nil
+	}
+	return ov
+}
+
+// Encode returns the bytes of r as a version-2 record.
+func (r *Record2) Encode() []byte {
+	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(recordMagic2))
+	b = binary.AppendUvarint(b, uint64(r.Unit))
+	b = appendPageList(b, r.Changed)
+	b = appendEntries2(b, r.Delta, r.N, true)
+	b = appendPageList(b, r.Inline)
+	b = append(b, r.Pages...)
+	return binary.LittleEndian.AppendUint32(b, Checksum(b))
+}
+
+// Encode returns the bytes of c as a version-2 checkpoint.
+func (c *Checkpoint2) Encode() []byte {
+	b := []byte(checkpointMagic2)
+	b = binary.AppendUvarint(b, c.N)
+	b = binary.AppendUvarint(b, c.Token)
+	b = binary.AppendUvarint(b, uint64(c.BlockSize))
+	b = binary.AppendUvarint(b, uint64(c.FileSize))
+	b = appendEntries2(b, c.Blocks, c.N, false)
+	return binary.LittleEndian.AppendUint32(b, Checksum(b))
+}
+
+// DecodeRecord2 decodes and checks the version-2 record b.
+func DecodeRecord2(b []byte) (*Record2, error) {
+	d := open(b, recordMagic2)
+	h := d.recordHead()
+	r := &Record2{N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
+		Time: h.time, Writer: h.writer, Base: h.base}
+	r.Unit = int64(d.uvarint("page unit"))
+	if d.err == nil && !ValidUnit(r.Unit, r.BlockSize) {
+		d.fail("page unit")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	limit := NPages(r.FileSize, r.Unit)
+	r.Changed = d.pageList(limit, "changed pages")
+	r.Delta = d.entries2(r.BlockSize, r.FileSize, false, r.N, true, r.Token)
+	r.Inline = d.pageList(limit, "inline pages")
+	if d.err == nil {
+		var total int64
+		for p := range r.Inline.All() {
+			if !r.Changed.Contains(p) {
+				d.fail("inline pages") // carried, but not changed
+				break
+			}
+			total += PageLen(p, r.Unit, r.FileSize)
+			if total > int64(len(d.b)) {
+				d.fail("inline pages")
+				break
+			}
+		}
+		if pages := d.fixed(int(total), "inline pages"); d.err == nil && total > 0 {
+			r.Pages = pages
+		}
+	}
+	d.end()
+	if d.err == nil && !slices.Equal(r.inlineBlocks(), r.selfOverlaid()) {
+		d.fail("inline pages") // a page no entry reads, or an entry that reads none
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return r, nil
+}
+
+// selfOverlaid returns the blocks whose entry in r's delta overlays r's
+// own inline pages, ascending.
+func (r *Record2) selfOverlaid() []int64 {
+	var out []int64
+	for _, e := range r.Delta {
+		if e.Ov != nil && len(e.Ov.Recs) > 0 && e.Ov.Recs[len(e.Ov.Recs)-1].N == r.N {
+			out = append(out, e.Idx)
+		}
+	}
+	return out
+}
+
+// DecodeCheckpoint2 decodes and checks the version-2 checkpoint b.
+func DecodeCheckpoint2(b []byte) (*Checkpoint2, error) {
+	d := open(b, checkpointMagic2)
+	c := &Checkpoint2{}
+	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()
+	if d.err == nil {
+		// Record c.N may overlay blocks of checkpoint c.N: its distance
+		// is 0, and its length is given, as for any other record.
+		c.Blocks = d.entries2(c.BlockSize, c.FileSize, true, c.N, false, 0)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return c, nil
+}
+
+// EntriesFromV1 returns version-1 entries as version-2 entries: the same
+// objects, no overlay.
+func EntriesFromV1(es []Entry) []Entry2 {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]Entry2, len(es))
+	for i, e := range es {
+		out[i] = Entry2{Idx: e.Idx, Ref: e.Ref}
+	}
+	return out
+}
+
+// DecodeAnyRecord decodes a record of either version (by its magic). A
+// version-2 record comes back as a record whose V2 field holds it.
+func DecodeAnyRecord(b []byte) (*Record, error) {
+	if len(b) < len(recordMagic2) || string(b[:len(recordMagic2)]) != recordMagic2 {
+		return DecodeRecord(b)
+	}
+	r2, err := DecodeRecord2(b)
+	if err != nil {
+		return nil, err
+	}
+	return r2.Header(len(b)), nil
+}
+
+// Header returns r as a record: its version-1 fields, and r itself, size
+// bytes long once encoded.
+func (r *Record2) Header(size int) *Record {
+	return &Record{N: r.N, Parent: r.Parent, Token: r.Token, BlockSize: r.BlockSize, FileSize: r.FileSize,
+		Time: r.Time, Writer: r.Writer, Base: r.Base, V2: r, Size: size}
+}
+
+// Bytes returns the encoding of rec, in its version.
+func (rec *Record) Bytes() []byte {
+	if rec.V2 != nil {
+		return rec.V2.Encode()
+	}
+	return rec.Encode()
+}
+
+// DecodeAnyCheckpoint decodes a checkpoint of either version (by its
+// magic), as version-2 entries.
+func DecodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []Entry2, err error) {
+	if len(b) < len(checkpointMagic2) || string(b[:len(checkpointMagic2)]) != checkpointMagic2 {
+		c, err := DecodeCheckpoint(b)
+		if err != nil {
+			return 0, 0, 0, nil, err
+		}
+		return c.N, c.Token, c.BlockSize, EntriesFromV1(c.Blocks), nil
+	}
+	c, err := DecodeCheckpoint2(b)
+	if err != nil {
+		return 0, 0, 0, nil, err
+	}
+	return c.N, c.Token, c.BlockSize, c.Blocks, nil
+}
+
+// Entries2 returns the delta of rec, of either version, as version-2
+// entries.
+func (rec *Record) Entries2() []Entry2 {
+	if rec.V2 != nil {
+		return rec.V2.Delta
+	}
+	return EntriesFromV1(rec.Delta)
+}
