@@ -30,9 +30,10 @@ func (f *file) commit(ctx context.Context, rules commitRules) error {
 	if s.legacy != nil {
 		return f.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
 	}
-	if err := v.requireSafeStore(ctx, db.key); err != nil {
+	if err := v.requireSafeStore(ctx, db.key, db.disk(), s.n > 0); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
+	defer v.storeCheckSettled(ctx)
 	for _, idx := range rewrites(s, f.txView) {
 		if _, err := f.pendingBlock(s, idx, false); err != nil {
 			return f.fail(err, sqlite3.IOERR_READ)

@@ -439,6 +439,8 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		if err := f.takeWriteLock(); err != nil {
 			return err
 		}
+		// The commit waits for the store's self-test; run it meanwhile.
+		db.vfs.startStoreCheck(db.key, db.disk(), f.snap.n > 0)
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock

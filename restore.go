@@ -28,9 +28,10 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 	if err := format.ValidateKey(key); err != nil {
 		return 0, err
 	}
-	if err := v.requireSafeStore(ctx, key); err != nil {
+	if err := v.requireSafeStore(ctx, key, v.disk, false); err != nil {
 		return 0, err
 	}
+	defer v.storeCheckSettled(ctx)
 	db := v.acquire(key)
 	defer v.release(db)
 	target, err := db.snapshotAt(ctx, n)

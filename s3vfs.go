@@ -84,7 +84,10 @@ type Options struct {
 	// directory that cannot be written (a full disk, missing permissions)
 	// is logged once and read around, never failing a read. Reads go to
 	// the memory cache first, then the disk, then S3. The URI parameter
-	// cache_dir= sets it for one database. Default: none.
+	// cache_dir= sets it for one database. The directory also keeps, for
+	// a day, that the store passed the self-test run before the first
+	// write ([VFS.CheckStore]), so that later processes skip it.
+	// Default: none.
 	CacheDir string
 
 	// CacheDirSize bounds, in bytes, the files of the disk cache in
@@ -286,7 +289,9 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newVFS(newS3Objects(client, bucket, o.AttemptTimeout), bucket, o), nil
+	v := newVFS(newS3Objects(client, bucket, o.AttemptTimeout), bucket, o)
+	v.store.endpoint = endpointOf(client)
+	return v, nil
 }
 
 // newVFS returns a VFS whose objects live in objects, the store of bucket;

@@ -159,9 +159,10 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 	if err := format.ValidateKey(key); err != nil {
 		return 0, err
 	}
-	if err := v.requireSafeStore(ctx, key); err != nil {
+	if err := v.requireSafeStore(ctx, key, v.disk, false); err != nil {
 		return 0, err
 	}
+	defer v.storeCheckSettled(ctx)
 	db := v.acquire(key)
 	defer v.release(db)
 	head, err := db.refresh(ctx, 0)

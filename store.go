@@ -85,6 +85,10 @@ type store struct {
 	bucket  string
 	stats   *counters
 	timeout time.Duration // per request, retries included; 0 means none
+
+	// endpoint names where the bucket is (endpointOf), for the verdict of
+	// its self-test kept in disk (storeverdict.go); "" keeps none.
+	endpoint string
 }
 
 func (s *store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -1,7 +1,6 @@
 package s3vfs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,136 +77,215 @@ func (r StoreReport) Err() error {
 		"docs/compatibility.md lists the stores and what to do", ErrUnsafeStore, r.Bucket, strings.Join(broken, "; "))
 }
 
-// storeCheckState caches the self-test of one VFS's bucket.
+// storeCheckState is the self-test of one VFS's bucket: its verdict once
+// known, and the run that decides it.
 type storeCheckState struct {
 	mu     sync.Mutex
-	report *StoreReport // set once the self-test has run; guarded by mu
+	report *StoreReport   // the verdict; guarded by mu
+	run    *storeCheckRun // the latest run, nil after one that could not finish; guarded by mu
+}
+
+// storeCheckRun is one self-test, run in the background.
+type storeCheckRun struct {
+	done    chan struct{} // closed once report and err are set
+	report  StoreReport
+	err     error
+	cleaned chan struct{} // closed once the objects it wrote (but a kept one) are removed
 }
 
 // CheckStore tests the VFS's bucket for the promises the commit protocol
 // relies on: a conditional create of an existing object is refused (412,
 // or 409 while a race is in progress), an object reads back as written
 // right after its create, and a listing returns keys in order. The first
-// call costs seven requests (three PUTs, two GETs, a LIST, a DELETE) under the
-// reserved prefix "_s3vfs/storecheck/", cleaned up after; the result is
-// kept, and later calls cost nothing. (Before a write the same test runs
-// under the database's own reserved folder, K/_storecheck/.) A VFS runs it before its first write
-// (unless [Options.UnsafeSkipStoreCheck] is set) and refuses to write to a
-// store that fails it. The error is for a self-test that could not run
-// (no bucket, no permission, the network); the verdict is in the report.
+// call costs eight requests in three rounds (four PUTs, two GETs, a LIST,
+// then a DELETE) under the reserved prefix "_s3vfs/storecheck/", cleaned
+// up after; the result is kept, and later calls cost nothing. A VFS runs
+// the same test before its first write (unless
+// [Options.UnsafeSkipStoreCheck] is set), under the database's own folder
+// K/_storecheck/, and refuses to write to a store that fails it. The error
+// is for a self-test that could not run (no bucket, no permission, the
+// network); the verdict is in the report.
 func (v *VFS) CheckStore(ctx context.Context) (StoreReport, error) {
-	return v.checkStoreUnder(ctx, storeCheckPrefix)
+	dir := storeCheckPrefix + format.TokenString(newToken())
+	names := selfTestFolder(dir, dir+"."+selfTestKept)
+	names.removeKept = true
+	run := v.storeCheckFor(names, nil)
+	r, err := v.awaitStoreCheck(ctx, run)
+	if err == nil {
+		run.settled(ctx)
+	}
+	return r, err
 }
 
-// checkStoreUnder is CheckStore with the self-test's objects under prefix.
-func (v *VFS) checkStoreUnder(ctx context.Context, prefix string) (StoreReport, error) {
-	v.storeCheck.mu.Lock()
-	defer v.storeCheck.mu.Unlock()
-	if r := v.storeCheck.report; r != nil {
-		return *r, nil
+// selfTestFolder names the objects of a self-test in the new folder dir,
+// with kept as its existing object.
+func selfTestFolder(dir, kept string) selfTestNames {
+	return selfTestNames{dir: dir + "/", first: dir + "/1", zero: dir + "/0", kept: kept}
+}
+
+// startStoreCheck starts the self-test that the first write to the
+// database at key waits for, in the background: a write transaction
+// starts it when it takes the write lock, so that the test overlaps the
+// transaction. disk is the database's disk cache, which may hold a
+// verdict; exists says the database has a commit. It does nothing when
+// the check is off or a verdict is known.
+func (v *VFS) startStoreCheck(key string, disk *diskCache, exists bool) {
+	if !v.opts.UnsafeSkipStoreCheck {
+		v.storeCheckFor(v.writeSelfTest(key, exists), disk)
 	}
-	r, err := v.store.selfTest(ctx, prefix+format.TokenString(newToken())+"/")
-	if err != nil {
-		return StoreReport{}, err
-	}
-	_, inBucket := v.records.(bucketRecords)
-	for i, c := range r.Checks {
-		// With a coordinator outside the bucket, the bucket's conditional
-		// creates and listing order are not relied on; read-after-write is.
-		r.Checks[i].Relied = inBucket || c.Name == "read after write"
-	}
-	v.storeCheck.report = &r
-	return r, nil
+}
+
+// writeSelfTest names the objects of a self-test before a write to the
+// database at key: a new folder under its K/_storecheck/, and the object
+// kept there for later self-tests if the database exists (a write to a
+// key that holds none may be refused, and must then leave nothing).
+func (v *VFS) writeSelfTest(key string, exists bool) selfTestNames {
+	root := key + "/" + format.StoreCheckDir + "/"
+	names := selfTestFolder(root+format.TokenString(newToken()), root+selfTestKept)
+	names.removeKept = !exists
+	return names
 }
 
 // requireSafeStore returns nil if the VFS may write the database at key
-// to its bucket: the store passed the self-test (run under the database's
-// own prefix, the first time), or the check is turned off.
-func (v *VFS) requireSafeStore(ctx context.Context, key string) error {
+// to its bucket: the store passed the self-test (run under the
+// database's own folder, the first time, unless a verdict younger than
+// storeVerdictTTL is in disk), or the check is turned off. exists says
+// the database has a commit (writeSelfTest).
+func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *diskCache, exists bool) error {
 	if v.opts.UnsafeSkipStoreCheck {
 		return nil
 	}
-	r, err := v.checkStoreUnder(ctx, key+"/"+format.StoreCheckDir+"/")
+	r, err := v.awaitStoreCheck(ctx, v.storeCheckFor(v.writeSelfTest(key, exists), disk))
 	if err != nil {
 		return fmt.Errorf("s3vfs: checking the store before the first write: %w", err)
 	}
 	return r.Err()
 }
 
-// selfTest runs the checks of CheckStore under prefix and removes what it
-// wrote.
-func (s *store) selfTest(ctx context.Context, prefix string) (StoreReport, error) {
-	r := StoreReport{Bucket: s.bucket}
-	first, second := prefix+"1", prefix+"0"
-	defer func() {
-		// Best effort: a leftover is two tiny objects under the reserved prefix.
-		_ = s.remove(context.WithoutCancel(ctx), []string{first, second})
-	}()
-
-	// A conditional create of a new object succeeds, and reads back. The
-	// name is new (a random token): finding it there already means an
-	// attempt of this create landed before a transient fault made the
-	// client retry it, and the read below checks its bytes.
-	if err := s.create(ctx, first, []byte("first")); err != nil && !errors.Is(err, ErrExists) {
-		if errors.Is(err, errNotImplemented) {
-			r.Checks = append(r.Checks, StoreCheck{Name: "conditional create",
-				Found: "the store rejects If-None-Match: * (501 Not Implemented): it has no conditional writes",
-				Fix:   "use a store with conditional writes (docs/compatibility.md)"})
-			return r, nil
-		}
-		return r, err
-	}
-	got, err := s.get(ctx, first)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return r, err
-	}
-	raw := StoreCheck{Name: "read after write", OK: err == nil && string(got) == "first"}
-	if !raw.OK {
-		raw.Found = "an object just created did not read back as written"
-		raw.Fix = "use a store with strong read-after-write consistency (docs/compatibility.md)"
-	}
-
-	// A conditional create of the same name must be refused.
-	cond := StoreCheck{Name: "conditional create"}
-	switch err := s.create(ctx, first, []byte("second")); {
-	case errors.Is(err, ErrExists):
-		cond.OK = true
-	case err == nil:
-		cond.Found = "a conditional create (If-None-Match: *) of an existing object succeeded: the store ignores the condition"
-		cond.Fix = "use a store with conditional writes (docs/compatibility.md), or, only if a single process ever writes, set Options.UnsafeSkipStoreCheck"
-	case errors.Is(err, errNotImplemented):
-		cond.Found = "the store rejects If-None-Match: * (501 Not Implemented): it has no conditional writes"
-		cond.Fix = "use a store with conditional writes (docs/compatibility.md)"
-	default:
-		return r, err
-	}
-	r.Checks = append(r.Checks, cond, raw)
-
-	// A listing returns keys in order: the head is the first record listed.
-	if err := s.put(ctx, second, []byte("0")); err != nil {
-		return r, err
-	}
-	var listed []string
-	if err := s.list(ctx, prefix, func(o object) error {
-		listed = append(listed, o.Key)
+// storeCheckFor returns the run that decides the verdict on the store:
+// nil if it is known (in memory, or a passed self-test in disk), else the
+// run under way, else a new one started on names.
+func (v *VFS) storeCheckFor(names selfTestNames, disk *diskCache) *storeCheckRun {
+	c := &v.storeCheck
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.report != nil:
 		return nil
-	}); err != nil {
-		return r, err
+	case c.run != nil:
+		return c.run
+	case v.store.passedOnDisk(disk):
+		r := v.relied(passedReport(v.store.bucket))
+		c.report = &r
+		return nil
 	}
-	order := StoreCheck{Name: "list order", OK: len(listed) == 2 && listed[0] == second && listed[1] == first}
-	if !order.OK {
-		order.Found = fmt.Sprintf("LIST returned %q for %q and %q created in that order", listed, first, second)
-		order.Fix = "use a store whose listings are consistent and sorted by key (docs/compatibility.md)"
-	}
-	r.Checks = append(r.Checks, order)
+	run := &storeCheckRun{done: make(chan struct{}), cleaned: make(chan struct{})}
+	c.run = run
+	go v.runStoreCheck(run, names, disk)
+	return run
+}
 
-	// The refused create left the first object as it was.
-	if cond.OK {
-		if got, err := s.get(ctx, first); err == nil && !bytes.Equal(got, []byte("first")) {
-			r.Checks[0].OK = false
-			r.Checks[0].Found = "a refused conditional create replaced the object anyway"
-			r.Checks[0].Fix = "use a store with conditional writes (docs/compatibility.md)"
+// runStoreCheck runs the self-test of run on names, settles the verdict
+// (kept in disk, if it passed), then removes what it wrote.
+func (v *VFS) runStoreCheck(run *storeCheckRun, names selfTestNames, disk *diskCache) {
+	ctx := context.Background() // the store bounds each request
+	r, err := v.store.selfTest(ctx, names)
+	c := &v.storeCheck
+	c.mu.Lock()
+	if err == nil {
+		r = v.relied(r)
+		c.report = &r
+	} else {
+		c.run = nil // the next write tries again
+	}
+	run.report, run.err = r, err
+	c.mu.Unlock()
+	close(run.done)
+	if err == nil && r.passedAll() {
+		v.store.keepPassed(disk)
+	}
+	// Best effort: a leftover is two tiny objects under the reserved folder.
+	_ = v.store.remove(ctx, names.removable())
+	close(run.cleaned)
+}
+
+// awaitStoreCheck waits for run's verdict, or returns the known one when
+// run is nil.
+func (v *VFS) awaitStoreCheck(ctx context.Context, run *storeCheckRun) (StoreReport, error) {
+	if run == nil {
+		v.storeCheck.mu.Lock()
+		defer v.storeCheck.mu.Unlock()
+		return *v.storeCheck.report, nil
+	}
+	select {
+	case <-run.done:
+		return run.report, run.err
+	case <-ctx.Done():
+		return StoreReport{}, ctx.Err()
+	}
+}
+
+// storeCheckSettled waits (at most until ctx is done) for the latest
+// self-test to remove its objects: the first write returns only after
+// that, so that a process that exits right after it leaves nothing
+// behind. The removal was sent with the verdict, so it overlaps the
+// write's own requests.
+func (v *VFS) storeCheckSettled(ctx context.Context) {
+	v.storeCheck.mu.Lock()
+	run := v.storeCheck.run
+	v.storeCheck.mu.Unlock()
+	run.settled(ctx)
+}
+
+// settled waits (at most until ctx is done) for run, if any, to remove
+// its objects.
+func (run *storeCheckRun) settled(ctx context.Context) {
+	if run == nil {
+		return
+	}
+	select {
+	case <-run.cleaned:
+	case <-ctx.Done():
+	}
+}
+
+// relied marks which checks of r the VFS relies on: with a coordinator
+// outside the bucket, the bucket's conditional creates and listing order
+// are not; read-after-write is.
+func (v *VFS) relied(r StoreReport) StoreReport {
+	_, inBucket := v.records.(bucketRecords)
+	for i, c := range r.Checks {
+		r.Checks[i].Relied = inBucket || c.Name == "read after write"
+	}
+	return r
+}
+
+// passedAll reports whether the store kept every promise, relied on or
+// not: only such a verdict is kept in disk.
+func (r StoreReport) passedAll() bool {
+	for _, c := range r.Checks {
+		if !c.OK {
+			return false
 		}
 	}
-	return r, nil
+	return len(r.Checks) > 0
+}
+
+// passedReport is the report of a self-test of bucket that every check
+// passed.
+func passedReport(bucket string) StoreReport {
+	r := StoreReport{Bucket: bucket}
+	for _, name := range []string{"conditional create", "read after write", "list order"} {
+		r.Checks = append(r.Checks, StoreCheck{Name: name, OK: true})
+	}
+	return r
+}
+
+// removable returns the names of the objects of a self-test to remove
+// after it.
+func (n selfTestNames) removable() []string {
+	if n.removeKept {
+		return []string{n.first, n.zero, n.kept}
+	}
+	return []string{n.first, n.zero}
 }

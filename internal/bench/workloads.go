@@ -59,6 +59,7 @@ func Workloads() []Workload {
 		{Name: "cold full scan, warm disk cache", Whole: true, Run: warmDiskScan},
 		{Name: "bulk insert", Run: bulkInsert},
 		{Name: "single-row updates", Run: updates},
+		{Name: "first write, new process", Run: firstWrite},
 		{Name: "serialize", Whole: true, Run: serialize},
 		{Name: "deserialize", Run: deserialize},
 	}
@@ -389,6 +390,31 @@ func updates(ctx context.Context, p *Prepared) (Result, error) {
 			}
 		}
 		return nil
+	})
+}
+
+// firstWrite is the first commit of a new process (a fresh VFS) that has
+// just read the row it updates: one single-row update, with the store's
+// self-test that precedes a VFS's first write.
+func firstWrite(ctx context.Context, p *Prepared) (Result, error) {
+	id := 1 + rand.IntN(p.env.Size.Rows)
+	v, db, done, err := p.open(ctx, p.key, "")
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.Close()
+	if err := pointQuery(ctx, id)(c); err != nil {
+		return Result{}, err
+	}
+	return p.measure(v, func(opened func()) error {
+		opened()
+		_, err := c.ExecContext(ctx, "UPDATE t SET grp = grp + 100 WHERE id = ?", id)
+		return err
 	})
 }
 

@@ -1,0 +1,70 @@
+package s3vfs
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+)
+
+// A self-test that passed is kept in the disk cache, so that later
+// processes on the machine that share the directory (a command run by
+// cron, a function's next cold start) write without running it again.
+// The verdict names the endpoint and the bucket, and expires: a store
+// that changes under the same name is tested again within a day.
+
+// storeVerdictTTL is how long a passed self-test kept in disk spares
+// later processes the test.
+const storeVerdictTTL = 24 * time.Hour
+
+// storeVerdict is the entry of a passed self-test in the disk cache.
+type storeVerdict struct {
+	Endpoint string    `json:"endpoint"`
+	Bucket   string    `json:"bucket"`
+	Passed   time.Time `json:"passed"`
+}
+
+// endpointOf names the endpoint client sends its requests to: its base
+// endpoint if it has one, else the AWS region.
+func endpointOf(client *s3.Client) string {
+	o := client.Options()
+	if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
+		return *o.BaseEndpoint
+	}
+	return "aws:" + o.Region
+}
+
+// verdictPath is the file of the store's verdict in disk.
+func (s *store) verdictPath(disk *diskCache) string {
+	return disk.path(s.bucket, format.ReservedRoot+"/storecheck/verdict@"+s.endpoint)
+}
+
+// passedOnDisk reports whether disk holds a passed self-test of the store
+// younger than storeVerdictTTL. An expired or foreign entry is deleted.
+func (s *store) passedOnDisk(disk *diskCache) bool {
+	if disk == nil || s.endpoint == "" {
+		return false
+	}
+	_, ok := disk.get(s.verdictPath(disk), -1, func(data []byte) bool {
+		var v storeVerdict
+		if json.Unmarshal(data, &v) != nil || v.Endpoint != s.endpoint || v.Bucket != s.bucket {
+			return false
+		}
+		age := time.Since(v.Passed)
+		return age >= -lastModifiedSlack && age < storeVerdictTTL
+	})
+	return ok
+}
+
+// keepPassed records in disk that the store passed the self-test now.
+func (s *store) keepPassed(disk *diskCache) {
+	if disk == nil || s.endpoint == "" {
+		return
+	}
+	data, err := json.Marshal(storeVerdict{Endpoint: s.endpoint, Bucket: s.bucket, Passed: time.Now()})
+	if err == nil {
+		disk.put(s.verdictPath(disk), data)
+	}
+}
