@@ -1,6 +1,9 @@
 package format
 
-import "iter"
+import (
+	"iter"
+	"slices"
+)
 
 // BlockRef locates the object that holds one block in some snapshot.
 // The zero BlockRef is a hole: a block of zeros with no object behind it.
@@ -19,9 +22,12 @@ const chunkLen = 1 << chunkBits
 // BlockMap maps block indexes to objects. It is persistent: With returns a
 // new map sharing every chunk it does not change, so a commit costs memory
 // in proportion to the blocks it changes, not to the size of the database.
-// The zero BlockMap is empty.
+// Chunks hold chunkLen references, but the last, which holds only the
+// blocks there are: a database of a few blocks keeps a map of a few
+// references (a process that holds many small databases open pays for
+// what they have). The zero BlockMap is empty.
 type BlockMap struct {
-	chunks []*[chunkLen]BlockRef
+	chunks [][]BlockRef // chunk c holds blocks c<<chunkBits onwards
 	n      int64
 }
 
@@ -36,41 +42,40 @@ func (m BlockMap) Get(i int64) BlockRef {
 	return m.chunks[i>>chunkBits][i&(chunkLen-1)]
 }
 
+// chunkLenOf returns the length of chunk c of a map of n blocks.
+func chunkLenOf(n int64, c int) int {
+	return int(min(chunkLen, n-int64(c)<<chunkBits))
+}
+
 // With returns a copy of m resized to n blocks (new blocks are holes) with
 // the given blocks replaced.
 func (m BlockMap) With(n int64, changes map[int64]BlockRef) BlockMap {
-	nchunks := int((n + chunkLen - 1) >> chunkBits)
-	out := BlockMap{chunks: make([]*[chunkLen]BlockRef, nchunks), n: n}
-	copy(out.chunks, m.chunks)
+	n = max(n, 0)
+	out := BlockMap{chunks: make([][]BlockRef, (n+chunkLen-1)>>chunkBits), n: n}
 	owned := make(map[int]bool)
-	own := func(c int) *[chunkLen]BlockRef {
-		if !owned[c] {
-			fresh := new([chunkLen]BlockRef)
-			if old := out.chunks[c]; old != nil {
-				*fresh = *old
-			}
-			out.chunks[c] = fresh
-			owned[c] = true
-		}
-		return out.chunks[c]
-	}
-	// Clear the tail of a shrunk (or grown) last chunk so stale references
-	// beyond n never reappear when the map grows again.
-	if n < m.n && n&(chunkLen-1) != 0 {
-		c := own(int(n >> chunkBits))
-		clear(c[n&(chunkLen-1):])
-	}
 	for c := range out.chunks {
-		if out.chunks[c] == nil {
-			out.chunks[c] = new([chunkLen]BlockRef)
-			owned[c] = true
+		want := chunkLenOf(n, c)
+		if c < len(m.chunks) && len(m.chunks[c]) == want {
+			out.chunks[c] = m.chunks[c] // shared until changed
+			continue
 		}
+		// Resized (grown, or shrunk: references beyond n are dropped, so
+		// they never reappear when the map grows again) or new.
+		fresh := make([]BlockRef, want)
+		if c < len(m.chunks) {
+			copy(fresh, m.chunks[c])
+		}
+		out.chunks[c], owned[c] = fresh, true
 	}
 	for i, ref := range changes {
 		if i < 0 || i >= n {
 			continue
 		}
-		own(int(i >> chunkBits))[i&(chunkLen-1)] = ref
+		c := int(i >> chunkBits)
+		if !owned[c] {
+			out.chunks[c], owned[c] = slices.Clone(out.chunks[c]), true
+		}
+		out.chunks[c][i&(chunkLen-1)] = ref
 	}
 	return out
 }
