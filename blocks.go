@@ -56,7 +56,7 @@ func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int6
 		return db.readLegacyBlock(ctx, s, idx)
 	}
 	name := format.BlockName(db.key, idx, ref)
-	data, err := db.vfs.store.get(ctx, name)
+	data, err := db.vfs.store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -145,7 +145,7 @@ func (v *VFS) putAll(ctx context.Context, uploads []upload) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range uploads {
-		g.Go(func() error { return v.store.put(gctx, u.name, u.data) })
+		g.Go(func() error { return v.store.Put(gctx, u.name, u.data) })
 	}
 	return g.Wait()
 }
@@ -270,5 +270,5 @@ func refused(err error) bool {
 func (v *VFS) removeOrphans(ctx context.Context, names []string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = v.store.remove(ctx, names)
+	_ = v.store.Remove(ctx, names)
 }

@@ -255,7 +255,7 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (format.Bl
 }
 
 func (db *database) readCheckpoint(ctx context.Context, ref format.CheckpointRef) (*format.Checkpoint, error) {
-	data, err := db.vfs.store.get(ctx, format.CheckpointName(db.key, ref.N, ref.Token))
+	data, err := db.vfs.store.Get(ctx, format.CheckpointName(db.key, ref.N, ref.Token))
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func (db *database) readBlockStored(ctx context.Context, s *snapshot, idx int64,
 	}
 	ref := s.blocks.Get(idx)
 	want := format.BlockLen(idx, s.blockSize, s.size)
-	path := disk.path(db.vfs.store.bucket, name)
+	path := disk.path(db.vfs.store.Bucket, name)
 	if data, ok := disk.get(path, want, func(b []byte) bool { return format.Checksum(b) == ref.CRC }); ok {
 		db.vfs.stats.diskHits.Add(1)
 		return data, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // A DynamoDB table as the commit point, for stores whose conditional
@@ -203,7 +204,7 @@ func itemNumber(item map[string]types.AttributeValue, name string) (uint64, erro
 }
 
 // wrap names the operation, table, database and record, and classifies
-// the DynamoDB error as the bucket's are (store.classify).
+// the DynamoDB error as the bucket's are (internal/store's classify).
 func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 	if err == nil {
 		return nil
@@ -225,7 +226,7 @@ func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 		}
 	}
 	if kind != nil {
-		err = &classified{kind: kind, err: err}
+		err = store.WithKind(kind, err)
 	}
 	return fmt.Errorf("s3vfs: %s record %d of %s in DynamoDB table %s: %w", op, n, key, d.table, err)
 }

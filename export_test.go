@@ -4,11 +4,9 @@ import (
 	"context"
 	"math"
 	"os"
-	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // WithWALHeaderAllowed returns a copy of opts (nil: the defaults) whose
@@ -48,18 +46,12 @@ func withHooks(opts *Options, set func(*testHooks)) *Options {
 	return &o
 }
 
-// RunStoreConformanceS3 runs the objectStore conformance suite on the S3
-// implementation, talking to bucket (which it fills) through client.
-func RunStoreConformanceS3(t *testing.T, client *s3.Client, bucket string) {
-	runStoreConformance(t, newS3Objects(client, bucket, DefaultAttemptTimeout))
-}
-
 // MemoryBucket is a bucket in memory. Every VFS made from one shares its
 // objects, as processes share a real bucket.
-type MemoryBucket struct{ objs *memObjects }
+type MemoryBucket struct{ objs *store.Mem }
 
 // NewMemoryBucket returns an empty bucket in memory.
-func NewMemoryBucket() *MemoryBucket { return &MemoryBucket{objs: newMemObjects()} }
+func NewMemoryBucket() *MemoryBucket { return &MemoryBucket{objs: store.NewMem()} }
 
 // NewVFS returns a VFS on b, as [New] does on a real bucket.
 func (b *MemoryBucket) NewVFS(opts *Options) (*VFS, error) {
@@ -72,7 +64,7 @@ func (b *MemoryBucket) NewVFS(opts *Options) (*VFS, error) {
 
 // Keys returns the names of the objects in b, in order.
 func (b *MemoryBucket) Keys() []string {
-	objs, _, _ := b.objs.listObjects(context.Background(), "", "", math.MaxInt)
+	objs, _, _ := b.objs.ListObjects(context.Background(), "", "", math.MaxInt)
 	keys := make([]string, len(objs))
 	for i, o := range objs {
 		keys[i] = o.Key

@@ -73,14 +73,14 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) 
 	if _, cached := db.cache().get(name); cached || db.cache().limit <= 0 {
 		return nil
 	}
-	if disk := db.disk(); disk != nil && disk.has(disk.path(db.vfs.store.bucket, name)) {
+	if disk := db.disk(); disk != nil && disk.has(disk.path(db.vfs.store.Bucket, name)) {
 		return nil // SQLite's read of block 0 finds it on disk
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	fb := &firstBlock{name: name, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(fb.done)
-		fb.data, fb.err = db.vfs.store.get(ctx, name)
+		fb.data, fb.err = db.vfs.store.Get(ctx, name)
 	}()
 	return fb
 }
@@ -109,7 +109,7 @@ func (fb *firstBlock) keep(db *database, s *snapshot) {
 	}
 	db.cache().add(fb.name, fb.data)
 	if disk := db.disk(); disk != nil {
-		disk.put(disk.path(db.vfs.store.bucket, fb.name), fb.data)
+		disk.put(disk.path(db.vfs.store.Bucket, fb.name), fb.data)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // DefaultGrace is the default of [GCOptions.Grace].
@@ -163,7 +164,7 @@ const (
 
 // listed is one object of the database found by the collector.
 type listed struct {
-	object
+	store.Object
 	kind   objKind
 	commit uint64 // the commit number in the name
 	token  uint64 // blocks and checkpoints: the attempt token in the name
@@ -207,7 +208,7 @@ func (c *collector) run(ctx context.Context) error {
 	// belongs to an attempt that had not yet published when we looked.
 	c.start = time.Now()
 	if err := c.v.records.list(ctx, c.key, func(n uint64, size int64, created time.Time) error {
-		c.records = append(c.records, listed{object: object{Key: format.RecordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
+		c.records = append(c.records, listed{Object: store.Object{Key: format.RecordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
 		return nil
 	}); err != nil {
 		return err
@@ -281,14 +282,14 @@ func (c *collector) run(ctx context.Context) error {
 		for i, o := range batch {
 			names[i] = o.Key
 		}
-		return st.remove(ctx, names)
+		return st.Remove(ctx, names)
 	})
 }
 
 // deleteBatch is how many objects the collector deletes before it counts
 // them in its report, so that a collection that fails part way reports
 // what it did delete. It is the most one DeleteObjects request takes: each
-// batch of blocks and checkpoints is one request of store.remove, which
+// batch of blocks and checkpoints is one request of Store.Remove, which
 // splits larger deletions the same way.
 const deleteBatch = 1000
 
@@ -310,8 +311,8 @@ func (c *collector) deleteInBatches(items []listed, del func([]listed) error) er
 
 // listAll lists one folder of the database and sorts its objects by kind.
 func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) error {
-	return c.v.store.list(ctx, prefix, func(o object) error {
-		l := listed{object: o, kind: kind}
+	return c.v.store.List(ctx, prefix, func(o store.Object) error {
+		l := listed{Object: o, kind: kind}
 		var ok bool
 		switch kind {
 		case kindBlock:

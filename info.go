@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // Info describes the newest commit of a database, as [VFS.Info] reads it.
@@ -38,7 +39,7 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 		return Info{}, err
 	}
 	if s.empty() {
-		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
+		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, key)
 	}
 	info := Info{Key: key, BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.Len(), Layout: "python"}
 	if s.legacy == nil {
@@ -78,7 +79,7 @@ func (v *VFS) Usage(ctx context.Context, key string) (Usage, error) {
 		return Usage{}, err
 	}
 	var u Usage
-	err := v.store.list(ctx, key+"/", func(o object) error {
+	err := v.store.List(ctx, key+"/", func(o store.Object) error {
 		u.Objects++
 		u.Bytes += o.Size
 		return nil

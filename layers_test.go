@@ -31,12 +31,26 @@ var layerRules = []layerRule{
 	// internal/docsnippets (tests of the documentation's code) are
 	// programs over the public API, above the root.
 	{"1. nothing under internal/ imports the root", "internal/...", []string{"internal/bench", "internal/docsnippets"}, isPackage(modulePath)},
+	{"3. internal/store never imports internal/format: it imports no package of the module", "internal/store", nil, inModule},
+	{"3. internal/store/storetest imports no package of the module but internal/store", "internal/store/storetest", nil, inModuleBut("internal/store")},
 	{"4. internal/format imports the standard library only", "internal/format", nil, notStandard},
 }
 
 // isPackage returns a bad that refuses the package path.
 func isPackage(path string) func(string) bool {
 	return func(imp string) bool { return imp == path }
+}
+
+// inModule reports whether imp is a package of the module, the root
+// included.
+func inModule(imp string) bool {
+	return imp == modulePath || strings.HasPrefix(imp, modulePath+"/")
+}
+
+// inModuleBut returns a bad that refuses the packages of the module but
+// the one at rel (a path in the module).
+func inModuleBut(rel string) func(string) bool {
+	return func(imp string) bool { return inModule(imp) && imp != path.Join(modulePath, rel) }
 }
 
 // notStandard reports whether imp is not a package of the standard
@@ -96,7 +110,7 @@ func binds(from, rel string) bool {
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/format"} {
+	for _, want := range []string{".", "internal/format", "internal/store", "internal/store/storetest"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // The Python library sqlite-s3vfs keeps a database under key K as objects
@@ -59,7 +60,7 @@ func parseLegacyBlockName(prefix, name string) (int64, bool) {
 // db: it names the database as s3://bucket/key, and the command that
 // migrates it, ready to run.
 func errLegacyReadOnly(db *database) error {
-	name := "s3://" + db.vfs.store.bucket + "/" + db.key
+	name := "s3://" + db.vfs.store.Bucket + "/" + db.key
 	return fmt.Errorf("%w at %s is read-only: migrate it to the s3vfs format first "+
 		"(s3vfs migrate %s, or VFS.Migrate; see docs/migrating.md)", ErrLegacyLayout, name, name)
 }
@@ -75,7 +76,7 @@ func (db *database) findLegacy(ctx context.Context) (*snapshot, error) {
 	prefix := db.key + "/"
 	last := prefix + "9999999999"
 	var lay legacyLayout
-	err := st.list(ctx, prefix, func(o object) error {
+	err := st.List(ctx, prefix, func(o store.Object) error {
 		if o.Key > last {
 			return errStopListing // past every block name: s3vfs's own folders, other databases
 		}
@@ -129,14 +130,14 @@ const legacyCommit = 1
 func (db *database) checkLegacyJournal(ctx context.Context) error {
 	st := &db.vfs.store
 	prefix := db.key + "-journal/"
-	name, err := st.first(ctx, prefix, func(name string) bool {
+	name, err := st.First(ctx, prefix, func(name string) bool {
 		_, ok := parseLegacyBlockName(prefix, name)
 		return ok
 	})
 	if err != nil || name == "" {
 		return err
 	}
-	first, err := st.get(ctx, prefix+format.Pad(0, 10))
+	first, err := st.Get(ctx, prefix+format.Pad(0, 10))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil // reads as zeros: not hot
@@ -154,7 +155,7 @@ func (db *database) checkLegacyJournal(ctx context.Context) error {
 // rather than mixing versions.
 func (db *database) readLegacyBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
 	name := legacyBlockName(db.key, idx)
-	data, err := db.vfs.store.getIfMatch(ctx, name, s.legacy.etags[idx])
+	data, err := db.vfs.store.GetIfMatch(ctx, name, s.legacy.etags[idx])
 	if errors.Is(err, ErrExists) || err == nil && int64(len(data)) != s.legacy.sizes[idx] {
 		return nil, vfs.SystemError(fmt.Errorf("%w at %s: block %d (object %s) changed since the database was opened: a Python writer is at work; stop it, then open the database again",
 			ErrLegacyLayout, db.key, idx, name), sqlite3.IOERR_DATA)

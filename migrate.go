@@ -11,6 +11,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // MigrateOptions are the settings of [VFS.Migrate]. A nil *MigrateOptions
@@ -122,10 +123,10 @@ func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateRepor
 		return MigrateReport{}, err
 	case n == 0:
 		return MigrateReport{}, fmt.Errorf("%w: no database in the Python sqlite-s3vfs layout at s3://%s/%s (no objects %s)",
-			ErrNoDatabase, v.store.bucket, key, legacyBlockName(key, 0))
+			ErrNoDatabase, v.store.Bucket, key, legacyBlockName(key, 0))
 	case dest != key:
 		return MigrateReport{}, fmt.Errorf("s3vfs: s3://%s/%s is already an s3vfs database (commit %d), not one in the Python sqlite-s3vfs layout: "+
-			"there is nothing to migrate; to copy it to s3://%s/%s, export it to a file and import that", v.store.bucket, key, n, v.store.bucket, dest)
+			"there is nothing to migrate; to copy it to s3://%s/%s, export it to a file and import that", v.store.Bucket, key, n, v.store.Bucket, dest)
 	}
 	return MigrateReport{Key: key, Commit: n, AlreadyMigrated: true, Native: true}, nil
 }
@@ -150,7 +151,7 @@ func (v *VFS) migratedCommit(ctx context.Context, src *database, old *snapshot, 
 	}
 	if !same {
 		return 0, fmt.Errorf("%w at s3://%s/%s, and s3://%s/%s holds a different s3vfs database (commit %d): "+
-			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.store.bucket, src.key, v.store.bucket, dest, head.n)
+			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.store.Bucket, src.key, v.store.Bucket, dest, head.n)
 	}
 	return head.n, nil
 }
@@ -244,7 +245,7 @@ func (db *database) deleteLegacy(ctx context.Context) (int, error) {
 	var names []string
 	for _, prefix := range []string{db.key + "/", db.key + "-journal/"} {
 		last := prefix + "9999999999"
-		err := st.list(ctx, prefix, func(o object) error {
+		err := st.List(ctx, prefix, func(o store.Object) error {
 			if o.Key > last {
 				return errStopListing
 			}
@@ -257,7 +258,7 @@ func (db *database) deleteLegacy(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	return len(names), st.remove(ctx, names)
+	return len(names), st.Remove(ctx, names)
 }
 
 // progressReader counts the bytes read through it for a progress callback.

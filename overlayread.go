@@ -100,7 +100,7 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 			return data, nil
 		}
 		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return format.Checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
-			return db.vfs.store.get(ctx, name)
+			return db.vfs.store.Get(ctx, name)
 		})
 		if err != nil {
 			return nil, err
@@ -162,7 +162,7 @@ func (db *database) readStored(ctx context.Context, id string, length int64, ver
 	if disk == nil || length <= 0 {
 		return fetch(ctx)
 	}
-	path := disk.path(db.vfs.store.bucket, id)
+	path := disk.path(db.vfs.store.Bucket, id)
 	if data, ok := disk.get(path, length, verify); ok {
 		db.vfs.stats.diskHits.Add(1)
 		return data, nil
@@ -188,7 +188,7 @@ func readImmutable[T any](ctx context.Context, db *database, name string, decode
 	disk := db.disk()
 	var path string
 	if disk != nil {
-		path = disk.path(db.vfs.store.bucket, name)
+		path = disk.path(db.vfs.store.Bucket, name)
 		var v T
 		if _, ok := disk.get(path, -1, func(data []byte) bool {
 			var err error
@@ -200,7 +200,7 @@ func readImmutable[T any](ctx context.Context, db *database, name string, decode
 		}
 		db.vfs.stats.diskMisses.Add(1)
 	}
-	data, err := db.vfs.store.get(ctx, name)
+	data, err := db.vfs.store.Get(ctx, name)
 	if err != nil {
 		var zero T
 		return zero, err

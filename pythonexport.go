@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // DefaultPythonBlockSize is the block size of the layout of the Python
@@ -135,7 +136,7 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 			break
 		}
 		data, name := buf[:m], legacyBlockName(dest, idx)
-		g.Go(func() error { return v.store.put(gctx, name, data) })
+		g.Go(func() error { return v.store.Put(gctx, name, data) })
 		out.Size += int64(m)
 		out.Blocks = idx + 1
 		if m < blockSize {
@@ -163,7 +164,7 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 			stale = append(stale, b.name)
 		}
 	}
-	if err := v.store.remove(ctx, stale); err != nil {
+	if err := v.store.Remove(ctx, stale); err != nil {
 		return fail(fmt.Errorf("removing %d stale blocks past the new end (the Python library reads them as part of the file: export again): %w", len(stale), err))
 	}
 	out.Removed = len(stale)
@@ -186,7 +187,7 @@ func (v *VFS) pyExportExisting(ctx context.Context, dest string) ([]pyExportBloc
 	var other []string
 	v1 := ""
 	const show = 3 // objects named in an error
-	err := v.store.list(ctx, prefix, func(o object) error {
+	err := v.store.List(ctx, prefix, func(o store.Object) error {
 		rest := strings.TrimPrefix(o.Key, prefix)
 		if idx, ok := parseLegacyBlockName(prefix, o.Key); ok {
 			blocks = append(blocks, pyExportBlock{o.Key, idx})

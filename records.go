@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // recordStore keeps the commit records of databases, and with them the one
@@ -42,14 +43,14 @@ type recordStore interface {
 
 // bucketRecords keeps records as objects K/_commits/{…} of the bucket,
 // created with If-None-Match: * (docs/format.md).
-type bucketRecords struct{ st *store }
+type bucketRecords struct{ st *store.Store }
 
 func (b bucketRecords) create(ctx context.Context, key string, n uint64, data []byte) error {
-	return b.st.create(ctx, format.RecordName(key, n), data)
+	return b.st.Create(ctx, format.RecordName(key, n), data)
 }
 
 func (b bucketRecords) get(ctx context.Context, key string, n uint64) ([]byte, error) {
-	return b.st.get(ctx, format.RecordName(key, n))
+	return b.st.Get(ctx, format.RecordName(key, n))
 }
 
 // newest is one LIST of one key (records sort newest first); names under
@@ -57,7 +58,7 @@ func (b bucketRecords) get(ctx context.Context, key string, n uint64) ([]byte, e
 // the marker of a database coordinated elsewhere is refused.
 func (b bucketRecords) newest(ctx context.Context, key string) (uint64, error) {
 	marker := coordinatorMarker(key)
-	name, err := b.st.first(ctx, format.RecordPrefix(key), func(name string) bool {
+	name, err := b.st.First(ctx, format.RecordPrefix(key), func(name string) bool {
 		_, ok := format.ParseRecordName(key, name)
 		return ok || name == marker
 	})
@@ -65,7 +66,7 @@ func (b bucketRecords) newest(ctx context.Context, key string) (uint64, error) {
 		return 0, err
 	}
 	if name == marker {
-		where, err := b.st.get(ctx, marker)
+		where, err := b.st.Get(ctx, marker)
 		if err != nil {
 			return 0, err
 		}
@@ -76,7 +77,7 @@ func (b bucketRecords) newest(ctx context.Context, key string) (uint64, error) {
 }
 
 func (b bucketRecords) list(ctx context.Context, key string, fn func(n uint64, size int64, created time.Time) error) error {
-	return b.st.list(ctx, format.RecordPrefix(key), func(o object) error {
+	return b.st.List(ctx, format.RecordPrefix(key), func(o store.Object) error {
 		if n, ok := format.ParseRecordName(key, o.Key); ok {
 			return fn(n, o.Size, o.LastModified)
 		}
@@ -89,7 +90,7 @@ func (b bucketRecords) remove(ctx context.Context, key string, ns []uint64) erro
 	for i, n := range ns {
 		names[i] = format.RecordName(key, n)
 	}
-	return b.st.remove(ctx, names)
+	return b.st.Remove(ctx, names)
 }
 
 // Coordinator is where a VFS keeps the commit records of its databases,
@@ -154,9 +155,9 @@ func (db *database) claimCoordination(ctx context.Context) error {
 	}
 	st := &db.vfs.store
 	where := "DynamoDB table " + c.table
-	switch got, err := st.get(ctx, coordinatorMarker(db.key)); {
+	switch got, err := st.Get(ctx, coordinatorMarker(db.key)); {
 	case errors.Is(err, ErrNotFound):
-		if err := st.put(ctx, coordinatorMarker(db.key), []byte(where)); err != nil {
+		if err := st.Put(ctx, coordinatorMarker(db.key), []byte(where)); err != nil {
 			return err
 		}
 	case err != nil:
@@ -172,7 +173,7 @@ func (db *database) claimCoordination(ctx context.Context) error {
 // without the coordinator, and reading it through the coordinator would
 // show it empty.
 func (db *database) refuseBucketRecords(ctx context.Context) error {
-	name, err := db.vfs.store.first(ctx, format.RecordPrefix(db.key), func(name string) bool {
+	name, err := db.vfs.store.First(ctx, format.RecordPrefix(db.key), func(name string) bool {
 		_, ok := format.ParseRecordName(db.key, name)
 		return ok
 	})

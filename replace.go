@@ -72,7 +72,7 @@ func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte)
 	a.mu.Lock()
 	a.uploaded = append(a.uploaded, name)
 	a.mu.Unlock()
-	if err := v.store.put(ctx, name, data); err != nil {
+	if err := v.store.Put(ctx, name, data); err != nil {
 		return err
 	}
 	a.clock.touch()

@@ -39,6 +39,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 )
 
@@ -251,12 +252,13 @@ func (o *Options) withDefaults() (Options, error) {
 // for concurrent use. Connections to the same database in one process
 // share its snapshots, lock table and block cache.
 type VFS struct {
-	store   store
-	records recordStore // where the commit records live: the bucket, or a coordinator
-	opts    Options
-	cache   *blockCache
-	disk    *diskCache // in Options.CacheDir; nil for none
-	stats   counters
+	store    store.Store
+	records  recordStore // where the commit records live: the bucket, or a coordinator
+	opts     Options
+	cache    *blockCache
+	disk     *diskCache // in Options.CacheDir; nil for none
+	stats    counters
+	requests store.Counters // the store's requests, for Stats
 
 	fetches    flights         // concurrent misses for one block object
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
@@ -289,19 +291,19 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := newVFS(newS3Objects(client, bucket, o.AttemptTimeout), bucket, o)
-	v.store.endpoint = endpointOf(client)
+	v := newVFS(store.NewS3(client, bucket, o.AttemptTimeout), bucket, o)
+	v.store.Endpoint = endpointOf(client)
 	return v, nil
 }
 
 // newVFS returns a VFS whose objects live in objects, the store of bucket;
 // o has its defaults applied.
-func newVFS(objects objectStore, bucket string, o Options) *VFS {
+func newVFS(objects store.Objects, bucket string, o Options) *VFS {
 	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
 	if o.CacheDir != "" {
 		v.disk = v.diskCacheIn(o.CacheDir)
 	}
-	v.store = store{objects: objects, bucket: bucket, stats: &v.stats, timeout: o.RequestTimeout}
+	v.store = store.Store{Objects: objects, Bucket: bucket, Counters: &v.requests, Timeout: o.RequestTimeout}
 	v.records = bucketRecords{&v.store}
 	if o.Coordinator != nil {
 		v.records = o.Coordinator.records
@@ -314,10 +316,10 @@ func newVFS(objects objectStore, bucket string, o Options) *VFS {
 }
 
 // Bucket returns the name of the bucket the VFS keeps its databases in.
-func (v *VFS) Bucket() string { return v.store.bucket }
+func (v *VFS) Bucket() string { return v.store.Bucket }
 
 // Stats returns the counts of work done since the VFS was created.
-func (v *VFS) Stats() Stats { return v.stats.snapshot() }
+func (v *VFS) Stats() Stats { return v.stats.snapshot(&v.requests) }
 
 // Open implements [vfs.VFS].
 func (v *VFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
@@ -427,7 +429,7 @@ func (v *VFS) requireExisting(ctx context.Context, db *database) error {
 		return nil
 	}
 	return fmt.Errorf("%w: s3://%s/%s was opened without create (mode=ro or mode=rw), as SQLite refuses a missing file; check the key, or open with mode=rwc (the default) to create it",
-		ErrNoDatabase, v.store.bucket, db.key)
+		ErrNoDatabase, v.store.Bucket, db.key)
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in

@@ -29,7 +29,7 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
 		s, err := db.refresh(ctx, 0)
 		if err == nil && s.empty() {
-			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.bucket, key)
+			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, key)
 		}
 		return s, err
 	})

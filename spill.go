@@ -44,7 +44,7 @@ func (f *file) spill(ctx context.Context) error {
 	for _, u := range ups {
 		name := format.BlockName(f.db.key, u.idx, u.ref)
 		f.early.own(name)
-		g.Go(func() error { return v.store.put(gctx, name, u.data) })
+		g.Go(func() error { return v.store.Put(gctx, name, u.data) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -98,7 +98,7 @@ func (f *file) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, 
 	if data, ok := f.db.cache().get(name); ok {
 		return data, nil
 	}
-	data, err := v.store.get(ctx, name)
+	data, err := v.store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

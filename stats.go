@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // Stats counts the work a [VFS] has done since it was created: S3 requests
@@ -82,21 +84,20 @@ func (s Stats) String() string {
 		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.EarlyBlocks)
 }
 
-// counters is the live, concurrently updated form of Stats.
+// counters is the live, concurrently updated form of the counts of Stats
+// that are not requests (those are the store's: store.Counters).
 type counters struct {
-	gets, puts, lists, deletes, heads atomic.Int64
-	sent, received                    atomic.Int64
-	hits, misses, innerHits           atomic.Int64
-	diskHits, diskMisses              atomic.Int64
-	commits, conflicts, rebases       atomic.Int64
-	earlyBlocks                       atomic.Int64
+	hits, misses, innerHits     atomic.Int64
+	diskHits, diskMisses        atomic.Int64
+	commits, conflicts, rebases atomic.Int64
+	earlyBlocks                 atomic.Int64
 }
 
-func (c *counters) snapshot() Stats {
+// snapshot returns the counts of c and of the store's requests r.
+func (c *counters) snapshot(r *store.Counters) Stats {
 	return Stats{
-		Gets: c.gets.Load(), Puts: c.puts.Load(), Lists: c.lists.Load(),
-		Deletes: c.deletes.Load(), Heads: c.heads.Load(),
-		BytesSent: c.sent.Load(), BytesReceived: c.received.Load(),
+		Gets: r.Gets.Load(), Puts: r.Puts.Load(), Lists: r.Lists.Load(), Deletes: r.Deletes.Load(),
+		BytesSent: r.Sent.Load(), BytesReceived: r.Received.Load(),
 		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(), InnerHits: c.innerHits.Load(),
 		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
 		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(), Rebases: c.rebases.Load(),

@@ -5,15 +5,17 @@ import (
 	"testing"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/store"
+	"github.com/s3vfs/s3vfs/internal/store/storetest"
 )
 
-// TestS3ObjectsConformance runs the store contract (store.go) on the S3
-// implementation against the real server.
-func TestS3ObjectsConformance(t *testing.T) {
+// TestS3Conformance runs the store contract (the doc of internal/store)
+// on its S3 implementation against the real server.
+func TestS3Conformance(t *testing.T) {
 	bucket, err := server.CreateBucket(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { server.RemoveBucket(context.Background(), bucket) })
-	s3vfs.RunStoreConformanceS3(t, server.Client(""), bucket)
+	storetest.Run(t, store.NewS3(server.Client(""), bucket, s3vfs.DefaultAttemptTimeout))
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // The commit protocol stands on promises of the store (docs/reliability.md,
@@ -30,6 +31,12 @@ var ErrUnsafeStore = errors.New("s3vfs: the store does not keep a promise the co
 // self-test runs under the database's own prefix instead
 // (format.StoreCheckDir), so that nothing is written outside it.
 const storeCheckPrefix = format.ReservedRoot + "/storecheck/"
+
+// selfTestKept is the object a self-test before a write keeps under the
+// database's self-test folder, K/_storecheck/: the existing object its
+// conditional create is tried on. A few dozen bytes, never read by the
+// database.
+const selfTestKept = "exists"
 
 // StoreReport is what the self-test of a bucket found.
 type StoreReport struct {
@@ -108,7 +115,7 @@ type storeCheckRun struct {
 func (v *VFS) CheckStore(ctx context.Context) (StoreReport, error) {
 	dir := storeCheckPrefix + format.TokenString(newToken())
 	names := selfTestFolder(dir, dir+"."+selfTestKept)
-	names.removeKept = true
+	names.RemoveKept = true
 	run := v.storeCheckFor(names, nil)
 	r, err := v.awaitStoreCheck(ctx, run)
 	if err == nil {
@@ -119,8 +126,9 @@ func (v *VFS) CheckStore(ctx context.Context) (StoreReport, error) {
 
 // selfTestFolder names the objects of a self-test in the new folder dir,
 // with kept as its existing object.
-func selfTestFolder(dir, kept string) selfTestNames {
-	return selfTestNames{dir: dir + "/", first: dir + "/1", zero: dir + "/0", kept: kept}
+func selfTestFolder(dir, kept string) store.SelfTestNames {
+	return store.SelfTestNames{Dir: dir + "/", First: dir + "/1", Zero: dir + "/0", Kept: kept,
+		Token: format.TokenString(newToken())}
 }
 
 // startStoreCheck starts the self-test that the first write to the
@@ -139,10 +147,10 @@ func (v *VFS) startStoreCheck(key string, disk *diskCache, exists bool) {
 // database at key: a new folder under its K/_storecheck/, and the object
 // kept there for later self-tests if the database exists (a write to a
 // key that holds none may be refused, and must then leave nothing).
-func (v *VFS) writeSelfTest(key string, exists bool) selfTestNames {
+func (v *VFS) writeSelfTest(key string, exists bool) store.SelfTestNames {
 	root := key + "/" + format.StoreCheckDir + "/"
 	names := selfTestFolder(root+format.TokenString(newToken()), root+selfTestKept)
-	names.removeKept = !exists
+	names.RemoveKept = !exists
 	return names
 }
 
@@ -165,7 +173,7 @@ func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *diskCache,
 // storeCheckFor returns the run that decides the verdict on the store:
 // nil if it is known (in memory, or a passed self-test in disk), else the
 // run under way, else a new one started on names.
-func (v *VFS) storeCheckFor(names selfTestNames, disk *diskCache) *storeCheckRun {
+func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *diskCache) *storeCheckRun {
 	c := &v.storeCheck
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -174,8 +182,8 @@ func (v *VFS) storeCheckFor(names selfTestNames, disk *diskCache) *storeCheckRun
 		return nil
 	case c.run != nil:
 		return c.run
-	case v.store.passedOnDisk(disk):
-		r := v.relied(passedReport(v.store.bucket))
+	case passedOnDisk(&v.store, disk):
+		r := v.relied(passedReport(v.store.Bucket))
 		c.report = &r
 		return nil
 	}
@@ -187,9 +195,10 @@ func (v *VFS) storeCheckFor(names selfTestNames, disk *diskCache) *storeCheckRun
 
 // runStoreCheck runs the self-test of run on names, settles the verdict
 // (kept in disk, if it passed), then removes what it wrote.
-func (v *VFS) runStoreCheck(run *storeCheckRun, names selfTestNames, disk *diskCache) {
+func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk *diskCache) {
 	ctx := context.Background() // the store bounds each request
-	r, err := v.store.selfTest(ctx, names)
+	sr, err := v.store.SelfTest(ctx, names)
+	r := storeReportOf(sr)
 	c := &v.storeCheck
 	c.mu.Lock()
 	if err == nil {
@@ -202,10 +211,10 @@ func (v *VFS) runStoreCheck(run *storeCheckRun, names selfTestNames, disk *diskC
 	c.mu.Unlock()
 	close(run.done)
 	if err == nil && r.passedAll() {
-		v.store.keepPassed(disk)
+		keepPassed(&v.store, disk)
 	}
 	// Best effort: a leftover is two tiny objects under the reserved folder.
-	_ = v.store.remove(ctx, names.removable())
+	_ = v.store.Remove(ctx, names.Removable())
 	close(run.cleaned)
 }
 
@@ -271,6 +280,16 @@ func (r StoreReport) passedAll() bool {
 	return len(r.Checks) > 0
 }
 
+// storeReportOf is the report of the store's self-test, each check not
+// yet marked relied on (relied).
+func storeReportOf(sr store.Report) StoreReport {
+	r := StoreReport{Bucket: sr.Bucket}
+	for _, c := range sr.Checks {
+		r.Checks = append(r.Checks, StoreCheck{Name: c.Name, OK: c.OK, Found: c.Found, Fix: c.Fix})
+	}
+	return r
+}
+
 // passedReport is the report of a self-test of bucket that every check
 // passed.
 func passedReport(bucket string) StoreReport {
@@ -279,13 +298,4 @@ func passedReport(bucket string) StoreReport {
 		r.Checks = append(r.Checks, StoreCheck{Name: name, OK: true})
 	}
 	return r
-}
-
-// removable returns the names of the objects of a self-test to remove
-// after it.
-func (n selfTestNames) removable() []string {
-	if n.removeKept {
-		return []string{n.first, n.zero, n.kept}
-	}
-	return []string{n.first, n.zero}
 }

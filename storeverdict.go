@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // A self-test that passed is kept in the disk cache, so that later
@@ -36,20 +37,20 @@ func endpointOf(client *s3.Client) string {
 	return "aws:" + o.Region
 }
 
-// verdictPath is the file of the store's verdict in disk.
-func (s *store) verdictPath(disk *diskCache) string {
-	return disk.path(s.bucket, format.ReservedRoot+"/storecheck/verdict@"+s.endpoint)
+// verdictPath is the file of the verdict on the store s in disk.
+func verdictPath(s *store.Store, disk *diskCache) string {
+	return disk.path(s.Bucket, format.ReservedRoot+"/storecheck/verdict@"+s.Endpoint)
 }
 
-// passedOnDisk reports whether disk holds a passed self-test of the store
+// passedOnDisk reports whether disk holds a passed self-test of the store s
 // younger than storeVerdictTTL. An expired or foreign entry is deleted.
-func (s *store) passedOnDisk(disk *diskCache) bool {
-	if disk == nil || s.endpoint == "" {
+func passedOnDisk(s *store.Store, disk *diskCache) bool {
+	if disk == nil || s.Endpoint == "" {
 		return false
 	}
-	_, ok := disk.get(s.verdictPath(disk), -1, func(data []byte) bool {
+	_, ok := disk.get(verdictPath(s, disk), -1, func(data []byte) bool {
 		var v storeVerdict
-		if json.Unmarshal(data, &v) != nil || v.Endpoint != s.endpoint || v.Bucket != s.bucket {
+		if json.Unmarshal(data, &v) != nil || v.Endpoint != s.Endpoint || v.Bucket != s.Bucket {
 			return false
 		}
 		age := time.Since(v.Passed)
@@ -58,13 +59,13 @@ func (s *store) passedOnDisk(disk *diskCache) bool {
 	return ok
 }
 
-// keepPassed records in disk that the store passed the self-test now.
-func (s *store) keepPassed(disk *diskCache) {
-	if disk == nil || s.endpoint == "" {
+// keepPassed records in disk that the store s passed the self-test now.
+func keepPassed(s *store.Store, disk *diskCache) {
+	if disk == nil || s.Endpoint == "" {
 		return
 	}
-	data, err := json.Marshal(storeVerdict{Endpoint: s.endpoint, Bucket: s.bucket, Passed: time.Now()})
+	data, err := json.Marshal(storeVerdict{Endpoint: s.Endpoint, Bucket: s.Bucket, Passed: time.Now()})
 	if err == nil {
-		disk.put(s.verdictPath(disk), data)
+		disk.put(verdictPath(s, disk), data)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // A passed self-test kept in disk answers for its endpoint and bucket for
@@ -12,30 +14,30 @@ import (
 // deleted.
 func TestStoreVerdictOnDisk(t *testing.T) {
 	disk := newDiskCache(t.TempDir(), 1<<20, nil)
-	s := &store{bucket: "b", endpoint: "http://one"}
-	if s.passedOnDisk(disk) {
+	s := &store.Store{Bucket: "b", Endpoint: "http://one"}
+	if passedOnDisk(s, disk) {
 		t.Fatal("an empty disk cache holds a verdict")
 	}
-	s.keepPassed(disk)
-	if !s.passedOnDisk(disk) {
+	keepPassed(s, disk)
+	if !passedOnDisk(s, disk) {
 		t.Fatal("the verdict just kept is not found")
 	}
-	if (&store{bucket: "b", endpoint: "http://two"}).passedOnDisk(disk) || (&store{bucket: "c", endpoint: "http://one"}).passedOnDisk(disk) {
+	if passedOnDisk(&store.Store{Bucket: "b", Endpoint: "http://two"}, disk) || passedOnDisk(&store.Store{Bucket: "c", Endpoint: "http://one"}, disk) {
 		t.Fatal("the verdict answers for another endpoint or bucket")
 	}
-	if (&store{bucket: "b"}).passedOnDisk(disk) || s.passedOnDisk(nil) {
+	if passedOnDisk(&store.Store{Bucket: "b"}, disk) || passedOnDisk(s, nil) {
 		t.Fatal("a verdict without an endpoint or a disk cache")
 	}
 
 	for _, age := range []time.Duration{storeVerdictTTL + time.Minute, -time.Hour} {
-		data, _ := json.Marshal(storeVerdict{Endpoint: s.endpoint, Bucket: s.bucket, Passed: time.Now().Add(-age)})
-		if err := os.WriteFile(s.verdictPath(disk), data, 0o600); err != nil {
+		data, _ := json.Marshal(storeVerdict{Endpoint: s.Endpoint, Bucket: s.Bucket, Passed: time.Now().Add(-age)})
+		if err := os.WriteFile(verdictPath(s, disk), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if s.passedOnDisk(disk) {
+		if passedOnDisk(s, disk) {
 			t.Fatalf("a verdict %v old answers", age)
 		}
-		if _, err := os.Stat(s.verdictPath(disk)); !os.IsNotExist(err) {
+		if _, err := os.Stat(verdictPath(s, disk)); !os.IsNotExist(err) {
 			t.Fatalf("the verdict %v old is not deleted: %v", age, err)
 		}
 	}

@@ -69,7 +69,7 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
-				ErrNoCommit, db.vfs.store.bucket, db.key, p.asOf.Format(time.RFC3339Nano), rec.N)
+				ErrNoCommit, db.vfs.store.Bucket, db.key, p.asOf.Format(time.RFC3339Nano), rec.N)
 		}
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 // same round trip (a request that a version-1 record does not need).
 func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error) {
 	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
-		ErrNoCommit, n, db.vfs.store.bucket, db.key)
+		ErrNoCommit, n, db.vfs.store.Bucket, db.key)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan readResult, 1)
@@ -184,7 +184,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 		return nil, err
 	}
 	if len(ns) == 0 {
-		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.bucket, db.key)
+		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.Bucket, db.key)
 	}
 	read := map[int]*format.Record{}
 	get := func(i int) (*format.Record, error) {
@@ -206,7 +206,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 	}
 	if first.Time.After(t) {
 		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the oldest commit kept, %d, was made at %s",
-			ErrNoCommit, db.vfs.store.bucket, db.key, t.Format(time.RFC3339Nano), first.N, first.Time.Format(time.RFC3339Nano))
+			ErrNoCommit, db.vfs.store.Bucket, db.key, t.Format(time.RFC3339Nano), first.N, first.Time.Format(time.RFC3339Nano))
 	}
 	// Invariant: time(ns[lo]) <= t < time(ns[hi]).
 	lo, hi := 0, last
@@ -244,5 +244,5 @@ func (db *database) collectedWhileRead(s *snapshot, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: commit %d of s3://%s/%s was collected while it was read: it is older than the retention a collection used (see the history): %w",
-		ErrNoCommit, s.n, db.vfs.store.bucket, db.key, err)
+		ErrNoCommit, s.n, db.vfs.store.Bucket, db.key, err)
 }

@@ -1,17 +1,15 @@
-package s3vfs
+package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// The self-test of a store (storecheck.go has why and when) sends its
-// requests in rounds of parallel requests, each round waiting only for
-// what it must observe:
+// The self-test of a store (the root's storecheck.go has why and when)
+// sends its requests in rounds of parallel requests, each round waiting
+// only for what it must observe:
 //
 //	round 1: create "1"; put "0"; create the kept object (If-None-Match: *)
 //	round 2: get "1" (read after write); list the folder (order);
@@ -21,50 +19,70 @@ import (
 // object, which a former self-test of the same folder created and left:
 // so two rounds tell every promise. The first self-test of a folder
 // creates the kept object in round 1, tries again in round 2, and reads
-// it back in a third round. [VFS.CheckStore] keeps nothing (its kept
-// object is one of the folder's own, removed after), so it always takes
-// three rounds.
+// it back in a third round. The root's VFS.CheckStore keeps nothing (its
+// kept object is one of the folder's own, removed after), so it always
+// takes three rounds.
 
-// selfTestKept is the object a self-test before a write keeps under the
-// database's self-test folder, K/_storecheck/: the existing object its
-// conditional create is tried on. A few dozen bytes, never read by the
-// database.
-const selfTestKept = "exists"
+// SelfTestNames names the objects of one self-test.
+type SelfTestNames struct {
+	Dir   string // the folder of this run's objects, listed in round 2
+	First string // created, read back, listed second
+	Zero  string // put after it, listed first
+	Kept  string // the existing object of the conditional create
+	Token string // unique to the run: its creates of Kept carry it in their bytes
 
-// selfTestNames names the objects of one self-test.
-type selfTestNames struct {
-	dir   string // the folder of this run's objects, listed in round 2
-	first string // created, read back, listed second
-	zero  string // put after it, listed first
-	kept  string // the existing object of the conditional create
-
-	removeKept bool // kept is removed after the test with the others
+	RemoveKept bool // Kept is removed after the test with the others (Removable)
 }
 
-// selfTest runs the checks of CheckStore on the objects names names and
-// returns the report; the caller removes them after (all but a kept
-// object meant to stay). The error is for a self-test that could not
+// Removable returns the names of the objects of a self-test to remove
+// after it.
+func (n SelfTestNames) Removable() []string {
+	if n.RemoveKept {
+		return []string{n.First, n.Zero, n.Kept}
+	}
+	return []string{n.First, n.Zero}
+}
+
+// Report is what the self-test of a bucket found. The root converts it
+// into its StoreReport, which adds whether the VFS relies on each check.
+type Report struct {
+	Bucket string
+	Checks []Check // in the order they ran
+}
+
+// Check is one promise of the store and whether the store kept it.
+type Check struct {
+	Name  string // what is promised, such as "conditional create"
+	OK    bool
+	Found string // what the store did
+	Fix   string // what to do about it; empty when OK
+}
+
+// SelfTest runs the checks of the root's CheckStore (a conditional create
+// of an existing object refused, read after write, list order) on the
+// objects names names, and returns the report; the caller removes them
+// after (names.Removable). The error is for a self-test that could not
 // run; a store that breaks a promise is a report, not an error.
-func (s *store) selfTest(ctx context.Context, names selfTestNames) (StoreReport, error) {
-	r := StoreReport{Bucket: s.bucket}
-	token := format.TokenString(newToken())
+func (s *Store) SelfTest(ctx context.Context, names SelfTestNames) (Report, error) {
+	r := Report{Bucket: s.Bucket}
+	token := names.Token
 
 	// Round 1.
 	var created, zeroPut, keptTry error
 	var wg sync.WaitGroup
-	wg.Go(func() { created = s.create(ctx, names.first, []byte("first")) })
-	wg.Go(func() { zeroPut = s.put(ctx, names.zero, []byte("0")) })
+	wg.Go(func() { created = s.Create(ctx, names.First, []byte("first")) })
+	wg.Go(func() { zeroPut = s.Put(ctx, names.Zero, []byte("0")) })
 	// Each create of the kept object carries bytes of its own, so that a
 	// refused one can be told from whatever the object holds.
 	refused := []byte("s3vfs self-test " + token + "\n")
-	keptTry = s.create(ctx, names.kept, refused)
+	keptTry = s.Create(ctx, names.Kept, refused)
 	wg.Wait()
 	// A new name found there already means an attempt of this create
 	// landed before a transient fault made the client retry it; the read
 	// below checks its bytes.
 	if created != nil && !errors.Is(created, ErrExists) {
 		if errors.Is(created, errNotImplemented) {
-			r.Checks = append(r.Checks, StoreCheck{Name: "conditional create", Found: found501, Fix: fix501})
+			r.Checks = append(r.Checks, Check{Name: "conditional create", Found: found501, Fix: fix501})
 			return r, nil
 		}
 		return r, created
@@ -77,22 +95,22 @@ func (s *store) selfTest(ctx context.Context, names selfTestNames) (StoreReport,
 	var got, kept []byte
 	var gotErr, keptErr, listErr error
 	var listed []string
-	wg.Go(func() { got, gotErr = s.get(ctx, names.first) })
+	wg.Go(func() { got, gotErr = s.Get(ctx, names.First) })
 	wg.Go(func() {
-		listErr = s.list(ctx, names.dir, func(o object) error {
+		listErr = s.List(ctx, names.Dir, func(o Object) error {
 			listed = append(listed, o.Key)
 			return nil
 		})
 	})
 	if keptTry == nil { // it was new: try again
 		refused = []byte("s3vfs self-test " + token + ", again\n")
-		keptTry = s.create(ctx, names.kept, refused)
+		keptTry = s.Create(ctx, names.Kept, refused)
 		wg.Wait()
 		if keptTry == nil || errors.Is(keptTry, ErrExists) {
-			kept, keptErr = s.get(ctx, names.kept)
+			kept, keptErr = s.Get(ctx, names.Kept)
 		}
 	} else {
-		wg.Go(func() { kept, keptErr = s.get(ctx, names.kept) })
+		wg.Go(func() { kept, keptErr = s.Get(ctx, names.Kept) })
 		wg.Wait()
 	}
 	for _, err := range []error{listErr, orNotFound(gotErr), orNotFound(keptErr)} {
@@ -105,14 +123,14 @@ func (s *store) selfTest(ctx context.Context, names selfTestNames) (StoreReport,
 	if cond == nil {
 		return r, keptTry
 	}
-	raw := StoreCheck{Name: "read after write", OK: gotErr == nil && string(got) == "first"}
+	raw := Check{Name: "read after write", OK: gotErr == nil && string(got) == "first"}
 	if !raw.OK {
 		raw.Found = "an object just created did not read back as written"
 		raw.Fix = "use a store with strong read-after-write consistency (docs/compatibility.md)"
 	}
-	order := StoreCheck{Name: "list order", OK: len(listed) == 2 && listed[0] == names.zero && listed[1] == names.first}
+	order := Check{Name: "list order", OK: len(listed) == 2 && listed[0] == names.Zero && listed[1] == names.First}
 	if !order.OK {
-		order.Found = fmt.Sprintf("LIST returned %q for %q and %q created in that order", listed, names.first, names.zero)
+		order.Found = fmt.Sprintf("LIST returned %q for %q and %q created in that order", listed, names.First, names.Zero)
 		order.Fix = "use a store whose listings are consistent and sorted by key (docs/compatibility.md)"
 	}
 	r.Checks = append(r.Checks, *cond, raw, order)
@@ -129,8 +147,8 @@ const (
 // object: its outcome, and whether the object held the refused bytes
 // after. It returns nil for an outcome that tells nothing (an error the
 // caller returns).
-func conditionalCreateCheck(outcome error, replaced bool) *StoreCheck {
-	c := StoreCheck{Name: "conditional create"}
+func conditionalCreateCheck(outcome error, replaced bool) *Check {
+	c := Check{Name: "conditional create"}
 	switch {
 	case errors.Is(outcome, ErrExists) && replaced:
 		c.Found = "a refused conditional create replaced the object anyway"

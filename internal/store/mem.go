@@ -1,4 +1,4 @@
-package s3vfs
+package store
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// memObjects is an objectStore in memory: one bucket that keeps the
-// objectStore contract exactly (conditional creates, ETags, ordered
-// listings), for fast tests of everything above the store. It runs the
-// same conformance suite as the S3 implementation.
-type memObjects struct {
+// Mem is an [Objects] in memory: one bucket that keeps the contract
+// exactly (conditional creates, ETags, ordered listings), for fast tests
+// of everything above the store. It runs the same conformance suite as
+// [S3]. Its zero value is not ready: make one with [NewMem].
+type Mem struct {
 	mu   sync.Mutex
 	objs map[string]memObject
 	seq  uint64 // makes ETags unique
@@ -25,11 +25,14 @@ type memObject struct {
 	modified time.Time
 }
 
-var _ objectStore = (*memObjects)(nil)
+var _ Objects = (*Mem)(nil)
 
-func newMemObjects() *memObjects { return &memObjects{objs: map[string]memObject{}} }
+// NewMem returns an empty bucket in memory.
+func NewMem() *Mem { return &Mem{objs: map[string]memObject{}} }
 
-func (m *memObjects) getObject(ctx context.Context, key, ifMatch string) ([]byte, error) {
+// GetObject implements [Objects]; a missing object's error reads as S3's
+// NoSuchKey.
+func (m *Mem) GetObject(ctx context.Context, key, ifMatch string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -45,7 +48,8 @@ func (m *memObjects) getObject(ctx context.Context, key, ifMatch string) ([]byte
 	return slices.Clone(o.data), nil
 }
 
-func (m *memObjects) putObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {
+// PutObject implements [Objects]; each put makes a new ETag.
+func (m *Mem) PutObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -59,7 +63,8 @@ func (m *memObjects) putObject(ctx context.Context, key string, data []byte, ifN
 	return nil
 }
 
-func (m *memObjects) listObjects(ctx context.Context, prefix, startAfter string, limit int) ([]object, bool, error) {
+// ListObjects implements [Objects]; its times are those of the puts.
+func (m *Mem) ListObjects(ctx context.Context, prefix, startAfter string, limit int) ([]Object, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -74,20 +79,22 @@ func (m *memObjects) listObjects(ctx context.Context, prefix, startAfter string,
 	slices.Sort(keys)
 	more := len(keys) > limit
 	keys = keys[:min(len(keys), limit)]
-	objs := make([]object, len(keys))
+	objs := make([]Object, len(keys))
 	for i, k := range keys {
 		o := m.objs[k]
-		objs[i] = object{Key: k, Size: int64(len(o.data)), LastModified: o.modified, ETag: o.etag}
+		objs[i] = Object{Key: k, Size: int64(len(o.data)), LastModified: o.modified, ETag: o.etag}
 	}
 	return objs, more, nil
 }
 
-func (m *memObjects) removeObjects(ctx context.Context, keys []string) error {
+// RemoveObjects implements [Objects]; more than [MaxRemoveBatch] keys are
+// refused, as S3 refuses them.
+func (m *Mem) RemoveObjects(ctx context.Context, keys []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(keys) > maxRemoveBatch {
-		return fmt.Errorf("MalformedXML: %d keys in one request, at most %d", len(keys), maxRemoveBatch)
+	if len(keys) > MaxRemoveBatch {
+		return fmt.Errorf("MalformedXML: %d keys in one request, at most %d", len(keys), MaxRemoveBatch)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

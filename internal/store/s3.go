@@ -1,4 +1,4 @@
-package s3vfs
+package store
 
 import (
 	"bytes"
@@ -18,8 +18,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// s3Objects is the objectStore of a bucket reached through the S3 API.
-type s3Objects struct {
+// S3 is the [Objects] of a bucket reached through the S3 API. It owns the
+// SDK's part: the retry policy and per-attempt timeouts (s3retry.go),
+// reading bodies inside the retry loop, and classify, the one place that
+// interprets S3 error codes.
+type S3 struct {
 	client *s3.Client
 	bucket string
 
@@ -28,16 +31,20 @@ type s3Objects struct {
 	condRetryer    aws.Retryer   // for the conditional create
 }
 
-var _ objectStore = (*s3Objects)(nil)
+var _ Objects = (*S3)(nil)
 
-func newS3Objects(client *s3.Client, bucket string, attemptTimeout time.Duration) *s3Objects {
-	return &s3Objects{client: client, bucket: bucket, attemptTimeout: attemptTimeout,
+// NewS3 returns the objects of bucket, reached through client. Each
+// attempt of a request is bounded by attemptTimeout (0: none); the
+// request as a whole is bounded by the [Store] over it.
+func NewS3(client *s3.Client, bucket string, attemptTimeout time.Duration) *S3 {
+	return &S3{client: client, bucket: bucket, attemptTimeout: attemptTimeout,
 		retryer: newRetryer(false), condRetryer: newRetryer(true)}
 }
 
-// getObject is GetObject, with If-Match when ifMatch is set. The ETag of
-// the answer is compared too, for stores that ignore If-Match.
-func (s *s3Objects) getObject(ctx context.Context, key, ifMatch string) ([]byte, error) {
+// GetObject is one S3 GetObject request, with If-Match when ifMatch is
+// set. The ETag of the answer is compared too, for stores that ignore
+// If-Match.
+func (s *S3) GetObject(ctx context.Context, key, ifMatch string) ([]byte, error) {
 	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
 	if ifMatch != "" {
 		in.IfMatch = &ifMatch
@@ -52,7 +59,7 @@ func (s *s3Objects) getObject(ctx context.Context, key, ifMatch string) ([]byte,
 	}
 	size := aws.ToInt64(out.ContentLength)
 	if b, ok := out.Body.(*readBody); ok && (size < 0 || int64(len(b.data)) == size) {
-		return b.data, nil // read in full inside the retry loop (retry.go)
+		return b.data, nil // read in full inside the retry loop (s3retry.go)
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
 	n, err := io.Copy(buf, out.Body)
@@ -65,8 +72,9 @@ func (s *s3Objects) getObject(ctx context.Context, key, ifMatch string) ([]byte,
 	return buf.Bytes(), nil
 }
 
-// putObject is PutObject, with If-None-Match: * when ifNoneMatch is set.
-func (s *s3Objects) putObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {
+// PutObject is one S3 PutObject request, with If-None-Match: * when
+// ifNoneMatch is set.
+func (s *S3) PutObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {
 	in := &s3.PutObjectInput{
 		Bucket:        &s.bucket,
 		Key:           &key,
@@ -82,8 +90,8 @@ func (s *s3Objects) putObject(ctx context.Context, key string, data []byte, ifNo
 	return nil
 }
 
-// listObjects is one ListObjectsV2 request.
-func (s *s3Objects) listObjects(ctx context.Context, prefix, startAfter string, limit int) ([]object, bool, error) {
+// ListObjects is one ListObjectsV2 request.
+func (s *S3) ListObjects(ctx context.Context, prefix, startAfter string, limit int) ([]Object, bool, error) {
 	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(int32(limit))}
 	if startAfter != "" {
 		in.StartAfter = &startAfter
@@ -92,15 +100,15 @@ func (s *s3Objects) listObjects(ctx context.Context, prefix, startAfter string, 
 	if err != nil {
 		return nil, false, classify(err)
 	}
-	objs := make([]object, len(out.Contents))
+	objs := make([]Object, len(out.Contents))
 	for i, o := range out.Contents {
-		objs[i] = object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToTime(o.LastModified), aws.ToString(o.ETag)}
+		objs[i] = Object{aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToTime(o.LastModified), aws.ToString(o.ETag)}
 	}
 	return objs, aws.ToBool(out.IsTruncated), nil
 }
 
-// removeObjects is one DeleteObjects request.
-func (s *s3Objects) removeObjects(ctx context.Context, keys []string) error {
+// RemoveObjects is one DeleteObjects request.
+func (s *S3) RemoveObjects(ctx context.Context, keys []string) error {
 	ids := make([]types.ObjectIdentifier, len(keys))
 	for i := range keys {
 		ids[i] = types.ObjectIdentifier{Key: aws.String(keys[i])}

@@ -1,4 +1,4 @@
-package s3vfs
+package store
 
 import (
 	"bytes"
@@ -20,7 +20,8 @@ import (
 // The retry policy of every request the VFS makes. Failed attempts that
 // the SDK deems transient (5xx, SlowDown, connection resets, timeouts of
 // one attempt, bodies cut short) are retried with jittered exponential
-// backoff, up to maxAttempts in all, within Options.RequestTimeout.
+// backoff, up to maxAttempts in all, within the request timeout of the
+// Store (the root's Options.RequestTimeout).
 const (
 	maxAttempts = 10
 	baseBackoff = 20 * time.Millisecond
@@ -33,8 +34,8 @@ const (
 // faults into failed transactions). Every request the VFS makes is either
 // idempotent (GET, LIST, DELETE, PUT of an immutable object under a name
 // unique to the commit attempt) or settled by reading back (the
-// conditional create of a commit record, see createRecord), so retrying is
-// always safe.
+// conditional create of a commit record, see the root's createRecord), so
+// retrying is always safe.
 func newRetryer(conditional bool) aws.Retryer {
 	r := retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = maxAttempts
@@ -74,7 +75,7 @@ func backoff(attempt int, _ error) (time.Duration, error) {
 // not (MinIO), logs a line per GET through the client's logger, which
 // writes to stderr by default. The client's logger and log mode are left
 // as the caller set them.
-func (s *s3Objects) requestOptions(conditional, readBody bool) func(*s3.Options) {
+func (s *S3) requestOptions(conditional, readBody bool) func(*s3.Options) {
 	return func(o *s3.Options) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true

@@ -1,4 +1,8 @@
-package s3vfs
+// Package storetest is the conformance suite of the store contract (the
+// doc of package store): every implementation of store.Objects runs it,
+// [store.Mem] on its own and [store.S3] against a real server (the root's
+// tests).
+package storetest
 
 import (
 	"bytes"
@@ -8,27 +12,28 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
-// runStoreConformance checks that objs keeps the objectStore contract
-// (store.go). Every implementation runs it: the S3 one against the real
-// server, memObjects on its own. Each subtest works under a prefix of its
-// own, so the bucket may be shared.
-func runStoreConformance(t *testing.T, objs objectStore) {
+// Run checks that objs keeps the contract of store.Objects (the doc of
+// package store). Each subtest works under a prefix of its own, conf/…,
+// so the bucket may be shared; it is left holding their objects.
+func Run(t *testing.T, objs store.Objects) {
 	ctx := context.Background()
 	t.Run("get of a missing object is ErrNotFound", func(t *testing.T) {
-		_, err := objs.getObject(ctx, "conf/missing/x", "")
-		if !errors.Is(err, ErrNotFound) {
+		_, err := objs.GetObject(ctx, "conf/missing/x", "")
+		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("get missing: %v, want ErrNotFound", err)
 		}
 	})
 	t.Run("put then get returns the bytes; put replaces", func(t *testing.T) {
 		key := "conf/put/x"
 		for _, data := range [][]byte{[]byte("first"), {}, bytes.Repeat([]byte{0, 1, 2}, 100_000)} {
-			if err := objs.putObject(ctx, key, data, false); err != nil {
+			if err := objs.PutObject(ctx, key, data, false); err != nil {
 				t.Fatalf("put %d bytes: %v", len(data), err)
 			}
-			got, err := objs.getObject(ctx, key, "")
+			got, err := objs.GetObject(ctx, key, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,14 +44,14 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 	})
 	t.Run("conditional create refuses an existing object", func(t *testing.T) {
 		key := "conf/create/x"
-		if err := objs.putObject(ctx, key, []byte("one"), true); err != nil {
+		if err := objs.PutObject(ctx, key, []byte("one"), true); err != nil {
 			t.Fatalf("first create: %v", err)
 		}
-		err := objs.putObject(ctx, key, []byte("two"), true)
-		if !errors.Is(err, ErrExists) {
+		err := objs.PutObject(ctx, key, []byte("two"), true)
+		if !errors.Is(err, store.ErrExists) {
 			t.Fatalf("second create: %v, want ErrExists", err)
 		}
-		if got, _ := objs.getObject(ctx, key, ""); string(got) != "one" {
+		if got, _ := objs.GetObject(ctx, key, ""); string(got) != "one" {
 			t.Fatalf("after the refused create the object holds %q, want %q", got, "one")
 		}
 	})
@@ -56,7 +61,7 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 		var wg sync.WaitGroup
 		errs := make([]error, racers)
 		for i := range racers {
-			wg.Go(func() { errs[i] = objs.putObject(ctx, key, []byte(fmt.Sprint(i)), true) })
+			wg.Go(func() { errs[i] = objs.PutObject(ctx, key, []byte(fmt.Sprint(i)), true) })
 		}
 		wg.Wait()
 		winner := -1
@@ -66,33 +71,33 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 				t.Fatalf("racers %d and %d both created %s", winner, i, key)
 			case err == nil:
 				winner = i
-			case !errors.Is(err, ErrExists):
+			case !errors.Is(err, store.ErrExists):
 				t.Fatalf("racer %d: %v, want ErrExists or success", i, err)
 			}
 		}
 		if winner < 0 {
 			t.Fatal("no racer created the object")
 		}
-		if got, _ := objs.getObject(ctx, key, ""); string(got) != fmt.Sprint(winner) {
+		if got, _ := objs.GetObject(ctx, key, ""); string(got) != fmt.Sprint(winner) {
 			t.Fatalf("object holds %q, the winner wrote %d", got, winner)
 		}
 	})
 	t.Run("get if-match holds only while the ETag does", func(t *testing.T) {
 		key := "conf/ifmatch/x"
-		if err := objs.putObject(ctx, key, []byte("v1"), false); err != nil {
+		if err := objs.PutObject(ctx, key, []byte("v1"), false); err != nil {
 			t.Fatal(err)
 		}
-		l, _, err := objs.listObjects(ctx, key, "", 10)
+		l, _, err := objs.ListObjects(ctx, key, "", 10)
 		if err != nil || len(l) != 1 || l[0].ETag == "" {
 			t.Fatalf("listing of %s: %v, %v: want one entry with an ETag", key, l, err)
 		}
-		if got, err := objs.getObject(ctx, key, l[0].ETag); err != nil || string(got) != "v1" {
+		if got, err := objs.GetObject(ctx, key, l[0].ETag); err != nil || string(got) != "v1" {
 			t.Fatalf("get if-match the current ETag: %q, %v", got, err)
 		}
-		if err := objs.putObject(ctx, key, []byte("v2"), false); err != nil {
+		if err := objs.PutObject(ctx, key, []byte("v2"), false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := objs.getObject(ctx, key, l[0].ETag); !errors.Is(err, ErrExists) {
+		if _, err := objs.GetObject(ctx, key, l[0].ETag); !errors.Is(err, store.ErrExists) {
 			t.Fatalf("get if-match an old ETag: %v, want ErrExists", err)
 		}
 	})
@@ -101,11 +106,11 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 		// Byte order: '!' < '0' < 'A' < '_' < 'a' < 'é'.
 		names := []string{"_commits/!marker", "_commits/0001", "_commits/0002", "a b", "A", "é", "0", "_x"}
 		for _, n := range names {
-			if err := objs.putObject(ctx, prefix+n, []byte(n), false); err != nil {
+			if err := objs.PutObject(ctx, prefix+n, []byte(n), false); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := objs.putObject(ctx, "conf/lis", []byte("outside the prefix"), false); err != nil {
+		if err := objs.PutObject(ctx, "conf/lis", []byte("outside the prefix"), false); err != nil {
 			t.Fatal(err)
 		}
 		want := make([]string, len(names))
@@ -117,7 +122,7 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 			var got []string
 			after := ""
 			for pages := 0; ; pages++ {
-				page, more, err := objs.listObjects(ctx, prefix, after, limit)
+				page, more, err := objs.ListObjects(ctx, prefix, after, limit)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,31 +147,31 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 				t.Fatalf("limit %d: listed %q, want %q", limit, got, want)
 			}
 		}
-		page, more, err := objs.listObjects(ctx, prefix, want[len(want)-1], 10)
+		page, more, err := objs.ListObjects(ctx, prefix, want[len(want)-1], 10)
 		if err != nil || len(page) != 0 || more {
 			t.Fatalf("listing after the last key: %v, %v, %v", page, more, err)
 		}
 	})
 	t.Run("remove deletes a batch; missing keys are no error", func(t *testing.T) {
 		prefix := "conf/remove/"
-		keys := make([]string, maxRemoveBatch)
+		keys := make([]string, store.MaxRemoveBatch)
 		for i := range keys {
 			keys[i] = fmt.Sprintf("%s%04d", prefix, i)
 		}
 		for _, k := range keys[:5] {
-			if err := objs.putObject(ctx, k, []byte("x"), false); err != nil {
+			if err := objs.PutObject(ctx, k, []byte("x"), false); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := objs.removeObjects(ctx, keys); err != nil {
+		if err := objs.RemoveObjects(ctx, keys); err != nil {
 			t.Fatalf("remove %d keys, %d of them missing: %v", len(keys), len(keys)-5, err)
 		}
 		for _, k := range keys[:5] {
-			if _, err := objs.getObject(ctx, k, ""); !errors.Is(err, ErrNotFound) {
+			if _, err := objs.GetObject(ctx, k, ""); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("get %s after remove: %v, want ErrNotFound", k, err)
 			}
 		}
-		if page, _, err := objs.listObjects(ctx, prefix, "", 10); err != nil || len(page) != 0 {
+		if page, _, err := objs.ListObjects(ctx, prefix, "", 10); err != nil || len(page) != 0 {
 			t.Fatalf("listing after remove: %v, %v", page, err)
 		}
 	})
@@ -174,28 +179,23 @@ func runStoreConformance(t *testing.T, objs objectStore) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		key := "conf/cancel/x"
-		if err := objs.putObject(cctx, key, []byte("x"), false); err == nil {
+		if err := objs.PutObject(cctx, key, []byte("x"), false); err == nil {
 			t.Error("put with a cancelled context succeeded")
 		}
-		if err := objs.putObject(cctx, key, []byte("x"), true); err == nil {
+		if err := objs.PutObject(cctx, key, []byte("x"), true); err == nil {
 			t.Error("create with a cancelled context succeeded")
 		}
-		if _, err := objs.getObject(cctx, key, ""); err == nil || errors.Is(err, ErrNotFound) {
+		if _, err := objs.GetObject(cctx, key, ""); err == nil || errors.Is(err, store.ErrNotFound) {
 			t.Errorf("get with a cancelled context: %v, want a cancellation", err)
 		}
-		if _, _, err := objs.listObjects(cctx, "conf/", "", 10); err == nil {
+		if _, _, err := objs.ListObjects(cctx, "conf/", "", 10); err == nil {
 			t.Error("list with a cancelled context succeeded")
 		}
-		if err := objs.removeObjects(cctx, []string{key}); err == nil {
+		if err := objs.RemoveObjects(cctx, []string{key}); err == nil {
 			t.Error("remove with a cancelled context succeeded")
 		}
 		if !errors.Is(context.Cause(cctx), context.Canceled) {
 			t.Fatal("context not cancelled")
 		}
 	})
-}
-
-// TestMemObjectsConformance runs the store contract on memObjects.
-func TestMemObjectsConformance(t *testing.T) {
-	runStoreConformance(t, newMemObjects())
 }
