@@ -7,6 +7,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -24,20 +25,20 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 		return make([]byte, want), nil
 	}
 	v := db.vfs
-	if data, ok := db.cache().get(name); ok {
+	if data, ok := db.cache().Get(name); ok {
 		v.stats.hits.Add(1)
 		return data, nil
 	}
 	v.stats.misses.Add(1)
-	return shared(ctx, &v.fetches, name, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().get(name); ok {
+	return cache.Shared(ctx, &v.fetches, name, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.cache().Get(name); ok {
 			return data, nil
 		}
 		data, err := db.readBlockStored(ctx, s, idx, name)
 		if err != nil {
 			return nil, err
 		}
-		db.cache().add(name, data)
+		db.cache().Add(name, data)
 		return data, nil
 	})
 }

@@ -71,7 +71,7 @@ func (db *database) readBaseEntries(ctx context.Context, ref format.CheckpointRe
 // fetches; their errors show again when the block is read.
 func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record2) (wait func()) {
 	var wg sync.WaitGroup
-	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.cache().limit > 0 {
+	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.cache().Limit() > 0 {
 		for _, r := range rec.Delta[0].Ov.Recs {
 			if r.N == rec.N {
 				continue // the record itself, read already

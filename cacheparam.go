@@ -1,8 +1,10 @@
 package s3vfs
 
+import "github.com/s3vfs/s3vfs/internal/cache"
+
 // cache returns the block cache of the database: its own, if the first
 // open named one with block_cache=, else the VFS's shared cache.
-func (db *database) cache() *blockCache {
+func (db *database) cache() *cache.LRU {
 	if c := db.ownCache.Load(); c != nil {
 		return c
 	}
@@ -13,12 +15,12 @@ func (db *database) cache() *blockCache {
 // none), unless it already has one: the first open that names a size
 // decides, as long as some connection keeps the database open.
 func (db *database) useCache(size int64) {
-	db.ownCache.CompareAndSwap(nil, newBlockCache(size))
+	db.ownCache.CompareAndSwap(nil, cache.NewLRU(size))
 }
 
 // disk returns the disk cache of the database: its own, if the first open
 // named one with cache_dir=, else the VFS's (Options.CacheDir), or nil.
-func (db *database) disk() *diskCache {
+func (db *database) disk() *cache.Disk {
 	if c := db.ownDisk.Load(); c != nil {
 		return c
 	}

@@ -121,7 +121,7 @@ func (f *file) publish(ctx context.Context, rec *format.Record, uploads []upload
 	v.stats.commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:blocks] {
-		db.cache().add(u.name, u.data)
+		db.cache().Add(u.name, u.data)
 	}
 	db.known.publish(next, start)
 	db.checks.answer(db.known.newer(next), start)

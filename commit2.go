@@ -74,11 +74,11 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 		p = withInner(db.key, p, s.inner, f.innerPagesFor(ctx, s, p.next, committed))
 	}
 	// Cached before the create: if the commit loses, no map names them.
-	db.cache().add(overlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
+	db.cache().Add(overlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
 	for idx, ov := range p.next.overlays {
 		if buf, ok := f.pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
 			if data := buf[:format.BlockLen(idx, s.blockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
-				db.cache().add(overlaidID(db.key, p.next.entry(idx)), data)
+				db.cache().Add(overlaidID(db.key, p.next.entry(idx)), data)
 			}
 		}
 	}
@@ -102,7 +102,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed m
 		if buf, ok := f.pending[idx]; ok {
 			return buf
 		}
-		data, _ := db.cache().get(id)
+		data, _ := db.cache().Get(id)
 		return data
 	}
 	need := innerBlocksToRead(db.key, s, next, s.inner, func(idx int64, id string) bool { return atHand(idx, id) != nil })
@@ -148,7 +148,7 @@ func (f *file) committedBytes(ctx context.Context, s *snapshot) (map[int64][]byt
 			out[idx] = make([]byte, format.BlockLen(idx, s.blockSize, s.size)) // a hole
 			continue
 		}
-		if data, ok := db.cache().get(name); ok {
+		if data, ok := db.cache().Get(name); ok {
 			out[idx] = data
 		}
 	}

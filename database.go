@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -87,8 +88,8 @@ type database struct {
 	checks freshChecks   // concurrent head checks share requests, never stale ones
 	recent recentRecords // the records of the last commits, read or created here
 
-	ownCache atomic.Pointer[blockCache] // set by block_cache=; nil: the VFS's cache
-	ownDisk  atomic.Pointer[diskCache]  // set by cache_dir=; nil: the VFS's disk cache, if any
+	ownCache atomic.Pointer[cache.LRU]  // set by block_cache=; nil: the VFS's cache
+	ownDisk  atomic.Pointer[cache.Disk] // set by cache_dir=; nil: the VFS's disk cache, if any
 }
 
 // load makes sure the head is known, reading it from S3 on first use.
@@ -203,7 +204,7 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, format.ErrCorrupt, rec.N)
 	}
 	if rec.V2 != nil {
-		db.cache().add(overlayRecordID(db.key, n, rec.Token), data)
+		db.cache().Add(overlayRecordID(db.key, n, rec.Token), data)
 	}
 	db.recent.add(rec)
 	return rec, nil

@@ -3,8 +3,12 @@ package s3vfs
 import (
 	"context"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
+
+// The reads of a database through its disk cache (cache.Disk.ReadThrough),
+// which count a hit or a miss in Stats.DiskHits or Stats.DiskMisses.
 
 // readBlockStored reads block idx of s, named name, from the disk cache of
 // the database if it has one and holds the block intact, else from S3
@@ -16,18 +20,64 @@ func (db *database) readBlockStored(ctx context.Context, s *snapshot, idx int64,
 	if disk == nil || s.legacy != nil {
 		return db.readBlockUncached(ctx, s, idx)
 	}
-	ref := s.blocks.Get(idx)
-	want := format.BlockLen(idx, s.blockSize, s.size)
-	path := disk.path(db.vfs.store.Bucket, name)
-	if data, ok := disk.get(path, want, func(b []byte) bool { return format.Checksum(b) == ref.CRC }); ok {
-		db.vfs.stats.diskHits.Add(1)
-		return data, nil
+	crc := s.blocks.Get(idx).CRC
+	return db.readThrough(ctx, disk, name, format.BlockLen(idx, s.blockSize, s.size),
+		func(b []byte) bool { return format.Checksum(b) == crc },
+		func(ctx context.Context) ([]byte, error) { return db.readBlockUncached(ctx, s, idx) })
+}
+
+// readStored returns the immutable object cached under id: from the disk
+// cache of the database if it has one and the entry is length bytes and
+// passes verify, else from fetch, then kept on disk. A length of 0
+// (unknown) skips the disk cache.
+func (db *database) readStored(ctx context.Context, id string, length int64, verify func([]byte) bool,
+	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
+	disk := db.disk()
+	if disk == nil || length <= 0 {
+		return fetch(ctx)
 	}
-	db.vfs.stats.diskMisses.Add(1)
-	data, err := db.readBlockUncached(ctx, s, idx)
+	return db.readThrough(ctx, disk, id, length, verify, fetch)
+}
+
+// readImmutable returns object name, which is never rewritten and checks
+// itself, as decode decodes and checks it (its own checksum and identity):
+// a checkpoint, or its inner pages, of a length only the object knows.
+// It comes from the disk cache when the database has one and it holds the
+// object, decoded intact; else from S3, and then goes to the disk if it
+// decodes.
+func readImmutable[T any](ctx context.Context, db *database, name string, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	fetch := func(ctx context.Context) ([]byte, error) { return db.vfs.store.Get(ctx, name) }
+	disk := db.disk()
+	if disk == nil {
+		data, err := fetch(ctx)
+		if err != nil {
+			return zero, err
+		}
+		return decode(data)
+	}
+	// The last bytes checked, from the disk or from S3, decoded once.
+	var v T
+	var decodeErr error
+	_, err := db.readThrough(ctx, disk, name, -1, func(data []byte) bool {
+		v, decodeErr = decode(data)
+		return decodeErr == nil
+	}, fetch)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	disk.put(path, data)
-	return data, nil
+	return v, decodeErr
+}
+
+// readThrough reads object name of the database's bucket through disk
+// (cache.Disk.ReadThrough), and counts the hit or the miss.
+func (db *database) readThrough(ctx context.Context, disk *cache.Disk, name string, length int64, verify func([]byte) bool,
+	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
+	data, hit, err := disk.ReadThrough(ctx, disk.Path(db.vfs.store.Bucket, name), length, verify, fetch)
+	if hit {
+		db.vfs.stats.diskHits.Add(1)
+	} else {
+		db.vfs.stats.diskMisses.Add(1)
+	}
+	return data, err
 }

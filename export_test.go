@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -73,7 +74,7 @@ func (b *MemoryBucket) Keys() []string {
 }
 
 // DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.
-const DiskCacheLayout = diskLayout
+const DiskCacheLayout = cache.Layout
 
 // RecordFormatForTest returns the format version of record n of the
 // database at key: 1 or 2.

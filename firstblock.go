@@ -70,10 +70,10 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) 
 	if !ok {
 		return nil
 	}
-	if _, cached := db.cache().get(name); cached || db.cache().limit <= 0 {
+	if _, cached := db.cache().Get(name); cached || db.cache().Limit() <= 0 {
 		return nil
 	}
-	if disk := db.disk(); disk != nil && disk.has(disk.path(db.vfs.store.Bucket, name)) {
+	if disk := db.disk(); disk != nil && disk.Has(disk.Path(db.vfs.store.Bucket, name)) {
 		return nil // SQLite's read of block 0 finds it on disk
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -107,9 +107,9 @@ func (fb *firstBlock) keep(db *database, s *snapshot) {
 	if int64(len(fb.data)) != format.BlockLen(0, s.blockSize, s.size) || format.Checksum(fb.data) != ref.CRC {
 		return // read again, and reported, when SQLite reads the block
 	}
-	db.cache().add(fb.name, fb.data)
+	db.cache().Add(fb.name, fb.data)
 	if disk := db.disk(); disk != nil {
-		disk.put(disk.path(db.vfs.store.Bucket, fb.name), fb.data)
+		disk.Put(disk.Path(db.vfs.store.Bucket, fb.name), fb.data)
 	}
 }
 

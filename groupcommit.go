@@ -356,7 +356,7 @@ func (f *file) committedBefore(idx int64) []byte {
 	if !ok {
 		return make([]byte, format.BlockLen(idx, s.blockSize, s.size))
 	}
-	data, _ := f.db.cache().get(name)
+	data, _ := f.db.cache().Get(name)
 	return data
 }
 

@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"log"
 	"os"
+
+	"github.com/s3vfs/s3vfs/internal/cache"
 )
 
 // testHooks are the points where the package's tests change how a VFS
@@ -20,12 +22,13 @@ type testHooks struct {
 	allowWALHeader bool
 }
 
-// write writes data to f, as the disk cache writes an entry.
-func (h *testHooks) write(f *os.File, data []byte) (int, error) {
-	if h != nil && h.diskWrite != nil {
-		return h.diskWrite(f, data)
+// diskOptions returns the options of the VFS's disk caches: its hooks
+// for them, none when h is nil.
+func (h *testHooks) diskOptions() cache.DiskOptions {
+	if h == nil {
+		return cache.DiskOptions{}
 	}
-	return f.Write(data)
+	return cache.DiskOptions{Write: h.diskWrite, Logf: h.logf}
 }
 
 // log logs a line.

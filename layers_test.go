@@ -31,6 +31,7 @@ var layerRules = []layerRule{
 	// internal/docsnippets (tests of the documentation's code) are
 	// programs over the public API, above the root.
 	{"1. nothing under internal/ imports the root", "internal/...", []string{"internal/bench", "internal/docsnippets"}, isPackage(modulePath)},
+	{"2. internal/cache never imports internal/store: it imports no package of the module", "internal/cache", nil, inModule},
 	{"3. internal/store never imports internal/format: it imports no package of the module", "internal/store", nil, inModule},
 	{"3. internal/store/storetest imports no package of the module but internal/store", "internal/store/storetest", nil, inModuleBut("internal/store")},
 	{"4. internal/format imports the standard library only", "internal/format", nil, notStandard},
@@ -110,7 +111,7 @@ func binds(from, rel string) bool {
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/format", "internal/store", "internal/store/storetest"} {
+	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -48,13 +49,13 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 	e := s.entry(idx)
 	id := overlaidID(db.key, e)
 	v := db.vfs
-	if data, ok := db.cache().get(id); ok {
+	if data, ok := db.cache().Get(id); ok {
 		v.stats.hits.Add(1)
 		return data, nil
 	}
 	v.stats.misses.Add(1)
-	return shared(ctx, &v.fetches, id, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().get(id); ok {
+	return cache.Shared(ctx, &v.fetches, id, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.cache().Get(id); ok {
 			return data, nil
 		}
 		// Every request at once: the planner folds past 32 records, so
@@ -84,7 +85,7 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 		if err != nil {
 			return nil, err
 		}
-		db.cache().add(id, data)
+		db.cache().Add(id, data)
 		return data, nil
 	})
 }
@@ -92,11 +93,11 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 // readObject returns the block object name, which must be length bytes
 // with CRC32C crc (commit n says so): from the cache, or fetched once.
 func (db *database) readObject(ctx context.Context, name string, length int64, crc uint32, n uint64) ([]byte, error) {
-	if data, ok := db.cache().get(name); ok {
+	if data, ok := db.cache().Get(name); ok {
 		return data, nil
 	}
-	return shared(ctx, &db.vfs.fetches, name, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().get(name); ok {
+	return cache.Shared(ctx, &db.vfs.fetches, name, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.cache().Get(name); ok {
 			return data, nil
 		}
 		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return format.Checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
@@ -110,7 +111,7 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 				"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
 				name, db.key, n), sqlite3.IOERR_DATA)
 		}
-		db.cache().add(name, data)
+		db.cache().Add(name, data)
 		return data, nil
 	})
 }
@@ -119,11 +120,11 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 // fetched once, and checked to be that very record.
 func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*format.Record2, error) {
 	id := overlayRecordID(db.key, r.N, r.Token)
-	data, ok := db.cache().get(id)
+	data, ok := db.cache().Get(id)
 	if !ok {
 		var err error
-		data, err = shared(ctx, &db.vfs.fetches, id, func(ctx context.Context) ([]byte, error) {
-			if data, ok := db.cache().get(id); ok {
+		data, err = cache.Shared(ctx, &db.vfs.fetches, id, func(ctx context.Context) ([]byte, error) {
+			if data, ok := db.cache().Get(id); ok {
 				return data, nil
 			}
 			data, err := db.readStored(ctx, id, r.Size, func(b []byte) bool {
@@ -135,7 +136,7 @@ func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*fo
 			if err != nil {
 				return nil, err
 			}
-			db.cache().add(id, data)
+			db.cache().Add(id, data)
 			return data, nil
 		})
 		if err != nil {
@@ -150,64 +151,4 @@ func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*fo
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.N, db.key, err), sqlite3.IOERR_DATA)
 	}
 	return rec, nil
-}
-
-// readStored returns the immutable object cached under id: from the disk
-// cache of the database if it has one and the entry is length bytes and
-// passes verify, else from fetch, then kept on disk. A length of 0
-// (unknown) skips the disk cache.
-func (db *database) readStored(ctx context.Context, id string, length int64, verify func([]byte) bool,
-	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
-	disk := db.disk()
-	if disk == nil || length <= 0 {
-		return fetch(ctx)
-	}
-	path := disk.path(db.vfs.store.Bucket, id)
-	if data, ok := disk.get(path, length, verify); ok {
-		db.vfs.stats.diskHits.Add(1)
-		return data, nil
-	}
-	db.vfs.stats.diskMisses.Add(1)
-	data, err := fetch(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) == length && verify(data) {
-		disk.put(path, data)
-	}
-	return data, nil
-}
-
-// readImmutable returns object name, which is never rewritten and checks
-// itself, as decode decodes and checks it (its own checksum and identity):
-// a checkpoint, or its inner pages, of a length only the object knows.
-// It comes from the disk cache when the database has one and it holds the
-// object, decoded intact; else from S3, and then goes to the disk if it
-// decodes.
-func readImmutable[T any](ctx context.Context, db *database, name string, decode func([]byte) (T, error)) (T, error) {
-	disk := db.disk()
-	var path string
-	if disk != nil {
-		path = disk.path(db.vfs.store.Bucket, name)
-		var v T
-		if _, ok := disk.get(path, -1, func(data []byte) bool {
-			var err error
-			v, err = decode(data)
-			return err == nil
-		}); ok {
-			db.vfs.stats.diskHits.Add(1)
-			return v, nil
-		}
-		db.vfs.stats.diskMisses.Add(1)
-	}
-	data, err := db.vfs.store.Get(ctx, name)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	v, err := decode(data)
-	if err == nil && disk != nil {
-		disk.put(path, data)
-	}
-	return v, err
 }

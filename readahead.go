@@ -12,7 +12,7 @@ import (
 // block cache, where the reader finds them (a block still on its way is
 // joined, not fetched twice). Fetches run in goroutines that end when
 // their request does; stopReadAhead cancels them and waits, and a request
-// no other reader is waiting for is cancelled with them (see shared).
+// no other reader is waiting for is cancelled with them (see cache.Shared).
 type readAhead struct {
 	last   int64     // last block read; -1 before the first
 	window int64     // blocks kept requested ahead of last; 0 when reads are random
@@ -30,7 +30,7 @@ type readAhead struct {
 func (f *file) noteRead(s *snapshot, first, last int64) {
 	db := f.db
 	limit := int64(db.vfs.opts.ReadAhead)
-	if limit == 0 || db.cache().limit <= 0 {
+	if limit == 0 || db.cache().Limit() <= 0 {
 		return // nowhere to keep what would be fetched
 	}
 	ra := &f.ra
@@ -64,7 +64,7 @@ func (f *file) noteRead(s *snapshot, first, last int64) {
 		if !ok {
 			continue
 		}
-		if _, ok := db.cache().get(name); ok {
+		if _, ok := db.cache().Get(name); ok {
 			continue
 		}
 		ra.wg.Add(1)

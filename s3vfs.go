@@ -38,6 +38,7 @@ import (
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
@@ -255,17 +256,17 @@ type VFS struct {
 	store    store.Store
 	records  recordStore // where the commit records live: the bucket, or a coordinator
 	opts     Options
-	cache    *blockCache
-	disk     *diskCache // in Options.CacheDir; nil for none
+	cache    *cache.LRU
+	disk     *cache.Disk // in Options.CacheDir; nil for none
 	stats    counters
 	requests store.Counters // the store's requests, for Stats
 
-	fetches    flights         // concurrent misses for one block object
+	fetches    cache.Flights   // concurrent misses for one block object
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
 	mu    sync.Mutex
-	dbs   map[string]*database  // open databases by key; guarded by mu
-	disks map[string]*diskCache // disk caches by directory (Options.CacheDir, cache_dir=); guarded by mu
+	dbs   map[string]*database   // open databases by key; guarded by mu
+	disks map[string]*cache.Disk // disk caches by directory (Options.CacheDir, cache_dir=); guarded by mu
 }
 
 var (
@@ -299,7 +300,7 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 // newVFS returns a VFS whose objects live in objects, the store of bucket;
 // o has its defaults applied.
 func newVFS(objects store.Objects, bucket string, o Options) *VFS {
-	v := &VFS{opts: o, cache: newBlockCache(o.CacheSize), dbs: map[string]*database{}}
+	v := &VFS{opts: o, cache: cache.NewLRU(o.CacheSize), dbs: map[string]*database{}}
 	if o.CacheDir != "" {
 		v.disk = v.diskCacheIn(o.CacheDir)
 	}
@@ -477,14 +478,14 @@ func (v *VFS) release(db *database) {
 
 // diskCacheIn returns the VFS's disk cache in dir, making it on first
 // use: the databases that name one directory share its accounting.
-func (v *VFS) diskCacheIn(dir string) *diskCache {
+func (v *VFS) diskCacheIn(dir string) *cache.Disk {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	c := v.disks[dir]
 	if c == nil {
-		c = newDiskCache(dir, v.opts.CacheDirSize, v.opts.hooks)
+		c = cache.NewDisk(dir, v.opts.CacheDirSize, v.opts.hooks.diskOptions())
 		if v.disks == nil {
-			v.disks = map[string]*diskCache{}
+			v.disks = map[string]*cache.Disk{}
 		}
 		v.disks[dir] = c
 	}

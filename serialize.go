@@ -292,7 +292,7 @@ func checkHeader(b []byte) (int64, error) {
 // them (the copy costs far less than the request it saves).
 func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
 	if name, ok := s.blockID(db.key, idx); ok {
-		if data, ok := db.cache().get(name); ok {
+		if data, ok := db.cache().Get(name); ok {
 			db.vfs.stats.hits.Add(1)
 			return bytes.Clone(data), nil
 		}

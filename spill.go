@@ -54,7 +54,7 @@ func (f *file) spill(ctx context.Context) error {
 		f.spilled, f.spilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
 	for _, u := range ups {
-		f.db.cache().add(format.BlockName(f.db.key, u.idx, u.ref), u.data)
+		f.db.cache().Add(format.BlockName(f.db.key, u.idx, u.ref), u.data)
 		f.spilled[u.idx] = u.ref
 		if pages, ok := f.changedInBlock(u.idx, u.data); ok {
 			f.spilledPages[u.idx] = pages
@@ -95,7 +95,7 @@ func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 func (f *file) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
 	v := f.db.vfs
 	name := format.BlockName(f.db.key, idx, ref)
-	if data, ok := f.db.cache().get(name); ok {
+	if data, ok := f.db.cache().Get(name); ok {
 		return data, nil
 	}
 	data, err := v.store.Get(ctx, name)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -137,7 +138,7 @@ func selfTestFolder(dir, kept string) store.SelfTestNames {
 // transaction. disk is the database's disk cache, which may hold a
 // verdict; exists says the database has a commit. It does nothing when
 // the check is off or a verdict is known.
-func (v *VFS) startStoreCheck(key string, disk *diskCache, exists bool) {
+func (v *VFS) startStoreCheck(key string, disk *cache.Disk, exists bool) {
 	if !v.opts.UnsafeSkipStoreCheck {
 		v.storeCheckFor(v.writeSelfTest(key, exists), disk)
 	}
@@ -159,7 +160,7 @@ func (v *VFS) writeSelfTest(key string, exists bool) store.SelfTestNames {
 // database's own folder, the first time, unless a verdict younger than
 // storeVerdictTTL is in disk), or the check is turned off. exists says
 // the database has a commit (writeSelfTest).
-func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *diskCache, exists bool) error {
+func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *cache.Disk, exists bool) error {
 	if v.opts.UnsafeSkipStoreCheck {
 		return nil
 	}
@@ -173,7 +174,7 @@ func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *diskCache,
 // storeCheckFor returns the run that decides the verdict on the store:
 // nil if it is known (in memory, or a passed self-test in disk), else the
 // run under way, else a new one started on names.
-func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *diskCache) *storeCheckRun {
+func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *cache.Disk) *storeCheckRun {
 	c := &v.storeCheck
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -195,7 +196,7 @@ func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *diskCache) *storeCh
 
 // runStoreCheck runs the self-test of run on names, settles the verdict
 // (kept in disk, if it passed), then removes what it wrote.
-func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk *diskCache) {
+func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk *cache.Disk) {
 	ctx := context.Background() // the store bounds each request
 	sr, err := v.store.SelfTest(ctx, names)
 	r := storeReportOf(sr)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -38,17 +39,17 @@ func endpointOf(client *s3.Client) string {
 }
 
 // verdictPath is the file of the verdict on the store s in disk.
-func verdictPath(s *store.Store, disk *diskCache) string {
-	return disk.path(s.Bucket, format.ReservedRoot+"/storecheck/verdict@"+s.Endpoint)
+func verdictPath(s *store.Store, disk *cache.Disk) string {
+	return disk.Path(s.Bucket, format.ReservedRoot+"/storecheck/verdict@"+s.Endpoint)
 }
 
 // passedOnDisk reports whether disk holds a passed self-test of the store s
 // younger than storeVerdictTTL. An expired or foreign entry is deleted.
-func passedOnDisk(s *store.Store, disk *diskCache) bool {
+func passedOnDisk(s *store.Store, disk *cache.Disk) bool {
 	if disk == nil || s.Endpoint == "" {
 		return false
 	}
-	_, ok := disk.get(verdictPath(s, disk), -1, func(data []byte) bool {
+	_, ok := disk.Get(verdictPath(s, disk), -1, func(data []byte) bool {
 		var v storeVerdict
 		if json.Unmarshal(data, &v) != nil || v.Endpoint != s.Endpoint || v.Bucket != s.Bucket {
 			return false
@@ -60,12 +61,12 @@ func passedOnDisk(s *store.Store, disk *diskCache) bool {
 }
 
 // keepPassed records in disk that the store s passed the self-test now.
-func keepPassed(s *store.Store, disk *diskCache) {
+func keepPassed(s *store.Store, disk *cache.Disk) {
 	if disk == nil || s.Endpoint == "" {
 		return
 	}
 	data, err := json.Marshal(storeVerdict{Endpoint: s.Endpoint, Bucket: s.Bucket, Passed: time.Now()})
 	if err == nil {
-		disk.put(verdictPath(s, disk), data)
+		disk.Put(verdictPath(s, disk), data)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
@@ -13,7 +14,7 @@ import (
 // storeVerdictTTL, and no longer; an entry that does not answer is
 // deleted.
 func TestStoreVerdictOnDisk(t *testing.T) {
-	disk := newDiskCache(t.TempDir(), 1<<20, nil)
+	disk := cache.NewDisk(t.TempDir(), 1<<20, cache.DiskOptions{})
 	s := &store.Store{Bucket: "b", Endpoint: "http://one"}
 	if passedOnDisk(s, disk) {
 		t.Fatal("an empty disk cache holds a verdict")

@@ -1,35 +1,35 @@
-package s3vfs
+package cache
 
 import (
 	"context"
 	"sync"
 )
 
-// flights runs one request for all concurrent callers of the same key.
-// The zero value is ready to use.
-type flights struct {
+// Flights runs one request for all concurrent callers of the same key
+// ([Shared]). The zero value is ready to use.
+type Flights struct {
 	mu    sync.Mutex
 	calls map[string]*flight // in flight, by key; guarded by mu
 }
 
 // flight is one shared request and the callers waiting for it.
 type flight struct {
-	waiters int                     // callers still waiting; guarded by flights.mu
+	waiters int                     // callers still waiting; guarded by Flights.mu
 	cancel  context.CancelCauseFunc // stops the request
 	done    chan struct{}           // closed when val and err are set
 	val     any
 	err     error
 }
 
-// shared runs fn once for all concurrent callers with the same key. The
+// Shared runs fn once for all concurrent callers with the same key. The
 // shared call does not inherit one caller's cancellation (one interrupted
 // query must not fail the others that wait on the same request); each
 // caller stops waiting when its own ctx is done, and once every caller
 // has stopped waiting the call is cancelled, so that nobody's abandoned
-// request runs on (a closed file's read-ahead, say). The call is also
-// bounded by the store's request timeout. fn runs in a goroutine that
-// ends when fn returns.
-func shared[T any](ctx context.Context, g *flights, key string, fn func(context.Context) (T, error)) (T, error) {
+// request runs on (a closed file's read-ahead, say). fn bounds its own
+// time (a store's request timeout does): it keeps none of ctx's deadline.
+// fn runs in a goroutine that ends when fn returns.
+func Shared[T any](ctx context.Context, g *Flights, key string, fn func(context.Context) (T, error)) (T, error) {
 	g.mu.Lock()
 	c := g.calls[key]
 	if c == nil {

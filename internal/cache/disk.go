@@ -1,4 +1,4 @@
-package s3vfs
+package cache
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,34 +14,13 @@ import (
 	"time"
 )
 
-// diskCache keeps block objects in files under a directory, so that they
-// outlive the process: a later process (or another one running at the
-// same time) reads them from the disk instead of S3. Any number of
-// processes of one user may share the directory (its files and
-// subdirectories are created readable by their owner only):
-//
-//   - an entry is created by writing a temporary file in the same
-//     directory and renaming it into place, so it is either absent or
-//     complete; a writer that dies leaves only a temporary file, which a
-//     later sweep removes (diskevict.go);
-//   - the caller checks every entry it reads against the length and
-//     CRC32C its commit recorded, and an entry that fails (a file torn by
-//     a power loss, bytes changed on disk) is deleted and read from S3
-//     again;
-//   - entries are evicted oldest first (by modification time, which a hit
-//     refreshes) once the directory outgrows its bound; removing a file
-//     another process is reading does not disturb that read, and an entry
-//     evicted before it is opened is a miss.
-//
-// Entries are keyed by bucket and object name. Block object names are
-// never reused (a new version of a block is a new object), so an entry is
-// never stale. Failures of the disk are never errors: a read that fails
-// is a miss, a write that fails is skipped, and the first failure is
-// logged once.
-type diskCache struct {
-	root  string     // the directory of the entries: Options.CacheDir + "/" + diskLayout
-	limit int64      // bytes of entries kept, approximately
-	hooks *testHooks // the VFS's, for its tests
+// Disk is a cache of objects in files under a directory, shared with
+// other processes (see the package doc for its contract). Its methods are
+// safe for concurrent use.
+type Disk struct {
+	root  string      // the directory of the entries: dir + "/" + Layout
+	limit int64       // bytes of entries kept, approximately
+	opts  DiskOptions // how entries are written and failures logged
 
 	mu      sync.Mutex
 	scanned bool  // a sweep has measured the directory; guarded by mu
@@ -51,13 +31,14 @@ type diskCache struct {
 	warned   atomic.Bool  // the failure has been logged
 }
 
-// diskLayout names the subdirectory of the entries, so that a later
-// layout can live next to this one.
-const diskLayout = "blocks.v1"
+// Layout names the subdirectory of a Disk's directory that holds its
+// entries, so that a later layout can live next to this one.
+const Layout = "blocks.v1"
 
 const (
 	// diskRetryAfter is how long writes are skipped after one failed (a
-	// full disk, an unwritable directory): the reads go to S3 meanwhile.
+	// full disk, an unwritable directory): the reads go to the store
+	// meanwhile.
 	diskRetryAfter = time.Minute
 	// diskTouchAfter is how old an entry's modification time must be
 	// before a hit refreshes it: eviction is only approximately LRU, and
@@ -65,26 +46,56 @@ const (
 	diskTouchAfter = time.Minute
 )
 
-func newDiskCache(dir string, limit int64, hooks *testHooks) *diskCache {
+// DiskOptions are the points where tests change how a Disk behaves; the
+// zero value is what a Disk does in production.
+type DiskOptions struct {
+	// Write writes an entry's bytes to its temporary file (to fill the
+	// disk, or stop a writer half way); nil: f.Write.
+	Write func(f *os.File, data []byte) (int, error)
+	// Logf logs the first failure of the disk; nil: log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// write writes data to f, as the Disk writes an entry.
+func (o DiskOptions) write(f *os.File, data []byte) (int, error) {
+	if o.Write != nil {
+		return o.Write(f, data)
+	}
+	return f.Write(data)
+}
+
+// logf logs a line.
+func (o DiskOptions) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// NewDisk returns the disk cache in directory dir (made absolute), whose
+// entries live in dir/[Layout] and total about limit bytes. Nothing is
+// created on disk before the first [Disk.Put].
+func NewDisk(dir string, limit int64, opts DiskOptions) *Disk {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return &diskCache{root: filepath.Join(dir, diskLayout), limit: limit, hooks: hooks}
+	return &Disk{root: filepath.Join(dir, Layout), limit: limit, opts: opts}
 }
 
-// path returns the file of the entry of object name in bucket: the
+// Path returns the file of the entry of object name in bucket: the
 // SHA-256 of both, fanned out over 256 subdirectories.
-func (c *diskCache) path(bucket, name string) string {
+func (c *Disk) Path(bucket, name string) string {
 	sum := sha256.Sum256([]byte(bucket + "/" + name))
 	h := hex.EncodeToString(sum[:])
 	return filepath.Join(c.root, h[:2], h)
 }
 
-// get returns the bytes of the entry at path if it holds exactly want
+// Get returns the bytes of the entry at path if it holds exactly want
 // bytes (any number if want is negative) that verify accepts. An entry of
 // another length, or that verify rejects, is deleted: the caller reads
-// the object from S3 and puts it back.
-func (c *diskCache) get(path string, want int64, verify func([]byte) bool) ([]byte, bool) {
+// the object from its store and puts it back.
+func (c *Disk) Get(path string, want int64, verify func([]byte) bool) ([]byte, bool) {
 	f, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -117,21 +128,21 @@ func (c *diskCache) get(path string, want int64, verify func([]byte) bool) ([]by
 	return data, true
 }
 
-// has reports whether an entry exists at path, without reading or
-// checking it: a hint that a read of it will not need S3.
-func (c *diskCache) has(path string) bool {
+// Has reports whether an entry exists at path, without reading or
+// checking it: a hint that a read of it will not need the store.
+func (c *Disk) Has(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
 
-// put stores data as the entry at path, then sweeps the directory when it
+// Put stores data as the entry at path, then sweeps the directory when it
 // may have outgrown its bound. It never fails: a write that fails is
 // logged once and writes are skipped for a while.
-func (c *diskCache) put(path string, data []byte) {
+func (c *Disk) Put(path string, data []byte) {
 	if int64(len(data)) > c.limit || time.Now().UnixNano() < c.offUntil.Load() {
 		return
 	}
-	if err := writeEntry(path, data, c.hooks.write); err != nil {
+	if err := writeEntry(path, data, c.opts.write); err != nil {
 		c.offUntil.Store(time.Now().Add(diskRetryAfter).UnixNano())
 		c.failed("write", err)
 		return
@@ -151,8 +162,8 @@ func (c *diskCache) put(path string, data []byte) {
 // writeEntry creates the file at path holding data: a temporary file in
 // the same directory, renamed into place, so that no reader ever sees a
 // partial entry. It is not synced: a file torn by a power loss fails the
-// reader's check and is read from S3 again. write writes the bytes to
-// the temporary file.
+// reader's check and is read from the store again. write writes the bytes
+// to the temporary file.
 func writeEntry(path string, data []byte, write func(*os.File, []byte) (int, error)) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, diskTempPrefix+"*")
@@ -191,9 +202,9 @@ func writeEntry(path string, data []byte, write func(*os.File, []byte) (int, err
 const diskTempPrefix = ".tmp-"
 
 // failed logs the first failure of the disk cache: it goes on without it.
-func (c *diskCache) failed(op string, err error) {
+func (c *Disk) failed(op string, err error) {
 	if c.warned.CompareAndSwap(false, true) {
-		c.hooks.log("s3vfs: disk cache %s: cannot %s (%v); reading blocks from S3 instead (logged once)",
+		c.opts.logf("s3vfs: disk cache %s: cannot %s (%v); reading blocks from S3 instead (logged once)",
 			filepath.Dir(c.root), op, err)
 	}
 }

@@ -1,4 +1,4 @@
-package s3vfs
+package cache
 
 import (
 	"cmp"
@@ -59,7 +59,7 @@ func planEviction(files []diskFile, limit int64, now time.Time) (victims []diskF
 // sweep measures the directory and evicts what planEviction says. The
 // caller holds c.mu. Files that vanish meanwhile (another process's sweep
 // or rename) are simply not counted.
-func (c *diskCache) sweep() {
+func (c *Disk) sweep() {
 	files := scanDisk(c.root)
 	victims, kept := planEviction(files, c.limit, time.Now())
 	for _, v := range victims {
