@@ -137,9 +137,10 @@ func selfTestFolder(dir, kept string) store.SelfTestNames {
 // starts it when it takes the write lock, so that the test overlaps the
 // transaction. disk is the database's disk cache, which may hold a
 // verdict; exists says the database has a commit. It does nothing when
-// the check is off or a verdict is known.
+// the check is off or a verdict is known, and for a new database, whose
+// commit runs the test itself (requireSafeStore says why).
 func (v *VFS) startStoreCheck(key string, disk *cache.Disk, exists bool) {
-	if !v.opts.UnsafeSkipStoreCheck {
+	if exists && !v.opts.UnsafeSkipStoreCheck {
 		v.storeCheckFor(v.writeSelfTest(key, exists), disk)
 	}
 }
@@ -164,9 +165,18 @@ func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *cache.Disk
 	if v.opts.UnsafeSkipStoreCheck {
 		return nil
 	}
-	r, err := v.awaitStoreCheck(ctx, v.storeCheckFor(v.writeSelfTest(key, exists), disk))
+	run := v.storeCheckFor(v.writeSelfTest(key, exists), disk)
+	r, err := v.awaitStoreCheck(ctx, run)
 	if err != nil {
 		return fmt.Errorf("s3vfs: checking the store before the first write: %w", err)
+	}
+	if !exists {
+		// A new database's folder holds nothing but the self-test's
+		// objects. On a store with directories (versitygw's posix
+		// backend) their removal removes the folder, and a PUT into it
+		// racing that fails (409 ExistingObjectIsDirectory): the writes
+		// wait for the cleanup.
+		run.settled(ctx)
 	}
 	return r.Err()
 }
