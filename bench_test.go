@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/bench"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
@@ -42,43 +43,89 @@ func BenchmarkWorkloads(b *testing.B) {
 					}
 					e.Proxy.SetLatency(lat)
 					defer e.Proxy.SetLatency(0)
-					var sum bench.Result
-					sum.Requests = map[s3proxy.Kind]int{}
-					n := 0
-					for b.Loop() {
-						r, err := wl.Run(ctx, p)
-						if err != nil {
-							b.Fatal(err)
-						}
-						n++
-						sum.Elapsed += r.Elapsed
-						sum.Waves += r.Waves
-						sum.Bytes += r.Bytes
-						sum.Data += r.Data
-						sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
-						sum.PeakLive = max(sum.PeakLive, r.PeakLive)
-						for k, c := range r.Requests {
-							sum.Requests[k] += c
-						}
-					}
-					f := float64(n)
-					// ms/op is the measured part of an op; ns/op also counts
-					// its setup (a fresh VFS, warming a connection).
-					b.ReportMetric(float64(sum.Elapsed.Microseconds())/1000/f, "ms/op")
-					for _, k := range []s3proxy.Kind{s3proxy.GET, s3proxy.PUT, s3proxy.LIST, s3proxy.DELETE} {
-						b.ReportMetric(float64(sum.Requests[k])/f, string(k)+"/op")
-					}
-					b.ReportMetric(float64(sum.Waves)/f, "roundtrips/op")
-					b.ReportMetric(float64(sum.Bytes)/f, "netbytes/op")
-					b.ReportMetric(float64(sum.PeakHeap)/1e6, "peak-heap-MB")
-					b.ReportMetric(float64(sum.PeakLive)/1e6, "peak-live-MB")
-					if sum.Data > 0 {
-						b.ReportMetric(float64(sum.Data)/1e6/sum.Elapsed.Seconds(), "MB/s")
-					}
+					runWorkload(ctx, b, p, wl)
 				})
 			}
 		}
 		p.Close()
+	}
+}
+
+// BenchmarkColdOpenGrowth measures how what a cold open moves and holds
+// grows with the database (docs/performance.md, "Growth"): the cold open
+// and the cold point lookup at 20 ms, on databases of 5,000, 20,000 and
+// 80,000 rows (about 0.7, 2.8 and 11 MB) with 1 KiB pages, so that small
+// databases have the b-tree depth and the share of inner pages of large
+// ones, stored in 64 KiB blocks and in 4 KiB blocks (the block map's
+// axis: many blocks).
+func BenchmarkColdOpenGrowth(b *testing.B) {
+	ctx := context.Background()
+	var workloads []bench.Workload
+	for _, wl := range bench.Workloads() {
+		if wl.Name == "cold open" || wl.Name == "cold point lookup" {
+			workloads = append(workloads, wl)
+		}
+	}
+	for _, rows := range []int{5_000, 20_000, 80_000} {
+		e, err := bench.NewEnv(ctx, server, b.TempDir(), bench.Size{Name: fmt.Sprint(rows), Rows: rows})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, blockSize := range []int{64 << 10, 4 << 10} {
+			p, err := e.Prepare(ctx, bench.Target{Name: "s3vfs", PageSize: 1024, Opts: s3vfs.Options{BlockSize: blockSize}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, wl := range workloads {
+				b.Run(fmt.Sprintf("rows=%d/block=%dK/%s", rows, blockSize>>10, wl.Name), func(b *testing.B) {
+					e.Proxy.SetLatency(20 * time.Millisecond)
+					defer e.Proxy.SetLatency(0)
+					runWorkload(ctx, b, p, wl)
+					b.ReportMetric(float64(p.Size())/1e6, "db-MB")
+				})
+			}
+			p.Close()
+		}
+		e.Close()
+	}
+}
+
+// runWorkload runs wl on p b.N times and reports its figures: the
+// measured time, the requests by kind, the sequential round trips, the
+// bytes moved and the peak heap, per op.
+func runWorkload(ctx context.Context, b *testing.B, p *bench.Prepared, wl bench.Workload) {
+	var sum bench.Result
+	sum.Requests = map[s3proxy.Kind]int{}
+	n := 0
+	for b.Loop() {
+		r, err := wl.Run(ctx, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+		sum.Elapsed += r.Elapsed
+		sum.Waves += r.Waves
+		sum.Bytes += r.Bytes
+		sum.Data += r.Data
+		sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
+		sum.PeakLive = max(sum.PeakLive, r.PeakLive)
+		for k, c := range r.Requests {
+			sum.Requests[k] += c
+		}
+	}
+	f := float64(n)
+	// ms/op is the measured part of an op; ns/op also counts
+	// its setup (a fresh VFS, warming a connection).
+	b.ReportMetric(float64(sum.Elapsed.Microseconds())/1000/f, "ms/op")
+	for _, k := range []s3proxy.Kind{s3proxy.GET, s3proxy.PUT, s3proxy.LIST, s3proxy.DELETE} {
+		b.ReportMetric(float64(sum.Requests[k])/f, string(k)+"/op")
+	}
+	b.ReportMetric(float64(sum.Waves)/f, "roundtrips/op")
+	b.ReportMetric(float64(sum.Bytes)/f, "netbytes/op")
+	b.ReportMetric(float64(sum.PeakHeap)/1e6, "peak-heap-MB")
+	b.ReportMetric(float64(sum.PeakLive)/1e6, "peak-live-MB")
+	if sum.Data > 0 {
+		b.ReportMetric(float64(sum.Data)/1e6/sum.Elapsed.Seconds(), "MB/s")
 	}
 }
 

@@ -245,6 +245,9 @@ func (e *Env) Prepare(ctx context.Context, t Target) (*Prepared, error) {
 	return p, v.Deserialize(ctx, p.key, f)
 }
 
+// Size returns the size of the database, in bytes.
+func (p *Prepared) Size() int64 { return p.size }
+
 // Close releases the connections of the warm workloads.
 func (p *Prepared) Close() {
 	if p.warm != nil {
