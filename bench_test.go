@@ -103,15 +103,7 @@ func runWorkload(ctx context.Context, b *testing.B, p *bench.Prepared, wl bench.
 			b.Fatal(err)
 		}
 		n++
-		sum.Elapsed += r.Elapsed
-		sum.Waves += r.Waves
-		sum.Bytes += r.Bytes
-		sum.Data += r.Data
-		sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
-		sum.PeakLive = max(sum.PeakLive, r.PeakLive)
-		for k, c := range r.Requests {
-			sum.Requests[k] += c
-		}
+		sum.Add(r)
 	}
 	f := float64(n)
 	// ms/op is the measured part of an op; ns/op also counts

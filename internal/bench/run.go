@@ -104,15 +104,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 						p.Close()
 						return fmt.Errorf("bench: %s on %s at %v: %w", wl.Name, t.Name, lat, err)
 					}
-					sum.Elapsed += r.Elapsed
-					sum.Waves += r.Waves
-					sum.Bytes += r.Bytes
-					sum.Data += r.Data
-					sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
-					sum.PeakLive = max(sum.PeakLive, r.PeakLive)
-					for k, c := range r.Requests {
-						sum.Requests[k] += c
-					}
+					sum.Add(r)
 				}
 				fmt.Fprintln(w, row(wl.Name, t.Name, latName, sum, n))
 			}

@@ -37,6 +37,23 @@ func (r Result) Total() int {
 	return n
 }
 
+// Add adds the figures of o to r: times, round trips, requests and bytes
+// summed, peaks kept.
+func (r *Result) Add(o Result) {
+	r.Elapsed += o.Elapsed
+	r.Waves += o.Waves
+	r.Bytes += o.Bytes
+	r.Data += o.Data
+	r.PeakHeap = max(r.PeakHeap, o.PeakHeap)
+	r.PeakLive = max(r.PeakLive, o.PeakLive)
+	if r.Requests == nil {
+		r.Requests = map[s3proxy.Kind]int{}
+	}
+	for k, c := range o.Requests {
+		r.Requests[k] += c
+	}
+}
+
 // Workload is one measured operation.
 type Workload struct {
 	Name string
