@@ -174,7 +174,7 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt*attempt) * 50 * time.Millisecond)
 		}
-		if err = rs.create(ctx, db.key, rec.N, data); err == nil {
+		if err = rs.Create(ctx, db.key, rec.N, data); err == nil {
 			// Its own encoding decodes: the error cannot happen, and the
 			// record is created either way.
 			_, _ = db.keepRecord(rec.N, data)
@@ -218,22 +218,22 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 // When the create found the name taken (lost), it reads the records after
 // it too, rebaseProbe in all at once: the rebase that follows builds on
 // them, and a record found missing proves the one before it the newest
-// (recentRecords.proveNewest), which spares the rebase a round trip.
+// (commitlog.Cache.ProveNewest), which spares the rebase a round trip.
 func (db *database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, error) {
 	if !lost {
-		return db.vfs.records.get(ctx, db.key, n)
+		return db.vfs.records.Get(ctx, db.key, n)
 	}
 	start := time.Now()
 	got := make([][]byte, rebaseProbe)
 	errs := make([]error, rebaseProbe)
 	var wg sync.WaitGroup
 	for i := range got {
-		wg.Go(func() { got[i], errs[i] = db.vfs.records.get(ctx, db.key, n+uint64(i)) })
+		wg.Go(func() { got[i], errs[i] = db.vfs.records.Get(ctx, db.key, n+uint64(i)) })
 	}
 	wg.Wait()
 	for i := 1; i < len(got) && errs[0] == nil; i++ {
 		if errors.Is(errs[i], ErrNotFound) {
-			db.recent.proveNewest(n+uint64(i)-1, start)
+			db.recent.ProveNewest(n+uint64(i)-1, start)
 			break
 		}
 		if errs[i] != nil {

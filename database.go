@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
+	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -84,9 +85,9 @@ type database struct {
 	writes uint64     // write locks taken in this process so far, the current one included; guarded by mu
 	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 
-	known  knownHead     // the newest commit known, and how long to trust it
-	checks freshChecks   // concurrent head checks share requests, never stale ones
-	recent recentRecords // the records of the last commits, read or created here
+	known  knownHead       // the newest commit known, and how long to trust it
+	checks freshChecks     // concurrent head checks share requests, never stale ones
+	recent commitlog.Cache // the records of the last commits, read or created here
 
 	ownCache atomic.Pointer[cache.LRU]  // set by block_cache=; nil: the VFS's cache
 	ownDisk  atomic.Pointer[cache.Disk] // set by cache_dir=; nil: the VFS's disk cache, if any
@@ -112,7 +113,7 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapsho
 }
 
 // check asks S3 for the newest commit. It reads the records after the
-// head it knows, those it holds aside (recordcache.go), up to one that is
+// head it knows, those it holds aside (db.recent), up to one that is
 // missing, which proves the one before it the newest (knownhead.go):
 // usually one GET that finds nothing. A head not trusted, or far behind,
 // is found with a LIST (and the newest record's GET).
@@ -120,7 +121,7 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 	start := time.Now()
 	head, provable := db.known.provable(start, db.vfs.opts.Retention)
 	if provable {
-		recs, at, err := db.readOn(ctx, head.n, db.recent.after(head.n), 1)
+		recs, at, err := db.readOn(ctx, head.n, db.recent.After(head.n), 1)
 		switch {
 		case err != nil:
 			return nil, err
@@ -146,12 +147,12 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 // readHead finds the newest record by listing (records sort newest first)
 // and builds its snapshot. known, if it is the newest, saves a GET.
 func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.Record) (*snapshot, error) {
-	n, err := db.vfs.records.newest(ctx, db.key)
+	n, err := db.vfs.records.Newest(ctx, db.key)
 	if err != nil {
 		return nil, err
 	}
 	if n == 0 {
-		if _, inBucket := db.vfs.records.(bucketRecords); !inBucket && prev == nil {
+		if !db.vfs.recordsInBucket() && prev == nil {
 			if err := db.refuseBucketRecords(ctx); err != nil {
 				return nil, err
 			}
@@ -182,10 +183,10 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.
 
 // readRecord fetches and decodes record n.
 func (db *database) readRecord(ctx context.Context, n uint64) (*format.Record, error) {
-	if rec, ok := db.recent.get(n); ok {
+	if rec, ok := db.recent.Get(n); ok {
 		return rec, nil
 	}
-	data, err := db.vfs.records.get(ctx, db.key, n)
+	data, err := db.vfs.records.Get(ctx, db.key, n)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 	if rec.V2 != nil {
 		db.cache().Add(overlayRecordID(db.key, n, rec.Token), data)
 	}
-	db.recent.add(rec)
+	db.recent.Add(rec, keptRecords)
 	return rec, nil
 }
 

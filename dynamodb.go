@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -35,7 +36,8 @@ import (
 // an empty delta instead.
 const maxInlineRecord = 350 << 10
 
-// dynamoRecords keeps records in a DynamoDB table.
+// dynamoRecords keeps records in a DynamoDB table: the commitlog.Log of
+// a DynamoDB coordinator.
 type dynamoRecords struct {
 	client *dynamodb.Client
 	table  string
@@ -47,8 +49,18 @@ type dynamoRecords struct {
 // [CreateDynamoDBTable]), for [Options.Coordinator]. Every process that
 // writes a database must use the same table.
 func NewDynamoDBCoordinator(client *dynamodb.Client, table string) *Coordinator {
-	return &Coordinator{name: "dynamodb table " + table, records: dynamoRecords{client: client, table: table}}
+	return &Coordinator{
+		name:          "dynamodb table " + table,
+		where:         "DynamoDB table " + table,
+		uri:           "dynamodb&table=" + table,
+		maxRecordSize: maxInlineRecord,
+		records: func(bucket string) commitlog.Log {
+			return dynamoRecords{client: client, table: table, bucket: bucket}
+		},
+	}
 }
+
+var _ commitlog.Log = dynamoRecords{}
 
 // CreateDynamoDBTable creates the table a DynamoDB coordinator uses
 // (on-demand capacity) and waits until it is active. A table that exists
@@ -86,7 +98,9 @@ func (d dynamoRecords) itemKey(key string, n uint64) map[string]types.AttributeV
 	}
 }
 
-func (d dynamoRecords) create(ctx context.Context, key string, n uint64, data []byte) error {
+// Create is a conditional PutItem, its item's time taken by the writer's
+// clock right before it.
+func (d dynamoRecords) Create(ctx context.Context, key string, n uint64, data []byte) error {
 	item := d.itemKey(key, n)
 	item["record"] = &types.AttributeValueMemberB{Value: data}
 	item["size"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(data))}
@@ -99,7 +113,8 @@ func (d dynamoRecords) create(ctx context.Context, key string, n uint64, data []
 	return d.wrap("create", key, n, err)
 }
 
-func (d dynamoRecords) get(ctx context.Context, key string, n uint64) ([]byte, error) {
+// Get is a strongly consistent GetItem.
+func (d dynamoRecords) Get(ctx context.Context, key string, n uint64) ([]byte, error) {
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
 		Key:            d.itemKey(key, n),
@@ -118,7 +133,8 @@ func (d dynamoRecords) get(ctx context.Context, key string, n uint64) ([]byte, e
 	return b.Value, nil
 }
 
-func (d dynamoRecords) newest(ctx context.Context, key string) (uint64, error) {
+// Newest is a strongly consistent Query of one item, newest first.
+func (d dynamoRecords) Newest(ctx context.Context, key string) (uint64, error) {
 	out, err := d.client.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(d.table),
 		KeyConditionExpression:    aws.String("db = :k"),
@@ -137,7 +153,8 @@ func (d dynamoRecords) newest(ctx context.Context, key string) (uint64, error) {
 	return itemNumber(out.Items[0], "n")
 }
 
-func (d dynamoRecords) list(ctx context.Context, key string, fn func(n uint64, size int64, created time.Time) error) error {
+// List is a strongly consistent Query, page by page.
+func (d dynamoRecords) List(ctx context.Context, key string, fn func(n uint64, size int64, created time.Time) error) error {
 	p := dynamodb.NewQueryPaginator(d.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(d.table),
 		KeyConditionExpression:    aws.String("db = :k"),
@@ -166,7 +183,8 @@ func (d dynamoRecords) list(ctx context.Context, key string, fn func(n uint64, s
 	return nil
 }
 
-func (d dynamoRecords) remove(ctx context.Context, key string, ns []uint64) error {
+// Remove is BatchWriteItem in batches of 25, throttled items tried again.
+func (d dynamoRecords) Remove(ctx context.Context, key string, ns []uint64) error {
 	for len(ns) > 0 {
 		batch := ns[:min(len(ns), 25)] // BatchWriteItem's limit
 		ns = ns[len(batch):]
@@ -241,6 +259,6 @@ func (v *VFS) recordTooLarge(rec *format.Record) bool {
 // recordSizeTooLarge reports whether a record of size bytes would not fit
 // the coordinator's records.
 func (v *VFS) recordSizeTooLarge(size int) bool {
-	_, inDynamo := v.records.(dynamoRecords)
-	return inDynamo && size > maxInlineRecord
+	c := v.opts.Coordinator
+	return c != nil && c.maxRecordSize > 0 && size > c.maxRecordSize
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
+	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -76,10 +77,14 @@ func (b *MemoryBucket) Keys() []string {
 // DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.
 const DiskCacheLayout = cache.Layout
 
+// CommitLogForTest returns where v keeps commit records: the log of its
+// bucket, or its coordinator's.
+func CommitLogForTest(v *VFS) commitlog.Log { return v.records }
+
 // RecordFormatForTest returns the format version of record n of the
 // database at key: 1 or 2.
 func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int, error) {
-	data, err := v.records.get(ctx, key, n)
+	data, err := v.records.Get(ctx, key, n)
 	if err != nil {
 		return 0, err
 	}

@@ -207,7 +207,7 @@ func (c *collector) run(ctx context.Context) error {
 	// or checkpoint named after a commit above the head listed here
 	// belongs to an attempt that had not yet published when we looked.
 	c.start = time.Now()
-	if err := c.v.records.list(ctx, c.key, func(n uint64, size int64, created time.Time) error {
+	if err := c.v.records.List(ctx, c.key, func(n uint64, size int64, created time.Time) error {
 		c.records = append(c.records, listed{Object: store.Object{Key: format.RecordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
 		return nil
 	}); err != nil {
@@ -272,7 +272,7 @@ func (c *collector) run(ctx context.Context) error {
 		for i, o := range batch {
 			ns[i] = o.commit
 		}
-		return c.v.records.remove(ctx, c.key, ns)
+		return c.v.records.Remove(ctx, c.key, ns)
 	})
 	if err != nil {
 		return err

@@ -35,6 +35,8 @@ var layerRules = []layerRule{
 	{"3. internal/store never imports internal/format: it imports no package of the module", "internal/store", nil, inModule},
 	{"3. internal/store/storetest imports no package of the module but internal/store", "internal/store/storetest", nil, inModuleBut("internal/store")},
 	{"4. internal/format imports the standard library only", "internal/format", nil, notStandard},
+	{"5. internal/commitlog imports store and format, never the engine: no other package of the module", "internal/commitlog", nil, inModuleBut("internal/store", "internal/format")},
+	{"5. internal/commitlog/logtest imports no package of the module but commitlog and store", "internal/commitlog/logtest", nil, inModuleBut("internal/commitlog", "internal/store")},
 }
 
 // isPackage returns a bad that refuses the package path.
@@ -49,9 +51,11 @@ func inModule(imp string) bool {
 }
 
 // inModuleBut returns a bad that refuses the packages of the module but
-// the one at rel (a path in the module).
-func inModuleBut(rel string) func(string) bool {
-	return func(imp string) bool { return inModule(imp) && imp != path.Join(modulePath, rel) }
+// those at rels (paths in the module).
+func inModuleBut(rels ...string) func(string) bool {
+	return func(imp string) bool {
+		return inModule(imp) && !slices.ContainsFunc(rels, func(rel string) bool { return imp == path.Join(modulePath, rel) })
+	}
 }
 
 // notStandard reports whether imp is not a package of the standard
@@ -111,7 +115,7 @@ func binds(from, rel string) bool {
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest"} {
+	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}

@@ -117,7 +117,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 // report says so; to another key, it is an error that says what to do.
 // Otherwise the error matches ErrNoDatabase.
 func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateReport, error) {
-	n, err := v.records.newest(ctx, key)
+	n, err := v.records.Newest(ctx, key)
 	switch {
 	case err != nil:
 		return MigrateReport{}, err
@@ -135,7 +135,7 @@ func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateRepor
 // database of old (an earlier Migrate), 0 if dest has no s3vfs database,
 // and an error naming both if dest holds a different one.
 func (v *VFS) migratedCommit(ctx context.Context, src *database, old *snapshot, dest string) (uint64, error) {
-	newest, err := v.records.newest(ctx, dest)
+	newest, err := v.records.Newest(ctx, dest)
 	if err != nil || newest == 0 {
 		return 0, err // no s3vfs database (without listing the Python layout again)
 	}

@@ -131,7 +131,7 @@ func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*fo
 				rec, err := format.DecodeRecord2(b)
 				return err == nil && rec.N == r.N && rec.Token == r.Token
 			}, func(ctx context.Context) ([]byte, error) {
-				return db.vfs.records.get(ctx, db.key, r.N)
+				return db.vfs.records.Get(ctx, db.key, r.N)
 			})
 			if err != nil {
 				return nil, err

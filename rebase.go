@@ -35,6 +35,9 @@ const (
 	// maxRebaseDistance bounds the commits a rebase reads: past it, the
 	// transaction is old enough that a retry from scratch is as cheap.
 	maxRebaseDistance = 64
+	// keptRecords is how many records a database holds aside at most
+	// (database.recent): more than a rebase reads.
+	keptRecords = 2 * maxRebaseDistance
 	// rebaseProbe is how many records are asked for at once when a
 	// commit lost the race (commit.go, readBack) and when it is rebased:
 	// the one that won, and the next, which usually does not exist and so
@@ -97,7 +100,7 @@ func (f *file) readAllOn(s *snapshot) bool {
 
 // recordsAfter returns the records after commit n, oldest first, for a
 // rebase, and when the last of them was found to be the newest (the zero
-// time: not known). Those the process holds (recordcache.go) need no
+// time: not known). Those the process holds (database.recent) need no
 // request. When they reach the head it knows and the commit was not sent
 // (it was over an older snapshot, and rebased without trying), they are
 // all: the create over them checks that nothing else came since. They
@@ -107,12 +110,12 @@ func (f *file) readAllOn(s *snapshot) bool {
 // (were the last one no longer the newest, the commit built on it loses
 // again, and is rebased again). Past maxRebaseDistance it returns nil.
 func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*format.Record, time.Time, error) {
-	out := db.recent.after(n)
+	out := db.recent.After(n)
 	if len(out) > 0 {
 		if head, _ := db.known.get(); !sent && out[len(out)-1].N >= head.n {
 			return out, time.Time{}, nil
 		}
-		if newest, at := db.recent.provenNewest(); newest == out[len(out)-1].N {
+		if newest, at := db.recent.ProvenNewest(); newest == out[len(out)-1].N {
 			return out, at, nil
 		}
 	}
@@ -163,7 +166,7 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 				if !provable || anchor.n > last {
 					return out, time.Time{}, nil
 				}
-				db.recent.proveNewest(last, start)
+				db.recent.ProveNewest(last, start)
 				return out, start, nil
 			}
 			out = append(out, r)

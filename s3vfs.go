@@ -39,6 +39,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
+	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
@@ -254,7 +255,7 @@ func (o *Options) withDefaults() (Options, error) {
 // share its snapshots, lock table and block cache.
 type VFS struct {
 	store    store.Store
-	records  recordStore // where the commit records live: the bucket, or a coordinator
+	records  commitlog.Log // where the commit records live: the bucket, or a coordinator (opts.Coordinator)
 	opts     Options
 	cache    *cache.LRU
 	disk     *cache.Disk // in Options.CacheDir; nil for none
@@ -305,13 +306,9 @@ func newVFS(objects store.Objects, bucket string, o Options) *VFS {
 		v.disk = v.diskCacheIn(o.CacheDir)
 	}
 	v.store = store.Store{Objects: objects, Bucket: bucket, Counters: &v.requests, Timeout: o.RequestTimeout}
-	v.records = bucketRecords{&v.store}
+	v.records = commitlog.NewBucket(&v.store)
 	if o.Coordinator != nil {
-		v.records = o.Coordinator.records
-		if d, ok := v.records.(dynamoRecords); ok {
-			d.bucket = bucket // for the command an error names
-			v.records = d
-		}
+		v.records = o.Coordinator.records(bucket) // the bucket, for the command an error names
 	}
 	return v
 }

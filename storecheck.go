@@ -273,7 +273,7 @@ func (run *storeCheckRun) settled(ctx context.Context) {
 // outside the bucket, the bucket's conditional creates and listing order
 // are not; read-after-write is.
 func (v *VFS) relied(r StoreReport) StoreReport {
-	_, inBucket := v.records.(bucketRecords)
+	inBucket := v.recordsInBucket()
 	for i, c := range r.Checks {
 		r.Checks[i].Relied = inBucket || c.Name == "read after write"
 	}

@@ -145,7 +145,7 @@ func (db *database) readableWith(ctx context.Context, rec *format.Record, next r
 		// Commit n is the newest, or its successor was collected, or it
 		// was created since the GET: the listing tells, and in the last
 		// case the successor is read again.
-		newest, err := db.vfs.records.newest(ctx, db.key)
+		newest, err := db.vfs.records.Newest(ctx, db.key)
 		if err != nil || newest <= rec.N || try > 0 {
 			return newest == rec.N, err
 		}
@@ -167,7 +167,7 @@ func (db *database) retention() time.Duration {
 // first.
 func (db *database) recordNumbers(ctx context.Context) ([]uint64, error) {
 	var ns []uint64
-	err := db.vfs.records.list(ctx, db.key, func(n uint64, _ int64, _ time.Time) error {
+	err := db.vfs.records.List(ctx, db.key, func(n uint64, _ int64, _ time.Time) error {
 		ns = append(ns, n)
 		return nil
 	})
