@@ -313,3 +313,42 @@ func TestStoreReplacingOnRefusal(t *testing.T) {
 		t.Fatalf("write: %v, want ErrUnsafeStore", err)
 	}
 }
+
+// A conditional create whose first attempt lands but whose answer is
+// lost is retried by the client and refused: the object then holds the
+// refused create's bytes, as on a store that replaces on refusal. The
+// self-test tries once more on the object, which now exists, and passes.
+func TestStoreCheckCreateAnswerLost(t *testing.T) {
+	e := newEnv(t, nil)
+	direct := server.Client(server.Endpoint)
+	var lost, keptPuts atomic.Int64
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind != s3proxy.PUT || !strings.HasSuffix(req.Key, ".exists") {
+			return false
+		}
+		keptPuts.Add(1)
+		if !lost.CompareAndSwap(0, 1) {
+			return false
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		if _, err := direct.PutObject(r.Context(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(req.Key),
+			Body: bytes.NewReader(body), IfNoneMatch: aws.String("*")}); err != nil {
+			t.Error(err)
+		}
+		s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return true // landed, answer lost
+	})
+	r, err := e.vfs.CheckStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("report %+v, err %v: want every check passed", r, r.Err())
+	}
+	if lost.Load() != 1 || keptPuts.Load() != 3 {
+		t.Fatalf("%d creates of the kept object reached the proxy (%d answers lost), want 3: the lost one, its retry, the second try", keptPuts.Load(), lost.Load())
+	}
+}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,9 +21,10 @@ import (
 // object, which a former self-test of the same folder created and left:
 // so two rounds tell every promise. The first self-test of a folder
 // creates the kept object in round 1, tries again in round 2, and reads
-// it back in a third round. The root's VFS.CheckStore keeps nothing (its
-// kept object is one of the folder's own, removed after), so it always
-// takes three rounds.
+// it back in a third round (refusedCreate); so does a run whose refused
+// create a transient fault made ambiguous. The root's VFS.CheckStore
+// keeps nothing (its kept object is one of the folder's own, removed
+// after), so it always takes three rounds.
 
 // SelfTestNames names the objects of one self-test.
 type SelfTestNames struct {
@@ -65,35 +68,29 @@ type Check struct {
 // run; a store that breaks a promise is a report, not an error.
 func (s *Store) SelfTest(ctx context.Context, names SelfTestNames) (Report, error) {
 	r := Report{Bucket: s.Bucket}
-	token := names.Token
+	kept := keptProbe{key: names.Kept, token: names.Token}
 
 	// Round 1.
-	var created, zeroPut, keptTry error
+	var created, zeroPut error
 	var wg sync.WaitGroup
 	wg.Go(func() { created = s.Create(ctx, names.First, []byte("first")) })
 	wg.Go(func() { zeroPut = s.Put(ctx, names.Zero, []byte("0")) })
-	// Each create of the kept object carries bytes of its own, so that a
-	// refused one can be told from whatever the object holds.
-	refused := []byte("s3vfs self-test " + token + "\n")
-	keptTry = s.Create(ctx, names.Kept, refused)
+	kept.step(ctx, s)
 	wg.Wait()
+	if errors.Is(created, errNotImplemented) {
+		r.Checks = append(r.Checks, Check{Name: "conditional create", Found: found501, Fix: fix501})
+		return r, nil
+	}
 	// A new name found there already means an attempt of this create
 	// landed before a transient fault made the client retry it; the read
 	// below checks its bytes.
-	if created != nil && !errors.Is(created, ErrExists) {
-		if errors.Is(created, errNotImplemented) {
-			r.Checks = append(r.Checks, Check{Name: "conditional create", Found: found501, Fix: fix501})
-			return r, nil
-		}
-		return r, created
-	}
-	if zeroPut != nil {
-		return r, zeroPut
+	if err := cmp.Or(orExists(created), zeroPut); err != nil {
+		return r, err
 	}
 
-	// Round 2, and a round 3 when the kept object was new.
-	var got, kept []byte
-	var gotErr, keptErr, listErr error
+	// Round 2, then the kept object's further rounds, if it needs any.
+	var got []byte
+	var gotErr, listErr error
 	var listed []string
 	wg.Go(func() { got, gotErr = s.Get(ctx, names.First) })
 	wg.Go(func() {
@@ -102,27 +99,15 @@ func (s *Store) SelfTest(ctx context.Context, names SelfTestNames) (Report, erro
 			return nil
 		})
 	})
-	if keptTry == nil { // it was new: try again
-		refused = []byte("s3vfs self-test " + token + ", again\n")
-		keptTry = s.Create(ctx, names.Kept, refused)
-		wg.Wait()
-		if keptTry == nil || errors.Is(keptTry, ErrExists) {
-			kept, keptErr = s.Get(ctx, names.Kept)
-		}
-	} else {
-		wg.Go(func() { kept, keptErr = s.Get(ctx, names.Kept) })
-		wg.Wait()
+	kept.step(ctx, s)
+	wg.Wait()
+	for !kept.done() {
+		kept.step(ctx, s)
 	}
-	for _, err := range []error{listErr, orNotFound(gotErr), orNotFound(keptErr)} {
-		if err != nil {
-			return r, err
-		}
+	if err := cmp.Or(listErr, orNotFound(gotErr), kept.err); err != nil {
+		return r, err
 	}
 
-	cond := conditionalCreateCheck(keptTry, keptErr == nil && string(kept) == string(refused))
-	if cond == nil {
-		return r, keptTry
-	}
 	raw := Check{Name: "read after write", OK: gotErr == nil && string(got) == "first"}
 	if !raw.OK {
 		raw.Found = "an object just created did not read back as written"
@@ -133,8 +118,62 @@ func (s *Store) SelfTest(ctx context.Context, names SelfTestNames) (Report, erro
 		order.Found = fmt.Sprintf("LIST returned %q for %q and %q created in that order", listed, names.First, names.Zero)
 		order.Fix = "use a store whose listings are consistent and sorted by key (docs/compatibility.md)"
 	}
-	r.Checks = append(r.Checks, *cond, raw, order)
+	r.Checks = append(r.Checks, *kept.check, raw, order)
 	return r, nil
+}
+
+// keptProbe judges the conditional create of an existing object, one
+// request per step: it creates the kept object (If-None-Match: *) with
+// bytes of its own, and when the store refuses, reads it back, which must
+// not hold them. One try tells when the object existed (a former
+// self-test left it) and no fault struck. A create that succeeded (the
+// object was new, or the store ignores the condition), or a refused one
+// whose bytes the object holds after (the store replaced it all the same,
+// or an attempt of the create landed before a transient fault made the
+// client retry it, and the retry found it), is tried once more, on an
+// object that now exists: the second try tells.
+type keptProbe struct {
+	key, token string
+
+	try      int    // creates sent
+	data     []byte // the bytes of the latest
+	outcome  error  // its outcome
+	readNext bool   // the next step reads the object back
+
+	check *Check // the verdict, once known
+	err   error  // why there is none: the probe could not run
+}
+
+func (p *keptProbe) done() bool { return p.check != nil || p.err != nil }
+
+// step sends the probe's next request, if it has one.
+func (p *keptProbe) step(ctx context.Context, s *Store) {
+	switch {
+	case p.done():
+	case p.readNext:
+		p.readNext = false
+		got, err := s.Get(ctx, p.key)
+		if p.err = orNotFound(err); p.err != nil {
+			return
+		}
+		mine := err == nil && bytes.Equal(got, p.data)
+		if !mine || p.try > 1 {
+			p.check = conditionalCreateCheck(p.outcome, mine)
+		}
+	default:
+		p.try++
+		p.data = fmt.Appendf(nil, "s3vfs self-test %s, try %d\n", p.token, p.try)
+		p.outcome = s.Create(ctx, p.key, p.data)
+		switch {
+		case p.outcome == nil && p.try == 1: // tried again
+		case errors.Is(p.outcome, ErrExists):
+			p.readNext = true
+		default:
+			if p.check = conditionalCreateCheck(p.outcome, false); p.check == nil {
+				p.err = p.outcome
+			}
+		}
+	}
 }
 
 // The store's answer to If-None-Match when it has no conditional writes.
@@ -164,6 +203,14 @@ func conditionalCreateCheck(outcome error, replaced bool) *Check {
 		return nil
 	}
 	return &c
+}
+
+// orExists returns err unless it matches ErrExists.
+func orExists(err error) error {
+	if errors.Is(err, ErrExists) {
+		return nil
+	}
+	return err
 }
 
 // orNotFound returns err unless it matches ErrNotFound, which a check
