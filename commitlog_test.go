@@ -23,22 +23,3 @@ func TestLogConformanceS3(t *testing.T) {
 	}
 	logtest.Run(t, s3vfs.CommitLogForTest(v))
 }
-
-// TestLogConformanceDynamoDB runs the commit log's contract on the
-// records of a DynamoDB coordinator, in a fresh table of the tests'
-// dynalite. Its VFS sends no request to its bucket.
-func TestLogConformanceDynamoDB(t *testing.T) {
-	srv := dynamoServer(t)
-	table := srv.NewTableName()
-	if err := s3vfs.CreateDynamoDBTable(context.Background(), srv.Client(), table); err != nil {
-		t.Fatal(err)
-	}
-	v, err := s3vfs.New(server.Client(""), "no-bucket", &s3vfs.Options{Coordinator: s3vfs.NewDynamoDBCoordinator(srv.Client(), table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logtest.Run(t, s3vfs.CommitLogForTest(v))
-	if st := v.Stats(); st.Requests() != 0 {
-		t.Errorf("the records of the coordinator sent requests to the bucket: %+v", st)
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 	"github.com/s3vfs/s3vfs/internal/dyntest"
 )
 
@@ -58,7 +59,7 @@ func newCoordinatedEnv(t testing.TB, opts *s3vfs.Options) *env {
 	t.Helper()
 	srv := dynamoServer(t)
 	table := srv.NewTableName()
-	if err := s3vfs.CreateDynamoDBTable(context.Background(), srv.Client(), table); err != nil {
+	if err := dynamodb.CreateTable(context.Background(), srv.Client(), table); err != nil {
 		t.Fatal(err)
 	}
 	return newEnvWith(t, opts, table)
@@ -74,7 +75,7 @@ func coordinated(client *s3.Client, opts *s3vfs.Options, table string) (*s3.Clie
 	if opts != nil {
 		o = *opts
 	}
-	o.Coordinator = s3vfs.NewDynamoDBCoordinator(dyn.server.Client(), table)
+	o.Coordinator = dynamodb.NewCoordinator(dyn.server.Client(), table)
 	c := client.Options()
 	c.APIOptions = append(c.APIOptions, stripConditions)
 	return s3.New(c), &o

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
@@ -64,7 +65,7 @@ func TestCoordinatedCommitAndHistory(t *testing.T) {
 	})
 	client, _ := coordinated(server.Client(e.proxy.URL), nil, e.table)
 	v, err := s3vfs.New(client, e.bucket, &s3vfs.Options{BlockSize: 4096,
-		Coordinator: s3vfs.NewDynamoDBCoordinator(dynamodb.New(dc), e.table)})
+		Coordinator: dynamodb.NewCoordinator(awsdynamodb.New(dc), e.table)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestCoordinatorMismatchRefused(t *testing.T) {
 // naming the real bucket and table rather than placeholders.
 func TestCoordinatorMissingTable(t *testing.T) {
 	const table = "s3vfs-no-such-table"
-	e := newEnv(t, &s3vfs.Options{Coordinator: s3vfs.NewDynamoDBCoordinator(dynamoServer(t).Client(), table)})
+	e := newEnv(t, &s3vfs.Options{Coordinator: dynamodb.NewCoordinator(dynamoServer(t).Client(), table)})
 	_, err := e.open("d.db").Exec("CREATE TABLE t(x)")
 	want := "s3vfs doctor --dynamodb-table " + table + " --create-table s3://" + e.bucket + ")"
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "BUCKET") {

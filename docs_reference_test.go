@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 	"github.com/s3vfs/s3vfs/internal/uriparams"
 )
 
@@ -72,9 +73,23 @@ func exportedFields(v any) []string {
 // TestDocsReference holds docs/reference.md to the code: every URI
 // parameter a database may carry (internal/uriparams) is in it and every
 // one it names is known; its Options and GC rows are exactly the fields of
-// Options and GCOptions; every S3VFS_ variable it names is read somewhere.
+// Options and GCOptions; every S3VFS_ variable it names is read somewhere;
+// it and docs/compatibility.md name the DynamoDB coordinator's functions
+// as the package s3vfs/dynamodb exports them.
 func TestDocsReference(t *testing.T) {
-	rows, _ := referenceTable(t)
+	rows, text := referenceTable(t)
+	compat, err := os.ReadFile("docs/compatibility.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The values hold the names to the code: a rename fails to compile.
+	for name, f := range map[string]any{"dynamodb.NewCoordinator": dynamodb.NewCoordinator, "dynamodb.CreateTable": dynamodb.CreateTable} {
+		for doc, text := range map[string]string{"docs/reference.md": text, "docs/compatibility.md": string(compat)} {
+			if f != nil && !strings.Contains(text, name+"(") && !strings.Contains(text, name+"`") {
+				t.Errorf("%s does not name %s", doc, name)
+			}
+		}
+	}
 	byKind := map[string][]string{}
 	var otherURI string // the row of the other names SQLite and the wrappers read
 	for _, r := range rows {

@@ -2,8 +2,10 @@ package s3vfs_test
 
 import (
 	"errors"
+	"fmt"
 	"go/build"
 	"io/fs"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -19,7 +21,7 @@ const modulePath = "github.com/s3vfs/s3vfs"
 // names.
 type layerRule struct {
 	rule   string            // the rule, as docs/design.md words it
-	from   string            // the packages it binds: a path in the module, or "dir/..." for dir and every package below it
+	from   string            // the packages it binds: a path in the module, "dir/..." for dir and every package below it, or "deps(path)" for path and every package of the module it imports, transitively, without tests (the module's part of go list -deps)
 	except []string          // packages of from the rule does not bind, each with its reason in the table's comment
 	bad    func(string) bool // reports whether an import breaks the rule
 }
@@ -37,6 +39,11 @@ var layerRules = []layerRule{
 	{"4. internal/format imports the standard library only", "internal/format", nil, notStandard},
 	{"5. internal/commitlog imports store and format, never the engine: no other package of the module", "internal/commitlog", nil, inModuleBut("internal/store", "internal/format")},
 	{"5. internal/commitlog/logtest imports no package of the module but commitlog and store", "internal/commitlog/logtest", nil, inModuleBut("internal/commitlog", "internal/store")},
+	{"7. the root never imports the DynamoDB SDK, through no package of the module", "deps(.)", nil, dynamoDBSDK},
+	// Its tests start dynalite (dyntest) and run the log's conformance
+	// suite (logtest).
+	{"7. s3vfs/dynamodb imports store, format and commitlog, never the root", "dynamodb", nil,
+		inModuleBut("internal/store", "internal/format", "internal/commitlog", "internal/commitlog/logtest", "internal/dyntest")},
 }
 
 // isPackage returns a bad that refuses the package path.
@@ -56,6 +63,13 @@ func inModuleBut(rels ...string) func(string) bool {
 	return func(imp string) bool {
 		return inModule(imp) && !slices.ContainsFunc(rels, func(rel string) bool { return imp == path.Join(modulePath, rel) })
 	}
+}
+
+// dynamoDBSDK reports whether imp is a package of the AWS SDK's DynamoDB
+// client.
+func dynamoDBSDK(imp string) bool {
+	const sdk = "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	return imp == sdk || strings.HasPrefix(imp, sdk+"/")
 }
 
 // notStandard reports whether imp is not a package of the standard
@@ -101,13 +115,71 @@ func modulePackages(t *testing.T) map[string]*build.Package {
 	return pkgs
 }
 
-// binds reports whether the pattern from (see layerRule) names the package
-// at rel.
-func binds(from, rel string) bool {
-	if dir, ok := strings.CutSuffix(from, "/..."); ok {
-		return rel == dir || strings.HasPrefix(rel, dir+"/")
+// bound returns the packages of pkgs the pattern from (see layerRule)
+// names, by path relative to the module's root, and whether the imports
+// of their tests count: not for a deps(path) pattern, whose closure is
+// what a program linking path links.
+func bound(from string, pkgs map[string]*build.Package) (rels []string, tests bool) {
+	if root, ok := strings.CutPrefix(from, "deps("); ok {
+		root = strings.TrimSuffix(root, ")")
+		seen := map[string]bool{}
+		var walk func(rel string)
+		walk = func(rel string) {
+			p := pkgs[rel]
+			if seen[rel] || p == nil {
+				return
+			}
+			seen[rel] = true
+			rels = append(rels, rel)
+			for _, imp := range p.Imports {
+				if imp == modulePath {
+					walk(".")
+				} else if sub, ok := strings.CutPrefix(imp, modulePath+"/"); ok {
+					walk(sub)
+				}
+			}
+		}
+		walk(root)
+		return rels, false
 	}
-	return rel == from
+	for rel := range pkgs {
+		if dir, ok := strings.CutSuffix(from, "/..."); ok {
+			if rel == dir || strings.HasPrefix(rel, dir+"/") {
+				rels = append(rels, rel)
+			}
+		} else if rel == from {
+			rels = append(rels, rel)
+		}
+	}
+	return rels, true
+}
+
+// violations returns how the packages pkgs break the rule r, one line
+// each, and the number of packages it binds.
+func violations(r layerRule, pkgs map[string]*build.Package) (broken []string, n int) {
+	rels, tests := bound(r.from, pkgs)
+	for _, e := range r.except {
+		if pkgs[e] == nil || !slices.Contains(rels, e) {
+			broken = append(broken, fmt.Sprintf("its exception %s is not a package of %s", e, r.from))
+		}
+	}
+	slices.Sort(rels)
+	for _, rel := range rels {
+		if slices.Contains(r.except, rel) {
+			continue
+		}
+		n++
+		imports := pkgs[rel].Imports
+		if tests {
+			imports = slices.Concat(imports, pkgs[rel].TestImports)
+		}
+		for _, imp := range imports {
+			if r.bad(imp) {
+				broken = append(broken, fmt.Sprintf("%s imports %s", path.Join(modulePath, rel), imp))
+			}
+		}
+	}
+	return broken, n
 }
 
 // TestLayers checks the rules between the module's packages on their
@@ -115,31 +187,50 @@ func binds(from, rel string) bool {
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest"} {
+	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "dynamodb"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}
 	}
 	for _, r := range layerRules {
-		bound := 0
-		for _, e := range r.except {
-			if pkgs[e] == nil || !binds(r.from, e) {
-				t.Errorf("rule %q: its exception %s is not a package of %s", r.rule, e, r.from)
-			}
+		broken, n := violations(r, pkgs)
+		for _, b := range broken {
+			t.Errorf("rule %q: %s", r.rule, b)
 		}
-		for rel, p := range pkgs {
-			if !binds(r.from, rel) || slices.Contains(r.except, rel) {
-				continue
-			}
-			bound++
-			for _, imp := range slices.Concat(p.Imports, p.TestImports) {
-				if r.bad(imp) {
-					t.Errorf("rule %q: %s imports %s", r.rule, path.Join(modulePath, rel), imp)
-				}
-			}
-		}
-		if bound == 0 {
+		if n == 0 {
 			t.Errorf("rule %q binds no package (%s)", r.rule, r.from)
 		}
+	}
+}
+
+// TestLayersCanFail shows rule 7 failing on made-up packages: the root
+// importing the SDK through a package of the module two steps down, and
+// s3vfs/dynamodb importing the root; a test of the root importing the SDK
+// (as the root's do, through dyntest) breaks nothing.
+func TestLayersCanFail(t *testing.T) {
+	const sdk = "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	pkgs := map[string]*build.Package{
+		".":              {Imports: []string{"context", modulePath + "/internal/a"}, TestImports: []string{sdk}},
+		"internal/a":     {Imports: []string{modulePath + "/internal/b"}},
+		"internal/b":     {Imports: []string{sdk + "/types"}},
+		"internal/other": {Imports: []string{sdk}},
+		"dynamodb":       {Imports: []string{sdk, modulePath + "/internal/store", modulePath}},
+	}
+	want := map[string][]string{
+		"deps(.)":  {modulePath + "/internal/b imports " + sdk + "/types"},
+		"dynamodb": {modulePath + "/dynamodb imports " + modulePath},
+	}
+	for _, r := range layerRules {
+		if !strings.HasPrefix(r.rule, "7.") {
+			continue
+		}
+		got, _ := violations(r, pkgs)
+		if !slices.Equal(got, want[r.from]) {
+			t.Errorf("rule %q on made-up packages: %q, want %q", r.rule, got, want[r.from])
+		}
+		delete(want, r.from)
+	}
+	if len(want) != 0 {
+		t.Errorf("no rule 7 binds %v", slices.Collect(maps.Keys(want)))
 	}
 }

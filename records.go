@@ -10,27 +10,34 @@ import (
 )
 
 // Coordinator is where a VFS keeps the commit records of its databases,
-// and so where a commit happens: by default the bucket (a conditional
-// create of K/_commits/…), or a DynamoDB table ([NewDynamoDBCoordinator])
-// for stores whose conditional creates cannot be trusted. Blocks and
+// and so where a commit happens: by default the bucket (nil in
+// [Options.Coordinator]: a conditional create of K/_commits/…), or a
+// DynamoDB table ([github.com/s3vfs/s3vfs/dynamodb.NewCoordinator]) for
+// stores whose conditional creates cannot be trusted. Blocks and
 // checkpoints stay in the bucket either way. Every process that writes a
 // database must use the same coordinator: a database coordinated
 // elsewhere than its bucket carries a marker that the bucket's own
 // coordinator refuses to write past.
-type Coordinator struct {
-	name string // for String
-
-	// where names it in the marker a database it coordinates leaves in
-	// its bucket (commitlog.Marker), byte for byte: "DynamoDB table T".
-	where string
-	// uri names it as the URI parameters do: "dynamodb&table=T".
-	uri string
-	// maxRecordSize bounds the records it keeps; a commit whose record
+//
+// Only packages of this module implement it: Records returns the
+// module's commit log, an internal type, so that no coordinator outside
+// the module claims the log's contract (one winner among racing creates,
+// strongly consistent reads), which only the module's conformance suite
+// checks. Opening it later costs no change to this method set.
+type Coordinator interface {
+	// Name names the coordinator in messages, and is the text of the
+	// marker a database it keeps leaves in its bucket, byte for byte:
+	// "DynamoDB table T".
+	Name() string
+	// URI names the coordinator as the URI parameters do, what
+	// coordinator= must name: "dynamodb&table=T".
+	URI() string
+	// MaxRecordSize bounds the records it keeps; a commit whose record
 	// would be larger writes a checkpoint. 0: any.
-	maxRecordSize int
-	// records returns its log for a VFS of bucket (named in the fix of
-	// its errors).
-	records func(bucket string) commitlog.Log
+	MaxRecordSize() int
+	// Records returns its log for a VFS of bucket, which the fix in its
+	// errors names.
+	Records(bucket string) commitlog.Log
 }
 
 // checkCoordinator returns an error if the URI parameters p ask for
@@ -42,7 +49,7 @@ func (v *VFS) checkCoordinator(p params) error {
 	}
 	have := "bucket"
 	if c := v.opts.Coordinator; c != nil {
-		have = c.uri
+		have = c.URI()
 	}
 	want := p.coordinator
 	if want == "dynamodb" {
@@ -54,9 +61,6 @@ func (v *VFS) checkCoordinator(p params) error {
 	}
 	return nil
 }
-
-// String names the coordinator, for messages.
-func (c *Coordinator) String() string { return c.name }
 
 // recordsInBucket reports whether the VFS keeps its commit records in its
 // bucket: it has no coordinator.
@@ -72,7 +76,7 @@ func (db *database) claimCoordination(ctx context.Context) error {
 		return nil
 	}
 	st := &db.vfs.store
-	where := c.where
+	where := c.Name()
 	switch got, err := st.Get(ctx, commitlog.Marker(db.key)); {
 	case errors.Is(err, ErrNotFound):
 		if err := st.Put(ctx, commitlog.Marker(db.key), []byte(where)); err != nil {
@@ -99,4 +103,18 @@ func (db *database) refuseBucketRecords(ctx context.Context) error {
 		return err
 	}
 	return commitlog.CoordinatedElsewhere(db.key, "the bucket (its records are under "+format.RecordPrefix(db.key)+")")
+}
+
+// recordTooLarge reports whether rec would not fit the coordinator's
+// records (a DynamoDB item); the commit then writes a checkpoint, which
+// leaves the record a fixed, small size.
+func (v *VFS) recordTooLarge(rec *format.Record) bool {
+	return v.recordSizeTooLarge(len(rec.Encode()))
+}
+
+// recordSizeTooLarge reports whether a record of size bytes would not fit
+// the coordinator's records.
+func (v *VFS) recordSizeTooLarge(size int) bool {
+	c := v.opts.Coordinator
+	return c != nil && c.MaxRecordSize() > 0 && size > c.MaxRecordSize()
 }

@@ -140,10 +140,10 @@ type Options struct {
 
 	// Coordinator keeps the commit records, and so decides every commit:
 	// nil for the bucket itself (a conditional create), or a DynamoDB
-	// table ([NewDynamoDBCoordinator]) for a store that ignores
-	// conditional creates (docs/compatibility.md). Every process writing a
-	// database must use the same one.
-	Coordinator *Coordinator
+	// table ([github.com/s3vfs/s3vfs/dynamodb.NewCoordinator]) for a
+	// store that ignores conditional creates (docs/compatibility.md).
+	// Every process writing a database must use the same one.
+	Coordinator Coordinator
 
 	// UnsafeSkipStoreCheck turns off the self-test of the store that runs
 	// before the first write ([VFS.CheckStore]). With it, a store that
@@ -308,7 +308,7 @@ func newVFS(objects store.Objects, bucket string, o Options) *VFS {
 	v.store = store.Store{Objects: objects, Bucket: bucket, Counters: &v.requests, Timeout: o.RequestTimeout}
 	v.records = commitlog.NewBucket(&v.store)
 	if o.Coordinator != nil {
-		v.records = o.Coordinator.records(bucket) // the bucket, for the command an error names
+		v.records = o.Coordinator.Records(bucket) // the bucket, for the command an error names
 	}
 	return v
 }

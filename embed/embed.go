@@ -18,7 +18,7 @@
 // ~/.aws/credentials). Set S3VFS_PATH_STYLE=1 for servers that need
 // path-style addressing (MinIO, versitygw). On a store whose conditional
 // writes cannot be trusted, keep the commits in a DynamoDB table (created
-// with s3vfs.CreateDynamoDBTable): file:my/app.db?vfs=s3&bucket=my-bucket&coordinator=dynamodb&table=my-table;
+// with [dynamodb.CreateTable]): file:my/app.db?vfs=s3&bucket=my-bucket&coordinator=dynamodb&table=my-table;
 // its client comes from the same AWS configuration (AWS_ENDPOINT_URL_DYNAMODB
 // for another endpoint), and every process must name the same table.
 // Set S3VFS_CACHE_DIR to keep the blocks read in a disk cache in that
@@ -39,12 +39,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 	"github.com/s3vfs/s3vfs/internal/awsconf"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 	"github.com/s3vfs/s3vfs/internal/uriparams"
@@ -116,7 +117,7 @@ func (r *registry) bucket(name, table string) (*s3vfs.VFS, error) {
 	c := awsconf.S3Client(cfg, "", false)
 	opts := s3vfs.Options{CacheDir: os.Getenv(EnvCacheDir)}
 	if table != "" {
-		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(dynamodb.NewFromConfig(cfg), table)
+		opts.Coordinator = dynamodb.NewCoordinator(awsdynamodb.NewFromConfig(cfg), table)
 	}
 	v, err = s3vfs.New(c, name, &opts)
 	if err != nil {

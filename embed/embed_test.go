@@ -14,6 +14,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 	"github.com/s3vfs/s3vfs/embed"
 	"github.com/s3vfs/s3vfs/internal/dyntest"
 	"github.com/s3vfs/s3vfs/internal/s3server"
@@ -185,7 +186,7 @@ func TestDynamoDBCoordinatorFromURI(t *testing.T) {
 	defer dyn.Close()
 	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", dyn.Endpoint)
 	table := dyn.NewTableName()
-	if err := s3vfs.CreateDynamoDBTable(context.Background(), dyn.Client(), table); err != nil {
+	if err := dynamodb.CreateTable(context.Background(), dyn.Client(), table); err != nil {
 		t.Fatal(err)
 	}
 	b := bucket(t)

@@ -10,10 +10,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 	"github.com/s3vfs/s3vfs/internal/awsconf"
 )
 
@@ -83,10 +84,10 @@ func (a *awsFlags) vfs(ctx context.Context, t target) (*s3vfs.VFS, error) {
 	}
 	opts := &s3vfs.Options{BlockSize: a.blockSize, Retention: a.retention, CacheDir: a.cacheDir, RequestTimeout: a.timeout}
 	if a.table != "" {
-		opts.Coordinator = s3vfs.NewDynamoDBCoordinator(a.dynamodb(), a.table)
+		opts.Coordinator = dynamodb.NewCoordinator(a.dynamodb(), a.table)
 	}
 	return s3vfs.New(c, t.bucket, opts)
 }
 
 // dynamodb returns a DynamoDB client from the configuration client loaded.
-func (a *awsFlags) dynamodb() *dynamodb.Client { return dynamodb.NewFromConfig(a.cfg) }
+func (a *awsFlags) dynamodb() *awsdynamodb.Client { return awsdynamodb.NewFromConfig(a.cfg) }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/dynamodb"
 )
 
 const doctorHelp = `
@@ -59,7 +59,7 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *createTable {
-		if err := s3vfs.CreateDynamoDBTable(ctx, c.aws.dynamodb(), c.aws.table); err != nil {
+		if err := dynamodb.CreateTable(ctx, c.aws.dynamodb(), c.aws.table); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "DynamoDB table %s is ready\n", c.aws.table)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/s3vfs/s3vfs/internal/dyntest"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
 	"github.com/s3vfs/s3vfs/internal/s3test"
 )
@@ -64,4 +66,37 @@ func TestDoctorUnsafeStore(t *testing.T) {
 		t.Fatalf("doctor on a store without conditional writes: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("stdout:\n%s\nstderr: %s", r.stdout, r.stderr)
+}
+
+// doctor --dynamodb-table T --create-table makes the table of the
+// DynamoDB coordinator (s3vfs/dynamodb) and checks the store with it; a
+// command given the table then keeps its commits there: the bucket holds
+// the coordinator's marker among the records' names, and no record.
+func TestDoctorDynamoDBTable(t *testing.T) {
+	c := newCLI(t)
+	dyn, err := dyntest.Start(context.Background(), t.Logf)
+	if err != nil {
+		t.Fatalf("no DynamoDB server for the test: %v", err)
+	}
+	defer dyn.Close()
+	env := []string{"AWS_ENDPOINT_URL_DYNAMODB=" + dyn.Endpoint}
+	table := dyn.NewTableName()
+	r := c.runEnv(env, "", "doctor", "--dynamodb-table", table, "--create-table", "s3://"+c.bucket)
+	if r.code != 0 || !strings.Contains(r.stdout, "DynamoDB table "+table+" is ready") {
+		t.Fatalf("doctor --create-table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	db := c.url("coord.db")
+	for _, q := range []string{"CREATE TABLE t(x)", "INSERT INTO t VALUES (42)"} {
+		if r := c.runEnv(env, "", "query", "--dynamodb-table", table, db, q); r.code != 0 {
+			t.Fatalf("query --dynamodb-table %s: exit %d\n%s", q, r.code, r.stderr)
+		}
+	}
+	r = c.runEnv(env, "", "query", "--dynamodb-table", table, db, "SELECT x FROM t")
+	if r.code != 0 || r.stdout != "x\n42\n" {
+		t.Fatalf("read back through the table: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = c.runEnv(nil, "", "query", db, "INSERT INTO t VALUES (1)")
+	if r.code == 0 || !strings.Contains(r.stderr, "DynamoDB table "+table) {
+		t.Fatalf("a write without the table: exit %d\n%s, want it refused naming the table", r.code, r.stderr)
+	}
 }

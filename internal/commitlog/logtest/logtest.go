@@ -2,7 +2,7 @@
 // (the doc of package commitlog): every implementation of commitlog.Log
 // runs it, [commitlog.Bucket] on store.Mem on its own (no server), on S3
 // against a real server, and the DynamoDB coordinator's records against
-// dynalite (the root's tests). It asks for nothing an implementation may
+// dynalite (the tests of s3vfs/dynamodb). It asks for nothing an implementation may
 // leave free: List's order is not checked, and a listed time may be the
 // store's or the writer's, truncated to the second.
 package logtest

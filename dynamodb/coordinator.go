@@ -1,4 +1,4 @@
-package s3vfs
+package dynamodb
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb" // the SDK: its name is this package's
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
@@ -17,55 +17,60 @@ import (
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
-// A DynamoDB table as the commit point, for stores whose conditional
-// creates cannot be trusted (docs/compatibility.md). Only the commit point
-// moves: record N of database K is the item (db=K, n=N), created with a
-// conditional PutItem (attribute_not_exists) and read with strongly
-// consistent reads; it holds the record's bytes. Blocks and checkpoints
-// stay in the bucket, and a commit writes a checkpoint rather than a
-// record too large for an item (maxInlineRecord).
-//
-// The table: partition key "db" (string), sort key "n" (number); items
-// also hold "record" (binary), "size" (number) and "created" (number:
-// Unix nanoseconds by the writer's clock, taken right before the create,
-// which garbage collection reads where it reads LastModified in the
-// bucket). [CreateDynamoDBTable] makes one.
-
 // maxInlineRecord bounds a record kept in a DynamoDB item (whose limit is
 // 400 KB): a commit whose record would be larger writes a checkpoint and
 // an empty delta instead.
 const maxInlineRecord = 350 << 10
 
+// Coordinator keeps the commit records of every database of a VFS in one
+// DynamoDB table: an s3vfs.Coordinator, for s3vfs.Options.Coordinator.
+// Make one with [NewCoordinator].
+type Coordinator struct {
+	client *dynamodb.Client
+	table  string
+}
+
+// NewCoordinator returns a coordinator that keeps the commit records of
+// every database of a VFS in the DynamoDB table (see [CreateTable]), for
+// s3vfs.Options.Coordinator. Every process that writes a database must
+// use the same table.
+func NewCoordinator(client *dynamodb.Client, table string) *Coordinator {
+	return &Coordinator{client: client, table: table}
+}
+
+// Name returns "DynamoDB table T": how messages name the coordinator, and
+// the text of the marker a database it keeps leaves in its bucket (which
+// must never change: processes of other versions compare it).
+func (c *Coordinator) Name() string { return "DynamoDB table " + c.table }
+
+// URI returns "dynamodb&table=T": the coordinator as the URI parameter
+// coordinator= names it.
+func (c *Coordinator) URI() string { return "dynamodb&table=" + c.table }
+
+// MaxRecordSize returns the size of the largest record an item keeps,
+// 350 KiB: a commit whose record would be larger writes a checkpoint.
+func (c *Coordinator) MaxRecordSize() int { return maxInlineRecord }
+
+// Records returns the records of the table, for a VFS of bucket (named in
+// the fix of a missing table's error).
+func (c *Coordinator) Records(bucket string) commitlog.Log {
+	return dynamoRecords{client: c.client, table: c.table, bucket: bucket}
+}
+
 // dynamoRecords keeps records in a DynamoDB table: the commitlog.Log of
-// a DynamoDB coordinator.
+// a Coordinator.
 type dynamoRecords struct {
 	client *dynamodb.Client
 	table  string
 	bucket string // the bucket of the VFS, named in the fix of a missing table
 }
 
-// NewDynamoDBCoordinator returns a coordinator that keeps the commit
-// records of every database of a VFS in the DynamoDB table (see
-// [CreateDynamoDBTable]), for [Options.Coordinator]. Every process that
-// writes a database must use the same table.
-func NewDynamoDBCoordinator(client *dynamodb.Client, table string) *Coordinator {
-	return &Coordinator{
-		name:          "dynamodb table " + table,
-		where:         "DynamoDB table " + table,
-		uri:           "dynamodb&table=" + table,
-		maxRecordSize: maxInlineRecord,
-		records: func(bucket string) commitlog.Log {
-			return dynamoRecords{client: client, table: table, bucket: bucket}
-		},
-	}
-}
-
 var _ commitlog.Log = dynamoRecords{}
 
-// CreateDynamoDBTable creates the table a DynamoDB coordinator uses
-// (on-demand capacity) and waits until it is active. A table that exists
-// already with the right key schema is not an error.
-func CreateDynamoDBTable(ctx context.Context, client *dynamodb.Client, table string) error {
+// CreateTable creates the table a [Coordinator] uses (on-demand capacity)
+// and waits until it is active. A table that exists already with the
+// right key schema is not an error.
+func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{
@@ -124,7 +129,7 @@ func (d dynamoRecords) Get(ctx context.Context, key string, n uint64) ([]byte, e
 		return nil, d.wrap("get", key, n, err)
 	}
 	if out.Item == nil {
-		return nil, d.wrap("get", key, n, ErrNotFound)
+		return nil, d.wrap("get", key, n, store.ErrNotFound)
 	}
 	b, ok := out.Item["record"].(*types.AttributeValueMemberB)
 	if !ok {
@@ -232,33 +237,19 @@ func (d dynamoRecords) wrap(op, key string, n uint64, err error) error {
 	var missing *types.ResourceNotFoundException
 	var api smithy.APIError
 	switch {
-	case errors.Is(err, ErrNotFound) || errors.Is(err, format.ErrCorrupt):
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, format.ErrCorrupt):
 	case errors.As(err, &cond):
-		kind = ErrExists
+		kind = store.ErrExists
 	case errors.As(err, &missing):
-		err = fmt.Errorf("%w (create the table with s3vfs.CreateDynamoDBTable, or: s3vfs doctor --dynamodb-table %s --create-table s3://%s)", err, d.table, d.bucket)
+		err = fmt.Errorf("%w (create the table with s3vfs/dynamodb.CreateTable, or: s3vfs doctor --dynamodb-table %s --create-table s3://%s)", err, d.table, d.bucket)
 	case errors.As(err, &api):
 		switch api.ErrorCode() {
 		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException":
-			kind = ErrAccessDenied
+			kind = store.ErrAccessDenied
 		}
 	}
 	if kind != nil {
 		err = store.WithKind(kind, err)
 	}
 	return fmt.Errorf("s3vfs: %s record %d of %s in DynamoDB table %s: %w", op, n, key, d.table, err)
-}
-
-// recordTooLarge reports whether rec would not fit the coordinator's
-// records (a DynamoDB item); the commit then writes a checkpoint, which
-// leaves the record a fixed, small size.
-func (v *VFS) recordTooLarge(rec *format.Record) bool {
-	return v.recordSizeTooLarge(len(rec.Encode()))
-}
-
-// recordSizeTooLarge reports whether a record of size bytes would not fit
-// the coordinator's records.
-func (v *VFS) recordSizeTooLarge(size int) bool {
-	c := v.opts.Coordinator
-	return c != nil && c.maxRecordSize > 0 && size > c.maxRecordSize
 }
