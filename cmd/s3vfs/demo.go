@@ -53,22 +53,37 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return usagef("demo takes no arguments (got %q)", fs.Arg(0))
 	}
 	if *serverPath {
-		bin, err := s3server.Binary(ctx, func(format string, args ...any) {
-			fmt.Fprintf(c.stderr, format+"\n", args...)
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(c.stdout, bin)
-		return nil
+		return c.printServerPath(ctx)
 	}
 	if *rows < 1 {
 		return usagef("demo: --rows must be at least 1")
 	}
-	out := c.stdout
-	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
+	return c.demo(ctx, *rows)
+}
 
-	step("Starting a throwaway S3 server on 127.0.0.1")
+// printServerPath prints the path of the S3 server binary, building it
+// the first time.
+func (c *demoCommand) printServerPath(ctx context.Context) error {
+	bin, err := s3server.Binary(ctx, func(format string, args ...any) {
+		fmt.Fprintf(c.stderr, format+"\n", args...)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, bin)
+	return nil
+}
+
+// step prints the heading of one step of the demo.
+func (c *demoCommand) step(format string, args ...any) {
+	fmt.Fprintf(c.stdout, "==> "+format+"\n", args...)
+}
+
+// demo runs the demo with a database of rows orders: a server and a bucket
+// for it, the database written and queried through the VFS, then exported.
+func (c *demoCommand) demo(ctx context.Context, rows int) error {
+	out := c.stdout
+	c.step("Starting a throwaway S3 server on 127.0.0.1")
 	srv, err := s3server.Start(ctx, func(format string, args ...any) {
 		fmt.Fprintf(out, "    "+format+"\n", args...)
 	})
@@ -83,7 +98,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.RemoveBucket(context.WithoutCancel(ctx), bucket)
-	step("Created bucket %s", bucket)
+	c.step("Created bucket %s", bucket)
 
 	v, err := s3vfs.New(srv.Client(""), bucket, nil)
 	if err != nil {
@@ -94,8 +109,24 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	defer vfs.Unregister(vfsName)
 
 	const key = "demo/shop.db"
-	dsn := "file:" + key + "?vfs=" + vfsName
-	step("Writing a database through the VFS: %s", dsn)
+	if err := c.demoDatabase(ctx, v, "file:"+key+"?vfs="+vfsName, rows); err != nil {
+		return err
+	}
+	if err := c.demoLocalCopy(ctx, v, key); err != nil {
+		return err
+	}
+	c.step("Request statistics of the whole run (VFS.Stats)")
+	fmt.Fprintf(out, "    %v\n", v.Stats())
+	c.step("Cleaning up: removing the bucket, the server and the local file")
+	return nil
+}
+
+// demoDatabase writes a database of rows orders at dsn through v and
+// queries it, printing the S3 requests each took. It closes the database
+// before it returns.
+func (c *demoCommand) demoDatabase(ctx context.Context, v *s3vfs.VFS, dsn string, rows int) error {
+	out := c.stdout
+	c.step("Writing a database through the VFS: %s", dsn)
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return err
@@ -103,7 +134,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	defer db.Close()
 	start := time.Now()
 	before := v.Stats()
-	if err := demoWrite(ctx, db, *rows); err != nil {
+	if err := demoWrite(ctx, db, rows); err != nil {
 		return err
 	}
 	var commit string
@@ -111,24 +142,29 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(out, "    %d customers, %d orders, one index, in %v; now at commit %s\n",
-		200, *rows, time.Since(start).Round(time.Millisecond), commit)
+		200, rows, time.Since(start).Round(time.Millisecond), commit)
 	fmt.Fprintf(out, "    S3 requests: %v\n", v.Stats().Sub(before))
 
-	step("Querying it: the five best customers")
+	c.step("Querying it: the five best customers")
 	before = v.Stats()
 	if err := demoQuery(ctx, db, out); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "    S3 requests: %v\n", v.Stats().Sub(before))
-	db.Close()
+	return nil
+}
 
+// demoLocalCopy exports the database at key to a temporary local file and
+// opens that with plain SQLite.
+func (c *demoCommand) demoLocalCopy(ctx context.Context, v *s3vfs.VFS, key string) error {
+	out := c.stdout
 	dir, err := os.MkdirTemp("", "s3vfs-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	local := filepath.Join(dir, "shop.db")
-	step("Exporting it to a local file with SerializeReader: %s", local)
+	c.step("Exporting it to a local file with SerializeReader: %s", local)
 	if err := demoExport(ctx, v, key, local); err != nil {
 		return err
 	}
@@ -136,15 +172,8 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "    %d bytes\n", st.Size())
 	}
 
-	step("Opening the local file with plain SQLite (no S3 involved)")
-	if err := demoCheckLocal(ctx, local, out); err != nil {
-		return err
-	}
-
-	step("Request statistics of the whole run (VFS.Stats)")
-	fmt.Fprintf(out, "    %v\n", v.Stats())
-	step("Cleaning up: removing the bucket, the server and the local file")
-	return nil
+	c.step("Opening the local file with plain SQLite (no S3 involved)")
+	return demoCheckLocal(ctx, local, out)
 }
 
 func demoWrite(ctx context.Context, db *sql.DB, rows int) error {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/dynamodb"
 )
 
@@ -53,67 +55,86 @@ func (c *doctorCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t := target{bucket: bucket}
-	v, err := c.aws.vfs(ctx, t)
+	r, err := c.check(ctx, target{bucket: bucket}, *createTable)
 	if err != nil {
 		return err
 	}
-	if *createTable {
+	if *asJSON {
+		err = printStoreReportJSON(c.stdout, r)
+	} else {
+		err = c.printStoreReport(r)
+	}
+	if err != nil {
+		return err
+	}
+	return r.Err()
+}
+
+// check tests the store behind t's bucket, first creating the DynamoDB
+// table if createTable.
+func (c *doctorCommand) check(ctx context.Context, t target, createTable bool) (s3vfs.StoreReport, error) {
+	v, err := c.aws.vfs(ctx, t)
+	if err != nil {
+		return s3vfs.StoreReport{}, err
+	}
+	if createTable {
 		if err := dynamodb.CreateTable(ctx, c.aws.dynamodb(), c.aws.table); err != nil {
-			return err
+			return s3vfs.StoreReport{}, err
 		}
 		fmt.Fprintf(c.stdout, "DynamoDB table %s is ready\n", c.aws.table)
 	}
 	r, err := v.CheckStore(ctx)
 	if err != nil {
-		return describe(err, t)
+		return r, describe(err, t)
 	}
-	if *asJSON {
-		e := json.NewEncoder(c.stdout)
-		e.SetIndent("", "  ")
-		type check struct {
-			Name   string `json:"name"`
-			OK     bool   `json:"ok"`
-			Found  string `json:"found,omitempty"`
-			Fix    string `json:"fix,omitempty"`
-			Relied bool   `json:"relied"`
-		}
-		checks := make([]check, len(r.Checks))
-		for i, ch := range r.Checks {
-			checks[i] = check{ch.Name, ch.OK, ch.Found, ch.Fix, ch.Relied}
-		}
-		if err := e.Encode(struct {
-			Bucket string  `json:"bucket"`
-			OK     bool    `json:"ok"`
-			Checks []check `json:"checks"`
-		}{r.Bucket, r.OK(), checks}); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "bucket:\t%s\n\n", r.Bucket)
-		fmt.Fprintln(tw, "CHECK\tRESULT\tWHAT THE STORE DID / FIX")
-		for _, ch := range r.Checks {
-			if ch.OK {
-				fmt.Fprintf(tw, "%s\tok\n", ch.Name)
-				continue
-			}
-			if !ch.Relied {
-				fmt.Fprintf(tw, "%s\tfailed, not needed\t%s (the commits are kept in DynamoDB table %s)\n", ch.Name, ch.Found, c.aws.table)
-				continue
-			}
-			fmt.Fprintf(tw, "%s\tFAILED\t%s\n", ch.Name, ch.Found)
-			fmt.Fprintf(tw, "\t\tfix: %s\n", ch.Fix)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if r.OK() {
-			fmt.Fprintln(c.stdout, "\ns3vfs can write databases to this bucket safely.")
-		}
+	return r, nil
+}
+
+// printStoreReportJSON prints r as JSON.
+func printStoreReportJSON(w io.Writer, r s3vfs.StoreReport) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	type check struct {
+		Name   string `json:"name"`
+		OK     bool   `json:"ok"`
+		Found  string `json:"found,omitempty"`
+		Fix    string `json:"fix,omitempty"`
+		Relied bool   `json:"relied"`
 	}
-	if err := r.Err(); err != nil {
+	checks := make([]check, len(r.Checks))
+	for i, ch := range r.Checks {
+		checks[i] = check{ch.Name, ch.OK, ch.Found, ch.Fix, ch.Relied}
+	}
+	return e.Encode(struct {
+		Bucket string  `json:"bucket"`
+		OK     bool    `json:"ok"`
+		Checks []check `json:"checks"`
+	}{r.Bucket, r.OK(), checks})
+}
+
+// printStoreReport prints r for people: a table of the checks, with the
+// fix of each failed one.
+func (c *doctorCommand) printStoreReport(r s3vfs.StoreReport) error {
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "bucket:\t%s\n\n", r.Bucket)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tWHAT THE STORE DID / FIX")
+	for _, ch := range r.Checks {
+		if ch.OK {
+			fmt.Fprintf(tw, "%s\tok\n", ch.Name)
+			continue
+		}
+		if !ch.Relied {
+			fmt.Fprintf(tw, "%s\tfailed, not needed\t%s (the commits are kept in DynamoDB table %s)\n", ch.Name, ch.Found, c.aws.table)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\tFAILED\t%s\n", ch.Name, ch.Found)
+		fmt.Fprintf(tw, "\t\tfix: %s\n", ch.Fix)
+	}
+	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.OK() {
+		fmt.Fprintln(c.stdout, "\ns3vfs can write databases to this bucket safely.")
 	}
 	return nil
 }

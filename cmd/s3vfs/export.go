@@ -48,72 +48,92 @@ type exportCommand struct {
 	aws awsFlags
 }
 
+// exportOptions are export's command line, checked.
+type exportOptions struct {
+	src, dest string // s3://BUCKET/KEY, and FILE ("-" for stdout) or s3://BUCKET/DEST
+	python    bool   // --layout python
+	blockSize int    // --block-size, with --layout python
+	force     bool   // --force: replace FILE
+	ver       version
+}
+
 // Run implements command.
 func (c *exportCommand) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet("export", exportHelp, c.stdout)
-	c.aws.register(fs)
-	var ver version
-	ver.register(fs, "export")
-	layout := fs.String("layout", "file", "what to write: `file` (a SQLite file) or python (sqlite-s3vfs objects in the bucket)")
-	blockSize := fs.Int("block-size", 0, "with --layout python: block object size in `bytes`, the Python reader's block_size (default 4096)")
-	force := fs.Bool("force", false, "replace FILE if it exists")
-	if err := parseFlagsAnywhere(fs, args); err != nil {
-		return err
-	}
-	switch *layout {
-	case "file":
-		if *blockSize != 0 {
-			return usagef("--block-size applies only to --layout python: drop it, or add --layout python")
-		}
-	case "python":
-		if fs.NArg() != 2 {
-			return usagef("export --layout python needs a database and a destination: s3vfs export --layout python s3://BUCKET/KEY s3://BUCKET/DEST")
-		}
-	default:
-		return usagef("--layout %q is not a layout: use file (the default) or python", *layout)
-	}
-	if fs.NArg() != 2 {
-		return usagef("export needs a database and a file: s3vfs export s3://BUCKET/KEY FILE")
-	}
-	if err := ver.parse(); err != nil {
-		return err
-	}
-	dest := fs.Arg(1)
-	if *layout == "python" {
-		return c.exportPython(ctx, fs.Arg(0), dest, *blockSize, ver)
-	}
-	if strings.HasPrefix(dest, "s3://") {
-		return usagef("%q is an S3 name, not a local file: to write the Python sqlite-s3vfs layout there, add --layout python; to copy a database, export it to a file and import that", dest)
-	}
-	if dest != "-" {
-		if st, err := os.Stat(dest); err == nil && st.IsDir() {
-			return fmt.Errorf("s3vfs: %s is a directory: name the file to write", dest)
-		} else if err == nil && !*force {
-			return fmt.Errorf("s3vfs: %s already exists: add --force to replace it, or name another file", dest)
-		}
-	}
-	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
+	o, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	var src io.ReadCloser
-	size, at := info.FileSize, ver.commit
-	switch {
-	case !ver.asof.IsZero():
-		at, size, err = commitAsOf(ctx, v, t, ver.asof)
-		if err != nil {
-			return err
+	if o.python {
+		return c.exportPython(ctx, o.src, o.dest, o.blockSize, o.ver)
+	}
+	if err := checkExportFile(o.dest, o.force); err != nil {
+		return err
+	}
+	return c.exportFile(ctx, o)
+}
+
+// parse reads and checks export's flags and arguments.
+func (c *exportCommand) parse(args []string) (exportOptions, error) {
+	var o exportOptions
+	fs := newFlagSet("export", exportHelp, c.stdout)
+	c.aws.register(fs)
+	o.ver.register(fs, "export")
+	layout := fs.String("layout", "file", "what to write: `file` (a SQLite file) or python (sqlite-s3vfs objects in the bucket)")
+	fs.IntVar(&o.blockSize, "block-size", 0, "with --layout python: block object size in `bytes`, the Python reader's block_size (default 4096)")
+	fs.BoolVar(&o.force, "force", false, "replace FILE if it exists")
+	if err := parseFlagsAnywhere(fs, args); err != nil {
+		return o, err
+	}
+	switch *layout {
+	case "file":
+		if o.blockSize != 0 {
+			return o, usagef("--block-size applies only to --layout python: drop it, or add --layout python")
 		}
-		src = v.SerializeReaderAt(ctx, t.key, at)
-	case at != 0:
-		// Pinned even when it is the newest: a commit made meanwhile
-		// does not change what is exported.
-		src, size = v.SerializeReaderAt(ctx, t.key, at), -1
-		if at == info.Commit {
-			size = info.FileSize
+	case "python":
+		if fs.NArg() != 2 {
+			return o, usagef("export --layout python needs a database and a destination: s3vfs export --layout python s3://BUCKET/KEY s3://BUCKET/DEST")
 		}
 	default:
-		src, at = v.SerializeReader(ctx, t.key), info.Commit
+		return o, usagef("--layout %q is not a layout: use file (the default) or python", *layout)
+	}
+	if fs.NArg() != 2 {
+		return o, usagef("export needs a database and a file: s3vfs export s3://BUCKET/KEY FILE")
+	}
+	if err := o.ver.parse(); err != nil {
+		return o, err
+	}
+	o.src, o.dest, o.python = fs.Arg(0), fs.Arg(1), *layout == "python"
+	return o, nil
+}
+
+// checkExportFile checks, before anything is read, that dest names a
+// local file export may write: not an S3 name, not a directory, and not an
+// existing file unless force.
+func checkExportFile(dest string, force bool) error {
+	if strings.HasPrefix(dest, "s3://") {
+		return usagef("%q is an S3 name, not a local file: to write the Python sqlite-s3vfs layout there, add --layout python; to copy a database, export it to a file and import that", dest)
+	}
+	if dest == "-" {
+		return nil
+	}
+	if st, err := os.Stat(dest); err == nil && st.IsDir() {
+		return fmt.Errorf("s3vfs: %s is a directory: name the file to write", dest)
+	} else if err == nil && !force {
+		return fmt.Errorf("s3vfs: %s already exists: add --force to replace it, or name another file", dest)
+	}
+	return nil
+}
+
+// exportFile copies the version o.ver of the database o.src into the local
+// file o.dest, or to stdout.
+func (c *exportCommand) exportFile(ctx context.Context, o exportOptions) error {
+	t, v, info, err := c.aws.openExisting(ctx, o.src)
+	if err != nil {
+		return err
+	}
+	src, size, at, err := exportSource(ctx, v, t, info, o.ver)
+	if err != nil {
+		return err
 	}
 	defer src.Close()
 	// The first read of an older commit reads its record: check it exists
@@ -123,15 +143,61 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 		return describeCommit(err, t, at, info.Commit)
 	}
 	r, finish := progress(ctx, br, size, "export", c.stderr)
-	if dest == "-" {
+	if o.dest == "-" {
 		_, err = io.Copy(c.stdout, r)
 		finish()
 		return describeCommit(err, t, at, info.Commit)
 	}
+	n, err := replaceFile(o.dest, func(w io.Writer) (int64, error) {
+		n, err := io.Copy(w, r)
+		finish()
+		if err != nil {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			return n, describeCommit(err, t, at, info.Commit)
+		}
+		return n, nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, at, n, o.dest)
+	return nil
+}
 
+// exportSource returns a reader of the version ver of the database t whose
+// newest commit info describes, its size (-1 when unknown) and the number
+// of its commit.
+func exportSource(ctx context.Context, v *s3vfs.VFS, t target, info s3vfs.Info, ver version) (src io.ReadCloser, size int64, at uint64, err error) {
+	size, at = info.FileSize, ver.commit
+	switch {
+	case !ver.asof.IsZero():
+		at, size, err = commitAsOf(ctx, v, t, ver.asof)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return v.SerializeReaderAt(ctx, t.key, at), size, at, nil
+	case at != 0:
+		// Pinned even when it is the newest: a commit made meanwhile
+		// does not change what is exported.
+		size = -1
+		if at == info.Commit {
+			size = info.FileSize
+		}
+		return v.SerializeReaderAt(ctx, t.key, at), size, at, nil
+	}
+	return v.SerializeReader(ctx, t.key), size, info.Commit, nil
+}
+
+// replaceFile writes dest through write, under a temporary name in the
+// same directory renamed into place only when complete, so that a failed
+// or interrupted write never leaves a partial dest behind. It returns what
+// write returns, or the error of making the file durable.
+func replaceFile(dest string, write func(io.Writer) (int64, error)) (int64, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".s3vfs-*")
 	if err != nil {
-		return fmt.Errorf("s3vfs: cannot write next to %s: %w", dest, err)
+		return 0, fmt.Errorf("s3vfs: cannot write next to %s: %w", dest, err)
 	}
 	done := false
 	defer func() {
@@ -140,29 +206,24 @@ func (c *exportCommand) Run(ctx context.Context, args []string) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := io.Copy(tmp, r)
-	finish()
+	n, err := write(tmp)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return describeCommit(err, t, at, info.Commit)
+		return n, err
 	}
 	if err := tmp.Sync(); err != nil {
-		return err
+		return n, err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return n, err
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
+		return n, err
 	}
 	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return err
+		return n, err
 	}
 	done = true
-	fmt.Fprintf(c.stderr, "exported %s (commit %d, %d bytes) to %s\n", t, at, n, dest)
-	return nil
+	return n, nil
 }
 
 // exportPython writes the database srcArg (s3://BUCKET/KEY) to destArg

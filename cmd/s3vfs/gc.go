@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -71,44 +72,54 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 		return describe(err, t)
 	}
 	if *asJSON {
-		type count struct {
-			Objects     int   `json:"objects"`
-			Blocks      int   `json:"blocks"`
-			Records     int   `json:"records"`
-			Checkpoints int   `json:"checkpoints"`
-			Bytes       int64 `json:"bytes"`
-		}
-		cnt := func(o s3vfs.ObjectCount) count {
-			return count{o.Objects(), o.Blocks, o.Records, o.Checkpoints, o.Bytes}
-		}
-		e := json.NewEncoder(c.stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(struct {
-			Database  string `json:"database"`
-			DryRun    bool   `json:"dry_run"`
-			Retention string `json:"retention"`
-			Grace     string `json:"grace"`
-			Head      uint64 `json:"head"`
-			HeadSize  int64  `json:"head_size"`
-			Oldest    uint64 `json:"oldest_retained"`
-			Live      count  `json:"live"`
-			Pending   count  `json:"pending"`
-			Garbage   count  `json:"garbage"`
-			Deleted   count  `json:"deleted"`
-			Unknown   int    `json:"unknown"`
-		}{
-			t.String(), opts.DryRun, fmtDuration(rep.Retention), fmtDuration(rep.Grace),
-			rep.Head, rep.HeadSize, rep.Oldest,
-			cnt(rep.Live), cnt(rep.Pending), cnt(rep.Garbage), cnt(rep.Deleted), rep.Unknown,
-		})
+		return printGCReportJSON(c.stdout, t, opts.DryRun, rep)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	return printGCReport(c.stdout, t, opts.DryRun, rep)
+}
+
+// printGCReportJSON prints the report of a collection of t as JSON.
+func printGCReportJSON(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) error {
+	type count struct {
+		Objects     int   `json:"objects"`
+		Blocks      int   `json:"blocks"`
+		Records     int   `json:"records"`
+		Checkpoints int   `json:"checkpoints"`
+		Bytes       int64 `json:"bytes"`
+	}
+	cnt := func(o s3vfs.ObjectCount) count {
+		return count{o.Objects(), o.Blocks, o.Records, o.Checkpoints, o.Bytes}
+	}
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(struct {
+		Database  string `json:"database"`
+		DryRun    bool   `json:"dry_run"`
+		Retention string `json:"retention"`
+		Grace     string `json:"grace"`
+		Head      uint64 `json:"head"`
+		HeadSize  int64  `json:"head_size"`
+		Oldest    uint64 `json:"oldest_retained"`
+		Live      count  `json:"live"`
+		Pending   count  `json:"pending"`
+		Garbage   count  `json:"garbage"`
+		Deleted   count  `json:"deleted"`
+		Unknown   int    `json:"unknown"`
+	}{
+		t.String(), dryRun, fmtDuration(rep.Retention), fmtDuration(rep.Grace),
+		rep.Head, rep.HeadSize, rep.Oldest,
+		cnt(rep.Live), cnt(rep.Pending), cnt(rep.Garbage), cnt(rep.Deleted), rep.Unknown,
+	})
+}
+
+// printGCReport prints the report of a collection of t for people.
+func printGCReport(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", t)
 	fmt.Fprintf(tw, "newest commit:\t%d, %s\n", rep.Head, fmtBytes(rep.HeadSize))
 	fmt.Fprintf(tw, "oldest kept:\t%d (retention %s, grace %s)\n", rep.Oldest, fmtDuration(rep.Retention), fmtDuration(rep.Grace))
 	fmt.Fprintf(tw, "live:\t%s\n", fmtCount(rep.Live))
 	fmt.Fprintf(tw, "pending:\t%s\n", fmtCount(rep.Pending))
-	if opts.DryRun {
+	if dryRun {
 		fmt.Fprintf(tw, "garbage:\t%s (dry run: nothing deleted)\n", fmtCount(rep.Garbage))
 	} else {
 		fmt.Fprintf(tw, "garbage:\t%s\n", fmtCount(rep.Garbage))

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/s3vfs/s3vfs"
 )
 
 const infoHelp = `
@@ -44,32 +47,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// A database in the Python layout has no commits: no number, time,
-	// writer or format version, which are left out rather than shown as
-	// zeros.
-	out := struct {
-		Database      string     `json:"database"`
-		Layout        string     `json:"layout"`
-		FormatVersion int        `json:"format_version,omitempty"`
-		Commit        uint64     `json:"commit,omitempty"`
-		CommitTime    *time.Time `json:"commit_time,omitempty"`
-		Writer        string     `json:"writer,omitempty"`
-		BlockSize     int64      `json:"block_size"`
-		PageSize      int64      `json:"page_size"`
-		FileSize      int64      `json:"file_size"`
-		Blocks        int64      `json:"blocks"`
-		Objects       *int64     `json:"objects,omitempty"`
-		ObjectBytes   *int64     `json:"object_bytes,omitempty"`
-	}{
-		Database: t.String(), Layout: info.Layout, FormatVersion: info.FormatVersion, Commit: info.Commit,
-		Writer: info.Writer, BlockSize: info.BlockSize,
-		PageSize: info.PageSize, FileSize: info.FileSize, Blocks: info.Blocks,
-	}
-	python := info.Layout == "python"
-	if !python {
-		ct := info.Time.UTC()
-		out.CommitTime = &ct
-	}
+	out := newInfoOutput(t, info)
 	if !*noList {
 		u, err := v.Usage(ctx, t.key)
 		if err != nil {
@@ -82,9 +60,50 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 		e.SetIndent("", "  ")
 		return e.Encode(out)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	return out.print(c.stdout)
+}
+
+// infoOutput is what info prints. A database in the Python layout has no
+// commits: no number, time, writer or format version, which are left out
+// rather than shown as zeros.
+type infoOutput struct {
+	Database      string     `json:"database"`
+	Layout        string     `json:"layout"`
+	FormatVersion int        `json:"format_version,omitempty"`
+	Commit        uint64     `json:"commit,omitempty"`
+	CommitTime    *time.Time `json:"commit_time,omitempty"`
+	Writer        string     `json:"writer,omitempty"`
+	BlockSize     int64      `json:"block_size"`
+	PageSize      int64      `json:"page_size"`
+	FileSize      int64      `json:"file_size"`
+	Blocks        int64      `json:"blocks"`
+	Objects       *int64     `json:"objects,omitempty"`
+	ObjectBytes   *int64     `json:"object_bytes,omitempty"`
+}
+
+// newInfoOutput describes the database t whose newest commit info
+// describes, without its objects.
+func newInfoOutput(t target, info s3vfs.Info) infoOutput {
+	out := infoOutput{
+		Database: t.String(), Layout: info.Layout, FormatVersion: info.FormatVersion, Commit: info.Commit,
+		Writer: info.Writer, BlockSize: info.BlockSize,
+		PageSize: info.PageSize, FileSize: info.FileSize, Blocks: info.Blocks,
+	}
+	if !out.python() {
+		ct := info.Time.UTC()
+		out.CommitTime = &ct
+	}
+	return out
+}
+
+// python reports whether the database is in the Python layout.
+func (out infoOutput) python() bool { return out.Layout == "python" }
+
+// print writes out to w for people.
+func (out infoOutput) print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "database:\t%s\n", out.Database)
-	if python {
+	if out.python() {
 		fmt.Fprintf(tw, "layout:\tPython sqlite-s3vfs (read-only: migrate it with \"s3vfs migrate %s\")\n", out.Database)
 		fmt.Fprintf(tw, "commit:\tnone (the Python layout keeps no commits)\n")
 	} else {

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +17,6 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3server"
 )
 
 // The contention benchmark: processes × goroutines writers on one
@@ -60,35 +59,64 @@ func (e *Env) Contention(ctx context.Context, t Target, procs, writers, commits 
 	if err := e.createCounters(t, key); err != nil {
 		return ContentionResult{}, err
 	}
+	vfss, dbs, closeAll, err := e.openProcesses(t, key, procs, writers)
+	defer closeAll()
+	if err != nil {
+		return ContentionResult{}, err
+	}
+	r, err := contend(ctx, dbs, writers, commits)
+	if err != nil {
+		return r, err
+	}
+	for _, v := range vfss {
+		r.Rebases += v.Stats().Rebases
+	}
+	return r, checkCounters(ctx, dbs[0], r.Commits)
+}
+
+// openProcesses opens the database at key on procs VFSs of target t, as
+// procs processes would, each with a pool of writers connections.
+// closeAll unregisters the VFSs and closes the databases, also after an
+// error.
+func (e *Env) openProcesses(t Target, key string, procs, writers int) (_ []*s3vfs.VFS, _ []*sql.DB, closeAll func(), _ error) {
 	var vfss []*s3vfs.VFS
 	var dbs []*sql.DB
-	defer func() {
+	var unregister []func()
+	closeAll = func() {
+		for _, done := range slices.Backward(unregister) {
+			done()
+		}
 		for _, db := range dbs {
 			db.Close()
 		}
-	}()
+	}
 	for range procs {
 		v, name, done, err := e.newVFS(t.Opts)
 		if err != nil {
-			return ContentionResult{}, err
+			return nil, nil, closeAll, err
 		}
-		defer done()
+		unregister = append(unregister, done)
 		// A writer waits for the others of its process (one writes at a
 		// time in a process, as in SQLite); SQLITE_BUSY then means a
 		// commit lost to another process.
 		db, err := sql.Open("sqlite3", "file:"+key+"?vfs="+name+"&_pragma=busy_timeout(10000)")
 		if err != nil {
-			return ContentionResult{}, err
+			return nil, nil, closeAll, err
 		}
 		db.SetMaxOpenConns(writers)
 		vfss, dbs = append(vfss, v), append(dbs, db)
 	}
+	return vfss, dbs, closeAll, nil
+}
 
+// contend runs writers goroutines on each of dbs, each updating random
+// rows, until commits transactions have committed between them.
+func contend(ctx context.Context, dbs []*sql.DB, writers, commits int) (ContentionResult, error) {
 	var committed, busy atomic.Int64
 	g := sync.WaitGroup{}
-	errs := make(chan error, procs*writers)
+	errs := make(chan error, len(dbs)*writers)
 	start := time.Now()
-	for p := range procs {
+	for p := range dbs {
 		for w := range writers {
 			g.Add(1)
 			go func() {
@@ -115,21 +143,24 @@ func (e *Env) Contention(ctx context.Context, t Target, procs, writers, commits 
 	if err := <-errs; err != nil {
 		return r, fmt.Errorf("bench: contention: %w", err)
 	}
-	for _, v := range vfss {
-		r.Rebases += v.Stats().Rebases
-	}
+	return r, nil
+}
+
+// checkCounters checks that the counters of the table in db sum to
+// commits and that PRAGMA integrity_check is ok.
+func checkCounters(ctx context.Context, db *sql.DB, commits int) error {
 	var sum int64
 	var check string
-	if err := dbs[0].QueryRowContext(ctx, "SELECT sum(n) FROM c").Scan(&sum); err != nil {
-		return r, err
+	if err := db.QueryRowContext(ctx, "SELECT sum(n) FROM c").Scan(&sum); err != nil {
+		return err
 	}
-	if err := dbs[0].QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil {
-		return r, err
+	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil {
+		return err
 	}
-	if sum != int64(r.Commits) || check != "ok" {
-		return r, fmt.Errorf("bench: contention: %d commits but the counters sum to %d; integrity_check: %s", r.Commits, sum, check)
+	if sum != int64(commits) || check != "ok" {
+		return fmt.Errorf("bench: contention: %d commits but the counters sum to %d; integrity_check: %s", commits, sum, check)
 	}
-	return r, nil
+	return nil
 }
 
 // createCounters makes the contention table at key: ContentionRows rows
@@ -188,21 +219,11 @@ func RunContention(ctx context.Context, w io.Writer, cfg ContentionConfig) error
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	dir, err := os.MkdirTemp("", "s3vfs-bench-")
+	e, stop, err := startEnv(ctx, "", Small, cfg.Logf)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	server, err := s3server.Start(ctx, cfg.Logf)
-	if err != nil {
-		return err
-	}
-	defer server.Close()
-	e, err := NewEnv(ctx, server, dir, Small)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
+	defer stop()
 	defer e.Proxy.SetLatency(0)
 	fmt.Fprintf(w, "contention: %d processes × %d writers, %d commits, %d rows; %s/%s, %d CPUs, %s\n\n",
 		cfg.Procs, cfg.Writers, cfg.Commits, ContentionRows, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())

@@ -33,6 +33,29 @@ type Config struct {
 // every target at every latency, and writes a Markdown table to w, one
 // row as each measurement ends. It is what the s3vfs bench command runs.
 func Run(ctx context.Context, w io.Writer, cfg Config) error {
+	cfg = cfg.withDefaults()
+	e, stop, err := startEnv(ctx, cfg.Dir, cfg.Size, cfg.Logf)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	fmt.Fprintf(w, "size: %s (%d rows), %s/%s, %d CPUs, %s\n\n", cfg.Size.Name, cfg.Size.Rows,
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintln(w, "| workload | target | latency | ms/op | round trips | GET | PUT | LIST | DELETE | MB moved | MB/s | peak heap MB | peak live MB |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, t := range cfg.Targets {
+		if err := runTarget(ctx, w, e, cfg, t); err != nil {
+			return err
+		}
+	}
+	e.Proxy.SetLatency(0)
+	return nil
+}
+
+// withDefaults returns cfg with its zero fields (but Dir) set to their
+// defaults.
+func (cfg Config) withDefaults() Config {
 	if cfg.Targets == nil {
 		cfg.Targets = Targets()
 	}
@@ -45,74 +68,107 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	if cfg.Dir == "" {
-		dir, err := os.MkdirTemp("", "s3vfs-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		cfg.Dir = dir
-	}
-	server, err := s3server.Start(ctx, cfg.Logf)
-	if err != nil {
-		return err
-	}
-	defer server.Close()
-	e, err := NewEnv(ctx, server, cfg.Dir, cfg.Size)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
+	return cfg
+}
 
-	fmt.Fprintf(w, "size: %s (%d rows), %s/%s, %d CPUs, %s\n\n", cfg.Size.Name, cfg.Size.Rows,
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintln(w, "| workload | target | latency | ms/op | round trips | GET | PUT | LIST | DELETE | MB moved | MB/s | peak heap MB | peak live MB |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, t := range cfg.Targets {
-		cfg.Logf("preparing %s", t.Name)
-		p, err := e.Prepare(ctx, t)
-		if err != nil {
-			return fmt.Errorf("bench: preparing %s: %w", t.Name, err)
-		}
-		for _, lat := range cfg.Latencies {
-			if t.Local && lat != cfg.Latencies[0] {
-				continue // latency does not apply to a local file
-			}
-			e.Proxy.SetLatency(lat)
-			for _, wl := range Workloads() {
-				if !selected(cfg.Workloads, wl.Name) {
-					continue
-				}
-				latName := lat.String()
-				if t.Local {
-					latName = "-"
-				}
-				if why := p.TooSlow(wl, lat, cfg.MaxWait); why != "" {
-					fmt.Fprintf(w, "| %s | %s | %s | skipped: %s ||||||||||\n", wl.Name, t.Name, latName, why)
-					continue
-				}
-				n := 1
-				if strings.HasPrefix(wl.Name, "warm") || strings.HasPrefix(wl.Name, "cold open") || strings.HasPrefix(wl.Name, "cold point") || strings.HasPrefix(wl.Name, "cold range") {
-					n = cfg.Repeat
-				}
-				cfg.Logf("%s / %s / %v", wl.Name, t.Name, lat)
-				var sum Result
-				sum.Requests = map[s3proxy.Kind]int{}
-				for range n {
-					r, err := wl.Run(ctx, p)
-					if err != nil {
-						p.Close()
-						return fmt.Errorf("bench: %s on %s at %v: %w", wl.Name, t.Name, lat, err)
-					}
-					sum.Add(r)
-				}
-				fmt.Fprintln(w, row(wl.Name, t.Name, latName, sum, n))
-			}
-			p.Close()
+// startEnv starts an S3 server and an [Env] of size on it, with local
+// files in dir, or in a temporary directory when dir is "". stop stops
+// the server and removes what startEnv made.
+func startEnv(ctx context.Context, dir string, size Size, logf func(format string, args ...any)) (_ *Env, stop func(), err error) {
+	var undo []func()
+	stop = func() {
+		for _, f := range slices.Backward(undo) {
+			f()
 		}
 	}
-	e.Proxy.SetLatency(0)
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "s3vfs-bench-"); err != nil {
+			return nil, nil, err
+		}
+		undo = append(undo, func() { os.RemoveAll(dir) })
+	}
+	server, err := s3server.Start(ctx, logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, server.Close)
+	e, err := NewEnv(ctx, server, dir, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, func() { e.Close() })
+	return e, stop, nil
+}
+
+// runTarget prepares target t and measures the selected workloads on it
+// at every latency of cfg, writing a row of w for each.
+func runTarget(ctx context.Context, w io.Writer, e *Env, cfg Config, t Target) error {
+	cfg.Logf("preparing %s", t.Name)
+	p, err := e.Prepare(ctx, t)
+	if err != nil {
+		return fmt.Errorf("bench: preparing %s: %w", t.Name, err)
+	}
+	for _, lat := range cfg.Latencies {
+		if t.Local && lat != cfg.Latencies[0] {
+			continue // latency does not apply to a local file
+		}
+		e.Proxy.SetLatency(lat)
+		for _, wl := range Workloads() {
+			if !selected(cfg.Workloads, wl.Name) {
+				continue
+			}
+			if err := measure(ctx, w, cfg, p, wl, lat); err != nil {
+				p.Close()
+				return err
+			}
+		}
+		p.Close()
+	}
 	return nil
+}
+
+// measure runs wl on p at latency lat, as many times as cfg repeats it,
+// and writes the mean as a row of w, or why it was skipped.
+func measure(ctx context.Context, w io.Writer, cfg Config, p *Prepared, wl Workload, lat time.Duration) error {
+	t := p.Target
+	latName := lat.String()
+	if t.Local {
+		latName = "-"
+	}
+	if why := p.TooSlow(wl, lat, cfg.MaxWait); why != "" {
+		fmt.Fprintf(w, "| %s | %s | %s | skipped: %s ||||||||||\n", wl.Name, t.Name, latName, why)
+		return nil
+	}
+	n := runs(wl, cfg.Repeat)
+	cfg.Logf("%s / %s / %v", wl.Name, t.Name, lat)
+	var sum Result
+	sum.Requests = map[s3proxy.Kind]int{}
+	for range n {
+		r, err := wl.Run(ctx, p)
+		if err != nil {
+			return fmt.Errorf("bench: %s on %s at %v: %w", wl.Name, t.Name, lat, err)
+		}
+		sum.Add(r)
+	}
+	fmt.Fprintln(w, row(wl.Name, t.Name, latName, sum, n))
+	return nil
+}
+
+// runs returns how many times wl is run for one row: repeat for the cold
+// open, point, range and warm workloads, whose single runs vary; once for
+// the others.
+func runs(wl Workload, repeat int) int {
+	for _, prefix := range []string{"warm", "cold open", "cold point", "cold range"} {
+		if strings.HasPrefix(wl.Name, prefix) {
+			return repeat
+		}
+	}
+	return 1
 }
 
 // TooSlow says why wl on p would take longer than limit at latency lat:
