@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // errConflict reports that another writer created the commit record first.
@@ -24,7 +25,7 @@ var errConflict = errors.New("s3vfs: another writer committed first")
 // record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR). What it
 // writes is planned by planCommit (commitplan.go); how it may be published
 // (rebased, renewed) is rules, decided before anything was released.
-func (f *file) commit(ctx context.Context, rules commitRules) error {
+func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 	db, s := f.db, f.view()
 	v := db.vfs
 	if s.legacy != nil {
@@ -34,7 +35,7 @@ func (f *file) commit(ctx context.Context, rules commitRules) error {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 	defer v.storeCheckSettled(ctx)
-	for _, idx := range rewrites(s, f.txView) {
+	for _, idx := range rewrites(s, f.Writes) {
 		if _, err := f.pendingBlock(s, idx, false); err != nil {
 			return f.fail(err, sqlite3.IOERR_READ)
 		}
@@ -50,7 +51,7 @@ func (f *file) commit(ctx context.Context, rules commitRules) error {
 	if v.writesFormat2(s) {
 		return f.commit2(ctx, s, attempt, rules)
 	}
-	p := planCommit(db.key, s, f.txView, attempt, v.recordTooLarge)
+	p := planCommit(db.key, s, f.Writes, attempt, v.recordTooLarge)
 	err := f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
 	if errors.Is(err, errConflict) {
 		return f.lost()
@@ -76,30 +77,30 @@ func (v *VFS) writesFormat2(s *snapshot) bool {
 
 // publish does a planned commit: it uploads the objects (the first
 // blocks of them block objects, which then enter the cache), and the
-// claims that renew the transaction's early blocks (earlyObjects), creates
+// claims that renew the transaction's early blocks (tx.Early), creates
 // the record, and settles the outcome; next is the snapshot the record
 // makes, changes the blocks it sets. A commit another writer got in before
 // returns errConflict, with f still holding its writes and every object it
 // uploaded (deleted when the transaction ends: a rebase keeps its early
 // blocks).
-func (f *file) publish(ctx context.Context, rec *format.Record, uploads []upload, blocks int, next *snapshot, changes map[int64]format.BlockRef) error {
+func (f *file) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *snapshot, changes map[int64]format.BlockRef) error {
 	db := f.db
 	v := db.vfs
-	claims := f.early.claims(db.key, rec.N, f.spilled)
-	renewals := make([]upload, len(claims))
+	claims := f.Early.Claims(db.key, rec.N, f.Spilled)
+	renewals := make([]tx.Upload, len(claims))
 	for i, c := range claims {
-		renewals[i] = c.upload
+		renewals[i] = c.Upload
 	}
-	f.early.own(uploadNames(renewals)...) // deleted once the record names the early blocks
+	f.Early.Own(uploadNames(renewals)...) // deleted once the record names the early blocks
 	start := time.Now()
 	err := v.putAll(ctx, slices.Concat(uploads, renewals))
 	if err != nil {
-		f.early.own(uploadNames(uploads)...)
+		f.Early.Own(uploadNames(uploads)...)
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 	if len(claims) > 0 {
-		if err := f.early.renewed(db.key, claims, start, time.Now()); err != nil {
-			f.early.own(uploadNames(uploads)...)
+		if err := f.Early.Renewed(db.key, claims, start, time.Now()); err != nil {
+			f.Early.Own(uploadNames(uploads)...)
 			v.stats.conflicts.Add(1)
 			return f.fail(err, sqlite3.BUSY_SNAPSHOT)
 		}
@@ -108,20 +109,20 @@ func (f *file) publish(ctx context.Context, rec *format.Record, uploads []upload
 	start = time.Now()
 	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
-		f.early.own(uploadNames(uploads)...)
+		f.Early.Own(uploadNames(uploads)...)
 		return errConflict // the caller rebases, or fails with lost
 	case err != nil:
 		// The record may exist and name what this try and the
 		// transaction uploaded: the rollback that follows must not delete
 		// them as orphans.
-		f.early.abandon()
+		f.Early.Abandon()
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	v.stats.commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:blocks] {
-		db.cache().Add(u.name, u.data)
+		db.cache().Add(u.Name, u.Data)
 	}
 	db.known.publish(next, start)
 	db.checks.answer(db.known.newer(next), start)
@@ -132,20 +133,20 @@ func (f *file) publish(ctx context.Context, rec *format.Record, uploads []upload
 }
 
 // uploadNames returns the object names of uploads.
-func uploadNames(uploads []upload) []string {
+func uploadNames(uploads []tx.Upload) []string {
 	names := make([]string, len(uploads))
 	for i, u := range uploads {
-		names[i] = u.name
+		names[i] = u.Name
 	}
 	return names
 }
 
 // putAll uploads the objects in parallel, up to Options.Concurrency at once.
-func (v *VFS) putAll(ctx context.Context, uploads []upload) error {
+func (v *VFS) putAll(ctx context.Context, uploads []tx.Upload) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range uploads {
-		g.Go(func() error { return v.store.Put(gctx, u.name, u.data) })
+		g.Go(func() error { return v.store.Put(gctx, u.Name, u.Data) })
 	}
 	return g.Wait()
 }

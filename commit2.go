@@ -11,6 +11,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // commit2 is commit in format version 2 (docs/format.md): planned by
@@ -20,7 +21,7 @@ import (
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt, rules commitRules) error {
+func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt, rules tx.Rules) error {
 	v := f.db.vfs
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
@@ -69,14 +70,14 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 		return commitPlan2{}, err
 	}
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
-	p := planCommit2(db.key, s, f.txView, in, a)
+	p := planCommit2(db.key, s, f.Writes, in, a)
 	if p.next.base.N == p.rec.N {
 		p = withInner(db.key, p, s.inner, f.innerPagesFor(ctx, s, p.next, committed))
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().Add(overlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
 	for idx, ov := range p.next.overlays {
-		if buf, ok := f.pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
+		if buf, ok := f.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
 			if data := buf[:format.BlockLen(idx, s.blockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
 				db.cache().Add(overlaidID(db.key, p.next.entry(idx)), data)
 			}
@@ -95,11 +96,11 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed map[int64][]byte) innerSource {
 	db := f.db
 	block0 := committed[0]
-	if buf, ok := f.pending[0]; ok {
+	if buf, ok := f.Pending[0]; ok {
 		block0 = buf
 	}
 	atHand := func(idx int64, id string) []byte {
-		if buf, ok := f.pending[idx]; ok {
+		if buf, ok := f.Pending[idx]; ok {
 			return buf
 		}
 		data, _ := db.cache().Get(id)
@@ -139,7 +140,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed m
 func (f *file) committedBytes(ctx context.Context, s *snapshot) (map[int64][]byte, error) {
 	db := f.db
 	out := map[int64][]byte{}
-	for idx := range f.pending {
+	for idx := range f.Pending {
 		if idx >= s.blocks.Len() {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // A commit is planned, then done. Planning is pure: from the snapshot a
@@ -13,12 +14,6 @@ import (
 // the blocks to upload and whether to write a checkpoint (this file).
 // Doing uploads the plan, creates the record and handles the outcome
 // (commit.go).
-
-// upload is one object a commit writes.
-type upload struct {
-	name string
-	data []byte
-}
 
 // commitAttempt is what identifies one attempt at a commit.
 type commitAttempt struct {
@@ -32,7 +27,7 @@ type commitPlan struct {
 	rec     *format.Record
 	next    *snapshot                 // the snapshot rec makes
 	changes map[int64]format.BlockRef // every block the commit sets: written, spilled, or a new hole
-	uploads []upload                  // the changed blocks in index order, then any checkpoint
+	uploads []tx.Upload               // the changed blocks in index order, then any checkpoint
 	blocks  int                       // how many of uploads are blocks
 }
 
@@ -43,21 +38,21 @@ type commitPlan struct {
 // the block a truncation cut, if the file grew again past it. The caller
 // loads each as a pending block (with its committed bytes) before it plans
 // the commit.
-func rewrites(s *snapshot, w txView) []int64 {
-	bs, newLen := s.blockSize, format.NBlocks(w.pendingSize, s.blockSize)
+func rewrites(s *snapshot, w tx.Writes) []int64 {
+	bs, newLen := s.blockSize, format.NBlocks(w.PendingSize, s.blockSize)
 	cut := int64(-1)
-	if w.floor < s.size && w.floor%bs != 0 {
-		cut = w.floor / bs
+	if w.Floor < s.size && w.Floor%bs != 0 {
+		cut = w.Floor / bs
 	}
 	var out []int64
 	for _, idx := range []int64{s.blocks.Len() - 1, newLen - 1, cut} {
-		if _, ok := w.spilled[idx]; ok {
+		if _, ok := w.Spilled[idx]; ok {
 			continue // spilled blocks are always whole and current
 		}
-		if _, ok := w.pending[idx]; ok || slices.Contains(out, idx) {
+		if _, ok := w.Pending[idx]; ok || slices.Contains(out, idx) {
 			continue
 		}
-		if idx >= 0 && idx < newLen && (idx == cut || format.BlockLen(idx, bs, w.pendingSize) != format.BlockLen(idx, bs, s.size)) {
+		if idx >= 0 && idx < newLen && (idx == cut || format.BlockLen(idx, bs, w.PendingSize) != format.BlockLen(idx, bs, s.size)) {
 			out = append(out, idx)
 		}
 	}
@@ -68,29 +63,29 @@ func rewrites(s *snapshot, w txView) []int64 {
 // key: the blocks it uploads, the record, and a checkpoint when the
 // record's delta would list more than checkpointAfter blocks or tooLarge
 // (nil: never) says the record does not fit where records are kept.
-func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge func(*format.Record) bool) commitPlan {
-	bs, size := s.blockSize, w.pendingSize
+func planCommit(key string, s *snapshot, w tx.Writes, a commitAttempt, tooLarge func(*format.Record) bool) commitPlan {
+	bs, size := s.blockSize, w.PendingSize
 	newLen := format.NBlocks(size, bs)
 	n := s.n + 1
-	p := commitPlan{changes: make(map[int64]format.BlockRef, len(w.pending)+len(w.spilled))}
-	for _, idx := range slices.Sorted(maps.Keys(w.pending)) {
+	p := commitPlan{changes: make(map[int64]format.BlockRef, len(w.Pending)+len(w.Spilled))}
+	for _, idx := range slices.Sorted(maps.Keys(w.Pending)) {
 		if idx >= newLen {
 			continue
 		}
-		data := w.pending[idx][:format.BlockLen(idx, bs, size)]
+		data := w.Pending[idx][:format.BlockLen(idx, bs, size)]
 		ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(data)}
 		p.changes[idx] = ref
-		p.uploads = append(p.uploads, upload{format.BlockName(key, idx, ref), data})
+		p.uploads = append(p.uploads, tx.Upload{Name: format.BlockName(key, idx, ref), Data: data})
 	}
 	p.blocks = len(p.uploads)
-	for idx, ref := range w.spilled {
+	for idx, ref := range w.Spilled {
 		if idx < newLen {
 			p.changes[idx] = ref // uploaded early (spill.go)
 		}
 	}
 	// Blocks past the old end, or wholly past a truncation, that were not
 	// written since are holes: never written, read as zeros.
-	for idx := min(s.blocks.Len(), format.NBlocks(w.floor, bs)); idx < newLen; idx++ {
+	for idx := min(s.blocks.Len(), format.NBlocks(w.Floor, bs)); idx < newLen; idx++ {
 		if _, ok := p.changes[idx]; !ok {
 			p.changes[idx] = format.BlockRef{}
 		}
@@ -107,7 +102,7 @@ func planCommit(key string, s *snapshot, w txView, a commitAttempt, tooLarge fun
 	baseMap := s.baseMap
 	if len(p.rec.Delta) > checkpointAfter(newLen) || (tooLarge != nil && tooLarge(p.rec)) {
 		c := format.NewCheckpoint(n, a.token, bs, size, blocks)
-		p.uploads = append(p.uploads, upload{format.CheckpointName(key, n, a.token), c.Encode()})
+		p.uploads = append(p.uploads, tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()})
 		p.rec.Base, p.rec.Delta, baseMap = format.CheckpointRef{N: n, Token: a.token}, nil, blocks
 	}
 	p.next = recordSnapshot(p.rec, blocks, baseMap)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // Planning a version-2 commit (docs/format.md, "Format version 2"): which
@@ -48,7 +49,7 @@ type commitPlan2 struct {
 	encoded []byte                    // rec.encode(): what the conditional create writes
 	next    *snapshot                 // the snapshot rec makes
 	changes map[int64]format.BlockRef // the base objects the commit sets: folded, spilled, or a new hole
-	uploads []upload                  // the folded blocks in index order, then any checkpoint
+	uploads []tx.Upload               // the folded blocks in index order, then any checkpoint
 	blocks  int                       // how many of uploads are blocks
 	folded  []int64                   // the blocks uploaded whole, ascending
 }
@@ -116,22 +117,22 @@ func samePage(header bool, a, b []byte) bool {
 // at key, in format version 2. The caller has loaded the blocks rewrites
 // names, as for planCommit. s may be a version-1 snapshot: the commit
 // then upgrades the database.
-func planCommit2(key string, s *snapshot, w txView, in planInputs, a commitAttempt) commitPlan2 {
-	bs, size := s.blockSize, w.pendingSize
+func planCommit2(key string, s *snapshot, w tx.Writes, in planInputs, a commitAttempt) commitPlan2 {
+	bs, size := s.blockSize, w.PendingSize
 	newLen := format.NBlocks(size, bs)
-	live := min(s.size, w.floor)
-	block0 := w.pending[0]
+	live := min(s.size, w.Floor)
+	block0 := w.Pending[0]
 	if block0 == nil {
 		block0 = in.committed[0]
 	}
 	unit := pageUnit(bs, block0)
 
 	var written []blockChange
-	for _, idx := range slices.Sorted(maps.Keys(w.pending)) {
+	for _, idx := range slices.Sorted(maps.Keys(w.Pending)) {
 		if idx >= newLen {
 			continue
 		}
-		c := blockChange{idx: idx, data: w.pending[idx][:format.BlockLen(idx, bs, size)]}
+		c := blockChange{idx: idx, data: w.Pending[idx][:format.BlockLen(idx, bs, size)]}
 		c.pages = changedPages(idx, bs, unit, c.data, in.committed[idx], format.BlockLen(idx, bs, live))
 		if idx == 0 && len(c.data) > 0 && !c.pages.Contains(0) {
 			// Page 1 differs at most in the fields readers serve: it
@@ -197,8 +198,8 @@ func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
 // buildPlan2 makes the record, uploads and snapshot of the commit of w on
 // s in which the blocks in fold are uploaded whole and the other written
 // blocks carry their changed pages inline.
-func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) commitPlan2 {
-	bs, size := s.blockSize, w.pendingSize
+func buildPlan2(key string, s *snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) commitPlan2 {
+	bs, size := s.blockSize, w.PendingSize
 	newLen := format.NBlocks(size, bs)
 	n := s.n + 1
 	self := format.OverlayRef{N: n, Token: a.token}
@@ -215,7 +216,7 @@ func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold m
 			ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(c.data)}
 			entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
 			p.changes[c.idx] = ref
-			p.uploads = append(p.uploads, upload{format.BlockName(key, c.idx, ref), c.data})
+			p.uploads = append(p.uploads, tx.Upload{Name: format.BlockName(key, c.idx, ref), Data: c.data})
 			p.folded = append(p.folded, c.idx)
 		case len(c.pages) > 0:
 			var recs []format.OverlayRef
@@ -238,20 +239,20 @@ func buildPlan2(key string, s *snapshot, w txView, written []blockChange, fold m
 		}
 	}
 	p.blocks = len(p.uploads)
-	for idx, ref := range w.spilled {
+	for idx, ref := range w.Spilled {
 		if idx < newLen {
 			entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
 			p.changes[idx] = ref
-			changed = unionPages(changed, w.spilledChanged(idx, bs, unit, size))
+			changed = unionPages(changed, w.SpilledChanged(idx, bs, unit, size))
 		}
 	}
 	// Blocks past the old end, or wholly past a truncation, that were not
 	// written since are holes.
-	for idx := min(s.blocks.Len(), format.NBlocks(w.floor, bs)); idx < newLen; idx++ {
+	for idx := min(s.blocks.Len(), format.NBlocks(w.Floor, bs)); idx < newLen; idx++ {
 		if _, ok := entries[idx]; !ok {
 			entries[idx] = format.Entry2{Idx: idx}
 			p.changes[idx] = format.BlockRef{}
-			changed = unionPages(changed, blockPages(idx, bs, unit, size))
+			changed = unionPages(changed, format.BlockPages(idx, bs, unit, size))
 		}
 	}
 
@@ -283,15 +284,6 @@ func relength(s *snapshot, idx int64, data []byte) format.Entry2 {
 		ov = nil // the object is the block again
 	}
 	return format.Entry2{Idx: idx, Ref: e.Ref, Ov: ov}
-}
-
-// blockPages returns every page of block idx in a file of size bytes.
-func blockPages(idx, blockSize, unit, size int64) format.PageList {
-	l := format.BlockLen(idx, blockSize, size)
-	if l == 0 {
-		return nil
-	}
-	return format.PageList{{First: idx * blockSize / unit, N: format.NPages(l, unit)}}
 }
 
 // unionPages returns the pages of a and b.
@@ -423,7 +415,7 @@ func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a co
 		}
 		c.Blocks = append(c.Blocks, e)
 	}
-	p.uploads = append(p.uploads, upload{format.CheckpointName(key, n, a.token), c.Encode()})
+	p.uploads = append(p.uploads, tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()})
 	next := *p.next
 	next.base, next.baseMap = rec.Base, next.blocks
 	next.delta2 = nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // The version-2 planner is tested without a server: a bucket is a map of
@@ -38,7 +39,7 @@ func newMemBucket2() *memBucket2 {
 func (m *memBucket2) publish(t *testing.T, p commitPlan2) {
 	t.Helper()
 	for _, u := range p.uploads {
-		m.objects[u.name] = u.data
+		m.objects[u.Name] = u.Data
 	}
 	if _, ok := m.records[p.rec.N]; ok {
 		t.Fatalf("record %d exists", p.rec.N)
@@ -135,15 +136,15 @@ func sqliteHeader() []byte {
 // to floor at least once): its pending blocks are whole, as file.pendingBlock
 // makes them, and include those rewrites names. committed holds the
 // committed bytes of the pending blocks and block 0, as read reads them.
-func txOver(s *snapshot, new []byte, written []int64, floor int64, read func(idx int64) []byte) (txView, map[int64][]byte) {
-	w := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: int64(len(new)), floor: floor}
+func txOver(s *snapshot, new []byte, written []int64, floor int64, read func(idx int64) []byte) (tx.Writes, map[int64][]byte) {
+	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: int64(len(new)), Floor: floor}
 	load := func(idx int64) {
-		if _, ok := w.pending[idx]; ok || idx*planBS2 >= int64(len(new)) {
+		if _, ok := w.Pending[idx]; ok || idx*planBS2 >= int64(len(new)) {
 			return
 		}
 		buf := make([]byte, planBS2)
 		copy(buf, new[idx*planBS2:min(int64(len(new)), (idx+1)*planBS2)])
-		w.pending[idx] = buf
+		w.Pending[idx] = buf
 	}
 	for _, p := range written {
 		load(p * planUnit2 / planBS2)
@@ -152,7 +153,7 @@ func txOver(s *snapshot, new []byte, written []int64, floor int64, read func(idx
 		load(idx)
 	}
 	committed := map[int64][]byte{}
-	for idx := range w.pending {
+	for idx := range w.Pending {
 		if idx < s.blocks.Len() {
 			committed[idx] = read(idx)
 		}
@@ -319,17 +320,17 @@ func planSnap2(n uint64, size int64, overlays map[int64]*format.Overlay) (*snaps
 
 // writeTx returns a transaction over s whose pending blocks are committed
 // with the given pages (of planUnit2) filled with fill.
-func writeTx(s *snapshot, committed map[int64][]byte, fill byte, pages ...int64) txView {
-	w := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: s.size, floor: s.size}
+func writeTx(s *snapshot, committed map[int64][]byte, fill byte, pages ...int64) tx.Writes {
+	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: s.size, Floor: s.size}
 	for _, p := range pages {
 		idx := p * planUnit2 / planBS2
-		if w.pending[idx] == nil {
-			w.pending[idx] = make([]byte, planBS2)
-			copy(w.pending[idx], committed[idx])
+		if w.Pending[idx] == nil {
+			w.Pending[idx] = make([]byte, planBS2)
+			copy(w.Pending[idx], committed[idx])
 		}
 		off := p*planUnit2 - idx*planBS2
 		for i := off; i < off+planUnit2; i++ {
-			w.pending[idx][i] = fill
+			w.Pending[idx][i] = fill
 		}
 	}
 	return w
@@ -351,7 +352,7 @@ func TestPlanCommit2(t *testing.T) {
 		name     string
 		size     int64
 		overlays map[int64]*format.Overlay
-		tx       func(s *snapshot, c map[int64][]byte) txView
+		tx       func(s *snapshot, c map[int64][]byte) tx.Writes
 		forget   []int64 // blocks whose committed bytes the planner is not given
 		changed  format.PageList
 		inline   format.PageList
@@ -359,45 +360,45 @@ func TestPlanCommit2(t *testing.T) {
 	}{{
 		name:    "one page: carried inline, one request",
 		size:    4 * planBS2,
-		tx:      func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 5) },
+		tx:      func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 5) },
 		changed: format.PageList{{First: 5, N: 1}}, inline: format.PageList{{First: 5, N: 1}},
 	}, {
 		name: "a page written with its own bytes is not changed",
 		size: 4 * planBS2,
-		tx:   func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 3, 4) },
+		tx:   func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 3, 4) },
 	}, {
 		name: "page 1 differing only in the counters readers serve is not changed",
 		size: 2 * planBS2,
-		tx: func(s *snapshot, c map[int64][]byte) txView {
+		tx: func(s *snapshot, c map[int64][]byte) tx.Writes {
 			w := writeTx(s, c, 0, 1)
-			copy(w.pending[0][1*planUnit2:], c[0][planUnit2:]) // page 2 as committed
-			copy(w.pending[0][24:28], []byte{0, 0, 0, 7})
-			copy(w.pending[0][92:96], []byte{0, 0, 0, 7})
+			copy(w.Pending[0][1*planUnit2:], c[0][planUnit2:]) // page 2 as committed
+			copy(w.Pending[0][24:28], []byte{0, 0, 0, 7})
+			copy(w.Pending[0][92:96], []byte{0, 0, 0, 7})
 			return w
 		},
 	}, {
 		name:     "an overlay at its record bound folds",
 		size:     4 * planBS2,
 		overlays: map[int64]*format.Overlay{1: {BaseLen: planBS2, Recs: full(10)}},
-		tx:       func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 2) },
+		tx:       func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 2) },
 		changed:  format.PageList{{First: 2, N: 1}}, folded: []int64{1},
 	}, {
 		name:    "past the inline bound, the block with most pages folds",
 		size:    4 * planBS2,
-		tx:      func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 2, 3, 6) },
+		tx:      func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 2, 3, 6) },
 		changed: format.PageList{{First: 2, N: 2}, {First: 6, N: 1}}, inline: format.PageList{{First: 6, N: 1}}, folded: []int64{1},
 	}, {
 		name:    "committed bytes unknown: every page of the block changed",
 		size:    4 * planBS2,
-		tx:      func(s *snapshot, c map[int64][]byte) txView { return writeTx(s, c, 0xee, 5) },
+		tx:      func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 5) },
 		forget:  []int64{2},
 		changed: format.PageList{{First: 4, N: 2}}, inline: format.PageList{{First: 4, N: 2}},
 	}, {
 		name: "growth: the new pages of the short last block are carried",
 		size: 3*planBS2 + planUnit2,
-		tx: func(s *snapshot, c map[int64][]byte) txView {
+		tx: func(s *snapshot, c map[int64][]byte) tx.Writes {
 			w := writeTx(s, c, 0xee, 7)
-			w.pendingSize = 4 * planBS2
+			w.PendingSize = 4 * planBS2
 			return w
 		},
 		changed: format.PageList{{First: 7, N: 1}}, inline: format.PageList{{First: 7, N: 1}},
@@ -443,7 +444,7 @@ func TestPlanCommit2(t *testing.T) {
 func TestPlanCommit2Upgrade(t *testing.T) {
 	s := planSnap(3, 4*planBS)
 	s.base = format.CheckpointRef{N: 2, Token: 7}
-	w := txView{dirty: true, pending: map[int64][]byte{2: planBlock(2)}, pendingSize: 4 * planBS, floor: 4 * planBS}
+	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{2: planBlock(2)}, PendingSize: 4 * planBS, Floor: 4 * planBS}
 	committed := map[int64][]byte{2: bytes.Repeat([]byte{0}, planBS)}
 	p := planCommit2("db", s, w, planInputs{committed: committed, bounds: defaultFoldBounds(planBS)}, commitAttempt{token: 4})
 	if p.rec.Base != s.base || p.next.format != 2 {
@@ -468,11 +469,11 @@ func TestPlanCommit2Upgrade(t *testing.T) {
 func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 	const blocks = 100
 	s := &snapshot{blockSize: planBS2}
-	w := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: blocks * planBS2}
+	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: blocks * planBS2}
 	for idx := range int64(blocks) {
-		w.pending[idx] = bytes.Repeat([]byte{byte(idx + 1)}, planBS2)
+		w.Pending[idx] = bytes.Repeat([]byte{byte(idx + 1)}, planBS2)
 	}
-	copy(w.pending[0], sqliteHeader()[:100])
+	copy(w.Pending[0], sqliteHeader()[:100])
 	in := planInputs{bounds: foldBounds{records: 8, bytes: 1 << 20, inline: 40 * planBS2}}
 	p := planCommit2("db", s, w, in, commitAttempt{token: 5})
 	if p.rec.Base != (format.CheckpointRef{N: 1, Token: 5}) {
@@ -485,7 +486,7 @@ func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 	m.publish(t, p)
 	want := slices.Concat(slices.Collect(func(yield func([]byte) bool) {
 		for idx := range int64(blocks) {
-			if !yield(w.pending[idx]) {
+			if !yield(w.Pending[idx]) {
 				return
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // planBS is the block size of the planCommit tests.
@@ -36,7 +37,7 @@ func planBlock(idx int64) []byte { return bytes.Repeat([]byte{byte(idx + 1)}, pl
 type planCase struct {
 	name       string
 	snap       *snapshot
-	writes     txView
+	writes     tx.Writes
 	tooLarge   bool
 	delta      []format.Entry // the record's; nil with a checkpoint
 	uploads    []int64        // the block indexes uploaded, in order
@@ -60,47 +61,47 @@ func TestPlanCommit(t *testing.T) {
 	tests := []planCase{{
 		name:    "first commit",
 		snap:    planSnap(0, 0),
-		writes:  txView{dirty: true, pending: map[int64][]byte{0: planBlock(0), 1: planBlock(1)}, pendingSize: 700},
+		writes:  tx.Writes{Dirty: true, Pending: map[int64][]byte{0: planBlock(0), 1: planBlock(1)}, PendingSize: 700},
 		delta:   []format.Entry{{Idx: 0, Ref: mine(1, 0, 512)}, {Idx: 1, Ref: mine(1, 1, 188)}},
 		uploads: []int64{0, 1},
 		blocks:  []format.BlockRef{mine(1, 0, 512), mine(1, 1, 188)},
 	}, {
 		name:    "one block changed",
 		snap:    planSnap(3, 1536),
-		writes:  txView{dirty: true, pending: map[int64][]byte{1: planBlock(1)}, pendingSize: 1536, floor: 1536},
+		writes:  tx.Writes{Dirty: true, Pending: map[int64][]byte{1: planBlock(1)}, PendingSize: 1536, Floor: 1536},
 		delta:   []format.Entry{{Idx: 0, Ref: old(3, 0)}, {Idx: 1, Ref: mine(4, 1, 512)}, {Idx: 2, Ref: old(3, 2)}},
 		uploads: []int64{1},
 		blocks:  []format.BlockRef{old(3, 0), mine(4, 1, 512), old(3, 2)},
 	}, {
 		name:    "a gap past the old end is a hole",
 		snap:    planSnap(1, 512),
-		writes:  txView{dirty: true, pending: map[int64][]byte{2: planBlock(2)}, pendingSize: 1536, floor: 512},
+		writes:  tx.Writes{Dirty: true, Pending: map[int64][]byte{2: planBlock(2)}, PendingSize: 1536, Floor: 512},
 		delta:   []format.Entry{{Idx: 0, Ref: old(1, 0)}, {Idx: 1, Ref: format.BlockRef{}}, {Idx: 2, Ref: mine(2, 2, 512)}},
 		uploads: []int64{2},
 		blocks:  []format.BlockRef{old(1, 0), {}, mine(2, 2, 512)},
 	}, {
 		name:   "truncation drops blocks and pending blocks past the end",
 		snap:   planSnap(2, 2048),
-		writes: txView{dirty: true, pending: map[int64][]byte{3: planBlock(3)}, pendingSize: 1024, floor: 1024},
+		writes: tx.Writes{Dirty: true, Pending: map[int64][]byte{3: planBlock(3)}, PendingSize: 1024, Floor: 1024},
 		delta:  []format.Entry{{Idx: 0, Ref: old(2, 0)}, {Idx: 1, Ref: old(2, 1)}},
 		blocks: []format.BlockRef{old(2, 0), old(2, 1)},
 	}, {
 		name:   "regrowth past a truncation leaves holes",
 		snap:   planSnap(2, 2048),
-		writes: txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 2048, floor: 512},
+		writes: tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: 2048, Floor: 512},
 		delta:  []format.Entry{{Idx: 0, Ref: old(2, 0)}, {Idx: 1, Ref: format.BlockRef{}}, {Idx: 2, Ref: format.BlockRef{}}, {Idx: 3, Ref: format.BlockRef{}}},
 		blocks: []format.BlockRef{old(2, 0), {}, {}, {}},
 	}, {
 		name:    "spilled blocks are named, not uploaded",
 		snap:    planSnap(1, 512),
-		writes:  txView{dirty: true, pending: map[int64][]byte{2: planBlock(2)}, spilled: map[int64]format.BlockRef{1: spilledRef}, pendingSize: 1536, floor: 512},
+		writes:  tx.Writes{Dirty: true, Pending: map[int64][]byte{2: planBlock(2)}, Spilled: map[int64]format.BlockRef{1: spilledRef}, PendingSize: 1536, Floor: 512},
 		delta:   []format.Entry{{Idx: 0, Ref: old(1, 0)}, {Idx: 1, Ref: spilledRef}, {Idx: 2, Ref: mine(2, 2, 512)}},
 		uploads: []int64{2},
 		blocks:  []format.BlockRef{old(1, 0), spilledRef, mine(2, 2, 512)},
 	}, {
 		name:       "a record too large for the coordinator writes a checkpoint",
 		snap:       planSnap(1, 512),
-		writes:     txView{dirty: true, pending: map[int64][]byte{0: planBlock(0)}, pendingSize: 512, floor: 512},
+		writes:     tx.Writes{Dirty: true, Pending: map[int64][]byte{0: planBlock(0)}, PendingSize: 512, Floor: 512},
 		tooLarge:   true,
 		uploads:    []int64{0},
 		checkpoint: true,
@@ -108,11 +109,11 @@ func TestPlanCommit(t *testing.T) {
 	}}
 
 	// A delta longer than checkpointAfter writes a checkpoint.
-	many := txView{dirty: true, pending: map[int64][]byte{}, pendingSize: 100 * planBS}
+	many := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: 100 * planBS}
 	var manyUploads []int64
 	var manyBlocks []format.BlockRef
 	for idx := range int64(100) {
-		many.pending[idx] = planBlock(idx)
+		many.Pending[idx] = planBlock(idx)
 		manyUploads = append(manyUploads, idx)
 		manyBlocks = append(manyBlocks, mine(1, idx, planBS))
 	}
@@ -128,7 +129,7 @@ func TestPlanCommit(t *testing.T) {
 
 			rec := p.rec
 			if rec.N != n || rec.Parent != tt.snap.n || rec.Token != token || rec.BlockSize != planBS ||
-				rec.FileSize != tt.writes.pendingSize || !rec.Time.Equal(at) || rec.Writer != "w" {
+				rec.FileSize != tt.writes.PendingSize || !rec.Time.Equal(at) || rec.Writer != "w" {
 				t.Errorf("record header = %+v", rec)
 			}
 			if tt.checkpoint {
@@ -148,22 +149,22 @@ func TestPlanCommit(t *testing.T) {
 			}
 			var got []string
 			for _, u := range p.uploads {
-				got = append(got, u.name)
+				got = append(got, u.Name)
 			}
 			if !reflect.DeepEqual(got, names) || p.blocks != len(tt.uploads) {
 				t.Errorf("uploads = %v (%d blocks); want %v", got, p.blocks, names)
 			}
 			for _, u := range p.uploads[:p.blocks] {
-				if int64(len(u.data)) > planBS {
-					t.Errorf("upload %s is %d bytes", u.name, len(u.data))
+				if int64(len(u.Data)) > planBS {
+					t.Errorf("upload %s is %d bytes", u.Name, len(u.Data))
 				}
 			}
 			if tt.checkpoint {
-				c, err := format.DecodeCheckpoint(p.uploads[p.blocks].data)
+				c, err := format.DecodeCheckpoint(p.uploads[p.blocks].Data)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.N != n || c.Token != token || c.FileSize != tt.writes.pendingSize || int64(len(c.Blocks)) != p.next.blocks.Len() {
+				if c.N != n || c.Token != token || c.FileSize != tt.writes.PendingSize || int64(len(c.Blocks)) != p.next.blocks.Len() {
 					t.Errorf("checkpoint = %+v", c)
 				}
 			}
@@ -175,7 +176,7 @@ func TestPlanCommit(t *testing.T) {
 			if !reflect.DeepEqual(blocks, tt.blocks) {
 				t.Errorf("blocks = %v; want %v", blocks, tt.blocks)
 			}
-			if p.next.n != n || p.next.size != tt.writes.pendingSize || p.next.base != rec.Base || !reflect.DeepEqual(p.next.delta, rec.Delta) {
+			if p.next.n != n || p.next.size != tt.writes.PendingSize || p.next.base != rec.Base || !reflect.DeepEqual(p.next.delta, rec.Delta) {
 				t.Errorf("next snapshot = %+v", p.next)
 			}
 			if tt.checkpoint && !reflect.DeepEqual(p.next.baseMap, p.next.blocks) {
@@ -189,19 +190,19 @@ func TestRewrites(t *testing.T) {
 	tests := []struct {
 		name   string
 		snap   *snapshot
-		writes txView
+		writes tx.Writes
 		want   []int64
 	}{
-		{"nothing changes length", planSnap(1, 1024), txView{dirty: true, pendingSize: 1024, floor: 1024}, nil},
-		{"the short last block grows", planSnap(1, 700), txView{dirty: true, pendingSize: 1024, floor: 700}, []int64{1}},
-		{"the last block shrinks", planSnap(1, 1024), txView{dirty: true, pendingSize: 900, floor: 900}, []int64{1}},
-		{"the old last block becomes whole, the new one is past the old end", planSnap(1, 700), txView{dirty: true, pendingSize: 1536, floor: 700}, []int64{1, 2}},
-		{"already pending", planSnap(1, 700), txView{dirty: true, pending: map[int64][]byte{1: nil}, pendingSize: 1024, floor: 700}, nil},
-		{"spilled", planSnap(1, 700), txView{dirty: true, spilled: map[int64]format.BlockRef{1: {}}, pendingSize: 1024, floor: 700}, nil},
-		{"a block cut, then regrown", planSnap(1, 2048), txView{dirty: true, pendingSize: 2048, floor: 700}, []int64{1}},
-		{"a cut on a block boundary", planSnap(1, 2048), txView{dirty: true, pendingSize: 2048, floor: 1024}, nil},
-		{"the first commit, unwritten", planSnap(0, 0), txView{dirty: true, pendingSize: 700}, []int64{1}},
-		{"the first commit, written", planSnap(0, 0), txView{dirty: true, pending: map[int64][]byte{1: nil}, pendingSize: 700}, nil},
+		{"nothing changes length", planSnap(1, 1024), tx.Writes{Dirty: true, PendingSize: 1024, Floor: 1024}, nil},
+		{"the short last block grows", planSnap(1, 700), tx.Writes{Dirty: true, PendingSize: 1024, Floor: 700}, []int64{1}},
+		{"the last block shrinks", planSnap(1, 1024), tx.Writes{Dirty: true, PendingSize: 900, Floor: 900}, []int64{1}},
+		{"the old last block becomes whole, the new one is past the old end", planSnap(1, 700), tx.Writes{Dirty: true, PendingSize: 1536, Floor: 700}, []int64{1, 2}},
+		{"already pending", planSnap(1, 700), tx.Writes{Dirty: true, Pending: map[int64][]byte{1: nil}, PendingSize: 1024, Floor: 700}, nil},
+		{"spilled", planSnap(1, 700), tx.Writes{Dirty: true, Spilled: map[int64]format.BlockRef{1: {}}, PendingSize: 1024, Floor: 700}, nil},
+		{"a block cut, then regrown", planSnap(1, 2048), tx.Writes{Dirty: true, PendingSize: 2048, Floor: 700}, []int64{1}},
+		{"a cut on a block boundary", planSnap(1, 2048), tx.Writes{Dirty: true, PendingSize: 2048, Floor: 1024}, nil},
+		{"the first commit, unwritten", planSnap(0, 0), tx.Writes{Dirty: true, PendingSize: 700}, []int64{1}},
+		{"the first commit, written", planSnap(0, 0), tx.Writes{Dirty: true, Pending: map[int64][]byte{1: nil}, PendingSize: 700}, nil},
 	}
 	for _, tt := range tests {
 		if got := rewrites(tt.snap, tt.writes); !reflect.DeepEqual(got, tt.want) {

@@ -9,6 +9,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // file is the vfs.File of a main database. SQLite uses one file from one
@@ -33,7 +34,7 @@ type file struct {
 	waitingOn uint64
 	refusedAt time.Time
 
-	txView // the writes not yet committed, over snap (txview.go)
+	tx.Writes // the writes not yet committed, over snap (internal/tx)
 
 	// committed is set once a commit was published under the current write
 	// lock. SQLite releases the lock right after a commit, except in
@@ -57,13 +58,13 @@ type file struct {
 
 	ra readAhead // sequential read detection and its fetches
 
-	reads readSet // what SQLite read on its snapshot, for a rebase (readset.go)
+	reads tx.ReadSet // what SQLite read on its snapshot, for a rebase (internal/tx, readset.go)
 
 	chain chainMember // this writer's place among its process's writers (groupcommit.go)
 
 	// theirs is the bytes the other writers' commits changed that this
 	// transaction's commit was rebased over (rebase.go).
-	theirs byteSet
+	theirs tx.ByteSet
 
 	// absorb, set on the file that publishes a batch of queued
 	// transactions, takes the transactions queued behind the batch into
@@ -132,13 +133,13 @@ func (f *file) Close() error {
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	s := f.view()
-	if size := f.txView.size(s); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
+	if size := f.Writes.Size(s.size); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
 		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
 	}
 	if f.snap != nil && len(b) > 0 {
 		f.noteReadSet(s, off, off+int64(len(b)))
 	}
-	n, err := f.txView.readAt(s, b, off,
+	n, err := f.Writes.ReadAt(s.blockSize, s.size, b, off,
 		func(b []byte, off int64) (int, error) { return f.readCommitted(s, b, off) },
 		func(idx int64, ref format.BlockRef) ([]byte, error) {
 			return f.readSpilled(f.ctx(), idx, ref, s.blockSize)
@@ -149,7 +150,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		}
 		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
-	if _, own := f.pending[0]; !own && f.spilled[0].IsHole() && f.chain.epoch != 0 && !f.encrypted() {
+	if _, own := f.Pending[0]; !own && f.Spilled[0].IsHole() && f.chain.epoch != 0 && !f.encrypted() {
 		f.chain.serveCounter(b[:n], off)
 	}
 	return n, err
@@ -162,10 +163,10 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 // fetch the block after the leaf as well.
 func (f *file) innerPageRead(s *snapshot, off int64, n int) bool {
 	idx := off / s.blockSize
-	if _, own := f.pending[idx]; own {
+	if _, own := f.Pending[idx]; own {
 		return false
 	}
-	if _, queued := f.under[idx]; queued {
+	if _, queued := f.Under[idx]; queued {
 		return false
 	}
 	page, start, ok := s.inner.pageAt(f.db.key, s, idx, off)
@@ -177,7 +178,7 @@ func (f *file) innerPageRead(s *snapshot, off int64, n int) bool {
 // it in its process (under), else of s.
 func (f *file) readCommitted(s *snapshot, b []byte, off int64) (int, error) {
 	idx := off / s.blockSize
-	buf, ok := f.under[idx]
+	buf, ok := f.Under[idx]
 	if !ok {
 		return f.db.readAt(f.ctx(), s, b, off)
 	}
@@ -196,7 +197,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		return 0, f.fail(errWriteAfterCommit(f.db.key), sqlite3.IOERR_WRITE)
 	}
 	s := f.view()
-	f.begin(s)
+	f.Begin(s.size)
 	bs := s.blockSize
 	n := 0
 	for n < len(b) {
@@ -211,9 +212,9 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		copy(buf[within:], b[n:n+int(take)])
 		n += int(take)
 	}
-	f.written = f.written.add(off, off+int64(len(b)))
-	f.pendingSize = max(f.pendingSize, off+int64(len(b)))
-	if int64(len(f.pending))*bs > f.db.vfs.opts.WriteBuffer {
+	f.Written = f.Written.Add(off, off+int64(len(b)))
+	f.PendingSize = max(f.PendingSize, off+int64(len(b)))
+	if int64(len(f.Pending))*bs > f.db.vfs.opts.WriteBuffer {
 		if err := f.spill(f.ctx()); err != nil {
 			return n, f.fail(err, sqlite3.IOERR_WRITE)
 		}
@@ -224,16 +225,16 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 // pendingBlock returns the writable copy of block idx, reading its
 // committed bytes first unless the caller overwrites all of it.
 func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) {
-	if buf, ok := f.pending[idx]; ok {
+	if buf, ok := f.Pending[idx]; ok {
 		return buf, nil
 	}
-	if ref, ok := f.spilled[idx]; ok {
+	if ref, ok := f.Spilled[idx]; ok {
 		return f.unspill(f.ctx(), idx, ref, s.blockSize, !whole)
 	}
 	buf := make([]byte, s.blockSize)
 	if !whole {
-		if live := format.BlockLen(idx, s.blockSize, f.txView.live(s)); live > 0 {
-			data, ok := f.under[idx]
+		if live := format.BlockLen(idx, s.blockSize, f.Writes.Live(s.size)); live > 0 {
+			data, ok := f.Under[idx]
 			if !ok {
 				var err error
 				if data, err = f.db.readBlock(f.ctx(), s, idx); err != nil {
@@ -249,7 +250,7 @@ func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) 
 			}
 		}
 	}
-	f.pending[idx] = buf
+	f.Pending[idx] = buf
 	return buf, nil
 }
 
@@ -259,12 +260,12 @@ func (f *file) Truncate(size int64) error {
 	}
 
 	s := f.view()
-	f.begin(s)
+	f.Begin(s.size)
 	bs := s.blockSize
-	for idx, ref := range f.spilled {
+	for idx, ref := range f.Spilled {
 		switch start := idx * bs; {
 		case start >= size:
-			f.dropSpilled(idx)
+			f.DropSpilled(idx)
 		case start+bs > size:
 			// Cut short: back into memory, where the tail is cleared below.
 			if _, err := f.unspill(f.ctx(), idx, ref, bs, true); err != nil {
@@ -272,12 +273,12 @@ func (f *file) Truncate(size int64) error {
 			}
 		}
 	}
-	f.txView.truncate(bs, size)
+	f.Writes.Truncate(bs, size)
 	return nil
 }
 
 func (f *file) Size() (int64, error) {
-	return f.txView.size(f.view()), nil
+	return f.Writes.Size(f.view().size), nil
 }
 
 // SizeHint implements [vfs.FileSizeHint]; blocks are allocated on write.
@@ -286,11 +287,11 @@ func (f *file) SizeHint(size int64) error { return nil }
 // discard drops uncommitted writes.
 func (f *file) discard() {
 	f.releaseEarly(f.ctx(), nil)
-	f.early = earlyObjects{}
-	clear(f.pending)
-	f.dirty = false
-	f.pendingSize = 0
-	f.written = nil
+	f.Early = tx.Early{}
+	clear(f.Pending)
+	f.Dirty = false
+	f.PendingSize = 0
+	f.Written = nil
 }
 
 // Sync publishes writes made outside a batch (journal mode OFF, a
@@ -360,12 +361,12 @@ func (f *file) commitPending(super string) error {
 	if f.failed != nil {
 		return f.failed
 	}
-	if !f.dirty {
+	if !f.Dirty {
 		return nil
 	}
 	f.theirs = nil
 	// Decided before anything of the transaction is released.
-	rules := f.txView.rulesFor(f.txView.committedSize(f.snap))
+	rules := f.Writes.RulesFor(f.Writes.CommittedSize(f.snap.size))
 	err := f.checkCommittable(super)
 	switch {
 	case err != nil:
@@ -599,4 +600,13 @@ func (f *file) encrypted() bool {
 	}
 	f.header.known, f.header.ref, f.header.encrypted = true, ref, !plainHeader(b0)
 	return f.header.encrypted
+}
+
+// noteReadSet adds [off, end) to the read set of f on snapshot s,
+// starting a new set when s is not the snapshot of the last one.
+func (f *file) noteReadSet(s *snapshot, off, end int64) {
+	if f.reads.N != s.n || f.reads.Token != s.token {
+		f.reads = tx.ReadSet{N: s.n, Token: s.token}
+	}
+	f.reads.Bytes = f.reads.Bytes.Add(off, end)
 }

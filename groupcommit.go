@@ -10,6 +10,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // Group commit (docs/design.md, "Group commit"). In one process, one
@@ -46,7 +47,7 @@ type writeChain struct {
 	// spec is replaced, never modified: views share it.
 	spec        map[int64][]byte
 	specSize    int64
-	specChanged byteSet
+	specChanged tx.ByteSet
 
 	publishing bool // a member publishes a batch
 
@@ -57,7 +58,7 @@ type writeChain struct {
 	// specStale holds, for a block of spec, the bytes other processes'
 	// commits changed that base has and the block lacks: a batch published
 	// since the block was written was rebased over those commits.
-	specStale map[int64]byteSet
+	specStale map[int64]tx.ByteSet
 
 	// failed is set once a transaction of the chain failed to publish:
 	// every later one ran over its writes, and fails as well.
@@ -73,7 +74,7 @@ type writeChain struct {
 // changed.
 type baseStep struct {
 	from, to uint64
-	changed  byteSet
+	changed  tx.ByteSet
 }
 
 // maxHistory bounds a chain's history.
@@ -81,10 +82,10 @@ const maxHistory = 64
 
 // changedSince returns the bytes the records after commit n up to base
 // changed, and false if the history does not reach back to n.
-func (c *writeChain) changedSince(n uint64) (byteSet, bool) {
-	var out byteSet
+func (c *writeChain) changedSince(n uint64) (tx.ByteSet, bool) {
+	var out tx.ByteSet
 	for i := len(c.history) - 1; i >= 0; i-- {
-		out = out.union(c.history[i].changed)
+		out = out.Union(c.history[i].changed)
 		if c.history[i].from <= n {
 			return out, true
 		}
@@ -110,15 +111,15 @@ type chainMember struct {
 	// when it joined (staleAtJoin), and all those the transactions ahead
 	// of it took in since, when they were published (carried). Guarded by
 	// database.mu.
-	staleAtJoin map[int64]byteSet
-	carried     byteSet
+	staleAtJoin map[int64]tx.ByteSet
+	carried     tx.ByteSet
 }
 
 // stale returns every byte m's view may lack.
-func (m *chainMember) stale() byteSet {
-	out := m.carried.union(nil)
+func (m *chainMember) stale() tx.ByteSet {
+	out := m.carried.Union(nil)
 	for _, b := range m.staleAtJoin {
-		out = out.union(b)
+		out = out.Union(b)
 	}
 	return out
 }
@@ -126,14 +127,14 @@ func (m *chainMember) stale() byteSet {
 // staleIn returns the bytes block idx (of bs bytes) of m's writes may
 // lack: those of the block it took from spec, and all those taken in
 // since it joined.
-func (m *chainMember) staleIn(f *file, idx, bs int64) byteSet {
-	var out byteSet
-	if _, fromSpec := f.under[idx]; fromSpec {
-		out = m.staleAtJoin[idx].union(nil)
+func (m *chainMember) staleIn(f *file, idx, bs int64) tx.ByteSet {
+	var out tx.ByteSet
+	if _, fromSpec := f.Under[idx]; fromSpec {
+		out = m.staleAtJoin[idx].Union(nil)
 	}
 	for _, r := range m.carried {
-		if lo, hi := max(r.start, idx*bs), min(r.end, (idx+1)*bs); lo < hi {
-			out = out.add(lo, hi)
+		if lo, hi := max(r.Start, idx*bs), min(r.End, (idx+1)*bs); lo < hi {
+			out = out.Add(lo, hi)
 		}
 	}
 	return out
@@ -141,10 +142,10 @@ func (m *chainMember) staleIn(f *file, idx, bs int64) byteSet {
 
 // queuedCommit is one transaction waiting in a chain to be published.
 type queuedCommit struct {
-	f       *file       // its writes are f's pending blocks, untouched until done
-	changed byteSet     // the bytes it changed over its view
-	rules   commitRules // how it may be published, decided when it was queued
-	alone   bool        // published by itself: rules.alone
+	f       *file      // its writes are f's pending blocks, untouched until done
+	changed tx.ByteSet // the bytes it changed over its view
+	rules   tx.Rules   // how it may be published, decided when it was queued
+	alone   bool       // published by itself: rules.Alone
 
 	lastOfBatch bool // set with done: it came last in the batch published
 
@@ -188,7 +189,7 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 	if c.failed != nil {
 		return false, nil
 	}
-	var since byteSet // what changed from f's snapshot to its view
+	var since tx.ByteSet // what changed from f's snapshot to its view
 	switch {
 	case s.n == c.base.n && s.token == c.base.token:
 	case s.n > c.base.n && c.last == nil:
@@ -205,17 +206,17 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 		return false, nil
 	}
 	if c.last != nil {
-		since = since.union(c.specChanged)
+		since = since.Union(c.specChanged)
 	}
-	if since.overlaps(0, 100) || since.overlapsAny(f.reads.bytes) {
+	if since.Overlaps(0, 100) || since.OverlapsAny(f.reads.Bytes) {
 		return false, nil
 	}
 	if f.snap != c.base {
 		f.snap = c.base
-		f.reads.n, f.reads.token = c.base.n, c.base.token // checked against base at the commit
+		f.reads.N, f.reads.Token = c.base.n, c.base.token // checked against base at the commit
 	}
 	if c.last != nil {
-		f.under, f.underSize = c.spec, c.specSize
+		f.Under, f.UnderSize = c.spec, c.specSize
 		f.chain.staleAtJoin = c.specStale
 	}
 	c.members = append(c.members, f)
@@ -227,9 +228,9 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 // and returns once they are published (nil) or failed: when f is first in
 // the queue and no batch is being published, its goroutine publishes the
 // batch it heads, else it waits its turn.
-func (f *file) commitInChain(ctx context.Context, rules commitRules) error {
+func (f *file) commitInChain(ctx context.Context, rules tx.Rules) error {
 	db := f.db
-	q := &queuedCommit{f: f, rules: rules, alone: rules.alone, lead: make(chan struct{}), done: make(chan struct{})}
+	q := &queuedCommit{f: f, rules: rules, alone: rules.Alone, lead: make(chan struct{}), done: make(chan struct{})}
 	if !q.alone {
 		q.changed = f.changedOverView()
 	}
@@ -275,7 +276,7 @@ func (f *file) commitInChain(ctx context.Context, rules commitRules) error {
 	db.mu.Lock()
 	f.chain.staleAtJoin, f.chain.carried, f.chain.lastOfBatch = nil, nil, q.lastOfBatch
 	db.mu.Unlock()
-	f.under, f.underSize = nil, 0
+	f.Under, f.UnderSize = nil, 0
 	return nil
 }
 
@@ -302,40 +303,40 @@ func (f *file) retakeLock() bool {
 func (c *writeChain) addToSpec(q *queuedCommit) {
 	f := q.f
 	if c.spec == nil {
-		c.spec, c.specStale = map[int64][]byte{}, map[int64]byteSet{}
+		c.spec, c.specStale = map[int64][]byte{}, map[int64]tx.ByteSet{}
 	}
-	for idx, buf := range f.pending {
+	for idx, buf := range f.Pending {
 		c.spec[idx] = buf
 		c.specStale[idx] = f.chain.staleIn(f, idx, f.snap.blockSize)
 		if len(c.specStale[idx]) == 0 {
 			delete(c.specStale, idx)
 		}
 	}
-	c.specSize = f.pendingSize
-	c.specChanged = c.specChanged.union(q.changed)
+	c.specSize = f.PendingSize
+	c.specChanged = c.specChanged.Union(q.changed)
 }
 
 // changedOverView returns the bytes of the pages f's writes changed over
 // its view (a block whose bytes before are not at hand counts whole).
-func (f *file) changedOverView() byteSet {
+func (f *file) changedOverView() tx.ByteSet {
 	s := f.snap
 	bs := s.blockSize
 	before := f.committedBefore
-	block0 := f.pending[0]
+	block0 := f.Pending[0]
 	if block0 == nil {
 		block0 = before(0)
 	}
 	unit := pageUnit(bs, block0)
-	live := f.txView.live(s)
-	var out byteSet
-	for idx, buf := range f.pending {
-		data := buf[:format.BlockLen(idx, bs, f.pendingSize)]
+	live := f.Writes.Live(s.size)
+	var out tx.ByteSet
+	for idx, buf := range f.Pending {
+		data := buf[:format.BlockLen(idx, bs, f.PendingSize)]
 		for _, r := range changedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
-			out = out.add(r.First*unit, (r.First+r.N)*unit)
+			out = out.Add(r.First*unit, (r.First+r.N)*unit)
 		}
 	}
-	if f.pendingSize != f.txView.committedSize(s) {
-		out = out.add(0, 100) // the size in the header
+	if f.PendingSize != f.Writes.CommittedSize(s.size) {
+		out = out.Add(0, 100) // the size in the header
 	}
 	return out
 }
@@ -346,7 +347,7 @@ func (f *file) changedOverView() byteSet {
 // hole); nil when not at hand, or past the snapshot's end.
 func (f *file) committedBefore(idx int64) []byte {
 	s := f.snap
-	if buf, ok := f.under[idx]; ok {
+	if buf, ok := f.Under[idx]; ok {
 		return buf
 	}
 	if idx >= s.blocks.Len() {
@@ -386,9 +387,9 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	batch := c.queue[:n:n]
 	c.queue = c.queue[n:]
 	base, failed := c.base, c.failed
-	var carried byteSet
+	var carried tx.ByteSet
 	for _, q := range batch {
-		carried = carried.union(q.f.chain.stale())
+		carried = carried.Union(q.f.chain.stale())
 	}
 	db.mu.Unlock()
 
@@ -396,7 +397,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 		db.refresh(ctx, 0) // an error here is met again by the publish
 	}
 	var head *snapshot
-	var theirs byteSet
+	var theirs tx.ByteSet
 	var err, cause error
 	switch {
 	case failed != nil:
@@ -418,9 +419,9 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	} else {
 		step := baseStep{from: c.base.n, to: head.n, changed: theirs}
 		for _, q := range batch {
-			step.changed = step.changed.union(q.changed)
+			step.changed = step.changed.Union(q.changed)
 			if q.alone {
-				step.changed = step.changed.add(0, 1<<62) // not known
+				step.changed = step.changed.Add(0, 1<<62) // not known
 			}
 		}
 		c.history = append(c.history, step)
@@ -441,7 +442,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 			// took in theirs, lack them.
 			for _, m := range c.members {
 				if a := m.chain.after; a != nil && (slices.Contains(batch, a) || !closed(a.done)) {
-					m.chain.carried = m.chain.carried.union(theirs)
+					m.chain.carried = m.chain.carried.Union(theirs)
 				}
 			}
 		}
@@ -491,15 +492,15 @@ func (f *file) chainError(err, cause error, counted bool) error {
 // published before it: base itself, unless base took in commits of other
 // processes it read over. Blocks it uploaded early carry the commit number
 // after the base it joined, which the transactions ahead may have taken:
-// its commit renews them (q.rules.renew) before its record is created.
-func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *snapshot, carried byteSet) (*snapshot, byteSet, error, error) {
+// its commit renews them (q.rules.Renew) before its record is created.
+func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *snapshot, carried tx.ByteSet) (*snapshot, tx.ByteSet, error, error) {
 	f := q.f
 	if len(carried) > 0 {
 		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	f.snap = base
-	f.reads.n, f.reads.token = base.n, base.token
-	f.under = nil
+	f.reads.N, f.reads.Token = base.n, base.token
+	f.Under = nil
 	f.theirs = nil
 	if err := f.commit(ctx, q.rules); err != nil {
 		return nil, nil, err, f.cause
@@ -513,15 +514,15 @@ func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *sna
 // and writes together, rebased as one. Each time it is rebased, it takes
 // in the transactions queued behind it that may join it (absorbQueued),
 // and returns them: they are published with it.
-func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *snapshot, carried byteSet) (*snapshot, byteSet, []*queuedCommit, error, error) {
+func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *snapshot, carried tx.ByteSet) (*snapshot, tx.ByteSet, []*queuedCommit, error, error) {
 	first := batch[0].f
 	m := &file{db: db, params: first.params, conn: nil, lock: vfs.LOCK_EXCLUSIVE, snap: base}
-	m.txView = txView{pending: map[int64][]byte{}, dirty: true, floor: base.size}
-	m.reads = readSet{n: base.n, token: base.token}
+	m.Writes = tx.Writes{Pending: map[int64][]byte{}, Dirty: true, Floor: base.size}
+	m.reads = tx.ReadSet{N: base.n, Token: base.token}
 	for _, q := range batch {
 		m.merge(q.f)
 	}
-	if carried.overlaps(0, 100) || carried.overlapsAny(m.reads.bytes) || carried.overlapsAny(m.written) {
+	if carried.Overlaps(0, 100) || carried.OverlapsAny(m.reads.Bytes) || carried.OverlapsAny(m.Written) {
 		db.vfs.stats.conflicts.Add(1)
 		return nil, nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
@@ -534,7 +535,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 		absorbed = append(absorbed, qs...)
 		return err
 	}
-	if err := m.commit(ctx, m.txView.rulesFor(base.size)); err != nil {
+	if err := m.commit(ctx, m.Writes.RulesFor(base.size)); err != nil {
 		m.releaseEarly(ctx, nil) // what its tries that lost uploaded (none after an unknown outcome)
 		return nil, nil, absorbed, err, m.cause
 	}
@@ -544,15 +545,15 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 // merge adds the writes of f, a transaction queued after those m holds
 // (its blocks hold theirs too: newest wins), to m, with its read set.
 func (m *file) merge(f *file) {
-	for idx, buf := range f.pending {
-		m.pending[idx] = append([]byte(nil), buf...)
+	for idx, buf := range f.Pending {
+		m.Pending[idx] = append([]byte(nil), buf...)
 	}
-	m.pendingSize = f.pendingSize
-	for _, r := range f.reads.bytes {
-		m.reads.bytes = m.reads.bytes.add(r.start, r.end)
+	m.PendingSize = f.PendingSize
+	for _, r := range f.reads.Bytes {
+		m.reads.Bytes = m.reads.Bytes.Add(r.Start, r.End)
 	}
-	for _, r := range f.written {
-		m.written = m.written.add(r.start, r.end)
+	for _, r := range f.Written {
+		m.Written = m.Written.Add(r.Start, r.End)
 	}
 }
 
@@ -569,18 +570,18 @@ func (db *database) absorbQueued(ctx context.Context, m *file, head *snapshot) (
 	db.mu.Lock()
 	c := &db.chain
 	var take []*queuedCommit
-	lack := m.theirs.union(nil)
+	lack := m.theirs.Union(nil)
 	// What the batch and those taken so far read and wrote.
-	reads, written := m.reads.bytes.union(nil), m.written.union(nil)
+	reads, written := m.reads.Bytes.Union(nil), m.Written.Union(nil)
 	for _, q := range c.queue {
-		stale := q.f.chain.stale().union(m.theirs)
-		if q.alone || stale.overlaps(0, 100) || stale.overlapsAny(q.f.reads.bytes) || stale.overlapsAny(q.f.written) ||
-			stale.overlapsAny(reads) || stale.overlapsAny(written) {
+		stale := q.f.chain.stale().Union(m.theirs)
+		if q.alone || stale.Overlaps(0, 100) || stale.OverlapsAny(q.f.reads.Bytes) || stale.OverlapsAny(q.f.Written) ||
+			stale.OverlapsAny(reads) || stale.OverlapsAny(written) {
 			break
 		}
 		take = append(take, q)
-		lack = lack.union(stale)
-		reads, written = reads.union(q.f.reads.bytes), written.union(q.f.written)
+		lack = lack.Union(stale)
+		reads, written = reads.Union(q.f.reads.Bytes), written.Union(q.f.Written)
 	}
 	c.queue = c.queue[len(take):]
 	db.mu.Unlock()
@@ -613,11 +614,11 @@ func (f *file) leaveChain() error {
 		// Its place in the serial order is right after them: they must
 		// come after every commit it saw, and what they took in from other
 		// processes must not be what it read without.
-		if after.err != nil || after.head.n < f.chain.seen || carried.overlaps(0, 100) || carried.overlapsAny(f.reads.bytes) {
+		if after.err != nil || after.head.n < f.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(f.reads.Bytes) {
 			err = f.lost()
 		}
 	}
-	if f.chain.after != nil || f.under != nil {
+	if f.chain.after != nil || f.Under != nil {
 		// SQLite's page cache may hold bytes of the transactions ahead,
 		// not published if they failed: make it read the file again.
 		f.chain.epoch++
@@ -631,7 +632,7 @@ func (f *file) leaveChain() error {
 	f.chain.carried, f.chain.staleAtJoin = nil, nil
 	db.mu.Unlock()
 	f.chain.joined, f.chain.after, f.chain.ending, f.chain.lastOfBatch = false, nil, false, false
-	f.under, f.underSize = nil, 0
+	f.Under, f.UnderSize = nil, 0
 	return err
 }
 

@@ -340,7 +340,7 @@ func transferOnce(db *sql.DB, from, to int, amount int64) error {
 // while another of its process is queued ahead of it names them after a
 // commit number the queued one takes; garbage collection would take them
 // for a dead attempt's once the grace period passed. Its commit renews
-// them before its record is created (earlyObjects), commits, and survives
+// them before its record is created (tx.Early), commits, and survives
 // a collection with a grace period shorter than the wait.
 func TestGroupCommitSpillBehindQueued(t *testing.T) {
 	ctx := context.Background()

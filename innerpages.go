@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // innerPages is a checkpoint's inner pages in memory (format.InnerFile),
@@ -176,7 +177,7 @@ func withInner(key string, p commitPlan2, prev *innerPages, src innerSource) com
 	if next.inner.count() == 0 {
 		return p // a small database: every interior page is in block 0
 	}
-	p.uploads = append(slices.Clip(p.uploads), upload{format.InnerName(key, s.base.N, s.base.Token), next.inner.file(s).Encode()})
+	p.uploads = append(slices.Clip(p.uploads), tx.Upload{Name: format.InnerName(key, s.base.N, s.base.Token), Data: next.inner.file(s).Encode()})
 	return p
 }
 

@@ -37,6 +37,7 @@ var layerRules = []layerRule{
 	{"3. internal/store never imports internal/format: it imports no package of the module", "internal/store", nil, inModule},
 	{"3. internal/store/storetest imports no package of the module but internal/store", "internal/store/storetest", nil, inModuleBut("internal/store")},
 	{"4. internal/format imports the standard library only", "internal/format", nil, notStandard},
+	{"4. internal/tx imports only internal/format of the module, and the standard library: pure, no I/O, no SQLite", "internal/tx", nil, notStandardBut("internal/format")},
 	{"5. internal/commitlog imports store and format, never the engine: no other package of the module", "internal/commitlog", nil, inModuleBut("internal/store", "internal/format")},
 	{"5. internal/commitlog/logtest imports no package of the module but commitlog and store", "internal/commitlog/logtest", nil, inModuleBut("internal/commitlog", "internal/store")},
 	{"7. the root never imports the DynamoDB SDK, through no package of the module", "deps(.)", nil, dynamoDBSDK},
@@ -80,6 +81,14 @@ func notStandard(imp string) bool {
 	}
 	p, err := build.Default.Import(imp, "", build.FindOnly)
 	return err != nil || !p.Goroot
+}
+
+// notStandardBut returns a bad that refuses every package outside the
+// standard library but those of the module at rels (paths in the module).
+func notStandardBut(rels ...string) func(string) bool {
+	return func(imp string) bool {
+		return notStandard(imp) && !slices.ContainsFunc(rels, func(rel string) bool { return imp == path.Join(modulePath, rel) })
+	}
 }
 
 // modulePackages returns the packages of the module, by path relative to
@@ -187,7 +196,7 @@ func violations(r layerRule, pkgs map[string]*build.Package) (broken []string, n
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "dynamodb"} {
+	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "internal/tx", "dynamodb"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}
@@ -232,5 +241,37 @@ func TestLayersCanFail(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Errorf("no rule 7 binds %v", slices.Collect(maps.Keys(want)))
+	}
+}
+
+// TestLayersTxCanFail shows rule 4 failing for internal/tx on a made-up
+// package: importing another package of the module, the root, or SQLite
+// breaks it, in the package or in its tests; format and the standard
+// library do not.
+func TestLayersTxCanFail(t *testing.T) {
+	const sqlite = "github.com/ncruces/go-sqlite3"
+	pkgs := map[string]*build.Package{
+		"internal/tx": {
+			Imports:     []string{"io", "slices", modulePath + "/internal/format", modulePath + "/internal/store", sqlite},
+			TestImports: []string{"testing", modulePath},
+		},
+	}
+	want := []string{
+		modulePath + "/internal/tx imports " + modulePath + "/internal/store",
+		modulePath + "/internal/tx imports " + sqlite,
+		modulePath + "/internal/tx imports " + modulePath,
+	}
+	n := 0
+	for _, r := range layerRules {
+		if r.from != "internal/tx" {
+			continue
+		}
+		n++
+		if got, _ := violations(r, pkgs); !slices.Equal(got, want) {
+			t.Errorf("rule %q on a made-up package: %q, want %q", r.rule, got, want)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rules bind internal/tx, want 1", n)
 	}
 }

@@ -9,14 +9,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // Page-level concurrency (docs/design.md, "Page-level concurrency"): a
 // commit that loses the race for record N+1 reads the records committed
 // since its snapshot. Format version 2 records list the pages each commit
 // changed. When none of those pages is one the transaction read (its read
-// set, readset.go) or wrote, the transaction would have read and written
-// the same bytes on the newer head: its writes are applied over that head
+// set, internal/tx/readset.go) or wrote, the transaction would have read
+// and written the same bytes on the newer head: its writes are applied over that head
 // and published there, as if it had begun after the others. Otherwise it
 // fails with SQLITE_BUSY_SNAPSHOT, as any lost commit did before.
 
@@ -52,26 +53,26 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sent bool, rules commitRules) (*snapshot, error) {
+func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sent bool, rules tx.Rules) (*snapshot, error) {
 	db := f.db
-	if !rules.rebase || !f.readAllOn(s) {
+	if !rules.Rebase || !f.readAllOn(s) {
 		return nil, nil
 	}
 	recs, newestAt, err := db.recordsAfter(ctx, s.n, sent)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
-	theirs := byteSet{}
+	theirs := tx.ByteSet{}
 	for _, r := range recs {
 		if r.V2 == nil || r.BlockSize != s.blockSize || r.FileSize != s.size {
 			return nil, nil // a version-1 record does not say what it changed
 		}
 		for _, run := range r.V2.Changed {
-			theirs = theirs.add(run.First*r.V2.Unit, (run.First+run.N)*r.V2.Unit)
+			theirs = theirs.Add(run.First*r.V2.Unit, (run.First+run.N)*r.V2.Unit)
 		}
 	}
-	ours := pagesAsBytes(rec.Changed, rec.Unit)
-	if theirs.overlaps(0, 100) || theirs.overlapsAny(f.reads.bytes) || theirs.overlapsAny(ours) {
+	ours := tx.PagesAsBytes(rec.Changed, rec.Unit)
+	if theirs.Overlaps(0, 100) || theirs.OverlapsAny(f.reads.Bytes) || theirs.OverlapsAny(ours) {
 		return nil, nil
 	}
 	head, err := db.build(ctx, recs[len(recs)-1], s)
@@ -86,8 +87,8 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sen
 	if err := f.applyTheirs(ctx, head, theirs); err != nil {
 		return nil, err
 	}
-	f.reads.n, f.reads.token = head.n, head.token // what it read is the same on head
-	f.theirs = f.theirs.union(theirs)
+	f.reads.N, f.reads.Token = head.n, head.token // what it read is the same on head
+	f.theirs = f.theirs.Union(theirs)
 	return head, nil
 }
 
@@ -95,7 +96,7 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sen
 // to be on s (not so for a connection that read nothing yet, or a
 // snapshot of the Python layout, which has no records to rebase over).
 func (f *file) readAllOn(s *snapshot) bool {
-	return f.reads.n == s.n && f.reads.token == s.token && s.legacy == nil
+	return f.reads.N == s.n && f.reads.Token == s.token && s.legacy == nil
 }
 
 // recordsAfter returns the records after commit n, oldest first, for a
@@ -179,20 +180,20 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 // head's bytes there: the pages the other commits changed, none of which
 // f read or wrote. A block uploaded early is brought back into memory
 // first.
-func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs byteSet) error {
+func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs tx.ByteSet) error {
 	bs := head.blockSize
-	for idx, ref := range f.spilled {
+	for idx, ref := range f.Spilled {
 		// Uploaded early with the bytes before theirs: back into memory,
 		// to be changed, and uploaded or carried again.
-		if theirs.overlaps(idx*bs, (idx+1)*bs) {
+		if theirs.Overlaps(idx*bs, (idx+1)*bs) {
 			if _, err := f.unspill(ctx, idx, ref, bs, true); err != nil {
 				return err
 			}
 		}
 	}
-	for idx, buf := range f.pending {
+	for idx, buf := range f.Pending {
 		start, end := idx*bs, idx*bs+format.BlockLen(idx, bs, head.size)
-		if !theirs.overlaps(start, end) {
+		if !theirs.Overlaps(start, end) {
 			continue
 		}
 		data, err := f.db.readBlock(ctx, head, idx)
@@ -203,7 +204,7 @@ func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs byteSet) 
 			return err
 		}
 		for _, r := range theirs {
-			if lo, hi := max(r.start, start), min(r.end, end); lo < hi {
+			if lo, hi := max(r.Start, start), min(r.End, end); lo < hi {
 				copy(buf[lo-start:hi-start], data[lo-start:hi-start])
 			}
 		}

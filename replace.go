@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // Deserialize and Restore publish a version that replaces whatever is at
@@ -80,10 +81,10 @@ func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte)
 }
 
 // putAll uploads the objects of the attempt in parallel.
-func (a *replacement) putAll(ctx context.Context, v *VFS, uploads []upload) error {
+func (a *replacement) putAll(ctx context.Context, v *VFS, uploads []tx.Upload) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, u := range uploads {
-		g.Go(func() error { return a.put(gctx, v, u.name, u.data) })
+		g.Go(func() error { return a.put(gctx, v, u.Name, u.Data) })
 	}
 	return g.Wait()
 }
@@ -117,10 +118,10 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *snapshot, a *replacement, blocks format.BlockMap, at commitAttempt, format2 bool) (*format.Record, upload) {
+func planReplacement(key string, head *snapshot, a *replacement, blocks format.BlockMap, at commitAttempt, format2 bool) (*format.Record, tx.Upload) {
 	n := head.n + 1
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
-	ckpt := upload{format.CheckpointName(key, n, a.token), c.Encode()}
+	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if format2 {
 		rec := replacementRecord2(n, head.n, a, blocks, at)
 		return rec.Header(len(rec.Encode())), ckpt
@@ -182,10 +183,10 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		format2 := v.opts.FormatVersion >= 2
 		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
 		next := replacementSnapshot(rec, blocks)
-		uploads := []upload{ckpt}
+		uploads := []tx.Upload{ckpt}
 		if format2 {
 			if next.inner = a.innerOver(db.key, next, head); next.inner != nil && next.inner.count() > 0 {
-				uploads = append(uploads, upload{format.InnerName(db.key, rec.N, a.token), next.inner.file(next).Encode()})
+				uploads = append(uploads, tx.Upload{Name: format.InnerName(db.key, rec.N, a.token), Data: next.inner.file(next).Encode()})
 			}
 		}
 		if err := a.putAll(ctx, v, uploads); err != nil {
@@ -210,7 +211,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		// (publishretry.go). The blocks uploaded so far are kept.
 		v.stats.conflicts.Add(1)
 		for _, u := range uploads {
-			a.remove(ctx, v, u.name)
+			a.remove(ctx, v, u.Name)
 		}
 		if err := retry.lostRace(ctx); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))

@@ -19,10 +19,10 @@ func TestPlanReplacement(t *testing.T) {
 	if !reflect.DeepEqual(rec, want) {
 		t.Errorf("record = %+v; want %+v", rec, want)
 	}
-	if up.name != format.CheckpointName("db", 5, 9) {
-		t.Errorf("checkpoint name = %s", up.name)
+	if up.Name != format.CheckpointName("db", 5, 9) {
+		t.Errorf("checkpoint name = %s", up.Name)
 	}
-	c, err := format.DecodeCheckpoint(up.data)
+	c, err := format.DecodeCheckpoint(up.Data)
 	if err != nil {
 		t.Fatal(err)
 	}

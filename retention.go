@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // confirmParent makes sure, before record parent+1 is created, that parent
@@ -49,8 +51,9 @@ func commitTime(parent time.Time) time.Time {
 // MaxAttemptPause is the longest pause between two uploads of a Deserialize
 // or Restore, or between its last upload and its commit, after which it
 // refuses to publish: garbage collection may have taken its early blocks
-// for the leftovers of a dead attempt. [GCOptions.Grace] must exceed it.
-const MaxAttemptPause = 15 * time.Minute
+// for the leftovers of a dead attempt: 15 minutes. [GCOptions.Grace] must
+// exceed it.
+const MaxAttemptPause = tx.MaxAttemptPause
 
 // attemptClock watches the pauses of one commit attempt that may outlive a
 // garbage collection's view of it (Deserialize, Restore). It is safe for

@@ -32,41 +32,41 @@ func (f *file) spill(ctx context.Context) error {
 		data []byte
 	}
 	var ups []early
-	for idx, buf := range f.pending {
-		if (idx+1)*bs > f.pendingSize {
+	for idx, buf := range f.Pending {
+		if (idx+1)*bs > f.PendingSize {
 			continue // the partial last block stays in memory
 		}
-		token := f.early.tokenFor(idx, s.n+1, start, newToken)
-		ups = append(ups, early{idx, format.BlockRef{Commit: f.early.commit, Token: token, CRC: format.Checksum(buf)}, buf})
+		token := f.Early.TokenFor(idx, s.n+1, start, newToken)
+		ups = append(ups, early{idx, format.BlockRef{Commit: f.Early.Commit, Token: token, CRC: format.Checksum(buf)}, buf})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range ups {
 		name := format.BlockName(f.db.key, u.idx, u.ref)
-		f.early.own(name)
+		f.Early.Own(name)
 		g.Go(func() error { return v.store.Put(gctx, name, u.data) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	v.stats.earlyBlocks.Add(int64(len(ups)))
-	if f.spilled == nil {
-		f.spilled, f.spilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
+	if f.Spilled == nil {
+		f.Spilled, f.SpilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
 	for _, u := range ups {
 		f.db.cache().Add(format.BlockName(f.db.key, u.idx, u.ref), u.data)
-		f.spilled[u.idx] = u.ref
+		f.Spilled[u.idx] = u.ref
 		if pages, ok := f.changedInBlock(u.idx, u.data); ok {
-			f.spilledPages[u.idx] = pages
+			f.SpilledPages[u.idx] = pages
 		} else {
-			delete(f.spilledPages, u.idx)
+			delete(f.SpilledPages, u.idx)
 		}
-		delete(f.pending, u.idx)
+		delete(f.Pending, u.idx)
 	}
 	return nil
 }
 
-// changedInBlock returns the pages, of f.spillUnit bytes, that data, the
+// changedInBlock returns the pages, of f.SpillUnit bytes, that data, the
 // new bytes of block idx, changes over the view's bytes before the writes,
 // when those are at hand (the transactions queued ahead, the cache): false
 // when they are not, or the page size is not known. The unit is SQLite's
@@ -77,18 +77,18 @@ func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 		return nil, false
 	}
 	bs := s.blockSize
-	if f.spillUnit == 0 {
+	if f.SpillUnit == 0 {
 		block0 := f.committedBefore(0)
 		if block0 == nil {
 			return nil, false
 		}
-		f.spillUnit = pageUnit(bs, block0)
+		f.SpillUnit = pageUnit(bs, block0)
 	}
 	old := f.committedBefore(idx)
 	if old == nil {
 		return nil, false
 	}
-	return changedPages(idx, bs, f.spillUnit, data, old, format.BlockLen(idx, bs, f.txView.live(s))), true
+	return changedPages(idx, bs, f.SpillUnit, data, old, format.BlockLen(idx, bs, f.Writes.Live(s.size))), true
 }
 
 // readSpilled returns the bytes of a block uploaded early by spill.
@@ -119,8 +119,8 @@ func (f *file) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs i
 		}
 		copy(buf, data)
 	}
-	f.dropSpilled(idx)
-	f.pending[idx] = buf
+	f.DropSpilled(idx)
+	f.Pending[idx] = buf
 	return buf, nil
 }
 
@@ -128,11 +128,11 @@ func (f *file) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs i
 // uploaded that no published record names, except the blocks keep names
 // (those a record just published sets), and forgets the early blocks.
 func (f *file) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
-	if orphans := f.early.release(f.db.key, keep); len(orphans) > 0 {
+	if orphans := f.Early.Release(f.db.key, keep); len(orphans) > 0 {
 		f.db.vfs.removeOrphans(ctx, orphans)
 	}
-	clear(f.spilled)
-	clear(f.spilledPages)
+	clear(f.Spilled)
+	clear(f.SpilledPages)
 }
 
 // unchanged reports whether the pending writes of f leave snapshot s as it
@@ -143,10 +143,10 @@ func (f *file) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef)
 // SQLITE_BUSY on a ROLLBACK. The first changed block ends the check, so a
 // real commit pays one comparison of a block it usually has in the cache.
 func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
-	if !f.txView.sameShape(s) {
+	if !f.Writes.SameShape(s.size) {
 		return false, nil
 	}
-	for idx, buf := range f.pending {
+	for idx, buf := range f.Pending {
 		if idx >= s.blocks.Len() {
 			return false, nil
 		}

@@ -131,3 +131,13 @@ func (d *decoder) pageList(limit int64, what string) PageList {
 	}
 	return l
 }
+
+// BlockPages returns every page, of unit bytes, of block idx, of
+// blockSize bytes, in a file of size bytes.
+func BlockPages(idx, blockSize, unit, size int64) PageList {
+	l := BlockLen(idx, blockSize, size)
+	if l == 0 {
+		return nil
+	}
+	return PageList{{First: idx * blockSize / unit, N: NPages(l, unit)}}
+}
