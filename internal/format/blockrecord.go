@@ -66,13 +66,19 @@ func (r *Record) Encode() []byte {
 
 // Encode returns the bytes of c as a version-1 checkpoint.
 func (c *Checkpoint) Encode() []byte {
-	b := []byte(checkpointMagic)
-	b = binary.AppendUvarint(b, c.N)
-	b = binary.AppendUvarint(b, c.Token)
-	b = binary.AppendUvarint(b, uint64(c.BlockSize))
-	b = binary.AppendUvarint(b, uint64(c.FileSize))
+	b := appendCheckpointHead([]byte(checkpointMagic), c.N, c.Token, c.BlockSize, c.FileSize)
 	b = appendEntries(b, c.Blocks)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
+}
+
+// appendCheckpointHead appends the fields every checkpoint version, and
+// the inner pages of a checkpoint, start with after their magic: N,
+// token, block size and file size.
+func appendCheckpointHead(b []byte, n, token uint64, blockSize, fileSize int64) []byte {
+	b = binary.AppendUvarint(b, n)
+	b = binary.AppendUvarint(b, token)
+	b = binary.AppendUvarint(b, uint64(blockSize))
+	return binary.AppendUvarint(b, uint64(fileSize))
 }
 
 // appendEntries writes a table of the distinct (commit, token) pairs, then

@@ -34,11 +34,7 @@ const InnerSuffix = ".inner"
 
 // Encode returns the object's bytes.
 func (f *InnerFile) Encode() []byte {
-	b := []byte(innerMagic)
-	b = binary.AppendUvarint(b, f.N)
-	b = binary.AppendUvarint(b, f.Token)
-	b = binary.AppendUvarint(b, uint64(f.BlockSize))
-	b = binary.AppendUvarint(b, uint64(f.FileSize))
+	b := appendCheckpointHead([]byte(innerMagic), f.N, f.Token, f.BlockSize, f.FileSize)
 	b = binary.AppendUvarint(b, uint64(f.Unit))
 	b = appendPageList(b, f.Pages)
 	b = append(b, f.Data...)

@@ -322,11 +322,7 @@ func (r *Record2) Encode() []byte {
 
 // Encode returns the bytes of c as a version-2 checkpoint.
 func (c *Checkpoint2) Encode() []byte {
-	b := []byte(checkpointMagic2)
-	b = binary.AppendUvarint(b, c.N)
-	b = binary.AppendUvarint(b, c.Token)
-	b = binary.AppendUvarint(b, uint64(c.BlockSize))
-	b = binary.AppendUvarint(b, uint64(c.FileSize))
+	b := appendCheckpointHead([]byte(checkpointMagic2), c.N, c.Token, c.BlockSize, c.FileSize)
 	b = appendEntries2(b, c.Blocks, c.N, false)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
