@@ -36,6 +36,10 @@ func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 // ErrCorrupt reports an object that does not decode.
 var ErrCorrupt = errors.New("s3vfs: corrupt metadata object")
 
+// ErrUnknownVersion reports a metadata object of a format version newer
+// than this release reads.
+var ErrUnknownVersion = errors.New("s3vfs: unknown format version")
+
 // NBlocks returns the number of blocks of blockSize bytes in a file of
 // fileSize bytes.
 func NBlocks(fileSize, blockSize int64) int64 {
@@ -159,6 +163,10 @@ func open(b []byte, magic string) *decoder {
 	d := &decoder{}
 	if len(b) < len(magic)+4 || string(b[:len(magic)]) != magic {
 		d.err = fmt.Errorf("%w: unknown format (not a version %c %s object)", ErrCorrupt, magic[6], kindOf(magic))
+		if len(b) >= len(magic) && string(b[:6]) == magic[:6] && b[6] > magic[6] && b[6] <= '9' && b[7] == '\n' {
+			d.err = fmt.Errorf("%w: a version %c %s, written by a newer release of s3vfs: upgrade to read it",
+				ErrUnknownVersion, b[6], kindOf(magic))
+		}
 		return d
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])

@@ -67,6 +67,10 @@ type Record2 struct {
 	Delta   []Entry2 // sorted by Idx, all < NBlocks; cumulative since Base
 	Inline  PageList // the pages carried, a subset of Changed
 	Pages   []byte   // their bytes, in page order (see PageLen)
+
+	// Record version 3 (origin.go); zero in a version-2 record.
+	Made    Made    // how commit N was made
+	Lineage Lineage // for a branch: where the objects of older commits live
 }
 
 // Checkpoint2 is a version-2 checkpoint: the full map at commit N.
@@ -309,14 +313,22 @@ func (d *decoder) overlay(e Entry2, blockLen, blockSize int64, table []OverlayRe
 	return ov
 }
 
-// Encode returns the bytes of r as a version-2 record.
+// Encode returns the bytes of r as a version-2 record, or version 3 when
+// it says how it was made or names a lineage.
 func (r *Record2) Encode() []byte {
-	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(recordMagic2))
+	magic := recordMagic2
+	if r.version3() {
+		magic = recordMagic3
+	}
+	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(magic))
 	b = binary.AppendUvarint(b, uint64(r.Unit))
 	b = appendPageList(b, r.Changed)
 	b = appendEntries2(b, r.Delta, r.N, true)
 	b = appendPageList(b, r.Inline)
 	b = append(b, r.Pages...)
+	if r.version3() {
+		b = r.appendOrigin(b)
+	}
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
@@ -327,9 +339,13 @@ func (c *Checkpoint2) Encode() []byte {
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
-// DecodeRecord2 decodes and checks the version-2 record b.
+// DecodeRecord2 decodes and checks the version-2 or version-3 record b.
 func DecodeRecord2(b []byte) (*Record2, error) {
+	v3 := hasMagic(b, recordMagic3)
 	d := open(b, recordMagic2)
+	if v3 {
+		d = open(b, recordMagic3)
+	}
 	h := d.recordHead()
 	r := &Record2{N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
 		Time: h.time, Writer: h.writer, Base: h.base}
@@ -360,6 +376,9 @@ func DecodeRecord2(b []byte) (*Record2, error) {
 		if pages := d.fixed(int(total), "inline pages"); d.err == nil && total > 0 {
 			r.Pages = pages
 		}
+	}
+	if v3 {
+		d.origin(r)
 	}
 	d.end()
 	if d.err == nil && !slices.Equal(r.inlineBlocks(), r.selfOverlaid()) {
@@ -413,10 +432,11 @@ func EntriesFromV1(es []Entry) []Entry2 {
 	return out
 }
 
-// DecodeAnyRecord decodes a record of either version (by its magic). A
-// version-2 record comes back as a record whose V2 field holds it.
+// DecodeAnyRecord decodes a record of any version (by its magic). A
+// version-2 or version-3 record comes back as a record whose V2 field
+// holds it.
 func DecodeAnyRecord(b []byte) (*Record, error) {
-	if len(b) < len(recordMagic2) || string(b[:len(recordMagic2)]) != recordMagic2 {
+	if !hasMagic(b, recordMagic2) && !hasMagic(b, recordMagic3) {
 		return DecodeRecord(b)
 	}
 	r2, err := DecodeRecord2(b)
@@ -439,6 +459,11 @@ func (rec *Record) Bytes() []byte {
 		return rec.V2.Encode()
 	}
 	return rec.Encode()
+}
+
+// hasMagic reports whether b starts with magic.
+func hasMagic(b []byte, magic string) bool {
+	return len(b) >= len(magic) && string(b[:len(magic)]) == magic
 }
 
 // DecodeAnyCheckpoint decodes a checkpoint of either version (by its

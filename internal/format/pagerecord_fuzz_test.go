@@ -35,15 +35,26 @@ func checkEntries2(t *testing.T, es []Entry2, blockSize, fileSize int64, dense b
 // decode to an error or to a record that keeps the format's rules and
 // survives re-encoding unchanged; a corrupted byte of a valid record is
 // always an error.
-func FuzzDecodeRecord2(f *testing.F) {
+func FuzzDecodeRecord2(f *testing.F) { fuzzRecord(f, recordMagic2) }
+
+// FuzzDecodeRecord3 is FuzzDecodeRecord2 for version-3 records: the same
+// rules, and an origin and lineage that keep theirs.
+func FuzzDecodeRecord3(f *testing.F) { fuzzRecord(f, recordMagic3) }
+
+// fuzzRecord fuzzes the decoder of records of one version, seeded with
+// the samples of that version.
+func fuzzRecord(f *testing.F, magic string) {
 	for _, r := range sampleRecords2() {
 		enc := r.Encode()
+		if !hasMagic(enc, magic) {
+			continue
+		}
 		f.Add(enc, false, uint16(0), byte(0))
-		f.Add(enc[len(recordMagic2):len(enc)-4], true, uint16(len(enc)/2), byte(0x10))
+		f.Add(enc[len(magic):len(enc)-4], true, uint16(len(enc)/2), byte(0x10))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, seal bool, pos uint16, flip byte) {
 		if seal {
-			b = sealed(recordMagic2, b)
+			b = sealed(magic, b)
 		}
 		r, err := DecodeRecord2(b)
 		if err != nil {
@@ -54,6 +65,7 @@ func FuzzDecodeRecord2(f *testing.F) {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
 		checkEntries2(t, r.Delta, r.BlockSize, r.FileSize, false, r.N)
+		checkOrigin(t, r)
 		limit := NPages(r.FileSize, r.Unit)
 		var carried int64
 		for p, page := range r.Carried() {
@@ -67,6 +79,23 @@ func FuzzDecodeRecord2(f *testing.F) {
 		}
 		checkReencoding(t, "record", r.Encode(), DecodeRecord2, func(r2 *Record2) bool { return sameRecord2(r, r2) }, pos, flip)
 	})
+}
+
+// checkOrigin checks the rules of a decoded record's version-3 fields.
+func checkOrigin(t *testing.T, r *Record2) {
+	t.Helper()
+	if r.Made.By >= madeByEnd || r.Made.hasCommit() && (r.Made.Commit == 0 || r.Made.Commit >= r.N) ||
+		r.Made.hasKey() && ValidateKey(r.Made.Key) != nil || !r.Made.hasKey() && r.Made.Key != "" ||
+		r.Made.By == ByBranch && len(r.Lineage) == 0 || len(r.Lineage) > maxLineage {
+		t.Fatalf("decoded a record made %+v, lineage %+v, of commit %d", r.Made, r.Lineage, r.N)
+	}
+	limit := r.N
+	for _, a := range r.Lineage {
+		if a.Commit == 0 || a.Commit >= limit || ValidateKey(a.Key) != nil {
+			t.Fatalf("decoded a lineage %+v for commit %d", r.Lineage, r.N)
+		}
+		limit = a.Commit
+	}
 }
 
 // FuzzDecodeCheckpoint2 is FuzzDecodeCheckpoint for version-2
