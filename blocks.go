@@ -56,7 +56,7 @@ func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int6
 	if s.legacy != nil {
 		return db.readLegacyBlock(ctx, s, idx)
 	}
-	name := format.BlockName(db.key, idx, ref)
+	name := format.BlockName(s.keyOf(db.key, ref.Commit), idx, ref)
 	data, err := db.vfs.store.Get(ctx, name)
 	if err != nil {
 		return nil, err

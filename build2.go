@@ -22,15 +22,16 @@ func (db *database) build2(ctx context.Context, rec *format.Record, prev *snapsh
 	default:
 		fb = db.prefetchFirstBlock(ctx, rec)
 		done := db.prefetchFirstOverlay(ctx, rec.V2)
-		pi := db.prefetchInner(ctx, rec.Base)
-		bs, blocks, err := db.readBaseEntries(ctx, rec.Base)
+		pi := db.prefetchInner(ctx, rec.V2.Lineage, rec.Base)
+		bs, blocks, err := db.readBaseEntries(ctx, rec.V2.Lineage, rec.Base)
 		done()
 		if err == nil && bs != rec.BlockSize {
 			err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.key, format.ErrCorrupt)
 		}
 		if err == nil {
 			baseMap, baseOverlays = baseOf(blocks)
-			inner, err = pi.wait(ctx, db.key, &snapshot{blockSize: bs, blocks: baseMap, overlays: baseOverlays}, db.vfs.opts.hooks.log)
+			c := &snapshot{blockSize: bs, blocks: baseMap, overlays: baseOverlays, lineage: rec.V2.Lineage}
+			inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.log)
 		}
 		if err != nil {
 			<-pi.done
@@ -44,14 +45,14 @@ func (db *database) build2(ctx context.Context, rec *format.Record, prev *snapsh
 	return s, nil
 }
 
-// readBaseEntries reads checkpoint ref, of either format version: its
-// block size and its entries as version-2 entries.
-func (db *database) readBaseEntries(ctx context.Context, ref format.CheckpointRef) (int64, []format.Entry2, error) {
+// readBaseEntries reads checkpoint ref of a map of lineage lin, of either
+// format version: its block size and its entries as version-2 entries.
+func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) (int64, []format.Entry2, error) {
 	type base struct {
 		blockSize int64
 		blocks    []format.Entry2
 	}
-	b, err := readImmutable(ctx, db, format.CheckpointName(db.key, ref.N, ref.Token), func(data []byte) (base, error) {
+	b, err := readImmutable(ctx, db, format.CheckpointName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (base, error) {
 		n, token, bs, blocks, err := format.DecodeAnyCheckpoint(data)
 		if err == nil && (n != ref.N || token != ref.Token) {
 			err = fmt.Errorf("%w: it names another commit", format.ErrCorrupt)
@@ -76,7 +77,7 @@ func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record
 			if r.N == rec.N {
 				continue // the record itself, read already
 			}
-			wg.Go(func() { db.overlayRecord(ctx, r) })
+			wg.Go(func() { db.overlayRecord(ctx, rec.Lineage, r) })
 		}
 	}
 	return wg.Wait

@@ -31,7 +31,7 @@ func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 	if s.legacy != nil {
 		return f.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
 	}
-	if err := v.requireSafeStore(ctx, db.key, db.disk(), s.n > 0); err != nil {
+	if err := v.requireSafeStore(ctx, db.key, db.disk(), !s.empty()); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 	defer v.storeCheckSettled(ctx)
@@ -232,7 +232,7 @@ func (db *database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, 
 		wg.Go(func() { got[i], errs[i] = db.vfs.records.Get(ctx, db.key, n+uint64(i)) })
 	}
 	wg.Wait()
-	for i := 1; i < len(got) && errs[0] == nil; i++ {
+	for i := 1; i < len(got) && errs[0] == nil && !reservesKey(got[0]); i++ {
 		if errors.Is(errs[i], ErrNotFound) {
 			db.recent.ProveNewest(n+uint64(i)-1, start)
 			break

@@ -79,7 +79,7 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 	for idx, ov := range p.next.overlays {
 		if buf, ok := f.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
 			if data := buf[:format.BlockLen(idx, s.blockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
-				db.cache().Add(overlaidID(db.key, p.next.entry(idx)), data)
+				db.cache().Add(overlaidID(db.key, p.next.lineage, p.next.entry(idx)), data)
 			}
 		}
 	}

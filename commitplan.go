@@ -17,9 +17,10 @@ import (
 
 // commitAttempt is what identifies one attempt at a commit.
 type commitAttempt struct {
-	token  uint64    // random, per attempt (newToken)
-	time   time.Time // for the record (commitTime)
-	writer string    // Options.WriterID
+	token  uint64      // random, per attempt (newToken)
+	time   time.Time   // for the record (commitTime)
+	writer string      // Options.WriterID
+	made   format.Made // how the commit is made, when not by a transaction (a merge); version 2 only
 }
 
 // commitPlan is what a commit writes, and what it makes once published.

@@ -262,7 +262,9 @@ func buildPlan2(key string, s *snapshot, w tx.Writes, written []blockChange, fol
 		Time: a.time, Writer: a.writer,
 		Base: s.base, Unit: unit,
 		Changed: changed, Inline: inline, Pages: pages,
-		Delta: mergeEntries2(s.deltaEntries(), entries, newLen, s),
+		Delta:   mergeEntries2(s.deltaEntries(), entries, newLen, s),
+		Made:    a.made,
+		Lineage: s.lineage,
 	}
 	p.encoded = p.rec.Encode()
 	p.next = s.successor(p.rec, len(p.encoded), entries, newLen)
@@ -370,6 +372,7 @@ func (s *snapshot) successor(rec *format.Record2, size int, entries map[int64]fo
 		blocks: s.blocks.With(n, refs),
 		base:   rec.Base, baseMap: s.baseMap, baseOverlays: s.baseOverlays, inner: s.inner,
 		format: 2, overlays: ovs, delta2: delta,
+		lineage: rec.Lineage,
 	}
 }
 

@@ -35,7 +35,15 @@ type snapshot struct {
 
 	baseOverlays map[int64]*format.Overlay // the overlays of the base checkpoint, reused like baseMap
 	inner        *innerPages               // the base checkpoint's inner pages, reused like baseMap; nil for none
+
+	lineage format.Lineage // for a branch: where the objects of commits up to its branch point live (record n's)
+	removed bool           // record n says the database was removed (remove.go): no database, a new one starts at n+1
 }
+
+// keyOf returns the key under which the objects commit c wrote live, for
+// the database at key: key itself, or for a branch, a database it was
+// made from.
+func (s *snapshot) keyOf(key string, c uint64) string { return s.lineage.KeyOf(key, c) }
 
 // recordSnapshot returns the snapshot record rec makes: block map blocks,
 // over baseMap, the map of its base checkpoint.
@@ -54,7 +62,7 @@ func recordSnapshot(rec *format.Record, blocks, baseMap format.BlockMap) *snapsh
 }
 
 // empty reports whether s is a database with nothing in it yet.
-func (s *snapshot) empty() bool { return s.n == 0 && s.legacy == nil }
+func (s *snapshot) empty() bool { return (s.n == 0 || s.removed) && s.legacy == nil }
 
 // blockID returns a name that identifies the bytes of block idx (the
 // object name, for a Python-layout block with its ETag), as the block
@@ -64,13 +72,13 @@ func (s *snapshot) blockID(key string, idx int64) (string, bool) {
 		return legacyBlockName(key, idx) + "#" + s.legacy.etags[idx], true
 	}
 	if ov := s.overlays[idx]; ov != nil {
-		return overlaidID(key, s.entry(idx)), true
+		return overlaidID(key, s.lineage, s.entry(idx)), true
 	}
 	ref := s.blocks.Get(idx)
 	if ref.IsHole() {
 		return "", false
 	}
-	return format.BlockName(key, idx, ref), true
+	return format.BlockName(s.keyOf(key, ref.Commit), idx, ref), true
 }
 
 // database is the state one process shares among every connection to one
@@ -157,7 +165,7 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.
 				return nil, err
 			}
 		}
-		if prev != nil && prev.n > 0 {
+		if prev != nil && !prev.empty() {
 			return nil, fmt.Errorf("s3vfs: %s: every commit record is gone (was the database deleted?)", db.key)
 		}
 		if prev != nil {
@@ -214,6 +222,12 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 // build makes the snapshot of rec, reading its base checkpoint unless prev
 // already has it, and block 0 alongside the checkpoint (firstblock.go).
 func (db *database) build(ctx context.Context, rec *format.Record, prev *snapshot) (*snapshot, error) {
+	switch rec.Made().By {
+	case format.Reserved:
+		return nil, db.noDatabaseAt(rec)
+	case format.Removed:
+		return db.removedSnapshot(rec), nil
+	}
 	if rec.V2 != nil {
 		return db.build2(ctx, rec, prev)
 	}

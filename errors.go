@@ -1,6 +1,9 @@
 package s3vfs
 
-import "github.com/s3vfs/s3vfs/internal/store"
+import (
+	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
+)
 
 // Errors that classify S3 failures; match them with [errors.Is]. They are
 // the values of the store (internal/store), so errors from any layer
@@ -26,3 +29,8 @@ var (
 //	Key    string // the object, or the prefix of a listing
 //	Err    error  // the cause, classified
 type Error = store.Error
+
+// ErrUnknownVersion reports an object of the bucket in a format version
+// newer than this release reads (a record of a later release): upgrade
+// s3vfs to read the database. Match it with [errors.Is].
+var ErrUnknownVersion = format.ErrUnknownVersion

@@ -441,7 +441,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 			return err
 		}
 		// The commit waits for the store's self-test; run it meanwhile.
-		db.vfs.startStoreCheck(db.key, db.disk(), f.snap.n > 0)
+		db.vfs.startStoreCheck(db.key, db.disk(), !f.snap.empty())
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock

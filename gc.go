@@ -121,6 +121,11 @@ type GCReport struct {
 	Grace     time.Duration
 
 	Unknown int // objects under the database's folders with names s3vfs does not write; left alone
+
+	// Branches is the number of branches made from the database
+	// ([VFS.Branch]) that exist: each keeps the version it was made
+	// from, and what that version needs, counted as live.
+	Branches int
 }
 
 // String formats the report in a few lines.
@@ -198,6 +203,7 @@ type collector struct {
 	liveBlocks  map[blockID]bool
 	liveCkpts   map[format.CheckpointRef]bool
 	liveRecords map[uint64]bool // records whose pages a retained version overlays (format version 2)
+	pinned      map[uint64]bool // versions branches were made from (branch.go): retained as long as they exist
 	report      GCReport
 }
 
@@ -211,6 +217,9 @@ func (c *collector) run(ctx context.Context) error {
 		c.records = append(c.records, listed{Object: store.Object{Key: format.RecordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := c.listBranches(ctx); err != nil {
 		return err
 	}
 	if err := c.listAll(ctx, c.key+"/"+format.BlocksDir+"/", kindBlock); err != nil {
@@ -344,9 +353,10 @@ func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) er
 }
 
 // retention splits the records into those of retained versions and
-// garbage. Version m is retained if it is the head, or if it was the head
-// at some moment within the retention: record m+1 was written less than
-// Retention before the collection started. A record missing from the
+// garbage. Version m is retained if it is the head, if a branch was made
+// from it, or if it was the head at some moment within the retention:
+// record m+1 was written less than Retention before the collection
+// started. A record missing from the
 // listing is judged by the next one above it, written no earlier.
 func (c *collector) retention() (retained, garbage []listed) {
 	if len(c.records) == 0 {
@@ -356,13 +366,16 @@ func (c *collector) retention() (retained, garbage []listed) {
 	head := c.records[len(c.records)-1]
 	c.report.Head = head.commit
 	for i, r := range c.records {
-		if r.commit != head.commit && c.records[i+1].LastModified.Add(lastModifiedSlack).Before(cutoff) {
+		readable := r.commit == head.commit || !c.records[i+1].LastModified.Add(lastModifiedSlack).Before(cutoff)
+		if !readable && !c.pinned[r.commit] {
 			garbage = append(garbage, r)
 			continue
 		}
 		retained = append(retained, r)
+		if readable && c.report.Oldest == 0 {
+			c.report.Oldest = r.commit
+		}
 	}
-	c.report.Oldest = retained[0].commit
 	return retained, garbage
 }
 
@@ -404,6 +417,21 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	// The record that reserved a branch's key is no version.
+	if len(recs) > 1 && recs[0].Made().By == format.Reserved && c.report.Oldest == recs[0].N {
+		c.report.Oldest = recs[1].N
+	}
+	// The versions up to a database's removal are no versions: their
+	// records stay a while (remove.go), their objects are gone.
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Made().By == format.Removed {
+			recs = recs[i+1:]
+			break
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
 	head := recs[len(recs)-1]
 	c.report.HeadSize = head.FileSize
 
@@ -431,7 +459,7 @@ func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	g.SetLimit(c.v.opts.Concurrency)
 	for i, b := range bases {
 		g.Go(func() error {
-			_, es, err := db.readBaseEntries(gctx, b)
+			_, es, err := db.readBaseEntries(gctx, byBase[b][0].Lineage(), b)
 			ckpts[i] = es
 			return err
 		})

@@ -20,6 +20,20 @@ type Commit struct {
 	Size          int64     // the size of the database file, in bytes
 	BlocksChanged int       // blocks the commit changed: block objects it wrote and, in format version 2, blocks it carried pages of in its record
 	Checkpoint    bool      // whether the commit also wrote a full checkpoint
+
+	// How the commit was made, as its record says: only a version-2
+	// record can (a writer set to Options.FormatVersion 1 marks nothing).
+	Made   string // how the commit was made when not by a SQLite transaction: "restore", "deserialize", "migrate", "branch" or "merge"; empty for a transaction
+	From   uint64 // for a restore: the commit it brought back; for a branch or a merge: the commit of Source it was made from
+	Source string // for a branch: the database it was made from; for a merge: the branch merged in
+}
+
+// setMade fills the fields of c that say how it was made, from m.
+func (c *Commit) setMade(m format.Made) {
+	if m.By == format.ByTransaction {
+		return
+	}
+	c.Made, c.From, c.Source = m.By.String(), m.Commit, m.Key
 }
 
 // History iterates over the versions of the database at key that are still
@@ -55,6 +69,12 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 			if errors.Is(err, ErrNotFound) {
 				continue // collected since the listing: no longer kept
 			}
+			if err == nil && d.removed {
+				return // the versions before are of a database removed
+			}
+			if err == nil && d.noDatabase {
+				continue // no version: a key reserved for a branch
+			}
 			if err == nil && d.format2 && c.N != ns[0] && !readableVersion(created, c.N, start, v.opts.Retention) {
 				continue // kept for the pages a later version overlays, not as a version
 			}
@@ -68,7 +88,9 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 // described is a Commit and the format version of its record.
 type described struct {
 	Commit
-	format2 bool
+	format2    bool
+	noDatabase bool // a record that reserves the key for a branch, or marks it removed: no version
+	removed    bool // a record that marks the database removed: the versions before it are gone
 }
 
 // describe reads record n (and its checkpoint, if the commit wrote one).
@@ -78,19 +100,23 @@ func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 		return described{}, err
 	}
 	c, err := describeRecord(ctx, db, rec)
-	return described{c, rec.V2 != nil}, err
+	m := rec.Made()
+	return described{c, rec.V2 != nil, m.NoDatabase(), m.By == format.Removed}, err
 }
 
 // describeRecord is describe of record rec, read already.
 func describeRecord(ctx context.Context, db *database, rec *format.Record) (Commit, error) {
 	n := rec.N
 	c := Commit{N: n, Time: rec.Time, Writer: rec.Writer, Size: rec.FileSize}
+	if rec.V2 != nil {
+		c.setMade(rec.V2.Made)
+	}
 	entries := rec.Entries2()
 	if rec.Base == (format.CheckpointRef{N: n, Token: rec.Token}) {
 		// It wrote a checkpoint: the blocks it set are there (in version
 		// 2 its delta lists only block 0 and the blocks it carries pages of).
 		c.Checkpoint = true
-		_, ck, err := db.readBaseEntries(ctx, rec.Base)
+		_, ck, err := db.readBaseEntries(ctx, rec.Lineage(), rec.Base)
 		if err != nil {
 			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.key, err)
 		}

@@ -22,6 +22,12 @@ type Info struct {
 	Blocks        int64     // block objects the commit references
 	FormatVersion int       // the storage format version of the newest commit, 1 or 2 (see docs/format.md); 0 for the Python layout
 	Layout        string    // "s3vfs", or "python" for a database of the Python library sqlite-s3vfs (read-only until migrated)
+
+	// BranchOf and BranchPoint say, for a branch ([VFS.Branch]), the
+	// database it was made from and the commit of it; empty and 0 for a
+	// database that is not a branch.
+	BranchOf    string
+	BranchPoint uint64
 }
 
 // Info returns the description of the newest commit of the database at
@@ -49,6 +55,9 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 		}
 		info.Commit, info.Time, info.Writer = s.n, s.time, rec.Writer
 		info.FormatVersion, info.Layout = max(s.format, 1), "s3vfs"
+		if len(s.lineage) > 0 {
+			info.BranchOf, info.BranchPoint = s.lineage[0].Key, s.lineage[0].Commit
+		}
 	}
 	if s.size >= 100 {
 		b0, err := db.readBlock(ctx, s, 0)

@@ -234,13 +234,14 @@ type pendingInner struct {
 	err  error
 }
 
-// prefetchInner starts fetching the inner pages of checkpoint ref, from
-// the disk cache if it holds them (readImmutable).
-func (db *database) prefetchInner(ctx context.Context, ref format.CheckpointRef) *pendingInner {
+// prefetchInner starts fetching the inner pages of checkpoint ref of a
+// map of lineage lin, from the disk cache if it holds them
+// (readImmutable).
+func (db *database) prefetchInner(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) *pendingInner {
 	pi := &pendingInner{ref: ref, done: make(chan struct{})}
 	go func() {
 		defer close(pi.done)
-		pi.f, pi.err = readImmutable(ctx, db, format.InnerName(db.key, ref.N, ref.Token), func(data []byte) (*format.InnerFile, error) {
+		pi.f, pi.err = readImmutable(ctx, db, format.InnerName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (*format.InnerFile, error) {
 			f, err := format.DecodeInner(data)
 			if err == nil && (f.N != ref.N || f.Token != ref.Token) {
 				err = fmt.Errorf("%w: the inner pages name another checkpoint", format.ErrCorrupt)

@@ -176,6 +176,7 @@ func TestLegacyMigrateToDeleteLegacy(t *testing.T) {
 	if err != nil || info.BlockSize != 65536 {
 		t.Fatalf("info %+v, %v: want block size 65536", info, err)
 	}
+	wantMade(t, e.vfs, history(t, e.vfs, "new.db"), "new.db", r.Commit, "migrate", 0, magicR3)
 	// Nothing left to migrate.
 	if _, err := e.vfs.Migrate(context.Background(), "old.db", nil); !errors.Is(err, s3vfs.ErrNoDatabase) {
 		t.Fatalf("Migrate after the old objects are gone: %v, want ErrNoDatabase", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -46,7 +47,9 @@ type MigrateReport struct {
 
 // Migrate copies the database that the Python library sqlite-s3vfs keeps
 // at key into the s3vfs format, as one atomic commit, in place or to
-// o.To; the old objects are kept unless o.DeleteLegacy. It verifies the
+// o.To; the old objects are kept unless o.DeleteLegacy. [VFS.History]
+// lists the commit as a migration ([Commit].Made; not under
+// Options.FormatVersion 1, whose records cannot say so). It verifies the
 // result before it reports success or deletes anything: the new commit
 // serializes to the same bytes as the old database (the change counter
 // aside, which s3vfs serves) and passes PRAGMA integrity_check. Running
@@ -96,7 +99,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 		r := newSerialReader(src.blocksOf(ctx, old))
 		defer r.Close()
 		counted := &progressReader{r: bufio.NewReaderSize(r, 1<<20), total: old.size, progress: opts.Progress}
-		if report.Commit, err = v.deserialize(ctx, dest, counted, deserializeOptions{blockSize: bs, overLegacy: true}); err != nil {
+		if report.Commit, err = v.deserialize(ctx, dest, counted, deserializeOptions{blockSize: bs, overLegacy: true, by: format.ByMigrate}); err != nil {
 			return report, fmt.Errorf("s3vfs: migrate %s to %s: %w", key, dest, err)
 		}
 		if err := v.verifyMigration(ctx, src, old, dest, report.Commit); err != nil {
@@ -215,7 +218,8 @@ func (v *VFS) integrityCheck(key string, n uint64) error {
 	name := "s3vfs-check-" + format.TokenString(newToken())
 	vfs.Register(name, v)
 	defer vfs.Unregister(name)
-	conn, err := sqlite3.OpenFlags(fmt.Sprintf("file:%s?vfs=%s&commit=%d", key, name, n), sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)
+	uri := fmt.Sprintf("file:%s?vfs=%s&commit=%d", (&url.URL{Path: key}).EscapedPath(), name, n)
+	conn, err := sqlite3.OpenFlags(uri, sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)
 	if err != nil {
 		return fmt.Errorf("s3vfs: checking commit %d of %s: %w", n, key, err)
 	}

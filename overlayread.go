@@ -25,13 +25,14 @@ func overlayRecordID(key string, n, token uint64) string {
 	return format.RecordName(key, n) + "#" + format.TokenString(token)
 }
 
-// overlaidID names the bytes of block idx read through entry e in the
-// block cache: its base object, the last overlay record and the CRC32C of
-// the merge, which together fix them.
-func overlaidID(key string, e format.Entry2) string {
+// overlaidID names the bytes of block idx read through entry e of the
+// database at key with lineage lin in the block cache: its base object,
+// the last overlay record and the CRC32C of the merge, which together fix
+// them.
+func overlaidID(key string, lin format.Lineage, e format.Entry2) string {
 	id := key + "/" + format.BlocksDir + "/" + format.Pad(uint64(e.Idx), 12) + "+"
 	if !e.Ref.IsHole() {
-		id = format.BlockName(key, e.Idx, e.Ref) + "+"
+		id = format.BlockName(lin.KeyOf(key, e.Ref.Commit), e.Idx, e.Ref) + "+"
 	}
 	if n := len(e.Ov.Recs); n > 0 {
 		id += strconv.FormatUint(e.Ov.Recs[n-1].N, 10) + "." + format.TokenString(e.Ov.Recs[n-1].Token)
@@ -47,7 +48,7 @@ const maxOverlayFanOut = 128
 // cache, or merged from its base object and records, fetched in parallel.
 func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
 	e := s.entry(idx)
-	id := overlaidID(db.key, e)
+	id := overlaidID(db.key, s.lineage, e)
 	v := db.vfs
 	if data, ok := db.cache().Get(id); ok {
 		v.stats.hits.Add(1)
@@ -67,14 +68,14 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 		var base []byte
 		if !e.Ref.IsHole() {
 			g.Go(func() (err error) {
-				base, err = db.readObject(gctx, format.BlockName(db.key, idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.n)
+				base, err = db.readObject(gctx, format.BlockName(s.keyOf(db.key, e.Ref.Commit), idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.n)
 				return err
 			})
 		}
 		recs := make([]*format.Record2, len(e.Ov.Recs))
 		for i, r := range e.Ov.Recs {
 			g.Go(func() (err error) {
-				recs[i], err = db.overlayRecord(gctx, r)
+				recs[i], err = db.overlayRecord(gctx, s.lineage, r)
 				return err
 			})
 		}
@@ -116,10 +117,12 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 	})
 }
 
-// overlayRecord returns the record r names, decoded: from the cache, or
-// fetched once, and checked to be that very record.
-func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*format.Record2, error) {
-	id := overlayRecordID(db.key, r.N, r.Token)
+// overlayRecord returns the record r names in a map of lineage lin,
+// decoded: from the cache, or fetched once, and checked to be that very
+// record.
+func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r format.OverlayRef) (*format.Record2, error) {
+	key := lin.KeyOf(db.key, r.N)
+	id := overlayRecordID(key, r.N, r.Token)
 	data, ok := db.cache().Get(id)
 	if !ok {
 		var err error
@@ -131,7 +134,7 @@ func (db *database) overlayRecord(ctx context.Context, r format.OverlayRef) (*fo
 				rec, err := format.DecodeRecord2(b)
 				return err == nil && rec.N == r.N && rec.Token == r.Token
 			}, func(ctx context.Context) ([]byte, error) {
-				return db.vfs.records.Get(ctx, db.key, r.N)
+				return db.vfs.records.Get(ctx, key, r.N)
 			})
 			if err != nil {
 				return nil, err

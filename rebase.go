@@ -135,6 +135,11 @@ func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*f
 // rebaseProbe, or all those up to the head the process knows and the one
 // after. Past maxRebaseDistance records it returns nil and the zero time.
 func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, first int) ([]*format.Record, time.Time, error) {
+	for i, r := range out {
+		if r.Made().By == format.Reserved {
+			return out[:i], time.Time{}, nil // see below
+		}
+	}
 	for width := first; len(out) < maxRebaseDistance; width = rebaseProbe {
 		next := n + uint64(len(out)) + 1
 		if head, _ := db.known.get(); head != nil && head.n >= next {
@@ -169,6 +174,12 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 				}
 				db.recent.ProveNewest(last, start)
 				return out, start, nil
+			}
+			if r.Made().By == format.Reserved {
+				// The key of a branch: its numbering jumps from this
+				// record to the branch's first, so a missing record
+				// proves nothing; a listing finds the head.
+				return out, time.Time{}, nil
 			}
 			out = append(out, r)
 		}

@@ -20,10 +20,11 @@ import (
 // on top of it, publishretry.go). The blocks are uploaded once, under the
 // commit number of the first try; each try writes its own checkpoint.
 
-// replacement is one Deserialize or Restore. It is safe for concurrent
-// use by the uploads of the attempt.
+// replacement is one Deserialize, Restore or migration. It is safe for
+// concurrent use by the uploads of the attempt.
 type replacement struct {
-	op        string // "deserialize" or "restore", for errors
+	op        string      // "deserialize" or "restore", for errors
+	made      format.Made // how its commit is made, as a version-2 record says (a version-1 record cannot)
 	token     uint64
 	blockSize int64
 	size      int64        // the file size of the version
@@ -113,8 +114,11 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 // head.n+1, with an empty delta over the checkpoint it names, and that
 // checkpoint, to upload first. In format version 2 (format2) the record is
 // a version-2 record that lists every page of the file as changed and, as
-// every version-2 record does, block 0 in its delta; the checkpoint stays
-// a version-1 one, since a replacement's blocks have no overlay. A
+// every version-2 record does, block 0 in its delta, and says how the
+// commit was made (a.made: record version 3); the checkpoint stays a
+// version-1 one, since a replacement's blocks have no overlay. A
+// version-1 record has no field for a.made: the commit is then not marked
+// as a restore, a Deserialize or a migration. A
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
@@ -123,7 +127,7 @@ func planReplacement(key string, head *snapshot, a *replacement, blocks format.B
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if format2 {
-		rec := replacementRecord2(n, head.n, a, blocks, at)
+		rec := replacementRecord2(n, head.n, a, blocks, at, head.lineage)
 		return rec.Header(len(rec.Encode())), ckpt
 	}
 	rec := &format.Record{
@@ -136,16 +140,19 @@ func planReplacement(key string, head *snapshot, a *replacement, blocks format.B
 }
 
 // replacementRecord2 is the version-2 record of replacement a as commit n
-// over parent: every page changed, nothing inline, block 0 in the delta.
-// Its page unit is the block size: with every page listed, a finer unit
-// would say nothing more.
-func replacementRecord2(n, parent uint64, a *replacement, blocks format.BlockMap, at commitAttempt) *format.Record2 {
+// over parent: every page changed, nothing inline, block 0 in the delta,
+// made as a.made says, with the lineage of a branch (a restore on a
+// branch names objects of its source). Its page unit is the block size:
+// with every page listed, a finer unit would say nothing more.
+func replacementRecord2(n, parent uint64, a *replacement, blocks format.BlockMap, at commitAttempt, lineage format.Lineage) *format.Record2 {
 	rec := &format.Record2{
 		N: n, Parent: parent, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
 		Time: at.time, Writer: at.writer,
-		Base: format.CheckpointRef{N: n, Token: a.token},
-		Unit: a.blockSize,
+		Base:    format.CheckpointRef{N: n, Token: a.token},
+		Unit:    a.blockSize,
+		Made:    a.made,
+		Lineage: lineage,
 	}
 	if a.size > 0 {
 		rec.Changed = format.PageList{}.AddRun(0, format.NPages(a.size, rec.Unit))
@@ -179,8 +186,12 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
+		if err := blocksElsewhere(blocks, a.token, head); err != nil {
+			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
+		}
 		at := commitAttempt{token: a.token, time: commitTime(head.time), writer: v.opts.WriterID}
-		format2 := v.opts.FormatVersion >= 2
+		// A branch's records carry its lineage, which version 1 cannot.
+		format2 := v.opts.FormatVersion >= 2 || len(head.lineage) > 0
 		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
 		next := replacementSnapshot(rec, blocks)
 		uploads := []tx.Upload{ckpt}
@@ -220,4 +231,25 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			return 0, a.abandon(ctx, v, err)
 		}
 	}
+}
+
+// blocksElsewhere returns an error if a block of blocks that the attempt
+// with token uploaded carries a commit number that head does not read
+// under the key: the key was made a branch, whose lineage sends those
+// numbers to its source, or the database was removed, which deletes the
+// objects of those numbers, after the attempt named its blocks.
+func blocksElsewhere(blocks format.BlockMap, token uint64, head *snapshot) error {
+	floor, why := head.lineage.Point(), ""
+	if floor > 0 {
+		why = "the key was made a branch of " + head.lineage[0].Key
+	}
+	if head.removed {
+		floor, why = head.n, "the database was removed"
+	}
+	for _, ref := range blocks.All() {
+		if ref.Token == token && ref.Commit <= floor {
+			return fmt.Errorf("%s while this ran: nothing was published; run it again", why)
+		}
+	}
+	return nil
 }

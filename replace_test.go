@@ -1,6 +1,7 @@
 package s3vfs
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -58,6 +59,32 @@ func TestPlanReplacement2(t *testing.T) {
 	s := replacementSnapshot(rec, blocks)
 	if s.format != 2 || s.n != 5 || s.size != 1300 || !reflect.DeepEqual(s.blocks, blocks) || len(s.overlays) != 0 {
 		t.Errorf("snapshot = %+v", s)
+	}
+}
+
+// A replacement's version-2 record says how it was made, in record
+// version 3; a version-1 record cannot, and is written all the same.
+func TestPlanReplacementMade(t *testing.T) {
+	head := planSnap(4, 1024)
+	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
+	made := format.Made{By: format.ByRestore, Commit: 2}
+	a := &replacement{made: made, token: 9, blockSize: planBS, size: 1300}
+	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
+	rec, _ := planReplacement("db", head, a, blocks, at, true)
+	data := rec.Bytes()
+	if !bytes.HasPrefix(data, []byte("s3vfsR3\n")) {
+		t.Errorf("the record starts %q, want record version 3", data[:8])
+	}
+	got, err := format.DecodeAnyRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.V2 == nil || got.V2.Made != made {
+		t.Errorf("the record decodes as %+v, want made %+v", got.V2, made)
+	}
+	rec1, _ := planReplacement("db", head, a, blocks, at, false)
+	if got, err := format.DecodeAnyRecord(rec1.Bytes()); err != nil || got.V2 != nil {
+		t.Errorf("in format version 1: %+v, %v; want a version-1 record", got, err)
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 // publishing that version as a new commit on top of the newest one:
 // nothing is rewritten, the history is kept, and a restore can itself be
 // undone by restoring the commit before it. Commit n must be within the
-// retention (see [VFS.History]). It returns the number of the new commit.
+// retention (see [VFS.History]). It returns the number of the new commit,
+// which History lists as a restore of n ([Commit].Made and From; not
+// under Options.FormatVersion 1, whose records cannot say so).
 //
 // Blocks the newest version shares with commit n are reused; the others
 // are copied (read, checked, and written anew), because a commit may only
@@ -43,7 +45,8 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 	if err != nil {
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
-	a := &replacement{op: "restore", token: newToken(), blockSize: target.blockSize, size: target.size}
+	a := &replacement{op: "restore", made: format.Made{By: format.ByRestore, Commit: n},
+		token: newToken(), blockSize: target.blockSize, size: target.size}
 	if target.size > 0 && v.opts.FormatVersion >= 2 {
 		block0, err := db.readBlock(ctx, target, 0)
 		if err != nil {

@@ -415,7 +415,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 func (v *VFS) requireExisting(ctx context.Context, db *database) error {
 	exists := func() bool {
 		head, _ := db.known.get()
-		return head != nil && (head.n > 0 || head.legacy != nil)
+		return head != nil && !head.empty()
 	}
 	if exists() {
 		return nil

@@ -74,6 +74,19 @@ func (c scenarioConfig) String() string {
 	return s
 }
 
+// mergeable reports whether a branch merges in c: its blocks hold whole
+// SQLite pages (of any size, if the header is encrypted).
+func (c scenarioConfig) mergeable() bool {
+	bs := c.blockSize
+	if bs == 0 {
+		bs = s3vfs.DefaultBlockSize
+	}
+	if c.encrypted {
+		return bs >= 65536 && bs&(bs-1) == 0
+	}
+	return bs%c.pageSize == 0
+}
+
 func (c scenarioConfig) options() *s3vfs.Options {
 	o := &s3vfs.Options{BlockSize: c.blockSize, Staleness: c.staleness}
 	if c.cacheOff {
@@ -379,6 +392,7 @@ var scenarios = []scenario{
 	{name: "vacuum", run: scenarioVacuum},
 	{name: "time travel", run: scenarioTimeTravel},
 	{name: "serialize and deserialize", run: scenarioSerialize},
+	{name: "branch, merge and remove", run: scenarioBranch},
 }
 
 // fill inserts n rows with ids from first into t(id, v, pad) in one
@@ -647,4 +661,70 @@ func scenarioSerialize(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	checkT(t, h.reopen("serialize-copy.db"), 500, sum)
+}
+
+// scenarioBranch: a branch reads as its source did, merges back a change
+// the source did not touch, keeps to itself and leaves its source alone
+// after, is branched again, has a conflicting merge refused, and is
+// removed.
+func scenarioBranch(t *testing.T, h *harness) {
+	ctx := context.Background()
+	db := h.open("trunk.db")
+	createT(t, db)
+	sum := fill(t, db, 1, 300)
+	if _, err := h.newVFS().Branch(ctx, "trunk.db", 0, "twig.db"); err != nil {
+		t.Fatal(err)
+	}
+	twig := h.reopen("twig.db")
+	checkT(t, twig, 300, sum)
+
+	mustExec(t, twig, "UPDATE t SET pad = 'merged' WHERE id = 1")
+	_, err := h.newVFS().Merge(ctx, "twig.db", "trunk.db")
+	if !h.config.mergeable() {
+		// Blocks that cut pages: a merge could mix two versions of one.
+		if err == nil || !strings.Contains(err.Error(), "a merge takes whole pages") {
+			t.Fatalf("a merge with blocks that do not hold whole pages: %v", err)
+		}
+		mustExec(t, h.reopen("trunk.db"), "UPDATE t SET pad = 'merged' WHERE id = 1")
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	trunk := h.reopen("trunk.db")
+	checkT(t, trunk, 300, sum)
+	var pad string
+	if err := trunk.QueryRow("SELECT pad FROM t WHERE id = 1").Scan(&pad); err != nil || pad != "merged" {
+		t.Fatalf("after the merge the trunk's row 1 has pad %q (%v)", pad, err)
+	}
+
+	twigSum := sum + fill(t, twig, 1001, 50)
+	trunkSum := sum + fill(t, h.reopen("trunk.db"), 2001, 50) // db's snapshot may be older than the merge (staleness=)
+	checkT(t, h.reopen("trunk.db"), 350, trunkSum)
+	checkT(t, h.reopen("twig.db"), 350, twigSum)
+	if _, err := h.newVFS().Branch(ctx, "twig.db", 0, "leaf.db"); err != nil {
+		t.Fatal(err)
+	}
+	checkT(t, h.reopen("leaf.db"), 350, twigSum)
+
+	// Both appended rows to t: its last page changed both ways.
+	v := h.newVFS()
+	before, err := v.Info(ctx, "trunk.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Merge(ctx, "twig.db", "trunk.db"); h.config.mergeable() && !errors.Is(err, s3vfs.ErrMergeConflict) || err == nil {
+		t.Fatalf("a merge of pages changed both ways: %v, want a conflict", err)
+	}
+	if after, err := h.newVFS().Info(ctx, "trunk.db"); err != nil || after.Commit != before.Commit {
+		t.Fatalf("a refused merge moved the trunk from %d to %d (%v)", before.Commit, after.Commit, err)
+	}
+
+	if err := v.Remove(ctx, "twig.db"); !errors.Is(err, s3vfs.ErrBranchesLive) {
+		t.Fatalf("removing a branch that has a branch: %v", err)
+	}
+	for _, key := range []string{"leaf.db", "twig.db"} {
+		if err := v.Remove(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkT(t, h.reopen("trunk.db"), 350, trunkSum)
 }

@@ -2,6 +2,7 @@ package s3vfs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -143,6 +144,8 @@ func (r *serialReader) Close() error {
 // Options.BlockSize for a new one) and uploaded in parallel as it is read,
 // so memory stays bounded. Input that is not a SQLite database is refused
 // with an error matching [ErrNotDatabase], and nothing is published.
+// [VFS.History] lists the commit as made by Deserialize ([Commit].Made;
+// not under Options.FormatVersion 1, whose records cannot say so).
 func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 	_, err := v.deserialize(ctx, key, r, deserializeOptions{})
 	return err
@@ -150,8 +153,9 @@ func (v *VFS) Deserialize(ctx context.Context, key string, r io.Reader) error {
 
 // deserializeOptions are the settings of deserialize beyond Deserialize's.
 type deserializeOptions struct {
-	blockSize  int64 // of the new blocks; 0: the database's, or Options.BlockSize for a new one
-	overLegacy bool  // replace a Python-layout database at the key (migrate.go), rather than refuse
+	blockSize  int64         // of the new blocks; 0: the database's, or Options.BlockSize for a new one
+	overLegacy bool          // replace a Python-layout database at the key (migrate.go), rather than refuse
+	by         format.MadeBy // how the commit is made, as its record says; zero: format.ByDeserialize
 }
 
 // deserialize is Deserialize; it returns the number of the published commit.
@@ -173,7 +177,7 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 	if err != nil {
 		return 0, err
 	}
-	a := &replacement{op: "deserialize", token: newToken(), blockSize: bs}
+	a := &replacement{op: "deserialize", made: format.Made{By: cmp.Or(o.by, format.ByDeserialize)}, token: newToken(), blockSize: bs}
 	blocks, err := db.uploadStream(ctx, a, r, head.n+1)
 	if err != nil {
 		return 0, a.abandon(ctx, v, err)

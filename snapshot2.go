@@ -34,6 +34,7 @@ func snapshotOf2(rec *format.Record2, size int, baseMap format.BlockMap, baseOve
 		blocks: baseMap.With(n, refs),
 		base:   rec.Base, baseMap: baseMap, baseOverlays: baseOverlays,
 		format: 2, overlays: overlays, delta2: delta,
+		lineage: rec.Lineage,
 	}
 }
 

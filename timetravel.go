@@ -66,6 +66,9 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 	if err != nil {
 		return nil, err
 	}
+	if rec.Made().NoDatabase() {
+		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the database was removed by then", ErrNoCommit, db.vfs.store.Bucket, db.key, p.asOf.Format(time.RFC3339Nano))
+	}
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
@@ -97,6 +100,9 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if rec.Made().NoDatabase() {
+		return nil, gone // a key reserved for a branch, or a database removed: no version
 	}
 	if ok, err := db.readableWith(ctx, rec, <-next); err != nil || !ok {
 		if err == nil {
@@ -222,7 +228,14 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 			lo = mid
 		}
 	}
-	return get(lo)
+	r, err := get(lo)
+	if err == nil && r.Made().NoDatabase() {
+		// The record that reserved a branch's key, or one of a removed
+		// database: no version then.
+		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: no database then (a branch not made yet, or a database removed)",
+			ErrNoCommit, db.vfs.store.Bucket, db.key, t.Format(time.RFC3339Nano))
+	}
+	return r, err
 }
 
 // SerializeAt is [VFS.Serialize] for commit n instead of the newest: the

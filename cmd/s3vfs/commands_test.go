@@ -26,7 +26,7 @@ import (
 func TestHelp(t *testing.T) {
 	c := newCLI(t)
 	r := c.ok("", "help")
-	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info", "log", "gc", "restore", "bench", "doctor"} {
+	for _, cmd := range []string{"demo", "import", "export", "query", "shell", "info", "log", "gc", "restore", "branch", "rm", "bench", "doctor"} {
 		if !strings.Contains(r.stdout, cmd) {
 			t.Errorf("help does not list %s", cmd)
 		}

@@ -221,6 +221,7 @@ func TestJSONFlags(t *testing.T) {
 		{"info", "--format", "json", db}, {"info", "--json", db},
 		{"query", "--json", db, "SELECT x FROM t"}, {"log", "--json", db},
 		{"gc", "--dry-run", "--format", "json", db},
+		{"branch", "--format", "json", db, c.url("j-branch.db")},
 	} {
 		r := c.ok("", args...)
 		if out := strings.TrimSpace(r.stdout); !json.Valid([]byte(out)) || out == "" {

@@ -28,6 +28,8 @@ of the database. The report counts objects and bytes:
 	          period (or still in flight): a later collection may free them
 	garbage   what no retained version needs: what a collection frees
 	deleted   what this collection deleted
+	branches  branches made from the database ("s3vfs branch"), shown if
+	          any: each keeps the commit it was made from
 
 It LISTs the key's objects (one request per 1,000), reads the record of
 every retained commit, and deletes in batches of 1,000.
@@ -104,10 +106,11 @@ func printGCReportJSON(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) e
 		Garbage   count  `json:"garbage"`
 		Deleted   count  `json:"deleted"`
 		Unknown   int    `json:"unknown"`
+		Branches  int    `json:"branches"`
 	}{
 		t.String(), dryRun, fmtDuration(rep.Retention), fmtDuration(rep.Grace),
 		rep.Head, rep.HeadSize, rep.Oldest,
-		cnt(rep.Live), cnt(rep.Pending), cnt(rep.Garbage), cnt(rep.Deleted), rep.Unknown,
+		cnt(rep.Live), cnt(rep.Pending), cnt(rep.Garbage), cnt(rep.Deleted), rep.Unknown, rep.Branches,
 	})
 }
 
@@ -127,6 +130,9 @@ func printGCReport(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) error
 	}
 	if rep.Unknown > 0 {
 		fmt.Fprintf(tw, "unknown:\t%s (names s3vfs does not write; left alone)\n", plural(rep.Unknown, "object"))
+	}
+	if rep.Branches > 0 {
+		fmt.Fprintf(tw, "branches:\t%d (each keeps the commit it was made from, counted as live)\n", rep.Branches)
 	}
 	return tw.Flush()
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3vfs/s3vfs"
 )
 
 // logEntry is one commit as "s3vfs log --format json" prints it.
@@ -20,6 +22,9 @@ type logEntry struct {
 	Blocks     int       `json:"blocks"`
 	Checkpoint bool      `json:"checkpoint"`
 	Writer     string    `json:"writer"`
+	Made       string    `json:"made"`
+	From       uint64    `json:"from"`
+	Source     string    `json:"source"`
 }
 
 func (c *cli) log(args ...string) []logEntry {
@@ -98,8 +103,13 @@ func TestHistoryCommands(t *testing.T) {
 			t.Errorf("commit %d is later than commit %d", e.Commit, l[i-1].Commit)
 		}
 	}
-	if e := l[3]; !e.Checkpoint || e.Blocks != len(want[1])/4096 {
-		t.Errorf("import commit: %+v, want a checkpoint and %d blocks", e, len(want[1])/4096)
+	if e := l[3]; !e.Checkpoint || e.Blocks != len(want[1])/4096 || e.Made != "deserialize" || e.From != 0 || e.Source != "" {
+		t.Errorf("import commit: %+v, want a checkpoint, %d blocks, made by deserialize", e, len(want[1])/4096)
+	}
+	for _, e := range l[:3] {
+		if e.Made != "" || e.From != 0 || e.Source != "" {
+			t.Errorf("commit %d, a transaction, is listed as made: %+v", e.Commit, e)
+		}
 	}
 	if e := l[0]; e.Blocks == 0 || e.Blocks >= len(want[4])/4096 {
 		t.Errorf("commit 4 wrote %d blocks, want some but not all", e.Blocks)
@@ -109,7 +119,8 @@ func TestHistoryCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || strings.Join(recs[0], ",") != "commit,time,size,blocks,checkpoint,writer" || recs[1][0] != "4" || recs[2][0] != "3" {
+	if len(recs) != 3 || strings.Join(recs[0], ",") != "commit,time,size,blocks,checkpoint,writer,made" ||
+		recs[1][0] != "4" || recs[2][0] != "3" || recs[1][6] != "" || recs[2][6] != "" {
 		t.Errorf("log --limit 2: %q", recs)
 	}
 	r = c.ok("", "history", "--format", "table", db)
@@ -173,9 +184,10 @@ func TestHistoryCommands(t *testing.T) {
 	if r := c.ok("", "query", db, "SELECT count(*) FROM t"); r.stdout != "count(*)\n2001\n" {
 		t.Errorf("after restore: %q", r.stdout)
 	}
-	if l := c.log(db); len(l) != 5 || l[0].Commit != 5 || !l[0].Checkpoint {
+	if l := c.log(db); len(l) != 5 || l[0].Commit != 5 || !l[0].Checkpoint || l[0].Made != "restore" || l[0].From != 2 || l[0].Source != "" || l[1].Made != "" {
 		t.Errorf("log after restore: %+v", l)
 	}
+	checkLogMarks(t, c, db)
 
 	// gc --dry-run reports and deletes nothing.
 	before := c.keys("h.db/")
@@ -236,6 +248,68 @@ func TestHistoryCommands(t *testing.T) {
 	c.fails(1, []string{"commit 4 of " + db + " is no longer kept"}, "query", "--commit", "4", db, "SELECT 1")
 	c.fails(1, []string{"no commit of " + db + " as of", "before the oldest commit kept"}, "query", "--asof", asof, db, "SELECT 1")
 	c.fails(1, []string{"no commit of " + db + " as of", "before the oldest commit kept"}, "export", "--asof", asof, db, "gone.db")
+}
+
+// checkLogMarks checks how log prints the marks of db as TestHistoryCommands
+// leaves it before collecting: commit 5 a restore of 2, commit 1 an import,
+// the others transactions; in JSON without the keys a transaction lacks.
+func checkLogMarks(t *testing.T, c *cli, db string) {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(c.ok("", "log", "--format", "csv", db).stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMade := []string{"made", "restore of 2", "", "", "", "deserialize"}
+	if len(recs) != len(wantMade) {
+		t.Fatalf("log --format csv after restore: %q", recs)
+	}
+	for i, r := range recs {
+		if r[len(r)-1] != wantMade[i] {
+			t.Errorf("log --format csv after restore, row %d: made %q, want %q", i, r[len(r)-1], wantMade[i])
+		}
+	}
+	table := c.ok("", "log", "--format", "table", db).stdout
+	for _, w := range []string{" made ", "│ restore of 2 ", "│ deserialize "} {
+		if !strings.Contains(table, w) {
+			t.Errorf("log table after restore lacks %q:\n%s", w, table)
+		}
+	}
+	var rows []map[string]any
+	out := c.ok("", "log", "--json", db).stdout
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("log json: %v\n%s", err, out)
+	}
+	if len(rows) != 5 || rows[0]["made"] != "restore" || rows[0]["from"] != 2.0 || rows[4]["made"] != "deserialize" {
+		t.Errorf("log --json after restore:\n%s", out)
+	}
+	for _, k := range []string{"made", "from", "source"} {
+		if _, ok := rows[1][k]; ok {
+			t.Errorf("log --json gives a transaction the key %q:\n%s", k, out)
+		}
+	}
+	if _, ok := rows[0]["source"]; ok {
+		t.Errorf("log --json gives a restore the key \"source\":\n%s", out)
+	}
+}
+
+// The column made of log, for every way a commit is made; branches and
+// merges name the database and the commit they were made from.
+func TestLogMadeText(t *testing.T) {
+	for _, tc := range []struct {
+		cm   s3vfs.Commit
+		want string
+	}{
+		{s3vfs.Commit{N: 3}, ""},
+		{s3vfs.Commit{N: 13, Made: "restore", From: 12}, "restore of 12"},
+		{s3vfs.Commit{N: 1, Made: "deserialize"}, "deserialize"},
+		{s3vfs.Commit{N: 1, Made: "migrate"}, "migrate"},
+		{s3vfs.Commit{N: 41, Made: "branch", From: 40, Source: "src.db"}, "branch of src.db@40"},
+		{s3vfs.Commit{N: 52, Made: "merge", From: 44, Source: "try.db"}, "merge of try.db@44"},
+	} {
+		if got := madeText(tc.cm); got != tc.want {
+			t.Errorf("madeText(%+v) = %q, want %q", tc.cm, got, tc.want)
+		}
+	}
 }
 
 // Bad input to the history commands: one line naming the cause and the

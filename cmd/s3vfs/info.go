@@ -15,7 +15,8 @@ const infoHelp = `
 Usage: s3vfs info [flags] s3://BUCKET/KEY
 
 Describes the newest commit of the database: block size, page size, file
-size, commit number, time and writer, storage format version, and the
+size, commit number, time and writer, storage format version, for a
+branch the database and commit it was made from ("s3vfs branch"), and the
 objects under the key with their total size. Counting the objects LISTs
 the key's whole prefix (one request per 1,000 objects); --no-list skips it.
 
@@ -73,6 +74,8 @@ type infoOutput struct {
 	Commit        uint64     `json:"commit,omitempty"`
 	CommitTime    *time.Time `json:"commit_time,omitempty"`
 	Writer        string     `json:"writer,omitempty"`
+	BranchOf      string     `json:"branch_of,omitempty"`    // for a branch: the database it was made from, s3://BUCKET/KEY
+	BranchPoint   uint64     `json:"branch_point,omitempty"` // and the commit of it
 	BlockSize     int64      `json:"block_size"`
 	PageSize      int64      `json:"page_size"`
 	FileSize      int64      `json:"file_size"`
@@ -93,6 +96,9 @@ func newInfoOutput(t target, info s3vfs.Info) infoOutput {
 		ct := info.Time.UTC()
 		out.CommitTime = &ct
 	}
+	if info.BranchOf != "" {
+		out.BranchOf, out.BranchPoint = target{bucket: t.bucket, key: info.BranchOf}.String(), info.BranchPoint
+	}
 	return out
 }
 
@@ -111,6 +117,9 @@ func (out infoOutput) print(w io.Writer) error {
 		fmt.Fprintf(tw, "commit:\t%d\n", out.Commit)
 		fmt.Fprintf(tw, "commit time:\t%s\n", out.CommitTime.Format(time.RFC3339))
 		fmt.Fprintf(tw, "writer:\t%s\n", out.Writer)
+	}
+	if out.BranchOf != "" {
+		fmt.Fprintf(tw, "branch of:\t%s at commit %d\n", out.BranchOf, out.BranchPoint)
 	}
 	fmt.Fprintf(tw, "block size:\t%d\n", out.BlockSize)
 	fmt.Fprintf(tw, "page size:\t%d\n", out.PageSize)

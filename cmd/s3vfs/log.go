@@ -17,11 +17,14 @@ Usage: s3vfs log [flags] s3://BUCKET/KEY
 Lists the commits of the database that are still kept, newest first: the
 newest, and every one within the retention that garbage collection has
 not removed. For each: its number, time, the size of the database file,
-the block objects it wrote, whether it wrote a full checkpoint, and the
-writer. Any of them can be exported (s3vfs export --commit N) or
-restored (s3vfs restore). It costs one LIST per 1,000 commits and one
-GET per commit listed (two for a checkpoint); --limit stops early.
-"s3vfs history" is the same command.
+the block objects it wrote, whether it wrote a full checkpoint, the
+writer, and how it was made when not by a transaction (column made):
+"restore of N" (s3vfs restore of commit N), "deserialize" (s3vfs
+import), "migrate" (s3vfs migrate), "branch of KEY@N" or "merge of
+KEY@N"; a writer set to format version 1 marks none. Any of them can be
+exported (s3vfs export --commit N) or restored (s3vfs restore). It costs
+one LIST per 1,000 commits and one GET per commit listed (two for a
+checkpoint); --limit stops early. "s3vfs history" is the same command.
 
 Output is a table on a terminal and CSV otherwise, unless --format says.
 
@@ -80,7 +83,7 @@ func (c *logCommand) Run(ctx context.Context, args []string) error {
 	return printCommits(c, commits, *format)
 }
 
-var logColumns = []string{"commit", "time", "size", "blocks", "checkpoint", "writer"}
+var logColumns = []string{"commit", "time", "size", "blocks", "checkpoint", "writer", "made"}
 
 func logRow(cm s3vfs.Commit) []string {
 	return []string{
@@ -90,7 +93,20 @@ func logRow(cm s3vfs.Commit) []string {
 		strconv.Itoa(cm.BlocksChanged),
 		strconv.FormatBool(cm.Checkpoint),
 		cm.Writer,
+		madeText(cm),
 	}
+}
+
+// madeText says how cm was made, for the column made: "restore of 12",
+// "branch of src.db@40", "deserialize"; empty for a transaction.
+func madeText(cm s3vfs.Commit) string {
+	switch {
+	case cm.Source != "":
+		return fmt.Sprintf("%s of %s@%d", cm.Made, cm.Source, cm.From)
+	case cm.From != 0:
+		return fmt.Sprintf("%s of %d", cm.Made, cm.From)
+	}
+	return cm.Made
 }
 
 func printCommits(c *logCommand, commits []s3vfs.Commit, format string) error {
@@ -111,10 +127,13 @@ func printCommits(c *logCommand, commits []s3vfs.Commit, format string) error {
 			Blocks     int       `json:"blocks"`
 			Checkpoint bool      `json:"checkpoint"`
 			Writer     string    `json:"writer"`
+			Made       string    `json:"made,omitempty"`
+			From       uint64    `json:"from,omitempty"`
+			Source     string    `json:"source,omitempty"`
 		}
 		rows := make([]row, len(commits))
 		for i, cm := range commits {
-			rows[i] = row{cm.N, cm.Time.UTC(), cm.Size, cm.BlocksChanged, cm.Checkpoint, cm.Writer}
+			rows[i] = row{cm.N, cm.Time.UTC(), cm.Size, cm.BlocksChanged, cm.Checkpoint, cm.Writer, cm.Made, cm.From, cm.Source}
 		}
 		e := json.NewEncoder(c.stdout)
 		e.SetIndent("", "  ")

@@ -1,6 +1,6 @@
 // Command s3vfs imports, exports, queries and inspects SQLite databases kept
 // in an S3 bucket by the s3vfs library, lists their history, restores old
-// versions and collects garbage.
+// versions, branches and removes databases, and collects garbage.
 //
 // Databases are named s3://BUCKET/KEY. AWS settings come from the standard
 // chain (environment, shared config and credentials files), with --profile,
@@ -91,6 +91,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd = &gcCommand{ioStreams: std}
 	case "restore":
 		cmd = &restoreCommand{ioStreams: std}
+	case "branch":
+		cmd = &branchCommand{ioStreams: std}
+	case "merge":
+		cmd = &mergeCommand{ioStreams: std}
+	case "rm":
+		cmd = &rmCommand{ioStreams: std}
 	case "bench":
 		cmd = &benchCommand{ioStreams: std}
 	case "doctor":
@@ -129,6 +135,9 @@ Commands:
 	log      list the commits kept (or "history"):  s3vfs log s3://bucket/app.db
 	gc       delete what no kept version needs:     s3vfs gc --dry-run s3://bucket/app.db
 	restore  publish an old commit as the newest:   s3vfs restore s3://bucket/app.db 1234
+	branch   a new database from a commit, no copy: s3vfs branch s3://bucket/app.db@1234 s3://bucket/test.db
+	merge    bring a branch's changes back:         s3vfs merge s3://bucket/test.db s3://bucket/app.db
+	rm       remove a database and its history:    s3vfs rm --yes s3://bucket/test.db
 	bench    measure against a local S3 server:     s3vfs bench --latency 20ms
 	doctor   test the store behind a bucket:        s3vfs doctor s3://bucket
 	migrate  move a Python sqlite-s3vfs database:   s3vfs migrate s3://bucket/app.db

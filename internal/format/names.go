@@ -70,7 +70,7 @@ func ValidateKey(key string) error {
 			return bad("it has an empty path segment ('//')", "remove the repeated '/'")
 		case ".", "..":
 			return bad("it has a '.' or '..' segment", "use a clean path")
-		case BlocksDir, CommitsDir, CheckpointsDir, StoreCheckDir:
+		case BlocksDir, CommitsDir, CheckpointsDir, StoreCheckDir, BranchesDir:
 			return bad("it uses the reserved segment "+seg, "choose another name for that folder")
 		}
 	}
@@ -138,4 +138,33 @@ func Pad(v uint64, width int) string {
 		s = strings.Repeat("0", width-len(s)) + s
 	}
 	return s
+}
+
+// BranchesDir is the folder of a database's branch registrations
+// ([BranchName]).
+const BranchesDir = "_branches"
+
+// BranchName is the object that registers dst as a branch of the
+// database at src made at commit n: garbage collection of src keeps
+// version n while it exists.
+func BranchName(src string, n uint64, dst string) string {
+	return BranchPrefix(src) + Pad(n, 19) + "/" + dst
+}
+
+// BranchPrefix is the prefix of the branch registrations of the database
+// at key.
+func BranchPrefix(key string) string { return key + "/" + BranchesDir + "/" }
+
+// ParseBranchName returns the commit and the branch a registration of
+// the database at key names.
+func ParseBranchName(key, name string) (n uint64, dst string, ok bool) {
+	s, ok := strings.CutPrefix(name, BranchPrefix(key))
+	if !ok || len(s) < 21 || s[19] != '/' {
+		return 0, "", false
+	}
+	n, err := strconv.ParseUint(s[:19], 10, 64)
+	if err != nil || n == 0 || ValidateKey(s[20:]) != nil {
+		return 0, "", false
+	}
+	return n, s[20:], true
 }

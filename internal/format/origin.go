@@ -13,9 +13,9 @@ import (
 
 const recordMagic3 = "s3vfsR3\n"
 
-// maxLineage bounds the ancestors a record may name: a branch of a branch
-// of … this deep is refused when it is made.
-const maxLineage = 16
+// MaxLineage bounds the ancestors a record may name: a branch of a
+// branch of … deeper is refused when it is made.
+const MaxLineage = 16
 
 // MadeBy says how a commit was made.
 type MadeBy uint8
@@ -28,6 +28,8 @@ const (
 	ByMigrate                   // migration from the Python library's layout
 	ByBranch                    // the first commit of a branch of Made.Key at its commit Made.Commit
 	ByMerge                     // a merge of branch Made.Key at its commit Made.Commit
+	Reserved                    // record 1 of a key being made a branch of Made.Key at Made.Commit: no database yet
+	Removed                     // the last record of a database being removed: no database any more
 	madeByEnd
 )
 
@@ -46,6 +48,10 @@ func (m MadeBy) String() string {
 		return "branch"
 	case ByMerge:
 		return "merge"
+	case Reserved:
+		return "reserved"
+	case Removed:
+		return "removed"
 	}
 	return fmt.Sprintf("MadeBy(%d)", uint8(m))
 }
@@ -59,8 +65,18 @@ type Made struct {
 }
 
 // hasCommit reports whether m names a commit; hasKey, a database.
-func (m Made) hasCommit() bool { return m.By == ByRestore || m.By == ByBranch || m.By == ByMerge }
-func (m Made) hasKey() bool    { return m.By == ByBranch || m.By == ByMerge }
+func (m Made) hasCommit() bool { return m.By == ByRestore || m.hasKey() }
+func (m Made) hasKey() bool    { return m.By == ByBranch || m.By == ByMerge || m.By == Reserved }
+
+// ownCommit reports whether m's commit is one before the record's own:
+// of the same database (a restore), or of the source a branch continues
+// the numbering of. A merge names a commit of the branch merged, a
+// reservation that of the database to be branched: numbers of their own.
+func (m Made) ownCommit() bool { return m.By == ByRestore || m.By == ByBranch }
+
+// NoDatabase reports whether a record made so holds no database: it
+// reserves a key for a branch, or marks one removed.
+func (m Made) NoDatabase() bool { return m.By == Reserved || m.By == Removed }
 
 // Ancestor is a database a branch was made from: the objects of its
 // commits up to Commit live under Key (or under an ancestor of Key).
@@ -131,7 +147,7 @@ func (d *decoder) origin(r *Record2) {
 	r.Made.By = MadeBy(by)
 	if r.Made.hasCommit() {
 		r.Made.Commit = d.uvarint("made from commit")
-		if d.err == nil && (r.Made.Commit == 0 || r.Made.Commit >= r.N) {
+		if d.err == nil && (r.Made.Commit == 0 || r.Made.Commit >= r.N && r.Made.ownCommit()) {
 			d.fail("made from commit")
 		}
 	}
@@ -139,7 +155,7 @@ func (d *decoder) origin(r *Record2) {
 		r.Made.Key = d.key("made from key")
 	}
 	n := d.uvarint("lineage")
-	if d.err == nil && n > maxLineage {
+	if d.err == nil && n > MaxLineage {
 		d.fail("lineage")
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
@@ -162,6 +178,11 @@ func (d *decoder) origin(r *Record2) {
 	if d.err == nil && r.Made.By == ByBranch && len(r.Lineage) == 0 {
 		d.fail("lineage") // a branch names its source
 	}
+	// A record of no database is empty: reserving a key, it is record 1.
+	if d.err == nil && r.Made.NoDatabase() && (r.FileSize != 0 || len(r.Delta) > 0 || len(r.Changed) > 0 ||
+		r.Made.By == Reserved && (r.N != 1 || len(r.Lineage) > 0)) {
+		d.fail("made by")
+	}
 }
 
 // key decodes a database key and checks it can name one.
@@ -175,4 +196,22 @@ func (d *decoder) key(what string) string {
 		d.fail(what)
 	}
 	return s
+}
+
+// Lineage returns the lineage rec names: empty unless it is a version-3
+// record of a branch.
+func (rec *Record) Lineage() Lineage {
+	if rec.V2 == nil {
+		return nil
+	}
+	return rec.V2.Lineage
+}
+
+// Made returns how rec's commit was made: by a transaction unless it is a
+// version-3 record that says otherwise.
+func (rec *Record) Made() Made {
+	if rec.V2 == nil {
+		return Made{}
+	}
+	return rec.V2.Made
 }

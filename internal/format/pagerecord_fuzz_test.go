@@ -84,9 +84,10 @@ func fuzzRecord(f *testing.F, magic string) {
 // checkOrigin checks the rules of a decoded record's version-3 fields.
 func checkOrigin(t *testing.T, r *Record2) {
 	t.Helper()
-	if r.Made.By >= madeByEnd || r.Made.hasCommit() && (r.Made.Commit == 0 || r.Made.Commit >= r.N) ||
+	if r.Made.By >= madeByEnd || r.Made.hasCommit() && (r.Made.Commit == 0 || r.Made.Commit >= r.N && r.Made.ownCommit()) ||
 		r.Made.hasKey() && ValidateKey(r.Made.Key) != nil || !r.Made.hasKey() && r.Made.Key != "" ||
-		r.Made.By == ByBranch && len(r.Lineage) == 0 || len(r.Lineage) > maxLineage {
+		r.Made.By == ByBranch && len(r.Lineage) == 0 || len(r.Lineage) > MaxLineage ||
+		r.Made.NoDatabase() && (r.FileSize != 0 || len(r.Delta) > 0) || r.Made.By == Reserved && r.N != 1 {
 		t.Fatalf("decoded a record made %+v, lineage %+v, of commit %d", r.Made, r.Lineage, r.N)
 	}
 	limit := r.N

@@ -59,6 +59,12 @@ func sampleRecords2() []*Record2 {
 	}, {
 		N: 43, Parent: 42, Token: 6, BlockSize: 512, FileSize: 0, Time: t0, Writer: "w", Unit: 512,
 		Lineage: Lineage{{"main.db", 25}},
+	}, {
+		N: 1, Token: 7, BlockSize: 4096, Time: t0, Writer: "w", Unit: 4096,
+		Made: Made{By: Reserved, Commit: 80, Key: "main.db"},
+	}, {
+		N: 81, Parent: 80, Token: 8, BlockSize: 4096, Time: t0, Writer: "w", Unit: 4096,
+		Made: Made{By: Removed},
 	}}
 }
 
@@ -278,5 +284,25 @@ func TestNewerVersionNamed(t *testing.T) {
 	_, err := DecodeAnyRecord(enc)
 	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "version 7 commit record") || !strings.Contains(err.Error(), "upgrade") {
 		t.Fatalf("a version-7 record: %v", err)
+	}
+}
+
+// TestRecord3RefusedByOlderReaders: a release before record version 3
+// decoded a record by its magic, as version 2 if it was s3vfsR2 and as
+// version 1 otherwise; both decoders refuse a version-3 record (so an
+// older reader refuses a branch, "unknown format", rather than read it
+// without its lineage).
+func TestRecord3RefusedByOlderReaders(t *testing.T) {
+	for _, r := range sampleRecords2() {
+		enc := r.Encode()
+		if !hasMagic(enc, recordMagic3) {
+			continue
+		}
+		if _, err := DecodeRecord(enc); err == nil || !strings.Contains(err.Error(), "unknown format") {
+			t.Errorf("record %d: the version-1 decoder: %v", r.N, err)
+		}
+		if d := open(enc, recordMagic2); d.err == nil {
+			t.Errorf("record %d: the version-2 magic check passed", r.N)
+		}
 	}
 }

@@ -1,0 +1,260 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
+)
+
+// Branches (docs/history.md, "Branches"; docs/design.md, "Branches"): a
+// branch is a database whose first record, numbered after the commit it
+// was made from, names that commit's objects where they are. Its records
+// carry a lineage that says under which key the objects of older commits
+// live; the source keeps a registration that its garbage collection
+// reads, so that the version the branch was made from stays.
+
+// ErrBranchesLive reports a database that cannot be removed because
+// branches of it exist: remove them first.
+var ErrBranchesLive = errors.New("s3vfs: the database has branches")
+
+// Branch makes a new database at dst that reads as commit n of the
+// database at src (0: the newest), and returns the number of its first
+// commit (n+1: a branch continues the numbering of its source). It copies
+// no block: the branch names the source's objects, and its own commits
+// write objects of its own. It costs a fixed number of requests whatever
+// the size of the database.
+//
+// The branch is a database like any other: read, written, collected,
+// restored, branched again. Writes to either never change what the other
+// reads. [VFS.History] and [VFS.Info] say where it came from. Garbage
+// collection of src keeps version n for as long as the branch exists;
+// [VFS.Remove] of the branch releases it.
+//
+// dst must hold no database. Both keys are in the VFS's bucket: a branch
+// names objects, and objects cannot be named across buckets (copy with
+// [VFS.Serialize] and [VFS.Deserialize] instead). Commit n must be a
+// readable version of src (see [VFS.History]); the newest always is.
+func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uint64, error) {
+	fail := func(err error) (uint64, error) {
+		return 0, fmt.Errorf("s3vfs: branch %s of %s: %w", dst, src, err)
+	}
+	if err := validateBranchKeys(src, dst); err != nil {
+		return fail(err)
+	}
+	if err := v.requireSafeStore(ctx, dst, v.disk, false); err != nil {
+		return fail(err)
+	}
+	defer v.storeCheckSettled(ctx)
+	from := v.acquire(src)
+	defer v.release(from)
+	s, err := from.branchable(ctx, n)
+	if err != nil {
+		return fail(err)
+	}
+	to := v.acquire(dst)
+	defer v.release(to)
+	if err := to.reserveForBranch(ctx, src, s); err != nil {
+		return fail(err)
+	}
+	reg := format.BranchName(src, s.n, dst)
+	cleanup := context.WithoutCancel(ctx) // undone even when ctx ends
+	if err := v.store.Put(ctx, reg, []byte("s3vfs branch\n")); err != nil {
+		return fail(errors.Join(err, to.unreserve(cleanup)))
+	}
+	if err := from.stillReadable(ctx, s); err != nil {
+		return fail(errors.Join(err, v.store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
+	}
+	rec := branchRecord(src, s, commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID})
+	if err := v.records.Create(ctx, dst, rec.N, rec.Encode()); err != nil {
+		// Nothing else can create it while the key is reserved: an
+		// error here is the store's; whether the record landed is
+		// unknown, so the registration stays (it only keeps objects).
+		return fail(err)
+	}
+	return rec.N, nil
+}
+
+// validateBranchKeys checks the keys of a branch.
+func validateBranchKeys(src, dst string) error {
+	if err := format.ValidateKey(src); err != nil {
+		return err
+	}
+	if err := format.ValidateKey(dst); err != nil {
+		return err
+	}
+	if src == dst {
+		return errors.New("a database cannot be a branch of itself: name another key")
+	}
+	return nil
+}
+
+// branchable returns the version of db a branch is made from: commit n,
+// or the newest for 0. It must be a version of this database (not one
+// older than a branch's own first commit), and not too deep a branch.
+func (db *database) branchable(ctx context.Context, n uint64) (*snapshot, error) {
+	var s *snapshot
+	var err error
+	if n == 0 {
+		s, err = db.refresh(ctx, 0)
+	} else {
+		s, err = db.snapshotAt(ctx, n)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case s.legacy != nil:
+		return nil, fmt.Errorf("%w: %s is in the Python library's layout: migrate it first (s3vfs migrate)", ErrLegacyLayout, db.key)
+	case s.empty():
+		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.Bucket, db.key)
+	case len(s.lineage) >= format.MaxLineage:
+		return nil, fmt.Errorf("%s is a branch %d deep, the most there may be: branch its source, or copy it (export and import)", db.key, len(s.lineage))
+	}
+	return s, nil
+}
+
+// stillReadable checks, after the branch's registration is written, that
+// version s of db is still one garbage collection keeps, and that db is
+// not being removed. A collection that listed the registrations before
+// they held this one judged s by a clock no later than now, so it keeps s
+// if s is readable now (with a margin for the clocks of the writer of
+// the next record and of the collector); and a removal that listed them
+// before wrote its removed record before, which the listing here finds.
+// The newest commit is always readable; an older one while the record
+// after it is younger than the retention.
+func (db *database) stillReadable(ctx context.Context, s *snapshot) error {
+	newest, err := db.vfs.records.Newest(ctx, db.key)
+	if err != nil || newest == s.n {
+		return err
+	}
+	if newest < s.n {
+		return fmt.Errorf("%w: commit %d of %s is gone", ErrNoCommit, s.n, db.key)
+	}
+	head, err := db.readRecord(ctx, newest)
+	if err != nil {
+		return err
+	}
+	if head.Made().By == format.Removed {
+		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.store.Bucket, db.key)
+	}
+	next := head
+	if newest != s.n+1 {
+		if next, err = db.readRecord(ctx, s.n+1); err != nil {
+			return err
+		}
+	}
+	if next.Time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention() + branchMargin)) {
+		return fmt.Errorf("%w: commit %d of %s is about to pass the retention: branch a newer commit", ErrNoCommit, s.n, db.key)
+	}
+	return nil
+}
+
+// branchMargin is how long before the retention ends a version may still
+// be branched from: room for the clocks of the writer whose record times
+// the version (a record's time is its writer's clock) and of a collector
+// to differ, and for the branch's last requests.
+const branchMargin = time.Minute
+
+// reserveForBranch makes sure db, the branch to be, holds no database,
+// and reserves its key: record 1, which says that a branch of src is
+// being made. A process that creates a database there meanwhile loses
+// the race for record 1 and reads it, and so never writes a database the
+// branch would hide.
+func (db *database) reserveForBranch(ctx context.Context, src string, s *snapshot) error {
+	head, err := db.refresh(ctx, 0)
+	if err != nil {
+		return err
+	}
+	switch {
+	case head.removed:
+		// Its numbering goes on from its last record, which a branch's
+		// (its source's) cannot.
+		return fmt.Errorf("%w: s3://%s/%s held a database that was removed, whose last record stays with its numbering, which a branch (numbered on from its source) cannot follow: "+
+			"branch to another key", ErrExists, db.vfs.store.Bucket, db.key)
+	case !head.empty():
+		return fmt.Errorf("%w: s3://%s/%s holds a database already: branch to a new key, or remove it first", ErrExists, db.vfs.store.Bucket, db.key)
+	}
+	if err := db.claimCoordination(ctx); err != nil {
+		return err
+	}
+	rec := &format.Record2{
+		N: 1, Token: newToken(), BlockSize: s.blockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
+		Unit: s.blockSize, Made: format.Made{By: format.Reserved, Commit: s.n, Key: src},
+	}
+	err = db.vfs.records.Create(ctx, db.key, 1, rec.Encode())
+	if errors.Is(err, ErrExists) {
+		// A create whose answer a fault lost is tried again by the
+		// client, and refused: it may be this very reservation.
+		if got, gerr := db.readRecord(ctx, 1); gerr == nil && got.Token == rec.Token {
+			return nil
+		}
+		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.store.Bucket, db.key)
+	}
+	return err
+}
+
+// unreserve deletes the record that reserves db's key for a branch that
+// was not made: no process wrote after it, since none builds on it.
+func (db *database) unreserve(ctx context.Context) error {
+	return db.vfs.records.Remove(ctx, db.key, []uint64{1})
+}
+
+// branchRecord returns the first record of a branch of version s of the
+// database at src: commit s.n+1, the same block map (the same base
+// checkpoint, and its delta with block 0), no page changed, and a
+// lineage whose nearest ancestor is src at s.n.
+func branchRecord(src string, s *snapshot, a commitAttempt) *format.Record2 {
+	n := format.NBlocks(s.size, s.blockSize)
+	return &format.Record2{
+		N: s.n + 1, Parent: s.n, Token: a.token,
+		BlockSize: s.blockSize, FileSize: s.size,
+		Time: a.time, Writer: a.writer,
+		Base:    s.base,
+		Unit:    s.blockSize,
+		Delta:   mergeEntries2(s.deltaEntries(), nil, n, s),
+		Made:    format.Made{By: format.ByBranch, Commit: s.n, Key: src},
+		Lineage: append(format.Lineage{{Key: src, Commit: s.n}}, s.lineage...),
+	}
+}
+
+// noDatabaseAt returns the error of a head record that reserves the key
+// for a branch being made.
+func (db *database) noDatabaseAt(rec *format.Record) error {
+	return fmt.Errorf("%w: s3://%s/%s is reserved for a branch of %s being made (by %s at %s); "+
+		"if none is being made, one failed part way: remove the key (s3vfs rm) and branch again",
+		ErrNoDatabase, db.vfs.store.Bucket, db.key, rec.Made().Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
+}
+
+// removedSnapshot is the snapshot of a removed database's last record:
+// no database, and a new one's first commit is rec.N+1 (numbers go on, so
+// that a process that still knows the removed database's head can never
+// create a record above the new one's).
+func (db *database) removedSnapshot(rec *format.Record) *snapshot {
+	return &snapshot{n: rec.N, token: rec.Token, time: rec.Time, blockSize: int64(db.vfs.opts.BlockSize), removed: true}
+}
+
+// listBranches reads the registrations of the branches made from the
+// collected database: the versions they were made from stay. It runs
+// after the records are listed (docs/design.md, "Branches": a branch
+// registered later was made from a version this collection keeps).
+func (c *collector) listBranches(ctx context.Context) error {
+	c.pinned = map[uint64]bool{}
+	return c.v.store.List(ctx, format.BranchPrefix(c.key), func(o store.Object) error {
+		if n, _, ok := format.ParseBranchName(c.key, o.Key); ok {
+			c.pinned[n] = true
+			c.report.Branches++
+		}
+		return nil
+	})
+}
+
+// reservesKey reports whether data is a record that reserves its key for
+// a branch: the branch's numbering jumps past the record after it, so a
+// missing record after it proves nothing.
+func reservesKey(data []byte) bool {
+	rec, err := format.DecodeAnyRecord(data)
+	return err == nil && rec.Made().By == format.Reserved
+}

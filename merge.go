@@ -1,0 +1,432 @@
+package s3vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
+)
+
+// ErrMergeConflict reports a merge refused because the branch and the
+// database it merges into both changed some of the same pages since the
+// branch was made. Nothing was published.
+var ErrMergeConflict = errors.New("s3vfs: merge conflict")
+
+// Merge publishes, as one new commit of into, the pages the branch at
+// branch changed since it was made, and returns that commit's number.
+// into must be the database the branch was made from ([VFS.Branch]).
+//
+// It is a three-way merge of pages: the version the branch was made from
+// is the base; a page the branch changed and into did not takes the
+// branch's bytes; a page into changed and the branch did not keeps
+// into's; a page both changed to the same bytes is no conflict. A page
+// both changed otherwise is a conflict, and the merge is refused with an
+// error matching [ErrMergeConflict] that counts them and names the tables
+// and indexes they belong to, publishing nothing. Page 1's bytes that
+// readers serve (the change counter) are not compared. Since a growth or
+// a shrink of the file changes page 1 (its size field), a merge where
+// both sides changed the size conflicts.
+//
+// The merge is a commit like any other, planned as a transaction's (a
+// small merge is one PUT, its record carrying the pages): a conditional
+// create over the newest commit of into, made again on top of any commit
+// that lands meanwhile (with its changes checked again). Its record lists
+// exactly the pages it changed, so writers of into that touched other
+// pages are not disturbed. An index one side made since the branch point
+// while the other changed rows is a conflict too (the index would miss
+// them). The branch is left as it is, still a branch; a page
+// merged and then changed again on the branch conflicts with the merged
+// copy at a later merge. The merge is of pages, not statements: it does
+// not run the branch's SQL again over into's changes.
+func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
+	fail := func(err error) (uint64, error) {
+		return 0, fmt.Errorf("s3vfs: merge %s into %s: %w", branch, into, err)
+	}
+	if err := validateBranchKeys(into, branch); err != nil {
+		return fail(err)
+	}
+	if err := v.requireSafeStore(ctx, into, v.disk, true); err != nil {
+		return fail(err)
+	}
+	defer v.storeCheckSettled(ctx)
+	bdb := v.acquire(branch)
+	defer v.release(bdb)
+	theirs, err := bdb.refresh(ctx, 0)
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case theirs.empty():
+		return fail(fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, branch))
+	case len(theirs.lineage) == 0:
+		return fail(fmt.Errorf("%s is not a branch: only a branch merges into the database it was made from", branch))
+	case theirs.lineage[0].Key != into:
+		return fail(fmt.Errorf("%s is a branch of %s: merge it into that", branch, theirs.lineage[0].Key))
+	}
+	sdb := v.acquire(into)
+	defer v.release(sdb)
+	base, err := sdb.branchPoint(ctx, theirs.lineage[0].Commit)
+	if err != nil {
+		return fail(err)
+	}
+	m := &merge{into: sdb, branch: bdb, base: base, theirs: theirs}
+	if m.changed, err = m.diff(ctx, bdb, theirs); err != nil {
+		return fail(err)
+	}
+	n, err := m.publish(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	return n, nil
+}
+
+// publish commits the merge over the newest commit of the database merged
+// into, planned as any version-2 commit (a small merge is one PUT), and
+// again over each commit that lands meanwhile, with that commit's pages
+// checked, after a growing pause (publishretry.go).
+func (m *merge) publish(ctx context.Context) (uint64, error) {
+	db := m.into
+	v := db.vfs
+	var retry publishRetry
+	for {
+		head, err := db.refresh(ctx, 0)
+		if err != nil {
+			return 0, err
+		}
+		p, err := m.plan(ctx, head)
+		if err != nil {
+			return 0, err
+		}
+		if err := v.putAll(ctx, p.uploads); err != nil {
+			v.removeOrphans(context.WithoutCancel(ctx), uploadNames(p.uploads))
+			return 0, err
+		}
+		start := time.Now()
+		switch err := db.createRecord(ctx, p.rec.Header(len(p.encoded))); {
+		case err == nil:
+			v.stats.commits.Add(1)
+			for _, u := range p.uploads[:p.blocks] {
+				db.cache().Add(u.Name, u.Data)
+			}
+			db.known.publish(p.next, start)
+			return p.rec.N, nil
+		case !errors.Is(err, errConflict):
+			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
+		}
+		v.stats.conflicts.Add(1)
+		v.removeOrphans(ctx, uploadNames(p.uploads))
+		if err := retry.lostRace(ctx); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// plan plans the merge as a commit over head: the blocks the branch's
+// pages fall in, as head's bytes with those pages over them, written by a
+// transaction; or ErrMergeConflict if head changed some of those pages
+// too, to other bytes, or made an index the branch's rows would miss.
+func (m *merge) plan(ctx context.Context, head *snapshot) (commitPlan2, error) {
+	if head.empty() {
+		return commitPlan2{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
+	}
+	ours, err := m.diff(ctx, m.into, head)
+	if err != nil {
+		return commitPlan2{}, err
+	}
+	conflicts, err := m.conflicts(ctx, head, ours)
+	if err != nil {
+		return commitPlan2{}, err
+	}
+	if len(conflicts) > 0 {
+		return commitPlan2{}, m.conflictError(ctx, head, conflicts)
+	}
+	if err := m.schemaConflict(ctx, head, ours); err != nil {
+		return commitPlan2{}, err
+	}
+	if err := m.freedConflict(ctx, head, ours); err != nil {
+		return commitPlan2{}, err
+	}
+	size := head.size
+	if m.theirs.size != m.base.size {
+		size = m.theirs.size
+	}
+	bs := head.blockSize
+	w := tx.Writes{Pending: map[int64][]byte{}, PendingSize: size, Floor: min(head.size, size), Dirty: true}
+	committed := map[int64][]byte{}
+	for p := range m.changed.All() {
+		idx := p * m.unit / bs
+		if _, ok := w.Pending[idx]; ok || idx >= format.NBlocks(size, bs) {
+			continue
+		}
+		if w.Pending[idx], err = m.mergedBlock(ctx, head, idx, format.BlockLen(idx, bs, size)); err != nil {
+			return commitPlan2{}, err
+		}
+		if committed[idx], err = blockIfAny(ctx, m.into, head, idx); err != nil {
+			return commitPlan2{}, err
+		}
+	}
+	if _, ok := committed[0]; !ok && head.size > 0 {
+		if committed[0], err = m.into.readBlock(ctx, head, 0); err != nil {
+			return commitPlan2{}, err
+		}
+	}
+	v := m.into.vfs
+	a := commitAttempt{token: newToken(), time: commitTime(head.time), writer: v.opts.WriterID,
+		made: format.Made{By: format.ByMerge, Commit: m.theirs.n, Key: m.branch.key}}
+	in := planInputs{committed: committed, bounds: defaultFoldBounds(bs), tooLarge: v.recordSizeTooLarge}
+	return planCommit2(m.into.key, head, w, in, a), nil
+}
+
+// branchPoint returns version n of db, which a branch was made from: kept
+// by garbage collection while the branch exists, readable or not by the
+// retention rule.
+func (db *database) branchPoint(ctx context.Context, n uint64) (*snapshot, error) {
+	rec, err := db.readRecord(ctx, n)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: commit %d of %s, which the branch was made from, is gone", ErrNoCommit, n, db.key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db.build(ctx, rec, nil)
+}
+
+// merge is one Merge: the version the branch was made from, the branch's
+// head, and the pages the branch changed since.
+type merge struct {
+	into, branch *database
+	base         *snapshot
+	theirs       *snapshot
+	unit         int64           // the page unit pages are compared in
+	changed      format.PageList // the pages theirs changed since base
+}
+
+// diff returns the pages of s, a version of db, that differ from the
+// base: pages whose bytes differ (page 1 without the bytes readers
+// serve), pages past either file's end, and pages of a block whose entry
+// is the same in both read as equal without a request.
+func (m *merge) diff(ctx context.Context, db *database, s *snapshot) (format.PageList, error) {
+	b := m.base
+	if m.unit == 0 {
+		block0, err := m.into.readBlock(ctx, b, 0)
+		if err != nil {
+			return nil, err
+		}
+		if m.unit, err = mergeUnit(b.blockSize, block0); err != nil {
+			return nil, err
+		}
+	}
+	if s.blockSize != b.blockSize {
+		return nil, fmt.Errorf("the block size changed from %d to %d", b.blockSize, s.blockSize)
+	}
+	nb := max(format.NBlocks(b.size, b.blockSize), format.NBlocks(s.size, s.blockSize))
+	var mu sync.Mutex
+	var out []int64 // guarded by mu; in the order the blocks finish
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(db.vfs.opts.Concurrency)
+	for idx := range nb {
+		if sameEntry(b, s, idx) {
+			continue
+		}
+		g.Go(func() error {
+			was, err := blockIfAny(gctx, m.into, b, idx)
+			if err != nil {
+				return err
+			}
+			now, err := blockIfAny(gctx, db, s, idx)
+			if err != nil {
+				return err
+			}
+			pages := differingPages(idx, b.blockSize, m.unit, was, now)
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, pages...)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return format.PageListOf(out), nil
+}
+
+// blockIfAny returns block idx of s, a version of db; nil past its end.
+func blockIfAny(ctx context.Context, db *database, s *snapshot, idx int64) ([]byte, error) {
+	if idx >= format.NBlocks(s.size, s.blockSize) {
+		return nil, nil
+	}
+	return db.readBlock(ctx, s, idx)
+}
+
+// sameEntry reports whether block idx reads the same in a and b because
+// both name the same objects: the same base object and overlay records,
+// to the same length.
+func sameEntry(a, b *snapshot, idx int64) bool {
+	if format.BlockLen(idx, a.blockSize, a.size) != format.BlockLen(idx, b.blockSize, b.size) {
+		return false
+	}
+	ea, eb := a.entry(idx), b.entry(idx)
+	if ea.Ref != eb.Ref || (ea.Ov == nil) != (eb.Ov == nil) {
+		return false
+	}
+	if ea.Ov == nil {
+		return true
+	}
+	return ea.Ov.CRC == eb.Ov.CRC && ea.Ov.BaseLen == eb.Ov.BaseLen &&
+		slices.EqualFunc(ea.Ov.Recs, eb.Ov.Recs, func(x, y format.OverlayRef) bool { return x.N == y.N && x.Token == y.Token })
+}
+
+// differingPages returns the pages of unit u of block idx (in blocks of
+// blockSize) whose bytes differ between was and now, each the block's
+// bytes in one version (a page past a version's end differs from any
+// page within the other's). Page 0's bytes 24–27 and 92–95, which
+// readers serve (docs/format.md, "Blocks"), are not compared.
+func differingPages(idx, blockSize, u int64, was, now []byte) []int64 {
+	var out []int64
+	first := idx * blockSize / u
+	for p := first; p < first+blockSize/u; p++ {
+		off := (p - first) * u
+		a, b := pageOf(was, off, u), pageOf(now, off, u)
+		if a == nil && b == nil {
+			break
+		}
+		if !sameVersionOf(p, a, b) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pageOf returns the bytes of the page at off in block, nil past its end.
+func pageOf(block []byte, off, u int64) []byte {
+	if off >= int64(len(block)) {
+		return nil
+	}
+	return block[off:min(off+u, int64(len(block)))]
+}
+
+// sameVersionOf reports whether page p reads the same as a and as b
+// (nil: past the file's end), the served header fields aside.
+func sameVersionOf(p int64, a, b []byte) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return len(a) == len(b) && samePage(p == 0, a, b)
+}
+
+// conflicts returns the pages both ours (head's changes since the base)
+// and the branch's changes hold, whose bytes differ between head and the
+// branch.
+func (m *merge) conflicts(ctx context.Context, head *snapshot, ours format.PageList) ([]int64, error) {
+	var both []int64
+	for p := range m.changed.All() {
+		if ours.Contains(p) {
+			both = append(both, p)
+		}
+	}
+	var out []int64
+	for _, p := range both {
+		idx := p * m.unit / head.blockSize
+		mine, err := blockIfAny(ctx, m.into, head, idx)
+		if err != nil {
+			return nil, err
+		}
+		theirs, err := blockIfAny(ctx, m.branch, m.theirs, idx)
+		if err != nil {
+			return nil, err
+		}
+		off := (p - idx*head.blockSize/m.unit) * m.unit
+		if !sameVersionOf(p, pageOf(mine, off, m.unit), pageOf(theirs, off, m.unit)) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// mergedBlock returns block idx of the merged file, length bytes long.
+func (m *merge) mergedBlock(ctx context.Context, head *snapshot, idx, length int64) ([]byte, error) {
+	bs := head.blockSize
+	out := make([]byte, length)
+	mine, err := blockIfAny(ctx, m.into, head, idx)
+	if err != nil {
+		return nil, err
+	}
+	copy(out, mine)
+	var theirs []byte
+	first := idx * bs / m.unit
+	for p := first; p < first+bs/m.unit; p++ {
+		if !m.changed.Contains(p) {
+			continue
+		}
+		if theirs == nil {
+			var err error
+			if theirs, err = blockIfAny(ctx, m.branch, m.theirs, idx); err != nil {
+				return nil, err
+			}
+		}
+		off := (p - first) * m.unit
+		if off < length {
+			copy(out[off:min(off+m.unit, length)], pageOf(theirs, off, m.unit))
+		}
+	}
+	return out, nil
+}
+
+// conflictError is the error of a merge over head refused for the pages
+// conflicts (0-based pages of the merge's unit), naming the tables and
+// indexes they belong to where the schema tells.
+func (m *merge) conflictError(ctx context.Context, head *snapshot, conflicts []int64) error {
+	what := ""
+	if m.unit <= 65536 { // a SQLite page size: the unit is the page (mergeUnit)
+		pages := make([]uint32, len(conflicts))
+		for i, p := range conflicts {
+			pages[i] = uint32(p + 1)
+		}
+		if owners := m.into.pageOwners(ctx, head, pages, int(m.unit)); owners != "" {
+			what = ": " + owners
+		}
+	}
+	pages := "pages"
+	if len(conflicts) == 1 {
+		pages = "page"
+	}
+	return fmt.Errorf("%w: %d %s changed both on the branch and in %s since the branch was made (commit %d)%s; nothing was published",
+		ErrMergeConflict, len(conflicts), pages, m.into.key, m.base.n, what)
+}
+
+// mergeUnit returns the unit a merge compares and takes pages in, for a
+// database in blocks of blockSize whose block 0 is block0: the SQLite page
+// size, or for an encrypted database (whose header gives no page size)
+// the block, which then must hold whole pages of any size. A unit that
+// would cut SQLite pages could mix two versions of one page: refused.
+func mergeUnit(blockSize int64, block0 []byte) (int64, error) {
+	if len(block0) >= 100 && plainHeader(block0) {
+		if u := pageUnit(blockSize, block0); u != blockSize || innerPageSize(block0) == blockSize {
+			return u, nil
+		}
+		return 0, fmt.Errorf("the page size (%d) does not divide the block size (%d), so blocks do not hold whole pages: "+
+			"a merge takes whole pages; copy the branch's changes with SQL instead", innerPageSize(block0), blockSize)
+	}
+	if blockSize < 65536 || blockSize&(blockSize-1) != 0 {
+		return 0, fmt.Errorf("the database is encrypted and its block size (%d) is not a multiple of every page size: "+
+			"a merge takes whole pages; copy the branch's changes with SQL instead", blockSize)
+	}
+	return blockSize, nil
+}
+
+// innerPageSize returns the page size a plain header gives.
+func innerPageSize(block0 []byte) int64 {
+	ps := int64(block0[16])<<8 | int64(block0[17])
+	if ps == 1 {
+		return 65536
+	}
+	return ps
+}
