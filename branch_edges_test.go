@@ -386,8 +386,19 @@ func TestMergeNewTablesAndIndexes(t *testing.T) {
 // database can be read, restored or branched, by commit or by time, even
 // one whose pages its records carried.
 func TestRemovedVersionsGone(t *testing.T) {
+	for _, coordinated := range []bool{false, true} {
+		t.Run(fmt.Sprintf("coordinated=%v", coordinated), func(t *testing.T) {
+			e := newEnv(t, nil)
+			if coordinated {
+				e = newCoordinatedEnv(t, nil)
+			}
+			checkRemovedVersionsGone(t, e)
+		})
+	}
+}
+
+func checkRemovedVersionsGone(t *testing.T, e *env) {
 	ctx := context.Background()
-	e := newEnv(t, nil)
 	db := e.open("x.db")
 	mustExec(t, db, "CREATE TABLE t(x)")
 	mustExec(t, db, "INSERT INTO t VALUES ('secret')") // commit 2, its page in its record
@@ -413,6 +424,12 @@ func TestRemovedVersionsGone(t *testing.T) {
 	for _, key := range e.keys("x.db") {
 		if data := e.readObject(key); bytes.Contains(data, []byte("secret")) {
 			t.Fatalf("%s still holds the removed database's bytes", key)
+		}
+	}
+	log := s3vfs.CommitLogForTest(e.vfs)
+	for n := uint64(1); n <= 3; n++ {
+		if data, err := log.Get(ctx, "x.db", n); err == nil && bytes.Contains(data, []byte("secret")) {
+			t.Fatalf("record %d still holds the removed database's bytes", n)
 		}
 	}
 }

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
-	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // Remove deletes the database at key: its blocks and checkpoints, and
@@ -26,8 +27,7 @@ import (
 // commits on from it, so that no process that still knows the removed
 // database can ever write a record above the new one's. The records
 // younger than the retention stay too, overwritten with records that say
-// the database is removed (with a DynamoDB coordinator, as they were),
-// for a process that still knows the database to find them and learn of
+// the database is removed, for a process that still knows the database to find them and learn of
 // the removal: it would otherwise take a missing record for proof that
 // its old head is the newest. A Remove run again once they are older
 // deletes them; [VFS.GC] does too.
@@ -201,16 +201,12 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 	return nil
 }
 
-// overwriteRecords replaces, in a bucket that keeps the records, every
-// record of removed database db below its removed record last with one
-// that says the database is removed, at its number: what the removed
-// database's records carried (pages of small commits) goes, and a
-// process that finds one learns of the removal. With a coordinator
-// outside the bucket the records stay as they are until they are deleted.
+// overwriteRecords replaces every record of removed database db below
+// its removed record last with one that says the database is removed, at
+// its number: what the removed database's records carried (pages of small
+// commits) goes, and a process that finds one learns of the removal. A
+// record deleted meanwhile (by a collection) is left missing.
 func (db *database) overwriteRecords(ctx context.Context, last *format.Record) error {
-	if !db.vfs.recordsInBucket() {
-		return nil
-	}
 	created := map[uint64]time.Time{}
 	err := db.vfs.records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
 		if n < last.N {
@@ -221,13 +217,19 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 	if err != nil {
 		return err
 	}
-	var uploads []tx.Upload
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(db.vfs.opts.Concurrency)
 	for n, at := range created {
 		rec := &format.Record2{N: n, Parent: n - 1, Token: newToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
 			Time: at, Writer: db.vfs.opts.WriterID, Made: format.Made{By: format.Removed}}
-		uploads = append(uploads, tx.Upload{Name: format.RecordName(db.key, n), Data: rec.Encode()})
+		g.Go(func() error {
+			if err := db.vfs.records.Overwrite(gctx, db.key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			return nil
+		})
 	}
-	return db.vfs.putAll(ctx, uploads)
+	return g.Wait()
 }
 
 // deleteOldRecords deletes the records of removed database db below its

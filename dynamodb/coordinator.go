@@ -188,6 +188,27 @@ func (d dynamoRecords) List(ctx context.Context, key string, fn func(n uint64, s
 	return nil
 }
 
+// Overwrite is a conditional UpdateItem of the record's bytes and size;
+// its creation time stays. A missing record is ErrNotFound.
+func (d dynamoRecords) Overwrite(ctx context.Context, key string, n uint64, data []byte) error {
+	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(d.table),
+		Key:                      d.itemKey(key, n),
+		UpdateExpression:         aws.String("SET #r = :r, #s = :s"),
+		ConditionExpression:      aws.String("attribute_exists(n)"),
+		ExpressionAttributeNames: map[string]string{"#r": "record", "#s": "size"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":r": &types.AttributeValueMemberB{Value: data},
+			":s": &types.AttributeValueMemberN{Value: strconv.Itoa(len(data))},
+		},
+	})
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		err = store.ErrNotFound
+	}
+	return d.wrap("overwrite", key, n, err)
+}
+
 // Remove is BatchWriteItem in batches of 25, throttled items tried again.
 func (d dynamoRecords) Remove(ctx context.Context, key string, ns []uint64) error {
 	for len(ns) > 0 {

@@ -23,10 +23,16 @@
 //     by the writer's within the clock skew docs/design.md assumes; a time
 //     may be listed truncated to the second.
 //   - Remove deletes records of key; missing ones are not an error.
+//   - Overwrite makes an existing record hold other bytes, what Get and
+//     List return from then on (a removal's one write that is not a
+//     create); a record deleted meanwhile may be made again, or the call
+//     may fail with an error matching store.ErrNotFound.
 //   - The records of one key are never those of another.
 //   - Every method takes the caller's context, fails once it is
 //     cancelled, and is safe for concurrent use.
 //
 // [Cache] holds the records a process read or created lately, decoded: a
-// record never changes once created, so no process reads one twice.
+// record never changes once created but by the removal of its database,
+// which a process holding the old bytes learns from the records after
+// them, so no process reads one twice.
 package commitlog

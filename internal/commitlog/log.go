@@ -10,7 +10,8 @@ import (
 )
 
 // Log keeps the commit records of databases, by database key and commit
-// number: the five record operations of the commit protocol. Its contract
+// number: the five record operations of the commit protocol, and the
+// overwrite of a removal. Its contract
 // is the package doc's.
 type Log interface {
 	// Create makes record n of key hold data, if no record n exists.
@@ -23,6 +24,11 @@ type Log interface {
 	List(ctx context.Context, key string, fn func(n uint64, size int64, created time.Time) error) error
 	// Remove deletes the records ns of key.
 	Remove(ctx context.Context, key string, ns []uint64) error
+	// Overwrite makes record n of key, which exists, hold data instead:
+	// the one write of a record that is not its create, by the removal of
+	// a database, with a record that says it is removed. A record deleted
+	// meanwhile may be made again or reported missing (ErrNotFound).
+	Overwrite(ctx context.Context, key string, n uint64, data []byte) error
 }
 
 // Bucket keeps records as objects K/_commits/{…} of the bucket, created
@@ -79,6 +85,11 @@ func (b Bucket) List(ctx context.Context, key string, fn func(n uint64, size int
 		}
 		return nil
 	})
+}
+
+// Overwrite is one plain PUT.
+func (b Bucket) Overwrite(ctx context.Context, key string, n uint64, data []byte) error {
+	return b.st.Put(ctx, format.RecordName(key, n), data)
 }
 
 // Remove deletes the records' objects in batches.

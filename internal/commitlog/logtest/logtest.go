@@ -125,6 +125,24 @@ func Run(t *testing.T, log commitlog.Log) {
 		}
 		create(t, k, 2, []byte("next"))
 	})
+	t.Run("overwrite replaces an existing record's bytes", func(t *testing.T) {
+		k := key("overwrite")
+		create(t, k, 1, []byte("first"))
+		create(t, k, 2, []byte("second"))
+		if err := log.Overwrite(ctx, k, 1, []byte("removed, longer")); err != nil {
+			t.Fatalf("overwrite of record 1: %v", err)
+		}
+		if got, err := log.Get(ctx, k, 1); err != nil || string(got) != "removed, longer" {
+			t.Fatalf("after the overwrite record 1 holds %q, %v", got, err)
+		}
+		if got, err := log.Get(ctx, k, 2); err != nil || string(got) != "second" {
+			t.Fatalf("after the overwrite of record 1, record 2 holds %q, %v", got, err)
+		}
+		if got := list(t, k); len(got) != 2 || got[1].size != int64(len("removed, longer")) {
+			t.Fatalf("list after the overwrite: %+v", got)
+		}
+		newest(t, k, 2)
+	})
 	t.Run("of racing creates exactly one wins", func(t *testing.T) {
 		const racers = 8
 		k := key("race")
