@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
-	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // Branches (docs/history.md, "Branches"; docs/design.md, "Branches"): a
@@ -218,43 +217,4 @@ func branchRecord(src string, s *snapshot, a commitAttempt) *format.Record2 {
 		Made:    format.Made{By: format.ByBranch, Commit: s.n, Key: src},
 		Lineage: append(format.Lineage{{Key: src, Commit: s.n}}, s.lineage...),
 	}
-}
-
-// noDatabaseAt returns the error of a head record that reserves the key
-// for a branch being made.
-func (db *database) noDatabaseAt(rec *format.Record) error {
-	return fmt.Errorf("%w: s3://%s/%s is reserved for a branch of %s being made (by %s at %s); "+
-		"if none is being made, one failed part way: remove the key (s3vfs rm) and branch again",
-		ErrNoDatabase, db.vfs.store.Bucket, db.key, rec.Made().Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
-}
-
-// removedSnapshot is the snapshot of a removed database's last record:
-// no database, and a new one's first commit is rec.N+1 (numbers go on, so
-// that a process that still knows the removed database's head can never
-// create a record above the new one's).
-func (db *database) removedSnapshot(rec *format.Record) *snapshot {
-	return &snapshot{n: rec.N, token: rec.Token, time: rec.Time, blockSize: int64(db.vfs.opts.BlockSize), removed: true}
-}
-
-// listBranches reads the registrations of the branches made from the
-// collected database: the versions they were made from stay. It runs
-// after the records are listed (docs/design.md, "Branches": a branch
-// registered later was made from a version this collection keeps).
-func (c *collector) listBranches(ctx context.Context) error {
-	c.pinned = map[uint64]bool{}
-	return c.v.store.List(ctx, format.BranchPrefix(c.key), func(o store.Object) error {
-		if n, _, ok := format.ParseBranchName(c.key, o.Key); ok {
-			c.pinned[n] = true
-			c.report.Branches++
-		}
-		return nil
-	})
-}
-
-// reservesKey reports whether data is a record that reserves its key for
-// a branch: the branch's numbering jumps past the record after it, so a
-// missing record after it proves nothing.
-func reservesKey(data []byte) bool {
-	rec, err := format.DecodeAnyRecord(data)
-	return err == nil && rec.Made().By == format.Reserved
 }

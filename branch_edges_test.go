@@ -60,25 +60,12 @@ func TestRemoveRacesBranch(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil)
 	fillBranchRows(t, e, "src.db", 10)
-	proxy, err := s3proxy.New(server.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	var once sync.Once
 	var branchErr error
-	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.PUT && strings.HasPrefix(req.Key, "src.db/_commits/") {
-			// Remove's removed record: the branch is made at once, before
-			// it lands.
-			once.Do(func() { _, branchErr = e.newVFS(nil).Branch(ctx, "src.db", 0, "b.db") })
-		}
-		return false
+	rm := vfsWithHook(t, e, "src.db", func() {
+		// Remove's removed record: the branch is made at once, before
+		// it lands.
+		_, branchErr = e.newVFS(nil).Branch(ctx, "src.db", 0, "b.db")
 	})
-	rm, err := s3vfs.New(server.Client(proxy.URL), e.bucket, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	removeErr := rm.Remove(ctx, "src.db")
 	if (branchErr == nil) == (removeErr == nil) {
 		t.Fatalf("branch: %v; remove: %v: exactly one must succeed", branchErr, removeErr)
@@ -215,26 +202,11 @@ func TestDeserializeOverBranchMadeMeanwhile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := s3proxy.New(server.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	var once sync.Once
-	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.PUT && strings.HasPrefix(req.Key, "dst.db/_commits/") {
-			once.Do(func() {
-				if _, err := e.newVFS(nil).Branch(ctx, "src.db", 0, "dst.db"); err != nil {
-					t.Errorf("branch: %v", err)
-				}
-			})
+	d := vfsWithHook(t, e, "dst.db", func() {
+		if _, err := e.newVFS(nil).Branch(ctx, "src.db", 0, "dst.db"); err != nil {
+			t.Errorf("branch: %v", err)
 		}
-		return false
 	})
-	d, err := s3vfs.New(server.Client(proxy.URL), e.bucket, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	err = d.Deserialize(ctx, "dst.db", bytes.NewReader(file))
 	if err == nil {
 		if got := rowState(t, e, "dst.db"); got != "50 rows, sum 1275" {
@@ -470,29 +442,39 @@ func TestRemoveRacesDeserialize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := s3proxy.New(server.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	var once sync.Once
-	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.PUT && strings.HasPrefix(req.Key, "x.db/_commits/") {
-			once.Do(func() {
-				if err := e.newVFS(nil).Remove(ctx, "x.db"); err != nil {
-					t.Errorf("remove: %v", err)
-				}
-			})
+	d := vfsWithHook(t, e, "x.db", func() {
+		if err := e.newVFS(nil).Remove(ctx, "x.db"); err != nil {
+			t.Errorf("remove: %v", err)
 		}
-		return false
 	})
-	d, err := s3vfs.New(server.Client(proxy.URL), e.bucket, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := d.Deserialize(ctx, "x.db", bytes.NewReader(file)); err == nil {
 		if got := rowState(t, e, "x.db"); got != "50 rows, sum 1275" {
 			t.Fatalf("the deserialized database reads %s", got)
 		}
 	}
+}
+
+// vfsWithHook returns a VFS on e's bucket, as another process's, that
+// runs interlope once, right before its first PUT of a record of the
+// database at key reaches the store: another process's step taken at
+// the worst moment.
+func vfsWithHook(t *testing.T, e *env, key string, interlope func()) *s3vfs.VFS {
+	t.Helper()
+	proxy, err := s3proxy.New(server.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	var once sync.Once
+	proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.PUT && strings.HasPrefix(req.Key, key+"/_commits/") {
+			once.Do(interlope)
+		}
+		return false
+	})
+	v, err := s3vfs.New(server.Client(proxy.URL), e.bucket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

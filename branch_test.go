@@ -500,22 +500,9 @@ func TestMergeLosesRace(t *testing.T) {
 			mustExec(t, e.open("b.db"), "UPDATE t SET v = 'branch' WHERE id = 10")
 			writer := openDB(t, e.register(e.newVFS(nil)), "src.db")
 
-			proxy, err := s3proxy.New(server.Endpoint)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer proxy.Close()
-			var once sync.Once
-			proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-				if req.Kind == s3proxy.PUT && strings.HasPrefix(req.Key, "src.db/_commits/") {
-					once.Do(func() { mustExec(t, writer, c.interloper) })
-				}
-				return false
+			merger := vfsWithHook(t, e, "src.db", func() {
+				mustExec(t, writer, c.interloper)
 			})
-			merger, err := s3vfs.New(server.Client(proxy.URL), e.bucket, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
 			n, err := merger.Merge(ctx, "b.db", "src.db")
 			if lost := merger.Stats().Conflicts; lost != 1 {
 				t.Errorf("the merge lost %d races, want 1", lost)

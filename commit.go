@@ -273,3 +273,11 @@ func (v *VFS) removeOrphans(ctx context.Context, names []string) {
 	defer cancel()
 	_ = v.store.Remove(ctx, names)
 }
+
+// reservesKey reports whether data is a record that reserves its key for
+// a branch: the branch's numbering jumps past the record after it, so a
+// missing record after it proves nothing.
+func reservesKey(data []byte) bool {
+	rec, err := format.DecodeAnyRecord(data)
+	return err == nil && rec.Made().By == format.Reserved
+}

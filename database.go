@@ -284,3 +284,19 @@ func (db *database) readCheckpoint(ctx context.Context, ref format.CheckpointRef
 	}
 	return c, nil
 }
+
+// noDatabaseAt returns the error of a head record that reserves the key
+// for a branch being made.
+func (db *database) noDatabaseAt(rec *format.Record) error {
+	return fmt.Errorf("%w: s3://%s/%s is reserved for a branch of %s being made (by %s at %s); "+
+		"if none is being made, one failed part way: remove the key (s3vfs rm) and branch again",
+		ErrNoDatabase, db.vfs.store.Bucket, db.key, rec.Made().Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
+}
+
+// removedSnapshot is the snapshot of a removed database's last record:
+// no database, and a new one's first commit is rec.N+1 (numbers go on, so
+// that a process that still knows the removed database's head can never
+// create a record above the new one's).
+func (db *database) removedSnapshot(rec *format.Record) *snapshot {
+	return &snapshot{n: rec.N, token: rec.Token, time: rec.Time, blockSize: int64(db.vfs.opts.BlockSize), removed: true}
+}

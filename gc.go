@@ -537,3 +537,18 @@ func parseCheckpointName(key, name string) (n, token uint64, ok bool) {
 	}
 	return n, t, true
 }
+
+// listBranches reads the registrations of the branches made from the
+// collected database: the versions they were made from stay. It runs
+// after the records are listed (docs/design.md, "Branches": a branch
+// registered later was made from a version this collection keeps).
+func (c *collector) listBranches(ctx context.Context) error {
+	c.pinned = map[uint64]bool{}
+	return c.v.store.List(ctx, format.BranchPrefix(c.key), func(o store.Object) error {
+		if n, _, ok := format.ParseBranchName(c.key, o.Key); ok {
+			c.pinned[n] = true
+			c.report.Branches++
+		}
+		return nil
+	})
+}

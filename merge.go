@@ -76,7 +76,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	if err != nil {
 		return fail(err)
 	}
-	m := &merge{into: sdb, branch: bdb, base: base, theirs: theirs}
+	m := &pageMerge{into: sdb, branch: bdb, base: base, theirs: theirs}
 	if m.changed, err = m.diff(ctx, bdb, theirs); err != nil {
 		return fail(err)
 	}
@@ -91,7 +91,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 // into, planned as any version-2 commit (a small merge is one PUT), and
 // again over each commit that lands meanwhile, with that commit's pages
 // checked, after a growing pause (publishretry.go).
-func (m *merge) publish(ctx context.Context) (uint64, error) {
+func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 	db := m.into
 	v := db.vfs
 	var retry publishRetry
@@ -132,7 +132,7 @@ func (m *merge) publish(ctx context.Context) (uint64, error) {
 // pages fall in, as head's bytes with those pages over them, written by a
 // transaction; or ErrMergeConflict if head changed some of those pages
 // too, to other bytes, or made an index the branch's rows would miss.
-func (m *merge) plan(ctx context.Context, head *snapshot) (commitPlan2, error) {
+func (m *pageMerge) plan(ctx context.Context, head *snapshot) (commitPlan2, error) {
 	if head.empty() {
 		return commitPlan2{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
 	}
@@ -198,9 +198,9 @@ func (db *database) branchPoint(ctx context.Context, n uint64) (*snapshot, error
 	return db.build(ctx, rec, nil)
 }
 
-// merge is one Merge: the version the branch was made from, the branch's
+// pageMerge is one Merge: the version the branch was made from, the branch's
 // head, and the pages the branch changed since.
-type merge struct {
+type pageMerge struct {
 	into, branch *database
 	base         *snapshot
 	theirs       *snapshot
@@ -212,7 +212,7 @@ type merge struct {
 // base: pages whose bytes differ (page 1 without the bytes readers
 // serve), pages past either file's end, and pages of a block whose entry
 // is the same in both read as equal without a request.
-func (m *merge) diff(ctx context.Context, db *database, s *snapshot) (format.PageList, error) {
+func (m *pageMerge) diff(ctx context.Context, db *database, s *snapshot) (format.PageList, error) {
 	b := m.base
 	if m.unit == 0 {
 		block0, err := m.into.readBlock(ctx, b, 0)
@@ -325,7 +325,7 @@ func sameVersionOf(p int64, a, b []byte) bool {
 // conflicts returns the pages both ours (head's changes since the base)
 // and the branch's changes hold, whose bytes differ between head and the
 // branch.
-func (m *merge) conflicts(ctx context.Context, head *snapshot, ours format.PageList) ([]int64, error) {
+func (m *pageMerge) conflicts(ctx context.Context, head *snapshot, ours format.PageList) ([]int64, error) {
 	var both []int64
 	for p := range m.changed.All() {
 		if ours.Contains(p) {
@@ -352,7 +352,7 @@ func (m *merge) conflicts(ctx context.Context, head *snapshot, ours format.PageL
 }
 
 // mergedBlock returns block idx of the merged file, length bytes long.
-func (m *merge) mergedBlock(ctx context.Context, head *snapshot, idx, length int64) ([]byte, error) {
+func (m *pageMerge) mergedBlock(ctx context.Context, head *snapshot, idx, length int64) ([]byte, error) {
 	bs := head.blockSize
 	out := make([]byte, length)
 	mine, err := blockIfAny(ctx, m.into, head, idx)
@@ -383,7 +383,7 @@ func (m *merge) mergedBlock(ctx context.Context, head *snapshot, idx, length int
 // conflictError is the error of a merge over head refused for the pages
 // conflicts (0-based pages of the merge's unit), naming the tables and
 // indexes they belong to where the schema tells.
-func (m *merge) conflictError(ctx context.Context, head *snapshot, conflicts []int64) error {
+func (m *pageMerge) conflictError(ctx context.Context, head *snapshot, conflicts []int64) error {
 	what := ""
 	if m.unit <= 65536 { // a SQLite page size: the unit is the page (mergeUnit)
 		pages := make([]uint32, len(conflicts))

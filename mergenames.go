@@ -82,7 +82,7 @@ func (v *VFS) schemaTrees(key string, n uint64) ([]btree.Tree, map[string]string
 // rows as they were on its side, and a merge of pages does not make it
 // again. It looks only when a side changed the schema (the schema cookie
 // of page 1) and the other side changed pages besides page 1.
-func (m *merge) schemaConflict(ctx context.Context, head *snapshot, ours format.PageList) error {
+func (m *pageMerge) schemaConflict(ctx context.Context, head *snapshot, ours format.PageList) error {
 	cookie := func(db *database, s *snapshot) (string, error) {
 		b0, err := db.readBlock(ctx, s, 0)
 		if err != nil || len(b0) < 44 {
@@ -146,7 +146,7 @@ func (m *merge) schemaConflict(ctx context.Context, head *snapshot, ours format.
 // tablesChanged returns the trees (of trees, the schema of version s of
 // db) that own pages of changed, pages beyond page 1 that version
 // changed since the branch point.
-func (m *merge) tablesChanged(ctx context.Context, db *database, s *snapshot, trees []btree.Tree, changed format.PageList) (map[string]bool, error) {
+func (m *pageMerge) tablesChanged(ctx context.Context, db *database, s *snapshot, trees []btree.Tree, changed format.PageList) (map[string]bool, error) {
 	var pages []uint32
 	for p := range changed.All() {
 		if p > 0 {
@@ -183,7 +183,7 @@ func (db *database) pageReader(ctx context.Context, s *snapshot, pageSize int) f
 // SQLite frees is not written, so the page lists miss it. Encrypted
 // databases (whose freelist cannot be read) change page 1 at every
 // commit, and so conflict before.
-func (m *merge) freedConflict(ctx context.Context, head *snapshot, ours format.PageList) error {
+func (m *pageMerge) freedConflict(ctx context.Context, head *snapshot, ours format.PageList) error {
 	if m.unit > 65536 || ours.Count() == 0 || m.changed.Count() == 0 {
 		return nil
 	}
