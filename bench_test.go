@@ -71,13 +71,13 @@ func BenchmarkColdOpenGrowth(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, blockSize := range []int{64 << 10, 4 << 10} {
-			p, err := e.Prepare(ctx, bench.Target{Name: "s3vfs", PageSize: 1024, Opts: s3vfs.Options{BlockSize: blockSize}})
+		for _, c := range growthCases() {
+			p, err := e.Prepare(ctx, bench.Target{Name: "s3vfs", PageSize: 1024, Opts: c.opts})
 			if err != nil {
 				b.Fatal(err)
 			}
 			for _, wl := range workloads {
-				b.Run(fmt.Sprintf("rows=%d/block=%dK/%s", rows, blockSize>>10, wl.Name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("rows=%d/%s/%s", rows, c.name, wl.Name), func(b *testing.B) {
 					e.Proxy.SetLatency(20 * time.Millisecond)
 					defer e.Proxy.SetLatency(0)
 					runWorkload(ctx, b, p, wl)
@@ -88,6 +88,28 @@ func BenchmarkColdOpenGrowth(b *testing.B) {
 		}
 		e.Close()
 	}
+}
+
+// growthCases are the settings BenchmarkColdOpenGrowth measures: blocks of
+// 64 KiB and of 4 KiB, and inner pages whose front is the default (512
+// KiB: every inner page of these small databases) or 16 KiB, which
+// stands for the default at a database 32 times larger than a front's
+// worth of inner pages.
+func growthCases() []struct {
+	name string
+	opts s3vfs.Options
+} {
+	type growthCase = struct {
+		name string
+		opts s3vfs.Options
+	}
+	var out []growthCase
+	for _, bs := range []int{64 << 10, 4 << 10} {
+		o := s3vfs.Options{BlockSize: bs}
+		out = append(out, growthCase{fmt.Sprintf("block=%dK", bs>>10), o},
+			growthCase{fmt.Sprintf("block=%dK/front=16K", bs>>10), *s3vfs.WithInnerFront(&o, 16<<10)})
+	}
+	return out
 }
 
 // runWorkload runs wl on p b.N times and reports its figures: the

@@ -77,7 +77,11 @@ func (db *database) readAt(ctx context.Context, s *snapshot, b []byte, off int64
 	for n < len(b) && off+int64(n) < s.size {
 		pos := off + int64(n)
 		idx := pos / s.blockSize
-		if page, start, ok := s.inner.pageAt(db.key, s, idx, pos); ok {
+		page, start, ok, err := db.innerPage(ctx, s, idx, pos)
+		if err != nil {
+			return n, err
+		}
+		if ok {
 			db.vfs.stats.innerHits.Add(1)
 			n += copy(b[n:], page[pos-start:])
 			continue

@@ -13,7 +13,7 @@ import (
 func (db *database) build2(ctx context.Context, rec *format.Record, prev *snapshot) (*snapshot, error) {
 	var baseMap format.BlockMap
 	var baseOverlays map[int64]*format.Overlay
-	var inner *innerPages
+	var inner *innerSet
 	var fb *firstBlock
 	switch {
 	case rec.Base == (format.CheckpointRef{}):

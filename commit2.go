@@ -72,7 +72,11 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
 	p := planCommit2(db.key, s, f.Writes, in, a)
 	if p.next.base.N == p.rec.N {
-		p = withInner(db.key, p, s.inner, f.innerPagesFor(ctx, s, p.next, committed))
+		prev, err := db.innerWhole(ctx, s.inner)
+		if err != nil {
+			return commitPlan2{}, err
+		}
+		p = withInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().Add(overlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
@@ -93,7 +97,7 @@ func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitP
 // fails to read is left out). Interior pages rarely move, but leaves
 // around them do: without the last, every checkpoint written by a writer
 // that does not hold the block would lose them.
-func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed map[int64][]byte) innerSource {
+func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed map[int64][]byte, prev *innerPages) innerSource {
 	db := f.db
 	block0 := committed[0]
 	if buf, ok := f.Pending[0]; ok {
@@ -106,7 +110,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed m
 		data, _ := db.cache().Get(id)
 		return data
 	}
-	need := innerBlocksToRead(db.key, s, next, s.inner, func(idx int64, id string) bool { return atHand(idx, id) != nil })
+	need := innerBlocksToRead(db.key, s, next, prev, func(idx int64, id string) bool { return atHand(idx, id) != nil })
 	read := make(map[int64][]byte, len(need))
 	var mu sync.Mutex
 	var g errgroup.Group

@@ -34,7 +34,7 @@ type snapshot struct {
 	delta2   []format.Entry2           // record n's delta, when version 2; overlay sizes all filled in
 
 	baseOverlays map[int64]*format.Overlay // the overlays of the base checkpoint, reused like baseMap
-	inner        *innerPages               // the base checkpoint's inner pages, reused like baseMap; nil for none
+	inner        *innerSet                 // the base checkpoint's inner pages, reused like baseMap; nil for none
 
 	lineage format.Lineage // for a branch: where the objects of commits up to its branch point live (record n's)
 	removed bool           // record n says the database was removed (remove.go): no database, a new one starts at n+1

@@ -1,7 +1,9 @@
 package s3vfs
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 
@@ -114,3 +116,44 @@ func QueuedForTest(v *VFS, key string) int {
 
 // RebaseProbeForTest is how many records a rebase asks for at once.
 const RebaseProbeForTest = rebaseProbe
+
+// WithInnerFront returns a copy of opts (nil: the defaults) whose VFS
+// writes inner pages with a front of at most n bytes and reads n bytes of
+// them at a cold open, so that small databases have bundles.
+func WithInnerFront(opts *Options, n int64) *Options {
+	return withHooks(opts, func(h *testHooks) { h.innerFront = n })
+}
+
+// CheckInnerPagesForTest reads every page of the newest version of the
+// database at key twice, through its inner pages (reading their bundles)
+// and from its blocks alone, as a process without inner pages would. It
+// returns how many pages the inner pages served, and an error naming the
+// first page that reads differently.
+func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error) {
+	db := v.acquire(key)
+	defer v.release(db)
+	s, err := db.refresh(ctx, 0)
+	if err != nil || s.inner == nil {
+		return 0, err
+	}
+	bare := *s
+	bare.inner = nil
+	served := 0
+	for off := int64(0); off < s.size; off += s.inner.unit {
+		if !s.inner.has(db.key, s, off/s.blockSize, off) {
+			continue
+		}
+		served++
+		got, want := make([]byte, s.inner.unit), make([]byte, s.inner.unit)
+		if _, err := db.readAt(ctx, s, got, off); err != nil {
+			return served, err
+		}
+		if _, err := db.readAt(ctx, &bare, want, off); err != nil {
+			return served, err
+		}
+		if !bytes.Equal(got, want) {
+			return served, fmt.Errorf("page %d of commit %d: the inner pages serve other bytes than its block", off/s.inner.unit, s.n)
+		}
+	}
+	return served, nil
+}

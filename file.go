@@ -169,8 +169,7 @@ func (f *file) innerPageRead(s *snapshot, off int64, n int) bool {
 	if _, queued := f.Under[idx]; queued {
 		return false
 	}
-	page, start, ok := s.inner.pageAt(f.db.key, s, idx, off)
-	return ok && off+int64(n) <= start+int64(len(page))
+	return s.inner.has(f.db.key, s, idx, off) && (off+int64(n)-1)/s.inner.unit == off/s.inner.unit
 }
 
 // readCommitted reads, into b from off (within one block), the bytes the

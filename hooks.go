@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // testHooks are the points where the package's tests change how a VFS
@@ -20,6 +21,20 @@ type testHooks struct {
 	// allowWALHeader lets commits publish the WAL flag in the database
 	// header, as versions before the check could.
 	allowWALHeader bool
+	// innerFront is the size of the front of the inner pages the VFS
+	// writes and the bytes its cold opens read of them; 0:
+	// format.InnerFrontRead. Tests make it small to reach bundles with
+	// small databases.
+	innerFront int64
+}
+
+// innerFrontRead returns the size of the fronts of inner pages written
+// and the bytes a cold open reads of them.
+func (h *testHooks) innerFrontRead() int64 {
+	if h != nil && h.innerFront > 0 {
+		return h.innerFront
+	}
+	return format.InnerFrontRead
 }
 
 // diskOptions returns the options of the VFS's disk caches: its hooks

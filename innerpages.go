@@ -4,37 +4,20 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/s3vfs/s3vfs/internal/format"
-	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
-// innerPages is a checkpoint's inner pages in memory (format.InnerFile),
-// kept with every snapshot built on that checkpoint. A page is filed
-// under the name of the bytes of its block at the checkpoint (blockID), so
-// it is served only while the block reads the same: a later commit that
-// changes the block gives it another name, and its pages are read from the
-// block again. Block 0 is never in it: the open reads it anyway.
+// innerPages is every inner page of a version, as a commit that writes a
+// checkpoint gathers them (format.InnerFile): each page is filed under the
+// name of the bytes of its block at the checkpoint (blockID), so that the
+// next checkpoint takes over the pages of every block that still reads
+// the same, and no other. Block 0 is never in it: the open reads it
+// anyway. Readers hold an innerSet instead.
 type innerPages struct {
 	unit   int64
 	blocks map[string]map[int64][]byte // blockID → page number → its bytes
-}
-
-// pageAt returns the bytes of the inner page that holds file offset pos of
-// block idx of s, and the offset where that page starts.
-func (ip *innerPages) pageAt(key string, s *snapshot, idx, pos int64) ([]byte, int64, bool) {
-	if ip == nil || idx == 0 {
-		return nil, 0, false
-	}
-	id, ok := s.blockID(key, idx)
-	if !ok {
-		return nil, 0, false
-	}
-	p := pos / ip.unit
-	data, ok := ip.blocks[id][p]
-	return data, p * ip.unit, ok
 }
 
 // count returns how many pages ip holds.
@@ -155,9 +138,10 @@ type innerSource struct {
 
 // withInner adds to plan p, which writes a checkpoint, the checkpoint's
 // inner pages: built from prev, the inner pages of the snapshot p builds
-// on, and the blocks src has at hand; uploaded after the checkpoint, and
-// kept with the snapshot p makes.
-func withInner(key string, p commitPlan2, prev *innerPages, src innerSource) commitPlan2 {
+// on, and the blocks src has at hand; uploaded after the checkpoint, in
+// an object whose front fits frontRead bytes, and kept with the snapshot
+// p makes as its readers hold them.
+func withInner(key string, p commitPlan2, prev *innerPages, src innerSource, frontRead int64) commitPlan2 {
 	s := p.next
 	next := *s
 	next.inner = nil
@@ -166,7 +150,7 @@ func withInner(key string, p commitPlan2, prev *innerPages, src innerSource) com
 	if !ok {
 		return p
 	}
-	next.inner = buildInner(key, s, unit, prev, func(idx int64, id string) (map[int64][]byte, bool) {
+	all := buildInner(key, s, unit, prev, func(idx int64, id string) (map[int64][]byte, bool) {
 		data := src.bytes(idx, id)
 		if data == nil {
 			return nil, false
@@ -174,10 +158,15 @@ func withInner(key string, p commitPlan2, prev *innerPages, src innerSource) com
 		data = data[:min(int64(len(data)), format.BlockLen(idx, s.blockSize, s.size))]
 		return interiorPagesOf(idx, s.blockSize, unit, data), true
 	})
-	if next.inner.count() == 0 {
+	if all.count() == 0 {
 		return p // a small database: every interior page is in block 0
 	}
-	p.uploads = append(slices.Clip(p.uploads), tx.Upload{Name: format.InnerName(key, s.base.N, s.base.Token), Data: next.inner.file(s).Encode()})
+	up, set, err := innerUpload(key, s, all, frontRead)
+	if err != nil {
+		return p // a checkpoint without inner pages reads every page from its block
+	}
+	next.inner = set
+	p.uploads = append(slices.Clip(p.uploads), up)
 	return p
 }
 
@@ -225,41 +214,36 @@ func innerOf(key string, f *format.InnerFile, c *snapshot) *innerPages {
 	return ip
 }
 
-// pendingInner is the fetch of a checkpoint's inner pages, started while
+// pendingInner is the read of a checkpoint's inner pages, started while
 // the checkpoint itself is read.
 type pendingInner struct {
 	ref  format.CheckpointRef
-	done chan struct{} // closed when f and err are set
-	f    *format.InnerFile
+	name string
+	done chan struct{} // closed when head and err are set
+	head []byte        // the object's first bytes (readInnerHead)
 	err  error
 }
 
-// prefetchInner starts fetching the inner pages of checkpoint ref of a
-// map of lineage lin, from the disk cache if it holds them
-// (readImmutable).
+// prefetchInner starts reading the inner pages of checkpoint ref of a
+// map of lineage lin: the front of the object, from the disk cache if it
+// holds it.
 func (db *database) prefetchInner(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) *pendingInner {
-	pi := &pendingInner{ref: ref, done: make(chan struct{})}
+	pi := &pendingInner{ref: ref, name: format.InnerName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), done: make(chan struct{})}
 	go func() {
 		defer close(pi.done)
-		pi.f, pi.err = readImmutable(ctx, db, format.InnerName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (*format.InnerFile, error) {
-			f, err := format.DecodeInner(data)
-			if err == nil && (f.N != ref.N || f.Token != ref.Token) {
-				err = fmt.Errorf("%w: the inner pages name another checkpoint", format.ErrCorrupt)
-			}
-			return f, err
-		})
+		pi.head, pi.err = db.readInnerHead(ctx, pi.name)
 	}()
 	return pi
 }
 
-// wait returns the inner pages fetched, filed under the blocks of c, the
+// wait returns the inner pages read, as pages of the blocks of c, the
 // checkpoint's own snapshot; nil if the checkpoint has none (written
 // before inner pages were, or for a file whose pages straddle blocks).
 // They are optional, every page being read from its block without them:
-// one that cannot be read or decoded (a store that keeps failing, an
-// object changed outside s3vfs, a later format) is logged and done
-// without, and fails nothing. Only ctx's end is an error.
-func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf func(string, ...any)) (*innerPages, error) {
+// ones that cannot be read or decoded (a store that keeps failing, an
+// object changed outside s3vfs, a later format) are logged and done
+// without, and fail nothing. Only ctx's end is an error.
+func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf func(string, ...any)) (*innerSet, error) {
 	<-pi.done
 	if errors.Is(pi.err, ErrNotFound) {
 		return nil, nil
@@ -267,13 +251,18 @@ func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var ip *innerSet
+	var f *format.InnerFile
 	err := pi.err
 	if err == nil {
-		err = pi.f.Matches(pi.ref, c.blockSize, c.blocks.Len())
+		ip, f, err = innerSetOf(pi.name, pi.head, c)
+	}
+	if err == nil {
+		err = f.Matches(pi.ref, c.blockSize, c.blocks.Len())
 	}
 	if err != nil {
 		logf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.N, key, err)
 		return nil, nil
 	}
-	return innerOf(key, pi.f, c), nil
+	return ip, nil
 }

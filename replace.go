@@ -55,18 +55,41 @@ func (a *replacement) noteBlock(name string, idx int64, data []byte) {
 }
 
 // innerOver returns the inner pages of s, the snapshot of a's commit over
-// head: the pages noted, and head's for the blocks s shares with it; nil
-// when the version has none (a.unit is 0).
-func (a *replacement) innerOver(key string, s, head *snapshot) *innerPages {
+// head, whose inner pages are prev: the pages noted, and prev's for the
+// blocks s shares with head; nil when the version has none (a.unit is 0).
+func (a *replacement) innerOver(key string, s *snapshot, prev *innerPages) *innerPages {
 	if a.unit == 0 {
 		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return buildInner(key, s, a.unit, head.inner, func(idx int64, id string) (map[int64][]byte, bool) {
+	return buildInner(key, s, a.unit, prev, func(idx int64, id string) (map[int64][]byte, bool) {
 		pages, ok := a.inner[id]
 		return pages, ok
 	})
+}
+
+// withReplacementInner adds to uploads the inner pages of next, the
+// version a publishes over head, and keeps them with next; uploads as
+// they are when the version has none. Only ctx's end is an error.
+func (db *database) withReplacementInner(ctx context.Context, a *replacement, next, head *snapshot, uploads []tx.Upload) ([]tx.Upload, error) {
+	if a.unit == 0 {
+		return uploads, nil
+	}
+	prev, err := db.innerWhole(ctx, head.inner)
+	if err != nil {
+		return nil, err
+	}
+	all := a.innerOver(db.key, next, prev)
+	if all == nil || all.count() == 0 {
+		return uploads, nil
+	}
+	up, set, err := innerUpload(db.key, next, all, db.vfs.opts.hooks.innerFrontRead())
+	if err != nil {
+		return uploads, nil // a checkpoint without inner pages reads every page from its block
+	}
+	next.inner = set
+	return append(uploads, up), nil
 }
 
 // put uploads one object of the attempt.
@@ -196,8 +219,8 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		next := replacementSnapshot(rec, blocks)
 		uploads := []tx.Upload{ckpt}
 		if format2 {
-			if next.inner = a.innerOver(db.key, next, head); next.inner != nil && next.inner.count() > 0 {
-				uploads = append(uploads, tx.Upload{Name: format.InnerName(db.key, rec.N, a.token), Data: next.inner.file(next).Encode()})
+			if uploads, err = db.withReplacementInner(ctx, a, next, head, uploads); err != nil {
+				return 0, a.abandon(ctx, v, err)
 			}
 		}
 		if err := a.putAll(ctx, v, uploads); err != nil {

@@ -35,6 +35,11 @@ type Stats struct {
 	// docs/design.md, "Inner pages"), which need no block.
 	InnerHits int64
 
+	// InnerBundles counts the bundles of inner pages read: the parts of a
+	// large checkpoint's inner pages that a cold open does not read, read
+	// when a lookup first reaches one of their pages.
+	InnerBundles int64
+
 	DiskHits   int64 // cache misses served from the disk cache (Options.CacheDir)
 	DiskMisses int64 // cache misses the disk cache did not hold intact, read from S3
 
@@ -70,8 +75,8 @@ func (s Stats) Sub(old Stats) Stats {
 		Deletes: s.Deletes - old.Deletes, Heads: s.Heads - old.Heads,
 		BytesSent: s.BytesSent - old.BytesSent, BytesReceived: s.BytesReceived - old.BytesReceived,
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
-		InnerHits: s.InnerHits - old.InnerHits,
-		DiskHits:  s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
+		InnerHits: s.InnerHits - old.InnerHits, InnerBundles: s.InnerBundles - old.InnerBundles,
+		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
 		Rebases: s.Rebases - old.Rebases, EarlyBlocks: s.EarlyBlocks - old.EarlyBlocks,
 	}
@@ -88,6 +93,7 @@ func (s Stats) String() string {
 // that are not requests (those are the store's: store.Counters).
 type counters struct {
 	hits, misses, innerHits     atomic.Int64
+	innerBundles                atomic.Int64
 	diskHits, diskMisses        atomic.Int64
 	commits, conflicts, rebases atomic.Int64
 	earlyBlocks                 atomic.Int64
@@ -98,7 +104,7 @@ func (c *counters) snapshot(r *store.Counters) Stats {
 	return Stats{
 		Gets: r.Gets.Load(), Puts: r.Puts.Load(), Lists: r.Lists.Load(), Deletes: r.Deletes.Load(),
 		BytesSent: r.Sent.Load(), BytesReceived: r.Received.Load(),
-		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(), InnerHits: c.innerHits.Load(),
+		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(), InnerHits: c.innerHits.Load(), InnerBundles: c.innerBundles.Load(),
 		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
 		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(), Rebases: c.rebases.Load(),
 		EarlyBlocks: c.earlyBlocks.Load(),

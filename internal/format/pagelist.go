@@ -1,8 +1,10 @@
 package format
 
 import (
+	"cmp"
 	"encoding/binary"
 	"iter"
+	"slices"
 )
 
 // A page list is a sorted set of page numbers, kept and encoded as runs of
@@ -72,6 +74,31 @@ func (l PageList) Contains(p int64) bool {
 	}
 	return false
 }
+
+// Rank returns how many pages of l lie below page p, and whether p is in
+// l: the index of p's bytes among l's pages.
+func (l PageList) Rank(p int64) (int64, bool) {
+	var below int64
+	for _, r := range l {
+		switch {
+		case p < r.First:
+			return below, false
+		case p < r.First+r.N:
+			return below + p - r.First, true
+		}
+		below += r.N
+	}
+	return below, false
+}
+
+// overlaps reports whether run r shares a page with l.
+func (l PageList) overlaps(r PageRun) bool {
+	i, _ := slices.BinarySearchFunc(l, r.First, func(q PageRun, p int64) int { return cmp.Compare(q.First+q.N-1, p) })
+	return i < len(l) && l[i].First < r.First+r.N
+}
+
+// Last returns the last page of l, which must not be empty.
+func (l PageList) Last() int64 { r := l[len(l)-1]; return r.First + r.N - 1 }
 
 // All iterates over the pages of l in order.
 func (l PageList) All() iter.Seq[int64] {

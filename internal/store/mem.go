@@ -48,6 +48,19 @@ func (m *Mem) GetObject(ctx context.Context, key, ifMatch string) ([]byte, error
 	return slices.Clone(o.data), nil
 }
 
+// GetObjectRange implements [Objects].
+func (m *Mem) GetObjectRange(ctx context.Context, key string, off, n int64) ([]byte, int64, error) {
+	data, err := m.GetObject(ctx, key, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	size := int64(len(data))
+	if off < 0 || n <= 0 || off >= size {
+		return nil, 0, fmt.Errorf("InvalidRange: bytes %d-%d of %d", off, off+n-1, size)
+	}
+	return data[off:min(off+n, size):min(off+n, size)], size, nil
+}
+
 // PutObject implements [Objects]; each put makes a new ETag.
 func (m *Mem) PutObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {
 	if err := ctx.Err(); err != nil {

@@ -72,6 +72,44 @@ func (s *S3) GetObject(ctx context.Context, key, ifMatch string) ([]byte, error)
 	return buf.Bytes(), nil
 }
 
+// GetObjectRange is one S3 GetObject request with a Range header. The
+// object's size comes from the answer's Content-Range.
+func (s *S3) GetObjectRange(ctx context.Context, key string, off, n int64) ([]byte, int64, error) {
+	if off < 0 || n <= 0 {
+		return nil, 0, fmt.Errorf("invalid range: %d bytes from %d", n, off)
+	}
+	rng := fmt.Sprintf("bytes=%d-%d", off, off+n-1)
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, Range: &rng}, s.requestOptions(false, true))
+	if err != nil {
+		return nil, 0, classify(err)
+	}
+	defer out.Body.Close()
+	size, err := rangeTotal(aws.ToString(out.ContentRange), off)
+	if err != nil {
+		return nil, 0, err
+	}
+	data := []byte(nil)
+	if b, ok := out.Body.(*readBody); ok {
+		data = b.data // read in full inside the retry loop (s3retry.go)
+	} else if data, err = readAll(out.Body, aws.ToInt64(out.ContentLength)); err != nil {
+		return nil, 0, classify(err)
+	}
+	if int64(len(data)) != min(n, size-off) {
+		return nil, 0, fmt.Errorf("ranged get of %d bytes from %d of an object of %d: %d bytes came", n, off, size, len(data))
+	}
+	return data, size, nil
+}
+
+// rangeTotal returns the object size a Content-Range header ("bytes
+// 0-99/1234") of a range from off gives.
+func rangeTotal(header string, off int64) (int64, error) {
+	var first, last, size int64
+	if _, err := fmt.Sscanf(header, "bytes %d-%d/%d", &first, &last, &size); err != nil || first != off || last < first || last >= size {
+		return 0, fmt.Errorf("ranged get: Content-Range %q does not answer a range from %d", header, off)
+	}
+	return size, nil
+}
+
 // PutObject is one S3 PutObject request, with If-None-Match: * when
 // ifNoneMatch is set.
 func (s *S3) PutObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error {

@@ -34,6 +34,10 @@ var (
 // all share.
 type Objects interface {
 	GetObject(ctx context.Context, key, ifMatch string) ([]byte, error)
+	// GetObjectRange returns the bytes of key from off, at most n of
+	// them (fewer at the object's end), and the object's whole size. off
+	// must be below the size, or it fails.
+	GetObjectRange(ctx context.Context, key string, off, n int64) (data []byte, size int64, err error)
 	PutObject(ctx context.Context, key string, data []byte, ifNoneMatch bool) error
 	ListObjects(ctx context.Context, prefix, startAfter string, limit int) (objs []Object, more bool, err error)
 	RemoveObjects(ctx context.Context, keys []string) error
@@ -93,6 +97,20 @@ func (s *Store) GetIfMatch(ctx context.Context, key, etag string) ([]byte, error
 	}
 	s.Counters.Received.Add(int64(len(data)))
 	return data, nil
+}
+
+// GetRange returns at most n bytes of an object from off, fewer at its
+// end, and the object's size; off must be below the size.
+func (s *Store) GetRange(ctx context.Context, key string, off, n int64) ([]byte, int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	s.Counters.Gets.Add(1)
+	data, size, err := s.Objects.GetObjectRange(ctx, key, off, n)
+	if err != nil {
+		return nil, 0, s.wrap("get", key, err)
+	}
+	s.Counters.Received.Add(int64(len(data)))
+	return data, size, nil
 }
 
 // Put writes an object unconditionally, replacing any object of that

@@ -21,6 +21,7 @@ import (
 // so the bucket may be shared; it is left holding their objects.
 func Run(t *testing.T, objs store.Objects) {
 	ctx := context.Background()
+	runRanges(t, objs)
 	t.Run("get of a missing object is ErrNotFound", func(t *testing.T) {
 		_, err := objs.GetObject(ctx, "conf/missing/x", "")
 		if !errors.Is(err, store.ErrNotFound) {
