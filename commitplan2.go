@@ -118,69 +118,94 @@ func samePage(header bool, a, b []byte) bool {
 // names, as for planCommit. s may be a version-1 snapshot: the commit
 // then upgrades the database.
 func planCommit2(key string, s *snapshot, w tx.Writes, in planInputs, a commitAttempt) commitPlan2 {
-	bs, size := s.blockSize, w.PendingSize
-	newLen := format.NBlocks(size, bs)
-	live := min(s.size, w.Floor)
 	block0 := w.Pending[0]
 	if block0 == nil {
 		block0 = in.committed[0]
 	}
-	unit := pageUnit(bs, block0)
+	unit := pageUnit(s.blockSize, block0)
+	written := writtenBlocks(s, w, in.committed, unit)
+	fold := overlaysFull(s, written, in.bounds.records)
+	for carriedBytes(written, fold) > in.bounds.inline && foldLargest(written, fold) {
+	}
+	for {
+		p := buildPlan2(key, s, w, written, fold, unit, a)
+		more := foldOverlaysOver(s, written, fold, int64(len(p.encoded)), in.bounds.bytes)
+		if !more && in.tooLarge != nil && in.tooLarge(len(p.encoded)) {
+			more = foldLargest(written, fold)
+		}
+		if !more {
+			return checkpointIfDue(key, s, p, in, a)
+		}
+	}
+}
 
+// writtenBlocks returns the blocks of w within the new size, ascending,
+// each with the pages (of unit bytes) it changed over committed, the
+// committed bytes as read. A block 0 changed at most in the fields readers
+// serve keeps its stored page 1.
+func writtenBlocks(s *snapshot, w tx.Writes, committed map[int64][]byte, unit int64) []blockChange {
+	bs, size := s.blockSize, w.PendingSize
+	newLen := format.NBlocks(size, bs)
+	live := min(s.size, w.Floor)
 	var written []blockChange
 	for _, idx := range slices.Sorted(maps.Keys(w.Pending)) {
 		if idx >= newLen {
 			continue
 		}
 		c := blockChange{idx: idx, data: w.Pending[idx][:format.BlockLen(idx, bs, size)]}
-		c.pages = changedPages(idx, bs, unit, c.data, in.committed[idx], format.BlockLen(idx, bs, live))
+		c.pages = changedPages(idx, bs, unit, c.data, committed[idx], format.BlockLen(idx, bs, live))
 		if idx == 0 && len(c.data) > 0 && !c.pages.Contains(0) {
 			// Page 1 differs at most in the fields readers serve: it
 			// keeps its stored bytes, which the block then reads as.
 			c.data = slices.Clone(c.data)
-			copy(c.data, in.committed[0][:min(unit, int64(len(c.data)))])
+			copy(c.data, committed[0][:min(unit, int64(len(c.data)))])
 		}
 		for p := range c.pages.All() {
 			c.bytes += format.PageLen(p, unit, size)
 		}
 		written = append(written, c)
 	}
+	return written
+}
 
+// overlaysFull returns the written blocks that must fold because their
+// overlay in s already holds records records: the fold set to start from.
+func overlaysFull(s *snapshot, written []blockChange, records int) map[int64]bool {
 	fold := map[int64]bool{}
 	for _, c := range written {
-		if ov := s.overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > in.bounds.records {
+		if ov := s.overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > records {
 			fold[c.idx] = true
 		}
 	}
-	foldLargest := func() bool {
-		best := -1
-		for i, c := range written {
-			if !fold[c.idx] && c.bytes > 0 && (best < 0 || c.bytes > written[best].bytes) {
-				best = i
-			}
-		}
-		if best >= 0 {
-			fold[written[best].idx] = true
-		}
-		return best >= 0
-	}
-	for carriedBytes(written, fold) > in.bounds.inline && foldLargest() {
-	}
-	for {
-		p := buildPlan2(key, s, w, written, fold, unit, a)
-		more := false
-		for _, c := range written {
-			if !fold[c.idx] && c.bytes > 0 && s.overlayBytes(c.idx)+int64(len(p.encoded)) > in.bounds.bytes {
-				fold[c.idx], more = true, true
-			}
-		}
-		if !more && in.tooLarge != nil && in.tooLarge(len(p.encoded)) {
-			more = foldLargest()
-		}
-		if !more {
-			return checkpointIfDue(key, s, p, in, a)
+	return fold
+}
+
+// foldLargest adds to fold the written block not yet folded that carries
+// the most bytes of pages, and reports whether there was one.
+func foldLargest(written []blockChange, fold map[int64]bool) bool {
+	best := -1
+	for i, c := range written {
+		if !fold[c.idx] && c.bytes > 0 && (best < 0 || c.bytes > written[best].bytes) {
+			best = i
 		}
 	}
+	if best >= 0 {
+		fold[written[best].idx] = true
+	}
+	return best >= 0
+}
+
+// foldOverlaysOver adds to fold the written blocks that carry pages whose
+// overlay in s would pass limit bytes with a record of recSize bytes, and
+// reports whether it added any.
+func foldOverlaysOver(s *snapshot, written []blockChange, fold map[int64]bool, recSize, limit int64) bool {
+	more := false
+	for _, c := range written {
+		if !fold[c.idx] && c.bytes > 0 && s.overlayBytes(c.idx)+recSize > limit {
+			fold[c.idx], more = true, true
+		}
+	}
+	return more
 }
 
 // carriedBytes returns the bytes of the pages of written blocks that do
@@ -199,75 +224,129 @@ func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
 // s in which the blocks in fold are uploaded whole and the other written
 // blocks carry their changed pages inline.
 func buildPlan2(key string, s *snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) commitPlan2 {
-	bs, size := s.blockSize, w.PendingSize
-	newLen := format.NBlocks(size, bs)
-	n := s.n + 1
-	self := format.OverlayRef{N: n, Token: a.token}
-	p := commitPlan2{changes: map[int64]format.BlockRef{}}
-	entries := map[int64]format.Entry2{}
-	var changed, inline format.PageList
-	var pages []byte
-
+	b := &plan2Build{
+		key: key, s: s, w: w, unit: unit, a: a,
+		n: s.n + 1, newLen: format.NBlocks(w.PendingSize, s.blockSize),
+		p:       commitPlan2{changes: map[int64]format.BlockRef{}},
+		entries: map[int64]format.Entry2{},
+	}
 	for _, c := range written {
-		changed = unionPages(changed, c.pages)
-		length := int64(len(c.data))
-		switch old := s.entry(c.idx); {
-		case fold[c.idx]:
-			ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(c.data)}
-			entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
-			p.changes[c.idx] = ref
-			p.uploads = append(p.uploads, tx.Upload{Name: format.BlockName(key, c.idx, ref), Data: c.data})
-			p.folded = append(p.folded, c.idx)
-		case len(c.pages) > 0:
-			var recs []format.OverlayRef
-			if old.Ov != nil {
-				recs = slices.Clone(old.Ov.Recs)
-			}
-			entries[c.idx] = format.Entry2{Idx: c.idx, Ref: old.Ref,
-				Ov: &format.Overlay{BaseLen: s.baseLength(c.idx), Recs: append(recs, self), CRC: format.Checksum(c.data)}}
-			inline = unionPages(inline, c.pages)
-			for pg := range c.pages.All() {
-				off := pg*unit - c.idx*bs
-				pages = append(pages, c.data[off:off+format.PageLen(pg, unit, size)]...)
-			}
-		case length != format.BlockLen(c.idx, bs, s.size):
-			// No page changed, but the block's length did: the same
-			// object, read to the new length.
-			if e := relength(s, c.idx, c.data); e != old {
-				entries[c.idx] = e
-			}
-		}
+		b.addWritten(c, fold[c.idx])
 	}
-	p.blocks = len(p.uploads)
-	for idx, ref := range w.Spilled {
-		if idx < newLen {
-			entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
-			p.changes[idx] = ref
-			changed = unionPages(changed, w.SpilledChanged(idx, bs, unit, size))
-		}
-	}
-	// Blocks past the old end, or wholly past a truncation, that were not
-	// written since are holes.
-	for idx := min(s.blocks.Len(), format.NBlocks(w.Floor, bs)); idx < newLen; idx++ {
-		if _, ok := entries[idx]; !ok {
-			entries[idx] = format.Entry2{Idx: idx}
-			p.changes[idx] = format.BlockRef{}
-			changed = unionPages(changed, format.BlockPages(idx, bs, unit, size))
-		}
-	}
+	b.p.blocks = len(b.p.uploads)
+	b.addSpilled()
+	b.addHoles()
+	return b.finish()
+}
 
+// plan2Build is a version-2 plan that buildPlan2 is making: the commit's
+// inputs, and the parts of its record gathered so far.
+type plan2Build struct {
+	key    string
+	s      *snapshot
+	w      tx.Writes
+	unit   int64
+	a      commitAttempt
+	n      uint64 // the commit's number
+	newLen int64  // the file's blocks after the commit
+
+	p       commitPlan2
+	entries map[int64]format.Entry2 // the blocks the record sets
+	changed format.PageList         // the pages the commit changed
+	inline  format.PageList         // the pages the record carries
+	pages   []byte                  // the bytes of inline, in order
+}
+
+// addWritten adds written block c: uploaded whole if folded, else its
+// changed pages carried inline, else (no page changed) read to its new
+// length if that changed.
+func (b *plan2Build) addWritten(c blockChange, folded bool) {
+	b.changed = unionPages(b.changed, c.pages)
+	length := int64(len(c.data))
+	switch old := b.s.entry(c.idx); {
+	case folded:
+		b.addFolded(c)
+	case len(c.pages) > 0:
+		b.addInline(c, old)
+	case length != format.BlockLen(c.idx, b.s.blockSize, b.s.size):
+		// No page changed, but the block's length did: the same
+		// object, read to the new length.
+		if e := relength(b.s, c.idx, c.data); e != old {
+			b.entries[c.idx] = e
+		}
+	}
+}
+
+// addFolded adds written block c as a new base object, uploaded whole.
+func (b *plan2Build) addFolded(c blockChange) {
+	ref := format.BlockRef{Commit: b.n, Token: b.a.token, CRC: format.Checksum(c.data)}
+	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
+	b.p.changes[c.idx] = ref
+	b.p.uploads = append(b.p.uploads, tx.Upload{Name: format.BlockName(b.key, c.idx, ref), Data: c.data})
+	b.p.folded = append(b.p.folded, c.idx)
+}
+
+// addInline adds written block c, whose entry in s is old, as its base
+// object under an overlay that ends with this record, which carries c's
+// changed pages.
+func (b *plan2Build) addInline(c blockChange, old format.Entry2) {
+	bs, size := b.s.blockSize, b.w.PendingSize
+	self := format.OverlayRef{N: b.n, Token: b.a.token}
+	var recs []format.OverlayRef
+	if old.Ov != nil {
+		recs = slices.Clone(old.Ov.Recs)
+	}
+	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: old.Ref,
+		Ov: &format.Overlay{BaseLen: b.s.baseLength(c.idx), Recs: append(recs, self), CRC: format.Checksum(c.data)}}
+	b.inline = unionPages(b.inline, c.pages)
+	for pg := range c.pages.All() {
+		off := pg*b.unit - c.idx*bs
+		b.pages = append(b.pages, c.data[off:off+format.PageLen(pg, b.unit, size)]...)
+	}
+}
+
+// addSpilled adds the blocks within the new size that the transaction
+// uploaded early (spill.go).
+func (b *plan2Build) addSpilled() {
+	bs, size := b.s.blockSize, b.w.PendingSize
+	for idx, ref := range b.w.Spilled {
+		if idx < b.newLen {
+			b.entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
+			b.p.changes[idx] = ref
+			b.changed = unionPages(b.changed, b.w.SpilledChanged(idx, bs, b.unit, size))
+		}
+	}
+}
+
+// addHoles adds as holes the blocks past the old end, or wholly past a
+// truncation, that were not written since.
+func (b *plan2Build) addHoles() {
+	bs, size := b.s.blockSize, b.w.PendingSize
+	for idx := min(b.s.blocks.Len(), format.NBlocks(b.w.Floor, bs)); idx < b.newLen; idx++ {
+		if _, ok := b.entries[idx]; !ok {
+			b.entries[idx] = format.Entry2{Idx: idx}
+			b.p.changes[idx] = format.BlockRef{}
+			b.changed = unionPages(b.changed, format.BlockPages(idx, bs, b.unit, size))
+		}
+	}
+}
+
+// finish makes the plan's record from the parts gathered, encodes it, and
+// makes the snapshot it leads to.
+func (b *plan2Build) finish() commitPlan2 {
+	s, a, p := b.s, b.a, b.p
 	p.rec = &format.Record2{
-		N: n, Parent: s.n, Token: a.token,
-		BlockSize: bs, FileSize: size,
+		N: b.n, Parent: s.n, Token: a.token,
+		BlockSize: s.blockSize, FileSize: b.w.PendingSize,
 		Time: a.time, Writer: a.writer,
-		Base: s.base, Unit: unit,
-		Changed: changed, Inline: inline, Pages: pages,
-		Delta:   mergeEntries2(s.deltaEntries(), entries, newLen, s),
+		Base: s.base, Unit: b.unit,
+		Changed: b.changed, Inline: b.inline, Pages: b.pages,
+		Delta:   mergeEntries2(s.deltaEntries(), b.entries, b.newLen, s),
 		Made:    a.made,
 		Lineage: s.lineage,
 	}
 	p.encoded = p.rec.Encode()
-	p.next = s.successor(p.rec, len(p.encoded), entries, newLen)
+	p.next = s.successor(p.rec, len(p.encoded), b.entries, b.newLen)
 	return p
 }
 

@@ -378,14 +378,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	if probe {
 		c.wins = 0
 	}
-	n := 1
-	if !c.queue[0].alone {
-		for n < len(c.queue) && !c.queue[n].alone {
-			n++
-		}
-	}
-	batch := c.queue[:n:n]
-	c.queue = c.queue[n:]
+	batch := c.takeBatch()
 	base, failed := c.base, c.failed
 	var carried tx.ByteSet
 	for _, q := range batch {
@@ -417,36 +410,76 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 			c.failed = err
 		}
 	} else {
-		step := baseStep{from: c.base.n, to: head.n, changed: theirs}
-		for _, q := range batch {
-			step.changed = step.changed.Union(q.changed)
-			if q.alone {
-				step.changed = step.changed.Add(0, 1<<62) // not known
-			}
+		db.advanceChain(batch, base, head, theirs)
+	}
+	c.endBatch(batch, head, err, cause)
+}
+
+// takeBatch removes from the head of the queue the batch published next:
+// a transaction that must be published alone, or the run of those that
+// may be merged.
+func (c *writeChain) takeBatch() []*queuedCommit {
+	n := 1
+	if !c.queue[0].alone {
+		for n < len(c.queue) && !c.queue[n].alone {
+			n++
 		}
-		c.history = append(c.history, step)
-		if len(c.history) > maxHistory {
-			c.history = c.history[len(c.history)-maxHistory:]
-		}
-		c.base = head
-		if len(theirs) == 0 {
-			c.wins++
-		} else {
-			c.wins = 0
-		}
-		if head.n != base.n || head.token != base.token {
-			db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
-		}
-		if len(theirs) > 0 {
-			// The writers that ran over this batch's blocks, before it
-			// took in theirs, lack them.
-			for _, m := range c.members {
-				if a := m.chain.after; a != nil && (slices.Contains(batch, a) || !closed(a.done)) {
-					m.chain.carried = m.chain.carried.Union(theirs)
-				}
+	}
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	return batch
+}
+
+// advanceChain moves the chain's base to head, where batch was published
+// over base (theirs: the bytes other processes' records in between
+// changed): it records the step in the history, counts the win or the
+// rebase and the transactions committed, and hands theirs on to the
+// writers that ran over the batch's blocks. The caller holds db.mu.
+func (db *database) advanceChain(batch []*queuedCommit, base, head *snapshot, theirs tx.ByteSet) {
+	c := &db.chain
+	c.history = append(c.history, publishedStep(c.base.n, head.n, theirs, batch))
+	if len(c.history) > maxHistory {
+		c.history = c.history[len(c.history)-maxHistory:]
+	}
+	c.base = head
+	if len(theirs) == 0 {
+		c.wins++
+	} else {
+		c.wins = 0
+	}
+	if head.n != base.n || head.token != base.token {
+		db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
+	}
+	if len(theirs) > 0 {
+		// The writers that ran over this batch's blocks, before it
+		// took in theirs, lack them.
+		for _, m := range c.members {
+			if a := m.chain.after; a != nil && (slices.Contains(batch, a) || !closed(a.done)) {
+				m.chain.carried = m.chain.carried.Union(theirs)
 			}
 		}
 	}
+}
+
+// publishedStep is the history step of batch, published as commit to over
+// commit from: the bytes its transactions changed and theirs, every byte
+// for a transaction published alone (what it changed is not known).
+func publishedStep(from, to uint64, theirs tx.ByteSet, batch []*queuedCommit) baseStep {
+	step := baseStep{from: from, to: to, changed: theirs}
+	for _, q := range batch {
+		step.changed = step.changed.Union(q.changed)
+		if q.alone {
+			step.changed = step.changed.Add(0, 1<<62) // not known
+		}
+	}
+	return step
+}
+
+// endBatch ends the publish of batch, as head or with err (and its cause):
+// it rebuilds spec from what is still queued, wakes the batch's
+// transactions with their outcome, and hands the next batch to its first
+// transaction, or ends the chain's publishing. The caller holds db.mu.
+func (c *writeChain) endBatch(batch []*queuedCommit, head *snapshot, err, cause error) {
 	// What is still queued ran over this batch, which base now holds.
 	c.spec, c.specSize, c.specChanged, c.specStale = nil, 0, nil, nil
 	for _, q := range c.queue {

@@ -73,39 +73,19 @@ func (v *VFS) ExportPythonLayoutAt(ctx context.Context, key string, n uint64, de
 	})
 }
 
+// exportPython writes the database open reads to dest in the Python
+// layout, as [VFS.ExportPythonLayout] describes: it checks the arguments
+// and dest, uploads the blocks while reading, then removes stale ones.
 func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int, open func(context.Context) io.ReadCloser) (PythonExport, error) {
 	fail := func(err error) (PythonExport, error) {
-		return PythonExport{}, fmt.Errorf("s3vfs: export %s to the Python layout at %s: %w", key, dest, err)
+		return PythonExport{}, pyExportError(key, dest, err)
 	}
-	if err := format.ValidateKey(key); err != nil {
-		return PythonExport{}, err
-	}
-	if err := format.ValidateKey(dest); err != nil {
-		return PythonExport{}, err
-	}
-	switch {
-	case blockSize == 0:
-		blockSize = DefaultPythonBlockSize
-	case blockSize < format.MinBlockSize || blockSize > format.MaxBlockSize:
-		return PythonExport{}, fmt.Errorf("s3vfs: Python layout block size %d is out of range: use %d to %d bytes, the block_size the Python reader is given (its default is %d)",
-			blockSize, format.MinBlockSize, format.MaxBlockSize, DefaultPythonBlockSize)
-	}
-	switch {
-	case dest == key:
-		return fail(fmt.Errorf("the destination is the database itself: name another key, such as %s.py", key))
-	case strings.HasPrefix(key, dest+"/"):
-		return fail(fmt.Errorf("the database lies under the destination's prefix %s/, which the Python library would read as part of the file: name a key outside it", dest))
-	}
-
-	// Sort what is at dest/ already: stale blocks may stay until the end,
-	// anything else is refused before a byte is written.
-	existing, err := v.pyExportExisting(ctx, dest)
+	blockSize, err := checkPythonExport(key, dest, blockSize)
 	if err != nil {
-		return fail(err)
+		return PythonExport{}, err
 	}
-	// A hot journal there would be rolled back over the export by the next
-	// Python opener.
-	if err := (&database{vfs: v, key: dest}).checkLegacyJournal(ctx); err != nil {
+	existing, err := v.pyExportCheckDest(ctx, dest)
+	if err != nil {
 		return fail(err)
 	}
 
@@ -114,10 +94,91 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 	src := open(ctx)
 	defer src.Close()
 
-	out := PythonExport{BlockSize: blockSize}
+	out, readErr, err := v.pyExportUpload(ctx, src, dest, blockSize)
+	if err != nil {
+		return fail(fmt.Errorf("uploading blocks (dest may now hold a mix of old and new blocks: export again): %w", err))
+	}
+	if readErr != nil {
+		if out.Blocks == 0 {
+			// Nothing written: the source's own error (ErrNoDatabase,
+			// ErrNoCommit, …) says it best.
+			return PythonExport{}, readErr
+		}
+		return fail(fmt.Errorf("reading the database after %d blocks (dest now holds a mix of old and new blocks: export again): %w", out.Blocks, readErr))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+
+	stale := pyExportStale(existing, out.Blocks)
+	if err := v.store.Remove(ctx, stale); err != nil {
+		return fail(fmt.Errorf("removing %d stale blocks past the new end (the Python library reads them as part of the file: export again): %w", len(stale), err))
+	}
+	out.Removed = len(stale)
+	return out, nil
+}
+
+// pyExportError wraps err, an error of the export of key to dest, with
+// what the export was.
+func pyExportError(key, dest string, err error) error {
+	return fmt.Errorf("s3vfs: export %s to the Python layout at %s: %w", key, dest, err)
+}
+
+// checkPythonExport checks the arguments of an export of key to dest in
+// the Python layout, before any request: both keys valid, the block size
+// in range (returned, 0 meaning [DefaultPythonBlockSize]), and dest
+// neither key nor a prefix key lies under.
+func checkPythonExport(key, dest string, blockSize int) (int, error) {
+	if err := format.ValidateKey(key); err != nil {
+		return 0, err
+	}
+	if err := format.ValidateKey(dest); err != nil {
+		return 0, err
+	}
+	switch {
+	case blockSize == 0:
+		blockSize = DefaultPythonBlockSize
+	case blockSize < format.MinBlockSize || blockSize > format.MaxBlockSize:
+		return 0, fmt.Errorf("s3vfs: Python layout block size %d is out of range: use %d to %d bytes, the block_size the Python reader is given (its default is %d)",
+			blockSize, format.MinBlockSize, format.MaxBlockSize, DefaultPythonBlockSize)
+	}
+	switch {
+	case dest == key:
+		return 0, pyExportError(key, dest, fmt.Errorf("the destination is the database itself: name another key, such as %s.py", key))
+	case strings.HasPrefix(key, dest+"/"):
+		return 0, pyExportError(key, dest, fmt.Errorf("the database lies under the destination's prefix %s/, which the Python library would read as part of the file: name a key outside it", dest))
+	}
+	return blockSize, nil
+}
+
+// pyExportCheckDest returns the Python layout blocks already under dest/,
+// and refuses, before a byte is written, a dest that holds anything else
+// or a hot journal (which the next Python opener would roll back over the
+// export).
+func (v *VFS) pyExportCheckDest(ctx context.Context, dest string) ([]pyExportBlock, error) {
+	// Sort what is at dest/ already: stale blocks may stay until the end,
+	// anything else is refused before a byte is written.
+	existing, err := v.pyExportExisting(ctx, dest)
+	if err != nil {
+		return nil, err
+	}
+	// A hot journal there would be rolled back over the export by the next
+	// Python opener.
+	if err := (&database{vfs: v, key: dest}).checkLegacyJournal(ctx); err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+// pyExportUpload reads src block by block and uploads each block to its
+// Python layout name under dest, up to Options.Concurrency at once, until
+// src ends, fails, or a block cannot be named. It returns what it
+// uploaded (Size, BlockSize and Blocks), the error that ended the reading
+// (readErr) and that of the first upload that failed (err).
+func (v *VFS) pyExportUpload(ctx context.Context, src io.Reader, dest string, blockSize int) (out PythonExport, readErr, err error) {
+	out = PythonExport{BlockSize: blockSize}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
-	var readErr error
 	for idx := int64(0); ; idx++ {
 		buf := make([]byte, blockSize)
 		m, err := io.ReadFull(src, buf)
@@ -143,32 +204,20 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 			break
 		}
 	}
-	if err := g.Wait(); err != nil {
-		return fail(fmt.Errorf("uploading blocks (dest may now hold a mix of old and new blocks: export again): %w", err))
-	}
-	if readErr != nil {
-		if out.Blocks == 0 {
-			// Nothing written: the source's own error (ErrNoDatabase,
-			// ErrNoCommit, …) says it best.
-			return PythonExport{}, readErr
-		}
-		return fail(fmt.Errorf("reading the database after %d blocks (dest now holds a mix of old and new blocks: export again): %w", out.Blocks, readErr))
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
+	return out, readErr, g.Wait()
+}
 
+// pyExportStale returns the names of the existing blocks at or past the
+// new block count, blocks: the Python library would read them as part of
+// the file.
+func pyExportStale(existing []pyExportBlock, blocks int64) []string {
 	var stale []string
 	for _, b := range existing {
-		if b.idx >= out.Blocks {
+		if b.idx >= blocks {
 			stale = append(stale, b.name)
 		}
 	}
-	if err := v.store.Remove(ctx, stale); err != nil {
-		return fail(fmt.Errorf("removing %d stale blocks past the new end (the Python library reads them as part of the file: export again): %w", len(stale), err))
-	}
-	out.Removed = len(stale)
-	return out, nil
+	return stale
 }
 
 // pyExportMaxBlocks is the number of block indexes 10 digits can write.

@@ -170,67 +170,19 @@ type Options struct {
 	hooks *testHooks // set only by the package's tests
 }
 
+// withDefaults returns a copy of o (the zero Options for nil) with the
+// default of every option left zero applied, or an error naming the first
+// option out of range.
 func (o *Options) withDefaults() (Options, error) {
 	var v Options
 	if o != nil {
 		v = *o
 	}
-	switch {
-	case v.BlockSize == 0:
-		v.BlockSize = DefaultBlockSize
-	case v.BlockSize < format.MinBlockSize || v.BlockSize > format.MaxBlockSize:
-		return v, fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 262144 is best)",
-			v.BlockSize, format.MinBlockSize, format.MaxBlockSize)
+	if err := v.defaultSizes(); err != nil {
+		return v, err
 	}
-	switch {
-	case v.CacheSize == 0:
-		v.CacheSize = DefaultCacheSize
-	case v.CacheSize < 0:
-		v.CacheSize = 0
-	}
-	switch {
-	case v.CacheDirSize == 0:
-		v.CacheDirSize = DefaultCacheDirSize
-	case v.CacheDirSize < 0:
-		return v, fmt.Errorf("s3vfs: cache dir size %d is negative: leave CacheDir empty for no disk cache", v.CacheDirSize)
-	}
-	switch {
-	case v.Concurrency == 0:
-		v.Concurrency = DefaultConcurrency
-	case v.Concurrency < 0 || v.Concurrency > 1024:
-		return v, fmt.Errorf("s3vfs: concurrency %d is out of range: use 1 to 1024", v.Concurrency)
-	}
-	switch {
-	case v.Retention == 0:
-		v.Retention = DefaultRetention
-	case v.Retention < time.Second:
-		return v, fmt.Errorf("s3vfs: retention %v is too short: use at least 1s", v.Retention)
-	}
-	switch {
-	case v.RequestTimeout == 0:
-		v.RequestTimeout = DefaultRequestTimeout
-	case v.RequestTimeout < 0:
-		return v, fmt.Errorf("s3vfs: request timeout %v is negative", v.RequestTimeout)
-	}
-	switch {
-	case v.WriteBuffer == 0:
-		v.WriteBuffer = DefaultWriteBuffer
-	case v.WriteBuffer < 0:
-		return v, fmt.Errorf("s3vfs: write buffer %d is negative", v.WriteBuffer)
-	}
-	switch {
-	case v.AttemptTimeout == 0:
-		v.AttemptTimeout = min(DefaultAttemptTimeout, v.RequestTimeout)
-	case v.AttemptTimeout < 0:
-		return v, fmt.Errorf("s3vfs: attempt timeout %v is negative", v.AttemptTimeout)
-	}
-	switch {
-	case v.ReadAhead == 0:
-		v.ReadAhead = v.Concurrency
-	case v.ReadAhead < 0:
-		v.ReadAhead = 0
-	case v.ReadAhead > 1024:
-		return v, fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", v.ReadAhead)
+	if err := v.defaultTimesAndBuffers(); err != nil {
+		return v, err
 	}
 	switch v.FormatVersion {
 	case 0:
@@ -247,6 +199,77 @@ func (o *Options) withDefaults() (Options, error) {
 		v.WriterID = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	return v, nil
+}
+
+// defaultSizes applies the defaults of the block size, the cache sizes and
+// the concurrency left zero, and checks the ones set.
+func (o *Options) defaultSizes() error {
+	switch {
+	case o.BlockSize == 0:
+		o.BlockSize = DefaultBlockSize
+	case o.BlockSize < format.MinBlockSize || o.BlockSize > format.MaxBlockSize:
+		return fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 262144 is best)",
+			o.BlockSize, format.MinBlockSize, format.MaxBlockSize)
+	}
+	switch {
+	case o.CacheSize == 0:
+		o.CacheSize = DefaultCacheSize
+	case o.CacheSize < 0:
+		o.CacheSize = 0
+	}
+	switch {
+	case o.CacheDirSize == 0:
+		o.CacheDirSize = DefaultCacheDirSize
+	case o.CacheDirSize < 0:
+		return fmt.Errorf("s3vfs: cache dir size %d is negative: leave CacheDir empty for no disk cache", o.CacheDirSize)
+	}
+	switch {
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultConcurrency
+	case o.Concurrency < 0 || o.Concurrency > 1024:
+		return fmt.Errorf("s3vfs: concurrency %d is out of range: use 1 to 1024", o.Concurrency)
+	}
+	return nil
+}
+
+// defaultTimesAndBuffers applies the defaults of the retention, the
+// timeouts, the write buffer and the read-ahead left zero, and checks the
+// ones set; it follows defaultSizes, whose concurrency the read-ahead
+// defaults to.
+func (o *Options) defaultTimesAndBuffers() error {
+	switch {
+	case o.Retention == 0:
+		o.Retention = DefaultRetention
+	case o.Retention < time.Second:
+		return fmt.Errorf("s3vfs: retention %v is too short: use at least 1s", o.Retention)
+	}
+	switch {
+	case o.RequestTimeout == 0:
+		o.RequestTimeout = DefaultRequestTimeout
+	case o.RequestTimeout < 0:
+		return fmt.Errorf("s3vfs: request timeout %v is negative", o.RequestTimeout)
+	}
+	switch {
+	case o.WriteBuffer == 0:
+		o.WriteBuffer = DefaultWriteBuffer
+	case o.WriteBuffer < 0:
+		return fmt.Errorf("s3vfs: write buffer %d is negative", o.WriteBuffer)
+	}
+	switch {
+	case o.AttemptTimeout == 0:
+		o.AttemptTimeout = min(DefaultAttemptTimeout, o.RequestTimeout)
+	case o.AttemptTimeout < 0:
+		return fmt.Errorf("s3vfs: attempt timeout %v is negative", o.AttemptTimeout)
+	}
+	switch {
+	case o.ReadAhead == 0:
+		o.ReadAhead = o.Concurrency
+	case o.ReadAhead < 0:
+		o.ReadAhead = 0
+	case o.ReadAhead > 1024:
+		return fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", o.ReadAhead)
+	}
+	return nil
 }
 
 // VFS is a SQLite VFS backed by one S3 bucket. Register it with
@@ -333,6 +356,8 @@ func (v *VFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vf
 	return v.open(name.String(), name, flags)
 }
 
+// open opens the file SQLite names: the main database from the bucket,
+// any other file (a journal, a temporary file) in memory.
 func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
 	const temporary = vfs.OPEN_TEMP_DB | vfs.OPEN_TEMP_JOURNAL | vfs.OPEN_SUBJOURNAL |
 		vfs.OPEN_TRANSIENT_DB | vfs.OPEN_DELETEONCLOSE
@@ -351,18 +376,18 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 		// so a journal is only needed to roll back, never to recover.
 		return &vfsutil.SliceFile{}, flags | vfs.OPEN_MEMORY, nil
 	}
+	return v.openMain(name, uri, flags)
+}
 
+// openMain opens the main database at key name with the parameters of uri:
+// it joins the database's shared state in the process, reads or checks
+// its head, and refuses a key that holds no database unless flags create.
+func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
 	if err := format.ValidateKey(name); err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	p, err := parseParams(uri)
+	p, err := v.openParams(uri)
 	if err != nil {
-		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
-	}
-	if !p.stalenessSet {
-		p.staleness = v.opts.Staleness
-	}
-	if err := v.checkCoordinator(p); err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
@@ -373,9 +398,48 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if p.cacheDir != "" {
 		db.useDisk(p.cacheDir)
 	}
+	pinned, err := v.headAtOpen(db, p, flags)
+	if err != nil {
+		v.release(db)
+		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
+	}
+	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
+	if f.readOnly {
+		flags |= vfs.OPEN_READONLY
+		flags &^= vfs.OPEN_READWRITE
+	}
+	// No OPEN_MEMORY here: wrappers such as vfs/adiantum leave files
+	// flagged OPEN_MEMORY unencrypted. The journal stays in memory all the
+	// same: its open is routed to a SliceFile above.
+	return f, flags, nil
+}
+
+// openParams returns the URI parameters of a main database's open, with
+// the VFS's staleness where uri sets none, checked against the
+// coordinator.
+func (v *VFS) openParams(uri *vfs.Filename) (params, error) {
+	p, err := parseParams(uri)
+	if err != nil {
+		return p, err
+	}
+	if !p.stalenessSet {
+		p.staleness = v.opts.Staleness
+	}
+	if err := v.checkCoordinator(p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// headAtOpen does the requests an open of db with parameters p makes: it
+// reads the pinned version for time travel (returned), the head at the
+// process's first open, or checks a head learned earlier; then, unless
+// flags create or a version is pinned, it requires a database at the key.
+func (v *VFS) headAtOpen(db *database, p params, flags vfs.OpenFlag) (*snapshot, error) {
 	// SQLite's open carries no context: Options.RequestTimeout bounds it.
 	ctx := context.Background()
 	var pinned *snapshot // time travel: the one version the file reads
+	var err error
 	switch known, _ := db.known.get(); {
 	case p.pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
@@ -392,19 +456,7 @@ func (v *VFS) open(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 	if err == nil && pinned == nil && flags&vfs.OPEN_CREATE == 0 {
 		err = v.requireExisting(ctx, db)
 	}
-	if err != nil {
-		v.release(db)
-		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
-	}
-	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
-	if f.readOnly {
-		flags |= vfs.OPEN_READONLY
-		flags &^= vfs.OPEN_READWRITE
-	}
-	// No OPEN_MEMORY here: wrappers such as vfs/adiantum leave files
-	// flagged OPEN_MEMORY unencrypted. The journal stays in memory all the
-	// same: its open is routed to a SliceFile above.
-	return f, flags, nil
+	return pinned, err
 }
 
 // requireExisting returns [ErrNoDatabase], naming the key, the bucket and the

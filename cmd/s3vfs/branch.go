@@ -47,39 +47,61 @@ type branchCommand struct {
 	aws awsFlags
 }
 
+// branchOptions are branch's command line, checked.
+type branchOptions struct {
+	src, dst target
+	suffix   string // the trailing @N of SRC that named the commit; "" for none
+	ver      version
+	asJSON   bool
+}
+
 // Run implements command.
 func (c *branchCommand) Run(ctx context.Context, args []string) error {
+	o, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	return c.branch(ctx, o)
+}
+
+// parse reads and checks branch's flags and arguments.
+func (c *branchCommand) parse(args []string) (branchOptions, error) {
+	var o branchOptions
 	fs := newFlagSet("branch", branchHelp, c.stdout)
 	c.aws.register(fs)
 	c.aws.registerRetention(fs)
-	var ver version
-	ver.register(fs, "branch from")
+	o.ver.register(fs, "branch from")
 	asJSON := registerJSON(fs)
 	if err := parseFlagsAnywhere(fs, args); err != nil {
-		return err
+		return o, err
 	}
 	if fs.NArg() != 2 {
-		return usagef("branch needs a database and the key of the branch: s3vfs branch s3://BUCKET/SRC[@N] s3://BUCKET/DST")
+		return o, usagef("branch needs a database and the key of the branch: s3vfs branch s3://BUCKET/SRC[@N] s3://BUCKET/DST")
 	}
-	if err := ver.parse(); err != nil {
-		return err
+	if err := o.ver.parse(); err != nil {
+		return o, err
 	}
-	srcArg, suffix := fs.Arg(0), ""
-	if !ver.pinned() {
-		var err error
-		if srcArg, ver.commit, err = cutCommitSuffix(srcArg); err != nil {
-			return err
+	srcArg := fs.Arg(0)
+	var err error
+	if !o.ver.pinned() {
+		if srcArg, o.ver.commit, err = cutCommitSuffix(srcArg); err != nil {
+			return o, err
 		}
-		suffix = strings.TrimPrefix(fs.Arg(0), srcArg)
+		o.suffix = strings.TrimPrefix(fs.Arg(0), srcArg)
 	}
-	src, err := parseTarget(srcArg)
-	if err != nil {
-		return err
+	if o.src, err = parseTarget(srcArg); err != nil {
+		return o, err
 	}
-	dst, err := parseTarget(fs.Arg(1))
-	if err != nil {
-		return err
+	if o.dst, err = parseTarget(fs.Arg(1)); err != nil {
+		return o, err
 	}
+	o.asJSON = *asJSON
+	return o, checkBranchTargets(o.src, o.dst)
+}
+
+// checkBranchTargets checks, before any request, that dst may be a branch
+// of src: in the same bucket, and another key.
+func checkBranchTargets(src, dst target) error {
 	switch {
 	case dst.bucket != src.bucket:
 		return usagef("%s and %s are in different buckets: a branch names its source's objects, which cannot be named across buckets: "+
@@ -87,22 +109,28 @@ func (c *branchCommand) Run(ctx context.Context, args []string) error {
 	case dst.key == src.key:
 		return usagef("%s cannot be a branch of itself: name another key for the branch", dst)
 	}
+	return nil
+}
 
+// branch makes o.dst a branch of the commit of o.src that o names, and
+// reports it.
+func (c *branchCommand) branch(ctx context.Context, o branchOptions) error {
+	src, dst := o.src, o.dst
 	_, v, err := c.aws.open(ctx, src.String())
 	if err != nil {
 		return err
 	}
 	info, err := v.Info(ctx, src.key)
 	switch {
-	case errors.Is(err, s3vfs.ErrNoDatabase) && suffix != "":
+	case errors.Is(err, s3vfs.ErrNoDatabase) && o.suffix != "":
 		return fmt.Errorf("s3vfs: no database at %s (the trailing %s named a commit of it): check the bucket and key; "+
-			"for the key %s%s, name the commit with --commit or --asof, which take the key as written", src, suffix, src.key, suffix)
+			"for the key %s%s, name the commit with --commit or --asof, which take the key as written", src, o.suffix, src.key, o.suffix)
 	case err != nil:
 		return describe(err, src)
 	}
-	n := ver.commit
-	if !ver.asof.IsZero() {
-		if n, _, err = commitAsOf(ctx, v, src, ver.asof); err != nil {
+	n := o.ver.commit
+	if !o.ver.asof.IsZero() {
+		if n, _, err = commitAsOf(ctx, v, src, o.ver.asof); err != nil {
 			return err
 		}
 	}
@@ -113,8 +141,14 @@ func (c *branchCommand) Run(ctx context.Context, args []string) error {
 		}
 		return describeBranch(err, src, dst, n, info.Commit)
 	}
+	return c.printBranch(o, first)
+}
+
+// printBranch reports the branch o made, whose first commit is first, as
+// JSON with o.asJSON, else for people.
+func (c *branchCommand) printBranch(o branchOptions, first uint64) error {
 	at := first - 1
-	if *asJSON {
+	if o.asJSON {
 		e := json.NewEncoder(c.stdout)
 		e.SetIndent("", "  ")
 		return e.Encode(struct {
@@ -122,9 +156,9 @@ func (c *branchCommand) Run(ctx context.Context, args []string) error {
 			Commit      uint64 `json:"commit"`
 			Branch      string `json:"branch"`
 			FirstCommit uint64 `json:"first_commit"`
-		}{src.String(), at, dst.String(), first})
+		}{o.src.String(), at, o.dst.String(), first})
 	}
-	fmt.Fprintf(c.stdout, "branched %s at commit %d to %s (its first commit: %d)\n", src, at, dst, first)
+	fmt.Fprintf(c.stdout, "branched %s at commit %d to %s (its first commit: %d)\n", o.src, at, o.dst, first)
 	return nil
 }
 

@@ -209,7 +209,13 @@ func (w *walker) walk(t Tree) error {
 	default:
 		return fmt.Errorf("btree: root page %d of %s is not a b-tree page (type %#02x)", t.Root, t.Name, typ)
 	}
-	interior := typ
+	return w.walkBelow(t, first, typ)
+}
+
+// walkBelow attributes the pages below the interior root of tree t, whose
+// bytes are first and type interior, level by level, until every
+// requested page is attributed or the level reached is of leaves.
+func (w *walker) walkBelow(t Tree, first []byte, interior byte) error {
 	leaf := byte(leafTable)
 	if interior == interiorIndex {
 		leaf = leafIndex
@@ -219,31 +225,11 @@ func (w *walker) walk(t Tree) error {
 	level := []uint32{t.Root}
 	var next []uint32
 	for {
-		next = next[:0]
-		for i, n := range level {
-			b := first
-			if i > 0 {
-				if b, err = w.readPage(n); err != nil {
-					return err
-				}
-			}
-			h := headerOffset(n)
-			if b[h] != interior {
-				return fmt.Errorf("btree: page %d of %s is of type %#02x among pages of type %#02x", n, t.Name, b[h], interior)
-			}
-			children, err := w.children(b, h, n, t.Name)
-			if err != nil {
-				return err
-			}
-			for _, c := range children {
-				if err := w.reach(c, n, t.Name); err != nil {
-					return err
-				}
-				if w.left == 0 {
-					return nil
-				}
-			}
-			next = append(next, children...)
+		var done bool
+		var err error
+		next, done, err = w.walkLevel(t.Name, level, first, interior, next[:0])
+		if err != nil || done {
+			return err
 		}
 		// The children of level are the next level; its first page tells
 		// whether they are leaves.
@@ -259,6 +245,39 @@ func (w *walker) walk(t Tree) error {
 			return fmt.Errorf("btree: page %d of %s is of type %#02x, a child of pages of type %#02x", level[0], t.Name, first[headerOffset(level[0])], interior)
 		}
 	}
+}
+
+// walkLevel reaches the children of the pages of level, interior pages of
+// tree name whose first is the bytes of level[0], in order, and appends
+// them to next, which it returns; done reports that every requested page
+// is now attributed, and the walk may stop (nil is then returned for next).
+func (w *walker) walkLevel(name string, level []uint32, first []byte, interior byte, next []uint32) (_ []uint32, done bool, err error) {
+	for i, n := range level {
+		b := first
+		if i > 0 {
+			if b, err = w.readPage(n); err != nil {
+				return nil, false, err
+			}
+		}
+		h := headerOffset(n)
+		if b[h] != interior {
+			return nil, false, fmt.Errorf("btree: page %d of %s is of type %#02x among pages of type %#02x", n, name, b[h], interior)
+		}
+		children, err := w.children(b, h, n, name)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, c := range children {
+			if err := w.reach(c, n, name); err != nil {
+				return nil, false, err
+			}
+			if w.left == 0 {
+				return nil, true, nil
+			}
+		}
+		next = append(next, children...)
+	}
+	return next, false, nil
 }
 
 // children returns the child page numbers of interior page n, whose bytes
