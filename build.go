@@ -1,0 +1,130 @@
+package s3vfs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/s3vfs/s3vfs/internal/format"
+)
+
+// build makes the snapshot of rec, a record of either format version:
+// over its base checkpoint, read unless prev has it already, with block
+// 0, and for version 2 the checkpoint's inner pages and block 0's overlay
+// records, read alongside the checkpoint (firstblock.go, innerset.go).
+func (db *database) build(ctx context.Context, rec *format.Record, prev *snapshot) (*snapshot, error) {
+	switch rec.Made().By {
+	case format.Reserved:
+		return nil, db.noDatabaseAt(rec)
+	case format.Removed:
+		return db.removedSnapshot(rec), nil
+	}
+	b := checkpointBase{}
+	switch {
+	case rec.Base == (format.CheckpointRef{}):
+	case prev != nil && prev.base == rec.Base:
+		b = checkpointBase{blocks: prev.baseMap, overlays: prev.baseOverlays, inner: prev.inner}
+	default:
+		fb := db.prefetchFirstBlock(ctx, rec)
+		var err error
+		if b, err = db.readBase(ctx, rec); err != nil {
+			fb.drop()
+			return nil, err
+		}
+		defer func() { fb.keep(db, b.built) }()
+	}
+	b.built = snapshotOfRecord(rec, b)
+	return b.built, nil
+}
+
+// checkpointBase is what a snapshot takes from its base checkpoint.
+type checkpointBase struct {
+	blocks   format.BlockMap
+	overlays map[int64]*format.Overlay // version 2 only
+	inner    *innerSet                 // version 2 only
+	built    *snapshot                 // the snapshot built over it, for the first block's fetch
+}
+
+// snapshotOfRecord returns the snapshot rec makes over its base b. Pure.
+func snapshotOfRecord(rec *format.Record, b checkpointBase) *snapshot {
+	if rec.V2 == nil {
+		changes := make(map[int64]format.BlockRef, len(rec.Delta))
+		for _, e := range rec.Delta {
+			changes[e.Idx] = e.Ref
+		}
+		return recordSnapshot(rec, b.blocks.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), b.blocks)
+	}
+	s := snapshotOf2(rec.V2, rec.Size, b.blocks, b.overlays)
+	s.inner = b.inner
+	return s
+}
+
+// readBase reads the base checkpoint of rec, of either version; for a
+// version-2 record, with its inner pages and block 0's overlay records
+// in parallel.
+func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpointBase, error) {
+	lin := rec.Lineage()
+	var pi *pendingInner
+	if rec.V2 != nil {
+		done := db.prefetchFirstOverlay(ctx, rec.V2)
+		defer done()
+		pi = db.prefetchInner(ctx, lin, rec.Base)
+	}
+	bs, entries, err := db.readBaseEntries(ctx, lin, rec.Base)
+	if err == nil && bs != rec.BlockSize {
+		err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.key, format.ErrCorrupt)
+	}
+	if err != nil {
+		if pi != nil {
+			<-pi.done
+		}
+		return checkpointBase{}, err
+	}
+	var b checkpointBase
+	b.blocks, b.overlays = baseOf(entries)
+	if pi != nil {
+		c := &snapshot{blockSize: bs, blocks: b.blocks, overlays: b.overlays, lineage: lin}
+		if b.inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.log); err != nil {
+			return checkpointBase{}, err
+		}
+	}
+	return b, nil
+}
+
+// readBaseEntries reads checkpoint ref of a map of lineage lin, of either
+// format version: its block size and its entries as version-2 entries.
+func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) (int64, []format.Entry2, error) {
+	type base struct {
+		blockSize int64
+		blocks    []format.Entry2
+	}
+	b, err := readImmutable(ctx, db, format.CheckpointName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (base, error) {
+		n, token, bs, blocks, err := format.DecodeAnyCheckpoint(data)
+		if err == nil && (n != ref.N || token != ref.Token) {
+			err = fmt.Errorf("%w: it names another commit", format.ErrCorrupt)
+		}
+		if err != nil {
+			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.N, db.key, err)
+		}
+		return base{bs, blocks}, nil
+	})
+	return b.blockSize, b.blocks, err
+}
+
+// prefetchFirstOverlay fetches into the cache, while the base checkpoint
+// is read, the overlay records of block 0 that rec names (block 0 is in
+// every version-2 delta), so that SQLite's first read, the header, finds
+// them with block 0 (firstblock.go). The returned function waits for the
+// fetches; their errors show again when the block is read.
+func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record2) (wait func()) {
+	var wg sync.WaitGroup
+	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.cache().Limit() > 0 {
+		for _, r := range rec.Delta[0].Ov.Recs {
+			if r.N == rec.N {
+				continue // the record itself, read already
+			}
+			wg.Go(func() { db.overlayRecord(ctx, rec.Lineage, r) })
+		}
+	}
+	return wg.Wait
+}
