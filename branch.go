@@ -213,7 +213,7 @@ func branchRecord(src string, s *snapshot, a commitAttempt) *format.Record2 {
 		Time: a.time, Writer: a.writer,
 		Base:    s.base,
 		Unit:    s.blockSize,
-		Delta:   mergeEntries2(s.deltaEntries(), nil, n, s),
+		Delta:   mergePageEntries(s.deltaEntries(), nil, n, s),
 		Made:    format.Made{By: format.ByBranch, Commit: s.n, Key: src},
 		Lineage: append(format.Lineage{{Key: src, Commit: s.n}}, s.lineage...),
 	}

@@ -54,7 +54,7 @@ func snapshotOfRecord(rec *format.Record, b checkpointBase) *snapshot {
 		}
 		return recordSnapshot(rec, b.blocks.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), b.blocks)
 	}
-	s := snapshotOf2(rec.V2, rec.Size, b.blocks, b.overlays)
+	s := pageSnapshot(rec.V2, rec.Size, b.blocks, b.overlays)
 	s.inner = b.inner
 	return s
 }

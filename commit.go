@@ -48,8 +48,8 @@ func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 	}
 
 	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
-	if v.writesFormat2(s) {
-		return f.commit2(ctx, s, attempt, rules)
+	if v.writesPages(s) {
+		return f.commitPages(ctx, s, attempt, rules)
 	}
 	p := planCommit(db.key, s, f.Writes, attempt, v.recordTooLarge)
 	err := f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
@@ -68,10 +68,10 @@ func (f *file) lost() error {
 	return sqlite3.BUSY_SNAPSHOT
 }
 
-// writesFormat2 reports whether a commit over s is written in format
+// writesPages reports whether a commit over s is written in format
 // version 2: always on a version-2 database, and on a version-1 one unless
 // Options.FormatVersion keeps it version 1.
-func (v *VFS) writesFormat2(s *snapshot) bool {
+func (v *VFS) writesPages(s *snapshot) bool {
 	return v.opts.FormatVersion >= 2 || s.format >= 2
 }
 

@@ -453,7 +453,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 // queued now are published is waited for.
 func (f *file) takeWriteLock() error {
 	db := f.db
-	format2 := db.vfs.writesFormat2(f.snap)
+	format2 := db.vfs.writesPages(f.snap)
 	chained := format2 && !f.encrypted() // before the lock: it may read block 0
 	for {
 		db.mu.Lock()

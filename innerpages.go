@@ -141,7 +141,7 @@ type innerSource struct {
 // on, and the blocks src has at hand; uploaded after the checkpoint, in
 // an object whose front fits frontRead bytes, and kept with the snapshot
 // p makes as its readers hold them.
-func withInner(key string, p commitPlan2, prev *innerPages, src innerSource, frontRead int64) commitPlan2 {
+func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontRead int64) pagePlan {
 	s := p.next
 	next := *s
 	next.inner = nil

@@ -132,26 +132,26 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 // pages fall in, as head's bytes with those pages over them, written by a
 // transaction; or ErrMergeConflict if head changed some of those pages
 // too, to other bytes, or made an index the branch's rows would miss.
-func (m *pageMerge) plan(ctx context.Context, head *snapshot) (commitPlan2, error) {
+func (m *pageMerge) plan(ctx context.Context, head *snapshot) (pagePlan, error) {
 	if head.empty() {
-		return commitPlan2{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
+		return pagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
 	}
 	ours, err := m.diff(ctx, m.into, head)
 	if err != nil {
-		return commitPlan2{}, err
+		return pagePlan{}, err
 	}
 	conflicts, err := m.conflicts(ctx, head, ours)
 	if err != nil {
-		return commitPlan2{}, err
+		return pagePlan{}, err
 	}
 	if len(conflicts) > 0 {
-		return commitPlan2{}, m.conflictError(ctx, head, conflicts)
+		return pagePlan{}, m.conflictError(ctx, head, conflicts)
 	}
 	if err := m.schemaConflict(ctx, head, ours); err != nil {
-		return commitPlan2{}, err
+		return pagePlan{}, err
 	}
 	if err := m.freedConflict(ctx, head, ours); err != nil {
-		return commitPlan2{}, err
+		return pagePlan{}, err
 	}
 	size := head.size
 	if m.theirs.size != m.base.size {
@@ -166,22 +166,22 @@ func (m *pageMerge) plan(ctx context.Context, head *snapshot) (commitPlan2, erro
 			continue
 		}
 		if w.Pending[idx], err = m.mergedBlock(ctx, head, idx, format.BlockLen(idx, bs, size)); err != nil {
-			return commitPlan2{}, err
+			return pagePlan{}, err
 		}
 		if committed[idx], err = blockIfAny(ctx, m.into, head, idx); err != nil {
-			return commitPlan2{}, err
+			return pagePlan{}, err
 		}
 	}
 	if _, ok := committed[0]; !ok && head.size > 0 {
 		if committed[0], err = m.into.readBlock(ctx, head, 0); err != nil {
-			return commitPlan2{}, err
+			return pagePlan{}, err
 		}
 	}
 	v := m.into.vfs
 	a := commitAttempt{token: newToken(), time: commitTime(head.time), writer: v.opts.WriterID,
 		made: format.Made{By: format.ByMerge, Commit: m.theirs.n, Key: m.branch.key}}
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(bs), tooLarge: v.recordSizeTooLarge}
-	return planCommit2(m.into.key, head, w, in, a), nil
+	return planPageCommit(m.into.key, head, w, in, a), nil
 }
 
 // branchPoint returns version n of db, which a branch was made from: kept

@@ -150,7 +150,7 @@ func planReplacement(key string, head *snapshot, a *replacement, blocks format.B
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if format2 {
-		rec := replacementRecord2(n, head.n, a, blocks, at, head.lineage)
+		rec := pageReplacementRecord(n, head.n, a, blocks, at, head.lineage)
 		return rec.Header(len(rec.Encode())), ckpt
 	}
 	rec := &format.Record{
@@ -162,12 +162,12 @@ func planReplacement(key string, head *snapshot, a *replacement, blocks format.B
 	return rec, ckpt
 }
 
-// replacementRecord2 is the version-2 record of replacement a as commit n
+// pageReplacementRecord is the version-2 record of replacement a as commit n
 // over parent: every page changed, nothing inline, block 0 in the delta,
 // made as a.made says, with the lineage of a branch (a restore on a
 // branch names objects of its source). Its page unit is the block size:
 // with every page listed, a finer unit would say nothing more.
-func replacementRecord2(n, parent uint64, a *replacement, blocks format.BlockMap, at commitAttempt, lineage format.Lineage) *format.Record2 {
+func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.BlockMap, at commitAttempt, lineage format.Lineage) *format.Record2 {
 	rec := &format.Record2{
 		N: n, Parent: parent, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
@@ -188,7 +188,7 @@ func replacementRecord2(n, parent uint64, a *replacement, blocks format.BlockMap
 // makes over its own checkpoint, whose map is blocks.
 func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *snapshot {
 	if rec.V2 != nil {
-		return snapshotOf2(rec.V2, rec.Size, blocks, nil)
+		return pageSnapshot(rec.V2, rec.Size, blocks, nil)
 	}
 	return recordSnapshot(rec, blocks, blocks)
 }

@@ -23,9 +23,9 @@ type snapshot struct {
 	legacy *legacyLayout // set for a database in the Python layout (legacy.go), whose n is 0
 
 	// Format version 2 (internal/format, pagerecord.go); zero for a version-1 record.
-	format   int                       // the format version of record n; 0 or 1: version 1
-	overlays map[int64]*format.Overlay // blocks read through an overlay (see format.Entry2); never modified once built
-	delta2   []format.Entry2           // record n's delta, when version 2; overlay sizes all filled in
+	format    int                       // the format version of record n; 0 or 1: version 1
+	overlays  map[int64]*format.Overlay // blocks read through an overlay (see format.Entry2); never modified once built
+	pageDelta []format.Entry2           // record n's delta, when version 2; overlay sizes all filled in
 
 	baseOverlays map[int64]*format.Overlay // the overlays of the base checkpoint, reused like baseMap
 	inner        *innerSet                 // the base checkpoint's inner pages, reused like baseMap; nil for none
@@ -75,11 +75,11 @@ func (s *snapshot) blockID(key string, idx int64) (string, bool) {
 	return format.BlockName(s.keyOf(key, ref.Commit), idx, ref), true
 }
 
-// snapshotOf2 returns the snapshot that version-2 record rec, size bytes
+// pageSnapshot returns the snapshot that version-2 record rec, size bytes
 // long, makes over its base checkpoint's map (baseMap, with its overlays;
 // empty for no checkpoint). Pure: the record plus its base is the whole
 // map, as in version 1.
-func snapshotOf2(rec *format.Record2, size int, baseMap format.BlockMap, baseOverlays map[int64]*format.Overlay) *snapshot {
+func pageSnapshot(rec *format.Record2, size int, baseMap format.BlockMap, baseOverlays map[int64]*format.Overlay) *snapshot {
 	n := format.NBlocks(rec.FileSize, rec.BlockSize)
 	overlays := map[int64]*format.Overlay{}
 	for idx, ov := range baseOverlays {
@@ -106,7 +106,7 @@ func snapshotOf2(rec *format.Record2, size int, baseMap format.BlockMap, baseOve
 		blockSize: rec.BlockSize, size: rec.FileSize,
 		blocks: baseMap.With(n, refs),
 		base:   rec.Base, baseMap: baseMap, baseOverlays: baseOverlays,
-		format: 2, overlays: overlays, delta2: delta,
+		format: 2, overlays: overlays, pageDelta: delta,
 		lineage: rec.Lineage,
 	}
 }

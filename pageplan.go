@@ -42,9 +42,9 @@ type planInputs struct {
 	tooLarge func(size int) bool
 }
 
-// commitPlan2 is what a version-2 commit writes, and what it makes once
+// pagePlan is what a version-2 commit writes, and what it makes once
 // published.
-type commitPlan2 struct {
+type pagePlan struct {
 	rec     *format.Record2
 	encoded []byte                    // rec.encode(): what the conditional create writes
 	next    *snapshot                 // the snapshot rec makes
@@ -55,7 +55,7 @@ type commitPlan2 struct {
 }
 
 // onePut reports whether the commit is a single request: the record.
-func (p *commitPlan2) onePut() bool { return len(p.uploads) == 0 }
+func (p *pagePlan) onePut() bool { return len(p.uploads) == 0 }
 
 // blockChange is a block a transaction wrote, and the pages it changed.
 type blockChange struct {
@@ -113,11 +113,11 @@ func samePage(header bool, a, b []byte) bool {
 	return bytes.Equal(a[:24], b[:24]) && bytes.Equal(a[28:92], b[28:92]) && bytes.Equal(a[96:], b[96:])
 }
 
-// planCommit2 plans the commit of w on s as commit s.n+1 of the database
+// planPageCommit plans the commit of w on s as commit s.n+1 of the database
 // at key, in format version 2. The caller has loaded the blocks rewrites
 // names, as for planCommit. s may be a version-1 snapshot: the commit
 // then upgrades the database.
-func planCommit2(key string, s *snapshot, w tx.Writes, in planInputs, a commitAttempt) commitPlan2 {
+func planPageCommit(key string, s *snapshot, w tx.Writes, in planInputs, a commitAttempt) pagePlan {
 	block0 := w.Pending[0]
 	if block0 == nil {
 		block0 = in.committed[0]
@@ -128,7 +128,7 @@ func planCommit2(key string, s *snapshot, w tx.Writes, in planInputs, a commitAt
 	for carriedBytes(written, fold) > in.bounds.inline && foldLargest(written, fold) {
 	}
 	for {
-		p := buildPlan2(key, s, w, written, fold, unit, a)
+		p := buildPagePlan(key, s, w, written, fold, unit, a)
 		more := foldOverlaysOver(s, written, fold, int64(len(p.encoded)), in.bounds.bytes)
 		if !more && in.tooLarge != nil && in.tooLarge(len(p.encoded)) {
 			more = foldLargest(written, fold)
@@ -220,14 +220,14 @@ func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
 	return total
 }
 
-// buildPlan2 makes the record, uploads and snapshot of the commit of w on
+// buildPagePlan makes the record, uploads and snapshot of the commit of w on
 // s in which the blocks in fold are uploaded whole and the other written
 // blocks carry their changed pages inline.
-func buildPlan2(key string, s *snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) commitPlan2 {
-	b := &plan2Build{
+func buildPagePlan(key string, s *snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) pagePlan {
+	b := &pagePlanBuild{
 		key: key, s: s, w: w, unit: unit, a: a,
 		n: s.n + 1, newLen: format.NBlocks(w.PendingSize, s.blockSize),
-		p:       commitPlan2{changes: map[int64]format.BlockRef{}},
+		p:       pagePlan{changes: map[int64]format.BlockRef{}},
 		entries: map[int64]format.Entry2{},
 	}
 	for _, c := range written {
@@ -239,9 +239,9 @@ func buildPlan2(key string, s *snapshot, w tx.Writes, written []blockChange, fol
 	return b.finish()
 }
 
-// plan2Build is a version-2 plan that buildPlan2 is making: the commit's
+// pagePlanBuild is a version-2 plan that buildPagePlan is making: the commit's
 // inputs, and the parts of its record gathered so far.
-type plan2Build struct {
+type pagePlanBuild struct {
 	key    string
 	s      *snapshot
 	w      tx.Writes
@@ -250,7 +250,7 @@ type plan2Build struct {
 	n      uint64 // the commit's number
 	newLen int64  // the file's blocks after the commit
 
-	p       commitPlan2
+	p       pagePlan
 	entries map[int64]format.Entry2 // the blocks the record sets
 	changed format.PageList         // the pages the commit changed
 	inline  format.PageList         // the pages the record carries
@@ -260,7 +260,7 @@ type plan2Build struct {
 // addWritten adds written block c: uploaded whole if folded, else its
 // changed pages carried inline, else (no page changed) read to its new
 // length if that changed.
-func (b *plan2Build) addWritten(c blockChange, folded bool) {
+func (b *pagePlanBuild) addWritten(c blockChange, folded bool) {
 	b.changed = unionPages(b.changed, c.pages)
 	length := int64(len(c.data))
 	switch old := b.s.entry(c.idx); {
@@ -278,7 +278,7 @@ func (b *plan2Build) addWritten(c blockChange, folded bool) {
 }
 
 // addFolded adds written block c as a new base object, uploaded whole.
-func (b *plan2Build) addFolded(c blockChange) {
+func (b *pagePlanBuild) addFolded(c blockChange) {
 	ref := format.BlockRef{Commit: b.n, Token: b.a.token, CRC: format.Checksum(c.data)}
 	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
 	b.p.changes[c.idx] = ref
@@ -289,7 +289,7 @@ func (b *plan2Build) addFolded(c blockChange) {
 // addInline adds written block c, whose entry in s is old, as its base
 // object under an overlay that ends with this record, which carries c's
 // changed pages.
-func (b *plan2Build) addInline(c blockChange, old format.Entry2) {
+func (b *pagePlanBuild) addInline(c blockChange, old format.Entry2) {
 	bs, size := b.s.blockSize, b.w.PendingSize
 	self := format.OverlayRef{N: b.n, Token: b.a.token}
 	var recs []format.OverlayRef
@@ -307,7 +307,7 @@ func (b *plan2Build) addInline(c blockChange, old format.Entry2) {
 
 // addSpilled adds the blocks within the new size that the transaction
 // uploaded early (spill.go).
-func (b *plan2Build) addSpilled() {
+func (b *pagePlanBuild) addSpilled() {
 	bs, size := b.s.blockSize, b.w.PendingSize
 	for idx, ref := range b.w.Spilled {
 		if idx < b.newLen {
@@ -320,7 +320,7 @@ func (b *plan2Build) addSpilled() {
 
 // addHoles adds as holes the blocks past the old end, or wholly past a
 // truncation, that were not written since.
-func (b *plan2Build) addHoles() {
+func (b *pagePlanBuild) addHoles() {
 	bs, size := b.s.blockSize, b.w.PendingSize
 	for idx := min(b.s.blocks.Len(), format.NBlocks(b.w.Floor, bs)); idx < b.newLen; idx++ {
 		if _, ok := b.entries[idx]; !ok {
@@ -333,7 +333,7 @@ func (b *plan2Build) addHoles() {
 
 // finish makes the plan's record from the parts gathered, encodes it, and
 // makes the snapshot it leads to.
-func (b *plan2Build) finish() commitPlan2 {
+func (b *pagePlanBuild) finish() pagePlan {
 	s, a, p := b.s, b.a, b.p
 	p.rec = &format.Record2{
 		N: b.n, Parent: s.n, Token: a.token,
@@ -341,7 +341,7 @@ func (b *plan2Build) finish() commitPlan2 {
 		Time: a.time, Writer: a.writer,
 		Base: s.base, Unit: b.unit,
 		Changed: b.changed, Inline: b.inline, Pages: b.pages,
-		Delta:   mergeEntries2(s.deltaEntries(), b.entries, b.newLen, s),
+		Delta:   mergePageEntries(s.deltaEntries(), b.entries, b.newLen, s),
 		Made:    a.made,
 		Lineage: s.lineage,
 	}
@@ -386,16 +386,16 @@ func unionPages(a, b format.PageList) format.PageList {
 // deltaEntries returns the delta of s's record as version-2 entries.
 func (s *snapshot) deltaEntries() []format.Entry2 {
 	if s.format >= 2 {
-		return s.delta2
+		return s.pageDelta
 	}
 	return format.EntriesFromV1(s.delta)
 }
 
-// mergeEntries2 returns the delta of a record over the delta of its
+// mergePageEntries returns the delta of a record over the delta of its
 // parent: the parent's entries, replaced by changes, without blocks at or
 // past n, and with block 0 always present (docs/format.md, "Entries,
 // version 2"), taken from s where neither names it.
-func mergeEntries2(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *snapshot) []format.Entry2 {
+func mergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *snapshot) []format.Entry2 {
 	m := make(map[int64]format.Entry2, len(parent)+len(changes)+1)
 	for _, e := range parent {
 		m[e.Idx] = e
@@ -450,7 +450,7 @@ func (s *snapshot) successor(rec *format.Record2, size int, entries map[int64]fo
 		blockSize: rec.BlockSize, size: rec.FileSize,
 		blocks: s.blocks.With(n, refs),
 		base:   rec.Base, baseMap: s.baseMap, baseOverlays: s.baseOverlays, inner: s.inner,
-		format: 2, overlays: ovs, delta2: delta,
+		format: 2, overlays: ovs, pageDelta: delta,
 		lineage: rec.Lineage,
 	}
 }
@@ -472,7 +472,7 @@ func withSize(ov *format.Overlay, n uint64, size int64) *format.Overlay {
 // records are kept; the record then names the checkpoint as its base and
 // lists only block 0 and the blocks whose overlays it ends (its inline
 // pages must be read through its own entries).
-func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a commitAttempt) commitPlan2 {
+func checkpointIfDue(key string, s *snapshot, p pagePlan, in planInputs, a commitAttempt) pagePlan {
 	n := p.rec.N
 	newLen := format.NBlocks(p.rec.FileSize, p.rec.BlockSize)
 	if len(p.rec.Delta) <= checkpointAfter(newLen) && (in.tooLarge == nil || !in.tooLarge(len(p.encoded))) {
@@ -500,12 +500,12 @@ func checkpointIfDue(key string, s *snapshot, p commitPlan2, in planInputs, a co
 	p.uploads = append(p.uploads, tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()})
 	next := *p.next
 	next.base, next.baseMap = rec.Base, next.blocks
-	next.delta2 = nil
+	next.pageDelta = nil
 	for _, e := range rec.Delta {
 		if e.Ov != nil {
 			e.Ov = withSize(e.Ov, n, size)
 		}
-		next.delta2 = append(next.delta2, e)
+		next.pageDelta = append(next.pageDelta, e)
 	}
 	next.overlays = maps.Clone(next.overlays)
 	for idx, ov := range next.overlays {

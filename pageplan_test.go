@@ -36,7 +36,7 @@ func newMemBucket2() *memBucket2 {
 }
 
 // publish stores the plan's uploads and record, as a commit that won.
-func (m *memBucket2) publish(t *testing.T, p commitPlan2) {
+func (m *memBucket2) publish(t *testing.T, p pagePlan) {
 	t.Helper()
 	for _, u := range p.uploads {
 		m.objects[u.Name] = u.Data
@@ -119,7 +119,7 @@ func (m *memBucket2) rebuild(t *testing.T, n uint64) *snapshot {
 		base = c.Blocks
 	}
 	baseMap, baseOverlays := baseOf(base)
-	return snapshotOf2(rec, len(m.records[n]), baseMap, baseOverlays)
+	return pageSnapshot(rec, len(m.records[n]), baseMap, baseOverlays)
 }
 
 // sqliteHeader returns a block 0 that starts with a SQLite header of
@@ -222,7 +222,7 @@ func testPlanModel(t *testing.T, seed uint64) {
 			in.tooLarge = func(int) bool { return true }
 		}
 		a := commitAttempt{token: 1000 + n, time: time.Unix(int64(n), 0), writer: "w"}
-		p := planCommit2("db", s, w, in, a)
+		p := planPageCommit("db", s, w, in, a)
 
 		if p.onePut() {
 			onePut++
@@ -412,7 +412,7 @@ func TestPlanCommit2(t *testing.T) {
 			for _, idx := range tt.forget {
 				delete(committed, idx)
 			}
-			p := planCommit2("db", s, w, planInputs{committed: committed, bounds: bounds}, a)
+			p := planPageCommit("db", s, w, planInputs{committed: committed, bounds: bounds}, a)
 			if !reflect.DeepEqual(p.rec.Changed, tt.changed) || !reflect.DeepEqual(p.rec.Inline, tt.inline) {
 				t.Errorf("changed %v, inline %v; want %v, %v", p.rec.Changed, p.rec.Inline, tt.changed, tt.inline)
 			}
@@ -446,7 +446,7 @@ func TestPlanCommit2Upgrade(t *testing.T) {
 	s.base = format.CheckpointRef{N: 2, Token: 7}
 	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{2: planBlock(2)}, PendingSize: 4 * planBS, Floor: 4 * planBS}
 	committed := map[int64][]byte{2: bytes.Repeat([]byte{0}, planBS)}
-	p := planCommit2("db", s, w, planInputs{committed: committed, bounds: defaultFoldBounds(planBS)}, commitAttempt{token: 4})
+	p := planPageCommit("db", s, w, planInputs{committed: committed, bounds: defaultFoldBounds(planBS)}, commitAttempt{token: 4})
 	if p.rec.Base != s.base || p.next.format != 2 {
 		t.Errorf("base %v, format %d", p.rec.Base, p.next.format)
 	}
@@ -475,7 +475,7 @@ func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 	}
 	copy(w.Pending[0], sqliteHeader()[:100])
 	in := planInputs{bounds: foldBounds{records: 8, bytes: 1 << 20, inline: 40 * planBS2}}
-	p := planCommit2("db", s, w, in, commitAttempt{token: 5})
+	p := planPageCommit("db", s, w, in, commitAttempt{token: 5})
 	if p.rec.Base != (format.CheckpointRef{N: 1, Token: 5}) {
 		t.Fatalf("no checkpoint: base %v, %d entries", p.rec.Base, len(p.rec.Delta))
 	}

@@ -14,18 +14,18 @@ import (
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
-// commit2 is commit in format version 2 (docs/format.md): planned by
-// planCommit2 from the pending blocks and the committed bytes the cache
+// commitPages is commit in format version 2 (docs/format.md): planned by
+// planPageCommit from the pending blocks and the committed bytes the cache
 // holds, then published as any commit is. A small transaction uploads
 // nothing: its record carries its pages. A commit that loses the race to
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt, rules tx.Rules) error {
+func (f *file) commitPages(ctx context.Context, s *snapshot, a commitAttempt, rules tx.Rules) error {
 	v := f.db.vfs
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
-		p, err := f.plan2(ctx, s, a)
+		p, err := f.planPages(ctx, s, a)
 		if err != nil {
 			return f.fail(err, sqlite3.IOERR_READ)
 		}
@@ -61,20 +61,20 @@ func (f *file) commit2(ctx context.Context, s *snapshot, a commitAttempt, rules 
 	}
 }
 
-// plan2 plans the commit of f's writes over s, and caches what the next
+// planPages plans the commit of f's writes over s, and caches what the next
 // reads need: the record, and the blocks it carries pages of.
-func (f *file) plan2(ctx context.Context, s *snapshot, a commitAttempt) (commitPlan2, error) {
+func (f *file) planPages(ctx context.Context, s *snapshot, a commitAttempt) (pagePlan, error) {
 	db := f.db
 	committed, err := f.committedBytes(ctx, s)
 	if err != nil {
-		return commitPlan2{}, err
+		return pagePlan{}, err
 	}
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
-	p := planCommit2(db.key, s, f.Writes, in, a)
+	p := planPageCommit(db.key, s, f.Writes, in, a)
 	if p.next.base.N == p.rec.N {
 		prev, err := db.innerWhole(ctx, s.inner)
 		if err != nil {
-			return commitPlan2{}, err
+			return pagePlan{}, err
 		}
 		p = withInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
 	}
@@ -137,7 +137,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed m
 	}
 }
 
-// committedBytes returns, for planCommit2, the committed bytes of the
+// committedBytes returns, for planPageCommit, the committed bytes of the
 // pending blocks of f that the cache holds (a block SQLite overwrote
 // whole may not be there: every page of it then counts as changed), and
 // of block 0, read if need be: its header gives the page size.
