@@ -34,16 +34,7 @@ func copyDatabase(t *testing.T, v *s3vfs.VFS, src, dst string) {
 // sequential round trips the open made.
 func coldOpenCost(t *testing.T, e *env, key string) (counts map[string]int, waves int) {
 	t.Helper()
-	d := openDB(t, e.register(e.newVFS(nil)), key)
-	e.proxy.SetLatency(waveLatency)
-	defer e.proxy.SetLatency(0)
-	e.proxy.Reset()
-	conn(t, d) // opens the file; SQLite reads the header
-	counts = map[string]int{}
-	for k, n := range e.proxy.Counts() {
-		counts[string(k)] = n
-	}
-	return counts, e.proxy.Waves()
+	return coldOpenCostWith(t, e, nil, key)
 }
 
 // A cold open fetches block 0 while it reads the head's checkpoint: three

@@ -2,15 +2,12 @@ package s3vfs_test
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/s3vfs/s3vfs"
-	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // blockGets runs query on a connection of a fresh VFS (a new process) to
@@ -18,25 +15,8 @@ import (
 // round trips it waited for, with the VFS's stats.
 func blockGets(t *testing.T, e *env, key, query string, args ...any) (blocks, waves int, got int64, st s3vfs.Stats) {
 	t.Helper()
-	v := e.newVFS(nil)
-	c := conn(t, openDB(t, e.register(v), key))
-	e.proxy.SetLatency(waveLatency)
-	defer e.proxy.SetLatency(0)
-	var mu sync.Mutex
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if req.Kind == s3proxy.GET && strings.Contains(req.Key, "/_blocks/") {
-			mu.Lock()
-			blocks++
-			mu.Unlock()
-		}
-		return false
-	})
-	defer e.proxy.SetHook(nil)
-	e.proxy.Reset()
-	got = connInt(t, c, query, args...)
-	mu.Lock()
-	defer mu.Unlock()
-	return blocks, e.proxy.Waves(), got, v.Stats()
+	blocks, _, waves, got, st = coldQuery(t, e, nil, key, query, args...)
+	return blocks, waves, got, st
 }
 
 // A cold point lookup reads one block, the leaf's, whatever the depth of

@@ -19,9 +19,16 @@ import (
 const smallFront = 8 << 10
 
 // coldLookup runs query on a fresh VFS of options opts (a new process),
-// after the open, and returns the block GETs, the ranged GETs of inner
-// pages and the round trips it waited for, with the VFS's stats.
+// after the open, and returns the block GETs, the GETs of inner pages and
+// the round trips it waited for, with the VFS's stats.
 func coldLookup(t *testing.T, e *env, opts *s3vfs.Options, key, query string, args ...any) (blocks, inner, waves int, st s3vfs.Stats) {
+	t.Helper()
+	blocks, inner, waves, _, st = coldQuery(t, e, opts, key, query, args...)
+	return blocks, inner, waves, st
+}
+
+// coldQuery is coldLookup that also returns the query's answer.
+func coldQuery(t *testing.T, e *env, opts *s3vfs.Options, key, query string, args ...any) (blocks, inner, waves int, got int64, st s3vfs.Stats) {
 	t.Helper()
 	v := e.newVFS(opts)
 	c := conn(t, openDB(t, e.register(v), key))
@@ -42,10 +49,10 @@ func coldLookup(t *testing.T, e *env, opts *s3vfs.Options, key, query string, ar
 	defer e.proxy.SetHook(nil)
 	before := v.Stats()
 	e.proxy.Reset()
-	connInt(t, c, query, args...)
+	got = connInt(t, c, query, args...)
 	mu.Lock()
 	defer mu.Unlock()
-	return blocks, inner, e.proxy.Waves(), v.Stats().Sub(before)
+	return blocks, inner, e.proxy.Waves(), got, v.Stats().Sub(before)
 }
 
 // A cold open reads the front of the inner pages, never more than its
