@@ -2,6 +2,7 @@ package s3vfs_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -61,13 +62,7 @@ func coldQuery(t *testing.T, e *env, opts *s3vfs.Options, key, query string, arg
 // trip each, one ranged GET each. With a front that holds them all (the
 // default, for a database this small) the lookup is the leaf alone.
 func TestInnerBundlesColdLookup(t *testing.T) {
-	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096}, smallFront)
-	e := newEnv(t, small)
-	db := e.open("deep.db")
-	db.SetMaxOpenConns(1)
-	fillRows(t, db, 20000)
-	mustExec(t, db, "CREATE UNIQUE INDEX t_v ON t(v)")
-	mustExec(t, db, "UPDATE t SET grp = grp + 1") // a checkpoint, written by a commit with the small front
+	e, small, db := deepWithSmallFront(t, "deep.db")
 	v777 := queryString(t, db, "SELECT v FROM t WHERE id = 777")
 
 	var mu sync.Mutex
@@ -103,6 +98,22 @@ func TestInnerBundlesColdLookup(t *testing.T) {
 				q.name, blocks, inner, waves)
 		}
 	}
+}
+
+// deepWithSmallFront makes, in a new env whose VFS writes inner pages
+// with a front of smallFront, the database key of 20,000 rows in 4 KiB
+// blocks with a unique index on 200-byte keys (four levels), its last
+// commit a checkpoint; it returns the env, the options and the database.
+func deepWithSmallFront(t *testing.T, key string) (*env, *s3vfs.Options, *sql.DB) {
+	t.Helper()
+	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096}, smallFront)
+	e := newEnv(t, small)
+	db := e.open(key)
+	db.SetMaxOpenConns(1)
+	fillRows(t, db, 20000)
+	mustExec(t, db, "CREATE UNIQUE INDEX t_v ON t(v)")
+	mustExec(t, db, "UPDATE t SET grp = grp + 1") // a checkpoint, written by a commit with the small front
+	return e, small, db
 }
 
 // coldOpenCostWith is coldOpenCost on a VFS of options opts.
@@ -191,13 +202,7 @@ func innerObject(t *testing.T, e *env, key string) string {
 // it, sees the version, and reads the rest (one round trip more, until
 // the next checkpoint rewrites it); lookups then read the leaf alone.
 func TestInnerPagesVersion1(t *testing.T) {
-	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096}, smallFront)
-	e := newEnv(t, small)
-	db := e.open("v1.db")
-	db.SetMaxOpenConns(1)
-	fillRows(t, db, 20000)
-	mustExec(t, db, "CREATE UNIQUE INDEX t_v ON t(v)")
-	mustExec(t, db, "UPDATE t SET grp = grp + 1")
+	e, small, _ := deepWithSmallFront(t, "v1.db")
 	name := innerObject(t, e, "v1.db")
 	f, err := format.DecodeInnerAny(e.readObject(name))
 	if err != nil {
