@@ -15,12 +15,12 @@ import (
 // or fetched once however many callers miss at the same time, and always
 // checked against the length and CRC32C its commit recorded. The caller
 // must not modify the result.
-func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
-	if s.overlays[idx] != nil {
+func (db *database) readBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	if s.Overlays[idx] != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
-	want := format.BlockLen(idx, s.blockSize, s.size)
-	name, ok := s.blockID(db.key, idx)
+	want := format.BlockLen(idx, s.BlockSize, s.Size)
+	name, ok := s.BlockID(db.key, idx)
 	if !ok {
 		return make([]byte, want), nil
 	}
@@ -44,19 +44,19 @@ func (db *database) readBlock(ctx context.Context, s *snapshot, idx int64) ([]by
 }
 
 // readBlockUncached fetches block idx of s from S3 and verifies it.
-func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
-	if s.overlays[idx] != nil {
+func (db *database) readBlockUncached(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	if s.Overlays[idx] != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
-	want := format.BlockLen(idx, s.blockSize, s.size)
-	ref := s.blocks.Get(idx)
+	want := format.BlockLen(idx, s.BlockSize, s.Size)
+	ref := s.Blocks.Get(idx)
 	if ref.IsHole() {
 		return make([]byte, want), nil
 	}
-	if s.legacy != nil {
+	if s.Legacy != nil {
 		return db.readLegacyBlock(ctx, s, idx)
 	}
-	name := format.BlockName(s.keyOf(db.key, ref.Commit), idx, ref)
+	name := format.BlockName(s.KeyOf(db.key, ref.Commit), idx, ref)
 	data, err := db.vfs.store.Get(ctx, name)
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int6
 	if int64(len(data)) != want || format.Checksum(data) != ref.CRC {
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s (object %s) is corrupt: "+
 			"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
-			idx, db.key, name, s.n), sqlite3.IOERR_DATA)
+			idx, db.key, name, s.N), sqlite3.IOERR_DATA)
 	}
 	return data, nil
 }
@@ -72,11 +72,11 @@ func (db *database) readBlockUncached(ctx context.Context, s *snapshot, idx int6
 // readAt copies the bytes of snapshot s at off into b, as SQLite sees them:
 // the change counter in the header is the commit number (see
 // overlayHeader). It returns the number of bytes within the file.
-func (db *database) readAt(ctx context.Context, s *snapshot, b []byte, off int64) (int, error) {
+func (db *database) readAt(ctx context.Context, s *format.Snapshot, b []byte, off int64) (int, error) {
 	n := 0
-	for n < len(b) && off+int64(n) < s.size {
+	for n < len(b) && off+int64(n) < s.Size {
 		pos := off + int64(n)
-		idx := pos / s.blockSize
+		idx := pos / s.BlockSize
 		page, start, ok, err := db.innerPage(ctx, s, idx, pos)
 		if err != nil {
 			return n, err
@@ -90,9 +90,9 @@ func (db *database) readAt(ctx context.Context, s *snapshot, b []byte, off int64
 		if err != nil {
 			return n, err
 		}
-		m := copy(b[n:], data[pos-idx*s.blockSize:])
+		m := copy(b[n:], data[pos-idx*s.BlockSize:])
 		if idx == 0 {
-			overlayHeader(b[n:n+m], pos, s.n, data)
+			overlayHeader(b[n:n+m], pos, s.N, data)
 		}
 		n += m
 	}
@@ -172,11 +172,11 @@ func plainHeader(block0 []byte) bool {
 // checkBlockLen returns an error unless data, block idx of s as read, holds
 // at least want bytes: a caller about to slice it to a length its map
 // gives must not panic on bytes that disagree with that map.
-func (db *database) checkBlockLen(s *snapshot, idx int64, data []byte, want int64) error {
+func (db *database) checkBlockLen(s *format.Snapshot, idx int64, data []byte, want int64) error {
 	if int64(len(data)) >= want {
 		return nil
 	}
 	return vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s read as %d bytes where commit %d needs %d: "+
 		"the block map and the objects disagree; check the database with PRAGMA integrity_check from a fresh process, and report it",
-		idx, db.key, len(data), s.n, want), sqlite3.IOERR_DATA)
+		idx, db.key, len(data), s.N, want), sqlite3.IOERR_DATA)
 }

@@ -3,13 +3,15 @@ package s3vfs
 import (
 	"strings"
 	"testing"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // TestCheckBlockLen: a block shorter than its map says is an I/O error
 // naming the block, not a panic in the slicing that follows.
 func TestCheckBlockLen(t *testing.T) {
 	db := &database{key: "k"}
-	s := &snapshot{n: 7, blockSize: 16, size: 40}
+	s := &format.Snapshot{N: 7, BlockSize: 16, Size: 40}
 	if err := db.checkBlockLen(s, 1, make([]byte, 16), 16); err != nil {
 		t.Errorf("a whole block: %v", err)
 	}

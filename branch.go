@@ -59,7 +59,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := to.reserveForBranch(ctx, src, s); err != nil {
 		return fail(err)
 	}
-	reg := format.BranchName(src, s.n, dst)
+	reg := format.BranchName(src, s.N, dst)
 	cleanup := context.WithoutCancel(ctx) // undone even when ctx ends
 	if err := v.store.Put(ctx, reg, []byte("s3vfs branch\n")); err != nil {
 		return fail(errors.Join(err, to.unreserve(cleanup)))
@@ -67,7 +67,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := from.stillReadable(ctx, s); err != nil {
 		return fail(errors.Join(err, v.store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
-	rec := branchRecord(src, s, commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID})
+	rec := branchRecord(src, s, commitAttempt{token: newToken(), time: commitTime(s.Time), writer: v.opts.WriterID})
 	if err := v.records.Create(ctx, dst, rec.N, rec.Encode()); err != nil {
 		// Nothing else can create it while the key is reserved: an
 		// error here is the store's; whether the record landed is
@@ -94,8 +94,8 @@ func validateBranchKeys(src, dst string) error {
 // branchable returns the version of db a branch is made from: commit n,
 // or the newest for 0. It must be a version of this database (not one
 // older than a branch's own first commit), and not too deep a branch.
-func (db *database) branchable(ctx context.Context, n uint64) (*snapshot, error) {
-	var s *snapshot
+func (db *database) branchable(ctx context.Context, n uint64) (*format.Snapshot, error) {
+	var s *format.Snapshot
 	var err error
 	if n == 0 {
 		s, err = db.refresh(ctx, 0)
@@ -105,12 +105,12 @@ func (db *database) branchable(ctx context.Context, n uint64) (*snapshot, error)
 	switch {
 	case err != nil:
 		return nil, err
-	case s.legacy != nil:
+	case s.Legacy != nil:
 		return nil, fmt.Errorf("%w: %s is in the Python library's layout: migrate it first (s3vfs migrate)", ErrLegacyLayout, db.key)
-	case s.empty():
+	case s.Empty():
 		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.Bucket, db.key)
-	case len(s.lineage) >= format.MaxLineage:
-		return nil, fmt.Errorf("%s is a branch %d deep, the most there may be: branch its source, or copy it (export and import)", db.key, len(s.lineage))
+	case len(s.Lineage) >= format.MaxLineage:
+		return nil, fmt.Errorf("%s is a branch %d deep, the most there may be: branch its source, or copy it (export and import)", db.key, len(s.Lineage))
 	}
 	return s, nil
 }
@@ -124,13 +124,13 @@ func (db *database) branchable(ctx context.Context, n uint64) (*snapshot, error)
 // before wrote its removed record before, which the listing here finds.
 // The newest commit is always readable; an older one while the record
 // after it is younger than the retention.
-func (db *database) stillReadable(ctx context.Context, s *snapshot) error {
+func (db *database) stillReadable(ctx context.Context, s *format.Snapshot) error {
 	newest, err := db.vfs.records.Newest(ctx, db.key)
-	if err != nil || newest == s.n {
+	if err != nil || newest == s.N {
 		return err
 	}
-	if newest < s.n {
-		return fmt.Errorf("%w: commit %d of %s is gone", ErrNoCommit, s.n, db.key)
+	if newest < s.N {
+		return fmt.Errorf("%w: commit %d of %s is gone", ErrNoCommit, s.N, db.key)
 	}
 	head, err := db.readRecord(ctx, newest)
 	if err != nil {
@@ -140,13 +140,13 @@ func (db *database) stillReadable(ctx context.Context, s *snapshot) error {
 		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.store.Bucket, db.key)
 	}
 	next := head
-	if newest != s.n+1 {
-		if next, err = db.readRecord(ctx, s.n+1); err != nil {
+	if newest != s.N+1 {
+		if next, err = db.readRecord(ctx, s.N+1); err != nil {
 			return err
 		}
 	}
 	if next.Time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention() + branchMargin)) {
-		return fmt.Errorf("%w: commit %d of %s is about to pass the retention: branch a newer commit", ErrNoCommit, s.n, db.key)
+		return fmt.Errorf("%w: commit %d of %s is about to pass the retention: branch a newer commit", ErrNoCommit, s.N, db.key)
 	}
 	return nil
 }
@@ -162,26 +162,26 @@ const branchMargin = time.Minute
 // being made. A process that creates a database there meanwhile loses
 // the race for record 1 and reads it, and so never writes a database the
 // branch would hide.
-func (db *database) reserveForBranch(ctx context.Context, src string, s *snapshot) error {
+func (db *database) reserveForBranch(ctx context.Context, src string, s *format.Snapshot) error {
 	head, err := db.refresh(ctx, 0)
 	if err != nil {
 		return err
 	}
 	switch {
-	case head.removed:
+	case head.Removed:
 		// Its numbering goes on from its last record, which a branch's
 		// (its source's) cannot.
 		return fmt.Errorf("%w: s3://%s/%s held a database that was removed, whose last record stays with its numbering, which a branch (numbered on from its source) cannot follow: "+
 			"branch to another key", ErrExists, db.vfs.store.Bucket, db.key)
-	case !head.empty():
+	case !head.Empty():
 		return fmt.Errorf("%w: s3://%s/%s holds a database already: branch to a new key, or remove it first", ErrExists, db.vfs.store.Bucket, db.key)
 	}
 	if err := db.claimCoordination(ctx); err != nil {
 		return err
 	}
 	rec := &format.Record2{
-		N: 1, Token: newToken(), BlockSize: s.blockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
-		Unit: s.blockSize, Made: format.Made{By: format.Reserved, Commit: s.n, Key: src},
+		N: 1, Token: newToken(), BlockSize: s.BlockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
+		Unit: s.BlockSize, Made: format.Made{By: format.Reserved, Commit: s.N, Key: src},
 	}
 	err = db.vfs.records.Create(ctx, db.key, 1, rec.Encode())
 	if errors.Is(err, ErrExists) {
@@ -205,16 +205,16 @@ func (db *database) unreserve(ctx context.Context) error {
 // database at src: commit s.n+1, the same block map (the same base
 // checkpoint, and its delta with block 0), no page changed, and a
 // lineage whose nearest ancestor is src at s.n.
-func branchRecord(src string, s *snapshot, a commitAttempt) *format.Record2 {
-	n := format.NBlocks(s.size, s.blockSize)
+func branchRecord(src string, s *format.Snapshot, a commitAttempt) *format.Record2 {
+	n := format.NBlocks(s.Size, s.BlockSize)
 	return &format.Record2{
-		N: s.n + 1, Parent: s.n, Token: a.token,
-		BlockSize: s.blockSize, FileSize: s.size,
+		N: s.N + 1, Parent: s.N, Token: a.token,
+		BlockSize: s.BlockSize, FileSize: s.Size,
 		Time: a.time, Writer: a.writer,
-		Base:    s.base,
-		Unit:    s.blockSize,
-		Delta:   mergePageEntries(s.deltaEntries(), nil, n, s),
-		Made:    format.Made{By: format.ByBranch, Commit: s.n, Key: src},
-		Lineage: append(format.Lineage{{Key: src, Commit: s.n}}, s.lineage...),
+		Base:    s.Base,
+		Unit:    s.BlockSize,
+		Delta:   mergePageEntries(s.DeltaEntries(), nil, n, s),
+		Made:    format.Made{By: format.ByBranch, Commit: s.N, Key: src},
+		Lineage: append(format.Lineage{{Key: src, Commit: s.N}}, s.Lineage...),
 	}
 }

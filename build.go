@@ -12,7 +12,7 @@ import (
 // over its base checkpoint, read unless prev has it already, with block
 // 0, and for version 2 the checkpoint's inner pages and block 0's overlay
 // records, read alongside the checkpoint (firstblock.go, innerset.go).
-func (db *database) build(ctx context.Context, rec *format.Record, prev *snapshot) (*snapshot, error) {
+func (db *database) build(ctx context.Context, rec *format.Record, prev *format.Snapshot) (*format.Snapshot, error) {
 	switch rec.Made().By {
 	case format.Reserved:
 		return nil, db.noDatabaseAt(rec)
@@ -22,8 +22,8 @@ func (db *database) build(ctx context.Context, rec *format.Record, prev *snapsho
 	b := checkpointBase{}
 	switch {
 	case rec.Base == (format.CheckpointRef{}):
-	case prev != nil && prev.base == rec.Base:
-		b = checkpointBase{blocks: prev.baseMap, overlays: prev.baseOverlays, inner: prev.inner}
+	case prev != nil && prev.Base == rec.Base:
+		b = checkpointBase{blocks: prev.BaseMap, overlays: prev.BaseOverlays, inner: prev.Inner}
 	default:
 		fb := db.prefetchFirstBlock(ctx, rec)
 		var err error
@@ -41,21 +41,21 @@ func (db *database) build(ctx context.Context, rec *format.Record, prev *snapsho
 type checkpointBase struct {
 	blocks   format.BlockMap
 	overlays map[int64]*format.Overlay // version 2 only
-	inner    *innerSet                 // version 2 only
-	built    *snapshot                 // the snapshot built over it, for the first block's fetch
+	inner    *format.InnerSet          // version 2 only
+	built    *format.Snapshot          // the snapshot built over it, for the first block's fetch
 }
 
 // snapshotOfRecord returns the snapshot rec makes over its base b. Pure.
-func snapshotOfRecord(rec *format.Record, b checkpointBase) *snapshot {
+func snapshotOfRecord(rec *format.Record, b checkpointBase) *format.Snapshot {
 	if rec.V2 == nil {
 		changes := make(map[int64]format.BlockRef, len(rec.Delta))
 		for _, e := range rec.Delta {
 			changes[e.Idx] = e.Ref
 		}
-		return recordSnapshot(rec, b.blocks.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), b.blocks)
+		return format.RecordSnapshot(rec, b.blocks.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), b.blocks)
 	}
-	s := pageSnapshot(rec.V2, rec.Size, b.blocks, b.overlays)
-	s.inner = b.inner
+	s := format.PageSnapshot(rec.V2, rec.Size, b.blocks, b.overlays)
+	s.Inner = b.inner
 	return s
 }
 
@@ -81,9 +81,9 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 		return checkpointBase{}, err
 	}
 	var b checkpointBase
-	b.blocks, b.overlays = baseOf(entries)
+	b.blocks, b.overlays = format.BaseOf(entries)
 	if pi != nil {
-		c := &snapshot{blockSize: bs, blocks: b.blocks, overlays: b.overlays, lineage: lin}
+		c := &format.Snapshot{BlockSize: bs, Blocks: b.blocks, Overlays: b.overlays, Lineage: lin}
 		if b.inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.log); err != nil {
 			return checkpointBase{}, err
 		}

@@ -28,10 +28,10 @@ var errConflict = errors.New("s3vfs: another writer committed first")
 func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 	db, s := f.db, f.view()
 	v := db.vfs
-	if s.legacy != nil {
+	if s.Legacy != nil {
 		return f.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
 	}
-	if err := v.requireSafeStore(ctx, db.key, db.disk(), !s.empty()); err != nil {
+	if err := v.requireSafeStore(ctx, db.key, db.disk(), !s.Empty()); err != nil {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 	defer v.storeCheckSettled(ctx)
@@ -47,7 +47,7 @@ func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 		return nil
 	}
 
-	attempt := commitAttempt{token: newToken(), time: commitTime(s.time), writer: v.opts.WriterID}
+	attempt := commitAttempt{token: newToken(), time: commitTime(s.Time), writer: v.opts.WriterID}
 	if v.writesPages(s) {
 		return f.commitPages(ctx, s, attempt, rules)
 	}
@@ -71,8 +71,8 @@ func (f *file) lost() error {
 // writesPages reports whether a commit over s is written in format
 // version 2: always on a version-2 database, and on a version-1 one unless
 // Options.FormatVersion keeps it version 1.
-func (v *VFS) writesPages(s *snapshot) bool {
-	return v.opts.FormatVersion >= 2 || s.format >= 2
+func (v *VFS) writesPages(s *format.Snapshot) bool {
+	return v.opts.FormatVersion >= 2 || s.Version >= 2
 }
 
 // publish does a planned commit: it uploads the objects (the first
@@ -83,7 +83,7 @@ func (v *VFS) writesPages(s *snapshot) bool {
 // returns errConflict, with f still holding its writes and every object it
 // uploaded (deleted when the transaction ends: a rebase keeps its early
 // blocks).
-func (f *file) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *snapshot, changes map[int64]format.BlockRef) error {
+func (f *file) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *format.Snapshot, changes map[int64]format.BlockRef) error {
 	db := f.db
 	v := db.vfs
 	claims := f.Early.Claims(db.key, rec.N, f.Spilled)

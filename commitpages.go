@@ -21,7 +21,7 @@ import (
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (f *file) commitPages(ctx context.Context, s *snapshot, a commitAttempt, rules tx.Rules) error {
+func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a commitAttempt, rules tx.Rules) error {
 	v := f.db.vfs
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
@@ -57,33 +57,33 @@ func (f *file) commitPages(ctx context.Context, s *snapshot, a commitAttempt, ru
 				return f.fail(err, sqlite3.IOERR_READ)
 			}
 		}
-		a = commitAttempt{token: newToken(), time: commitTime(head.time), writer: a.writer}
+		a = commitAttempt{token: newToken(), time: commitTime(head.Time), writer: a.writer}
 	}
 }
 
 // planPages plans the commit of f's writes over s, and caches what the next
 // reads need: the record, and the blocks it carries pages of.
-func (f *file) planPages(ctx context.Context, s *snapshot, a commitAttempt) (pagePlan, error) {
+func (f *file) planPages(ctx context.Context, s *format.Snapshot, a commitAttempt) (pagePlan, error) {
 	db := f.db
 	committed, err := f.committedBytes(ctx, s)
 	if err != nil {
 		return pagePlan{}, err
 	}
-	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.blockSize), tooLarge: db.vfs.recordSizeTooLarge}
+	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.BlockSize), tooLarge: db.vfs.recordSizeTooLarge}
 	p := planPageCommit(db.key, s, f.Writes, in, a)
-	if p.next.base.N == p.rec.N {
-		prev, err := db.innerWhole(ctx, s.inner)
+	if p.next.Base.N == p.rec.N {
+		prev, err := db.innerWhole(ctx, s.Inner)
 		if err != nil {
 			return pagePlan{}, err
 		}
 		p = withInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
-	db.cache().Add(overlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
-	for idx, ov := range p.next.overlays {
+	db.cache().Add(format.OverlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
+	for idx, ov := range p.next.Overlays {
 		if buf, ok := f.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
-			if data := buf[:format.BlockLen(idx, s.blockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
-				db.cache().Add(overlaidID(db.key, p.next.lineage, p.next.entry(idx)), data)
+			if data := buf[:format.BlockLen(idx, s.BlockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
+				db.cache().Add(format.OverlaidID(db.key, p.next.Lineage, p.next.Entry(idx)), data)
 			}
 		}
 	}
@@ -97,7 +97,7 @@ func (f *file) planPages(ctx context.Context, s *snapshot, a commitAttempt) (pag
 // fails to read is left out). Interior pages rarely move, but leaves
 // around them do: without the last, every checkpoint written by a writer
 // that does not hold the block would lose them.
-func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed map[int64][]byte, prev *innerPages) innerSource {
+func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *innerPages) innerSource {
 	db := f.db
 	block0 := committed[0]
 	if buf, ok := f.Pending[0]; ok {
@@ -141,23 +141,23 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *snapshot, committed m
 // pending blocks of f that the cache holds (a block SQLite overwrote
 // whole may not be there: every page of it then counts as changed), and
 // of block 0, read if need be: its header gives the page size.
-func (f *file) committedBytes(ctx context.Context, s *snapshot) (map[int64][]byte, error) {
+func (f *file) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
 	db := f.db
 	out := map[int64][]byte{}
 	for idx := range f.Pending {
-		if idx >= s.blocks.Len() {
+		if idx >= s.Blocks.Len() {
 			continue
 		}
-		name, ok := s.blockID(db.key, idx)
+		name, ok := s.BlockID(db.key, idx)
 		if !ok {
-			out[idx] = make([]byte, format.BlockLen(idx, s.blockSize, s.size)) // a hole
+			out[idx] = make([]byte, format.BlockLen(idx, s.BlockSize, s.Size)) // a hole
 			continue
 		}
 		if data, ok := db.cache().Get(name); ok {
 			out[idx] = data
 		}
 	}
-	if _, ok := out[0]; !ok && s.size > 0 {
+	if _, ok := out[0]; !ok && s.Size > 0 {
 		data, err := db.readBlock(ctx, s, 0)
 		if err != nil {
 			return nil, err

@@ -26,7 +26,7 @@ type commitAttempt struct {
 // commitPlan is what a commit writes, and what it makes once published.
 type commitPlan struct {
 	rec     *format.Record
-	next    *snapshot                 // the snapshot rec makes
+	next    *format.Snapshot          // the snapshot rec makes
 	changes map[int64]format.BlockRef // every block the commit sets: written, spilled, or a new hole
 	uploads []tx.Upload               // the changed blocks in index order, then any checkpoint
 	blocks  int                       // how many of uploads are blocks
@@ -39,21 +39,21 @@ type commitPlan struct {
 // the block a truncation cut, if the file grew again past it. The caller
 // loads each as a pending block (with its committed bytes) before it plans
 // the commit.
-func rewrites(s *snapshot, w tx.Writes) []int64 {
-	bs, newLen := s.blockSize, format.NBlocks(w.PendingSize, s.blockSize)
+func rewrites(s *format.Snapshot, w tx.Writes) []int64 {
+	bs, newLen := s.BlockSize, format.NBlocks(w.PendingSize, s.BlockSize)
 	cut := int64(-1)
-	if w.Floor < s.size && w.Floor%bs != 0 {
+	if w.Floor < s.Size && w.Floor%bs != 0 {
 		cut = w.Floor / bs
 	}
 	var out []int64
-	for _, idx := range []int64{s.blocks.Len() - 1, newLen - 1, cut} {
+	for _, idx := range []int64{s.Blocks.Len() - 1, newLen - 1, cut} {
 		if _, ok := w.Spilled[idx]; ok {
 			continue // spilled blocks are always whole and current
 		}
 		if _, ok := w.Pending[idx]; ok || slices.Contains(out, idx) {
 			continue
 		}
-		if idx >= 0 && idx < newLen && (idx == cut || format.BlockLen(idx, bs, w.PendingSize) != format.BlockLen(idx, bs, s.size)) {
+		if idx >= 0 && idx < newLen && (idx == cut || format.BlockLen(idx, bs, w.PendingSize) != format.BlockLen(idx, bs, s.Size)) {
 			out = append(out, idx)
 		}
 	}
@@ -64,10 +64,10 @@ func rewrites(s *snapshot, w tx.Writes) []int64 {
 // key: the blocks it uploads, the record, and a checkpoint when the
 // record's delta would list more than checkpointAfter blocks or tooLarge
 // (nil: never) says the record does not fit where records are kept.
-func planCommit(key string, s *snapshot, w tx.Writes, a commitAttempt, tooLarge func(*format.Record) bool) commitPlan {
-	bs, size := s.blockSize, w.PendingSize
+func planCommit(key string, s *format.Snapshot, w tx.Writes, a commitAttempt, tooLarge func(*format.Record) bool) commitPlan {
+	bs, size := s.BlockSize, w.PendingSize
 	newLen := format.NBlocks(size, bs)
-	n := s.n + 1
+	n := s.N + 1
 	p := commitPlan{changes: make(map[int64]format.BlockRef, len(w.Pending)+len(w.Spilled))}
 	for _, idx := range slices.Sorted(maps.Keys(w.Pending)) {
 		if idx >= newLen {
@@ -86,27 +86,27 @@ func planCommit(key string, s *snapshot, w tx.Writes, a commitAttempt, tooLarge 
 	}
 	// Blocks past the old end, or wholly past a truncation, that were not
 	// written since are holes: never written, read as zeros.
-	for idx := min(s.blocks.Len(), format.NBlocks(w.Floor, bs)); idx < newLen; idx++ {
+	for idx := min(s.Blocks.Len(), format.NBlocks(w.Floor, bs)); idx < newLen; idx++ {
 		if _, ok := p.changes[idx]; !ok {
 			p.changes[idx] = format.BlockRef{}
 		}
 	}
 
 	p.rec = &format.Record{
-		N: n, Parent: s.n, Token: a.token,
+		N: n, Parent: s.N, Token: a.token,
 		BlockSize: bs, FileSize: size,
 		Time: a.time, Writer: a.writer,
-		Base:  s.base,
-		Delta: format.MergeEntries(s.delta, p.changes, newLen),
+		Base:  s.Base,
+		Delta: format.MergeEntries(s.Delta, p.changes, newLen),
 	}
-	blocks := s.blocks.With(newLen, p.changes)
-	baseMap := s.baseMap
+	blocks := s.Blocks.With(newLen, p.changes)
+	baseMap := s.BaseMap
 	if len(p.rec.Delta) > checkpointAfter(newLen) || (tooLarge != nil && tooLarge(p.rec)) {
 		c := format.NewCheckpoint(n, a.token, bs, size, blocks)
 		p.uploads = append(p.uploads, tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()})
 		p.rec.Base, p.rec.Delta, baseMap = format.CheckpointRef{N: n, Token: a.token}, nil, blocks
 	}
-	p.next = recordSnapshot(p.rec, blocks, baseMap)
+	p.next = format.RecordSnapshot(p.rec, blocks, baseMap)
 	return p
 }
 

@@ -15,9 +15,9 @@ const planBS = 512
 
 // planSnap returns a snapshot of commit n of a file of size bytes whose
 // blocks were all written by commit n (token n), over no checkpoint.
-func planSnap(n uint64, size int64) *snapshot {
+func planSnap(n uint64, size int64) *format.Snapshot {
 	if n == 0 {
-		return &snapshot{blockSize: planBS}
+		return &format.Snapshot{BlockSize: planBS}
 	}
 	changes := map[int64]format.BlockRef{}
 	var delta []format.Entry
@@ -27,7 +27,7 @@ func planSnap(n uint64, size int64) *snapshot {
 		delta = append(delta, format.Entry{Idx: idx, Ref: ref})
 	}
 	rec := &format.Record{N: n, Parent: n - 1, Token: n, BlockSize: planBS, FileSize: size, Delta: delta}
-	return recordSnapshot(rec, format.BlockMap{}.With(format.NBlocks(size, planBS), changes), format.BlockMap{})
+	return format.RecordSnapshot(rec, format.BlockMap{}.With(format.NBlocks(size, planBS), changes), format.BlockMap{})
 }
 
 // planBlock returns a pending block filled with idx+1.
@@ -36,7 +36,7 @@ func planBlock(idx int64) []byte { return bytes.Repeat([]byte{byte(idx + 1)}, pl
 // planCase is one case of TestPlanCommit.
 type planCase struct {
 	name       string
-	snap       *snapshot
+	snap       *format.Snapshot
 	writes     tx.Writes
 	tooLarge   bool
 	delta      []format.Entry // the record's; nil with a checkpoint
@@ -125,10 +125,10 @@ func TestPlanCommit(t *testing.T) {
 			tooLarge := func(*format.Record) bool { return tt.tooLarge }
 			a := commitAttempt{token: token, time: at, writer: "w"}
 			p := planCommit("db", tt.snap, tt.writes, a, tooLarge)
-			n := tt.snap.n + 1
+			n := tt.snap.N + 1
 
 			rec := p.rec
-			if rec.N != n || rec.Parent != tt.snap.n || rec.Token != token || rec.BlockSize != planBS ||
+			if rec.N != n || rec.Parent != tt.snap.N || rec.Token != token || rec.BlockSize != planBS ||
 				rec.FileSize != tt.writes.PendingSize || !rec.Time.Equal(at) || rec.Writer != "w" {
 				t.Errorf("record header = %+v", rec)
 			}
@@ -136,13 +136,13 @@ func TestPlanCommit(t *testing.T) {
 				if rec.Base != (format.CheckpointRef{N: n, Token: token}) || rec.Delta != nil {
 					t.Errorf("record base, delta = %v, %v; want the new checkpoint, none", rec.Base, rec.Delta)
 				}
-			} else if rec.Base != tt.snap.base || !reflect.DeepEqual(rec.Delta, tt.delta) {
-				t.Errorf("record base, delta = %v, %v; want %v, %v", rec.Base, rec.Delta, tt.snap.base, tt.delta)
+			} else if rec.Base != tt.snap.Base || !reflect.DeepEqual(rec.Delta, tt.delta) {
+				t.Errorf("record base, delta = %v, %v; want %v, %v", rec.Base, rec.Delta, tt.snap.Base, tt.delta)
 			}
 
 			var names []string
 			for _, idx := range tt.uploads {
-				names = append(names, format.BlockName("db", idx, p.next.blocks.Get(idx)))
+				names = append(names, format.BlockName("db", idx, p.next.Blocks.Get(idx)))
 			}
 			if tt.checkpoint {
 				names = append(names, format.CheckpointName("db", n, token))
@@ -164,22 +164,22 @@ func TestPlanCommit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.N != n || c.Token != token || c.FileSize != tt.writes.PendingSize || int64(len(c.Blocks)) != p.next.blocks.Len() {
+				if c.N != n || c.Token != token || c.FileSize != tt.writes.PendingSize || int64(len(c.Blocks)) != p.next.Blocks.Len() {
 					t.Errorf("checkpoint = %+v", c)
 				}
 			}
 
 			var blocks []format.BlockRef
-			for _, ref := range p.next.blocks.All() {
+			for _, ref := range p.next.Blocks.All() {
 				blocks = append(blocks, ref)
 			}
 			if !reflect.DeepEqual(blocks, tt.blocks) {
 				t.Errorf("blocks = %v; want %v", blocks, tt.blocks)
 			}
-			if p.next.n != n || p.next.size != tt.writes.PendingSize || p.next.base != rec.Base || !reflect.DeepEqual(p.next.delta, rec.Delta) {
+			if p.next.N != n || p.next.Size != tt.writes.PendingSize || p.next.Base != rec.Base || !reflect.DeepEqual(p.next.Delta, rec.Delta) {
 				t.Errorf("next snapshot = %+v", p.next)
 			}
-			if tt.checkpoint && !reflect.DeepEqual(p.next.baseMap, p.next.blocks) {
+			if tt.checkpoint && !reflect.DeepEqual(p.next.BaseMap, p.next.Blocks) {
 				t.Errorf("next snapshot's base map is not its checkpoint's")
 			}
 		})
@@ -189,7 +189,7 @@ func TestPlanCommit(t *testing.T) {
 func TestRewrites(t *testing.T) {
 	tests := []struct {
 		name   string
-		snap   *snapshot
+		snap   *format.Snapshot
 		writes tx.Writes
 		want   []int64
 	}{

@@ -44,7 +44,7 @@ func (db *database) load(ctx context.Context) error {
 // refresh returns the newest committed snapshot, asking S3 unless the
 // known head was confirmed within maxAge. One request answers the common
 // case: a GET of record n+1 that finds nothing.
-func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
+func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*format.Snapshot, error) {
 	if head, fresh := db.known.fresh(time.Now(), maxAge); fresh {
 		return head, nil
 	}
@@ -56,11 +56,11 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*snapsho
 // missing, which proves the one before it the newest (knownhead.go):
 // usually one GET that finds nothing. A head not trusted, or far behind,
 // is found with a LIST (and the newest record's GET).
-func (db *database) check(ctx context.Context) (*snapshot, error) {
+func (db *database) check(ctx context.Context) (*format.Snapshot, error) {
 	start := time.Now()
 	head, provable := db.known.provable(start, db.vfs.opts.Retention)
 	if provable {
-		recs, at, err := db.readOn(ctx, head.n, db.recent.After(head.n), 1)
+		recs, at, err := db.readOn(ctx, head.N, db.recent.After(head.N), 1)
 		switch {
 		case err != nil:
 			return nil, err
@@ -85,7 +85,7 @@ func (db *database) check(ctx context.Context) (*snapshot, error) {
 
 // readHead finds the newest record by listing (records sort newest first)
 // and builds its snapshot. known, if it is the newest, saves a GET.
-func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.Record) (*snapshot, error) {
+func (db *database) readHead(ctx context.Context, prev *format.Snapshot, known *format.Record) (*format.Snapshot, error) {
 	n, err := db.vfs.records.Newest(ctx, db.key)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.
 				return nil, err
 			}
 		}
-		if prev != nil && !prev.empty() {
+		if prev != nil && !prev.Empty() {
 			return nil, fmt.Errorf("s3vfs: %s: every commit record is gone (was the database deleted?)", db.key)
 		}
 		if prev != nil {
@@ -106,9 +106,9 @@ func (db *database) readHead(ctx context.Context, prev *snapshot, known *format.
 		if s, err := db.findLegacy(ctx); s != nil || err != nil {
 			return s, err
 		}
-		return &snapshot{blockSize: int64(db.vfs.opts.BlockSize)}, nil
+		return &format.Snapshot{BlockSize: int64(db.vfs.opts.BlockSize)}, nil
 	}
-	if prev != nil && n == prev.n {
+	if prev != nil && n == prev.N {
 		return prev, nil
 	}
 	rec := known
@@ -144,7 +144,7 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, format.ErrCorrupt, rec.N)
 	}
 	if rec.V2 != nil {
-		db.cache().Add(overlayRecordID(db.key, n, rec.Token), data)
+		db.cache().Add(format.OverlayRecordID(db.key, n, rec.Token), data)
 	}
 	db.recent.Add(rec, keptRecords)
 	return rec, nil
@@ -162,6 +162,6 @@ func (db *database) noDatabaseAt(rec *format.Record) error {
 // no database, and a new one's first commit is rec.N+1 (numbers go on, so
 // that a process that still knows the removed database's head can never
 // create a record above the new one's).
-func (db *database) removedSnapshot(rec *format.Record) *snapshot {
-	return &snapshot{n: rec.N, token: rec.Token, time: rec.Time, blockSize: int64(db.vfs.opts.BlockSize), removed: true}
+func (db *database) removedSnapshot(rec *format.Record) *format.Snapshot {
+	return &format.Snapshot{N: rec.N, Token: rec.Token, Time: rec.Time, BlockSize: int64(db.vfs.opts.BlockSize), Removed: true}
 }

@@ -15,13 +15,13 @@ import (
 // (readBlockUncached), and then keeps it on disk. Only blocks of format
 // v1 go to disk: their commit recorded a CRC32C that every read from disk
 // is checked against. (A Python-layout block has only its ETag.)
-func (db *database) readBlockStored(ctx context.Context, s *snapshot, idx int64, name string) ([]byte, error) {
+func (db *database) readBlockStored(ctx context.Context, s *format.Snapshot, idx int64, name string) ([]byte, error) {
 	disk := db.disk()
-	if disk == nil || s.legacy != nil {
+	if disk == nil || s.Legacy != nil {
 		return db.readBlockUncached(ctx, s, idx)
 	}
-	crc := s.blocks.Get(idx).CRC
-	return db.readThrough(ctx, disk, name, format.BlockLen(idx, s.blockSize, s.size),
+	crc := s.Blocks.Get(idx).CRC
+	return db.readThrough(ctx, disk, name, format.BlockLen(idx, s.BlockSize, s.Size),
 		func(b []byte) bool { return format.Checksum(b) == crc },
 		func(ctx context.Context) ([]byte, error) { return db.readBlockUncached(ctx, s, idx) })
 }

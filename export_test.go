@@ -133,18 +133,18 @@ func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error
 	db := v.acquire(key)
 	defer v.release(db)
 	s, err := db.refresh(ctx, 0)
-	if err != nil || s.inner == nil {
+	if err != nil || s.Inner == nil {
 		return 0, err
 	}
 	bare := *s
-	bare.inner = nil
+	bare.Inner = nil
 	served := 0
-	for off := int64(0); off < s.size; off += s.inner.unit {
-		if !s.inner.has(db.key, s, off/s.blockSize, off) {
+	for off := int64(0); off < s.Size; off += s.Inner.Unit {
+		if !s.Inner.Has(db.key, s, off/s.BlockSize, off) {
 			continue
 		}
 		served++
-		got, want := make([]byte, s.inner.unit), make([]byte, s.inner.unit)
+		got, want := make([]byte, s.Inner.Unit), make([]byte, s.Inner.Unit)
 		if _, err := db.readAt(ctx, s, got, off); err != nil {
 			return served, err
 		}
@@ -152,7 +152,7 @@ func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error
 			return served, err
 		}
 		if !bytes.Equal(got, want) {
-			return served, fmt.Errorf("page %d of commit %d: the inner pages serve other bytes than its block", off/s.inner.unit, s.n)
+			return served, fmt.Errorf("page %d of commit %d: the inner pages serve other bytes than its block", off/s.Inner.Unit, s.N)
 		}
 	}
 	return served, nil

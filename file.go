@@ -19,11 +19,11 @@ type file struct {
 	db       *database
 	params   params
 	readOnly bool
-	pinned   *snapshot     // set by commit= or asof=: the only snapshot read, forever
-	conn     *sqlite3.Conn // set by SetDB; its interrupt context cancels requests
+	pinned   *format.Snapshot // set by commit= or asof=: the only snapshot read, forever
+	conn     *sqlite3.Conn    // set by SetDB; its interrupt context cancels requests
 
 	lock vfs.LockLevel
-	snap *snapshot // pinned while lock >= SHARED
+	snap *format.Snapshot // pinned while lock >= SHARED
 
 	// waitingOn is the write lock (database.writes) another connection of
 	// the process held when it refused this one's, at refusedAt; 0 for
@@ -69,7 +69,7 @@ type file struct {
 	// absorb, set on the file that publishes a batch of queued
 	// transactions, takes the transactions queued behind the batch into
 	// it each time it is rebased (groupcommit.go, absorbQueued).
-	absorb func(ctx context.Context, head *snapshot) error
+	absorb func(ctx context.Context, head *format.Snapshot) error
 
 	// header remembers whether the block 0 object ref holds a plain SQLite
 	// header (see encrypted).
@@ -109,7 +109,7 @@ func (f *file) SetDB(db any) {
 
 // view returns the snapshot reads are served from: the pinned one, or the
 // newest known when SQLite reads without a lock.
-func (f *file) view() *snapshot {
+func (f *file) view() *format.Snapshot {
 	if f.snap != nil {
 		return f.snap
 	}
@@ -133,16 +133,16 @@ func (f *file) Close() error {
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	s := f.view()
-	if size := f.Writes.Size(s.size); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
-		f.noteRead(s, off/s.blockSize, (min(off+int64(len(b)), size)-1)/s.blockSize)
+	if size := f.Writes.Size(s.Size); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
+		f.noteRead(s, off/s.BlockSize, (min(off+int64(len(b)), size)-1)/s.BlockSize)
 	}
 	if f.snap != nil && len(b) > 0 {
 		f.noteReadSet(s, off, off+int64(len(b)))
 	}
-	n, err := f.Writes.ReadAt(s.blockSize, s.size, b, off,
+	n, err := f.Writes.ReadAt(s.BlockSize, s.Size, b, off,
 		func(b []byte, off int64) (int, error) { return f.readCommitted(s, b, off) },
 		func(idx int64, ref format.BlockRef) ([]byte, error) {
-			return f.readSpilled(f.ctx(), idx, ref, s.blockSize)
+			return f.readSpilled(f.ctx(), idx, ref, s.BlockSize)
 		})
 	if err != nil && err != io.EOF {
 		if f.pinned != nil {
@@ -161,29 +161,29 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 // are not evidence of a sequential reader: a lookup that descends from
 // an interior page to the leaf right after it in the file would otherwise
 // fetch the block after the leaf as well.
-func (f *file) innerPageRead(s *snapshot, off int64, n int) bool {
-	idx := off / s.blockSize
+func (f *file) innerPageRead(s *format.Snapshot, off int64, n int) bool {
+	idx := off / s.BlockSize
 	if _, own := f.Pending[idx]; own {
 		return false
 	}
 	if _, queued := f.Under[idx]; queued {
 		return false
 	}
-	return s.inner.has(f.db.key, s, idx, off) && (off+int64(n)-1)/s.inner.unit == off/s.inner.unit
+	return s.Inner.Has(f.db.key, s, idx, off) && (off+int64(n)-1)/s.Inner.Unit == off/s.Inner.Unit
 }
 
 // readCommitted reads, into b from off (within one block), the bytes the
 // view over s has before the writes: those of the transactions ahead of
 // it in its process (under), else of s.
-func (f *file) readCommitted(s *snapshot, b []byte, off int64) (int, error) {
-	idx := off / s.blockSize
+func (f *file) readCommitted(s *format.Snapshot, b []byte, off int64) (int, error) {
+	idx := off / s.BlockSize
 	buf, ok := f.Under[idx]
 	if !ok {
 		return f.db.readAt(f.ctx(), s, b, off)
 	}
-	n := copy(b, buf[off-idx*s.blockSize:])
+	n := copy(b, buf[off-idx*s.BlockSize:])
 	if idx == 0 {
-		overlayHeader(b[:n], off, s.n, buf)
+		overlayHeader(b[:n], off, s.N, buf)
 	}
 	return n, nil
 }
@@ -196,8 +196,8 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		return 0, f.fail(errWriteAfterCommit(f.db.key), sqlite3.IOERR_WRITE)
 	}
 	s := f.view()
-	f.Begin(s.size)
-	bs := s.blockSize
+	f.Begin(s.Size)
+	bs := s.BlockSize
 	n := 0
 	for n < len(b) {
 		pos := off + int64(n)
@@ -223,16 +223,16 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 
 // pendingBlock returns the writable copy of block idx, reading its
 // committed bytes first unless the caller overwrites all of it.
-func (f *file) pendingBlock(s *snapshot, idx int64, whole bool) ([]byte, error) {
+func (f *file) pendingBlock(s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
 	if buf, ok := f.Pending[idx]; ok {
 		return buf, nil
 	}
 	if ref, ok := f.Spilled[idx]; ok {
-		return f.unspill(f.ctx(), idx, ref, s.blockSize, !whole)
+		return f.unspill(f.ctx(), idx, ref, s.BlockSize, !whole)
 	}
-	buf := make([]byte, s.blockSize)
+	buf := make([]byte, s.BlockSize)
 	if !whole {
-		if live := format.BlockLen(idx, s.blockSize, f.Writes.Live(s.size)); live > 0 {
+		if live := format.BlockLen(idx, s.BlockSize, f.Writes.Live(s.Size)); live > 0 {
 			data, ok := f.Under[idx]
 			if !ok {
 				var err error
@@ -259,8 +259,8 @@ func (f *file) Truncate(size int64) error {
 	}
 
 	s := f.view()
-	f.Begin(s.size)
-	bs := s.blockSize
+	f.Begin(s.Size)
+	bs := s.BlockSize
 	for idx, ref := range f.Spilled {
 		switch start := idx * bs; {
 		case start >= size:
@@ -277,7 +277,7 @@ func (f *file) Truncate(size int64) error {
 }
 
 func (f *file) Size() (int64, error) {
-	return f.Writes.Size(f.view().size), nil
+	return f.Writes.Size(f.view().Size), nil
 }
 
 // SizeHint implements [vfs.FileSizeHint]; blocks are allocated on write.
@@ -365,7 +365,7 @@ func (f *file) commitPending(super string) error {
 	}
 	f.theirs = nil
 	// Decided before anything of the transaction is released.
-	rules := f.Writes.RulesFor(f.Writes.CommittedSize(f.snap.size))
+	rules := f.Writes.RulesFor(f.Writes.CommittedSize(f.snap.Size))
 	err := f.checkCommittable(super)
 	switch {
 	case err != nil:
@@ -432,7 +432,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	if f.readOnly {
 		return sqlite3.READONLY
 	}
-	if f.snap.legacy != nil {
+	if f.snap.Legacy != nil {
 		return f.fail(errLegacyReadOnly(f.db), sqlite3.IOERR_LOCK)
 	}
 	if f.lock == vfs.LOCK_SHARED {
@@ -440,7 +440,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 			return err
 		}
 		// The commit waits for the store's self-test; run it meanwhile.
-		db.vfs.startStoreCheck(db.key, db.disk(), !f.snap.empty())
+		db.vfs.startStoreCheck(db.key, db.disk(), !f.snap.Empty())
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock
@@ -462,7 +462,7 @@ func (f *file) takeWriteLock() error {
 			db.mu.Unlock()
 			return sqlite3.BUSY
 		}
-		if head, _ := db.known.get(); head != nil && head.n != f.snap.n && !format2 {
+		if head, _ := db.known.get(); head != nil && head.N != f.snap.N && !format2 {
 			// Another connection of this process committed after our
 			// snapshot was taken: the commit would lose the race for its
 			// record. In format version 2 it may be rebased (rebase.go):
@@ -584,12 +584,12 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // caches stale. The next call reads block 0 again.
 func (f *file) encrypted() bool {
 	s, _ := f.db.known.get()
-	if s == nil || s.size < 100 {
+	if s == nil || s.Size < 100 {
 		return false
 	}
 	// SQLite asks for the device characteristics several times a
 	// transaction: look at block 0 once per version of it, not per call.
-	ref := s.blocks.Get(0)
+	ref := s.Blocks.Get(0)
 	if f.header.known && f.header.ref == ref {
 		return f.header.encrypted
 	}
@@ -603,9 +603,9 @@ func (f *file) encrypted() bool {
 
 // noteReadSet adds [off, end) to the read set of f on snapshot s,
 // starting a new set when s is not the snapshot of the last one.
-func (f *file) noteReadSet(s *snapshot, off, end int64) {
-	if f.reads.N != s.n || f.reads.Token != s.token {
-		f.reads = tx.ReadSet{N: s.n, Token: s.token}
+func (f *file) noteReadSet(s *format.Snapshot, off, end int64) {
+	if f.reads.N != s.N || f.reads.Token != s.Token {
+		f.reads = tx.ReadSet{N: s.N, Token: s.Token}
 	}
 	f.reads.Bytes = f.reads.Bytes.Add(off, end)
 }

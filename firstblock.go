@@ -91,20 +91,20 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) 
 // for too, not cancelled: it is a GET that finds nothing, sent with the
 // checkpoint's and answered as fast, and cancelling a request in flight
 // closes its connection, which the next request would then open anew.
-func (fb *firstBlock) keep(db *database, s *snapshot) {
+func (fb *firstBlock) keep(db *database, s *format.Snapshot) {
 	if fb == nil {
 		return
 	}
 	<-fb.done
 	fb.cancel()
-	ref := s.blocks.Get(0)
-	if ref.IsHole() || format.BlockName(s.keyOf(db.key, ref.Commit), 0, ref) != fb.name {
+	ref := s.Blocks.Get(0)
+	if ref.IsHole() || format.BlockName(s.KeyOf(db.key, ref.Commit), 0, ref) != fb.name {
 		return
 	}
 	if fb.err != nil {
 		return // shows again when SQLite reads the block
 	}
-	if int64(len(fb.data)) != format.BlockLen(0, s.blockSize, s.size) || format.Checksum(fb.data) != ref.CRC {
+	if int64(len(fb.data)) != format.BlockLen(0, s.BlockSize, s.Size) || format.Checksum(fb.data) != ref.CRC {
 		return // read again, and reported, when SQLite reads the block
 	}
 	db.cache().Add(fb.name, fb.data)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // freshChecks runs the freshness checks of one database (database.check)
@@ -25,7 +27,7 @@ type freshCall struct {
 	ctx      context.Context // the first caller's, without its cancellation
 	lastCall time.Time       // when its last caller asked; guarded by freshChecks.mu
 	done     chan struct{}   // closed when s and err are set
-	s        *snapshot
+	s        *format.Snapshot
 	err      error
 }
 
@@ -34,7 +36,7 @@ type freshCall struct {
 // interrupted query must not fail the others that share it; each run is
 // bounded by the store's request timeout), but each caller stops waiting
 // when its own ctx is done.
-func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*snapshot, error)) (*snapshot, error) {
+func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*format.Snapshot, error)) (*format.Snapshot, error) {
 	c.mu.Lock()
 	call := c.next
 	if call == nil {
@@ -59,7 +61,7 @@ func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*snap
 // create was sent at start succeeded, so s was the newest commit at a
 // moment after they asked, which is what a check would have told them.
 // They are spared its round trip.
-func (c *freshChecks) answer(s *snapshot, start time.Time) {
+func (c *freshChecks) answer(s *format.Snapshot, start time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if call := c.next; call != nil && call.lastCall.Before(start) {
@@ -71,7 +73,7 @@ func (c *freshChecks) answer(s *snapshot, start time.Time) {
 
 // startLocked starts the next check in a goroutine that lives until the
 // check returns, then starts the check queued meanwhile, if any.
-func (c *freshChecks) startLocked(check func(context.Context) (*snapshot, error)) {
+func (c *freshChecks) startLocked(check func(context.Context) (*format.Snapshot, error)) {
 	call := c.next
 	c.next = nil
 	c.running = true

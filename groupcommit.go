@@ -34,7 +34,7 @@ import (
 // lock since. Its fields are guarded by database.mu.
 type writeChain struct {
 	members []*file
-	base    *snapshot // the committed snapshot the members' views build on; nil when members == 0
+	base    *format.Snapshot // the committed snapshot the members' views build on; nil when members == 0
 
 	// The queued transactions, oldest first, and last, the newest queued
 	// (it stays until published): a writer that joins now comes after it.
@@ -152,7 +152,7 @@ type queuedCommit struct {
 	lead chan struct{} // closed when it is to publish the next batch
 	done chan struct{} // closed once err, cause and head are set
 	err  error
-	head *snapshot // the snapshot published, on success
+	head *format.Snapshot // the snapshot published, on success
 }
 
 // closed reports whether ch is closed.
@@ -191,16 +191,16 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 	}
 	var since tx.ByteSet // what changed from f's snapshot to its view
 	switch {
-	case s.n == c.base.n && s.token == c.base.token:
-	case s.n > c.base.n && c.last == nil:
+	case s.N == c.base.N && s.Token == c.base.Token:
+	case s.N > c.base.N && c.last == nil:
 		// Nothing unpublished, and f's snapshot is newer: f's view.
 		c.base, c.history = s, nil
-	case s.n < c.base.n:
+	case s.N < c.base.N:
 		var ok bool
-		if since, ok = c.changedSince(s.n); !ok {
+		if since, ok = c.changedSince(s.N); !ok {
 			return false, nil
 		}
-	case s.n > c.base.n:
+	case s.N > c.base.N:
 		return false, c.last.done
 	default:
 		return false, nil
@@ -213,14 +213,14 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 	}
 	if f.snap != c.base {
 		f.snap = c.base
-		f.reads.N, f.reads.Token = c.base.n, c.base.token // checked against base at the commit
+		f.reads.N, f.reads.Token = c.base.N, c.base.Token // checked against base at the commit
 	}
 	if c.last != nil {
 		f.Under, f.UnderSize = c.spec, c.specSize
 		f.chain.staleAtJoin = c.specStale
 	}
 	c.members = append(c.members, f)
-	f.chain.joined, f.chain.after, f.chain.seen = true, c.last, s.n
+	f.chain.joined, f.chain.after, f.chain.seen = true, c.last, s.N
 	return true, nil
 }
 
@@ -291,7 +291,7 @@ func (f *file) retakeLock() bool {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	c := &db.chain
-	if !f.chain.lastOfBatch || db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.n != f.snap.n || c.base.token != f.snap.token {
+	if !f.chain.lastOfBatch || db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.N != f.snap.N || c.base.Token != f.snap.Token {
 		return false
 	}
 	db.writer = f
@@ -307,7 +307,7 @@ func (c *writeChain) addToSpec(q *queuedCommit) {
 	}
 	for idx, buf := range f.Pending {
 		c.spec[idx] = buf
-		c.specStale[idx] = f.chain.staleIn(f, idx, f.snap.blockSize)
+		c.specStale[idx] = f.chain.staleIn(f, idx, f.snap.BlockSize)
 		if len(c.specStale[idx]) == 0 {
 			delete(c.specStale, idx)
 		}
@@ -320,14 +320,14 @@ func (c *writeChain) addToSpec(q *queuedCommit) {
 // its view (a block whose bytes before are not at hand counts whole).
 func (f *file) changedOverView() tx.ByteSet {
 	s := f.snap
-	bs := s.blockSize
+	bs := s.BlockSize
 	before := f.committedBefore
 	block0 := f.Pending[0]
 	if block0 == nil {
 		block0 = before(0)
 	}
 	unit := pageUnit(bs, block0)
-	live := f.Writes.Live(s.size)
+	live := f.Writes.Live(s.Size)
 	var out tx.ByteSet
 	for idx, buf := range f.Pending {
 		data := buf[:format.BlockLen(idx, bs, f.PendingSize)]
@@ -335,7 +335,7 @@ func (f *file) changedOverView() tx.ByteSet {
 			out = out.Add(r.First*unit, (r.First+r.N)*unit)
 		}
 	}
-	if f.PendingSize != f.Writes.CommittedSize(s.size) {
+	if f.PendingSize != f.Writes.CommittedSize(s.Size) {
 		out = out.Add(0, 100) // the size in the header
 	}
 	return out
@@ -350,12 +350,12 @@ func (f *file) committedBefore(idx int64) []byte {
 	if buf, ok := f.Under[idx]; ok {
 		return buf
 	}
-	if idx >= s.blocks.Len() {
+	if idx >= s.Blocks.Len() {
 		return nil
 	}
-	name, ok := s.blockID(f.db.key, idx)
+	name, ok := s.BlockID(f.db.key, idx)
 	if !ok {
-		return make([]byte, format.BlockLen(idx, s.blockSize, s.size))
+		return make([]byte, format.BlockLen(idx, s.BlockSize, s.Size))
 	}
 	data, _ := f.db.cache().Get(name)
 	return data
@@ -389,7 +389,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	if probe && failed == nil {
 		db.refresh(ctx, 0) // an error here is met again by the publish
 	}
-	var head *snapshot
+	var head *format.Snapshot
 	var theirs tx.ByteSet
 	var err, cause error
 	switch {
@@ -435,9 +435,9 @@ func (c *writeChain) takeBatch() []*queuedCommit {
 // changed): it records the step in the history, counts the win or the
 // rebase and the transactions committed, and hands theirs on to the
 // writers that ran over the batch's blocks. The caller holds db.mu.
-func (db *database) advanceChain(batch []*queuedCommit, base, head *snapshot, theirs tx.ByteSet) {
+func (db *database) advanceChain(batch []*queuedCommit, base, head *format.Snapshot, theirs tx.ByteSet) {
 	c := &db.chain
-	c.history = append(c.history, publishedStep(c.base.n, head.n, theirs, batch))
+	c.history = append(c.history, publishedStep(c.base.N, head.N, theirs, batch))
 	if len(c.history) > maxHistory {
 		c.history = c.history[len(c.history)-maxHistory:]
 	}
@@ -447,7 +447,7 @@ func (db *database) advanceChain(batch []*queuedCommit, base, head *snapshot, th
 	} else {
 		c.wins = 0
 	}
-	if head.n != base.n || head.token != base.token {
+	if head.N != base.N || head.Token != base.Token {
 		db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
 	}
 	if len(theirs) > 0 {
@@ -479,7 +479,7 @@ func publishedStep(from, to uint64, theirs tx.ByteSet, batch []*queuedCommit) ba
 // it rebuilds spec from what is still queued, wakes the batch's
 // transactions with their outcome, and hands the next batch to its first
 // transaction, or ends the chain's publishing. The caller holds db.mu.
-func (c *writeChain) endBatch(batch []*queuedCommit, head *snapshot, err, cause error) {
+func (c *writeChain) endBatch(batch []*queuedCommit, head *format.Snapshot, err, cause error) {
 	// What is still queued ran over this batch, which base now holds.
 	c.spec, c.specSize, c.specChanged, c.specStale = nil, 0, nil, nil
 	for _, q := range c.queue {
@@ -526,13 +526,13 @@ func (f *file) chainError(err, cause error, counted bool) error {
 // processes it read over. Blocks it uploaded early carry the commit number
 // after the base it joined, which the transactions ahead may have taken:
 // its commit renews them (q.rules.Renew) before its record is created.
-func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *snapshot, carried tx.ByteSet) (*snapshot, tx.ByteSet, error, error) {
+func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, error, error) {
 	f := q.f
 	if len(carried) > 0 {
 		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	f.snap = base
-	f.reads.N, f.reads.Token = base.n, base.token
+	f.reads.N, f.reads.Token = base.N, base.Token
 	f.Under = nil
 	f.theirs = nil
 	if err := f.commit(ctx, q.rules); err != nil {
@@ -547,11 +547,11 @@ func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *sna
 // and writes together, rebased as one. Each time it is rebased, it takes
 // in the transactions queued behind it that may join it (absorbQueued),
 // and returns them: they are published with it.
-func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *snapshot, carried tx.ByteSet) (*snapshot, tx.ByteSet, []*queuedCommit, error, error) {
+func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, []*queuedCommit, error, error) {
 	first := batch[0].f
 	m := &file{db: db, params: first.params, conn: nil, lock: vfs.LOCK_EXCLUSIVE, snap: base}
-	m.Writes = tx.Writes{Pending: map[int64][]byte{}, Dirty: true, Floor: base.size}
-	m.reads = tx.ReadSet{N: base.n, Token: base.token}
+	m.Writes = tx.Writes{Pending: map[int64][]byte{}, Dirty: true, Floor: base.Size}
+	m.reads = tx.ReadSet{N: base.N, Token: base.Token}
 	for _, q := range batch {
 		m.merge(q.f)
 	}
@@ -563,12 +563,12 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 		return nil, nil, nil, m.fail(err, sqlite3.IOERR_READ), err
 	}
 	var absorbed []*queuedCommit
-	m.absorb = func(ctx context.Context, head *snapshot) error {
+	m.absorb = func(ctx context.Context, head *format.Snapshot) error {
 		qs, err := db.absorbQueued(ctx, m, head)
 		absorbed = append(absorbed, qs...)
 		return err
 	}
-	if err := m.commit(ctx, m.Writes.RulesFor(base.size)); err != nil {
+	if err := m.commit(ctx, m.Writes.RulesFor(base.Size)); err != nil {
 		m.releaseEarly(ctx, nil) // what its tries that lost uploaded (none after an unknown outcome)
 		return nil, nil, absorbed, err, m.cause
 	}
@@ -599,7 +599,7 @@ func (m *file) merge(f *file) {
 // batch took in from other processes since base (m.theirs) or one its own
 // view lacked (its stale bytes), nor are those bytes any the batch read or
 // wrote; head's bytes are then taken there, as for any rebase.
-func (db *database) absorbQueued(ctx context.Context, m *file, head *snapshot) ([]*queuedCommit, error) {
+func (db *database) absorbQueued(ctx context.Context, m *file, head *format.Snapshot) ([]*queuedCommit, error) {
 	db.mu.Lock()
 	c := &db.chain
 	var take []*queuedCommit
@@ -647,7 +647,7 @@ func (f *file) leaveChain() error {
 		// Its place in the serial order is right after them: they must
 		// come after every commit it saw, and what they took in from other
 		// processes must not be what it read without.
-		if after.err != nil || after.head.n < f.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(f.reads.Bytes) {
+		if after.err != nil || after.head.N < f.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(f.reads.Bytes) {
 			err = f.lost()
 		}
 	}

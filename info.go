@@ -44,22 +44,22 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if s.empty() {
+	if s.Empty() {
 		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, key)
 	}
-	info := Info{Key: key, BlockSize: s.blockSize, FileSize: s.size, Blocks: s.blocks.Len(), Layout: "python"}
-	if s.legacy == nil {
-		rec, err := db.readRecord(ctx, s.n)
+	info := Info{Key: key, BlockSize: s.BlockSize, FileSize: s.Size, Blocks: s.Blocks.Len(), Layout: "python"}
+	if s.Legacy == nil {
+		rec, err := db.readRecord(ctx, s.N)
 		if err != nil {
 			return Info{}, err
 		}
-		info.Commit, info.Time, info.Writer = s.n, s.time, rec.Writer
-		info.FormatVersion, info.Layout = max(s.format, 1), "s3vfs"
-		if len(s.lineage) > 0 {
-			info.BranchOf, info.BranchPoint = s.lineage[0].Key, s.lineage[0].Commit
+		info.Commit, info.Time, info.Writer = s.N, s.Time, rec.Writer
+		info.FormatVersion, info.Layout = max(s.Version, 1), "s3vfs"
+		if len(s.Lineage) > 0 {
+			info.BranchOf, info.BranchPoint = s.Lineage[0].Key, s.Lineage[0].Commit
 		}
 	}
-	if s.size >= 100 {
+	if s.Size >= 100 {
 		b0, err := db.readBlock(ctx, s, 0)
 		if err != nil {
 			return Info{}, err

@@ -59,10 +59,10 @@ func interiorPagesOf(idx, blockSize, unit int64, data []byte) map[int64][]byte {
 // the same bytes, else the interior pages pagesOf finds (false: the
 // block's bytes are not at hand; its pages are then left out, and read
 // from the block when needed).
-func buildInner(key string, s *snapshot, unit int64, prev *innerPages, pagesOf func(idx int64, id string) (map[int64][]byte, bool)) *innerPages {
+func buildInner(key string, s *format.Snapshot, unit int64, prev *innerPages, pagesOf func(idx int64, id string) (map[int64][]byte, bool)) *innerPages {
 	ip := &innerPages{unit: unit, blocks: map[string]map[int64][]byte{}}
-	for idx := int64(1); idx < s.blocks.Len(); idx++ {
-		id, ok := s.blockID(key, idx)
+	for idx := int64(1); idx < s.Blocks.Len(); idx++ {
+		id, ok := s.BlockID(key, idx)
 		if !ok {
 			continue
 		}
@@ -84,30 +84,30 @@ func buildInner(key string, s *snapshot, unit int64, prev *innerPages, pagesOf f
 // whose bytes changed since (prev's pages no longer serve them), that
 // have does not hold, and that read the same in s, the snapshot the commit
 // builds on, from which they can be read.
-func innerBlocksToRead(key string, s, next *snapshot, prev *innerPages, have func(idx int64, id string) bool) []int64 {
+func innerBlocksToRead(key string, s, next *format.Snapshot, prev *innerPages, have func(idx int64, id string) bool) []int64 {
 	if prev == nil {
 		return nil
 	}
 	held := map[int64]bool{}
 	for _, pages := range prev.blocks {
 		for p := range pages {
-			held[p*prev.unit/next.blockSize] = true
+			held[p*prev.unit/next.BlockSize] = true
 			break
 		}
 	}
 	var out []int64
 	for idx := range held {
-		if idx == 0 || idx >= next.blocks.Len() || idx >= s.blocks.Len() {
+		if idx == 0 || idx >= next.Blocks.Len() || idx >= s.Blocks.Len() {
 			continue
 		}
-		id, ok := next.blockID(key, idx)
+		id, ok := next.BlockID(key, idx)
 		if !ok {
 			continue
 		}
 		if _, same := prev.blocks[id]; same || have(idx, id) {
 			continue
 		}
-		if was, ok := s.blockID(key, idx); ok && was == id {
+		if was, ok := s.BlockID(key, idx); ok && was == id {
 			out = append(out, idx)
 		}
 	}
@@ -144,9 +144,9 @@ type innerSource struct {
 func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontRead int64) pagePlan {
 	s := p.next
 	next := *s
-	next.inner = nil
+	next.Inner = nil
 	p.next = &next
-	unit, ok := innerUnit(s.blockSize, src.block0)
+	unit, ok := innerUnit(s.BlockSize, src.block0)
 	if !ok {
 		return p
 	}
@@ -155,8 +155,8 @@ func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontR
 		if data == nil {
 			return nil, false
 		}
-		data = data[:min(int64(len(data)), format.BlockLen(idx, s.blockSize, s.size))]
-		return interiorPagesOf(idx, s.blockSize, unit, data), true
+		data = data[:min(int64(len(data)), format.BlockLen(idx, s.BlockSize, s.Size))]
+		return interiorPagesOf(idx, s.BlockSize, unit, data), true
 	})
 	if all.count() == 0 {
 		return p // a small database: every interior page is in block 0
@@ -165,13 +165,13 @@ func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontR
 	if err != nil {
 		return p // a checkpoint without inner pages reads every page from its block
 	}
-	next.inner = set
+	next.Inner = set
 	p.uploads = append(slices.Clip(p.uploads), up)
 	return p
 }
 
 // file returns the object of ip as the inner pages of s's checkpoint.
-func (ip *innerPages) file(s *snapshot) *format.InnerFile {
+func (ip *innerPages) file(s *format.Snapshot) *format.InnerFile {
 	type page struct {
 		p    int64
 		data []byte
@@ -183,7 +183,7 @@ func (ip *innerPages) file(s *snapshot) *format.InnerFile {
 		}
 	}
 	slices.SortFunc(all, func(a, b page) int { return cmp.Compare(a.p, b.p) })
-	f := &format.InnerFile{N: s.base.N, Token: s.base.Token, BlockSize: s.blockSize, FileSize: s.size, Unit: ip.unit}
+	f := &format.InnerFile{N: s.Base.N, Token: s.Base.Token, BlockSize: s.BlockSize, FileSize: s.Size, Unit: ip.unit}
 	f.Data = make([]byte, 0, int64(len(all))*ip.unit)
 	for _, pg := range all {
 		f.Pages = f.Pages.Add(pg.p)
@@ -195,14 +195,14 @@ func (ip *innerPages) file(s *snapshot) *format.InnerFile {
 // innerOf returns the inner pages of object f in memory, filed under the
 // blocks of c, the snapshot of f's checkpoint (its own map and overlays).
 // Pages of block 0 or of a hole are dropped.
-func innerOf(key string, f *format.InnerFile, c *snapshot) *innerPages {
+func innerOf(key string, f *format.InnerFile, c *format.Snapshot) *innerPages {
 	ip := &innerPages{unit: f.Unit, blocks: map[string]map[int64][]byte{}}
 	i := int64(0)
 	for p := range f.Pages.All() {
 		data := f.Data[i*f.Unit : (i+1)*f.Unit : (i+1)*f.Unit]
 		i++
 		idx := p * f.Unit / f.BlockSize
-		id, ok := c.blockID(key, idx)
+		id, ok := c.BlockID(key, idx)
 		if idx == 0 || !ok {
 			continue
 		}
@@ -243,7 +243,7 @@ func (db *database) prefetchInner(ctx context.Context, lin format.Lineage, ref f
 // ones that cannot be read or decoded (a store that keeps failing, an
 // object changed outside s3vfs, a later format) are logged and done
 // without, and fail nothing. Only ctx's end is an error.
-func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf func(string, ...any)) (*innerSet, error) {
+func (pi *pendingInner) wait(ctx context.Context, key string, c *format.Snapshot, logf func(string, ...any)) (*format.InnerSet, error) {
 	<-pi.done
 	if errors.Is(pi.err, ErrNotFound) {
 		return nil, nil
@@ -251,14 +251,14 @@ func (pi *pendingInner) wait(ctx context.Context, key string, c *snapshot, logf 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var ip *innerSet
+	var ip *format.InnerSet
 	var f *format.InnerFile
 	err := pi.err
 	if err == nil {
-		ip, f, err = innerSetOf(pi.name, pi.head, c)
+		ip, f, err = format.InnerSetOf(pi.name, pi.head, c)
 	}
 	if err == nil {
-		err = f.Matches(pi.ref, c.blockSize, c.blocks.Len())
+		err = f.Matches(pi.ref, c.BlockSize, c.Blocks.Len())
 	}
 	if err != nil {
 		logf("s3vfs: inner pages of checkpoint %d of %s: %v; reading the blocks instead", pi.ref.N, key, err)

@@ -26,8 +26,8 @@ func TestInnerPagesRoundTrip(t *testing.T) {
 	page := func(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
 	in := &format.InnerFile{N: 12, Token: 1 << 60, BlockSize: 8192, FileSize: 8192 * 5, Unit: 1024,
 		Pages: format.PageListOf([]int64{9, 10, 31}), Data: bytes.Join([][]byte{page(5, 1024), page(2, 1024), page(5, 1024)}, nil)}
-	s := &snapshot{blockSize: in.BlockSize, size: in.FileSize, base: format.CheckpointRef{N: in.N, Token: in.Token},
-		blocks: format.BlockMap{}.With(5, map[int64]format.BlockRef{0: {Commit: 1, Token: 2}, 1: {Commit: 3, Token: 4, CRC: 5}, 3: {Commit: 3, Token: 4}})}
+	s := &format.Snapshot{BlockSize: in.BlockSize, Size: in.FileSize, Base: format.CheckpointRef{N: in.N, Token: in.Token},
+		Blocks: format.BlockMap{}.With(5, map[int64]format.BlockRef{0: {Commit: 1, Token: 2}, 1: {Commit: 3, Token: 4, CRC: 5}, 3: {Commit: 3, Token: 4}})}
 	ip := innerOf("k", in, s)
 	if got := ip.count(); got != 3 {
 		t.Fatalf("%d pages in memory, want 3", got)
@@ -36,16 +36,16 @@ func TestInnerPagesRoundTrip(t *testing.T) {
 		if n, ok := format.InnerFrontLen(enc); ok {
 			enc = enc[:n] // the front alone: the bundles are read when needed
 		}
-		set, _, err := innerSetOf("k.inner", enc, s)
+		set, _, err := format.InnerSetOf("k.inner", enc, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if data, _, ok := set.serves("k", s, 1, 9); !ok || (data == nil) != (set.front != nil) {
+		if data, _, ok := set.Serves("k", s, 1, 9); !ok || (data == nil) != (set.Front != nil) {
 			t.Errorf("page 9 of block 1 not served, or not from where it is")
 		}
 		moved := *s
-		moved.blocks = s.blocks.With(5, map[int64]format.BlockRef{1: {Commit: 6, Token: 4, CRC: 5}})
-		if set.has("k", &moved, 1, 9*1024) || !set.has("k", s, 1, 9*1024+17) {
+		moved.Blocks = s.Blocks.With(5, map[int64]format.BlockRef{1: {Commit: 6, Token: 4, CRC: 5}})
+		if set.Has("k", &moved, 1, 9*1024) || !set.Has("k", s, 1, 9*1024+17) {
 			t.Errorf("page 9 served from a block that changed since the checkpoint, or not from the one that did not")
 		}
 	}
@@ -56,7 +56,7 @@ func TestInnerPagesRoundTrip(t *testing.T) {
 	// header is served, not stored.
 	in0 := &format.InnerFile{N: 1, Token: 2, BlockSize: 4096, FileSize: 8192, Unit: 1024, Pages: format.PageListOf([]int64{2, 5}),
 		Data: bytes.Repeat([]byte{5}, 2048)}
-	s0 := &snapshot{blockSize: 4096, size: 8192, blocks: format.BlockMap{}.With(2, map[int64]format.BlockRef{0: {Commit: 1, Token: 2}, 1: {Commit: 1, Token: 2}})}
+	s0 := &format.Snapshot{BlockSize: 4096, Size: 8192, Blocks: format.BlockMap{}.With(2, map[int64]format.BlockRef{0: {Commit: 1, Token: 2}, 1: {Commit: 1, Token: 2}})}
 	if got := innerOf("k", in0, s0).count(); got != 1 {
 		t.Errorf("%d pages kept, want 1 (page 2 is in block 0)", got)
 	}
@@ -109,18 +109,18 @@ func TestInnerLayout(t *testing.T) {
 	for idx := range int64(1000) {
 		refs[idx] = format.BlockRef{Commit: 1, Token: 2}
 	}
-	s := &snapshot{blockSize: 4096, size: f.FileSize, blocks: format.BlockMap{}.With(1000, refs)}
-	set, _, err := innerSetOf("k.inner", enc[:n], s)
+	s := &format.Snapshot{BlockSize: 4096, Size: f.FileSize, Blocks: format.BlockMap{}.With(1000, refs)}
+	set, _, err := format.InnerSetOf("k.inner", enc[:n], s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for p := range pages {
-		data, k, ok := set.serves("k", s, p*unit/4096, p)
+		data, k, ok := set.Serves("k", s, p*unit/4096, p)
 		if !ok || (data == nil && k < 0) || (data != nil && !bytes.Equal(data, pages[p])) {
 			t.Errorf("page %d: served %v from bundle %d with %d bytes", p, ok, k, len(data))
 		}
 	}
-	if _, _, ok := set.serves("k", s, 375, 1500); ok {
+	if _, _, ok := set.Serves("k", s, 375, 1500); ok {
 		t.Errorf("a leaf page served as an inner page")
 	}
 }

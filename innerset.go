@@ -3,10 +3,7 @@ package s3vfs
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/s3vfs/s3vfs/internal/btree"
 	"github.com/s3vfs/s3vfs/internal/cache"
@@ -14,135 +11,40 @@ import (
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
-// innerSet is a checkpoint's inner pages as a reader holds them
-// (docs/design.md, "Inner pages"): the pages that came with the open's
-// read of the object (its front, and every bundle within that read; the
-// whole of a version-1 object), and the other bundles, fetched when a
-// lookup first reaches one of their pages and kept in the block cache,
-// whose bound they share. A page is served only while its block reads as
-// it did at the checkpoint.
-type innerSet struct {
-	name  string             // the object
-	ckpt  *snapshot          // the checkpoint's own map and overlays, which name the blocks the pages are of
-	unit  int64              // the page size
-	pages map[int64][]byte   // the pages held: page → its bytes
-	front *format.InnerFront // the object's front; nil for a version-1 object, held whole
-
-	failed sync.Map // bundles that could not be read (int → true): read from their blocks instead
-}
-
-// innerSetOf returns the inner pages of object name, whose first bytes
-// are head (a whole version-1 object, or at least the front of a
-// version-2 one), as pages of blocks of ckpt, the checkpoint's own
-// snapshot.
-func innerSetOf(name string, head []byte, ckpt *snapshot) (*innerSet, *format.InnerFile, error) {
-	if format.IsInner1(head) {
-		f, err := format.DecodeInner(head)
-		if err != nil {
-			return nil, nil, err
-		}
-		ip := &innerSet{name: name, ckpt: ckpt, unit: f.Unit, pages: pagesOf(f.Pages, f.Unit, f.Data)}
-		return ip, f, nil
-	}
-	front, err := format.DecodeInnerFront(head)
-	if err != nil {
-		return nil, nil, err
-	}
-	ip := &innerSet{name: name, ckpt: ckpt, unit: front.Unit, front: front, pages: pagesOf(front.Pages, front.Unit, front.Data)}
-	for k, bd := range front.Bundles {
-		if end := bd.Offset + bd.Len(front.Unit); end <= int64(len(head)) {
-			data, err := front.Bundle(k, head[bd.Offset:end])
-			if err != nil {
-				return nil, nil, err
-			}
-			maps.Copy(ip.pages, pagesOf(bd.Pages, front.Unit, data))
-		}
-	}
-	return ip, &front.InnerFile, nil
-}
-
-// pagesOf returns the pages of l, whose bytes are data, unit bytes each.
-func pagesOf(l format.PageList, unit int64, data []byte) map[int64][]byte {
-	out := make(map[int64][]byte, l.Count())
-	i := int64(0)
-	for p := range l.All() {
-		out[p] = data[i*unit : (i+1)*unit : (i+1)*unit]
-		i++
-	}
-	return out
-}
-
-// serves reports where page p of block idx of s is: held, in bundle k
-// (k ≥ 0), or not served (false): not an inner page, or its block
-// changed since the checkpoint.
-func (ip *innerSet) serves(key string, s *snapshot, idx, p int64) (data []byte, k int, ok bool) {
-	if ip == nil || idx == 0 {
-		return nil, -1, false
-	}
-	id, ok := s.blockID(key, idx)
-	if !ok {
-		return nil, -1, false
-	}
-	if was, ok := ip.ckpt.blockID(key, idx); !ok || was != id {
-		return nil, -1, false
-	}
-	if data, ok := ip.pages[p]; ok {
-		return data, -1, true
-	}
-	if ip.front == nil {
-		return nil, -1, false
-	}
-	k, ok = ip.front.BundleOf(p)
-	if _, failed := ip.failed.Load(k); !ok || failed {
-		return nil, -1, false
-	}
-	return nil, k, true
-}
-
-// has reports whether the bytes at pos of block idx of s are an inner
-// page it serves, held or in a bundle, without reading anything.
-func (ip *innerSet) has(key string, s *snapshot, idx, pos int64) bool {
-	if ip == nil {
-		return false
-	}
-	_, _, ok := ip.serves(key, s, idx, pos/ip.unit)
-	return ok
-}
-
 // innerPage returns the bytes of the inner page of s that holds file
 // offset pos of block idx, and the offset where the page starts; false if
 // the inner pages do not serve it. A bundle that cannot be read is logged
 // and its pages read from their blocks from then on; only ctx's end is an
 // error.
-func (db *database) innerPage(ctx context.Context, s *snapshot, idx, pos int64) ([]byte, int64, bool, error) {
-	ip := s.inner
+func (db *database) innerPage(ctx context.Context, s *format.Snapshot, idx, pos int64) ([]byte, int64, bool, error) {
+	ip := s.Inner
 	if ip == nil {
 		return nil, 0, false, nil
 	}
-	p := pos / ip.unit
-	data, k, ok := ip.serves(db.key, s, idx, p)
+	p := pos / ip.Unit
+	data, k, ok := ip.Serves(db.key, s, idx, p)
 	if !ok || data != nil {
-		return data, p * ip.unit, ok, nil
+		return data, p * ip.Unit, ok, nil
 	}
 	pages, err := db.innerBundle(ctx, ip, k)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, false, ctx.Err()
 		}
-		if _, was := ip.failed.Swap(k, true); !was {
-			db.vfs.opts.hooks.log("s3vfs: bundle %d of inner pages %s: %v; reading the blocks instead", k, ip.name, err)
+		if _, was := ip.Failed.Swap(k, true); !was {
+			db.vfs.opts.hooks.log("s3vfs: bundle %d of inner pages %s: %v; reading the blocks instead", k, ip.Name, err)
 		}
 		return nil, 0, false, nil
 	}
-	i, _ := ip.front.Bundles[k].Pages.Rank(p)
-	return pages[i*ip.unit : (i+1)*ip.unit], p * ip.unit, true, nil
+	i, _ := ip.Front.Bundles[k].Pages.Rank(p)
+	return pages[i*ip.Unit : (i+1)*ip.Unit], p * ip.Unit, true, nil
 }
 
 // innerBundle returns the pages' bytes of bundle k of ip: from the block
 // cache, the disk cache, or one ranged GET shared by every concurrent
 // caller.
-func (db *database) innerBundle(ctx context.Context, ip *innerSet, k int) ([]byte, error) {
-	id := ip.name + "#" + strconv.Itoa(k)
+func (db *database) innerBundle(ctx context.Context, ip *format.InnerSet, k int) ([]byte, error) {
+	id := ip.Name + "#" + strconv.Itoa(k)
 	if data, ok := db.cache().Get(id); ok {
 		return data, nil
 	}
@@ -150,19 +52,19 @@ func (db *database) innerBundle(ctx context.Context, ip *innerSet, k int) ([]byt
 		if data, ok := db.cache().Get(id); ok {
 			return data, nil
 		}
-		bd := ip.front.Bundles[k]
+		bd := ip.Front.Bundles[k]
 		fetch := func(ctx context.Context) ([]byte, error) {
-			data, _, err := db.vfs.store.GetRange(ctx, ip.name, bd.Offset, bd.Len(ip.unit))
+			data, _, err := db.vfs.store.GetRange(ctx, ip.Name, bd.Offset, bd.Len(ip.Unit))
 			return data, err
 		}
-		raw, err := db.readMaybeThrough(ctx, id, bd.Len(ip.unit), func(b []byte) bool {
-			_, err := ip.front.Bundle(k, b)
+		raw, err := db.readMaybeThrough(ctx, id, bd.Len(ip.Unit), func(b []byte) bool {
+			_, err := ip.Front.Bundle(k, b)
 			return err == nil
 		}, fetch)
 		if err != nil {
 			return nil, err
 		}
-		pages, err := ip.front.Bundle(k, raw)
+		pages, err := ip.Front.Bundle(k, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +111,7 @@ func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, err
 		return data, nil
 	}
 	return db.readMaybeThrough(ctx, name+"#head", -1, func(b []byte) bool {
-		_, _, err := innerSetOf(name, b, &snapshot{})
+		_, _, err := format.InnerSetOf(name, b, &format.Snapshot{})
 		return err == nil
 	}, fetch)
 }
@@ -219,57 +121,40 @@ func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, err
 // held, and when bundles are not, the whole object read again. Pages that
 // cannot be read are logged and left out (a later lookup through them
 // reads its blocks); only ctx's end is an error.
-func (db *database) innerWhole(ctx context.Context, ip *innerSet) (*innerPages, error) {
+func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*innerPages, error) {
 	if ip == nil {
 		return nil, nil
 	}
-	if ip.front == nil || len(ip.front.Bundles) == 0 {
-		return innerOf(db.key, ip.file(), ip.ckpt), nil
+	if ip.Front == nil || len(ip.Front.Bundles) == 0 {
+		return innerOf(db.key, ip.File(), ip.Checkpoint), nil
 	}
-	f, err := readImmutable(ctx, db, ip.name, format.DecodeInnerAny)
+	f, err := readImmutable(ctx, db, ip.Name, format.DecodeInnerAny)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		db.vfs.opts.hooks.log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.name, err)
-		return innerOf(db.key, ip.file(), ip.ckpt), nil
+		db.vfs.opts.hooks.log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.Name, err)
+		return innerOf(db.key, ip.File(), ip.Checkpoint), nil
 	}
-	return innerOf(db.key, f, ip.ckpt), nil
-}
-
-// file returns the pages ip holds as an object's pages.
-func (ip *innerSet) file() *format.InnerFile {
-	f := &format.InnerFile{N: ip.ckpt.base.N, Token: ip.ckpt.base.Token, BlockSize: ip.ckpt.blockSize, FileSize: ip.ckpt.size, Unit: ip.unit}
-	for _, p := range slices.Sorted(maps.Keys(ip.pages)) {
-		f.Pages = f.Pages.Add(p)
-		f.Data = append(f.Data, ip.pages[p]...)
-	}
-	return f
+	return innerOf(db.key, f, ip.Checkpoint), nil
 }
 
 // innerUpload returns the upload of ip, the inner pages of s, the version
 // a checkpoint is written for, as an object of format version 2 whose
 // front fits frontRead bytes, and the pages as s's readers hold them.
-func innerUpload(key string, s *snapshot, ip *innerPages, frontRead int64) (tx.Upload, *innerSet, error) {
+func innerUpload(key string, s *format.Snapshot, ip *innerPages, frontRead int64) (tx.Upload, *format.InnerSet, error) {
 	f := ip.file(s)
 	front, bundles := innerLayout(f, frontRead)
 	data, err := format.EncodeInner2(f, front, bundles)
 	if err != nil {
 		return tx.Upload{}, nil, err
 	}
-	name := format.InnerName(key, s.base.N, s.base.Token)
-	set, _, err := innerSetOf(name, data[:min(int64(len(data)), frontRead)], checkpointView(s))
+	name := format.InnerName(key, s.Base.N, s.Base.Token)
+	set, _, err := format.InnerSetOf(name, data[:min(int64(len(data)), frontRead)], format.CheckpointView(s))
 	if err != nil {
-		return tx.Upload{}, nil, fmt.Errorf("s3vfs: inner pages of checkpoint %d: %w", s.base.N, err)
+		return tx.Upload{}, nil, fmt.Errorf("s3vfs: inner pages of checkpoint %d: %w", s.Base.N, err)
 	}
 	return tx.Upload{Name: name, Data: data}, set, nil
-}
-
-// checkpointView returns the snapshot of s's checkpoint as far as block
-// names go: its map and overlays.
-func checkpointView(s *snapshot) *snapshot {
-	return &snapshot{n: s.base.N, token: s.base.Token, base: s.base, blockSize: s.blockSize, size: s.size,
-		blocks: s.baseMap, overlays: s.baseOverlays, lineage: s.lineage}
 }
 
 // innerLayout splits the pages of f between the front of its object,

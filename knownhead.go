@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"sync"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // The retention is a promise between garbage collection and everyone else
@@ -19,13 +21,13 @@ import (
 // zero value knows nothing.
 type knownHead struct {
 	mu        sync.Mutex
-	head      *snapshot     // the newest snapshot known to be committed; guarded by mu
-	confirmed time.Time     // when head was last confirmed as the newest; zero: never, or distrusted; guarded by mu
-	retention time.Duration // the shortest retention a URI declared; zero: none; guarded by mu
+	head      *format.Snapshot // the newest snapshot known to be committed; guarded by mu
+	confirmed time.Time        // when head was last confirmed as the newest; zero: never, or distrusted; guarded by mu
+	retention time.Duration    // the shortest retention a URI declared; zero: none; guarded by mu
 }
 
 // get returns the head and when it was last confirmed as the newest.
-func (k *knownHead) get() (*snapshot, time.Time) {
+func (k *knownHead) get() (*format.Snapshot, time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.head, k.confirmed
@@ -33,22 +35,22 @@ func (k *knownHead) get() (*snapshot, time.Time) {
 
 // publish records that s was committed, and confirmed as the newest at
 // confirmedAt, if it is newer than the head, or confirms the head again.
-func (k *knownHead) publish(s *snapshot, confirmedAt time.Time) {
+func (k *knownHead) publish(s *format.Snapshot, confirmedAt time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.head == nil || s.n > k.head.n {
+	if k.head == nil || s.N > k.head.N {
 		k.head = s
 		k.confirmed = confirmedAt
-	} else if s.n == k.head.n && confirmedAt.After(k.confirmed) {
+	} else if s.N == k.head.N && confirmedAt.After(k.confirmed) {
 		k.confirmed = confirmedAt
 	}
 }
 
 // newer returns the newer of s and the head: a commit this process
 // published while s was read must not be hidden.
-func (k *knownHead) newer(s *snapshot) *snapshot {
+func (k *knownHead) newer(s *format.Snapshot) *format.Snapshot {
 	head, _ := k.get()
-	if head != nil && head.n > s.n {
+	if head != nil && head.N > s.N {
 		return head
 	}
 	return s
@@ -78,7 +80,7 @@ func (k *knownHead) declareRetention(r time.Duration) {
 
 // fresh returns the head, and whether it was confirmed within maxAge
 // before now (a transaction's staleness bound).
-func (k *knownHead) fresh(now time.Time, maxAge time.Duration) (*snapshot, bool) {
+func (k *knownHead) fresh(now time.Time, maxAge time.Duration) (*format.Snapshot, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.head, k.head != nil && now.Sub(k.confirmed) <= maxAge
@@ -88,7 +90,7 @@ func (k *knownHead) fresh(now time.Time, maxAge time.Duration) (*snapshot, bool)
 // looked for at now, still proves the head the newest: whether now is
 // within half the retention of its last confirmation. The retention is
 // the shortest a URI declared, else fallback (Options.Retention).
-func (k *knownHead) provable(now time.Time, fallback time.Duration) (*snapshot, bool) {
+func (k *knownHead) provable(now time.Time, fallback time.Duration) (*format.Snapshot, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	retention := fallback

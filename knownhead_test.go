@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"testing"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 func TestKnownHead(t *testing.T) {
@@ -16,13 +18,13 @@ func TestKnownHead(t *testing.T) {
 		t.Fatal("zero value: fresh")
 	}
 
-	s5, s4, s6 := &snapshot{n: 5}, &snapshot{n: 4}, &snapshot{n: 6}
+	s5, s4, s6 := &format.Snapshot{N: 5}, &format.Snapshot{N: 4}, &format.Snapshot{N: 6}
 	k.publish(s5, t0)
 	k.publish(s4, t0.Add(time.Hour)) // older: ignored, and confirms nothing
 	if s, at := k.get(); s != s5 || !at.Equal(t0) {
-		t.Fatalf("get = %v, %v", s.n, at)
+		t.Fatalf("get = %v, %v", s.N, at)
 	}
-	k.publish(&snapshot{n: 5}, t0.Add(time.Minute)) // the same commit, confirmed again
+	k.publish(&format.Snapshot{N: 5}, t0.Add(time.Minute)) // the same commit, confirmed again
 	if _, at := k.get(); !at.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("confirmed at %v", at)
 	}

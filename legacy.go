@@ -29,17 +29,6 @@ import (
 // which, and what to do.
 var ErrLegacyLayout = errors.New("s3vfs: a database in the Python sqlite-s3vfs layout")
 
-// legacyLayout is what a listing found of a Python-layout database.
-type legacyLayout struct {
-	sizes []int64  // object size of each block
-	etags []string // ETag of each block object as listed
-}
-
-// legacyBlockName is the object name of block idx in the Python layout.
-func legacyBlockName(key string, idx int64) string {
-	return key + "/" + format.Pad(uint64(idx), 10)
-}
-
 // parseLegacyBlockName returns the block index of a Python-layout object
 // name under prefix (the key and a slash).
 func parseLegacyBlockName(prefix, name string) (int64, bool) {
@@ -71,11 +60,11 @@ var errStopListing = errors.New("stop listing")
 // findLegacy lists the Python-layout block objects of the database (one
 // LIST request per 1,000 blocks) and returns its snapshot, or nil if
 // there are none. It is only called for a key without commit records.
-func (db *database) findLegacy(ctx context.Context) (*snapshot, error) {
+func (db *database) findLegacy(ctx context.Context) (*format.Snapshot, error) {
 	st := &db.vfs.store
 	prefix := db.key + "/"
 	last := prefix + "9999999999"
-	var lay legacyLayout
+	var lay format.LegacyLayout
 	err := st.List(ctx, prefix, func(o store.Object) error {
 		if o.Key > last {
 			return errStopListing // past every block name: s3vfs's own folders, other databases
@@ -84,23 +73,23 @@ func (db *database) findLegacy(ctx context.Context) (*snapshot, error) {
 		if !ok {
 			return nil
 		}
-		if idx != int64(len(lay.sizes)) {
+		if idx != int64(len(lay.Sizes)) {
 			return fmt.Errorf("%w at %s: block %d is missing (the next listed is %s): the Python library never leaves a gap; was an object deleted?",
-				ErrLegacyLayout, db.key, len(lay.sizes), o.Key)
+				ErrLegacyLayout, db.key, len(lay.Sizes), o.Key)
 		}
-		lay.sizes = append(lay.sizes, o.Size)
-		lay.etags = append(lay.etags, o.ETag)
+		lay.Sizes = append(lay.Sizes, o.Size)
+		lay.ETags = append(lay.ETags, o.ETag)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopListing) {
 		return nil, err
 	}
-	if len(lay.sizes) == 0 {
+	if len(lay.Sizes) == 0 {
 		return nil, nil
 	}
-	bs, size := lay.sizes[0], int64(0)
-	for i, n := range lay.sizes {
-		if i < len(lay.sizes)-1 && n != bs {
+	bs, size := lay.Sizes[0], int64(0)
+	for i, n := range lay.Sizes {
+		if i < len(lay.Sizes)-1 && n != bs {
 			return nil, fmt.Errorf("%w at %s: block %d is %d bytes and block 0 is %d: only the last block may be shorter; the database was not written whole",
 				ErrLegacyLayout, db.key, i, n, bs)
 		}
@@ -112,12 +101,12 @@ func (db *database) findLegacy(ctx context.Context) (*snapshot, error) {
 	if err := db.checkLegacyJournal(ctx); err != nil {
 		return nil, err
 	}
-	refs := make(map[int64]format.BlockRef, len(lay.sizes))
-	for i := range lay.sizes {
+	refs := make(map[int64]format.BlockRef, len(lay.Sizes))
+	for i := range lay.Sizes {
 		refs[int64(i)] = format.BlockRef{Commit: legacyCommit}
 	}
-	n := int64(len(lay.sizes))
-	return &snapshot{blockSize: bs, size: size, blocks: format.BlockMap{}.With(n, refs), legacy: &lay}, nil
+	n := int64(len(lay.Sizes))
+	return &format.Snapshot{BlockSize: bs, Size: size, Blocks: format.BlockMap{}.With(n, refs), Legacy: &lay}, nil
 }
 
 // legacyCommit marks the blocks of a Python-layout snapshot as present
@@ -153,10 +142,10 @@ func (db *database) checkLegacyJournal(ctx context.Context) error {
 // readLegacyBlock fetches block idx of a Python-layout snapshot, only as
 // it was listed: a block rewritten since (a Python writer at work) fails
 // rather than mixing versions.
-func (db *database) readLegacyBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
-	name := legacyBlockName(db.key, idx)
-	data, err := db.vfs.store.GetIfMatch(ctx, name, s.legacy.etags[idx])
-	if errors.Is(err, ErrExists) || err == nil && int64(len(data)) != s.legacy.sizes[idx] {
+func (db *database) readLegacyBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	name := format.LegacyBlockName(db.key, idx)
+	data, err := db.vfs.store.GetIfMatch(ctx, name, s.Legacy.ETags[idx])
+	if errors.Is(err, ErrExists) || err == nil && int64(len(data)) != s.Legacy.Sizes[idx] {
 		return nil, vfs.SystemError(fmt.Errorf("%w at %s: block %d (object %s) changed since the database was opened: a Python writer is at work; stop it, then open the database again",
 			ErrLegacyLayout, db.key, idx, name), sqlite3.IOERR_DATA)
 	}

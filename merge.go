@@ -63,16 +63,16 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 		return fail(err)
 	}
 	switch {
-	case theirs.empty():
+	case theirs.Empty():
 		return fail(fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, branch))
-	case len(theirs.lineage) == 0:
+	case len(theirs.Lineage) == 0:
 		return fail(fmt.Errorf("%s is not a branch: only a branch merges into the database it was made from", branch))
-	case theirs.lineage[0].Key != into:
-		return fail(fmt.Errorf("%s is a branch of %s: merge it into that", branch, theirs.lineage[0].Key))
+	case theirs.Lineage[0].Key != into:
+		return fail(fmt.Errorf("%s is a branch of %s: merge it into that", branch, theirs.Lineage[0].Key))
 	}
 	sdb := v.acquire(into)
 	defer v.release(sdb)
-	base, err := sdb.branchPoint(ctx, theirs.lineage[0].Commit)
+	base, err := sdb.branchPoint(ctx, theirs.Lineage[0].Commit)
 	if err != nil {
 		return fail(err)
 	}
@@ -132,8 +132,8 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 // pages fall in, as head's bytes with those pages over them, written by a
 // transaction; or ErrMergeConflict if head changed some of those pages
 // too, to other bytes, or made an index the branch's rows would miss.
-func (m *pageMerge) plan(ctx context.Context, head *snapshot) (pagePlan, error) {
-	if head.empty() {
+func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (pagePlan, error) {
+	if head.Empty() {
 		return pagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
 	}
 	ours, err := m.diff(ctx, m.into, head)
@@ -153,12 +153,12 @@ func (m *pageMerge) plan(ctx context.Context, head *snapshot) (pagePlan, error) 
 	if err := m.freedConflict(ctx, head, ours); err != nil {
 		return pagePlan{}, err
 	}
-	size := head.size
-	if m.theirs.size != m.base.size {
-		size = m.theirs.size
+	size := head.Size
+	if m.theirs.Size != m.base.Size {
+		size = m.theirs.Size
 	}
-	bs := head.blockSize
-	w := tx.Writes{Pending: map[int64][]byte{}, PendingSize: size, Floor: min(head.size, size), Dirty: true}
+	bs := head.BlockSize
+	w := tx.Writes{Pending: map[int64][]byte{}, PendingSize: size, Floor: min(head.Size, size), Dirty: true}
 	committed := map[int64][]byte{}
 	for p := range m.changed.All() {
 		idx := p * m.unit / bs
@@ -172,14 +172,14 @@ func (m *pageMerge) plan(ctx context.Context, head *snapshot) (pagePlan, error) 
 			return pagePlan{}, err
 		}
 	}
-	if _, ok := committed[0]; !ok && head.size > 0 {
+	if _, ok := committed[0]; !ok && head.Size > 0 {
 		if committed[0], err = m.into.readBlock(ctx, head, 0); err != nil {
 			return pagePlan{}, err
 		}
 	}
 	v := m.into.vfs
-	a := commitAttempt{token: newToken(), time: commitTime(head.time), writer: v.opts.WriterID,
-		made: format.Made{By: format.ByMerge, Commit: m.theirs.n, Key: m.branch.key}}
+	a := commitAttempt{token: newToken(), time: commitTime(head.Time), writer: v.opts.WriterID,
+		made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.key}}
 	in := planInputs{committed: committed, bounds: defaultFoldBounds(bs), tooLarge: v.recordSizeTooLarge}
 	return planPageCommit(m.into.key, head, w, in, a), nil
 }
@@ -187,7 +187,7 @@ func (m *pageMerge) plan(ctx context.Context, head *snapshot) (pagePlan, error) 
 // branchPoint returns version n of db, which a branch was made from: kept
 // by garbage collection while the branch exists, readable or not by the
 // retention rule.
-func (db *database) branchPoint(ctx context.Context, n uint64) (*snapshot, error) {
+func (db *database) branchPoint(ctx context.Context, n uint64) (*format.Snapshot, error) {
 	rec, err := db.readRecord(ctx, n)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: commit %d of %s, which the branch was made from, is gone", ErrNoCommit, n, db.key)
@@ -202,8 +202,8 @@ func (db *database) branchPoint(ctx context.Context, n uint64) (*snapshot, error
 // head, and the pages the branch changed since.
 type pageMerge struct {
 	into, branch *database
-	base         *snapshot
-	theirs       *snapshot
+	base         *format.Snapshot
+	theirs       *format.Snapshot
 	unit         int64           // the page unit pages are compared in
 	changed      format.PageList // the pages theirs changed since base
 }
@@ -212,21 +212,21 @@ type pageMerge struct {
 // base: pages whose bytes differ (page 1 without the bytes readers
 // serve), pages past either file's end, and pages of a block whose entry
 // is the same in both read as equal without a request.
-func (m *pageMerge) diff(ctx context.Context, db *database, s *snapshot) (format.PageList, error) {
+func (m *pageMerge) diff(ctx context.Context, db *database, s *format.Snapshot) (format.PageList, error) {
 	b := m.base
 	if m.unit == 0 {
 		block0, err := m.into.readBlock(ctx, b, 0)
 		if err != nil {
 			return nil, err
 		}
-		if m.unit, err = mergeUnit(b.blockSize, block0); err != nil {
+		if m.unit, err = mergeUnit(b.BlockSize, block0); err != nil {
 			return nil, err
 		}
 	}
-	if s.blockSize != b.blockSize {
-		return nil, fmt.Errorf("the block size changed from %d to %d", b.blockSize, s.blockSize)
+	if s.BlockSize != b.BlockSize {
+		return nil, fmt.Errorf("the block size changed from %d to %d", b.BlockSize, s.BlockSize)
 	}
-	nb := max(format.NBlocks(b.size, b.blockSize), format.NBlocks(s.size, s.blockSize))
+	nb := max(format.NBlocks(b.Size, b.BlockSize), format.NBlocks(s.Size, s.BlockSize))
 	var mu sync.Mutex
 	var out []int64 // guarded by mu; in the order the blocks finish
 	g, gctx := errgroup.WithContext(ctx)
@@ -244,7 +244,7 @@ func (m *pageMerge) diff(ctx context.Context, db *database, s *snapshot) (format
 			if err != nil {
 				return err
 			}
-			pages := differingPages(idx, b.blockSize, m.unit, was, now)
+			pages := differingPages(idx, b.BlockSize, m.unit, was, now)
 			mu.Lock()
 			defer mu.Unlock()
 			out = append(out, pages...)
@@ -259,8 +259,8 @@ func (m *pageMerge) diff(ctx context.Context, db *database, s *snapshot) (format
 }
 
 // blockIfAny returns block idx of s, a version of db; nil past its end.
-func blockIfAny(ctx context.Context, db *database, s *snapshot, idx int64) ([]byte, error) {
-	if idx >= format.NBlocks(s.size, s.blockSize) {
+func blockIfAny(ctx context.Context, db *database, s *format.Snapshot, idx int64) ([]byte, error) {
+	if idx >= format.NBlocks(s.Size, s.BlockSize) {
 		return nil, nil
 	}
 	return db.readBlock(ctx, s, idx)
@@ -269,11 +269,11 @@ func blockIfAny(ctx context.Context, db *database, s *snapshot, idx int64) ([]by
 // sameEntry reports whether block idx reads the same in a and b because
 // both name the same objects: the same base object and overlay records,
 // to the same length.
-func sameEntry(a, b *snapshot, idx int64) bool {
-	if format.BlockLen(idx, a.blockSize, a.size) != format.BlockLen(idx, b.blockSize, b.size) {
+func sameEntry(a, b *format.Snapshot, idx int64) bool {
+	if format.BlockLen(idx, a.BlockSize, a.Size) != format.BlockLen(idx, b.BlockSize, b.Size) {
 		return false
 	}
-	ea, eb := a.entry(idx), b.entry(idx)
+	ea, eb := a.Entry(idx), b.Entry(idx)
 	if ea.Ref != eb.Ref || (ea.Ov == nil) != (eb.Ov == nil) {
 		return false
 	}
@@ -325,7 +325,7 @@ func sameVersionOf(p int64, a, b []byte) bool {
 // conflicts returns the pages both ours (head's changes since the base)
 // and the branch's changes hold, whose bytes differ between head and the
 // branch.
-func (m *pageMerge) conflicts(ctx context.Context, head *snapshot, ours format.PageList) ([]int64, error) {
+func (m *pageMerge) conflicts(ctx context.Context, head *format.Snapshot, ours format.PageList) ([]int64, error) {
 	var both []int64
 	for p := range m.changed.All() {
 		if ours.Contains(p) {
@@ -334,7 +334,7 @@ func (m *pageMerge) conflicts(ctx context.Context, head *snapshot, ours format.P
 	}
 	var out []int64
 	for _, p := range both {
-		idx := p * m.unit / head.blockSize
+		idx := p * m.unit / head.BlockSize
 		mine, err := blockIfAny(ctx, m.into, head, idx)
 		if err != nil {
 			return nil, err
@@ -343,7 +343,7 @@ func (m *pageMerge) conflicts(ctx context.Context, head *snapshot, ours format.P
 		if err != nil {
 			return nil, err
 		}
-		off := (p - idx*head.blockSize/m.unit) * m.unit
+		off := (p - idx*head.BlockSize/m.unit) * m.unit
 		if !sameVersionOf(p, pageOf(mine, off, m.unit), pageOf(theirs, off, m.unit)) {
 			out = append(out, p)
 		}
@@ -352,8 +352,8 @@ func (m *pageMerge) conflicts(ctx context.Context, head *snapshot, ours format.P
 }
 
 // mergedBlock returns block idx of the merged file, length bytes long.
-func (m *pageMerge) mergedBlock(ctx context.Context, head *snapshot, idx, length int64) ([]byte, error) {
-	bs := head.blockSize
+func (m *pageMerge) mergedBlock(ctx context.Context, head *format.Snapshot, idx, length int64) ([]byte, error) {
+	bs := head.BlockSize
 	out := make([]byte, length)
 	mine, err := blockIfAny(ctx, m.into, head, idx)
 	if err != nil {
@@ -383,7 +383,7 @@ func (m *pageMerge) mergedBlock(ctx context.Context, head *snapshot, idx, length
 // conflictError is the error of a merge over head refused for the pages
 // conflicts (0-based pages of the merge's unit), naming the tables and
 // indexes they belong to where the schema tells.
-func (m *pageMerge) conflictError(ctx context.Context, head *snapshot, conflicts []int64) error {
+func (m *pageMerge) conflictError(ctx context.Context, head *format.Snapshot, conflicts []int64) error {
 	what := ""
 	if m.unit <= 65536 { // a SQLite page size: the unit is the page (mergeUnit)
 		pages := make([]uint32, len(conflicts))
@@ -399,7 +399,7 @@ func (m *pageMerge) conflictError(ctx context.Context, head *snapshot, conflicts
 		pages = "page"
 	}
 	return fmt.Errorf("%w: %d %s changed both on the branch and in %s since the branch was made (commit %d)%s; nothing was published",
-		ErrMergeConflict, len(conflicts), pages, m.into.key, m.base.n, what)
+		ErrMergeConflict, len(conflicts), pages, m.into.key, m.base.N, what)
 }
 
 // mergeUnit returns the unit a merge compares and takes pages in, for a

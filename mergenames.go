@@ -22,8 +22,8 @@ import (
 // (1)"; pages no tree owns (overflow, free) are counted apart. It is
 // best effort, for an error message: it returns "" if the schema cannot
 // be read (an encrypted database, a store that fails).
-func (db *database) pageOwners(ctx context.Context, s *snapshot, pages []uint32, pageSize int) string {
-	trees, _, err := db.vfs.schemaTrees(db.key, s.n)
+func (db *database) pageOwners(ctx context.Context, s *format.Snapshot, pages []uint32, pageSize int) string {
+	trees, _, err := db.vfs.schemaTrees(db.key, s.N)
 	if err != nil {
 		return ""
 	}
@@ -82,8 +82,8 @@ func (v *VFS) schemaTrees(key string, n uint64) ([]btree.Tree, map[string]string
 // rows as they were on its side, and a merge of pages does not make it
 // again. It looks only when a side changed the schema (the schema cookie
 // of page 1) and the other side changed pages besides page 1.
-func (m *pageMerge) schemaConflict(ctx context.Context, head *snapshot, ours format.PageList) error {
-	cookie := func(db *database, s *snapshot) (string, error) {
+func (m *pageMerge) schemaConflict(ctx context.Context, head *format.Snapshot, ours format.PageList) error {
+	cookie := func(db *database, s *format.Snapshot) (string, error) {
 		b0, err := db.readBlock(ctx, s, 0)
 		if err != nil || len(b0) < 44 {
 			return "", err
@@ -106,7 +106,7 @@ func (m *pageMerge) schemaConflict(ctx context.Context, head *snapshot, ours for
 	sides := []struct {
 		changedSchema bool
 		made, other   *database
-		madeAt, at    *snapshot
+		madeAt, at    *format.Snapshot
 		otherChanged  format.PageList
 	}{
 		{mine != base, m.into, m.branch, head, m.theirs, m.changed},
@@ -116,12 +116,12 @@ func (m *pageMerge) schemaConflict(ctx context.Context, head *snapshot, ours for
 		if !s.changedSchema || !beyondPage1(s.otherChanged) {
 			continue
 		}
-		made, tables, err := s.made.vfs.schemaTrees(s.made.key, s.madeAt.n)
+		made, tables, err := s.made.vfs.schemaTrees(s.made.key, s.madeAt.N)
 		if err != nil {
 			return fmt.Errorf("%w: the schema of %s changed since the branch was made while %s changed pages, and it cannot be read to tell whether an index was made (%v); nothing was published",
 				ErrMergeConflict, s.made.key, s.other.key, err)
 		}
-		other, _, err := s.other.vfs.schemaTrees(s.other.key, s.at.n)
+		other, _, err := s.other.vfs.schemaTrees(s.other.key, s.at.N)
 		if err != nil {
 			return fmt.Errorf("%w: the schema of %s cannot be read (%v); nothing was published", ErrMergeConflict, s.other.key, err)
 		}
@@ -146,7 +146,7 @@ func (m *pageMerge) schemaConflict(ctx context.Context, head *snapshot, ours for
 // tablesChanged returns the trees (of trees, the schema of version s of
 // db) that own pages of changed, pages beyond page 1 that version
 // changed since the branch point.
-func (m *pageMerge) tablesChanged(ctx context.Context, db *database, s *snapshot, trees []btree.Tree, changed format.PageList) (map[string]bool, error) {
+func (m *pageMerge) tablesChanged(ctx context.Context, db *database, s *format.Snapshot, trees []btree.Tree, changed format.PageList) (map[string]bool, error) {
 	var pages []uint32
 	for p := range changed.All() {
 		if p > 0 {
@@ -166,7 +166,7 @@ func (m *pageMerge) tablesChanged(ctx context.Context, db *database, s *snapshot
 
 // pageReader returns a function that reads page n (1-based, of pageSize
 // bytes) of version s of db, as SQLite reads it.
-func (db *database) pageReader(ctx context.Context, s *snapshot, pageSize int) func(n uint32) ([]byte, error) {
+func (db *database) pageReader(ctx context.Context, s *format.Snapshot, pageSize int) func(n uint32) ([]byte, error) {
 	return func(n uint32) ([]byte, error) {
 		b := make([]byte, pageSize)
 		if _, err := db.readAt(ctx, s, b, int64(n-1)*int64(pageSize)); err != nil {
@@ -183,12 +183,12 @@ func (db *database) pageReader(ctx context.Context, s *snapshot, pageSize int) f
 // SQLite frees is not written, so the page lists miss it. Encrypted
 // databases (whose freelist cannot be read) change page 1 at every
 // commit, and so conflict before.
-func (m *pageMerge) freedConflict(ctx context.Context, head *snapshot, ours format.PageList) error {
+func (m *pageMerge) freedConflict(ctx context.Context, head *format.Snapshot, ours format.PageList) error {
 	if m.unit > 65536 || ours.Count() == 0 || m.changed.Count() == 0 {
 		return nil
 	}
 	ps := int(m.unit)
-	free := func(db *database, s *snapshot) (map[uint32]bool, error) {
+	free := func(db *database, s *format.Snapshot) (map[uint32]bool, error) {
 		read := db.pageReader(ctx, s, ps)
 		page1, err := read(1)
 		if err != nil {
@@ -203,7 +203,7 @@ func (m *pageMerge) freedConflict(ctx context.Context, head *snapshot, ours form
 	var clash []int64
 	for _, side := range []struct {
 		db         *database
-		s          *snapshot
+		s          *format.Snapshot
 		otherWrote format.PageList
 	}{{m.into, head, m.changed}, {m.branch, m.theirs, ours}} {
 		f, err := free(side.db, side.s)

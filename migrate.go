@@ -87,7 +87,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 	if old == nil {
 		return v.migrateNative(ctx, key, dest)
 	}
-	report := MigrateReport{Key: dest, Bytes: old.size}
+	report := MigrateReport{Key: dest, Bytes: old.Size}
 
 	n, err := v.migratedCommit(ctx, src, old, dest)
 	if err != nil {
@@ -98,7 +98,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 	} else {
 		r := newSerialReader(src.blocksOf(ctx, old))
 		defer r.Close()
-		counted := &progressReader{r: bufio.NewReaderSize(r, 1<<20), total: old.size, progress: opts.Progress}
+		counted := &progressReader{r: bufio.NewReaderSize(r, 1<<20), total: old.Size, progress: opts.Progress}
 		if report.Commit, err = v.deserialize(ctx, dest, counted, deserializeOptions{blockSize: bs, overLegacy: true, by: format.ByMigrate}); err != nil {
 			return report, fmt.Errorf("s3vfs: migrate %s to %s: %w", key, dest, err)
 		}
@@ -126,7 +126,7 @@ func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateRepor
 		return MigrateReport{}, err
 	case n == 0:
 		return MigrateReport{}, fmt.Errorf("%w: no database in the Python sqlite-s3vfs layout at s3://%s/%s (no objects %s)",
-			ErrNoDatabase, v.store.Bucket, key, legacyBlockName(key, 0))
+			ErrNoDatabase, v.store.Bucket, key, format.LegacyBlockName(key, 0))
 	case dest != key:
 		return MigrateReport{}, fmt.Errorf("s3vfs: s3://%s/%s is already an s3vfs database (commit %d), not one in the Python sqlite-s3vfs layout: "+
 			"there is nothing to migrate; to copy it to s3://%s/%s, export it to a file and import that", v.store.Bucket, key, n, v.store.Bucket, dest)
@@ -137,7 +137,7 @@ func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateRepor
 // migratedCommit returns the newest commit of dest if it already holds the
 // database of old (an earlier Migrate), 0 if dest has no s3vfs database,
 // and an error naming both if dest holds a different one.
-func (v *VFS) migratedCommit(ctx context.Context, src *database, old *snapshot, dest string) (uint64, error) {
+func (v *VFS) migratedCommit(ctx context.Context, src *database, old *format.Snapshot, dest string) (uint64, error) {
 	newest, err := v.records.Newest(ctx, dest)
 	if err != nil || newest == 0 {
 		return 0, err // no s3vfs database (without listing the Python layout again)
@@ -154,14 +154,14 @@ func (v *VFS) migratedCommit(ctx context.Context, src *database, old *snapshot, 
 	}
 	if !same {
 		return 0, fmt.Errorf("%w at s3://%s/%s, and s3://%s/%s holds a different s3vfs database (commit %d): "+
-			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.store.Bucket, src.key, v.store.Bucket, dest, head.n)
+			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.store.Bucket, src.key, v.store.Bucket, dest, head.N)
 	}
-	return head.n, nil
+	return head.N, nil
 }
 
 // verifyMigration checks commit n of dest against the Python-layout
 // database old: the same bytes, and integrity_check passes.
-func (v *VFS) verifyMigration(ctx context.Context, src *database, old *snapshot, dest string, n uint64) error {
+func (v *VFS) verifyMigration(ctx context.Context, src *database, old *format.Snapshot, dest string, n uint64) error {
 	db := v.acquire(dest)
 	defer v.release(db)
 	s, err := db.snapshotAt(ctx, n)
@@ -180,8 +180,8 @@ func (v *VFS) verifyMigration(ctx context.Context, src *database, old *snapshot,
 
 // sameBytes compares two snapshots as SQLite files, the header fields
 // s3vfs serves aside (bytes 24-27 and 92-95).
-func (v *VFS) sameBytes(ctx context.Context, adb *database, a *snapshot, bdb *database, b *snapshot) (bool, error) {
-	if a.size != b.size {
+func (v *VFS) sameBytes(ctx context.Context, adb *database, a *format.Snapshot, bdb *database, b *format.Snapshot) (bool, error) {
+	if a.Size != b.Size {
 		return false, nil
 	}
 	sa := newSerialReader(adb.blocksOf(ctx, a))

@@ -15,35 +15,6 @@ import (
 // know about overlays: the base object's length and the merge, which is
 // pure and checked.
 
-// baseLength returns the length of the object behind block idx of s: the
-// overlay's base length, else the block's own length (a hole: 0).
-func (s *snapshot) baseLength(idx int64) int64 {
-	if ov := s.overlays[idx]; ov != nil {
-		return ov.BaseLen
-	}
-	if s.blocks.Get(idx).IsHole() {
-		return 0
-	}
-	return format.BlockLen(idx, s.blockSize, s.size)
-}
-
-// entry returns the version-2 entry of block idx of s.
-func (s *snapshot) entry(idx int64) format.Entry2 {
-	return format.Entry2{Idx: idx, Ref: s.blocks.Get(idx), Ov: s.overlays[idx]}
-}
-
-// overlayBytes returns how many bytes of records a cold read of block idx
-// of s downloads besides the block object.
-func (s *snapshot) overlayBytes(idx int64) int64 {
-	var total int64
-	if ov := s.overlays[idx]; ov != nil {
-		for _, r := range ov.Recs {
-			total += r.Size
-		}
-	}
-	return total
-}
-
 // mergeBlock returns block idx, length bytes long, as entry e reads it:
 // base (the object's bytes, nil for a hole) cut or padded with zeros, then
 // the inline pages of recs (e's overlay records, in order) that fall in

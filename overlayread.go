@@ -3,7 +3,6 @@ package s3vfs
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -19,36 +18,15 @@ import (
 // then merged (overlay.go). Records are cached like blocks, under their
 // name and token; the merged block under a name of its own.
 
-// overlayRecordID names record n, created by the attempt with token, in
-// the block cache.
-func overlayRecordID(key string, n, token uint64) string {
-	return format.RecordName(key, n) + "#" + format.TokenString(token)
-}
-
-// overlaidID names the bytes of block idx read through entry e of the
-// database at key with lineage lin in the block cache: its base object,
-// the last overlay record and the CRC32C of the merge, which together fix
-// them.
-func overlaidID(key string, lin format.Lineage, e format.Entry2) string {
-	id := key + "/" + format.BlocksDir + "/" + format.Pad(uint64(e.Idx), 12) + "+"
-	if !e.Ref.IsHole() {
-		id = format.BlockName(lin.KeyOf(key, e.Ref.Commit), e.Idx, e.Ref) + "+"
-	}
-	if n := len(e.Ov.Recs); n > 0 {
-		id += strconv.FormatUint(e.Ov.Recs[n-1].N, 10) + "." + format.TokenString(e.Ov.Recs[n-1].Token)
-	}
-	return id + "." + strconv.FormatUint(uint64(e.Ov.CRC), 16) + "." + strconv.FormatInt(e.Ov.BaseLen, 10)
-}
-
 // maxOverlayFanOut bounds the parallel requests of one overlaid block's
 // read.
 const maxOverlayFanOut = 128
 
 // readOverlaid returns block idx of s, which has an overlay: from the
 // cache, or merged from its base object and records, fetched in parallel.
-func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
-	e := s.entry(idx)
-	id := overlaidID(db.key, s.lineage, e)
+func (db *database) readOverlaid(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	e := s.Entry(idx)
+	id := format.OverlaidID(db.key, s.Lineage, e)
 	v := db.vfs
 	if data, ok := db.cache().Get(id); ok {
 		v.stats.hits.Add(1)
@@ -68,21 +46,21 @@ func (db *database) readOverlaid(ctx context.Context, s *snapshot, idx int64) ([
 		var base []byte
 		if !e.Ref.IsHole() {
 			g.Go(func() (err error) {
-				base, err = db.readObject(gctx, format.BlockName(s.keyOf(db.key, e.Ref.Commit), idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.n)
+				base, err = db.readObject(gctx, format.BlockName(s.KeyOf(db.key, e.Ref.Commit), idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.N)
 				return err
 			})
 		}
 		recs := make([]*format.Record2, len(e.Ov.Recs))
 		for i, r := range e.Ov.Recs {
 			g.Go(func() (err error) {
-				recs[i], err = db.overlayRecord(gctx, s.lineage, r)
+				recs[i], err = db.overlayRecord(gctx, s.Lineage, r)
 				return err
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		data, err := mergeBlock(db.key, e, s.blockSize, format.BlockLen(idx, s.blockSize, s.size), base, recs)
+		data, err := mergeBlock(db.key, e, s.BlockSize, format.BlockLen(idx, s.BlockSize, s.Size), base, recs)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +100,7 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 // record.
 func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r format.OverlayRef) (*format.Record2, error) {
 	key := lin.KeyOf(db.key, r.N)
-	id := overlayRecordID(key, r.N, r.Token)
+	id := format.OverlayRecordID(key, r.N, r.Token)
 	data, ok := db.cache().Get(id)
 	if !ok {
 		var err error

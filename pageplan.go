@@ -47,7 +47,7 @@ type planInputs struct {
 type pagePlan struct {
 	rec     *format.Record2
 	encoded []byte                    // rec.encode(): what the conditional create writes
-	next    *snapshot                 // the snapshot rec makes
+	next    *format.Snapshot          // the snapshot rec makes
 	changes map[int64]format.BlockRef // the base objects the commit sets: folded, spilled, or a new hole
 	uploads []tx.Upload               // the folded blocks in index order, then any checkpoint
 	blocks  int                       // how many of uploads are blocks
@@ -117,12 +117,12 @@ func samePage(header bool, a, b []byte) bool {
 // at key, in format version 2. The caller has loaded the blocks rewrites
 // names, as for planCommit. s may be a version-1 snapshot: the commit
 // then upgrades the database.
-func planPageCommit(key string, s *snapshot, w tx.Writes, in planInputs, a commitAttempt) pagePlan {
+func planPageCommit(key string, s *format.Snapshot, w tx.Writes, in planInputs, a commitAttempt) pagePlan {
 	block0 := w.Pending[0]
 	if block0 == nil {
 		block0 = in.committed[0]
 	}
-	unit := pageUnit(s.blockSize, block0)
+	unit := pageUnit(s.BlockSize, block0)
 	written := writtenBlocks(s, w, in.committed, unit)
 	fold := overlaysFull(s, written, in.bounds.records)
 	for carriedBytes(written, fold) > in.bounds.inline && foldLargest(written, fold) {
@@ -143,10 +143,10 @@ func planPageCommit(key string, s *snapshot, w tx.Writes, in planInputs, a commi
 // each with the pages (of unit bytes) it changed over committed, the
 // committed bytes as read. A block 0 changed at most in the fields readers
 // serve keeps its stored page 1.
-func writtenBlocks(s *snapshot, w tx.Writes, committed map[int64][]byte, unit int64) []blockChange {
-	bs, size := s.blockSize, w.PendingSize
+func writtenBlocks(s *format.Snapshot, w tx.Writes, committed map[int64][]byte, unit int64) []blockChange {
+	bs, size := s.BlockSize, w.PendingSize
 	newLen := format.NBlocks(size, bs)
-	live := min(s.size, w.Floor)
+	live := min(s.Size, w.Floor)
 	var written []blockChange
 	for _, idx := range slices.Sorted(maps.Keys(w.Pending)) {
 		if idx >= newLen {
@@ -170,10 +170,10 @@ func writtenBlocks(s *snapshot, w tx.Writes, committed map[int64][]byte, unit in
 
 // overlaysFull returns the written blocks that must fold because their
 // overlay in s already holds records records: the fold set to start from.
-func overlaysFull(s *snapshot, written []blockChange, records int) map[int64]bool {
+func overlaysFull(s *format.Snapshot, written []blockChange, records int) map[int64]bool {
 	fold := map[int64]bool{}
 	for _, c := range written {
-		if ov := s.overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > records {
+		if ov := s.Overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > records {
 			fold[c.idx] = true
 		}
 	}
@@ -198,10 +198,10 @@ func foldLargest(written []blockChange, fold map[int64]bool) bool {
 // foldOverlaysOver adds to fold the written blocks that carry pages whose
 // overlay in s would pass limit bytes with a record of recSize bytes, and
 // reports whether it added any.
-func foldOverlaysOver(s *snapshot, written []blockChange, fold map[int64]bool, recSize, limit int64) bool {
+func foldOverlaysOver(s *format.Snapshot, written []blockChange, fold map[int64]bool, recSize, limit int64) bool {
 	more := false
 	for _, c := range written {
-		if !fold[c.idx] && c.bytes > 0 && s.overlayBytes(c.idx)+recSize > limit {
+		if !fold[c.idx] && c.bytes > 0 && s.OverlayBytes(c.idx)+recSize > limit {
 			fold[c.idx], more = true, true
 		}
 	}
@@ -223,10 +223,10 @@ func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
 // buildPagePlan makes the record, uploads and snapshot of the commit of w on
 // s in which the blocks in fold are uploaded whole and the other written
 // blocks carry their changed pages inline.
-func buildPagePlan(key string, s *snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) pagePlan {
+func buildPagePlan(key string, s *format.Snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) pagePlan {
 	b := &pagePlanBuild{
 		key: key, s: s, w: w, unit: unit, a: a,
-		n: s.n + 1, newLen: format.NBlocks(w.PendingSize, s.blockSize),
+		n: s.N + 1, newLen: format.NBlocks(w.PendingSize, s.BlockSize),
 		p:       pagePlan{changes: map[int64]format.BlockRef{}},
 		entries: map[int64]format.Entry2{},
 	}
@@ -243,7 +243,7 @@ func buildPagePlan(key string, s *snapshot, w tx.Writes, written []blockChange, 
 // inputs, and the parts of its record gathered so far.
 type pagePlanBuild struct {
 	key    string
-	s      *snapshot
+	s      *format.Snapshot
 	w      tx.Writes
 	unit   int64
 	a      commitAttempt
@@ -263,12 +263,12 @@ type pagePlanBuild struct {
 func (b *pagePlanBuild) addWritten(c blockChange, folded bool) {
 	b.changed = unionPages(b.changed, c.pages)
 	length := int64(len(c.data))
-	switch old := b.s.entry(c.idx); {
+	switch old := b.s.Entry(c.idx); {
 	case folded:
 		b.addFolded(c)
 	case len(c.pages) > 0:
 		b.addInline(c, old)
-	case length != format.BlockLen(c.idx, b.s.blockSize, b.s.size):
+	case length != format.BlockLen(c.idx, b.s.BlockSize, b.s.Size):
 		// No page changed, but the block's length did: the same
 		// object, read to the new length.
 		if e := relength(b.s, c.idx, c.data); e != old {
@@ -290,14 +290,14 @@ func (b *pagePlanBuild) addFolded(c blockChange) {
 // object under an overlay that ends with this record, which carries c's
 // changed pages.
 func (b *pagePlanBuild) addInline(c blockChange, old format.Entry2) {
-	bs, size := b.s.blockSize, b.w.PendingSize
+	bs, size := b.s.BlockSize, b.w.PendingSize
 	self := format.OverlayRef{N: b.n, Token: b.a.token}
 	var recs []format.OverlayRef
 	if old.Ov != nil {
 		recs = slices.Clone(old.Ov.Recs)
 	}
 	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: old.Ref,
-		Ov: &format.Overlay{BaseLen: b.s.baseLength(c.idx), Recs: append(recs, self), CRC: format.Checksum(c.data)}}
+		Ov: &format.Overlay{BaseLen: b.s.BaseLength(c.idx), Recs: append(recs, self), CRC: format.Checksum(c.data)}}
 	b.inline = unionPages(b.inline, c.pages)
 	for pg := range c.pages.All() {
 		off := pg*b.unit - c.idx*bs
@@ -308,7 +308,7 @@ func (b *pagePlanBuild) addInline(c blockChange, old format.Entry2) {
 // addSpilled adds the blocks within the new size that the transaction
 // uploaded early (spill.go).
 func (b *pagePlanBuild) addSpilled() {
-	bs, size := b.s.blockSize, b.w.PendingSize
+	bs, size := b.s.BlockSize, b.w.PendingSize
 	for idx, ref := range b.w.Spilled {
 		if idx < b.newLen {
 			b.entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
@@ -321,8 +321,8 @@ func (b *pagePlanBuild) addSpilled() {
 // addHoles adds as holes the blocks past the old end, or wholly past a
 // truncation, that were not written since.
 func (b *pagePlanBuild) addHoles() {
-	bs, size := b.s.blockSize, b.w.PendingSize
-	for idx := min(b.s.blocks.Len(), format.NBlocks(b.w.Floor, bs)); idx < b.newLen; idx++ {
+	bs, size := b.s.BlockSize, b.w.PendingSize
+	for idx := min(b.s.Blocks.Len(), format.NBlocks(b.w.Floor, bs)); idx < b.newLen; idx++ {
 		if _, ok := b.entries[idx]; !ok {
 			b.entries[idx] = format.Entry2{Idx: idx}
 			b.p.changes[idx] = format.BlockRef{}
@@ -336,28 +336,28 @@ func (b *pagePlanBuild) addHoles() {
 func (b *pagePlanBuild) finish() pagePlan {
 	s, a, p := b.s, b.a, b.p
 	p.rec = &format.Record2{
-		N: b.n, Parent: s.n, Token: a.token,
-		BlockSize: s.blockSize, FileSize: b.w.PendingSize,
+		N: b.n, Parent: s.N, Token: a.token,
+		BlockSize: s.BlockSize, FileSize: b.w.PendingSize,
 		Time: a.time, Writer: a.writer,
-		Base: s.base, Unit: b.unit,
+		Base: s.Base, Unit: b.unit,
 		Changed: b.changed, Inline: b.inline, Pages: b.pages,
-		Delta:   mergePageEntries(s.deltaEntries(), b.entries, b.newLen, s),
+		Delta:   mergePageEntries(s.DeltaEntries(), b.entries, b.newLen, s),
 		Made:    a.made,
-		Lineage: s.lineage,
+		Lineage: s.Lineage,
 	}
 	p.encoded = p.rec.Encode()
-	p.next = s.successor(p.rec, len(p.encoded), b.entries, b.newLen)
+	p.next = s.Successor(p.rec, len(p.encoded), b.entries, b.newLen)
 	return p
 }
 
 // relength returns the entry of block idx of s read to the length of
 // data, whose pages all equal the committed ones.
-func relength(s *snapshot, idx int64, data []byte) format.Entry2 {
-	e := s.entry(idx)
+func relength(s *format.Snapshot, idx int64, data []byte) format.Entry2 {
+	e := s.Entry(idx)
 	if e.Ref.IsHole() && e.Ov == nil {
 		return e // zeros at any length
 	}
-	ov := &format.Overlay{BaseLen: s.baseLength(idx), CRC: format.Checksum(data)}
+	ov := &format.Overlay{BaseLen: s.BaseLength(idx), CRC: format.Checksum(data)}
 	if e.Ov != nil {
 		ov.Recs = e.Ov.Recs
 	}
@@ -383,26 +383,18 @@ func unionPages(a, b format.PageList) format.PageList {
 	return out
 }
 
-// deltaEntries returns the delta of s's record as version-2 entries.
-func (s *snapshot) deltaEntries() []format.Entry2 {
-	if s.format >= 2 {
-		return s.pageDelta
-	}
-	return format.EntriesFromV1(s.delta)
-}
-
 // mergePageEntries returns the delta of a record over the delta of its
 // parent: the parent's entries, replaced by changes, without blocks at or
 // past n, and with block 0 always present (docs/format.md, "Entries,
 // version 2"), taken from s where neither names it.
-func mergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *snapshot) []format.Entry2 {
+func mergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *format.Snapshot) []format.Entry2 {
 	m := make(map[int64]format.Entry2, len(parent)+len(changes)+1)
 	for _, e := range parent {
 		m[e.Idx] = e
 	}
 	maps.Copy(m, changes)
 	if _, ok := m[0]; !ok && n > 0 {
-		m[0] = s.entry(0)
+		m[0] = s.Entry(0)
 	}
 	out := make([]format.Entry2, 0, len(m))
 	for idx, e := range m {
@@ -417,62 +409,12 @@ func mergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n
 	return out
 }
 
-// successor returns the snapshot that record rec, size bytes long, makes
-// over s, with entries the blocks it set.
-func (s *snapshot) successor(rec *format.Record2, size int, entries map[int64]format.Entry2, n int64) *snapshot {
-	refs := make(map[int64]format.BlockRef, len(entries))
-	ovs := maps.Clone(s.overlays)
-	if ovs == nil {
-		ovs = map[int64]*format.Overlay{}
-	}
-	for idx, e := range entries {
-		refs[idx] = e.Ref
-		if e.Ov != nil {
-			ovs[idx] = withSize(e.Ov, rec.N, int64(size))
-		} else {
-			delete(ovs, idx)
-		}
-	}
-	for idx := range ovs {
-		if idx >= n {
-			delete(ovs, idx)
-		}
-	}
-	delta := make([]format.Entry2, len(rec.Delta))
-	for i, e := range rec.Delta {
-		delta[i] = e
-		if e.Ov != nil {
-			delta[i].Ov = withSize(e.Ov, rec.N, int64(size))
-		}
-	}
-	return &snapshot{
-		n: rec.N, token: rec.Token, time: rec.Time,
-		blockSize: rec.BlockSize, size: rec.FileSize,
-		blocks: s.blocks.With(n, refs),
-		base:   rec.Base, baseMap: s.baseMap, baseOverlays: s.baseOverlays, inner: s.inner,
-		format: 2, overlays: ovs, pageDelta: delta,
-		lineage: rec.Lineage,
-	}
-}
-
-// withSize returns ov with the length of record n, size, filled into its
-// reference to n (a record's references to itself have none).
-func withSize(ov *format.Overlay, n uint64, size int64) *format.Overlay {
-	if len(ov.Recs) == 0 || ov.Recs[len(ov.Recs)-1].N != n || ov.Recs[len(ov.Recs)-1].Size == size {
-		return ov
-	}
-	out := *ov
-	out.Recs = slices.Clone(ov.Recs)
-	out.Recs[len(out.Recs)-1].Size = size
-	return &out
-}
-
 // checkpointIfDue adds a checkpoint to plan p when its record's delta is
 // longer than checkpointAfter allows or the record does not fit where
 // records are kept; the record then names the checkpoint as its base and
 // lists only block 0 and the blocks whose overlays it ends (its inline
 // pages must be read through its own entries).
-func checkpointIfDue(key string, s *snapshot, p pagePlan, in planInputs, a commitAttempt) pagePlan {
+func checkpointIfDue(key string, s *format.Snapshot, p pagePlan, in planInputs, a commitAttempt) pagePlan {
 	n := p.rec.N
 	newLen := format.NBlocks(p.rec.FileSize, p.rec.BlockSize)
 	if len(p.rec.Delta) <= checkpointAfter(newLen) && (in.tooLarge == nil || !in.tooLarge(len(p.encoded))) {
@@ -490,28 +432,28 @@ func checkpointIfDue(key string, s *snapshot, p pagePlan, in planInputs, a commi
 	p.encoded = rec.Encode()
 	size := int64(len(p.encoded))
 	c := &format.Checkpoint2{N: n, Token: a.token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
-	for idx, ref := range p.next.blocks.All() {
+	for idx, ref := range p.next.Blocks.All() {
 		e := format.Entry2{Idx: idx, Ref: ref}
-		if ov := p.next.overlays[idx]; ov != nil {
-			e.Ov = withSize(ov, n, size)
+		if ov := p.next.Overlays[idx]; ov != nil {
+			e.Ov = format.WithSize(ov, n, size)
 		}
 		c.Blocks = append(c.Blocks, e)
 	}
 	p.uploads = append(p.uploads, tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()})
 	next := *p.next
-	next.base, next.baseMap = rec.Base, next.blocks
-	next.pageDelta = nil
+	next.Base, next.BaseMap = rec.Base, next.Blocks
+	next.PageDelta = nil
 	for _, e := range rec.Delta {
 		if e.Ov != nil {
-			e.Ov = withSize(e.Ov, n, size)
+			e.Ov = format.WithSize(e.Ov, n, size)
 		}
-		next.pageDelta = append(next.pageDelta, e)
+		next.PageDelta = append(next.PageDelta, e)
 	}
-	next.overlays = maps.Clone(next.overlays)
-	for idx, ov := range next.overlays {
-		next.overlays[idx] = withSize(ov, n, size)
+	next.Overlays = maps.Clone(next.Overlays)
+	for idx, ov := range next.Overlays {
+		next.Overlays[idx] = format.WithSize(ov, n, size)
 	}
-	next.baseOverlays = next.overlays
+	next.BaseOverlays = next.Overlays
 	p.next = &next
 	return p
 }

@@ -59,18 +59,18 @@ func (m *memBucket2) record(t *testing.T, n uint64) *format.Record2 {
 
 // readBlock reads block idx of s as the read path does: the object, and
 // through the merge if the block has an overlay.
-func (m *memBucket2) readBlock(t *testing.T, s *snapshot, idx int64) []byte {
+func (m *memBucket2) readBlock(t *testing.T, s *format.Snapshot, idx int64) []byte {
 	t.Helper()
-	e := s.entry(idx)
-	length := format.BlockLen(idx, s.blockSize, s.size)
+	e := s.Entry(idx)
+	length := format.BlockLen(idx, s.BlockSize, s.Size)
 	var base []byte
 	if !e.Ref.IsHole() {
 		var ok bool
 		if base, ok = m.objects[format.BlockName("db", idx, e.Ref)]; !ok {
-			t.Fatalf("commit %d: block %d: no object %s", s.n, idx, format.BlockName("db", idx, e.Ref))
+			t.Fatalf("commit %d: block %d: no object %s", s.N, idx, format.BlockName("db", idx, e.Ref))
 		}
 		if format.Checksum(base) != e.Ref.CRC {
-			t.Fatalf("commit %d: block %d: object CRC32C", s.n, idx)
+			t.Fatalf("commit %d: block %d: object CRC32C", s.N, idx)
 		}
 	}
 	if e.Ov == nil {
@@ -78,28 +78,28 @@ func (m *memBucket2) readBlock(t *testing.T, s *snapshot, idx int64) []byte {
 			return make([]byte, length)
 		}
 		if int64(len(base)) != length {
-			t.Fatalf("commit %d: block %d: a plain object of %d bytes for a block of %d", s.n, idx, len(base), length)
+			t.Fatalf("commit %d: block %d: a plain object of %d bytes for a block of %d", s.N, idx, len(base), length)
 		}
 		return base
 	}
 	var recs []*format.Record2
 	for _, r := range e.Ov.Recs {
 		if int64(len(m.records[r.N])) != r.Size {
-			t.Fatalf("commit %d: block %d: overlay record %d is %d bytes, the map says %d", s.n, idx, r.N, len(m.records[r.N]), r.Size)
+			t.Fatalf("commit %d: block %d: overlay record %d is %d bytes, the map says %d", s.N, idx, r.N, len(m.records[r.N]), r.Size)
 		}
 		recs = append(recs, m.record(t, r.N))
 	}
-	data, err := mergeBlock("db", e, s.blockSize, length, base, recs)
+	data, err := mergeBlock("db", e, s.BlockSize, length, base, recs)
 	if err != nil {
-		t.Fatalf("commit %d: %v", s.n, err)
+		t.Fatalf("commit %d: %v", s.N, err)
 	}
 	return data
 }
 
 // readAll reads the whole file of s.
-func (m *memBucket2) readAll(t *testing.T, s *snapshot) []byte {
+func (m *memBucket2) readAll(t *testing.T, s *format.Snapshot) []byte {
 	var out []byte
-	for idx := range s.blocks.Len() {
+	for idx := range s.Blocks.Len() {
 		out = append(out, m.readBlock(t, s, idx)...)
 	}
 	return out
@@ -107,7 +107,7 @@ func (m *memBucket2) readAll(t *testing.T, s *snapshot) []byte {
 
 // rebuild builds the snapshot of record n from the record and its base
 // checkpoint, as a cold open does.
-func (m *memBucket2) rebuild(t *testing.T, n uint64) *snapshot {
+func (m *memBucket2) rebuild(t *testing.T, n uint64) *format.Snapshot {
 	t.Helper()
 	rec := m.record(t, n)
 	var base []format.Entry2
@@ -118,8 +118,8 @@ func (m *memBucket2) rebuild(t *testing.T, n uint64) *snapshot {
 		}
 		base = c.Blocks
 	}
-	baseMap, baseOverlays := baseOf(base)
-	return pageSnapshot(rec, len(m.records[n]), baseMap, baseOverlays)
+	baseMap, baseOverlays := format.BaseOf(base)
+	return format.PageSnapshot(rec, len(m.records[n]), baseMap, baseOverlays)
 }
 
 // sqliteHeader returns a block 0 that starts with a SQLite header of
@@ -136,7 +136,7 @@ func sqliteHeader() []byte {
 // to floor at least once): its pending blocks are whole, as file.pendingBlock
 // makes them, and include those rewrites names. committed holds the
 // committed bytes of the pending blocks and block 0, as read reads them.
-func txOver(s *snapshot, new []byte, written []int64, floor int64, read func(idx int64) []byte) (tx.Writes, map[int64][]byte) {
+func txOver(s *format.Snapshot, new []byte, written []int64, floor int64, read func(idx int64) []byte) (tx.Writes, map[int64][]byte) {
 	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: int64(len(new)), Floor: floor}
 	load := func(idx int64) {
 		if _, ok := w.Pending[idx]; ok || idx*planBS2 >= int64(len(new)) {
@@ -154,11 +154,11 @@ func txOver(s *snapshot, new []byte, written []int64, floor int64, read func(idx
 	}
 	committed := map[int64][]byte{}
 	for idx := range w.Pending {
-		if idx < s.blocks.Len() {
+		if idx < s.Blocks.Len() {
 			committed[idx] = read(idx)
 		}
 	}
-	if _, ok := committed[0]; !ok && s.blocks.Len() > 0 {
+	if _, ok := committed[0]; !ok && s.Blocks.Len() > 0 {
 		committed[0] = read(0)
 	}
 	return w, committed
@@ -179,7 +179,7 @@ func testPlanModel(t *testing.T, seed uint64) {
 	rnd := rand.New(rand.NewPCG(seed, 2))
 	bounds := foldBounds{records: 3, bytes: 6 << 10, inline: 2 * planUnit2}
 	m := newMemBucket2()
-	s := &snapshot{blockSize: planBS2}
+	s := &format.Snapshot{BlockSize: planBS2}
 	model := []byte{}
 	var onePut, folds int
 	for n := uint64(1); n <= 60; n++ {
@@ -248,9 +248,9 @@ func testPlanModel(t *testing.T, seed uint64) {
 			t.Fatalf("commit %d: the record does not decode as planned", n)
 		}
 		s = p.next
-		for idx, ov := range s.overlays {
-			if len(ov.Recs) > bounds.records || s.overlayBytes(idx) > bounds.bytes {
-				t.Fatalf("commit %d: block %d has an overlay of %d records, %d bytes", n, idx, len(ov.Recs), s.overlayBytes(idx))
+		for idx, ov := range s.Overlays {
+			if len(ov.Recs) > bounds.records || s.OverlayBytes(idx) > bounds.bytes {
+				t.Fatalf("commit %d: block %d has an overlay of %d records, %d bytes", n, idx, len(ov.Recs), s.OverlayBytes(idx))
 			}
 		}
 		if got := m.readAll(t, s); !sameFile(got, newModel) {
@@ -258,7 +258,7 @@ func testPlanModel(t *testing.T, seed uint64) {
 		}
 		rebuilt := m.rebuild(t, n)
 		if !reflect.DeepEqual(blocksOf(rebuilt), blocksOf(s)) ||
-			!sameOverlays(rebuilt.overlays, s.overlays) {
+			!sameOverlays(rebuilt.Overlays, s.Overlays) {
 			t.Fatalf("commit %d: the snapshot rebuilt from the record differs from the planned one", n)
 		}
 		model = newModel
@@ -279,9 +279,9 @@ func sameFile(a, b []byte) bool {
 	return bytes.Equal(a, b)
 }
 
-func blocksOf(s *snapshot) map[int64]format.BlockRef {
+func blocksOf(s *format.Snapshot) map[int64]format.BlockRef {
 	out := map[int64]format.BlockRef{}
-	for idx, ref := range s.blocks.All() {
+	for idx, ref := range s.Blocks.All() {
 		out[idx] = ref
 	}
 	return out
@@ -303,7 +303,7 @@ func sameOverlays(a, b map[int64]*format.Overlay) bool {
 // bytes whose blocks were all written whole by commit n, with block 0
 // starting with a SQLite header of page size planUnit2, and the bytes
 // each block reads as (block idx filled with idx+1 after the header).
-func planSnap2(n uint64, size int64, overlays map[int64]*format.Overlay) (*snapshot, map[int64][]byte) {
+func planSnap2(n uint64, size int64, overlays map[int64]*format.Overlay) (*format.Snapshot, map[int64][]byte) {
 	data := map[int64][]byte{}
 	refs := map[int64]format.BlockRef{}
 	for idx := range format.NBlocks(size, planBS2) {
@@ -314,14 +314,14 @@ func planSnap2(n uint64, size int64, overlays map[int64]*format.Overlay) (*snaps
 		data[idx] = b
 		refs[idx] = format.BlockRef{Commit: n, Token: n, CRC: format.Checksum(b)}
 	}
-	return &snapshot{n: n, token: n, blockSize: planBS2, size: size, format: 2, overlays: overlays,
-		blocks: format.BlockMap{}.With(format.NBlocks(size, planBS2), refs)}, data
+	return &format.Snapshot{N: n, Token: n, BlockSize: planBS2, Size: size, Version: 2, Overlays: overlays,
+		Blocks: format.BlockMap{}.With(format.NBlocks(size, planBS2), refs)}, data
 }
 
 // writeTx returns a transaction over s whose pending blocks are committed
 // with the given pages (of planUnit2) filled with fill.
-func writeTx(s *snapshot, committed map[int64][]byte, fill byte, pages ...int64) tx.Writes {
-	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: s.size, Floor: s.size}
+func writeTx(s *format.Snapshot, committed map[int64][]byte, fill byte, pages ...int64) tx.Writes {
+	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: s.Size, Floor: s.Size}
 	for _, p := range pages {
 		idx := p * planUnit2 / planBS2
 		if w.Pending[idx] == nil {
@@ -352,7 +352,7 @@ func TestPlanCommit2(t *testing.T) {
 		name     string
 		size     int64
 		overlays map[int64]*format.Overlay
-		tx       func(s *snapshot, c map[int64][]byte) tx.Writes
+		tx       func(s *format.Snapshot, c map[int64][]byte) tx.Writes
 		forget   []int64 // blocks whose committed bytes the planner is not given
 		changed  format.PageList
 		inline   format.PageList
@@ -360,16 +360,16 @@ func TestPlanCommit2(t *testing.T) {
 	}{{
 		name:    "one page: carried inline, one request",
 		size:    4 * planBS2,
-		tx:      func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 5) },
+		tx:      func(s *format.Snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 5) },
 		changed: format.PageList{{First: 5, N: 1}}, inline: format.PageList{{First: 5, N: 1}},
 	}, {
 		name: "a page written with its own bytes is not changed",
 		size: 4 * planBS2,
-		tx:   func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 3, 4) },
+		tx:   func(s *format.Snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 3, 4) },
 	}, {
 		name: "page 1 differing only in the counters readers serve is not changed",
 		size: 2 * planBS2,
-		tx: func(s *snapshot, c map[int64][]byte) tx.Writes {
+		tx: func(s *format.Snapshot, c map[int64][]byte) tx.Writes {
 			w := writeTx(s, c, 0, 1)
 			copy(w.Pending[0][1*planUnit2:], c[0][planUnit2:]) // page 2 as committed
 			copy(w.Pending[0][24:28], []byte{0, 0, 0, 7})
@@ -380,23 +380,23 @@ func TestPlanCommit2(t *testing.T) {
 		name:     "an overlay at its record bound folds",
 		size:     4 * planBS2,
 		overlays: map[int64]*format.Overlay{1: {BaseLen: planBS2, Recs: full(10)}},
-		tx:       func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 2) },
+		tx:       func(s *format.Snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 2) },
 		changed:  format.PageList{{First: 2, N: 1}}, folded: []int64{1},
 	}, {
 		name:    "past the inline bound, the block with most pages folds",
 		size:    4 * planBS2,
-		tx:      func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 2, 3, 6) },
+		tx:      func(s *format.Snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 2, 3, 6) },
 		changed: format.PageList{{First: 2, N: 2}, {First: 6, N: 1}}, inline: format.PageList{{First: 6, N: 1}}, folded: []int64{1},
 	}, {
 		name:    "committed bytes unknown: every page of the block changed",
 		size:    4 * planBS2,
-		tx:      func(s *snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 5) },
+		tx:      func(s *format.Snapshot, c map[int64][]byte) tx.Writes { return writeTx(s, c, 0xee, 5) },
 		forget:  []int64{2},
 		changed: format.PageList{{First: 4, N: 2}}, inline: format.PageList{{First: 4, N: 2}},
 	}, {
 		name: "growth: the new pages of the short last block are carried",
 		size: 3*planBS2 + planUnit2,
-		tx: func(s *snapshot, c map[int64][]byte) tx.Writes {
+		tx: func(s *format.Snapshot, c map[int64][]byte) tx.Writes {
 			w := writeTx(s, c, 0xee, 7)
 			w.PendingSize = 4 * planBS2
 			return w
@@ -429,7 +429,7 @@ func TestPlanCommit2(t *testing.T) {
 				t.Errorf("the record does not decode: %v", err)
 			}
 			for _, idx := range slices.Collect(p.rec.Inline.All()) {
-				ov := p.next.overlays[idx*planUnit2/planBS2]
+				ov := p.next.Overlays[idx*planUnit2/planBS2]
 				if ov == nil || ov.Recs[len(ov.Recs)-1] != (format.OverlayRef{N: n + 1, Token: token, Size: int64(len(p.encoded))}) {
 					t.Errorf("page %d: the block's overlay %+v does not end with the record", idx, ov)
 				}
@@ -443,19 +443,19 @@ func TestPlanCommit2(t *testing.T) {
 // overlay, and its base checkpoint.
 func TestPlanCommit2Upgrade(t *testing.T) {
 	s := planSnap(3, 4*planBS)
-	s.base = format.CheckpointRef{N: 2, Token: 7}
+	s.Base = format.CheckpointRef{N: 2, Token: 7}
 	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{2: planBlock(2)}, PendingSize: 4 * planBS, Floor: 4 * planBS}
 	committed := map[int64][]byte{2: bytes.Repeat([]byte{0}, planBS)}
 	p := planPageCommit("db", s, w, planInputs{committed: committed, bounds: defaultFoldBounds(planBS)}, commitAttempt{token: 4})
-	if p.rec.Base != s.base || p.next.format != 2 {
-		t.Errorf("base %v, format %d", p.rec.Base, p.next.format)
+	if p.rec.Base != s.Base || p.next.Version != 2 {
+		t.Errorf("base %v, format %d", p.rec.Base, p.next.Version)
 	}
 	if len(p.rec.Delta) != 4 {
 		t.Fatalf("delta %+v", p.rec.Delta)
 	}
 	for i, e := range p.rec.Delta {
-		if e.Ref != s.delta[i].Ref || (i != 2) != (e.Ov == nil) {
-			t.Errorf("entry %d = %+v, from %+v", i, e, s.delta[i])
+		if e.Ref != s.Delta[i].Ref || (i != 2) != (e.Ov == nil) {
+			t.Errorf("entry %d = %+v, from %+v", i, e, s.Delta[i])
 		}
 	}
 	if !p.onePut() || p.rec.Unit != planBS {
@@ -468,7 +468,7 @@ func TestPlanCommit2Upgrade(t *testing.T) {
 // it carries pages of: its inline pages are read through its own entries.
 func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 	const blocks = 100
-	s := &snapshot{blockSize: planBS2}
+	s := &format.Snapshot{BlockSize: planBS2}
 	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: blocks * planBS2}
 	for idx := range int64(blocks) {
 		w.Pending[idx] = bytes.Repeat([]byte{byte(idx + 1)}, planBS2)
@@ -491,9 +491,9 @@ func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 			}
 		}
 	})...)
-	for _, s := range []*snapshot{p.next, m.rebuild(t, 1)} {
+	for _, s := range []*format.Snapshot{p.next, m.rebuild(t, 1)} {
 		if got := m.readAll(t, s); !bytes.Equal(got, want) {
-			t.Fatalf("commit 1 (base %v) does not read back", s.base)
+			t.Fatalf("commit 1 (base %v) does not read back", s.Base)
 		}
 	}
 }

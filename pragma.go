@@ -25,7 +25,7 @@ func (f *file) Pragma(name, value string) (string, error) {
 	case "s3vfs_stats":
 		return pragmaStats(f.db.vfs.Stats()), nil
 	case "s3vfs_commit":
-		return strconv.FormatUint(f.view().n, 10), nil
+		return strconv.FormatUint(f.view().N, 10), nil
 	}
 	return "", sqlite3.NOTFOUND
 }

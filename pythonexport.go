@@ -196,7 +196,7 @@ func (v *VFS) pyExportUpload(ctx context.Context, src io.Reader, dest string, bl
 		if gctx.Err() != nil {
 			break
 		}
-		data, name := buf[:m], legacyBlockName(dest, idx)
+		data, name := buf[:m], format.LegacyBlockName(dest, idx)
 		g.Go(func() error { return v.store.Put(gctx, name, data) })
 		out.Size += int64(m)
 		out.Blocks = idx + 1

@@ -3,6 +3,8 @@ package s3vfs
 import (
 	"context"
 	"sync"
+
+	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // readAhead detects sequential reads of one file and fetches the blocks
@@ -14,10 +16,10 @@ import (
 // their request does; stopReadAhead cancels them and waits, and a request
 // no other reader is waiting for is cancelled with them (see cache.Shared).
 type readAhead struct {
-	last   int64     // last block read; -1 before the first
-	window int64     // blocks kept requested ahead of last; 0 when reads are random
-	ahead  int64     // blocks below this index have been requested
-	snap   *snapshot // the snapshot the state is about
+	last   int64            // last block read; -1 before the first
+	window int64            // blocks kept requested ahead of last; 0 when reads are random
+	ahead  int64            // blocks below this index have been requested
+	snap   *format.Snapshot // the snapshot the state is about
 
 	ctx    context.Context // cancelled by close
 	cancel context.CancelFunc
@@ -27,7 +29,7 @@ type readAhead struct {
 // noteRead records a read of the blocks first..last of s and starts fetching
 // the blocks the window now covers. SQLite reads page 1 whenever a
 // transaction starts; a read of block 0 leaves the state as it was.
-func (f *file) noteRead(s *snapshot, first, last int64) {
+func (f *file) noteRead(s *format.Snapshot, first, last int64) {
 	db := f.db
 	limit := int64(db.vfs.opts.ReadAhead)
 	if limit == 0 || db.cache().Limit() <= 0 {
@@ -58,9 +60,9 @@ func (f *file) noteRead(s *snapshot, first, last int64) {
 	if ra.window == 0 {
 		return
 	}
-	end := min(last+1+ra.window, s.blocks.Len())
+	end := min(last+1+ra.window, s.Blocks.Len())
 	for idx := max(ra.ahead, last+1); idx < end; idx++ {
-		name, ok := s.blockID(db.key, idx)
+		name, ok := s.BlockID(db.key, idx)
 		if !ok {
 			continue
 		}

@@ -53,18 +53,18 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sent bool, rules tx.Rules) (*snapshot, error) {
+func (f *file) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record2, sent bool, rules tx.Rules) (*format.Snapshot, error) {
 	db := f.db
 	if !rules.Rebase || !f.readAllOn(s) {
 		return nil, nil
 	}
-	recs, newestAt, err := db.recordsAfter(ctx, s.n, sent)
+	recs, newestAt, err := db.recordsAfter(ctx, s.N, sent)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
 	theirs := tx.ByteSet{}
 	for _, r := range recs {
-		if r.V2 == nil || r.BlockSize != s.blockSize || r.FileSize != s.size {
+		if r.V2 == nil || r.BlockSize != s.BlockSize || r.FileSize != s.Size {
 			return nil, nil // a version-1 record does not say what it changed
 		}
 		for _, run := range r.V2.Changed {
@@ -87,7 +87,7 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sen
 	if err := f.applyTheirs(ctx, head, theirs); err != nil {
 		return nil, err
 	}
-	f.reads.N, f.reads.Token = head.n, head.token // what it read is the same on head
+	f.reads.N, f.reads.Token = head.N, head.Token // what it read is the same on head
 	f.theirs = f.theirs.Union(theirs)
 	return head, nil
 }
@@ -95,8 +95,8 @@ func (f *file) rebase(ctx context.Context, s *snapshot, rec *format.Record2, sen
 // readAllOn reports whether every read of the transaction of f is known
 // to be on s (not so for a connection that read nothing yet, or a
 // snapshot of the Python layout, which has no records to rebase over).
-func (f *file) readAllOn(s *snapshot) bool {
-	return f.reads.N == s.n && f.reads.Token == s.token && s.legacy == nil
+func (f *file) readAllOn(s *format.Snapshot) bool {
+	return f.reads.N == s.N && f.reads.Token == s.Token && s.Legacy == nil
 }
 
 // recordsAfter returns the records after commit n, oldest first, for a
@@ -113,7 +113,7 @@ func (f *file) readAllOn(s *snapshot) bool {
 func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*format.Record, time.Time, error) {
 	out := db.recent.After(n)
 	if len(out) > 0 {
-		if head, _ := db.known.get(); !sent && out[len(out)-1].N >= head.n {
+		if head, _ := db.known.get(); !sent && out[len(out)-1].N >= head.N {
 			return out, time.Time{}, nil
 		}
 		if newest, at := db.recent.ProvenNewest(); newest == out[len(out)-1].N {
@@ -142,9 +142,9 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 	}
 	for width := first; len(out) < maxRebaseDistance; width = rebaseProbe {
 		next := n + uint64(len(out)) + 1
-		if head, _ := db.known.get(); head != nil && head.n >= next {
+		if head, _ := db.known.get(); head != nil && head.N >= next {
 			// Those up to the head the process knows exist: all at once.
-			width = max(width, min(int(head.n-next)+2, maxRebaseDistance-len(out)+1))
+			width = max(width, min(int(head.N-next)+2, maxRebaseDistance-len(out)+1))
 		}
 		batch := make([]*format.Record, width)
 		start := time.Now()
@@ -169,7 +169,7 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 		for _, r := range batch {
 			if r == nil {
 				last := n + uint64(len(out))
-				if !provable || anchor.n > last {
+				if !provable || anchor.N > last {
 					return out, time.Time{}, nil
 				}
 				db.recent.ProveNewest(last, start)
@@ -191,8 +191,8 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 // head's bytes there: the pages the other commits changed, none of which
 // f read or wrote. A block uploaded early is brought back into memory
 // first.
-func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs tx.ByteSet) error {
-	bs := head.blockSize
+func (f *file) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.ByteSet) error {
+	bs := head.BlockSize
 	for idx, ref := range f.Spilled {
 		// Uploaded early with the bytes before theirs: back into memory,
 		// to be changed, and uploaded or carried again.
@@ -203,7 +203,7 @@ func (f *file) applyTheirs(ctx context.Context, head *snapshot, theirs tx.ByteSe
 		}
 	}
 	for idx, buf := range f.Pending {
-		start, end := idx*bs, idx*bs+format.BlockLen(idx, bs, head.size)
+		start, end := idx*bs, idx*bs+format.BlockLen(idx, bs, head.Size)
 		if !theirs.Overlaps(start, end) {
 			continue
 		}

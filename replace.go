@@ -57,7 +57,7 @@ func (a *replacement) noteBlock(name string, idx int64, data []byte) {
 // innerOver returns the inner pages of s, the snapshot of a's commit over
 // head, whose inner pages are prev: the pages noted, and prev's for the
 // blocks s shares with head; nil when the version has none (a.unit is 0).
-func (a *replacement) innerOver(key string, s *snapshot, prev *innerPages) *innerPages {
+func (a *replacement) innerOver(key string, s *format.Snapshot, prev *innerPages) *innerPages {
 	if a.unit == 0 {
 		return nil
 	}
@@ -72,11 +72,11 @@ func (a *replacement) innerOver(key string, s *snapshot, prev *innerPages) *inne
 // withReplacementInner adds to uploads the inner pages of next, the
 // version a publishes over head, and keeps them with next; uploads as
 // they are when the version has none. Only ctx's end is an error.
-func (db *database) withReplacementInner(ctx context.Context, a *replacement, next, head *snapshot, uploads []tx.Upload) ([]tx.Upload, error) {
+func (db *database) withReplacementInner(ctx context.Context, a *replacement, next, head *format.Snapshot, uploads []tx.Upload) ([]tx.Upload, error) {
 	if a.unit == 0 {
 		return uploads, nil
 	}
-	prev, err := db.innerWhole(ctx, head.inner)
+	prev, err := db.innerWhole(ctx, head.Inner)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 	if err != nil {
 		return uploads, nil // a checkpoint without inner pages reads every page from its block
 	}
-	next.inner = set
+	next.Inner = set
 	return append(uploads, up), nil
 }
 
@@ -145,16 +145,16 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *snapshot, a *replacement, blocks format.BlockMap, at commitAttempt, format2 bool) (*format.Record, tx.Upload) {
-	n := head.n + 1
+func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at commitAttempt, format2 bool) (*format.Record, tx.Upload) {
+	n := head.N + 1
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if format2 {
-		rec := pageReplacementRecord(n, head.n, a, blocks, at, head.lineage)
+		rec := pageReplacementRecord(n, head.N, a, blocks, at, head.Lineage)
 		return rec.Header(len(rec.Encode())), ckpt
 	}
 	rec := &format.Record{
-		N: n, Parent: head.n, Token: a.token,
+		N: n, Parent: head.N, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
 		Time: at.time, Writer: at.writer,
 		Base: format.CheckpointRef{N: n, Token: a.token},
@@ -186,11 +186,11 @@ func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.Block
 
 // replacementSnapshot returns the snapshot a replacement's record rec
 // makes over its own checkpoint, whose map is blocks.
-func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *snapshot {
+func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *format.Snapshot {
 	if rec.V2 != nil {
-		return pageSnapshot(rec.V2, rec.Size, blocks, nil)
+		return format.PageSnapshot(rec.V2, rec.Size, blocks, nil)
 	}
-	return recordSnapshot(rec, blocks, blocks)
+	return format.RecordSnapshot(rec, blocks, blocks)
 }
 
 // publishReplacement publishes a over head, and over every commit that
@@ -200,8 +200,8 @@ func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *snapshot {
 // attempt behind, except when the outcome of the create is unknown (the
 // record may exist and name the objects): garbage collection removes them
 // then if they are not used.
-func (db *database) publishReplacement(ctx context.Context, a *replacement, head *snapshot,
-	blocksOver func(ctx context.Context, head *snapshot) (format.BlockMap, error)) (uint64, error) {
+func (db *database) publishReplacement(ctx context.Context, a *replacement, head *format.Snapshot,
+	blocksOver func(ctx context.Context, head *format.Snapshot) (format.BlockMap, error)) (uint64, error) {
 	v := db.vfs
 	var retry publishRetry
 	for {
@@ -212,9 +212,9 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := blocksElsewhere(blocks, a.token, head); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
 		}
-		at := commitAttempt{token: a.token, time: commitTime(head.time), writer: v.opts.WriterID}
+		at := commitAttempt{token: a.token, time: commitTime(head.Time), writer: v.opts.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
-		format2 := v.opts.FormatVersion >= 2 || len(head.lineage) > 0
+		format2 := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
 		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
 		next := replacementSnapshot(rec, blocks)
 		uploads := []tx.Upload{ckpt}
@@ -261,13 +261,13 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 // under the key: the key was made a branch, whose lineage sends those
 // numbers to its source, or the database was removed, which deletes the
 // objects of those numbers, after the attempt named its blocks.
-func blocksElsewhere(blocks format.BlockMap, token uint64, head *snapshot) error {
-	floor, why := head.lineage.Point(), ""
+func blocksElsewhere(blocks format.BlockMap, token uint64, head *format.Snapshot) error {
+	floor, why := head.Lineage.Point(), ""
 	if floor > 0 {
-		why = "the key was made a branch of " + head.lineage[0].Key
+		why = "the key was made a branch of " + head.Lineage[0].Key
 	}
-	if head.removed {
-		floor, why = head.n, "the database was removed"
+	if head.Removed {
+		floor, why = head.N, "the database was removed"
 	}
 	for _, ref := range blocks.All() {
 		if ref.Token == token && ref.Commit <= floor {

@@ -57,7 +57,7 @@ func TestPlanReplacement2(t *testing.T) {
 		t.Errorf("record = %+v; want %+v", got, want)
 	}
 	s := replacementSnapshot(rec, blocks)
-	if s.format != 2 || s.n != 5 || s.size != 1300 || !reflect.DeepEqual(s.blocks, blocks) || len(s.overlays) != 0 {
+	if s.Version != 2 || s.N != 5 || s.Size != 1300 || !reflect.DeepEqual(s.Blocks, blocks) || len(s.Overlays) != 0 {
 		t.Errorf("snapshot = %+v", s)
 	}
 }
@@ -90,28 +90,28 @@ func TestPlanReplacementMade(t *testing.T) {
 
 func TestReusable(t *testing.T) {
 	const token = 9
-	written := planSnap(2, 2560).blocks // blocks 0-4, all written by commit 2
-	target := recordSnapshot(&format.Record{N: 2, Token: 2, BlockSize: planBS, FileSize: 2560},
+	written := planSnap(2, 2560).Blocks // blocks 0-4, all written by commit 2
+	target := format.RecordSnapshot(&format.Record{N: 2, Token: 2, BlockSize: planBS, FileSize: 2560},
 		written.With(5, map[int64]format.BlockRef{3: {}}), format.BlockMap{})
-	head := recordSnapshot(&format.Record{N: 6, Token: 6, BlockSize: planBS, FileSize: 2048},
+	head := format.RecordSnapshot(&format.Record{N: 6, Token: 6, BlockSize: planBS, FileSize: 2048},
 		written.With(4, map[int64]format.BlockRef{1: {Commit: 6, Token: 6, CRC: 7}, 2: {}}), format.BlockMap{})
 	copied := format.BlockRef{Commit: 7, Token: token, CRC: 4}
 	changes, need := reusable(target, head, map[int64]format.BlockRef{4: copied}, token)
 	// 0: shared with head; 1, 2: changed since (2 is a hole in head); 3: a
 	// hole; 4: past head's end, copied by an earlier try.
-	wantChanges := map[int64]format.BlockRef{0: target.blocks.Get(0), 3: {}, 4: copied}
+	wantChanges := map[int64]format.BlockRef{0: target.Blocks.Get(0), 3: {}, 4: copied}
 	if !reflect.DeepEqual(changes, wantChanges) || !reflect.DeepEqual(need, []int64{1, 2}) {
 		t.Errorf("reusable = %v, %v; want %v, [1 2]", changes, need, wantChanges)
 	}
 }
 
 func TestBlockSizeOver(t *testing.T) {
-	legacy := &snapshot{blockSize: 4096, legacy: &legacyLayout{}}
-	head := &snapshot{blockSize: 8192}
+	legacy := &format.Snapshot{BlockSize: 4096, Legacy: &format.LegacyLayout{}}
+	head := &format.Snapshot{BlockSize: 8192}
 	for _, tt := range []struct {
 		name string
 		o    deserializeOptions
-		head *snapshot
+		head *format.Snapshot
 		want int64
 		err  error
 	}{

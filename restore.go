@@ -46,21 +46,21 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 	a := &replacement{op: "restore", made: format.Made{By: format.ByRestore, Commit: n},
-		token: newToken(), blockSize: target.blockSize, size: target.size}
-	if target.size > 0 && v.opts.FormatVersion >= 2 {
+		token: newToken(), blockSize: target.BlockSize, size: target.Size}
+	if target.Size > 0 && v.opts.FormatVersion >= 2 {
 		block0, err := db.readBlock(ctx, target, 0)
 		if err != nil {
 			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, db.collectedWhileRead(target, err))
 		}
-		a.unit, _ = innerUnit(target.blockSize, block0)
+		a.unit, _ = innerUnit(target.BlockSize, block0)
 	}
 	copies := map[int64]format.BlockRef{} // the blocks this attempt copied, reused if a try loses the race
-	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *snapshot) (format.BlockMap, error) {
-		if head.blockSize != target.blockSize {
-			return format.BlockMap{}, fmt.Errorf("the block size changed from %d to %d", target.blockSize, head.blockSize)
+	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *format.Snapshot) (format.BlockMap, error) {
+		if head.BlockSize != target.BlockSize {
+			return format.BlockMap{}, fmt.Errorf("the block size changed from %d to %d", target.BlockSize, head.BlockSize)
 		}
 		changes, need := reusable(target, head, copies, a.token)
-		copied, err := db.copyBlocks(ctx, a, target, need, head.n+1)
+		copied, err := db.copyBlocks(ctx, a, target, need, head.N+1)
 		if err != nil {
 			return format.BlockMap{}, err
 		}
@@ -68,7 +68,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 			copies[idx] = ref
 			changes[idx] = ref
 		}
-		return format.BlockMap{}.With(target.blocks.Len(), changes), nil
+		return format.BlockMap{}.With(target.Blocks.Len(), changes), nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
@@ -78,7 +78,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 
 // copyBlocks copies the blocks need of target in parallel, as blocks of
 // commit n of attempt a, and returns where they are now.
-func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snapshot, need []int64, n uint64) (map[int64]format.BlockRef, error) {
+func (db *database) copyBlocks(ctx context.Context, a *replacement, target *format.Snapshot, need []int64, n uint64) (map[int64]format.BlockRef, error) {
 	var mu sync.Mutex
 	copied := make(map[int64]format.BlockRef, len(need)) // guarded by mu
 	g, gctx := errgroup.WithContext(ctx)
@@ -106,18 +106,18 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *snap
 // reusable splits the blocks of target into those a commit over head that
 // restores target may name as they are (holes, blocks head has too, and
 // copies this attempt made, in copies) and those it must copy, in need.
-func reusable(target, head *snapshot, copies map[int64]format.BlockRef, token uint64) (changes map[int64]format.BlockRef, need []int64) {
+func reusable(target, head *format.Snapshot, copies map[int64]format.BlockRef, token uint64) (changes map[int64]format.BlockRef, need []int64) {
 	changes = map[int64]format.BlockRef{}
-	for idx, ref := range target.blocks.All() {
+	for idx, ref := range target.Blocks.All() {
 		c, copied := copies[idx]
 		if copied {
 			ref = c
 		}
 		switch {
-		case !copied && target.overlays[idx] != nil:
+		case !copied && target.Overlays[idx] != nil:
 			// Read through an overlay: copied as the block it reads as.
 			need = append(need, idx)
-		case ref.IsHole(), head.blocks.Get(idx) == ref, ref.Token == token:
+		case ref.IsHole(), head.Blocks.Get(idx) == ref, ref.Token == token:
 			changes[idx] = ref
 		default:
 			need = append(need, idx)

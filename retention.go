@@ -18,10 +18,10 @@ import (
 // transaction older than half the retention pays one LIST.
 func (db *database) confirmParent(ctx context.Context, parent uint64) error {
 	head, provable := db.known.provable(time.Now(), db.vfs.opts.Retention)
-	if head != nil && head.n > parent {
+	if head != nil && head.N > parent {
 		return errConflict
 	}
-	if provable && head.n == parent {
+	if provable && head.N == parent {
 		return nil
 	}
 	start := time.Now()
@@ -30,7 +30,7 @@ func (db *database) confirmParent(ctx context.Context, parent uint64) error {
 		return err
 	}
 	db.known.publish(s, start)
-	if s.n != parent {
+	if s.N != parent {
 		return errConflict
 	}
 	return nil

@@ -435,10 +435,10 @@ func (v *VFS) openParams(uri *vfs.Filename) (params, error) {
 // reads the pinned version for time travel (returned), the head at the
 // process's first open, or checks a head learned earlier; then, unless
 // flags create or a version is pinned, it requires a database at the key.
-func (v *VFS) headAtOpen(db *database, p params, flags vfs.OpenFlag) (*snapshot, error) {
+func (v *VFS) headAtOpen(db *database, p params, flags vfs.OpenFlag) (*format.Snapshot, error) {
 	// SQLite's open carries no context: Options.RequestTimeout bounds it.
 	ctx := context.Background()
-	var pinned *snapshot // time travel: the one version the file reads
+	var pinned *format.Snapshot // time travel: the one version the file reads
 	var err error
 	switch known, _ := db.known.get(); {
 	case p.pinned():
@@ -467,7 +467,7 @@ func (v *VFS) headAtOpen(db *database, p params, flags vfs.OpenFlag) (*snapshot,
 func (v *VFS) requireExisting(ctx context.Context, db *database) error {
 	exists := func() bool {
 		head, _ := db.known.get()
-		return head != nil && !head.empty()
+		return head != nil && !head.Empty()
 	}
 	if exists() {
 		return nil

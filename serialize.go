@@ -27,9 +27,9 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 // stays bounded however large the database. Each yielded slice is the
 // caller's to keep or modify.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
-	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
+	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*format.Snapshot, error) {
 		s, err := db.refresh(ctx, 0)
-		if err == nil && s.empty() {
+		if err == nil && s.Empty() {
 			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, key)
 		}
 		return s, err
@@ -37,7 +37,7 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 }
 
 // serialize is Serialize of the version that version returns.
-func (v *VFS) serialize(ctx context.Context, key string, version func(context.Context, *database) (*snapshot, error)) iter.Seq2[[]byte, error] {
+func (v *VFS) serialize(ctx context.Context, key string, version func(context.Context, *database) (*format.Snapshot, error)) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		if err := format.ValidateKey(key); err != nil {
 			yield(nil, err)
@@ -61,13 +61,13 @@ func (v *VFS) serialize(ctx context.Context, key string, version func(context.Co
 // blocksOf yields the blocks of s in order, as SQLite would read them,
 // keeping up to Options.ReadAhead fetches in flight ahead of the reader.
 // Every goroutine it starts has ended when it returns.
-func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte, error] {
+func (db *database) blocksOf(ctx context.Context, s *format.Snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		fetch := func(ctx context.Context, i int) ([]byte, error) {
 			return db.fetchBlock(ctx, s, int64(i))
 		}
 		first := true
-		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.blocks.Len()), fetch) {
+		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.Blocks.Len()), fetch) {
 			if err != nil {
 				yield(nil, err)
 				return
@@ -75,7 +75,7 @@ func (db *database) blocksOf(ctx context.Context, s *snapshot) iter.Seq2[[]byte,
 			if first {
 				stored := data
 				data = bytes.Clone(stored)
-				overlayHeader(data, 0, s.n, stored)
+				overlayHeader(data, 0, s.N, stored)
 				first = false
 			}
 			if !yield(data, nil) {
@@ -178,13 +178,13 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 		return 0, err
 	}
 	a := &replacement{op: "deserialize", made: format.Made{By: cmp.Or(o.by, format.ByDeserialize)}, token: newToken(), blockSize: bs}
-	blocks, err := db.uploadStream(ctx, a, r, head.n+1)
+	blocks, err := db.uploadStream(ctx, a, r, head.N+1)
 	if err != nil {
 		return 0, a.abandon(ctx, v, err)
 	}
 	// Publish as one commit with a full checkpoint, retrying on top of any
 	// commit that lands meanwhile: the new contents replace whatever is there.
-	return db.publishReplacement(ctx, a, head, func(context.Context, *snapshot) (format.BlockMap, error) {
+	return db.publishReplacement(ctx, a, head, func(context.Context, *format.Snapshot) (format.BlockMap, error) {
 		return blocks, nil
 	})
 }
@@ -193,17 +193,17 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 // head: the one asked for, else head's, else (over a Python-layout
 // database, which Deserialize refuses to hide unless asked to replace it)
 // fallback.
-func (o deserializeOptions) blockSizeOver(head *snapshot, key string, fallback int64) (int64, error) {
+func (o deserializeOptions) blockSizeOver(head *format.Snapshot, key string, fallback int64) (int64, error) {
 	switch {
-	case head.legacy != nil && !o.overLegacy:
+	case head.Legacy != nil && !o.overLegacy:
 		return 0, fmt.Errorf("%w at %s: Deserialize would hide it behind a new database; migrate it (VFS.Migrate, s3vfs migrate) or choose another key",
 			ErrLegacyLayout, key)
 	case o.blockSize != 0:
 		return o.blockSize, nil
-	case head.legacy != nil:
+	case head.Legacy != nil:
 		return fallback, nil
 	}
-	return head.blockSize, nil
+	return head.BlockSize, nil
 }
 
 // uploadStream cuts the SQLite file read from r into blocks of a, uploads
@@ -294,8 +294,8 @@ func checkHeader(b []byte) (int64, error) {
 // need), and the result is the caller's own: a block found in the cache
 // is copied, since streams hand their blocks on to code that may modify
 // them (the copy costs far less than the request it saves).
-func (db *database) fetchBlock(ctx context.Context, s *snapshot, idx int64) ([]byte, error) {
-	if name, ok := s.blockID(db.key, idx); ok {
+func (db *database) fetchBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	if name, ok := s.BlockID(db.key, idx); ok {
 		if data, ok := db.cache().Get(name); ok {
 			db.vfs.stats.hits.Add(1)
 			return bytes.Clone(data), nil

@@ -25,7 +25,7 @@ import (
 func (f *file) spill(ctx context.Context) error {
 	s := f.view()
 	v := f.db.vfs
-	bs, start := s.blockSize, time.Now()
+	bs, start := s.BlockSize, time.Now()
 	type early struct {
 		idx  int64
 		ref  format.BlockRef
@@ -36,7 +36,7 @@ func (f *file) spill(ctx context.Context) error {
 		if (idx+1)*bs > f.PendingSize {
 			continue // the partial last block stays in memory
 		}
-		token := f.Early.TokenFor(idx, s.n+1, start, newToken)
+		token := f.Early.TokenFor(idx, s.N+1, start, newToken)
 		ups = append(ups, early{idx, format.BlockRef{Commit: f.Early.Commit, Token: token, CRC: format.Checksum(buf)}, buf})
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -76,7 +76,7 @@ func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 	if s == nil {
 		return nil, false
 	}
-	bs := s.blockSize
+	bs := s.BlockSize
 	if f.SpillUnit == 0 {
 		block0 := f.committedBefore(0)
 		if block0 == nil {
@@ -88,7 +88,7 @@ func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 	if old == nil {
 		return nil, false
 	}
-	return changedPages(idx, bs, f.SpillUnit, data, old, format.BlockLen(idx, bs, f.Writes.Live(s.size))), true
+	return changedPages(idx, bs, f.SpillUnit, data, old, format.BlockLen(idx, bs, f.Writes.Live(s.Size))), true
 }
 
 // readSpilled returns the bytes of a block uploaded early by spill.
@@ -142,12 +142,12 @@ func (f *file) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef)
 // publishing them as a commit would only add history, or fail with
 // SQLITE_BUSY on a ROLLBACK. The first changed block ends the check, so a
 // real commit pays one comparison of a block it usually has in the cache.
-func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
-	if !f.Writes.SameShape(s.size) {
+func (f *file) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
+	if !f.Writes.SameShape(s.Size) {
 		return false, nil
 	}
 	for idx, buf := range f.Pending {
-		if idx >= s.blocks.Len() {
+		if idx >= s.Blocks.Len() {
 			return false, nil
 		}
 		data, err := f.db.readBlock(ctx, s, idx)
@@ -158,7 +158,7 @@ func (f *file) unchanged(ctx context.Context, s *snapshot) (bool, error) {
 		if idx == 0 && len(data) >= 100 {
 			// Page 1 as SQLite read it carried the served change counter.
 			stored := bytes.Clone(data)
-			overlayHeader(stored, 0, s.n, data)
+			overlayHeader(stored, 0, s.N, data)
 			if f.chain.epoch != 0 && !f.encrypted() {
 				f.chain.serveCounter(stored, 0)
 			}

@@ -58,7 +58,7 @@ func (p *params) parseHistory(uri *vfs.Filename) error {
 func (p params) pinned() bool { return p.atCommit != 0 || !p.asOf.IsZero() }
 
 // pinnedSnapshot returns the version a time-travel URI names.
-func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, error) {
+func (db *database) pinnedSnapshot(ctx context.Context, p params) (*format.Snapshot, error) {
 	if p.atCommit != 0 {
 		return db.snapshotAt(ctx, p.atCommit)
 	}
@@ -84,7 +84,7 @@ func (db *database) pinnedSnapshot(ctx context.Context, p params) (*snapshot, er
 // overlay when its own version is past the retention (readableVersion):
 // the record of commit n+1 tells, so it is read alongside record n, in the
 // same round trip (a request that a version-1 record does not need).
-func (db *database) snapshotAt(ctx context.Context, n uint64) (*snapshot, error) {
+func (db *database) snapshotAt(ctx context.Context, n uint64) (*format.Snapshot, error) {
 	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
 		ErrNoCommit, n, db.vfs.store.Bucket, db.key)
 	ctx, cancel := context.WithCancel(ctx)
@@ -242,7 +242,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 // database as it was then, byte for byte. Commit n must be within the
 // retention (see [VFS.History]); otherwise the error matches [ErrNoCommit].
 func (v *VFS) SerializeAt(ctx context.Context, key string, n uint64) iter.Seq2[[]byte, error] {
-	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*snapshot, error) {
+	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*format.Snapshot, error) {
 		return db.snapshotAt(ctx, n)
 	})
 }
@@ -252,10 +252,10 @@ func (v *VFS) SerializeAt(ctx context.Context, key string, n uint64) iter.Seq2[[
 // collection deleted them, because the version was older than the
 // retention that collection used (or the objects were deleted by hand).
 // Other errors are returned as they are.
-func (db *database) collectedWhileRead(s *snapshot, err error) error {
+func (db *database) collectedWhileRead(s *format.Snapshot, err error) error {
 	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoCommit) {
 		return err
 	}
 	return fmt.Errorf("%w: commit %d of s3://%s/%s was collected while it was read: it is older than the retention a collection used (see the history): %w",
-		ErrNoCommit, s.n, db.vfs.store.Bucket, db.key, err)
+		ErrNoCommit, s.N, db.vfs.store.Bucket, db.key, err)
 }

@@ -2,11 +2,14 @@
 // format (docs/format.md): commit records and checkpoints of versions 1
 // and 2, page lists, the inner pages of a checkpoint, the names of the
 // objects under a database's key, and the persistent block map a
-// snapshot is made of.
+// snapshot is made of; and the model built from them: the [Snapshot] of
+// a committed version (whose block names, overlays and successor it
+// computes) and a reader's [InnerSet].
 //
 // Its contract: it only turns values into bytes and names and back, and
-// checks them. It does no I/O, keeps no state, and imports the standard
-// library only. Encoding is deterministic, and decoding what an encoder
+// checks them. It does no I/O, keeps no state beyond the values it is
+// handed (an InnerSet remembers which of its bundles failed to read), and
+// imports the standard library only. Encoding is deterministic, and decoding what an encoder
 // wrote gives back the same value. A decoder takes any bytes without
 // panicking and refuses, with an error wrapping [ErrCorrupt], whatever
 // breaks a rule of the format, so the bytes of any object it accepts

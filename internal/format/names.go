@@ -168,3 +168,24 @@ func ParseBranchName(key, name string) (n uint64, dst string, ok bool) {
 	}
 	return n, s[20:], true
 }
+
+// OverlayRecordID names record n, created by the attempt with token, in
+// the block cache.
+func OverlayRecordID(key string, n, token uint64) string {
+	return RecordName(key, n) + "#" + TokenString(token)
+}
+
+// OverlaidID names the bytes of block idx read through entry e of the
+// database at key with lineage lin in the block cache: its base object,
+// the last overlay record and the CRC32C of the merge, which together fix
+// them.
+func OverlaidID(key string, lin Lineage, e Entry2) string {
+	id := key + "/" + BlocksDir + "/" + Pad(uint64(e.Idx), 12) + "+"
+	if !e.Ref.IsHole() {
+		id = BlockName(lin.KeyOf(key, e.Ref.Commit), e.Idx, e.Ref) + "+"
+	}
+	if n := len(e.Ov.Recs); n > 0 {
+		id += strconv.FormatUint(e.Ov.Recs[n-1].N, 10) + "." + TokenString(e.Ov.Recs[n-1].Token)
+	}
+	return id + "." + strconv.FormatUint(uint64(e.Ov.CRC), 16) + "." + strconv.FormatInt(e.Ov.BaseLen, 10)
+}
