@@ -82,6 +82,9 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 	}
 	var b checkpointBase
 	b.blocks, b.overlays = format.BaseOf(entries)
+	if rec.V2 == nil && len(b.overlays) > 0 {
+		return checkpointBase{}, fmt.Errorf("s3vfs: record %d of %s: %w: a version-1 record over a checkpoint with overlays", rec.N, db.key, format.ErrCorrupt)
+	}
 	if pi != nil {
 		c := &format.Snapshot{BlockSize: bs, Blocks: b.blocks, Overlays: b.overlays, Lineage: lin}
 		if b.inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.log); err != nil {

@@ -127,6 +127,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, comm
 	}
 	g.Wait()
 	return innerSource{
+		logf:   db.vfs.opts.hooks.log,
 		block0: block0,
 		bytes: func(idx int64, id string) []byte {
 			if data := atHand(idx, id); data != nil {

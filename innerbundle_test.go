@@ -166,7 +166,8 @@ func TestInnerBundlesNeverStale(t *testing.T) {
 				mustExec(t, w, "UPDATE t SET grp = grp + 1") // a checkpoint
 			}
 		}
-		n, err := s3vfs.CheckInnerPagesForTest(ctx, e.newVFS(small), "churn.db")
+		quiet := s3vfs.WithLog(small, func(f string, args ...any) { t.Errorf("round %d: logged: "+f, append([]any{round}, args...)...) })
+		n, err := s3vfs.CheckInnerPagesForTest(ctx, e.newVFS(quiet), "churn.db")
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

@@ -132,6 +132,7 @@ func innerUnit(blockSize int64, block0 []byte) (int64, bool) {
 // innerSource is where a commit that writes a checkpoint finds the bytes
 // of its inner pages besides the previous checkpoint's.
 type innerSource struct {
+	logf   func(string, ...any)              // where a failure to encode them is logged
 	block0 []byte                            // the new block 0: its header gives the page size
 	bytes  func(idx int64, id string) []byte // the new bytes of block idx, named id; nil: not at hand
 }
@@ -163,7 +164,8 @@ func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontR
 	}
 	up, set, err := innerUpload(key, s, all, frontRead)
 	if err != nil {
-		return p // a checkpoint without inner pages reads every page from its block
+		src.logf("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
+		return p
 	}
 	next.Inner = set
 	p.uploads = append(slices.Clip(p.uploads), up)

@@ -123,4 +123,42 @@ func TestInnerLayout(t *testing.T) {
 	if _, _, ok := set.Serves("k", s, 375, 1500); ok {
 		t.Errorf("a leaf page served as an inner page")
 	}
+	whole, _, err := format.InnerSetOf("k.inner", enc, s) // the object read whole: every bundle held
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range pages {
+		if data, _, ok := whole.Serves("k", s, p*unit/4096, p); !ok || !bytes.Equal(data, want) {
+			t.Errorf("page %d read whole: served %v with other bytes", p, ok)
+		}
+	}
+}
+
+// A layout whose page lists alone outgrow the front puts no page in it,
+// and the object still decodes, front first, however long the front;
+// with room for some, the front is as full as it may be.
+func TestInnerLayoutLongLists(t *testing.T) {
+	const unit = 512
+	f := &format.InnerFile{N: 3, Token: 4, BlockSize: 4096, FileSize: 4096 * 100000, Unit: unit}
+	for p := int64(8); p < 8+3*6000; p += 3 { // 6,000 scattered pages: a run each
+		f.Pages = f.Pages.Add(p)
+		page := make([]byte, unit)
+		page[0] = 5
+		f.Data = append(f.Data, page...)
+	}
+	for _, frontRead := range []int64{16 << 10, 64 << 10} {
+		front, bundles := innerLayout(f, frontRead)
+		enc := mustEncode2(t, f, front, bundles)
+		n, _ := format.InnerFrontLen(enc)
+		lists := n - front.Count()*unit
+		switch {
+		case lists > frontRead && front.Count() != 0:
+			t.Errorf("front of %d: the lists take %d bytes, and %d pages were put beside them", frontRead, lists, front.Count())
+		case lists <= frontRead && (n > frontRead || n+unit <= frontRead && len(bundles) > 0):
+			t.Errorf("front of %d: %d bytes with %d pages: over its bound, or with room for a page more", frontRead, n, front.Count())
+		}
+		if _, _, err := format.InnerSetOf("k.inner", enc[:n], &format.Snapshot{}); err != nil {
+			t.Errorf("front of %d: the front alone (%d bytes) does not decode: %v", frontRead, n, err)
+		}
+	}
 }

@@ -2,8 +2,12 @@ package s3vfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
+	"time"
 
 	"github.com/s3vfs/s3vfs/internal/btree"
 	"github.com/s3vfs/s3vfs/internal/cache"
@@ -26,18 +30,37 @@ func (db *database) innerPage(ctx context.Context, s *format.Snapshot, idx, pos 
 	if !ok || data != nil {
 		return data, p * ip.Unit, ok, nil
 	}
+	if at, failed := ip.Failed.Load(k); failed && time.Since(at.(time.Time)) < innerRetry {
+		return nil, 0, false, nil
+	}
 	pages, err := db.innerBundle(ctx, ip, k)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, false, ctx.Err()
 		}
-		if _, was := ip.Failed.Swap(k, true); !was {
-			db.vfs.opts.hooks.log("s3vfs: bundle %d of inner pages %s: %v; reading the blocks instead", k, ip.Name, err)
-		}
+		db.innerBundleFailed(ip, k, err)
 		return nil, 0, false, nil
 	}
 	i, _ := ip.Front.Bundles[k].Pages.Rank(p)
 	return pages[i*ip.Unit : (i+1)*ip.Unit], p * ip.Unit, true, nil
+}
+
+// innerRetry is how long a bundle that could not be read is read from its
+// blocks before it is tried again.
+const innerRetry = time.Minute
+
+// innerBundleFailed records that bundle k of ip could not be read, and
+// logs it: once per object if the object is gone (every bundle is read
+// from its blocks from then on), else once per try.
+func (db *database) innerBundleFailed(ip *format.InnerSet, k int, err error) {
+	if errors.Is(err, ErrNotFound) {
+		if !ip.Gone.Swap(true) {
+			db.vfs.opts.hooks.log("s3vfs: inner pages %s: %v; reading the blocks instead", ip.Name, err)
+		}
+		return
+	}
+	ip.Failed.Store(k, time.Now())
+	db.vfs.opts.hooks.log("s3vfs: bundle %d of inner pages %s: %v; reading its blocks for %v", k, ip.Name, err, innerRetry)
 }
 
 // innerBundle returns the pages' bytes of bundle k of ip: from the block
@@ -125,10 +148,16 @@ func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*inner
 	if ip == nil {
 		return nil, nil
 	}
-	if ip.Front == nil || len(ip.Front.Bundles) == 0 {
+	if ip.Front == nil || int64(len(ip.Pages)) == ip.Front.Count() {
 		return innerOf(db.key, ip.File(), ip.Checkpoint), nil
 	}
-	f, err := readImmutable(ctx, db, ip.Name, format.DecodeInnerAny)
+	f, err := readImmutable(ctx, db, ip.Name, func(data []byte) (*format.InnerFile, error) {
+		f, err := format.DecodeInnerAny(data)
+		if err == nil && (f.N != ip.Front.N || f.Token != ip.Front.Token || f.BlockSize != ip.Front.BlockSize || f.FileSize != ip.Front.FileSize) {
+			err = fmt.Errorf("%w: the inner pages changed since their front was read", format.ErrCorrupt)
+		}
+		return f, err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -150,7 +179,11 @@ func innerUpload(key string, s *format.Snapshot, ip *innerPages, frontRead int64
 		return tx.Upload{}, nil, err
 	}
 	name := format.InnerName(key, s.Base.N, s.Base.Token)
-	set, _, err := format.InnerSetOf(name, data[:min(int64(len(data)), frontRead)], format.CheckpointView(s))
+	// What a reader holds: the first frontRead bytes, or the whole front
+	// when it is longer; copied, so that the upload's bytes are not kept.
+	n, _ := format.InnerFrontLen(data)
+	head := slices.Clone(data[:max(n, min(int64(len(data)), frontRead))])
+	set, _, err := format.InnerSetOf(name, head, format.CheckpointView(s))
 	if err != nil {
 		return tx.Upload{}, nil, fmt.Errorf("s3vfs: inner pages of checkpoint %d: %w", s.Base.N, err)
 	}
@@ -159,31 +192,41 @@ func innerUpload(key string, s *format.Snapshot, ip *innerPages, frontRead int64
 
 // innerLayout splits the pages of f between the front of its object,
 // which a cold open reads, and bundles read on demand: the front takes
-// the top levels of the b-trees (btree.TopDown) while the front fits
-// frontRead bytes; the bundles take the other pages, in page order,
-// about format.InnerBundleBytes each.
+// the top levels of the b-trees (btree.TopDown), as many as keep it
+// within frontRead bytes, page lists included; the bundles take the other
+// pages, in page order, about format.InnerBundleBytes each. When even the
+// page lists exceed frontRead, the front holds them alone, and readers
+// read it in two parts.
 func innerLayout(f *format.InnerFile, frontRead int64) (front format.PageList, bundles []format.PageList) {
-	count := f.Pages.Count()
-	// Bytes of the front besides its pages, at most: the head, and every
-	// page list, at 6 bytes a page and 6 a list.
-	perBundle := max(1, format.InnerBundleBytes/f.Unit)
-	overhead := 128 + 6*count + 6*(count/perBundle+1)
-	if overhead+count*f.Unit <= frontRead {
+	if f.FrontLen(f.Pages, nil) <= frontRead {
 		return f.Pages, nil
 	}
-	byNumber := make(map[uint32][]byte, count)
+	byNumber := make(map[uint32][]byte, f.Pages.Count())
 	i := int64(0)
 	for p := range f.Pages.All() {
 		byNumber[uint32(p+1)] = f.Data[i*f.Unit : (i+1)*f.Unit]
 		i++
 	}
-	inFront := map[int64]bool{}
-	for _, n := range btree.TopDown(byNumber, int(f.Unit)) {
-		if overhead+int64(len(inFront)+1)*f.Unit > frontRead {
-			break
-		}
+	order := btree.TopDown(byNumber, int(f.Unit))
+	// The most top pages that fit: the front grows with each page taken
+	// (its bytes, more than the page lists it shortens), so the fit is
+	// found by bisection.
+	fits := func(k int) bool {
+		front, bundles := splitInner(f, order[:k])
+		return f.FrontLen(front, bundles) <= frontRead
+	}
+	k := sort.Search(len(order)+1, func(k int) bool { return !fits(k) }) - 1
+	return splitInner(f, order[:max(k, 0)])
+}
+
+// splitInner returns the layout of f whose front holds the pages of top
+// (SQLite's page numbers, from 1) and whose bundles hold the others.
+func splitInner(f *format.InnerFile, top []uint32) (front format.PageList, bundles []format.PageList) {
+	inFront := make(map[int64]bool, len(top))
+	for _, n := range top {
 		inFront[int64(n)-1] = true
 	}
+	perBundle := max(1, format.InnerBundleBytes/f.Unit)
 	var bundle format.PageList
 	for p := range f.Pages.All() {
 		switch {

@@ -76,9 +76,12 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 	if a.unit == 0 {
 		return uploads, nil
 	}
-	prev, err := db.innerWhole(ctx, head.Inner)
-	if err != nil {
-		return nil, err
+	var prev *innerPages
+	if sharesInner(db.key, next, head.Inner) {
+		var err error
+		if prev, err = db.innerWhole(ctx, head.Inner); err != nil {
+			return nil, err
+		}
 	}
 	all := a.innerOver(db.key, next, prev)
 	if all == nil || all.count() == 0 {
@@ -86,10 +89,26 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 	}
 	up, set, err := innerUpload(db.key, next, all, db.vfs.opts.hooks.innerFrontRead())
 	if err != nil {
-		return uploads, nil // a checkpoint without inner pages reads every page from its block
+		db.vfs.opts.hooks.log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
+		return uploads, nil
 	}
 	next.Inner = set
 	return append(uploads, up), nil
+}
+
+// sharesInner reports whether s has a block that reads as at the
+// checkpoint of inner pages ip: whether any of them may serve it.
+func sharesInner(key string, s *format.Snapshot, ip *format.InnerSet) bool {
+	if ip == nil {
+		return false
+	}
+	for idx := int64(1); idx < s.Blocks.Len(); idx++ {
+		id, ok := s.BlockID(key, idx)
+		if was, held := ip.Checkpoint.BlockID(key, idx); ok && held && was == id {
+			return true
+		}
+	}
+	return false
 }
 
 // put uploads one object of the attempt.

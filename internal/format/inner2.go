@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -43,6 +44,15 @@ type InnerBundle struct {
 	Offset int64
 }
 
+// Count returns the number of pages in the object, front and bundles.
+func (f *InnerFront) Count() int64 {
+	n := f.Pages.Count()
+	for _, b := range f.Bundles {
+		n += b.Pages.Count()
+	}
+	return n
+}
+
 // Len returns the bundle's bytes in an object of pages of unit bytes.
 func (b InnerBundle) Len(unit int64) int64 { return b.Pages.Count()*unit + 4 }
 
@@ -54,7 +64,32 @@ func EncodeInner2(f *InnerFile, front PageList, bundles []PageList) ([]byte, err
 	if err := checkInnerLayout(f.Pages, front, bundles); err != nil {
 		return nil, err
 	}
-	b := append([]byte(inner2Magic), make([]byte, 12)...) // the front's and the object's lengths, set below
+	b := f.appendInner2Head(nil, front, bundles)
+	at := indexOf(f.Pages)
+	b = f.appendPages(b, front, at)
+	size := int64(len(b)) + 4
+	for _, l := range bundles {
+		size += l.Count()*f.Unit + 4
+	}
+	if len(b)+4 > math.MaxUint32 {
+		return nil, fmt.Errorf("format: inner pages: a front of %d bytes is too long", len(b)+4)
+	}
+	binary.LittleEndian.PutUint32(b[len(inner2Magic):], uint32(len(b)+4))
+	binary.LittleEndian.PutUint64(b[len(inner2Magic)+4:], uint64(size))
+	b = binary.LittleEndian.AppendUint32(b, Checksum(b))
+	for _, l := range bundles {
+		start := len(b)
+		b = f.appendPages(b, l, at)
+		b = binary.LittleEndian.AppendUint32(b, Checksum(b[start:]))
+	}
+	return b, nil
+}
+
+// appendInner2Head appends the head of a version-2 object of f with the
+// given layout: everything of the front before its pages' bytes, the
+// lengths left zero.
+func (f *InnerFile) appendInner2Head(b []byte, front PageList, bundles []PageList) []byte {
+	b = append(append(b, inner2Magic...), make([]byte, 12)...) // the front's and the object's lengths, set by the encoder
 	b = appendCheckpointHead(b, f.N, f.Token, f.BlockSize, f.FileSize)
 	b = binary.AppendUvarint(b, uint64(f.Unit))
 	b = appendPageList(b, front)
@@ -62,20 +97,13 @@ func EncodeInner2(f *InnerFile, front PageList, bundles []PageList) ([]byte, err
 	for _, l := range bundles {
 		b = appendPageList(b, l)
 	}
-	b = f.appendPages(b, front)
-	size := int64(len(b)) + 4
-	for _, l := range bundles {
-		size += l.Count()*f.Unit + 4
-	}
-	binary.LittleEndian.PutUint32(b[len(inner2Magic):], uint32(len(b)+4))
-	binary.LittleEndian.PutUint64(b[len(inner2Magic)+4:], uint64(size))
-	b = binary.LittleEndian.AppendUint32(b, Checksum(b))
-	for _, l := range bundles {
-		start := len(b)
-		b = f.appendPages(b, l)
-		b = binary.LittleEndian.AppendUint32(b, Checksum(b[start:]))
-	}
-	return b, nil
+	return b
+}
+
+// FrontLen returns the length of the front of the version-2 object of f
+// with the given layout, as EncodeInner2 would write it.
+func (f *InnerFile) FrontLen(front PageList, bundles []PageList) int64 {
+	return int64(len(f.appendInner2Head(nil, front, bundles))) + front.Count()*f.Unit + 4
 }
 
 // checkInnerLayout reports, as an error, whether front and bundles do not
@@ -109,13 +137,38 @@ func checkInnerLayout(all, front PageList, bundles []PageList) error {
 	return nil
 }
 
-// appendPages appends the bytes of the pages of l, each a page of f.
-func (f *InnerFile) appendPages(b []byte, l PageList) []byte {
+// appendPages appends the bytes of the pages of l, each a page of f
+// whose position at finds.
+func (f *InnerFile) appendPages(b []byte, l PageList, at pageIndex) []byte {
 	for p := range l.All() {
-		i, _ := f.Pages.Rank(p)
+		i := at.of(p)
 		b = append(b, f.Data[i*f.Unit:(i+1)*f.Unit]...)
 	}
 	return b
+}
+
+// pageIndex finds the position of a page in a page list in time
+// logarithmic in its runs: the list, and the pages before each run.
+type pageIndex struct {
+	l      PageList
+	before []int64
+}
+
+// indexOf returns the index of l.
+func indexOf(l PageList) pageIndex {
+	before := make([]int64, len(l))
+	var n int64
+	for i, r := range l {
+		before[i] = n
+		n += r.N
+	}
+	return pageIndex{l, before}
+}
+
+// of returns the position of page p, which must be in the list.
+func (x pageIndex) of(p int64) int64 {
+	r, _ := slices.BinarySearchFunc(x.l, p, func(q PageRun, p int64) int { return cmp.Compare(q.First+q.N-1, p) })
+	return x.before[r] + p - x.l[r].First
 }
 
 // InnerFrontLen returns the length of the front of the inner-pages object

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // InnerSet is a checkpoint's inner pages as a reader holds them
@@ -20,7 +21,11 @@ type InnerSet struct {
 	Pages      map[int64][]byte // the pages held: page → its bytes
 	Front      *InnerFront      // the object's front; nil for a version-1 object, held whole
 
-	Failed sync.Map // bundles that could not be read (int → true): read from their blocks instead
+	// The reader's record of bundles that could not be read: Failed maps
+	// a bundle's number to when (the reader's time.Time), and Gone says
+	// the object itself is gone, so that no bundle is read any more.
+	Failed sync.Map
+	Gone   atomic.Bool
 }
 
 // InnerSetOf returns the inner pages of object name, whose first bytes
@@ -45,7 +50,7 @@ func InnerSetOf(name string, head []byte, ckpt *Snapshot) (*InnerSet, *InnerFile
 		if end := bd.Offset + bd.Len(front.Unit); end <= int64(len(head)) {
 			data, err := front.Bundle(k, head[bd.Offset:end])
 			if err != nil {
-				return nil, nil, err
+				continue // read again when needed, and refused then
 			}
 			maps.Copy(ip.Pages, pagesOf(bd.Pages, front.Unit, data))
 		}
@@ -85,7 +90,7 @@ func (ip *InnerSet) Serves(key string, s *Snapshot, idx, p int64) (data []byte, 
 		return nil, -1, false
 	}
 	k, ok = ip.Front.BundleOf(p)
-	if _, failed := ip.Failed.Load(k); !ok || failed {
+	if !ok || ip.Gone.Load() {
 		return nil, -1, false
 	}
 	return nil, k, true

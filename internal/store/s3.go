@@ -84,15 +84,23 @@ func (s *S3) GetObjectRange(ctx context.Context, key string, off, n int64) ([]by
 		return nil, 0, classify(err)
 	}
 	defer out.Body.Close()
-	size, err := rangeTotal(aws.ToString(out.ContentRange), off)
-	if err != nil {
-		return nil, 0, err
-	}
 	data := []byte(nil)
 	if b, ok := out.Body.(*readBody); ok {
 		data = b.data // read in full inside the retry loop (s3retry.go)
 	} else if data, err = readAll(out.Body, aws.ToInt64(out.ContentLength)); err != nil {
 		return nil, 0, classify(err)
+	}
+	if aws.ToString(out.ContentRange) == "" {
+		// A server that ignores Range sends the whole object.
+		size := int64(len(data))
+		if off >= size {
+			return nil, 0, fmt.Errorf("ranged get from %d of an object of %d bytes", off, size)
+		}
+		return data[off:min(off+n, size):min(off+n, size)], size, nil
+	}
+	size, err := rangeTotal(aws.ToString(out.ContentRange), off)
+	if err != nil {
+		return nil, 0, err
 	}
 	if int64(len(data)) != min(n, size-off) {
 		return nil, 0, fmt.Errorf("ranged get of %d bytes from %d of an object of %d: %d bytes came", n, off, size, len(data))

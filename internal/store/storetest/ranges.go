@@ -25,6 +25,9 @@ func (s *suite) ranged(t *testing.T) {
 			t.Errorf("range %d+%d: %d bytes of an object of %d, want %d bytes of 1000", c.off, c.n, len(got), size, c.want)
 		}
 	}
+	if _, _, err := s.objs.GetObjectRange(s.ctx, key, 1000, 10); err == nil {
+		t.Error("range from the object's end: no error")
+	}
 	if _, _, err := s.objs.GetObjectRange(s.ctx, key+"-missing", 0, 10); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("range of a missing object: %v, want ErrNotFound", err)
 	}
