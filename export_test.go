@@ -35,6 +35,13 @@ func WithLog(opts *Options, logf func(format string, args ...any)) *Options {
 	return withHooks(opts, func(h *testHooks) { h.logf = logf })
 }
 
+// WithoutGCSummaries returns a copy of opts (nil: the defaults) whose
+// VFS collects garbage without reading or writing collection summaries,
+// as versions before them did.
+func WithoutGCSummaries(opts *Options) *Options {
+	return withHooks(opts, func(h *testHooks) { h.noGCSummary = true })
+}
+
 // withHooks returns a copy of opts with its hooks changed by set.
 func withHooks(opts *Options, set func(*testHooks)) *Options {
 	var o Options

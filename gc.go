@@ -3,14 +3,11 @@ package s3vfs
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
@@ -53,6 +50,8 @@ type GCOptions struct {
 	DryRun bool
 }
 
+// withDefaults returns o with its zero fields set to their defaults, the
+// retention the VFS's; an error for a retention or grace period too short.
 func (o *GCOptions) withDefaults(v *VFS) (GCOptions, error) {
 	var g GCOptions
 	if o != nil {
@@ -84,6 +83,8 @@ type ObjectCount struct {
 // Objects returns the number of objects counted.
 func (u ObjectCount) Objects() int { return u.Blocks + u.Records + u.Checkpoints }
 
+// add counts an object of kind k and size bytes; summaries are not
+// counted.
 func (u *ObjectCount) add(k objKind, size int64) {
 	switch k {
 	case kindBlock:
@@ -92,6 +93,8 @@ func (u *ObjectCount) add(k objKind, size int64) {
 		u.Records++
 	case kindCheckpoint:
 		u.Checkpoints++
+	default:
+		return
 	}
 	u.Bytes += size
 }
@@ -126,6 +129,13 @@ type GCReport struct {
 	// ([VFS.Branch]) that exist: each keeps the version it was made
 	// from, and what that version needs, counted as live.
 	Branches int
+
+	// Read is the number of commit records and checkpoints the
+	// collection read to find what the retained versions use (a GET
+	// each, unless the VFS's disk cache held a checkpoint); Summarized
+	// the number it took from the summary a previous collection left
+	// instead, without a request (docs/design.md, "Garbage collection").
+	Read, Summarized int
 }
 
 // String formats the report in a few lines.
@@ -142,7 +152,10 @@ func (r GCReport) String() string {
 // docs/design.md, "Garbage collection"): a reader whose snapshot was
 // current within the retention never meets a missing object, and a commit
 // racing the collection never loses a block. With opts.DryRun it only
-// reports; the report is the accounting of the database.
+// reports; the report is the accounting of the database. A collection
+// leaves a summary of the records and checkpoints it read, from which the
+// next reads only those written since (docs/design.md, "Garbage
+// collection").
 func (v *VFS) GC(ctx context.Context, key string, opts *GCOptions) (GCReport, error) {
 	if err := format.ValidateKey(key); err != nil {
 		return GCReport{}, err
@@ -159,12 +172,15 @@ func (v *VFS) GC(ctx context.Context, key string, opts *GCOptions) (GCReport, er
 	return c.report, nil
 }
 
+// objKind is the kind of an object of the database the collector lists.
 type objKind int
 
+// The kinds of objects.
 const (
-	kindBlock objKind = iota
-	kindRecord
-	kindCheckpoint
+	kindBlock      objKind = iota // a block object
+	kindRecord                    // a commit record
+	kindCheckpoint                // a checkpoint, its inner pages, or a claim
+	kindSummary                   // a collection summary: the collector's, counted in no figure of the report
 )
 
 // listed is one object of the database found by the collector.
@@ -189,16 +205,21 @@ type blockID struct {
 	commit, token uint64
 }
 
+// collector is one garbage collection of the database at key: what it
+// listed, what it found live, and its report.
 type collector struct {
 	v    *VFS
 	key  string
 	opts GCOptions
 
-	start    time.Time // before the records were listed: the collection's "now"
-	records  []listed  // ascending by commit number
-	blocks   []listed
-	ckpts    []listed
-	attempts map[uint64]*attempt // by token
+	start     time.Time // before the records were listed: the collection's "now"
+	records   []listed  // ascending by commit number
+	blocks    []listed
+	ckpts     []listed
+	summaries []listed            // the collection summaries (gcsummary.go)
+	attempts  map[uint64]*attempt // by token
+
+	summary summaryState // what the summaries tell, and what the next one will
 
 	liveBlocks  map[blockID]bool
 	liveCkpts   map[format.CheckpointRef]bool
@@ -207,8 +228,22 @@ type collector struct {
 	report      GCReport
 }
 
+// run lists the database's objects, decides what goes, and deletes it
+// unless the collection is a dry run.
 func (c *collector) run(ctx context.Context) error {
-	st := &c.v.store
+	if err := c.list(ctx); err != nil {
+		return err
+	}
+	p, err := c.plan(ctx)
+	if err != nil || c.opts.DryRun {
+		return err
+	}
+	return c.do(ctx, p)
+}
+
+// list lists the records, the registrations of branches, the blocks, and
+// the checkpoints with the collection summaries beside them.
+func (c *collector) list(ctx context.Context) error {
 	// The order matters (docs/design.md): records first, so that a block
 	// or checkpoint named after a commit above the head listed here
 	// belongs to an attempt that had not yet published when we looked.
@@ -229,10 +264,25 @@ func (c *collector) run(ctx context.Context) error {
 		return err
 	}
 	slices.SortFunc(c.records, func(a, b listed) int { return cmp.Compare(a.commit, b.commit) })
+	return nil
+}
 
+// gcPlan is what a collection deletes.
+type gcPlan struct {
+	records []listed // the records of versions no longer retained that no retained version overlays
+	objects []listed // the checkpoints and blocks no retained version uses, past the grace period
+}
+
+// plan finds what the retained versions use, counts every object in the
+// report, and returns what goes.
+func (c *collector) plan(ctx context.Context) (gcPlan, error) {
 	retained, garbageRecords := c.retention()
-	if err := c.markLive(ctx, retained); err != nil {
-		return err
+	recs, err := c.learn(ctx, retained)
+	if err != nil {
+		return gcPlan{}, err
+	}
+	if err := c.markLive(ctx, recs); err != nil {
+		return gcPlan{}, err
 	}
 	// A record no retained version is, but whose pages one overlays,
 	// stays (docs/format.md, "Garbage collection, version 2").
@@ -244,14 +294,21 @@ func (c *collector) run(ctx context.Context) error {
 		}
 		return false
 	})
-
-	// Records first, then checkpoints, then blocks: history never lists a
-	// version whose objects are going, and an interrupted collection
-	// leaves only objects the next one recognises as garbage.
-	var garbage []listed
 	for _, r := range retained {
 		c.report.Live.add(kindRecord, r.Size)
 	}
+	p := gcPlan{records: garbageRecords, objects: c.sortObjects()}
+	for _, o := range slices.Concat(p.records, p.objects) {
+		c.report.Garbage.add(o.kind, o.Size)
+	}
+	return p, nil
+}
+
+// sortObjects counts the checkpoints and blocks some retained version
+// uses as live, those of attempts it must wait for as pending, and
+// returns the others: garbage.
+func (c *collector) sortObjects() []listed {
+	var garbage []listed
 	for _, o := range c.ckpts {
 		if c.liveCkpts[format.CheckpointRef{N: o.commit, Token: o.token}] {
 			c.report.Live.add(kindCheckpoint, o.Size)
@@ -270,13 +327,17 @@ func (c *collector) run(ctx context.Context) error {
 			c.report.Pending.add(kindBlock, o.Size)
 		}
 	}
-	for _, o := range slices.Concat(garbageRecords, garbage) {
-		c.report.Garbage.add(o.kind, o.Size)
-	}
-	if c.opts.DryRun {
-		return nil
-	}
-	err := c.deleteInBatches(garbageRecords, func(batch []listed) error {
+	return garbage
+}
+
+// do deletes what p says goes. Records first, then checkpoints, then
+// blocks: history never lists a version whose objects are going, and an
+// interrupted collection leaves only objects the next one recognises as
+// garbage. Between the two it leaves the summary of what it read for the
+// next collection (gcsummary.go), and deletes the summaries that one
+// replaces with the blocks.
+func (c *collector) do(ctx context.Context, p gcPlan) error {
+	err := c.deleteInBatches(p.records, func(batch []listed) error {
 		ns := make([]uint64, len(batch))
 		for i, o := range batch {
 			ns[i] = o.commit
@@ -286,12 +347,12 @@ func (c *collector) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.deleteInBatches(garbage, func(batch []listed) error {
+	return c.deleteInBatches(slices.Concat(p.objects, c.saveSummary(ctx)), func(batch []listed) error {
 		names := make([]string, len(batch))
 		for i, o := range batch {
 			names[i] = o.Key
 		}
-		return st.Remove(ctx, names)
+		return c.v.store.Remove(ctx, names)
 	})
 }
 
@@ -327,6 +388,10 @@ func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) er
 		case kindBlock:
 			l.idx, l.commit, l.token, ok = parseBlockName(c.key, o.Key)
 		case kindCheckpoint:
+			if head, token, isSummary := format.ParseSummaryName(c.key, o.Key); isSummary {
+				c.summaries = append(c.summaries, listed{Object: o, kind: kindSummary, commit: head, token: token})
+				return nil
+			}
 			l.commit, l.token, ok = parseCheckpointName(c.key, o.Key)
 		}
 		if !ok {
@@ -391,118 +456,97 @@ func (c *collector) collectable(o listed) bool {
 	return a.newest.Add(lastModifiedSlack).Before(c.start.Add(-c.opts.Grace))
 }
 
-// markLive reads the retained records and their checkpoints and marks
-// every block object and checkpoint they use.
-func (c *collector) markLive(ctx context.Context, retained []listed) error {
+// markLive marks every block object, checkpoint and overlay record the
+// retained versions use, from what their records recs say (learn) and
+// the maps of their base checkpoints.
+func (c *collector) markLive(ctx context.Context, recs []format.SummaryRecord) error {
 	c.liveBlocks = map[blockID]bool{}
 	c.liveCkpts = map[format.CheckpointRef]bool{}
 	c.liveRecords = map[uint64]bool{}
-	if len(retained) == 0 {
-		return nil
+	recs = c.versions(recs)
+	// Group the records by base checkpoint. A block of the base is used by
+	// record r when it lies within r's file and r's delta does not replace
+	// it (markBase). A used entry keeps its object and, in format version
+	// 2, the records whose pages it overlays.
+	byBase := map[format.CheckpointRef][]*format.SummaryRecord{}
+	var bases []format.CheckpointRef
+	for i := range recs {
+		rec := &recs[i]
+		if _, ok := byBase[rec.Base]; !ok && rec.Base != (format.CheckpointRef{}) {
+			bases = append(bases, rec.Base)
+			c.liveCkpts[rec.Base] = true
+		}
+		byBase[rec.Base] = append(byBase[rec.Base], rec)
+		for _, e := range rec.Delta {
+			c.markEntry(e)
+		}
 	}
-	db := &database{vfs: c.v, key: c.key}
-	recs := make([]*format.Record, len(retained))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.v.opts.Concurrency)
-	for i, r := range retained {
-		g.Go(func() error {
-			rec, err := db.readRecord(gctx, r.commit)
-			if errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("record %d vanished while collecting (is another collection running?): %w", r.commit, err)
-			}
-			recs[i] = rec
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	maps, err := c.readBases(ctx, bases, byBase)
+	if err != nil {
 		return err
 	}
+	for i, b := range bases {
+		c.markBase(maps[i], byBase[b])
+	}
+	return nil
+}
+
+// versions returns the retained records recs without those that are no
+// versions, and notes in the report the oldest version and the size of
+// the head.
+func (c *collector) versions(recs []format.SummaryRecord) []format.SummaryRecord {
 	// The record that reserved a branch's key is no version.
-	if len(recs) > 1 && recs[0].Made().By == format.Reserved && c.report.Oldest == recs[0].N {
+	if len(recs) > 1 && recs[0].By == format.Reserved && c.report.Oldest == recs[0].N {
 		c.report.Oldest = recs[1].N
 	}
 	// The versions up to a database's removal are no versions: their
 	// records stay a while (remove.go), their objects are gone.
 	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].Made().By == format.Removed {
+		if recs[i].By == format.Removed {
 			recs = recs[i+1:]
 			break
 		}
 	}
-	if len(recs) == 0 {
-		return nil
+	if len(recs) > 0 {
+		c.report.HeadSize = recs[len(recs)-1].FileSize
 	}
-	head := recs[len(recs)-1]
-	c.report.HeadSize = head.FileSize
+	return recs
+}
 
-	// Group the records by base checkpoint. A block of the base is used by
-	// record r when it lies within r's file and r's delta does not replace
-	// it: count, per index, the records long enough to hold it and the
-	// records whose delta replaces it. A used entry keeps its object and,
-	// in format version 2, the records whose pages it overlays.
-	byBase := map[format.CheckpointRef][]*format.Record{}
+// markBase marks the entries of a base checkpoint's map, blocks, that
+// one of the records recs built on it uses: count, per index, the records
+// long enough to hold it and the records whose delta replaces it.
+func (c *collector) markBase(blocks []format.SummaryEntry, recs []*format.SummaryRecord) {
+	n := int64(len(blocks))
+	long := make([]int, n+1)     // long[i]: records with exactly i blocks, then suffix sums
+	replaced := make([]int, n+1) // records whose delta names index i
 	for _, rec := range recs {
-		byBase[rec.Base] = append(byBase[rec.Base], rec)
-		for _, e := range rec.Entries2() {
+		long[min(format.NBlocks(rec.FileSize, rec.BlockSize), n)]++
+		for _, e := range rec.Delta {
+			if e.Idx < n {
+				replaced[e.Idx]++
+			}
+		}
+	}
+	for i := n - 1; i >= 0; i-- {
+		long[i] += long[i+1]
+	}
+	for _, e := range blocks {
+		// long[idx+1]: records with more than idx blocks.
+		if long[e.Idx+1] > replaced[e.Idx] {
 			c.markEntry(e)
 		}
 	}
-	bases := make([]format.CheckpointRef, 0, len(byBase))
-	for b := range byBase {
-		if b != (format.CheckpointRef{}) {
-			bases = append(bases, b)
-			c.liveCkpts[b] = true
-		}
-	}
-	ckpts := make([][]format.Entry2, len(bases))
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(c.v.opts.Concurrency)
-	for i, b := range bases {
-		g.Go(func() error {
-			_, es, err := db.readBaseEntries(gctx, byBase[b][0].Lineage(), b)
-			ckpts[i] = es
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for i, b := range bases {
-		blocks, recs := ckpts[i], byBase[b]
-		n := int64(len(blocks))
-		long := make([]int, n+1)     // long[i]: records with exactly i blocks, then suffix sums
-		replaced := make([]int, n+1) // records whose delta names index i
-		for _, rec := range recs {
-			long[min(format.NBlocks(rec.FileSize, rec.BlockSize), n)]++
-			for _, e := range rec.Entries2() {
-				if e.Idx < n {
-					replaced[e.Idx]++
-				}
-			}
-		}
-		for i := n - 1; i >= 0; i-- {
-			long[i] += long[i+1]
-		}
-		for _, e := range blocks {
-			// long[idx+1]: records with more than idx blocks.
-			if long[e.Idx+1] > replaced[e.Idx] {
-				c.markEntry(e)
-			}
-		}
-	}
-	return nil
 }
 
 // markEntry marks live what an entry a retained version uses reads: its
 // object and its overlay records.
-func (c *collector) markEntry(e format.Entry2) {
-	if !e.Ref.IsHole() {
-		c.liveBlocks[blockID{e.Idx, e.Ref.Commit, e.Ref.Token}] = true
+func (c *collector) markEntry(e format.SummaryEntry) {
+	if e.Commit != 0 {
+		c.liveBlocks[blockID{e.Idx, e.Commit, e.Token}] = true
 	}
-	if e.Ov != nil {
-		for _, r := range e.Ov.Recs {
-			c.liveRecords[r.N] = true
-		}
+	for _, n := range e.Overlay {
+		c.liveRecords[n] = true
 	}
 }
 

@@ -26,6 +26,10 @@ type testHooks struct {
 	// format.InnerFrontRead. Tests make it small to reach bundles with
 	// small databases.
 	innerFront int64
+	// noGCSummary makes garbage collection neither read nor write
+	// summaries (gcsummary.go), as versions before them: the measure of
+	// what they save.
+	noGCSummary bool
 }
 
 // innerFrontRead returns the size of the fronts of inner pages written
@@ -54,6 +58,10 @@ func (h *testHooks) log(format string, args ...any) {
 	}
 	log.Printf(format, args...)
 }
+
+// gcSummaries reports whether garbage collection reads and writes
+// summaries.
+func (h *testHooks) gcSummaries() bool { return h == nil || !h.noGCSummary }
 
 // walHeaderAllowed reports whether commits may publish the WAL flag.
 func (h *testHooks) walHeaderAllowed() bool { return h != nil && h.allowWALHeader }

@@ -169,8 +169,9 @@ func registrationOf(key string, last *format.Record) string {
 
 // deleteObjects deletes the checkpoints and blocks of db written by
 // commits up to last, the removed record (those of a new database made at
-// the key since are above it), and the object the store's self-test keeps
-// (made again by the next one that needs it).
+// the key since are above it), the summaries of collections that listed
+// no record above it, and the object the store's self-test keeps (made
+// again by the next one that needs it).
 func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 	kept := db.key + "/" + format.StoreCheckDir + "/" + selfTestKept
 	if err := db.vfs.store.Remove(ctx, []string{kept}); err != nil {
@@ -183,7 +184,7 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 			var ok bool
 			if dir == format.BlocksDir {
 				_, commit, _, ok = parseBlockName(db.key, o.Key)
-			} else {
+			} else if commit, _, ok = format.ParseSummaryName(db.key, o.Key); !ok {
 				commit, _, ok = parseCheckpointName(db.key, o.Key)
 			}
 			if ok && commit <= last {

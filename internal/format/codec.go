@@ -1,6 +1,7 @@
 // Package format is the pure codec of every version of the s3vfs storage
 // format (docs/format.md): commit records and checkpoints of versions 1
-// and 2, page lists, the inner pages of a checkpoint, the names of the
+// and 2, page lists, the inner pages of a checkpoint, the summaries
+// garbage collection leaves for the next collection, the names of the
 // objects under a database's key, and the persistent block map a
 // snapshot is made of; and the model built from them: the [Snapshot] of
 // a committed version (whose block names, overlays and successor it
@@ -30,6 +31,7 @@ const (
 	MaxBlockSize = 16 << 20
 )
 
+// castagnoli is the CRC32C table.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Checksum returns the CRC32C (Castagnoli) of b: the checksum of every
@@ -115,12 +117,14 @@ type decoder struct {
 	err error
 }
 
+// fail records that the field what is bad, unless an error came first.
 func (d *decoder) fail(what string) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: bad %s", ErrCorrupt, what)
 	}
 }
 
+// uvarint decodes an unsigned varint, the field what.
 func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
@@ -134,6 +138,7 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// varint decodes a signed varint, the field what.
 func (d *decoder) varint(what string) int64 {
 	if d.err != nil {
 		return 0
@@ -147,6 +152,7 @@ func (d *decoder) varint(what string) int64 {
 	return v
 }
 
+// fixed decodes n bytes, the field what.
 func (d *decoder) fixed(n int, what string) []byte {
 	if d.err != nil {
 		return nil
@@ -181,16 +187,20 @@ func open(b []byte, magic string) *decoder {
 	return d
 }
 
+// kindOf names the kind of object magic begins.
 func kindOf(magic string) string {
 	switch magic[5] {
 	case 'R':
 		return "commit record"
 	case 'I':
 		return "inner pages"
+	case 'G':
+		return "collection summary"
 	}
 	return "checkpoint"
 }
 
+// sizes decodes and checks a block size and a file size.
 func (d *decoder) sizes() (blockSize, fileSize int64) {
 	bs := d.uvarint("block size")
 	fs := d.uvarint("file size")
@@ -243,6 +253,7 @@ func (d *decoder) entryIndex(prev, n int64, dense bool) int64 {
 	return prev + 1 + int64(delta)
 }
 
+// end fails unless every byte was decoded.
 func (d *decoder) end() {
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
