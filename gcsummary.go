@@ -36,6 +36,7 @@ type summaryState struct {
 	bases   map[format.CheckpointRef]*format.SummaryBase // what it says of checkpoints
 	ckpts   map[format.CheckpointRef]listed              // the checkpoints listed (not their inner pages)
 	learnt  bool                                         // something was read that the summary did not say
+	newer   []string                                     // summaries of a later format version: left for the release that wrote them
 	next    format.Summary                               // the records and checkpoints of the next summary
 }
 
@@ -75,10 +76,11 @@ func (c *collector) learn(ctx context.Context, retained []listed) ([]format.Summ
 	return recs, nil
 }
 
-// loadSummary reads the newest summary listed and keeps what it says. One
-// that cannot be read, decoded, or describes another database is logged
-// and ignored; one deleted meanwhile (another collection replaced it) is
-// ignored.
+// loadSummary reads the newest summary listed that it can use and keeps
+// what it says. One that cannot be read, decoded, or describes another
+// database is logged and passed over for the next newest; one of a later
+// format version is passed over and kept (its release uses it); one
+// deleted meanwhile (another collection replaced it) is passed over.
 func (c *collector) loadSummary(ctx context.Context) {
 	c.summary.ckpts = map[format.CheckpointRef]listed{}
 	for _, o := range c.ckpts {
@@ -89,24 +91,48 @@ func (c *collector) loadSummary(ctx context.Context) {
 	if len(c.summaries) == 0 || !c.v.opts.hooks.gcSummaries() {
 		return
 	}
-	newest := slices.MaxFunc(c.summaries, func(a, b listed) int {
-		return cmp.Or(cmp.Compare(a.commit, b.commit), a.LastModified.Compare(b.LastModified), strings.Compare(a.Key, b.Key))
+	byAge := slices.Clone(c.summaries)
+	slices.SortFunc(byAge, func(a, b listed) int { // newest first
+		return cmp.Or(cmp.Compare(b.commit, a.commit), b.LastModified.Compare(a.LastModified), strings.Compare(b.Key, a.Key))
 	})
-	data, err := c.v.store.Get(ctx, newest.Key)
-	if errors.Is(err, ErrNotFound) || ctx.Err() != nil {
+	for _, o := range byAge {
+		s, err := c.readSummary(ctx, o)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, format.ErrUnknownVersion):
+			c.summary.newer = append(c.summary.newer, o.Key) // a newer release's: left for it
+			continue
+		case err != nil:
+			c.v.opts.hooks.log("s3vfs: gc %s: summary %s: %v; trying an older one, else reading the records", c.key, o.Key, err)
+			continue
+		case s == nil:
+			continue // deleted meanwhile
+		}
+		c.useSummary(o, s)
 		return
 	}
-	var s *format.Summary
-	if err == nil {
-		s, err = format.DecodeSummary(data)
+}
+
+// readSummary reads and decodes summary o of the collection's database;
+// nil if it is gone.
+func (c *collector) readSummary(ctx context.Context, o listed) (*format.Summary, error) {
+	data, err := c.v.store.Get(ctx, o.Key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := format.DecodeSummary(data)
 	if err == nil && s.Key != c.key {
 		err = fmt.Errorf("%w: it describes %s", format.ErrCorrupt, s.Key)
 	}
-	if err != nil {
-		c.v.opts.hooks.log("s3vfs: gc %s: summary %s: %v; reading the records instead", c.key, newest.Key, err)
-		return
-	}
+	return s, err
+}
+
+// useSummary keeps what summary s, listed as newest, says.
+func (c *collector) useSummary(newest listed, s *format.Summary) {
 	c.summary.from = newest
 	c.summary.records = make(map[uint64]*format.SummaryRecord, len(s.Records))
 	for i := range s.Records {
@@ -181,5 +207,5 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 			return nil
 		}
 	}
-	return slices.DeleteFunc(slices.Clone(c.summaries), func(o listed) bool { return o.Key == keep })
+	return slices.DeleteFunc(slices.Clone(c.summaries), func(o listed) bool { return o.Key == keep || slices.Contains(s.newer, o.Key) })
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,4 +342,30 @@ func benchGCIncremental(b *testing.B, e *env, n, k int) {
 	b.ReportMetric(float64(reads)/float64(ops), "reads/op")
 	b.ReportMetric(float64(first[s3proxy.GET]), "first-GETs")
 	b.ReportMetric(float64(rep.Read), "first-reads")
+}
+
+// A summary of a later format version (as a newer release would leave),
+// named newer than the one this release wrote, is passed over and kept:
+// the collection uses the older one it can read, and leaves the newer
+// release's for it.
+func TestGCSummaryNewerVersionKept(t *testing.T) {
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	d := newIncrementalDB(e, "gc/newer.db")
+	d.commit(40)
+	d.collect()
+	names := e.summaries(d.key)
+	if len(names) != 1 {
+		t.Fatalf("summaries after the first collection: %v, want one", names)
+	}
+	// Named for a later head than any, so that it sorts newest.
+	newer := d.key + "/_checkpoints/gc." + strings.Repeat("9", 19) + ".00000000000000aa"
+	e.writeObject(newer, []byte("s3vfsG2\nwritten by a later release"))
+	d.commit(5)
+	rep, _ := d.collect()
+	if rep.Summarized == 0 || rep.Read > 7 {
+		t.Errorf("with a later summary beside it: read %d, summarized %d; want the older summary used", rep.Read, rep.Summarized)
+	}
+	if got := e.summaries(d.key); !slices.Contains(got, newer) || len(got) != 2 {
+		t.Errorf("summaries after: %v, want the later release's kept beside this one's new summary", got)
+	}
 }

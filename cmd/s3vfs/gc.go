@@ -107,10 +107,13 @@ func printGCReportJSON(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) e
 		Deleted   count  `json:"deleted"`
 		Unknown   int    `json:"unknown"`
 		Branches  int    `json:"branches"`
+		Read      int    `json:"read"`
+		Summed    int    `json:"summarized"`
 	}{
 		t.String(), dryRun, fmtDuration(rep.Retention), fmtDuration(rep.Grace),
 		rep.Head, rep.HeadSize, rep.Oldest,
 		cnt(rep.Live), cnt(rep.Pending), cnt(rep.Garbage), cnt(rep.Deleted), rep.Unknown, rep.Branches,
+		rep.Read, rep.Summarized,
 	})
 }
 
@@ -122,6 +125,7 @@ func printGCReport(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) error
 	fmt.Fprintf(tw, "oldest kept:\t%d (retention %s, grace %s)\n", rep.Oldest, fmtDuration(rep.Retention), fmtDuration(rep.Grace))
 	fmt.Fprintf(tw, "live:\t%s\n", fmtCount(rep.Live))
 	fmt.Fprintf(tw, "pending:\t%s\n", fmtCount(rep.Pending))
+	fmt.Fprintf(tw, "read:\t%d records and checkpoints (%d more from the last collection's summary)\n", rep.Read, rep.Summarized)
 	if dryRun {
 		fmt.Fprintf(tw, "garbage:\t%s (dry run: nothing deleted)\n", fmtCount(rep.Garbage))
 	} else {
