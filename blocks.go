@@ -114,7 +114,7 @@ func (db *database) readAt(ctx context.Context, s *format.Snapshot, b []byte, of
 //
 // block0 is the stored block 0.
 func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
-	if off >= 96 || len(block0) < 100 || !plainHeader(block0) {
+	if off >= 96 || len(block0) < 100 || !format.PlainHeader(block0) {
 		return
 	}
 	put := func(at int64, v ...byte) {
@@ -143,7 +143,7 @@ func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
 // walFlagged reports whether the stored block 0 carries the WAL flag in its
 // file format versions (bytes 18-19).
 func walFlagged(block0 []byte) bool {
-	return len(block0) >= 100 && plainHeader(block0) && (block0[18] == 2 || block0[19] == 2)
+	return len(block0) >= 100 && format.PlainHeader(block0) && (block0[18] == 2 || block0[19] == 2)
 }
 
 // clearWALFlag sets the file format versions of a block 0 that carries the
@@ -160,14 +160,6 @@ func clearWALFlag(block0 []byte) {
 // can therefore never mistake another writer's commit for its own and
 // trust its stale page cache (docs/design.md).
 func servedCounter(n uint64) uint32 { return uint32(n) << 1 }
-
-// plainHeader reports whether block 0 starts with the SQLite header in the
-// clear. It does not when a wrapper VFS (vfs/adiantum, vfs/xts) encrypts
-// the pages: the header is then ciphertext that must not be touched, and
-// SQLite must bump the change counter itself (see file.DeviceCharacteristics).
-func plainHeader(block0 []byte) bool {
-	return len(block0) >= 16 && string(block0[:16]) == "SQLite format 3\x00"
-}
 
 // checkBlockLen returns an error unless data, block idx of s as read, holds
 // at least want bytes: a caller about to slice it to a length its map

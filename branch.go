@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 )
 
 // Branches (docs/history.md, "Branches"; docs/design.md, "Branches"): a
@@ -67,7 +68,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := from.stillReadable(ctx, s); err != nil {
 		return fail(errors.Join(err, v.store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
-	rec := branchRecord(src, s, commitAttempt{token: newToken(), time: commitTime(s.Time), writer: v.opts.WriterID})
+	rec := branchRecord(src, s, plan.Attempt{Token: newToken(), Time: commitTime(s.Time), Writer: v.opts.WriterID})
 	if err := v.records.Create(ctx, dst, rec.N, rec.Encode()); err != nil {
 		// Nothing else can create it while the key is reserved: an
 		// error here is the store's; whether the record landed is
@@ -205,15 +206,15 @@ func (db *database) unreserve(ctx context.Context) error {
 // database at src: commit s.n+1, the same block map (the same base
 // checkpoint, and its delta with block 0), no page changed, and a
 // lineage whose nearest ancestor is src at s.n.
-func branchRecord(src string, s *format.Snapshot, a commitAttempt) *format.Record2 {
+func branchRecord(src string, s *format.Snapshot, a plan.Attempt) *format.Record2 {
 	n := format.NBlocks(s.Size, s.BlockSize)
 	return &format.Record2{
-		N: s.N + 1, Parent: s.N, Token: a.token,
+		N: s.N + 1, Parent: s.N, Token: a.Token,
 		BlockSize: s.BlockSize, FileSize: s.Size,
-		Time: a.time, Writer: a.writer,
+		Time: a.Time, Writer: a.Writer,
 		Base:    s.Base,
 		Unit:    s.BlockSize,
-		Delta:   mergePageEntries(s.DeltaEntries(), nil, n, s),
+		Delta:   plan.MergePageEntries(s.DeltaEntries(), nil, n, s),
 		Made:    format.Made{By: format.ByBranch, Commit: s.N, Key: src},
 		Lineage: append(format.Lineage{{Key: src, Commit: s.N}}, s.Lineage...),
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
@@ -23,7 +24,7 @@ var errConflict = errors.New("s3vfs: another writer committed first")
 // changed blocks in parallel, then create the record conditionally. It
 // returns only once the record exists (success), or another writer's
 // record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR). What it
-// writes is planned by planCommit (commitplan.go); how it may be published
+// writes is planned by plan.Blocks (internal/plan); how it may be published
 // (rebased, renewed) is rules, decided before anything was released.
 func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 	db, s := f.db, f.view()
@@ -35,7 +36,7 @@ func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 		return f.fail(err, sqlite3.IOERR_WRITE)
 	}
 	defer v.storeCheckSettled(ctx)
-	for _, idx := range rewrites(s, f.Writes) {
+	for _, idx := range plan.Rewrites(s, f.Writes) {
 		if _, err := f.pendingBlock(s, idx, false); err != nil {
 			return f.fail(err, sqlite3.IOERR_READ)
 		}
@@ -47,12 +48,12 @@ func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 		return nil
 	}
 
-	attempt := commitAttempt{token: newToken(), time: commitTime(s.Time), writer: v.opts.WriterID}
+	attempt := plan.Attempt{Token: newToken(), Time: commitTime(s.Time), Writer: v.opts.WriterID}
 	if v.writesPages(s) {
 		return f.commitPages(ctx, s, attempt, rules)
 	}
-	p := planCommit(db.key, s, f.Writes, attempt, v.recordTooLarge)
-	err := f.publish(ctx, p.rec, p.uploads, p.blocks, p.next, p.changes)
+	p := plan.Blocks(db.key, s, f.Writes, attempt, v.recordTooLarge)
+	err := f.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
 	if errors.Is(err, errConflict) {
 		return f.lost()
 	}

@@ -11,17 +11,18 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // commitPages is commit in format version 2 (docs/format.md): planned by
-// planPageCommit from the pending blocks and the committed bytes the cache
+// plan.Pages from the pending blocks and the committed bytes the cache
 // holds, then published as any commit is. A small transaction uploads
 // nothing: its record carries its pages. A commit that loses the race to
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a commitAttempt, rules tx.Rules) error {
+func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attempt, rules tx.Rules) error {
 	v := f.db.vfs
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
@@ -33,7 +34,7 @@ func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a commitAtte
 		// lose: it is rebased without trying.
 		sent := f.db.known.newer(s) == s
 		if sent {
-			err = f.publish(ctx, p.rec.Header(len(p.encoded)), p.uploads, p.blocks, p.next, p.changes)
+			err = f.publish(ctx, p.Rec.Header(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
 			if !errors.Is(err, errConflict) {
 				return err
 			}
@@ -44,7 +45,7 @@ func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a commitAtte
 		if rebases >= maxRebases && time.Since(lostFirst) >= maxRebaseTime {
 			return f.lost()
 		}
-		head, err := f.rebase(ctx, s, p.rec, sent, rules)
+		head, err := f.rebase(ctx, s, p.Rec, sent, rules)
 		if err != nil || head == nil {
 			// An error reading what the others committed leaves this
 			// commit unpublished all the same: SQLITE_BUSY, to retry.
@@ -57,33 +58,33 @@ func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a commitAtte
 				return f.fail(err, sqlite3.IOERR_READ)
 			}
 		}
-		a = commitAttempt{token: newToken(), time: commitTime(head.Time), writer: a.writer}
+		a = plan.Attempt{Token: newToken(), Time: commitTime(head.Time), Writer: a.Writer}
 	}
 }
 
 // planPages plans the commit of f's writes over s, and caches what the next
 // reads need: the record, and the blocks it carries pages of.
-func (f *file) planPages(ctx context.Context, s *format.Snapshot, a commitAttempt) (pagePlan, error) {
+func (f *file) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) (plan.PagePlan, error) {
 	db := f.db
 	committed, err := f.committedBytes(ctx, s)
 	if err != nil {
-		return pagePlan{}, err
+		return plan.PagePlan{}, err
 	}
-	in := planInputs{committed: committed, bounds: defaultFoldBounds(s.BlockSize), tooLarge: db.vfs.recordSizeTooLarge}
-	p := planPageCommit(db.key, s, f.Writes, in, a)
-	if p.next.Base.N == p.rec.N {
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.vfs.recordSizeTooLarge}
+	p := plan.Pages(db.key, s, f.Writes, in, a)
+	if p.Next.Base.N == p.Rec.N {
 		prev, err := db.innerWhole(ctx, s.Inner)
 		if err != nil {
-			return pagePlan{}, err
+			return plan.PagePlan{}, err
 		}
-		p = withInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
+		p = withInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
-	db.cache().Add(format.OverlayRecordID(db.key, p.rec.N, p.rec.Token), p.encoded)
-	for idx, ov := range p.next.Overlays {
-		if buf, ok := f.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.rec.N {
-			if data := buf[:format.BlockLen(idx, s.BlockSize, p.rec.FileSize)]; format.Checksum(data) == ov.CRC {
-				db.cache().Add(format.OverlaidID(db.key, p.next.Lineage, p.next.Entry(idx)), data)
+	db.cache().Add(format.OverlayRecordID(db.key, p.Rec.N, p.Rec.Token), p.Encoded)
+	for idx, ov := range p.Next.Overlays {
+		if buf, ok := f.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.Rec.N {
+			if data := buf[:format.BlockLen(idx, s.BlockSize, p.Rec.FileSize)]; format.Checksum(data) == ov.CRC {
+				db.cache().Add(format.OverlaidID(db.key, p.Next.Lineage, p.Next.Entry(idx)), data)
 			}
 		}
 	}
@@ -138,7 +139,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, comm
 	}
 }
 
-// committedBytes returns, for planPageCommit, the committed bytes of the
+// committedBytes returns, for plan.Pages, the committed bytes of the
 // pending blocks of f that the cache holds (a block SQLite overwrote
 // whole may not be there: every page of it then counts as changed), and
 // of block 0, read if need be: its header gives the page size.

@@ -597,7 +597,7 @@ func (f *file) encrypted() bool {
 	if err != nil {
 		return true
 	}
-	f.header.known, f.header.ref, f.header.encrypted = true, ref, !plainHeader(b0)
+	f.header.known, f.header.ref, f.header.encrypted = true, ref, !format.PlainHeader(b0)
 	return f.header.encrypted
 }
 

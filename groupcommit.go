@@ -10,6 +10,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
@@ -326,12 +327,12 @@ func (f *file) changedOverView() tx.ByteSet {
 	if block0 == nil {
 		block0 = before(0)
 	}
-	unit := pageUnit(bs, block0)
+	unit := plan.PageUnit(bs, block0)
 	live := f.Writes.Live(s.Size)
 	var out tx.ByteSet
 	for idx, buf := range f.Pending {
 		data := buf[:format.BlockLen(idx, bs, f.PendingSize)]
-		for _, r := range changedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
+		for _, r := range plan.ChangedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
 			out = out.Add(r.First*unit, (r.First+r.N)*unit)
 		}
 	}

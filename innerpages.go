@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 )
 
 // innerPages is every inner page of a version, as a commit that writes a
@@ -119,7 +120,7 @@ func innerBlocksToRead(key string, s, next *format.Snapshot, prev *innerPages, h
 // block 0 is block0, and false when it has none: an encrypted header, or
 // pages that straddle blocks.
 func innerUnit(blockSize int64, block0 []byte) (int64, bool) {
-	if len(block0) < 100 || !plainHeader(block0) {
+	if len(block0) < 100 || !format.PlainHeader(block0) {
 		return 0, false
 	}
 	ps := int64(block0[16])<<8 | int64(block0[17])
@@ -142,11 +143,11 @@ type innerSource struct {
 // on, and the blocks src has at hand; uploaded after the checkpoint, in
 // an object whose front fits frontRead bytes, and kept with the snapshot
 // p makes as its readers hold them.
-func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontRead int64) pagePlan {
-	s := p.next
+func withInner(key string, p plan.PagePlan, prev *innerPages, src innerSource, frontRead int64) plan.PagePlan {
+	s := p.Next
 	next := *s
 	next.Inner = nil
-	p.next = &next
+	p.Next = &next
 	unit, ok := innerUnit(s.BlockSize, src.block0)
 	if !ok {
 		return p
@@ -168,7 +169,7 @@ func withInner(key string, p pagePlan, prev *innerPages, src innerSource, frontR
 		return p
 	}
 	next.Inner = set
-	p.uploads = append(slices.Clip(p.uploads), up)
+	p.Uploads = append(slices.Clip(p.Uploads), up)
 	return p
 }
 

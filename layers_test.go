@@ -38,6 +38,7 @@ var layerRules = []layerRule{
 	{"3. internal/store/storetest imports no package of the module but internal/store", "internal/store/storetest", nil, inModuleBut("internal/store")},
 	{"4. internal/format imports the standard library only", "internal/format", nil, notStandard},
 	{"4. internal/tx imports only internal/format of the module, and the standard library: pure, no I/O, no SQLite", "internal/tx", nil, notStandardBut("internal/format")},
+	{"4. internal/plan imports only internal/format and internal/tx of the module, and the standard library: pure, no I/O, no SQLite", "internal/plan", nil, notStandardBut("internal/format", "internal/tx")},
 	{"5. internal/commitlog imports store and format, never the engine: no other package of the module", "internal/commitlog", nil, inModuleBut("internal/store", "internal/format")},
 	{"5. internal/commitlog/logtest imports no package of the module but commitlog and store", "internal/commitlog/logtest", nil, inModuleBut("internal/commitlog", "internal/store")},
 	{"7. the root never imports the DynamoDB SDK, through no package of the module", "deps(.)", nil, dynamoDBSDK},
@@ -196,7 +197,7 @@ func violations(r layerRule, pkgs map[string]*build.Package) (broken []string, n
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "internal/tx", "dynamodb"} {
+	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "internal/tx", "internal/plan", "dynamodb"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
@@ -104,24 +105,24 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := v.putAll(ctx, p.uploads); err != nil {
-			v.removeOrphans(context.WithoutCancel(ctx), uploadNames(p.uploads))
+		if err := v.putAll(ctx, p.Uploads); err != nil {
+			v.removeOrphans(context.WithoutCancel(ctx), uploadNames(p.Uploads))
 			return 0, err
 		}
 		start := time.Now()
-		switch err := db.createRecord(ctx, p.rec.Header(len(p.encoded))); {
+		switch err := db.createRecord(ctx, p.Rec.Header(len(p.Encoded))); {
 		case err == nil:
 			v.stats.commits.Add(1)
-			for _, u := range p.uploads[:p.blocks] {
+			for _, u := range p.Uploads[:p.Blocks] {
 				db.cache().Add(u.Name, u.Data)
 			}
-			db.known.publish(p.next, start)
-			return p.rec.N, nil
+			db.known.publish(p.Next, start)
+			return p.Rec.N, nil
 		case !errors.Is(err, errConflict):
 			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
 		}
 		v.stats.conflicts.Add(1)
-		v.removeOrphans(ctx, uploadNames(p.uploads))
+		v.removeOrphans(ctx, uploadNames(p.Uploads))
 		if err := retry.lostRace(ctx); err != nil {
 			return 0, err
 		}
@@ -132,26 +133,26 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 // pages fall in, as head's bytes with those pages over them, written by a
 // transaction; or ErrMergeConflict if head changed some of those pages
 // too, to other bytes, or made an index the branch's rows would miss.
-func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (pagePlan, error) {
+func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PagePlan, error) {
 	if head.Empty() {
-		return pagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
+		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
 	}
 	ours, err := m.diff(ctx, m.into, head)
 	if err != nil {
-		return pagePlan{}, err
+		return plan.PagePlan{}, err
 	}
 	conflicts, err := m.conflicts(ctx, head, ours)
 	if err != nil {
-		return pagePlan{}, err
+		return plan.PagePlan{}, err
 	}
 	if len(conflicts) > 0 {
-		return pagePlan{}, m.conflictError(ctx, head, conflicts)
+		return plan.PagePlan{}, m.conflictError(ctx, head, conflicts)
 	}
 	if err := m.schemaConflict(ctx, head, ours); err != nil {
-		return pagePlan{}, err
+		return plan.PagePlan{}, err
 	}
 	if err := m.freedConflict(ctx, head, ours); err != nil {
-		return pagePlan{}, err
+		return plan.PagePlan{}, err
 	}
 	size := head.Size
 	if m.theirs.Size != m.base.Size {
@@ -166,22 +167,22 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (pagePlan, 
 			continue
 		}
 		if w.Pending[idx], err = m.mergedBlock(ctx, head, idx, format.BlockLen(idx, bs, size)); err != nil {
-			return pagePlan{}, err
+			return plan.PagePlan{}, err
 		}
 		if committed[idx], err = blockIfAny(ctx, m.into, head, idx); err != nil {
-			return pagePlan{}, err
+			return plan.PagePlan{}, err
 		}
 	}
 	if _, ok := committed[0]; !ok && head.Size > 0 {
 		if committed[0], err = m.into.readBlock(ctx, head, 0); err != nil {
-			return pagePlan{}, err
+			return plan.PagePlan{}, err
 		}
 	}
 	v := m.into.vfs
-	a := commitAttempt{token: newToken(), time: commitTime(head.Time), writer: v.opts.WriterID,
-		made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.key}}
-	in := planInputs{committed: committed, bounds: defaultFoldBounds(bs), tooLarge: v.recordSizeTooLarge}
-	return planPageCommit(m.into.key, head, w, in, a), nil
+	a := plan.Attempt{Token: newToken(), Time: commitTime(head.Time), Writer: v.opts.WriterID,
+		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.key}}
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.recordSizeTooLarge}
+	return plan.Pages(m.into.key, head, w, in, a), nil
 }
 
 // branchPoint returns version n of db, which a branch was made from: kept
@@ -319,7 +320,7 @@ func sameVersionOf(p int64, a, b []byte) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return len(a) == len(b) && samePage(p == 0, a, b)
+	return len(a) == len(b) && plan.SamePage(p == 0, a, b)
 }
 
 // conflicts returns the pages both ours (head's changes since the base)
@@ -408,8 +409,8 @@ func (m *pageMerge) conflictError(ctx context.Context, head *format.Snapshot, co
 // the block, which then must hold whole pages of any size. A unit that
 // would cut SQLite pages could mix two versions of one page: refused.
 func mergeUnit(blockSize int64, block0 []byte) (int64, error) {
-	if len(block0) >= 100 && plainHeader(block0) {
-		if u := pageUnit(blockSize, block0); u != blockSize || innerPageSize(block0) == blockSize {
+	if len(block0) >= 100 && format.PlainHeader(block0) {
+		if u := plan.PageUnit(blockSize, block0); u != blockSize || innerPageSize(block0) == blockSize {
 			return u, nil
 		}
 		return 0, fmt.Errorf("the page size (%d) does not divide the block size (%d), so blocks do not hold whole pages: "+

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
@@ -164,7 +165,7 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at commitAttempt, format2 bool) (*format.Record, tx.Upload) {
+func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, format2 bool) (*format.Record, tx.Upload) {
 	n := head.N + 1
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
@@ -175,7 +176,7 @@ func planReplacement(key string, head *format.Snapshot, a *replacement, blocks f
 	rec := &format.Record{
 		N: n, Parent: head.N, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
-		Time: at.time, Writer: at.writer,
+		Time: at.Time, Writer: at.Writer,
 		Base: format.CheckpointRef{N: n, Token: a.token},
 	}
 	return rec, ckpt
@@ -186,11 +187,11 @@ func planReplacement(key string, head *format.Snapshot, a *replacement, blocks f
 // made as a.made says, with the lineage of a branch (a restore on a
 // branch names objects of its source). Its page unit is the block size:
 // with every page listed, a finer unit would say nothing more.
-func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.BlockMap, at commitAttempt, lineage format.Lineage) *format.Record2 {
+func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.BlockMap, at plan.Attempt, lineage format.Lineage) *format.Record2 {
 	rec := &format.Record2{
 		N: n, Parent: parent, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
-		Time: at.time, Writer: at.writer,
+		Time: at.Time, Writer: at.Writer,
 		Base:    format.CheckpointRef{N: n, Token: a.token},
 		Unit:    a.blockSize,
 		Made:    a.made,
@@ -231,7 +232,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := blocksElsewhere(blocks, a.token, head); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
 		}
-		at := commitAttempt{token: a.token, time: commitTime(head.Time), writer: v.opts.WriterID}
+		at := plan.Attempt{Token: a.token, Time: commitTime(head.Time), Writer: v.opts.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
 		format2 := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
 		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)

@@ -8,15 +8,36 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 )
 
+// replaceBS is the block size of the snapshots of the replacement tests.
+const replaceBS = 512
+
+// replaceSnap returns a snapshot of commit n of a file of size bytes
+// whose blocks were all written by commit n (token n), over no checkpoint.
+func replaceSnap(n uint64, size int64) *format.Snapshot {
+	if n == 0 {
+		return &format.Snapshot{BlockSize: replaceBS}
+	}
+	changes := map[int64]format.BlockRef{}
+	var delta []format.Entry
+	for idx := range format.NBlocks(size, replaceBS) {
+		ref := format.BlockRef{Commit: n, Token: n, CRC: uint32(idx + 1)}
+		changes[idx] = ref
+		delta = append(delta, format.Entry{Idx: idx, Ref: ref})
+	}
+	rec := &format.Record{N: n, Parent: n - 1, Token: n, BlockSize: replaceBS, FileSize: size, Delta: delta}
+	return format.RecordSnapshot(rec, format.BlockMap{}.With(format.NBlocks(size, replaceBS), changes), format.BlockMap{})
+}
+
 func TestPlanReplacement(t *testing.T) {
-	head := planSnap(4, 1024)
+	head := replaceSnap(4, 1024)
 	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
-	a := &replacement{token: 9, blockSize: planBS, size: 1300}
-	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
+	a := &replacement{token: 9, blockSize: replaceBS, size: 1300}
+	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
 	rec, up := planReplacement("db", head, a, blocks, at, false)
-	want := &format.Record{N: 5, Parent: 4, Token: 9, BlockSize: planBS, FileSize: 1300, Time: at.time, Writer: "w", Base: format.CheckpointRef{N: 5, Token: 9}}
+	want := &format.Record{N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w", Base: format.CheckpointRef{N: 5, Token: 9}}
 	if !reflect.DeepEqual(rec, want) {
 		t.Errorf("record = %+v; want %+v", rec, want)
 	}
@@ -27,7 +48,7 @@ func TestPlanReplacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantC := &format.Checkpoint{N: 5, Token: 9, BlockSize: planBS, FileSize: 1300,
+	wantC := &format.Checkpoint{N: 5, Token: 9, BlockSize: replaceBS, FileSize: 1300,
 		Blocks: []format.Entry{{Idx: 0, Ref: blocks.Get(0)}, {Idx: 1, Ref: format.BlockRef{}}, {Idx: 2, Ref: blocks.Get(2)}}}
 	if !reflect.DeepEqual(c, wantC) {
 		t.Errorf("checkpoint = %+v; want %+v", c, wantC)
@@ -37,10 +58,10 @@ func TestPlanReplacement(t *testing.T) {
 // In format version 2 the record lists every page as changed and block 0
 // in its delta; the checkpoint is the same.
 func TestPlanReplacement2(t *testing.T) {
-	head := planSnap(4, 1024)
+	head := replaceSnap(4, 1024)
 	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
-	a := &replacement{token: 9, blockSize: planBS, size: 1300}
-	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
+	a := &replacement{token: 9, blockSize: replaceBS, size: 1300}
+	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
 	rec, up := planReplacement("db", head, a, blocks, at, true)
 	_, v1ckpt := planReplacement("db", head, a, blocks, at, false)
 	if !reflect.DeepEqual(up, v1ckpt) {
@@ -50,8 +71,8 @@ func TestPlanReplacement2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &format.Record2{N: 5, Parent: 4, Token: 9, BlockSize: planBS, FileSize: 1300, Time: at.time, Writer: "w",
-		Base: format.CheckpointRef{N: 5, Token: 9}, Unit: planBS, Changed: format.PageList{{First: 0, N: 3}},
+	want := &format.Record2{N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w",
+		Base: format.CheckpointRef{N: 5, Token: 9}, Unit: replaceBS, Changed: format.PageList{{First: 0, N: 3}},
 		Delta: []format.Entry2{{Idx: 0, Ref: blocks.Get(0)}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("record = %+v; want %+v", got, want)
@@ -65,11 +86,11 @@ func TestPlanReplacement2(t *testing.T) {
 // A replacement's version-2 record says how it was made, in record
 // version 3; a version-1 record cannot, and is written all the same.
 func TestPlanReplacementMade(t *testing.T) {
-	head := planSnap(4, 1024)
+	head := replaceSnap(4, 1024)
 	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
 	made := format.Made{By: format.ByRestore, Commit: 2}
-	a := &replacement{made: made, token: 9, blockSize: planBS, size: 1300}
-	at := commitAttempt{token: 9, time: time.Unix(1700000000, 0), writer: "w"}
+	a := &replacement{made: made, token: 9, blockSize: replaceBS, size: 1300}
+	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
 	rec, _ := planReplacement("db", head, a, blocks, at, true)
 	data := rec.Bytes()
 	if !bytes.HasPrefix(data, []byte("s3vfsR3\n")) {
@@ -90,10 +111,10 @@ func TestPlanReplacementMade(t *testing.T) {
 
 func TestReusable(t *testing.T) {
 	const token = 9
-	written := planSnap(2, 2560).Blocks // blocks 0-4, all written by commit 2
-	target := format.RecordSnapshot(&format.Record{N: 2, Token: 2, BlockSize: planBS, FileSize: 2560},
+	written := replaceSnap(2, 2560).Blocks // blocks 0-4, all written by commit 2
+	target := format.RecordSnapshot(&format.Record{N: 2, Token: 2, BlockSize: replaceBS, FileSize: 2560},
 		written.With(5, map[int64]format.BlockRef{3: {}}), format.BlockMap{})
-	head := format.RecordSnapshot(&format.Record{N: 6, Token: 6, BlockSize: planBS, FileSize: 2048},
+	head := format.RecordSnapshot(&format.Record{N: 6, Token: 6, BlockSize: replaceBS, FileSize: 2048},
 		written.With(4, map[int64]format.BlockRef{1: {Commit: 6, Token: 6, CRC: 7}, 2: {}}), format.BlockMap{})
 	copied := format.BlockRef{Commit: 7, Token: token, CRC: 4}
 	changes, need := reusable(target, head, map[int64]format.BlockRef{4: copied}, token)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 )
 
 // A transaction's changed blocks are held in memory until they exceed
@@ -82,13 +83,13 @@ func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 		if block0 == nil {
 			return nil, false
 		}
-		f.SpillUnit = pageUnit(bs, block0)
+		f.SpillUnit = plan.PageUnit(bs, block0)
 	}
 	old := f.committedBefore(idx)
 	if old == nil {
 		return nil, false
 	}
-	return changedPages(idx, bs, f.SpillUnit, data, old, format.BlockLen(idx, bs, f.Writes.Live(s.Size))), true
+	return plan.ChangedPages(idx, bs, f.SpillUnit, data, old, format.BlockLen(idx, bs, f.Writes.Live(s.Size))), true
 }
 
 // readSpilled returns the bytes of a block uploaded early by spill.

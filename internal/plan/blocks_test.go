@@ -1,4 +1,4 @@
-package s3vfs
+package plan
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
-// planBS is the block size of the planCommit tests.
+// planBS is the block size of the tests of Blocks.
 const planBS = 512
 
 // planSnap returns a snapshot of commit n of a file of size bytes whose
@@ -123,11 +123,11 @@ func TestPlanCommit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tooLarge := func(*format.Record) bool { return tt.tooLarge }
-			a := commitAttempt{token: token, time: at, writer: "w"}
-			p := planCommit("db", tt.snap, tt.writes, a, tooLarge)
+			a := Attempt{Token: token, Time: at, Writer: "w"}
+			p := Blocks("db", tt.snap, tt.writes, a, tooLarge)
 			n := tt.snap.N + 1
 
-			rec := p.rec
+			rec := p.Rec
 			if rec.N != n || rec.Parent != tt.snap.N || rec.Token != token || rec.BlockSize != planBS ||
 				rec.FileSize != tt.writes.PendingSize || !rec.Time.Equal(at) || rec.Writer != "w" {
 				t.Errorf("record header = %+v", rec)
@@ -142,44 +142,44 @@ func TestPlanCommit(t *testing.T) {
 
 			var names []string
 			for _, idx := range tt.uploads {
-				names = append(names, format.BlockName("db", idx, p.next.Blocks.Get(idx)))
+				names = append(names, format.BlockName("db", idx, p.Next.Blocks.Get(idx)))
 			}
 			if tt.checkpoint {
 				names = append(names, format.CheckpointName("db", n, token))
 			}
 			var got []string
-			for _, u := range p.uploads {
+			for _, u := range p.Uploads {
 				got = append(got, u.Name)
 			}
-			if !reflect.DeepEqual(got, names) || p.blocks != len(tt.uploads) {
-				t.Errorf("uploads = %v (%d blocks); want %v", got, p.blocks, names)
+			if !reflect.DeepEqual(got, names) || p.Blocks != len(tt.uploads) {
+				t.Errorf("uploads = %v (%d blocks); want %v", got, p.Blocks, names)
 			}
-			for _, u := range p.uploads[:p.blocks] {
+			for _, u := range p.Uploads[:p.Blocks] {
 				if int64(len(u.Data)) > planBS {
 					t.Errorf("upload %s is %d bytes", u.Name, len(u.Data))
 				}
 			}
 			if tt.checkpoint {
-				c, err := format.DecodeCheckpoint(p.uploads[p.blocks].Data)
+				c, err := format.DecodeCheckpoint(p.Uploads[p.Blocks].Data)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.N != n || c.Token != token || c.FileSize != tt.writes.PendingSize || int64(len(c.Blocks)) != p.next.Blocks.Len() {
+				if c.N != n || c.Token != token || c.FileSize != tt.writes.PendingSize || int64(len(c.Blocks)) != p.Next.Blocks.Len() {
 					t.Errorf("checkpoint = %+v", c)
 				}
 			}
 
 			var blocks []format.BlockRef
-			for _, ref := range p.next.Blocks.All() {
+			for _, ref := range p.Next.Blocks.All() {
 				blocks = append(blocks, ref)
 			}
 			if !reflect.DeepEqual(blocks, tt.blocks) {
 				t.Errorf("blocks = %v; want %v", blocks, tt.blocks)
 			}
-			if p.next.N != n || p.next.Size != tt.writes.PendingSize || p.next.Base != rec.Base || !reflect.DeepEqual(p.next.Delta, rec.Delta) {
-				t.Errorf("next snapshot = %+v", p.next)
+			if p.Next.N != n || p.Next.Size != tt.writes.PendingSize || p.Next.Base != rec.Base || !reflect.DeepEqual(p.Next.Delta, rec.Delta) {
+				t.Errorf("next snapshot = %+v", p.Next)
 			}
-			if tt.checkpoint && !reflect.DeepEqual(p.next.BaseMap, p.next.Blocks) {
+			if tt.checkpoint && !reflect.DeepEqual(p.Next.BaseMap, p.Next.Blocks) {
 				t.Errorf("next snapshot's base map is not its checkpoint's")
 			}
 		})
@@ -205,8 +205,8 @@ func TestRewrites(t *testing.T) {
 		{"the first commit, written", planSnap(0, 0), tx.Writes{Dirty: true, Pending: map[int64][]byte{1: nil}, PendingSize: 700}, nil},
 	}
 	for _, tt := range tests {
-		if got := rewrites(tt.snap, tt.writes); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s: rewrites = %v; want %v", tt.name, got, tt.want)
+		if got := Rewrites(tt.snap, tt.writes); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: Rewrites = %v; want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package s3vfs
+package plan
 
 import (
 	"bytes"
@@ -13,49 +13,49 @@ import (
 // pages the transaction changed, compared with the committed bytes page by
 // page; which blocks carry their changed pages inline in the record and
 // which fold (are uploaded whole); the record, any checkpoint, and the
-// snapshot they make. Pure, like planCommit: doing it is commit.go's job.
+// snapshot they make. Pure, like Blocks: doing it is the root's job (commitpages.go).
 
-// foldBounds are the bounds of the planner: of one block's overlay, and of
+// FoldBounds are the bounds of the planner: of one block's overlay, and of
 // the pages one record carries.
-type foldBounds struct {
-	records int   // most records in one block's overlay
-	bytes   int64 // most bytes of records in one block's overlay
-	inline  int64 // most bytes of pages one record carries
+type FoldBounds struct {
+	Records int   // most records in one block's overlay
+	Bytes   int64 // most bytes of records in one block's overlay
+	Inline  int64 // most bytes of pages one record carries
 }
 
-// defaultFoldBounds returns the bounds docs/format.md gives for blocks of
+// DefaultFoldBounds returns the bounds docs/format.md gives for blocks of
 // blockSize bytes ("The fold rule").
-func defaultFoldBounds(blockSize int64) foldBounds {
-	return foldBounds{records: 32, bytes: max(blockSize, 64<<10), inline: 256 << 10}
+func DefaultFoldBounds(blockSize int64) FoldBounds {
+	return FoldBounds{Records: 32, Bytes: max(blockSize, 64<<10), Inline: 256 << 10}
 }
 
-// planInputs is what the version-2 planner needs besides the snapshot and
+// Inputs is what the version-2 planner needs besides the snapshot and
 // the transaction.
-type planInputs struct {
-	// committed holds the bytes of blocks of the snapshot as read (merged),
+type Inputs struct {
+	// Committed holds the bytes of blocks of the snapshot as read (merged),
 	// where the caller has them: every pending block it can, and block 0.
 	// A pending block missing here counts as changed in every page.
-	committed map[int64][]byte
-	bounds    foldBounds
-	// tooLarge reports whether a record of this many bytes does not fit
+	Committed map[int64][]byte
+	Bounds    FoldBounds
+	// TooLarge reports whether a record of this many bytes does not fit
 	// where records are kept; nil: any fits.
-	tooLarge func(size int) bool
+	TooLarge func(size int) bool
 }
 
-// pagePlan is what a version-2 commit writes, and what it makes once
+// PagePlan is what a version-2 commit writes, and what it makes once
 // published.
-type pagePlan struct {
-	rec     *format.Record2
-	encoded []byte                    // rec.encode(): what the conditional create writes
-	next    *format.Snapshot          // the snapshot rec makes
-	changes map[int64]format.BlockRef // the base objects the commit sets: folded, spilled, or a new hole
-	uploads []tx.Upload               // the folded blocks in index order, then any checkpoint
-	blocks  int                       // how many of uploads are blocks
-	folded  []int64                   // the blocks uploaded whole, ascending
+type PagePlan struct {
+	Rec     *format.Record2
+	Encoded []byte                    // rec.encode(): what the conditional create writes
+	Next    *format.Snapshot          // the snapshot rec makes
+	Changes map[int64]format.BlockRef // the base objects the commit sets: folded, spilled, or a new hole
+	Uploads []tx.Upload               // the folded blocks in index order, then any checkpoint
+	Blocks  int                       // how many of uploads are blocks
+	Folded  []int64                   // the blocks uploaded whole, ascending
 }
 
-// onePut reports whether the commit is a single request: the record.
-func (p *pagePlan) onePut() bool { return len(p.uploads) == 0 }
+// OnePut reports whether the commit is a single request: the record.
+func (p *PagePlan) OnePut() bool { return len(p.Uploads) == 0 }
 
 // blockChange is a block a transaction wrote, and the pages it changed.
 type blockChange struct {
@@ -65,11 +65,11 @@ type blockChange struct {
 	bytes int64 // the bytes of pages
 }
 
-// pageUnit returns the page unit of a commit (docs/format.md, "Pages"):
+// PageUnit returns the page unit of a commit (docs/format.md, "Pages"):
 // SQLite's page size from the plaintext header in block0 if it is at
 // least 512 and divides the block size, else the block size.
-func pageUnit(blockSize int64, block0 []byte) int64 {
-	if len(block0) >= 100 && plainHeader(block0) {
+func PageUnit(blockSize int64, block0 []byte) int64 {
+	if len(block0) >= 100 && format.PlainHeader(block0) {
 		ps := int64(block0[16])<<8 | int64(block0[17])
 		if ps == 1 {
 			ps = 65536
@@ -81,30 +81,30 @@ func pageUnit(blockSize int64, block0 []byte) int64 {
 	return blockSize
 }
 
-// changedPages returns the pages of block idx whose new bytes data differ
+// ChangedPages returns the pages of block idx whose new bytes data differ
 // from old, the committed bytes as read (nil: unknown, every page
 // changed), of which only the first live bytes still count (a truncation
 // removed the rest). In block 0 the change counter and version-valid-for
 // number are not compared: readers serve them.
-func changedPages(idx, blockSize, unit int64, data, old []byte, live int64) format.PageList {
+func ChangedPages(idx, blockSize, unit int64, data, old []byte, live int64) format.PageList {
 	var l format.PageList
 	if old != nil && int64(len(old)) < live {
 		old = nil
 	}
 	for off := int64(0); off < int64(len(data)); off += unit {
 		end := min(off+unit, int64(len(data)))
-		if old == nil || end > live || !samePage(idx == 0 && off == 0, data[off:end], old[off:end]) {
+		if old == nil || end > live || !SamePage(idx == 0 && off == 0, data[off:end], old[off:end]) {
 			l = l.Add((idx*blockSize + off) / unit)
 		}
 	}
 	return l
 }
 
-// samePage reports whether pages a and b are equal, the served header
+// SamePage reports whether pages a and b are equal, the served header
 // fields aside when header is set (page 1) and both are plain SQLite
 // headers that agree on whether the two fields are equal.
-func samePage(header bool, a, b []byte) bool {
-	if !header || len(a) < 100 || !plainHeader(a) || !plainHeader(b) {
+func SamePage(header bool, a, b []byte) bool {
+	if !header || len(a) < 100 || !format.PlainHeader(a) || !format.PlainHeader(b) {
 		return bytes.Equal(a, b)
 	}
 	if bytes.Equal(a[24:28], a[92:96]) != bytes.Equal(b[24:28], b[92:96]) {
@@ -113,24 +113,24 @@ func samePage(header bool, a, b []byte) bool {
 	return bytes.Equal(a[:24], b[:24]) && bytes.Equal(a[28:92], b[28:92]) && bytes.Equal(a[96:], b[96:])
 }
 
-// planPageCommit plans the commit of w on s as commit s.n+1 of the database
-// at key, in format version 2. The caller has loaded the blocks rewrites
-// names, as for planCommit. s may be a version-1 snapshot: the commit
+// Pages plans the commit of w on s as commit s.n+1 of the database
+// at key, in format version 2. The caller has loaded the blocks Rewrites
+// names, as for Blocks. s may be a version-1 snapshot: the commit
 // then upgrades the database.
-func planPageCommit(key string, s *format.Snapshot, w tx.Writes, in planInputs, a commitAttempt) pagePlan {
+func Pages(key string, s *format.Snapshot, w tx.Writes, in Inputs, a Attempt) PagePlan {
 	block0 := w.Pending[0]
 	if block0 == nil {
-		block0 = in.committed[0]
+		block0 = in.Committed[0]
 	}
-	unit := pageUnit(s.BlockSize, block0)
-	written := writtenBlocks(s, w, in.committed, unit)
-	fold := overlaysFull(s, written, in.bounds.records)
-	for carriedBytes(written, fold) > in.bounds.inline && foldLargest(written, fold) {
+	unit := PageUnit(s.BlockSize, block0)
+	written := writtenBlocks(s, w, in.Committed, unit)
+	fold := overlaysFull(s, written, in.Bounds.Records)
+	for carriedBytes(written, fold) > in.Bounds.Inline && foldLargest(written, fold) {
 	}
 	for {
 		p := buildPagePlan(key, s, w, written, fold, unit, a)
-		more := foldOverlaysOver(s, written, fold, int64(len(p.encoded)), in.bounds.bytes)
-		if !more && in.tooLarge != nil && in.tooLarge(len(p.encoded)) {
+		more := foldOverlaysOver(s, written, fold, int64(len(p.Encoded)), in.Bounds.Bytes)
+		if !more && in.TooLarge != nil && in.TooLarge(len(p.Encoded)) {
 			more = foldLargest(written, fold)
 		}
 		if !more {
@@ -153,7 +153,7 @@ func writtenBlocks(s *format.Snapshot, w tx.Writes, committed map[int64][]byte, 
 			continue
 		}
 		c := blockChange{idx: idx, data: w.Pending[idx][:format.BlockLen(idx, bs, size)]}
-		c.pages = changedPages(idx, bs, unit, c.data, committed[idx], format.BlockLen(idx, bs, live))
+		c.pages = ChangedPages(idx, bs, unit, c.data, committed[idx], format.BlockLen(idx, bs, live))
 		if idx == 0 && len(c.data) > 0 && !c.pages.Contains(0) {
 			// Page 1 differs at most in the fields readers serve: it
 			// keeps its stored bytes, which the block then reads as.
@@ -223,17 +223,17 @@ func carriedBytes(written []blockChange, fold map[int64]bool) int64 {
 // buildPagePlan makes the record, uploads and snapshot of the commit of w on
 // s in which the blocks in fold are uploaded whole and the other written
 // blocks carry their changed pages inline.
-func buildPagePlan(key string, s *format.Snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a commitAttempt) pagePlan {
+func buildPagePlan(key string, s *format.Snapshot, w tx.Writes, written []blockChange, fold map[int64]bool, unit int64, a Attempt) PagePlan {
 	b := &pagePlanBuild{
 		key: key, s: s, w: w, unit: unit, a: a,
 		n: s.N + 1, newLen: format.NBlocks(w.PendingSize, s.BlockSize),
-		p:       pagePlan{changes: map[int64]format.BlockRef{}},
+		p:       PagePlan{Changes: map[int64]format.BlockRef{}},
 		entries: map[int64]format.Entry2{},
 	}
 	for _, c := range written {
 		b.addWritten(c, fold[c.idx])
 	}
-	b.p.blocks = len(b.p.uploads)
+	b.p.Blocks = len(b.p.Uploads)
 	b.addSpilled()
 	b.addHoles()
 	return b.finish()
@@ -246,11 +246,11 @@ type pagePlanBuild struct {
 	s      *format.Snapshot
 	w      tx.Writes
 	unit   int64
-	a      commitAttempt
+	a      Attempt
 	n      uint64 // the commit's number
 	newLen int64  // the file's blocks after the commit
 
-	p       pagePlan
+	p       PagePlan
 	entries map[int64]format.Entry2 // the blocks the record sets
 	changed format.PageList         // the pages the commit changed
 	inline  format.PageList         // the pages the record carries
@@ -279,11 +279,11 @@ func (b *pagePlanBuild) addWritten(c blockChange, folded bool) {
 
 // addFolded adds written block c as a new base object, uploaded whole.
 func (b *pagePlanBuild) addFolded(c blockChange) {
-	ref := format.BlockRef{Commit: b.n, Token: b.a.token, CRC: format.Checksum(c.data)}
+	ref := format.BlockRef{Commit: b.n, Token: b.a.Token, CRC: format.Checksum(c.data)}
 	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
-	b.p.changes[c.idx] = ref
-	b.p.uploads = append(b.p.uploads, tx.Upload{Name: format.BlockName(b.key, c.idx, ref), Data: c.data})
-	b.p.folded = append(b.p.folded, c.idx)
+	b.p.Changes[c.idx] = ref
+	b.p.Uploads = append(b.p.Uploads, tx.Upload{Name: format.BlockName(b.key, c.idx, ref), Data: c.data})
+	b.p.Folded = append(b.p.Folded, c.idx)
 }
 
 // addInline adds written block c, whose entry in s is old, as its base
@@ -291,7 +291,7 @@ func (b *pagePlanBuild) addFolded(c blockChange) {
 // changed pages.
 func (b *pagePlanBuild) addInline(c blockChange, old format.Entry2) {
 	bs, size := b.s.BlockSize, b.w.PendingSize
-	self := format.OverlayRef{N: b.n, Token: b.a.token}
+	self := format.OverlayRef{N: b.n, Token: b.a.Token}
 	var recs []format.OverlayRef
 	if old.Ov != nil {
 		recs = slices.Clone(old.Ov.Recs)
@@ -312,7 +312,7 @@ func (b *pagePlanBuild) addSpilled() {
 	for idx, ref := range b.w.Spilled {
 		if idx < b.newLen {
 			b.entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
-			b.p.changes[idx] = ref
+			b.p.Changes[idx] = ref
 			b.changed = unionPages(b.changed, b.w.SpilledChanged(idx, bs, b.unit, size))
 		}
 	}
@@ -325,7 +325,7 @@ func (b *pagePlanBuild) addHoles() {
 	for idx := min(b.s.Blocks.Len(), format.NBlocks(b.w.Floor, bs)); idx < b.newLen; idx++ {
 		if _, ok := b.entries[idx]; !ok {
 			b.entries[idx] = format.Entry2{Idx: idx}
-			b.p.changes[idx] = format.BlockRef{}
+			b.p.Changes[idx] = format.BlockRef{}
 			b.changed = unionPages(b.changed, format.BlockPages(idx, bs, b.unit, size))
 		}
 	}
@@ -333,20 +333,20 @@ func (b *pagePlanBuild) addHoles() {
 
 // finish makes the plan's record from the parts gathered, encodes it, and
 // makes the snapshot it leads to.
-func (b *pagePlanBuild) finish() pagePlan {
+func (b *pagePlanBuild) finish() PagePlan {
 	s, a, p := b.s, b.a, b.p
-	p.rec = &format.Record2{
-		N: b.n, Parent: s.N, Token: a.token,
+	p.Rec = &format.Record2{
+		N: b.n, Parent: s.N, Token: a.Token,
 		BlockSize: s.BlockSize, FileSize: b.w.PendingSize,
-		Time: a.time, Writer: a.writer,
+		Time: a.Time, Writer: a.Writer,
 		Base: s.Base, Unit: b.unit,
 		Changed: b.changed, Inline: b.inline, Pages: b.pages,
-		Delta:   mergePageEntries(s.DeltaEntries(), b.entries, b.newLen, s),
-		Made:    a.made,
+		Delta:   MergePageEntries(s.DeltaEntries(), b.entries, b.newLen, s),
+		Made:    a.Made,
 		Lineage: s.Lineage,
 	}
-	p.encoded = p.rec.Encode()
-	p.next = s.Successor(p.rec, len(p.encoded), b.entries, b.newLen)
+	p.Encoded = p.Rec.Encode()
+	p.Next = s.Successor(p.Rec, len(p.Encoded), b.entries, b.newLen)
 	return p
 }
 
@@ -383,11 +383,11 @@ func unionPages(a, b format.PageList) format.PageList {
 	return out
 }
 
-// mergePageEntries returns the delta of a record over the delta of its
+// MergePageEntries returns the delta of a record over the delta of its
 // parent: the parent's entries, replaced by changes, without blocks at or
 // past n, and with block 0 always present (docs/format.md, "Entries,
 // version 2"), taken from s where neither names it.
-func mergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *format.Snapshot) []format.Entry2 {
+func MergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *format.Snapshot) []format.Entry2 {
 	m := make(map[int64]format.Entry2, len(parent)+len(changes)+1)
 	for _, e := range parent {
 		m[e.Idx] = e
@@ -414,33 +414,33 @@ func mergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n
 // records are kept; the record then names the checkpoint as its base and
 // lists only block 0 and the blocks whose overlays it ends (its inline
 // pages must be read through its own entries).
-func checkpointIfDue(key string, s *format.Snapshot, p pagePlan, in planInputs, a commitAttempt) pagePlan {
-	n := p.rec.N
-	newLen := format.NBlocks(p.rec.FileSize, p.rec.BlockSize)
-	if len(p.rec.Delta) <= checkpointAfter(newLen) && (in.tooLarge == nil || !in.tooLarge(len(p.encoded))) {
+func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a Attempt) PagePlan {
+	n := p.Rec.N
+	newLen := format.NBlocks(p.Rec.FileSize, p.Rec.BlockSize)
+	if len(p.Rec.Delta) <= checkpointAfter(newLen) && (in.TooLarge == nil || !in.TooLarge(len(p.Encoded))) {
 		return p
 	}
-	rec := *p.rec
-	rec.Base = format.CheckpointRef{N: n, Token: a.token}
+	rec := *p.Rec
+	rec.Base = format.CheckpointRef{N: n, Token: a.Token}
 	rec.Delta = nil
-	for _, e := range p.rec.Delta {
+	for _, e := range p.Rec.Delta {
 		if e.Idx == 0 || e.Ov != nil && len(e.Ov.Recs) > 0 && e.Ov.Recs[len(e.Ov.Recs)-1].N == n {
 			rec.Delta = append(rec.Delta, e) // block 0, and the blocks it carries pages of
 		}
 	}
-	p.rec = &rec
-	p.encoded = rec.Encode()
-	size := int64(len(p.encoded))
-	c := &format.Checkpoint2{N: n, Token: a.token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
-	for idx, ref := range p.next.Blocks.All() {
+	p.Rec = &rec
+	p.Encoded = rec.Encode()
+	size := int64(len(p.Encoded))
+	c := &format.Checkpoint2{N: n, Token: a.Token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
+	for idx, ref := range p.Next.Blocks.All() {
 		e := format.Entry2{Idx: idx, Ref: ref}
-		if ov := p.next.Overlays[idx]; ov != nil {
+		if ov := p.Next.Overlays[idx]; ov != nil {
 			e.Ov = format.WithSize(ov, n, size)
 		}
 		c.Blocks = append(c.Blocks, e)
 	}
-	p.uploads = append(p.uploads, tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()})
-	next := *p.next
+	p.Uploads = append(p.Uploads, tx.Upload{Name: format.CheckpointName(key, n, a.Token), Data: c.Encode()})
+	next := *p.Next
 	next.Base, next.BaseMap = rec.Base, next.Blocks
 	next.PageDelta = nil
 	for _, e := range rec.Delta {
@@ -454,6 +454,6 @@ func checkpointIfDue(key string, s *format.Snapshot, p pagePlan, in planInputs, 
 		next.Overlays[idx] = format.WithSize(ov, n, size)
 	}
 	next.BaseOverlays = next.Overlays
-	p.next = &next
+	p.Next = &next
 	return p
 }

@@ -1,4 +1,4 @@
-package s3vfs
+package plan
 
 import (
 	"bytes"
@@ -36,15 +36,15 @@ func newMemBucket2() *memBucket2 {
 }
 
 // publish stores the plan's uploads and record, as a commit that won.
-func (m *memBucket2) publish(t *testing.T, p pagePlan) {
+func (m *memBucket2) publish(t *testing.T, p PagePlan) {
 	t.Helper()
-	for _, u := range p.uploads {
+	for _, u := range p.Uploads {
 		m.objects[u.Name] = u.Data
 	}
-	if _, ok := m.records[p.rec.N]; ok {
-		t.Fatalf("record %d exists", p.rec.N)
+	if _, ok := m.records[p.Rec.N]; ok {
+		t.Fatalf("record %d exists", p.Rec.N)
 	}
-	m.records[p.rec.N] = p.encoded
+	m.records[p.Rec.N] = p.Encoded
 }
 
 // record decodes record n as a reader would.
@@ -89,7 +89,7 @@ func (m *memBucket2) readBlock(t *testing.T, s *format.Snapshot, idx int64) []by
 		}
 		recs = append(recs, m.record(t, r.N))
 	}
-	data, err := mergeBlock("db", e, s.BlockSize, length, base, recs)
+	data, err := format.MergeBlock("db", e, s.BlockSize, length, base, recs)
 	if err != nil {
 		t.Fatalf("commit %d: %v", s.N, err)
 	}
@@ -134,7 +134,7 @@ func sqliteHeader() []byte {
 // txOver returns the transaction that turns the file of s, whose bytes
 // are old, into new, having written the given pages (and been truncated
 // to floor at least once): its pending blocks are whole, as file.pendingBlock
-// makes them, and include those rewrites names. committed holds the
+// makes them, and include those Rewrites names. committed holds the
 // committed bytes of the pending blocks and block 0, as read reads them.
 func txOver(s *format.Snapshot, new []byte, written []int64, floor int64, read func(idx int64) []byte) (tx.Writes, map[int64][]byte) {
 	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{}, PendingSize: int64(len(new)), Floor: floor}
@@ -149,7 +149,7 @@ func txOver(s *format.Snapshot, new []byte, written []int64, floor int64, read f
 	for _, p := range written {
 		load(p * planUnit2 / planBS2)
 	}
-	for _, idx := range rewrites(s, w) {
+	for _, idx := range Rewrites(s, w) {
 		load(idx)
 	}
 	committed := map[int64][]byte{}
@@ -177,7 +177,7 @@ func TestPlanCommit2Model(t *testing.T) {
 
 func testPlanModel(t *testing.T, seed uint64) {
 	rnd := rand.New(rand.NewPCG(seed, 2))
-	bounds := foldBounds{records: 3, bytes: 6 << 10, inline: 2 * planUnit2}
+	bounds := FoldBounds{Records: 3, Bytes: 6 << 10, Inline: 2 * planUnit2}
 	m := newMemBucket2()
 	s := &format.Snapshot{BlockSize: planBS2}
 	model := []byte{}
@@ -217,18 +217,18 @@ func testPlanModel(t *testing.T, seed uint64) {
 		if rnd.IntN(8) == 0 {
 			delete(committed, written[0]*planUnit2/planBS2) // a block overwritten whole, not in the cache
 		}
-		in := planInputs{committed: committed, bounds: bounds}
+		in := Inputs{Committed: committed, Bounds: bounds}
 		if n%17 == 0 {
-			in.tooLarge = func(int) bool { return true }
+			in.TooLarge = func(int) bool { return true }
 		}
-		a := commitAttempt{token: 1000 + n, time: time.Unix(int64(n), 0), writer: "w"}
-		p := planPageCommit("db", s, w, in, a)
+		a := Attempt{Token: 1000 + n, Time: time.Unix(int64(n), 0), Writer: "w"}
+		p := Pages("db", s, w, in, a)
 
-		if p.onePut() {
+		if p.OnePut() {
 			onePut++
 		}
-		folds += len(p.folded)
-		if got, want := p.rec.Inline.Count()*planUnit2, bounds.inline; got > want {
+		folds += len(p.Folded)
+		if got, want := p.Rec.Inline.Count()*planUnit2, bounds.Inline; got > want {
 			t.Fatalf("commit %d carries %d bytes of pages", n, got)
 		}
 		for p2 := range pages {
@@ -238,18 +238,18 @@ func testPlanModel(t *testing.T, seed uint64) {
 				}
 				return b[p2*planUnit2 : (p2+1)*planUnit2]
 			}
-			if a, b := pg(old), pg(newModel); (a == nil || !samePage(p2 == 0, a, b)) && !p.rec.Changed.Contains(p2) {
-				t.Fatalf("commit %d: page %d changed, and is not listed in %v", n, p2, p.rec.Changed)
+			if a, b := pg(old), pg(newModel); (a == nil || !SamePage(p2 == 0, a, b)) && !p.Rec.Changed.Contains(p2) {
+				t.Fatalf("commit %d: page %d changed, and is not listed in %v", n, p2, p.Rec.Changed)
 			}
 		}
 		m.publish(t, p)
 		rec := m.record(t, n)
-		if !sameRecord2(rec, p.rec) {
+		if !sameRecord2(rec, p.Rec) {
 			t.Fatalf("commit %d: the record does not decode as planned", n)
 		}
-		s = p.next
+		s = p.Next
 		for idx, ov := range s.Overlays {
-			if len(ov.Recs) > bounds.records || s.OverlayBytes(idx) > bounds.bytes {
+			if len(ov.Recs) > bounds.Records || s.OverlayBytes(idx) > bounds.Bytes {
 				t.Fatalf("commit %d: block %d has an overlay of %d records, %d bytes", n, idx, len(ov.Recs), s.OverlayBytes(idx))
 			}
 		}
@@ -274,7 +274,7 @@ func sameFile(a, b []byte) bool {
 		return false
 	}
 	if len(a) >= 100 {
-		return samePage(true, a[:planUnit2], b[:planUnit2]) && bytes.Equal(a[planUnit2:], b[planUnit2:])
+		return SamePage(true, a[:planUnit2], b[:planUnit2]) && bytes.Equal(a[planUnit2:], b[planUnit2:])
 	}
 	return bytes.Equal(a, b)
 }
@@ -338,11 +338,11 @@ func writeTx(s *format.Snapshot, committed map[int64][]byte, fill byte, pages ..
 
 func TestPlanCommit2(t *testing.T) {
 	const token = 99
-	a := commitAttempt{token: token, time: time.Unix(1700000000, 0), writer: "w"}
-	bounds := foldBounds{records: 2, bytes: 64 << 10, inline: 2 * planUnit2}
+	a := Attempt{Token: token, Time: time.Unix(1700000000, 0), Writer: "w"}
+	bounds := FoldBounds{Records: 2, Bytes: 64 << 10, Inline: 2 * planUnit2}
 	full := func(n uint64) []format.OverlayRef {
 		var r []format.OverlayRef
-		for i := range uint64(bounds.records) {
+		for i := range uint64(bounds.Records) {
 			r = append(r, format.OverlayRef{N: n - i - 1, Token: 5, Size: 100})
 		}
 		slices.Reverse(r)
@@ -412,25 +412,25 @@ func TestPlanCommit2(t *testing.T) {
 			for _, idx := range tt.forget {
 				delete(committed, idx)
 			}
-			p := planPageCommit("db", s, w, planInputs{committed: committed, bounds: bounds}, a)
-			if !reflect.DeepEqual(p.rec.Changed, tt.changed) || !reflect.DeepEqual(p.rec.Inline, tt.inline) {
-				t.Errorf("changed %v, inline %v; want %v, %v", p.rec.Changed, p.rec.Inline, tt.changed, tt.inline)
+			p := Pages("db", s, w, Inputs{Committed: committed, Bounds: bounds}, a)
+			if !reflect.DeepEqual(p.Rec.Changed, tt.changed) || !reflect.DeepEqual(p.Rec.Inline, tt.inline) {
+				t.Errorf("changed %v, inline %v; want %v, %v", p.Rec.Changed, p.Rec.Inline, tt.changed, tt.inline)
 			}
-			if !slices.Equal(p.folded, tt.folded) || p.blocks != len(tt.folded) || p.onePut() != (len(tt.folded) == 0) {
-				t.Errorf("folded %v (%d uploads); want %v", p.folded, len(p.uploads), tt.folded)
+			if !slices.Equal(p.Folded, tt.folded) || p.Blocks != len(tt.folded) || p.OnePut() != (len(tt.folded) == 0) {
+				t.Errorf("folded %v (%d uploads); want %v", p.Folded, len(p.Uploads), tt.folded)
 			}
-			if p.rec.Unit != planUnit2 || p.rec.N != n+1 || p.rec.Parent != n || p.rec.Token != token {
-				t.Errorf("record header %+v", p.rec)
+			if p.Rec.Unit != planUnit2 || p.Rec.N != n+1 || p.Rec.Parent != n || p.Rec.Token != token {
+				t.Errorf("record header %+v", p.Rec)
 			}
-			if len(p.rec.Delta) == 0 || p.rec.Delta[0].Idx != 0 {
-				t.Errorf("block 0 is not in the delta: %+v", p.rec.Delta)
+			if len(p.Rec.Delta) == 0 || p.Rec.Delta[0].Idx != 0 {
+				t.Errorf("block 0 is not in the delta: %+v", p.Rec.Delta)
 			}
-			if _, err := format.DecodeRecord2(p.encoded); err != nil {
+			if _, err := format.DecodeRecord2(p.Encoded); err != nil {
 				t.Errorf("the record does not decode: %v", err)
 			}
-			for _, idx := range slices.Collect(p.rec.Inline.All()) {
-				ov := p.next.Overlays[idx*planUnit2/planBS2]
-				if ov == nil || ov.Recs[len(ov.Recs)-1] != (format.OverlayRef{N: n + 1, Token: token, Size: int64(len(p.encoded))}) {
+			for _, idx := range slices.Collect(p.Rec.Inline.All()) {
+				ov := p.Next.Overlays[idx*planUnit2/planBS2]
+				if ov == nil || ov.Recs[len(ov.Recs)-1] != (format.OverlayRef{N: n + 1, Token: token, Size: int64(len(p.Encoded))}) {
 					t.Errorf("page %d: the block's overlay %+v does not end with the record", idx, ov)
 				}
 			}
@@ -446,20 +446,20 @@ func TestPlanCommit2Upgrade(t *testing.T) {
 	s.Base = format.CheckpointRef{N: 2, Token: 7}
 	w := tx.Writes{Dirty: true, Pending: map[int64][]byte{2: planBlock(2)}, PendingSize: 4 * planBS, Floor: 4 * planBS}
 	committed := map[int64][]byte{2: bytes.Repeat([]byte{0}, planBS)}
-	p := planPageCommit("db", s, w, planInputs{committed: committed, bounds: defaultFoldBounds(planBS)}, commitAttempt{token: 4})
-	if p.rec.Base != s.Base || p.next.Version != 2 {
-		t.Errorf("base %v, format %d", p.rec.Base, p.next.Version)
+	p := Pages("db", s, w, Inputs{Committed: committed, Bounds: DefaultFoldBounds(planBS)}, Attempt{Token: 4})
+	if p.Rec.Base != s.Base || p.Next.Version != 2 {
+		t.Errorf("base %v, format %d", p.Rec.Base, p.Next.Version)
 	}
-	if len(p.rec.Delta) != 4 {
-		t.Fatalf("delta %+v", p.rec.Delta)
+	if len(p.Rec.Delta) != 4 {
+		t.Fatalf("delta %+v", p.Rec.Delta)
 	}
-	for i, e := range p.rec.Delta {
+	for i, e := range p.Rec.Delta {
 		if e.Ref != s.Delta[i].Ref || (i != 2) != (e.Ov == nil) {
 			t.Errorf("entry %d = %+v, from %+v", i, e, s.Delta[i])
 		}
 	}
-	if !p.onePut() || p.rec.Unit != planBS {
-		t.Errorf("uploads %d, unit %d: block 2 should be carried in pages of the block size (no SQLite header)", len(p.uploads), p.rec.Unit)
+	if !p.OnePut() || p.Rec.Unit != planBS {
+		t.Errorf("uploads %d, unit %d: block 2 should be carried in pages of the block size (no SQLite header)", len(p.Uploads), p.Rec.Unit)
 	}
 }
 
@@ -474,12 +474,12 @@ func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 		w.Pending[idx] = bytes.Repeat([]byte{byte(idx + 1)}, planBS2)
 	}
 	copy(w.Pending[0], sqliteHeader()[:100])
-	in := planInputs{bounds: foldBounds{records: 8, bytes: 1 << 20, inline: 40 * planBS2}}
-	p := planPageCommit("db", s, w, in, commitAttempt{token: 5})
-	if p.rec.Base != (format.CheckpointRef{N: 1, Token: 5}) {
-		t.Fatalf("no checkpoint: base %v, %d entries", p.rec.Base, len(p.rec.Delta))
+	in := Inputs{Bounds: FoldBounds{Records: 8, Bytes: 1 << 20, Inline: 40 * planBS2}}
+	p := Pages("db", s, w, in, Attempt{Token: 5})
+	if p.Rec.Base != (format.CheckpointRef{N: 1, Token: 5}) {
+		t.Fatalf("no checkpoint: base %v, %d entries", p.Rec.Base, len(p.Rec.Delta))
 	}
-	if got := len(p.rec.Delta); got != 40 && got != 41 {
+	if got := len(p.Rec.Delta); got != 40 && got != 41 {
 		t.Errorf("the record lists %d blocks; want block 0 and the 40 it carries", got)
 	}
 	m := newMemBucket2()
@@ -491,7 +491,7 @@ func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 			}
 		}
 	})...)
-	for _, s := range []*format.Snapshot{p.next, m.rebuild(t, 1)} {
+	for _, s := range []*format.Snapshot{p.Next, m.rebuild(t, 1)} {
 		if got := m.readAll(t, s); !bytes.Equal(got, want) {
 			t.Fatalf("commit 1 (base %v) does not read back", s.Base)
 		}
