@@ -77,7 +77,7 @@ func (f *file) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt
 		if err != nil {
 			return plan.PagePlan{}, err
 		}
-		p = withInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
+		p = plan.WithInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().Add(format.OverlayRecordID(db.key, p.Rec.N, p.Rec.Token), p.Encoded)
@@ -98,7 +98,7 @@ func (f *file) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt
 // fails to read is left out). Interior pages rarely move, but leaves
 // around them do: without the last, every checkpoint written by a writer
 // that does not hold the block would lose them.
-func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *innerPages) innerSource {
+func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *format.InnerPages) plan.InnerSource {
 	db := f.db
 	block0 := committed[0]
 	if buf, ok := f.Pending[0]; ok {
@@ -111,7 +111,7 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, comm
 		data, _ := db.cache().Get(id)
 		return data
 	}
-	need := innerBlocksToRead(db.key, s, next, prev, func(idx int64, id string) bool { return atHand(idx, id) != nil })
+	need := plan.InnerBlocksToRead(db.key, s, next, prev, func(idx int64, id string) bool { return atHand(idx, id) != nil })
 	read := make(map[int64][]byte, len(need))
 	var mu sync.Mutex
 	var g errgroup.Group
@@ -127,10 +127,10 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, comm
 		})
 	}
 	g.Wait()
-	return innerSource{
-		logf:   db.vfs.opts.hooks.log,
-		block0: block0,
-		bytes: func(idx int64, id string) []byte {
+	return plan.InnerSource{
+		Logf:   db.vfs.opts.hooks.log,
+		Block0: block0,
+		Bytes: func(idx int64, id string) []byte {
 			if data := atHand(idx, id); data != nil {
 				return data
 			}

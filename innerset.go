@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
 
-	"github.com/s3vfs/s3vfs/internal/btree"
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
-	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // innerPage returns the bytes of the inner page of s that holds file
@@ -144,12 +140,12 @@ func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, err
 // held, and when bundles are not, the whole object read again. Pages that
 // cannot be read are logged and left out (a later lookup through them
 // reads its blocks); only ctx's end is an error.
-func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*innerPages, error) {
+func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*format.InnerPages, error) {
 	if ip == nil {
 		return nil, nil
 	}
 	if ip.Front == nil || int64(len(ip.Pages)) == ip.Front.Count() {
-		return innerOf(db.key, ip.File(), ip.Checkpoint), nil
+		return format.InnerOf(db.key, ip.File(), ip.Checkpoint), nil
 	}
 	f, err := readImmutable(ctx, db, ip.Name, func(data []byte) (*format.InnerFile, error) {
 		f, err := format.DecodeInnerAny(data)
@@ -163,84 +159,7 @@ func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*inner
 			return nil, ctx.Err()
 		}
 		db.vfs.opts.hooks.log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.Name, err)
-		return innerOf(db.key, ip.File(), ip.Checkpoint), nil
+		return format.InnerOf(db.key, ip.File(), ip.Checkpoint), nil
 	}
-	return innerOf(db.key, f, ip.Checkpoint), nil
-}
-
-// innerUpload returns the upload of ip, the inner pages of s, the version
-// a checkpoint is written for, as an object of format version 2 whose
-// front fits frontRead bytes, and the pages as s's readers hold them.
-func innerUpload(key string, s *format.Snapshot, ip *innerPages, frontRead int64) (tx.Upload, *format.InnerSet, error) {
-	f := ip.file(s)
-	front, bundles := innerLayout(f, frontRead)
-	data, err := format.EncodeInner2(f, front, bundles)
-	if err != nil {
-		return tx.Upload{}, nil, err
-	}
-	name := format.InnerName(key, s.Base.N, s.Base.Token)
-	// What a reader holds: the first frontRead bytes, or the whole front
-	// when it is longer; copied, so that the upload's bytes are not kept.
-	n, _ := format.InnerFrontLen(data)
-	head := slices.Clone(data[:max(n, min(int64(len(data)), frontRead))])
-	set, _, err := format.InnerSetOf(name, head, format.CheckpointView(s))
-	if err != nil {
-		return tx.Upload{}, nil, fmt.Errorf("s3vfs: inner pages of checkpoint %d: %w", s.Base.N, err)
-	}
-	return tx.Upload{Name: name, Data: data}, set, nil
-}
-
-// innerLayout splits the pages of f between the front of its object,
-// which a cold open reads, and bundles read on demand: the front takes
-// the top levels of the b-trees (btree.TopDown), as many as keep it
-// within frontRead bytes, page lists included; the bundles take the other
-// pages, in page order, about format.InnerBundleBytes each. When even the
-// page lists exceed frontRead, the front holds them alone, and readers
-// read it in two parts.
-func innerLayout(f *format.InnerFile, frontRead int64) (front format.PageList, bundles []format.PageList) {
-	if f.FrontLen(f.Pages, nil) <= frontRead {
-		return f.Pages, nil
-	}
-	byNumber := make(map[uint32][]byte, f.Pages.Count())
-	i := int64(0)
-	for p := range f.Pages.All() {
-		byNumber[uint32(p+1)] = f.Data[i*f.Unit : (i+1)*f.Unit]
-		i++
-	}
-	order := btree.TopDown(byNumber, int(f.Unit))
-	// The most top pages that fit: the front grows with each page taken
-	// (its bytes, more than the page lists it shortens), so the fit is
-	// found by bisection.
-	fits := func(k int) bool {
-		front, bundles := splitInner(f, order[:k])
-		return f.FrontLen(front, bundles) <= frontRead
-	}
-	k := sort.Search(len(order)+1, func(k int) bool { return !fits(k) }) - 1
-	return splitInner(f, order[:max(k, 0)])
-}
-
-// splitInner returns the layout of f whose front holds the pages of top
-// (SQLite's page numbers, from 1) and whose bundles hold the others.
-func splitInner(f *format.InnerFile, top []uint32) (front format.PageList, bundles []format.PageList) {
-	inFront := make(map[int64]bool, len(top))
-	for _, n := range top {
-		inFront[int64(n)-1] = true
-	}
-	perBundle := max(1, format.InnerBundleBytes/f.Unit)
-	var bundle format.PageList
-	for p := range f.Pages.All() {
-		switch {
-		case inFront[p]:
-			front = front.Add(p)
-			continue
-		case bundle.Count() == perBundle:
-			bundles = append(bundles, bundle)
-			bundle = nil
-		}
-		bundle = bundle.Add(p)
-	}
-	if len(bundle) > 0 {
-		bundles = append(bundles, bundle)
-	}
-	return front, bundles
+	return format.InnerOf(db.key, f, ip.Checkpoint), nil
 }

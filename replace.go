@@ -46,7 +46,7 @@ func (a *replacement) noteBlock(name string, idx int64, data []byte) {
 	if a.unit == 0 || idx == 0 {
 		return
 	}
-	pages := interiorPagesOf(idx, a.blockSize, a.unit, data)
+	pages := format.InteriorPagesOf(idx, a.blockSize, a.unit, data)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.inner == nil {
@@ -58,13 +58,13 @@ func (a *replacement) noteBlock(name string, idx int64, data []byte) {
 // innerOver returns the inner pages of s, the snapshot of a's commit over
 // head, whose inner pages are prev: the pages noted, and prev's for the
 // blocks s shares with head; nil when the version has none (a.unit is 0).
-func (a *replacement) innerOver(key string, s *format.Snapshot, prev *innerPages) *innerPages {
+func (a *replacement) innerOver(key string, s *format.Snapshot, prev *format.InnerPages) *format.InnerPages {
 	if a.unit == 0 {
 		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return buildInner(key, s, a.unit, prev, func(idx int64, id string) (map[int64][]byte, bool) {
+	return format.BuildInner(key, s, a.unit, prev, func(idx int64, id string) (map[int64][]byte, bool) {
 		pages, ok := a.inner[id]
 		return pages, ok
 	})
@@ -77,7 +77,7 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 	if a.unit == 0 {
 		return uploads, nil
 	}
-	var prev *innerPages
+	var prev *format.InnerPages
 	if sharesInner(db.key, next, head.Inner) {
 		var err error
 		if prev, err = db.innerWhole(ctx, head.Inner); err != nil {
@@ -85,10 +85,10 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 		}
 	}
 	all := a.innerOver(db.key, next, prev)
-	if all == nil || all.count() == 0 {
+	if all == nil || all.Count() == 0 {
 		return uploads, nil
 	}
-	up, set, err := innerUpload(db.key, next, all, db.vfs.opts.hooks.innerFrontRead())
+	up, set, err := plan.InnerUpload(db.key, next, all, db.vfs.opts.hooks.innerFrontRead())
 	if err != nil {
 		db.vfs.opts.hooks.log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
 		return uploads, nil

@@ -52,7 +52,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		if err != nil {
 			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, db.collectedWhileRead(target, err))
 		}
-		a.unit, _ = innerUnit(target.BlockSize, block0)
+		a.unit, _ = format.InnerUnit(target.BlockSize, block0)
 	}
 	copies := map[int64]format.BlockRef{} // the blocks this attempt copied, reused if a try loses the race
 	next, err := db.publishReplacement(ctx, a, head, func(ctx context.Context, head *format.Snapshot) (format.BlockMap, error) {

@@ -232,7 +232,7 @@ func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reade
 				g.Wait()
 				return format.BlockMap{}, err
 			}
-			if u, ok := innerUnit(bs, data); ok {
+			if u, ok := format.InnerUnit(bs, data); ok {
 				a.unit = u
 			}
 		}

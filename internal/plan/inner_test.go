@@ -1,4 +1,4 @@
-package s3vfs
+package plan
 
 import (
 	"bytes"
@@ -28,8 +28,8 @@ func TestInnerPagesRoundTrip(t *testing.T) {
 		Pages: format.PageListOf([]int64{9, 10, 31}), Data: bytes.Join([][]byte{page(5, 1024), page(2, 1024), page(5, 1024)}, nil)}
 	s := &format.Snapshot{BlockSize: in.BlockSize, Size: in.FileSize, Base: format.CheckpointRef{N: in.N, Token: in.Token},
 		Blocks: format.BlockMap{}.With(5, map[int64]format.BlockRef{0: {Commit: 1, Token: 2}, 1: {Commit: 3, Token: 4, CRC: 5}, 3: {Commit: 3, Token: 4}})}
-	ip := innerOf("k", in, s)
-	if got := ip.count(); got != 3 {
+	ip := format.InnerOf("k", in, s)
+	if got := ip.Count(); got != 3 {
 		t.Fatalf("%d pages in memory, want 3", got)
 	}
 	for _, enc := range [][]byte{in.Encode(), mustEncode2(t, in, nil, []format.PageList{format.PageListOf([]int64{9, 10}), format.PageListOf([]int64{31})})} {
@@ -49,7 +49,7 @@ func TestInnerPagesRoundTrip(t *testing.T) {
 			t.Errorf("page 9 served from a block that changed since the checkpoint, or not from the one that did not")
 		}
 	}
-	if got := ip.file(s).Encode(); !bytes.Equal(got, in.Encode()) {
+	if got := ip.File(s).Encode(); !bytes.Equal(got, in.Encode()) {
 		t.Errorf("re-encoded inner pages differ")
 	}
 	// A page in block 0 is dropped: the open reads block 0 anyway, and its
@@ -57,7 +57,7 @@ func TestInnerPagesRoundTrip(t *testing.T) {
 	in0 := &format.InnerFile{N: 1, Token: 2, BlockSize: 4096, FileSize: 8192, Unit: 1024, Pages: format.PageListOf([]int64{2, 5}),
 		Data: bytes.Repeat([]byte{5}, 2048)}
 	s0 := &format.Snapshot{BlockSize: 4096, Size: 8192, Blocks: format.BlockMap{}.With(2, map[int64]format.BlockRef{0: {Commit: 1, Token: 2}, 1: {Commit: 1, Token: 2}})}
-	if got := innerOf("k", in0, s0).count(); got != 1 {
+	if got := format.InnerOf("k", in0, s0).Count(); got != 1 {
 		t.Errorf("%d pages kept, want 1 (page 2 is in block 0)", got)
 	}
 }
@@ -93,7 +93,7 @@ func TestInnerLayout(t *testing.T) {
 		f.Pages = f.Pages.Add(p)
 		f.Data = append(f.Data, pages[p]...)
 	}
-	front, bundles := innerLayout(f, 8<<10)
+	front, bundles := InnerLayout(f, 8<<10)
 	if !front.Contains(9) || front.Count() < 2 || len(bundles) == 0 {
 		t.Fatalf("front %v and %d bundles: want the root and more in the front, bundles after", front, len(bundles))
 	}
@@ -102,7 +102,7 @@ func TestInnerLayout(t *testing.T) {
 	if n > 8<<10 {
 		t.Errorf("front of %d bytes, over its 8 KiB", n)
 	}
-	if all, _ := innerLayout(f, 1<<20); !slices.Equal(all, f.Pages) {
+	if all, _ := InnerLayout(f, 1<<20); !slices.Equal(all, f.Pages) {
 		t.Errorf("a layout with room for every page kept %v in the front", all)
 	}
 	refs := map[int64]format.BlockRef{}
@@ -147,7 +147,7 @@ func TestInnerLayoutLongLists(t *testing.T) {
 		f.Data = append(f.Data, page...)
 	}
 	for _, frontRead := range []int64{16 << 10, 64 << 10} {
-		front, bundles := innerLayout(f, frontRead)
+		front, bundles := InnerLayout(f, frontRead)
 		enc := mustEncode2(t, f, front, bundles)
 		n, _ := format.InnerFrontLen(enc)
 		lists := n - front.Count()*unit
