@@ -11,7 +11,7 @@ import (
 // build makes the snapshot of rec, a record of either format version:
 // over its base checkpoint, read unless prev has it already, with block
 // 0, and for version 2 the checkpoint's inner pages and block 0's overlay
-// records, read alongside the checkpoint (firstblock.go, innerset.go).
+// records, read alongside the checkpoint (firstblock.go, innerread.go).
 func (db *database) build(ctx context.Context, rec *format.Record, prev *format.Snapshot) (*format.Snapshot, error) {
 	switch rec.Made().By {
 	case format.Reserved:
