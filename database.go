@@ -143,7 +143,7 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 	if rec.N != n {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, format.ErrCorrupt, rec.N)
 	}
-	if rec.V2 != nil {
+	if rec.PageLevel() { // it may carry pages later versions overlay
 		db.cache().Add(format.OverlayRecordID(db.key, n, rec.Token), data)
 	}
 	db.recent.Add(rec, keptRecords)

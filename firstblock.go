@@ -31,14 +31,7 @@ func firstBlockName(key string, rec *format.Record) (string, bool) {
 	if rec.FileSize == 0 || rec.Base == (format.CheckpointRef{}) {
 		return "", false
 	}
-	delta := rec.Delta
-	if rec.V2 != nil {
-		delta = nil
-		for _, e := range rec.V2.Delta {
-			delta = append(delta, format.Entry{Idx: e.Idx, Ref: e.Ref}) // the base object; overlays are read with the block
-		}
-	}
-	for _, e := range delta {
+	for _, e := range rec.BaseDelta() { // overlays are read with the block
 		if e.Idx == 0 {
 			if e.Ref.IsHole() {
 				return "", false

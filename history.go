@@ -101,16 +101,14 @@ func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 	}
 	c, err := describeRecord(ctx, db, rec)
 	m := rec.Made()
-	return described{c, rec.V2 != nil, m.NoDatabase(), m.By == format.Removed}, err
+	return described{c, rec.PageLevel(), m.NoDatabase(), m.By == format.Removed}, err
 }
 
 // describeRecord is describe of record rec, read already.
 func describeRecord(ctx context.Context, db *database, rec *format.Record) (Commit, error) {
 	n := rec.N
 	c := Commit{N: n, Time: rec.Time, Writer: rec.Writer, Size: rec.FileSize}
-	if rec.V2 != nil {
-		c.setMade(rec.V2.Made)
-	}
+	c.setMade(rec.Made())
 	entries := rec.Entries2()
 	if rec.Base == (format.CheckpointRef{N: n, Token: rec.Token}) {
 		// It wrote a checkpoint: the blocks it set are there (in version
@@ -134,12 +132,12 @@ func describeRecord(ctx context.Context, db *database, rec *format.Record) (Comm
 			changed[e.Idx] = true
 		}
 	}
-	if rec.V2 != nil && rec.BlockSize > 0 {
+	if pages, unit, ok := rec.ChangedPages(); ok && rec.BlockSize > 0 {
 		// Version 2 lists the pages it changed: blocks uploaded early by a
 		// transaction rebased onto a later head carry neither its number
 		// nor its token.
-		for _, run := range rec.V2.Changed {
-			first, last := run.First*rec.V2.Unit/rec.BlockSize, ((run.First+run.N)*rec.V2.Unit-1)/rec.BlockSize
+		for _, run := range pages {
+			first, last := run.First*unit/rec.BlockSize, ((run.First+run.N)*unit-1)/rec.BlockSize
 			for idx := first; idx <= last && idx*rec.BlockSize < rec.FileSize; idx++ {
 				changed[idx] = true
 			}

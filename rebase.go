@@ -64,11 +64,12 @@ func (f *file) rebase(ctx context.Context, s *format.Snapshot, rec *format.Recor
 	}
 	theirs := tx.ByteSet{}
 	for _, r := range recs {
-		if r.V2 == nil || r.BlockSize != s.BlockSize || r.FileSize != s.Size {
+		pages, unit, ok := r.ChangedPages()
+		if !ok || r.BlockSize != s.BlockSize || r.FileSize != s.Size {
 			return nil, nil // a version-1 record does not say what it changed
 		}
-		for _, run := range r.V2.Changed {
-			theirs = theirs.Add(run.First*r.V2.Unit, (run.First+run.N)*r.V2.Unit)
+		for _, run := range pages {
+			theirs = theirs.Add(run.First*unit, (run.First+run.N)*unit)
 		}
 	}
 	ours := tx.PagesAsBytes(rec.Changed, rec.Unit)

@@ -123,7 +123,7 @@ type readResult struct {
 // a version-1 record always is; for a version-2 record, the record of
 // the next commit tells, or the newest record if there is none.
 func (db *database) readable(ctx context.Context, rec *format.Record) (bool, error) {
-	if rec.V2 == nil {
+	if !rec.PageLevel() {
 		return true, nil
 	}
 	next, err := db.readRecord(ctx, rec.N+1)
@@ -133,7 +133,7 @@ func (db *database) readable(ctx context.Context, rec *format.Record) (bool, err
 // readableWith is readable given next, the outcome of reading the record
 // of commit rec.n+1.
 func (db *database) readableWith(ctx context.Context, rec *format.Record, next readResult) (bool, error) {
-	if rec.V2 == nil {
+	if !rec.PageLevel() {
 		return true, nil
 	}
 	for try := 0; ; try++ {
