@@ -243,7 +243,11 @@ func TestGCSummaryTwoCollectors(t *testing.T) {
 		v := e.newVFS(nil)
 		wg.Go(func() { collectUntil(t, v, d.key, opts, stop, &runs, &summarized) })
 	}
-	for range 30 {
+	rounds := 30
+	if testing.Short() {
+		rounds = 10
+	}
+	for range rounds {
 		d.commit(10)
 		integrityOK(t, openDB(t, e.register(e.newVFS(nil)), d.key))
 	}
