@@ -26,11 +26,7 @@ import (
 // merges over rows the source changed.
 func TestMergeNewIndexRefused(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
-	fillBranchRows(t, e, "src.db", 3000)
-	if _, err := e.vfs.Branch(ctx, "src.db", 0, "b.db"); err != nil {
-		t.Fatal(err)
-	}
+	e := branchedEnv(t, "b.db")
 	mustExec(t, e.open("b.db"), "UPDATE t SET v = 'zzz' WHERE id = 10")
 	mustExec(t, e.open("src.db"), "CREATE INDEX iv ON t(v)")
 	_, err := e.newVFS(nil).Merge(ctx, "b.db", "src.db")
@@ -224,11 +220,7 @@ func TestDeserializeOverBranchMadeMeanwhile(t *testing.T) {
 // commit like a transaction's: it writes no block of the source's.
 func TestMergeOverlaidHead(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
-	fillBranchRows(t, e, "src.db", 3000)
-	if _, err := e.vfs.Branch(ctx, "src.db", 0, "dst.db"); err != nil {
-		t.Fatal(err)
-	}
+	e := branchedEnv(t, "dst.db")
 	src := e.open("src.db")
 	for i := range 40 {
 		mustExec(t, src, "UPDATE t SET v = 'src' WHERE id = ?", 100+i*70)
@@ -267,11 +259,7 @@ func reserveKey(e *env, key, src string, commit uint64, blockSize int64) {
 func TestMergeManyPages(t *testing.T) {
 	ctx := context.Background()
 	for try := range 3 {
-		e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
-		fillBranchRows(t, e, "src.db", 3000)
-		if _, err := e.vfs.Branch(ctx, "src.db", 0, "b.db"); err != nil {
-			t.Fatal(err)
-		}
+		e := branchedEnv(t, "b.db")
 		mustExec(t, e.open("b.db"), "UPDATE t SET v = 'b' WHERE id IN (10, 700, 1500, 2200, 2900)")
 		if try > 0 {
 			mustExec(t, e.open("src.db"), "UPDATE t SET v = 's' WHERE id = 1200")

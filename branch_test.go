@@ -407,11 +407,7 @@ func TestBranchHistory(t *testing.T) {
 // one commit, keeping the source's, and marks it.
 func TestMergeDisjoint(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
-	fillBranchRows(t, e, "src.db", 3000)
-	if _, err := e.vfs.Branch(ctx, "src.db", 0, "b.db"); err != nil {
-		t.Fatal(err)
-	}
+	e := branchedEnv(t, "b.db")
 	mustExec(t, e.open("b.db"), "UPDATE t SET v = 'branch' WHERE id = 10")
 	mustExec(t, e.open("src.db"), "UPDATE t SET v = 'source' WHERE id = 2990")
 	n, err := e.newVFS(nil).Merge(ctx, "b.db", "src.db")
@@ -444,11 +440,7 @@ func TestMergeDisjoint(t *testing.T) {
 // naming the count, and publishes nothing.
 func TestMergeConflict(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
-	fillBranchRows(t, e, "src.db", 3000)
-	if _, err := e.vfs.Branch(ctx, "src.db", 0, "b.db"); err != nil {
-		t.Fatal(err)
-	}
+	e := branchedEnv(t, "b.db")
 	mustExec(t, e.open("b.db"), "UPDATE t SET v = 'branch' WHERE id = 10")
 	mustExec(t, e.open("src.db"), "UPDATE t SET v = 'source' WHERE id = 11")
 	head, err := e.vfs.Info(ctx, "src.db")
@@ -492,11 +484,7 @@ func TestMergeLosesRace(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
-			fillBranchRows(t, e, "src.db", 3000)
-			if _, err := e.vfs.Branch(ctx, "src.db", 0, "b.db"); err != nil {
-				t.Fatal(err)
-			}
+			e := branchedEnv(t, "b.db")
 			mustExec(t, e.open("b.db"), "UPDATE t SET v = 'branch' WHERE id = 10")
 			writer := openDB(t, e.register(e.newVFS(nil)), "src.db")
 
@@ -687,4 +675,16 @@ func TestNewerRecordRefused(t *testing.T) {
 	if err != nil || len(keys) != 0 {
 		t.Fatalf("a record was written over the newer one: %v, %v", keys, err)
 	}
+}
+
+// branchedEnv returns a new env (4 KiB blocks) holding src.db, 3,000 rows
+// of fillBranchRows, and dst, a branch of its newest commit (n = 0).
+func branchedEnv(t *testing.T, dst string) *env {
+	t.Helper()
+	e := newEnv(t, &s3vfs.Options{BlockSize: 4096})
+	fillBranchRows(t, e, "src.db", 3000)
+	if _, err := e.vfs.Branch(context.Background(), "src.db", 0, dst); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
