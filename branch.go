@@ -69,7 +69,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 		return fail(errors.Join(err, v.store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
 	rec := branchRecord(src, s, plan.Attempt{Token: newToken(), Time: commitTime(s.Time), Writer: v.opts.WriterID})
-	if err := v.records.Create(ctx, dst, rec.N, rec.Encode()); err != nil {
+	if err := to.createOwn(ctx, rec.N, rec.Token, rec.Encode()); err != nil {
 		// Nothing else can create it while the key is reserved: an
 		// error here is the store's; whether the record landed is
 		// unknown, so the registration stays (it only keeps objects).
@@ -184,14 +184,23 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 		N: 1, Token: newToken(), BlockSize: s.BlockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
 		Unit: s.BlockSize, Made: format.Made{By: format.Reserved, Commit: s.N, Key: src},
 	}
-	err = db.vfs.records.Create(ctx, db.key, 1, rec.Encode())
+	err = db.createOwn(ctx, 1, rec.Token, rec.Encode())
 	if errors.Is(err, ErrExists) {
-		// A create whose answer a fault lost is tried again by the
-		// client, and refused: it may be this very reservation.
-		if got, gerr := db.readRecord(ctx, 1); gerr == nil && got.Token == rec.Token {
+		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.store.Bucket, db.key)
+	}
+	return err
+}
+
+// createOwn creates record n of db, data, written by the attempt with
+// token. A create whose answer a fault lost is tried again by the client
+// and refused as existing: a refusal is this very create when the record
+// read back carries token.
+func (db *database) createOwn(ctx context.Context, n, token uint64, data []byte) error {
+	err := db.vfs.records.Create(ctx, db.key, n, data)
+	if errors.Is(err, ErrExists) {
+		if got, gerr := db.readRecord(ctx, n); gerr == nil && got.Token == token {
 			return nil
 		}
-		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.store.Bucket, db.key)
 	}
 	return err
 }

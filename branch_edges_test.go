@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
+	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
 // Edges of branches, merges and removals found by review: each failed
@@ -465,4 +468,51 @@ func vfsWithHook(t *testing.T, e *env, key string, interlope func()) *s3vfs.VFS 
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestBranchCreateAnswerLost: the branch's first record lands but a fault
+// loses the answer; the client tries again and is refused as existing.
+// The branch reads the record back, finds it its own, and is made (the
+// same holds for the record that reserves the key).
+func TestBranchCreateAnswerLost(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	fillBranchRows(t, e, "src.db", 10)
+	direct := server.Client(server.Endpoint)
+	var mu sync.Mutex
+	lostKeys := map[string]bool{} // the creates whose answer was lost: each record once, its retry passes
+	lost := func() int { mu.Lock(); defer mu.Unlock(); return len(lostKeys) }
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind != s3proxy.PUT || !strings.HasPrefix(req.Key, "b.db/_commits/") {
+			return false
+		}
+		mu.Lock()
+		first := !lostKeys[req.Key]
+		lostKeys[req.Key] = true
+		mu.Unlock()
+		if !first {
+			return false
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		if _, err := direct.PutObject(r.Context(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(req.Key),
+			Body: bytes.NewReader(body), IfNoneMatch: aws.String("*")}); err != nil {
+			t.Error(err)
+		}
+		s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return true // landed, answer lost
+	})
+	n, err := e.vfs.Branch(ctx, "src.db", 0, "b.db")
+	e.proxy.SetHook(nil)
+	if err != nil {
+		t.Fatalf("branch whose creates lost their answers: %v", err)
+	}
+	if lost() != 2 {
+		t.Fatalf("%d answers lost, want 2 (the reservation's and the branch record's): the test tests nothing", lost())
+	}
+	if got := queryInt(t, openDB(t, e.register(e.newVFS(nil)), "b.db"), "SELECT count(*) FROM t"); got != 10 {
+		t.Fatalf("the branch (first commit %d) has %d rows, want 10", n, got)
+	}
 }
