@@ -20,42 +20,42 @@ import (
 // errConflict reports that another writer created the commit record first.
 var errConflict = errors.New("s3vfs: another writer committed first")
 
-// commit publishes the pending writes of f as commit f.snap.n+1: upload the
+// commit publishes the pending writes of t as commit t.Snap.N+1: upload the
 // changed blocks in parallel, then create the record conditionally. It
 // returns only once the record exists (success), or another writer's
 // record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR). What it
 // writes is planned by plan.Blocks (internal/plan); how it may be published
 // (rebased, renewed) is rules, decided before anything was released.
-func (f *file) commit(ctx context.Context, rules tx.Rules) error {
-	db, s := f.db, f.view()
+func (t *txn) commit(ctx context.Context) error {
+	db, s := t.db, t.Snap
 	v := db.vfs
 	if s.Legacy != nil {
-		return f.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
+		return t.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
 	}
 	if err := v.requireSafeStore(ctx, db.key, db.disk(), !s.Empty()); err != nil {
-		return f.fail(err, sqlite3.IOERR_WRITE)
+		return t.fail(err, sqlite3.IOERR_WRITE)
 	}
 	defer v.storeCheckSettled(ctx)
-	for _, idx := range plan.Rewrites(s, f.Writes) {
-		if _, err := f.pendingBlock(s, idx, false); err != nil {
-			return f.fail(err, sqlite3.IOERR_READ)
+	for _, idx := range plan.Rewrites(s, t.Writes) {
+		if _, err := t.pendingBlock(ctx, s, idx, false); err != nil {
+			return t.fail(err, sqlite3.IOERR_READ)
 		}
 	}
-	if same, err := f.unchanged(ctx, s); err != nil {
-		return f.fail(err, sqlite3.IOERR_READ)
+	if same, err := t.unchanged(ctx, s); err != nil {
+		return t.fail(err, sqlite3.IOERR_READ)
 	} else if same {
-		f.discard()
-		return nil
+		t.discard(ctx)
+		return t.To(tx.Published) // settled: nothing to publish
 	}
 
 	attempt := plan.Attempt{Token: newToken(), Time: commitTime(s.Time), Writer: v.opts.WriterID}
 	if v.writesPages(s) {
-		return f.commitPages(ctx, s, attempt, rules)
+		return t.commitPages(ctx, s, attempt)
 	}
-	p := plan.Blocks(db.key, s, f.Writes, attempt, v.recordTooLarge)
-	err := f.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
+	p := plan.Blocks(db.key, s, t.Writes, attempt, v.recordTooLarge)
+	err := t.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
 	if errors.Is(err, errConflict) {
-		return f.lost()
+		return t.lost()
 	}
 	return err
 }
@@ -63,9 +63,9 @@ func (f *file) commit(ctx context.Context, rules tx.Rules) error {
 // lost ends a commit another writer got in before: SQLITE_BUSY_SNAPSHOT,
 // and the head it built on is known to be old. A retry from it would lose
 // again, so the next transaction asks S3, even within its staleness bound.
-func (f *file) lost() error {
-	f.db.vfs.stats.conflicts.Add(1)
-	f.db.known.distrust()
+func (t *txn) lost() error {
+	t.db.vfs.stats.conflicts.Add(1)
+	t.db.known.distrust()
 	return sqlite3.BUSY_SNAPSHOT
 }
 
@@ -81,43 +81,47 @@ func (v *VFS) writesPages(s *format.Snapshot) bool {
 // claims that renew the transaction's early blocks (tx.Early), creates
 // the record, and settles the outcome; next is the snapshot the record
 // makes, changes the blocks it sets. A commit another writer got in before
-// returns errConflict, with f still holding its writes and every object it
+// returns errConflict, with t still holding its writes and every object it
 // uploaded (deleted when the transaction ends: a rebase keeps its early
 // blocks).
-func (f *file) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *format.Snapshot, changes map[int64]format.BlockRef) error {
-	db := f.db
+func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *format.Snapshot, changes map[int64]format.BlockRef) error {
+	db := t.db
 	v := db.vfs
-	claims := f.Early.Claims(db.key, rec.N, f.Spilled)
+	claims := t.Early.Claims(db.key, rec.N, t.Spilled)
 	renewals := make([]tx.Upload, len(claims))
 	for i, c := range claims {
 		renewals[i] = c.Upload
 	}
-	f.Early.Own(uploadNames(renewals)...) // deleted once the record names the early blocks
+	t.Early.Own(uploadNames(renewals)...) // deleted once the record names the early blocks
 	start := time.Now()
 	err := v.putAll(ctx, slices.Concat(uploads, renewals))
 	if err != nil {
-		f.Early.Own(uploadNames(uploads)...)
-		return f.fail(err, sqlite3.IOERR_WRITE)
+		t.Early.Own(uploadNames(uploads)...)
+		return t.fail(err, sqlite3.IOERR_WRITE)
 	}
 	if len(claims) > 0 {
-		if err := f.Early.Renewed(db.key, claims, start, time.Now()); err != nil {
-			f.Early.Own(uploadNames(uploads)...)
+		if err := t.Early.Renewed(db.key, claims, start, time.Now()); err != nil {
+			t.Early.Own(uploadNames(uploads)...)
 			v.stats.conflicts.Add(1)
-			return f.fail(err, sqlite3.BUSY_SNAPSHOT)
+			return t.fail(err, sqlite3.BUSY_SNAPSHOT)
 		}
 	}
 
+	if err := t.Allows(tx.Published); err != nil {
+		t.Early.Own(uploadNames(uploads)...)
+		return t.fail(err, sqlite3.IOERR_WRITE)
+	}
 	start = time.Now()
 	switch err := db.createRecord(ctx, rec); {
 	case errors.Is(err, errConflict):
-		f.Early.Own(uploadNames(uploads)...)
+		t.Early.Own(uploadNames(uploads)...)
 		return errConflict // the caller rebases, or fails with lost
 	case err != nil:
 		// The record may exist and name what this try and the
 		// transaction uploaded: the rollback that follows must not delete
 		// them as orphans.
-		f.Early.Abandon()
-		return f.fail(err, sqlite3.IOERR_WRITE)
+		t.Early.Abandon()
+		return t.fail(err, sqlite3.IOERR_WRITE)
 	}
 
 	v.stats.commits.Add(1)
@@ -127,9 +131,10 @@ func (f *file) publish(ctx context.Context, rec *format.Record, uploads []tx.Upl
 	}
 	db.known.publish(next, start)
 	db.checks.answer(db.known.newer(next), start)
-	f.snap = next
-	f.releaseEarly(ctx, changes)
-	f.discard()
+	t.Snap = next
+	_ = t.To(tx.Published) // allowed: asked before the commit point, and only t's goroutine moves t
+	t.releaseEarly(ctx, changes)
+	t.discard(ctx)
 	return nil
 }
 

@@ -22,19 +22,19 @@ import (
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attempt, rules tx.Rules) error {
-	v := f.db.vfs
+func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) error {
+	v := t.db.vfs
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
-		p, err := f.planPages(ctx, s, a)
+		p, err := t.planPages(ctx, s, a)
 		if err != nil {
-			return f.fail(err, sqlite3.IOERR_READ)
+			return t.fail(err, sqlite3.IOERR_READ)
 		}
 		// A commit over a snapshot older than one the process knows would
 		// lose: it is rebased without trying.
-		sent := f.db.known.newer(s) == s
+		sent := t.db.known.newer(s) == s
 		if sent {
-			err = f.publish(ctx, p.Rec.Header(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
+			err = t.publish(ctx, p.Rec.Header(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
 			if !errors.Is(err, errConflict) {
 				return err
 			}
@@ -43,46 +43,49 @@ func (f *file) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attem
 			lostFirst = time.Now()
 		}
 		if rebases >= maxRebases && time.Since(lostFirst) >= maxRebaseTime {
-			return f.lost()
+			return t.lost()
 		}
-		head, err := f.rebase(ctx, s, p.Rec, sent, rules)
+		head, err := t.rebase(ctx, s, p.Rec, sent)
 		if err != nil || head == nil {
 			// An error reading what the others committed leaves this
 			// commit unpublished all the same: SQLITE_BUSY, to retry.
-			return f.lost()
+			return t.lost()
+		}
+		if err := t.To(tx.Rebased); err != nil {
+			return t.fail(err, sqlite3.IOERR_WRITE)
 		}
 		v.stats.rebases.Add(1)
 		s = head
-		if f.absorb != nil {
-			if err := f.absorb(ctx, head); err != nil {
-				return f.fail(err, sqlite3.IOERR_READ)
+		if t.absorb != nil {
+			if err := t.absorb(ctx, head); err != nil {
+				return t.fail(err, sqlite3.IOERR_READ)
 			}
 		}
 		a = plan.Attempt{Token: newToken(), Time: commitTime(head.Time), Writer: a.Writer}
 	}
 }
 
-// planPages plans the commit of f's writes over s, and caches what the next
+// planPages plans the commit of t's writes over s, and caches what the next
 // reads need: the record, and the blocks it carries pages of.
-func (f *file) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) (plan.PagePlan, error) {
-	db := f.db
-	committed, err := f.committedBytes(ctx, s)
+func (t *txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) (plan.PagePlan, error) {
+	db := t.db
+	committed, err := t.committedBytes(ctx, s)
 	if err != nil {
 		return plan.PagePlan{}, err
 	}
 	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.vfs.recordSizeTooLarge}
-	p := plan.Pages(db.key, s, f.Writes, in, a)
+	p := plan.Pages(db.key, s, t.Writes, in, a)
 	if p.Next.Base.N == p.Rec.N {
 		prev, err := db.innerWhole(ctx, s.Inner)
 		if err != nil {
 			return plan.PagePlan{}, err
 		}
-		p = plan.WithInner(db.key, p, prev, f.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
+		p = plan.WithInner(db.key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().Add(format.OverlayRecordID(db.key, p.Rec.N, p.Rec.Token), p.Encoded)
 	for idx, ov := range p.Next.Overlays {
-		if buf, ok := f.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.Rec.N {
+		if buf, ok := t.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.Rec.N {
 			if data := buf[:format.BlockLen(idx, s.BlockSize, p.Rec.FileSize)]; format.Checksum(data) == ov.CRC {
 				db.cache().Add(format.OverlaidID(db.key, p.Next.Lineage, p.Next.Entry(idx)), data)
 			}
@@ -93,19 +96,19 @@ func (f *file) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt
 
 // innerPagesFor returns where the inner pages of next, the checkpoint
 // this commit writes, may come from besides the previous checkpoint's:
-// the blocks f wrote, the blocks the cache holds, and the blocks that held
+// the blocks t wrote, the blocks the cache holds, and the blocks that held
 // inner pages before and changed since, read now (in parallel; one that
 // fails to read is left out). Interior pages rarely move, but leaves
 // around them do: without the last, every checkpoint written by a writer
 // that does not hold the block would lose them.
-func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *format.InnerPages) plan.InnerSource {
-	db := f.db
+func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *format.InnerPages) plan.InnerSource {
+	db := t.db
 	block0 := committed[0]
-	if buf, ok := f.Pending[0]; ok {
+	if buf, ok := t.Pending[0]; ok {
 		block0 = buf
 	}
 	atHand := func(idx int64, id string) []byte {
-		if buf, ok := f.Pending[idx]; ok {
+		if buf, ok := t.Pending[idx]; ok {
 			return buf
 		}
 		data, _ := db.cache().Get(id)
@@ -140,13 +143,13 @@ func (f *file) innerPagesFor(ctx context.Context, s, next *format.Snapshot, comm
 }
 
 // committedBytes returns, for plan.Pages, the committed bytes of the
-// pending blocks of f that the cache holds (a block SQLite overwrote
+// pending blocks of t that the cache holds (a block SQLite overwrote
 // whole may not be there: every page of it then counts as changed), and
 // of block 0, read if need be: its header gives the page size.
-func (f *file) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
-	db := f.db
+func (t *txn) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
+	db := t.db
 	out := map[int64][]byte{}
-	for idx := range f.Pending {
+	for idx := range t.Pending {
 		if idx >= s.Blocks.Len() {
 			continue
 		}

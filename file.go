@@ -12,18 +12,20 @@ import (
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
-// file is the vfs.File of a main database. SQLite uses one file from one
-// connection at a time, so its own fields need no lock; what connections
-// share lives in database, behind database.mu.
+// file is the vfs.File of a main database: SQLite's connection to it
+// (its lock level, its URI parameters, what it keeps across transactions)
+// over the transaction it runs (txn, txn.go). SQLite uses one file from
+// one connection at a time, so its own fields need no lock; what
+// connections share lives in database, behind database.mu.
 type file struct {
-	db       *database
+	txn // the connection's transaction: idle, reading, or writing
+
 	params   params
 	readOnly bool
 	pinned   *format.Snapshot // set by commit= or asof=: the only snapshot read, forever
 	conn     *sqlite3.Conn    // set by SetDB; its interrupt context cancels requests
 
 	lock vfs.LockLevel
-	snap *format.Snapshot // pinned while lock >= SHARED
 
 	// waitingOn is the write lock (database.writes) another connection of
 	// the process held when it refused this one's, at refusedAt; 0 for
@@ -34,49 +36,13 @@ type file struct {
 	waitingOn uint64
 	refusedAt time.Time
 
-	tx.Writes // the writes not yet committed, over snap (internal/tx)
-
 	// committed is set once a commit was published under the current write
 	// lock. SQLite releases the lock right after a commit, except in
 	// locking_mode=EXCLUSIVE or to undo a transaction over several
 	// databases: a write before the release is refused (settings.go).
 	committed bool
 
-	// failed is the error of this transaction's commit that failed (refused,
-	// lost to another writer, or of unknown outcome). Until the transaction
-	// ends, every later commit attempt fails with it: nothing of a failed
-	// transaction may be published, not even by the Sync that ends SQLite's
-	// rollback of it (which skips restoring pages when the super-journal of
-	// a transaction over several databases is gone already).
-	failed error
-
-	// cause is the last I/O error this transaction handed to SQLite. The
-	// connection reports the system error of the last VFS call, and SQLite
-	// unlocks after a failure, which would clear it; Unlock keeps it (see
-	// keepCause) so the application's error carries the S3 cause.
-	cause error
-
 	ra readAhead // sequential read detection and its fetches
-
-	reads tx.ReadSet // what SQLite read on its snapshot, for a rebase (internal/tx, readset.go)
-
-	chain chainMember // this writer's place among its process's writers (groupcommit.go)
-
-	// theirs is the bytes the other writers' commits changed that this
-	// transaction's commit was rebased over (rebase.go).
-	theirs tx.ByteSet
-
-	// absorb, set on the file that publishes a batch of queued
-	// transactions, takes the transactions queued behind the batch into
-	// it each time it is rebased (groupcommit.go, absorbQueued).
-	absorb func(ctx context.Context, head *format.Snapshot) error
-
-	// header remembers whether the block 0 object ref holds a plain SQLite
-	// header (see encrypted).
-	header struct {
-		known, encrypted bool
-		ref              format.BlockRef
-	}
 }
 
 var (
@@ -110,8 +76,8 @@ func (f *file) SetDB(db any) {
 // view returns the snapshot reads are served from: the pinned one, or the
 // newest known when SQLite reads without a lock.
 func (f *file) view() *format.Snapshot {
-	if f.snap != nil {
-		return f.snap
+	if f.Snap != nil {
+		return f.Snap
 	}
 	if f.pinned != nil {
 		return f.pinned
@@ -136,7 +102,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	if size := f.Writes.Size(s.Size); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
 		f.noteRead(s, off/s.BlockSize, (min(off+int64(len(b)), size)-1)/s.BlockSize)
 	}
-	if f.snap != nil && len(b) > 0 {
+	if f.Snap != nil && len(b) > 0 {
 		f.noteReadSet(s, off, off+int64(len(b)))
 	}
 	n, err := f.Writes.ReadAt(s.BlockSize, s.Size, b, off,
@@ -150,7 +116,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 		}
 		return n, f.fail(err, sqlite3.IOERR_READ)
 	}
-	if _, own := f.Pending[0]; !own && f.Spilled[0].IsHole() && f.chain.epoch != 0 && !f.encrypted() {
+	if _, own := f.Pending[0]; !own && f.Spilled[0].IsHole() && f.chain.epoch != 0 && !f.encrypted(f.ctx()) {
 		f.chain.serveCounter(b[:n], off)
 	}
 	return n, err
@@ -204,7 +170,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		idx := pos / bs
 		within := pos - idx*bs
 		take := min(int64(len(b)-n), bs-within)
-		buf, err := f.pendingBlock(s, idx, within == 0 && take == bs)
+		buf, err := f.pendingBlock(f.ctx(), s, idx, within == 0 && take == bs)
 		if err != nil {
 			return n, f.fail(err, sqlite3.IOERR_WRITE)
 		}
@@ -223,24 +189,24 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 
 // pendingBlock returns the writable copy of block idx, reading its
 // committed bytes first unless the caller overwrites all of it.
-func (f *file) pendingBlock(s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
-	if buf, ok := f.Pending[idx]; ok {
+func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
+	if buf, ok := t.Pending[idx]; ok {
 		return buf, nil
 	}
-	if ref, ok := f.Spilled[idx]; ok {
-		return f.unspill(f.ctx(), idx, ref, s.BlockSize, !whole)
+	if ref, ok := t.Spilled[idx]; ok {
+		return t.unspill(ctx, idx, ref, s.BlockSize, !whole)
 	}
 	buf := make([]byte, s.BlockSize)
 	if !whole {
-		if live := format.BlockLen(idx, s.BlockSize, f.Writes.Live(s.Size)); live > 0 {
-			data, ok := f.Under[idx]
+		if live := format.BlockLen(idx, s.BlockSize, t.Writes.Live(s.Size)); live > 0 {
+			data, ok := t.Under[idx]
 			if !ok {
 				var err error
-				if data, err = f.db.readBlock(f.ctx(), s, idx); err != nil {
+				if data, err = t.db.readBlock(ctx, s, idx); err != nil {
 					return nil, err
 				}
 			}
-			if err := f.db.checkBlockLen(s, idx, data, live); err != nil {
+			if err := t.db.checkBlockLen(s, idx, data, live); err != nil {
 				return nil, err
 			}
 			copy(buf, data[:live])
@@ -249,7 +215,7 @@ func (f *file) pendingBlock(s *format.Snapshot, idx int64, whole bool) ([]byte, 
 			}
 		}
 	}
-	f.Pending[idx] = buf
+	t.Pending[idx] = buf
 	return buf, nil
 }
 
@@ -284,13 +250,13 @@ func (f *file) Size() (int64, error) {
 func (f *file) SizeHint(size int64) error { return nil }
 
 // discard drops uncommitted writes.
-func (f *file) discard() {
-	f.releaseEarly(f.ctx(), nil)
-	f.Early = tx.Early{}
-	clear(f.Pending)
-	f.Dirty = false
-	f.PendingSize = 0
-	f.Written = nil
+func (t *txn) discard(ctx context.Context) {
+	t.releaseEarly(ctx, nil)
+	t.Early = tx.Early{}
+	clear(t.Pending)
+	t.Dirty = false
+	t.PendingSize = 0
+	t.Written = nil
 }
 
 // Sync publishes writes made outside a batch (journal mode OFF, a
@@ -320,7 +286,7 @@ func (f *file) CommitAtomicWrite() error { return nil }
 
 // RollbackAtomicWrite implements [vfs.FileBatchAtomicWrite].
 func (f *file) RollbackAtomicWrite() error {
-	f.discard()
+	f.discard(f.ctx())
 	return f.keepCause()
 }
 
@@ -338,7 +304,7 @@ func (f *file) CommitPhaseTwo() error {
 	if f.chain.joined && !f.retakeLock() {
 		// The write lock went to the next writer at the commit: a trim
 		// published now could cut what it adds. Dropped.
-		f.discard()
+		f.discard(f.ctx())
 		return nil
 	}
 	// SQLite truncates the file after a commit that left it longer than
@@ -349,7 +315,8 @@ func (f *file) CommitPhaseTwo() error {
 	// a trim that loses a race is dropped rather than failing a COMMIT
 	// whose transaction is already published.
 	if err := f.commitPending(""); err != nil {
-		f.failed, f.cause = nil, nil
+		f.Err, f.cause = nil, nil
+		f.To(tx.Idle) // the trim is dropped; the commit before it stands
 	}
 	return nil
 }
@@ -357,27 +324,29 @@ func (f *file) CommitPhaseTwo() error {
 // commitPending publishes the pending writes, if any. super is the
 // super-journal SQLite named (SyncSuper), or "".
 func (f *file) commitPending(super string) error {
-	if f.failed != nil {
-		return f.failed
+	if f.Err != nil {
+		return f.Err
 	}
 	if !f.Dirty {
 		return nil
 	}
-	f.theirs = nil
-	// Decided before anything of the transaction is released.
-	rules := f.Writes.RulesFor(f.Writes.CommittedSize(f.snap.Size))
-	err := f.checkCommittable(super)
+	f.Theirs = nil
+	// Its rules are decided before anything of the transaction is released.
+	err := f.Queue(f.Writes.CommittedSize(f.Snap.Size))
+	if err == nil {
+		err = f.checkCommittable(super)
+	}
 	switch {
 	case err != nil:
 		err = f.fail(err, sqlite3.IOERR_WRITE)
 	case f.chain.joined:
-		err = f.commitInChain(f.ctx(), rules)
+		err = f.commitInChain(f.ctx())
 	default:
-		err = f.commit(f.ctx(), rules)
+		err = f.commit(f.ctx())
 	}
 	if err != nil {
-		f.failed = err
-		f.discard()
+		f.Fail(err)
+		f.discard(f.ctx())
 		return err
 	}
 	f.committed = true
@@ -386,8 +355,8 @@ func (f *file) commitPending(super string) error {
 
 // fail records err as the cause of the transaction's failure and returns
 // it as the I/O error code to hand SQLite.
-func (f *file) fail(err error, code sqlite3.ExtendedErrorCode) error {
-	f.cause = err
+func (t *txn) fail(err error, code sqlite3.ExtendedErrorCode) error {
+	t.cause = err
 	return vfs.SystemError(err, code)
 }
 
@@ -423,7 +392,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 				return f.fail(err, sqlite3.IOERR_LOCK)
 			}
 		}
-		f.snap = s
+		f.Snap = s
 		f.lock = vfs.LOCK_SHARED
 	}
 	if lock == vfs.LOCK_SHARED {
@@ -432,7 +401,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	if f.readOnly {
 		return sqlite3.READONLY
 	}
-	if f.snap.Legacy != nil {
+	if f.Snap.Legacy != nil {
 		return f.fail(errLegacyReadOnly(f.db), sqlite3.IOERR_LOCK)
 	}
 	if f.lock == vfs.LOCK_SHARED {
@@ -440,7 +409,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 			return err
 		}
 		// The commit waits for the store's self-test; run it meanwhile.
-		db.vfs.startStoreCheck(db.key, db.disk(), !f.snap.Empty())
+		db.vfs.startStoreCheck(db.key, db.disk(), !f.Snap.Empty())
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock
@@ -453,8 +422,8 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 // queued now are published is waited for.
 func (f *file) takeWriteLock() error {
 	db := f.db
-	format2 := db.vfs.writesPages(f.snap)
-	chained := format2 && !f.encrypted() // before the lock: it may read block 0
+	format2 := db.vfs.writesPages(f.Snap)
+	chained := format2 && !f.encrypted(f.ctx()) // before the lock: it may read block 0
 	for {
 		db.mu.Lock()
 		if db.writer != nil && db.writer != f {
@@ -462,7 +431,7 @@ func (f *file) takeWriteLock() error {
 			db.mu.Unlock()
 			return sqlite3.BUSY
 		}
-		if head, _ := db.known.get(); head != nil && head.N != f.snap.N && !format2 {
+		if head, _ := db.known.get(); head != nil && head.N != f.Snap.N && !format2 {
 			// Another connection of this process committed after our
 			// snapshot was taken: the commit would lose the race for its
 			// record. In format version 2 it may be rebased (rebase.go):
@@ -471,7 +440,7 @@ func (f *file) takeWriteLock() error {
 			return sqlite3.BUSY_SNAPSHOT
 		}
 		if chained {
-			ok, wait := db.chain.join(f)
+			ok, wait := db.chain.join(&f.txn)
 			if !ok {
 				db.mu.Unlock()
 				if wait == nil {
@@ -529,8 +498,9 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
 		err = f.leaveChain()
 		// Anything not committed by now was rolled back.
-		f.discard()
-		f.failed = nil
+		f.discard(f.ctx())
+		f.Err = nil
+		f.To(tx.Idle)
 		f.committed = false
 		f.noteWriter(false)
 		f.db.mu.Lock()
@@ -540,7 +510,7 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 		f.db.mu.Unlock()
 	}
 	if lock == vfs.LOCK_NONE {
-		f.snap = nil
+		f.Snap = nil
 	}
 	f.lock = lock
 	if err != nil {
@@ -568,7 +538,7 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 		vfs.IOCAP_SEQUENTIAL |
 		vfs.IOCAP_POWERSAFE_OVERWRITE |
 		vfs.IOCAP_SUBPAGE_READ
-	if !f.encrypted() {
+	if !f.encrypted(f.ctx()) {
 		caps |= vfs.IOCAP_BATCH_ATOMIC
 	}
 	return caps
@@ -582,30 +552,30 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // giving up batch atomic writes for a plain header is only slower, while
 // offering them for ciphertext would leave other connections' page
 // caches stale. The next call reads block 0 again.
-func (f *file) encrypted() bool {
-	s, _ := f.db.known.get()
+func (t *txn) encrypted(ctx context.Context) bool {
+	s, _ := t.db.known.get()
 	if s == nil || s.Size < 100 {
 		return false
 	}
 	// SQLite asks for the device characteristics several times a
 	// transaction: look at block 0 once per version of it, not per call.
 	ref := s.Blocks.Get(0)
-	if f.header.known && f.header.ref == ref {
-		return f.header.encrypted
+	if t.header.known && t.header.ref == ref {
+		return t.header.encrypted
 	}
-	b0, err := f.db.readBlock(f.ctx(), s, 0)
+	b0, err := t.db.readBlock(ctx, s, 0)
 	if err != nil {
 		return true
 	}
-	f.header.known, f.header.ref, f.header.encrypted = true, ref, !format.PlainHeader(b0)
-	return f.header.encrypted
+	t.header.known, t.header.ref, t.header.encrypted = true, ref, !format.PlainHeader(b0)
+	return t.header.encrypted
 }
 
 // noteReadSet adds [off, end) to the read set of f on snapshot s,
 // starting a new set when s is not the snapshot of the last one.
 func (f *file) noteReadSet(s *format.Snapshot, off, end int64) {
-	if f.reads.N != s.N || f.reads.Token != s.Token {
-		f.reads = tx.ReadSet{N: s.N, Token: s.Token}
+	if f.Reads.N != s.N || f.Reads.Token != s.Token {
+		f.Reads = tx.ReadSet{N: s.N, Token: s.Token}
 	}
-	f.reads.Bytes = f.reads.Bytes.Add(off, end)
+	f.Reads.Bytes = f.Reads.Bytes.Add(off, end)
 }

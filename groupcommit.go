@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
@@ -34,7 +33,7 @@ import (
 // are the files that joined it (at RESERVED) and have not released the
 // lock since. Its fields are guarded by database.mu.
 type writeChain struct {
-	members []*file
+	members []*txn
 	base    *format.Snapshot // the committed snapshot the members' views build on; nil when members == 0
 
 	// The queued transactions, oldest first, and last, the newest queued
@@ -128,9 +127,9 @@ func (m *chainMember) stale() tx.ByteSet {
 // staleIn returns the bytes block idx (of bs bytes) of m's writes may
 // lack: those of the block it took from spec, and all those taken in
 // since it joined.
-func (m *chainMember) staleIn(f *file, idx, bs int64) tx.ByteSet {
+func (m *chainMember) staleIn(t *txn, idx, bs int64) tx.ByteSet {
 	var out tx.ByteSet
-	if _, fromSpec := f.Under[idx]; fromSpec {
+	if _, fromSpec := t.Under[idx]; fromSpec {
 		out = m.staleAtJoin[idx].Union(nil)
 	}
 	for _, r := range m.carried {
@@ -143,10 +142,9 @@ func (m *chainMember) staleIn(f *file, idx, bs int64) tx.ByteSet {
 
 // queuedCommit is one transaction waiting in a chain to be published.
 type queuedCommit struct {
-	f       *file      // its writes are f's pending blocks, untouched until done
+	t       *txn       // its writes are t's pending blocks, untouched until done
 	changed tx.ByteSet // the bytes it changed over its view
-	rules   tx.Rules   // how it may be published, decided when it was queued
-	alone   bool       // published by itself: rules.Alone
+	alone   bool       // published by itself: t.Rules.Alone, decided when it was queued
 
 	lastOfBatch bool // set with done: it came last in the batch published
 
@@ -181,8 +179,8 @@ var errChainFailed = errors.New("s3vfs: a transaction this one ran after failed 
 // history), or when the chain failed. A snapshot newer than base while
 // transactions are queued (other processes committed since base) waits
 // for them: once they are published, base is newer than it.
-func (c *writeChain) join(f *file) (bool, chan struct{}) {
-	s := f.snap
+func (c *writeChain) join(t *txn) (bool, chan struct{}) {
+	s := t.Snap
 	if len(c.members) == 0 {
 		*c = writeChain{}
 		c.base = s
@@ -209,19 +207,19 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 	if c.last != nil {
 		since = since.Union(c.specChanged)
 	}
-	if since.Overlaps(0, 100) || since.OverlapsAny(f.reads.Bytes) {
+	if since.Overlaps(0, 100) || since.OverlapsAny(t.Reads.Bytes) {
 		return false, nil
 	}
-	if f.snap != c.base {
-		f.snap = c.base
-		f.reads.N, f.reads.Token = c.base.N, c.base.Token // checked against base at the commit
+	if t.Snap != c.base {
+		t.Snap = c.base
+		t.Reads.N, t.Reads.Token = c.base.N, c.base.Token // checked against base at the commit
 	}
 	if c.last != nil {
-		f.Under, f.UnderSize = c.spec, c.specSize
-		f.chain.staleAtJoin = c.specStale
+		t.Under, t.UnderSize = c.spec, c.specSize
+		t.chain.staleAtJoin = c.specStale
 	}
-	c.members = append(c.members, f)
-	f.chain.joined, f.chain.after, f.chain.seen = true, c.last, s.N
+	c.members = append(c.members, t)
+	t.chain.joined, t.chain.after, t.chain.seen = true, c.last, s.N
 	return true, nil
 }
 
@@ -229,9 +227,9 @@ func (c *writeChain) join(f *file) (bool, chan struct{}) {
 // and returns once they are published (nil) or failed: when f is first in
 // the queue and no batch is being published, its goroutine publishes the
 // batch it heads, else it waits its turn.
-func (f *file) commitInChain(ctx context.Context, rules tx.Rules) error {
+func (f *file) commitInChain(ctx context.Context) error {
 	db := f.db
-	q := &queuedCommit{f: f, rules: rules, alone: rules.Alone, lead: make(chan struct{}), done: make(chan struct{})}
+	q := &queuedCommit{t: &f.txn, alone: f.Rules.Alone, lead: make(chan struct{}), done: make(chan struct{})}
 	if !q.alone {
 		q.changed = f.changedOverView()
 	}
@@ -269,8 +267,11 @@ func (f *file) commitInChain(ctx context.Context, rules tx.Rules) error {
 		return q.err
 	}
 	if !q.alone {
-		f.snap = q.head
-		f.discard()
+		// Published in its batch's record, the snapshot it made the
+		// batch's. Queued until now (nothing else moves it), it may be.
+		_ = f.To(tx.Published)
+		f.Snap = q.head
+		f.discard(f.ctx())
 	}
 	// The transactions ahead are in the snapshot now: the view over them,
 	// and what it lacked, are done with.
@@ -292,7 +293,7 @@ func (f *file) retakeLock() bool {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	c := &db.chain
-	if !f.chain.lastOfBatch || db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.N != f.snap.N || c.base.Token != f.snap.Token {
+	if !f.chain.lastOfBatch || db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.N != f.Snap.N || c.base.Token != f.Snap.Token {
 		return false
 	}
 	db.writer = f
@@ -302,63 +303,63 @@ func (f *file) retakeLock() bool {
 // addToSpec adds the writes of q, queued last, to the chain's spec, which
 // the caller made its own (views share the maps they saw).
 func (c *writeChain) addToSpec(q *queuedCommit) {
-	f := q.f
+	t := q.t
 	if c.spec == nil {
 		c.spec, c.specStale = map[int64][]byte{}, map[int64]tx.ByteSet{}
 	}
-	for idx, buf := range f.Pending {
+	for idx, buf := range t.Pending {
 		c.spec[idx] = buf
-		c.specStale[idx] = f.chain.staleIn(f, idx, f.snap.BlockSize)
+		c.specStale[idx] = t.chain.staleIn(t, idx, t.Snap.BlockSize)
 		if len(c.specStale[idx]) == 0 {
 			delete(c.specStale, idx)
 		}
 	}
-	c.specSize = f.PendingSize
+	c.specSize = t.PendingSize
 	c.specChanged = c.specChanged.Union(q.changed)
 }
 
-// changedOverView returns the bytes of the pages f's writes changed over
+// changedOverView returns the bytes of the pages t's writes changed over
 // its view (a block whose bytes before are not at hand counts whole).
-func (f *file) changedOverView() tx.ByteSet {
-	s := f.snap
+func (t *txn) changedOverView() tx.ByteSet {
+	s := t.Snap
 	bs := s.BlockSize
-	before := f.committedBefore
-	block0 := f.Pending[0]
+	before := t.committedBefore
+	block0 := t.Pending[0]
 	if block0 == nil {
 		block0 = before(0)
 	}
 	unit := plan.PageUnit(bs, block0)
-	live := f.Writes.Live(s.Size)
+	live := t.Writes.Live(s.Size)
 	var out tx.ByteSet
-	for idx, buf := range f.Pending {
-		data := buf[:format.BlockLen(idx, bs, f.PendingSize)]
+	for idx, buf := range t.Pending {
+		data := buf[:format.BlockLen(idx, bs, t.PendingSize)]
 		for _, r := range plan.ChangedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
 			out = out.Add(r.First*unit, (r.First+r.N)*unit)
 		}
 	}
-	if f.PendingSize != f.Writes.CommittedSize(s.Size) {
+	if t.PendingSize != t.Writes.CommittedSize(s.Size) {
 		out = out.Add(0, 100) // the size in the header
 	}
 	return out
 }
 
-// committedBefore returns the bytes of block idx in f's view before its
+// committedBefore returns the bytes of block idx in t's view before its
 // writes, when they are at hand: those of the transactions queued ahead
 // of it (under), else those of its snapshot the cache holds (zeros for a
 // hole); nil when not at hand, or past the snapshot's end.
-func (f *file) committedBefore(idx int64) []byte {
-	s := f.snap
-	if buf, ok := f.Under[idx]; ok {
+func (t *txn) committedBefore(idx int64) []byte {
+	s := t.Snap
+	if buf, ok := t.Under[idx]; ok {
 		return buf
 	}
 	if idx >= s.Blocks.Len() {
 		return nil
 	}
-	name, ok := s.BlockID(f.db.key, idx)
+	name, ok := s.BlockID(t.db.key, idx)
 	if !ok {
 		return make([]byte, format.BlockLen(idx, s.BlockSize, s.Size))
 	}
-	data, _ := f.db.cache().Get(name)
+	data, _ := t.db.cache().Get(name)
 	return data
 }
 
@@ -383,7 +384,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	base, failed := c.base, c.failed
 	var carried tx.ByteSet
 	for _, q := range batch {
-		carried = carried.Union(q.f.chain.stale())
+		carried = carried.Union(q.t.chain.stale())
 	}
 	db.mu.Unlock()
 
@@ -494,7 +495,7 @@ func (c *writeChain) endBatch(batch []*queuedCommit, head *format.Snapshot, err,
 	for i, q := range batch {
 		q.head, q.lastOfBatch = head, i == len(batch)-1
 		if err != nil {
-			q.err = q.f.chainError(err, cause, i == 0 && !errors.Is(err, errChainFailed))
+			q.err = q.t.chainError(err, cause, i == 0 && !errors.Is(err, errChainFailed))
 		}
 		close(q.done)
 	}
@@ -505,19 +506,19 @@ func (c *writeChain) endBatch(batch []*queuedCommit, head *format.Snapshot, err,
 	}
 }
 
-// chainError returns the error f's commit ends with when its batch failed
+// chainError returns the error t's commit ends with when its batch failed
 // with err (its cause, the S3 error, is cause): SQLITE_BUSY for a lost
 // race or a failed transaction ahead, else err as the batch's publisher
 // got it. counted says whether the publisher counted the conflict.
-func (f *file) chainError(err, cause error, counted bool) error {
+func (t *txn) chainError(err, cause error, counted bool) error {
 	if errors.Is(err, errChainFailed) || errors.Is(err, sqlite3.BUSY_SNAPSHOT) {
 		if !counted {
-			f.db.vfs.stats.conflicts.Add(1)
+			t.db.vfs.stats.conflicts.Add(1)
 		}
-		f.db.known.distrust()
+		t.db.known.distrust()
 		return sqlite3.BUSY_SNAPSHOT
 	}
-	f.cause = cause
+	t.cause = cause
 	return err
 }
 
@@ -526,20 +527,20 @@ func (f *file) chainError(err, cause error, counted bool) error {
 // published before it: base itself, unless base took in commits of other
 // processes it read over. Blocks it uploaded early carry the commit number
 // after the base it joined, which the transactions ahead may have taken:
-// its commit renews them (q.rules.Renew) before its record is created.
+// its commit renews them (q.t.Rules.Renew) before its record is created.
 func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, error, error) {
-	f := q.f
+	t := q.t
 	if len(carried) > 0 {
 		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
-	f.snap = base
-	f.reads.N, f.reads.Token = base.N, base.Token
-	f.Under = nil
-	f.theirs = nil
-	if err := f.commit(ctx, q.rules); err != nil {
-		return nil, nil, err, f.cause
+	t.Snap = base
+	t.Reads.N, t.Reads.Token = base.N, base.Token
+	t.Under = nil
+	t.Theirs = nil
+	if err := t.commit(ctx); err != nil {
+		return nil, nil, err, t.cause
 	}
-	return f.snap, f.theirs, nil, nil
+	return t.Snap, t.Theirs, nil, nil
 }
 
 // publishMerged publishes the transactions of batch, which may be merged,
@@ -549,14 +550,12 @@ func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *for
 // in the transactions queued behind it that may join it (absorbQueued),
 // and returns them: they are published with it.
 func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, []*queuedCommit, error, error) {
-	first := batch[0].f
-	m := &file{db: db, params: first.params, conn: nil, lock: vfs.LOCK_EXCLUSIVE, snap: base}
-	m.Writes = tx.Writes{Pending: map[int64][]byte{}, Dirty: true, Floor: base.Size}
-	m.reads = tx.ReadSet{N: base.N, Token: base.Token}
-	for _, q := range batch {
-		m.merge(q.f)
+	members := make([]*tx.Tx, len(batch))
+	for i, q := range batch {
+		members[i] = &q.t.Tx
 	}
-	if carried.Overlaps(0, 100) || carried.OverlapsAny(m.reads.Bytes) || carried.OverlapsAny(m.Written) {
+	m := &txn{db: db, Tx: *tx.Merge(base, members...)}
+	if carried.Overlaps(0, 100) || carried.OverlapsAny(m.Reads.Bytes) || carried.OverlapsAny(m.Written) {
 		db.vfs.stats.conflicts.Add(1)
 		return nil, nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
@@ -569,26 +568,14 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 		absorbed = append(absorbed, qs...)
 		return err
 	}
-	if err := m.commit(ctx, m.Writes.RulesFor(base.Size)); err != nil {
+	if err := m.Queue(base.Size); err != nil {
+		return nil, nil, nil, err, nil
+	}
+	if err := m.commit(ctx); err != nil {
 		m.releaseEarly(ctx, nil) // what its tries that lost uploaded (none after an unknown outcome)
 		return nil, nil, absorbed, err, m.cause
 	}
-	return m.snap, m.theirs, absorbed, nil, nil
-}
-
-// merge adds the writes of f, a transaction queued after those m holds
-// (its blocks hold theirs too: newest wins), to m, with its read set.
-func (m *file) merge(f *file) {
-	for idx, buf := range f.Pending {
-		m.Pending[idx] = append([]byte(nil), buf...)
-	}
-	m.PendingSize = f.PendingSize
-	for _, r := range f.reads.Bytes {
-		m.reads.Bytes = m.reads.Bytes.Add(r.Start, r.End)
-	}
-	for _, r := range f.Written {
-		m.Written = m.Written.Add(r.Start, r.End)
-	}
+	return m.Snap, m.Theirs, absorbed, nil, nil
 }
 
 // absorbQueued takes into m, the batch being published, which was just
@@ -600,22 +587,22 @@ func (m *file) merge(f *file) {
 // batch took in from other processes since base (m.theirs) or one its own
 // view lacked (its stale bytes), nor are those bytes any the batch read or
 // wrote; head's bytes are then taken there, as for any rebase.
-func (db *database) absorbQueued(ctx context.Context, m *file, head *format.Snapshot) ([]*queuedCommit, error) {
+func (db *database) absorbQueued(ctx context.Context, m *txn, head *format.Snapshot) ([]*queuedCommit, error) {
 	db.mu.Lock()
 	c := &db.chain
 	var take []*queuedCommit
-	lack := m.theirs.Union(nil)
+	lack := m.Theirs.Union(nil)
 	// What the batch and those taken so far read and wrote.
-	reads, written := m.reads.Bytes.Union(nil), m.Written.Union(nil)
+	reads, written := m.Reads.Bytes.Union(nil), m.Written.Union(nil)
 	for _, q := range c.queue {
-		stale := q.f.chain.stale().Union(m.theirs)
-		if q.alone || stale.Overlaps(0, 100) || stale.OverlapsAny(q.f.reads.Bytes) || stale.OverlapsAny(q.f.Written) ||
+		stale := q.t.chain.stale().Union(m.Theirs)
+		if q.alone || stale.Overlaps(0, 100) || stale.OverlapsAny(q.t.Reads.Bytes) || stale.OverlapsAny(q.t.Written) ||
 			stale.OverlapsAny(reads) || stale.OverlapsAny(written) {
 			break
 		}
 		take = append(take, q)
 		lack = lack.Union(stale)
-		reads, written = reads.Union(q.f.reads.Bytes), written.Union(q.f.Written)
+		reads, written = reads.Union(q.t.Reads.Bytes), written.Union(q.t.Written)
 	}
 	c.queue = c.queue[len(take):]
 	db.mu.Unlock()
@@ -623,7 +610,7 @@ func (db *database) absorbQueued(ctx context.Context, m *file, head *format.Snap
 		return nil, nil
 	}
 	for _, q := range take {
-		m.merge(q.f)
+		m.Absorb(&q.t.Tx)
 	}
 	return take, m.applyTheirs(ctx, head, lack)
 }
@@ -640,7 +627,7 @@ func (f *file) leaveChain() error {
 	}
 	db := f.db
 	var err error
-	if after := f.chain.after; after != nil && f.chain.ending && !f.committed && f.failed == nil {
+	if after := f.chain.after; after != nil && f.chain.ending && !f.committed && f.Err == nil {
 		<-after.done
 		db.mu.Lock()
 		carried := f.chain.stale()
@@ -648,7 +635,7 @@ func (f *file) leaveChain() error {
 		// Its place in the serial order is right after them: they must
 		// come after every commit it saw, and what they took in from other
 		// processes must not be what it read without.
-		if after.err != nil || after.head.N < f.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(f.reads.Bytes) {
+		if after.err != nil || after.head.N < f.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(f.Reads.Bytes) {
 			err = f.lost()
 		}
 	}
@@ -659,7 +646,7 @@ func (f *file) leaveChain() error {
 	}
 	db.mu.Lock()
 	c := &db.chain
-	c.members = slices.DeleteFunc(c.members, func(m *file) bool { return m == f })
+	c.members = slices.DeleteFunc(c.members, func(m *txn) bool { return m == &f.txn })
 	if len(c.members) == 0 {
 		*c = writeChain{}
 	}

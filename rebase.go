@@ -48,14 +48,14 @@ const (
 	rebaseProbe = 2
 )
 
-// rebase returns the newest head, with f's pending blocks rewritten to be
-// its bytes overlaid with the pages f wrote, when the transaction of f,
+// rebase returns the newest head, with t's pending blocks rewritten to be
+// its bytes overlaid with the pages t wrote, when the transaction of t,
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (f *file) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record2, sent bool, rules tx.Rules) (*format.Snapshot, error) {
-	db := f.db
-	if !rules.Rebase || !f.readAllOn(s) {
+func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record2, sent bool) (*format.Snapshot, error) {
+	db := t.db
+	if !t.Rules.Rebase || !t.readAllOn(s) {
 		return nil, nil
 	}
 	recs, newestAt, err := db.recordsAfter(ctx, s.N, sent)
@@ -73,7 +73,7 @@ func (f *file) rebase(ctx context.Context, s *format.Snapshot, rec *format.Recor
 		}
 	}
 	ours := tx.PagesAsBytes(rec.Changed, rec.Unit)
-	if theirs.Overlaps(0, 100) || theirs.OverlapsAny(f.reads.Bytes) || theirs.OverlapsAny(ours) {
+	if theirs.Overlaps(0, 100) || theirs.OverlapsAny(t.Reads.Bytes) || theirs.OverlapsAny(ours) {
 		return nil, nil
 	}
 	head, err := db.build(ctx, recs[len(recs)-1], s)
@@ -85,19 +85,19 @@ func (f *file) rebase(ctx context.Context, s *format.Snapshot, rec *format.Recor
 	if !newestAt.IsZero() {
 		db.known.publish(head, newestAt)
 	}
-	if err := f.applyTheirs(ctx, head, theirs); err != nil {
+	if err := t.applyTheirs(ctx, head, theirs); err != nil {
 		return nil, err
 	}
-	f.reads.N, f.reads.Token = head.N, head.Token // what it read is the same on head
-	f.theirs = f.theirs.Union(theirs)
+	t.Reads.N, t.Reads.Token = head.N, head.Token // what it read is the same on head
+	t.Theirs = t.Theirs.Union(theirs)
 	return head, nil
 }
 
-// readAllOn reports whether every read of the transaction of f is known
+// readAllOn reports whether every read of the transaction of t is known
 // to be on s (not so for a connection that read nothing yet, or a
 // snapshot of the Python layout, which has no records to rebase over).
-func (f *file) readAllOn(s *format.Snapshot) bool {
-	return f.reads.N == s.N && f.reads.Token == s.Token && s.Legacy == nil
+func (t *txn) readAllOn(s *format.Snapshot) bool {
+	return t.Reads.N == s.N && t.Reads.Token == s.Token && s.Legacy == nil
 }
 
 // recordsAfter returns the records after commit n, oldest first, for a
@@ -188,31 +188,31 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 	return nil, time.Time{}, nil
 }
 
-// applyTheirs rewrites the blocks of f that hold bytes of theirs with
+// applyTheirs rewrites the blocks of t that hold bytes of theirs with
 // head's bytes there: the pages the other commits changed, none of which
-// f read or wrote. A block uploaded early is brought back into memory
+// t read or wrote. A block uploaded early is brought back into memory
 // first.
-func (f *file) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.ByteSet) error {
+func (t *txn) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.ByteSet) error {
 	bs := head.BlockSize
-	for idx, ref := range f.Spilled {
+	for idx, ref := range t.Spilled {
 		// Uploaded early with the bytes before theirs: back into memory,
 		// to be changed, and uploaded or carried again.
 		if theirs.Overlaps(idx*bs, (idx+1)*bs) {
-			if _, err := f.unspill(ctx, idx, ref, bs, true); err != nil {
+			if _, err := t.unspill(ctx, idx, ref, bs, true); err != nil {
 				return err
 			}
 		}
 	}
-	for idx, buf := range f.Pending {
+	for idx, buf := range t.Pending {
 		start, end := idx*bs, idx*bs+format.BlockLen(idx, bs, head.Size)
 		if !theirs.Overlaps(start, end) {
 			continue
 		}
-		data, err := f.db.readBlock(ctx, head, idx)
+		data, err := t.db.readBlock(ctx, head, idx)
 		if err != nil {
 			return err
 		}
-		if err := f.db.checkBlockLen(head, idx, data, end-start); err != nil {
+		if err := t.db.checkBlockLen(head, idx, data, end-start); err != nil {
 			return err
 		}
 		for _, r := range theirs {

@@ -403,7 +403,7 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 		v.release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	f := &file{db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
+	f := &file{txn: txn{db: db}, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
 	if f.readOnly {
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE

@@ -22,10 +22,10 @@ import (
 // best-effort (and by garbage collection otherwise). This bounds the memory
 // of a transaction of any size.
 
-// spill uploads the full pending blocks of f and drops them from memory.
-func (f *file) spill(ctx context.Context) error {
-	s := f.view()
-	v := f.db.vfs
+// spill uploads the full pending blocks of t and drops them from memory.
+func (t *txn) spill(ctx context.Context) error {
+	s := t.Snap
+	v := t.db.vfs
 	bs, start := s.BlockSize, time.Now()
 	type early struct {
 		idx  int64
@@ -33,70 +33,70 @@ func (f *file) spill(ctx context.Context) error {
 		data []byte
 	}
 	var ups []early
-	for idx, buf := range f.Pending {
-		if (idx+1)*bs > f.PendingSize {
+	for idx, buf := range t.Pending {
+		if (idx+1)*bs > t.PendingSize {
 			continue // the partial last block stays in memory
 		}
-		token := f.Early.TokenFor(idx, s.N+1, start, newToken)
-		ups = append(ups, early{idx, format.BlockRef{Commit: f.Early.Commit, Token: token, CRC: format.Checksum(buf)}, buf})
+		token := t.Early.TokenFor(idx, s.N+1, start, newToken)
+		ups = append(ups, early{idx, format.BlockRef{Commit: t.Early.Commit, Token: token, CRC: format.Checksum(buf)}, buf})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range ups {
-		name := format.BlockName(f.db.key, u.idx, u.ref)
-		f.Early.Own(name)
+		name := format.BlockName(t.db.key, u.idx, u.ref)
+		t.Early.Own(name)
 		g.Go(func() error { return v.store.Put(gctx, name, u.data) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	v.stats.earlyBlocks.Add(int64(len(ups)))
-	if f.Spilled == nil {
-		f.Spilled, f.SpilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
+	if t.Spilled == nil {
+		t.Spilled, t.SpilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
 	for _, u := range ups {
-		f.db.cache().Add(format.BlockName(f.db.key, u.idx, u.ref), u.data)
-		f.Spilled[u.idx] = u.ref
-		if pages, ok := f.changedInBlock(u.idx, u.data); ok {
-			f.SpilledPages[u.idx] = pages
+		t.db.cache().Add(format.BlockName(t.db.key, u.idx, u.ref), u.data)
+		t.Spilled[u.idx] = u.ref
+		if pages, ok := t.changedInBlock(u.idx, u.data); ok {
+			t.SpilledPages[u.idx] = pages
 		} else {
-			delete(f.SpilledPages, u.idx)
+			delete(t.SpilledPages, u.idx)
 		}
-		delete(f.Pending, u.idx)
+		delete(t.Pending, u.idx)
 	}
 	return nil
 }
 
-// changedInBlock returns the pages, of f.SpillUnit bytes, that data, the
+// changedInBlock returns the pages, of t.SpillUnit bytes, that data, the
 // new bytes of block idx, changes over the view's bytes before the writes,
 // when those are at hand (the transactions queued ahead, the cache): false
 // when they are not, or the page size is not known. The unit is SQLite's
 // page size as the view had it before the writes.
-func (f *file) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
-	s := f.snap
+func (t *txn) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
+	s := t.Snap
 	if s == nil {
 		return nil, false
 	}
 	bs := s.BlockSize
-	if f.SpillUnit == 0 {
-		block0 := f.committedBefore(0)
+	if t.SpillUnit == 0 {
+		block0 := t.committedBefore(0)
 		if block0 == nil {
 			return nil, false
 		}
-		f.SpillUnit = plan.PageUnit(bs, block0)
+		t.SpillUnit = plan.PageUnit(bs, block0)
 	}
-	old := f.committedBefore(idx)
+	old := t.committedBefore(idx)
 	if old == nil {
 		return nil, false
 	}
-	return plan.ChangedPages(idx, bs, f.SpillUnit, data, old, format.BlockLen(idx, bs, f.Writes.Live(s.Size))), true
+	return plan.ChangedPages(idx, bs, t.SpillUnit, data, old, format.BlockLen(idx, bs, t.Writes.Live(s.Size))), true
 }
 
 // readSpilled returns the bytes of a block uploaded early by spill.
-func (f *file) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
-	v := f.db.vfs
-	name := format.BlockName(f.db.key, idx, ref)
-	if data, ok := f.db.cache().Get(name); ok {
+func (t *txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
+	v := t.db.vfs
+	name := format.BlockName(t.db.key, idx, ref)
+	if data, ok := t.db.cache().Get(name); ok {
 		return data, nil
 	}
 	data, err := v.store.Get(ctx, name)
@@ -104,54 +104,54 @@ func (f *file) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, 
 		return nil, err
 	}
 	if int64(len(data)) != bs || format.Checksum(data) != ref.CRC {
-		return nil, vfs.SystemError(fmt.Errorf("s3vfs: uncommitted block %d of %s (object %s) is corrupt", idx, f.db.key, name), sqlite3.IOERR_DATA)
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: uncommitted block %d of %s (object %s) is corrupt", idx, t.db.key, name), sqlite3.IOERR_DATA)
 	}
 	return data, nil
 }
 
 // unspill moves a spilled block back into memory (to be changed again, or
 // cut by a truncation); its early object becomes an orphan.
-func (f *file) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
+func (t *txn) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
 	buf := make([]byte, bs)
 	if load {
-		data, err := f.readSpilled(ctx, idx, ref, bs)
+		data, err := t.readSpilled(ctx, idx, ref, bs)
 		if err != nil {
 			return nil, err
 		}
 		copy(buf, data)
 	}
-	f.DropSpilled(idx)
-	f.Pending[idx] = buf
+	t.DropSpilled(idx)
+	t.Pending[idx] = buf
 	return buf, nil
 }
 
 // releaseEarly deletes, best effort, every object the transaction
 // uploaded that no published record names, except the blocks keep names
 // (those a record just published sets), and forgets the early blocks.
-func (f *file) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
-	if orphans := f.Early.Release(f.db.key, keep); len(orphans) > 0 {
-		f.db.vfs.removeOrphans(ctx, orphans)
+func (t *txn) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
+	if orphans := t.Early.Release(t.db.key, keep); len(orphans) > 0 {
+		t.db.vfs.removeOrphans(ctx, orphans)
 	}
-	clear(f.Spilled)
-	clear(f.SpilledPages)
+	clear(t.Spilled)
+	clear(t.SpilledPages)
 }
 
-// unchanged reports whether the pending writes of f leave snapshot s as it
+// unchanged reports whether the pending writes of t leave snapshot s as it
 // is. SQLite syncs the database after rolling back a transaction whose
 // pages reached the file (a transaction larger than its page cache, or
 // journal mode OFF): the pages it writes back restore the snapshot, and
 // publishing them as a commit would only add history, or fail with
 // SQLITE_BUSY on a ROLLBACK. The first changed block ends the check, so a
 // real commit pays one comparison of a block it usually has in the cache.
-func (f *file) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
-	if !f.Writes.SameShape(s.Size) {
+func (t *txn) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
+	if !t.Writes.SameShape(s.Size) {
 		return false, nil
 	}
-	for idx, buf := range f.Pending {
+	for idx, buf := range t.Pending {
 		if idx >= s.Blocks.Len() {
 			return false, nil
 		}
-		data, err := f.db.readBlock(ctx, s, idx)
+		data, err := t.db.readBlock(ctx, s, idx)
 		if err != nil {
 			return false, err
 		}
@@ -160,8 +160,8 @@ func (f *file) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) 
 			// Page 1 as SQLite read it carried the served change counter.
 			stored := bytes.Clone(data)
 			overlayHeader(stored, 0, s.N, data)
-			if f.chain.epoch != 0 && !f.encrypted() {
-				f.chain.serveCounter(stored, 0)
+			if t.chain.epoch != 0 && !t.encrypted(ctx) {
+				t.chain.serveCounter(stored, 0)
 			}
 			data = stored
 		}
