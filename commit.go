@@ -25,7 +25,8 @@ var errConflict = errors.New("s3vfs: another writer committed first")
 // returns only once the record exists (success), or another writer's
 // record exists (SQLITE_BUSY), or it cannot tell (SQLITE_IOERR). What it
 // writes is planned by plan.Blocks (internal/plan); how it may be published
-// (rebased, renewed) is rules, decided before anything was released.
+// (rebased, renewed) is t.Rules, decided when it was queued, before
+// anything was released.
 func (t *txn) commit(ctx context.Context) error {
 	db, s := t.db, t.Snap
 	v := db.vfs
@@ -132,7 +133,7 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 	db.known.publish(next, start)
 	db.checks.answer(db.known.newer(next), start)
 	t.Snap = next
-	_ = t.To(tx.Published) // allowed: asked before the commit point, and only t's goroutine moves t
+	_ = t.To(tx.Published) // allowed: asked before the commit point, and nothing moved t since (one goroutine commits it; its connection's waits)
 	t.releaseEarly(ctx, changes)
 	t.discard(ctx)
 	return nil

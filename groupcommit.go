@@ -167,12 +167,12 @@ func closed(ch chan struct{}) bool {
 // errChainFailed fails the transactions that ran over one that failed.
 var errChainFailed = errors.New("s3vfs: a transaction this one ran after failed to commit")
 
-// join makes f, which asks for RESERVED, a member of c, and reports
+// join makes t, which asks for RESERVED, a member of c, and reports
 // whether it may write, and if not, what to wait for before asking again
 // (nil: SQLITE_BUSY). A writer that joins while transactions are queued
 // runs over them: its view becomes base overlaid with their blocks. SQLite
-// read on f's snapshot already (the header, and pages it may keep in its
-// cache), so the view must show what it read as it was: f may not join,
+// read on t's snapshot already (the header, and pages it may keep in its
+// cache), so the view must show what it read as it was: t may not join,
 // and waits (SQLITE_BUSY, which SQLite's busy handler retries), when a
 // byte it read or the header changed between its snapshot and the view,
 // when that is not known (its snapshot is older than the chain's
@@ -584,7 +584,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 // batch's writes, and were queued while its record was being created: a
 // batch that lost the race takes them in rather than leaving them to the
 // next record. One joins only if no byte it read or wrote is one the
-// batch took in from other processes since base (m.theirs) or one its own
+// batch took in from other processes since base (m.Theirs) or one its own
 // view lacked (its stale bytes), nor are those bytes any the batch read or
 // wrote; head's bytes are then taken there, as for any rebase.
 func (db *database) absorbQueued(ctx context.Context, m *txn, head *format.Snapshot) ([]*queuedCommit, error) {

@@ -18,7 +18,9 @@ const (
 	// more, is held); its writes change.
 	Running
 	// Queued: SQLite committed it; its rules are decided and its writes
-	// frozen. It waits for its record, or is being published.
+	// frozen (a merged batch's grow only by absorbing the transactions
+	// queued behind it, at a rebase). It waits for its record, or is
+	// being published.
 	Queued
 	// Rebased: a try lost the race for its record, and its writes were
 	// rewritten onto the newer head to be published there.
@@ -124,9 +126,9 @@ func (t *Tx) Begin(snapSize int64) {
 	t.Writes.Begin(snapSize)
 }
 
-// Queue decides t's rules and moves it to Queued: its writes are frozen,
-// and what may be rebased, merged or renewed is known before anything of
-// it is released. committedSize is the size of its view before its writes.
+// Queue decides t's rules and moves it to Queued: SQLite is done with its
+// writes, and what may be rebased, merged or renewed is known before
+// anything of it is released. committedSize is the size of its view before its writes.
 func (t *Tx) Queue(committedSize int64) error {
 	t.Rules = t.Writes.RulesFor(committedSize)
 	return t.To(Queued)
@@ -144,7 +146,8 @@ func (t *Tx) Fail(err error) error {
 // another over base, as one commit: their pending blocks (each newest
 // wins: a later member's block holds the earlier ones' bytes too), their
 // size after the last, their read sets and written bytes together. It
-// runs on base, and is queued with the rules of its merged writes.
+// runs on base, Running: the caller queues it, which decides the rules of
+// the merged writes.
 func Merge(base *format.Snapshot, members ...*Tx) *Tx {
 	t := &Tx{
 		Snap:   base,
