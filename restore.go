@@ -27,15 +27,11 @@ import (
 // after a growing, jittered pause, for up to a minute after the first lost
 // race (or until ctx's deadline, if sooner).
 func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error) {
-	if err := format.ValidateKey(key); err != nil {
+	db, release, err := v.acquireToReplace(ctx, key)
+	if err != nil {
 		return 0, err
 	}
-	if err := v.requireSafeStore(ctx, key, v.disk, false); err != nil {
-		return 0, err
-	}
-	defer v.storeCheckSettled(ctx)
-	db := v.acquire(key)
-	defer v.release(db)
+	defer release()
 	target, err := db.snapshotAt(ctx, n)
 	if err != nil {
 		return 0, err

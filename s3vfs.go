@@ -24,6 +24,7 @@
 package s3vfs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -204,28 +205,16 @@ func (o *Options) withDefaults() (Options, error) {
 // defaultSizes applies the defaults of the block size, the cache sizes and
 // the concurrency left zero, and checks the ones set.
 func (o *Options) defaultSizes() error {
+	o.BlockSize = cmp.Or(o.BlockSize, DefaultBlockSize)
+	o.CacheSize = max(cmp.Or(o.CacheSize, DefaultCacheSize), 0) // negative: no cache
+	o.CacheDirSize = cmp.Or(o.CacheDirSize, DefaultCacheDirSize)
+	o.Concurrency = cmp.Or(o.Concurrency, DefaultConcurrency)
 	switch {
-	case o.BlockSize == 0:
-		o.BlockSize = DefaultBlockSize
 	case o.BlockSize < format.MinBlockSize || o.BlockSize > format.MaxBlockSize:
 		return fmt.Errorf("s3vfs: block size %d is out of range: use %d to %d bytes (a power of two such as 262144 is best)",
 			o.BlockSize, format.MinBlockSize, format.MaxBlockSize)
-	}
-	switch {
-	case o.CacheSize == 0:
-		o.CacheSize = DefaultCacheSize
-	case o.CacheSize < 0:
-		o.CacheSize = 0
-	}
-	switch {
-	case o.CacheDirSize == 0:
-		o.CacheDirSize = DefaultCacheDirSize
 	case o.CacheDirSize < 0:
 		return fmt.Errorf("s3vfs: cache dir size %d is negative: leave CacheDir empty for no disk cache", o.CacheDirSize)
-	}
-	switch {
-	case o.Concurrency == 0:
-		o.Concurrency = DefaultConcurrency
 	case o.Concurrency < 0 || o.Concurrency > 1024:
 		return fmt.Errorf("s3vfs: concurrency %d is out of range: use 1 to 1024", o.Concurrency)
 	}
@@ -237,38 +226,24 @@ func (o *Options) defaultSizes() error {
 // ones set; it follows defaultSizes, whose concurrency the read-ahead
 // defaults to.
 func (o *Options) defaultTimesAndBuffers() error {
+	o.Retention = cmp.Or(o.Retention, DefaultRetention)
+	o.RequestTimeout = cmp.Or(o.RequestTimeout, DefaultRequestTimeout)
+	o.WriteBuffer = cmp.Or(o.WriteBuffer, DefaultWriteBuffer)
+	o.AttemptTimeout = cmp.Or(o.AttemptTimeout, min(DefaultAttemptTimeout, o.RequestTimeout))
+	o.ReadAhead = cmp.Or(o.ReadAhead, o.Concurrency)
 	switch {
-	case o.Retention == 0:
-		o.Retention = DefaultRetention
 	case o.Retention < time.Second:
 		return fmt.Errorf("s3vfs: retention %v is too short: use at least 1s", o.Retention)
-	}
-	switch {
-	case o.RequestTimeout == 0:
-		o.RequestTimeout = DefaultRequestTimeout
 	case o.RequestTimeout < 0:
 		return fmt.Errorf("s3vfs: request timeout %v is negative", o.RequestTimeout)
-	}
-	switch {
-	case o.WriteBuffer == 0:
-		o.WriteBuffer = DefaultWriteBuffer
 	case o.WriteBuffer < 0:
 		return fmt.Errorf("s3vfs: write buffer %d is negative", o.WriteBuffer)
-	}
-	switch {
-	case o.AttemptTimeout == 0:
-		o.AttemptTimeout = min(DefaultAttemptTimeout, o.RequestTimeout)
 	case o.AttemptTimeout < 0:
 		return fmt.Errorf("s3vfs: attempt timeout %v is negative", o.AttemptTimeout)
-	}
-	switch {
-	case o.ReadAhead == 0:
-		o.ReadAhead = o.Concurrency
-	case o.ReadAhead < 0:
-		o.ReadAhead = 0
 	case o.ReadAhead > 1024:
 		return fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", o.ReadAhead)
 	}
+	o.ReadAhead = max(o.ReadAhead, 0) // negative: none
 	return nil
 }
 

@@ -158,17 +158,32 @@ type deserializeOptions struct {
 	by         format.MadeBy // how the commit is made, as its record says; zero: format.ByDeserialize
 }
 
-// deserialize is Deserialize; it returns the number of the published commit.
-func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deserializeOptions) (uint64, error) {
+// acquireToReplace checks key, makes sure the store keeps the promises
+// the commit protocol relies on (its self-test, run once), and acquires
+// the database at key, to publish a whole version over it (Deserialize,
+// Restore). release lets the database go and waits for the self-test's
+// objects to be removed.
+func (v *VFS) acquireToReplace(ctx context.Context, key string) (db *database, release func(), err error) {
 	if err := format.ValidateKey(key); err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	if err := v.requireSafeStore(ctx, key, v.disk, false); err != nil {
+		return nil, nil, err
+	}
+	db = v.acquire(key)
+	return db, func() {
+		v.release(db)
+		v.storeCheckSettled(ctx)
+	}, nil
+}
+
+// deserialize is Deserialize; it returns the number of the published commit.
+func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deserializeOptions) (uint64, error) {
+	db, release, err := v.acquireToReplace(ctx, key)
+	if err != nil {
 		return 0, err
 	}
-	defer v.storeCheckSettled(ctx)
-	db := v.acquire(key)
-	defer v.release(db)
+	defer release()
 	head, err := db.refresh(ctx, 0)
 	if err != nil {
 		return 0, err
