@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 )
@@ -68,7 +69,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := from.stillReadable(ctx, s); err != nil {
 		return fail(errors.Join(err, v.store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
-	rec := branchRecord(src, s, plan.Attempt{Token: newToken(), Time: commitTime(s.Time), Writer: v.opts.WriterID})
+	rec := branchRecord(src, s, plan.Attempt{Token: newToken(), Time: engine.CommitTime(s.Time), Writer: v.opts.WriterID})
 	if err := to.createOwn(ctx, rec.N, rec.Token, rec.Encode()); err != nil {
 		// Nothing else can create it while the key is reserved: an
 		// error here is the store's; whether the record landed is
@@ -146,7 +147,7 @@ func (db *database) stillReadable(ctx context.Context, s *format.Snapshot) error
 			return err
 		}
 	}
-	if next.Time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention() + branchMargin)) {
+	if next.Time.Add(engine.LastModifiedSlack).Before(time.Now().Add(-db.retention() + branchMargin)) {
 		return fmt.Errorf("%w: commit %d of %s is about to pass the retention: branch a newer commit", ErrNoCommit, s.N, db.key)
 	}
 	return nil

@@ -87,7 +87,7 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 	}
 	if pi != nil {
 		c := &format.Snapshot{BlockSize: bs, Blocks: b.blocks, Overlays: b.overlays, Lineage: lin}
-		if b.inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.log); err != nil {
+		if b.inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.Log); err != nil {
 			return checkpointBase{}, err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
@@ -49,7 +50,7 @@ func (t *txn) commit(ctx context.Context) error {
 		return t.To(tx.Published) // settled: nothing to publish
 	}
 
-	attempt := plan.Attempt{Token: newToken(), Time: commitTime(s.Time), Writer: v.opts.WriterID}
+	attempt := plan.Attempt{Token: newToken(), Time: engine.CommitTime(s.Time), Writer: v.opts.WriterID}
 	if v.writesPages(s) {
 		return t.commitPages(ctx, s, attempt)
 	}
@@ -66,7 +67,7 @@ func (t *txn) commit(ctx context.Context) error {
 // again, so the next transaction asks S3, even within its staleness bound.
 func (t *txn) lost() error {
 	t.db.vfs.stats.conflicts.Add(1)
-	t.db.known.distrust()
+	t.db.known.Distrust()
 	return sqlite3.BUSY_SNAPSHOT
 }
 
@@ -130,8 +131,8 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 	for _, u := range uploads[:blocks] {
 		db.cache().Add(u.Name, u.Data)
 	}
-	db.known.publish(next, start)
-	db.checks.answer(db.known.newer(next), start)
+	db.known.Publish(next, start)
+	db.checks.Answer(db.known.Newer(next), start)
 	t.Snap = next
 	_ = t.To(tx.Published) // allowed: asked before the commit point, and nothing moved t since (one goroutine commits it; its connection's waits)
 	t.releaseEarly(ctx, changes)
@@ -287,4 +288,31 @@ func (v *VFS) removeOrphans(ctx context.Context, names []string) {
 func reservesKey(data []byte) bool {
 	rec, err := format.DecodeAnyRecord(data)
 	return err == nil && rec.Made().By == format.Reserved
+}
+
+// confirmParent makes sure, before record parent+1 is created, that parent
+// is still the newest commit, or that it was seen as the newest recently
+// enough that record parent+1 cannot have been created and collected
+// since. Otherwise the conditional create could succeed on a name that
+// garbage collection freed, and fork the history. It usually costs
+// nothing: the snapshot was confirmed when the transaction began. A
+// transaction older than half the retention pays one LIST.
+func (db *database) confirmParent(ctx context.Context, parent uint64) error {
+	head, provable := db.known.Provable(time.Now(), db.vfs.opts.Retention)
+	if head != nil && head.N > parent {
+		return errConflict
+	}
+	if provable && head.N == parent {
+		return nil
+	}
+	start := time.Now()
+	s, err := db.readHead(ctx, head, nil)
+	if err != nil {
+		return err
+	}
+	db.known.Publish(s, start)
+	if s.N != parent {
+		return errConflict
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
@@ -32,7 +33,7 @@ func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 		}
 		// A commit over a snapshot older than one the process knows would
 		// lose: it is rebased without trying.
-		sent := t.db.known.newer(s) == s
+		sent := t.db.known.Newer(s) == s
 		if sent {
 			err = t.publish(ctx, p.Rec.Header(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
 			if !errors.Is(err, errConflict) {
@@ -61,7 +62,7 @@ func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 				return t.fail(err, sqlite3.IOERR_READ)
 			}
 		}
-		a = plan.Attempt{Token: newToken(), Time: commitTime(head.Time), Writer: a.Writer}
+		a = plan.Attempt{Token: newToken(), Time: engine.CommitTime(head.Time), Writer: a.Writer}
 	}
 }
 
@@ -80,7 +81,7 @@ func (t *txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt)
 		if err != nil {
 			return plan.PagePlan{}, err
 		}
-		p = plan.WithInner(db.key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.innerFrontRead())
+		p = plan.WithInner(db.key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.InnerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.cache().Add(format.OverlayRecordID(db.key, p.Rec.N, p.Rec.Token), p.Encoded)
@@ -131,7 +132,7 @@ func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 	}
 	g.Wait()
 	return plan.InnerSource{
-		Logf:   db.vfs.opts.hooks.log,
+		Logf:   db.vfs.opts.hooks.Log,
 		Block0: block0,
 		Bytes: func(idx int64, id string) []byte {
 			if data := atHand(idx, id); data != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/commitlog"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -24,9 +25,9 @@ type database struct {
 	writes uint64     // write locks taken in this process so far, the current one included; guarded by mu
 	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 
-	known  knownHead       // the newest commit known, and how long to trust it
-	checks freshChecks     // concurrent head checks share requests, never stale ones
-	recent commitlog.Cache // the records of the last commits, read or created here
+	known  engine.KnownHead   // the newest commit known, and how long to trust it
+	checks engine.FreshChecks // concurrent head checks share requests, never stale ones
+	recent commitlog.Cache    // the records of the last commits, read or created here
 
 	ownCache atomic.Pointer[cache.LRU]  // set by block_cache=; nil: the VFS's cache
 	ownDisk  atomic.Pointer[cache.Disk] // set by cache_dir=; nil: the VFS's disk cache, if any
@@ -34,7 +35,7 @@ type database struct {
 
 // load makes sure the head is known, reading it from S3 on first use.
 func (db *database) load(ctx context.Context) error {
-	if head, _ := db.known.get(); head != nil {
+	if head, _ := db.known.Get(); head != nil {
 		return nil
 	}
 	_, err := db.refresh(ctx, time.Duration(1<<62))
@@ -45,10 +46,10 @@ func (db *database) load(ctx context.Context) error {
 // known head was confirmed within maxAge. One request answers the common
 // case: a GET of record n+1 that finds nothing.
 func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*format.Snapshot, error) {
-	if head, fresh := db.known.fresh(time.Now(), maxAge); fresh {
+	if head, fresh := db.known.Fresh(time.Now(), maxAge); fresh {
 		return head, nil
 	}
-	return db.checks.do(ctx, db.check)
+	return db.checks.Do(ctx, db.check)
 }
 
 // check asks S3 for the newest commit. It reads the records after the
@@ -58,7 +59,7 @@ func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*format.
 // is found with a LIST (and the newest record's GET).
 func (db *database) check(ctx context.Context) (*format.Snapshot, error) {
 	start := time.Now()
-	head, provable := db.known.provable(start, db.vfs.opts.Retention)
+	head, provable := db.known.Provable(start, db.vfs.opts.Retention)
 	if provable {
 		recs, at, err := db.readOn(ctx, head.N, db.recent.After(head.N), 1)
 		switch {
@@ -71,16 +72,16 @@ func (db *database) check(ctx context.Context) (*format.Snapshot, error) {
 					return nil, err
 				}
 			}
-			db.known.publish(s, start)
-			return db.known.newer(s), nil
+			db.known.Publish(s, start)
+			return db.known.Newer(s), nil
 		}
 	}
 	s, err := db.readHead(ctx, head, nil)
 	if err != nil {
 		return nil, err
 	}
-	db.known.publish(s, start)
-	return db.known.newer(s), nil
+	db.known.Publish(s, start)
+	return db.known.Newer(s), nil
 }
 
 // readHead finds the newest record by listing (records sort newest first)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/commitlog"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -18,37 +19,37 @@ import (
 // versions before the check could, so that tests can make such a
 // database.
 func WithWALHeaderAllowed(opts *Options) *Options {
-	return withHooks(opts, func(h *testHooks) { h.allowWALHeader = true })
+	return withHooks(opts, func(h *engine.Hooks) { h.AllowWALHeader = true })
 }
 
 // WithDiskWrite returns a copy of opts (nil: the defaults) whose VFS's
 // disk cache writes an entry's bytes to its temporary file with write (to
 // fill the disk, or to stop a writer half way).
 func WithDiskWrite(opts *Options, write func(f *os.File, data []byte) (int, error)) *Options {
-	return withHooks(opts, func(h *testHooks) { h.diskWrite = write })
+	return withHooks(opts, func(h *engine.Hooks) { h.DiskWrite = write })
 }
 
 // WithLog returns a copy of opts (nil: the defaults) whose VFS logs what
 // it does without (a failing disk cache, inner pages it cannot read) with
 // logf.
 func WithLog(opts *Options, logf func(format string, args ...any)) *Options {
-	return withHooks(opts, func(h *testHooks) { h.logf = logf })
+	return withHooks(opts, func(h *engine.Hooks) { h.Logf = logf })
 }
 
 // WithoutGCSummaries returns a copy of opts (nil: the defaults) whose
 // VFS collects garbage without reading or writing collection summaries,
 // as versions before them did.
 func WithoutGCSummaries(opts *Options) *Options {
-	return withHooks(opts, func(h *testHooks) { h.noGCSummary = true })
+	return withHooks(opts, func(h *engine.Hooks) { h.NoGCSummary = true })
 }
 
 // withHooks returns a copy of opts with its hooks changed by set.
-func withHooks(opts *Options, set func(*testHooks)) *Options {
+func withHooks(opts *Options, set func(*engine.Hooks)) *Options {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	h := testHooks{}
+	h := engine.Hooks{}
 	if o.hooks != nil {
 		h = *o.hooks
 	}
@@ -128,7 +129,7 @@ const RebaseProbeForTest = rebaseProbe
 // writes inner pages with a front of at most n bytes and reads n bytes of
 // them at a cold open, so that small databases have bundles.
 func WithInnerFront(opts *Options, n int64) *Options {
-	return withHooks(opts, func(h *testHooks) { h.innerFront = n })
+	return withHooks(opts, func(h *engine.Hooks) { h.InnerFront = n })
 }
 
 // CheckInnerPagesForTest reads every page of the newest version of the

@@ -8,6 +8,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
@@ -20,7 +21,7 @@ import (
 type file struct {
 	txn // the connection's transaction: idle, reading, or writing
 
-	params   params
+	params   engine.Params
 	readOnly bool
 	pinned   *format.Snapshot // set by commit= or asof=: the only snapshot read, forever
 	conn     *sqlite3.Conn    // set by SetDB; its interrupt context cancels requests
@@ -82,7 +83,7 @@ func (f *file) view() *format.Snapshot {
 	if f.pinned != nil {
 		return f.pinned
 	}
-	head, _ := f.db.known.get()
+	head, _ := f.db.known.Get()
 	return head
 }
 
@@ -381,8 +382,8 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 			return sqlite3.BUSY
 		}
 		// Pin a snapshot: the newest commit, checked with one request.
-		maxAge := f.params.staleness
-		if f.params.immutable {
+		maxAge := f.params.Staleness
+		if f.params.Immutable {
 			maxAge = 1 << 62
 		}
 		s := f.pinned
@@ -431,7 +432,7 @@ func (f *file) takeWriteLock() error {
 			db.mu.Unlock()
 			return sqlite3.BUSY
 		}
-		if head, _ := db.known.get(); head != nil && head.N != f.Snap.N && !format2 {
+		if head, _ := db.known.Get(); head != nil && head.N != f.Snap.N && !format2 {
 			// Another connection of this process committed after our
 			// snapshot was taken: the commit would lose the race for its
 			// record. In format version 2 it may be rebased (rebase.go):
@@ -553,7 +554,7 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // offering them for ciphertext would leave other connections' page
 // caches stale. The next call reads block 0 again.
 func (t *txn) encrypted(ctx context.Context) bool {
-	s, _ := t.db.known.get()
+	s, _ := t.db.known.Get()
 	if s == nil || s.Size < 100 {
 		return false
 	}

@@ -9,17 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // DefaultGrace is the default of [GCOptions.Grace].
 const DefaultGrace = time.Hour
-
-// lastModifiedSlack is how much later than its listed LastModified an
-// object may have been written: some servers list times truncated to the
-// second. Every age the collector computes is shortened by it.
-const lastModifiedSlack = time.Second
 
 // GCOptions are the settings of one garbage collection. A nil *GCOptions,
 // and every zero field, means the default.
@@ -431,7 +427,7 @@ func (c *collector) retention() (retained, garbage []listed) {
 	head := c.records[len(c.records)-1]
 	c.report.Head = head.commit
 	for i, r := range c.records {
-		readable := r.commit == head.commit || !c.records[i+1].LastModified.Add(lastModifiedSlack).Before(cutoff)
+		readable := r.commit == head.commit || !c.records[i+1].LastModified.Add(engine.LastModifiedSlack).Before(cutoff)
 		if !readable && !c.pinned[r.commit] {
 			garbage = append(garbage, r)
 			continue
@@ -453,7 +449,7 @@ func (c *collector) collectable(o listed) bool {
 	if a.maxCommit > c.report.Head {
 		return false
 	}
-	return a.newest.Add(lastModifiedSlack).Before(c.start.Add(-c.opts.Grace))
+	return a.newest.Add(engine.LastModifiedSlack).Before(c.start.Add(-c.opts.Grace))
 }
 
 // markLive marks every block object, checkpoint and overlay record the

@@ -88,7 +88,7 @@ func (c *collector) loadSummary(ctx context.Context) {
 			c.summary.ckpts[format.CheckpointRef{N: o.commit, Token: o.token}] = o
 		}
 	}
-	if len(c.summaries) == 0 || !c.v.opts.hooks.gcSummaries() {
+	if len(c.summaries) == 0 || !c.v.opts.hooks.GCSummaries() {
 		return
 	}
 	byAge := slices.Clone(c.summaries)
@@ -104,7 +104,7 @@ func (c *collector) loadSummary(ctx context.Context) {
 			c.summary.newer = append(c.summary.newer, o.Key) // a newer release's: left for it
 			continue
 		case err != nil:
-			c.v.opts.hooks.log("s3vfs: gc %s: summary %s: %v; trying an older one, else reading the records", c.key, o.Key, err)
+			c.v.opts.hooks.Log("s3vfs: gc %s: summary %s: %v; trying an older one, else reading the records", c.key, o.Key, err)
 			continue
 		case s == nil:
 			continue // deleted meanwhile
@@ -191,7 +191,7 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 	s := &c.summary
 	keep := ""
 	switch {
-	case !c.v.opts.hooks.gcSummaries():
+	case !c.v.opts.hooks.GCSummaries():
 		return nil
 	case len(s.next.Records) < summaryMinRecords:
 	case !s.learnt && s.from.Key != "":
@@ -203,7 +203,7 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 		})
 		name := format.SummaryName(c.key, c.report.Head, newToken())
 		if err := c.v.store.Put(ctx, name, s.next.Encode()); err != nil {
-			c.v.opts.hooks.log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
+			c.v.opts.hooks.Log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
 			return nil
 		}
 	}

@@ -515,7 +515,7 @@ func (t *txn) chainError(err, cause error, counted bool) error {
 		if !counted {
 			t.db.vfs.stats.conflicts.Add(1)
 		}
-		t.db.known.distrust()
+		t.db.known.Distrust()
 		return sqlite3.BUSY_SNAPSHOT
 	}
 	t.cause = cause

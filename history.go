@@ -9,7 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
 // Commit describes one version of a database, as [VFS.History] lists it.
@@ -62,7 +64,7 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 		}
 		ns := slices.Sorted(maps.Keys(created))
 		slices.Reverse(ns)
-		for d, err := range ordered(ctx, v.opts.Concurrency, len(ns), func(ctx context.Context, i int) (described, error) {
+		for d, err := range versions.Ordered(ctx, v.opts.Concurrency, len(ns), func(ctx context.Context, i int) (described, error) {
 			return db.describe(ctx, ns[i])
 		}) {
 			c := d.Commit
@@ -75,7 +77,7 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 			if err == nil && d.noDatabase {
 				continue // no version: a key reserved for a branch
 			}
-			if err == nil && d.format2 && c.N != ns[0] && !readableVersion(created, c.N, start, v.opts.Retention) {
+			if err == nil && d.format2 && c.N != ns[0] && !engine.ReadableVersion(created, c.N, start, v.opts.Retention) {
 				continue // kept for the pages a later version overlays, not as a version
 			}
 			if !yield(c, err) || err != nil {

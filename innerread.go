@@ -51,12 +51,12 @@ const innerRetry = time.Minute
 func (db *database) innerBundleFailed(ip *format.InnerSet, k int, err error) {
 	if errors.Is(err, ErrNotFound) {
 		if !ip.Gone.Swap(true) {
-			db.vfs.opts.hooks.log("s3vfs: inner pages %s: %v; reading the blocks instead", ip.Name, err)
+			db.vfs.opts.hooks.Log("s3vfs: inner pages %s: %v; reading the blocks instead", ip.Name, err)
 		}
 		return
 	}
 	ip.Failed.Store(k, time.Now())
-	db.vfs.opts.hooks.log("s3vfs: bundle %d of inner pages %s: %v; reading its blocks for %v", k, ip.Name, err, innerRetry)
+	db.vfs.opts.hooks.Log("s3vfs: bundle %d of inner pages %s: %v; reading its blocks for %v", k, ip.Name, err, innerRetry)
 }
 
 // innerBundle returns the pages' bytes of bundle k of ip: from the block
@@ -108,7 +108,7 @@ func (db *database) readMaybeThrough(ctx context.Context, name string, length in
 // frontRead of them, more if the front of a version-2 object is longer,
 // or the whole of a version-1 object.
 func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, error) {
-	frontRead := db.vfs.opts.hooks.innerFrontRead()
+	frontRead := db.vfs.opts.hooks.InnerFrontRead()
 	fetch := func(ctx context.Context) ([]byte, error) {
 		data, size, err := db.vfs.store.GetRange(ctx, name, 0, frontRead)
 		if err != nil {
@@ -158,7 +158,7 @@ func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*forma
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		db.vfs.opts.hooks.log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.Name, err)
+		db.vfs.opts.hooks.Log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.Name, err)
 		return format.InnerOf(db.key, ip.File(), ip.Checkpoint), nil
 	}
 	return format.InnerOf(db.key, f, ip.Checkpoint), nil

@@ -41,6 +41,10 @@ var layerRules = []layerRule{
 	{"4. internal/plan imports only internal/format, internal/tx and internal/btree of the module, and the standard library: pure, no I/O, no SQLite", "internal/plan", nil, notStandardBut("internal/format", "internal/tx", "internal/btree")},
 	{"5. internal/commitlog imports store and format, never the engine: no other package of the module", "internal/commitlog", nil, inModuleBut("internal/store", "internal/format")},
 	{"5. internal/commitlog/logtest imports no package of the module but commitlog and store", "internal/commitlog/logtest", nil, inModuleBut("internal/commitlog", "internal/store")},
+	{"6. internal/engine imports only the layers below it (format, store, cache, commitlog, tx, plan, btree, uriparams), never internal/versions nor the root", "internal/engine", nil,
+		inModuleBut("internal/format", "internal/store", "internal/cache", "internal/commitlog", "internal/tx", "internal/plan", "internal/btree", "internal/uriparams")},
+	{"6. internal/versions imports the engine and the layers below it, never the root", "internal/versions", nil,
+		inModuleBut("internal/engine", "internal/format", "internal/store", "internal/cache", "internal/commitlog", "internal/tx", "internal/plan", "internal/btree", "internal/uriparams")},
 	{"7. the root never imports the DynamoDB SDK, through no package of the module", "deps(.)", nil, dynamoDBSDK},
 	// Its tests start dynalite (dyntest) and run the log's conformance
 	// suite (logtest).
@@ -197,7 +201,7 @@ func violations(r layerRule, pkgs map[string]*build.Package) (broken []string, n
 // needs no server.
 func TestLayers(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "internal/tx", "internal/plan", "dynamodb"} {
+	for _, want := range []string{".", "internal/cache", "internal/format", "internal/store", "internal/store/storetest", "internal/commitlog", "internal/commitlog/logtest", "internal/tx", "internal/plan", "internal/engine", "internal/versions", "dynamodb"} {
 		if pkgs[want] == nil {
 			t.Fatalf("the packages of the module (%d) do not include %s", len(pkgs), want)
 		}

@@ -10,9 +10,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
+	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
 // ErrMergeConflict reports a merge refused because the branch and the
@@ -95,7 +97,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 	db := m.into
 	v := db.vfs
-	var retry publishRetry
+	var retry versions.PublishRetry
 	for {
 		head, err := db.refresh(ctx, 0)
 		if err != nil {
@@ -116,14 +118,14 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 			for _, u := range p.Uploads[:p.Blocks] {
 				db.cache().Add(u.Name, u.Data)
 			}
-			db.known.publish(p.Next, start)
+			db.known.Publish(p.Next, start)
 			return p.Rec.N, nil
 		case !errors.Is(err, errConflict):
 			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
 		}
 		v.stats.conflicts.Add(1)
 		v.removeOrphans(ctx, uploadNames(p.Uploads))
-		if err := retry.lostRace(ctx); err != nil {
+		if err := retry.LostRace(ctx); err != nil {
 			return 0, err
 		}
 	}
@@ -179,7 +181,7 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 		}
 	}
 	v := m.into.vfs
-	a := plan.Attempt{Token: newToken(), Time: commitTime(head.Time), Writer: v.opts.WriterID,
+	a := plan.Attempt{Token: newToken(), Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID,
 		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.key}}
 	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.recordSizeTooLarge}
 	return plan.Pages(m.into.key, head, w, in, a), nil

@@ -83,7 +83,7 @@ func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record
 	// The process learns the head too: the commit's create, and the next
 	// transaction's freshness check, start from it.
 	if !newestAt.IsZero() {
-		db.known.publish(head, newestAt)
+		db.known.Publish(head, newestAt)
 	}
 	if err := t.applyTheirs(ctx, head, theirs); err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (t *txn) readAllOn(s *format.Snapshot) bool {
 func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*format.Record, time.Time, error) {
 	out := db.recent.After(n)
 	if len(out) > 0 {
-		if head, _ := db.known.get(); !sent && out[len(out)-1].N >= head.N {
+		if head, _ := db.known.Get(); !sent && out[len(out)-1].N >= head.N {
 			return out, time.Time{}, nil
 		}
 		if newest, at := db.recent.ProvenNewest(); newest == out[len(out)-1].N {
@@ -143,7 +143,7 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 	}
 	for width := first; len(out) < maxRebaseDistance; width = rebaseProbe {
 		next := n + uint64(len(out)) + 1
-		if head, _ := db.known.get(); head != nil && head.N >= next {
+		if head, _ := db.known.Get(); head != nil && head.N >= next {
 			// Those up to the head the process knows exist: all at once.
 			width = max(width, min(int(head.N-next)+2, maxRebaseDistance-len(out)+1))
 		}
@@ -152,7 +152,7 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 		// A missing record proves the one before it the newest only above
 		// a head confirmed within half the retention: below, garbage
 		// collection leaves gaps (records kept as carriers, knownhead.go).
-		anchor, provable := db.known.provable(start, db.vfs.opts.Retention)
+		anchor, provable := db.known.Provable(start, db.vfs.opts.Retention)
 		g, gctx := errgroup.WithContext(ctx)
 		for i := range batch {
 			g.Go(func() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/s3vfs/s3vfs/internal/commitlog"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -43,17 +44,17 @@ type Coordinator interface {
 // checkCoordinator returns an error if the URI parameters p ask for
 // another coordinator than the VFS's: the database would be written with
 // two commit points.
-func (v *VFS) checkCoordinator(p params) error {
-	if p.coordinator == "" {
+func (v *VFS) checkCoordinator(p engine.Params) error {
+	if p.Coordinator == "" {
 		return nil
 	}
 	have := "bucket"
 	if c := v.opts.Coordinator; c != nil {
 		have = c.URI()
 	}
-	want := p.coordinator
+	want := p.Coordinator
 	if want == "dynamodb" {
-		want += "&table=" + p.table
+		want += "&table=" + p.Table
 	}
 	if have != want {
 		return fmt.Errorf("s3vfs: the URI asks for coordinator=%s but this VFS keeps commits with coordinator=%s: "+

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -51,7 +52,7 @@ func (v *VFS) Remove(ctx context.Context, key string) error {
 	if err != nil {
 		return fail(err)
 	}
-	db.known.publish(db.removedSnapshot(last), start)
+	db.known.Publish(db.removedSnapshot(last), start)
 	// After the removed record: a branch that registered before the
 	// listing above is refused when it finds the removed record (Branch,
 	// stillReadable), and deletes its registration; one that passed that
@@ -135,7 +136,7 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 		}
 		rec := &format.Record2{
 			N: n + 1, Parent: n, Token: newToken(), BlockSize: head.BlockSize,
-			Time: commitTime(head.Time), Writer: db.vfs.opts.WriterID, Unit: head.BlockSize,
+			Time: engine.CommitTime(head.Time), Writer: db.vfs.opts.WriterID, Unit: head.BlockSize,
 			Made: format.Made{By: format.Removed}, Lineage: head.Lineage(),
 		}
 		if m := head.Made(); m.By == format.Reserved {
@@ -249,7 +250,7 @@ func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 		return err
 	}
 	cutoff := time.Now().Add(-db.retention())
-	old := func(at time.Time) bool { return at.Add(lastModifiedSlack).Before(cutoff) }
+	old := func(at time.Time) bool { return at.Add(engine.LastModifiedSlack).Before(cutoff) }
 	var gone []uint64
 	for n, at := range created {
 		if n >= last {

@@ -10,9 +10,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
+	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
 // Deserialize and Restore publish a version that replaces whatever is at
@@ -28,8 +30,8 @@ type replacement struct {
 	made      format.Made // how its commit is made, as a version-2 record says (a version-1 record cannot)
 	token     uint64
 	blockSize int64
-	size      int64        // the file size of the version
-	clock     attemptClock // garbage collection spares a steady attempt (retention.go)
+	size      int64                 // the file size of the version
+	clock     versions.AttemptClock // garbage collection spares a steady attempt (retention.go)
 
 	mu       sync.Mutex
 	uploaded []string // the objects written, deleted if nothing is published; guarded by mu
@@ -88,9 +90,9 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 	if all == nil || all.Count() == 0 {
 		return uploads, nil
 	}
-	up, set, err := plan.InnerUpload(db.key, next, all, db.vfs.opts.hooks.innerFrontRead())
+	up, set, err := plan.InnerUpload(db.key, next, all, db.vfs.opts.hooks.InnerFrontRead())
 	if err != nil {
-		db.vfs.opts.hooks.log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
+		db.vfs.opts.hooks.Log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
 		return uploads, nil
 	}
 	next.Inner = set
@@ -120,7 +122,7 @@ func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte)
 	if err := v.store.Put(ctx, name, data); err != nil {
 		return err
 	}
-	a.clock.touch()
+	a.clock.Touch()
 	return nil
 }
 
@@ -223,7 +225,7 @@ func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *format.Sna
 func (db *database) publishReplacement(ctx context.Context, a *replacement, head *format.Snapshot,
 	blocksOver func(ctx context.Context, head *format.Snapshot) (format.BlockMap, error)) (uint64, error) {
 	v := db.vfs
-	var retry publishRetry
+	var retry versions.PublishRetry
 	for {
 		blocks, err := blocksOver(ctx, head)
 		if err != nil {
@@ -232,7 +234,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := blocksElsewhere(blocks, a.token, head); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
 		}
-		at := plan.Attempt{Token: a.token, Time: commitTime(head.Time), Writer: v.opts.WriterID}
+		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
 		format2 := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
 		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
@@ -246,7 +248,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := a.putAll(ctx, v, uploads); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
-		if err := a.clock.check(a.op, db.key); err != nil {
+		if err := a.clock.Check(a.op, db.key); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
 		start := time.Now()
@@ -254,7 +256,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		switch {
 		case err == nil:
 			v.stats.commits.Add(1)
-			db.known.publish(next, start)
+			db.known.Publish(next, start)
 			return rec.N, nil
 		case !errors.Is(err, errConflict):
 			// The outcome may be unknown: leave the objects to garbage
@@ -267,7 +269,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		for _, u := range uploads {
 			a.remove(ctx, v, u.Name)
 		}
-		if err := retry.lostRace(ctx); err != nil {
+		if err := retry.LostRace(ctx); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
 		}
 		if head, err = db.refresh(ctx, 0); err != nil {

@@ -41,15 +41,24 @@ import (
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/commitlog"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // FormatVersion is the newest version of the storage format this package
 // reads and writes (docs/format.md); it reads every earlier one too.
 // Options.FormatVersion chooses what commits write.
 const FormatVersion = 2
+
+// MaxAttemptPause is the longest pause between two uploads of a Deserialize
+// or Restore, or between its last upload and its commit, after which it
+// refuses to publish: garbage collection may have taken its early blocks
+// for the leftovers of a dead attempt: 15 minutes. [GCOptions.Grace] must
+// exceed it.
+const MaxAttemptPause = tx.MaxAttemptPause
 
 // ErrInvalidKey reports a database key that cannot be used as an S3 prefix.
 var ErrInvalidKey = format.ErrInvalidKey
@@ -168,7 +177,7 @@ type Options struct {
 	// written in version 2 whatever the setting.
 	FormatVersion int
 
-	hooks *testHooks // set only by the package's tests
+	hooks *engine.Hooks // set only by the package's tests
 }
 
 // withDefaults returns a copy of o (the zero Options for nil) with the
@@ -292,7 +301,7 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 		return nil, err
 	}
 	v := newVFS(store.NewS3(client, bucket, o.AttemptTimeout), bucket, o)
-	v.store.Endpoint = endpointOf(client)
+	v.store.Endpoint = engine.EndpointOf(client)
 	return v, nil
 }
 
@@ -366,19 +375,19 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
-	db.known.declareRetention(p.retention)
-	if p.cacheSet {
-		db.useCache(p.cacheSize)
+	db.known.DeclareRetention(p.Retention)
+	if p.CacheSet {
+		db.useCache(p.CacheSize)
 	}
-	if p.cacheDir != "" {
-		db.useDisk(p.cacheDir)
+	if p.CacheDir != "" {
+		db.useDisk(p.CacheDir)
 	}
 	pinned, err := v.headAtOpen(db, p, flags)
 	if err != nil {
 		v.release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	f := &file{txn: txn{db: db}, readOnly: flags&vfs.OPEN_READONLY != 0 || p.readOnly, params: p, pinned: pinned}
+	f := &file{txn: txn{db: db}, readOnly: flags&vfs.OPEN_READONLY != 0 || p.ReadOnly, params: p, pinned: pinned}
 	if f.readOnly {
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE
@@ -392,13 +401,13 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 // openParams returns the URI parameters of a main database's open, with
 // the VFS's staleness where uri sets none, checked against the
 // coordinator.
-func (v *VFS) openParams(uri *vfs.Filename) (params, error) {
-	p, err := parseParams(uri)
+func (v *VFS) openParams(uri *vfs.Filename) (engine.Params, error) {
+	p, err := engine.ParseParams(uri)
 	if err != nil {
 		return p, err
 	}
-	if !p.stalenessSet {
-		p.staleness = v.opts.Staleness
+	if !p.StalenessSet {
+		p.Staleness = v.opts.Staleness
 	}
 	if err := v.checkCoordinator(p); err != nil {
 		return p, err
@@ -410,23 +419,23 @@ func (v *VFS) openParams(uri *vfs.Filename) (params, error) {
 // reads the pinned version for time travel (returned), the head at the
 // process's first open, or checks a head learned earlier; then, unless
 // flags create or a version is pinned, it requires a database at the key.
-func (v *VFS) headAtOpen(db *database, p params, flags vfs.OpenFlag) (*format.Snapshot, error) {
+func (v *VFS) headAtOpen(db *database, p engine.Params, flags vfs.OpenFlag) (*format.Snapshot, error) {
 	// SQLite's open carries no context: Options.RequestTimeout bounds it.
 	ctx := context.Background()
 	var pinned *format.Snapshot // time travel: the one version the file reads
 	var err error
-	switch known, _ := db.known.get(); {
-	case p.pinned():
+	switch known, _ := db.known.Get(); {
+	case p.Pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
 	case known == nil:
 		err = db.load(ctx) // the first open in this process reads the head
-	case !p.immutable:
+	case !p.Immutable:
 		// SQLite reads the header at open without a lock, and keeps the
 		// page size it finds there until its first transaction: a head
 		// this process learned earlier may predate another process's
 		// PRAGMA page_size + VACUUM. Check it as a transaction would
 		// (staleness= still saves the request).
-		_, err = db.refresh(ctx, p.staleness)
+		_, err = db.refresh(ctx, p.Staleness)
 	}
 	if err == nil && pinned == nil && flags&vfs.OPEN_CREATE == 0 {
 		err = v.requireExisting(ctx, db)
@@ -441,7 +450,7 @@ func (v *VFS) headAtOpen(db *database, p params, flags vfs.OpenFlag) (*format.Sn
 // again before the open is refused.
 func (v *VFS) requireExisting(ctx context.Context, db *database) error {
 	exists := func() bool {
-		head, _ := db.known.get()
+		head, _ := db.known.Get()
 		return head != nil && !head.Empty()
 	}
 	if exists() {
@@ -507,7 +516,7 @@ func (v *VFS) diskCacheIn(dir string) *cache.Disk {
 	defer v.mu.Unlock()
 	c := v.disks[dir]
 	if c == nil {
-		c = cache.NewDisk(dir, v.opts.CacheDirSize, v.opts.hooks.diskOptions())
+		c = cache.NewDisk(dir, v.opts.CacheDirSize, v.opts.hooks.DiskOptions())
 		if v.disks == nil {
 			v.disks = map[string]*cache.Disk{}
 		}

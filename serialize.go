@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
 // ErrNotDatabase reports input to Deserialize that is not a SQLite database.
@@ -67,7 +68,7 @@ func (db *database) blocksOf(ctx context.Context, s *format.Snapshot) iter.Seq2[
 			return db.fetchBlock(ctx, s, int64(i))
 		}
 		first := true
-		for data, err := range ordered(ctx, db.vfs.opts.ReadAhead, int(s.Blocks.Len()), fetch) {
+		for data, err := range versions.Ordered(ctx, db.vfs.opts.ReadAhead, int(s.Blocks.Len()), fetch) {
 			if err != nil {
 				yield(nil, err)
 				return

@@ -136,7 +136,7 @@ func (f *file) checkCommittable(super string) error {
 		f.shareCause(err)
 		return err
 	}
-	if buf, ok := f.Pending[0]; ok && !f.db.vfs.opts.hooks.walHeaderAllowed() && walFlagged(buf) {
+	if buf, ok := f.Pending[0]; ok && !f.db.vfs.opts.hooks.WALHeaderAllowed() && walFlagged(buf) {
 		return errWALHeader(f.db.key)
 	}
 	return nil

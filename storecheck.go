@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -193,7 +194,7 @@ func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *cache.Disk) *storeC
 		return nil
 	case c.run != nil:
 		return c.run
-	case passedOnDisk(&v.store, disk):
+	case engine.PassedOnDisk(&v.store, disk):
 		r := v.relied(passedReport(v.store.Bucket))
 		c.report = &r
 		return nil
@@ -222,7 +223,7 @@ func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk 
 	c.mu.Unlock()
 	close(run.done)
 	if err == nil && r.passedAll() {
-		keepPassed(&v.store, disk)
+		engine.KeepPassed(&v.store, disk)
 	}
 	// Best effort: a leftover is two tiny objects under the reserved folder.
 	_ = v.store.Remove(ctx, names.Removable())

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"strconv"
 	"time"
 
-	"github.com/ncruces/go-sqlite3/vfs"
-
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -18,61 +16,22 @@ import (
 // than the retention and collected.
 var ErrNoCommit = errors.New("s3vfs: no such commit")
 
-// parseHistory reads the URI parameters of time travel and retention:
-//
-//	commit=N            read commit N (read-only)
-//	asof=RFC3339        read the commit that was the newest at that time (read-only)
-//	retention=DURATION  the retention the database is collected with (e.g. 72h)
-func (p *params) parseHistory(uri *vfs.Filename) error {
-	if s := uri.URIParameter("commit"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || n == 0 || n >= format.RecordBase {
-			return fmt.Errorf("s3vfs: URI parameter commit=%q: want a commit number from 1 (see the history of the database)", s)
-		}
-		p.atCommit = n
-	}
-	if s := uri.URIParameter("asof"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fmt.Errorf("s3vfs: URI parameter asof=%q: want an RFC 3339 time such as 2024-05-01T12:00:00Z", s)
-		}
-		if p.atCommit != 0 {
-			return errors.New("s3vfs: URI parameters commit= and asof= both name a version: use one of them")
-		}
-		p.asOf = t
-	}
-	if p.atCommit != 0 || !p.asOf.IsZero() {
-		p.readOnly = true
-	}
-	if s := uri.URIParameter("retention"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Second {
-			return fmt.Errorf("s3vfs: URI parameter retention=%q: want a duration of at least 1s such as 24h or 90m", s)
-		}
-		p.retention = d
-	}
-	return nil
-}
-
-// pinned reports whether the URI names a past version (commit= or asof=).
-func (p params) pinned() bool { return p.atCommit != 0 || !p.asOf.IsZero() }
-
 // pinnedSnapshot returns the version a time-travel URI names.
-func (db *database) pinnedSnapshot(ctx context.Context, p params) (*format.Snapshot, error) {
-	if p.atCommit != 0 {
-		return db.snapshotAt(ctx, p.atCommit)
+func (db *database) pinnedSnapshot(ctx context.Context, p engine.Params) (*format.Snapshot, error) {
+	if p.AtCommit != 0 {
+		return db.snapshotAt(ctx, p.AtCommit)
 	}
-	rec, err := db.recordAsOf(ctx, p.asOf)
+	rec, err := db.recordAsOf(ctx, p.AsOf)
 	if err != nil {
 		return nil, err
 	}
 	if rec.Made().NoDatabase() {
-		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the database was removed by then", ErrNoCommit, db.vfs.store.Bucket, db.key, p.asOf.Format(time.RFC3339Nano))
+		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the database was removed by then", ErrNoCommit, db.vfs.store.Bucket, db.key, p.AsOf.Format(time.RFC3339Nano))
 	}
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
-				ErrNoCommit, db.vfs.store.Bucket, db.key, p.asOf.Format(time.RFC3339Nano), rec.N)
+				ErrNoCommit, db.vfs.store.Bucket, db.key, p.AsOf.Format(time.RFC3339Nano), rec.N)
 		}
 		return nil, err
 	}
@@ -144,7 +103,7 @@ func (db *database) readableWith(ctx context.Context, rec *format.Record, next r
 		case next.err == nil:
 			// The successor's time is its writer's clock, within the skew
 			// the retention assumes.
-			return !next.rec.Time.Add(lastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
+			return !next.rec.Time.Add(engine.LastModifiedSlack).Before(time.Now().Add(-db.retention())), nil
 		case !errors.Is(next.err, ErrNotFound):
 			return false, next.err
 		}
@@ -161,12 +120,7 @@ func (db *database) readableWith(ctx context.Context, rec *format.Record, next r
 // retention returns the retention the database's versions are kept for:
 // the shortest a URI declared, else Options.Retention.
 func (db *database) retention() time.Duration {
-	db.known.mu.Lock()
-	defer db.known.mu.Unlock()
-	if db.known.retention > 0 {
-		return db.known.retention
-	}
-	return db.vfs.opts.Retention
+	return db.known.Retention(db.vfs.opts.Retention)
 }
 
 // recordNumbers lists the numbers of the records of the database, oldest

@@ -1,10 +1,13 @@
-package s3vfs
+package versions
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
+
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // Deserialize and Restore publish a version that replaces whatever is
@@ -15,7 +18,7 @@ import (
 // deadline, not a count of tries, decides when to give up.
 //
 // A pause lies between two uploads of the attempt (the next try writes a
-// checkpoint), so it counts toward MaxAttemptPause, which attemptClock
+// checkpoint), so it counts toward tx.MaxAttemptPause, which attemptClock
 // still enforces before every try; the pauses here are far shorter.
 const (
 	publishRetryTime = time.Minute            // how long to keep trying after the first lost race, unless ctx's deadline is sooner
@@ -23,9 +26,9 @@ const (
 	publishPauseMax  = 500 * time.Millisecond // the longest pause, before jitter
 )
 
-// publishRetry paces the tries of one Deserialize or Restore. The zero
+// PublishRetry paces the tries of one Deserialize or Restore. The zero
 // value is ready to use.
-type publishRetry struct {
+type PublishRetry struct {
 	start    time.Time // the first lost race
 	deadline time.Time
 	pause    time.Duration // the latest pause before jitter
@@ -33,7 +36,7 @@ type publishRetry struct {
 	resumed  time.Time     // when the latest pause ended: the current try began
 }
 
-// lostRace notes a lost race and waits before the next try: a pause that
+// LostRace notes a lost race and waits before the next try: a pause that
 // doubles from publishPauseMin up to publishPauseMax, each drawn at random
 // from its upper half. It returns an error instead, at once, when the
 // pause and a try as long as the one just lost would end past the deadline
@@ -41,7 +44,7 @@ type publishRetry struct {
 // sooner), and ctx's error if ctx is done first. The deadline starts at
 // the first lost race, not at the call: the first try of a large
 // Deserialize or Restore may upload for a long time.
-func (r *publishRetry) lostRace(ctx context.Context) error {
+func (r *PublishRetry) LostRace(ctx context.Context) error {
 	now := time.Now()
 	if r.lost == 0 {
 		r.start, r.deadline = now, now.Add(publishRetryTime)
@@ -69,4 +72,39 @@ func (r *publishRetry) lostRace(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// AttemptClock watches the pauses of one commit attempt that may outlive a
+// garbage collection's view of it (Deserialize, Restore). It is safe for
+// concurrent use by the attempt's uploads.
+type AttemptClock struct {
+	mu       sync.Mutex
+	last     time.Time     // the latest upload; guarded by mu
+	maxPause time.Duration // guarded by mu
+}
+
+// Touch notes that an object of the attempt was written.
+func (a *AttemptClock) Touch() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if !a.last.IsZero() {
+		a.maxPause = max(a.maxPause, now.Sub(a.last))
+	}
+	a.last = now
+}
+
+// Check returns an error if the attempt paused too long to publish safely.
+func (a *AttemptClock) Check(op, key string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pause := a.maxPause
+	if !a.last.IsZero() {
+		pause = max(pause, time.Since(a.last))
+	}
+	if pause > tx.MaxAttemptPause {
+		return fmt.Errorf("s3vfs: %s %s: paused %v between uploads (more than %v): garbage collection may have removed its blocks, so nothing was published; run it again",
+			op, key, pause.Round(time.Second), tx.MaxAttemptPause)
+	}
+	return nil
 }

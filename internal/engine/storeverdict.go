@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"encoding/json"
@@ -28,9 +28,9 @@ type storeVerdict struct {
 	Passed   time.Time `json:"passed"`
 }
 
-// endpointOf names the endpoint client sends its requests to: its base
+// EndpointOf names the endpoint client sends its requests to: its base
 // endpoint if it has one, else the AWS region.
-func endpointOf(client *s3.Client) string {
+func EndpointOf(client *s3.Client) string {
 	o := client.Options()
 	if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
 		return *o.BaseEndpoint
@@ -43,9 +43,9 @@ func verdictPath(s *store.Store, disk *cache.Disk) string {
 	return disk.Path(s.Bucket, format.ReservedRoot+"/storecheck/verdict@"+s.Endpoint)
 }
 
-// passedOnDisk reports whether disk holds a passed self-test of the store s
+// PassedOnDisk reports whether disk holds a passed self-test of the store s
 // younger than storeVerdictTTL. An expired or foreign entry is deleted.
-func passedOnDisk(s *store.Store, disk *cache.Disk) bool {
+func PassedOnDisk(s *store.Store, disk *cache.Disk) bool {
 	if disk == nil || s.Endpoint == "" {
 		return false
 	}
@@ -55,13 +55,13 @@ func passedOnDisk(s *store.Store, disk *cache.Disk) bool {
 			return false
 		}
 		age := time.Since(v.Passed)
-		return age >= -lastModifiedSlack && age < storeVerdictTTL
+		return age >= -LastModifiedSlack && age < storeVerdictTTL
 	})
 	return ok
 }
 
-// keepPassed records in disk that the store s passed the self-test now.
-func keepPassed(s *store.Store, disk *cache.Disk) {
+// KeepPassed records in disk that the store s passed the self-test now.
+func KeepPassed(s *store.Store, disk *cache.Disk) {
 	if disk == nil || s.Endpoint == "" {
 		return
 	}

@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func TestOrdered(t *testing.T) {
 			return i * i, nil
 		}
 		var got []int
-		for v, err := range ordered(context.Background(), tt.limit, tt.n, fetch) {
+		for v, err := range Ordered(context.Background(), tt.limit, tt.n, fetch) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,7 +40,7 @@ func TestOrdered(t *testing.T) {
 	// The first error ends the iteration.
 	boom := errors.New("boom")
 	var seen []int
-	for v, err := range ordered(context.Background(), 4, 10, func(ctx context.Context, i int) (int, error) {
+	for v, err := range Ordered(context.Background(), 4, 10, func(ctx context.Context, i int) (int, error) {
 		if i == 3 {
 			return 0, boom
 		}

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"testing"
@@ -10,25 +10,25 @@ import (
 func TestKnownHead(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	const fallback = time.Hour
-	var k knownHead
-	if s, ok := k.provable(t0, fallback); s != nil || ok {
+	var k KnownHead
+	if s, ok := k.Provable(t0, fallback); s != nil || ok {
 		t.Fatalf("zero value: provable = %v, %v", s, ok)
 	}
-	if _, ok := k.fresh(t0, 1<<62); ok {
+	if _, ok := k.Fresh(t0, 1<<62); ok {
 		t.Fatal("zero value: fresh")
 	}
 
 	s5, s4, s6 := &format.Snapshot{N: 5}, &format.Snapshot{N: 4}, &format.Snapshot{N: 6}
-	k.publish(s5, t0)
-	k.publish(s4, t0.Add(time.Hour)) // older: ignored, and confirms nothing
-	if s, at := k.get(); s != s5 || !at.Equal(t0) {
+	k.Publish(s5, t0)
+	k.Publish(s4, t0.Add(time.Hour)) // older: ignored, and confirms nothing
+	if s, at := k.Get(); s != s5 || !at.Equal(t0) {
 		t.Fatalf("get = %v, %v", s.N, at)
 	}
-	k.publish(&format.Snapshot{N: 5}, t0.Add(time.Minute)) // the same commit, confirmed again
-	if _, at := k.get(); !at.Equal(t0.Add(time.Minute)) {
+	k.Publish(&format.Snapshot{N: 5}, t0.Add(time.Minute)) // the same commit, confirmed again
+	if _, at := k.Get(); !at.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("confirmed at %v", at)
 	}
-	if k.newer(s4) != s5 || k.newer(s6) != s6 {
+	if k.Newer(s4) != s5 || k.Newer(s6) != s6 {
 		t.Fatal("newer")
 	}
 
@@ -46,28 +46,28 @@ func TestKnownHead(t *testing.T) {
 		{"the shortest declared wins", []time.Duration{20 * time.Minute, 10 * time.Minute, 40 * time.Minute}, 4 * time.Minute, true, time.Hour},
 		{"a longer declared retention replaces the fallback", []time.Duration{4 * time.Hour}, 90 * time.Minute, true, 2 * time.Hour},
 	} {
-		var k knownHead
+		var k KnownHead
 		for _, d := range tt.declared {
-			k.declareRetention(d)
+			k.DeclareRetention(d)
 		}
-		k.publish(s5, t0)
+		k.Publish(s5, t0)
 		now := t0.Add(tt.after)
-		if s, ok := k.provable(now, fallback); s != s5 || ok != tt.provable {
+		if s, ok := k.Provable(now, fallback); s != s5 || ok != tt.provable {
 			t.Errorf("%s: provable = %v; want %v", tt.name, ok, tt.provable)
 		}
-		if _, ok := k.fresh(now, tt.freshWith); !ok {
+		if _, ok := k.Fresh(now, tt.freshWith); !ok {
 			t.Errorf("%s: not fresh within %v", tt.name, tt.freshWith)
 		}
 		if tt.after > 0 {
-			if _, ok := k.fresh(now, tt.after-1); ok {
+			if _, ok := k.Fresh(now, tt.after-1); ok {
 				t.Errorf("%s: fresh within %v", tt.name, tt.after-1)
 			}
 		}
-		k.distrust()
-		if _, ok := k.provable(now, fallback); ok {
+		k.Distrust()
+		if _, ok := k.Provable(now, fallback); ok {
 			t.Errorf("%s: provable after distrust", tt.name)
 		}
-		if _, ok := k.fresh(now, time.Hour); ok {
+		if _, ok := k.Fresh(now, time.Hour); ok {
 			t.Errorf("%s: fresh after distrust", tt.name)
 		}
 	}

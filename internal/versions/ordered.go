@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"sync"
 )
 
-// ordered yields fetch(0), fetch(1), ... fetch(n-1) in order, running up to
+// Ordered yields fetch(0), fetch(1), ... fetch(n-1) in order, running up to
 // limit of them ahead in parallel (at least one). It stops at the first
 // error, which it yields. Every goroutine it starts has ended when it
 // returns.
-func ordered[T any](ctx context.Context, limit, n int, fetch func(context.Context, int) (T, error)) iter.Seq2[T, error] {
+func Ordered[T any](ctx context.Context, limit, n int, fetch func(context.Context, int) (T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup

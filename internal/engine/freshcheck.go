@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// freshChecks runs the freshness checks of one database (database.check)
+// FreshChecks runs the freshness checks of one database (database.check)
 // so that a caller only ever adopts the answer of a check that started
 // after it asked. A check already in flight when a transaction begins may
 // have been answered by S3 before a commit the transaction must see (even
@@ -16,7 +16,7 @@ import (
 // arrive while a check runs share the next one, which starts as soon as the
 // running one ends: at most two checks per database are outstanding,
 // however many transactions begin at once. The zero value is ready to use.
-type freshChecks struct {
+type FreshChecks struct {
 	mu      sync.Mutex
 	running bool       // a check is in flight; guarded by mu
 	next    *freshCall // the check that callers arriving now will share; guarded by mu
@@ -31,12 +31,12 @@ type freshCall struct {
 	err      error
 }
 
-// do returns the answer of a run of check that starts after do was
+// Do returns the answer of a run of check that starts after Do was
 // called. The run does not inherit a caller's cancellation (one
 // interrupted query must not fail the others that share it; each run is
 // bounded by the store's request timeout), but each caller stops waiting
 // when its own ctx is done.
-func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*format.Snapshot, error)) (*format.Snapshot, error) {
+func (c *FreshChecks) Do(ctx context.Context, check func(context.Context) (*format.Snapshot, error)) (*format.Snapshot, error) {
 	c.mu.Lock()
 	call := c.next
 	if call == nil {
@@ -56,12 +56,12 @@ func (c *freshChecks) do(ctx context.Context, check func(context.Context) (*form
 	}
 }
 
-// answer answers the callers waiting for the next check, if every one of
+// Answer answers the callers waiting for the next check, if every one of
 // them asked before start, with s: a commit of this process whose record
 // create was sent at start succeeded, so s was the newest commit at a
 // moment after they asked, which is what a check would have told them.
 // They are spared its round trip.
-func (c *freshChecks) answer(s *format.Snapshot, start time.Time) {
+func (c *FreshChecks) Answer(s *format.Snapshot, start time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if call := c.next; call != nil && call.lastCall.Before(start) {
@@ -73,7 +73,7 @@ func (c *freshChecks) answer(s *format.Snapshot, start time.Time) {
 
 // startLocked starts the next check in a goroutine that lives until the
 // check returns, then starts the check queued meanwhile, if any.
-func (c *freshChecks) startLocked(check func(context.Context) (*format.Snapshot, error)) {
+func (c *FreshChecks) startLocked(check func(context.Context) (*format.Snapshot, error)) {
 	call := c.next
 	c.next = nil
 	c.running = true

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"encoding/json"
@@ -16,17 +16,17 @@ import (
 func TestStoreVerdictOnDisk(t *testing.T) {
 	disk := cache.NewDisk(t.TempDir(), 1<<20, cache.DiskOptions{})
 	s := &store.Store{Bucket: "b", Endpoint: "http://one"}
-	if passedOnDisk(s, disk) {
+	if PassedOnDisk(s, disk) {
 		t.Fatal("an empty disk cache holds a verdict")
 	}
-	keepPassed(s, disk)
-	if !passedOnDisk(s, disk) {
+	KeepPassed(s, disk)
+	if !PassedOnDisk(s, disk) {
 		t.Fatal("the verdict just kept is not found")
 	}
-	if passedOnDisk(&store.Store{Bucket: "b", Endpoint: "http://two"}, disk) || passedOnDisk(&store.Store{Bucket: "c", Endpoint: "http://one"}, disk) {
+	if PassedOnDisk(&store.Store{Bucket: "b", Endpoint: "http://two"}, disk) || PassedOnDisk(&store.Store{Bucket: "c", Endpoint: "http://one"}, disk) {
 		t.Fatal("the verdict answers for another endpoint or bucket")
 	}
-	if passedOnDisk(&store.Store{Bucket: "b"}, disk) || passedOnDisk(s, nil) {
+	if PassedOnDisk(&store.Store{Bucket: "b"}, disk) || PassedOnDisk(s, nil) {
 		t.Fatal("a verdict without an endpoint or a disk cache")
 	}
 
@@ -35,7 +35,7 @@ func TestStoreVerdictOnDisk(t *testing.T) {
 		if err := os.WriteFile(verdictPath(s, disk), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if passedOnDisk(s, disk) {
+		if PassedOnDisk(s, disk) {
 			t.Fatalf("a verdict %v old answers", age)
 		}
 		if _, err := os.Stat(verdictPath(s, disk)); !os.IsNotExist(err) {
