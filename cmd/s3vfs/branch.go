@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -149,9 +148,7 @@ func (c *branchCommand) branch(ctx context.Context, o branchOptions) error {
 func (c *branchCommand) printBranch(o branchOptions, first uint64) error {
 	at := first - 1
 	if o.asJSON {
-		e := json.NewEncoder(c.stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(struct {
+		return writeJSON(c.stdout, struct {
 			Source      string `json:"source"`
 			Commit      uint64 `json:"commit"`
 			Branch      string `json:"branch"`

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -92,8 +91,6 @@ func (c *doctorCommand) check(ctx context.Context, t target, createTable bool) (
 
 // printStoreReportJSON prints r as JSON.
 func printStoreReportJSON(w io.Writer, r s3vfs.StoreReport) error {
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
 	type check struct {
 		Name   string `json:"name"`
 		OK     bool   `json:"ok"`
@@ -105,7 +102,7 @@ func printStoreReportJSON(w io.Writer, r s3vfs.StoreReport) error {
 	for i, ch := range r.Checks {
 		checks[i] = check{ch.Name, ch.OK, ch.Found, ch.Fix, ch.Relied}
 	}
-	return e.Encode(struct {
+	return writeJSON(w, struct {
 		Bucket string  `json:"bucket"`
 		OK     bool    `json:"ok"`
 		Checks []check `json:"checks"`

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/s3vfs/s3vfs"
 )
@@ -56,11 +54,8 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 	fs.Var(durationFlag{&opts.Grace}, "grace", "keep the objects of unfinished commit attempts younger than this `duration` (default "+fmtDuration(s3vfs.DefaultGrace)+")")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "delete nothing: report what is live and what would be freed")
 	asJSON := registerJSON(fs)
-	if err := parseFlagsAnywhere(fs, args); err != nil {
+	if err := parseOneDatabase(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("gc needs one database: s3vfs gc s3://BUCKET/KEY")
 	}
 	t, v, _, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
@@ -91,9 +86,7 @@ func printGCReportJSON(w io.Writer, t target, dryRun bool, rep s3vfs.GCReport) e
 	cnt := func(o s3vfs.ObjectCount) count {
 		return count{o.Objects(), o.Blocks, o.Records, o.Checkpoints, o.Bytes}
 	}
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
-	return e.Encode(struct {
+	return writeJSON(w, struct {
 		Database  string `json:"database"`
 		DryRun    bool   `json:"dry_run"`
 		Retention string `json:"retention"`
@@ -173,16 +166,4 @@ func fmtBytes(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%d bytes (%.1f %s)", n, f, unit)
-}
-
-// fmtDuration drops the zero minutes and seconds of whole hours (24h, not
-// 24h0m0s).
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	for _, z := range []string{"0s", "0m"} {
-		if len(s) > len(z)+1 && s[len(s)-len(z):] == z && (s[len(s)-len(z)-1] < '0' || s[len(s)-len(z)-1] > '9') {
-			s = s[:len(s)-len(z)]
-		}
-	}
-	return s
 }

@@ -38,6 +38,18 @@ func (f durationFlag) Set(s string) error {
 	return nil
 }
 
+// fmtDuration drops the zero minutes and seconds of whole hours (24h, not
+// 24h0m0s).
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	for _, z := range []string{"0s", "0m"} {
+		if len(s) > len(z)+1 && s[len(s)-len(z):] == z && (s[len(s)-len(z)-1] < '0' || s[len(s)-len(z)-1] > '9') {
+			s = s[:len(s)-len(z)]
+		}
+	}
+	return s
+}
+
 // registerRetention adds --retention, the retention the database is
 // collected with, to a command that opens it.
 func (a *awsFlags) registerRetention(fs *flag.FlagSet) {

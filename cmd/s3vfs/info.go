@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -38,11 +37,8 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 	c.aws.register(fs)
 	asJSON := registerJSON(fs)
 	noList := fs.Bool("no-list", false, "skip counting the objects (no LIST requests)")
-	if err := parseFlagsAnywhere(fs, args); err != nil {
+	if err := parseOneDatabase(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("info needs one database: s3vfs info s3://BUCKET/KEY")
 	}
 	t, v, info, err := c.aws.openExisting(ctx, fs.Arg(0))
 	if err != nil {
@@ -57,9 +53,7 @@ func (c *infoCommand) Run(ctx context.Context, args []string) error {
 		out.Objects, out.ObjectBytes = &u.Objects, &u.Bytes
 	}
 	if *asJSON {
-		e := json.NewEncoder(c.stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(out)
+		return writeJSON(c.stdout, out)
 	}
 	return out.print(c.stdout)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -48,19 +47,13 @@ func (c *logCommand) Run(ctx context.Context, args []string) error {
 	limit := fs.Int("limit", 0, "list at most `N` commits, the newest (0: all)")
 	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	registerJSONFormat(fs, format)
-	if err := parseFlagsAnywhere(fs, args); err != nil {
+	if err := parseOneDatabase(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("log needs one database: s3vfs log s3://BUCKET/KEY")
 	}
 	if *limit < 0 {
 		return usagef("--limit %d is negative: give the number of commits to list, or 0 for all", *limit)
 	}
-	if *format == "" {
-		*format = defaultFormat(c.stdout)
-	}
-	if err := checkFormat(*format); err != nil {
+	if err := settleFormat(format, c.stdout); err != nil {
 		return err
 	}
 	t, v, err := c.aws.open(ctx, fs.Arg(0))
@@ -135,9 +128,7 @@ func printCommits(c *logCommand, commits []s3vfs.Commit, format string) error {
 		for i, cm := range commits {
 			rows[i] = row{cm.N, cm.Time.UTC(), cm.Size, cm.BlocksChanged, cm.Checkpoint, cm.Writer, cm.Made, cm.From, cm.Source}
 		}
-		e := json.NewEncoder(c.stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(rows)
+		return writeJSON(c.stdout, rows)
 	}
 	table := newTableWriter(c.stdout, logColumns)
 	for _, cm := range commits {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -84,9 +83,7 @@ func (c *mergeCommand) Run(ctx context.Context, args []string) error {
 		return describe(err, into)
 	}
 	if *asJSON {
-		e := json.NewEncoder(c.stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(struct {
+		return writeJSON(c.stdout, struct {
 			Branch string `json:"branch"`
 			Into   string `json:"into"`
 			Commit uint64 `json:"commit"`

@@ -39,11 +39,8 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) error {
 	to := fs.String("to", "", "the new database, s3://BUCKET/KEY in the same bucket (default: in place)")
 	deleteLegacy := fs.Bool("delete-legacy", false, "delete the old objects once the new database is published and verified")
 	fs.IntVar(&c.aws.blockSize, "block-size", 0, fmt.Sprintf("block object size in `bytes` of the new database (default %d)", s3vfs.DefaultBlockSize))
-	if err := parseFlagsAnywhere(fs, args); err != nil {
+	if err := parseOneDatabase(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("migrate needs one database: s3vfs migrate s3://BUCKET/KEY")
 	}
 	var dest target
 	if *to != "" {

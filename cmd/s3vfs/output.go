@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -31,6 +32,16 @@ func defaultFormat(w io.Writer) string {
 	return formatCSV
 }
 
+// settleFormat sets *format, the --format of a command that prints rows,
+// to the default for w when it is empty, and returns the usage error of
+// an unknown one.
+func settleFormat(format *string, w io.Writer) error {
+	if *format == "" {
+		*format = defaultFormat(w)
+	}
+	return checkFormat(*format)
+}
+
 func checkFormat(f string) error {
 	switch f {
 	case formatTable, formatCSV, formatJSON:
@@ -40,6 +51,14 @@ func checkFormat(f string) error {
 }
 
 // Every command that prints JSON takes both --json and --format json.
+
+// writeJSON writes v to w as JSON indented by two spaces, the form of
+// every command's JSON output.
+func writeJSON(w io.Writer, v any) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(v)
+}
 
 // registerJSON registers --json, and --format (json or text) as its other
 // name, for the commands whose output is text or JSON (info, gc, doctor).

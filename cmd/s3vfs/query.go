@@ -33,9 +33,7 @@ type queryCommand struct {
 // Run implements command.
 func (c *queryCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("query", queryHelp, c.stdout)
-	c.flags.register(fs)
-	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
-	registerJSONFormat(fs, format)
+	c.flags.register(fs, "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
 	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -49,20 +47,14 @@ func (c *queryCommand) Run(ctx context.Context, args []string) error {
 			return leftover([]string{a})
 		}
 	}
-	if *format == "" {
-		*format = defaultFormat(c.stdout)
-	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	s, err := c.flags.open(ctx, fs.Arg(0))
+	s, err := c.flags.open(ctx, fs.Arg(0), c.stdout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	s.conn.SetInterrupt(ctx)
 	before := s.v.Stats()
-	err = runScript(s.conn, fs.Arg(1), fs.Args()[2:], c.stdout, rowFormat{name: *format})
+	err = runScript(s.conn, fs.Arg(1), fs.Args()[2:], c.stdout, rowFormat{name: c.flags.format})
 	if *stats {
 		fmt.Fprintf(c.stderr, "s3: %v\n", s.v.Stats().Sub(before))
 	}

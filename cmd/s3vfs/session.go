@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"sync/atomic"
 
@@ -27,25 +28,32 @@ type session struct {
 var sessions atomic.Int64
 
 // sessionFlags are the flags of the commands that open a session (query
-// and shell): the AWS flags and --retention, the version to read, and
-// --read-only.
+// and shell): the AWS flags and --retention, the version to read,
+// --read-only, and the format of the rows printed.
 type sessionFlags struct {
 	aws      awsFlags
 	ver      version
 	readOnly bool
+	format   string // --format, or --json; settled by open
 }
 
-// register adds the flags to fs.
-func (f *sessionFlags) register(fs *flag.FlagSet) {
+// register adds the flags to fs; formatUsage is the usage of --format.
+func (f *sessionFlags) register(fs *flag.FlagSet, formatUsage string) {
 	f.aws.register(fs)
 	f.aws.registerRetention(fs)
 	f.ver.register(fs, "read")
 	fs.BoolVar(&f.readOnly, "read-only", false, "open the database read-only")
+	fs.StringVar(&f.format, "format", "", formatUsage)
+	registerJSONFormat(fs, &f.format)
 }
 
-// open checks the version flags and opens a session on the database arg
-// names, as the flags say.
-func (f *sessionFlags) open(ctx context.Context, arg string) (*session, error) {
+// open checks the format and version flags, the format's default being
+// the one for stdout, and opens a session on the database arg names, as
+// the flags say.
+func (f *sessionFlags) open(ctx context.Context, arg string, stdout io.Writer) (*session, error) {
+	if err := settleFormat(&f.format, stdout); err != nil {
+		return nil, err
+	}
 	if err := f.ver.parse(); err != nil {
 		return nil, err
 	}

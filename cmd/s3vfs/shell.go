@@ -14,23 +14,34 @@ import (
 	"github.com/peterh/liner"
 )
 
-const shellHelp = `
+// shellDotHelp lists the dot commands, as .help prints them.
+const shellDotHelp = `.tables         list the tables
+.schema [NAME]  show the CREATE statements
+.dump [TABLE]   print the database (or a table) as SQL text
+.stats          S3 requests and bytes so far
+.format FORMAT  output format: table, csv or json (.mode: the same;
+                box and column are table)
+.headers on|off print CSV's header line (on by default)
+.help           this list
+.quit           leave (or .exit, or Ctrl-D)
+`
+
+// indent returns text, lines that each end in a newline, with every line
+// indented by a tab.
+func indent(text string) string {
+	return "\t" + strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\n\t") + "\n"
+}
+
+// shellHelp is the usage text of shell; it lists the dot commands as
+// .help does (shellDotHelp), indented.
+var shellHelp = `
 Usage: s3vfs shell [flags] s3://BUCKET/KEY
 
 An interactive SQL prompt on the database, with line editing and history
 (kept in ~/.s3vfs_history) on a terminal. A statement runs once it ends
 with ";", so it may span lines. Dot commands:
 
-	.tables         list the tables
-	.schema [NAME]  show the CREATE statements
-	.dump [TABLE]   print the database (or a table) as SQL text
-	.stats          S3 requests and bytes so far
-	.format FORMAT  output format: table, csv or json (.mode: the same;
-	                box and column are table)
-	.headers on|off print CSV's header line (on by default)
-	.help           this list
-	.quit           leave (or .exit, or Ctrl-D)
-
+` + indent(shellDotHelp) + `
 Ctrl-C stops the statement that is running, or drops the one being
 typed; the shell goes on.
 
@@ -45,17 +56,6 @@ Examples:
 	s3vfs shell --asof 2026-05-01T12:00:00Z s3://my-bucket/app.db
 `
 
-const shellDotHelp = `.tables         list the tables
-.schema [NAME]  show the CREATE statements
-.dump [TABLE]   print the database (or a table) as SQL text
-.stats          S3 requests and bytes so far
-.format FORMAT  output format: table, csv or json (.mode: the same;
-                box and column are table)
-.headers on|off print CSV's header line (on by default)
-.help           this list
-.quit           leave (or .exit, or Ctrl-D)
-`
-
 // shellCommand is an interactive SQL prompt.
 type shellCommand struct {
 	ioStreams
@@ -65,28 +65,20 @@ type shellCommand struct {
 // Run implements command.
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("shell", shellHelp, c.stdout)
-	c.flags.register(fs)
-	format := fs.String("format", "", "output `format`: csv, json or table (default table on a terminal, csv otherwise, as query)")
-	registerJSONFormat(fs, format)
+	c.flags.register(fs, "output `format`: csv, json or table (default table on a terminal, csv otherwise, as query)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("shell needs one database: s3vfs shell s3://BUCKET/KEY")
 	}
-	if *format == "" {
-		*format = defaultFormat(c.stdout)
-	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	s, err := c.flags.open(ctx, fs.Arg(0))
+	s, err := c.flags.open(ctx, fs.Arg(0), c.stdout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
-	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: rowFormat{name: *format}}
+	sh := &shell{s: s, out: c.stdout, errw: c.stderr, format: rowFormat{name: c.flags.format}}
 	if f, ok := c.stdin.(*os.File); ok && f == os.Stdin && isTerminal(os.Stdin) && isTerminal(c.stdout) {
 		return sh.interactive(ctx, s.t)
 	}

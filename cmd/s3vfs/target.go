@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"strings"
 
 	"github.com/s3vfs/s3vfs"
@@ -73,4 +74,18 @@ func (a *awsFlags) openExisting(ctx context.Context, arg string) (target, *s3vfs
 		return target{}, nil, s3vfs.Info{}, describe(err, t)
 	}
 	return t, v, info, nil
+}
+
+// parseOneDatabase parses the command line of a command whose one
+// argument is a database, s3://BUCKET/KEY, with flags before or after it
+// (parseFlagsAnywhere).
+func parseOneDatabase(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsAnywhere(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		name := strings.TrimPrefix(fs.Name(), "s3vfs ")
+		return usagef("%s needs one database: s3vfs %s s3://BUCKET/KEY", name, name)
+	}
+	return nil
 }

@@ -226,6 +226,18 @@ func (p *Prepared) warmDisk(ctx context.Context, warm, query func(*sql.Conn) err
 // coldOpen opens a connection on a fresh VFS: the round trips before a
 // cold workload's first statement.
 func coldOpen(ctx context.Context, p *Prepared) (Result, error) {
+	return p.measureDB(ctx, func(db *sql.DB) error {
+		c, err := db.Conn(ctx) // opens the database file
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+// measureDB opens the target's database as open does, unmeasured, and
+// measures run on it; waves are counted from the start of run.
+func (p *Prepared) measureDB(ctx context.Context, run func(db *sql.DB) error) (Result, error) {
 	v, db, done, err := p.open(ctx, p.key, "")
 	if err != nil {
 		return Result{}, err
@@ -233,11 +245,7 @@ func coldOpen(ctx context.Context, p *Prepared) (Result, error) {
 	defer done()
 	return p.measure(v, func(opened func()) error {
 		opened()
-		c, err := db.Conn(ctx) // opens the database file
-		if err != nil {
-			return err
-		}
-		return c.Close()
+		return run(db)
 	})
 }
 
@@ -394,13 +402,7 @@ func bulkInsert(ctx context.Context, p *Prepared) (Result, error) {
 func updates(ctx context.Context, p *Prepared) (Result, error) {
 	n := p.env.Size.Updates
 	start := 1 + rand.IntN(max(p.env.Size.Rows-n, 1))
-	v, db, done, err := p.open(ctx, p.key, "")
-	if err != nil {
-		return Result{}, err
-	}
-	defer done()
-	return p.measure(v, func(opened func()) error {
-		opened()
+	return p.measureDB(ctx, func(db *sql.DB) error {
 		for i := range n {
 			if _, err := db.ExecContext(ctx, "UPDATE t SET grp = grp + 100 WHERE id = ?", start+i); err != nil {
 				return err
@@ -438,26 +440,19 @@ func firstWrite(ctx context.Context, p *Prepared) (Result, error) {
 func serialize(ctx context.Context, p *Prepared) (Result, error) {
 	if p.Local {
 		r, err := p.measure(nil, func(opened func()) error {
-			f, err := os.Open(p.key)
-			if err != nil {
+			return withFile(p.key, func(f *os.File) error {
+				_, err := io.Copy(io.Discard, f)
 				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(io.Discard, f)
-			return err
+			})
 		})
 		r.Data = p.size
 		return r, err
 	}
-	v, _, done, err := p.env.newVFS(p.Opts)
-	if err != nil {
-		return Result{}, err
-	}
-	defer done()
 	var n int64
-	r, err := p.measure(v, func(opened func()) error {
+	r, err := p.measureNewVFS(func(v *s3vfs.VFS) error {
 		rc := v.SerializeReader(ctx, p.key)
 		defer rc.Close()
+		var err error
 		n, err = io.Copy(io.Discard, rc)
 		return err
 	})
@@ -477,21 +472,32 @@ func deserialize(ctx context.Context, p *Prepared) (Result, error) {
 		r.Data = p.size
 		return r, err
 	}
+	r, err := p.measureNewVFS(func(v *s3vfs.VFS) error {
+		return withFile(src, func(f *os.File) error { return v.Deserialize(ctx, key, f) })
+	})
+	r.Data = p.size
+	return r, err
+}
+
+// measureNewVFS measures fn on a fresh VFS of the target's options, whose
+// cache is empty; waves are counted from the start of fn.
+func (p *Prepared) measureNewVFS(fn func(v *s3vfs.VFS) error) (Result, error) {
 	v, _, done, err := p.env.newVFS(p.Opts)
 	if err != nil {
 		return Result{}, err
 	}
 	defer done()
-	r, err := p.measure(v, func(opened func()) error {
-		f, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return v.Deserialize(ctx, key, f)
-	})
-	r.Data = p.size
-	return r, err
+	return p.measure(v, func(opened func()) error { return fn(v) })
+}
+
+// withFile calls fn with the file at path open for reading.
+func withFile(path string, fn func(f *os.File) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fn(f)
 }
 
 // newKey returns a fresh database name for the target.

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -32,24 +31,15 @@ const DynaliteVersion = "4.0.0"
 // dynalite installed elsewhere.
 const (
 	EnvEndpoint = "S3VFS_TEST_DYNAMODB_ENDPOINT" // e.g. http://127.0.0.1:8000
-	EnvRegion   = "AWS_REGION"
+	EnvRegion   = testproc.EnvRegion
 	EnvDynalite = "S3VFS_DYNALITE" // path of dynalite's cli.js
-)
-
-// Credentials used with the local server, which accepts any.
-const (
-	fakeAccessKey = "s3vfs-test"
-	fakeSecretKey = "s3vfs-test-secret"
 )
 
 // Server is a running DynamoDB-compatible server: either a dynalite process
 // owned by this Server, or an external endpoint named by
 // S3VFS_TEST_DYNAMODB_ENDPOINT.
 type Server struct {
-	Endpoint  string // base URL, e.g. http://127.0.0.1:43121
-	Region    string
-	AccessKey string
-	SecretKey string
+	testproc.Access // where it answers, and its credentials
 
 	proc *testproc.Proc // nil for an external server
 
@@ -63,17 +53,12 @@ func Start(ctx context.Context, logf func(format string, args ...any)) (*Server,
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	if ep := os.Getenv(EnvEndpoint); ep != "" {
-		region := os.Getenv(EnvRegion)
-		if region == "" {
-			region = "us-east-1"
-		}
-		ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-		if ak == "" && sk == "" {
+	if access, ok := testproc.ExternalAccess(EnvEndpoint); ok {
+		if access.AccessKey == "" && access.SecretKey == "" {
 			// DynamoDB Local and dynalite accept any; the SDK refuses none.
-			ak, sk = fakeAccessKey, fakeSecretKey
+			access.AccessKey, access.SecretKey = testproc.LocalAccessKey, testproc.LocalSecretKey
 		}
-		return &Server{Endpoint: ep, Region: region, AccessKey: ak, SecretKey: sk}, nil
+		return &Server{Access: access}, nil
 	}
 	node, err := nodeBinary()
 	if err != nil {
@@ -131,12 +116,7 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 		return nil, fmt.Errorf("dyntest: %w", err)
 	}
 
-	s := &Server{
-		Endpoint:  "http://" + addr.String(),
-		Region:    "us-east-1",
-		AccessKey: fakeAccessKey,
-		SecretKey: fakeSecretKey,
-	}
+	s := &Server{Access: testproc.LocalAccess(addr.String())}
 	// Without --path dynalite keeps its tables in memory. It runs under
 	// guardScript, which keeps it serving when a client dies mid-request.
 	cmd := exec.Command(node, "-e", guardScript, cli, "--host", addr.IP.String(), "--port", fmt.Sprint(addr.Port))
@@ -145,31 +125,26 @@ func startDynalite(ctx context.Context, node, cli string) (*Server, error) {
 	}
 
 	c := dynamodb.New(s.options(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var listErr error // the latest ListTables' error
+	err = s.proc.AwaitReady(ctx, 50*time.Millisecond, func() bool {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := c.ListTables(actx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
-		cancel()
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-s.proc.Done():
-			out := s.proc.Output()
-			if strings.Contains(out, "EADDRINUSE") {
-				return nil, fmt.Errorf("dyntest: dynalite could not listen on %s: %w", addr, errAddrInUse)
-			}
-			return nil, fmt.Errorf("dyntest: dynalite exited at start: %v\n%s", s.proc.State(), out)
-		case <-ctx.Done():
-			s.Close()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Close()
-			return nil, fmt.Errorf("dyntest: dynalite did not answer ListTables within 30s: %v\n%s", err, s.proc.Output())
-		}
+		defer cancel()
+		_, listErr = c.ListTables(actx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
+		return listErr == nil
+	})
+	if err == nil {
+		return s, nil
 	}
+	s.Close()
+	switch out := s.proc.Output(); {
+	case errors.Is(err, testproc.ErrExited) && strings.Contains(out, "EADDRINUSE"):
+		return nil, fmt.Errorf("dyntest: dynalite could not listen on %s: %w", addr, errAddrInUse)
+	case errors.Is(err, testproc.ErrExited):
+		return nil, fmt.Errorf("dyntest: dynalite exited at start: %v\n%s", s.proc.State(), out)
+	case errors.Is(err, testproc.ErrNotReady):
+		return nil, fmt.Errorf("dyntest: dynalite did not answer ListTables within 30s: %v\n%s", listErr, out)
+	}
+	return nil, err
 }
 
 // Close stops the server (if this process started it) and waits for it to

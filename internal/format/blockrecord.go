@@ -104,35 +104,13 @@ func appendEntries(b []byte, es []Entry) []byte {
 	return b
 }
 
+// entries decodes what appendEntries writes, for n blocks (dense: one
+// entry per block).
 func (d *decoder) entries(n int64, dense bool) []Entry {
-	table := d.writers()
-	ne := d.entryCount(n, dense)
-	if d.err != nil {
-		return nil
-	}
-	es := make([]Entry, 0, ne)
-	prev := int64(-1)
-	for i := uint64(0); i < ne && d.err == nil; i++ {
-		idx := d.entryIndex(prev, n, dense)
-		prev = idx
-		p := d.uvarint("entry writer")
-		if d.err == nil && p > uint64(len(table)) {
-			d.fail("entry writer")
-		}
-		if d.err != nil {
-			break
-		}
-		if p == 0 {
-			es = append(es, Entry{Idx: idx})
-			continue
-		}
-		sum := d.fixed(4, "entry checksum")
-		if d.err == nil {
-			w := table[p-1]
-			es = append(es, Entry{idx, BlockRef{w.commit, w.token, binary.LittleEndian.Uint32(sum)}})
-		}
-	}
-	return es
+	writers := d.writers()
+	return entryList(d, n, dense, func(idx int64) Entry {
+		return Entry{idx, d.entryRef(writers)}
+	})
 }
 
 // DecodeRecord decodes and checks the version-1 record b.
@@ -144,11 +122,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 	if d.err == nil {
 		r.Delta = d.entries(NBlocks(r.FileSize, r.BlockSize), false)
 	}
-	d.end()
-	if d.err != nil {
-		return nil, d.err
-	}
-	return r, nil
+	return decoded(d, r)
 }
 
 // DecodeCheckpoint decodes and checks the version-1 checkpoint b.
@@ -159,11 +133,7 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	if d.err == nil {
 		c.Blocks = d.entries(NBlocks(c.FileSize, c.BlockSize), true)
 	}
-	d.end()
-	if d.err != nil {
-		return nil, d.err
-	}
-	return c, nil
+	return decoded(d, c)
 }
 
 // MergeEntries returns a sorted list with the entries of both, b winning

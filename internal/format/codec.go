@@ -138,17 +138,14 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
-// varint decodes a signed varint, the field what.
+// varint decodes a signed varint, the field what: an unsigned varint
+// holding the value zig-zag encoded, as binary.AppendVarint writes it.
 func (d *decoder) varint(what string) int64 {
-	if d.err != nil {
-		return 0
+	u := d.uvarint(what)
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
 	return v
 }
 
@@ -253,11 +250,61 @@ func (d *decoder) entryIndex(prev, n int64, dense bool) int64 {
 	return prev + 1 + int64(delta)
 }
 
+// entryList decodes a list of entries for n blocks (dense: one per
+// block): their count, then each entry's index (entryIndex) followed by
+// the rest of the entry, which entry decodes. It stops at the first error,
+// and keeps only the entries decoded before it.
+func entryList[E any](d *decoder, n int64, dense bool, entry func(idx int64) E) []E {
+	ne := d.entryCount(n, dense)
+	if d.err != nil {
+		return nil
+	}
+	es := make([]E, 0, ne)
+	prev := int64(-1)
+	for i := uint64(0); i < ne && d.err == nil; i++ {
+		idx := d.entryIndex(prev, n, dense)
+		prev = idx
+		if e := entry(idx); d.err == nil {
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
+// entryRef decodes the object an entry names: the position of its writer
+// in writers, 0 for a hole (the zero BlockRef), then, for an object, its
+// CRC32C.
+func (d *decoder) entryRef(writers []writerKey) BlockRef {
+	p := d.uvarint("entry writer")
+	if d.err == nil && p > uint64(len(writers)) {
+		d.fail("entry writer")
+	}
+	if d.err != nil || p == 0 {
+		return BlockRef{}
+	}
+	sum := d.fixed(4, "entry checksum")
+	if d.err != nil {
+		return BlockRef{}
+	}
+	w := writers[p-1]
+	return BlockRef{w.commit, w.token, binary.LittleEndian.Uint32(sum)}
+}
+
 // end fails unless every byte was decoded.
 func (d *decoder) end() {
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
+}
+
+// decoded ends the decoding of v: it fails unless every byte was decoded,
+// and returns v, or nil and the first error.
+func decoded[T any](d *decoder, v *T) (*T, error) {
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return v, nil
 }
 
 // recordHead is the fields a record of either version begins with.

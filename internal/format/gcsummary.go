@@ -264,11 +264,7 @@ func DecodeSummary(b []byte) (*Summary, error) {
 	writers := d.writers()
 	s.Bases = d.summaryBases(writers)
 	s.Records = d.summaryRecords(writers, s.Head)
-	d.end()
-	if d.err != nil {
-		return nil, d.err
-	}
-	return s, nil
+	return decoded(d, s)
 }
 
 // count decodes a count of items each at least one byte long.

@@ -241,34 +241,15 @@ func appendEntries2(b []byte, es []Entry2, self uint64, selfRecord bool) []byte 
 // entries2 decodes what appendEntries2 writes, for a file of fileSize
 // bytes in blocks of blockSize.
 func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry2 {
-	n := NBlocks(fileSize, blockSize)
 	writers := d.writers()
 	ovs := d.overlayTable(self, selfRecord, selfToken)
-	ne := d.entryCount(n, dense)
-	if d.err != nil || ne == 0 {
-		return nil
-	}
-	es := make([]Entry2, 0, ne)
-	prev := int64(-1)
-	for i := uint64(0); i < ne && d.err == nil; i++ {
-		idx := d.entryIndex(prev, n, dense)
-		prev = idx
-		e := Entry2{Idx: idx}
-		p := d.uvarint("entry writer")
-		if d.err == nil && p > uint64(len(writers)) {
-			d.fail("entry writer")
-		}
-		if d.err == nil && p > 0 {
-			sum := d.fixed(4, "entry checksum")
-			if d.err == nil {
-				w := writers[p-1]
-				e.Ref = BlockRef{w.commit, w.token, binary.LittleEndian.Uint32(sum)}
-			}
-		}
+	es := entryList(d, NBlocks(fileSize, blockSize), dense, func(idx int64) Entry2 {
+		e := Entry2{Idx: idx, Ref: d.entryRef(writers)}
 		e.Ov = d.overlay(e, BlockLen(idx, blockSize, fileSize), blockSize, ovs)
-		if d.err == nil {
-			es = append(es, e)
-		}
+		return e
+	})
+	if len(es) == 0 {
+		return nil // a version-2 list of no entries decodes as nil
 	}
 	return es
 }
@@ -412,11 +393,7 @@ func DecodeCheckpoint2(b []byte) (*Checkpoint2, error) {
 		// is 0, and its length is given, as for any other record.
 		c.Blocks = d.entries2(c.BlockSize, c.FileSize, true, c.N, false, 0)
 	}
-	d.end()
-	if d.err != nil {
-		return nil, d.err
-	}
-	return c, nil
+	return decoded(d, c)
 }
 
 // EntriesFromV1 returns version-1 entries as version-2 entries: the same

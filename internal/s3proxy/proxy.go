@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -169,11 +170,7 @@ func (p *Proxy) SetHook(h Hook) {
 func (p *Proxy) Counts() map[Kind]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m := make(map[Kind]int, len(p.counts))
-	for k, v := range p.counts {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(p.counts)
 }
 
 // Total returns the number of requests of all kinds since the last Reset.

@@ -42,16 +42,13 @@ const versitygwModule = "github.com/versity/versitygw/cmd/versitygw"
 // Environment variables that point the tests at an external server.
 const (
 	EnvEndpoint = "S3VFS_TEST_ENDPOINT" // e.g. http://127.0.0.1:9000
-	EnvRegion   = "AWS_REGION"
+	EnvRegion   = testproc.EnvRegion
 )
 
 // Server is a running S3 server: either a versitygw process owned by this
 // Server, or an external endpoint named by S3VFS_TEST_ENDPOINT.
 type Server struct {
-	Endpoint  string // base URL, e.g. http://127.0.0.1:43121
-	Region    string
-	AccessKey string
-	SecretKey string
+	testproc.Access // where it answers, and its credentials
 
 	proc    *testproc.Proc // nil for an external server
 	dataDir string
@@ -67,17 +64,8 @@ func Start(ctx context.Context, logf func(format string, args ...any)) (*Server,
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	if ep := os.Getenv(EnvEndpoint); ep != "" {
-		region := os.Getenv(EnvRegion)
-		if region == "" {
-			region = "us-east-1"
-		}
-		return &Server{
-			Endpoint:  ep,
-			Region:    region,
-			AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-			SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		}, nil
+	if access, ok := testproc.ExternalAccess(EnvEndpoint); ok {
+		return &Server{Access: access}, nil
 	}
 	bin, err := Binary(ctx, logf)
 	if err != nil {
@@ -149,13 +137,7 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 	}
 	addr := a.String()
 
-	s := &Server{
-		Endpoint:  "http://" + addr,
-		Region:    "us-east-1",
-		AccessKey: "s3vfs-test",
-		SecretKey: "s3vfs-test-secret",
-		dataDir:   dataDir,
-	}
+	s := &Server{Access: testproc.LocalAccess(addr), dataDir: dataDir}
 	cmd := exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	if s.proc, err = testproc.Start(cmd); err != nil {
@@ -163,27 +145,24 @@ func startVersitygw(ctx context.Context, bin string) (*Server, error) {
 		return nil, fmt.Errorf("s3server: start versitygw: %w", err)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err = s.proc.AwaitReady(ctx, 20*time.Millisecond, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return s, nil
 		}
-		select {
-		case <-s.proc.Done():
-			os.RemoveAll(dataDir)
-			return nil, fmt.Errorf("s3server: versitygw exited at start: %v\n%s", s.proc.State(), s.proc.Output())
-		case <-ctx.Done():
-			s.Close()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Close()
-			return nil, errors.New("s3server: versitygw did not start listening within 30s")
-		}
+		return err == nil
+	})
+	if err == nil {
+		return s, nil
 	}
+	s.Close()
+	switch {
+	case errors.Is(err, testproc.ErrExited):
+		return nil, fmt.Errorf("s3server: versitygw exited at start: %v\n%s", s.proc.State(), s.proc.Output())
+	case errors.Is(err, testproc.ErrNotReady):
+		return nil, errors.New("s3server: versitygw did not start listening within 30s")
+	}
+	return nil, err
 }
 
 // DataDir is the directory where the local server keeps objects, each as

@@ -5,6 +5,7 @@ package s3test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -99,11 +100,7 @@ func (f *Faults) Install(p *s3proxy.Proxy) {
 func (f *Faults) Counts() map[Fault]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m := make(map[Fault]int, len(f.counts))
-	for k, v := range f.counts {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(f.counts)
 }
 
 // Total returns the number of faults injected and of requests considered.

@@ -1,6 +1,8 @@
 package testproc
 
 import (
+	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -61,4 +63,38 @@ func FreeAddr() (*net.TCPAddr, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr), nil
+}
+
+// startTimeout is how long [Proc.AwaitReady] waits for a server to get
+// ready.
+const startTimeout = 30 * time.Second
+
+// The outcomes of [Proc.AwaitReady] other than ready.
+var (
+	ErrExited   = errors.New("the server exited at start")
+	ErrNotReady = errors.New("the server did not get ready within 30s")
+)
+
+// AwaitReady asks ready, at once and then every poll, whether the server
+// the process runs is ready, until it is. It returns nil once ready
+// returns true, [ErrExited] if the process exits first, ctx's error if ctx
+// ends first, and [ErrNotReady] after 30 seconds. It stops nothing: the
+// caller stops the process on an error.
+func (p *Proc) AwaitReady(ctx context.Context, poll time.Duration, ready func() bool) error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if ready() {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return ErrExited
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+		if time.Now().After(deadline) {
+			return ErrNotReady
+		}
+	}
 }

@@ -1,6 +1,7 @@
 // Package testproc holds what the test servers' packages (internal/s3server,
-// internal/dyntest) share for running a server process, and the random
-// names the tests give what they create.
+// internal/dyntest) share for running a server process and for telling
+// their clients where it answers, and the random names the tests give
+// what they create.
 package testproc
 
 import (
