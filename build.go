@@ -96,10 +96,10 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 
 // readBaseEntries reads checkpoint ref of a map of lineage lin, of either
 // format version: its block size and its entries as version-2 entries.
-func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) (int64, []format.Entry2, error) {
+func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) (int64, []format.Entry, error) {
 	type base struct {
 		blockSize int64
-		blocks    []format.Entry2
+		blocks    []format.Entry
 	}
 	b, err := readImmutable(ctx, db, format.CheckpointName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (base, error) {
 		n, token, bs, blocks, err := format.DecodeAnyCheckpoint(data)

@@ -111,7 +111,7 @@ func describeRecord(ctx context.Context, db *database, rec *format.Record) (Comm
 	n := rec.N
 	c := Commit{N: n, Time: rec.Time, Writer: rec.Writer, Size: rec.FileSize}
 	c.setMade(rec.Made())
-	entries := rec.Entries2()
+	entries := rec.Entries()
 	if rec.Base == (format.CheckpointRef{N: n, Token: rec.Token}) {
 		// It wrote a checkpoint: the blocks it set are there (in version
 		// 2 its delta lists only block 0 and the blocks it carries pages of).

@@ -136,7 +136,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 
 // mergeBlock is format.MergeBlock, its error an I/O error of SQLite's
 // (IOERR_DATA): the bytes read do not make the block the map names.
-func mergeBlock(key string, e format.Entry2, blockSize, length int64, base []byte, recs []*format.Record2) ([]byte, error) {
+func mergeBlock(key string, e format.Entry, blockSize, length int64, base []byte, recs []*format.Record2) ([]byte, error) {
 	out, err := format.MergeBlock(key, e, blockSize, length, base, recs)
 	if err != nil {
 		return nil, vfs.SystemError(err, sqlite3.IOERR_DATA)

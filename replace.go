@@ -201,7 +201,7 @@ func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.Block
 	}
 	if a.size > 0 {
 		rec.Changed = format.PageList{}.AddRun(0, format.NPages(a.size, rec.Unit))
-		rec.Delta = []format.Entry2{{Idx: 0, Ref: blocks.Get(0)}}
+		rec.Delta = []format.Entry{{Idx: 0, Ref: blocks.Get(0)}}
 	}
 	return rec
 }

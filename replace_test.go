@@ -73,7 +73,7 @@ func TestPlanReplacement2(t *testing.T) {
 	}
 	want := &format.Record2{N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w",
 		Base: format.CheckpointRef{N: 5, Token: 9}, Unit: replaceBS, Changed: format.PageList{{First: 0, N: 3}},
-		Delta: []format.Entry2{{Idx: 0, Ref: blocks.Get(0)}}}
+		Delta: []format.Entry{{Idx: 0, Ref: blocks.Get(0)}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("record = %+v; want %+v", got, want)
 	}

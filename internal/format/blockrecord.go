@@ -14,12 +14,6 @@ const (
 	checkpointMagic = "s3vfsC1\n"
 )
 
-// Entry is one block of a map: its index and where it lives.
-type Entry struct {
-	Idx int64    // the block's index
-	Ref BlockRef // its object; the zero BlockRef for a hole
-}
-
 // Record is commit record N: the only commit point of a commit. It is
 // self-sufficient given its base checkpoint: Delta lists every block whose
 // reference differs from the base (cumulative since the checkpoint).
@@ -52,7 +46,7 @@ type Checkpoint struct {
 func NewCheckpoint(n, token uint64, blockSize, fileSize int64, m BlockMap) *Checkpoint {
 	c := &Checkpoint{N: n, Token: token, BlockSize: blockSize, FileSize: fileSize, Blocks: make([]Entry, 0, m.Len())}
 	for idx, ref := range m.All() {
-		c.Blocks = append(c.Blocks, Entry{idx, ref})
+		c.Blocks = append(c.Blocks, Entry{Idx: idx, Ref: ref})
 	}
 	return c
 }
@@ -82,7 +76,9 @@ func appendCheckpointHead(b []byte, n, token uint64, blockSize, fileSize int64) 
 }
 
 // appendEntries writes a table of the distinct (commit, token) pairs, then
-// each entry as (index delta, table position or 0 for a hole, CRC32C).
+// each entry as (index delta, table position or 0 for a hole, CRC32C): the
+// version-1 layout, which has no overlays (a version-1 map never holds
+// one: only the page planner and the version-2 decoder make them).
 func appendEntries(b []byte, es []Entry) []byte {
 	var table writerTable
 	for _, e := range es {
@@ -109,7 +105,7 @@ func appendEntries(b []byte, es []Entry) []byte {
 func (d *decoder) entries(n int64, dense bool) []Entry {
 	writers := d.writers()
 	return entryList(d, n, dense, func(idx int64) Entry {
-		return Entry{idx, d.entryRef(writers)}
+		return Entry{Idx: idx, Ref: d.entryRef(writers)}
 	})
 }
 
@@ -149,7 +145,7 @@ func MergeEntries(a []Entry, b map[int64]BlockRef, n int64) []Entry {
 	out := make([]Entry, 0, len(m))
 	for i, r := range m {
 		if i < n {
-			out = append(out, Entry{i, r})
+			out = append(out, Entry{Idx: i, Ref: r})
 		}
 	}
 	slices.SortFunc(out, func(x, y Entry) int { return int(x.Idx - y.Idx) })

@@ -121,9 +121,9 @@ func sampleRecords() []*Record {
 	t0 := time.Unix(1700000000, 123)
 	return []*Record{
 		{N: 1, Parent: 0, Token: 7, BlockSize: 4096, FileSize: 8192, Time: t0, Writer: "host/1",
-			Delta: []Entry{{0, BlockRef{1, 7, 0xdeadbeef}}, {1, BlockRef{1, 7, 42}}}},
+			Delta: []Entry{{Idx: 0, Ref: BlockRef{1, 7, 0xdeadbeef}}, {Idx: 1, Ref: BlockRef{1, 7, 42}}}},
 		{N: 9, Parent: 8, Token: 1 << 60, BlockSize: 512, FileSize: 5000, Time: t0, Writer: "",
-			Base: CheckpointRef{5, 99}, Delta: []Entry{{2, BlockRef{}}, {7, BlockRef{9, 1 << 60, 1}}, {9, BlockRef{6, 3, 2}}}},
+			Base: CheckpointRef{5, 99}, Delta: []Entry{{Idx: 2, Ref: BlockRef{}}, {Idx: 7, Ref: BlockRef{9, 1 << 60, 1}}, {Idx: 9, Ref: BlockRef{6, 3, 2}}}},
 		{N: 3, Parent: 2, Token: 1, BlockSize: 65536, FileSize: 0, Time: t0, Writer: "w"},
 	}
 }
@@ -131,7 +131,7 @@ func sampleRecords() []*Record {
 func sampleCheckpoints() []*Checkpoint {
 	return []*Checkpoint{
 		{N: 4, Token: 5, BlockSize: 4096, FileSize: 3 * 4096,
-			Blocks: []Entry{{0, BlockRef{4, 5, 1}}, {1, BlockRef{}}, {2, BlockRef{2, 8, 3}}}},
+			Blocks: []Entry{{Idx: 0, Ref: BlockRef{4, 5, 1}}, {Idx: 1, Ref: BlockRef{}}, {Idx: 2, Ref: BlockRef{2, 8, 3}}}},
 		{N: 1, Token: 1, BlockSize: 512, FileSize: 0},
 	}
 }

@@ -86,7 +86,7 @@ type SummaryEntry struct {
 }
 
 // SummaryEntries returns es as garbage collection reads them.
-func SummaryEntries(es []Entry2) []SummaryEntry {
+func SummaryEntries(es []Entry) []SummaryEntry {
 	if len(es) == 0 {
 		return nil
 	}
@@ -109,7 +109,7 @@ func SummarizeRecord(rec *Record, size int64, created time.Time) SummaryRecord {
 	return SummaryRecord{
 		N: rec.N, Size: size, Created: created, By: rec.Made().By,
 		BlockSize: rec.BlockSize, FileSize: rec.FileSize, Base: rec.Base,
-		Lineage: rec.Lineage(), Delta: SummaryEntries(rec.Entries2()),
+		Lineage: rec.Lineage(), Delta: SummaryEntries(rec.Entries()),
 	}
 }
 

@@ -179,7 +179,7 @@ func OverlayRecordID(key string, n, token uint64) string {
 // database at key with lineage lin in the block cache: its base object,
 // the last overlay record and the CRC32C of the merge, which together fix
 // them.
-func OverlaidID(key string, lin Lineage, e Entry2) string {
+func OverlaidID(key string, lin Lineage, e Entry) string {
 	id := key + "/" + BlocksDir + "/" + Pad(uint64(e.Idx), 12) + "+"
 	if !e.Ref.IsHole() {
 		id = BlockName(lin.KeyOf(key, e.Ref.Commit), e.Idx, e.Ref) + "+"

@@ -41,9 +41,11 @@ type Overlay struct {
 	CRC     uint32       // the CRC32C of the block read
 }
 
-// Entry2 is a block of a version-2 map: its base object (a hole: none)
-// and its overlay (nil: none, the object is the block as in version 1).
-type Entry2 struct {
+// Entry is one block of a map, of either format version: its index, its
+// base object (the zero BlockRef for a hole), and in format version 2 its
+// overlay (nil: none, the object is the block). A version-1 record or
+// checkpoint has no overlays.
+type Entry struct {
 	Idx int64    // the block's index
 	Ref BlockRef // its base object; the zero BlockRef for none
 	Ov  *Overlay // its overlay; nil for none
@@ -64,7 +66,7 @@ type Record2 struct {
 
 	Unit    int64    // the page unit of Changed and Inline
 	Changed PageList // every page commit N may have changed
-	Delta   []Entry2 // sorted by Idx, all < NBlocks; cumulative since Base
+	Delta   []Entry  // sorted by Idx, all < NBlocks; cumulative since Base
 	Inline  PageList // the pages carried, a subset of Changed
 	Pages   []byte   // their bytes, in page order (see PageLen)
 
@@ -75,11 +77,11 @@ type Record2 struct {
 
 // Checkpoint2 is a version-2 checkpoint: the full map at commit N.
 type Checkpoint2 struct {
-	N         uint64   // the commit whose attempt wrote it
-	Token     uint64   // the token of that attempt
-	BlockSize int64    // the database's block size
-	FileSize  int64    // the database's size in bytes at commit N
-	Blocks    []Entry2 // every index 0..NBlocks-1 in order
+	N         uint64  // the commit whose attempt wrote it
+	Token     uint64  // the token of that attempt
+	BlockSize int64   // the database's block size
+	FileSize  int64   // the database's size in bytes at commit N
+	Blocks    []Entry // every index 0..NBlocks-1 in order
 }
 
 // PageLen returns the length of page p of unit u in a file of size bytes.
@@ -132,7 +134,7 @@ type overlayTable struct {
 	pos  map[uint64]uint64 // by commit number
 }
 
-func newOverlayTable(es []Entry2) overlayTable {
+func newOverlayTable(es []Entry) overlayTable {
 	seen := map[uint64]OverlayRef{}
 	for _, e := range es {
 		if e.Ov != nil {
@@ -207,7 +209,7 @@ func (d *decoder) overlayTable(self uint64, selfRecord bool, selfToken uint64) [
 
 // appendEntries2 writes the writer table, the overlay-record table and
 // the entries es of commit self.
-func appendEntries2(b []byte, es []Entry2, self uint64, selfRecord bool) []byte {
+func appendEntries2(b []byte, es []Entry, self uint64, selfRecord bool) []byte {
 	var writers writerTable
 	for _, e := range es {
 		writers.add(e.Ref)
@@ -240,11 +242,11 @@ func appendEntries2(b []byte, es []Entry2, self uint64, selfRecord bool) []byte 
 
 // entries2 decodes what appendEntries2 writes, for a file of fileSize
 // bytes in blocks of blockSize.
-func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry2 {
+func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry {
 	writers := d.writers()
 	ovs := d.overlayTable(self, selfRecord, selfToken)
-	es := entryList(d, NBlocks(fileSize, blockSize), dense, func(idx int64) Entry2 {
-		e := Entry2{Idx: idx, Ref: d.entryRef(writers)}
+	es := entryList(d, NBlocks(fileSize, blockSize), dense, func(idx int64) Entry {
+		e := Entry{Idx: idx, Ref: d.entryRef(writers)}
 		e.Ov = d.overlay(e, BlockLen(idx, blockSize, fileSize), blockSize, ovs)
 		return e
 	})
@@ -255,7 +257,7 @@ func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, s
 }
 
 // overlay decodes the overlay of entry e, a block of length blockLen.
-func (d *decoder) overlay(e Entry2, blockLen, blockSize int64, table []OverlayRef) *Overlay {
+func (d *decoder) overlay(e Entry, blockLen, blockSize int64, table []OverlayRef) *Overlay {
 	k := d.uvarint("overlay")
 	if d.err != nil || k == 0 {
 		return nil
@@ -396,19 +398,6 @@ func DecodeCheckpoint2(b []byte) (*Checkpoint2, error) {
 	return decoded(d, c)
 }
 
-// EntriesFromV1 returns version-1 entries as version-2 entries: the same
-// objects, no overlay.
-func EntriesFromV1(es []Entry) []Entry2 {
-	if len(es) == 0 {
-		return nil
-	}
-	out := make([]Entry2, len(es))
-	for i, e := range es {
-		out[i] = Entry2{Idx: e.Idx, Ref: e.Ref}
-	}
-	return out
-}
-
 // DecodeAnyRecord decodes a record of any version (by its magic). A
 // version-2 or version-3 record comes back as a record whose V2 field
 // holds it.
@@ -445,13 +434,13 @@ func hasMagic(b []byte, magic string) bool {
 
 // DecodeAnyCheckpoint decodes a checkpoint of either version (by its
 // magic), as version-2 entries.
-func DecodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []Entry2, err error) {
+func DecodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []Entry, err error) {
 	if len(b) < len(checkpointMagic2) || string(b[:len(checkpointMagic2)]) != checkpointMagic2 {
 		c, err := DecodeCheckpoint(b)
 		if err != nil {
 			return 0, 0, 0, nil, err
 		}
-		return c.N, c.Token, c.BlockSize, EntriesFromV1(c.Blocks), nil
+		return c.N, c.Token, c.BlockSize, c.Blocks, nil
 	}
 	c, err := DecodeCheckpoint2(b)
 	if err != nil {
@@ -460,11 +449,10 @@ func DecodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []E
 	return c.N, c.Token, c.BlockSize, c.Blocks, nil
 }
 
-// Entries2 returns the delta of rec, of either version, as version-2
-// entries.
-func (rec *Record) Entries2() []Entry2 {
+// Entries returns the delta of rec, of either version.
+func (rec *Record) Entries() []Entry {
 	if rec.V2 != nil {
 		return rec.V2.Delta
 	}
-	return EntriesFromV1(rec.Delta)
+	return rec.Delta
 }

@@ -20,7 +20,7 @@ func sampleRecords2() []*Record2 {
 	return []*Record2{{
 		N: 7, Parent: 6, Token: 70, BlockSize: 1024, FileSize: 4096, Time: t0, Writer: "host/7",
 		Unit: 512, Changed: PageList{{2, 1}, {5, 2}}, Inline: PageList{{2, 1}, {6, 1}},
-		Delta: []Entry2{
+		Delta: []Entry{
 			{Idx: 0, Ref: BlockRef{1, 10, 0xabc}},
 			{Idx: 1, Ref: BlockRef{3, 30, 0xdef}, Ov: &Overlay{BaseLen: 1024, Recs: []OverlayRef{{5, 50, 600}, {7, 70, 0}}, CRC: 11}},
 			{Idx: 2, Ref: BlockRef{7, 70, 0x123}},
@@ -33,12 +33,12 @@ func sampleRecords2() []*Record2 {
 	}, {
 		N: 12, Parent: 11, Token: 3, BlockSize: 1024, FileSize: 700, Time: t0, Writer: "w",
 		Base: CheckpointRef{10, 4}, Unit: 512, Changed: PageList{{0, 1}},
-		Delta:  []Entry2{{Idx: 0, Ref: BlockRef{10, 4, 9}, Ov: &Overlay{BaseLen: 1024, Recs: []OverlayRef{{8, 80, 3000}, {12, 3, 0}}, CRC: 1}}},
+		Delta:  []Entry{{Idx: 0, Ref: BlockRef{10, 4, 9}, Ov: &Overlay{BaseLen: 1024, Recs: []OverlayRef{{8, 80, 3000}, {12, 3, 0}}, CRC: 1}}},
 		Inline: PageList{{0, 1}}, Pages: page(0)[:512],
 	}, {
 		N: 5, Parent: 4, Token: 8, BlockSize: 1024, FileSize: 1024, Time: t0, Writer: "w",
 		Unit:  1024,
-		Delta: []Entry2{{Idx: 0, Ref: BlockRef{2, 2, 2}, Ov: &Overlay{BaseLen: 512, CRC: 7}}},
+		Delta: []Entry{{Idx: 0, Ref: BlockRef{2, 2, 2}, Ov: &Overlay{BaseLen: 512, CRC: 7}}},
 	}, {
 		N: 1, Parent: 0, Token: 1, BlockSize: 512, FileSize: 0, Time: t0, Writer: "w", Unit: 512,
 	}, {
@@ -49,7 +49,7 @@ func sampleRecords2() []*Record2 {
 	}, {
 		N: 41, Parent: 40, Token: 4, BlockSize: 1024, FileSize: 1024, Time: t0, Writer: "w",
 		Base: CheckpointRef{30, 3}, Unit: 512, Changed: PageList{{0, 1}},
-		Delta:  []Entry2{{Idx: 0, Ref: BlockRef{12, 2, 5}, Ov: &Overlay{BaseLen: 1024, Recs: []OverlayRef{{20, 1, 900}, {41, 4, 0}}, CRC: 6}}},
+		Delta:  []Entry{{Idx: 0, Ref: BlockRef{12, 2, 5}, Ov: &Overlay{BaseLen: 1024, Recs: []OverlayRef{{20, 1, 900}, {41, 4, 0}}, CRC: 6}}},
 		Inline: PageList{{0, 1}}, Pages: page(9),
 		Made:    Made{By: ByBranch, Commit: 40, Key: "tenants/a/db.sqlite"},
 		Lineage: Lineage{{"tenants/a/db.sqlite", 40}, {"main.db", 25}},
@@ -71,7 +71,7 @@ func sampleRecords2() []*Record2 {
 func sampleCheckpoints2() []*Checkpoint2 {
 	return []*Checkpoint2{{
 		N: 9, Token: 90, BlockSize: 1024, FileSize: 3000,
-		Blocks: []Entry2{
+		Blocks: []Entry{
 			{Idx: 0, Ref: BlockRef{9, 90, 1}},
 			{Idx: 1, Ref: BlockRef{4, 40, 2}, Ov: &Overlay{BaseLen: 1024, Recs: []OverlayRef{{4, 41, 100}, {9, 99, 5000}}, CRC: 3}},
 			{Idx: 2, Ov: &Overlay{Recs: []OverlayRef{{9, 99, 5000}}, CRC: 4}},
@@ -135,7 +135,7 @@ func TestRecord2Refused(t *testing.T) {
 		{"a page unit that does not divide the block", func(r *Record2) { r.Unit = 768 }},
 		{"a page unit below 512", func(r *Record2) { r.Unit = 256; r.Changed = nil; r.Inline = nil; r.Pages = nil }},
 		{"an inline page that is not changed", func(r *Record2) { r.Changed = PageList{{5, 2}} }},
-		{"inline pages no entry reads", func(r *Record2) { r.Delta[3].Ov = nil; r.Delta[3] = Entry2{Idx: 3} }},
+		{"inline pages no entry reads", func(r *Record2) { r.Delta[3].Ov = nil; r.Delta[3] = Entry{Idx: 3} }},
 		{"an entry that reads pages the record lacks", func(r *Record2) {
 			r.Inline, r.Pages = PageList{{2, 1}}, r.Pages[:512]
 		}},
@@ -219,22 +219,6 @@ func TestPageList(t *testing.T) {
 	}
 	if n := len(appendPageList(nil, PageList{{0, 1000}})); n != 4 {
 		t.Errorf("1000 pages: %d bytes", n)
-	}
-}
-
-// TestEntriesFromV1: a version-1 map reads as version 2 without overlays,
-// and the same objects.
-func TestEntriesFromV1(t *testing.T) {
-	for _, r := range sampleRecords() {
-		got := EntriesFromV1(r.Delta)
-		if len(got) != len(r.Delta) {
-			t.Fatalf("%d entries from %d", len(got), len(r.Delta))
-		}
-		for i, e := range got {
-			if e.Idx != r.Delta[i].Idx || e.Ref != r.Delta[i].Ref || e.Ov != nil {
-				t.Errorf("entry %d = %+v from %+v", i, e, r.Delta[i])
-			}
-		}
 	}
 }
 

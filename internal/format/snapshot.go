@@ -30,7 +30,7 @@ type Snapshot struct {
 	// Format version 2 (internal/format, pagerecord.go); zero for a version-1 record.
 	Version   int                // the format version of record n; 0 or 1: version 1
 	Overlays  map[int64]*Overlay // blocks read through an overlay (see Entry2); never modified once built
-	PageDelta []Entry2           // record n's delta, when version 2; overlay sizes all filled in
+	PageDelta []Entry            // record n's delta, when version 2; overlay sizes all filled in
 
 	BaseOverlays map[int64]*Overlay // the overlays of the base checkpoint, reused like baseMap
 	Inner        *InnerSet          // the base checkpoint's inner pages, reused like baseMap; nil for none
@@ -93,7 +93,7 @@ func PageSnapshot(rec *Record2, size int, baseMap BlockMap, baseOverlays map[int
 		}
 	}
 	refs := make(map[int64]BlockRef, len(rec.Delta))
-	delta := make([]Entry2, len(rec.Delta))
+	delta := make([]Entry, len(rec.Delta))
 	for i, e := range rec.Delta {
 		refs[e.Idx] = e.Ref
 		delete(overlays, e.Idx)
@@ -117,7 +117,7 @@ func PageSnapshot(rec *Record2, size int, baseMap BlockMap, baseOverlays map[int
 }
 
 // BaseOf returns the map and overlays of a checkpoint's entries.
-func BaseOf(es []Entry2) (BlockMap, map[int64]*Overlay) {
+func BaseOf(es []Entry) (BlockMap, map[int64]*Overlay) {
 	refs := make(map[int64]BlockRef, len(es))
 	var overlays map[int64]*Overlay
 	for _, e := range es {
@@ -145,8 +145,8 @@ func (s *Snapshot) BaseLength(idx int64) int64 {
 }
 
 // Entry returns the version-2 Entry of block idx of s.
-func (s *Snapshot) Entry(idx int64) Entry2 {
-	return Entry2{Idx: idx, Ref: s.Blocks.Get(idx), Ov: s.Overlays[idx]}
+func (s *Snapshot) Entry(idx int64) Entry {
+	return Entry{Idx: idx, Ref: s.Blocks.Get(idx), Ov: s.Overlays[idx]}
 }
 
 // OverlayBytes returns how many bytes of records a cold read of block idx
@@ -161,17 +161,17 @@ func (s *Snapshot) OverlayBytes(idx int64) int64 {
 	return total
 }
 
-// DeltaEntries returns the delta of s's record as version-2 entries.
-func (s *Snapshot) DeltaEntries() []Entry2 {
+// DeltaEntries returns the delta of s's record, of either version.
+func (s *Snapshot) DeltaEntries() []Entry {
 	if s.Version >= 2 {
 		return s.PageDelta
 	}
-	return EntriesFromV1(s.Delta)
+	return s.Delta
 }
 
 // Successor returns the snapshot that record rec, size bytes long, makes
 // over s, with entries the blocks it set.
-func (s *Snapshot) Successor(rec *Record2, size int, entries map[int64]Entry2, n int64) *Snapshot {
+func (s *Snapshot) Successor(rec *Record2, size int, entries map[int64]Entry, n int64) *Snapshot {
 	refs := make(map[int64]BlockRef, len(entries))
 	ovs := maps.Clone(s.Overlays)
 	if ovs == nil {
@@ -190,7 +190,7 @@ func (s *Snapshot) Successor(rec *Record2, size int, entries map[int64]Entry2, n
 			delete(ovs, idx)
 		}
 	}
-	delta := make([]Entry2, len(rec.Delta))
+	delta := make([]Entry, len(rec.Delta))
 	for i, e := range rec.Delta {
 		delta[i] = e
 		if e.Ov != nil {

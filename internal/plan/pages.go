@@ -228,7 +228,7 @@ func buildPagePlan(key string, s *format.Snapshot, w tx.Writes, written []blockC
 		key: key, s: s, w: w, unit: unit, a: a,
 		n: s.N + 1, newLen: format.NBlocks(w.PendingSize, s.BlockSize),
 		p:       PagePlan{Changes: map[int64]format.BlockRef{}},
-		entries: map[int64]format.Entry2{},
+		entries: map[int64]format.Entry{},
 	}
 	for _, c := range written {
 		b.addWritten(c, fold[c.idx])
@@ -251,10 +251,10 @@ type pagePlanBuild struct {
 	newLen int64  // the file's blocks after the commit
 
 	p       PagePlan
-	entries map[int64]format.Entry2 // the blocks the record sets
-	changed format.PageList         // the pages the commit changed
-	inline  format.PageList         // the pages the record carries
-	pages   []byte                  // the bytes of inline, in order
+	entries map[int64]format.Entry // the blocks the record sets
+	changed format.PageList        // the pages the commit changed
+	inline  format.PageList        // the pages the record carries
+	pages   []byte                 // the bytes of inline, in order
 }
 
 // addWritten adds written block c: uploaded whole if folded, else its
@@ -280,7 +280,7 @@ func (b *pagePlanBuild) addWritten(c blockChange, folded bool) {
 // addFolded adds written block c as a new base object, uploaded whole.
 func (b *pagePlanBuild) addFolded(c blockChange) {
 	ref := format.BlockRef{Commit: b.n, Token: b.a.Token, CRC: format.Checksum(c.data)}
-	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: ref}
+	b.entries[c.idx] = format.Entry{Idx: c.idx, Ref: ref}
 	b.p.Changes[c.idx] = ref
 	b.p.Uploads = append(b.p.Uploads, tx.Upload{Name: format.BlockName(b.key, c.idx, ref), Data: c.data})
 	b.p.Folded = append(b.p.Folded, c.idx)
@@ -289,14 +289,14 @@ func (b *pagePlanBuild) addFolded(c blockChange) {
 // addInline adds written block c, whose entry in s is old, as its base
 // object under an overlay that ends with this record, which carries c's
 // changed pages.
-func (b *pagePlanBuild) addInline(c blockChange, old format.Entry2) {
+func (b *pagePlanBuild) addInline(c blockChange, old format.Entry) {
 	bs, size := b.s.BlockSize, b.w.PendingSize
 	self := format.OverlayRef{N: b.n, Token: b.a.Token}
 	var recs []format.OverlayRef
 	if old.Ov != nil {
 		recs = slices.Clone(old.Ov.Recs)
 	}
-	b.entries[c.idx] = format.Entry2{Idx: c.idx, Ref: old.Ref,
+	b.entries[c.idx] = format.Entry{Idx: c.idx, Ref: old.Ref,
 		Ov: &format.Overlay{BaseLen: b.s.BaseLength(c.idx), Recs: append(recs, self), CRC: format.Checksum(c.data)}}
 	b.inline = unionPages(b.inline, c.pages)
 	for pg := range c.pages.All() {
@@ -311,7 +311,7 @@ func (b *pagePlanBuild) addSpilled() {
 	bs, size := b.s.BlockSize, b.w.PendingSize
 	for idx, ref := range b.w.Spilled {
 		if idx < b.newLen {
-			b.entries[idx] = format.Entry2{Idx: idx, Ref: ref} // uploaded early (spill.go)
+			b.entries[idx] = format.Entry{Idx: idx, Ref: ref} // uploaded early (spill.go)
 			b.p.Changes[idx] = ref
 			b.changed = unionPages(b.changed, b.w.SpilledChanged(idx, bs, b.unit, size))
 		}
@@ -324,7 +324,7 @@ func (b *pagePlanBuild) addHoles() {
 	bs, size := b.s.BlockSize, b.w.PendingSize
 	for idx := min(b.s.Blocks.Len(), format.NBlocks(b.w.Floor, bs)); idx < b.newLen; idx++ {
 		if _, ok := b.entries[idx]; !ok {
-			b.entries[idx] = format.Entry2{Idx: idx}
+			b.entries[idx] = format.Entry{Idx: idx}
 			b.p.Changes[idx] = format.BlockRef{}
 			b.changed = unionPages(b.changed, format.BlockPages(idx, bs, b.unit, size))
 		}
@@ -352,7 +352,7 @@ func (b *pagePlanBuild) finish() PagePlan {
 
 // relength returns the entry of block idx of s read to the length of
 // data, whose pages all equal the committed ones.
-func relength(s *format.Snapshot, idx int64, data []byte) format.Entry2 {
+func relength(s *format.Snapshot, idx int64, data []byte) format.Entry {
 	e := s.Entry(idx)
 	if e.Ref.IsHole() && e.Ov == nil {
 		return e // zeros at any length
@@ -364,7 +364,7 @@ func relength(s *format.Snapshot, idx int64, data []byte) format.Entry2 {
 	if len(ov.Recs) == 0 && ov.BaseLen == int64(len(data)) {
 		ov = nil // the object is the block again
 	}
-	return format.Entry2{Idx: idx, Ref: e.Ref, Ov: ov}
+	return format.Entry{Idx: idx, Ref: e.Ref, Ov: ov}
 }
 
 // unionPages returns the pages of a and b.
@@ -387,8 +387,8 @@ func unionPages(a, b format.PageList) format.PageList {
 // parent: the parent's entries, replaced by changes, without blocks at or
 // past n, and with block 0 always present (docs/format.md, "Entries,
 // version 2"), taken from s where neither names it.
-func MergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n int64, s *format.Snapshot) []format.Entry2 {
-	m := make(map[int64]format.Entry2, len(parent)+len(changes)+1)
+func MergePageEntries(parent []format.Entry, changes map[int64]format.Entry, n int64, s *format.Snapshot) []format.Entry {
+	m := make(map[int64]format.Entry, len(parent)+len(changes)+1)
 	for _, e := range parent {
 		m[e.Idx] = e
 	}
@@ -396,13 +396,13 @@ func MergePageEntries(parent []format.Entry2, changes map[int64]format.Entry2, n
 	if _, ok := m[0]; !ok && n > 0 {
 		m[0] = s.Entry(0)
 	}
-	out := make([]format.Entry2, 0, len(m))
+	out := make([]format.Entry, 0, len(m))
 	for idx, e := range m {
 		if idx < n {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(x, y format.Entry2) int { return int(x.Idx - y.Idx) })
+	slices.SortFunc(out, func(x, y format.Entry) int { return int(x.Idx - y.Idx) })
 	if len(out) == 0 {
 		return nil
 	}
@@ -433,7 +433,7 @@ func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a At
 	size := int64(len(p.Encoded))
 	c := &format.Checkpoint2{N: n, Token: a.Token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
 	for idx, ref := range p.Next.Blocks.All() {
-		e := format.Entry2{Idx: idx, Ref: ref}
+		e := format.Entry{Idx: idx, Ref: ref}
 		if ov := p.Next.Overlays[idx]; ov != nil {
 			e.Ov = format.WithSize(ov, n, size)
 		}

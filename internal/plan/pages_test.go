@@ -110,7 +110,7 @@ func (m *memBucket2) readAll(t *testing.T, s *format.Snapshot) []byte {
 func (m *memBucket2) rebuild(t *testing.T, n uint64) *format.Snapshot {
 	t.Helper()
 	rec := m.record(t, n)
-	var base []format.Entry2
+	var base []format.Entry
 	if rec.Base != (format.CheckpointRef{}) {
 		c, err := format.DecodeCheckpoint2(m.objects[format.CheckpointName("db", rec.Base.N, rec.Base.Token)])
 		if err != nil {
