@@ -138,7 +138,7 @@ func (db *database) stillReadable(ctx context.Context, s *format.Snapshot) error
 	if err != nil {
 		return err
 	}
-	if head.Made().By == format.Removed {
+	if head.Made.By == format.Removed {
 		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.store.Bucket, db.key)
 	}
 	next := head
@@ -181,7 +181,7 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 	if err := db.claimCoordination(ctx); err != nil {
 		return err
 	}
-	rec := &format.Record2{
+	rec := &format.Record{
 		N: 1, Token: newToken(), BlockSize: s.BlockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
 		Unit: s.BlockSize, Made: format.Made{By: format.Reserved, Commit: s.N, Key: src},
 	}
@@ -216,9 +216,9 @@ func (db *database) unreserve(ctx context.Context) error {
 // database at src: commit s.n+1, the same block map (the same base
 // checkpoint, and its delta with block 0), no page changed, and a
 // lineage whose nearest ancestor is src at s.n.
-func branchRecord(src string, s *format.Snapshot, a plan.Attempt) *format.Record2 {
+func branchRecord(src string, s *format.Snapshot, a plan.Attempt) *format.Record {
 	n := format.NBlocks(s.Size, s.BlockSize)
-	return &format.Record2{
+	return &format.Record{
 		N: s.N + 1, Parent: s.N, Token: a.Token,
 		BlockSize: s.BlockSize, FileSize: s.Size,
 		Time: a.Time, Writer: a.Writer,

@@ -84,7 +84,7 @@ func TestBranchOfRemovedRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &format.Record2{N: info.Commit + 1, Parent: info.Commit, Token: 1, BlockSize: info.BlockSize, Unit: info.BlockSize,
+	rec := &format.Record{N: info.Commit + 1, Parent: info.Commit, Token: 1, BlockSize: info.BlockSize, Unit: info.BlockSize,
 		Time: time.Now(), Writer: "test", Made: format.Made{By: format.Removed}}
 	e.writeObject(format.RecordName("src.db", info.Commit+1), rec.Encode())
 	if _, err := e.newVFS(nil).Branch(ctx, "src.db", info.Commit, "b.db"); err == nil {
@@ -250,7 +250,7 @@ func TestMergeOverlaidHead(t *testing.T) {
 // reserveKey writes record 1 of key as a branch of src at commit would
 // reserve it, as if that branch's maker had stopped right after.
 func reserveKey(e *env, key, src string, commit uint64, blockSize int64) {
-	rec := &format.Record2{N: 1, Token: 1, BlockSize: blockSize, Unit: blockSize, Time: time.Now(), Writer: "test",
+	rec := &format.Record{N: 1, Token: 1, BlockSize: blockSize, Unit: blockSize, Time: time.Now(), Writer: "test",
 		Made: format.Made{By: format.Reserved, Commit: commit, Key: src}}
 	e.writeObject(format.RecordName(key, 1), rec.Encode())
 }

@@ -13,7 +13,7 @@ import (
 // 0, and for version 2 the checkpoint's inner pages and block 0's overlay
 // records, read alongside the checkpoint (firstblock.go, innerread.go).
 func (db *database) build(ctx context.Context, rec *format.Record, prev *format.Snapshot) (*format.Snapshot, error) {
-	switch rec.Made().By {
+	switch rec.Made.By {
 	case format.Reserved:
 		return nil, db.noDatabaseAt(rec)
 	case format.Removed:
@@ -47,14 +47,14 @@ type checkpointBase struct {
 
 // snapshotOfRecord returns the snapshot rec makes over its base b. Pure.
 func snapshotOfRecord(rec *format.Record, b checkpointBase) *format.Snapshot {
-	if rec.V2 == nil {
+	if rec.BlockLevel {
 		changes := make(map[int64]format.BlockRef, len(rec.Delta))
 		for _, e := range rec.Delta {
 			changes[e.Idx] = e.Ref
 		}
 		return format.RecordSnapshot(rec, b.blocks.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), b.blocks)
 	}
-	s := format.PageSnapshot(rec.V2, rec.Size, b.blocks, b.overlays)
+	s := format.PageSnapshot(rec, rec.Size, b.blocks, b.overlays)
 	s.Inner = b.inner
 	return s
 }
@@ -63,10 +63,10 @@ func snapshotOfRecord(rec *format.Record, b checkpointBase) *format.Snapshot {
 // version-2 record, with its inner pages and block 0's overlay records
 // in parallel.
 func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpointBase, error) {
-	lin := rec.Lineage()
+	lin := rec.Lineage
 	var pi *pendingInner
-	if rec.V2 != nil {
-		done := db.prefetchFirstOverlay(ctx, rec.V2)
+	if !rec.BlockLevel {
+		done := db.prefetchFirstOverlay(ctx, rec)
 		defer done()
 		pi = db.prefetchInner(ctx, lin, rec.Base)
 	}
@@ -82,7 +82,7 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 	}
 	var b checkpointBase
 	b.blocks, b.overlays = format.BaseOf(entries)
-	if rec.V2 == nil && len(b.overlays) > 0 {
+	if rec.BlockLevel && len(b.overlays) > 0 {
 		return checkpointBase{}, fmt.Errorf("s3vfs: record %d of %s: %w: a version-1 record over a checkpoint with overlays", rec.N, db.key, format.ErrCorrupt)
 	}
 	if pi != nil {
@@ -119,7 +119,7 @@ func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref
 // every version-2 delta), so that SQLite's first read, the header, finds
 // them with block 0 (firstblock.go). The returned function waits for the
 // fetches; their errors show again when the block is read.
-func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record2) (wait func()) {
+func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record) (wait func()) {
 	var wg sync.WaitGroup
 	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.cache().Limit() > 0 {
 		for _, r := range rec.Delta[0].Ov.Recs {

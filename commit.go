@@ -165,7 +165,7 @@ func (v *VFS) putAll(ctx context.Context, uploads []tx.Upload) error {
 // was lost), any other record is a lost race.
 func (db *database) createRecord(ctx context.Context, rec *format.Record) error {
 	rs := db.vfs.records
-	data := rec.Bytes()
+	data := rec.Encode()
 	// Never create a record on a parent seen too long ago (retention.go).
 	if err := db.confirmParent(ctx, rec.Parent); err != nil {
 		return err
@@ -287,7 +287,7 @@ func (v *VFS) removeOrphans(ctx context.Context, names []string) {
 // missing record after it proves nothing.
 func reservesKey(data []byte) bool {
 	rec, err := format.DecodeAnyRecord(data)
-	return err == nil && rec.Made().By == format.Reserved
+	return err == nil && rec.Made.By == format.Reserved
 }
 
 // confirmParent makes sure, before record parent+1 is created, that parent

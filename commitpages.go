@@ -35,7 +35,7 @@ func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 		// lose: it is rebased without trying.
 		sent := t.db.known.Newer(s) == s
 		if sent {
-			err = t.publish(ctx, p.Rec.Header(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
+			err = t.publish(ctx, p.Rec.WithSize(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
 			if !errors.Is(err, errConflict) {
 				return err
 			}

@@ -156,7 +156,7 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 func (db *database) noDatabaseAt(rec *format.Record) error {
 	return fmt.Errorf("%w: s3://%s/%s is reserved for a branch of %s being made (by %s at %s); "+
 		"if none is being made, one failed part way: remove the key (s3vfs rm) and branch again",
-		ErrNoDatabase, db.vfs.store.Bucket, db.key, rec.Made().Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
+		ErrNoDatabase, db.vfs.store.Bucket, db.key, rec.Made.Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
 }
 
 // removedSnapshot is the snapshot of a removed database's last record:

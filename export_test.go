@@ -102,7 +102,7 @@ func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int
 	if err != nil {
 		return 0, err
 	}
-	if rec.V2 != nil {
+	if !rec.BlockLevel {
 		return 2, nil
 	}
 	return 1, nil

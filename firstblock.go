@@ -36,13 +36,13 @@ func firstBlockName(key string, rec *format.Record) (string, bool) {
 			if e.Ref.IsHole() {
 				return "", false
 			}
-			return format.BlockName(rec.Lineage().KeyOf(key, e.Ref.Commit), 0, e.Ref), true
+			return format.BlockName(rec.Lineage.KeyOf(key, e.Ref.Commit), 0, e.Ref), true
 		}
 	}
 	if rec.Base.N != rec.N {
 		return "", false
 	}
-	return format.BlockName(rec.Lineage().KeyOf(key, rec.Base.N), 0, format.BlockRef{Commit: rec.Base.N, Token: rec.Base.Token}), true
+	return format.BlockName(rec.Lineage.KeyOf(key, rec.Base.N), 0, format.BlockRef{Commit: rec.Base.N, Token: rec.Base.Token}), true
 }
 
 // firstBlock is block 0 of a head being built, fetched in the background.

@@ -102,7 +102,7 @@ func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 		return described{}, err
 	}
 	c, err := describeRecord(ctx, db, rec)
-	m := rec.Made()
+	m := rec.Made
 	return described{c, rec.PageLevel(), m.NoDatabase(), m.By == format.Removed}, err
 }
 
@@ -110,13 +110,13 @@ func (db *database) describe(ctx context.Context, n uint64) (described, error) {
 func describeRecord(ctx context.Context, db *database, rec *format.Record) (Commit, error) {
 	n := rec.N
 	c := Commit{N: n, Time: rec.Time, Writer: rec.Writer, Size: rec.FileSize}
-	c.setMade(rec.Made())
-	entries := rec.Entries()
+	c.setMade(rec.Made)
+	entries := rec.Delta
 	if rec.Base == (format.CheckpointRef{N: n, Token: rec.Token}) {
 		// It wrote a checkpoint: the blocks it set are there (in version
 		// 2 its delta lists only block 0 and the blocks it carries pages of).
 		c.Checkpoint = true
-		_, ck, err := db.readBaseEntries(ctx, rec.Lineage(), rec.Base)
+		_, ck, err := db.readBaseEntries(ctx, rec.Lineage, rec.Base)
 		if err != nil {
 			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.key, err)
 		}

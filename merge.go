@@ -112,7 +112,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 			return 0, err
 		}
 		start := time.Now()
-		switch err := db.createRecord(ctx, p.Rec.Header(len(p.Encoded))); {
+		switch err := db.createRecord(ctx, p.Rec.WithSize(len(p.Encoded))); {
 		case err == nil:
 			v.stats.commits.Add(1)
 			for _, u := range p.Uploads[:p.Blocks] {

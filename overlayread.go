@@ -50,7 +50,7 @@ func (db *database) readOverlaid(ctx context.Context, s *format.Snapshot, idx in
 				return err
 			})
 		}
-		recs := make([]*format.Record2, len(e.Ov.Recs))
+		recs := make([]*format.Record, len(e.Ov.Recs))
 		for i, r := range e.Ov.Recs {
 			g.Go(func() (err error) {
 				recs[i], err = db.overlayRecord(gctx, s.Lineage, r)
@@ -98,7 +98,7 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 // overlayRecord returns the record r names in a map of lineage lin,
 // decoded: from the cache, or fetched once, and checked to be that very
 // record.
-func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r format.OverlayRef) (*format.Record2, error) {
+func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r format.OverlayRef) (*format.Record, error) {
 	key := lin.KeyOf(db.key, r.N)
 	id := format.OverlayRecordID(key, r.N, r.Token)
 	data, ok := db.cache().Get(id)
@@ -136,7 +136,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 
 // mergeBlock is format.MergeBlock, its error an I/O error of SQLite's
 // (IOERR_DATA): the bytes read do not make the block the map names.
-func mergeBlock(key string, e format.Entry, blockSize, length int64, base []byte, recs []*format.Record2) ([]byte, error) {
+func mergeBlock(key string, e format.Entry, blockSize, length int64, base []byte, recs []*format.Record) ([]byte, error) {
 	out, err := format.MergeBlock(key, e, blockSize, length, base, recs)
 	if err != nil {
 		return nil, vfs.SystemError(err, sqlite3.IOERR_DATA)

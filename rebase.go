@@ -53,7 +53,7 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record2, sent bool) (*format.Snapshot, error) {
+func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record, sent bool) (*format.Snapshot, error) {
 	db := t.db
 	if !t.Rules.Rebase || !t.readAllOn(s) {
 		return nil, nil
@@ -137,7 +137,7 @@ func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*f
 // after. Past maxRebaseDistance records it returns nil and the zero time.
 func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, first int) ([]*format.Record, time.Time, error) {
 	for i, r := range out {
-		if r.Made().By == format.Reserved {
+		if r.Made.By == format.Reserved {
 			return out[:i], time.Time{}, nil // see below
 		}
 	}
@@ -176,7 +176,7 @@ func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, 
 				db.recent.ProveNewest(last, start)
 				return out, start, nil
 			}
-			if r.Made().By == format.Reserved {
+			if r.Made.By == format.Reserved {
 				// The key of a branch: its numbering jumps from this
 				// record to the branch's first, so a missing record
 				// proves nothing; a listing finds the head.

@@ -131,15 +131,15 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		if head.Made().By == format.Removed {
+		if head.Made.By == format.Removed {
 			return head, nil
 		}
-		rec := &format.Record2{
+		rec := &format.Record{
 			N: n + 1, Parent: n, Token: newToken(), BlockSize: head.BlockSize,
 			Time: engine.CommitTime(head.Time), Writer: db.vfs.opts.WriterID, Unit: head.BlockSize,
-			Made: format.Made{By: format.Removed}, Lineage: head.Lineage(),
+			Made: format.Made{By: format.Removed}, Lineage: head.Lineage,
 		}
-		if m := head.Made(); m.By == format.Reserved {
+		if m := head.Made; m.By == format.Reserved {
 			// A branch of m.Key at m.Commit reserved the key: its first
 			// record would be m.Commit+1. Taking that number makes a
 			// branch still being made fail; the registration it left
@@ -155,14 +155,14 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		return rec.Header(len(data)), nil
+		return rec.WithSize(len(data)), nil
 	}
 }
 
 // registrationOf returns the registration of the branch at key whose
 // last record is last, or "" if it is no branch.
 func registrationOf(key string, last *format.Record) string {
-	if lin := last.Lineage(); len(lin) > 0 {
+	if lin := last.Lineage; len(lin) > 0 {
 		return format.BranchName(lin[0].Key, lin[0].Commit, key)
 	}
 	return ""
@@ -222,7 +222,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(db.vfs.opts.Concurrency)
 	for n, at := range created {
-		rec := &format.Record2{N: n, Parent: n - 1, Token: newToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
+		rec := &format.Record{N: n, Parent: n - 1, Token: newToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
 			Time: at, Writer: db.vfs.opts.WriterID, Made: format.Made{By: format.Removed}}
 		g.Go(func() error {
 			if err := db.vfs.records.Overwrite(gctx, db.key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {

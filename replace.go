@@ -173,9 +173,9 @@ func planReplacement(key string, head *format.Snapshot, a *replacement, blocks f
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if format2 {
 		rec := pageReplacementRecord(n, head.N, a, blocks, at, head.Lineage)
-		return rec.Header(len(rec.Encode())), ckpt
+		return rec.WithSize(len(rec.Encode())), ckpt
 	}
-	rec := &format.Record{
+	rec := &format.Record{BlockLevel: true,
 		N: n, Parent: head.N, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
 		Time: at.Time, Writer: at.Writer,
@@ -189,8 +189,8 @@ func planReplacement(key string, head *format.Snapshot, a *replacement, blocks f
 // made as a.made says, with the lineage of a branch (a restore on a
 // branch names objects of its source). Its page unit is the block size:
 // with every page listed, a finer unit would say nothing more.
-func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.BlockMap, at plan.Attempt, lineage format.Lineage) *format.Record2 {
-	rec := &format.Record2{
+func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.BlockMap, at plan.Attempt, lineage format.Lineage) *format.Record {
+	rec := &format.Record{
 		N: n, Parent: parent, Token: a.token,
 		BlockSize: a.blockSize, FileSize: a.size,
 		Time: at.Time, Writer: at.Writer,
@@ -209,8 +209,8 @@ func pageReplacementRecord(n, parent uint64, a *replacement, blocks format.Block
 // replacementSnapshot returns the snapshot a replacement's record rec
 // makes over its own checkpoint, whose map is blocks.
 func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *format.Snapshot {
-	if rec.V2 != nil {
-		return format.PageSnapshot(rec.V2, rec.Size, blocks, nil)
+	if !rec.BlockLevel {
+		return format.PageSnapshot(rec, rec.Size, blocks, nil)
 	}
 	return format.RecordSnapshot(rec, blocks, blocks)
 }

@@ -27,7 +27,7 @@ func replaceSnap(n uint64, size int64) *format.Snapshot {
 		changes[idx] = ref
 		delta = append(delta, format.Entry{Idx: idx, Ref: ref})
 	}
-	rec := &format.Record{N: n, Parent: n - 1, Token: n, BlockSize: replaceBS, FileSize: size, Delta: delta}
+	rec := &format.Record{BlockLevel: true, N: n, Parent: n - 1, Token: n, BlockSize: replaceBS, FileSize: size, Delta: delta}
 	return format.RecordSnapshot(rec, format.BlockMap{}.With(format.NBlocks(size, replaceBS), changes), format.BlockMap{})
 }
 
@@ -37,7 +37,7 @@ func TestPlanReplacement(t *testing.T) {
 	a := &replacement{token: 9, blockSize: replaceBS, size: 1300}
 	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
 	rec, up := planReplacement("db", head, a, blocks, at, false)
-	want := &format.Record{N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w", Base: format.CheckpointRef{N: 5, Token: 9}}
+	want := &format.Record{BlockLevel: true, N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w", Base: format.CheckpointRef{N: 5, Token: 9}}
 	if !reflect.DeepEqual(rec, want) {
 		t.Errorf("record = %+v; want %+v", rec, want)
 	}
@@ -48,7 +48,7 @@ func TestPlanReplacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantC := &format.Checkpoint{N: 5, Token: 9, BlockSize: replaceBS, FileSize: 1300,
+	wantC := &format.Checkpoint{BlockLevel: true, N: 5, Token: 9, BlockSize: replaceBS, FileSize: 1300,
 		Blocks: []format.Entry{{Idx: 0, Ref: blocks.Get(0)}, {Idx: 1, Ref: format.BlockRef{}}, {Idx: 2, Ref: blocks.Get(2)}}}
 	if !reflect.DeepEqual(c, wantC) {
 		t.Errorf("checkpoint = %+v; want %+v", c, wantC)
@@ -67,11 +67,11 @@ func TestPlanReplacement2(t *testing.T) {
 	if !reflect.DeepEqual(up, v1ckpt) {
 		t.Errorf("the checkpoint differs from version 1's")
 	}
-	got, err := format.DecodeRecord2(rec.Bytes())
+	got, err := format.DecodeRecord2(rec.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &format.Record2{N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w",
+	want := &format.Record{N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w",
 		Base: format.CheckpointRef{N: 5, Token: 9}, Unit: replaceBS, Changed: format.PageList{{First: 0, N: 3}},
 		Delta: []format.Entry{{Idx: 0, Ref: blocks.Get(0)}}}
 	if !reflect.DeepEqual(got, want) {
@@ -92,7 +92,7 @@ func TestPlanReplacementMade(t *testing.T) {
 	a := &replacement{made: made, token: 9, blockSize: replaceBS, size: 1300}
 	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
 	rec, _ := planReplacement("db", head, a, blocks, at, true)
-	data := rec.Bytes()
+	data := rec.Encode()
 	if !bytes.HasPrefix(data, []byte("s3vfsR3\n")) {
 		t.Errorf("the record starts %q, want record version 3", data[:8])
 	}
@@ -100,11 +100,11 @@ func TestPlanReplacementMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.V2 == nil || got.V2.Made != made {
-		t.Errorf("the record decodes as %+v, want made %+v", got.V2, made)
+	if got.BlockLevel || got.Made != made {
+		t.Errorf("the record decodes as %+v, want made %+v", got, made)
 	}
 	rec1, _ := planReplacement("db", head, a, blocks, at, false)
-	if got, err := format.DecodeAnyRecord(rec1.Bytes()); err != nil || got.V2 != nil {
+	if got, err := format.DecodeAnyRecord(rec1.Encode()); err != nil || !got.BlockLevel {
 		t.Errorf("in format version 1: %+v, %v; want a version-1 record", got, err)
 	}
 }
@@ -112,9 +112,9 @@ func TestPlanReplacementMade(t *testing.T) {
 func TestReusable(t *testing.T) {
 	const token = 9
 	written := replaceSnap(2, 2560).Blocks // blocks 0-4, all written by commit 2
-	target := format.RecordSnapshot(&format.Record{N: 2, Token: 2, BlockSize: replaceBS, FileSize: 2560},
+	target := format.RecordSnapshot(&format.Record{BlockLevel: true, N: 2, Token: 2, BlockSize: replaceBS, FileSize: 2560},
 		written.With(5, map[int64]format.BlockRef{3: {}}), format.BlockMap{})
-	head := format.RecordSnapshot(&format.Record{N: 6, Token: 6, BlockSize: replaceBS, FileSize: 2048},
+	head := format.RecordSnapshot(&format.Record{BlockLevel: true, N: 6, Token: 6, BlockSize: replaceBS, FileSize: 2048},
 		written.With(4, map[int64]format.BlockRef{1: {Commit: 6, Token: 6, CRC: 7}, 2: {}}), format.BlockMap{})
 	copied := format.BlockRef{Commit: 7, Token: token, CRC: 4}
 	changes, need := reusable(target, head, map[int64]format.BlockRef{4: copied}, token)

@@ -25,7 +25,7 @@ func (db *database) pinnedSnapshot(ctx context.Context, p engine.Params) (*forma
 	if err != nil {
 		return nil, err
 	}
-	if rec.Made().NoDatabase() {
+	if rec.Made.NoDatabase() {
 		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the database was removed by then", ErrNoCommit, db.vfs.store.Bucket, db.key, p.AsOf.Format(time.RFC3339Nano))
 	}
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
@@ -60,7 +60,7 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*format.Snapshot,
 	if err != nil {
 		return nil, err
 	}
-	if rec.Made().NoDatabase() {
+	if rec.Made.NoDatabase() {
 		return nil, gone // a key reserved for a branch, or a database removed: no version
 	}
 	if ok, err := db.readableWith(ctx, rec, <-next); err != nil || !ok {
@@ -183,7 +183,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 		}
 	}
 	r, err := get(lo)
-	if err == nil && r.Made().NoDatabase() {
+	if err == nil && r.Made.NoDatabase() {
 		// The record that reserved a branch's key, or one of a removed
 		// database: no version then.
 		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: no database then (a branch not made yet, or a database removed)",

@@ -14,7 +14,7 @@ func TestCache(t *testing.T) {
 	const keep = 128
 	var c Cache
 	for n := uint64(1); n <= 3*keep; n++ {
-		c.Add(&format.Record{N: n, Size: 100}, keep)
+		c.Add(&format.Record{BlockLevel: true, N: n, Size: 100}, keep)
 	}
 	if len(c.byN) != keep {
 		t.Errorf("%d records held, want %d", len(c.byN), keep)
@@ -31,12 +31,12 @@ func TestCache(t *testing.T) {
 
 	var big Cache
 	for n := uint64(1); n <= 20; n++ {
-		big.Add(&format.Record{N: n, Size: 1 << 20}, keep)
+		big.Add(&format.Record{BlockLevel: true, N: n, Size: 1 << 20}, keep)
 	}
 	if len(big.byN) >= 8 || big.weight > maxBytes {
 		t.Errorf("%d records of 1 MiB held (%d bytes), want under %d bytes", len(big.byN), big.weight, maxBytes)
 	}
-	big.Add(&format.Record{N: 30, Size: 100}, keep)
+	big.Add(&format.Record{BlockLevel: true, N: 30, Size: 100}, keep)
 	if got := big.After(19); len(got) != 1 || got[0].N != 20 {
 		t.Errorf("after 19: %d records, want record 20 alone (29 is missing)", len(got))
 	}

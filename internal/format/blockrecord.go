@@ -3,7 +3,6 @@ package format
 import (
 	"encoding/binary"
 	"slices"
-	"time"
 )
 
 // Format version 1 (docs/format.md): records and checkpoints whose entries
@@ -14,52 +13,25 @@ const (
 	checkpointMagic = "s3vfsC1\n"
 )
 
-// Record is commit record N: the only commit point of a commit. It is
-// self-sufficient given its base checkpoint: Delta lists every block whose
-// reference differs from the base (cumulative since the checkpoint).
-type Record struct {
-	N         uint64        // the commit number
-	Parent    uint64        // N-1
-	Token     uint64        // the attempt token; blocks this commit wrote carry it
-	BlockSize int64         // the database's block size
-	FileSize  int64         // the database's size in bytes at commit N
-	Time      time.Time     // when it committed, by the writer's clock
-	Writer    string        // who committed (host/pid by default)
-	Base      CheckpointRef // the checkpoint Delta is relative to
-	Delta     []Entry       // sorted by Idx, all < NBlocks
-
-	V2   *Record2 // set for a version-2 record, whose fields above are copied from it and Delta is nil
-	Size int      // a version-2 record's encoded length
-}
-
-// Checkpoint is the full block map at commit N.
-type Checkpoint struct {
-	N         uint64  // the commit whose attempt wrote it
-	Token     uint64  // the token of that attempt
-	BlockSize int64   // the database's block size
-	FileSize  int64   // the database's size in bytes at commit N
-	Blocks    []Entry // every index 0..NBlocks-1 in order
-}
-
 // NewCheckpoint returns checkpoint n, written by the attempt with token,
 // of block map m, in a file of fileSize bytes.
 func NewCheckpoint(n, token uint64, blockSize, fileSize int64, m BlockMap) *Checkpoint {
-	c := &Checkpoint{N: n, Token: token, BlockSize: blockSize, FileSize: fileSize, Blocks: make([]Entry, 0, m.Len())}
+	c := &Checkpoint{BlockLevel: true, N: n, Token: token, BlockSize: blockSize, FileSize: fileSize, Blocks: make([]Entry, 0, m.Len())}
 	for idx, ref := range m.All() {
 		c.Blocks = append(c.Blocks, Entry{Idx: idx, Ref: ref})
 	}
 	return c
 }
 
-// Encode returns the bytes of r as a version-1 record.
-func (r *Record) Encode() []byte {
+// EncodeBlocks returns the bytes of r as a version-1 record.
+func (r *Record) encodeBlocks() []byte {
 	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(recordMagic))
 	b = appendEntries(b, r.Delta)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
-// Encode returns the bytes of c as a version-1 checkpoint.
-func (c *Checkpoint) Encode() []byte {
+// EncodeBlocksTmp returns the bytes of c as a version-1 checkpoint.
+func (c *Checkpoint) encodeBlocks() []byte {
 	b := appendCheckpointHead([]byte(checkpointMagic), c.N, c.Token, c.BlockSize, c.FileSize)
 	b = appendEntries(b, c.Blocks)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
@@ -113,7 +85,7 @@ func (d *decoder) entries(n int64, dense bool) []Entry {
 func DecodeRecord(b []byte) (*Record, error) {
 	d := open(b, recordMagic)
 	h := d.recordHead()
-	r := &Record{N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
+	r := &Record{BlockLevel: true, N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
 		Time: h.time, Writer: h.writer, Base: h.base}
 	if d.err == nil {
 		r.Delta = d.entries(NBlocks(r.FileSize, r.BlockSize), false)
@@ -124,7 +96,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 // DecodeCheckpoint decodes and checks the version-1 checkpoint b.
 func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	d := open(b, checkpointMagic)
-	c := &Checkpoint{}
+	c := &Checkpoint{BlockLevel: true}
 	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()
 	if d.err == nil {
 		c.Blocks = d.entries(NBlocks(c.FileSize, c.BlockSize), true)

@@ -40,7 +40,7 @@ func checkEntries(t *testing.T, es []Entry, n int64, dense bool) {
 // different block map.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range sampleRecords() {
-		enc := r.Encode()
+		enc := r.encodeBlocks()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(recordMagic):len(enc)-4], true, uint16(len(enc)/2), byte(0x10))
 	}
@@ -56,7 +56,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
 		checkEntries(t, r.Delta, NBlocks(r.FileSize, r.BlockSize), false)
-		checkReencoding(t, "record", r.Encode(), DecodeRecord, func(r2 *Record) bool { return sameRecord(r, r2) }, pos, flip)
+		checkReencoding(t, "record", r.encodeBlocks(), DecodeRecord, func(r2 *Record) bool { return sameRecord(r, r2) }, pos, flip)
 	})
 }
 
@@ -64,7 +64,7 @@ func FuzzDecodeRecord(f *testing.F) {
 // list must be dense (every block of the file, in order).
 func FuzzDecodeCheckpoint(f *testing.F) {
 	for _, c := range sampleCheckpoints() {
-		enc := c.Encode()
+		enc := c.encodeBlocks()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(checkpointMagic):len(enc)-4], true, uint16(len(enc)/3), byte(0x01))
 	}
@@ -80,7 +80,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
 		checkEntries(t, c.Blocks, NBlocks(c.FileSize, c.BlockSize), true)
-		checkReencoding(t, "checkpoint", c.Encode(), DecodeCheckpoint, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
+		checkReencoding(t, "checkpoint", c.encodeBlocks(), DecodeCheckpoint, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }
 
@@ -120,18 +120,18 @@ func sameRecord(a, b *Record) bool {
 func sampleRecords() []*Record {
 	t0 := time.Unix(1700000000, 123)
 	return []*Record{
-		{N: 1, Parent: 0, Token: 7, BlockSize: 4096, FileSize: 8192, Time: t0, Writer: "host/1",
+		{BlockLevel: true, N: 1, Parent: 0, Token: 7, BlockSize: 4096, FileSize: 8192, Time: t0, Writer: "host/1",
 			Delta: []Entry{{Idx: 0, Ref: BlockRef{1, 7, 0xdeadbeef}}, {Idx: 1, Ref: BlockRef{1, 7, 42}}}},
-		{N: 9, Parent: 8, Token: 1 << 60, BlockSize: 512, FileSize: 5000, Time: t0, Writer: "",
+		{BlockLevel: true, N: 9, Parent: 8, Token: 1 << 60, BlockSize: 512, FileSize: 5000, Time: t0, Writer: "",
 			Base: CheckpointRef{5, 99}, Delta: []Entry{{Idx: 2, Ref: BlockRef{}}, {Idx: 7, Ref: BlockRef{9, 1 << 60, 1}}, {Idx: 9, Ref: BlockRef{6, 3, 2}}}},
-		{N: 3, Parent: 2, Token: 1, BlockSize: 65536, FileSize: 0, Time: t0, Writer: "w"},
+		{BlockLevel: true, N: 3, Parent: 2, Token: 1, BlockSize: 65536, FileSize: 0, Time: t0, Writer: "w"},
 	}
 }
 
 func sampleCheckpoints() []*Checkpoint {
 	return []*Checkpoint{
-		{N: 4, Token: 5, BlockSize: 4096, FileSize: 3 * 4096,
+		{BlockLevel: true, N: 4, Token: 5, BlockSize: 4096, FileSize: 3 * 4096,
 			Blocks: []Entry{{Idx: 0, Ref: BlockRef{4, 5, 1}}, {Idx: 1, Ref: BlockRef{}}, {Idx: 2, Ref: BlockRef{2, 8, 3}}}},
-		{N: 1, Token: 1, BlockSize: 512, FileSize: 0},
+		{BlockLevel: true, N: 1, Token: 1, BlockSize: 512, FileSize: 0},
 	}
 }

@@ -107,9 +107,9 @@ func SummaryEntries(es []Entry) []SummaryEntry {
 // and creation time as listed.
 func SummarizeRecord(rec *Record, size int64, created time.Time) SummaryRecord {
 	return SummaryRecord{
-		N: rec.N, Size: size, Created: created, By: rec.Made().By,
+		N: rec.N, Size: size, Created: created, By: rec.Made.By,
 		BlockSize: rec.BlockSize, FileSize: rec.FileSize, Base: rec.Base,
-		Lineage: rec.Lineage(), Delta: SummaryEntries(rec.Entries()),
+		Lineage: rec.Lineage, Delta: SummaryEntries(rec.Delta),
 	}
 }
 

@@ -7,7 +7,7 @@ import "fmt"
 // the inline pages of recs (e's overlay records, in order) that fall in
 // the block. It checks the base's length and the result's CRC32C, and names what
 // disagrees in its error.
-func MergeBlock(key string, e Entry, blockSize, length int64, base []byte, recs []*Record2) ([]byte, error) {
+func MergeBlock(key string, e Entry, blockSize, length int64, base []byte, recs []*Record) ([]byte, error) {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("s3vfs: block %d of %s: "+format, append([]any{e.Idx, key}, args...)...)
 	}

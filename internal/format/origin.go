@@ -112,10 +112,10 @@ func (l Lineage) Point() uint64 {
 }
 
 // version3 reports whether r needs record version 3.
-func (r *Record2) version3() bool { return r.Made != (Made{}) || len(r.Lineage) > 0 }
+func (r *Record) version3() bool { return r.Made != (Made{}) || len(r.Lineage) > 0 }
 
 // appendOrigin appends the version-3 fields of r.
-func (r *Record2) appendOrigin(b []byte) []byte {
+func (r *Record) appendOrigin(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(r.Made.By))
 	if r.Made.hasCommit() {
 		b = binary.AppendUvarint(b, r.Made.Commit)
@@ -139,7 +139,7 @@ func appendString(b []byte, s string) []byte {
 // origin decodes the version-3 fields of record r and checks them: a
 // known way, commits below r's own, keys that can name a database, and
 // ancestors nearest first.
-func (d *decoder) origin(r *Record2) {
+func (d *decoder) origin(r *Record) {
 	by := d.uvarint("made by")
 	if d.err == nil && by >= uint64(madeByEnd) {
 		d.fail("made by")
@@ -196,22 +196,4 @@ func (d *decoder) key(what string) string {
 		d.fail(what)
 	}
 	return s
-}
-
-// Lineage returns the lineage rec names: empty unless it is a version-3
-// record of a branch.
-func (rec *Record) Lineage() Lineage {
-	if rec.V2 == nil {
-		return nil
-	}
-	return rec.V2.Lineage
-}
-
-// Made returns how rec's commit was made: by a transaction unless it is a
-// version-3 record that says otherwise.
-func (rec *Record) Made() Made {
-	if rec.V2 == nil {
-		return Made{}
-	}
-	return rec.V2.Made
 }

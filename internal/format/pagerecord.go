@@ -51,10 +51,14 @@ type Entry struct {
 	Ov  *Overlay // its overlay; nil for none
 }
 
-// Record2 is a version-2 commit record: the fields of a version-1 record,
-// the pages commit N changed, a delta of version-2 entries, and the pages
-// it carries inline.
-type Record2 struct {
+// Record is commit record N, of either format version: the only commit
+// point of a commit. It is self-sufficient given its base checkpoint:
+// Delta lists every block whose reference differs from the base
+// (cumulative since the checkpoint). A record of format version 2 (page
+// level) also lists the pages commit N changed, and carries some of them
+// inline; one of version 1 (BlockLevel) does neither, and its entries have
+// no overlays.
+type Record struct {
 	N         uint64        // the commit number
 	Parent    uint64        // N-1
 	Token     uint64        // the attempt token; blocks this commit wrote carry it
@@ -73,15 +77,32 @@ type Record2 struct {
 	// Record version 3 (origin.go); zero in a version-2 record.
 	Made    Made    // how commit N was made
 	Lineage Lineage // for a branch: where the objects of older commits live
+
+	// BlockLevel marks a record of format version 1: every changed block
+	// is uploaded whole, and the page fields above are empty.
+	BlockLevel bool
+	// Size is the record's encoded length, once decoded or encoded by a
+	// commit (0: not known).
+	Size int
 }
 
-// Checkpoint2 is a version-2 checkpoint: the full map at commit N.
-type Checkpoint2 struct {
-	N         uint64  // the commit whose attempt wrote it
-	Token     uint64  // the token of that attempt
-	BlockSize int64   // the database's block size
-	FileSize  int64   // the database's size in bytes at commit N
-	Blocks    []Entry // every index 0..NBlocks-1 in order
+// Checkpoint is the full block map at commit N, of either format
+// version: a version-1 checkpoint (BlockLevel) has no overlays.
+type Checkpoint struct {
+	N          uint64  // the commit whose attempt wrote it
+	Token      uint64  // the token of that attempt
+	BlockSize  int64   // the database's block size
+	FileSize   int64   // the database's size in bytes at commit N
+	Blocks     []Entry // every index 0..NBlocks-1 in order
+	BlockLevel bool    // format version 1
+}
+
+// Encode returns the encoding of c, in its version.
+func (c *Checkpoint) Encode() []byte {
+	if c.BlockLevel {
+		return c.encodeBlocks()
+	}
+	return c.encodePages()
 }
 
 // PageLen returns the length of page p of unit u in a file of size bytes.
@@ -100,7 +121,7 @@ func ValidUnit(u, blockSize int64) bool {
 
 // Carried iterates over the pages rec carries inline, in order, with
 // their bytes.
-func (rec *Record2) Carried() iter.Seq2[int64, []byte] {
+func (rec *Record) Carried() iter.Seq2[int64, []byte] {
 	return func(yield func(int64, []byte) bool) {
 		off := int64(0)
 		for p := range rec.Inline.All() {
@@ -114,7 +135,7 @@ func (rec *Record2) Carried() iter.Seq2[int64, []byte] {
 }
 
 // inlineBlocks returns the blocks rec's inline pages fall in, ascending.
-func (rec *Record2) inlineBlocks() []int64 {
+func (rec *Record) inlineBlocks() []int64 {
 	var out []int64
 	for _, r := range rec.Inline {
 		first, last := r.First*rec.Unit/rec.BlockSize, (r.First+r.N-1)*rec.Unit/rec.BlockSize
@@ -296,9 +317,9 @@ func (d *decoder) overlay(e Entry, blockLen, blockSize int64, table []OverlayRef
 	return ov
 }
 
-// Encode returns the bytes of r as a version-2 record, or version 3 when
+// EncodePages returns the bytes of r as a version-2 record, or version 3 when
 // it says how it was made or names a lineage.
-func (r *Record2) Encode() []byte {
+func (r *Record) encodePages() []byte {
 	magic := recordMagic2
 	if r.version3() {
 		magic = recordMagic3
@@ -315,22 +336,22 @@ func (r *Record2) Encode() []byte {
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
-// Encode returns the bytes of c as a version-2 checkpoint.
-func (c *Checkpoint2) Encode() []byte {
+// EncodePagesTmp returns the bytes of c as a version-2 checkpoint.
+func (c *Checkpoint) encodePages() []byte {
 	b := appendCheckpointHead([]byte(checkpointMagic2), c.N, c.Token, c.BlockSize, c.FileSize)
 	b = appendEntries2(b, c.Blocks, c.N, false)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
 // DecodeRecord2 decodes and checks the version-2 or version-3 record b.
-func DecodeRecord2(b []byte) (*Record2, error) {
+func DecodeRecord2(b []byte) (*Record, error) {
 	v3 := hasMagic(b, recordMagic3)
 	d := open(b, recordMagic2)
 	if v3 {
 		d = open(b, recordMagic3)
 	}
 	h := d.recordHead()
-	r := &Record2{N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
+	r := &Record{N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
 		Time: h.time, Writer: h.writer, Base: h.base}
 	r.Unit = int64(d.uvarint("page unit"))
 	if d.err == nil && !ValidUnit(r.Unit, r.BlockSize) {
@@ -375,7 +396,7 @@ func DecodeRecord2(b []byte) (*Record2, error) {
 
 // selfOverlaid returns the blocks whose entry in r's delta overlays r's
 // own inline pages, ascending.
-func (r *Record2) selfOverlaid() []int64 {
+func (r *Record) selfOverlaid() []int64 {
 	var out []int64
 	for _, e := range r.Delta {
 		if e.Ov != nil && len(e.Ov.Recs) > 0 && e.Ov.Recs[len(e.Ov.Recs)-1].N == r.N {
@@ -386,9 +407,9 @@ func (r *Record2) selfOverlaid() []int64 {
 }
 
 // DecodeCheckpoint2 decodes and checks the version-2 checkpoint b.
-func DecodeCheckpoint2(b []byte) (*Checkpoint2, error) {
+func DecodeCheckpoint2(b []byte) (*Checkpoint, error) {
 	d := open(b, checkpointMagic2)
-	c := &Checkpoint2{}
+	c := &Checkpoint{}
 	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()
 	if d.err == nil {
 		// Record c.N may overlay blocks of checkpoint c.N: its distance
@@ -409,22 +430,21 @@ func DecodeAnyRecord(b []byte) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r2.Header(len(b)), nil
+	return r2.WithSize(len(b)), nil
 }
 
-// Header returns r as a record: its version-1 fields, and r itself, size
-// bytes long once encoded.
-func (r *Record2) Header(size int) *Record {
-	return &Record{N: r.N, Parent: r.Parent, Token: r.Token, BlockSize: r.BlockSize, FileSize: r.FileSize,
-		Time: r.Time, Writer: r.Writer, Base: r.Base, V2: r, Size: size}
+// WithSize records that r is size bytes long once encoded, and returns r.
+func (r *Record) WithSize(size int) *Record {
+	r.Size = size
+	return r
 }
 
-// Bytes returns the encoding of rec, in its version.
-func (rec *Record) Bytes() []byte {
-	if rec.V2 != nil {
-		return rec.V2.Encode()
+// Encode returns the encoding of rec, in its version.
+func (rec *Record) Encode() []byte {
+	if rec.BlockLevel {
+		return rec.encodeBlocks()
 	}
-	return rec.Encode()
+	return rec.encodePages()
 }
 
 // hasMagic reports whether b starts with magic.
@@ -447,12 +467,4 @@ func DecodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []E
 		return 0, 0, 0, nil, err
 	}
 	return c.N, c.Token, c.BlockSize, c.Blocks, nil
-}
-
-// Entries returns the delta of rec, of either version.
-func (rec *Record) Entries() []Entry {
-	if rec.V2 != nil {
-		return rec.V2.Delta
-	}
-	return rec.Delta
 }

@@ -43,7 +43,7 @@ func FuzzDecodeRecord3(f *testing.F) { fuzzRecord(f, recordMagic3) }
 // the samples of that version.
 func fuzzRecord(f *testing.F, magic string) {
 	for _, r := range sampleRecords2() {
-		enc := r.Encode()
+		enc := r.encodePages()
 		if !hasMagic(enc, magic) {
 			continue
 		}
@@ -75,12 +75,12 @@ func fuzzRecord(f *testing.F, magic string) {
 		if carried != int64(len(r.Pages)) {
 			t.Fatalf("%d bytes of pages, %d carried", len(r.Pages), carried)
 		}
-		checkReencoding(t, "record", r.Encode(), DecodeRecord2, func(r2 *Record2) bool { return sameRecord2(r, r2) }, pos, flip)
+		checkReencoding(t, "record", r.encodePages(), DecodeRecord2, func(r2 *Record) bool { return sameRecord2(r, r2) }, pos, flip)
 	})
 }
 
 // checkOrigin checks the rules of a decoded record's version-3 fields.
-func checkOrigin(t *testing.T, r *Record2) {
+func checkOrigin(t *testing.T, r *Record) {
 	t.Helper()
 	if r.Made.By >= madeByEnd || r.Made.hasCommit() && (r.Made.Commit == 0 || r.Made.Commit >= r.N && r.Made.ownCommit()) ||
 		r.Made.hasKey() && ValidateKey(r.Made.Key) != nil || !r.Made.hasKey() && r.Made.Key != "" ||
@@ -101,7 +101,7 @@ func checkOrigin(t *testing.T, r *Record2) {
 // checkpoints.
 func FuzzDecodeCheckpoint2(f *testing.F) {
 	for _, c := range sampleCheckpoints2() {
-		enc := c.Encode()
+		enc := c.encodePages()
 		f.Add(enc, false, uint16(0), byte(0))
 		f.Add(enc[len(checkpointMagic2):len(enc)-4], true, uint16(len(enc)/3), byte(0x01))
 	}
@@ -117,6 +117,6 @@ func FuzzDecodeCheckpoint2(f *testing.F) {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
 		checkEntries2(t, c.Blocks, c.BlockSize, c.FileSize, true, c.N)
-		checkReencoding(t, "checkpoint", c.Encode(), DecodeCheckpoint2, func(c2 *Checkpoint2) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
+		checkReencoding(t, "checkpoint", c.encodePages(), DecodeCheckpoint2, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }

@@ -14,10 +14,10 @@ import (
 // inline pages over an object and over a hole, a fold, an overlay of no
 // record that re-lengths an object, a version-1 base checkpoint, and a
 // commit that changed nothing it carries.
-func sampleRecords2() []*Record2 {
+func sampleRecords2() []*Record {
 	t0 := time.Unix(1700000000, 456)
 	page := func(b byte) []byte { return bytes.Repeat([]byte{b}, 512) }
-	return []*Record2{{
+	return []*Record{{
 		N: 7, Parent: 6, Token: 70, BlockSize: 1024, FileSize: 4096, Time: t0, Writer: "host/7",
 		Unit: 512, Changed: PageList{{2, 1}, {5, 2}}, Inline: PageList{{2, 1}, {6, 1}},
 		Delta: []Entry{
@@ -68,8 +68,8 @@ func sampleRecords2() []*Record2 {
 	}}
 }
 
-func sampleCheckpoints2() []*Checkpoint2 {
-	return []*Checkpoint2{{
+func sampleCheckpoints2() []*Checkpoint {
+	return []*Checkpoint{{
 		N: 9, Token: 90, BlockSize: 1024, FileSize: 3000,
 		Blocks: []Entry{
 			{Idx: 0, Ref: BlockRef{9, 90, 1}},
@@ -80,7 +80,7 @@ func sampleCheckpoints2() []*Checkpoint2 {
 }
 
 // sameRecord2 compares records, times by instant.
-func sameRecord2(a, b *Record2) bool {
+func sameRecord2(a, b *Record) bool {
 	if !a.Time.Equal(b.Time) {
 		return false
 	}
@@ -91,7 +91,7 @@ func sameRecord2(a, b *Record2) bool {
 
 func TestRecord2RoundTrip(t *testing.T) {
 	for _, r := range sampleRecords2() {
-		enc := r.Encode()
+		enc := r.encodePages()
 		got, err := DecodeRecord2(enc)
 		if err != nil {
 			t.Fatalf("record %d: %v", r.N, err)
@@ -99,7 +99,7 @@ func TestRecord2RoundTrip(t *testing.T) {
 		if !sameRecord2(r, got) {
 			t.Errorf("record %d round trip:\n%+v\n%+v", r.N, r, got)
 		}
-		if !bytes.Equal(got.Encode(), enc) {
+		if !bytes.Equal(got.encodePages(), enc) {
 			t.Errorf("record %d: re-encoding changes the bytes", r.N)
 		}
 		if _, err := DecodeRecord(enc); err == nil {
@@ -110,7 +110,7 @@ func TestRecord2RoundTrip(t *testing.T) {
 
 func TestCheckpoint2RoundTrip(t *testing.T) {
 	for _, c := range sampleCheckpoints2() {
-		enc := c.Encode()
+		enc := c.encodePages()
 		got, err := DecodeCheckpoint2(enc)
 		if err != nil {
 			t.Fatalf("checkpoint %d: %v", c.N, err)
@@ -127,29 +127,29 @@ func TestCheckpoint2RoundTrip(t *testing.T) {
 // TestRecord2Refused: records that break a rule of docs/format.md
 // ("Format version 2") do not decode, although their checksum is right.
 func TestRecord2Refused(t *testing.T) {
-	base := func() *Record2 { return sampleRecords2()[0] }
+	base := func() *Record { return sampleRecords2()[0] }
 	tests := []struct {
 		name   string
-		change func(r *Record2)
+		change func(r *Record)
 	}{
-		{"a page unit that does not divide the block", func(r *Record2) { r.Unit = 768 }},
-		{"a page unit below 512", func(r *Record2) { r.Unit = 256; r.Changed = nil; r.Inline = nil; r.Pages = nil }},
-		{"an inline page that is not changed", func(r *Record2) { r.Changed = PageList{{5, 2}} }},
-		{"inline pages no entry reads", func(r *Record2) { r.Delta[3].Ov = nil; r.Delta[3] = Entry{Idx: 3} }},
-		{"an entry that reads pages the record lacks", func(r *Record2) {
+		{"a page unit that does not divide the block", func(r *Record) { r.Unit = 768 }},
+		{"a page unit below 512", func(r *Record) { r.Unit = 256; r.Changed = nil; r.Inline = nil; r.Pages = nil }},
+		{"an inline page that is not changed", func(r *Record) { r.Changed = PageList{{5, 2}} }},
+		{"inline pages no entry reads", func(r *Record) { r.Delta[3].Ov = nil; r.Delta[3] = Entry{Idx: 3} }},
+		{"an entry that reads pages the record lacks", func(r *Record) {
 			r.Inline, r.Pages = PageList{{2, 1}}, r.Pages[:512]
 		}},
-		{"a changed page past the file", func(r *Record2) { r.Changed = append(r.Changed, PageRun{9, 1}) }},
-		{"an overlay record above the record", func(r *Record2) { r.Delta[1].Ov.Recs[0].N = 8 }},
-		{"an overlay of nothing on a hole", func(r *Record2) { r.Delta[3].Ov.Recs = nil; r.Inline, r.Pages = PageList{{2, 1}}, r.Pages[:512] }},
-		{"an overlay of nothing that keeps the length", func(r *Record2) { r.Delta[0].Ov = &Overlay{BaseLen: 1024} }},
-		{"a base length past the block size", func(r *Record2) { r.Delta[1].Ov.BaseLen = 1025 }},
-		{"a parent that is not n-1", func(r *Record2) { r.Parent = 5 }},
+		{"a changed page past the file", func(r *Record) { r.Changed = append(r.Changed, PageRun{9, 1}) }},
+		{"an overlay record above the record", func(r *Record) { r.Delta[1].Ov.Recs[0].N = 8 }},
+		{"an overlay of nothing on a hole", func(r *Record) { r.Delta[3].Ov.Recs = nil; r.Inline, r.Pages = PageList{{2, 1}}, r.Pages[:512] }},
+		{"an overlay of nothing that keeps the length", func(r *Record) { r.Delta[0].Ov = &Overlay{BaseLen: 1024} }},
+		{"a base length past the block size", func(r *Record) { r.Delta[1].Ov.BaseLen = 1025 }},
+		{"a parent that is not n-1", func(r *Record) { r.Parent = 5 }},
 	}
 	for _, tt := range tests {
 		r := base()
 		tt.change(r)
-		if got, err := DecodeRecord2(r.Encode()); err == nil {
+		if got, err := DecodeRecord2(r.encodePages()); err == nil {
 			t.Errorf("%s: decoded %+v", tt.name, got)
 		} else if !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: error %v is not ErrCorrupt", tt.name, err)
@@ -239,7 +239,7 @@ func TestLineageKeyOf(t *testing.T) {
 
 func TestRecord3Versions(t *testing.T) {
 	for _, r := range sampleRecords2() {
-		enc := r.Encode()
+		enc := r.encodePages()
 		want := recordMagic2
 		if r.Made != (Made{}) || len(r.Lineage) > 0 {
 			want = recordMagic3
@@ -248,14 +248,20 @@ func TestRecord3Versions(t *testing.T) {
 			t.Errorf("record %d encodes as %q, want %q", r.N, enc[:8], want)
 		}
 		got, err := DecodeAnyRecord(enc)
-		if err != nil || got.V2 == nil || !sameRecord2(got.V2, r) {
-			t.Errorf("record %d: %v", r.N, err)
+		if err != nil {
+			t.Fatalf("record %d: %v", r.N, err)
+		}
+		if got.Size != len(enc) {
+			t.Errorf("record %d: size %d, want %d", r.N, got.Size, len(enc))
+		}
+		if got.Size = 0; got.BlockLevel || !sameRecord2(got, r) {
+			t.Errorf("record %d decodes as %+v", r.N, got)
 		}
 	}
 	// A version-3 magic on fields a version-2 record has is refused: it
 	// has the shorter encoding.
 	r := sampleRecords2()[1]
-	enc := r.Encode()
+	enc := r.encodePages()
 	body := append(enc[len(recordMagic2):len(enc)-4:len(enc)-4], 0, 0)
 	if _, err := DecodeRecord2(sealed(recordMagic3, body)); err == nil {
 		t.Error("a version-3 record with nothing of version 3 decoded")
@@ -263,7 +269,7 @@ func TestRecord3Versions(t *testing.T) {
 }
 
 func TestNewerVersionNamed(t *testing.T) {
-	enc := sampleRecords2()[0].Encode()
+	enc := sampleRecords2()[0].encodePages()
 	enc[6] = '7'
 	_, err := DecodeAnyRecord(enc)
 	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "version 7 commit record") || !strings.Contains(err.Error(), "upgrade") {
@@ -278,7 +284,7 @@ func TestNewerVersionNamed(t *testing.T) {
 // without its lineage).
 func TestRecord3RefusedByOlderReaders(t *testing.T) {
 	for _, r := range sampleRecords2() {
-		enc := r.Encode()
+		enc := r.encodePages()
 		if !hasMagic(enc, recordMagic3) {
 			continue
 		}

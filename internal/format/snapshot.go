@@ -84,7 +84,7 @@ func (s *Snapshot) BlockID(key string, idx int64) (string, bool) {
 // long, makes over its base checkpoint's map (baseMap, with its overlays;
 // empty for no checkpoint). Pure: the record plus its base is the whole
 // map, as in version 1.
-func PageSnapshot(rec *Record2, size int, baseMap BlockMap, baseOverlays map[int64]*Overlay) *Snapshot {
+func PageSnapshot(rec *Record, size int, baseMap BlockMap, baseOverlays map[int64]*Overlay) *Snapshot {
 	n := NBlocks(rec.FileSize, rec.BlockSize)
 	overlays := map[int64]*Overlay{}
 	for idx, ov := range baseOverlays {
@@ -171,7 +171,7 @@ func (s *Snapshot) DeltaEntries() []Entry {
 
 // Successor returns the snapshot that record rec, size bytes long, makes
 // over s, with entries the blocks it set.
-func (s *Snapshot) Successor(rec *Record2, size int, entries map[int64]Entry, n int64) *Snapshot {
+func (s *Snapshot) Successor(rec *Record, size int, entries map[int64]Entry, n int64) *Snapshot {
 	refs := make(map[int64]BlockRef, len(entries))
 	ovs := maps.Clone(s.Overlays)
 	if ovs == nil {

@@ -92,7 +92,7 @@ func Blocks(key string, s *format.Snapshot, w tx.Writes, a Attempt, tooLarge fun
 		}
 	}
 
-	p.Rec = &format.Record{
+	p.Rec = &format.Record{BlockLevel: true,
 		N: n, Parent: s.N, Token: a.Token,
 		BlockSize: bs, FileSize: size,
 		Time: a.Time, Writer: a.Writer,

@@ -26,7 +26,7 @@ func planSnap(n uint64, size int64) *format.Snapshot {
 		changes[idx] = ref
 		delta = append(delta, format.Entry{Idx: idx, Ref: ref})
 	}
-	rec := &format.Record{N: n, Parent: n - 1, Token: n, BlockSize: planBS, FileSize: size, Delta: delta}
+	rec := &format.Record{BlockLevel: true, N: n, Parent: n - 1, Token: n, BlockSize: planBS, FileSize: size, Delta: delta}
 	return format.RecordSnapshot(rec, format.BlockMap{}.With(format.NBlocks(size, planBS), changes), format.BlockMap{})
 }
 

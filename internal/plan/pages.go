@@ -45,7 +45,7 @@ type Inputs struct {
 // PagePlan is what a version-2 commit writes, and what it makes once
 // published.
 type PagePlan struct {
-	Rec     *format.Record2
+	Rec     *format.Record
 	Encoded []byte                    // rec.encode(): what the conditional create writes
 	Next    *format.Snapshot          // the snapshot rec makes
 	Changes map[int64]format.BlockRef // the base objects the commit sets: folded, spilled, or a new hole
@@ -335,7 +335,7 @@ func (b *pagePlanBuild) addHoles() {
 // makes the snapshot it leads to.
 func (b *pagePlanBuild) finish() PagePlan {
 	s, a, p := b.s, b.a, b.p
-	p.Rec = &format.Record2{
+	p.Rec = &format.Record{
 		N: b.n, Parent: s.N, Token: a.Token,
 		BlockSize: s.BlockSize, FileSize: b.w.PendingSize,
 		Time: a.Time, Writer: a.Writer,
@@ -431,7 +431,7 @@ func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a At
 	p.Rec = &rec
 	p.Encoded = rec.Encode()
 	size := int64(len(p.Encoded))
-	c := &format.Checkpoint2{N: n, Token: a.Token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
+	c := &format.Checkpoint{N: n, Token: a.Token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
 	for idx, ref := range p.Next.Blocks.All() {
 		e := format.Entry{Idx: idx, Ref: ref}
 		if ov := p.Next.Overlays[idx]; ov != nil {

@@ -48,7 +48,7 @@ func (m *memBucket2) publish(t *testing.T, p PagePlan) {
 }
 
 // record decodes record n as a reader would.
-func (m *memBucket2) record(t *testing.T, n uint64) *format.Record2 {
+func (m *memBucket2) record(t *testing.T, n uint64) *format.Record {
 	t.Helper()
 	r, err := format.DecodeRecord2(m.records[n])
 	if err != nil {
@@ -82,7 +82,7 @@ func (m *memBucket2) readBlock(t *testing.T, s *format.Snapshot, idx int64) []by
 		}
 		return base
 	}
-	var recs []*format.Record2
+	var recs []*format.Record
 	for _, r := range e.Ov.Recs {
 		if int64(len(m.records[r.N])) != r.Size {
 			t.Fatalf("commit %d: block %d: overlay record %d is %d bytes, the map says %d", s.N, idx, r.N, len(m.records[r.N]), r.Size)
@@ -499,7 +499,7 @@ func TestPlanCommit2CheckpointKeepsCarried(t *testing.T) {
 }
 
 // sameRecord2 compares records, times by instant.
-func sameRecord2(a, b *format.Record2) bool {
+func sameRecord2(a, b *format.Record) bool {
 	if !a.Time.Equal(b.Time) {
 		return false
 	}
