@@ -224,7 +224,7 @@ func branchRecord(src string, s *format.Snapshot, a plan.Attempt) *format.Record
 		Time: a.Time, Writer: a.Writer,
 		Base:    s.Base,
 		Unit:    s.BlockSize,
-		Delta:   plan.MergePageEntries(s.DeltaEntries(), nil, n, s),
+		Delta:   plan.MergePageEntries(s.Delta, nil, n, s),
 		Made:    format.Made{By: format.ByBranch, Commit: s.N, Key: src},
 		Lineage: append(format.Lineage{{Key: src, Commit: s.N}}, s.Lineage...),
 	}

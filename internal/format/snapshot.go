@@ -23,14 +23,13 @@ type Snapshot struct {
 
 	Base    CheckpointRef // checkpoint record n builds on
 	BaseMap BlockMap      // that checkpoint's map, reused by successors on the same base
-	Delta   []Entry       // blocks that differ from baseMap (record n's delta)
+	Delta   []Entry       // blocks that differ from baseMap (record n's delta); in version 2 with every overlay's size filled in
 
 	Legacy *LegacyLayout // set for a database in the Python layout, whose N is 0
 
 	// Format version 2 (internal/format, pagerecord.go); zero for a version-1 record.
-	Version   int                // the format version of record n; 0 or 1: version 1
-	Overlays  map[int64]*Overlay // blocks read through an overlay (see Entry2); never modified once built
-	PageDelta []Entry            // record n's delta, when version 2; overlay sizes all filled in
+	Version  int                // the format version of record n; 0 or 1: version 1
+	Overlays map[int64]*Overlay // blocks read through an overlay (see Entry); never modified once built
 
 	BaseOverlays map[int64]*Overlay // the overlays of the base checkpoint, reused like baseMap
 	Inner        *InnerSet          // the base checkpoint's inner pages, reused like baseMap; nil for none
@@ -111,7 +110,7 @@ func PageSnapshot(rec *Record, size int, baseMap BlockMap, baseOverlays map[int6
 		BlockSize: rec.BlockSize, Size: rec.FileSize,
 		Blocks: baseMap.With(n, refs),
 		Base:   rec.Base, BaseMap: baseMap, BaseOverlays: baseOverlays,
-		Version: 2, Overlays: overlays, PageDelta: delta,
+		Version: 2, Overlays: overlays, Delta: delta,
 		Lineage: rec.Lineage,
 	}
 }
@@ -161,14 +160,6 @@ func (s *Snapshot) OverlayBytes(idx int64) int64 {
 	return total
 }
 
-// DeltaEntries returns the delta of s's record, of either version.
-func (s *Snapshot) DeltaEntries() []Entry {
-	if s.Version >= 2 {
-		return s.PageDelta
-	}
-	return s.Delta
-}
-
 // Successor returns the snapshot that record rec, size bytes long, makes
 // over s, with entries the blocks it set.
 func (s *Snapshot) Successor(rec *Record, size int, entries map[int64]Entry, n int64) *Snapshot {
@@ -202,7 +193,7 @@ func (s *Snapshot) Successor(rec *Record, size int, entries map[int64]Entry, n i
 		BlockSize: rec.BlockSize, Size: rec.FileSize,
 		Blocks: s.Blocks.With(n, refs),
 		Base:   rec.Base, BaseMap: s.BaseMap, BaseOverlays: s.BaseOverlays, Inner: s.Inner,
-		Version: 2, Overlays: ovs, PageDelta: delta,
+		Version: 2, Overlays: ovs, Delta: delta,
 		Lineage: rec.Lineage,
 	}
 }

@@ -341,7 +341,7 @@ func (b *pagePlanBuild) finish() PagePlan {
 		Time: a.Time, Writer: a.Writer,
 		Base: s.Base, Unit: b.unit,
 		Changed: b.changed, Inline: b.inline, Pages: b.pages,
-		Delta:   MergePageEntries(s.DeltaEntries(), b.entries, b.newLen, s),
+		Delta:   MergePageEntries(s.Delta, b.entries, b.newLen, s),
 		Made:    a.Made,
 		Lineage: s.Lineage,
 	}
@@ -442,12 +442,12 @@ func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a At
 	p.Uploads = append(p.Uploads, tx.Upload{Name: format.CheckpointName(key, n, a.Token), Data: c.Encode()})
 	next := *p.Next
 	next.Base, next.BaseMap = rec.Base, next.Blocks
-	next.PageDelta = nil
+	next.Delta = nil
 	for _, e := range rec.Delta {
 		if e.Ov != nil {
 			e.Ov = format.WithSize(e.Ov, n, size)
 		}
-		next.PageDelta = append(next.PageDelta, e)
+		next.Delta = append(next.Delta, e)
 	}
 	next.Overlays = maps.Clone(next.Overlays)
 	for idx, ov := range next.Overlays {
