@@ -102,14 +102,14 @@ func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref
 		blocks    []format.Entry
 	}
 	b, err := readImmutable(ctx, db, format.CheckpointName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (base, error) {
-		n, token, bs, blocks, err := format.DecodeAnyCheckpoint(data)
-		if err == nil && (n != ref.N || token != ref.Token) {
+		c, err := format.DecodeCheckpoint(data)
+		if err == nil && (c.N != ref.N || c.Token != ref.Token) {
 			err = fmt.Errorf("%w: it names another commit", format.ErrCorrupt)
 		}
 		if err != nil {
 			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.N, db.key, err)
 		}
-		return base{bs, blocks}, nil
+		return base{c.BlockSize, c.Blocks}, nil
 	})
 	return b.blockSize, b.blocks, err
 }

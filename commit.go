@@ -286,7 +286,7 @@ func (v *VFS) removeOrphans(ctx context.Context, names []string) {
 // a branch: the branch's numbering jumps past the record after it, so a
 // missing record after it proves nothing.
 func reservesKey(data []byte) bool {
-	rec, err := format.DecodeAnyRecord(data)
+	rec, err := format.DecodeRecord(data)
 	return err == nil && rec.Made.By == format.Reserved
 }
 

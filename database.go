@@ -137,7 +137,7 @@ func (db *database) readRecord(ctx context.Context, n uint64) (*format.Record, e
 // for the next reads: the record, and for format version 2 its encoding,
 // which may carry pages they need.
 func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
-	rec, err := format.DecodeAnyRecord(data)
+	rec, err := format.DecodeRecord(data)
 	if err != nil {
 		return nil, fmt.Errorf("s3vfs: record %d of %s: %w", n, db.key, err)
 	}

@@ -98,7 +98,7 @@ func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int
 	if err != nil {
 		return 0, err
 	}
-	rec, err := format.DecodeAnyRecord(data)
+	rec, err := format.DecodeRecord(data)
 	if err != nil {
 		return 0, err
 	}

@@ -109,7 +109,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 				return data, nil
 			}
 			data, err := db.readStored(ctx, id, r.Size, func(b []byte) bool {
-				rec, err := format.DecodeRecord2(b)
+				rec, err := format.DecodePageRecord(b)
 				return err == nil && rec.N == r.N && rec.Token == r.Token
 			}, func(ctx context.Context) ([]byte, error) {
 				return db.vfs.records.Get(ctx, key, r.N)
@@ -124,7 +124,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 			return nil, err
 		}
 	}
-	rec, err := format.DecodeRecord2(data)
+	rec, err := format.DecodePageRecord(data)
 	if err == nil && (rec.N != r.N || rec.Token != r.Token || r.Size != 0 && int64(len(data)) != r.Size) {
 		err = fmt.Errorf("%w: it is not the record the map names (token or length)", format.ErrCorrupt)
 	}

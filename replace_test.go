@@ -44,7 +44,7 @@ func TestPlanReplacement(t *testing.T) {
 	if up.Name != format.CheckpointName("db", 5, 9) {
 		t.Errorf("checkpoint name = %s", up.Name)
 	}
-	c, err := format.DecodeCheckpoint(up.Data)
+	c, err := format.DecodeBlockCheckpoint(up.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestPlanReplacement2(t *testing.T) {
 	if !reflect.DeepEqual(up, v1ckpt) {
 		t.Errorf("the checkpoint differs from version 1's")
 	}
-	got, err := format.DecodeRecord2(rec.Encode())
+	got, err := format.DecodePageRecord(rec.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestPlanReplacementMade(t *testing.T) {
 	if !bytes.HasPrefix(data, []byte("s3vfsR3\n")) {
 		t.Errorf("the record starts %q, want record version 3", data[:8])
 	}
-	got, err := format.DecodeAnyRecord(data)
+	got, err := format.DecodeRecord(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestPlanReplacementMade(t *testing.T) {
 		t.Errorf("the record decodes as %+v, want made %+v", got, made)
 	}
 	rec1, _ := planReplacement("db", head, a, blocks, at, false)
-	if got, err := format.DecodeAnyRecord(rec1.Encode()); err != nil || !got.BlockLevel {
+	if got, err := format.DecodeRecord(rec1.Encode()); err != nil || !got.BlockLevel {
 		t.Errorf("in format version 1: %+v, %v; want a version-1 record", got, err)
 	}
 }

@@ -81,8 +81,8 @@ func (d *decoder) entries(n int64, dense bool) []Entry {
 	})
 }
 
-// DecodeRecord decodes and checks the version-1 record b.
-func DecodeRecord(b []byte) (*Record, error) {
+// DecodeBlockRecord decodes and checks the version-1 record b.
+func DecodeBlockRecord(b []byte) (*Record, error) {
 	d := open(b, recordMagic)
 	h := d.recordHead()
 	r := &Record{BlockLevel: true, N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
@@ -93,8 +93,8 @@ func DecodeRecord(b []byte) (*Record, error) {
 	return decoded(d, r)
 }
 
-// DecodeCheckpoint decodes and checks the version-1 checkpoint b.
-func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
+// DecodeBlockCheckpoint decodes and checks the version-1 checkpoint b.
+func DecodeBlockCheckpoint(b []byte) (*Checkpoint, error) {
 	d := open(b, checkpointMagic)
 	c := &Checkpoint{BlockLevel: true}
 	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()

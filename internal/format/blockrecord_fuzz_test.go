@@ -34,11 +34,11 @@ func checkEntries(t *testing.T, es []Entry, n int64, dense bool) {
 	}
 }
 
-// FuzzDecodeRecord: any bytes decode to an error or to a record that
+// FuzzDecodeBlockRecord: any bytes decode to an error or to a record that
 // satisfies the format's invariants and survives re-encoding unchanged; and
 // any single corrupted byte of a valid record is an error, never a
 // different block map.
-func FuzzDecodeRecord(f *testing.F) {
+func FuzzDecodeBlockRecord(f *testing.F) {
 	for _, r := range sampleRecords() {
 		enc := r.encodeBlocks()
 		f.Add(enc, false, uint16(0), byte(0))
@@ -48,7 +48,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if seal {
 			b = sealed(recordMagic, b)
 		}
-		r, err := DecodeRecord(b)
+		r, err := DecodeBlockRecord(b)
 		if err != nil {
 			return
 		}
@@ -56,13 +56,13 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("decoded a record that breaks the numbering or sizes: %+v", r)
 		}
 		checkEntries(t, r.Delta, NBlocks(r.FileSize, r.BlockSize), false)
-		checkReencoding(t, "record", r.encodeBlocks(), DecodeRecord, func(r2 *Record) bool { return sameRecord(r, r2) }, pos, flip)
+		checkReencoding(t, "record", r.encodeBlocks(), DecodeBlockRecord, func(r2 *Record) bool { return sameRecord(r, r2) }, pos, flip)
 	})
 }
 
-// FuzzDecodeCheckpoint is FuzzDecodeRecord for checkpoints: their block
+// FuzzDecodeBlockCheckpoint is FuzzDecodeBlockRecord for checkpoints: their block
 // list must be dense (every block of the file, in order).
-func FuzzDecodeCheckpoint(f *testing.F) {
+func FuzzDecodeBlockCheckpoint(f *testing.F) {
 	for _, c := range sampleCheckpoints() {
 		enc := c.encodeBlocks()
 		f.Add(enc, false, uint16(0), byte(0))
@@ -72,7 +72,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		if seal {
 			b = sealed(checkpointMagic, b)
 		}
-		c, err := DecodeCheckpoint(b)
+		c, err := DecodeBlockCheckpoint(b)
 		if err != nil {
 			return
 		}
@@ -80,7 +80,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
 		checkEntries(t, c.Blocks, NBlocks(c.FileSize, c.BlockSize), true)
-		checkReencoding(t, "checkpoint", c.encodeBlocks(), DecodeCheckpoint, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
+		checkReencoding(t, "checkpoint", c.encodeBlocks(), DecodeBlockCheckpoint, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }
 

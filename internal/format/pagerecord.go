@@ -343,8 +343,8 @@ func (c *Checkpoint) encodePages() []byte {
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
-// DecodeRecord2 decodes and checks the version-2 or version-3 record b.
-func DecodeRecord2(b []byte) (*Record, error) {
+// DecodePageRecord decodes and checks the version-2 or version-3 record b.
+func DecodePageRecord(b []byte) (*Record, error) {
 	v3 := hasMagic(b, recordMagic3)
 	d := open(b, recordMagic2)
 	if v3 {
@@ -406,8 +406,8 @@ func (r *Record) selfOverlaid() []int64 {
 	return out
 }
 
-// DecodeCheckpoint2 decodes and checks the version-2 checkpoint b.
-func DecodeCheckpoint2(b []byte) (*Checkpoint, error) {
+// DecodePageCheckpoint decodes and checks the version-2 checkpoint b.
+func DecodePageCheckpoint(b []byte) (*Checkpoint, error) {
 	d := open(b, checkpointMagic2)
 	c := &Checkpoint{}
 	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()
@@ -419,14 +419,14 @@ func DecodeCheckpoint2(b []byte) (*Checkpoint, error) {
 	return decoded(d, c)
 }
 
-// DecodeAnyRecord decodes a record of any version (by its magic). A
+// DecodeRecord decodes a record of any version (by its magic). A
 // version-2 or version-3 record comes back as a record whose V2 field
 // holds it.
-func DecodeAnyRecord(b []byte) (*Record, error) {
+func DecodeRecord(b []byte) (*Record, error) {
 	if !hasMagic(b, recordMagic2) && !hasMagic(b, recordMagic3) {
-		return DecodeRecord(b)
+		return DecodeBlockRecord(b)
 	}
-	r2, err := DecodeRecord2(b)
+	r2, err := DecodePageRecord(b)
 	if err != nil {
 		return nil, err
 	}
@@ -452,19 +452,10 @@ func hasMagic(b []byte, magic string) bool {
 	return len(b) >= len(magic) && string(b[:len(magic)]) == magic
 }
 
-// DecodeAnyCheckpoint decodes a checkpoint of either version (by its
-// magic), as version-2 entries.
-func DecodeAnyCheckpoint(b []byte) (n, token uint64, blockSize int64, blocks []Entry, err error) {
-	if len(b) < len(checkpointMagic2) || string(b[:len(checkpointMagic2)]) != checkpointMagic2 {
-		c, err := DecodeCheckpoint(b)
-		if err != nil {
-			return 0, 0, 0, nil, err
-		}
-		return c.N, c.Token, c.BlockSize, c.Blocks, nil
+// DecodeCheckpoint decodes a checkpoint of either version (by its magic).
+func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
+	if hasMagic(b, checkpointMagic2) {
+		return DecodePageCheckpoint(b)
 	}
-	c, err := DecodeCheckpoint2(b)
-	if err != nil {
-		return 0, 0, 0, nil, err
-	}
-	return c.N, c.Token, c.BlockSize, c.Blocks, nil
+	return DecodeBlockCheckpoint(b)
 }

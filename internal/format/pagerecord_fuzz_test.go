@@ -29,15 +29,15 @@ func checkEntries2(t *testing.T, es []Entry, blockSize, fileSize int64, dense bo
 	checkEntries(t, es, NBlocks(fileSize, blockSize), dense)
 }
 
-// FuzzDecodeRecord2 is FuzzDecodeRecord for version-2 records: any bytes
+// FuzzDecodePageRecord is FuzzDecodeBlockRecord for version-2 records: any bytes
 // decode to an error or to a record that keeps the format's rules and
 // survives re-encoding unchanged; a corrupted byte of a valid record is
 // always an error.
-func FuzzDecodeRecord2(f *testing.F) { fuzzRecord(f, recordMagic2) }
+func FuzzDecodePageRecord(f *testing.F) { fuzzRecord(f, recordMagic2) }
 
-// FuzzDecodeRecord3 is FuzzDecodeRecord2 for version-3 records: the same
+// FuzzDecodeOriginRecord is FuzzDecodePageRecord for version-3 records: the same
 // rules, and an origin and lineage that keep theirs.
-func FuzzDecodeRecord3(f *testing.F) { fuzzRecord(f, recordMagic3) }
+func FuzzDecodeOriginRecord(f *testing.F) { fuzzRecord(f, recordMagic3) }
 
 // fuzzRecord fuzzes the decoder of records of one version, seeded with
 // the samples of that version.
@@ -54,7 +54,7 @@ func fuzzRecord(f *testing.F, magic string) {
 		if seal {
 			b = sealed(magic, b)
 		}
-		r, err := DecodeRecord2(b)
+		r, err := DecodePageRecord(b)
 		if err != nil {
 			return
 		}
@@ -75,7 +75,7 @@ func fuzzRecord(f *testing.F, magic string) {
 		if carried != int64(len(r.Pages)) {
 			t.Fatalf("%d bytes of pages, %d carried", len(r.Pages), carried)
 		}
-		checkReencoding(t, "record", r.encodePages(), DecodeRecord2, func(r2 *Record) bool { return sameRecord2(r, r2) }, pos, flip)
+		checkReencoding(t, "record", r.encodePages(), DecodePageRecord, func(r2 *Record) bool { return sameRecord2(r, r2) }, pos, flip)
 	})
 }
 
@@ -97,9 +97,9 @@ func checkOrigin(t *testing.T, r *Record) {
 	}
 }
 
-// FuzzDecodeCheckpoint2 is FuzzDecodeCheckpoint for version-2
+// FuzzDecodePageCheckpoint is FuzzDecodeBlockCheckpoint for version-2
 // checkpoints.
-func FuzzDecodeCheckpoint2(f *testing.F) {
+func FuzzDecodePageCheckpoint(f *testing.F) {
 	for _, c := range sampleCheckpoints2() {
 		enc := c.encodePages()
 		f.Add(enc, false, uint16(0), byte(0))
@@ -109,7 +109,7 @@ func FuzzDecodeCheckpoint2(f *testing.F) {
 		if seal {
 			b = sealed(checkpointMagic2, b)
 		}
-		c, err := DecodeCheckpoint2(b)
+		c, err := DecodePageCheckpoint(b)
 		if err != nil {
 			return
 		}
@@ -117,6 +117,6 @@ func FuzzDecodeCheckpoint2(f *testing.F) {
 			t.Fatalf("decoded a checkpoint with bad numbering or sizes: %+v", c)
 		}
 		checkEntries2(t, c.Blocks, c.BlockSize, c.FileSize, true, c.N)
-		checkReencoding(t, "checkpoint", c.encodePages(), DecodeCheckpoint2, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
+		checkReencoding(t, "checkpoint", c.encodePages(), DecodePageCheckpoint, func(c2 *Checkpoint) bool { return reflect.DeepEqual(c, c2) }, pos, flip)
 	})
 }

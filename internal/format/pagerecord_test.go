@@ -92,7 +92,7 @@ func sameRecord2(a, b *Record) bool {
 func TestRecord2RoundTrip(t *testing.T) {
 	for _, r := range sampleRecords2() {
 		enc := r.encodePages()
-		got, err := DecodeRecord2(enc)
+		got, err := DecodePageRecord(enc)
 		if err != nil {
 			t.Fatalf("record %d: %v", r.N, err)
 		}
@@ -102,7 +102,7 @@ func TestRecord2RoundTrip(t *testing.T) {
 		if !bytes.Equal(got.encodePages(), enc) {
 			t.Errorf("record %d: re-encoding changes the bytes", r.N)
 		}
-		if _, err := DecodeRecord(enc); err == nil {
+		if _, err := DecodeBlockRecord(enc); err == nil {
 			t.Errorf("record %d: a version-2 record decodes as version 1", r.N)
 		}
 	}
@@ -111,14 +111,14 @@ func TestRecord2RoundTrip(t *testing.T) {
 func TestCheckpoint2RoundTrip(t *testing.T) {
 	for _, c := range sampleCheckpoints2() {
 		enc := c.encodePages()
-		got, err := DecodeCheckpoint2(enc)
+		got, err := DecodePageCheckpoint(enc)
 		if err != nil {
 			t.Fatalf("checkpoint %d: %v", c.N, err)
 		}
 		if !reflect.DeepEqual(c, got) {
 			t.Errorf("checkpoint %d round trip:\n%+v\n%+v", c.N, c, got)
 		}
-		if _, err := DecodeCheckpoint(enc); err == nil {
+		if _, err := DecodeBlockCheckpoint(enc); err == nil {
 			t.Errorf("checkpoint %d: a version-2 checkpoint decodes as version 1", c.N)
 		}
 	}
@@ -149,7 +149,7 @@ func TestRecord2Refused(t *testing.T) {
 	for _, tt := range tests {
 		r := base()
 		tt.change(r)
-		if got, err := DecodeRecord2(r.encodePages()); err == nil {
+		if got, err := DecodePageRecord(r.encodePages()); err == nil {
 			t.Errorf("%s: decoded %+v", tt.name, got)
 		} else if !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: error %v is not ErrCorrupt", tt.name, err)
@@ -247,7 +247,7 @@ func TestRecord3Versions(t *testing.T) {
 		if !hasMagic(enc, want) {
 			t.Errorf("record %d encodes as %q, want %q", r.N, enc[:8], want)
 		}
-		got, err := DecodeAnyRecord(enc)
+		got, err := DecodeRecord(enc)
 		if err != nil {
 			t.Fatalf("record %d: %v", r.N, err)
 		}
@@ -263,7 +263,7 @@ func TestRecord3Versions(t *testing.T) {
 	r := sampleRecords2()[1]
 	enc := r.encodePages()
 	body := append(enc[len(recordMagic2):len(enc)-4:len(enc)-4], 0, 0)
-	if _, err := DecodeRecord2(sealed(recordMagic3, body)); err == nil {
+	if _, err := DecodePageRecord(sealed(recordMagic3, body)); err == nil {
 		t.Error("a version-3 record with nothing of version 3 decoded")
 	}
 }
@@ -271,7 +271,7 @@ func TestRecord3Versions(t *testing.T) {
 func TestNewerVersionNamed(t *testing.T) {
 	enc := sampleRecords2()[0].encodePages()
 	enc[6] = '7'
-	_, err := DecodeAnyRecord(enc)
+	_, err := DecodeRecord(enc)
 	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "version 7 commit record") || !strings.Contains(err.Error(), "upgrade") {
 		t.Fatalf("a version-7 record: %v", err)
 	}
@@ -288,7 +288,7 @@ func TestRecord3RefusedByOlderReaders(t *testing.T) {
 		if !hasMagic(enc, recordMagic3) {
 			continue
 		}
-		if _, err := DecodeRecord(enc); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		if _, err := DecodeBlockRecord(enc); err == nil || !strings.Contains(err.Error(), "unknown format") {
 			t.Errorf("record %d: the version-1 decoder: %v", r.N, err)
 		}
 		if d := open(enc, recordMagic2); d.err == nil {

@@ -160,7 +160,7 @@ func TestPlanCommit(t *testing.T) {
 				}
 			}
 			if tt.checkpoint {
-				c, err := format.DecodeCheckpoint(p.Uploads[p.Blocks].Data)
+				c, err := format.DecodeBlockCheckpoint(p.Uploads[p.Blocks].Data)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -50,7 +50,7 @@ func (m *memBucket2) publish(t *testing.T, p PagePlan) {
 // record decodes record n as a reader would.
 func (m *memBucket2) record(t *testing.T, n uint64) *format.Record {
 	t.Helper()
-	r, err := format.DecodeRecord2(m.records[n])
+	r, err := format.DecodePageRecord(m.records[n])
 	if err != nil {
 		t.Fatalf("record %d: %v", n, err)
 	}
@@ -112,7 +112,7 @@ func (m *memBucket2) rebuild(t *testing.T, n uint64) *format.Snapshot {
 	rec := m.record(t, n)
 	var base []format.Entry
 	if rec.Base != (format.CheckpointRef{}) {
-		c, err := format.DecodeCheckpoint2(m.objects[format.CheckpointName("db", rec.Base.N, rec.Base.Token)])
+		c, err := format.DecodePageCheckpoint(m.objects[format.CheckpointName("db", rec.Base.N, rec.Base.Token)])
 		if err != nil {
 			t.Fatalf("checkpoint %d: %v", rec.Base.N, err)
 		}
@@ -425,7 +425,7 @@ func TestPlanCommit2(t *testing.T) {
 			if len(p.Rec.Delta) == 0 || p.Rec.Delta[0].Idx != 0 {
 				t.Errorf("block 0 is not in the delta: %+v", p.Rec.Delta)
 			}
-			if _, err := format.DecodeRecord2(p.Encoded); err != nil {
+			if _, err := format.DecodePageRecord(p.Encoded); err != nil {
 				t.Errorf("the record does not decode: %v", err)
 			}
 			for _, idx := range slices.Collect(p.Rec.Inline.All()) {
