@@ -423,8 +423,8 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 // queued now are published is waited for.
 func (f *file) takeWriteLock() error {
 	db := f.db
-	format2 := db.vfs.writesPages(f.Snap)
-	chained := format2 && !f.encrypted(f.ctx()) // before the lock: it may read block 0
+	pageLevel := db.vfs.writesPages(f.Snap)
+	chained := pageLevel && !f.encrypted(f.ctx()) // before the lock: it may read block 0
 	for {
 		db.mu.Lock()
 		if db.writer != nil && db.writer != f {
@@ -432,7 +432,7 @@ func (f *file) takeWriteLock() error {
 			db.mu.Unlock()
 			return sqlite3.BUSY
 		}
-		if head, _ := db.known.Get(); head != nil && head.N != f.Snap.N && !format2 {
+		if head, _ := db.known.Get(); head != nil && head.N != f.Snap.N && !pageLevel {
 			// Another connection of this process committed after our
 			// snapshot was taken: the commit would lose the race for its
 			// record. In format version 2 it may be rebased (rebase.go):

@@ -77,7 +77,7 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 			if err == nil && d.noDatabase {
 				continue // no version: a key reserved for a branch
 			}
-			if err == nil && d.format2 && c.N != ns[0] && !engine.ReadableVersion(created, c.N, start, v.opts.Retention) {
+			if err == nil && d.pageLevel && c.N != ns[0] && !engine.ReadableVersion(created, c.N, start, v.opts.Retention) {
 				continue // kept for the pages a later version overlays, not as a version
 			}
 			if !yield(c, err) || err != nil {
@@ -90,7 +90,7 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 // described is a Commit and the format version of its record.
 type described struct {
 	Commit
-	format2    bool
+	pageLevel  bool
 	noDatabase bool // a record that reserves the key for a branch, or marks it removed: no version
 	removed    bool // a record that marks the database removed: the versions before it are gone
 }

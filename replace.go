@@ -157,7 +157,7 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 
 // planReplacement plans the commit of version blocks over head: record
 // head.n+1, with an empty delta over the checkpoint it names, and that
-// checkpoint, to upload first. In format version 2 (format2) the record is
+// checkpoint, to upload first. In format version 2 (pageLevel) the record is
 // a version-2 record that lists every page of the file as changed and, as
 // every version-2 record does, block 0 in its delta, and says how the
 // commit was made (a.made: record version 3); the checkpoint stays a
@@ -167,11 +167,11 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, format2 bool) (*format.Record, tx.Upload) {
+func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, pageLevel bool) (*format.Record, tx.Upload) {
 	n := head.N + 1
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
-	if format2 {
+	if pageLevel {
 		rec := pageReplacementRecord(n, head.N, a, blocks, at, head.Lineage)
 		return rec.WithSize(len(rec.Encode())), ckpt
 	}
@@ -236,11 +236,11 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		}
 		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
-		format2 := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
-		rec, ckpt := planReplacement(db.key, head, a, blocks, at, format2)
+		pageLevel := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
+		rec, ckpt := planReplacement(db.key, head, a, blocks, at, pageLevel)
 		next := replacementSnapshot(rec, blocks)
 		uploads := []tx.Upload{ckpt}
-		if format2 {
+		if pageLevel {
 			if uploads, err = db.withReplacementInner(ctx, a, next, head, uploads); err != nil {
 				return 0, a.abandon(ctx, v, err)
 			}

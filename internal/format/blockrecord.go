@@ -26,14 +26,14 @@ func NewCheckpoint(n, token uint64, blockSize, fileSize int64, m BlockMap) *Chec
 // EncodeBlocks returns the bytes of r as a version-1 record.
 func (r *Record) encodeBlocks() []byte {
 	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(recordMagic))
-	b = appendEntries(b, r.Delta)
+	b = appendBlockEntries(b, r.Delta)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
 // EncodeBlocksTmp returns the bytes of c as a version-1 checkpoint.
 func (c *Checkpoint) encodeBlocks() []byte {
 	b := appendCheckpointHead([]byte(checkpointMagic), c.N, c.Token, c.BlockSize, c.FileSize)
-	b = appendEntries(b, c.Blocks)
+	b = appendBlockEntries(b, c.Blocks)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
@@ -47,11 +47,11 @@ func appendCheckpointHead(b []byte, n, token uint64, blockSize, fileSize int64) 
 	return binary.AppendUvarint(b, uint64(fileSize))
 }
 
-// appendEntries writes a table of the distinct (commit, token) pairs, then
+// appendBlockEntries writes a table of the distinct (commit, token) pairs, then
 // each entry as (index delta, table position or 0 for a hole, CRC32C): the
 // version-1 layout, which has no overlays (a version-1 map never holds
 // one: only the page planner and the version-2 decoder make them).
-func appendEntries(b []byte, es []Entry) []byte {
+func appendBlockEntries(b []byte, es []Entry) []byte {
 	var table writerTable
 	for _, e := range es {
 		table.add(e.Ref)
@@ -72,9 +72,9 @@ func appendEntries(b []byte, es []Entry) []byte {
 	return b
 }
 
-// entries decodes what appendEntries writes, for n blocks (dense: one
+// blockEntries decodes what appendEntries writes, for n blocks (dense: one
 // entry per block).
-func (d *decoder) entries(n int64, dense bool) []Entry {
+func (d *decoder) blockEntries(n int64, dense bool) []Entry {
 	writers := d.writers()
 	return entryList(d, n, dense, func(idx int64) Entry {
 		return Entry{Idx: idx, Ref: d.entryRef(writers)}
@@ -88,7 +88,7 @@ func DecodeBlockRecord(b []byte) (*Record, error) {
 	r := &Record{BlockLevel: true, N: h.n, Parent: h.parent, Token: h.token, BlockSize: h.blockSize, FileSize: h.fileSize,
 		Time: h.time, Writer: h.writer, Base: h.base}
 	if d.err == nil {
-		r.Delta = d.entries(NBlocks(r.FileSize, r.BlockSize), false)
+		r.Delta = d.blockEntries(NBlocks(r.FileSize, r.BlockSize), false)
 	}
 	return decoded(d, r)
 }
@@ -99,7 +99,7 @@ func DecodeBlockCheckpoint(b []byte) (*Checkpoint, error) {
 	c := &Checkpoint{BlockLevel: true}
 	c.N, c.Token, c.BlockSize, c.FileSize = d.checkpointHead()
 	if d.err == nil {
-		c.Blocks = d.entries(NBlocks(c.FileSize, c.BlockSize), true)
+		c.Blocks = d.blockEntries(NBlocks(c.FileSize, c.BlockSize), true)
 	}
 	return decoded(d, c)
 }

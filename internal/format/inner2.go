@@ -56,11 +56,11 @@ func (f *InnerFront) Count() int64 {
 // Len returns the bundle's bytes in an object of pages of unit bytes.
 func (b InnerBundle) Len(unit int64) int64 { return b.Pages.Count()*unit + 4 }
 
-// EncodeInner2 encodes f as a version-2 object whose front holds the
+// EncodeInnerBundled encodes f as a version-2 object whose front holds the
 // pages of front and whose bundles hold the pages of each list of
 // bundles: together they must hold each page of f exactly once, and the
 // bundles must follow one another in page order.
-func EncodeInner2(f *InnerFile, front PageList, bundles []PageList) ([]byte, error) {
+func EncodeInnerBundled(f *InnerFile, front PageList, bundles []PageList) ([]byte, error) {
 	if err := checkInnerLayout(f.Pages, front, bundles); err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (f *InnerFile) appendInner2Head(b []byte, front PageList, bundles []PageLis
 }
 
 // FrontLen returns the length of the front of the version-2 object of f
-// with the given layout, as EncodeInner2 would write it.
+// with the given layout, as EncodeInnerBundled would write it.
 func (f *InnerFile) FrontLen(front PageList, bundles []PageList) int64 {
 	return int64(len(f.appendInner2Head(nil, front, bundles))) + front.Count()*f.Unit + 4
 }

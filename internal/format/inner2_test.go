@@ -33,7 +33,7 @@ func sampleLayouts() []struct {
 // of either version reads it whole.
 func TestInner2RoundTrip(t *testing.T) {
 	for i, c := range sampleLayouts() {
-		enc, err := EncodeInner2(c.f, c.front, c.bundles)
+		enc, err := EncodeInnerBundled(c.f, c.front, c.bundles)
 		if err != nil {
 			t.Fatalf("%d: %v", i, err)
 		}
@@ -81,7 +81,7 @@ func TestInner2BadLayout(t *testing.T) {
 		{PageListOf([]int64{9, 10, 31}), []PageList{nil}},                      // empty bundle
 		{PageListOf([]int64{9, 10, 31, 32}), nil},                              // a page not kept
 	} {
-		if _, err := EncodeInner2(f, c.front, c.bundles); err == nil {
+		if _, err := EncodeInnerBundled(f, c.front, c.bundles); err == nil {
 			t.Errorf("layout %v %v accepted", c.front, c.bundles)
 		}
 	}
@@ -92,7 +92,7 @@ func TestInner2BadLayout(t *testing.T) {
 // version.
 func TestInner2Versions(t *testing.T) {
 	c := sampleLayouts()[1]
-	enc, _ := EncodeInner2(c.f, c.front, c.bundles)
+	enc, _ := EncodeInnerBundled(c.f, c.front, c.bundles)
 	n, _ := InnerFrontLen(enc)
 	if _, err := DecodeInnerFront(enc[:n-1]); err == nil {
 		t.Error("front cut short accepted")
@@ -115,7 +115,7 @@ func TestInner2Versions(t *testing.T) {
 // anywhere (front or bundle) is refused by the whole-object decoder.
 func FuzzDecodeInner2(f *testing.F) {
 	for _, c := range sampleLayouts() {
-		enc, err := EncodeInner2(c.f, c.front, c.bundles)
+		enc, err := EncodeInnerBundled(c.f, c.front, c.bundles)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func FuzzDecodeInner2(f *testing.F) {
 		for k, bd := range front.Bundles {
 			lists[k] = bd.Pages
 		}
-		enc, err := EncodeInner2(whole, front.Pages, lists)
+		enc, err := EncodeInnerBundled(whole, front.Pages, lists)
 		if err != nil || !bytes.Equal(enc, b) {
 			t.Fatalf("accepted object does not re-encode to its bytes (%v)", err)
 		}

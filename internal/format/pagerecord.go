@@ -228,9 +228,9 @@ func (d *decoder) overlayTable(self uint64, selfRecord bool, selfToken uint64) [
 	return table
 }
 
-// appendEntries2 writes the writer table, the overlay-record table and
+// appendPageEntries writes the writer table, the overlay-record table and
 // the entries es of commit self.
-func appendEntries2(b []byte, es []Entry, self uint64, selfRecord bool) []byte {
+func appendPageEntries(b []byte, es []Entry, self uint64, selfRecord bool) []byte {
 	var writers writerTable
 	for _, e := range es {
 		writers.add(e.Ref)
@@ -261,9 +261,9 @@ func appendEntries2(b []byte, es []Entry, self uint64, selfRecord bool) []byte {
 	return b
 }
 
-// entries2 decodes what appendEntries2 writes, for a file of fileSize
+// pageEntries decodes what appendEntries2 writes, for a file of fileSize
 // bytes in blocks of blockSize.
-func (d *decoder) entries2(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry {
+func (d *decoder) pageEntries(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry {
 	writers := d.writers()
 	ovs := d.overlayTable(self, selfRecord, selfToken)
 	es := entryList(d, NBlocks(fileSize, blockSize), dense, func(idx int64) Entry {
@@ -327,7 +327,7 @@ func (r *Record) encodePages() []byte {
 	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(magic))
 	b = binary.AppendUvarint(b, uint64(r.Unit))
 	b = appendPageList(b, r.Changed)
-	b = appendEntries2(b, r.Delta, r.N, true)
+	b = appendPageEntries(b, r.Delta, r.N, true)
 	b = appendPageList(b, r.Inline)
 	b = append(b, r.Pages...)
 	if r.version3() {
@@ -339,7 +339,7 @@ func (r *Record) encodePages() []byte {
 // EncodePagesTmp returns the bytes of c as a version-2 checkpoint.
 func (c *Checkpoint) encodePages() []byte {
 	b := appendCheckpointHead([]byte(checkpointMagic2), c.N, c.Token, c.BlockSize, c.FileSize)
-	b = appendEntries2(b, c.Blocks, c.N, false)
+	b = appendPageEntries(b, c.Blocks, c.N, false)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
@@ -362,7 +362,7 @@ func DecodePageRecord(b []byte) (*Record, error) {
 	}
 	limit := NPages(r.FileSize, r.Unit)
 	r.Changed = d.pageList(limit, "changed pages")
-	r.Delta = d.entries2(r.BlockSize, r.FileSize, false, r.N, true, r.Token)
+	r.Delta = d.pageEntries(r.BlockSize, r.FileSize, false, r.N, true, r.Token)
 	r.Inline = d.pageList(limit, "inline pages")
 	if d.err == nil {
 		var total int64
@@ -414,7 +414,7 @@ func DecodePageCheckpoint(b []byte) (*Checkpoint, error) {
 	if d.err == nil {
 		// Record c.N may overlay blocks of checkpoint c.N: its distance
 		// is 0, and its length is given, as for any other record.
-		c.Blocks = d.entries2(c.BlockSize, c.FileSize, true, c.N, false, 0)
+		c.Blocks = d.pageEntries(c.BlockSize, c.FileSize, true, c.N, false, 0)
 	}
 	return decoded(d, c)
 }

@@ -95,7 +95,7 @@ func WithInner(key string, p PagePlan, prev *format.InnerPages, src InnerSource,
 func InnerUpload(key string, s *format.Snapshot, ip *format.InnerPages, frontRead int64) (tx.Upload, *format.InnerSet, error) {
 	f := ip.File(s)
 	front, bundles := InnerLayout(f, frontRead)
-	data, err := format.EncodeInner2(f, front, bundles)
+	data, err := format.EncodeInnerBundled(f, front, bundles)
 	if err != nil {
 		return tx.Upload{}, nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // mustEncode2 encodes f as a version-2 object of the given layout.
 func mustEncode2(t *testing.T, f *format.InnerFile, front format.PageList, bundles []format.PageList) []byte {
 	t.Helper()
-	b, err := format.EncodeInner2(f, front, bundles)
+	b, err := format.EncodeInnerBundled(f, front, bundles)
 	if err != nil {
 		t.Fatal(err)
 	}
