@@ -26,11 +26,11 @@ func (db *database) readBlock(ctx context.Context, s *format.Snapshot, idx int64
 	}
 	v := db.vfs
 	if data, ok := db.cache().Get(name); ok {
-		v.stats.hits.Add(1)
+		v.env.Counts.Hits.Add(1)
 		return data, nil
 	}
-	v.stats.misses.Add(1)
-	return cache.Shared(ctx, &v.fetches, name, func(ctx context.Context) ([]byte, error) {
+	v.env.Counts.Misses.Add(1)
+	return cache.Shared(ctx, &v.env.Fetches, name, func(ctx context.Context) ([]byte, error) {
 		if data, ok := db.cache().Get(name); ok {
 			return data, nil
 		}
@@ -57,7 +57,7 @@ func (db *database) readBlockUncached(ctx context.Context, s *format.Snapshot, i
 		return db.readLegacyBlock(ctx, s, idx)
 	}
 	name := format.BlockName(s.KeyOf(db.key, ref.Commit), idx, ref)
-	data, err := db.vfs.store.Get(ctx, name)
+	data, err := db.vfs.env.Store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (db *database) readAt(ctx context.Context, s *format.Snapshot, b []byte, of
 			return n, err
 		}
 		if ok {
-			db.vfs.stats.innerHits.Add(1)
+			db.vfs.env.Counts.InnerHits.Add(1)
 			n += copy(b[n:], page[pos-start:])
 			continue
 		}

@@ -46,7 +46,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := validateBranchKeys(src, dst); err != nil {
 		return fail(err)
 	}
-	if err := v.requireSafeStore(ctx, dst, v.disk, false); err != nil {
+	if err := v.requireSafeStore(ctx, dst, v.env.Disk, false); err != nil {
 		return fail(err)
 	}
 	defer v.storeCheckSettled(ctx)
@@ -63,11 +63,11 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	}
 	reg := format.BranchName(src, s.N, dst)
 	cleanup := context.WithoutCancel(ctx) // undone even when ctx ends
-	if err := v.store.Put(ctx, reg, []byte("s3vfs branch\n")); err != nil {
+	if err := v.env.Store.Put(ctx, reg, []byte("s3vfs branch\n")); err != nil {
 		return fail(errors.Join(err, to.unreserve(cleanup)))
 	}
 	if err := from.stillReadable(ctx, s); err != nil {
-		return fail(errors.Join(err, v.store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
+		return fail(errors.Join(err, v.env.Store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
 	rec := branchRecord(src, s, plan.Attempt{Token: newToken(), Time: engine.CommitTime(s.Time), Writer: v.opts.WriterID})
 	if err := to.createOwn(ctx, rec.N, rec.Token, rec.Encode()); err != nil {
@@ -110,7 +110,7 @@ func (db *database) branchable(ctx context.Context, n uint64) (*format.Snapshot,
 	case s.Legacy != nil:
 		return nil, fmt.Errorf("%w: %s is in the Python library's layout: migrate it first (s3vfs migrate)", ErrLegacyLayout, db.key)
 	case s.Empty():
-		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.Bucket, db.key)
+		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
 	case len(s.Lineage) >= format.MaxLineage:
 		return nil, fmt.Errorf("%s is a branch %d deep, the most there may be: branch its source, or copy it (export and import)", db.key, len(s.Lineage))
 	}
@@ -127,7 +127,7 @@ func (db *database) branchable(ctx context.Context, n uint64) (*format.Snapshot,
 // The newest commit is always readable; an older one while the record
 // after it is younger than the retention.
 func (db *database) stillReadable(ctx context.Context, s *format.Snapshot) error {
-	newest, err := db.vfs.records.Newest(ctx, db.key)
+	newest, err := db.vfs.env.Records.Newest(ctx, db.key)
 	if err != nil || newest == s.N {
 		return err
 	}
@@ -139,7 +139,7 @@ func (db *database) stillReadable(ctx context.Context, s *format.Snapshot) error
 		return err
 	}
 	if head.Made.By == format.Removed {
-		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.store.Bucket, db.key)
+		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
 	}
 	next := head
 	if newest != s.N+1 {
@@ -174,9 +174,9 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 		// Its numbering goes on from its last record, which a branch's
 		// (its source's) cannot.
 		return fmt.Errorf("%w: s3://%s/%s held a database that was removed, whose last record stays with its numbering, which a branch (numbered on from its source) cannot follow: "+
-			"branch to another key", ErrExists, db.vfs.store.Bucket, db.key)
+			"branch to another key", ErrExists, db.vfs.env.Store.Bucket, db.key)
 	case !head.Empty():
-		return fmt.Errorf("%w: s3://%s/%s holds a database already: branch to a new key, or remove it first", ErrExists, db.vfs.store.Bucket, db.key)
+		return fmt.Errorf("%w: s3://%s/%s holds a database already: branch to a new key, or remove it first", ErrExists, db.vfs.env.Store.Bucket, db.key)
 	}
 	if err := db.claimCoordination(ctx); err != nil {
 		return err
@@ -187,7 +187,7 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 	}
 	err = db.createOwn(ctx, 1, rec.Token, rec.Encode())
 	if errors.Is(err, ErrExists) {
-		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.store.Bucket, db.key)
+		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.env.Store.Bucket, db.key)
 	}
 	return err
 }
@@ -197,7 +197,7 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 // and refused as existing: a refusal is this very create when the record
 // read back carries token.
 func (db *database) createOwn(ctx context.Context, n, token uint64, data []byte) error {
-	err := db.vfs.records.Create(ctx, db.key, n, data)
+	err := db.vfs.env.Records.Create(ctx, db.key, n, data)
 	if errors.Is(err, ErrExists) {
 		if got, gerr := db.readRecord(ctx, n); gerr == nil && got.Token == token {
 			return nil
@@ -209,7 +209,7 @@ func (db *database) createOwn(ctx context.Context, n, token uint64, data []byte)
 // unreserve deletes the record that reserves db's key for a branch that
 // was not made: no process wrote after it, since none builds on it.
 func (db *database) unreserve(ctx context.Context) error {
-	return db.vfs.records.Remove(ctx, db.key, []uint64{1})
+	return db.vfs.env.Records.Remove(ctx, db.key, []uint64{1})
 }
 
 // branchRecord returns the first record of a branch of version s of the

@@ -8,7 +8,7 @@ func (db *database) cache() *cache.LRU {
 	if c := db.ownCache.Load(); c != nil {
 		return c
 	}
-	return db.vfs.cache
+	return db.vfs.env.Cache
 }
 
 // useCache gives the database a block cache of its own of size bytes (0:
@@ -24,7 +24,7 @@ func (db *database) disk() *cache.Disk {
 	if c := db.ownDisk.Load(); c != nil {
 		return c
 	}
-	return db.vfs.disk
+	return db.vfs.env.Disk
 }
 
 // useDisk gives the database the disk cache in dir, unless it already has
@@ -32,6 +32,6 @@ func (db *database) disk() *cache.Disk {
 // as some connection keeps the database open.
 func (db *database) useDisk(dir string) {
 	if db.ownDisk.Load() == nil {
-		db.ownDisk.CompareAndSwap(nil, db.vfs.diskCacheIn(dir))
+		db.ownDisk.CompareAndSwap(nil, db.vfs.env.DiskCacheIn(dir))
 	}
 }

@@ -66,7 +66,7 @@ func (t *txn) commit(ctx context.Context) error {
 // and the head it built on is known to be old. A retry from it would lose
 // again, so the next transaction asks S3, even within its staleness bound.
 func (t *txn) lost() error {
-	t.db.vfs.stats.conflicts.Add(1)
+	t.db.vfs.env.Counts.Conflicts.Add(1)
 	t.db.known.Distrust()
 	return sqlite3.BUSY_SNAPSHOT
 }
@@ -104,7 +104,7 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 	if len(claims) > 0 {
 		if err := t.Early.Renewed(db.key, claims, start, time.Now()); err != nil {
 			t.Early.Own(uploadNames(uploads)...)
-			v.stats.conflicts.Add(1)
+			v.env.Counts.Conflicts.Add(1)
 			return t.fail(err, sqlite3.BUSY_SNAPSHOT)
 		}
 	}
@@ -126,7 +126,7 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 		return t.fail(err, sqlite3.IOERR_WRITE)
 	}
 
-	v.stats.commits.Add(1)
+	v.env.Counts.Commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:blocks] {
 		db.cache().Add(u.Name, u.Data)
@@ -154,7 +154,7 @@ func (v *VFS) putAll(ctx context.Context, uploads []tx.Upload) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range uploads {
-		g.Go(func() error { return v.store.Put(gctx, u.Name, u.Data) })
+		g.Go(func() error { return v.env.Store.Put(gctx, u.Name, u.Data) })
 	}
 	return g.Wait()
 }
@@ -164,7 +164,7 @@ func (v *VFS) putAll(ctx context.Context, uploads []tx.Upload) error {
 // record carrying our token is our commit (an earlier attempt whose answer
 // was lost), any other record is a lost race.
 func (db *database) createRecord(ctx context.Context, rec *format.Record) error {
-	rs := db.vfs.records
+	rs := db.vfs.env.Records
 	data := rec.Encode()
 	// Never create a record on a parent seen too long ago (retention.go).
 	if err := db.confirmParent(ctx, rec.Parent); err != nil {
@@ -230,14 +230,14 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 // (commitlog.Cache.ProveNewest), which spares the rebase a round trip.
 func (db *database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, error) {
 	if !lost {
-		return db.vfs.records.Get(ctx, db.key, n)
+		return db.vfs.env.Records.Get(ctx, db.key, n)
 	}
 	start := time.Now()
 	got := make([][]byte, rebaseProbe)
 	errs := make([]error, rebaseProbe)
 	var wg sync.WaitGroup
 	for i := range got {
-		wg.Go(func() { got[i], errs[i] = db.vfs.records.Get(ctx, db.key, n+uint64(i)) })
+		wg.Go(func() { got[i], errs[i] = db.vfs.env.Records.Get(ctx, db.key, n+uint64(i)) })
 	}
 	wg.Wait()
 	for i := 1; i < len(got) && errs[0] == nil && !reservesKey(got[0]); i++ {
@@ -279,7 +279,7 @@ func refused(err error) bool {
 func (v *VFS) removeOrphans(ctx context.Context, names []string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = v.store.Remove(ctx, names)
+	_ = v.env.Store.Remove(ctx, names)
 }
 
 // reservesKey reports whether data is a record that reserves its key for

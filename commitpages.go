@@ -55,7 +55,7 @@ func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 		if err := t.To(tx.Rebased); err != nil {
 			return t.fail(err, sqlite3.IOERR_WRITE)
 		}
-		v.stats.rebases.Add(1)
+		v.env.Counts.Rebases.Add(1)
 		s = head
 		if t.absorb != nil {
 			if err := t.absorb(ctx, head); err != nil {

@@ -87,7 +87,7 @@ func (db *database) check(ctx context.Context) (*format.Snapshot, error) {
 // readHead finds the newest record by listing (records sort newest first)
 // and builds its snapshot. known, if it is the newest, saves a GET.
 func (db *database) readHead(ctx context.Context, prev *format.Snapshot, known *format.Record) (*format.Snapshot, error) {
-	n, err := db.vfs.records.Newest(ctx, db.key)
+	n, err := db.vfs.env.Records.Newest(ctx, db.key)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (db *database) readRecord(ctx context.Context, n uint64) (*format.Record, e
 	if rec, ok := db.recent.Get(n); ok {
 		return rec, nil
 	}
-	data, err := db.vfs.records.Get(ctx, db.key, n)
+	data, err := db.vfs.env.Records.Get(ctx, db.key, n)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
 func (db *database) noDatabaseAt(rec *format.Record) error {
 	return fmt.Errorf("%w: s3://%s/%s is reserved for a branch of %s being made (by %s at %s); "+
 		"if none is being made, one failed part way: remove the key (s3vfs rm) and branch again",
-		ErrNoDatabase, db.vfs.store.Bucket, db.key, rec.Made.Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
+		ErrNoDatabase, db.vfs.env.Store.Bucket, db.key, rec.Made.Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
 }
 
 // removedSnapshot is the snapshot of a removed database's last record:

@@ -47,7 +47,7 @@ func (db *database) readStored(ctx context.Context, id string, length int64, ver
 // decodes.
 func readImmutable[T any](ctx context.Context, db *database, name string, decode func([]byte) (T, error)) (T, error) {
 	var zero T
-	fetch := func(ctx context.Context) ([]byte, error) { return db.vfs.store.Get(ctx, name) }
+	fetch := func(ctx context.Context) ([]byte, error) { return db.vfs.env.Store.Get(ctx, name) }
 	disk := db.disk()
 	if disk == nil {
 		data, err := fetch(ctx)
@@ -73,11 +73,11 @@ func readImmutable[T any](ctx context.Context, db *database, name string, decode
 // (cache.Disk.ReadThrough), and counts the hit or the miss.
 func (db *database) readThrough(ctx context.Context, disk *cache.Disk, name string, length int64, verify func([]byte) bool,
 	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
-	data, hit, err := disk.ReadThrough(ctx, disk.Path(db.vfs.store.Bucket, name), length, verify, fetch)
+	data, hit, err := disk.ReadThrough(ctx, disk.Path(db.vfs.env.Store.Bucket, name), length, verify, fetch)
 	if hit {
-		db.vfs.stats.diskHits.Add(1)
+		db.vfs.env.Counts.DiskHits.Add(1)
 	} else {
-		db.vfs.stats.diskMisses.Add(1)
+		db.vfs.env.Counts.DiskMisses.Add(1)
 	}
 	return data, err
 }

@@ -89,12 +89,12 @@ const DiskCacheLayout = cache.Layout
 
 // CommitLogForTest returns where v keeps commit records: the log of its
 // bucket, or its coordinator's.
-func CommitLogForTest(v *VFS) commitlog.Log { return v.records }
+func CommitLogForTest(v *VFS) commitlog.Log { return v.env.Records }
 
 // RecordFormatForTest returns the format version of record n of the
 // database at key: 1 or 2.
 func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int, error) {
-	data, err := v.records.Get(ctx, key, n)
+	data, err := v.env.Records.Get(ctx, key, n)
 	if err != nil {
 		return 0, err
 	}

@@ -66,14 +66,14 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) 
 	if _, cached := db.cache().Get(name); cached || db.cache().Limit() <= 0 {
 		return nil
 	}
-	if disk := db.disk(); disk != nil && disk.Has(disk.Path(db.vfs.store.Bucket, name)) {
+	if disk := db.disk(); disk != nil && disk.Has(disk.Path(db.vfs.env.Store.Bucket, name)) {
 		return nil // SQLite's read of block 0 finds it on disk
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	fb := &firstBlock{name: name, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(fb.done)
-		fb.data, fb.err = db.vfs.store.Get(ctx, name)
+		fb.data, fb.err = db.vfs.env.Store.Get(ctx, name)
 	}()
 	return fb
 }
@@ -102,7 +102,7 @@ func (fb *firstBlock) keep(db *database, s *format.Snapshot) {
 	}
 	db.cache().Add(fb.name, fb.data)
 	if disk := db.disk(); disk != nil {
-		disk.Put(disk.Path(db.vfs.store.Bucket, fb.name), fb.data)
+		disk.Put(disk.Path(db.vfs.env.Store.Bucket, fb.name), fb.data)
 	}
 }
 

@@ -244,7 +244,7 @@ func (c *collector) list(ctx context.Context) error {
 	// or checkpoint named after a commit above the head listed here
 	// belongs to an attempt that had not yet published when we looked.
 	c.start = time.Now()
-	if err := c.v.records.List(ctx, c.key, func(n uint64, size int64, created time.Time) error {
+	if err := c.v.env.Records.List(ctx, c.key, func(n uint64, size int64, created time.Time) error {
 		c.records = append(c.records, listed{Object: store.Object{Key: format.RecordName(c.key, n), Size: size, LastModified: created}, kind: kindRecord, commit: n})
 		return nil
 	}); err != nil {
@@ -338,7 +338,7 @@ func (c *collector) do(ctx context.Context, p gcPlan) error {
 		for i, o := range batch {
 			ns[i] = o.commit
 		}
-		return c.v.records.Remove(ctx, c.key, ns)
+		return c.v.env.Records.Remove(ctx, c.key, ns)
 	})
 	if err != nil {
 		return err
@@ -348,7 +348,7 @@ func (c *collector) do(ctx context.Context, p gcPlan) error {
 		for i, o := range batch {
 			names[i] = o.Key
 		}
-		return c.v.store.Remove(ctx, names)
+		return c.v.env.Store.Remove(ctx, names)
 	})
 }
 
@@ -377,7 +377,7 @@ func (c *collector) deleteInBatches(items []listed, del func([]listed) error) er
 
 // listAll lists one folder of the database and sorts its objects by kind.
 func (c *collector) listAll(ctx context.Context, prefix string, kind objKind) error {
-	return c.v.store.List(ctx, prefix, func(o store.Object) error {
+	return c.v.env.Store.List(ctx, prefix, func(o store.Object) error {
 		l := listed{Object: o, kind: kind}
 		var ok bool
 		switch kind {
@@ -584,7 +584,7 @@ func parseCheckpointName(key, name string) (n, token uint64, ok bool) {
 // registered later was made from a version this collection keeps).
 func (c *collector) listBranches(ctx context.Context) error {
 	c.pinned = map[uint64]bool{}
-	return c.v.store.List(ctx, format.BranchPrefix(c.key), func(o store.Object) error {
+	return c.v.env.Store.List(ctx, format.BranchPrefix(c.key), func(o store.Object) error {
 		if n, _, ok := format.ParseBranchName(c.key, o.Key); ok {
 			c.pinned[n] = true
 			c.report.Branches++

@@ -117,7 +117,7 @@ func (c *collector) loadSummary(ctx context.Context) {
 // readSummary reads and decodes summary o of the collection's database;
 // nil if it is gone.
 func (c *collector) readSummary(ctx context.Context, o listed) (*format.Summary, error) {
-	data, err := c.v.store.Get(ctx, o.Key)
+	data, err := c.v.env.Store.Get(ctx, o.Key)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -202,7 +202,7 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 			return cmp.Or(cmp.Compare(a.Ref.N, b.Ref.N), cmp.Compare(a.Ref.Token, b.Ref.Token))
 		})
 		name := format.SummaryName(c.key, c.report.Head, newToken())
-		if err := c.v.store.Put(ctx, name, s.next.Encode()); err != nil {
+		if err := c.v.env.Store.Put(ctx, name, s.next.Encode()); err != nil {
 			c.v.opts.hooks.Log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
 			return nil
 		}

@@ -450,7 +450,7 @@ func (db *database) advanceChain(batch []*queuedCommit, base, head *format.Snaps
 		c.wins = 0
 	}
 	if head.N != base.N || head.Token != base.Token {
-		db.vfs.stats.commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
+		db.vfs.env.Counts.Commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
 	}
 	if len(theirs) > 0 {
 		// The writers that ran over this batch's blocks, before it
@@ -513,7 +513,7 @@ func (c *writeChain) endBatch(batch []*queuedCommit, head *format.Snapshot, err,
 func (t *txn) chainError(err, cause error, counted bool) error {
 	if errors.Is(err, errChainFailed) || errors.Is(err, sqlite3.BUSY_SNAPSHOT) {
 		if !counted {
-			t.db.vfs.stats.conflicts.Add(1)
+			t.db.vfs.env.Counts.Conflicts.Add(1)
 		}
 		t.db.known.Distrust()
 		return sqlite3.BUSY_SNAPSHOT
@@ -556,7 +556,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 	}
 	m := &txn{db: db, Tx: *tx.Merge(base, members...)}
 	if carried.Overlaps(0, 100) || carried.OverlapsAny(m.Reads.Bytes) || carried.OverlapsAny(m.Written) {
-		db.vfs.stats.conflicts.Add(1)
+		db.vfs.env.Counts.Conflicts.Add(1)
 		return nil, nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	if err := m.applyTheirs(ctx, base, carried); err != nil {

@@ -54,7 +54,7 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 		db := &database{vfs: v, key: key}
 		start := time.Now()
 		created := map[uint64]time.Time{}
-		err := v.records.List(ctx, key, func(n uint64, _ int64, at time.Time) error {
+		err := v.env.Records.List(ctx, key, func(n uint64, _ int64, at time.Time) error {
 			created[n] = at
 			return nil
 		})

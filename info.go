@@ -45,7 +45,7 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 		return Info{}, err
 	}
 	if s.Empty() {
-		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, key)
+		return Info{}, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.env.Store.Bucket, key)
 	}
 	info := Info{Key: key, BlockSize: s.BlockSize, FileSize: s.Size, Blocks: s.Blocks.Len(), Layout: "python"}
 	if s.Legacy == nil {
@@ -88,7 +88,7 @@ func (v *VFS) Usage(ctx context.Context, key string) (Usage, error) {
 		return Usage{}, err
 	}
 	var u Usage
-	err := v.store.List(ctx, key+"/", func(o store.Object) error {
+	err := v.env.Store.List(ctx, key+"/", func(o store.Object) error {
 		u.Objects++
 		u.Bytes += o.Size
 		return nil

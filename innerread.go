@@ -67,13 +67,13 @@ func (db *database) innerBundle(ctx context.Context, ip *format.InnerSet, k int)
 	if data, ok := db.cache().Get(id); ok {
 		return data, nil
 	}
-	return cache.Shared(ctx, &db.vfs.fetches, id, func(ctx context.Context) ([]byte, error) {
+	return cache.Shared(ctx, &db.vfs.env.Fetches, id, func(ctx context.Context) ([]byte, error) {
 		if data, ok := db.cache().Get(id); ok {
 			return data, nil
 		}
 		bd := ip.Front.Bundles[k]
 		fetch := func(ctx context.Context) ([]byte, error) {
-			data, _, err := db.vfs.store.GetRange(ctx, ip.Name, bd.Offset, bd.Len(ip.Unit))
+			data, _, err := db.vfs.env.Store.GetRange(ctx, ip.Name, bd.Offset, bd.Len(ip.Unit))
 			return data, err
 		}
 		raw, err := db.readMaybeThrough(ctx, id, bd.Len(ip.Unit), func(b []byte) bool {
@@ -87,7 +87,7 @@ func (db *database) innerBundle(ctx context.Context, ip *format.InnerSet, k int)
 		if err != nil {
 			return nil, err
 		}
-		db.vfs.stats.innerBundles.Add(1)
+		db.vfs.env.Counts.InnerBundles.Add(1)
 		db.cache().Add(id, pages)
 		return pages, nil
 	})
@@ -110,7 +110,7 @@ func (db *database) readMaybeThrough(ctx context.Context, name string, length in
 func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, error) {
 	frontRead := db.vfs.opts.hooks.InnerFrontRead()
 	fetch := func(ctx context.Context) ([]byte, error) {
-		data, size, err := db.vfs.store.GetRange(ctx, name, 0, frontRead)
+		data, size, err := db.vfs.env.Store.GetRange(ctx, name, 0, frontRead)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +121,7 @@ func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, err
 			want = size
 		}
 		if want > int64(len(data)) {
-			rest, _, err := db.vfs.store.GetRange(ctx, name, int64(len(data)), want-int64(len(data)))
+			rest, _, err := db.vfs.env.Store.GetRange(ctx, name, int64(len(data)), want-int64(len(data)))
 			if err != nil {
 				return nil, err
 			}

@@ -49,7 +49,7 @@ func parseLegacyBlockName(prefix, name string) (int64, bool) {
 // db: it names the database as s3://bucket/key, and the command that
 // migrates it, ready to run.
 func errLegacyReadOnly(db *database) error {
-	name := "s3://" + db.vfs.store.Bucket + "/" + db.key
+	name := "s3://" + db.vfs.env.Store.Bucket + "/" + db.key
 	return fmt.Errorf("%w at %s is read-only: migrate it to the s3vfs format first "+
 		"(s3vfs migrate %s, or VFS.Migrate; see docs/migrating.md)", ErrLegacyLayout, name, name)
 }
@@ -61,7 +61,7 @@ var errStopListing = errors.New("stop listing")
 // LIST request per 1,000 blocks) and returns its snapshot, or nil if
 // there are none. It is only called for a key without commit records.
 func (db *database) findLegacy(ctx context.Context) (*format.Snapshot, error) {
-	st := &db.vfs.store
+	st := &db.vfs.env.Store
 	prefix := db.key + "/"
 	last := prefix + "9999999999"
 	var lay format.LegacyLayout
@@ -117,7 +117,7 @@ const legacyCommit = 1
 // defines it: the journal file exists, is not empty, and its first byte is
 // not zero (PERSIST and TRUNCATE modes leave a zeroed or empty one).
 func (db *database) checkLegacyJournal(ctx context.Context) error {
-	st := &db.vfs.store
+	st := &db.vfs.env.Store
 	prefix := db.key + "-journal/"
 	name, err := st.First(ctx, prefix, func(name string) bool {
 		_, ok := parseLegacyBlockName(prefix, name)
@@ -144,7 +144,7 @@ func (db *database) checkLegacyJournal(ctx context.Context) error {
 // rather than mixing versions.
 func (db *database) readLegacyBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
 	name := format.LegacyBlockName(db.key, idx)
-	data, err := db.vfs.store.GetIfMatch(ctx, name, s.Legacy.ETags[idx])
+	data, err := db.vfs.env.Store.GetIfMatch(ctx, name, s.Legacy.ETags[idx])
 	if errors.Is(err, ErrExists) || err == nil && int64(len(data)) != s.Legacy.Sizes[idx] {
 		return nil, vfs.SystemError(fmt.Errorf("%w at %s: block %d (object %s) changed since the database was opened: a Python writer is at work; stop it, then open the database again",
 			ErrLegacyLayout, db.key, idx, name), sqlite3.IOERR_DATA)

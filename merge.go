@@ -55,7 +55,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	if err := validateBranchKeys(into, branch); err != nil {
 		return fail(err)
 	}
-	if err := v.requireSafeStore(ctx, into, v.disk, true); err != nil {
+	if err := v.requireSafeStore(ctx, into, v.env.Disk, true); err != nil {
 		return fail(err)
 	}
 	defer v.storeCheckSettled(ctx)
@@ -67,7 +67,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	}
 	switch {
 	case theirs.Empty():
-		return fail(fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, branch))
+		return fail(fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.env.Store.Bucket, branch))
 	case len(theirs.Lineage) == 0:
 		return fail(fmt.Errorf("%s is not a branch: only a branch merges into the database it was made from", branch))
 	case theirs.Lineage[0].Key != into:
@@ -114,7 +114,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		start := time.Now()
 		switch err := db.createRecord(ctx, p.Rec.WithSize(len(p.Encoded))); {
 		case err == nil:
-			v.stats.commits.Add(1)
+			v.env.Counts.Commits.Add(1)
 			for _, u := range p.Uploads[:p.Blocks] {
 				db.cache().Add(u.Name, u.Data)
 			}
@@ -123,7 +123,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		case !errors.Is(err, errConflict):
 			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
 		}
-		v.stats.conflicts.Add(1)
+		v.env.Counts.Conflicts.Add(1)
 		v.removeOrphans(ctx, uploadNames(p.Uploads))
 		if err := retry.LostRace(ctx); err != nil {
 			return 0, err
@@ -137,7 +137,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 // too, to other bytes, or made an index the branch's rows would miss.
 func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PagePlan, error) {
 	if head.Empty() {
-		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.store.Bucket, m.into.key)
+		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.env.Store.Bucket, m.into.key)
 	}
 	ours, err := m.diff(ctx, m.into, head)
 	if err != nil {

@@ -120,16 +120,16 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 // report says so; to another key, it is an error that says what to do.
 // Otherwise the error matches ErrNoDatabase.
 func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateReport, error) {
-	n, err := v.records.Newest(ctx, key)
+	n, err := v.env.Records.Newest(ctx, key)
 	switch {
 	case err != nil:
 		return MigrateReport{}, err
 	case n == 0:
 		return MigrateReport{}, fmt.Errorf("%w: no database in the Python sqlite-s3vfs layout at s3://%s/%s (no objects %s)",
-			ErrNoDatabase, v.store.Bucket, key, format.LegacyBlockName(key, 0))
+			ErrNoDatabase, v.env.Store.Bucket, key, format.LegacyBlockName(key, 0))
 	case dest != key:
 		return MigrateReport{}, fmt.Errorf("s3vfs: s3://%s/%s is already an s3vfs database (commit %d), not one in the Python sqlite-s3vfs layout: "+
-			"there is nothing to migrate; to copy it to s3://%s/%s, export it to a file and import that", v.store.Bucket, key, n, v.store.Bucket, dest)
+			"there is nothing to migrate; to copy it to s3://%s/%s, export it to a file and import that", v.env.Store.Bucket, key, n, v.env.Store.Bucket, dest)
 	}
 	return MigrateReport{Key: key, Commit: n, AlreadyMigrated: true, Native: true}, nil
 }
@@ -138,7 +138,7 @@ func (v *VFS) migrateNative(ctx context.Context, key, dest string) (MigrateRepor
 // database of old (an earlier Migrate), 0 if dest has no s3vfs database,
 // and an error naming both if dest holds a different one.
 func (v *VFS) migratedCommit(ctx context.Context, src *database, old *format.Snapshot, dest string) (uint64, error) {
-	newest, err := v.records.Newest(ctx, dest)
+	newest, err := v.env.Records.Newest(ctx, dest)
 	if err != nil || newest == 0 {
 		return 0, err // no s3vfs database (without listing the Python layout again)
 	}
@@ -154,7 +154,7 @@ func (v *VFS) migratedCommit(ctx context.Context, src *database, old *format.Sna
 	}
 	if !same {
 		return 0, fmt.Errorf("%w at s3://%s/%s, and s3://%s/%s holds a different s3vfs database (commit %d): "+
-			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.store.Bucket, src.key, v.store.Bucket, dest, head.N)
+			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.env.Store.Bucket, src.key, v.env.Store.Bucket, dest, head.N)
 	}
 	return head.N, nil
 }
@@ -245,7 +245,7 @@ func (v *VFS) integrityCheck(key string, n uint64) error {
 // deleteLegacy deletes the Python-layout objects of the database and of
 // its journal, and returns how many it deleted.
 func (db *database) deleteLegacy(ctx context.Context) (int, error) {
-	st := &db.vfs.store
+	st := &db.vfs.env.Store
 	var names []string
 	for _, prefix := range []string{db.key + "/", db.key + "-journal/"} {
 		last := prefix + "9999999999"

@@ -29,11 +29,11 @@ func (db *database) readOverlaid(ctx context.Context, s *format.Snapshot, idx in
 	id := format.OverlaidID(db.key, s.Lineage, e)
 	v := db.vfs
 	if data, ok := db.cache().Get(id); ok {
-		v.stats.hits.Add(1)
+		v.env.Counts.Hits.Add(1)
 		return data, nil
 	}
-	v.stats.misses.Add(1)
-	return cache.Shared(ctx, &v.fetches, id, func(ctx context.Context) ([]byte, error) {
+	v.env.Counts.Misses.Add(1)
+	return cache.Shared(ctx, &v.env.Fetches, id, func(ctx context.Context) ([]byte, error) {
 		if data, ok := db.cache().Get(id); ok {
 			return data, nil
 		}
@@ -75,12 +75,12 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 	if data, ok := db.cache().Get(name); ok {
 		return data, nil
 	}
-	return cache.Shared(ctx, &db.vfs.fetches, name, func(ctx context.Context) ([]byte, error) {
+	return cache.Shared(ctx, &db.vfs.env.Fetches, name, func(ctx context.Context) ([]byte, error) {
 		if data, ok := db.cache().Get(name); ok {
 			return data, nil
 		}
 		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return format.Checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
-			return db.vfs.store.Get(ctx, name)
+			return db.vfs.env.Store.Get(ctx, name)
 		})
 		if err != nil {
 			return nil, err
@@ -104,7 +104,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 	data, ok := db.cache().Get(id)
 	if !ok {
 		var err error
-		data, err = cache.Shared(ctx, &db.vfs.fetches, id, func(ctx context.Context) ([]byte, error) {
+		data, err = cache.Shared(ctx, &db.vfs.env.Fetches, id, func(ctx context.Context) ([]byte, error) {
 			if data, ok := db.cache().Get(id); ok {
 				return data, nil
 			}
@@ -112,7 +112,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 				rec, err := format.DecodePageRecord(b)
 				return err == nil && rec.N == r.N && rec.Token == r.Token
 			}, func(ctx context.Context) ([]byte, error) {
-				return db.vfs.records.Get(ctx, key, r.N)
+				return db.vfs.env.Records.Get(ctx, key, r.N)
 			})
 			if err != nil {
 				return nil, err

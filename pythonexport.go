@@ -111,7 +111,7 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 	}
 
 	stale := pyExportStale(existing, out.Blocks)
-	if err := v.store.Remove(ctx, stale); err != nil {
+	if err := v.env.Store.Remove(ctx, stale); err != nil {
 		return fail(fmt.Errorf("removing %d stale blocks past the new end (the Python library reads them as part of the file: export again): %w", len(stale), err))
 	}
 	out.Removed = len(stale)
@@ -197,7 +197,7 @@ func (v *VFS) pyExportUpload(ctx context.Context, src io.Reader, dest string, bl
 			break
 		}
 		data, name := buf[:m], format.LegacyBlockName(dest, idx)
-		g.Go(func() error { return v.store.Put(gctx, name, data) })
+		g.Go(func() error { return v.env.Store.Put(gctx, name, data) })
 		out.Size += int64(m)
 		out.Blocks = idx + 1
 		if m < blockSize {
@@ -236,7 +236,7 @@ func (v *VFS) pyExportExisting(ctx context.Context, dest string) ([]pyExportBloc
 	var other []string
 	v1 := ""
 	const show = 3 // objects named in an error
-	err := v.store.List(ctx, prefix, func(o store.Object) error {
+	err := v.env.Store.List(ctx, prefix, func(o store.Object) error {
 		rest := strings.TrimPrefix(o.Key, prefix)
 		if idx, ok := parseLegacyBlockName(prefix, o.Key); ok {
 			blocks = append(blocks, pyExportBlock{o.Key, idx})

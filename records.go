@@ -76,7 +76,7 @@ func (db *database) claimCoordination(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
-	st := &db.vfs.store
+	st := &db.vfs.env.Store
 	where := c.Name()
 	switch got, err := st.Get(ctx, commitlog.Marker(db.key)); {
 	case errors.Is(err, ErrNotFound):
@@ -96,7 +96,7 @@ func (db *database) claimCoordination(ctx context.Context) error {
 // without the coordinator, and reading it through the coordinator would
 // show it empty.
 func (db *database) refuseBucketRecords(ctx context.Context) error {
-	name, err := db.vfs.store.First(ctx, format.RecordPrefix(db.key), func(name string) bool {
+	name, err := db.vfs.env.Store.First(ctx, format.RecordPrefix(db.key), func(name string) bool {
 		_, ok := format.ParseRecordName(db.key, name)
 		return ok
 	})

@@ -68,7 +68,7 @@ func (v *VFS) Remove(ctx context.Context, key string) error {
 		return fail(err)
 	}
 	if reg := registrationOf(key, last); reg != "" {
-		if err := v.store.Remove(ctx, []string{reg}); err != nil {
+		if err := v.env.Store.Remove(ctx, []string{reg}); err != nil {
 			return fail(err)
 		}
 	}
@@ -100,7 +100,7 @@ func (db *database) awaitNoBranches(ctx context.Context) error {
 // db exist.
 func (db *database) refuseLiveBranches(ctx context.Context) error {
 	var branches []string
-	err := db.vfs.store.List(ctx, format.BranchPrefix(db.key), func(o store.Object) error {
+	err := db.vfs.env.Store.List(ctx, format.BranchPrefix(db.key), func(o store.Object) error {
 		if n, dst, ok := format.ParseBranchName(db.key, o.Key); ok {
 			branches = append(branches, fmt.Sprintf("%s (from commit %d)", dst, n))
 		}
@@ -120,12 +120,12 @@ func (db *database) refuseLiveBranches(ctx context.Context) error {
 // branch, and for a key reserved for a branch, the reservation's source.
 func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 	for try := 0; ; try++ {
-		n, err := db.vfs.records.Newest(ctx, db.key)
+		n, err := db.vfs.env.Records.Newest(ctx, db.key)
 		if err != nil {
 			return nil, err
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.store.Bucket, db.key)
+			return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
 		}
 		head, err := db.readRecord(ctx, n)
 		if err != nil {
@@ -148,7 +148,7 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 			rec.Lineage = format.Lineage{{Key: m.Key, Commit: m.Commit}}
 		}
 		data := rec.Encode()
-		err = db.vfs.records.Create(ctx, db.key, rec.N, data)
+		err = db.vfs.env.Records.Create(ctx, db.key, rec.N, data)
 		if errors.Is(err, ErrExists) && try < 10 {
 			continue // a commit landed meanwhile: over it
 		}
@@ -175,12 +175,12 @@ func registrationOf(key string, last *format.Record) string {
 // again by the next one that needs it).
 func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 	kept := db.key + "/" + format.StoreCheckDir + "/" + selfTestKept
-	if err := db.vfs.store.Remove(ctx, []string{kept}); err != nil {
+	if err := db.vfs.env.Store.Remove(ctx, []string{kept}); err != nil {
 		return err
 	}
 	for _, dir := range []string{format.CheckpointsDir, format.BlocksDir} {
 		var names []string
-		err := db.vfs.store.List(ctx, db.key+"/"+dir+"/", func(o store.Object) error {
+		err := db.vfs.env.Store.List(ctx, db.key+"/"+dir+"/", func(o store.Object) error {
 			var commit uint64
 			var ok bool
 			if dir == format.BlocksDir {
@@ -196,7 +196,7 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := db.vfs.store.Remove(ctx, names); err != nil {
+		if err := db.vfs.env.Store.Remove(ctx, names); err != nil {
 			return err
 		}
 	}
@@ -210,7 +210,7 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 // record deleted meanwhile (by a collection) is left missing.
 func (db *database) overwriteRecords(ctx context.Context, last *format.Record) error {
 	created := map[uint64]time.Time{}
-	err := db.vfs.records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
+	err := db.vfs.env.Records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
 		if n < last.N {
 			created[n] = at
 		}
@@ -225,7 +225,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 		rec := &format.Record{N: n, Parent: n - 1, Token: newToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
 			Time: at, Writer: db.vfs.opts.WriterID, Made: format.Made{By: format.Removed}}
 		g.Go(func() error {
-			if err := db.vfs.records.Overwrite(gctx, db.key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := db.vfs.env.Records.Overwrite(gctx, db.key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 			return nil
@@ -242,7 +242,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 // record itself always stays.
 func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 	created := map[uint64]time.Time{}
-	err := db.vfs.records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
+	err := db.vfs.env.Records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
 		created[n] = at
 		return nil
 	})
@@ -261,5 +261,5 @@ func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 		}
 	}
 	slices.Sort(gone)
-	return db.vfs.records.Remove(ctx, db.key, gone)
+	return db.vfs.env.Records.Remove(ctx, db.key, gone)
 }

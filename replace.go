@@ -119,7 +119,7 @@ func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte)
 	a.mu.Lock()
 	a.uploaded = append(a.uploaded, name)
 	a.mu.Unlock()
-	if err := v.store.Put(ctx, name, data); err != nil {
+	if err := v.env.Store.Put(ctx, name, data); err != nil {
 		return err
 	}
 	a.clock.Touch()
@@ -255,7 +255,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		err = db.createRecord(ctx, rec)
 		switch {
 		case err == nil:
-			v.stats.commits.Add(1)
+			v.env.Counts.Commits.Add(1)
 			db.known.Publish(next, start)
 			return rec.N, nil
 		case !errors.Is(err, errConflict):
@@ -265,7 +265,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		}
 		// Lost to another commit: try again on top of it, after a pause
 		// (publishretry.go). The blocks uploaded so far are kept.
-		v.stats.conflicts.Add(1)
+		v.env.Counts.Conflicts.Add(1)
 		for _, u := range uploads {
 			a.remove(ctx, v, u.Name)
 		}

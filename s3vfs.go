@@ -261,20 +261,12 @@ func (o *Options) defaultTimesAndBuffers() error {
 // for concurrent use. Connections to the same database in one process
 // share its snapshots, lock table and block cache.
 type VFS struct {
-	store    store.Store
-	records  commitlog.Log // where the commit records live: the bucket, or a coordinator (opts.Coordinator)
-	opts     Options
-	cache    *cache.LRU
-	disk     *cache.Disk // in Options.CacheDir; nil for none
-	stats    counters
-	requests store.Counters // the store's requests, for Stats
-
-	fetches    cache.Flights   // concurrent misses for one block object
+	env        *engine.Env // the store, the commit log, the caches and counters the engine shares
+	opts       Options
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
-	mu    sync.Mutex
-	dbs   map[string]*database   // open databases by key; guarded by mu
-	disks map[string]*cache.Disk // disk caches by directory (Options.CacheDir, cache_dir=); guarded by mu
+	mu  sync.Mutex
+	dbs map[string]*database // open databases by key; guarded by mu
 }
 
 var (
@@ -301,30 +293,38 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 		return nil, err
 	}
 	v := newVFS(store.NewS3(client, bucket, o.AttemptTimeout), bucket, o)
-	v.store.Endpoint = engine.EndpointOf(client)
+	v.env.Store.Endpoint = engine.EndpointOf(client)
 	return v, nil
 }
 
 // newVFS returns a VFS whose objects live in objects, the store of bucket;
 // o has its defaults applied.
 func newVFS(objects store.Objects, bucket string, o Options) *VFS {
-	v := &VFS{opts: o, cache: cache.NewLRU(o.CacheSize), dbs: map[string]*database{}}
+	e := &engine.Env{Cfg: o.config(), Cache: cache.NewLRU(o.CacheSize)}
 	if o.CacheDir != "" {
-		v.disk = v.diskCacheIn(o.CacheDir)
+		e.Disk = e.DiskCacheIn(o.CacheDir)
 	}
-	v.store = store.Store{Objects: objects, Bucket: bucket, Counters: &v.requests, Timeout: o.RequestTimeout}
-	v.records = commitlog.NewBucket(&v.store)
+	e.Store = store.Store{Objects: objects, Bucket: bucket, Counters: &e.Requests, Timeout: o.RequestTimeout}
+	e.Records = commitlog.NewBucket(&e.Store)
 	if o.Coordinator != nil {
-		v.records = o.Coordinator.Records(bucket) // the bucket, for the command an error names
+		e.Records = o.Coordinator.Records(bucket) // the bucket, for the command an error names
 	}
-	return v
+	return &VFS{env: e, opts: o, dbs: map[string]*database{}}
+}
+
+// config returns the settings of o that the engine reads.
+func (o *Options) config() engine.Config {
+	return engine.Config{
+		BlockSize: o.BlockSize, Retention: o.Retention, Concurrency: o.Concurrency, ReadAhead: o.ReadAhead,
+		CacheDirSize: o.CacheDirSize, Coordinated: o.Coordinator != nil, Hooks: o.hooks,
+	}
 }
 
 // Bucket returns the name of the bucket the VFS keeps its databases in.
-func (v *VFS) Bucket() string { return v.store.Bucket }
+func (v *VFS) Bucket() string { return v.env.Store.Bucket }
 
 // Stats returns the counts of work done since the VFS was created.
-func (v *VFS) Stats() Stats { return v.stats.snapshot(&v.requests) }
+func (v *VFS) Stats() Stats { return statsOf(&v.env.Counts, &v.env.Requests) }
 
 // Open implements [vfs.VFS].
 func (v *VFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
@@ -463,7 +463,7 @@ func (v *VFS) requireExisting(ctx context.Context, db *database) error {
 		return nil
 	}
 	return fmt.Errorf("%w: s3://%s/%s was opened without create (mode=ro or mode=rw), as SQLite refuses a missing file; check the key, or open with mode=rwc (the default) to create it",
-		ErrNoDatabase, v.store.Bucket, db.key)
+		ErrNoDatabase, v.env.Store.Bucket, db.key)
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in
@@ -507,22 +507,6 @@ func (v *VFS) release(db *database) {
 	if db.refs--; db.refs == 0 && v.dbs[db.key] == db {
 		delete(v.dbs, db.key)
 	}
-}
-
-// diskCacheIn returns the VFS's disk cache in dir, making it on first
-// use: the databases that name one directory share its accounting.
-func (v *VFS) diskCacheIn(dir string) *cache.Disk {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	c := v.disks[dir]
-	if c == nil {
-		c = cache.NewDisk(dir, v.opts.CacheDirSize, v.opts.hooks.DiskOptions())
-		if v.disks == nil {
-			v.disks = map[string]*cache.Disk{}
-		}
-		v.disks[dir] = c
-	}
-	return c
 }
 
 // newToken returns a random non-zero commit attempt token.

@@ -31,7 +31,7 @@ func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error
 	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*format.Snapshot, error) {
 		s, err := db.refresh(ctx, 0)
 		if err == nil && s.Empty() {
-			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.store.Bucket, key)
+			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.env.Store.Bucket, key)
 		}
 		return s, err
 	})
@@ -168,7 +168,7 @@ func (v *VFS) acquireToReplace(ctx context.Context, key string) (db *database, r
 	if err := format.ValidateKey(key); err != nil {
 		return nil, nil, err
 	}
-	if err := v.requireSafeStore(ctx, key, v.disk, false); err != nil {
+	if err := v.requireSafeStore(ctx, key, v.env.Disk, false); err != nil {
 		return nil, nil, err
 	}
 	db = v.acquire(key)
@@ -313,7 +313,7 @@ func checkHeader(b []byte) (int64, error) {
 func (db *database) fetchBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
 	if name, ok := s.BlockID(db.key, idx); ok {
 		if data, ok := db.cache().Get(name); ok {
-			db.vfs.stats.hits.Add(1)
+			db.vfs.env.Counts.Hits.Add(1)
 			return bytes.Clone(data), nil
 		}
 	}

@@ -45,12 +45,12 @@ func (t *txn) spill(ctx context.Context) error {
 	for _, u := range ups {
 		name := format.BlockName(t.db.key, u.idx, u.ref)
 		t.Early.Own(name)
-		g.Go(func() error { return v.store.Put(gctx, name, u.data) })
+		g.Go(func() error { return v.env.Store.Put(gctx, name, u.data) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	v.stats.earlyBlocks.Add(int64(len(ups)))
+	v.env.Counts.EarlyBlocks.Add(int64(len(ups)))
 	if t.Spilled == nil {
 		t.Spilled, t.SpilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
@@ -99,7 +99,7 @@ func (t *txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, b
 	if data, ok := t.db.cache().Get(name); ok {
 		return data, nil
 	}
-	data, err := v.store.Get(ctx, name)
+	data, err := v.env.Store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

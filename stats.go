@@ -2,8 +2,8 @@ package s3vfs
 
 import (
 	"fmt"
-	"sync/atomic"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
@@ -89,24 +89,14 @@ func (s Stats) String() string {
 		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.EarlyBlocks)
 }
 
-// counters is the live, concurrently updated form of the counts of Stats
-// that are not requests (those are the store's: store.Counters).
-type counters struct {
-	hits, misses, innerHits     atomic.Int64
-	innerBundles                atomic.Int64
-	diskHits, diskMisses        atomic.Int64
-	commits, conflicts, rebases atomic.Int64
-	earlyBlocks                 atomic.Int64
-}
-
-// snapshot returns the counts of c and of the store's requests r.
-func (c *counters) snapshot(r *store.Counters) Stats {
+// statsOf returns the counts of c and of the store's requests r.
+func statsOf(c *engine.Counters, r *store.Counters) Stats {
 	return Stats{
 		Gets: r.Gets.Load(), Puts: r.Puts.Load(), Lists: r.Lists.Load(), Deletes: r.Deletes.Load(),
 		BytesSent: r.Sent.Load(), BytesReceived: r.Received.Load(),
-		CacheHits: c.hits.Load(), CacheMisses: c.misses.Load(), InnerHits: c.innerHits.Load(), InnerBundles: c.innerBundles.Load(),
-		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(),
-		Commits: c.commits.Load(), Conflicts: c.conflicts.Load(), Rebases: c.rebases.Load(),
-		EarlyBlocks: c.earlyBlocks.Load(),
+		CacheHits: c.Hits.Load(), CacheMisses: c.Misses.Load(), InnerHits: c.InnerHits.Load(), InnerBundles: c.InnerBundles.Load(),
+		DiskHits: c.DiskHits.Load(), DiskMisses: c.DiskMisses.Load(),
+		Commits: c.Commits.Load(), Conflicts: c.Conflicts.Load(), Rebases: c.Rebases.Load(),
+		EarlyBlocks: c.EarlyBlocks.Load(),
 	}
 }

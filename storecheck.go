@@ -194,8 +194,8 @@ func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *cache.Disk) *storeC
 		return nil
 	case c.run != nil:
 		return c.run
-	case engine.PassedOnDisk(&v.store, disk):
-		r := v.relied(passedReport(v.store.Bucket))
+	case engine.PassedOnDisk(&v.env.Store, disk):
+		r := v.relied(passedReport(v.env.Store.Bucket))
 		c.report = &r
 		return nil
 	}
@@ -209,7 +209,7 @@ func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *cache.Disk) *storeC
 // (kept in disk, if it passed), then removes what it wrote.
 func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk *cache.Disk) {
 	ctx := context.Background() // the store bounds each request
-	sr, err := v.store.SelfTest(ctx, names)
+	sr, err := v.env.Store.SelfTest(ctx, names)
 	r := storeReportOf(sr)
 	c := &v.storeCheck
 	c.mu.Lock()
@@ -223,10 +223,10 @@ func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk 
 	c.mu.Unlock()
 	close(run.done)
 	if err == nil && r.passedAll() {
-		engine.KeepPassed(&v.store, disk)
+		engine.KeepPassed(&v.env.Store, disk)
 	}
 	// Best effort: a leftover is two tiny objects under the reserved folder.
-	_ = v.store.Remove(ctx, names.Removable())
+	_ = v.env.Store.Remove(ctx, names.Removable())
 	close(run.cleaned)
 }
 

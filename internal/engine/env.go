@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/s3vfs/s3vfs/internal/cache"
+	"github.com/s3vfs/s3vfs/internal/commitlog"
+	"github.com/s3vfs/s3vfs/internal/store"
+)
+
+// Env is what the engine of one VFS shares among its databases: the
+// store and the commit log, the block cache and the disk caches, the
+// single flight of block fetches, the counters, and the settings the
+// engine reads (Config). The root's VFS holds one; it is safe for
+// concurrent use once made.
+type Env struct {
+	Store    store.Store
+	Records  commitlog.Log // where the commit records live: the bucket, or a coordinator
+	Cfg      Config
+	Cache    *cache.LRU
+	Disk     *cache.Disk // in the VFS's cache directory; nil for none
+	Counts   Counters
+	Requests store.Counters // the store's requests
+	Fetches  cache.Flights  // concurrent misses for one block object
+
+	mu    sync.Mutex
+	disks map[string]*cache.Disk // disk caches by directory; guarded by mu
+}
+
+// Config is the settings of a VFS that the engine reads, taken from the
+// root's Options with their defaults applied.
+type Config struct {
+	BlockSize    int           // of a new database's blocks
+	Retention    time.Duration // how long versions stay readable
+	Concurrency  int           // requests at once per operation
+	ReadAhead    int           // blocks fetched ahead of a sequential reader
+	CacheDirSize int64         // the bound of each disk cache
+	Coordinated  bool          // the commit records live with a coordinator, not in the bucket
+	Hooks        *Hooks        // set only by the root's tests
+}
+
+// DiskCacheIn returns the disk cache in dir, made on first use and shared
+// by every database of e that names dir.
+func (e *Env) DiskCacheIn(dir string) *cache.Disk {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.disks[dir]
+	if c == nil {
+		c = cache.NewDisk(dir, e.Cfg.CacheDirSize, e.Cfg.Hooks.DiskOptions())
+		if e.disks == nil {
+			e.disks = map[string]*cache.Disk{}
+		}
+		e.disks[dir] = c
+	}
+	return c
+}
+
+// Counters is the live, concurrently updated form of the counts of the root's Stats
+// that are not requests (those are the store's: store.Counters).
+type Counters struct {
+	Hits, Misses, InnerHits     atomic.Int64
+	InnerBundles                atomic.Int64
+	DiskHits, DiskMisses        atomic.Int64
+	Commits, Conflicts, Rebases atomic.Int64
+	EarlyBlocks                 atomic.Int64
+}
