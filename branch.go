@@ -100,7 +100,7 @@ func (db *database) branchable(ctx context.Context, n uint64) (*format.Snapshot,
 	var s *format.Snapshot
 	var err error
 	if n == 0 {
-		s, err = db.refresh(ctx, 0)
+		s, err = db.Refresh(ctx, 0)
 	} else {
 		s, err = db.snapshotAt(ctx, n)
 	}
@@ -108,11 +108,11 @@ func (db *database) branchable(ctx context.Context, n uint64) (*format.Snapshot,
 	case err != nil:
 		return nil, err
 	case s.Legacy != nil:
-		return nil, fmt.Errorf("%w: %s is in the Python library's layout: migrate it first (s3vfs migrate)", ErrLegacyLayout, db.key)
+		return nil, fmt.Errorf("%w: %s is in the Python library's layout: migrate it first (s3vfs migrate)", ErrLegacyLayout, db.Key)
 	case s.Empty():
-		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
+		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.Key)
 	case len(s.Lineage) >= format.MaxLineage:
-		return nil, fmt.Errorf("%s is a branch %d deep, the most there may be: branch its source, or copy it (export and import)", db.key, len(s.Lineage))
+		return nil, fmt.Errorf("%s is a branch %d deep, the most there may be: branch its source, or copy it (export and import)", db.Key, len(s.Lineage))
 	}
 	return s, nil
 }
@@ -127,28 +127,28 @@ func (db *database) branchable(ctx context.Context, n uint64) (*format.Snapshot,
 // The newest commit is always readable; an older one while the record
 // after it is younger than the retention.
 func (db *database) stillReadable(ctx context.Context, s *format.Snapshot) error {
-	newest, err := db.vfs.env.Records.Newest(ctx, db.key)
+	newest, err := db.vfs.env.Records.Newest(ctx, db.Key)
 	if err != nil || newest == s.N {
 		return err
 	}
 	if newest < s.N {
-		return fmt.Errorf("%w: commit %d of %s is gone", ErrNoCommit, s.N, db.key)
+		return fmt.Errorf("%w: commit %d of %s is gone", ErrNoCommit, s.N, db.Key)
 	}
-	head, err := db.readRecord(ctx, newest)
+	head, err := db.ReadRecord(ctx, newest)
 	if err != nil {
 		return err
 	}
 	if head.Made.By == format.Removed {
-		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
+		return fmt.Errorf("%w: s3://%s/%s is being removed", ErrNoDatabase, db.vfs.env.Store.Bucket, db.Key)
 	}
 	next := head
 	if newest != s.N+1 {
-		if next, err = db.readRecord(ctx, s.N+1); err != nil {
+		if next, err = db.ReadRecord(ctx, s.N+1); err != nil {
 			return err
 		}
 	}
 	if next.Time.Add(engine.LastModifiedSlack).Before(time.Now().Add(-db.retention() + branchMargin)) {
-		return fmt.Errorf("%w: commit %d of %s is about to pass the retention: branch a newer commit", ErrNoCommit, s.N, db.key)
+		return fmt.Errorf("%w: commit %d of %s is about to pass the retention: branch a newer commit", ErrNoCommit, s.N, db.Key)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ const branchMargin = time.Minute
 // the race for record 1 and reads it, and so never writes a database the
 // branch would hide.
 func (db *database) reserveForBranch(ctx context.Context, src string, s *format.Snapshot) error {
-	head, err := db.refresh(ctx, 0)
+	head, err := db.Refresh(ctx, 0)
 	if err != nil {
 		return err
 	}
@@ -174,11 +174,11 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 		// Its numbering goes on from its last record, which a branch's
 		// (its source's) cannot.
 		return fmt.Errorf("%w: s3://%s/%s held a database that was removed, whose last record stays with its numbering, which a branch (numbered on from its source) cannot follow: "+
-			"branch to another key", ErrExists, db.vfs.env.Store.Bucket, db.key)
+			"branch to another key", ErrExists, db.vfs.env.Store.Bucket, db.Key)
 	case !head.Empty():
-		return fmt.Errorf("%w: s3://%s/%s holds a database already: branch to a new key, or remove it first", ErrExists, db.vfs.env.Store.Bucket, db.key)
+		return fmt.Errorf("%w: s3://%s/%s holds a database already: branch to a new key, or remove it first", ErrExists, db.vfs.env.Store.Bucket, db.Key)
 	}
-	if err := db.claimCoordination(ctx); err != nil {
+	if err := db.ClaimCoordination(ctx); err != nil {
 		return err
 	}
 	rec := &format.Record{
@@ -187,7 +187,7 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 	}
 	err = db.createOwn(ctx, 1, rec.Token, rec.Encode())
 	if errors.Is(err, ErrExists) {
-		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.env.Store.Bucket, db.key)
+		return fmt.Errorf("%w: s3://%s/%s was created meanwhile: branch to a new key", ErrExists, db.vfs.env.Store.Bucket, db.Key)
 	}
 	return err
 }
@@ -197,9 +197,9 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 // and refused as existing: a refusal is this very create when the record
 // read back carries token.
 func (db *database) createOwn(ctx context.Context, n, token uint64, data []byte) error {
-	err := db.vfs.env.Records.Create(ctx, db.key, n, data)
+	err := db.vfs.env.Records.Create(ctx, db.Key, n, data)
 	if errors.Is(err, ErrExists) {
-		if got, gerr := db.readRecord(ctx, n); gerr == nil && got.Token == token {
+		if got, gerr := db.ReadRecord(ctx, n); gerr == nil && got.Token == token {
 			return nil
 		}
 	}
@@ -209,7 +209,7 @@ func (db *database) createOwn(ctx context.Context, n, token uint64, data []byte)
 // unreserve deletes the record that reserves db's key for a branch that
 // was not made: no process wrote after it, since none builds on it.
 func (db *database) unreserve(ctx context.Context) error {
-	return db.vfs.env.Records.Remove(ctx, db.key, []uint64{1})
+	return db.vfs.env.Records.Remove(ctx, db.Key, []uint64{1})
 }
 
 // branchRecord returns the first record of a branch of version s of the

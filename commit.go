@@ -32,9 +32,9 @@ func (t *txn) commit(ctx context.Context) error {
 	db, s := t.db, t.Snap
 	v := db.vfs
 	if s.Legacy != nil {
-		return t.fail(errLegacyReadOnly(db), sqlite3.IOERR_WRITE)
+		return t.fail(db.LegacyReadOnly(), sqlite3.IOERR_WRITE)
 	}
-	if err := v.requireSafeStore(ctx, db.key, db.disk(), !s.Empty()); err != nil {
+	if err := v.requireSafeStore(ctx, db.Key, db.Disk(), !s.Empty()); err != nil {
 		return t.fail(err, sqlite3.IOERR_WRITE)
 	}
 	defer v.storeCheckSettled(ctx)
@@ -54,7 +54,7 @@ func (t *txn) commit(ctx context.Context) error {
 	if v.writesPages(s) {
 		return t.commitPages(ctx, s, attempt)
 	}
-	p := plan.Blocks(db.key, s, t.Writes, attempt, v.recordTooLarge)
+	p := plan.Blocks(db.Key, s, t.Writes, attempt, v.recordTooLarge)
 	err := t.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
 	if errors.Is(err, errConflict) {
 		return t.lost()
@@ -67,7 +67,7 @@ func (t *txn) commit(ctx context.Context) error {
 // again, so the next transaction asks S3, even within its staleness bound.
 func (t *txn) lost() error {
 	t.db.vfs.env.Counts.Conflicts.Add(1)
-	t.db.known.Distrust()
+	t.db.Known.Distrust()
 	return sqlite3.BUSY_SNAPSHOT
 }
 
@@ -89,7 +89,7 @@ func (v *VFS) writesPages(s *format.Snapshot) bool {
 func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *format.Snapshot, changes map[int64]format.BlockRef) error {
 	db := t.db
 	v := db.vfs
-	claims := t.Early.Claims(db.key, rec.N, t.Spilled)
+	claims := t.Early.Claims(db.Key, rec.N, t.Spilled)
 	renewals := make([]tx.Upload, len(claims))
 	for i, c := range claims {
 		renewals[i] = c.Upload
@@ -102,7 +102,7 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 		return t.fail(err, sqlite3.IOERR_WRITE)
 	}
 	if len(claims) > 0 {
-		if err := t.Early.Renewed(db.key, claims, start, time.Now()); err != nil {
+		if err := t.Early.Renewed(db.Key, claims, start, time.Now()); err != nil {
 			t.Early.Own(uploadNames(uploads)...)
 			v.env.Counts.Conflicts.Add(1)
 			return t.fail(err, sqlite3.BUSY_SNAPSHOT)
@@ -129,10 +129,10 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 	v.env.Counts.Commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:blocks] {
-		db.cache().Add(u.Name, u.Data)
+		db.Cache().Add(u.Name, u.Data)
 	}
-	db.known.Publish(next, start)
-	db.checks.Answer(db.known.Newer(next), start)
+	db.Known.Publish(next, start)
+	db.Checks.Answer(db.Known.Newer(next), start)
 	t.Snap = next
 	_ = t.To(tx.Published) // allowed: asked before the commit point, and nothing moved t since (one goroutine commits it; its connection's waits)
 	t.releaseEarly(ctx, changes)
@@ -171,7 +171,7 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 		return err
 	}
 	if rec.Parent == 0 {
-		if err := db.claimCoordination(ctx); err != nil {
+		if err := db.ClaimCoordination(ctx); err != nil {
 			return err
 		}
 	}
@@ -183,16 +183,16 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt*attempt) * 50 * time.Millisecond)
 		}
-		if err = rs.Create(ctx, db.key, rec.N, data); err == nil {
+		if err = rs.Create(ctx, db.Key, rec.N, data); err == nil {
 			// Its own encoding decodes: the error cannot happen, and the
 			// record is created either way.
-			_, _ = db.keepRecord(rec.N, data)
+			_, _ = db.KeepRecord(rec.N, data)
 			return nil
 		}
 		if refused(err) {
 			if attempt == 0 {
 				// Refused, not lost: no create of this commit was carried out.
-				return fmt.Errorf("s3vfs: commit %d of %s: %w", rec.N, db.key, err)
+				return fmt.Errorf("s3vfs: commit %d of %s: %w", rec.N, db.Key, err)
 			}
 			// An earlier attempt's answer was lost, and trying again
 			// cannot help: only reading back can still settle it.
@@ -200,55 +200,55 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 		got, gerr := db.readBack(ctx, rec.N, errors.Is(err, ErrExists))
 		switch {
 		case gerr == nil:
-			r, derr := db.keepRecord(rec.N, got) // the rebase that follows a lost race reads it
+			r, derr := db.KeepRecord(rec.N, got) // the rebase that follows a lost race reads it
 			if derr != nil {
 				// Unreadable: it may be ours. Calling it a lost race would
 				// delete the blocks of a published commit.
-				return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and the record read back does not decode: %v)", rec.N, db.key, err, derr)
+				return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and the record read back does not decode: %v)", rec.N, db.Key, err, derr)
 			}
 			if r.Token == rec.Token {
 				return nil
 			}
 			return errConflict
 		case errors.Is(gerr, ErrNotFound) && refused(err):
-			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found; an earlier try may still land)", rec.N, db.key, err)
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found; an earlier try may still land)", rec.N, db.Key, err)
 		case errors.Is(gerr, ErrNotFound):
 			continue // nothing there yet (409, or a failed request): try again
 		default:
-			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.N, db.key, err, readBackError(err, gerr))
+			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.N, db.Key, err, readBackError(err, gerr))
 		}
 	}
 	// No record was found after any attempt, but a create still in flight
 	// somewhere may land later: the outcome is not known for certain.
-	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.N, db.key, err, 4)
+	return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found after %d attempts)", rec.N, db.Key, err, 4)
 }
 
 // readBack reads record n, whose create failed, to settle whose it is.
 // When the create found the name taken (lost), it reads the records after
-// it too, rebaseProbe in all at once: the rebase that follows builds on
+// it too, engine.RebaseProbe in all at once: the rebase that follows builds on
 // them, and a record found missing proves the one before it the newest
 // (commitlog.Cache.ProveNewest), which spares the rebase a round trip.
 func (db *database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, error) {
 	if !lost {
-		return db.vfs.env.Records.Get(ctx, db.key, n)
+		return db.vfs.env.Records.Get(ctx, db.Key, n)
 	}
 	start := time.Now()
-	got := make([][]byte, rebaseProbe)
-	errs := make([]error, rebaseProbe)
+	got := make([][]byte, engine.RebaseProbe)
+	errs := make([]error, engine.RebaseProbe)
 	var wg sync.WaitGroup
 	for i := range got {
-		wg.Go(func() { got[i], errs[i] = db.vfs.env.Records.Get(ctx, db.key, n+uint64(i)) })
+		wg.Go(func() { got[i], errs[i] = db.vfs.env.Records.Get(ctx, db.Key, n+uint64(i)) })
 	}
 	wg.Wait()
 	for i := 1; i < len(got) && errs[0] == nil && !reservesKey(got[0]); i++ {
 		if errors.Is(errs[i], ErrNotFound) {
-			db.recent.ProveNewest(n+uint64(i)-1, start)
+			db.Recent.ProveNewest(n+uint64(i)-1, start)
 			break
 		}
 		if errs[i] != nil {
 			break
 		}
-		if _, err := db.keepRecord(n+uint64(i), got[i]); err != nil {
+		if _, err := db.KeepRecord(n+uint64(i), got[i]); err != nil {
 			break
 		}
 	}
@@ -298,7 +298,7 @@ func reservesKey(data []byte) bool {
 // nothing: the snapshot was confirmed when the transaction began. A
 // transaction older than half the retention pays one LIST.
 func (db *database) confirmParent(ctx context.Context, parent uint64) error {
-	head, provable := db.known.Provable(time.Now(), db.vfs.opts.Retention)
+	head, provable := db.Known.Provable(time.Now(), db.vfs.opts.Retention)
 	if head != nil && head.N > parent {
 		return errConflict
 	}
@@ -306,11 +306,11 @@ func (db *database) confirmParent(ctx context.Context, parent uint64) error {
 		return nil
 	}
 	start := time.Now()
-	s, err := db.readHead(ctx, head, nil)
+	s, err := db.ReadHead(ctx, head, nil)
 	if err != nil {
 		return err
 	}
-	db.known.Publish(s, start)
+	db.Known.Publish(s, start)
 	if s.N != parent {
 		return errConflict
 	}

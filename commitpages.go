@@ -33,7 +33,7 @@ func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 		}
 		// A commit over a snapshot older than one the process knows would
 		// lose: it is rebased without trying.
-		sent := t.db.known.Newer(s) == s
+		sent := t.db.Known.Newer(s) == s
 		if sent {
 			err = t.publish(ctx, p.Rec.WithSize(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
 			if !errors.Is(err, errConflict) {
@@ -75,20 +75,20 @@ func (t *txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt)
 		return plan.PagePlan{}, err
 	}
 	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.vfs.recordSizeTooLarge}
-	p := plan.Pages(db.key, s, t.Writes, in, a)
+	p := plan.Pages(db.Key, s, t.Writes, in, a)
 	if p.Next.Base.N == p.Rec.N {
-		prev, err := db.innerWhole(ctx, s.Inner)
+		prev, err := db.InnerWhole(ctx, s.Inner)
 		if err != nil {
 			return plan.PagePlan{}, err
 		}
-		p = plan.WithInner(db.key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.InnerFrontRead())
+		p = plan.WithInner(db.Key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.InnerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
-	db.cache().Add(format.OverlayRecordID(db.key, p.Rec.N, p.Rec.Token), p.Encoded)
+	db.Cache().Add(format.OverlayRecordID(db.Key, p.Rec.N, p.Rec.Token), p.Encoded)
 	for idx, ov := range p.Next.Overlays {
 		if buf, ok := t.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.Rec.N {
 			if data := buf[:format.BlockLen(idx, s.BlockSize, p.Rec.FileSize)]; format.Checksum(data) == ov.CRC {
-				db.cache().Add(format.OverlaidID(db.key, p.Next.Lineage, p.Next.Entry(idx)), data)
+				db.Cache().Add(format.OverlaidID(db.Key, p.Next.Lineage, p.Next.Entry(idx)), data)
 			}
 		}
 	}
@@ -112,17 +112,17 @@ func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 		if buf, ok := t.Pending[idx]; ok {
 			return buf
 		}
-		data, _ := db.cache().Get(id)
+		data, _ := db.Cache().Get(id)
 		return data
 	}
-	need := plan.InnerBlocksToRead(db.key, s, next, prev, func(idx int64, id string) bool { return atHand(idx, id) != nil })
+	need := plan.InnerBlocksToRead(db.Key, s, next, prev, func(idx int64, id string) bool { return atHand(idx, id) != nil })
 	read := make(map[int64][]byte, len(need))
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(db.vfs.opts.Concurrency)
 	for _, idx := range need {
 		g.Go(func() error {
-			if data, err := db.readBlock(ctx, s, idx); err == nil {
+			if data, err := db.ReadBlock(ctx, s, idx); err == nil {
 				mu.Lock()
 				read[idx] = data
 				mu.Unlock()
@@ -154,17 +154,17 @@ func (t *txn) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64
 		if idx >= s.Blocks.Len() {
 			continue
 		}
-		name, ok := s.BlockID(db.key, idx)
+		name, ok := s.BlockID(db.Key, idx)
 		if !ok {
 			out[idx] = make([]byte, format.BlockLen(idx, s.BlockSize, s.Size)) // a hole
 			continue
 		}
-		if data, ok := db.cache().Get(name); ok {
+		if data, ok := db.Cache().Get(name); ok {
 			out[idx] = data
 		}
 	}
 	if _, ok := out[0]; !ok && s.Size > 0 {
-		data, err := db.readBlock(ctx, s, 0)
+		data, err := db.ReadBlock(ctx, s, 0)
 		if err != nil {
 			return nil, err
 		}

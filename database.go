@@ -1,168 +1,28 @@
 package s3vfs
 
 import (
-	"context"
-	"fmt"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/s3vfs/s3vfs/internal/cache"
-	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/engine"
-	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // database is the state one process shares among every connection to one
-// database: the newest known snapshot and the in-process writer lock.
+// database: what reading needs (engine.Database: the newest known
+// snapshot, the freshness checks, the records of the last commits, the
+// caches), and the in-process writer lock and write chain.
 type database struct {
+	*engine.Database
 	vfs  *VFS
-	key  string
 	refs int // guarded by vfs.mu
 
 	mu     sync.Mutex
 	writer *file      // the handle running a write transaction; guarded by mu
 	writes uint64     // write locks taken in this process so far, the current one included; guarded by mu
 	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
-
-	known  engine.KnownHead   // the newest commit known, and how long to trust it
-	checks engine.FreshChecks // concurrent head checks share requests, never stale ones
-	recent commitlog.Cache    // the records of the last commits, read or created here
-
-	ownCache atomic.Pointer[cache.LRU]  // set by block_cache=; nil: the VFS's cache
-	ownDisk  atomic.Pointer[cache.Disk] // set by cache_dir=; nil: the VFS's disk cache, if any
 }
 
-// load makes sure the head is known, reading it from S3 on first use.
-func (db *database) load(ctx context.Context) error {
-	if head, _ := db.known.Get(); head != nil {
-		return nil
-	}
-	_, err := db.refresh(ctx, time.Duration(1<<62))
-	return err
-}
-
-// refresh returns the newest committed snapshot, asking S3 unless the
-// known head was confirmed within maxAge. One request answers the common
-// case: a GET of record n+1 that finds nothing.
-func (db *database) refresh(ctx context.Context, maxAge time.Duration) (*format.Snapshot, error) {
-	if head, fresh := db.known.Fresh(time.Now(), maxAge); fresh {
-		return head, nil
-	}
-	return db.checks.Do(ctx, db.check)
-}
-
-// check asks S3 for the newest commit. It reads the records after the
-// head it knows, those it holds aside (db.recent), up to one that is
-// missing, which proves the one before it the newest (knownhead.go):
-// usually one GET that finds nothing. A head not trusted, or far behind,
-// is found with a LIST (and the newest record's GET).
-func (db *database) check(ctx context.Context) (*format.Snapshot, error) {
-	start := time.Now()
-	head, provable := db.known.Provable(start, db.vfs.opts.Retention)
-	if provable {
-		recs, at, err := db.readOn(ctx, head.N, db.recent.After(head.N), 1)
-		switch {
-		case err != nil:
-			return nil, err
-		case !at.IsZero():
-			s := head
-			if len(recs) > 0 {
-				if s, err = db.build(ctx, recs[len(recs)-1], head); err != nil {
-					return nil, err
-				}
-			}
-			db.known.Publish(s, start)
-			return db.known.Newer(s), nil
-		}
-	}
-	s, err := db.readHead(ctx, head, nil)
-	if err != nil {
-		return nil, err
-	}
-	db.known.Publish(s, start)
-	return db.known.Newer(s), nil
-}
-
-// readHead finds the newest record by listing (records sort newest first)
-// and builds its snapshot. known, if it is the newest, saves a GET.
-func (db *database) readHead(ctx context.Context, prev *format.Snapshot, known *format.Record) (*format.Snapshot, error) {
-	n, err := db.vfs.env.Records.Newest(ctx, db.key)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		if !db.vfs.recordsInBucket() && prev == nil {
-			if err := db.refuseBucketRecords(ctx); err != nil {
-				return nil, err
-			}
-		}
-		if prev != nil && !prev.Empty() {
-			return nil, fmt.Errorf("s3vfs: %s: every commit record is gone (was the database deleted?)", db.key)
-		}
-		if prev != nil {
-			return prev, nil // still empty, or still the Python layout found at first
-		}
-		// No s3vfs database: there may be one of the Python library's.
-		if s, err := db.findLegacy(ctx); s != nil || err != nil {
-			return s, err
-		}
-		return &format.Snapshot{BlockSize: int64(db.vfs.opts.BlockSize)}, nil
-	}
-	if prev != nil && n == prev.N {
-		return prev, nil
-	}
-	rec := known
-	if rec == nil || rec.N != n {
-		if rec, err = db.readRecord(ctx, n); err != nil {
-			return nil, err
-		}
-	}
-	return db.build(ctx, rec, prev)
-}
-
-// readRecord fetches and decodes record n.
-func (db *database) readRecord(ctx context.Context, n uint64) (*format.Record, error) {
-	if rec, ok := db.recent.Get(n); ok {
-		return rec, nil
-	}
-	data, err := db.vfs.env.Records.Get(ctx, db.key, n)
-	if err != nil {
-		return nil, err
-	}
-	return db.keepRecord(n, data)
-}
-
-// keepRecord decodes data, record n as the store holds it, and keeps it
-// for the next reads: the record, and for format version 2 its encoding,
-// which may carry pages they need.
-func (db *database) keepRecord(n uint64, data []byte) (*format.Record, error) {
-	rec, err := format.DecodeRecord(data)
-	if err != nil {
-		return nil, fmt.Errorf("s3vfs: record %d of %s: %w", n, db.key, err)
-	}
-	if rec.N != n {
-		return nil, fmt.Errorf("s3vfs: record %d of %s: %w: it says it is record %d", n, db.key, format.ErrCorrupt, rec.N)
-	}
-	if rec.PageLevel() { // it may carry pages later versions overlay
-		db.cache().Add(format.OverlayRecordID(db.key, n, rec.Token), data)
-	}
-	db.recent.Add(rec, keptRecords)
-	return rec, nil
-}
-
-// noDatabaseAt returns the error of a head record that reserves the key
-// for a branch being made.
-func (db *database) noDatabaseAt(rec *format.Record) error {
-	return fmt.Errorf("%w: s3://%s/%s is reserved for a branch of %s being made (by %s at %s); "+
-		"if none is being made, one failed part way: remove the key (s3vfs rm) and branch again",
-		ErrNoDatabase, db.vfs.env.Store.Bucket, db.key, rec.Made.Key, rec.Writer, rec.Time.UTC().Format(time.RFC3339))
-}
-
-// removedSnapshot is the snapshot of a removed database's last record:
-// no database, and a new one's first commit is rec.N+1 (numbers go on, so
-// that a process that still knows the removed database's head can never
-// create a record above the new one's).
-func (db *database) removedSnapshot(rec *format.Record) *format.Snapshot {
-	return &format.Snapshot{N: rec.N, Token: rec.Token, Time: rec.Time, BlockSize: int64(db.vfs.opts.BlockSize), Removed: true}
+// newDatabase returns the state of the database at key in v, not yet
+// shared (acquire shares it).
+func (v *VFS) newDatabase(key string) *database {
+	return &database{Database: &engine.Database{Key: key, Env: v.env}, vfs: v}
 }

@@ -1,6 +1,7 @@
 package s3vfs
 
 import (
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -34,3 +35,10 @@ type Error = store.Error
 // newer than this release reads (a record of a later release): upgrade
 // s3vfs to read the database. Match it with [errors.Is].
 var ErrUnknownVersion = format.ErrUnknownVersion
+
+// ErrLegacyLayout reports a database in the layout of the Python library
+// sqlite-s3vfs where s3vfs cannot use it as asked: it is read-only until
+// migrated ([VFS.Migrate], s3vfs migrate), and a hot journal (a Python
+// transaction that died half-way) makes it unreadable. The error says
+// which, and what to do.
+var ErrLegacyLayout = engine.ErrLegacyLayout

@@ -123,7 +123,7 @@ func QueuedForTest(v *VFS, key string) int {
 }
 
 // RebaseProbeForTest is how many records a rebase asks for at once.
-const RebaseProbeForTest = rebaseProbe
+const RebaseProbeForTest = engine.RebaseProbe
 
 // WithInnerFront returns a copy of opts (nil: the defaults) whose VFS
 // writes inner pages with a front of at most n bytes and reads n bytes of
@@ -140,7 +140,7 @@ func WithInnerFront(opts *Options, n int64) *Options {
 func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error) {
 	db := v.acquire(key)
 	defer v.release(db)
-	s, err := db.refresh(ctx, 0)
+	s, err := db.Refresh(ctx, 0)
 	if err != nil || s.Inner == nil {
 		return 0, err
 	}
@@ -148,7 +148,7 @@ func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error
 	bare.Inner = nil
 	served := 0
 	for off := int64(0); off < s.Size; off += s.Inner.Unit {
-		page, _, ok, err := db.innerPage(ctx, s, off/s.BlockSize, off)
+		page, _, ok, err := db.InnerPage(ctx, s, off/s.BlockSize, off)
 		if err != nil {
 			return served, err
 		}
@@ -157,7 +157,7 @@ func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error
 		}
 		served++
 		want := make([]byte, s.Inner.Unit)
-		if _, err := db.readAt(ctx, &bare, want, off); err != nil {
+		if _, err := db.ReadAt(ctx, &bare, want, off); err != nil {
 			return served, err
 		}
 		if !bytes.Equal(page, want) {

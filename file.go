@@ -83,7 +83,7 @@ func (f *file) view() *format.Snapshot {
 	if f.pinned != nil {
 		return f.pinned
 	}
-	head, _ := f.db.known.Get()
+	head, _ := f.db.Known.Get()
 	return head
 }
 
@@ -136,7 +136,7 @@ func (f *file) innerPageRead(s *format.Snapshot, off int64, n int) bool {
 	if _, queued := f.Under[idx]; queued {
 		return false
 	}
-	return s.Inner.Has(f.db.key, s, idx, off) && (off+int64(n)-1)/s.Inner.Unit == off/s.Inner.Unit
+	return s.Inner.Has(f.db.Key, s, idx, off) && (off+int64(n)-1)/s.Inner.Unit == off/s.Inner.Unit
 }
 
 // readCommitted reads, into b from off (within one block), the bytes the
@@ -146,11 +146,11 @@ func (f *file) readCommitted(s *format.Snapshot, b []byte, off int64) (int, erro
 	idx := off / s.BlockSize
 	buf, ok := f.Under[idx]
 	if !ok {
-		return f.db.readAt(f.ctx(), s, b, off)
+		return f.db.ReadAt(f.ctx(), s, b, off)
 	}
 	n := copy(b, buf[off-idx*s.BlockSize:])
 	if idx == 0 {
-		overlayHeader(b[:n], off, s.N, buf)
+		engine.OverlayHeader(b[:n], off, s.N, buf)
 	}
 	return n, nil
 }
@@ -160,7 +160,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 		return 0, sqlite3.READONLY
 	}
 	if f.committed {
-		return 0, f.fail(errWriteAfterCommit(f.db.key), sqlite3.IOERR_WRITE)
+		return 0, f.fail(errWriteAfterCommit(f.db.Key), sqlite3.IOERR_WRITE)
 	}
 	s := f.view()
 	f.Begin(s.Size)
@@ -203,16 +203,16 @@ func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, w
 			data, ok := t.Under[idx]
 			if !ok {
 				var err error
-				if data, err = t.db.readBlock(ctx, s, idx); err != nil {
+				if data, err = t.db.ReadBlock(ctx, s, idx); err != nil {
 					return nil, err
 				}
 			}
-			if err := t.db.checkBlockLen(s, idx, data, live); err != nil {
+			if err := t.db.CheckBlockLen(s, idx, data, live); err != nil {
 				return nil, err
 			}
 			copy(buf, data[:live])
 			if idx == 0 {
-				clearWALFlag(buf) // as SQLite read it (overlayHeader)
+				engine.ClearWALFlag(buf) // as SQLite read it (overlayHeader)
 			}
 		}
 	}
@@ -389,7 +389,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		s := f.pinned
 		if s == nil {
 			var err error
-			if s, err = db.refresh(f.ctx(), maxAge); err != nil {
+			if s, err = db.Refresh(f.ctx(), maxAge); err != nil {
 				return f.fail(err, sqlite3.IOERR_LOCK)
 			}
 		}
@@ -403,14 +403,14 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		return sqlite3.READONLY
 	}
 	if f.Snap.Legacy != nil {
-		return f.fail(errLegacyReadOnly(f.db), sqlite3.IOERR_LOCK)
+		return f.fail(f.db.LegacyReadOnly(), sqlite3.IOERR_LOCK)
 	}
 	if f.lock == vfs.LOCK_SHARED {
 		if err := f.takeWriteLock(); err != nil {
 			return err
 		}
 		// The commit waits for the store's self-test; run it meanwhile.
-		db.vfs.startStoreCheck(db.key, db.disk(), !f.Snap.Empty())
+		db.vfs.startStoreCheck(db.Key, db.Disk(), !f.Snap.Empty())
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock
@@ -432,7 +432,7 @@ func (f *file) takeWriteLock() error {
 			db.mu.Unlock()
 			return sqlite3.BUSY
 		}
-		if head, _ := db.known.Get(); head != nil && head.N != f.Snap.N && !pageLevel {
+		if head, _ := db.Known.Get(); head != nil && head.N != f.Snap.N && !pageLevel {
 			// Another connection of this process committed after our
 			// snapshot was taken: the commit would lose the race for its
 			// record. In format version 2 it may be rebased (rebase.go):
@@ -554,7 +554,7 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 // offering them for ciphertext would leave other connections' page
 // caches stale. The next call reads block 0 again.
 func (t *txn) encrypted(ctx context.Context) bool {
-	s, _ := t.db.known.Get()
+	s, _ := t.db.Known.Get()
 	if s == nil || s.Size < 100 {
 		return false
 	}
@@ -564,7 +564,7 @@ func (t *txn) encrypted(ctx context.Context) bool {
 	if t.header.known && t.header.ref == ref {
 		return t.header.encrypted
 	}
-	b0, err := t.db.readBlock(ctx, s, 0)
+	b0, err := t.db.ReadBlock(ctx, s, 0)
 	if err != nil {
 		return true
 	}

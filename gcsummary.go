@@ -46,7 +46,7 @@ type summaryState struct {
 func (c *collector) learn(ctx context.Context, retained []listed) ([]format.SummaryRecord, error) {
 	c.loadSummary(ctx)
 	recs := make([]format.SummaryRecord, len(retained))
-	db := &database{vfs: c.v, key: c.key}
+	db := c.v.newDatabase(c.key)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.v.opts.Concurrency)
 	for i, r := range retained {
@@ -58,7 +58,7 @@ func (c *collector) learn(ctx context.Context, retained []listed) ([]format.Summ
 		c.report.Read++
 		c.summary.learnt = true
 		g.Go(func() error {
-			rec, err := db.readRecord(gctx, r.commit)
+			rec, err := db.ReadRecord(gctx, r.commit)
 			if errors.Is(err, ErrNotFound) {
 				return fmt.Errorf("record %d vanished while collecting (is another collection running?): %w", r.commit, err)
 			}
@@ -150,7 +150,7 @@ func (c *collector) useSummary(newest listed, s *format.Summary) {
 // own folder go in the next summary; those of a branch's ancestors, which
 // this collection does not list, are read every time.
 func (c *collector) readBases(ctx context.Context, bases []format.CheckpointRef, byBase map[format.CheckpointRef][]*format.SummaryRecord) ([][]format.SummaryEntry, error) {
-	db := &database{vfs: c.v, key: c.key}
+	db := c.v.newDatabase(c.key)
 	maps := make([][]format.SummaryEntry, len(bases))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.v.opts.Concurrency)
@@ -166,7 +166,7 @@ func (c *collector) readBases(ctx context.Context, bases []format.CheckpointRef,
 		c.report.Read++
 		c.summary.learnt = c.summary.learnt || own
 		g.Go(func() error {
-			_, es, err := db.readBaseEntries(gctx, lin, b)
+			_, es, err := db.ReadBaseEntries(gctx, lin, b)
 			maps[i] = format.SummaryEntries(es)
 			return err
 		})

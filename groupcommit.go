@@ -355,11 +355,11 @@ func (t *txn) committedBefore(idx int64) []byte {
 	if idx >= s.Blocks.Len() {
 		return nil
 	}
-	name, ok := s.BlockID(t.db.key, idx)
+	name, ok := s.BlockID(t.db.Key, idx)
 	if !ok {
 		return make([]byte, format.BlockLen(idx, s.BlockSize, s.Size))
 	}
-	data, _ := t.db.cache().Get(name)
+	data, _ := t.db.Cache().Get(name)
 	return data
 }
 
@@ -389,7 +389,7 @@ func (db *database) publishBatch(ctx context.Context, promoted bool) {
 	db.mu.Unlock()
 
 	if probe && failed == nil {
-		db.refresh(ctx, 0) // an error here is met again by the publish
+		db.Refresh(ctx, 0) // an error here is met again by the publish
 	}
 	var head *format.Snapshot
 	var theirs tx.ByteSet
@@ -515,7 +515,7 @@ func (t *txn) chainError(err, cause error, counted bool) error {
 		if !counted {
 			t.db.vfs.env.Counts.Conflicts.Add(1)
 		}
-		t.db.known.Distrust()
+		t.db.Known.Distrust()
 		return sqlite3.BUSY_SNAPSHOT
 	}
 	t.cause = cause

@@ -51,7 +51,7 @@ func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] 
 			yield(Commit{}, err)
 			return
 		}
-		db := &database{vfs: v, key: key}
+		db := v.newDatabase(key)
 		start := time.Now()
 		created := map[uint64]time.Time{}
 		err := v.env.Records.List(ctx, key, func(n uint64, _ int64, at time.Time) error {
@@ -97,7 +97,7 @@ type described struct {
 
 // describe reads record n (and its checkpoint, if the commit wrote one).
 func (db *database) describe(ctx context.Context, n uint64) (described, error) {
-	rec, err := db.readRecord(ctx, n)
+	rec, err := db.ReadRecord(ctx, n)
 	if err != nil {
 		return described{}, err
 	}
@@ -116,9 +116,9 @@ func describeRecord(ctx context.Context, db *database, rec *format.Record) (Comm
 		// It wrote a checkpoint: the blocks it set are there (in version
 		// 2 its delta lists only block 0 and the blocks it carries pages of).
 		c.Checkpoint = true
-		_, ck, err := db.readBaseEntries(ctx, rec.Lineage, rec.Base)
+		_, ck, err := db.ReadBaseEntries(ctx, rec.Lineage, rec.Base)
 		if err != nil {
-			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.key, err)
+			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.Key, err)
 		}
 		entries = append(ck, entries...)
 	}

@@ -40,7 +40,7 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 	}
 	db := v.acquire(key)
 	defer v.release(db)
-	s, err := db.refresh(ctx, 0)
+	s, err := db.Refresh(ctx, 0)
 	if err != nil {
 		return Info{}, err
 	}
@@ -49,7 +49,7 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 	}
 	info := Info{Key: key, BlockSize: s.BlockSize, FileSize: s.Size, Blocks: s.Blocks.Len(), Layout: "python"}
 	if s.Legacy == nil {
-		rec, err := db.readRecord(ctx, s.N)
+		rec, err := db.ReadRecord(ctx, s.N)
 		if err != nil {
 			return Info{}, err
 		}
@@ -60,7 +60,7 @@ func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
 		}
 	}
 	if s.Size >= 100 {
-		b0, err := db.readBlock(ctx, s, 0)
+		b0, err := db.ReadBlock(ctx, s, 0)
 		if err != nil {
 			return Info{}, err
 		}

@@ -61,7 +61,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	defer v.storeCheckSettled(ctx)
 	bdb := v.acquire(branch)
 	defer v.release(bdb)
-	theirs, err := bdb.refresh(ctx, 0)
+	theirs, err := bdb.Refresh(ctx, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -99,7 +99,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 	v := db.vfs
 	var retry versions.PublishRetry
 	for {
-		head, err := db.refresh(ctx, 0)
+		head, err := db.Refresh(ctx, 0)
 		if err != nil {
 			return 0, err
 		}
@@ -116,9 +116,9 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		case err == nil:
 			v.env.Counts.Commits.Add(1)
 			for _, u := range p.Uploads[:p.Blocks] {
-				db.cache().Add(u.Name, u.Data)
+				db.Cache().Add(u.Name, u.Data)
 			}
-			db.known.Publish(p.Next, start)
+			db.Known.Publish(p.Next, start)
 			return p.Rec.N, nil
 		case !errors.Is(err, errConflict):
 			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
@@ -137,7 +137,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 // too, to other bytes, or made an index the branch's rows would miss.
 func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PagePlan, error) {
 	if head.Empty() {
-		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.env.Store.Bucket, m.into.key)
+		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.env.Store.Bucket, m.into.Key)
 	}
 	ours, err := m.diff(ctx, m.into, head)
 	if err != nil {
@@ -176,29 +176,29 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 		}
 	}
 	if _, ok := committed[0]; !ok && head.Size > 0 {
-		if committed[0], err = m.into.readBlock(ctx, head, 0); err != nil {
+		if committed[0], err = m.into.ReadBlock(ctx, head, 0); err != nil {
 			return plan.PagePlan{}, err
 		}
 	}
 	v := m.into.vfs
 	a := plan.Attempt{Token: newToken(), Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID,
-		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.key}}
+		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.Key}}
 	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.recordSizeTooLarge}
-	return plan.Pages(m.into.key, head, w, in, a), nil
+	return plan.Pages(m.into.Key, head, w, in, a), nil
 }
 
 // branchPoint returns version n of db, which a branch was made from: kept
 // by garbage collection while the branch exists, readable or not by the
 // retention rule.
 func (db *database) branchPoint(ctx context.Context, n uint64) (*format.Snapshot, error) {
-	rec, err := db.readRecord(ctx, n)
+	rec, err := db.ReadRecord(ctx, n)
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: commit %d of %s, which the branch was made from, is gone", ErrNoCommit, n, db.key)
+		return nil, fmt.Errorf("%w: commit %d of %s, which the branch was made from, is gone", ErrNoCommit, n, db.Key)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return db.build(ctx, rec, nil)
+	return db.Build(ctx, rec, nil)
 }
 
 // pageMerge is one Merge: the version the branch was made from, the branch's
@@ -218,7 +218,7 @@ type pageMerge struct {
 func (m *pageMerge) diff(ctx context.Context, db *database, s *format.Snapshot) (format.PageList, error) {
 	b := m.base
 	if m.unit == 0 {
-		block0, err := m.into.readBlock(ctx, b, 0)
+		block0, err := m.into.ReadBlock(ctx, b, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -266,7 +266,7 @@ func blockIfAny(ctx context.Context, db *database, s *format.Snapshot, idx int64
 	if idx >= format.NBlocks(s.Size, s.BlockSize) {
 		return nil, nil
 	}
-	return db.readBlock(ctx, s, idx)
+	return db.ReadBlock(ctx, s, idx)
 }
 
 // sameEntry reports whether block idx reads the same in a and b because
@@ -402,7 +402,7 @@ func (m *pageMerge) conflictError(ctx context.Context, head *format.Snapshot, co
 		pages = "page"
 	}
 	return fmt.Errorf("%w: %d %s changed both on the branch and in %s since the branch was made (commit %d)%s; nothing was published",
-		ErrMergeConflict, len(conflicts), pages, m.into.key, m.base.N, what)
+		ErrMergeConflict, len(conflicts), pages, m.into.Key, m.base.N, what)
 }
 
 // mergeUnit returns the unit a merge compares and takes pages in, for a

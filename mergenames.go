@@ -23,7 +23,7 @@ import (
 // best effort, for an error message: it returns "" if the schema cannot
 // be read (an encrypted database, a store that fails).
 func (db *database) pageOwners(ctx context.Context, s *format.Snapshot, pages []uint32, pageSize int) string {
-	trees, _, err := db.vfs.schemaTrees(db.key, s.N)
+	trees, _, err := db.vfs.schemaTrees(db.Key, s.N)
 	if err != nil {
 		return ""
 	}
@@ -84,7 +84,7 @@ func (v *VFS) schemaTrees(key string, n uint64) ([]btree.Tree, map[string]string
 // of page 1) and the other side changed pages besides page 1.
 func (m *pageMerge) schemaConflict(ctx context.Context, head *format.Snapshot, ours format.PageList) error {
 	cookie := func(db *database, s *format.Snapshot) (string, error) {
-		b0, err := db.readBlock(ctx, s, 0)
+		b0, err := db.ReadBlock(ctx, s, 0)
 		if err != nil || len(b0) < 44 {
 			return "", err
 		}
@@ -116,18 +116,18 @@ func (m *pageMerge) schemaConflict(ctx context.Context, head *format.Snapshot, o
 		if !s.changedSchema || !beyondPage1(s.otherChanged) {
 			continue
 		}
-		made, tables, err := s.made.vfs.schemaTrees(s.made.key, s.madeAt.N)
+		made, tables, err := s.made.vfs.schemaTrees(s.made.Key, s.madeAt.N)
 		if err != nil {
 			return fmt.Errorf("%w: the schema of %s changed since the branch was made while %s changed pages, and it cannot be read to tell whether an index was made (%v); nothing was published",
-				ErrMergeConflict, s.made.key, s.other.key, err)
+				ErrMergeConflict, s.made.Key, s.other.Key, err)
 		}
-		other, _, err := s.other.vfs.schemaTrees(s.other.key, s.at.N)
+		other, _, err := s.other.vfs.schemaTrees(s.other.Key, s.at.N)
 		if err != nil {
-			return fmt.Errorf("%w: the schema of %s cannot be read (%v); nothing was published", ErrMergeConflict, s.other.key, err)
+			return fmt.Errorf("%w: the schema of %s cannot be read (%v); nothing was published", ErrMergeConflict, s.other.Key, err)
 		}
 		touched, err := m.tablesChanged(ctx, s.other, s.at, other, s.otherChanged)
 		if err != nil {
-			return fmt.Errorf("%w: the tables whose rows %s changed cannot be told (%v); nothing was published", ErrMergeConflict, s.other.key, err)
+			return fmt.Errorf("%w: the tables whose rows %s changed cannot be told (%v); nothing was published", ErrMergeConflict, s.other.Key, err)
 		}
 		var missing []string
 		for _, idx := range newIndexes(made, other) {
@@ -137,7 +137,7 @@ func (m *pageMerge) schemaConflict(ctx context.Context, head *format.Snapshot, o
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("%w: %s made %s since the branch was made, which the rows %s changed would be missing from; nothing was published: "+
-				"merge before making it, or make it again after the merge", ErrMergeConflict, s.made.key, strings.Join(missing, ", "), s.other.key)
+				"merge before making it, or make it again after the merge", ErrMergeConflict, s.made.Key, strings.Join(missing, ", "), s.other.Key)
 		}
 	}
 	return nil
@@ -169,7 +169,7 @@ func (m *pageMerge) tablesChanged(ctx context.Context, db *database, s *format.S
 func (db *database) pageReader(ctx context.Context, s *format.Snapshot, pageSize int) func(n uint32) ([]byte, error) {
 	return func(n uint32) ([]byte, error) {
 		b := make([]byte, pageSize)
-		if _, err := db.readAt(ctx, s, b, int64(n-1)*int64(pageSize)); err != nil {
+		if _, err := db.ReadAt(ctx, s, b, int64(n-1)*int64(pageSize)); err != nil {
 			return nil, err
 		}
 		return b, nil
@@ -208,7 +208,7 @@ func (m *pageMerge) freedConflict(ctx context.Context, head *format.Snapshot, ou
 	}{{m.into, head, m.changed}, {m.branch, m.theirs, ours}} {
 		f, err := free(side.db, side.s)
 		if err != nil {
-			return fmt.Errorf("%w: the freelist of %s cannot be read (%v); nothing was published", ErrMergeConflict, side.db.key, err)
+			return fmt.Errorf("%w: the freelist of %s cannot be read (%v); nothing was published", ErrMergeConflict, side.db.Key, err)
 		}
 		for pg := range f {
 			if !base[pg] && side.otherWrote.Contains(int64(pg)-1) {

@@ -11,6 +11,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -79,8 +80,8 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 	if bs < format.MinBlockSize || bs > format.MaxBlockSize {
 		return MigrateReport{}, fmt.Errorf("s3vfs: migrate: block size %d is out of range: use %d to %d bytes", bs, format.MinBlockSize, format.MaxBlockSize)
 	}
-	src := &database{vfs: v, key: key}
-	old, err := src.findLegacy(ctx)
+	src := v.newDatabase(key)
+	old, err := src.FindLegacy(ctx)
 	if err != nil {
 		return MigrateReport{}, err
 	}
@@ -144,7 +145,7 @@ func (v *VFS) migratedCommit(ctx context.Context, src *database, old *format.Sna
 	}
 	db := v.acquire(dest)
 	defer v.release(db)
-	head, err := db.readHead(ctx, nil, nil)
+	head, err := db.ReadHead(ctx, nil, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -154,7 +155,7 @@ func (v *VFS) migratedCommit(ctx context.Context, src *database, old *format.Sna
 	}
 	if !same {
 		return 0, fmt.Errorf("%w at s3://%s/%s, and s3://%s/%s holds a different s3vfs database (commit %d): "+
-			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.env.Store.Bucket, src.key, v.env.Store.Bucket, dest, head.N)
+			"migrate to another key (--to), or remove one of the two", ErrLegacyLayout, v.env.Store.Bucket, src.Key, v.env.Store.Bucket, dest, head.N)
 	}
 	return head.N, nil
 }
@@ -173,7 +174,7 @@ func (v *VFS) verifyMigration(ctx context.Context, src *database, old *format.Sn
 		return err
 	}
 	if !same {
-		return fmt.Errorf("s3vfs: migrate %s to %s: commit %d does not serialize to the bytes of the Python-layout database; nothing was deleted", src.key, dest, n)
+		return fmt.Errorf("s3vfs: migrate %s to %s: commit %d does not serialize to the bytes of the Python-layout database; nothing was deleted", src.Key, dest, n)
 	}
 	return v.integrityCheck(dest, n)
 }
@@ -247,18 +248,18 @@ func (v *VFS) integrityCheck(key string, n uint64) error {
 func (db *database) deleteLegacy(ctx context.Context) (int, error) {
 	st := &db.vfs.env.Store
 	var names []string
-	for _, prefix := range []string{db.key + "/", db.key + "-journal/"} {
+	for _, prefix := range []string{db.Key + "/", db.Key + "-journal/"} {
 		last := prefix + "9999999999"
 		err := st.List(ctx, prefix, func(o store.Object) error {
 			if o.Key > last {
-				return errStopListing
+				return engine.ErrStopListing
 			}
-			if _, ok := parseLegacyBlockName(prefix, o.Key); ok {
+			if _, ok := engine.ParseLegacyBlockName(prefix, o.Key); ok {
 				names = append(names, o.Key)
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, errStopListing) {
+		if err != nil && !errors.Is(err, engine.ErrStopListing) {
 			return 0, err
 		}
 	}

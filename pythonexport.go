@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -164,7 +165,7 @@ func (v *VFS) pyExportCheckDest(ctx context.Context, dest string) ([]pyExportBlo
 	}
 	// A hot journal there would be rolled back over the export by the next
 	// Python opener.
-	if err := (&database{vfs: v, key: dest}).checkLegacyJournal(ctx); err != nil {
+	if err := v.newDatabase(dest).CheckLegacyJournal(ctx); err != nil {
 		return nil, err
 	}
 	return existing, nil
@@ -238,13 +239,13 @@ func (v *VFS) pyExportExisting(ctx context.Context, dest string) ([]pyExportBloc
 	const show = 3 // objects named in an error
 	err := v.env.Store.List(ctx, prefix, func(o store.Object) error {
 		rest := strings.TrimPrefix(o.Key, prefix)
-		if idx, ok := parseLegacyBlockName(prefix, o.Key); ok {
+		if idx, ok := engine.ParseLegacyBlockName(prefix, o.Key); ok {
 			blocks = append(blocks, pyExportBlock{o.Key, idx})
 			return nil
 		}
 		if first, _, _ := strings.Cut(rest, "/"); first == format.BlocksDir || first == format.CommitsDir || first == format.CheckpointsDir {
 			v1 = o.Key
-			return errStopListing
+			return engine.ErrStopListing
 		}
 		if rest == "" && o.Size == 0 {
 			return nil // a folder marker (the S3 console makes them): adds nothing to the file
@@ -252,7 +253,7 @@ func (v *VFS) pyExportExisting(ctx context.Context, dest string) ([]pyExportBloc
 		other = append(other, o.Key)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopListing) {
+	if err != nil && !errors.Is(err, engine.ErrStopListing) {
 		return nil, err
 	}
 	if v1 != "" {

@@ -32,7 +32,7 @@ type readAhead struct {
 func (f *file) noteRead(s *format.Snapshot, first, last int64) {
 	db := f.db
 	limit := int64(db.vfs.opts.ReadAhead)
-	if limit == 0 || db.cache().Limit() <= 0 {
+	if limit == 0 || db.Cache().Limit() <= 0 {
 		return // nowhere to keep what would be fetched
 	}
 	ra := &f.ra
@@ -62,17 +62,17 @@ func (f *file) noteRead(s *format.Snapshot, first, last int64) {
 	}
 	end := min(last+1+ra.window, s.Blocks.Len())
 	for idx := max(ra.ahead, last+1); idx < end; idx++ {
-		name, ok := s.BlockID(db.key, idx)
+		name, ok := s.BlockID(db.Key, idx)
 		if !ok {
 			continue
 		}
-		if _, ok := db.cache().Get(name); ok {
+		if _, ok := db.Cache().Get(name); ok {
 			continue
 		}
 		ra.wg.Add(1)
 		go func() {
 			defer ra.wg.Done()
-			db.readBlock(ra.ctx, s, idx) // an error shows again when SQLite reads the block
+			db.ReadBlock(ra.ctx, s, idx) // an error shows again when SQLite reads the block
 		}()
 	}
 	ra.ahead = max(ra.ahead, end)

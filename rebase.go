@@ -2,11 +2,7 @@ package s3vfs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/tx"
@@ -33,19 +29,6 @@ const (
 	// that commit without pause (a process that publishes queued
 	// transactions back to back), a try may lose many times in a row.
 	maxRebaseTime = 5 * time.Second
-	// maxRebaseDistance bounds the commits a rebase reads: past it, the
-	// transaction is old enough that a retry from scratch is as cheap.
-	maxRebaseDistance = 64
-	// keptRecords is how many records a database holds aside at most
-	// (database.recent): more than a rebase reads.
-	keptRecords = 2 * maxRebaseDistance
-	// rebaseProbe is how many records are asked for at once when a
-	// commit lost the race (commit.go, readBack) and when it is rebased:
-	// the one that won, and the next, which usually does not exist and so
-	// proves the one before it the newest. In the contention benchmark
-	// (docs/performance.md) at 0 ms, 3 at a time cost 8.7–8.8 requests per
-	// commit and 2 cost 7.6–8.2; at 20 ms the commit rates were alike.
-	rebaseProbe = 2
 )
 
 // rebase returns the newest head, with t's pending blocks rewritten to be
@@ -58,7 +41,7 @@ func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record
 	if !t.Rules.Rebase || !t.readAllOn(s) {
 		return nil, nil
 	}
-	recs, newestAt, err := db.recordsAfter(ctx, s.N, sent)
+	recs, newestAt, err := db.RecordsAfter(ctx, s.N, sent)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
@@ -76,14 +59,14 @@ func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record
 	if theirs.Overlaps(0, 100) || theirs.OverlapsAny(t.Reads.Bytes) || theirs.OverlapsAny(ours) {
 		return nil, nil
 	}
-	head, err := db.build(ctx, recs[len(recs)-1], s)
+	head, err := db.Build(ctx, recs[len(recs)-1], s)
 	if err != nil {
 		return nil, err
 	}
 	// The process learns the head too: the commit's create, and the next
 	// transaction's freshness check, start from it.
 	if !newestAt.IsZero() {
-		db.known.Publish(head, newestAt)
+		db.Known.Publish(head, newestAt)
 	}
 	if err := t.applyTheirs(ctx, head, theirs); err != nil {
 		return nil, err
@@ -98,94 +81,6 @@ func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record
 // snapshot of the Python layout, which has no records to rebase over).
 func (t *txn) readAllOn(s *format.Snapshot) bool {
 	return t.Reads.N == s.N && t.Reads.Token == s.Token && s.Legacy == nil
-}
-
-// recordsAfter returns the records after commit n, oldest first, for a
-// rebase, and when the last of them was found to be the newest (the zero
-// time: not known). Those the process holds (database.recent) need no
-// request. When they reach the head it knows and the commit was not sent
-// (it was over an older snapshot, and rebased without trying), they are
-// all: the create over them checks that nothing else came since. They
-// are all too when the process found the record after them missing (the
-// read-back of a lost create reads it). Otherwise it reads on (readOn):
-// the usual few commits since a transaction began cost one round trip
-// (were the last one no longer the newest, the commit built on it loses
-// again, and is rebased again). Past maxRebaseDistance it returns nil.
-func (db *database) recordsAfter(ctx context.Context, n uint64, sent bool) ([]*format.Record, time.Time, error) {
-	out := db.recent.After(n)
-	if len(out) > 0 {
-		if head, _ := db.known.Get(); !sent && out[len(out)-1].N >= head.N {
-			return out, time.Time{}, nil
-		}
-		if newest, at := db.recent.ProvenNewest(); newest == out[len(out)-1].N {
-			return out, at, nil
-		}
-	}
-	return db.readOn(ctx, n, out, rebaseProbe)
-}
-
-// readOn reads the records after commit n that follow out (records n+1
-// onwards, oldest first) up to the first that does not exist, and returns
-// them all and when the round of requests that found that one missing
-// began: the last record returned was the newest at a moment after that.
-// That holds only when the missing record is above a head the process
-// confirmed within half the retention (knownHead.provable): else it
-// returns the zero time, and whoever builds on the last record asks
-// (confirmParent LISTs).
-// Records are read in parallel: first of them in the first round, then
-// rebaseProbe, or all those up to the head the process knows and the one
-// after. Past maxRebaseDistance records it returns nil and the zero time.
-func (db *database) readOn(ctx context.Context, n uint64, out []*format.Record, first int) ([]*format.Record, time.Time, error) {
-	for i, r := range out {
-		if r.Made.By == format.Reserved {
-			return out[:i], time.Time{}, nil // see below
-		}
-	}
-	for width := first; len(out) < maxRebaseDistance; width = rebaseProbe {
-		next := n + uint64(len(out)) + 1
-		if head, _ := db.known.Get(); head != nil && head.N >= next {
-			// Those up to the head the process knows exist: all at once.
-			width = max(width, min(int(head.N-next)+2, maxRebaseDistance-len(out)+1))
-		}
-		batch := make([]*format.Record, width)
-		start := time.Now()
-		// A missing record proves the one before it the newest only above
-		// a head confirmed within half the retention: below, garbage
-		// collection leaves gaps (records kept as carriers, knownhead.go).
-		anchor, provable := db.known.Provable(start, db.vfs.opts.Retention)
-		g, gctx := errgroup.WithContext(ctx)
-		for i := range batch {
-			g.Go(func() error {
-				r, err := db.readRecord(gctx, next+uint64(i))
-				if errors.Is(err, ErrNotFound) {
-					return nil
-				}
-				batch[i] = r
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, time.Time{}, fmt.Errorf("s3vfs: %s: reading the commits since %d: %w", db.key, n, err)
-		}
-		for _, r := range batch {
-			if r == nil {
-				last := n + uint64(len(out))
-				if !provable || anchor.N > last {
-					return out, time.Time{}, nil
-				}
-				db.recent.ProveNewest(last, start)
-				return out, start, nil
-			}
-			if r.Made.By == format.Reserved {
-				// The key of a branch: its numbering jumps from this
-				// record to the branch's first, so a missing record
-				// proves nothing; a listing finds the head.
-				return out, time.Time{}, nil
-			}
-			out = append(out, r)
-		}
-	}
-	return nil, time.Time{}, nil
 }
 
 // applyTheirs rewrites the blocks of t that hold bytes of theirs with
@@ -208,11 +103,11 @@ func (t *txn) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.
 		if !theirs.Overlaps(start, end) {
 			continue
 		}
-		data, err := t.db.readBlock(ctx, head, idx)
+		data, err := t.db.ReadBlock(ctx, head, idx)
 		if err != nil {
 			return err
 		}
-		if err := t.db.checkBlockLen(head, idx, data, end-start); err != nil {
+		if err := t.db.CheckBlockLen(head, idx, data, end-start); err != nil {
 			return err
 		}
 		for _, r := range theirs {

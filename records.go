@@ -1,8 +1,6 @@
 package s3vfs
 
 import (
-	"context"
-	"errors"
 	"fmt"
 
 	"github.com/s3vfs/s3vfs/internal/commitlog"
@@ -66,45 +64,6 @@ func (v *VFS) checkCoordinator(p engine.Params) error {
 // recordsInBucket reports whether the VFS keeps its commit records in its
 // bucket: it has no coordinator.
 func (v *VFS) recordsInBucket() bool { return v.opts.Coordinator == nil }
-
-// claimCoordination runs before the first record of a database is created.
-// With a coordinator outside the bucket, it leaves the marker that makes
-// the bucket's coordinator refuse the database (or finds it, naming this
-// coordinator), and refuses a database whose records are in the bucket.
-func (db *database) claimCoordination(ctx context.Context) error {
-	c := db.vfs.opts.Coordinator
-	if c == nil {
-		return nil
-	}
-	st := &db.vfs.env.Store
-	where := c.Name()
-	switch got, err := st.Get(ctx, commitlog.Marker(db.key)); {
-	case errors.Is(err, ErrNotFound):
-		if err := st.Put(ctx, commitlog.Marker(db.key), []byte(where)); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	case string(got) != where:
-		return commitlog.CoordinatedElsewhere(db.key, string(got))
-	}
-	return db.refuseBucketRecords(ctx)
-}
-
-// refuseBucketRecords returns an error if the database has records in the
-// bucket although a coordinator outside it is in use: it was created
-// without the coordinator, and reading it through the coordinator would
-// show it empty.
-func (db *database) refuseBucketRecords(ctx context.Context) error {
-	name, err := db.vfs.env.Store.First(ctx, format.RecordPrefix(db.key), func(name string) bool {
-		_, ok := format.ParseRecordName(db.key, name)
-		return ok
-	})
-	if err != nil || name == "" {
-		return err
-	}
-	return commitlog.CoordinatedElsewhere(db.key, "the bucket (its records are under "+format.RecordPrefix(db.key)+")")
-}
 
 // recordTooLarge reports whether rec would not fit the coordinator's
 // records (a DynamoDB item); the commit then writes a checkpoint, which

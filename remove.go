@@ -52,7 +52,7 @@ func (v *VFS) Remove(ctx context.Context, key string) error {
 	if err != nil {
 		return fail(err)
 	}
-	db.known.Publish(db.removedSnapshot(last), start)
+	db.Known.Publish(db.RemovedSnapshot(last), start)
 	// After the removed record: a branch that registered before the
 	// listing above is refused when it finds the removed record (Branch,
 	// stillReadable), and deletes its registration; one that passed that
@@ -100,8 +100,8 @@ func (db *database) awaitNoBranches(ctx context.Context) error {
 // db exist.
 func (db *database) refuseLiveBranches(ctx context.Context) error {
 	var branches []string
-	err := db.vfs.env.Store.List(ctx, format.BranchPrefix(db.key), func(o store.Object) error {
-		if n, dst, ok := format.ParseBranchName(db.key, o.Key); ok {
+	err := db.vfs.env.Store.List(ctx, format.BranchPrefix(db.Key), func(o store.Object) error {
+		if n, dst, ok := format.ParseBranchName(db.Key, o.Key); ok {
 			branches = append(branches, fmt.Sprintf("%s (from commit %d)", dst, n))
 		}
 		return nil
@@ -110,7 +110,7 @@ func (db *database) refuseLiveBranches(ctx context.Context) error {
 		return err
 	}
 	slices.Sort(branches)
-	return fmt.Errorf("%w: %s has %d: %s; remove them first", ErrBranchesLive, db.key, len(branches), strings.Join(branches, ", "))
+	return fmt.Errorf("%w: %s has %d: %s; remove them first", ErrBranchesLive, db.Key, len(branches), strings.Join(branches, ", "))
 }
 
 // markRemoved commits, over the newest record, a record that says the
@@ -120,14 +120,14 @@ func (db *database) refuseLiveBranches(ctx context.Context) error {
 // branch, and for a key reserved for a branch, the reservation's source.
 func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 	for try := 0; ; try++ {
-		n, err := db.vfs.env.Records.Newest(ctx, db.key)
+		n, err := db.vfs.env.Records.Newest(ctx, db.Key)
 		if err != nil {
 			return nil, err
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
+			return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.Key)
 		}
-		head, err := db.readRecord(ctx, n)
+		head, err := db.ReadRecord(ctx, n)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +148,7 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 			rec.Lineage = format.Lineage{{Key: m.Key, Commit: m.Commit}}
 		}
 		data := rec.Encode()
-		err = db.vfs.env.Records.Create(ctx, db.key, rec.N, data)
+		err = db.vfs.env.Records.Create(ctx, db.Key, rec.N, data)
 		if errors.Is(err, ErrExists) && try < 10 {
 			continue // a commit landed meanwhile: over it
 		}
@@ -174,19 +174,19 @@ func registrationOf(key string, last *format.Record) string {
 // no record above it, and the object the store's self-test keeps (made
 // again by the next one that needs it).
 func (db *database) deleteObjects(ctx context.Context, last uint64) error {
-	kept := db.key + "/" + format.StoreCheckDir + "/" + selfTestKept
+	kept := db.Key + "/" + format.StoreCheckDir + "/" + selfTestKept
 	if err := db.vfs.env.Store.Remove(ctx, []string{kept}); err != nil {
 		return err
 	}
 	for _, dir := range []string{format.CheckpointsDir, format.BlocksDir} {
 		var names []string
-		err := db.vfs.env.Store.List(ctx, db.key+"/"+dir+"/", func(o store.Object) error {
+		err := db.vfs.env.Store.List(ctx, db.Key+"/"+dir+"/", func(o store.Object) error {
 			var commit uint64
 			var ok bool
 			if dir == format.BlocksDir {
-				_, commit, _, ok = parseBlockName(db.key, o.Key)
-			} else if commit, _, ok = format.ParseSummaryName(db.key, o.Key); !ok {
-				commit, _, ok = parseCheckpointName(db.key, o.Key)
+				_, commit, _, ok = parseBlockName(db.Key, o.Key)
+			} else if commit, _, ok = format.ParseSummaryName(db.Key, o.Key); !ok {
+				commit, _, ok = parseCheckpointName(db.Key, o.Key)
 			}
 			if ok && commit <= last {
 				names = append(names, o.Key)
@@ -210,7 +210,7 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 // record deleted meanwhile (by a collection) is left missing.
 func (db *database) overwriteRecords(ctx context.Context, last *format.Record) error {
 	created := map[uint64]time.Time{}
-	err := db.vfs.env.Records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
+	err := db.vfs.env.Records.List(ctx, db.Key, func(n uint64, _ int64, at time.Time) error {
 		if n < last.N {
 			created[n] = at
 		}
@@ -225,7 +225,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 		rec := &format.Record{N: n, Parent: n - 1, Token: newToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
 			Time: at, Writer: db.vfs.opts.WriterID, Made: format.Made{By: format.Removed}}
 		g.Go(func() error {
-			if err := db.vfs.env.Records.Overwrite(gctx, db.key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := db.vfs.env.Records.Overwrite(gctx, db.Key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 			return nil
@@ -242,7 +242,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 // record itself always stays.
 func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 	created := map[uint64]time.Time{}
-	err := db.vfs.env.Records.List(ctx, db.key, func(n uint64, _ int64, at time.Time) error {
+	err := db.vfs.env.Records.List(ctx, db.Key, func(n uint64, _ int64, at time.Time) error {
 		created[n] = at
 		return nil
 	})
@@ -261,5 +261,5 @@ func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 		}
 	}
 	slices.Sort(gone)
-	return db.vfs.env.Records.Remove(ctx, db.key, gone)
+	return db.vfs.env.Records.Remove(ctx, db.Key, gone)
 }

@@ -80,17 +80,17 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 		return uploads, nil
 	}
 	var prev *format.InnerPages
-	if sharesInner(db.key, next, head.Inner) {
+	if sharesInner(db.Key, next, head.Inner) {
 		var err error
-		if prev, err = db.innerWhole(ctx, head.Inner); err != nil {
+		if prev, err = db.InnerWhole(ctx, head.Inner); err != nil {
 			return nil, err
 		}
 	}
-	all := a.innerOver(db.key, next, prev)
+	all := a.innerOver(db.Key, next, prev)
 	if all == nil || all.Count() == 0 {
 		return uploads, nil
 	}
-	up, set, err := plan.InnerUpload(db.key, next, all, db.vfs.opts.hooks.InnerFrontRead())
+	up, set, err := plan.InnerUpload(db.Key, next, all, db.vfs.opts.hooks.InnerFrontRead())
 	if err != nil {
 		db.vfs.opts.hooks.Log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
 		return uploads, nil
@@ -232,12 +232,12 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			return 0, a.abandon(ctx, v, err)
 		}
 		if err := blocksElsewhere(blocks, a.token, head); err != nil {
-			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
+			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.Key, err))
 		}
 		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
 		pageLevel := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
-		rec, ckpt := planReplacement(db.key, head, a, blocks, at, pageLevel)
+		rec, ckpt := planReplacement(db.Key, head, a, blocks, at, pageLevel)
 		next := replacementSnapshot(rec, blocks)
 		uploads := []tx.Upload{ckpt}
 		if pageLevel {
@@ -248,7 +248,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := a.putAll(ctx, v, uploads); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
-		if err := a.clock.Check(a.op, db.key); err != nil {
+		if err := a.clock.Check(a.op, db.Key); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
 		start := time.Now()
@@ -256,7 +256,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		switch {
 		case err == nil:
 			v.env.Counts.Commits.Add(1)
-			db.known.Publish(next, start)
+			db.Known.Publish(next, start)
 			return rec.N, nil
 		case !errors.Is(err, errConflict):
 			// The outcome may be unknown: leave the objects to garbage
@@ -270,9 +270,9 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			a.remove(ctx, v, u.Name)
 		}
 		if err := retry.LostRace(ctx); err != nil {
-			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.key, err))
+			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.Key, err))
 		}
-		if head, err = db.refresh(ctx, 0); err != nil {
+		if head, err = db.Refresh(ctx, 0); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}
 	}

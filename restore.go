@@ -37,14 +37,14 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, err
 	}
 
-	head, err := db.refresh(ctx, 0)
+	head, err := db.Refresh(ctx, 0)
 	if err != nil {
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 	a := &replacement{op: "restore", made: format.Made{By: format.ByRestore, Commit: n},
 		token: newToken(), blockSize: target.BlockSize, size: target.Size}
 	if target.Size > 0 && v.opts.FormatVersion >= 2 {
-		block0, err := db.readBlock(ctx, target, 0)
+		block0, err := db.ReadBlock(ctx, target, 0)
 		if err != nil {
 			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, db.collectedWhileRead(target, err))
 		}
@@ -86,8 +86,8 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *form
 				return db.collectedWhileRead(target, err)
 			}
 			ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(data)}
-			a.noteBlock(format.BlockName(db.key, idx, ref), idx, data)
-			if err := a.put(gctx, db.vfs, format.BlockName(db.key, idx, ref), data); err != nil {
+			a.noteBlock(format.BlockName(db.Key, idx, ref), idx, data)
+			if err := a.put(gctx, db.vfs, format.BlockName(db.Key, idx, ref), data); err != nil {
 				return err
 			}
 			mu.Lock()

@@ -317,7 +317,16 @@ func (o *Options) config() engine.Config {
 	return engine.Config{
 		BlockSize: o.BlockSize, Retention: o.Retention, Concurrency: o.Concurrency, ReadAhead: o.ReadAhead,
 		CacheDirSize: o.CacheDirSize, Coordinated: o.Coordinator != nil, Hooks: o.hooks,
+		CoordinatorName: o.coordinatorName(),
 	}
+}
+
+// coordinatorName returns the name of o's coordinator; "" for none.
+func (o *Options) coordinatorName() string {
+	if o.Coordinator == nil {
+		return ""
+	}
+	return o.Coordinator.Name()
 }
 
 // Bucket returns the name of the bucket the VFS keeps its databases in.
@@ -375,12 +384,12 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
 	db := v.acquire(name)
-	db.known.DeclareRetention(p.Retention)
+	db.Known.DeclareRetention(p.Retention)
 	if p.CacheSet {
-		db.useCache(p.CacheSize)
+		db.UseCache(p.CacheSize)
 	}
 	if p.CacheDir != "" {
-		db.useDisk(p.CacheDir)
+		db.UseDisk(p.CacheDir)
 	}
 	pinned, err := v.headAtOpen(db, p, flags)
 	if err != nil {
@@ -424,18 +433,18 @@ func (v *VFS) headAtOpen(db *database, p engine.Params, flags vfs.OpenFlag) (*fo
 	ctx := context.Background()
 	var pinned *format.Snapshot // time travel: the one version the file reads
 	var err error
-	switch known, _ := db.known.Get(); {
+	switch known, _ := db.Known.Get(); {
 	case p.Pinned():
 		pinned, err = db.pinnedSnapshot(ctx, p)
 	case known == nil:
-		err = db.load(ctx) // the first open in this process reads the head
+		err = db.Load(ctx) // the first open in this process reads the head
 	case !p.Immutable:
 		// SQLite reads the header at open without a lock, and keeps the
 		// page size it finds there until its first transaction: a head
 		// this process learned earlier may predate another process's
 		// PRAGMA page_size + VACUUM. Check it as a transaction would
 		// (staleness= still saves the request).
-		_, err = db.refresh(ctx, p.Staleness)
+		_, err = db.Refresh(ctx, p.Staleness)
 	}
 	if err == nil && pinned == nil && flags&vfs.OPEN_CREATE == 0 {
 		err = v.requireExisting(ctx, db)
@@ -450,20 +459,20 @@ func (v *VFS) headAtOpen(db *database, p engine.Params, flags vfs.OpenFlag) (*fo
 // again before the open is refused.
 func (v *VFS) requireExisting(ctx context.Context, db *database) error {
 	exists := func() bool {
-		head, _ := db.known.Get()
+		head, _ := db.Known.Get()
 		return head != nil && !head.Empty()
 	}
 	if exists() {
 		return nil
 	}
-	if _, err := db.refresh(ctx, 0); err != nil {
+	if _, err := db.Refresh(ctx, 0); err != nil {
 		return err
 	}
 	if exists() {
 		return nil
 	}
 	return fmt.Errorf("%w: s3://%s/%s was opened without create (mode=ro or mode=rw), as SQLite refuses a missing file; check the key, or open with mode=rwc (the default) to create it",
-		ErrNoDatabase, v.env.Store.Bucket, db.key)
+		ErrNoDatabase, v.env.Store.Bucket, db.Key)
 }
 
 // Delete implements [vfs.VFS]. SQLite only deletes journals, which live in
@@ -494,7 +503,7 @@ func (v *VFS) acquire(key string) *database {
 	defer v.mu.Unlock()
 	db := v.dbs[key]
 	if db == nil {
-		db = &database{vfs: v, key: key}
+		db = v.newDatabase(key)
 		v.dbs[key] = db
 	}
 	db.refs++
@@ -504,8 +513,8 @@ func (v *VFS) acquire(key string) *database {
 func (v *VFS) release(db *database) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if db.refs--; db.refs == 0 && v.dbs[db.key] == db {
-		delete(v.dbs, db.key)
+	if db.refs--; db.refs == 0 && v.dbs[db.Key] == db {
+		delete(v.dbs, db.Key)
 	}
 }
 

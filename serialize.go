@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/versions"
 )
@@ -20,7 +21,7 @@ import (
 var ErrNotDatabase = errors.New("s3vfs: not a SQLite database")
 
 // ErrNoDatabase reports a key with no database behind it.
-var ErrNoDatabase = errors.New("s3vfs: no database at this key")
+var ErrNoDatabase = engine.ErrNoDatabase
 
 // Serialize iterates over the bytes of the database at key as a regular
 // SQLite file, block by block in order, from the newest commit. Blocks are
@@ -29,7 +30,7 @@ var ErrNoDatabase = errors.New("s3vfs: no database at this key")
 // caller's to keep or modify.
 func (v *VFS) Serialize(ctx context.Context, key string) iter.Seq2[[]byte, error] {
 	return v.serialize(ctx, key, func(ctx context.Context, db *database) (*format.Snapshot, error) {
-		s, err := db.refresh(ctx, 0)
+		s, err := db.Refresh(ctx, 0)
 		if err == nil && s.Empty() {
 			err = fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.env.Store.Bucket, key)
 		}
@@ -76,7 +77,7 @@ func (db *database) blocksOf(ctx context.Context, s *format.Snapshot) iter.Seq2[
 			if first {
 				stored := data
 				data = bytes.Clone(stored)
-				overlayHeader(data, 0, s.N, stored)
+				engine.OverlayHeader(data, 0, s.N, stored)
 				first = false
 			}
 			if !yield(data, nil) {
@@ -185,7 +186,7 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 		return 0, err
 	}
 	defer release()
-	head, err := db.refresh(ctx, 0)
+	head, err := db.Refresh(ctx, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -240,7 +241,7 @@ func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reade
 		}
 		if err != nil && err != io.ErrUnexpectedEOF {
 			g.Wait()
-			return format.BlockMap{}, fmt.Errorf("s3vfs: deserialize %s: reading input: %w", db.key, err)
+			return format.BlockMap{}, fmt.Errorf("s3vfs: deserialize %s: reading input: %w", db.Key, err)
 		}
 		data := buf[:m]
 		if idx == 0 {
@@ -258,14 +259,14 @@ func (db *database) uploadStream(ctx context.Context, a *replacement, r io.Reade
 		if gctx.Err() != nil {
 			break
 		}
-		a.noteBlock(format.BlockName(db.key, idx, ref), idx, data)
-		g.Go(func() error { return a.put(gctx, v, format.BlockName(db.key, idx, ref), data) })
+		a.noteBlock(format.BlockName(db.Key, idx, ref), idx, data)
+		g.Go(func() error { return a.put(gctx, v, format.BlockName(db.Key, idx, ref), data) })
 		if m < len(buf) {
 			break
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return format.BlockMap{}, fmt.Errorf("s3vfs: deserialize %s: %w", db.key, err)
+		return format.BlockMap{}, fmt.Errorf("s3vfs: deserialize %s: %w", db.Key, err)
 	}
 	if size == 0 {
 		return format.BlockMap{}, fmt.Errorf("%w: the input is empty", ErrNotDatabase)
@@ -311,11 +312,11 @@ func checkHeader(b []byte) (int64, error) {
 // is copied, since streams hand their blocks on to code that may modify
 // them (the copy costs far less than the request it saves).
 func (db *database) fetchBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	if name, ok := s.BlockID(db.key, idx); ok {
-		if data, ok := db.cache().Get(name); ok {
+	if name, ok := s.BlockID(db.Key, idx); ok {
+		if data, ok := db.Cache().Get(name); ok {
 			db.vfs.env.Counts.Hits.Add(1)
 			return bytes.Clone(data), nil
 		}
 	}
-	return db.readBlockUncached(ctx, s, idx)
+	return db.ReadBlockUncached(ctx, s, idx)
 }

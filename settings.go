@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/s3vfs/s3vfs/internal/engine"
 )
 
 // This file holds the rules for SQLite settings and features under which a
@@ -132,12 +133,12 @@ func (f *file) shareCause(err error) {
 // commit (a transaction over several databases with a rollback journal).
 func (f *file) checkCommittable(super string) error {
 	if super != "" || f.otherWriter() {
-		err := errSeveralDatabases(f.db.key)
+		err := errSeveralDatabases(f.db.Key)
 		f.shareCause(err)
 		return err
 	}
-	if buf, ok := f.Pending[0]; ok && !f.db.vfs.opts.hooks.WALHeaderAllowed() && walFlagged(buf) {
-		return errWALHeader(f.db.key)
+	if buf, ok := f.Pending[0]; ok && !f.db.vfs.opts.hooks.WALHeaderAllowed() && engine.WALFlagged(buf) {
+		return errWALHeader(f.db.Key)
 	}
 	return nil
 }
@@ -146,7 +147,7 @@ func (f *file) checkCommittable(super string) error {
 // them.
 func (f *file) checkPragma(name, value string) error {
 	if name == "locking_mode" && strings.EqualFold(strings.TrimSpace(value), "exclusive") {
-		return errExclusiveLocking(f.db.key)
+		return errExclusiveLocking(f.db.Key)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 )
@@ -43,7 +44,7 @@ func (t *txn) spill(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.opts.Concurrency)
 	for _, u := range ups {
-		name := format.BlockName(t.db.key, u.idx, u.ref)
+		name := format.BlockName(t.db.Key, u.idx, u.ref)
 		t.Early.Own(name)
 		g.Go(func() error { return v.env.Store.Put(gctx, name, u.data) })
 	}
@@ -55,7 +56,7 @@ func (t *txn) spill(ctx context.Context) error {
 		t.Spilled, t.SpilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
 	for _, u := range ups {
-		t.db.cache().Add(format.BlockName(t.db.key, u.idx, u.ref), u.data)
+		t.db.Cache().Add(format.BlockName(t.db.Key, u.idx, u.ref), u.data)
 		t.Spilled[u.idx] = u.ref
 		if pages, ok := t.changedInBlock(u.idx, u.data); ok {
 			t.SpilledPages[u.idx] = pages
@@ -95,8 +96,8 @@ func (t *txn) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 // readSpilled returns the bytes of a block uploaded early by spill.
 func (t *txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
 	v := t.db.vfs
-	name := format.BlockName(t.db.key, idx, ref)
-	if data, ok := t.db.cache().Get(name); ok {
+	name := format.BlockName(t.db.Key, idx, ref)
+	if data, ok := t.db.Cache().Get(name); ok {
 		return data, nil
 	}
 	data, err := v.env.Store.Get(ctx, name)
@@ -104,7 +105,7 @@ func (t *txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, b
 		return nil, err
 	}
 	if int64(len(data)) != bs || format.Checksum(data) != ref.CRC {
-		return nil, vfs.SystemError(fmt.Errorf("s3vfs: uncommitted block %d of %s (object %s) is corrupt", idx, t.db.key, name), sqlite3.IOERR_DATA)
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: uncommitted block %d of %s (object %s) is corrupt", idx, t.db.Key, name), sqlite3.IOERR_DATA)
 	}
 	return data, nil
 }
@@ -129,7 +130,7 @@ func (t *txn) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs in
 // uploaded that no published record names, except the blocks keep names
 // (those a record just published sets), and forgets the early blocks.
 func (t *txn) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
-	if orphans := t.Early.Release(t.db.key, keep); len(orphans) > 0 {
+	if orphans := t.Early.Release(t.db.Key, keep); len(orphans) > 0 {
 		t.db.vfs.removeOrphans(ctx, orphans)
 	}
 	clear(t.Spilled)
@@ -151,7 +152,7 @@ func (t *txn) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
 		if idx >= s.Blocks.Len() {
 			return false, nil
 		}
-		data, err := t.db.readBlock(ctx, s, idx)
+		data, err := t.db.ReadBlock(ctx, s, idx)
 		if err != nil {
 			return false, err
 		}
@@ -159,7 +160,7 @@ func (t *txn) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
 		if idx == 0 && len(data) >= 100 {
 			// Page 1 as SQLite read it carried the served change counter.
 			stored := bytes.Clone(data)
-			overlayHeader(stored, 0, s.N, data)
+			engine.OverlayHeader(stored, 0, s.N, data)
 			if t.chain.epoch != 0 && !t.encrypted(ctx) {
 				t.chain.serveCounter(stored, 0)
 			}

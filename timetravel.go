@@ -26,16 +26,16 @@ func (db *database) pinnedSnapshot(ctx context.Context, p engine.Params) (*forma
 		return nil, err
 	}
 	if rec.Made.NoDatabase() {
-		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the database was removed by then", ErrNoCommit, db.vfs.env.Store.Bucket, db.key, p.AsOf.Format(time.RFC3339Nano))
+		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the database was removed by then", ErrNoCommit, db.vfs.env.Store.Bucket, db.Key, p.AsOf.Format(time.RFC3339Nano))
 	}
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
-				ErrNoCommit, db.vfs.env.Store.Bucket, db.key, p.AsOf.Format(time.RFC3339Nano), rec.N)
+				ErrNoCommit, db.vfs.env.Store.Bucket, db.Key, p.AsOf.Format(time.RFC3339Nano), rec.N)
 		}
 		return nil, err
 	}
-	return db.build(ctx, rec, nil)
+	return db.Build(ctx, rec, nil)
 }
 
 // snapshotAt returns the snapshot of commit n: its record and base
@@ -45,15 +45,15 @@ func (db *database) pinnedSnapshot(ctx context.Context, p engine.Params) (*forma
 // same round trip (a request that a version-1 record does not need).
 func (db *database) snapshotAt(ctx context.Context, n uint64) (*format.Snapshot, error) {
 	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
-		ErrNoCommit, n, db.vfs.env.Store.Bucket, db.key)
+		ErrNoCommit, n, db.vfs.env.Store.Bucket, db.Key)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan readResult, 1)
 	go func() {
-		rec, err := db.readRecord(ctx, n+1)
+		rec, err := db.ReadRecord(ctx, n+1)
 		next <- readResult{rec, err}
 	}()
-	rec, err := db.readRecord(ctx, n)
+	rec, err := db.ReadRecord(ctx, n)
 	if errors.Is(err, ErrNotFound) {
 		return nil, gone
 	}
@@ -69,7 +69,7 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*format.Snapshot,
 		}
 		return nil, err
 	}
-	return db.build(ctx, rec, nil)
+	return db.Build(ctx, rec, nil)
 }
 
 // readResult is the outcome of a readRecord.
@@ -85,7 +85,7 @@ func (db *database) readable(ctx context.Context, rec *format.Record) (bool, err
 	if !rec.PageLevel() {
 		return true, nil
 	}
-	next, err := db.readRecord(ctx, rec.N+1)
+	next, err := db.ReadRecord(ctx, rec.N+1)
 	return db.readableWith(ctx, rec, readResult{next, err})
 }
 
@@ -97,7 +97,7 @@ func (db *database) readableWith(ctx context.Context, rec *format.Record, next r
 	}
 	for try := 0; ; try++ {
 		if try > 0 {
-			next.rec, next.err = db.readRecord(ctx, rec.N+1)
+			next.rec, next.err = db.ReadRecord(ctx, rec.N+1)
 		}
 		switch {
 		case next.err == nil:
@@ -110,7 +110,7 @@ func (db *database) readableWith(ctx context.Context, rec *format.Record, next r
 		// Commit n is the newest, or its successor was collected, or it
 		// was created since the GET: the listing tells, and in the last
 		// case the successor is read again.
-		newest, err := db.vfs.env.Records.Newest(ctx, db.key)
+		newest, err := db.vfs.env.Records.Newest(ctx, db.Key)
 		if err != nil || newest <= rec.N || try > 0 {
 			return newest == rec.N, err
 		}
@@ -120,14 +120,14 @@ func (db *database) readableWith(ctx context.Context, rec *format.Record, next r
 // retention returns the retention the database's versions are kept for:
 // the shortest a URI declared, else Options.Retention.
 func (db *database) retention() time.Duration {
-	return db.known.Retention(db.vfs.opts.Retention)
+	return db.Known.Retention(db.vfs.opts.Retention)
 }
 
 // recordNumbers lists the numbers of the records of the database, oldest
 // first.
 func (db *database) recordNumbers(ctx context.Context) ([]uint64, error) {
 	var ns []uint64
-	err := db.vfs.env.Records.List(ctx, db.key, func(n uint64, _ int64, _ time.Time) error {
+	err := db.vfs.env.Records.List(ctx, db.Key, func(n uint64, _ int64, _ time.Time) error {
 		ns = append(ns, n)
 		return nil
 	})
@@ -144,14 +144,14 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 		return nil, err
 	}
 	if len(ns) == 0 {
-		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.key)
+		return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.Key)
 	}
 	read := map[int]*format.Record{}
 	get := func(i int) (*format.Record, error) {
 		if r := read[i]; r != nil {
 			return r, nil
 		}
-		r, err := db.readRecord(ctx, ns[i])
+		r, err := db.ReadRecord(ctx, ns[i])
 		read[i] = r
 		return r, err
 	}
@@ -166,7 +166,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 	}
 	if first.Time.After(t) {
 		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: the oldest commit kept, %d, was made at %s",
-			ErrNoCommit, db.vfs.env.Store.Bucket, db.key, t.Format(time.RFC3339Nano), first.N, first.Time.Format(time.RFC3339Nano))
+			ErrNoCommit, db.vfs.env.Store.Bucket, db.Key, t.Format(time.RFC3339Nano), first.N, first.Time.Format(time.RFC3339Nano))
 	}
 	// Invariant: time(ns[lo]) <= t < time(ns[hi]).
 	lo, hi := 0, last
@@ -187,7 +187,7 @@ func (db *database) recordAsOf(ctx context.Context, t time.Time) (*format.Record
 		// The record that reserved a branch's key, or one of a removed
 		// database: no version then.
 		return nil, fmt.Errorf("%w: s3://%s/%s as of %s: no database then (a branch not made yet, or a database removed)",
-			ErrNoCommit, db.vfs.env.Store.Bucket, db.key, t.Format(time.RFC3339Nano))
+			ErrNoCommit, db.vfs.env.Store.Bucket, db.Key, t.Format(time.RFC3339Nano))
 	}
 	return r, err
 }
@@ -211,5 +211,5 @@ func (db *database) collectedWhileRead(s *format.Snapshot, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: commit %d of s3://%s/%s was collected while it was read: it is older than the retention a collection used (see the history): %w",
-		ErrNoCommit, s.N, db.vfs.env.Store.Bucket, db.key, err)
+		ErrNoCommit, s.N, db.vfs.env.Store.Bucket, db.Key, err)
 }

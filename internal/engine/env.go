@@ -38,7 +38,10 @@ type Config struct {
 	ReadAhead    int           // blocks fetched ahead of a sequential reader
 	CacheDirSize int64         // the bound of each disk cache
 	Coordinated  bool          // the commit records live with a coordinator, not in the bucket
-	Hooks        *Hooks        // set only by the root's tests
+	// CoordinatorName names the coordinator, and is the text of the
+	// marker a database it keeps leaves in its bucket; "" for the bucket.
+	CoordinatorName string
+	Hooks           *Hooks // set only by the root's tests
 }
 
 // DiskCacheIn returns the disk cache in dir, made on first use and shared

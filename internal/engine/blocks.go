@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -11,40 +11,40 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// readBlock returns the bytes of block idx of snapshot s: from the cache,
+// ReadBlock returns the bytes of block idx of snapshot s: from the cache,
 // or fetched once however many callers miss at the same time, and always
 // checked against the length and CRC32C its commit recorded. The caller
 // must not modify the result.
-func (db *database) readBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
 	if s.Overlays[idx] != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
 	want := format.BlockLen(idx, s.BlockSize, s.Size)
-	name, ok := s.BlockID(db.key, idx)
+	name, ok := s.BlockID(db.Key, idx)
 	if !ok {
 		return make([]byte, want), nil
 	}
-	v := db.vfs
-	if data, ok := db.cache().Get(name); ok {
-		v.env.Counts.Hits.Add(1)
+	v := db.Env
+	if data, ok := db.Cache().Get(name); ok {
+		v.Counts.Hits.Add(1)
 		return data, nil
 	}
-	v.env.Counts.Misses.Add(1)
-	return cache.Shared(ctx, &v.env.Fetches, name, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().Get(name); ok {
+	v.Counts.Misses.Add(1)
+	return cache.Shared(ctx, &v.Fetches, name, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.Cache().Get(name); ok {
 			return data, nil
 		}
 		data, err := db.readBlockStored(ctx, s, idx, name)
 		if err != nil {
 			return nil, err
 		}
-		db.cache().Add(name, data)
+		db.Cache().Add(name, data)
 		return data, nil
 	})
 }
 
-// readBlockUncached fetches block idx of s from S3 and verifies it.
-func (db *database) readBlockUncached(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+// ReadBlockUncached fetches block idx of s from S3 and verifies it.
+func (db *Database) ReadBlockUncached(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
 	if s.Overlays[idx] != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
@@ -56,50 +56,50 @@ func (db *database) readBlockUncached(ctx context.Context, s *format.Snapshot, i
 	if s.Legacy != nil {
 		return db.readLegacyBlock(ctx, s, idx)
 	}
-	name := format.BlockName(s.KeyOf(db.key, ref.Commit), idx, ref)
-	data, err := db.vfs.env.Store.Get(ctx, name)
+	name := format.BlockName(s.KeyOf(db.Key, ref.Commit), idx, ref)
+	data, err := db.Env.Store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) != want || format.Checksum(data) != ref.CRC {
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s (object %s) is corrupt: "+
 			"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
-			idx, db.key, name, s.N), sqlite3.IOERR_DATA)
+			idx, db.Key, name, s.N), sqlite3.IOERR_DATA)
 	}
 	return data, nil
 }
 
-// readAt copies the bytes of snapshot s at off into b, as SQLite sees them:
+// ReadAt copies the bytes of snapshot s at off into b, as SQLite sees them:
 // the change counter in the header is the commit number (see
 // overlayHeader). It returns the number of bytes within the file.
-func (db *database) readAt(ctx context.Context, s *format.Snapshot, b []byte, off int64) (int, error) {
+func (db *Database) ReadAt(ctx context.Context, s *format.Snapshot, b []byte, off int64) (int, error) {
 	n := 0
 	for n < len(b) && off+int64(n) < s.Size {
 		pos := off + int64(n)
 		idx := pos / s.BlockSize
-		page, start, ok, err := db.innerPage(ctx, s, idx, pos)
+		page, start, ok, err := db.InnerPage(ctx, s, idx, pos)
 		if err != nil {
 			return n, err
 		}
 		if ok {
-			db.vfs.env.Counts.InnerHits.Add(1)
+			db.Env.Counts.InnerHits.Add(1)
 			n += copy(b[n:], page[pos-start:])
 			continue
 		}
-		data, err := db.readBlock(ctx, s, idx)
+		data, err := db.ReadBlock(ctx, s, idx)
 		if err != nil {
 			return n, err
 		}
 		m := copy(b[n:], data[pos-idx*s.BlockSize:])
 		if idx == 0 {
-			overlayHeader(b[n:n+m], pos, s.N, data)
+			OverlayHeader(b[n:n+m], pos, s.N, data)
 		}
 		n += m
 	}
 	return n, nil
 }
 
-// overlayHeader rewrites, in the bytes b read at off, the header fields
+// OverlayHeader rewrites, in the bytes b read at off, the header fields
 // that s3vfs serves rather than stores (docs/format.md, "Blocks"):
 //
 //   - the file change counter (bytes 24-27) is servedCounter(n), and so is
@@ -113,7 +113,7 @@ func (db *database) readAt(ctx context.Context, s *format.Snapshot, b []byte, of
 //     database that carries the flag must still open.
 //
 // block0 is the stored block 0.
-func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
+func OverlayHeader(b []byte, off int64, n uint64, block0 []byte) {
 	if off >= 96 || len(block0) < 100 || !format.PlainHeader(block0) {
 		return
 	}
@@ -124,13 +124,13 @@ func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
 			}
 		}
 	}
-	if walFlagged(block0) {
+	if WALFlagged(block0) {
 		put(18, 1, 1)
 	}
 	if n == 0 {
 		return
 	}
-	counter := servedCounter(n)
+	counter := ServedCounter(n)
 	validFor := counter
 	if string(block0[24:28]) != string(block0[92:96]) {
 		validFor = ^counter
@@ -140,35 +140,35 @@ func overlayHeader(b []byte, off int64, n uint64, block0 []byte) {
 	put(92, be(validFor)...)
 }
 
-// walFlagged reports whether the stored block 0 carries the WAL flag in its
+// WALFlagged reports whether the stored block 0 carries the WAL flag in its
 // file format versions (bytes 18-19).
-func walFlagged(block0 []byte) bool {
+func WALFlagged(block0 []byte) bool {
 	return len(block0) >= 100 && format.PlainHeader(block0) && (block0[18] == 2 || block0[19] == 2)
 }
 
-// clearWALFlag sets the file format versions of a block 0 that carries the
+// ClearWALFlag sets the file format versions of a block 0 that carries the
 // WAL flag to 1 (rollback journal), as overlayHeader serves them.
-func clearWALFlag(block0 []byte) {
-	if walFlagged(block0) {
+func ClearWALFlag(block0 []byte) {
+	if WALFlagged(block0) {
 		block0[18], block0[19] = 1, 1
 	}
 }
 
-// servedCounter is the file change counter SQLite reads for commit n:
+// ServedCounter is the file change counter SQLite reads for commit n:
 // always even. A connection whose own commit failed after SQLite had
 // bumped the counter in its cached page 1 (to the old value plus one, odd)
 // can therefore never mistake another writer's commit for its own and
 // trust its stale page cache (docs/design.md).
-func servedCounter(n uint64) uint32 { return uint32(n) << 1 }
+func ServedCounter(n uint64) uint32 { return uint32(n) << 1 }
 
-// checkBlockLen returns an error unless data, block idx of s as read, holds
+// CheckBlockLen returns an error unless data, block idx of s as read, holds
 // at least want bytes: a caller about to slice it to a length its map
 // gives must not panic on bytes that disagree with that map.
-func (db *database) checkBlockLen(s *format.Snapshot, idx int64, data []byte, want int64) error {
+func (db *Database) CheckBlockLen(s *format.Snapshot, idx int64, data []byte, want int64) error {
 	if int64(len(data)) >= want {
 		return nil
 	}
 	return vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s read as %d bytes where commit %d needs %d: "+
 		"the block map and the objects disagree; check the database with PRAGMA integrity_check from a fresh process, and report it",
-		idx, db.key, len(data), s.N, want), sqlite3.IOERR_DATA)
+		idx, db.Key, len(data), s.N, want), sqlite3.IOERR_DATA)
 }

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -15,24 +15,24 @@ import (
 // (readBlockUncached), and then keeps it on disk. Only blocks of format
 // v1 go to disk: their commit recorded a CRC32C that every read from disk
 // is checked against. (A Python-layout block has only its ETag.)
-func (db *database) readBlockStored(ctx context.Context, s *format.Snapshot, idx int64, name string) ([]byte, error) {
-	disk := db.disk()
+func (db *Database) readBlockStored(ctx context.Context, s *format.Snapshot, idx int64, name string) ([]byte, error) {
+	disk := db.Disk()
 	if disk == nil || s.Legacy != nil {
-		return db.readBlockUncached(ctx, s, idx)
+		return db.ReadBlockUncached(ctx, s, idx)
 	}
 	crc := s.Blocks.Get(idx).CRC
 	return db.readThrough(ctx, disk, name, format.BlockLen(idx, s.BlockSize, s.Size),
 		func(b []byte) bool { return format.Checksum(b) == crc },
-		func(ctx context.Context) ([]byte, error) { return db.readBlockUncached(ctx, s, idx) })
+		func(ctx context.Context) ([]byte, error) { return db.ReadBlockUncached(ctx, s, idx) })
 }
 
 // readStored returns the immutable object cached under id: from the disk
 // cache of the database if it has one and the entry is length bytes and
 // passes verify, else from fetch, then kept on disk. A length of 0
 // (unknown) skips the disk cache.
-func (db *database) readStored(ctx context.Context, id string, length int64, verify func([]byte) bool,
+func (db *Database) readStored(ctx context.Context, id string, length int64, verify func([]byte) bool,
 	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
-	disk := db.disk()
+	disk := db.Disk()
 	if disk == nil || length <= 0 {
 		return fetch(ctx)
 	}
@@ -45,10 +45,10 @@ func (db *database) readStored(ctx context.Context, id string, length int64, ver
 // It comes from the disk cache when the database has one and it holds the
 // object, decoded intact; else from S3, and then goes to the disk if it
 // decodes.
-func readImmutable[T any](ctx context.Context, db *database, name string, decode func([]byte) (T, error)) (T, error) {
+func readImmutable[T any](ctx context.Context, db *Database, name string, decode func([]byte) (T, error)) (T, error) {
 	var zero T
-	fetch := func(ctx context.Context) ([]byte, error) { return db.vfs.env.Store.Get(ctx, name) }
-	disk := db.disk()
+	fetch := func(ctx context.Context) ([]byte, error) { return db.Env.Store.Get(ctx, name) }
+	disk := db.Disk()
 	if disk == nil {
 		data, err := fetch(ctx)
 		if err != nil {
@@ -71,13 +71,13 @@ func readImmutable[T any](ctx context.Context, db *database, name string, decode
 
 // readThrough reads object name of the database's bucket through disk
 // (cache.Disk.ReadThrough), and counts the hit or the miss.
-func (db *database) readThrough(ctx context.Context, disk *cache.Disk, name string, length int64, verify func([]byte) bool,
+func (db *Database) readThrough(ctx context.Context, disk *cache.Disk, name string, length int64, verify func([]byte) bool,
 	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
-	data, hit, err := disk.ReadThrough(ctx, disk.Path(db.vfs.env.Store.Bucket, name), length, verify, fetch)
+	data, hit, err := disk.ReadThrough(ctx, disk.Path(db.Env.Store.Bucket, name), length, verify, fetch)
 	if hit {
-		db.vfs.env.Counts.DiskHits.Add(1)
+		db.Env.Counts.DiskHits.Add(1)
 	} else {
-		db.vfs.env.Counts.DiskMisses.Add(1)
+		db.Env.Counts.DiskMisses.Add(1)
 	}
 	return data, err
 }

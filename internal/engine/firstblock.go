@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -58,22 +58,22 @@ type firstBlock struct {
 // rec, unless it is cached already, in a goroutine that lives until its
 // request ends; keep or drop must be called. It returns nil when there is
 // nothing to fetch.
-func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) *firstBlock {
-	name, ok := firstBlockName(db.key, rec)
+func (db *Database) prefetchFirstBlock(ctx context.Context, rec *format.Record) *firstBlock {
+	name, ok := firstBlockName(db.Key, rec)
 	if !ok {
 		return nil
 	}
-	if _, cached := db.cache().Get(name); cached || db.cache().Limit() <= 0 {
+	if _, cached := db.Cache().Get(name); cached || db.Cache().Limit() <= 0 {
 		return nil
 	}
-	if disk := db.disk(); disk != nil && disk.Has(disk.Path(db.vfs.env.Store.Bucket, name)) {
+	if disk := db.Disk(); disk != nil && disk.Has(disk.Path(db.Env.Store.Bucket, name)) {
 		return nil // SQLite's read of block 0 finds it on disk
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	fb := &firstBlock{name: name, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(fb.done)
-		fb.data, fb.err = db.vfs.env.Store.Get(ctx, name)
+		fb.data, fb.err = db.Env.Store.Get(ctx, name)
 	}()
 	return fb
 }
@@ -84,14 +84,14 @@ func (db *database) prefetchFirstBlock(ctx context.Context, rec *format.Record) 
 // for too, not cancelled: it is a GET that finds nothing, sent with the
 // checkpoint's and answered as fast, and cancelling a request in flight
 // closes its connection, which the next request would then open anew.
-func (fb *firstBlock) keep(db *database, s *format.Snapshot) {
+func (fb *firstBlock) keep(db *Database, s *format.Snapshot) {
 	if fb == nil {
 		return
 	}
 	<-fb.done
 	fb.cancel()
 	ref := s.Blocks.Get(0)
-	if ref.IsHole() || format.BlockName(s.KeyOf(db.key, ref.Commit), 0, ref) != fb.name {
+	if ref.IsHole() || format.BlockName(s.KeyOf(db.Key, ref.Commit), 0, ref) != fb.name {
 		return
 	}
 	if fb.err != nil {
@@ -100,9 +100,9 @@ func (fb *firstBlock) keep(db *database, s *format.Snapshot) {
 	if int64(len(fb.data)) != format.BlockLen(0, s.BlockSize, s.Size) || format.Checksum(fb.data) != ref.CRC {
 		return // read again, and reported, when SQLite reads the block
 	}
-	db.cache().Add(fb.name, fb.data)
-	if disk := db.disk(); disk != nil {
-		disk.Put(disk.Path(db.vfs.env.Store.Bucket, fb.name), fb.data)
+	db.Cache().Add(fb.name, fb.data)
+	if disk := db.Disk(); disk != nil {
+		disk.Put(disk.Path(db.Env.Store.Bucket, fb.name), fb.data)
 	}
 }
 

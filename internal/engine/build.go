@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -8,16 +8,16 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// build makes the snapshot of rec, a record of either format version:
+// Build makes the snapshot of rec, a record of either format version:
 // over its base checkpoint, read unless prev has it already, with block
 // 0, and for version 2 the checkpoint's inner pages and block 0's overlay
 // records, read alongside the checkpoint (firstblock.go, innerread.go).
-func (db *database) build(ctx context.Context, rec *format.Record, prev *format.Snapshot) (*format.Snapshot, error) {
+func (db *Database) Build(ctx context.Context, rec *format.Record, prev *format.Snapshot) (*format.Snapshot, error) {
 	switch rec.Made.By {
 	case format.Reserved:
 		return nil, db.noDatabaseAt(rec)
 	case format.Removed:
-		return db.removedSnapshot(rec), nil
+		return db.RemovedSnapshot(rec), nil
 	}
 	b := checkpointBase{}
 	switch {
@@ -62,7 +62,7 @@ func snapshotOfRecord(rec *format.Record, b checkpointBase) *format.Snapshot {
 // readBase reads the base checkpoint of rec, of either version; for a
 // version-2 record, with its inner pages and block 0's overlay records
 // in parallel.
-func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpointBase, error) {
+func (db *Database) readBase(ctx context.Context, rec *format.Record) (checkpointBase, error) {
 	lin := rec.Lineage
 	var pi *pendingInner
 	if !rec.BlockLevel {
@@ -70,9 +70,9 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 		defer done()
 		pi = db.prefetchInner(ctx, lin, rec.Base)
 	}
-	bs, entries, err := db.readBaseEntries(ctx, lin, rec.Base)
+	bs, entries, err := db.ReadBaseEntries(ctx, lin, rec.Base)
 	if err == nil && bs != rec.BlockSize {
-		err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.key, format.ErrCorrupt)
+		err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.Key, format.ErrCorrupt)
 	}
 	if err != nil {
 		if pi != nil {
@@ -83,31 +83,31 @@ func (db *database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 	var b checkpointBase
 	b.blocks, b.overlays = format.BaseOf(entries)
 	if rec.BlockLevel && len(b.overlays) > 0 {
-		return checkpointBase{}, fmt.Errorf("s3vfs: record %d of %s: %w: a version-1 record over a checkpoint with overlays", rec.N, db.key, format.ErrCorrupt)
+		return checkpointBase{}, fmt.Errorf("s3vfs: record %d of %s: %w: a version-1 record over a checkpoint with overlays", rec.N, db.Key, format.ErrCorrupt)
 	}
 	if pi != nil {
 		c := &format.Snapshot{BlockSize: bs, Blocks: b.blocks, Overlays: b.overlays, Lineage: lin}
-		if b.inner, err = pi.wait(ctx, db.key, c, db.vfs.opts.hooks.Log); err != nil {
+		if b.inner, err = pi.wait(ctx, db.Key, c, db.Env.Cfg.Hooks.Log); err != nil {
 			return checkpointBase{}, err
 		}
 	}
 	return b, nil
 }
 
-// readBaseEntries reads checkpoint ref of a map of lineage lin, of either
+// ReadBaseEntries reads checkpoint ref of a map of lineage lin, of either
 // format version: its block size and its entries as version-2 entries.
-func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) (int64, []format.Entry, error) {
+func (db *Database) ReadBaseEntries(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) (int64, []format.Entry, error) {
 	type base struct {
 		blockSize int64
 		blocks    []format.Entry
 	}
-	b, err := readImmutable(ctx, db, format.CheckpointName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), func(data []byte) (base, error) {
+	b, err := readImmutable(ctx, db, format.CheckpointName(lin.KeyOf(db.Key, ref.N), ref.N, ref.Token), func(data []byte) (base, error) {
 		c, err := format.DecodeCheckpoint(data)
 		if err == nil && (c.N != ref.N || c.Token != ref.Token) {
 			err = fmt.Errorf("%w: it names another commit", format.ErrCorrupt)
 		}
 		if err != nil {
-			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.N, db.key, err)
+			return base{}, fmt.Errorf("s3vfs: checkpoint %d of %s: %w", ref.N, db.Key, err)
 		}
 		return base{c.BlockSize, c.Blocks}, nil
 	})
@@ -119,9 +119,9 @@ func (db *database) readBaseEntries(ctx context.Context, lin format.Lineage, ref
 // every version-2 delta), so that SQLite's first read, the header, finds
 // them with block 0 (firstblock.go). The returned function waits for the
 // fetches; their errors show again when the block is read.
-func (db *database) prefetchFirstOverlay(ctx context.Context, rec *format.Record) (wait func()) {
+func (db *Database) prefetchFirstOverlay(ctx context.Context, rec *format.Record) (wait func()) {
 	var wg sync.WaitGroup
-	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.cache().Limit() > 0 {
+	if len(rec.Delta) > 0 && rec.Delta[0].Idx == 0 && rec.Delta[0].Ov != nil && db.Cache().Limit() > 0 {
 		for _, r := range rec.Delta[0].Ov.Recs {
 			if r.N == rec.N {
 				continue // the record itself, read already

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -9,20 +9,21 @@ import (
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
-// innerPage returns the bytes of the inner page of s that holds file
+// InnerPage returns the bytes of the inner page of s that holds file
 // offset pos of block idx, and the offset where the page starts; false if
 // the inner pages do not serve it. A bundle that cannot be read is logged
 // and its pages read from their blocks from then on; only ctx's end is an
 // error.
-func (db *database) innerPage(ctx context.Context, s *format.Snapshot, idx, pos int64) ([]byte, int64, bool, error) {
+func (db *Database) InnerPage(ctx context.Context, s *format.Snapshot, idx, pos int64) ([]byte, int64, bool, error) {
 	ip := s.Inner
 	if ip == nil {
 		return nil, 0, false, nil
 	}
 	p := pos / ip.Unit
-	data, k, ok := ip.Serves(db.key, s, idx, p)
+	data, k, ok := ip.Serves(db.Key, s, idx, p)
 	if !ok || data != nil {
 		return data, p * ip.Unit, ok, nil
 	}
@@ -48,32 +49,32 @@ const innerRetry = time.Minute
 // innerBundleFailed records that bundle k of ip could not be read, and
 // logs it: once per object if the object is gone (every bundle is read
 // from its blocks from then on), else once per try.
-func (db *database) innerBundleFailed(ip *format.InnerSet, k int, err error) {
-	if errors.Is(err, ErrNotFound) {
+func (db *Database) innerBundleFailed(ip *format.InnerSet, k int, err error) {
+	if errors.Is(err, store.ErrNotFound) {
 		if !ip.Gone.Swap(true) {
-			db.vfs.opts.hooks.Log("s3vfs: inner pages %s: %v; reading the blocks instead", ip.Name, err)
+			db.Env.Cfg.Hooks.Log("s3vfs: inner pages %s: %v; reading the blocks instead", ip.Name, err)
 		}
 		return
 	}
 	ip.Failed.Store(k, time.Now())
-	db.vfs.opts.hooks.Log("s3vfs: bundle %d of inner pages %s: %v; reading its blocks for %v", k, ip.Name, err, innerRetry)
+	db.Env.Cfg.Hooks.Log("s3vfs: bundle %d of inner pages %s: %v; reading its blocks for %v", k, ip.Name, err, innerRetry)
 }
 
 // innerBundle returns the pages' bytes of bundle k of ip: from the block
 // cache, the disk cache, or one ranged GET shared by every concurrent
 // caller.
-func (db *database) innerBundle(ctx context.Context, ip *format.InnerSet, k int) ([]byte, error) {
+func (db *Database) innerBundle(ctx context.Context, ip *format.InnerSet, k int) ([]byte, error) {
 	id := ip.Name + "#" + strconv.Itoa(k)
-	if data, ok := db.cache().Get(id); ok {
+	if data, ok := db.Cache().Get(id); ok {
 		return data, nil
 	}
-	return cache.Shared(ctx, &db.vfs.env.Fetches, id, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().Get(id); ok {
+	return cache.Shared(ctx, &db.Env.Fetches, id, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.Cache().Get(id); ok {
 			return data, nil
 		}
 		bd := ip.Front.Bundles[k]
 		fetch := func(ctx context.Context) ([]byte, error) {
-			data, _, err := db.vfs.env.Store.GetRange(ctx, ip.Name, bd.Offset, bd.Len(ip.Unit))
+			data, _, err := db.Env.Store.GetRange(ctx, ip.Name, bd.Offset, bd.Len(ip.Unit))
 			return data, err
 		}
 		raw, err := db.readMaybeThrough(ctx, id, bd.Len(ip.Unit), func(b []byte) bool {
@@ -87,17 +88,17 @@ func (db *database) innerBundle(ctx context.Context, ip *format.InnerSet, k int)
 		if err != nil {
 			return nil, err
 		}
-		db.vfs.env.Counts.InnerBundles.Add(1)
-		db.cache().Add(id, pages)
+		db.Env.Counts.InnerBundles.Add(1)
+		db.Cache().Add(id, pages)
 		return pages, nil
 	})
 }
 
 // readMaybeThrough is fetch, through the disk cache under name when
 // there is one (readThrough).
-func (db *database) readMaybeThrough(ctx context.Context, name string, length int64, verify func([]byte) bool,
+func (db *Database) readMaybeThrough(ctx context.Context, name string, length int64, verify func([]byte) bool,
 	fetch func(context.Context) ([]byte, error)) ([]byte, error) {
-	disk := db.disk()
+	disk := db.Disk()
 	if disk == nil {
 		return fetch(ctx)
 	}
@@ -107,10 +108,10 @@ func (db *database) readMaybeThrough(ctx context.Context, name string, length in
 // readInnerHead reads the first bytes of inner-pages object name:
 // frontRead of them, more if the front of a version-2 object is longer,
 // or the whole of a version-1 object.
-func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, error) {
-	frontRead := db.vfs.opts.hooks.InnerFrontRead()
+func (db *Database) readInnerHead(ctx context.Context, name string) ([]byte, error) {
+	frontRead := db.Env.Cfg.Hooks.InnerFrontRead()
 	fetch := func(ctx context.Context) ([]byte, error) {
-		data, size, err := db.vfs.env.Store.GetRange(ctx, name, 0, frontRead)
+		data, size, err := db.Env.Store.GetRange(ctx, name, 0, frontRead)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +122,7 @@ func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, err
 			want = size
 		}
 		if want > int64(len(data)) {
-			rest, _, err := db.vfs.env.Store.GetRange(ctx, name, int64(len(data)), want-int64(len(data)))
+			rest, _, err := db.Env.Store.GetRange(ctx, name, int64(len(data)), want-int64(len(data)))
 			if err != nil {
 				return nil, err
 			}
@@ -135,17 +136,17 @@ func (db *database) readInnerHead(ctx context.Context, name string) ([]byte, err
 	}, fetch)
 }
 
-// innerWhole returns every inner page of ip, filed under the blocks of
+// InnerWhole returns every inner page of ip, filed under the blocks of
 // its checkpoint, for a commit that writes the next checkpoint: the pages
 // held, and when bundles are not, the whole object read again. Pages that
 // cannot be read are logged and left out (a later lookup through them
 // reads its blocks); only ctx's end is an error.
-func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*format.InnerPages, error) {
+func (db *Database) InnerWhole(ctx context.Context, ip *format.InnerSet) (*format.InnerPages, error) {
 	if ip == nil {
 		return nil, nil
 	}
 	if ip.Front == nil || int64(len(ip.Pages)) == ip.Front.Count() {
-		return format.InnerOf(db.key, ip.File(), ip.Checkpoint), nil
+		return format.InnerOf(db.Key, ip.File(), ip.Checkpoint), nil
 	}
 	f, err := readImmutable(ctx, db, ip.Name, func(data []byte) (*format.InnerFile, error) {
 		f, err := format.DecodeInnerAny(data)
@@ -158,10 +159,10 @@ func (db *database) innerWhole(ctx context.Context, ip *format.InnerSet) (*forma
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		db.vfs.opts.hooks.Log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.Name, err)
-		return format.InnerOf(db.key, ip.File(), ip.Checkpoint), nil
+		db.Env.Cfg.Hooks.Log("s3vfs: inner pages %s: %v; the next ones keep only the pages held", ip.Name, err)
+		return format.InnerOf(db.Key, ip.File(), ip.Checkpoint), nil
 	}
-	return format.InnerOf(db.key, f, ip.Checkpoint), nil
+	return format.InnerOf(db.Key, f, ip.Checkpoint), nil
 }
 
 // pendingInner is the read of a checkpoint's inner pages, started while
@@ -177,8 +178,8 @@ type pendingInner struct {
 // prefetchInner starts reading the inner pages of checkpoint ref of a
 // map of lineage lin: the front of the object, from the disk cache if it
 // holds it.
-func (db *database) prefetchInner(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) *pendingInner {
-	pi := &pendingInner{ref: ref, name: format.InnerName(lin.KeyOf(db.key, ref.N), ref.N, ref.Token), done: make(chan struct{})}
+func (db *Database) prefetchInner(ctx context.Context, lin format.Lineage, ref format.CheckpointRef) *pendingInner {
+	pi := &pendingInner{ref: ref, name: format.InnerName(lin.KeyOf(db.Key, ref.N), ref.N, ref.Token), done: make(chan struct{})}
 	go func() {
 		defer close(pi.done)
 		pi.head, pi.err = db.readInnerHead(ctx, pi.name)
@@ -195,7 +196,7 @@ func (db *database) prefetchInner(ctx context.Context, lin format.Lineage, ref f
 // without, and fail nothing. Only ctx's end is an error.
 func (pi *pendingInner) wait(ctx context.Context, key string, c *format.Snapshot, logf func(string, ...any)) (*format.InnerSet, error) {
 	<-pi.done
-	if errors.Is(pi.err, ErrNotFound) {
+	if errors.Is(pi.err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err := ctx.Err(); err != nil {

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -22,16 +22,9 @@ import (
 // point. s3vfs reads such a database in place, read-only, and migrates it
 // to the s3vfs format (migrate.go); docs/migrating.md is the guide.
 
-// ErrLegacyLayout reports a database in the layout of the Python library
-// sqlite-s3vfs where s3vfs cannot use it as asked: it is read-only until
-// migrated ([VFS.Migrate], s3vfs migrate), and a hot journal (a Python
-// transaction that died half-way) makes it unreadable. The error says
-// which, and what to do.
-var ErrLegacyLayout = errors.New("s3vfs: a database in the Python sqlite-s3vfs layout")
-
-// parseLegacyBlockName returns the block index of a Python-layout object
+// ParseLegacyBlockName returns the block index of a Python-layout object
 // name under prefix (the key and a slash).
-func parseLegacyBlockName(prefix, name string) (int64, bool) {
+func ParseLegacyBlockName(prefix, name string) (int64, bool) {
 	s, ok := strings.CutPrefix(name, prefix)
 	if !ok || len(s) != 10 {
 		return 0, false
@@ -45,43 +38,43 @@ func parseLegacyBlockName(prefix, name string) (int64, bool) {
 	return n, err == nil
 }
 
-// errLegacyReadOnly is the error of a write to the Python-layout database
-// db: it names the database as s3://bucket/key, and the command that
+// LegacyReadOnly is the error of a write to db, a database in the Python
+// layout: it names the database as s3://bucket/key, and the command that
 // migrates it, ready to run.
-func errLegacyReadOnly(db *database) error {
-	name := "s3://" + db.vfs.env.Store.Bucket + "/" + db.key
+func (db *Database) LegacyReadOnly() error {
+	name := "s3://" + db.Env.Store.Bucket + "/" + db.Key
 	return fmt.Errorf("%w at %s is read-only: migrate it to the s3vfs format first "+
 		"(s3vfs migrate %s, or VFS.Migrate; see docs/migrating.md)", ErrLegacyLayout, name, name)
 }
 
-// errStopListing ends a listing early.
-var errStopListing = errors.New("stop listing")
+// ErrStopListing ends a listing early.
+var ErrStopListing = errors.New("stop listing")
 
-// findLegacy lists the Python-layout block objects of the database (one
+// FindLegacy lists the Python-layout block objects of the database (one
 // LIST request per 1,000 blocks) and returns its snapshot, or nil if
 // there are none. It is only called for a key without commit records.
-func (db *database) findLegacy(ctx context.Context) (*format.Snapshot, error) {
-	st := &db.vfs.env.Store
-	prefix := db.key + "/"
+func (db *Database) FindLegacy(ctx context.Context) (*format.Snapshot, error) {
+	st := &db.Env.Store
+	prefix := db.Key + "/"
 	last := prefix + "9999999999"
 	var lay format.LegacyLayout
 	err := st.List(ctx, prefix, func(o store.Object) error {
 		if o.Key > last {
-			return errStopListing // past every block name: s3vfs's own folders, other databases
+			return ErrStopListing // past every block name: s3vfs's own folders, other databases
 		}
-		idx, ok := parseLegacyBlockName(prefix, o.Key)
+		idx, ok := ParseLegacyBlockName(prefix, o.Key)
 		if !ok {
 			return nil
 		}
 		if idx != int64(len(lay.Sizes)) {
 			return fmt.Errorf("%w at %s: block %d is missing (the next listed is %s): the Python library never leaves a gap; was an object deleted?",
-				ErrLegacyLayout, db.key, len(lay.Sizes), o.Key)
+				ErrLegacyLayout, db.Key, len(lay.Sizes), o.Key)
 		}
 		lay.Sizes = append(lay.Sizes, o.Size)
 		lay.ETags = append(lay.ETags, o.ETag)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopListing) {
+	if err != nil && !errors.Is(err, ErrStopListing) {
 		return nil, err
 	}
 	if len(lay.Sizes) == 0 {
@@ -91,14 +84,14 @@ func (db *database) findLegacy(ctx context.Context) (*format.Snapshot, error) {
 	for i, n := range lay.Sizes {
 		if i < len(lay.Sizes)-1 && n != bs {
 			return nil, fmt.Errorf("%w at %s: block %d is %d bytes and block 0 is %d: only the last block may be shorter; the database was not written whole",
-				ErrLegacyLayout, db.key, i, n, bs)
+				ErrLegacyLayout, db.Key, i, n, bs)
 		}
 		size += n
 	}
 	if bs == 0 {
-		bs = int64(db.vfs.opts.BlockSize) // one empty object: an empty file
+		bs = int64(db.Env.Cfg.BlockSize) // one empty object: an empty file
 	}
-	if err := db.checkLegacyJournal(ctx); err != nil {
+	if err := db.CheckLegacyJournal(ctx); err != nil {
 		return nil, err
 	}
 	refs := make(map[int64]format.BlockRef, len(lay.Sizes))
@@ -113,14 +106,14 @@ func (db *database) findLegacy(ctx context.Context) (*format.Snapshot, error) {
 // (BlockRef.IsHole is false); their objects are named by legacyBlockName.
 const legacyCommit = 1
 
-// checkLegacyJournal refuses a database whose journal is hot, as SQLite
+// CheckLegacyJournal refuses a database whose journal is hot, as SQLite
 // defines it: the journal file exists, is not empty, and its first byte is
 // not zero (PERSIST and TRUNCATE modes leave a zeroed or empty one).
-func (db *database) checkLegacyJournal(ctx context.Context) error {
-	st := &db.vfs.env.Store
-	prefix := db.key + "-journal/"
+func (db *Database) CheckLegacyJournal(ctx context.Context) error {
+	st := &db.Env.Store
+	prefix := db.Key + "-journal/"
 	name, err := st.First(ctx, prefix, func(name string) bool {
-		_, ok := parseLegacyBlockName(prefix, name)
+		_, ok := ParseLegacyBlockName(prefix, name)
 		return ok
 	})
 	if err != nil || name == "" {
@@ -128,7 +121,7 @@ func (db *database) checkLegacyJournal(ctx context.Context) error {
 	}
 	first, err := st.Get(ctx, prefix+format.Pad(0, 10))
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return nil // reads as zeros: not hot
 	case err != nil:
 		return err
@@ -136,18 +129,18 @@ func (db *database) checkLegacyJournal(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("%w at %s has a hot journal (%s…): a Python transaction died half-way and the database is torn until SQLite rolls it back; "+
-		"open it once with the Python library (which rolls the journal back), then read or migrate it", ErrLegacyLayout, db.key, prefix)
+		"open it once with the Python library (which rolls the journal back), then read or migrate it", ErrLegacyLayout, db.Key, prefix)
 }
 
 // readLegacyBlock fetches block idx of a Python-layout snapshot, only as
 // it was listed: a block rewritten since (a Python writer at work) fails
 // rather than mixing versions.
-func (db *database) readLegacyBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	name := format.LegacyBlockName(db.key, idx)
-	data, err := db.vfs.env.Store.GetIfMatch(ctx, name, s.Legacy.ETags[idx])
-	if errors.Is(err, ErrExists) || err == nil && int64(len(data)) != s.Legacy.Sizes[idx] {
+func (db *Database) readLegacyBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	name := format.LegacyBlockName(db.Key, idx)
+	data, err := db.Env.Store.GetIfMatch(ctx, name, s.Legacy.ETags[idx])
+	if errors.Is(err, store.ErrExists) || err == nil && int64(len(data)) != s.Legacy.Sizes[idx] {
 		return nil, vfs.SystemError(fmt.Errorf("%w at %s: block %d (object %s) changed since the database was opened: a Python writer is at work; stop it, then open the database again",
-			ErrLegacyLayout, db.key, idx, name), sqlite3.IOERR_DATA)
+			ErrLegacyLayout, db.Key, idx, name), sqlite3.IOERR_DATA)
 	}
 	return data, err
 }

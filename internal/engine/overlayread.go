@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -24,17 +24,17 @@ const maxOverlayFanOut = 128
 
 // readOverlaid returns block idx of s, which has an overlay: from the
 // cache, or merged from its base object and records, fetched in parallel.
-func (db *database) readOverlaid(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+func (db *Database) readOverlaid(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
 	e := s.Entry(idx)
-	id := format.OverlaidID(db.key, s.Lineage, e)
-	v := db.vfs
-	if data, ok := db.cache().Get(id); ok {
-		v.env.Counts.Hits.Add(1)
+	id := format.OverlaidID(db.Key, s.Lineage, e)
+	v := db.Env
+	if data, ok := db.Cache().Get(id); ok {
+		v.Counts.Hits.Add(1)
 		return data, nil
 	}
-	v.env.Counts.Misses.Add(1)
-	return cache.Shared(ctx, &v.env.Fetches, id, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().Get(id); ok {
+	v.Counts.Misses.Add(1)
+	return cache.Shared(ctx, &v.Fetches, id, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.Cache().Get(id); ok {
 			return data, nil
 		}
 		// Every request at once: the planner folds past 32 records, so
@@ -42,11 +42,11 @@ func (db *database) readOverlaid(ctx context.Context, s *format.Snapshot, idx in
 		// which would make it two or three). The cap is for overlays
 		// written by other means; readers apply whatever a record says.
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(min(max(v.opts.Concurrency, len(e.Ov.Recs)+1), maxOverlayFanOut))
+		g.SetLimit(min(max(v.Cfg.Concurrency, len(e.Ov.Recs)+1), maxOverlayFanOut))
 		var base []byte
 		if !e.Ref.IsHole() {
 			g.Go(func() (err error) {
-				base, err = db.readObject(gctx, format.BlockName(s.KeyOf(db.key, e.Ref.Commit), idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.N)
+				base, err = db.readObject(gctx, format.BlockName(s.KeyOf(db.Key, e.Ref.Commit), idx, e.Ref), e.Ov.BaseLen, e.Ref.CRC, s.N)
 				return err
 			})
 		}
@@ -60,27 +60,27 @@ func (db *database) readOverlaid(ctx context.Context, s *format.Snapshot, idx in
 		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		data, err := mergeBlock(db.key, e, s.BlockSize, format.BlockLen(idx, s.BlockSize, s.Size), base, recs)
+		data, err := mergeBlock(db.Key, e, s.BlockSize, format.BlockLen(idx, s.BlockSize, s.Size), base, recs)
 		if err != nil {
 			return nil, err
 		}
-		db.cache().Add(id, data)
+		db.Cache().Add(id, data)
 		return data, nil
 	})
 }
 
 // readObject returns the block object name, which must be length bytes
 // with CRC32C crc (commit n says so): from the cache, or fetched once.
-func (db *database) readObject(ctx context.Context, name string, length int64, crc uint32, n uint64) ([]byte, error) {
-	if data, ok := db.cache().Get(name); ok {
+func (db *Database) readObject(ctx context.Context, name string, length int64, crc uint32, n uint64) ([]byte, error) {
+	if data, ok := db.Cache().Get(name); ok {
 		return data, nil
 	}
-	return cache.Shared(ctx, &db.vfs.env.Fetches, name, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.cache().Get(name); ok {
+	return cache.Shared(ctx, &db.Env.Fetches, name, func(ctx context.Context) ([]byte, error) {
+		if data, ok := db.Cache().Get(name); ok {
 			return data, nil
 		}
 		data, err := db.readStored(ctx, name, length, func(b []byte) bool { return format.Checksum(b) == crc }, func(ctx context.Context) ([]byte, error) {
-			return db.vfs.env.Store.Get(ctx, name)
+			return db.Env.Store.Get(ctx, name)
 		})
 		if err != nil {
 			return nil, err
@@ -88,9 +88,9 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 		if int64(len(data)) != length || format.Checksum(data) != crc {
 			return nil, vfs.SystemError(fmt.Errorf("s3vfs: object %s of %s is corrupt: "+
 				"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
-				name, db.key, n), sqlite3.IOERR_DATA)
+				name, db.Key, n), sqlite3.IOERR_DATA)
 		}
-		db.cache().Add(name, data)
+		db.Cache().Add(name, data)
 		return data, nil
 	})
 }
@@ -98,26 +98,26 @@ func (db *database) readObject(ctx context.Context, name string, length int64, c
 // overlayRecord returns the record r names in a map of lineage lin,
 // decoded: from the cache, or fetched once, and checked to be that very
 // record.
-func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r format.OverlayRef) (*format.Record, error) {
-	key := lin.KeyOf(db.key, r.N)
+func (db *Database) overlayRecord(ctx context.Context, lin format.Lineage, r format.OverlayRef) (*format.Record, error) {
+	key := lin.KeyOf(db.Key, r.N)
 	id := format.OverlayRecordID(key, r.N, r.Token)
-	data, ok := db.cache().Get(id)
+	data, ok := db.Cache().Get(id)
 	if !ok {
 		var err error
-		data, err = cache.Shared(ctx, &db.vfs.env.Fetches, id, func(ctx context.Context) ([]byte, error) {
-			if data, ok := db.cache().Get(id); ok {
+		data, err = cache.Shared(ctx, &db.Env.Fetches, id, func(ctx context.Context) ([]byte, error) {
+			if data, ok := db.Cache().Get(id); ok {
 				return data, nil
 			}
 			data, err := db.readStored(ctx, id, r.Size, func(b []byte) bool {
 				rec, err := format.DecodePageRecord(b)
 				return err == nil && rec.N == r.N && rec.Token == r.Token
 			}, func(ctx context.Context) ([]byte, error) {
-				return db.vfs.env.Records.Get(ctx, key, r.N)
+				return db.Env.Records.Get(ctx, key, r.N)
 			})
 			if err != nil {
 				return nil, err
 			}
-			db.cache().Add(id, data)
+			db.Cache().Add(id, data)
 			return data, nil
 		})
 		if err != nil {
@@ -129,7 +129,7 @@ func (db *database) overlayRecord(ctx context.Context, lin format.Lineage, r for
 		err = fmt.Errorf("%w: it is not the record the map names (token or length)", format.ErrCorrupt)
 	}
 	if err != nil {
-		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.N, db.key, err), sqlite3.IOERR_DATA)
+		return nil, vfs.SystemError(fmt.Errorf("s3vfs: overlay record %d of %s: %w", r.N, db.Key, err), sqlite3.IOERR_DATA)
 	}
 	return rec, nil
 }
