@@ -188,38 +188,6 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// pendingBlock returns the writable copy of block idx, reading its
-// committed bytes first unless the caller overwrites all of it.
-func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
-	if buf, ok := t.Pending[idx]; ok {
-		return buf, nil
-	}
-	if ref, ok := t.Spilled[idx]; ok {
-		return t.unspill(ctx, idx, ref, s.BlockSize, !whole)
-	}
-	buf := make([]byte, s.BlockSize)
-	if !whole {
-		if live := format.BlockLen(idx, s.BlockSize, t.Writes.Live(s.Size)); live > 0 {
-			data, ok := t.Under[idx]
-			if !ok {
-				var err error
-				if data, err = t.db.ReadBlock(ctx, s, idx); err != nil {
-					return nil, err
-				}
-			}
-			if err := t.db.CheckBlockLen(s, idx, data, live); err != nil {
-				return nil, err
-			}
-			copy(buf, data[:live])
-			if idx == 0 {
-				engine.ClearWALFlag(buf) // as SQLite read it (overlayHeader)
-			}
-		}
-	}
-	t.Pending[idx] = buf
-	return buf, nil
-}
-
 func (f *file) Truncate(size int64) error {
 	if f.readOnly {
 		return sqlite3.READONLY
@@ -249,16 +217,6 @@ func (f *file) Size() (int64, error) {
 
 // SizeHint implements [vfs.FileSizeHint]; blocks are allocated on write.
 func (f *file) SizeHint(size int64) error { return nil }
-
-// discard drops uncommitted writes.
-func (t *txn) discard(ctx context.Context) {
-	t.releaseEarly(ctx, nil)
-	t.Early = tx.Early{}
-	clear(t.Pending)
-	t.Dirty = false
-	t.PendingSize = 0
-	t.Written = nil
-}
 
 // Sync publishes writes made outside a batch (journal mode OFF, a
 // transaction larger than the page cache, an encrypted database), unless
@@ -352,13 +310,6 @@ func (f *file) commitPending(super string) error {
 	}
 	f.committed = true
 	return nil
-}
-
-// fail records err as the cause of the transaction's failure and returns
-// it as the I/O error code to hand SQLite.
-func (t *txn) fail(err error, code sqlite3.ExtendedErrorCode) error {
-	t.cause = err
-	return vfs.SystemError(err, code)
 }
 
 // keepCause returns what a successful call that follows a failure returns:
@@ -543,33 +494,6 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 		caps |= vfs.IOCAP_BATCH_ATOMIC
 	}
 	return caps
-}
-
-// encrypted reports whether the database's header is not plain SQLite
-// (a wrapper encrypts the pages). Without batch atomic writes SQLite then
-// bumps the change counter in page 1 at every commit itself, which the VFS
-// cannot do inside ciphertext; the commit happens at Sync instead. When
-// block 0 cannot be read, the answer is not known and encrypted says yes:
-// giving up batch atomic writes for a plain header is only slower, while
-// offering them for ciphertext would leave other connections' page
-// caches stale. The next call reads block 0 again.
-func (t *txn) encrypted(ctx context.Context) bool {
-	s, _ := t.db.Known.Get()
-	if s == nil || s.Size < 100 {
-		return false
-	}
-	// SQLite asks for the device characteristics several times a
-	// transaction: look at block 0 once per version of it, not per call.
-	ref := s.Blocks.Get(0)
-	if t.header.known && t.header.ref == ref {
-		return t.header.encrypted
-	}
-	b0, err := t.db.ReadBlock(ctx, s, 0)
-	if err != nil {
-		return true
-	}
-	t.header.known, t.header.ref, t.header.encrypted = true, ref, !format.PlainHeader(b0)
-	return t.header.encrypted
 }
 
 // noteReadSet adds [off, end) to the read set of f on snapshot s,

@@ -9,7 +9,6 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/s3vfs/s3vfs/internal/format"
-	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
@@ -318,51 +317,6 @@ func (c *writeChain) addToSpec(q *queuedCommit) {
 	c.specChanged = c.specChanged.Union(q.changed)
 }
 
-// changedOverView returns the bytes of the pages t's writes changed over
-// its view (a block whose bytes before are not at hand counts whole).
-func (t *txn) changedOverView() tx.ByteSet {
-	s := t.Snap
-	bs := s.BlockSize
-	before := t.committedBefore
-	block0 := t.Pending[0]
-	if block0 == nil {
-		block0 = before(0)
-	}
-	unit := plan.PageUnit(bs, block0)
-	live := t.Writes.Live(s.Size)
-	var out tx.ByteSet
-	for idx, buf := range t.Pending {
-		data := buf[:format.BlockLen(idx, bs, t.PendingSize)]
-		for _, r := range plan.ChangedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
-			out = out.Add(r.First*unit, (r.First+r.N)*unit)
-		}
-	}
-	if t.PendingSize != t.Writes.CommittedSize(s.Size) {
-		out = out.Add(0, 100) // the size in the header
-	}
-	return out
-}
-
-// committedBefore returns the bytes of block idx in t's view before its
-// writes, when they are at hand: those of the transactions queued ahead
-// of it (under), else those of its snapshot the cache holds (zeros for a
-// hole); nil when not at hand, or past the snapshot's end.
-func (t *txn) committedBefore(idx int64) []byte {
-	s := t.Snap
-	if buf, ok := t.Under[idx]; ok {
-		return buf
-	}
-	if idx >= s.Blocks.Len() {
-		return nil
-	}
-	name, ok := s.BlockID(t.db.Key, idx)
-	if !ok {
-		return make([]byte, format.BlockLen(idx, s.BlockSize, s.Size))
-	}
-	data, _ := t.db.Cache().Get(name)
-	return data
-}
-
 // publishBatch publishes the batch at the head of the chain's queue: the
 // transaction there, and those queued after it that may be merged with
 // it. It then hands the next batch to its first transaction.
@@ -504,22 +458,6 @@ func (c *writeChain) endBatch(batch []*queuedCommit, head *format.Snapshot, err,
 	} else {
 		c.publishing = false
 	}
-}
-
-// chainError returns the error t's commit ends with when its batch failed
-// with err (its cause, the S3 error, is cause): SQLITE_BUSY for a lost
-// race or a failed transaction ahead, else err as the batch's publisher
-// got it. counted says whether the publisher counted the conflict.
-func (t *txn) chainError(err, cause error, counted bool) error {
-	if errors.Is(err, errChainFailed) || errors.Is(err, sqlite3.BUSY_SNAPSHOT) {
-		if !counted {
-			t.db.vfs.env.Counts.Conflicts.Add(1)
-		}
-		t.db.Known.Distrust()
-		return sqlite3.BUSY_SNAPSHOT
-	}
-	t.cause = cause
-	return err
 }
 
 // publishAlone publishes, over base, the transaction of q that may not be

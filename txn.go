@@ -2,8 +2,13 @@ package s3vfs
 
 import (
 	"context"
+	"errors"
 
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
@@ -38,4 +43,141 @@ type txn struct {
 		known, encrypted bool
 		ref              format.BlockRef
 	}
+}
+
+// fail records err as the cause of the transaction's failure and returns
+// it as the I/O error code to hand SQLite.
+func (t *txn) fail(err error, code sqlite3.ExtendedErrorCode) error {
+	t.cause = err
+	return vfs.SystemError(err, code)
+}
+
+// discard drops uncommitted writes.
+func (t *txn) discard(ctx context.Context) {
+	t.releaseEarly(ctx, nil)
+	t.Early = tx.Early{}
+	clear(t.Pending)
+	t.Dirty = false
+	t.PendingSize = 0
+	t.Written = nil
+}
+
+// pendingBlock returns the writable copy of block idx, reading its
+// committed bytes first unless the caller overwrites all of it.
+func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
+	if buf, ok := t.Pending[idx]; ok {
+		return buf, nil
+	}
+	if ref, ok := t.Spilled[idx]; ok {
+		return t.unspill(ctx, idx, ref, s.BlockSize, !whole)
+	}
+	buf := make([]byte, s.BlockSize)
+	if !whole {
+		if live := format.BlockLen(idx, s.BlockSize, t.Writes.Live(s.Size)); live > 0 {
+			data, ok := t.Under[idx]
+			if !ok {
+				var err error
+				if data, err = t.db.ReadBlock(ctx, s, idx); err != nil {
+					return nil, err
+				}
+			}
+			if err := t.db.CheckBlockLen(s, idx, data, live); err != nil {
+				return nil, err
+			}
+			copy(buf, data[:live])
+			if idx == 0 {
+				engine.ClearWALFlag(buf) // as SQLite read it (overlayHeader)
+			}
+		}
+	}
+	t.Pending[idx] = buf
+	return buf, nil
+}
+
+// encrypted reports whether the database's header is not plain SQLite
+// (a wrapper encrypts the pages). Without batch atomic writes SQLite then
+// bumps the change counter in page 1 at every commit itself, which the VFS
+// cannot do inside ciphertext; the commit happens at Sync instead. When
+// block 0 cannot be read, the answer is not known and encrypted says yes:
+// giving up batch atomic writes for a plain header is only slower, while
+// offering them for ciphertext would leave other connections' page
+// caches stale. The next call reads block 0 again.
+func (t *txn) encrypted(ctx context.Context) bool {
+	s, _ := t.db.Known.Get()
+	if s == nil || s.Size < 100 {
+		return false
+	}
+	// SQLite asks for the device characteristics several times a
+	// transaction: look at block 0 once per version of it, not per call.
+	ref := s.Blocks.Get(0)
+	if t.header.known && t.header.ref == ref {
+		return t.header.encrypted
+	}
+	b0, err := t.db.ReadBlock(ctx, s, 0)
+	if err != nil {
+		return true
+	}
+	t.header.known, t.header.ref, t.header.encrypted = true, ref, !format.PlainHeader(b0)
+	return t.header.encrypted
+}
+
+// changedOverView returns the bytes of the pages t's writes changed over
+// its view (a block whose bytes before are not at hand counts whole).
+func (t *txn) changedOverView() tx.ByteSet {
+	s := t.Snap
+	bs := s.BlockSize
+	before := t.committedBefore
+	block0 := t.Pending[0]
+	if block0 == nil {
+		block0 = before(0)
+	}
+	unit := plan.PageUnit(bs, block0)
+	live := t.Writes.Live(s.Size)
+	var out tx.ByteSet
+	for idx, buf := range t.Pending {
+		data := buf[:format.BlockLen(idx, bs, t.PendingSize)]
+		for _, r := range plan.ChangedPages(idx, bs, unit, data, before(idx), format.BlockLen(idx, bs, live)) {
+			out = out.Add(r.First*unit, (r.First+r.N)*unit)
+		}
+	}
+	if t.PendingSize != t.Writes.CommittedSize(s.Size) {
+		out = out.Add(0, 100) // the size in the header
+	}
+	return out
+}
+
+// committedBefore returns the bytes of block idx in t's view before its
+// writes, when they are at hand: those of the transactions queued ahead
+// of it (under), else those of its snapshot the cache holds (zeros for a
+// hole); nil when not at hand, or past the snapshot's end.
+func (t *txn) committedBefore(idx int64) []byte {
+	s := t.Snap
+	if buf, ok := t.Under[idx]; ok {
+		return buf
+	}
+	if idx >= s.Blocks.Len() {
+		return nil
+	}
+	name, ok := s.BlockID(t.db.Key, idx)
+	if !ok {
+		return make([]byte, format.BlockLen(idx, s.BlockSize, s.Size))
+	}
+	data, _ := t.db.Cache().Get(name)
+	return data
+}
+
+// chainError returns the error t's commit ends with when its batch failed
+// with err (its cause, the S3 error, is cause): SQLITE_BUSY for a lost
+// race or a failed transaction ahead, else err as the batch's publisher
+// got it. counted says whether the publisher counted the conflict.
+func (t *txn) chainError(err, cause error, counted bool) error {
+	if errors.Is(err, errChainFailed) || errors.Is(err, sqlite3.BUSY_SNAPSHOT) {
+		if !counted {
+			t.db.vfs.env.Counts.Conflicts.Add(1)
+		}
+		t.db.Known.Distrust()
+		return sqlite3.BUSY_SNAPSHOT
+	}
+	t.cause = cause
+	return err
 }
