@@ -596,11 +596,11 @@ func (f *file) leaveChain() error {
 }
 
 // serveCounter changes, in the bytes b SQLite read at off, the change
-// counter and version-valid-for number (which overlayHeader served) by
+// counter and version-valid-for number (which engine.OverlayHeader served) by
 // the file's epoch, in their top byte: a connection whose view held
 // transactions of its process that were not published then sees a counter
 // it never saw, and drops its page cache, even if the database did not
-// change since. It keeps the counter even (servedCounter).
+// change since. It keeps the counter even (engine.ServedCounter).
 func (c *chainMember) serveCounter(b []byte, off int64) {
 	if c.epoch == 0 {
 		return

@@ -121,7 +121,7 @@ func (v *VFS) putAll(ctx context.Context, uploads []tx.Upload) error {
 func (db *database) createRecord(ctx context.Context, rec *format.Record) error {
 	rs := db.vfs.env.Records
 	data := rec.Encode()
-	// Never create a record on a parent seen too long ago (retention.go).
+	// Never create a record on a parent seen too long ago (confirmParent).
 	if err := db.confirmParent(ctx, rec.Parent); err != nil {
 		return err
 	}

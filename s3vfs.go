@@ -315,7 +315,7 @@ func newVFS(objects store.Objects, bucket string, o Options) *VFS {
 // config returns the settings of o that the engine reads.
 func (o *Options) config() engine.Config {
 	return engine.Config{
-		BlockSize: o.BlockSize, Retention: o.Retention, Concurrency: o.Concurrency, ReadAhead: o.ReadAhead,
+		BlockSize: o.BlockSize, Retention: o.Retention, Concurrency: o.Concurrency,
 		CacheDirSize: o.CacheDirSize, Coordinated: o.Coordinator != nil, Hooks: o.hooks,
 		CoordinatorName: o.coordinatorName(),
 	}

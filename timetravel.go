@@ -72,7 +72,7 @@ func (db *database) snapshotAt(ctx context.Context, n uint64) (*format.Snapshot,
 	return db.Build(ctx, rec, nil)
 }
 
-// readResult is the outcome of a readRecord.
+// readResult is the outcome of a ReadRecord.
 type readResult struct {
 	rec *format.Record
 	err error

@@ -76,9 +76,15 @@ func (c *Cache) Add(rec *format.Record, keep int) {
 	}
 }
 
-// recordWeight is about the bytes rec takes in memory.
+// recordWeight is about the bytes rec takes in memory: its encoded size
+// (a page-level record's delta and pages included), and a version-1
+// record's entries.
 func recordWeight(rec *format.Record) int {
-	return 128 + rec.Size + 16*len(rec.Delta)
+	w := 128 + rec.Size
+	if rec.BlockLevel {
+		w += 16 * len(rec.Delta)
+	}
+	return w
 }
 
 // ProveNewest notes that record n+1 was found missing at at: record n was

@@ -36,6 +36,14 @@ func TestCache(t *testing.T) {
 	if len(big.byN) >= 8 || big.weight > maxBytes {
 		t.Errorf("%d records of 1 MiB held (%d bytes), want under %d bytes", len(big.byN), big.weight, maxBytes)
 	}
+	// A page-level record's encoded size holds its delta; a version-1
+	// record's entries are counted besides.
+	if w := recordWeight(&format.Record{Size: 100, Delta: make([]format.Entry, 1000)}); w != 128+100 {
+		t.Errorf("a page-level record of 100 bytes weighs %d", w)
+	}
+	if w := recordWeight(&format.Record{BlockLevel: true, Delta: make([]format.Entry, 10)}); w != 128+160 {
+		t.Errorf("a version-1 record of 10 entries weighs %d", w)
+	}
 	big.Add(&format.Record{BlockLevel: true, N: 30, Size: 100}, keep)
 	if got := big.After(19); len(got) != 1 || got[0].N != 20 {
 		t.Errorf("after 19: %d records, want record 20 alone (29 is missing)", len(got))

@@ -71,7 +71,7 @@ func (db *Database) ReadBlockUncached(ctx context.Context, s *format.Snapshot, i
 
 // ReadAt copies the bytes of snapshot s at off into b, as SQLite sees them:
 // the change counter in the header is the commit number (see
-// overlayHeader). It returns the number of bytes within the file.
+// OverlayHeader). It returns the number of bytes within the file.
 func (db *Database) ReadAt(ctx context.Context, s *format.Snapshot, b []byte, off int64) (int, error) {
 	n := 0
 	for n < len(b) && off+int64(n) < s.Size {
@@ -102,7 +102,7 @@ func (db *Database) ReadAt(ctx context.Context, s *format.Snapshot, b []byte, of
 // OverlayHeader rewrites, in the bytes b read at off, the header fields
 // that s3vfs serves rather than stores (docs/format.md, "Blocks"):
 //
-//   - the file change counter (bytes 24-27) is servedCounter(n), and so is
+//   - the file change counter (bytes 24-27) is ServedCounter(n), and so is
 //     the version-valid-for number (92-95) if the stored header had the
 //     two equal (so the in-header database size keeps the validity SQLite
 //     gave it). Every commit thus changes the counter as SQLite reads it,
@@ -147,7 +147,7 @@ func WALFlagged(block0 []byte) bool {
 }
 
 // ClearWALFlag sets the file format versions of a block 0 that carries the
-// WAL flag to 1 (rollback journal), as overlayHeader serves them.
+// WAL flag to 1 (rollback journal), as OverlayHeader serves them.
 func ClearWALFlag(block0 []byte) {
 	if WALFlagged(block0) {
 		block0[18], block0[19] = 1, 1

@@ -48,7 +48,7 @@ func (db *Database) Refresh(ctx context.Context, maxAge time.Duration) (*format.
 }
 
 // check asks S3 for the newest commit. It reads the records after the
-// head it knows, those it holds aside (db.recent), up to one that is
+// head it knows, those it holds aside (db.Recent), up to one that is
 // missing, which proves the one before it the newest (knownhead.go):
 // usually one GET that finds nothing. A head not trusted, or far behind,
 // is found with a LIST (and the newest record's GET).

@@ -12,7 +12,7 @@ import (
 
 // readBlockStored reads block idx of s, named name, from the disk cache of
 // the database if it has one and holds the block intact, else from S3
-// (readBlockUncached), and then keeps it on disk. Only blocks of format
+// (ReadBlockUncached), and then keeps it on disk. Only blocks of format
 // v1 go to disk: their commit recorded a CRC32C that every read from disk
 // is checked against. (A Python-layout block has only its ETag.)
 func (db *Database) readBlockStored(ctx context.Context, s *format.Snapshot, idx int64, name string) ([]byte, error) {

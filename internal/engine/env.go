@@ -35,7 +35,6 @@ type Config struct {
 	BlockSize    int           // of a new database's blocks
 	Retention    time.Duration // how long versions stay readable
 	Concurrency  int           // requests at once per operation
-	ReadAhead    int           // blocks fetched ahead of a sequential reader
 	CacheDirSize int64         // the bound of each disk cache
 	Coordinated  bool          // the commit records live with a coordinator, not in the bucket
 	// CoordinatorName names the coordinator, and is the text of the

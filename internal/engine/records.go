@@ -22,17 +22,17 @@ const (
 	// (Database.Recent): more than a rebase reads.
 	KeptRecords = 2 * MaxRebaseDistance
 	// RebaseProbe is how many records are asked for at once when a
-	// commit lost the race (the root's commit.go, readBack) and when it is rebased:
-	// the one that won, and the next, which usually does not exist and so
+	// commit lost the race (the root's publish.go, readBack) and when it
+	// is rebased: the one that won, and the next, which usually does not exist and so
 	// proves the one before it the newest. In the contention benchmark
 	// (docs/performance.md) at 0 ms, 3 at a time cost 8.7–8.8 requests per
 	// commit and 2 cost 7.6–8.2; at 20 ms the commit rates were alike.
 	RebaseProbe = 2
 )
 
-// recordsAfter returns the records after commit n, oldest first, for a
+// RecordsAfter returns the records after commit n, oldest first, for a
 // rebase, and when the last of them was found to be the newest (the zero
-// time: not known). Those the process holds (database.recent) need no
+// time: not known). Those the process holds (Database.Recent) need no
 // request. When they reach the head it knows and the commit was not sent
 // (it was over an older snapshot, and rebased without trying), they are
 // all: the create over them checks that nothing else came since. They

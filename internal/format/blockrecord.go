@@ -23,14 +23,14 @@ func NewCheckpoint(n, token uint64, blockSize, fileSize int64, m BlockMap) *Chec
 	return c
 }
 
-// EncodeBlocks returns the bytes of r as a version-1 record.
+// encodeBlocks returns the bytes of r as a version-1 record.
 func (r *Record) encodeBlocks() []byte {
 	b := recordHead{r.N, r.Parent, r.Token, r.BlockSize, r.FileSize, r.Time, r.Writer, r.Base}.append([]byte(recordMagic))
 	b = appendBlockEntries(b, r.Delta)
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
-// EncodeBlocksTmp returns the bytes of c as a version-1 checkpoint.
+// encodeBlocks returns the bytes of c as a version-1 checkpoint.
 func (c *Checkpoint) encodeBlocks() []byte {
 	b := appendCheckpointHead([]byte(checkpointMagic), c.N, c.Token, c.BlockSize, c.FileSize)
 	b = appendBlockEntries(b, c.Blocks)
@@ -72,7 +72,7 @@ func appendBlockEntries(b []byte, es []Entry) []byte {
 	return b
 }
 
-// blockEntries decodes what appendEntries writes, for n blocks (dense: one
+// blockEntries decodes what appendBlockEntries writes, for n blocks (dense: one
 // entry per block).
 func (d *decoder) blockEntries(n int64, dense bool) []Entry {
 	writers := d.writers()

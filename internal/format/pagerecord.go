@@ -81,8 +81,8 @@ type Record struct {
 	// BlockLevel marks a record of format version 1: every changed block
 	// is uploaded whole, and the page fields above are empty.
 	BlockLevel bool
-	// Size is the record's encoded length, once decoded or encoded by a
-	// commit (0: not known).
+	// Size is a page-level record's encoded length, once decoded or
+	// planned (0: not known; always 0 for a version-1 record).
 	Size int
 }
 
@@ -261,7 +261,7 @@ func appendPageEntries(b []byte, es []Entry, self uint64, selfRecord bool) []byt
 	return b
 }
 
-// pageEntries decodes what appendEntries2 writes, for a file of fileSize
+// pageEntries decodes what appendPageEntries writes, for a file of fileSize
 // bytes in blocks of blockSize.
 func (d *decoder) pageEntries(blockSize, fileSize int64, dense bool, self uint64, selfRecord bool, selfToken uint64) []Entry {
 	writers := d.writers()
@@ -317,7 +317,7 @@ func (d *decoder) overlay(e Entry, blockLen, blockSize int64, table []OverlayRef
 	return ov
 }
 
-// EncodePages returns the bytes of r as a version-2 record, or version 3 when
+// encodePages returns the bytes of r as a version-2 record, or version 3 when
 // it says how it was made or names a lineage.
 func (r *Record) encodePages() []byte {
 	magic := recordMagic2
@@ -336,7 +336,7 @@ func (r *Record) encodePages() []byte {
 	return binary.LittleEndian.AppendUint32(b, Checksum(b))
 }
 
-// EncodePagesTmp returns the bytes of c as a version-2 checkpoint.
+// encodePages returns the bytes of c as a version-2 checkpoint.
 func (c *Checkpoint) encodePages() []byte {
 	b := appendCheckpointHead([]byte(checkpointMagic2), c.N, c.Token, c.BlockSize, c.FileSize)
 	b = appendPageEntries(b, c.Blocks, c.N, false)
@@ -419,9 +419,8 @@ func DecodePageCheckpoint(b []byte) (*Checkpoint, error) {
 	return decoded(d, c)
 }
 
-// DecodeRecord decodes a record of any version (by its magic). A
-// version-2 or version-3 record comes back as a record whose V2 field
-// holds it.
+// DecodeRecord decodes a record of any version (by its magic): one of
+// version 1 comes back BlockLevel, one of version 2 or 3 with its Size.
 func DecodeRecord(b []byte) (*Record, error) {
 	if !hasMagic(b, recordMagic2) && !hasMagic(b, recordMagic3) {
 		return DecodeBlockRecord(b)
