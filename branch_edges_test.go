@@ -12,12 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
-	"github.com/s3vfs/s3vfs/internal/s3test"
 )
 
 // Edges of branches, merges and removals found by review: each failed
@@ -478,7 +475,6 @@ func TestBranchCreateAnswerLost(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil)
 	fillBranchRows(t, e, "src.db", 10)
-	direct := server.Client(server.Endpoint)
 	var mu sync.Mutex
 	lostKeys := map[string]bool{} // the creates whose answer was lost: each record once, its retry passes
 	lost := func() int { mu.Lock(); defer mu.Unlock(); return len(lostKeys) }
@@ -493,16 +489,7 @@ func TestBranchCreateAnswerLost(t *testing.T) {
 		if !first {
 			return false
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Error(err)
-		}
-		if _, err := direct.PutObject(r.Context(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(req.Key),
-			Body: bytes.NewReader(body), IfNoneMatch: aws.String("*")}); err != nil {
-			t.Error(err)
-		}
-		s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
-		return true // landed, answer lost
+		return landAnswerLost(t, e, w, r, req)
 	})
 	n, err := e.vfs.Branch(ctx, "src.db", 0, "b.db")
 	e.proxy.SetHook(nil)

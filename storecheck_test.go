@@ -320,7 +320,6 @@ func TestStoreReplacingOnRefusal(t *testing.T) {
 // self-test tries once more on the object, which now exists, and passes.
 func TestStoreCheckCreateAnswerLost(t *testing.T) {
 	e := newEnv(t, nil)
-	direct := server.Client(server.Endpoint)
 	var lost, keptPuts atomic.Int64
 	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
 		if req.Kind != s3proxy.PUT || !strings.HasSuffix(req.Key, ".exists") {
@@ -330,16 +329,7 @@ func TestStoreCheckCreateAnswerLost(t *testing.T) {
 		if !lost.CompareAndSwap(0, 1) {
 			return false
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Error(err)
-		}
-		if _, err := direct.PutObject(r.Context(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(req.Key),
-			Body: bytes.NewReader(body), IfNoneMatch: aws.String("*")}); err != nil {
-			t.Error(err)
-		}
-		s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
-		return true // landed, answer lost
+		return landAnswerLost(t, e, w, r, req)
 	})
 	r, err := e.vfs.CheckStore(context.Background())
 	if err != nil {
@@ -351,4 +341,21 @@ func TestStoreCheckCreateAnswerLost(t *testing.T) {
 	if lost.Load() != 1 || keptPuts.Load() != 3 {
 		t.Fatalf("%d creates of the kept object reached the proxy (%d answers lost), want 3: the lost one, its retry, the second try", keptPuts.Load(), lost.Load())
 	}
+}
+
+// landAnswerLost carries out the conditional create req on the server
+// behind e's proxy, then answers the client 500 InternalError, as a fault
+// that lands a create and loses its answer; it reports that it answered.
+func landAnswerLost(t *testing.T, e *env, w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Error(err)
+	}
+	direct := server.Client(server.Endpoint)
+	if _, err := direct.PutObject(r.Context(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(req.Key),
+		Body: bytes.NewReader(body), IfNoneMatch: aws.String("*")}); err != nil {
+		t.Error(err)
+	}
+	s3test.WriteError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+	return true
 }

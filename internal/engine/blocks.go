@@ -24,17 +24,25 @@ func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64
 	if !ok {
 		return make([]byte, want), nil
 	}
-	v := db.Env
+	return db.readCached(ctx, name, func(ctx context.Context) ([]byte, error) {
+		return db.readBlockStored(ctx, s, idx, name)
+	})
+}
+
+// readCached returns the bytes the cache holds under name, counted as a
+// hit; else, counted as a miss, those fetch returns, fetched once however
+// many callers miss at the same time, and kept in the cache.
+func (db *Database) readCached(ctx context.Context, name string, fetch func(context.Context) ([]byte, error)) ([]byte, error) {
 	if data, ok := db.Cache().Get(name); ok {
-		v.Counts.Hits.Add(1)
+		db.Env.Counts.Hits.Add(1)
 		return data, nil
 	}
-	v.Counts.Misses.Add(1)
-	return cache.Shared(ctx, &v.Fetches, name, func(ctx context.Context) ([]byte, error) {
+	db.Env.Counts.Misses.Add(1)
+	return cache.Shared(ctx, &db.Env.Fetches, name, func(ctx context.Context) ([]byte, error) {
 		if data, ok := db.Cache().Get(name); ok {
 			return data, nil
 		}
-		data, err := db.readBlockStored(ctx, s, idx, name)
+		data, err := fetch(ctx)
 		if err != nil {
 			return nil, err
 		}

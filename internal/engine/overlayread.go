@@ -27,22 +27,13 @@ const maxOverlayFanOut = 128
 func (db *Database) readOverlaid(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
 	e := s.Entry(idx)
 	id := format.OverlaidID(db.Key, s.Lineage, e)
-	v := db.Env
-	if data, ok := db.Cache().Get(id); ok {
-		v.Counts.Hits.Add(1)
-		return data, nil
-	}
-	v.Counts.Misses.Add(1)
-	return cache.Shared(ctx, &v.Fetches, id, func(ctx context.Context) ([]byte, error) {
-		if data, ok := db.Cache().Get(id); ok {
-			return data, nil
-		}
+	return db.readCached(ctx, id, func(ctx context.Context) ([]byte, error) {
 		// Every request at once: the planner folds past 32 records, so
 		// one step of at most 33 requests (a bound above Concurrency,
 		// which would make it two or three). The cap is for overlays
 		// written by other means; readers apply whatever a record says.
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(min(max(v.Cfg.Concurrency, len(e.Ov.Recs)+1), maxOverlayFanOut))
+		g.SetLimit(min(max(db.Env.Cfg.Concurrency, len(e.Ov.Recs)+1), maxOverlayFanOut))
 		var base []byte
 		if !e.Ref.IsHole() {
 			g.Go(func() (err error) {
@@ -60,12 +51,7 @@ func (db *Database) readOverlaid(ctx context.Context, s *format.Snapshot, idx in
 		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		data, err := mergeBlock(db.Key, e, s.BlockSize, format.BlockLen(idx, s.BlockSize, s.Size), base, recs)
-		if err != nil {
-			return nil, err
-		}
-		db.Cache().Add(id, data)
-		return data, nil
+		return mergeBlock(db.Key, e, s.BlockSize, format.BlockLen(idx, s.BlockSize, s.Size), base, recs)
 	})
 }
 
