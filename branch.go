@@ -46,10 +46,10 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := validateBranchKeys(src, dst); err != nil {
 		return fail(err)
 	}
-	if err := v.requireSafeStore(ctx, dst, v.env.Disk, false); err != nil {
+	if err := v.env.RequireSafeStore(ctx, dst, v.env.Disk, false); err != nil {
 		return fail(err)
 	}
-	defer v.storeCheckSettled(ctx)
+	defer v.env.StoreCheckSettled(ctx)
 	from := v.acquire(src)
 	defer v.release(from)
 	s, err := from.branchable(ctx, n)
@@ -69,7 +69,7 @@ func (v *VFS) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := from.stillReadable(ctx, s); err != nil {
 		return fail(errors.Join(err, v.env.Store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
-	rec := branchRecord(src, s, plan.Attempt{Token: newToken(), Time: engine.CommitTime(s.Time), Writer: v.opts.WriterID})
+	rec := branchRecord(src, s, plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(s.Time), Writer: v.opts.WriterID})
 	if err := to.createOwn(ctx, rec.N, rec.Token, rec.Encode()); err != nil {
 		// Nothing else can create it while the key is reserved: an
 		// error here is the store's; whether the record landed is
@@ -182,7 +182,7 @@ func (db *database) reserveForBranch(ctx context.Context, src string, s *format.
 		return err
 	}
 	rec := &format.Record{
-		N: 1, Token: newToken(), BlockSize: s.BlockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
+		N: 1, Token: engine.NewToken(), BlockSize: s.BlockSize, Time: time.Now(), Writer: db.vfs.opts.WriterID,
 		Unit: s.BlockSize, Made: format.Made{By: format.Reserved, Commit: s.N, Key: src},
 	}
 	err = db.createOwn(ctx, 1, rec.Token, rec.Encode())

@@ -1,8 +1,6 @@
 package s3vfs
 
 import (
-	"sync"
-
 	"github.com/s3vfs/s3vfs/internal/engine"
 )
 
@@ -14,11 +12,6 @@ type database struct {
 	*engine.Database
 	vfs  *VFS
 	refs int // guarded by vfs.mu
-
-	mu     sync.Mutex
-	writer *file      // the handle running a write transaction; guarded by mu
-	writes uint64     // write locks taken in this process so far, the current one included; guarded by mu
-	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 }
 
 // newDatabase returns the state of the database at key in v, not yet

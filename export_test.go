@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
@@ -74,16 +73,6 @@ func (b *MemoryBucket) NewVFS(opts *Options) (*VFS, error) {
 	return newVFS(b.objs, "memory", o), nil
 }
 
-// Keys returns the names of the objects in b, in order.
-func (b *MemoryBucket) Keys() []string {
-	objs, _, _ := b.objs.ListObjects(context.Background(), "", "", math.MaxInt)
-	keys := make([]string, len(objs))
-	for i, o := range objs {
-		keys[i] = o.Key
-	}
-	return keys
-}
-
 // DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.
 const DiskCacheLayout = cache.Layout
 
@@ -117,9 +106,7 @@ func QueuedForTest(v *VFS, key string) int {
 	if db == nil {
 		return 0
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	return len(db.chain.queue)
+	return db.Queued()
 }
 
 // RebaseProbeForTest is how many records a rebase asks for at once.

@@ -3,23 +3,23 @@ package s3vfs
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
-	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // file is the vfs.File of a main database: SQLite's connection to it
 // (its lock level, its URI parameters, what it keeps across transactions)
-// over the transaction it runs (txn, txn.go). SQLite uses one file from
+// over the transaction it runs (engine.Txn). SQLite uses one file from
 // one connection at a time, so its own fields need no lock; what
 // connections share lives in database, behind database.mu.
 type file struct {
-	txn // the connection's transaction: idle, reading, or writing
+	engine.Txn // the connection's transaction: idle, reading, or writing
+
+	db *database
 
 	params   engine.Params
 	readOnly bool
@@ -27,21 +27,6 @@ type file struct {
 	conn     *sqlite3.Conn    // set by SetDB; its interrupt context cancels requests
 
 	lock vfs.LockLevel
-
-	// waitingOn is the write lock (database.writes) another connection of
-	// the process held when it refused this one's, at refusedAt; 0 for
-	// none. SQLite's busy handler retries from no lock at all: while that
-	// connection still holds it, for up to refusedFor, the retry is
-	// refused before its freshness check, which would cost a request each
-	// time and change nothing.
-	waitingOn uint64
-	refusedAt time.Time
-
-	// committed is set once a commit was published under the current write
-	// lock. SQLite releases the lock right after a commit, except in
-	// locking_mode=EXCLUSIVE or to undo a transaction over several
-	// databases: a write before the release is refused (settings.go).
-	committed bool
 
 	ra readAhead // sequential read detection and its fetches
 }
@@ -100,90 +85,29 @@ func (f *file) Close() error {
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	s := f.view()
-	if size := f.Writes.Size(s.Size); len(b) > 0 && off < size && !f.innerPageRead(s, off, len(b)) {
+	if size := f.Writes.Size(s.Size); len(b) > 0 && off < size && !f.InnerPageRead(s, off, len(b)) {
 		f.noteRead(s, off/s.BlockSize, (min(off+int64(len(b)), size)-1)/s.BlockSize)
 	}
-	if f.Snap != nil && len(b) > 0 {
-		f.noteReadSet(s, off, off+int64(len(b)))
-	}
-	n, err := f.Writes.ReadAt(s.BlockSize, s.Size, b, off,
-		func(b []byte, off int64) (int, error) { return f.readCommitted(s, b, off) },
-		func(idx int64, ref format.BlockRef) ([]byte, error) {
-			return f.readSpilled(f.ctx(), idx, ref, s.BlockSize)
-		})
+	n, err := f.Read(f.ctx(), s, b, off)
 	if err != nil && err != io.EOF {
 		if f.pinned != nil {
 			err = f.db.collectedWhileRead(s, err)
 		}
-		return n, f.fail(err, sqlite3.IOERR_READ)
-	}
-	if _, own := f.Pending[0]; !own && f.Spilled[0].IsHole() && f.chain.epoch != 0 && !f.encrypted(f.ctx()) {
-		f.chain.serveCounter(b[:n], off)
+		return n, f.IOErr(err, sqlite3.IOERR_READ)
 	}
 	return n, err
-}
-
-// innerPageRead reports whether the n bytes at off will be served from
-// the snapshot's inner pages (docs/design.md, "Inner pages"). Such reads
-// are not evidence of a sequential reader: a lookup that descends from
-// an interior page to the leaf right after it in the file would otherwise
-// fetch the block after the leaf as well.
-func (f *file) innerPageRead(s *format.Snapshot, off int64, n int) bool {
-	idx := off / s.BlockSize
-	if _, own := f.Pending[idx]; own {
-		return false
-	}
-	if _, queued := f.Under[idx]; queued {
-		return false
-	}
-	return s.Inner.Has(f.db.Key, s, idx, off) && (off+int64(n)-1)/s.Inner.Unit == off/s.Inner.Unit
-}
-
-// readCommitted reads, into b from off (within one block), the bytes the
-// view over s has before the writes: those of the transactions ahead of
-// it in its process (under), else of s.
-func (f *file) readCommitted(s *format.Snapshot, b []byte, off int64) (int, error) {
-	idx := off / s.BlockSize
-	buf, ok := f.Under[idx]
-	if !ok {
-		return f.db.ReadAt(f.ctx(), s, b, off)
-	}
-	n := copy(b, buf[off-idx*s.BlockSize:])
-	if idx == 0 {
-		engine.OverlayHeader(b[:n], off, s.N, buf)
-	}
-	return n, nil
 }
 
 func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	if f.readOnly {
 		return 0, sqlite3.READONLY
 	}
-	if f.committed {
-		return 0, f.fail(errWriteAfterCommit(f.db.Key), sqlite3.IOERR_WRITE)
+	if f.Committed {
+		return 0, f.IOErr(errWriteAfterCommit(f.db.Key), sqlite3.IOERR_WRITE)
 	}
-	s := f.view()
-	f.Begin(s.Size)
-	bs := s.BlockSize
-	n := 0
-	for n < len(b) {
-		pos := off + int64(n)
-		idx := pos / bs
-		within := pos - idx*bs
-		take := min(int64(len(b)-n), bs-within)
-		buf, err := f.pendingBlock(f.ctx(), s, idx, within == 0 && take == bs)
-		if err != nil {
-			return n, f.fail(err, sqlite3.IOERR_WRITE)
-		}
-		copy(buf[within:], b[n:n+int(take)])
-		n += int(take)
-	}
-	f.Written = f.Written.Add(off, off+int64(len(b)))
-	f.PendingSize = max(f.PendingSize, off+int64(len(b)))
-	if int64(len(f.Pending))*bs > f.db.vfs.opts.WriteBuffer {
-		if err := f.spill(f.ctx()); err != nil {
-			return n, f.fail(err, sqlite3.IOERR_WRITE)
-		}
+	n, err := f.Write(f.ctx(), f.view(), b, off)
+	if err != nil {
+		return n, f.IOErr(err, sqlite3.IOERR_WRITE)
 	}
 	return n, nil
 }
@@ -192,22 +116,9 @@ func (f *file) Truncate(size int64) error {
 	if f.readOnly {
 		return sqlite3.READONLY
 	}
-
-	s := f.view()
-	f.Begin(s.Size)
-	bs := s.BlockSize
-	for idx, ref := range f.Spilled {
-		switch start := idx * bs; {
-		case start >= size:
-			f.DropSpilled(idx)
-		case start+bs > size:
-			// Cut short: back into memory, where the tail is cleared below.
-			if _, err := f.unspill(f.ctx(), idx, ref, bs, true); err != nil {
-				return f.fail(err, sqlite3.IOERR_TRUNCATE)
-			}
-		}
+	if err := f.TruncateTo(f.ctx(), f.view(), size); err != nil {
+		return f.IOErr(err, sqlite3.IOERR_TRUNCATE)
 	}
-	f.Writes.Truncate(bs, size)
 	return nil
 }
 
@@ -245,81 +156,33 @@ func (f *file) CommitAtomicWrite() error { return nil }
 
 // RollbackAtomicWrite implements [vfs.FileBatchAtomicWrite].
 func (f *file) RollbackAtomicWrite() error {
-	f.discard(f.ctx())
+	f.Discard(f.ctx())
 	return f.keepCause()
 }
 
 // CommitPhaseTwo implements [vfs.FileCommitPhaseTwo]. SQLite has already
 // dropped its journal here, so the commit is published earlier, at
 // SyncSuper; this is only the last resort for writes still pending, and
-// where the trim that may follow a commit is published.
+// where the trim that may follow a commit is published (Txn.CommitPhaseTwo).
 func (f *file) CommitPhaseTwo() error {
-	// A COMMIT, not a ROLLBACK: Unlock settles a transaction that ran
-	// over others of its process (leaveChain).
-	f.chain.ending = f.chain.joined
-	if !f.committed {
-		return f.commitPending("")
-	}
-	if f.chain.joined && !f.retakeLock() {
-		// The write lock went to the next writer at the commit: a trim
-		// published now could cut what it adds. Dropped.
-		f.discard(f.ctx())
-		return nil
-	}
-	// SQLite truncates the file after a commit that left it longer than
-	// the database (pager_end_transaction; seen after VACUUM), and only
-	// then sends this. The pages cut are past the database size in the
-	// header, which is what SQLite reads: the trim changes nothing SQLite
-	// sees, so it is published as a commit of its own, best effort, and
-	// a trim that loses a race is dropped rather than failing a COMMIT
-	// whose transaction is already published.
-	if err := f.commitPending(""); err != nil {
-		f.Err, f.cause = nil, nil
-		f.To(tx.Idle) // the trim is dropped; the commit before it stands
-	}
-	return nil
+	return f.Txn.CommitPhaseTwo(f.ctx(), func() error { return f.checkCommittable("") })
 }
 
-// commitPending publishes the pending writes, if any. super is the
+// commitPending publishes the pending writes, if any, unless the
+// connection's settings refuse them (checkCommittable). super is the
 // super-journal SQLite named (SyncSuper), or "".
 func (f *file) commitPending(super string) error {
-	if f.Err != nil {
-		return f.Err
-	}
-	if !f.Dirty {
-		return nil
-	}
-	f.Theirs = nil
-	// Its rules are decided before anything of the transaction is released.
-	err := f.Queue(f.Writes.CommittedSize(f.Snap.Size))
-	if err == nil {
-		err = f.checkCommittable(super)
-	}
-	switch {
-	case err != nil:
-		err = f.fail(err, sqlite3.IOERR_WRITE)
-	case f.chain.joined:
-		err = f.commitInChain(f.ctx())
-	default:
-		err = f.commit(f.ctx())
-	}
-	if err != nil {
-		f.Fail(err)
-		f.discard(f.ctx())
-		return err
-	}
-	f.committed = true
-	return nil
+	return f.CommitPending(f.ctx(), func() error { return f.checkCommittable(super) })
 }
 
 // keepCause returns what a successful call that follows a failure returns:
 // success, with the failure's cause still set as the connection's system
 // error, so that SQLite's error for the statement names it.
 func (f *file) keepCause() error {
-	if f.cause == nil {
+	if f.Cause == nil {
 		return nil
 	}
-	return vfs.SystemError(f.cause, sqlite3.ErrorCode(0)) // SQLITE_OK
+	return vfs.SystemError(f.Cause, sqlite3.ErrorCode(0)) // SQLITE_OK
 }
 
 func (f *file) Lock(lock vfs.LockLevel) error {
@@ -328,8 +191,8 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	}
 	db := f.db
 	if f.lock == vfs.LOCK_NONE {
-		f.cause = nil // a new transaction
-		if f.stillRefused() {
+		f.Cause = nil // a new transaction
+		if f.StillRefused() {
 			return sqlite3.BUSY
 		}
 		// Pin a snapshot: the newest commit, checked with one request.
@@ -341,7 +204,7 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		if s == nil {
 			var err error
 			if s, err = db.Refresh(f.ctx(), maxAge); err != nil {
-				return f.fail(err, sqlite3.IOERR_LOCK)
+				return f.IOErr(err, sqlite3.IOERR_LOCK)
 			}
 		}
 		f.Snap = s
@@ -354,92 +217,17 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 		return sqlite3.READONLY
 	}
 	if f.Snap.Legacy != nil {
-		return f.fail(f.db.LegacyReadOnly(), sqlite3.IOERR_LOCK)
+		return f.IOErr(f.db.LegacyReadOnly(), sqlite3.IOERR_LOCK)
 	}
 	if f.lock == vfs.LOCK_SHARED {
-		if err := f.takeWriteLock(); err != nil {
+		if err := f.TakeWriteLock(f.ctx()); err != nil {
 			return err
 		}
-		// The commit waits for the store's self-test; run it meanwhile.
-		db.vfs.startStoreCheck(db.Key, db.Disk(), !f.Snap.Empty())
+		f.noteWriter(true)
 	}
 	// Readers never block a writer: they keep their snapshots.
 	f.lock = lock
 	return nil
-}
-
-// takeWriteLock makes f its database's writer in this process, if no other
-// connection is, and in format version 2 a member of the write chain
-// (groupcommit.go). A chain that f may only join once the transactions
-// queued now are published is waited for.
-func (f *file) takeWriteLock() error {
-	db := f.db
-	pageLevel := db.vfs.writesPages(f.Snap)
-	chained := pageLevel && !f.encrypted(f.ctx()) // before the lock: it may read block 0
-	for {
-		db.mu.Lock()
-		if db.writer != nil && db.writer != f {
-			f.waitingOn, f.refusedAt = db.writes, time.Now()
-			db.mu.Unlock()
-			return sqlite3.BUSY
-		}
-		if head, _ := db.Known.Get(); head != nil && head.N != f.Snap.N && !pageLevel {
-			// Another connection of this process committed after our
-			// snapshot was taken: the commit would lose the race for its
-			// record. In format version 2 it may be rebased (rebase.go):
-			// let it try.
-			db.mu.Unlock()
-			return sqlite3.BUSY_SNAPSHOT
-		}
-		if chained {
-			ok, wait := db.chain.join(&f.txn)
-			if !ok {
-				db.mu.Unlock()
-				if wait == nil {
-					return sqlite3.BUSY
-				}
-				select {
-				case <-wait:
-					continue
-				case <-f.ctx().Done():
-					return sqlite3.BUSY
-				}
-			}
-		}
-		db.writer = f
-		db.writes++
-		f.waitingOn = 0
-		db.mu.Unlock()
-		f.noteWriter(true)
-		return nil
-	}
-}
-
-// refusedFor is how long after another connection of its process refused
-// a connection the write lock its new transactions are refused too, while
-// that one holds it: long enough that SQLite's busy handler, which sleeps
-// up to 100 ms between tries, makes one freshness check in twenty tries;
-// short enough that a connection that gave up writing soon reads again
-// (a read refused meanwhile gets SQLITE_BUSY, which its busy handler
-// retries).
-const refusedFor = 2 * time.Second
-
-// stillRefused reports whether the connection of the process that refused
-// f the write lock holds it still, and did so less than refusedFor ago
-// (waitingOn).
-func (f *file) stillRefused() bool {
-	if f.waitingOn == 0 || time.Since(f.refusedAt) > refusedFor {
-		f.waitingOn = 0
-		return false
-	}
-	db := f.db
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.writer != nil && db.writes == f.waitingOn {
-		return true
-	}
-	f.waitingOn = 0
-	return false
 }
 
 func (f *file) Unlock(lock vfs.LockLevel) error {
@@ -448,18 +236,8 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 	}
 	var err error
 	if lock < vfs.LOCK_RESERVED && f.lock >= vfs.LOCK_RESERVED {
-		err = f.leaveChain()
-		// Anything not committed by now was rolled back.
-		f.discard(f.ctx())
-		f.Err = nil
-		f.To(tx.Idle)
-		f.committed = false
+		err = f.EndWrite(f.ctx())
 		f.noteWriter(false)
-		f.db.mu.Lock()
-		if f.db.writer == f {
-			f.db.writer = nil
-		}
-		f.db.mu.Unlock()
 	}
 	if lock == vfs.LOCK_NONE {
 		f.Snap = nil
@@ -475,9 +253,7 @@ func (f *file) CheckReservedLock() (bool, error) {
 	if f.lock >= vfs.LOCK_RESERVED {
 		return true, nil
 	}
-	f.db.mu.Lock()
-	defer f.db.mu.Unlock()
-	return f.db.writer != nil, nil
+	return f.db.HasWriter(), nil
 }
 
 func (f *file) LockState() vfs.LockLevel { return f.lock }
@@ -490,17 +266,8 @@ func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 		vfs.IOCAP_SEQUENTIAL |
 		vfs.IOCAP_POWERSAFE_OVERWRITE |
 		vfs.IOCAP_SUBPAGE_READ
-	if !f.encrypted(f.ctx()) {
+	if !f.Encrypted(f.ctx()) {
 		caps |= vfs.IOCAP_BATCH_ATOMIC
 	}
 	return caps
-}
-
-// noteReadSet adds [off, end) to the read set of f on snapshot s,
-// starting a new set when s is not the snapshot of the last one.
-func (f *file) noteReadSet(s *format.Snapshot, off, end int64) {
-	if f.Reads.N != s.N || f.Reads.Token != s.Token {
-		f.Reads = tx.ReadSet{N: s.N, Token: s.Token}
-	}
-	f.Reads.Bytes = f.Reads.Bytes.Add(off, end)
 }

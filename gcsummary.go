@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -201,7 +202,7 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 		slices.SortFunc(s.next.Bases, func(a, b format.SummaryBase) int {
 			return cmp.Or(cmp.Compare(a.Ref.N, b.Ref.N), cmp.Compare(a.Ref.Token, b.Ref.Token))
 		})
-		name := format.SummaryName(c.key, c.report.Head, newToken())
+		name := format.SummaryName(c.key, c.report.Head, engine.NewToken())
 		if err := c.v.env.Store.Put(ctx, name, s.next.Encode()); err != nil {
 			c.v.opts.hooks.Log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
 			return nil

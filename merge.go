@@ -55,10 +55,10 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	if err := validateBranchKeys(into, branch); err != nil {
 		return fail(err)
 	}
-	if err := v.requireSafeStore(ctx, into, v.env.Disk, true); err != nil {
+	if err := v.env.RequireSafeStore(ctx, into, v.env.Disk, true); err != nil {
 		return fail(err)
 	}
-	defer v.storeCheckSettled(ctx)
+	defer v.env.StoreCheckSettled(ctx)
 	bdb := v.acquire(branch)
 	defer v.release(bdb)
 	theirs, err := bdb.Refresh(ctx, 0)
@@ -107,12 +107,12 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := v.putAll(ctx, p.Uploads); err != nil {
-			v.removeOrphans(context.WithoutCancel(ctx), uploadNames(p.Uploads))
+		if err := v.env.PutAll(ctx, p.Uploads); err != nil {
+			v.env.RemoveOrphans(context.WithoutCancel(ctx), engine.UploadNames(p.Uploads))
 			return 0, err
 		}
 		start := time.Now()
-		switch err := db.createRecord(ctx, p.Rec.WithSize(len(p.Encoded))); {
+		switch err := db.CreateRecord(ctx, p.Rec.WithSize(len(p.Encoded))); {
 		case err == nil:
 			v.env.Counts.Commits.Add(1)
 			for _, u := range p.Uploads[:p.Blocks] {
@@ -120,11 +120,11 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 			}
 			db.Known.Publish(p.Next, start)
 			return p.Rec.N, nil
-		case !errors.Is(err, errConflict):
+		case !errors.Is(err, engine.ErrConflict):
 			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
 		}
 		v.env.Counts.Conflicts.Add(1)
-		v.removeOrphans(ctx, uploadNames(p.Uploads))
+		v.env.RemoveOrphans(ctx, engine.UploadNames(p.Uploads))
 		if err := retry.LostRace(ctx); err != nil {
 			return 0, err
 		}
@@ -181,9 +181,9 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 		}
 	}
 	v := m.into.vfs
-	a := plan.Attempt{Token: newToken(), Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID,
+	a := plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID,
 		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.Key}}
-	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.recordSizeTooLarge}
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.env.RecordSizeTooLarge}
 	return plan.Pages(m.into.Key, head, w, in, a), nil
 }
 

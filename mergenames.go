@@ -13,6 +13,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/s3vfs/s3vfs/internal/btree"
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -52,7 +53,7 @@ func (db *database) pageOwners(ctx context.Context, s *format.Snapshot, pages []
 // "table NAME" or "index NAME", from its sqlite_schema, read through a
 // connection of its own, and for each index the table it indexes.
 func (v *VFS) schemaTrees(key string, n uint64) ([]btree.Tree, map[string]string, error) {
-	name := "s3vfs-schema-" + format.TokenString(newToken())
+	name := "s3vfs-schema-" + format.TokenString(engine.NewToken())
 	vfs.Register(name, v)
 	defer vfs.Unregister(name)
 	uri := fmt.Sprintf("file:%s?vfs=%s&commit=%d", (&url.URL{Path: key}).EscapedPath(), name, n)

@@ -216,7 +216,7 @@ func (v *VFS) sameBytes(ctx context.Context, adb *database, a *format.Snapshot, 
 
 // integrityCheck runs PRAGMA integrity_check on commit n of key.
 func (v *VFS) integrityCheck(key string, n uint64) error {
-	name := "s3vfs-check-" + format.TokenString(newToken())
+	name := "s3vfs-check-" + format.TokenString(engine.NewToken())
 	vfs.Register(name, v)
 	defer vfs.Unregister(name)
 	uri := fmt.Sprintf("file:%s?vfs=%s&commit=%d", (&url.URL{Path: key}).EscapedPath(), name, n)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/engine"
-	"github.com/s3vfs/s3vfs/internal/format"
 )
 
 // Coordinator is where a VFS keeps the commit records of its databases,
@@ -59,22 +58,4 @@ func (v *VFS) checkCoordinator(p engine.Params) error {
 			"give the VFS that coordinator (Options.Coordinator), or fix the URI", want, have)
 	}
 	return nil
-}
-
-// recordsInBucket reports whether the VFS keeps its commit records in its
-// bucket: it has no coordinator.
-func (v *VFS) recordsInBucket() bool { return v.opts.Coordinator == nil }
-
-// recordTooLarge reports whether rec would not fit the coordinator's
-// records (a DynamoDB item); the commit then writes a checkpoint, which
-// leaves the record a fixed, small size.
-func (v *VFS) recordTooLarge(rec *format.Record) bool {
-	return v.recordSizeTooLarge(len(rec.Encode()))
-}
-
-// recordSizeTooLarge reports whether a record of size bytes would not fit
-// the coordinator's records.
-func (v *VFS) recordSizeTooLarge(size int) bool {
-	c := v.opts.Coordinator
-	return c != nil && c.MaxRecordSize() > 0 && size > c.MaxRecordSize()
 }

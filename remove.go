@@ -135,7 +135,7 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 			return head, nil
 		}
 		rec := &format.Record{
-			N: n + 1, Parent: n, Token: newToken(), BlockSize: head.BlockSize,
+			N: n + 1, Parent: n, Token: engine.NewToken(), BlockSize: head.BlockSize,
 			Time: engine.CommitTime(head.Time), Writer: db.vfs.opts.WriterID, Unit: head.BlockSize,
 			Made: format.Made{By: format.Removed}, Lineage: head.Lineage,
 		}
@@ -174,7 +174,7 @@ func registrationOf(key string, last *format.Record) string {
 // no record above it, and the object the store's self-test keeps (made
 // again by the next one that needs it).
 func (db *database) deleteObjects(ctx context.Context, last uint64) error {
-	kept := db.Key + "/" + format.StoreCheckDir + "/" + selfTestKept
+	kept := db.Key + "/" + format.StoreCheckDir + "/" + engine.SelfTestKept
 	if err := db.vfs.env.Store.Remove(ctx, []string{kept}); err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(db.vfs.opts.Concurrency)
 	for n, at := range created {
-		rec := &format.Record{N: n, Parent: n - 1, Token: newToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
+		rec := &format.Record{N: n, Parent: n - 1, Token: engine.NewToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
 			Time: at, Writer: db.vfs.opts.WriterID, Made: format.Made{By: format.Removed}}
 		g.Go(func() error {
 			if err := db.vfs.env.Records.Overwrite(gctx, db.Key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {

@@ -137,7 +137,7 @@ func (a *replacement) putAll(ctx context.Context, v *VFS, uploads []tx.Upload) e
 
 // remove deletes, best effort, an object of the attempt no try will use.
 func (a *replacement) remove(ctx context.Context, v *VFS, name string) {
-	v.removeOrphans(ctx, []string{name})
+	v.env.RemoveOrphans(ctx, []string{name})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if i := slices.Index(a.uploaded, name); i >= 0 {
@@ -151,7 +151,7 @@ func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
 	a.mu.Lock()
 	names := slices.Clone(a.uploaded)
 	a.mu.Unlock()
-	v.removeOrphans(ctx, names)
+	v.env.RemoveOrphans(ctx, names)
 	return err
 }
 
@@ -252,13 +252,13 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			return 0, a.abandon(ctx, v, err)
 		}
 		start := time.Now()
-		err = db.createRecord(ctx, rec)
+		err = db.CreateRecord(ctx, rec)
 		switch {
 		case err == nil:
 			v.env.Counts.Commits.Add(1)
 			db.Known.Publish(next, start)
 			return rec.N, nil
-		case !errors.Is(err, errConflict):
+		case !errors.Is(err, engine.ErrConflict):
 			// The outcome may be unknown: leave the objects to garbage
 			// collection rather than delete what a commit may use.
 			return 0, err

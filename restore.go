@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
@@ -42,7 +43,7 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, err)
 	}
 	a := &replacement{op: "restore", made: format.Made{By: format.ByRestore, Commit: n},
-		token: newToken(), blockSize: target.BlockSize, size: target.Size}
+		token: engine.NewToken(), blockSize: target.BlockSize, size: target.Size}
 	if target.Size > 0 && v.opts.FormatVersion >= 2 {
 		block0, err := db.ReadBlock(ctx, target, 0)
 		if err != nil {

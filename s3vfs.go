@@ -26,8 +26,6 @@ package s3vfs
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -261,9 +259,8 @@ func (o *Options) defaultTimesAndBuffers() error {
 // for concurrent use. Connections to the same database in one process
 // share its snapshots, lock table and block cache.
 type VFS struct {
-	env        *engine.Env // the store, the commit log, the caches and counters the engine shares
-	opts       Options
-	storeCheck storeCheckState // the self-test of the bucket, run before the first write
+	env  *engine.Env // the store, the commit log, the caches and counters the engine shares
+	opts Options
 
 	mu  sync.Mutex
 	dbs map[string]*database // open databases by key; guarded by mu
@@ -318,7 +315,18 @@ func (o *Options) config() engine.Config {
 		BlockSize: o.BlockSize, Retention: o.Retention, Concurrency: o.Concurrency,
 		CacheDirSize: o.CacheDirSize, Coordinated: o.Coordinator != nil, Hooks: o.hooks,
 		CoordinatorName: o.coordinatorName(),
+		WriterID:        o.WriterID, FormatVersion: o.FormatVersion, WriteBuffer: o.WriteBuffer,
+		MaxRecordSize: o.maxRecordSize(), SkipStoreCheck: o.UnsafeSkipStoreCheck,
 	}
+}
+
+// maxRecordSize returns the bound of o's coordinator on a record; 0 for
+// none.
+func (o *Options) maxRecordSize() int {
+	if o.Coordinator == nil {
+		return 0
+	}
+	return o.Coordinator.MaxRecordSize()
 }
 
 // coordinatorName returns the name of o's coordinator; "" for none.
@@ -396,7 +404,7 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 		v.release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	f := &file{txn: txn{db: db}, readOnly: flags&vfs.OPEN_READONLY != 0 || p.ReadOnly, params: p, pinned: pinned}
+	f := &file{Txn: engine.NewTxn(db.Database), db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.ReadOnly, params: p, pinned: pinned}
 	if f.readOnly {
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE
@@ -515,16 +523,5 @@ func (v *VFS) release(db *database) {
 	defer v.mu.Unlock()
 	if db.refs--; db.refs == 0 && v.dbs[db.Key] == db {
 		delete(v.dbs, db.Key)
-	}
-}
-
-// newToken returns a random non-zero commit attempt token.
-func newToken() uint64 {
-	var b [8]byte
-	for {
-		rand.Read(b[:])
-		if t := binary.LittleEndian.Uint64(b[:]); t != 0 {
-			return t
-		}
 	}
 }

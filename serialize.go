@@ -169,13 +169,13 @@ func (v *VFS) acquireToReplace(ctx context.Context, key string) (db *database, r
 	if err := format.ValidateKey(key); err != nil {
 		return nil, nil, err
 	}
-	if err := v.requireSafeStore(ctx, key, v.env.Disk, false); err != nil {
+	if err := v.env.RequireSafeStore(ctx, key, v.env.Disk, false); err != nil {
 		return nil, nil, err
 	}
 	db = v.acquire(key)
 	return db, func() {
 		v.release(db)
-		v.storeCheckSettled(ctx)
+		v.env.StoreCheckSettled(ctx)
 	}, nil
 }
 
@@ -194,7 +194,7 @@ func (v *VFS) deserialize(ctx context.Context, key string, r io.Reader, o deseri
 	if err != nil {
 		return 0, err
 	}
-	a := &replacement{op: "deserialize", made: format.Made{By: cmp.Or(o.by, format.ByDeserialize)}, token: newToken(), blockSize: bs}
+	a := &replacement{op: "deserialize", made: format.Made{By: cmp.Or(o.by, format.ByDeserialize)}, token: engine.NewToken(), blockSize: bs}
 	blocks, err := db.uploadStream(ctx, a, r, head.N+1)
 	if err != nil {
 		return 0, a.abandon(ctx, v, err)

@@ -124,7 +124,7 @@ func (f *file) shareCause(err error) {
 	connWriters.mu.Lock()
 	defer connWriters.mu.Unlock()
 	for _, g := range connWriters.m[f.conn] {
-		g.cause = err
+		g.Cause = err
 	}
 }
 

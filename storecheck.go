@@ -2,43 +2,15 @@ package s3vfs
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
-	"sync"
 
-	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/engine"
-	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
-
-// The commit protocol stands on promises of the store (docs/reliability.md,
-// "Failure model"), above all that a conditional create (PutObject with
-// If-None-Match: *) of an existing object fails. A store that ignores the
-// condition lets two writers both create record N+1: the second silently
-// replaces the first, and an acknowledged commit is lost. So before its
-// first write to a bucket, a VFS tests the store, once, with a few
-// requests under a reserved prefix that no database can own, and refuses
-// to write (reads still work) if a promise is broken.
 
 // ErrUnsafeStore reports a store that fails the self-test of
 // [VFS.CheckStore]: writing to it could lose acknowledged commits, so
 // s3vfs refuses to. The error names what the store did and the fix.
-var ErrUnsafeStore = errors.New("s3vfs: the store does not keep a promise the commit protocol relies on")
-
-// storeCheckPrefix is the folder of the self-test's objects when it tests
-// a bucket without a database in view (s3vfs doctor). No database key may
-// start with its first segment (format.ReservedRoot). Before a write, the
-// self-test runs under the database's own prefix instead
-// (format.StoreCheckDir), so that nothing is written outside it.
-const storeCheckPrefix = format.ReservedRoot + "/storecheck/"
-
-// selfTestKept is the object a self-test before a write keeps under the
-// database's self-test folder, K/_storecheck/: the existing object its
-// conditional create is tried on. A few dozen bytes, never read by the
-// database.
-const selfTestKept = "exists"
+var ErrUnsafeStore = engine.ErrUnsafeStore
 
 // StoreReport is what the self-test of a bucket found.
 type StoreReport struct {
@@ -72,35 +44,7 @@ func (r StoreReport) OK() bool {
 // Err returns nil if the store kept every promise, else an error matching
 // [ErrUnsafeStore] that names each broken promise, the consequence and the
 // fix.
-func (r StoreReport) Err() error {
-	var broken []string
-	for _, c := range r.Checks {
-		if !c.OK && c.Relied {
-			broken = append(broken, fmt.Sprintf("%s: %s; %s", c.Name, c.Found, c.Fix))
-		}
-	}
-	if len(broken) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: bucket %s: %s. Writing there could lose acknowledged commits, so s3vfs refuses to write (reads work); "+
-		"docs/compatibility.md lists the stores and what to do", ErrUnsafeStore, r.Bucket, strings.Join(broken, "; "))
-}
-
-// storeCheckState is the self-test of one VFS's bucket: its verdict once
-// known, and the run that decides it.
-type storeCheckState struct {
-	mu     sync.Mutex
-	report *StoreReport   // the verdict; guarded by mu
-	run    *storeCheckRun // the latest run, nil after one that could not finish; guarded by mu
-}
-
-// storeCheckRun is one self-test, run in the background.
-type storeCheckRun struct {
-	done    chan struct{} // closed once report and err are set
-	report  StoreReport
-	err     error
-	cleaned chan struct{} // closed once the objects it wrote (but a kept one) are removed
-}
+func (r StoreReport) Err() error { return engine.UnsafeStoreError(r.internal()) }
 
 // CheckStore tests the VFS's bucket for the promises the commit protocol
 // relies on: a conditional create of an existing object is refused (412,
@@ -115,199 +59,24 @@ type storeCheckRun struct {
 // is for a self-test that could not run (no bucket, no permission, the
 // network); the verdict is in the report.
 func (v *VFS) CheckStore(ctx context.Context) (StoreReport, error) {
-	dir := storeCheckPrefix + format.TokenString(newToken())
-	names := selfTestFolder(dir, dir+"."+selfTestKept)
-	names.RemoveKept = true
-	run := v.storeCheckFor(names, nil)
-	r, err := v.awaitStoreCheck(ctx, run)
-	if err == nil {
-		run.settled(ctx)
-	}
-	return r, err
+	r, err := v.env.CheckStore(ctx)
+	return storeReportOf(r), err
 }
 
-// selfTestFolder names the objects of a self-test in the new folder dir,
-// with kept as its existing object.
-func selfTestFolder(dir, kept string) store.SelfTestNames {
-	return store.SelfTestNames{Dir: dir + "/", First: dir + "/1", Zero: dir + "/0", Kept: kept,
-		Token: format.TokenString(newToken())}
-}
-
-// startStoreCheck starts the self-test that the first write to the
-// database at key waits for, in the background: a write transaction
-// starts it when it takes the write lock, so that the test overlaps the
-// transaction. disk is the database's disk cache, which may hold a
-// verdict; exists says the database has a commit. It does nothing when
-// the check is off or a verdict is known, and for a new database, whose
-// commit runs the test itself (requireSafeStore says why).
-func (v *VFS) startStoreCheck(key string, disk *cache.Disk, exists bool) {
-	if exists && !v.opts.UnsafeSkipStoreCheck {
-		v.storeCheckFor(v.writeSelfTest(key, exists), disk)
-	}
-}
-
-// writeSelfTest names the objects of a self-test before a write to the
-// database at key: a new folder under its K/_storecheck/, and the object
-// kept there for later self-tests if the database exists (a write to a
-// key that holds none may be refused, and must then leave nothing).
-func (v *VFS) writeSelfTest(key string, exists bool) store.SelfTestNames {
-	root := key + "/" + format.StoreCheckDir + "/"
-	names := selfTestFolder(root+format.TokenString(newToken()), root+selfTestKept)
-	names.RemoveKept = !exists
-	return names
-}
-
-// requireSafeStore returns nil if the VFS may write the database at key
-// to its bucket: the store passed the self-test (run under the
-// database's own folder, the first time, unless a verdict younger than
-// storeVerdictTTL is in disk), or the check is turned off. exists says
-// the database has a commit (writeSelfTest).
-func (v *VFS) requireSafeStore(ctx context.Context, key string, disk *cache.Disk, exists bool) error {
-	if v.opts.UnsafeSkipStoreCheck {
-		return nil
-	}
-	run := v.storeCheckFor(v.writeSelfTest(key, exists), disk)
-	r, err := v.awaitStoreCheck(ctx, run)
-	if err != nil {
-		return fmt.Errorf("s3vfs: checking the store before the first write: %w", err)
-	}
-	if !exists {
-		// A new database's folder holds nothing but the self-test's
-		// objects. On a store with directories (versitygw's posix
-		// backend) their removal removes the folder, and a PUT into it
-		// racing that fails (409 ExistingObjectIsDirectory): the writes
-		// wait for the cleanup.
-		run.settled(ctx)
-	}
-	return r.Err()
-}
-
-// storeCheckFor returns the run that decides the verdict on the store:
-// nil if it is known (in memory, or a passed self-test in disk), else the
-// run under way, else a new one started on names.
-func (v *VFS) storeCheckFor(names store.SelfTestNames, disk *cache.Disk) *storeCheckRun {
-	c := &v.storeCheck
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.report != nil:
-		return nil
-	case c.run != nil:
-		return c.run
-	case engine.PassedOnDisk(&v.env.Store, disk):
-		r := v.relied(passedReport(v.env.Store.Bucket))
-		c.report = &r
-		return nil
-	}
-	run := &storeCheckRun{done: make(chan struct{}), cleaned: make(chan struct{})}
-	c.run = run
-	go v.runStoreCheck(run, names, disk)
-	return run
-}
-
-// runStoreCheck runs the self-test of run on names, settles the verdict
-// (kept in disk, if it passed), then removes what it wrote.
-func (v *VFS) runStoreCheck(run *storeCheckRun, names store.SelfTestNames, disk *cache.Disk) {
-	ctx := context.Background() // the store bounds each request
-	sr, err := v.env.Store.SelfTest(ctx, names)
-	r := storeReportOf(sr)
-	c := &v.storeCheck
-	c.mu.Lock()
-	if err == nil {
-		r = v.relied(r)
-		c.report = &r
-	} else {
-		c.run = nil // the next write tries again
-	}
-	run.report, run.err = r, err
-	c.mu.Unlock()
-	close(run.done)
-	if err == nil && r.passedAll() {
-		engine.KeepPassed(&v.env.Store, disk)
-	}
-	// Best effort: a leftover is two tiny objects under the reserved folder.
-	_ = v.env.Store.Remove(ctx, names.Removable())
-	close(run.cleaned)
-}
-
-// awaitStoreCheck waits for run's verdict, or returns the known one when
-// run is nil.
-func (v *VFS) awaitStoreCheck(ctx context.Context, run *storeCheckRun) (StoreReport, error) {
-	if run == nil {
-		v.storeCheck.mu.Lock()
-		defer v.storeCheck.mu.Unlock()
-		return *v.storeCheck.report, nil
-	}
-	select {
-	case <-run.done:
-		return run.report, run.err
-	case <-ctx.Done():
-		return StoreReport{}, ctx.Err()
-	}
-}
-
-// storeCheckSettled waits (at most until ctx is done) for the latest
-// self-test to remove its objects: the first write returns only after
-// that, so that a process that exits right after it leaves nothing
-// behind. The removal was sent with the verdict, so it overlaps the
-// write's own requests.
-func (v *VFS) storeCheckSettled(ctx context.Context) {
-	v.storeCheck.mu.Lock()
-	run := v.storeCheck.run
-	v.storeCheck.mu.Unlock()
-	run.settled(ctx)
-}
-
-// settled waits (at most until ctx is done) for run, if any, to remove
-// its objects.
-func (run *storeCheckRun) settled(ctx context.Context) {
-	if run == nil {
-		return
-	}
-	select {
-	case <-run.cleaned:
-	case <-ctx.Done():
-	}
-}
-
-// relied marks which checks of r the VFS relies on: with a coordinator
-// outside the bucket, the bucket's conditional creates and listing order
-// are not; read-after-write is.
-func (v *VFS) relied(r StoreReport) StoreReport {
-	inBucket := v.recordsInBucket()
-	for i, c := range r.Checks {
-		r.Checks[i].Relied = inBucket || c.Name == "read after write"
-	}
-	return r
-}
-
-// passedAll reports whether the store kept every promise, relied on or
-// not: only such a verdict is kept in disk.
-func (r StoreReport) passedAll() bool {
+// storeReportOf is the report r of the store's self-test.
+func storeReportOf(r store.Report) StoreReport {
+	out := StoreReport{Bucket: r.Bucket}
 	for _, c := range r.Checks {
-		if !c.OK {
-			return false
-		}
+		out.Checks = append(out.Checks, StoreCheck(c))
 	}
-	return len(r.Checks) > 0
+	return out
 }
 
-// storeReportOf is the report of the store's self-test, each check not
-// yet marked relied on (relied).
-func storeReportOf(sr store.Report) StoreReport {
-	r := StoreReport{Bucket: sr.Bucket}
-	for _, c := range sr.Checks {
-		r.Checks = append(r.Checks, StoreCheck{Name: c.Name, OK: c.OK, Found: c.Found, Fix: c.Fix})
+// internal is r as the engine has it.
+func (r StoreReport) internal() store.Report {
+	out := store.Report{Bucket: r.Bucket}
+	for _, c := range r.Checks {
+		out.Checks = append(out.Checks, store.Check(c))
 	}
-	return r
-}
-
-// passedReport is the report of a self-test of bucket that every check
-// passed.
-func passedReport(bucket string) StoreReport {
-	r := StoreReport{Bucket: bucket}
-	for _, name := range []string{"conditional create", "read after write", "list order"} {
-		r.Checks = append(r.Checks, StoreCheck{Name: name, OK: true})
-	}
-	return r
+	return out
 }

@@ -28,15 +28,6 @@ type Result struct {
 	PeakLive uint64               // peak bytes of heap objects found live by a garbage collection during the run
 }
 
-// Total returns the number of S3 requests.
-func (r Result) Total() int {
-	n := 0
-	for _, c := range r.Requests {
-		n += c
-	}
-	return n
-}
-
 // Add adds the figures of o to r: times, round trips, requests and bytes
 // summed, peaks kept.
 func (r *Result) Add(o Result) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,11 @@ type Database struct {
 	Known  KnownHead       // the newest commit known, and how long to trust it
 	Checks FreshChecks     // concurrent head checks share requests, never stale ones
 	Recent commitlog.Cache // the records of the last commits, read or created here
+
+	mu     sync.Mutex
+	writer *Txn       // the transaction of the connection running a write transaction; guarded by mu
+	writes uint64     // write locks taken in this process so far, the current one included; guarded by mu
+	chain  writeChain // the write transactions not yet published (groupcommit.go); guarded by mu
 
 	ownCache atomic.Pointer[cache.LRU]  // set by block_cache=; nil: the VFS's cache
 	ownDisk  atomic.Pointer[cache.Disk] // set by cache_dir=; nil: the VFS's disk cache, if any

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/commitlog"
+	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
@@ -27,6 +30,8 @@ type Env struct {
 
 	mu    sync.Mutex
 	disks map[string]*cache.Disk // disk caches by directory; guarded by mu
+
+	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 }
 
 // Config is the settings of a VFS that the engine reads, taken from the
@@ -41,6 +46,12 @@ type Config struct {
 	// marker a database it keeps leaves in its bucket; "" for the bucket.
 	CoordinatorName string
 	Hooks           *Hooks // set only by the root's tests
+
+	WriterID       string // written into every commit record
+	FormatVersion  int    // the format version commits write to a version-1 database: 1 keeps it, 2 converts it
+	WriteBuffer    int64  // the pending blocks a transaction keeps in memory before it spills them, in bytes
+	MaxRecordSize  int    // the coordinator's bound on a record; 0: any
+	SkipStoreCheck bool   // writes without the store's self-test
 }
 
 // DiskCacheIn returns the disk cache in dir, made on first use and shared
@@ -67,4 +78,28 @@ type Counters struct {
 	DiskHits, DiskMisses        atomic.Int64
 	Commits, Conflicts, Rebases atomic.Int64
 	EarlyBlocks                 atomic.Int64
+}
+
+// NewToken returns a random non-zero commit attempt token.
+func NewToken() uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if t := binary.LittleEndian.Uint64(b[:]); t != 0 {
+			return t
+		}
+	}
+}
+
+// recordTooLarge reports whether rec would not fit the coordinator's
+// records (a DynamoDB item); the commit then writes a checkpoint, which
+// leaves the record a fixed, small size.
+func (e *Env) recordTooLarge(rec *format.Record) bool {
+	return e.RecordSizeTooLarge(len(rec.Encode()))
+}
+
+// RecordSizeTooLarge reports whether a record of size bytes would not fit
+// the coordinator's records.
+func (e *Env) RecordSizeTooLarge(size int) bool {
+	return e.Cfg.MaxRecordSize > 0 && size > e.Cfg.MaxRecordSize
 }

@@ -46,8 +46,8 @@ func (n SelfTestNames) Removable() []string {
 	return []string{n.First, n.Zero}
 }
 
-// Report is what the self-test of a bucket found. The root converts it
-// into its StoreReport, which adds whether the VFS relies on each check.
+// Report is what the self-test of a bucket found; the root converts it
+// into its StoreReport.
 type Report struct {
 	Bucket string
 	Checks []Check // in the order they ran
@@ -59,6 +59,11 @@ type Check struct {
 	OK    bool
 	Found string // what the store did
 	Fix   string // what to do about it; empty when OK
+
+	// Relied is whether the VFS relies on the promise, which the self-test
+	// leaves false and the engine sets: with a coordinator outside the
+	// bucket, the bucket's conditional creates and listing order are not.
+	Relied bool
 }
 
 // SelfTest runs the checks of the root's CheckStore (a conditional create

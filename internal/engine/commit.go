@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
-	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
@@ -19,35 +18,35 @@ import (
 // writes is planned by plan.Blocks (internal/plan); how it may be published
 // (rebased, renewed) is t.Rules, decided when it was queued, before
 // anything was released.
-func (t *txn) commit(ctx context.Context) error {
+func (t *Txn) commit(ctx context.Context) error {
 	db, s := t.db, t.Snap
-	v := db.vfs
+	v := db.Env
 	if s.Legacy != nil {
-		return t.fail(db.LegacyReadOnly(), sqlite3.IOERR_WRITE)
+		return t.IOErr(db.LegacyReadOnly(), sqlite3.IOERR_WRITE)
 	}
-	if err := v.requireSafeStore(ctx, db.Key, db.Disk(), !s.Empty()); err != nil {
-		return t.fail(err, sqlite3.IOERR_WRITE)
+	if err := v.RequireSafeStore(ctx, db.Key, db.Disk(), !s.Empty()); err != nil {
+		return t.IOErr(err, sqlite3.IOERR_WRITE)
 	}
-	defer v.storeCheckSettled(ctx)
+	defer v.StoreCheckSettled(ctx)
 	for _, idx := range plan.Rewrites(s, t.Writes) {
-		if _, err := t.pendingBlock(ctx, s, idx, false); err != nil {
-			return t.fail(err, sqlite3.IOERR_READ)
+		if _, err := t.PendingBlock(ctx, s, idx, false); err != nil {
+			return t.IOErr(err, sqlite3.IOERR_READ)
 		}
 	}
 	if same, err := t.unchanged(ctx, s); err != nil {
-		return t.fail(err, sqlite3.IOERR_READ)
+		return t.IOErr(err, sqlite3.IOERR_READ)
 	} else if same {
-		t.discard(ctx)
+		t.Discard(ctx)
 		return t.To(tx.Published) // settled: nothing to publish
 	}
 
-	attempt := plan.Attempt{Token: newToken(), Time: engine.CommitTime(s.Time), Writer: v.opts.WriterID}
+	attempt := plan.Attempt{Token: NewToken(), Time: CommitTime(s.Time), Writer: v.Cfg.WriterID}
 	if v.writesPages(s) {
 		return t.commitPages(ctx, s, attempt)
 	}
 	p := plan.Blocks(db.Key, s, t.Writes, attempt, v.recordTooLarge)
 	err := t.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
-	if errors.Is(err, errConflict) {
+	if errors.Is(err, ErrConflict) {
 		return t.lost()
 	}
 	return err
@@ -55,7 +54,7 @@ func (t *txn) commit(ctx context.Context) error {
 
 // writesPages reports whether a commit over s is written in format
 // version 2: always on a version-2 database, and on a version-1 one unless
-// Options.FormatVersion keeps it version 1.
-func (v *VFS) writesPages(s *format.Snapshot) bool {
-	return v.opts.FormatVersion >= 2 || s.Version >= 2
+// Config.FormatVersion keeps it version 1.
+func (e *Env) writesPages(s *format.Snapshot) bool {
+	return e.Cfg.FormatVersion >= 2 || s.Version >= 2
 }

@@ -1,59 +1,74 @@
-package s3vfs
+package engine
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
-	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
-// txn is a transaction on a database (docs/design.md, "The
+// Txn is a transaction on a database (docs/design.md, "The
 // transaction"): the value (tx.Tx: the snapshot, the writes, the read set,
 // the rules, the state and the outcome) and what committing it needs from
-// the process. A connection (file) holds one, which reads while Idle and
-// writes from Running on; group commit publishes a batch of queued
-// transactions as one txn of their merged values (groupcommit.go). The
-// commit path (commit.go, commitpages.go, rebase.go, spill.go) takes a txn,
-// never a file.
-type txn struct {
-	db *database
+// the process. A connection (the root's file) holds one, which reads while
+// Idle and writes from Running on; group commit publishes a batch of
+// queued transactions as one Txn of their merged values (groupcommit.go).
+// The commit path (commit.go, commitpages.go, rebase.go, spill.go) takes
+// a Txn, never a connection.
+type Txn struct {
+	db *Database
 	tx.Tx
 
-	// cause is the last I/O error this transaction handed to SQLite. The
+	// Cause is the last I/O error this transaction handed to SQLite. The
 	// connection reports the system error of the last VFS call, and SQLite
-	// unlocks after a failure, which would clear it; Unlock keeps it (see
-	// keepCause) so the application's error carries the S3 cause.
-	cause error
+	// unlocks after a failure, which would clear it; the connection's Unlock
+	// keeps it so the application's error carries the S3 cause.
+	Cause error
 
 	chain chainMember // this writer's place among its process's writers (groupcommit.go)
 
-	// absorb, set on the txn that publishes a batch of queued
+	// Committed is set once a commit was published under the current write
+	// lock. SQLite releases the lock right after a commit, except in
+	// locking_mode=EXCLUSIVE or to undo a transaction over several
+	// databases: a write before the release is refused (the root's settings.go).
+	Committed bool
+
+	// waitingOn is the write lock (Database.writes) another connection of
+	// the process held when it refused this one's, at refusedAt; 0 for
+	// none. SQLite's busy handler retries from no lock at all: while that
+	// connection still holds it, for up to refusedFor, the retry is
+	// refused before its freshness check, which would cost a request each
+	// time and change nothing.
+	waitingOn uint64
+	refusedAt time.Time
+
+	// absorb, set on the Txn that publishes a batch of queued
 	// transactions, takes the transactions queued behind the batch into
 	// it each time it is rebased (groupcommit.go, absorbQueued).
 	absorb func(ctx context.Context, head *format.Snapshot) error
 
 	// header remembers whether the block 0 object ref holds a plain SQLite
-	// header (see encrypted).
+	// header (see Encrypted).
 	header struct {
 		known, encrypted bool
 		ref              format.BlockRef
 	}
 }
 
-// fail records err as the cause of the transaction's failure and returns
+// IOErr records err as the cause of the transaction's failure and returns
 // it as the I/O error code to hand SQLite.
-func (t *txn) fail(err error, code sqlite3.ExtendedErrorCode) error {
-	t.cause = err
+func (t *Txn) IOErr(err error, code sqlite3.ExtendedErrorCode) error {
+	t.Cause = err
 	return vfs.SystemError(err, code)
 }
 
-// discard drops uncommitted writes.
-func (t *txn) discard(ctx context.Context) {
+// Discard drops uncommitted writes.
+func (t *Txn) Discard(ctx context.Context) {
 	t.releaseEarly(ctx, nil)
 	t.Early = tx.Early{}
 	clear(t.Pending)
@@ -62,14 +77,14 @@ func (t *txn) discard(ctx context.Context) {
 	t.Written = nil
 }
 
-// pendingBlock returns the writable copy of block idx, reading its
+// PendingBlock returns the writable copy of block idx, reading its
 // committed bytes first unless the caller overwrites all of it.
-func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
+func (t *Txn) PendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
 	if buf, ok := t.Pending[idx]; ok {
 		return buf, nil
 	}
 	if ref, ok := t.Spilled[idx]; ok {
-		return t.unspill(ctx, idx, ref, s.BlockSize, !whole)
+		return t.Unspill(ctx, idx, ref, s.BlockSize, !whole)
 	}
 	buf := make([]byte, s.BlockSize)
 	if !whole {
@@ -86,7 +101,7 @@ func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, w
 			}
 			copy(buf, data[:live])
 			if idx == 0 {
-				engine.ClearWALFlag(buf) // as SQLite read it (overlayHeader)
+				ClearWALFlag(buf) // as SQLite read it (overlayHeader)
 			}
 		}
 	}
@@ -94,15 +109,15 @@ func (t *txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, w
 	return buf, nil
 }
 
-// encrypted reports whether the database's header is not plain SQLite
+// Encrypted reports whether the database's header is not plain SQLite
 // (a wrapper encrypts the pages). Without batch atomic writes SQLite then
 // bumps the change counter in page 1 at every commit itself, which the VFS
 // cannot do inside ciphertext; the commit happens at Sync instead. When
-// block 0 cannot be read, the answer is not known and encrypted says yes:
+// block 0 cannot be read, the answer is not known and Encrypted says yes:
 // giving up batch atomic writes for a plain header is only slower, while
 // offering them for ciphertext would leave other connections' page
 // caches stale. The next call reads block 0 again.
-func (t *txn) encrypted(ctx context.Context) bool {
+func (t *Txn) Encrypted(ctx context.Context) bool {
 	s, _ := t.db.Known.Get()
 	if s == nil || s.Size < 100 {
 		return false
@@ -123,7 +138,7 @@ func (t *txn) encrypted(ctx context.Context) bool {
 
 // changedOverView returns the bytes of the pages t's writes changed over
 // its view (a block whose bytes before are not at hand counts whole).
-func (t *txn) changedOverView() tx.ByteSet {
+func (t *Txn) changedOverView() tx.ByteSet {
 	s := t.Snap
 	bs := s.BlockSize
 	before := t.committedBefore
@@ -150,7 +165,7 @@ func (t *txn) changedOverView() tx.ByteSet {
 // writes, when they are at hand: those of the transactions queued ahead
 // of it (under), else those of its snapshot the cache holds (zeros for a
 // hole); nil when not at hand, or past the snapshot's end.
-func (t *txn) committedBefore(idx int64) []byte {
+func (t *Txn) committedBefore(idx int64) []byte {
 	s := t.Snap
 	if buf, ok := t.Under[idx]; ok {
 		return buf
@@ -170,14 +185,17 @@ func (t *txn) committedBefore(idx int64) []byte {
 // with err (its cause, the S3 error, is cause): SQLITE_BUSY for a lost
 // race or a failed transaction ahead, else err as the batch's publisher
 // got it. counted says whether the publisher counted the conflict.
-func (t *txn) chainError(err, cause error, counted bool) error {
+func (t *Txn) chainError(err, cause error, counted bool) error {
 	if errors.Is(err, errChainFailed) || errors.Is(err, sqlite3.BUSY_SNAPSHOT) {
 		if !counted {
-			t.db.vfs.env.Counts.Conflicts.Add(1)
+			t.db.Env.Counts.Conflicts.Add(1)
 		}
 		t.db.Known.Distrust()
 		return sqlite3.BUSY_SNAPSHOT
 	}
-	t.cause = cause
+	t.Cause = cause
 	return err
 }
+
+// NewTxn returns the transaction of a new connection to db: idle.
+func NewTxn(db *Database) Txn { return Txn{db: db} }

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
-	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
@@ -23,20 +22,20 @@ import (
 // another writer is rebased onto the newer head when it may be (rebase.go),
 // up to maxRebases times or for maxRebaseTime, whichever is longer, and
 // fails with SQLITE_BUSY otherwise.
-func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) error {
-	v := t.db.vfs
+func (t *Txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) error {
+	v := t.db.Env
 	var lostFirst time.Time
 	for rebases := 0; ; rebases++ {
 		p, err := t.planPages(ctx, s, a)
 		if err != nil {
-			return t.fail(err, sqlite3.IOERR_READ)
+			return t.IOErr(err, sqlite3.IOERR_READ)
 		}
 		// A commit over a snapshot older than one the process knows would
 		// lose: it is rebased without trying.
 		sent := t.db.Known.Newer(s) == s
 		if sent {
 			err = t.publish(ctx, p.Rec.WithSize(len(p.Encoded)), p.Uploads, p.Blocks, p.Next, p.Changes)
-			if !errors.Is(err, errConflict) {
+			if !errors.Is(err, ErrConflict) {
 				return err
 			}
 		}
@@ -53,35 +52,35 @@ func (t *txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 			return t.lost()
 		}
 		if err := t.To(tx.Rebased); err != nil {
-			return t.fail(err, sqlite3.IOERR_WRITE)
+			return t.IOErr(err, sqlite3.IOERR_WRITE)
 		}
-		v.env.Counts.Rebases.Add(1)
+		v.Counts.Rebases.Add(1)
 		s = head
 		if t.absorb != nil {
 			if err := t.absorb(ctx, head); err != nil {
-				return t.fail(err, sqlite3.IOERR_READ)
+				return t.IOErr(err, sqlite3.IOERR_READ)
 			}
 		}
-		a = plan.Attempt{Token: newToken(), Time: engine.CommitTime(head.Time), Writer: a.Writer}
+		a = plan.Attempt{Token: NewToken(), Time: CommitTime(head.Time), Writer: a.Writer}
 	}
 }
 
 // planPages plans the commit of t's writes over s, and caches what the next
 // reads need: the record, and the blocks it carries pages of.
-func (t *txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) (plan.PagePlan, error) {
+func (t *Txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) (plan.PagePlan, error) {
 	db := t.db
 	committed, err := t.committedBytes(ctx, s)
 	if err != nil {
 		return plan.PagePlan{}, err
 	}
-	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.vfs.recordSizeTooLarge}
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.Env.RecordSizeTooLarge}
 	p := plan.Pages(db.Key, s, t.Writes, in, a)
 	if p.Next.Base.N == p.Rec.N {
 		prev, err := db.InnerWhole(ctx, s.Inner)
 		if err != nil {
 			return plan.PagePlan{}, err
 		}
-		p = plan.WithInner(db.Key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.vfs.opts.hooks.InnerFrontRead())
+		p = plan.WithInner(db.Key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.Env.Cfg.Hooks.InnerFrontRead())
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.Cache().Add(format.OverlayRecordID(db.Key, p.Rec.N, p.Rec.Token), p.Encoded)
@@ -102,7 +101,7 @@ func (t *txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt)
 // fails to read is left out). Interior pages rarely move, but leaves
 // around them do: without the last, every checkpoint written by a writer
 // that does not hold the block would lose them.
-func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *format.InnerPages) plan.InnerSource {
+func (t *Txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, committed map[int64][]byte, prev *format.InnerPages) plan.InnerSource {
 	db := t.db
 	block0 := committed[0]
 	if buf, ok := t.Pending[0]; ok {
@@ -119,7 +118,7 @@ func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 	read := make(map[int64][]byte, len(need))
 	var mu sync.Mutex
 	var g errgroup.Group
-	g.SetLimit(db.vfs.opts.Concurrency)
+	g.SetLimit(db.Env.Cfg.Concurrency)
 	for _, idx := range need {
 		g.Go(func() error {
 			if data, err := db.ReadBlock(ctx, s, idx); err == nil {
@@ -132,7 +131,7 @@ func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 	}
 	g.Wait()
 	return plan.InnerSource{
-		Logf:   db.vfs.opts.hooks.Log,
+		Logf:   db.Env.Cfg.Hooks.Log,
 		Block0: block0,
 		Bytes: func(idx int64, id string) []byte {
 			if data := atHand(idx, id); data != nil {
@@ -147,7 +146,7 @@ func (t *txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 // pending blocks of t that the cache holds (a block SQLite overwrote
 // whole may not be there: every page of it then counts as changed), and
 // of block 0, read if need be: its header gives the page size.
-func (t *txn) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
+func (t *Txn) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
 	db := t.db
 	out := map[int64][]byte{}
 	for idx := range t.Pending {

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -36,7 +36,7 @@ const (
 // whose commit over s (writing rec's changed pages) lost, may be published
 // on it instead; nil when it conflicts. Page 1 changed by another commit
 // always conflicts: every transaction reads its header.
-func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record, sent bool) (*format.Snapshot, error) {
+func (t *Txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record, sent bool) (*format.Snapshot, error) {
 	db := t.db
 	if !t.Rules.Rebase || !t.readAllOn(s) {
 		return nil, nil
@@ -79,7 +79,7 @@ func (t *txn) rebase(ctx context.Context, s *format.Snapshot, rec *format.Record
 // readAllOn reports whether every read of the transaction of t is known
 // to be on s (not so for a connection that read nothing yet, or a
 // snapshot of the Python layout, which has no records to rebase over).
-func (t *txn) readAllOn(s *format.Snapshot) bool {
+func (t *Txn) readAllOn(s *format.Snapshot) bool {
 	return t.Reads.N == s.N && t.Reads.Token == s.Token && s.Legacy == nil
 }
 
@@ -87,13 +87,13 @@ func (t *txn) readAllOn(s *format.Snapshot) bool {
 // head's bytes there: the pages the other commits changed, none of which
 // t read or wrote. A block uploaded early is brought back into memory
 // first.
-func (t *txn) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.ByteSet) error {
+func (t *Txn) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.ByteSet) error {
 	bs := head.BlockSize
 	for idx, ref := range t.Spilled {
 		// Uploaded early with the bytes before theirs: back into memory,
 		// to be changed, and uploaded or carried again.
 		if theirs.Overlaps(idx*bs, (idx+1)*bs) {
-			if _, err := t.unspill(ctx, idx, ref, bs, true); err != nil {
+			if _, err := t.Unspill(ctx, idx, ref, bs, true); err != nil {
 				return err
 			}
 		}

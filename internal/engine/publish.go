@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/tx"
 	"golang.org/x/sync/errgroup"
 )
@@ -21,14 +21,14 @@ import (
 // conditional create of its record (the commit point) and the settling of
 // an outcome a fault hid by reading the record back.
 
-// errConflict reports that another writer created the commit record first.
-var errConflict = errors.New("s3vfs: another writer committed first")
+// ErrConflict reports that another writer created the commit record first.
+var ErrConflict = errors.New("s3vfs: another writer committed first")
 
 // lost ends a commit another writer got in before: SQLITE_BUSY_SNAPSHOT,
 // and the head it built on is known to be old. A retry from it would lose
 // again, so the next transaction asks S3, even within its staleness bound.
-func (t *txn) lost() error {
-	t.db.vfs.env.Counts.Conflicts.Add(1)
+func (t *Txn) lost() error {
+	t.db.Env.Counts.Conflicts.Add(1)
 	t.db.Known.Distrust()
 	return sqlite3.BUSY_SNAPSHOT
 }
@@ -38,50 +38,50 @@ func (t *txn) lost() error {
 // claims that renew the transaction's early blocks (tx.Early), creates
 // the record, and settles the outcome; next is the snapshot the record
 // makes, changes the blocks it sets. A commit another writer got in before
-// returns errConflict, with t still holding its writes and every object it
+// returns ErrConflict, with t still holding its writes and every object it
 // uploaded (deleted when the transaction ends: a rebase keeps its early
 // blocks).
-func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *format.Snapshot, changes map[int64]format.BlockRef) error {
+func (t *Txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Upload, blocks int, next *format.Snapshot, changes map[int64]format.BlockRef) error {
 	db := t.db
-	v := db.vfs
+	v := db.Env
 	claims := t.Early.Claims(db.Key, rec.N, t.Spilled)
 	renewals := make([]tx.Upload, len(claims))
 	for i, c := range claims {
 		renewals[i] = c.Upload
 	}
-	t.Early.Own(uploadNames(renewals)...) // deleted once the record names the early blocks
+	t.Early.Own(UploadNames(renewals)...) // deleted once the record names the early blocks
 	start := time.Now()
-	err := v.putAll(ctx, slices.Concat(uploads, renewals))
+	err := v.PutAll(ctx, slices.Concat(uploads, renewals))
 	if err != nil {
-		t.Early.Own(uploadNames(uploads)...)
-		return t.fail(err, sqlite3.IOERR_WRITE)
+		t.Early.Own(UploadNames(uploads)...)
+		return t.IOErr(err, sqlite3.IOERR_WRITE)
 	}
 	if len(claims) > 0 {
 		if err := t.Early.Renewed(db.Key, claims, start, time.Now()); err != nil {
-			t.Early.Own(uploadNames(uploads)...)
-			v.env.Counts.Conflicts.Add(1)
-			return t.fail(err, sqlite3.BUSY_SNAPSHOT)
+			t.Early.Own(UploadNames(uploads)...)
+			v.Counts.Conflicts.Add(1)
+			return t.IOErr(err, sqlite3.BUSY_SNAPSHOT)
 		}
 	}
 
 	if err := t.Allows(tx.Published); err != nil {
-		t.Early.Own(uploadNames(uploads)...)
-		return t.fail(err, sqlite3.IOERR_WRITE)
+		t.Early.Own(UploadNames(uploads)...)
+		return t.IOErr(err, sqlite3.IOERR_WRITE)
 	}
 	start = time.Now()
-	switch err := db.createRecord(ctx, rec); {
-	case errors.Is(err, errConflict):
-		t.Early.Own(uploadNames(uploads)...)
-		return errConflict // the caller rebases, or fails with lost
+	switch err := db.CreateRecord(ctx, rec); {
+	case errors.Is(err, ErrConflict):
+		t.Early.Own(UploadNames(uploads)...)
+		return ErrConflict // the caller rebases, or fails with lost
 	case err != nil:
 		// The record may exist and name what this try and the
 		// transaction uploaded: the rollback that follows must not delete
 		// them as orphans.
 		t.Early.Abandon()
-		return t.fail(err, sqlite3.IOERR_WRITE)
+		return t.IOErr(err, sqlite3.IOERR_WRITE)
 	}
 
-	v.env.Counts.Commits.Add(1)
+	v.Counts.Commits.Add(1)
 	// The new blocks are what the next transaction reads first.
 	for _, u := range uploads[:blocks] {
 		db.Cache().Add(u.Name, u.Data)
@@ -91,12 +91,12 @@ func (t *txn) publish(ctx context.Context, rec *format.Record, uploads []tx.Uplo
 	t.Snap = next
 	_ = t.To(tx.Published) // allowed: asked before the commit point, and nothing moved t since (one goroutine commits it; its connection's waits)
 	t.releaseEarly(ctx, changes)
-	t.discard(ctx)
+	t.Discard(ctx)
 	return nil
 }
 
-// uploadNames returns the object names of uploads.
-func uploadNames(uploads []tx.Upload) []string {
+// UploadNames returns the object names of uploads.
+func UploadNames(uploads []tx.Upload) []string {
 	names := make([]string, len(uploads))
 	for i, u := range uploads {
 		names[i] = u.Name
@@ -104,22 +104,22 @@ func uploadNames(uploads []tx.Upload) []string {
 	return names
 }
 
-// putAll uploads the objects in parallel, up to Options.Concurrency at once.
-func (v *VFS) putAll(ctx context.Context, uploads []tx.Upload) error {
+// PutAll uploads the objects in parallel, up to Config.Concurrency at once.
+func (e *Env) PutAll(ctx context.Context, uploads []tx.Upload) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v.opts.Concurrency)
+	g.SetLimit(e.Cfg.Concurrency)
 	for _, u := range uploads {
-		g.Go(func() error { return v.env.Store.Put(gctx, u.Name, u.Data) })
+		g.Go(func() error { return e.Store.Put(gctx, u.Name, u.Data) })
 	}
 	return g.Wait()
 }
 
-// createRecord is the commit point: the conditional create of record n.
+// CreateRecord is the commit point: the conditional create of record n.
 // A failed or ambiguous create is settled by reading the record back: a
 // record carrying our token is our commit (an earlier attempt whose answer
 // was lost), any other record is a lost race.
-func (db *database) createRecord(ctx context.Context, rec *format.Record) error {
-	rs := db.vfs.env.Records
+func (db *Database) CreateRecord(ctx context.Context, rec *format.Record) error {
+	rs := db.Env.Records
 	data := rec.Encode()
 	// Never create a record on a parent seen too long ago (confirmParent).
 	if err := db.confirmParent(ctx, rec.Parent); err != nil {
@@ -152,7 +152,7 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 			// An earlier attempt's answer was lost, and trying again
 			// cannot help: only reading back can still settle it.
 		}
-		got, gerr := db.readBack(ctx, rec.N, errors.Is(err, ErrExists))
+		got, gerr := db.readBack(ctx, rec.N, errors.Is(err, store.ErrExists))
 		switch {
 		case gerr == nil:
 			r, derr := db.KeepRecord(rec.N, got) // the rebase that follows a lost race reads it
@@ -164,10 +164,10 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 			if r.Token == rec.Token {
 				return nil
 			}
-			return errConflict
-		case errors.Is(gerr, ErrNotFound) && refused(err):
+			return ErrConflict
+		case errors.Is(gerr, store.ErrNotFound) && refused(err):
 			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (no record found; an earlier try may still land)", rec.N, db.Key, err)
-		case errors.Is(gerr, ErrNotFound):
+		case errors.Is(gerr, store.ErrNotFound):
 			continue // nothing there yet (409, or a failed request): try again
 		default:
 			return fmt.Errorf("s3vfs: commit %d of %s: outcome unknown: %w (and reading it back: %s)", rec.N, db.Key, err, readBackError(err, gerr))
@@ -180,23 +180,23 @@ func (db *database) createRecord(ctx context.Context, rec *format.Record) error 
 
 // readBack reads record n, whose create failed, to settle whose it is.
 // When the create found the name taken (lost), it reads the records after
-// it too, engine.RebaseProbe in all at once: the rebase that follows builds on
+// it too, RebaseProbe in all at once: the rebase that follows builds on
 // them, and a record found missing proves the one before it the newest
 // (commitlog.Cache.ProveNewest), which spares the rebase a round trip.
-func (db *database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, error) {
+func (db *Database) readBack(ctx context.Context, n uint64, lost bool) ([]byte, error) {
 	if !lost {
-		return db.vfs.env.Records.Get(ctx, db.Key, n)
+		return db.Env.Records.Get(ctx, db.Key, n)
 	}
 	start := time.Now()
-	got := make([][]byte, engine.RebaseProbe)
-	errs := make([]error, engine.RebaseProbe)
+	got := make([][]byte, RebaseProbe)
+	errs := make([]error, RebaseProbe)
 	var wg sync.WaitGroup
 	for i := range got {
-		wg.Go(func() { got[i], errs[i] = db.vfs.env.Records.Get(ctx, db.Key, n+uint64(i)) })
+		wg.Go(func() { got[i], errs[i] = db.Env.Records.Get(ctx, db.Key, n+uint64(i)) })
 	}
 	wg.Wait()
 	for i := 1; i < len(got) && errs[0] == nil && !reservesKey(got[0]); i++ {
-		if errors.Is(errs[i], ErrNotFound) {
+		if errors.Is(errs[i], store.ErrNotFound) {
 			db.Recent.ProveNewest(n+uint64(i)-1, start)
 			break
 		}
@@ -226,15 +226,15 @@ func readBackError(err, gerr error) string {
 // credentials may not write, the bucket is gone): the server carried
 // nothing out, and trying again would be refused again.
 func refused(err error) bool {
-	return errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrNoBucket)
+	return errors.Is(err, store.ErrAccessDenied) || errors.Is(err, store.ErrNoBucket)
 }
 
-// removeOrphans deletes, best effort, the objects of a commit attempt that
+// RemoveOrphans deletes, best effort, the objects of a commit attempt that
 // was not published. Whatever remains is removed later by garbage collection.
-func (v *VFS) removeOrphans(ctx context.Context, names []string) {
+func (e *Env) RemoveOrphans(ctx context.Context, names []string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = v.env.Store.Remove(ctx, names)
+	_ = e.Store.Remove(ctx, names)
 }
 
 // reservesKey reports whether data is a record that reserves its key for
@@ -252,10 +252,10 @@ func reservesKey(data []byte) bool {
 // garbage collection freed, and fork the history. It usually costs
 // nothing: the snapshot was confirmed when the transaction began. A
 // transaction older than half the retention pays one LIST.
-func (db *database) confirmParent(ctx context.Context, parent uint64) error {
-	head, provable := db.Known.Provable(time.Now(), db.vfs.opts.Retention)
+func (db *Database) confirmParent(ctx context.Context, parent uint64) error {
+	head, provable := db.Known.Provable(time.Now(), db.Env.Cfg.Retention)
 	if head != nil && head.N > parent {
-		return errConflict
+		return ErrConflict
 	}
 	if provable && head.N == parent {
 		return nil
@@ -267,7 +267,7 @@ func (db *database) confirmParent(ctx context.Context, parent uint64) error {
 	}
 	db.Known.Publish(s, start)
 	if s.N != parent {
-		return errConflict
+		return ErrConflict
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"context"
@@ -30,9 +30,9 @@ import (
 // writeChain is, for one database in one process, the write transactions
 // that ran one after another and are not all published yet: its members
 // are the files that joined it (at RESERVED) and have not released the
-// lock since. Its fields are guarded by database.mu.
+// lock since. Its fields are guarded by Database.mu.
 type writeChain struct {
-	members []*txn
+	members []*Txn
 	base    *format.Snapshot // the committed snapshot the members' views build on; nil when members == 0
 
 	// The queued transactions, oldest first, and last, the newest queued
@@ -92,14 +92,14 @@ func (c *writeChain) changedSince(n uint64) (tx.ByteSet, bool) {
 	return nil, false
 }
 
-// chainMember is a file's place in its database's chain.
+// chainMember is a transaction's place in its database's chain.
 type chainMember struct {
 	joined bool
 	after  *queuedCommit // the newest transaction ahead of this one when it joined; nil for none
 	epoch  uint32        // see serveCounter
 	seen   uint64        // the commit number of the snapshot the writer began on
 
-	// ending is set when SQLite commits the transaction (file.CommitPhaseTwo,
+	// ending is set when SQLite commits the transaction (Txn.CommitPhaseTwo,
 	// which a rollback never sends); lastOfBatch once its writes are
 	// published, last of their batch (only its trim may follow them).
 	ending      bool
@@ -109,7 +109,7 @@ type chainMember struct {
 	// may lack: of the blocks it took from spec, those specStale named
 	// when it joined (staleAtJoin), and all those the transactions ahead
 	// of it took in since, when they were published (carried). Guarded by
-	// database.mu.
+	// Database.mu.
 	staleAtJoin map[int64]tx.ByteSet
 	carried     tx.ByteSet
 }
@@ -126,7 +126,7 @@ func (m *chainMember) stale() tx.ByteSet {
 // staleIn returns the bytes block idx (of bs bytes) of m's writes may
 // lack: those of the block it took from spec, and all those taken in
 // since it joined.
-func (m *chainMember) staleIn(t *txn, idx, bs int64) tx.ByteSet {
+func (m *chainMember) staleIn(t *Txn, idx, bs int64) tx.ByteSet {
 	var out tx.ByteSet
 	if _, fromSpec := t.Under[idx]; fromSpec {
 		out = m.staleAtJoin[idx].Union(nil)
@@ -141,7 +141,7 @@ func (m *chainMember) staleIn(t *txn, idx, bs int64) tx.ByteSet {
 
 // queuedCommit is one transaction waiting in a chain to be published.
 type queuedCommit struct {
-	t       *txn       // its writes are t's pending blocks, untouched until done
+	t       *Txn       // its writes are t's pending blocks, untouched until done
 	changed tx.ByteSet // the bytes it changed over its view
 	alone   bool       // published by itself: t.Rules.Alone, decided when it was queued
 
@@ -178,7 +178,7 @@ var errChainFailed = errors.New("s3vfs: a transaction this one ran after failed 
 // history), or when the chain failed. A snapshot newer than base while
 // transactions are queued (other processes committed since base) waits
 // for them: once they are published, base is newer than it.
-func (c *writeChain) join(t *txn) (bool, chan struct{}) {
+func (c *writeChain) join(t *Txn) (bool, chan struct{}) {
 	s := t.Snap
 	if len(c.members) == 0 {
 		*c = writeChain{}
@@ -187,11 +187,11 @@ func (c *writeChain) join(t *txn) (bool, chan struct{}) {
 	if c.failed != nil {
 		return false, nil
 	}
-	var since tx.ByteSet // what changed from f's snapshot to its view
+	var since tx.ByteSet // what changed from t's snapshot to its view
 	switch {
 	case s.N == c.base.N && s.Token == c.base.Token:
 	case s.N > c.base.N && c.last == nil:
-		// Nothing unpublished, and f's snapshot is newer: f's view.
+		// Nothing unpublished, and t's snapshot is newer: t's view.
 		c.base, c.history = s, nil
 	case s.N < c.base.N:
 		var ok bool
@@ -222,28 +222,28 @@ func (c *writeChain) join(t *txn) (bool, chan struct{}) {
 	return true, nil
 }
 
-// commitInChain queues the writes of f, a member of its database's chain,
-// and returns once they are published (nil) or failed: when f is first in
+// commitInChain queues the writes of t, a member of its database's chain,
+// and returns once they are published (nil) or failed: when t is first in
 // the queue and no batch is being published, its goroutine publishes the
 // batch it heads, else it waits its turn.
-func (f *file) commitInChain(ctx context.Context) error {
-	db := f.db
-	q := &queuedCommit{t: &f.txn, alone: f.Rules.Alone, lead: make(chan struct{}), done: make(chan struct{})}
+func (t *Txn) commitInChain(ctx context.Context) error {
+	db := t.db
+	q := &queuedCommit{t: t, alone: t.Rules.Alone, lead: make(chan struct{}), done: make(chan struct{})}
 	if !q.alone {
-		q.changed = f.changedOverView()
+		q.changed = t.changedOverView()
 	}
 	db.mu.Lock()
 	c := &db.chain
 	if c.failed != nil {
 		db.mu.Unlock()
-		return f.lost()
+		return t.lost()
 	}
 	c.queue = append(c.queue, q)
 	c.last = q
 	if !q.alone {
 		c.spec, c.specStale = maps.Clone(c.spec), maps.Clone(c.specStale)
 		c.addToSpec(q)
-		if db.writer == f {
+		if db.writer == t {
 			db.writer = nil // the next writer runs over these writes
 		}
 	}
@@ -268,34 +268,34 @@ func (f *file) commitInChain(ctx context.Context) error {
 	if !q.alone {
 		// Published in its batch's record, the snapshot it made the
 		// batch's. Queued until now (nothing else moves it), it may be.
-		_ = f.To(tx.Published)
-		f.Snap = q.head
-		f.discard(f.ctx())
+		_ = t.To(tx.Published)
+		t.Snap = q.head
+		t.Discard(ctx)
 	}
 	// The transactions ahead are in the snapshot now: the view over them,
 	// and what it lacked, are done with.
 	db.mu.Lock()
-	f.chain.staleAtJoin, f.chain.carried, f.chain.lastOfBatch = nil, nil, q.lastOfBatch
+	t.chain.staleAtJoin, t.chain.carried, t.chain.lastOfBatch = nil, nil, q.lastOfBatch
 	db.mu.Unlock()
-	f.Under, f.UnderSize = nil, 0
+	t.Under, t.UnderSize = nil, 0
 	return nil
 }
 
-// retakeLock gives f, whose transaction is published and whose write
+// retakeLock gives t, whose transaction is published and whose write
 // lock went on to the next writer, the lock back, to publish the trim
-// SQLite makes after some commits (file.CommitPhaseTwo), and reports
+// SQLite makes after some commits (CommitPhaseTwo), and reports
 // whether it did: only while no writer holds it, nothing was published or
-// queued since, and f's writes came last in their batch (a trim by one
+// queued since, and t's writes came last in their batch (a trim by one
 // that came before would cut what the later ones added).
-func (f *file) retakeLock() bool {
-	db := f.db
+func (t *Txn) retakeLock() bool {
+	db := t.db
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	c := &db.chain
-	if !f.chain.lastOfBatch || db.writer != nil && db.writer != f || c.last != nil || c.base == nil || c.base.N != f.Snap.N || c.base.Token != f.Snap.Token {
+	if !t.chain.lastOfBatch || db.writer != nil && db.writer != t || c.last != nil || c.base == nil || c.base.N != t.Snap.N || c.base.Token != t.Snap.Token {
 		return false
 	}
-	db.writer = f
+	db.writer = t
 	return true
 }
 
@@ -327,7 +327,7 @@ func (c *writeChain) addToSpec(q *queuedCommit) {
 // which must first read the record that beat it, again and again. After
 // two such wins in a row, a promoted batch asks for the head first, as
 // the others do, and races them on equal terms.
-func (db *database) publishBatch(ctx context.Context, promoted bool) {
+func (db *Database) publishBatch(ctx context.Context, promoted bool) {
 	db.mu.Lock()
 	c := &db.chain
 	probe := promoted && c.wins >= 2
@@ -391,7 +391,7 @@ func (c *writeChain) takeBatch() []*queuedCommit {
 // changed): it records the step in the history, counts the win or the
 // rebase and the transactions committed, and hands theirs on to the
 // writers that ran over the batch's blocks. The caller holds db.mu.
-func (db *database) advanceChain(batch []*queuedCommit, base, head *format.Snapshot, theirs tx.ByteSet) {
+func (db *Database) advanceChain(batch []*queuedCommit, base, head *format.Snapshot, theirs tx.ByteSet) {
 	c := &db.chain
 	c.history = append(c.history, publishedStep(c.base.N, head.N, theirs, batch))
 	if len(c.history) > maxHistory {
@@ -404,7 +404,7 @@ func (db *database) advanceChain(batch []*queuedCommit, base, head *format.Snaps
 		c.wins = 0
 	}
 	if head.N != base.N || head.Token != base.Token {
-		db.vfs.env.Counts.Commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
+		db.Env.Counts.Commits.Add(int64(len(batch) - 1)) // one record, len(batch) transactions
 	}
 	if len(theirs) > 0 {
 		// The writers that ran over this batch's blocks, before it
@@ -466,7 +466,7 @@ func (c *writeChain) endBatch(batch []*queuedCommit, head *format.Snapshot, err,
 // processes it read over. Blocks it uploaded early carry the commit number
 // after the base it joined, which the transactions ahead may have taken:
 // its commit renews them (q.t.Rules.Renew) before its record is created.
-func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, error, error) {
+func (db *Database) publishAlone(ctx context.Context, q *queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, error, error) {
 	t := q.t
 	if len(carried) > 0 {
 		return nil, nil, sqlite3.BUSY_SNAPSHOT, nil
@@ -476,7 +476,7 @@ func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *for
 	t.Under = nil
 	t.Theirs = nil
 	if err := t.commit(ctx); err != nil {
-		return nil, nil, err, t.cause
+		return nil, nil, err, t.Cause
 	}
 	return t.Snap, t.Theirs, nil, nil
 }
@@ -487,18 +487,18 @@ func (db *database) publishAlone(ctx context.Context, q *queuedCommit, base *for
 // and writes together, rebased as one. Each time it is rebased, it takes
 // in the transactions queued behind it that may join it (absorbQueued),
 // and returns them: they are published with it.
-func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, []*queuedCommit, error, error) {
+func (db *Database) publishMerged(ctx context.Context, batch []*queuedCommit, base *format.Snapshot, carried tx.ByteSet) (*format.Snapshot, tx.ByteSet, []*queuedCommit, error, error) {
 	members := make([]*tx.Tx, len(batch))
 	for i, q := range batch {
 		members[i] = &q.t.Tx
 	}
-	m := &txn{db: db, Tx: *tx.Merge(base, members...)}
+	m := &Txn{db: db, Tx: *tx.Merge(base, members...)}
 	if carried.Overlaps(0, 100) || carried.OverlapsAny(m.Reads.Bytes) || carried.OverlapsAny(m.Written) {
-		db.vfs.env.Counts.Conflicts.Add(1)
+		db.Env.Counts.Conflicts.Add(1)
 		return nil, nil, nil, sqlite3.BUSY_SNAPSHOT, nil
 	}
 	if err := m.applyTheirs(ctx, base, carried); err != nil {
-		return nil, nil, nil, m.fail(err, sqlite3.IOERR_READ), err
+		return nil, nil, nil, m.IOErr(err, sqlite3.IOERR_READ), err
 	}
 	var absorbed []*queuedCommit
 	m.absorb = func(ctx context.Context, head *format.Snapshot) error {
@@ -511,7 +511,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 	}
 	if err := m.commit(ctx); err != nil {
 		m.releaseEarly(ctx, nil) // what its tries that lost uploaded (none after an unknown outcome)
-		return nil, nil, absorbed, err, m.cause
+		return nil, nil, absorbed, err, m.Cause
 	}
 	return m.Snap, m.Theirs, absorbed, nil, nil
 }
@@ -525,7 +525,7 @@ func (db *database) publishMerged(ctx context.Context, batch []*queuedCommit, ba
 // batch took in from other processes since base (m.Theirs) or one its own
 // view lacked (its stale bytes), nor are those bytes any the batch read or
 // wrote; head's bytes are then taken there, as for any rebase.
-func (db *database) absorbQueued(ctx context.Context, m *txn, head *format.Snapshot) ([]*queuedCommit, error) {
+func (db *Database) absorbQueued(ctx context.Context, m *Txn, head *format.Snapshot) ([]*queuedCommit, error) {
 	db.mu.Lock()
 	c := &db.chain
 	var take []*queuedCommit
@@ -553,54 +553,54 @@ func (db *database) absorbQueued(ctx context.Context, m *txn, head *format.Snaps
 	return take, m.applyTheirs(ctx, head, lack)
 }
 
-// leaveChain ends f's membership of its database's chain, when SQLite
+// leaveChain ends t's membership of its database's chain, when SQLite
 // releases the write lock. A transaction that ran over others of its
 // process and did not publish writes of its own (it wrote nothing, or was
 // rolled back) waits for them here: SQLite fails its COMMIT with the error
 // Unlock returns, SQLITE_BUSY if they failed or if another process changed
 // a byte it read that its view did not show. A ROLLBACK ignores it.
-func (f *file) leaveChain() error {
-	if !f.chain.joined {
+func (t *Txn) leaveChain() error {
+	if !t.chain.joined {
 		return nil
 	}
-	db := f.db
+	db := t.db
 	var err error
-	if after := f.chain.after; after != nil && f.chain.ending && !f.committed && f.Err == nil {
+	if after := t.chain.after; after != nil && t.chain.ending && !t.Committed && t.Err == nil {
 		<-after.done
 		db.mu.Lock()
-		carried := f.chain.stale()
+		carried := t.chain.stale()
 		db.mu.Unlock()
 		// Its place in the serial order is right after them: they must
 		// come after every commit it saw, and what they took in from other
 		// processes must not be what it read without.
-		if after.err != nil || after.head.N < f.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(f.Reads.Bytes) {
-			err = f.lost()
+		if after.err != nil || after.head.N < t.chain.seen || carried.Overlaps(0, 100) || carried.OverlapsAny(t.Reads.Bytes) {
+			err = t.lost()
 		}
 	}
-	if f.chain.after != nil || f.Under != nil {
+	if t.chain.after != nil || t.Under != nil {
 		// SQLite's page cache may hold bytes of the transactions ahead,
 		// not published if they failed: make it read the file again.
-		f.chain.epoch++
+		t.chain.epoch++
 	}
 	db.mu.Lock()
 	c := &db.chain
-	c.members = slices.DeleteFunc(c.members, func(m *txn) bool { return m == &f.txn })
+	c.members = slices.DeleteFunc(c.members, func(m *Txn) bool { return m == t })
 	if len(c.members) == 0 {
 		*c = writeChain{}
 	}
-	f.chain.carried, f.chain.staleAtJoin = nil, nil
+	t.chain.carried, t.chain.staleAtJoin = nil, nil
 	db.mu.Unlock()
-	f.chain.joined, f.chain.after, f.chain.ending, f.chain.lastOfBatch = false, nil, false, false
-	f.Under, f.UnderSize = nil, 0
+	t.chain.joined, t.chain.after, t.chain.ending, t.chain.lastOfBatch = false, nil, false, false
+	t.Under, t.UnderSize = nil, 0
 	return err
 }
 
 // serveCounter changes, in the bytes b SQLite read at off, the change
-// counter and version-valid-for number (which engine.OverlayHeader served) by
+// counter and version-valid-for number (which OverlayHeader served) by
 // the file's epoch, in their top byte: a connection whose view held
 // transactions of its process that were not published then sees a counter
 // it never saw, and drops its page cache, even if the database did not
-// change since. It keeps the counter even (engine.ServedCounter).
+// change since. It keeps the counter even (ServedCounter).
 func (c *chainMember) serveCounter(b []byte, off int64) {
 	if c.epoch == 0 {
 		return
@@ -610,4 +610,12 @@ func (c *chainMember) serveCounter(b []byte, off int64) {
 			b[p] ^= byte(c.epoch)
 		}
 	}
+}
+
+// Queued returns how many committed transactions of db wait for the
+// batch being published before theirs.
+func (db *Database) Queued() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.chain.queue)
 }

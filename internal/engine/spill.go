@@ -1,4 +1,4 @@
-package s3vfs
+package engine
 
 import (
 	"bytes"
@@ -10,23 +10,22 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 )
 
 // A transaction's changed blocks are held in memory until they exceed
-// Options.WriteBuffer; then every full block is uploaded early, under a
+// Config.WriteBuffer; then every full block is uploaded early, under a
 // fresh token of the commit attempt, and only its reference is kept. The
 // objects are unpublished until the commit record names them, so a
 // rollback or a lost race leaves them as orphans, which are deleted
 // best-effort (and by garbage collection otherwise). This bounds the memory
 // of a transaction of any size.
 
-// spill uploads the full pending blocks of t and drops them from memory.
-func (t *txn) spill(ctx context.Context) error {
+// Spill uploads the full pending blocks of t and drops them from memory.
+func (t *Txn) Spill(ctx context.Context) error {
 	s := t.Snap
-	v := t.db.vfs
+	v := t.db.Env
 	bs, start := s.BlockSize, time.Now()
 	type early struct {
 		idx  int64
@@ -38,20 +37,20 @@ func (t *txn) spill(ctx context.Context) error {
 		if (idx+1)*bs > t.PendingSize {
 			continue // the partial last block stays in memory
 		}
-		token := t.Early.TokenFor(idx, s.N+1, start, newToken)
+		token := t.Early.TokenFor(idx, s.N+1, start, NewToken)
 		ups = append(ups, early{idx, format.BlockRef{Commit: t.Early.Commit, Token: token, CRC: format.Checksum(buf)}, buf})
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v.opts.Concurrency)
+	g.SetLimit(v.Cfg.Concurrency)
 	for _, u := range ups {
 		name := format.BlockName(t.db.Key, u.idx, u.ref)
 		t.Early.Own(name)
-		g.Go(func() error { return v.env.Store.Put(gctx, name, u.data) })
+		g.Go(func() error { return v.Store.Put(gctx, name, u.data) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	v.env.Counts.EarlyBlocks.Add(int64(len(ups)))
+	v.Counts.EarlyBlocks.Add(int64(len(ups)))
 	if t.Spilled == nil {
 		t.Spilled, t.SpilledPages = map[int64]format.BlockRef{}, map[int64]format.PageList{}
 	}
@@ -73,7 +72,7 @@ func (t *txn) spill(ctx context.Context) error {
 // when those are at hand (the transactions queued ahead, the cache): false
 // when they are not, or the page size is not known. The unit is SQLite's
 // page size as the view had it before the writes.
-func (t *txn) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
+func (t *Txn) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 	s := t.Snap
 	if s == nil {
 		return nil, false
@@ -93,14 +92,14 @@ func (t *txn) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 	return plan.ChangedPages(idx, bs, t.SpillUnit, data, old, format.BlockLen(idx, bs, t.Writes.Live(s.Size))), true
 }
 
-// readSpilled returns the bytes of a block uploaded early by spill.
-func (t *txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
-	v := t.db.vfs
+// ReadSpilled returns the bytes of a block uploaded early by spill.
+func (t *Txn) ReadSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
+	v := t.db.Env
 	name := format.BlockName(t.db.Key, idx, ref)
 	if data, ok := t.db.Cache().Get(name); ok {
 		return data, nil
 	}
-	data, err := v.env.Store.Get(ctx, name)
+	data, err := v.Store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +109,12 @@ func (t *txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, b
 	return data, nil
 }
 
-// unspill moves a spilled block back into memory (to be changed again, or
+// Unspill moves a spilled block back into memory (to be changed again, or
 // cut by a truncation); its early object becomes an orphan.
-func (t *txn) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
+func (t *Txn) Unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
 	buf := make([]byte, bs)
 	if load {
-		data, err := t.readSpilled(ctx, idx, ref, bs)
+		data, err := t.ReadSpilled(ctx, idx, ref, bs)
 		if err != nil {
 			return nil, err
 		}
@@ -129,9 +128,9 @@ func (t *txn) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs in
 // releaseEarly deletes, best effort, every object the transaction
 // uploaded that no published record names, except the blocks keep names
 // (those a record just published sets), and forgets the early blocks.
-func (t *txn) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
+func (t *Txn) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) {
 	if orphans := t.Early.Release(t.db.Key, keep); len(orphans) > 0 {
-		t.db.vfs.removeOrphans(ctx, orphans)
+		t.db.Env.RemoveOrphans(ctx, orphans)
 	}
 	clear(t.Spilled)
 	clear(t.SpilledPages)
@@ -144,7 +143,7 @@ func (t *txn) releaseEarly(ctx context.Context, keep map[int64]format.BlockRef) 
 // publishing them as a commit would only add history, or fail with
 // SQLITE_BUSY on a ROLLBACK. The first changed block ends the check, so a
 // real commit pays one comparison of a block it usually has in the cache.
-func (t *txn) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
+func (t *Txn) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
 	if !t.Writes.SameShape(s.Size) {
 		return false, nil
 	}
@@ -160,8 +159,8 @@ func (t *txn) unchanged(ctx context.Context, s *format.Snapshot) (bool, error) {
 		if idx == 0 && len(data) >= 100 {
 			// Page 1 as SQLite read it carried the served change counter.
 			stored := bytes.Clone(data)
-			engine.OverlayHeader(stored, 0, s.N, data)
-			if t.chain.epoch != 0 && !t.encrypted(ctx) {
+			OverlayHeader(stored, 0, s.N, data)
+			if t.chain.epoch != 0 && !t.Encrypted(ctx) {
 				t.chain.serveCounter(stored, 0)
 			}
 			data = stored
