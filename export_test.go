@@ -100,12 +100,8 @@ func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int
 // QueuedForTest returns how many committed transactions of the database at
 // key wait in v for the batch being published before theirs.
 func QueuedForTest(v *VFS, key string) int {
-	v.mu.Lock()
-	db := v.dbs[key]
-	v.mu.Unlock()
-	if db == nil {
-		return 0
-	}
+	db := v.env.Acquire(key) // a database not in use has none
+	defer v.env.Release(db)
 	return db.Queued()
 }
 
@@ -125,8 +121,8 @@ func WithInnerFront(opts *Options, n int64) *Options {
 // returns how many pages the inner pages served, and an error naming the
 // first page that reads differently.
 func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error) {
-	db := v.acquire(key)
-	defer v.release(db)
+	db := v.env.Acquire(key)
+	defer v.env.Release(db)
 	s, err := db.Refresh(ctx, 0)
 	if err != nil || s.Inner == nil {
 		return 0, err

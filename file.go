@@ -15,11 +15,12 @@ import (
 // (its lock level, its URI parameters, what it keeps across transactions)
 // over the transaction it runs (engine.Txn). SQLite uses one file from
 // one connection at a time, so its own fields need no lock; what
-// connections share lives in database, behind database.mu.
+// connections share lives in its engine.Database, behind that one's lock.
 type file struct {
 	engine.Txn // the connection's transaction: idle, reading, or writing
 
-	db *database
+	db  *engine.Database
+	vfs *VFS
 
 	params   engine.Params
 	readOnly bool
@@ -78,7 +79,7 @@ func (f *file) Close() error {
 	}
 	f.Unlock(vfs.LOCK_NONE)
 	f.stopReadAhead()
-	f.db.vfs.release(f.db)
+	f.vfs.env.Release(f.db)
 	f.db = nil
 	return nil
 }
@@ -91,7 +92,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	n, err := f.Read(f.ctx(), s, b, off)
 	if err != nil && err != io.EOF {
 		if f.pinned != nil {
-			err = f.db.collectedWhileRead(s, err)
+			err = f.db.CollectedWhileRead(s, err)
 		}
 		return n, f.IOErr(err, sqlite3.IOERR_READ)
 	}

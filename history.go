@@ -2,17 +2,15 @@ package s3vfs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"iter"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/engine"
-	"github.com/s3vfs/s3vfs/internal/format"
-	"github.com/s3vfs/s3vfs/internal/versions"
 )
+
+// ErrNoCommit reports a commit that does not exist: not yet made, or older
+// than the Retention and collected.
+var ErrNoCommit = engine.ErrNoCommit
 
 // Commit describes one version of a database, as [VFS.History] lists it.
 type Commit struct {
@@ -30,14 +28,6 @@ type Commit struct {
 	Source string // for a branch: the database it was made from; for a merge: the branch merged in
 }
 
-// setMade fills the fields of c that say how it was made, from m.
-func (c *Commit) setMade(m format.Made) {
-	if m.By == format.ByTransaction {
-		return
-	}
-	c.Made, c.From, c.Source = m.By.String(), m.Commit, m.Key
-}
-
 // History iterates over the versions of the database at key that are still
 // kept (the newest, and every one within the retention that garbage
 // collection has not yet removed), newest first. It lists the commit
@@ -47,104 +37,54 @@ func (c *Commit) setMade(m format.Made) {
 // [VFS.Restore].
 func (v *VFS) History(ctx context.Context, key string) iter.Seq2[Commit, error] {
 	return func(yield func(Commit, error) bool) {
-		if err := format.ValidateKey(key); err != nil {
-			yield(Commit{}, err)
-			return
-		}
-		db := v.newDatabase(key)
-		start := time.Now()
-		created := map[uint64]time.Time{}
-		err := v.env.Records.List(ctx, key, func(n uint64, _ int64, at time.Time) error {
-			created[n] = at
-			return nil
-		})
-		if err != nil {
-			yield(Commit{}, err)
-			return
-		}
-		ns := slices.Sorted(maps.Keys(created))
-		slices.Reverse(ns)
-		for d, err := range versions.Ordered(ctx, v.opts.Concurrency, len(ns), func(ctx context.Context, i int) (described, error) {
-			return db.describe(ctx, ns[i])
-		}) {
-			c := d.Commit
-			if errors.Is(err, ErrNotFound) {
-				continue // collected since the listing: no longer kept
-			}
-			if err == nil && d.removed {
-				return // the versions before are of a database removed
-			}
-			if err == nil && d.noDatabase {
-				continue // no version: a key reserved for a branch
-			}
-			if err == nil && d.pageLevel && c.N != ns[0] && !engine.ReadableVersion(created, c.N, start, v.opts.Retention) {
-				continue // kept for the pages a later version overlays, not as a version
-			}
-			if !yield(c, err) || err != nil {
+		for c, err := range v.ops.History(ctx, key) {
+			if !yield(Commit(c), err) {
 				return
 			}
 		}
 	}
 }
 
-// described is a Commit and the format version of its record.
-type described struct {
-	Commit
-	pageLevel  bool
-	noDatabase bool // a record that reserves the key for a branch, or marks it removed: no version
-	removed    bool // a record that marks the database removed: the versions before it are gone
+// Info describes the newest commit of a database, as [VFS.Info] reads it.
+type Info struct {
+	Key           string    // the database's key (its SQLite filename)
+	Commit        uint64    // the newest commit number; 0 for the Python layout, which keeps no commits
+	Time          time.Time // when that commit was made; zero for the Python layout
+	Writer        string    // the writer that made it (Options.WriterID); empty for the Python layout
+	BlockSize     int64     // bytes per block object
+	PageSize      int64     // the SQLite page size
+	FileSize      int64     // bytes of the database file
+	Blocks        int64     // block objects the commit references
+	FormatVersion int       // the storage format version of the newest commit, 1 or 2 (see docs/format.md); 0 for the Python layout
+	Layout        string    // "s3vfs", or "python" for a database of the Python library sqlite-s3vfs (read-only until migrated)
+
+	// BranchOf and BranchPoint say, for a branch ([VFS.Branch]), the
+	// database it was made from and the commit of it; empty and 0 for a
+	// database that is not a branch.
+	BranchOf    string
+	BranchPoint uint64
 }
 
-// describe reads record n (and its checkpoint, if the commit wrote one).
-func (db *database) describe(ctx context.Context, n uint64) (described, error) {
-	rec, err := db.ReadRecord(ctx, n)
-	if err != nil {
-		return described{}, err
-	}
-	c, err := describeRecord(ctx, db, rec)
-	m := rec.Made
-	return described{c, rec.PageLevel(), m.NoDatabase(), m.By == format.Removed}, err
+// Info returns the description of the newest commit of the database at
+// key, or an error matching [ErrNoDatabase] if there is none. It costs a
+// few requests (the head check, the commit record and, unless cached, the
+// first block); it never LISTs the whole prefix.
+func (v *VFS) Info(ctx context.Context, key string) (Info, error) {
+	i, err := v.ops.Info(ctx, key)
+	return Info(i), err
 }
 
-// describeRecord is describe of record rec, read already.
-func describeRecord(ctx context.Context, db *database, rec *format.Record) (Commit, error) {
-	n := rec.N
-	c := Commit{N: n, Time: rec.Time, Writer: rec.Writer, Size: rec.FileSize}
-	c.setMade(rec.Made)
-	entries := rec.Delta
-	if rec.Base == (format.CheckpointRef{N: n, Token: rec.Token}) {
-		// It wrote a checkpoint: the blocks it set are there (in version
-		// 2 its delta lists only block 0 and the blocks it carries pages of).
-		c.Checkpoint = true
-		_, ck, err := db.ReadBaseEntries(ctx, rec.Lineage, rec.Base)
-		if err != nil {
-			return Commit{}, fmt.Errorf("s3vfs: history of %s: %w", db.Key, err)
-		}
-		entries = append(ck, entries...)
-	}
-	// The blocks a commit wrote carry its number (blocks a large
-	// transaction uploaded early have tokens of their own) or its token
-	// (Deserialize and Restore keep the number of their first try); a
-	// block whose overlay ends with the record has pages it carried.
-	changed := map[int64]bool{}
-	for _, e := range entries {
-		wrote := !e.Ref.IsHole() && (e.Ref.Commit == n || e.Ref.Token == rec.Token)
-		carried := e.Ov != nil && len(e.Ov.Recs) > 0 && e.Ov.Recs[len(e.Ov.Recs)-1].N == n
-		if wrote || carried {
-			changed[e.Idx] = true
-		}
-	}
-	if pages, unit, ok := rec.ChangedPages(); ok && rec.BlockSize > 0 {
-		// Version 2 lists the pages it changed: blocks uploaded early by a
-		// transaction rebased onto a later head carry neither its number
-		// nor its token.
-		for _, run := range pages {
-			first, last := run.First*unit/rec.BlockSize, ((run.First+run.N)*unit-1)/rec.BlockSize
-			for idx := first; idx <= last && idx*rec.BlockSize < rec.FileSize; idx++ {
-				changed[idx] = true
-			}
-		}
-	}
-	c.BlocksChanged = len(changed)
-	return c, nil
+// Usage is what a database occupies in the bucket, every version kept for
+// the retention window included.
+type Usage struct {
+	Objects int64 // objects under the database's prefix
+	Bytes   int64 // their total size
+}
+
+// Usage LISTs every object under the database's prefix (KEY/) and totals
+// them. Its cost grows with the number of objects (one LIST request per
+// 1,000), so it belongs in tools, not on a hot path.
+func (v *VFS) Usage(ctx context.Context, key string) (Usage, error) {
+	u, err := v.ops.Usage(ctx, key)
+	return Usage(u), err
 }

@@ -23,7 +23,7 @@ func (f *file) Pragma(name, value string) (string, error) {
 	}
 	switch name {
 	case "s3vfs_stats":
-		return pragmaStats(f.db.vfs.Stats()), nil
+		return pragmaStats(f.vfs.Stats()), nil
 	case "s3vfs_commit":
 		return strconv.FormatUint(f.view().N, 10), nil
 	}

@@ -31,7 +31,7 @@ type readAhead struct {
 // transaction starts; a read of block 0 leaves the state as it was.
 func (f *file) noteRead(s *format.Snapshot, first, last int64) {
 	db := f.db
-	limit := int64(db.vfs.opts.ReadAhead)
+	limit := int64(db.Env.Cfg.ReadAhead)
 	if limit == 0 || db.Cache().Limit() <= 0 {
 		return // nowhere to keep what would be fetched
 	}

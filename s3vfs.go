@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -37,13 +36,12 @@ import (
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
 	"github.com/ncruces/go-sqlite3/vfs"
 
-	"github.com/s3vfs/s3vfs/internal/cache"
-	"github.com/s3vfs/s3vfs/internal/commitlog"
 	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/superjournal"
 	"github.com/s3vfs/s3vfs/internal/tx"
+	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
 // FormatVersion is the newest version of the storage format this package
@@ -260,10 +258,8 @@ func (o *Options) defaultTimesAndBuffers() error {
 // share its snapshots, lock table and block cache.
 type VFS struct {
 	env  *engine.Env // the store, the commit log, the caches and counters the engine shares
+	ops  *versions.Ops
 	opts Options
-
-	mu  sync.Mutex
-	dbs map[string]*database // open databases by key; guarded by mu
 }
 
 var (
@@ -292,49 +288,6 @@ func New(client *s3.Client, bucket string, opts *Options) (*VFS, error) {
 	v := newVFS(store.NewS3(client, bucket, o.AttemptTimeout), bucket, o)
 	v.env.Store.Endpoint = engine.EndpointOf(client)
 	return v, nil
-}
-
-// newVFS returns a VFS whose objects live in objects, the store of bucket;
-// o has its defaults applied.
-func newVFS(objects store.Objects, bucket string, o Options) *VFS {
-	e := &engine.Env{Cfg: o.config(), Cache: cache.NewLRU(o.CacheSize)}
-	if o.CacheDir != "" {
-		e.Disk = e.DiskCacheIn(o.CacheDir)
-	}
-	e.Store = store.Store{Objects: objects, Bucket: bucket, Counters: &e.Requests, Timeout: o.RequestTimeout}
-	e.Records = commitlog.NewBucket(&e.Store)
-	if o.Coordinator != nil {
-		e.Records = o.Coordinator.Records(bucket) // the bucket, for the command an error names
-	}
-	return &VFS{env: e, opts: o, dbs: map[string]*database{}}
-}
-
-// config returns the settings of o that the engine reads.
-func (o *Options) config() engine.Config {
-	return engine.Config{
-		BlockSize: o.BlockSize, Retention: o.Retention, Concurrency: o.Concurrency,
-		CacheDirSize: o.CacheDirSize, Coordinated: o.Coordinator != nil, Hooks: o.hooks,
-		CoordinatorName: o.coordinatorName(),
-		WriterID:        o.WriterID, FormatVersion: o.FormatVersion, WriteBuffer: o.WriteBuffer,
-		MaxRecordSize: o.maxRecordSize(), SkipStoreCheck: o.UnsafeSkipStoreCheck,
-	}
-}
-
-// maxRecordSize returns the bound of o's coordinator on a record; 0 for
-// none.
-func (o *Options) maxRecordSize() int {
-	if o.Coordinator == nil {
-		return 0
-	}
-	return o.Coordinator.MaxRecordSize()
-}
-
-// coordinatorName returns the name of o's coordinator; "" for none.
-func (o *Options) coordinatorName() string {
-	if o.Coordinator == nil {
-		return ""
-	}
-	return o.Coordinator.Name()
 }
 
 // Bucket returns the name of the bucket the VFS keeps its databases in.
@@ -391,7 +344,7 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 	if err != nil {
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	db := v.acquire(name)
+	db := v.env.Acquire(name)
 	db.Known.DeclareRetention(p.Retention)
 	if p.CacheSet {
 		db.UseCache(p.CacheSize)
@@ -401,10 +354,10 @@ func (v *VFS) openMain(name string, uri *vfs.Filename, flags vfs.OpenFlag) (vfs.
 	}
 	pinned, err := v.headAtOpen(db, p, flags)
 	if err != nil {
-		v.release(db)
+		v.env.Release(db)
 		return nil, flags, vfs.SystemError(err, sqlite3.CANTOPEN)
 	}
-	f := &file{Txn: engine.NewTxn(db.Database), db: db, readOnly: flags&vfs.OPEN_READONLY != 0 || p.ReadOnly, params: p, pinned: pinned}
+	f := &file{Txn: engine.NewTxn(db), db: db, vfs: v, readOnly: flags&vfs.OPEN_READONLY != 0 || p.ReadOnly, params: p, pinned: pinned}
 	if f.readOnly {
 		flags |= vfs.OPEN_READONLY
 		flags &^= vfs.OPEN_READWRITE
@@ -436,14 +389,14 @@ func (v *VFS) openParams(uri *vfs.Filename) (engine.Params, error) {
 // reads the pinned version for time travel (returned), the head at the
 // process's first open, or checks a head learned earlier; then, unless
 // flags create or a version is pinned, it requires a database at the key.
-func (v *VFS) headAtOpen(db *database, p engine.Params, flags vfs.OpenFlag) (*format.Snapshot, error) {
+func (v *VFS) headAtOpen(db *engine.Database, p engine.Params, flags vfs.OpenFlag) (*format.Snapshot, error) {
 	// SQLite's open carries no context: Options.RequestTimeout bounds it.
 	ctx := context.Background()
 	var pinned *format.Snapshot // time travel: the one version the file reads
 	var err error
 	switch known, _ := db.Known.Get(); {
 	case p.Pinned():
-		pinned, err = db.pinnedSnapshot(ctx, p)
+		pinned, err = db.PinnedSnapshot(ctx, p)
 	case known == nil:
 		err = db.Load(ctx) // the first open in this process reads the head
 	case !p.Immutable:
@@ -465,7 +418,7 @@ func (v *VFS) headAtOpen(db *database, p engine.Params, flags vfs.OpenFlag) (*fo
 // layout. A head this process knows as empty (immutable=, staleness=, or a
 // connection opened before another process created the database) is asked
 // again before the open is refused.
-func (v *VFS) requireExisting(ctx context.Context, db *database) error {
+func (v *VFS) requireExisting(ctx context.Context, db *engine.Database) error {
 	exists := func() bool {
 		head, _ := db.Known.Get()
 		return head != nil && !head.Empty()
@@ -502,26 +455,4 @@ func (v *VFS) Access(name string, flags vfs.AccessFlag) (bool, error) {
 // verbatim.
 func (v *VFS) FullPathname(name string) (string, error) {
 	return name, nil
-}
-
-// acquire returns the shared state of the database at key, creating it on
-// first use; release gives it back.
-func (v *VFS) acquire(key string) *database {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	db := v.dbs[key]
-	if db == nil {
-		db = v.newDatabase(key)
-		v.dbs[key] = db
-	}
-	db.refs++
-	return db
-}
-
-func (v *VFS) release(db *database) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if db.refs--; db.refs == 0 && v.dbs[db.Key] == db {
-		delete(v.dbs, db.Key)
-	}
 }

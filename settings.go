@@ -137,7 +137,7 @@ func (f *file) checkCommittable(super string) error {
 		f.shareCause(err)
 		return err
 	}
-	if buf, ok := f.Pending[0]; ok && !f.db.vfs.opts.hooks.WALHeaderAllowed() && engine.WALFlagged(buf) {
+	if buf, ok := f.Pending[0]; ok && !f.db.Env.Cfg.Hooks.WALHeaderAllowed() && engine.WALFlagged(buf) {
 		return errWALHeader(f.db.Key)
 	}
 	return nil

@@ -29,7 +29,7 @@ func (t *Txn) commit(ctx context.Context) error {
 	}
 	defer v.StoreCheckSettled(ctx)
 	for _, idx := range plan.Rewrites(s, t.Writes) {
-		if _, err := t.PendingBlock(ctx, s, idx, false); err != nil {
+		if _, err := t.pendingBlock(ctx, s, idx, false); err != nil {
 			return t.IOErr(err, sqlite3.IOERR_READ)
 		}
 	}

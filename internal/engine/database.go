@@ -12,14 +12,16 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// Database is the state one process shares among every connection to one
-// database that reading needs: the newest known snapshot and how long to
-// trust it, the freshness checks in flight, the records of the last
-// commits, and the caches the database's URI chose. The root's database
-// adds the writer lock and the write chain.
+// Database is the state one process shares among every user of one
+// database (its connections, and the operations on whole versions): the
+// newest known snapshot and how long to trust it, the freshness checks in
+// flight, the records of the last commits, the caches the database's URI
+// chose, and the process's write lock and write chain. Env.Acquire shares
+// it.
 type Database struct {
-	Key string
-	Env *Env
+	Key  string
+	Env  *Env
+	refs int // its users, Acquire's less Release's; guarded by Env.openMu
 
 	Known  KnownHead       // the newest commit known, and how long to trust it
 	Checks FreshChecks     // concurrent head checks share requests, never stale ones

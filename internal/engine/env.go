@@ -32,6 +32,9 @@ type Env struct {
 	disks map[string]*cache.Disk // disk caches by directory; guarded by mu
 
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
+
+	openMu sync.Mutex
+	open   map[string]*Database // the databases in use, by key; guarded by openMu
 }
 
 // Config is the settings of a VFS that the engine reads, taken from the
@@ -52,6 +55,7 @@ type Config struct {
 	WriteBuffer    int64  // the pending blocks a transaction keeps in memory before it spills them, in bytes
 	MaxRecordSize  int    // the coordinator's bound on a record; 0: any
 	SkipStoreCheck bool   // writes without the store's self-test
+	ReadAhead      int    // the most blocks a sequential reader fetches ahead
 }
 
 // DiskCacheIn returns the disk cache in dir, made on first use and shared
@@ -102,4 +106,38 @@ func (e *Env) recordTooLarge(rec *format.Record) bool {
 // the coordinator's records.
 func (e *Env) RecordSizeTooLarge(size int) bool {
 	return e.Cfg.MaxRecordSize > 0 && size > e.Cfg.MaxRecordSize
+}
+
+// NewDatabase returns the state of the database at key, not yet shared
+// (Acquire shares it).
+func (e *Env) NewDatabase(key string) *Database {
+	return &Database{Key: key, Env: e}
+}
+
+// Acquire returns the state of the database at key that every user of it
+// in the process shares (its connections, and the operations on whole
+// versions), made on first use. Release gives it back.
+func (e *Env) Acquire(key string) *Database {
+	e.openMu.Lock()
+	defer e.openMu.Unlock()
+	db := e.open[key]
+	if db == nil {
+		if e.open == nil {
+			e.open = map[string]*Database{}
+		}
+		db = e.NewDatabase(key)
+		e.open[key] = db
+	}
+	db.refs++
+	return db
+}
+
+// Release gives back db, which Acquire returned: once its last user
+// releases it, the process forgets it.
+func (e *Env) Release(db *Database) {
+	e.openMu.Lock()
+	defer e.openMu.Unlock()
+	if db.refs--; db.refs == 0 && e.open[db.Key] == db {
+		delete(e.open, db.Key)
+	}
 }

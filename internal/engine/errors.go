@@ -4,7 +4,8 @@ import "errors"
 
 // The errors the engine returns that the root exports as its own (the
 // same values, so errors.Is matches them at either): their docs are the
-// root's.
+// root's. ErrNoCommit (timetravel.go) and ErrUnsafeStore (storecheck.go)
+// are such errors too.
 var (
 	// ErrNoDatabase reports a key with no database behind it.
 	ErrNoDatabase = errors.New("s3vfs: no database at this key")

@@ -25,12 +25,12 @@ import (
 // A queued transaction may still fail (another process's commit changed a
 // page it read). Every transaction that ran over its blocks then fails
 // too, with SQLITE_BUSY, even one that wrote nothing: its COMMIT waits for
-// the transactions ahead of it, in Unlock.
+// the transactions ahead of it, in EndWrite (SQLite's Unlock).
 
 // writeChain is, for one database in one process, the write transactions
 // that ran one after another and are not all published yet: its members
-// are the files that joined it (at RESERVED) and have not released the
-// lock since. Its fields are guarded by Database.mu.
+// are the transactions that joined it (at RESERVED) and have not released
+// the lock since. Its fields are guarded by Database.mu.
 type writeChain struct {
 	members []*Txn
 	base    *format.Snapshot // the committed snapshot the members' views build on; nil when members == 0
@@ -557,7 +557,7 @@ func (db *Database) absorbQueued(ctx context.Context, m *Txn, head *format.Snaps
 // releases the write lock. A transaction that ran over others of its
 // process and did not publish writes of its own (it wrote nothing, or was
 // rolled back) waits for them here: SQLite fails its COMMIT with the error
-// Unlock returns, SQLITE_BUSY if they failed or if another process changed
+// EndWrite returns from its Unlock, SQLITE_BUSY if they failed or if another process changed
 // a byte it read that its view did not show. A ROLLBACK ignores it.
 func (t *Txn) leaveChain() error {
 	if !t.chain.joined {

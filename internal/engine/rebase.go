@@ -93,7 +93,7 @@ func (t *Txn) applyTheirs(ctx context.Context, head *format.Snapshot, theirs tx.
 		// Uploaded early with the bytes before theirs: back into memory,
 		// to be changed, and uploaded or carried again.
 		if theirs.Overlaps(idx*bs, (idx+1)*bs) {
-			if _, err := t.Unspill(ctx, idx, ref, bs, true); err != nil {
+			if _, err := t.unspill(ctx, idx, ref, bs, true); err != nil {
 				return err
 			}
 		}

@@ -22,7 +22,7 @@ const (
 	// (Database.Recent): more than a rebase reads.
 	KeptRecords = 2 * MaxRebaseDistance
 	// RebaseProbe is how many records are asked for at once when a
-	// commit lost the race (the root's publish.go, readBack) and when it
+	// commit lost the race (the engine's publish.go, readBack) and when it
 	// is rebased: the one that won, and the next, which usually does not exist and so
 	// proves the one before it the newest. In the contention benchmark
 	// (docs/performance.md) at 0 ms, 3 at a time cost 8.7–8.8 requests per

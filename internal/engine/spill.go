@@ -22,8 +22,8 @@ import (
 // best-effort (and by garbage collection otherwise). This bounds the memory
 // of a transaction of any size.
 
-// Spill uploads the full pending blocks of t and drops them from memory.
-func (t *Txn) Spill(ctx context.Context) error {
+// spill uploads the full pending blocks of t and drops them from memory.
+func (t *Txn) spill(ctx context.Context) error {
 	s := t.Snap
 	v := t.db.Env
 	bs, start := s.BlockSize, time.Now()
@@ -92,8 +92,8 @@ func (t *Txn) changedInBlock(idx int64, data []byte) (format.PageList, bool) {
 	return plan.ChangedPages(idx, bs, t.SpillUnit, data, old, format.BlockLen(idx, bs, t.Writes.Live(s.Size))), true
 }
 
-// ReadSpilled returns the bytes of a block uploaded early by spill.
-func (t *Txn) ReadSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
+// readSpilled returns the bytes of a block uploaded early by spill.
+func (t *Txn) readSpilled(ctx context.Context, idx int64, ref format.BlockRef, bs int64) ([]byte, error) {
 	v := t.db.Env
 	name := format.BlockName(t.db.Key, idx, ref)
 	if data, ok := t.db.Cache().Get(name); ok {
@@ -109,12 +109,12 @@ func (t *Txn) ReadSpilled(ctx context.Context, idx int64, ref format.BlockRef, b
 	return data, nil
 }
 
-// Unspill moves a spilled block back into memory (to be changed again, or
+// unspill moves a spilled block back into memory (to be changed again, or
 // cut by a truncation); its early object becomes an orphan.
-func (t *Txn) Unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
+func (t *Txn) unspill(ctx context.Context, idx int64, ref format.BlockRef, bs int64, load bool) ([]byte, error) {
 	buf := make([]byte, bs)
 	if load {
-		data, err := t.ReadSpilled(ctx, idx, ref, bs)
+		data, err := t.readSpilled(ctx, idx, ref, bs)
 		if err != nil {
 			return nil, err
 		}

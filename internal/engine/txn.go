@@ -77,14 +77,14 @@ func (t *Txn) Discard(ctx context.Context) {
 	t.Written = nil
 }
 
-// PendingBlock returns the writable copy of block idx, reading its
+// pendingBlock returns the writable copy of block idx, reading its
 // committed bytes first unless the caller overwrites all of it.
-func (t *Txn) PendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
+func (t *Txn) pendingBlock(ctx context.Context, s *format.Snapshot, idx int64, whole bool) ([]byte, error) {
 	if buf, ok := t.Pending[idx]; ok {
 		return buf, nil
 	}
 	if ref, ok := t.Spilled[idx]; ok {
-		return t.Unspill(ctx, idx, ref, s.BlockSize, !whole)
+		return t.unspill(ctx, idx, ref, s.BlockSize, !whole)
 	}
 	buf := make([]byte, s.BlockSize)
 	if !whole {

@@ -22,7 +22,7 @@ func (t *Txn) Read(ctx context.Context, s *format.Snapshot, b []byte, off int64)
 	n, err := t.Writes.ReadAt(s.BlockSize, s.Size, b, off,
 		func(b []byte, off int64) (int, error) { return t.readCommitted(ctx, s, b, off) },
 		func(idx int64, ref format.BlockRef) ([]byte, error) {
-			return t.ReadSpilled(ctx, idx, ref, s.BlockSize)
+			return t.readSpilled(ctx, idx, ref, s.BlockSize)
 		})
 	if err != nil && err != io.EOF {
 		return n, err
@@ -87,7 +87,7 @@ func (t *Txn) Write(ctx context.Context, s *format.Snapshot, b []byte, off int64
 		idx := pos / bs
 		within := pos - idx*bs
 		take := min(int64(len(b)-n), bs-within)
-		buf, err := t.PendingBlock(ctx, s, idx, within == 0 && take == bs)
+		buf, err := t.pendingBlock(ctx, s, idx, within == 0 && take == bs)
 		if err != nil {
 			return n, err
 		}
@@ -97,7 +97,7 @@ func (t *Txn) Write(ctx context.Context, s *format.Snapshot, b []byte, off int64
 	t.Written = t.Written.Add(off, off+int64(len(b)))
 	t.PendingSize = max(t.PendingSize, off+int64(len(b)))
 	if int64(len(t.Pending))*bs > t.db.Env.Cfg.WriteBuffer {
-		if err := t.Spill(ctx); err != nil {
+		if err := t.spill(ctx); err != nil {
 			return n, err
 		}
 	}
@@ -116,7 +116,7 @@ func (t *Txn) TruncateTo(ctx context.Context, s *format.Snapshot, size int64) er
 			t.DropSpilled(idx)
 		case start+bs > size:
 			// Cut short: back into memory, where the tail is cleared below.
-			if _, err := t.Unspill(ctx, idx, ref, bs, true); err != nil {
+			if _, err := t.unspill(ctx, idx, ref, bs, true); err != nil {
 				return err
 			}
 		}

@@ -13,12 +13,12 @@ import (
 // transaction began on and its pending writes, it decides the new record,
 // the blocks to upload and whether to write a checkpoint (this file).
 // Doing uploads the plan, creates the record and handles the outcome
-// (the root's commit.go).
+// (internal/engine/commit.go).
 
 // Attempt is what identifies one attempt at a commit.
 type Attempt struct {
-	Token  uint64      // random, per attempt (newToken)
-	Time   time.Time   // for the record (commitTime)
+	Token  uint64      // random, per attempt (engine.NewToken)
+	Time   time.Time   // for the record (engine.CommitTime)
 	Writer string      // Options.WriterID
 	Made   format.Made // how the commit is made, when not by a transaction (a merge); version 2 only
 }

@@ -10,7 +10,7 @@
 //
 // Its contract: it is pure. It does no I/O, keeps no state and imports
 // only format, tx, btree and the standard library; doing a plan (the uploads,
-// the conditional create of the record, its outcome) is the root's job.
+// the conditional create of the record, its outcome) is the engine's job.
 // A plan names only objects of its own attempt (Attempt.Token) or of the
 // snapshot it builds on, which is what garbage collection relies on
 // (docs/design.md, "A writer never loses a block").

@@ -13,7 +13,7 @@ import (
 // pages the transaction changed, compared with the committed bytes page by
 // page; which blocks carry their changed pages inline in the record and
 // which fold (are uploaded whole); the record, any checkpoint, and the
-// snapshot they make. Pure, like Blocks: doing it is the root's job (commitpages.go).
+// snapshot they make. Pure, like Blocks: doing it is the engine's job (internal/engine/commitpages.go).
 
 // FoldBounds are the bounds of the planner: of one block's overlay, and of
 // the pages one record carries.

@@ -34,7 +34,7 @@ const (
 // faults into failed transactions). Every request the VFS makes is either
 // idempotent (GET, LIST, DELETE, PUT of an immutable object under a name
 // unique to the commit attempt) or settled by reading back (the
-// conditional create of a commit record, see the root's createRecord), so
+// conditional create of a commit record, see the engine's CreateRecord), so
 // retrying is always safe.
 func newRetryer(conditional bool) aws.Retryer {
 	r := retry.NewStandard(func(o *retry.StandardOptions) {

@@ -9,7 +9,7 @@ import (
 	"sync"
 )
 
-// The self-test of a store (the root's storecheck.go has why and when)
+// The self-test of a store (internal/engine/storecheck.go has why and when)
 // sends its requests in rounds of parallel requests, each round waiting
 // only for what it must observe:
 //

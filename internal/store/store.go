@@ -68,7 +68,7 @@ type Store struct {
 	Counters *Counters     // where the requests count; must be set before a request
 	Timeout  time.Duration // per request, retries included; 0 means none
 
-	// Endpoint names where the bucket is (the root's endpointOf), for the
+	// Endpoint names where the bucket is (engine.EndpointOf), for the
 	// verdict of its self-test kept in the disk cache; "" keeps none.
 	Endpoint string
 }

@@ -14,8 +14,8 @@
 //     decided once from its own state ([Writes.RulesFor]).
 //
 // It is pure: it imports only the standard library and internal/format,
-// does no I/O and knows nothing of SQLite. The caller (the root's file,
-// the engine later) reads the snapshot, uploads and deletes objects, and
+// does no I/O and knows nothing of SQLite. The caller (the engine's
+// Txn) reads the snapshot, uploads and deletes objects, and
 // hands in what a value needs: the snapshot's size and block size,
 // functions that read committed and spilled bytes, the clock, new tokens.
 // None of its values is safe for concurrent use.

@@ -8,12 +8,12 @@ import (
 )
 
 // Early is what a write transaction has uploaded that no published
-// record names yet: the blocks it uploaded before its commit (the root's spill.go),
+// record names yet: the blocks it uploaded before its commit (the engine's spill.go),
 // and what the tries of its commit that lost a race uploaded. Only the
 // transaction may delete them, and only when it ends: a try that lost is
 // rebased with its early blocks (docs/design.md, "Blocks uploaded early").
 // The zero value is a transaction that uploaded nothing. It is pure
-// bookkeeping: the root's file does the uploads and deletions it plans.
+// bookkeeping: the engine's Txn does the uploads and deletions it plans.
 //
 // Garbage collection spares the objects of an attempt (one token) while
 // the attempt names a commit above the head, or wrote an object within the

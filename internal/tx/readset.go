@@ -13,9 +13,9 @@ import (
 // as the change counter it reads at the start of each one stays the same,
 // and s3vfs serves a counter that changes with every commit, so pages read
 // by an earlier transaction on the same snapshot are pages this one may
-// use without reading them again. A rebase (the root's rebase.go) needs
+// use without reading them again. A rebase (the engine's rebase.go) needs
 // exactly this: every byte the transaction's writes may depend on. The
-// connection notes the bytes (the root's file.noteReadSet).
+// connection notes the bytes (the engine's Txn.noteReadSet).
 
 // ByteRange is the bytes [Start, End) of the file.
 type ByteRange struct{ Start, End int64 }

@@ -8,10 +8,10 @@ package tx
 // state it was decided from.
 type Rules struct {
 	// Alone: published in a record of its own, never merged with other
-	// transactions of its process (the root's groupcommit.go).
+	// transactions of its process (the engine's groupcommit.go).
 	Alone bool
 	// Rebase: a try that loses the race for its record may be rebased
-	// onto the newer head (the root's rebase.go), when its read set allows.
+	// onto the newer head (the engine's rebase.go), when its read set allows.
 	Rebase bool
 	// Renew: it uploaded blocks early, kept through every try; a try above
 	// the commit they are named for renews them first ([Early.Claims]).

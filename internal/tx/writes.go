@@ -13,7 +13,7 @@ import (
 // methods. The zero value is a view with no writes.
 type Writes struct {
 	// Pending holds the writes not yet committed, as whole blocks; those
-	// uploaded early (the root's spill.go) are in Spilled, and every object
+	// uploaded early (the engine's spill.go) are in Spilled, and every object
 	// the transaction uploaded that no record names yet is in Early.
 	// PendingSize is the size of the file in the view once Dirty.
 	Pending     map[int64][]byte
@@ -34,7 +34,7 @@ type Writes struct {
 	Written ByteSet
 
 	// Under holds, for a writer that runs after transactions of its own
-	// process not yet published (the root's groupcommit.go), their
+	// process not yet published (the engine's groupcommit.go), their
 	// blocks: the view is the snapshot overlaid with them, then with the
 	// writes, and it is UnderSize bytes long before the writes. Never modified; nil for none.
 	Under     map[int64][]byte
@@ -80,8 +80,8 @@ func (t *Writes) SpilledChanged(idx, bs, unit, size int64) format.PageList {
 }
 
 // Truncate cuts the view to size bytes, in blocks of bs. A spilled block
-// it would cut short must be back in memory first (the root's
-// file.Truncate).
+// it would cut short must be back in memory first (the engine's
+// Txn.TruncateTo).
 func (t *Writes) Truncate(bs, size int64) {
 	for idx, buf := range t.Pending {
 		switch start := idx * bs; {
@@ -116,7 +116,7 @@ func (t *Writes) Live(snapSize int64) int64 {
 // SameShape reports whether the view over a snapshot of snapSize bytes
 // has its size, no truncation, and every changed block in memory: whether
 // its pending blocks alone can tell if it changes the snapshot at all
-// (the root's file.unchanged).
+// (the engine's Txn.unchanged).
 func (t *Writes) SameShape(snapSize int64) bool {
 	return t.PendingSize == snapSize && t.Floor >= snapSize && len(t.Spilled) == 0
 }

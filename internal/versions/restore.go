@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -11,29 +11,14 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// Restore makes the database at key read again as it did at commit n, by
-// publishing that version as a new commit on top of the newest one:
-// nothing is rewritten, the history is kept, and a restore can itself be
-// undone by restoring the commit before it. Commit n must be within the
-// retention (see [VFS.History]). It returns the number of the new commit,
-// which History lists as a restore of n ([Commit].Made and From; not
-// under Options.FormatVersion 1, whose records cannot say so).
-//
-// Blocks the newest version shares with commit n are reused; the others
-// are copied (read, checked, and written anew), because a commit may only
-// use its parent's blocks and its own (docs/design.md, "Garbage
-// collection"). Connections that have the database open see the restored
-// version at their next transaction, like any other commit. A
-// commit that lands meanwhile is retried over, as [VFS.Deserialize] does:
-// after a growing, jittered pause, for up to a minute after the first lost
-// race (or until ctx's deadline, if sooner).
-func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error) {
+// Restore is the root's VFS.Restore, whose doc comment is the contract.
+func (v *Ops) Restore(ctx context.Context, key string, n uint64) (uint64, error) {
 	db, release, err := v.acquireToReplace(ctx, key)
 	if err != nil {
 		return 0, err
 	}
 	defer release()
-	target, err := db.snapshotAt(ctx, n)
+	target, err := db.SnapshotAt(ctx, n)
 	if err != nil {
 		return 0, err
 	}
@@ -44,10 +29,10 @@ func (v *VFS) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 	}
 	a := &replacement{op: "restore", made: format.Made{By: format.ByRestore, Commit: n},
 		token: engine.NewToken(), blockSize: target.BlockSize, size: target.Size}
-	if target.Size > 0 && v.opts.FormatVersion >= 2 {
+	if target.Size > 0 && v.Env.Cfg.FormatVersion >= 2 {
 		block0, err := db.ReadBlock(ctx, target, 0)
 		if err != nil {
-			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, db.collectedWhileRead(target, err))
+			return 0, fmt.Errorf("s3vfs: restore %s to commit %d: %w", key, n, db.CollectedWhileRead(target, err))
 		}
 		a.unit, _ = format.InnerUnit(target.BlockSize, block0)
 	}
@@ -79,12 +64,12 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *form
 	var mu sync.Mutex
 	copied := make(map[int64]format.BlockRef, len(need)) // guarded by mu
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(db.vfs.opts.Concurrency)
+	g.SetLimit(db.Env.Cfg.Concurrency)
 	for _, idx := range need {
 		g.Go(func() error {
 			data, err := db.fetchBlock(gctx, target, idx)
 			if err != nil {
-				return db.collectedWhileRead(target, err)
+				return db.CollectedWhileRead(target, err)
 			}
 			ref := format.BlockRef{Commit: n, Token: a.token, CRC: format.Checksum(data)}
 			a.noteBlock(format.BlockName(db.Key, idx, ref), idx, data)

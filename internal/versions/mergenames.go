@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"cmp"
@@ -52,9 +52,9 @@ func (db *database) pageOwners(ctx context.Context, s *format.Snapshot, pages []
 // schemaTrees returns the b-trees of commit n of the database at key, as
 // "table NAME" or "index NAME", from its sqlite_schema, read through a
 // connection of its own, and for each index the table it indexes.
-func (v *VFS) schemaTrees(key string, n uint64) ([]btree.Tree, map[string]string, error) {
+func (v *Ops) schemaTrees(key string, n uint64) ([]btree.Tree, map[string]string, error) {
 	name := "s3vfs-schema-" + format.TokenString(engine.NewToken())
-	vfs.Register(name, v)
+	vfs.Register(name, v.SQLite)
 	defer vfs.Unregister(name)
 	uri := fmt.Sprintf("file:%s?vfs=%s&commit=%d", (&url.URL{Path: key}).EscapedPath(), name, n)
 	conn, err := sqlite3.OpenFlags(uri, sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)

@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"testing"

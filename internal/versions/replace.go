@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 	"github.com/s3vfs/s3vfs/internal/tx"
-	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
 // Deserialize and Restore publish a version that replaces whatever is at
@@ -30,8 +29,8 @@ type replacement struct {
 	made      format.Made // how its commit is made, as a version-2 record says (a version-1 record cannot)
 	token     uint64
 	blockSize int64
-	size      int64                 // the file size of the version
-	clock     versions.AttemptClock // garbage collection spares a steady attempt (retention.go)
+	size      int64        // the file size of the version
+	clock     AttemptClock // garbage collection spares a steady attempt (retention.go)
 
 	mu       sync.Mutex
 	uploaded []string // the objects written, deleted if nothing is published; guarded by mu
@@ -90,9 +89,9 @@ func (db *database) withReplacementInner(ctx context.Context, a *replacement, ne
 	if all == nil || all.Count() == 0 {
 		return uploads, nil
 	}
-	up, set, err := plan.InnerUpload(db.Key, next, all, db.vfs.opts.hooks.InnerFrontRead())
+	up, set, err := plan.InnerUpload(db.Key, next, all, db.Env.Cfg.Hooks.InnerFrontRead())
 	if err != nil {
-		db.vfs.opts.hooks.Log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
+		db.Env.Cfg.Hooks.Log("s3vfs: %v; the checkpoint has none, and reads every page from its block", err)
 		return uploads, nil
 	}
 	next.Inner = set
@@ -115,11 +114,11 @@ func sharesInner(key string, s *format.Snapshot, ip *format.InnerSet) bool {
 }
 
 // put uploads one object of the attempt.
-func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte) error {
+func (a *replacement) put(ctx context.Context, v *Ops, name string, data []byte) error {
 	a.mu.Lock()
 	a.uploaded = append(a.uploaded, name)
 	a.mu.Unlock()
-	if err := v.env.Store.Put(ctx, name, data); err != nil {
+	if err := v.Env.Store.Put(ctx, name, data); err != nil {
 		return err
 	}
 	a.clock.Touch()
@@ -127,7 +126,7 @@ func (a *replacement) put(ctx context.Context, v *VFS, name string, data []byte)
 }
 
 // putAll uploads the objects of the attempt in parallel.
-func (a *replacement) putAll(ctx context.Context, v *VFS, uploads []tx.Upload) error {
+func (a *replacement) putAll(ctx context.Context, v *Ops, uploads []tx.Upload) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, u := range uploads {
 		g.Go(func() error { return a.put(gctx, v, u.Name, u.Data) })
@@ -136,8 +135,8 @@ func (a *replacement) putAll(ctx context.Context, v *VFS, uploads []tx.Upload) e
 }
 
 // remove deletes, best effort, an object of the attempt no try will use.
-func (a *replacement) remove(ctx context.Context, v *VFS, name string) {
-	v.env.RemoveOrphans(ctx, []string{name})
+func (a *replacement) remove(ctx context.Context, v *Ops, name string) {
+	v.Env.RemoveOrphans(ctx, []string{name})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if i := slices.Index(a.uploaded, name); i >= 0 {
@@ -147,11 +146,11 @@ func (a *replacement) remove(ctx context.Context, v *VFS, name string) {
 
 // abandon deletes, best effort, every object of an attempt that will not
 // be published, and returns err.
-func (a *replacement) abandon(ctx context.Context, v *VFS, err error) error {
+func (a *replacement) abandon(ctx context.Context, v *Ops, err error) error {
 	a.mu.Lock()
 	names := slices.Clone(a.uploaded)
 	a.mu.Unlock()
-	v.env.RemoveOrphans(ctx, names)
+	v.Env.RemoveOrphans(ctx, names)
 	return err
 }
 
@@ -225,7 +224,7 @@ func replacementSnapshot(rec *format.Record, blocks format.BlockMap) *format.Sna
 func (db *database) publishReplacement(ctx context.Context, a *replacement, head *format.Snapshot,
 	blocksOver func(ctx context.Context, head *format.Snapshot) (format.BlockMap, error)) (uint64, error) {
 	v := db.vfs
-	var retry versions.PublishRetry
+	var retry PublishRetry
 	for {
 		blocks, err := blocksOver(ctx, head)
 		if err != nil {
@@ -234,9 +233,9 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := blocksElsewhere(blocks, a.token, head); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.Key, err))
 		}
-		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID}
+		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
-		pageLevel := v.opts.FormatVersion >= 2 || len(head.Lineage) > 0
+		pageLevel := v.Env.Cfg.FormatVersion >= 2 || len(head.Lineage) > 0
 		rec, ckpt := planReplacement(db.Key, head, a, blocks, at, pageLevel)
 		next := replacementSnapshot(rec, blocks)
 		uploads := []tx.Upload{ckpt}
@@ -255,7 +254,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		err = db.CreateRecord(ctx, rec)
 		switch {
 		case err == nil:
-			v.env.Counts.Commits.Add(1)
+			v.Env.Counts.Commits.Add(1)
 			db.Known.Publish(next, start)
 			return rec.N, nil
 		case !errors.Is(err, engine.ErrConflict):
@@ -265,7 +264,7 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		}
 		// Lost to another commit: try again on top of it, after a pause
 		// (publishretry.go). The blocks uploaded so far are kept.
-		v.env.Counts.Conflicts.Add(1)
+		v.Env.Counts.Conflicts.Add(1)
 		for _, u := range uploads {
 			a.remove(ctx, v, u.Name)
 		}

@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -13,52 +13,25 @@ import (
 	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
+	"github.com/s3vfs/s3vfs/internal/store"
 	"github.com/s3vfs/s3vfs/internal/tx"
-	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
-// ErrMergeConflict reports a merge refused because the branch and the
-// database it merges into both changed some of the same pages since the
-// branch was made. Nothing was published.
+// ErrMergeConflict is the root's ErrMergeConflict.
 var ErrMergeConflict = errors.New("s3vfs: merge conflict")
 
-// Merge publishes, as one new commit of into, the pages the branch at
-// branch changed since it was made, and returns that commit's number.
-// into must be the database the branch was made from ([VFS.Branch]).
-//
-// It is a three-way merge of pages: the version the branch was made from
-// is the base; a page the branch changed and into did not takes the
-// branch's bytes; a page into changed and the branch did not keeps
-// into's; a page both changed to the same bytes is no conflict. A page
-// both changed otherwise is a conflict, and the merge is refused with an
-// error matching [ErrMergeConflict] that counts them and names the tables
-// and indexes they belong to, publishing nothing. Page 1's bytes that
-// readers serve (the change counter) are not compared. Since a growth or
-// a shrink of the file changes page 1 (its size field), a merge where
-// both sides changed the size conflicts.
-//
-// The merge is a commit like any other, planned as a transaction's (a
-// small merge is one PUT, its record carrying the pages): a conditional
-// create over the newest commit of into, made again on top of any commit
-// that lands meanwhile (with its changes checked again). Its record lists
-// exactly the pages it changed, so writers of into that touched other
-// pages are not disturbed. An index one side made since the branch point
-// while the other changed rows is a conflict too (the index would miss
-// them). The branch is left as it is, still a branch; a page
-// merged and then changed again on the branch conflicts with the merged
-// copy at a later merge. The merge is of pages, not statements: it does
-// not run the branch's SQL again over into's changes.
-func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
+// Merge is the root's VFS.Merge, whose doc comment is the contract.
+func (v *Ops) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	fail := func(err error) (uint64, error) {
 		return 0, fmt.Errorf("s3vfs: merge %s into %s: %w", branch, into, err)
 	}
 	if err := validateBranchKeys(into, branch); err != nil {
 		return fail(err)
 	}
-	if err := v.env.RequireSafeStore(ctx, into, v.env.Disk, true); err != nil {
+	if err := v.Env.RequireSafeStore(ctx, into, v.Env.Disk, true); err != nil {
 		return fail(err)
 	}
-	defer v.env.StoreCheckSettled(ctx)
+	defer v.Env.StoreCheckSettled(ctx)
 	bdb := v.acquire(branch)
 	defer v.release(bdb)
 	theirs, err := bdb.Refresh(ctx, 0)
@@ -67,7 +40,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	}
 	switch {
 	case theirs.Empty():
-		return fail(fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, v.env.Store.Bucket, branch))
+		return fail(fmt.Errorf("%w: s3://%s/%s", engine.ErrNoDatabase, v.Env.Store.Bucket, branch))
 	case len(theirs.Lineage) == 0:
 		return fail(fmt.Errorf("%s is not a branch: only a branch merges into the database it was made from", branch))
 	case theirs.Lineage[0].Key != into:
@@ -97,7 +70,7 @@ func (v *VFS) Merge(ctx context.Context, branch, into string) (uint64, error) {
 func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 	db := m.into
 	v := db.vfs
-	var retry versions.PublishRetry
+	var retry PublishRetry
 	for {
 		head, err := db.Refresh(ctx, 0)
 		if err != nil {
@@ -107,14 +80,14 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := v.env.PutAll(ctx, p.Uploads); err != nil {
-			v.env.RemoveOrphans(context.WithoutCancel(ctx), engine.UploadNames(p.Uploads))
+		if err := v.Env.PutAll(ctx, p.Uploads); err != nil {
+			v.Env.RemoveOrphans(context.WithoutCancel(ctx), engine.UploadNames(p.Uploads))
 			return 0, err
 		}
 		start := time.Now()
 		switch err := db.CreateRecord(ctx, p.Rec.WithSize(len(p.Encoded))); {
 		case err == nil:
-			v.env.Counts.Commits.Add(1)
+			v.Env.Counts.Commits.Add(1)
 			for _, u := range p.Uploads[:p.Blocks] {
 				db.Cache().Add(u.Name, u.Data)
 			}
@@ -123,8 +96,8 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 		case !errors.Is(err, engine.ErrConflict):
 			return 0, err // the outcome is unknown: what it uploaded is left to garbage collection
 		}
-		v.env.Counts.Conflicts.Add(1)
-		v.env.RemoveOrphans(ctx, engine.UploadNames(p.Uploads))
+		v.Env.Counts.Conflicts.Add(1)
+		v.Env.RemoveOrphans(ctx, engine.UploadNames(p.Uploads))
 		if err := retry.LostRace(ctx); err != nil {
 			return 0, err
 		}
@@ -137,7 +110,7 @@ func (m *pageMerge) publish(ctx context.Context) (uint64, error) {
 // too, to other bytes, or made an index the branch's rows would miss.
 func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PagePlan, error) {
 	if head.Empty() {
-		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", ErrNoDatabase, m.into.vfs.env.Store.Bucket, m.into.Key)
+		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", engine.ErrNoDatabase, m.into.Env.Store.Bucket, m.into.Key)
 	}
 	ours, err := m.diff(ctx, m.into, head)
 	if err != nil {
@@ -181,9 +154,9 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 		}
 	}
 	v := m.into.vfs
-	a := plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(head.Time), Writer: v.opts.WriterID,
+	a := plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID,
 		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.Key}}
-	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.env.RecordSizeTooLarge}
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.Env.RecordSizeTooLarge}
 	return plan.Pages(m.into.Key, head, w, in, a), nil
 }
 
@@ -192,8 +165,8 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 // retention rule.
 func (db *database) branchPoint(ctx context.Context, n uint64) (*format.Snapshot, error) {
 	rec, err := db.ReadRecord(ctx, n)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: commit %d of %s, which the branch was made from, is gone", ErrNoCommit, n, db.Key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: commit %d of %s, which the branch was made from, is gone", engine.ErrNoCommit, n, db.Key)
 	}
 	if err != nil {
 		return nil, err
@@ -233,7 +206,7 @@ func (m *pageMerge) diff(ctx context.Context, db *database, s *format.Snapshot) 
 	var mu sync.Mutex
 	var out []int64 // guarded by mu; in the order the blocks finish
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(db.vfs.opts.Concurrency)
+	g.SetLimit(db.Env.Cfg.Concurrency)
 	for idx := range nb {
 		if sameEntry(b, s, idx) {
 			continue

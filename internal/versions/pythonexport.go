@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -15,60 +15,26 @@ import (
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
-// DefaultPythonBlockSize is the block size of the layout of the Python
-// library sqlite-s3vfs (its S3VFS block_size default), and the block size
-// [VFS.ExportPythonLayout] uses for 0.
+// DefaultPythonBlockSize is the root's DefaultPythonBlockSize.
 const DefaultPythonBlockSize = 4096
 
-// PythonExport describes what [VFS.ExportPythonLayout] wrote.
+// PythonExport is the root's PythonExport, whose doc comment says what each field holds.
 type PythonExport struct {
-	Size      int64 // bytes of the database file
-	BlockSize int   // size of every block object but the last
-	Blocks    int64 // block objects written, DEST/0000000000 on
-	Removed   int   // stale block objects at or past Blocks deleted
+	Size      int64
+	BlockSize int
+	Blocks    int64
+	Removed   int
 }
 
-// ExportPythonLayout writes the newest commit of the database at key to
-// dest in the layout of the Python library sqlite-s3vfs, for Python
-// readers: objects dest/0000000000, dest/0000000001, … (the block index,
-// 10 digits, zero-padded), each exactly blockSize bytes but the last, which
-// holds the rest of the file; the database file is their concatenation.
-// blockSize 0 means [DefaultPythonBlockSize], the Python default; otherwise
-// it must be 512 to 16 MiB, and the Python reader must be given the same
-// block_size. Blocks are uploaded in parallel (up to Options.Concurrency at
-// once) while the database is read, so memory stays bounded. Block objects
-// already at dest with an index at or past the new block count are then
-// deleted: the Python library counts every object under dest/ into the file
-// size.
-//
-// This layout has no commit point. While the export runs (and after one
-// that failed), a reader of dest may see a mix of old and new blocks, a
-// missing block, or stale blocks past the new end: publish when no Python
-// reader is at work, or accept that one may fail or see a torn file. It is
-// one-way publication for Python readers, by one exporter at a time, never
-// a second writer: changes made at dest (by Python) are not carried back
-// to key, and the next export overwrites them.
-//
-// Nothing is written, and the error says why, if dest is not a valid key,
-// is key itself or a folder that holds key, holds an s3vfs database
-// (objects under dest/_commits/, dest/_blocks/ or dest/_checkpoints/: it is
-// never overwritten), holds any object other than 10-digit block names
-// (which the Python library would read as part of the file; an empty
-// folder marker dest/ aside), or has a hot rollback journal under
-// dest-journal/ (a Python transaction that died half-way, which the next
-// Python opener would roll back over the export). Errors reading the
-// source (such as [ErrNoDatabase]) are also reported before anything is
-// written.
-func (v *VFS) ExportPythonLayout(ctx context.Context, key, dest string, blockSize int) (PythonExport, error) {
+// ExportPythonLayout is the root's VFS.ExportPythonLayout, whose doc comment is the contract.
+func (v *Ops) ExportPythonLayout(ctx context.Context, key, dest string, blockSize int) (PythonExport, error) {
 	return v.exportPython(ctx, key, dest, blockSize, func(ctx context.Context) io.ReadCloser {
 		return v.SerializeReader(ctx, key)
 	})
 }
 
-// ExportPythonLayoutAt is [VFS.ExportPythonLayout] for commit n instead of
-// the newest. Commit n must be within the retention (see [VFS.History]);
-// otherwise the error matches [ErrNoCommit] and nothing is written.
-func (v *VFS) ExportPythonLayoutAt(ctx context.Context, key string, n uint64, dest string, blockSize int) (PythonExport, error) {
+// ExportPythonLayoutAt is the root's VFS.ExportPythonLayoutAt, whose doc comment is the contract.
+func (v *Ops) ExportPythonLayoutAt(ctx context.Context, key string, n uint64, dest string, blockSize int) (PythonExport, error) {
 	return v.exportPython(ctx, key, dest, blockSize, func(ctx context.Context) io.ReadCloser {
 		return v.SerializeReaderAt(ctx, key, n)
 	})
@@ -77,7 +43,7 @@ func (v *VFS) ExportPythonLayoutAt(ctx context.Context, key string, n uint64, de
 // exportPython writes the database open reads to dest in the Python
 // layout, as [VFS.ExportPythonLayout] describes: it checks the arguments
 // and dest, uploads the blocks while reading, then removes stale ones.
-func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int, open func(context.Context) io.ReadCloser) (PythonExport, error) {
+func (v *Ops) exportPython(ctx context.Context, key, dest string, blockSize int, open func(context.Context) io.ReadCloser) (PythonExport, error) {
 	fail := func(err error) (PythonExport, error) {
 		return PythonExport{}, pyExportError(key, dest, err)
 	}
@@ -101,8 +67,8 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 	}
 	if readErr != nil {
 		if out.Blocks == 0 {
-			// Nothing written: the source's own error (ErrNoDatabase,
-			// ErrNoCommit, …) says it best.
+			// Nothing written: the source's own error (engine.ErrNoDatabase,
+			// engine.ErrNoCommit, …) says it best.
 			return PythonExport{}, readErr
 		}
 		return fail(fmt.Errorf("reading the database after %d blocks (dest now holds a mix of old and new blocks: export again): %w", out.Blocks, readErr))
@@ -112,7 +78,7 @@ func (v *VFS) exportPython(ctx context.Context, key, dest string, blockSize int,
 	}
 
 	stale := pyExportStale(existing, out.Blocks)
-	if err := v.env.Store.Remove(ctx, stale); err != nil {
+	if err := v.Env.Store.Remove(ctx, stale); err != nil {
 		return fail(fmt.Errorf("removing %d stale blocks past the new end (the Python library reads them as part of the file: export again): %w", len(stale), err))
 	}
 	out.Removed = len(stale)
@@ -156,7 +122,7 @@ func checkPythonExport(key, dest string, blockSize int) (int, error) {
 // and refuses, before a byte is written, a dest that holds anything else
 // or a hot journal (which the next Python opener would roll back over the
 // export).
-func (v *VFS) pyExportCheckDest(ctx context.Context, dest string) ([]pyExportBlock, error) {
+func (v *Ops) pyExportCheckDest(ctx context.Context, dest string) ([]pyExportBlock, error) {
 	// Sort what is at dest/ already: stale blocks may stay until the end,
 	// anything else is refused before a byte is written.
 	existing, err := v.pyExportExisting(ctx, dest)
@@ -176,10 +142,10 @@ func (v *VFS) pyExportCheckDest(ctx context.Context, dest string) ([]pyExportBlo
 // src ends, fails, or a block cannot be named. It returns what it
 // uploaded (Size, BlockSize and Blocks), the error that ended the reading
 // (readErr) and that of the first upload that failed (err).
-func (v *VFS) pyExportUpload(ctx context.Context, src io.Reader, dest string, blockSize int) (out PythonExport, readErr, err error) {
+func (v *Ops) pyExportUpload(ctx context.Context, src io.Reader, dest string, blockSize int) (out PythonExport, readErr, err error) {
 	out = PythonExport{BlockSize: blockSize}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v.opts.Concurrency)
+	g.SetLimit(v.Env.Cfg.Concurrency)
 	for idx := int64(0); ; idx++ {
 		buf := make([]byte, blockSize)
 		m, err := io.ReadFull(src, buf)
@@ -198,7 +164,7 @@ func (v *VFS) pyExportUpload(ctx context.Context, src io.Reader, dest string, bl
 			break
 		}
 		data, name := buf[:m], format.LegacyBlockName(dest, idx)
-		g.Go(func() error { return v.env.Store.Put(gctx, name, data) })
+		g.Go(func() error { return v.Env.Store.Put(gctx, name, data) })
 		out.Size += int64(m)
 		out.Blocks = idx + 1
 		if m < blockSize {
@@ -231,13 +197,13 @@ type pyExportBlock struct {
 
 // pyExportExisting lists the Python layout blocks under dest/, and refuses a
 // dest that holds an s3vfs database or any other object.
-func (v *VFS) pyExportExisting(ctx context.Context, dest string) ([]pyExportBlock, error) {
+func (v *Ops) pyExportExisting(ctx context.Context, dest string) ([]pyExportBlock, error) {
 	prefix := dest + "/"
 	var blocks []pyExportBlock
 	var other []string
 	v1 := ""
 	const show = 3 // objects named in an error
-	err := v.env.Store.List(ctx, prefix, func(o store.Object) error {
+	err := v.Env.Store.List(ctx, prefix, func(o store.Object) error {
 		rest := strings.TrimPrefix(o.Key, prefix)
 		if idx, ok := engine.ParseLegacyBlockName(prefix, o.Key); ok {
 			blocks = append(blocks, pyExportBlock{o.Key, idx})

@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
 )
@@ -58,7 +59,7 @@ type marked struct {
 // summary describes as listed (so nothing is read).
 func liveOf(t *testing.T, recs []format.SummaryRecord, base format.SummaryBase) marked {
 	t.Helper()
-	c := &collector{key: "k", v: &VFS{}}
+	c := &collector{key: "k", v: &Ops{Env: &engine.Env{}}}
 	c.summary.bases = map[format.CheckpointRef]*format.SummaryBase{base.Ref: &base}
 	c.summary.ckpts = map[format.CheckpointRef]listed{base.Ref: {Object: store.Object{Size: base.Size, LastModified: base.Created}}}
 	if err := c.markLive(context.Background(), append([]format.SummaryRecord(nil), recs...)); err != nil {

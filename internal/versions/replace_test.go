@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/plan"
 )
@@ -138,7 +139,7 @@ func TestBlockSizeOver(t *testing.T) {
 	}{
 		{"the database's", deserializeOptions{}, head, 8192, nil},
 		{"asked for", deserializeOptions{blockSize: 1024}, head, 1024, nil},
-		{"over a Python-layout database, refused", deserializeOptions{blockSize: 1024}, legacy, 0, ErrLegacyLayout},
+		{"over a Python-layout database, refused", deserializeOptions{blockSize: 1024}, legacy, 0, engine.ErrLegacyLayout},
 		{"over a Python-layout database", deserializeOptions{overLegacy: true}, legacy, 65536, nil},
 		{"over a Python-layout database, asked for", deserializeOptions{overLegacy: true, blockSize: 1024}, legacy, 1024, nil},
 	} {

@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"cmp"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/store"
 )
 
 // A collection summary (docs/design.md, "Garbage collection"; its format
@@ -49,7 +50,7 @@ func (c *collector) learn(ctx context.Context, retained []listed) ([]format.Summ
 	recs := make([]format.SummaryRecord, len(retained))
 	db := c.v.newDatabase(c.key)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.v.opts.Concurrency)
+	g.SetLimit(c.v.Env.Cfg.Concurrency)
 	for i, r := range retained {
 		if s := c.summary.records[r.commit]; s != nil && s.Size == r.Size && s.Created.Equal(r.LastModified) {
 			recs[i] = *s
@@ -60,7 +61,7 @@ func (c *collector) learn(ctx context.Context, retained []listed) ([]format.Summ
 		c.summary.learnt = true
 		g.Go(func() error {
 			rec, err := db.ReadRecord(gctx, r.commit)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("record %d vanished while collecting (is another collection running?): %w", r.commit, err)
 			}
 			if err != nil {
@@ -89,7 +90,7 @@ func (c *collector) loadSummary(ctx context.Context) {
 			c.summary.ckpts[format.CheckpointRef{N: o.commit, Token: o.token}] = o
 		}
 	}
-	if len(c.summaries) == 0 || !c.v.opts.hooks.GCSummaries() {
+	if len(c.summaries) == 0 || !c.v.Env.Cfg.Hooks.GCSummaries() {
 		return
 	}
 	byAge := slices.Clone(c.summaries)
@@ -105,7 +106,7 @@ func (c *collector) loadSummary(ctx context.Context) {
 			c.summary.newer = append(c.summary.newer, o.Key) // a newer release's: left for it
 			continue
 		case err != nil:
-			c.v.opts.hooks.Log("s3vfs: gc %s: summary %s: %v; trying an older one, else reading the records", c.key, o.Key, err)
+			c.v.Env.Cfg.Hooks.Log("s3vfs: gc %s: summary %s: %v; trying an older one, else reading the records", c.key, o.Key, err)
 			continue
 		case s == nil:
 			continue // deleted meanwhile
@@ -118,8 +119,8 @@ func (c *collector) loadSummary(ctx context.Context) {
 // readSummary reads and decodes summary o of the collection's database;
 // nil if it is gone.
 func (c *collector) readSummary(ctx context.Context, o listed) (*format.Summary, error) {
-	data, err := c.v.env.Store.Get(ctx, o.Key)
-	if errors.Is(err, ErrNotFound) {
+	data, err := c.v.Env.Store.Get(ctx, o.Key)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -154,7 +155,7 @@ func (c *collector) readBases(ctx context.Context, bases []format.CheckpointRef,
 	db := c.v.newDatabase(c.key)
 	maps := make([][]format.SummaryEntry, len(bases))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.v.opts.Concurrency)
+	g.SetLimit(c.v.Env.Cfg.Concurrency)
 	for i, b := range bases {
 		lin := byBase[b][0].Lineage
 		o, own := c.summary.ckpts[b]
@@ -192,7 +193,7 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 	s := &c.summary
 	keep := ""
 	switch {
-	case !c.v.opts.hooks.GCSummaries():
+	case !c.v.Env.Cfg.Hooks.GCSummaries():
 		return nil
 	case len(s.next.Records) < summaryMinRecords:
 	case !s.learnt && s.from.Key != "":
@@ -203,8 +204,8 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 			return cmp.Or(cmp.Compare(a.Ref.N, b.Ref.N), cmp.Compare(a.Ref.Token, b.Ref.Token))
 		})
 		name := format.SummaryName(c.key, c.report.Head, engine.NewToken())
-		if err := c.v.env.Store.Put(ctx, name, s.next.Encode()); err != nil {
-			c.v.opts.hooks.Log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
+		if err := c.v.Env.Store.Put(ctx, name, s.next.Encode()); err != nil {
+			c.v.Env.Cfg.Hooks.Log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
 			return nil
 		}
 	}

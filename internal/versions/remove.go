@@ -1,4 +1,4 @@
-package s3vfs
+package versions
 
 import (
 	"context"
@@ -15,29 +15,8 @@ import (
 	"github.com/s3vfs/s3vfs/internal/store"
 )
 
-// Remove deletes the database at key: its blocks and checkpoints, and
-// its records but the last few, and, for a branch, the registration that
-// keeps the version of its source it was made from (released at the
-// source's next garbage collection). Databases under key/ as a folder
-// (a.db/b.db beside a.db) are other databases and stay.
-//
-// It first commits a record that says the database is removed: from
-// then on readers find no database, and a process writing it fails (its
-// commit would land on a database half deleted). That record stays for
-// good (a few hundred bytes): a new database made at the key numbers its
-// commits on from it, so that no process that still knows the removed
-// database can ever write a record above the new one's. The records
-// younger than the retention stay too, overwritten with records that say
-// the database is removed, for a process that still knows the database to find them and learn of
-// the removal: it would otherwise take a missing record for proof that
-// its old head is the newest. A Remove run again once they are older
-// deletes them; [VFS.GC] does too.
-//
-// A database that has branches is refused with [ErrBranchesLive], naming
-// them: remove the branches first. A branch made at the very moment of
-// the removal leaves the database removed but its objects kept, and the
-// error says so. A removal that fails part way can be run again.
-func (v *VFS) Remove(ctx context.Context, key string) error {
+// Remove is the root's VFS.Remove, whose doc comment is the contract.
+func (v *Ops) Remove(ctx context.Context, key string) error {
 	fail := func(err error) error { return fmt.Errorf("s3vfs: remove %s: %w", key, err) }
 	if err := format.ValidateKey(key); err != nil {
 		return err
@@ -68,7 +47,7 @@ func (v *VFS) Remove(ctx context.Context, key string) error {
 		return fail(err)
 	}
 	if reg := registrationOf(key, last); reg != "" {
-		if err := v.env.Store.Remove(ctx, []string{reg}); err != nil {
+		if err := v.Env.Store.Remove(ctx, []string{reg}); err != nil {
 			return fail(err)
 		}
 	}
@@ -100,7 +79,7 @@ func (db *database) awaitNoBranches(ctx context.Context) error {
 // db exist.
 func (db *database) refuseLiveBranches(ctx context.Context) error {
 	var branches []string
-	err := db.vfs.env.Store.List(ctx, format.BranchPrefix(db.Key), func(o store.Object) error {
+	err := db.Env.Store.List(ctx, format.BranchPrefix(db.Key), func(o store.Object) error {
 		if n, dst, ok := format.ParseBranchName(db.Key, o.Key); ok {
 			branches = append(branches, fmt.Sprintf("%s (from commit %d)", dst, n))
 		}
@@ -120,12 +99,12 @@ func (db *database) refuseLiveBranches(ctx context.Context) error {
 // branch, and for a key reserved for a branch, the reservation's source.
 func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 	for try := 0; ; try++ {
-		n, err := db.vfs.env.Records.Newest(ctx, db.Key)
+		n, err := db.Env.Records.Newest(ctx, db.Key)
 		if err != nil {
 			return nil, err
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%w: s3://%s/%s", ErrNoDatabase, db.vfs.env.Store.Bucket, db.Key)
+			return nil, fmt.Errorf("%w: s3://%s/%s", engine.ErrNoDatabase, db.Env.Store.Bucket, db.Key)
 		}
 		head, err := db.ReadRecord(ctx, n)
 		if err != nil {
@@ -136,7 +115,7 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 		}
 		rec := &format.Record{
 			N: n + 1, Parent: n, Token: engine.NewToken(), BlockSize: head.BlockSize,
-			Time: engine.CommitTime(head.Time), Writer: db.vfs.opts.WriterID, Unit: head.BlockSize,
+			Time: engine.CommitTime(head.Time), Writer: db.Env.Cfg.WriterID, Unit: head.BlockSize,
 			Made: format.Made{By: format.Removed}, Lineage: head.Lineage,
 		}
 		if m := head.Made; m.By == format.Reserved {
@@ -148,8 +127,8 @@ func (db *database) markRemoved(ctx context.Context) (*format.Record, error) {
 			rec.Lineage = format.Lineage{{Key: m.Key, Commit: m.Commit}}
 		}
 		data := rec.Encode()
-		err = db.vfs.env.Records.Create(ctx, db.Key, rec.N, data)
-		if errors.Is(err, ErrExists) && try < 10 {
+		err = db.Env.Records.Create(ctx, db.Key, rec.N, data)
+		if errors.Is(err, store.ErrExists) && try < 10 {
 			continue // a commit landed meanwhile: over it
 		}
 		if err != nil {
@@ -175,12 +154,12 @@ func registrationOf(key string, last *format.Record) string {
 // again by the next one that needs it).
 func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 	kept := db.Key + "/" + format.StoreCheckDir + "/" + engine.SelfTestKept
-	if err := db.vfs.env.Store.Remove(ctx, []string{kept}); err != nil {
+	if err := db.Env.Store.Remove(ctx, []string{kept}); err != nil {
 		return err
 	}
 	for _, dir := range []string{format.CheckpointsDir, format.BlocksDir} {
 		var names []string
-		err := db.vfs.env.Store.List(ctx, db.Key+"/"+dir+"/", func(o store.Object) error {
+		err := db.Env.Store.List(ctx, db.Key+"/"+dir+"/", func(o store.Object) error {
 			var commit uint64
 			var ok bool
 			if dir == format.BlocksDir {
@@ -196,7 +175,7 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := db.vfs.env.Store.Remove(ctx, names); err != nil {
+		if err := db.Env.Store.Remove(ctx, names); err != nil {
 			return err
 		}
 	}
@@ -210,7 +189,7 @@ func (db *database) deleteObjects(ctx context.Context, last uint64) error {
 // record deleted meanwhile (by a collection) is left missing.
 func (db *database) overwriteRecords(ctx context.Context, last *format.Record) error {
 	created := map[uint64]time.Time{}
-	err := db.vfs.env.Records.List(ctx, db.Key, func(n uint64, _ int64, at time.Time) error {
+	err := db.Env.Records.List(ctx, db.Key, func(n uint64, _ int64, at time.Time) error {
 		if n < last.N {
 			created[n] = at
 		}
@@ -220,12 +199,12 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(db.vfs.opts.Concurrency)
+	g.SetLimit(db.Env.Cfg.Concurrency)
 	for n, at := range created {
 		rec := &format.Record{N: n, Parent: n - 1, Token: engine.NewToken(), BlockSize: last.BlockSize, Unit: last.BlockSize,
-			Time: at, Writer: db.vfs.opts.WriterID, Made: format.Made{By: format.Removed}}
+			Time: at, Writer: db.Env.Cfg.WriterID, Made: format.Made{By: format.Removed}}
 		g.Go(func() error {
-			if err := db.vfs.env.Records.Overwrite(gctx, db.Key, n, rec.Encode()); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := db.Env.Records.Overwrite(gctx, db.Key, n, rec.Encode()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 			return nil
@@ -242,14 +221,14 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 // record itself always stays.
 func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 	created := map[uint64]time.Time{}
-	err := db.vfs.env.Records.List(ctx, db.Key, func(n uint64, _ int64, at time.Time) error {
+	err := db.Env.Records.List(ctx, db.Key, func(n uint64, _ int64, at time.Time) error {
 		created[n] = at
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	cutoff := time.Now().Add(-db.retention())
+	cutoff := time.Now().Add(-db.Retention())
 	old := func(at time.Time) bool { return at.Add(engine.LastModifiedSlack).Before(cutoff) }
 	var gone []uint64
 	for n, at := range created {
@@ -261,5 +240,5 @@ func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 		}
 	}
 	slices.Sort(gone)
-	return db.vfs.env.Records.Remove(ctx, db.Key, gone)
+	return db.Env.Records.Remove(ctx, db.Key, gone)
 }
