@@ -8,7 +8,7 @@ import (
 	"github.com/s3vfs/s3vfs/internal/versions"
 )
 
-// DefaultGrace is the default of [GCOptions.Grace].
+// DefaultGrace is the default of [GCOptions.Grace]: an hour.
 const DefaultGrace = versions.DefaultGrace
 
 // GCOptions are the settings of one garbage collection. A nil *GCOptions,

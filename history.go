@@ -9,7 +9,7 @@ import (
 )
 
 // ErrNoCommit reports a commit that does not exist: not yet made, or older
-// than the Retention and collected.
+// than the retention and collected.
 var ErrNoCommit = engine.ErrNoCommit
 
 // Commit describes one version of a database, as [VFS.History] lists it.

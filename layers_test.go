@@ -17,7 +17,7 @@ import (
 const modulePath = "github.com/s3vfs/s3vfs"
 
 // layerRule is one rule between the module's packages (docs/design.md,
-// "The layers (plan)"): the packages it binds must not import what bad
+// "The layers"): the packages it binds must not import what bad
 // names.
 type layerRule struct {
 	rule   string            // the rule, as docs/design.md words it

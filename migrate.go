@@ -56,7 +56,7 @@ func (v *VFS) Migrate(ctx context.Context, key string, o *MigrateOptions) (Migra
 
 // DefaultPythonBlockSize is the block size of the layout of the Python
 // library sqlite-s3vfs (its S3VFS block_size default), and the block size
-// [VFS.ExportPythonLayout] uses for 0.
+// [VFS.ExportPythonLayout] uses for 0: 4096 bytes.
 const DefaultPythonBlockSize = versions.DefaultPythonBlockSize
 
 // PythonExport describes what [VFS.ExportPythonLayout] wrote.
@@ -105,7 +105,7 @@ func (v *VFS) ExportPythonLayout(ctx context.Context, key, dest string, blockSiz
 
 // ExportPythonLayoutAt is [VFS.ExportPythonLayout] for commit n instead of
 // the newest. Commit n must be within the retention (see [VFS.History]);
-// otherwise the error matches [engine.ErrNoCommit] and nothing is written.
+// otherwise the error matches [ErrNoCommit] and nothing is written.
 func (v *VFS) ExportPythonLayoutAt(ctx context.Context, key string, n uint64, dest string, blockSize int) (PythonExport, error) {
 	r, err := v.ops.ExportPythonLayoutAt(ctx, key, n, dest, blockSize)
 	return PythonExport(r), err

@@ -32,7 +32,7 @@ func (v *VFS) SerializeReader(ctx context.Context, key string) io.ReadCloser {
 
 // SerializeAt is [VFS.Serialize] for commit n instead of the newest: the
 // database as it was then, byte for byte. Commit n must be within the
-// retention (see [VFS.History]); otherwise the error matches [engine.ErrNoCommit].
+// retention (see [VFS.History]); otherwise the error matches [ErrNoCommit].
 func (v *VFS) SerializeAt(ctx context.Context, key string, n uint64) iter.Seq2[[]byte, error] {
 	return v.ops.SerializeAt(ctx, key, n)
 }

@@ -27,7 +27,7 @@ type Hooks struct {
 	// small databases.
 	InnerFront int64
 	// NoGCSummary makes garbage collection neither read nor write
-	// summaries (gcsummary.go), as versions before them: the measure of
+	// summaries (internal/versions/gcsummary.go), as versions before them: the measure of
 	// what they save.
 	NoGCSummary bool
 }

@@ -20,7 +20,7 @@ import (
 // concatenation, and its rollback journal is another such file under
 // K-journal/. The objects are rewritten in place, and there is no commit
 // point. s3vfs reads such a database in place, read-only, and migrates it
-// to the s3vfs format (migrate.go); docs/migrating.md is the guide.
+// to the s3vfs format (internal/versions/migrate.go); docs/migrating.md is the guide.
 
 // ParseLegacyBlockName returns the block index of a Python-layout object
 // name under prefix (the key and a slash).

@@ -23,7 +23,7 @@ type Params struct {
 	CacheSize    int64         // block_cache=BYTES: a cache of the database's own; 0 for none
 	CacheDir     string        // cache_dir=PATH: a disk cache of the database's own
 
-	// History (timetravel.go, retention.go).
+	// History (timetravel.go, times.go).
 	AtCommit  uint64        // commit=N: read commit N, read-only
 	AsOf      time.Time     // asof=RFC3339: read the commit current then, read-only
 	Retention time.Duration // retention=DURATION: the database is collected with it

@@ -15,7 +15,7 @@ import (
 // connection's commit= or asof=, and the operations on whole versions).
 
 // ErrNoCommit reports a commit that does not exist: not yet made, or older
-// than the Retention and collected.
+// than the retention and collected.
 var ErrNoCommit = errors.New("s3vfs: no such commit")
 
 // PinnedSnapshot returns the version a time-travel URI names.
@@ -32,7 +32,7 @@ func (db *Database) PinnedSnapshot(ctx context.Context, p Params) (*format.Snaps
 	}
 	if ok, err := db.readable(ctx, rec); err != nil || !ok {
 		if err == nil {
-			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the Retention",
+			err = fmt.Errorf("%w: s3://%s/%s as of %s: commit %d, the newest then, is older than the retention",
 				ErrNoCommit, db.Env.Store.Bucket, db.Key, p.AsOf.Format(time.RFC3339Nano), rec.N)
 		}
 		return nil, err
@@ -42,11 +42,11 @@ func (db *Database) PinnedSnapshot(ctx context.Context, p Params) (*format.Snaps
 
 // SnapshotAt returns the snapshot of commit n: its record and base
 // checkpoint. A version-2 record may be kept for the pages later versions
-// overlay when its own version is past the Retention (readableVersion):
+// overlay when its own version is past the retention (ReadableVersion):
 // the record of commit n+1 tells, so it is read alongside record n, in the
 // same round trip (a request that a version-1 record does not need).
 func (db *Database) SnapshotAt(ctx context.Context, n uint64) (*format.Snapshot, error) {
-	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the Retention and collected (see the history)",
+	gone := fmt.Errorf("%w: commit %d of s3://%s/%s: not made yet, or older than the retention and collected (see the history)",
 		ErrNoCommit, n, db.Env.Store.Bucket, db.Key)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -80,7 +80,7 @@ type readResult struct {
 	err error
 }
 
-// readable reports whether rec is a readable version (readableVersion):
+// readable reports whether rec is a readable version (ReadableVersion):
 // a version-1 record always is; for a version-2 record, the record of
 // the next commit tells, or the newest record if there is none.
 func (db *Database) readable(ctx context.Context, rec *format.Record) (bool, error) {
@@ -104,7 +104,7 @@ func (db *Database) readableWith(ctx context.Context, rec *format.Record, next r
 		switch {
 		case next.err == nil:
 			// The successor's time is its writer's clock, within the skew
-			// the Retention assumes.
+			// the retention assumes.
 			return !next.rec.Time.Add(LastModifiedSlack).Before(time.Now().Add(-db.Retention())), nil
 		case !errors.Is(next.err, store.ErrNotFound):
 			return false, next.err
@@ -119,7 +119,7 @@ func (db *Database) readableWith(ctx context.Context, rec *format.Record, next r
 	}
 }
 
-// Retention returns the Retention the database's versions are kept for:
+// Retention returns the retention the database's versions are kept for:
 // the shortest a URI declared, else Config.Retention.
 func (db *Database) Retention() time.Duration {
 	return db.Known.Retention(db.Env.Cfg.Retention)
@@ -139,7 +139,7 @@ func (db *Database) recordNumbers(ctx context.Context) ([]uint64, error) {
 
 // RecordAsOf returns the record of the newest commit made at or before t,
 // by the times in the records (which grow with commit numbers, see
-// commitTime): a LIST, then a binary search of GETs.
+// CommitTime): a LIST, then a binary search of GETs.
 func (db *Database) RecordAsOf(ctx context.Context, t time.Time) (*format.Record, error) {
 	ns, err := db.recordNumbers(ctx)
 	if err != nil {
@@ -197,12 +197,12 @@ func (db *Database) RecordAsOf(ctx context.Context, t time.Time) (*format.Record
 // CollectedWhileRead turns a missing object met while reading the version
 // s into ErrNoCommit: the objects of a version vanish only when a
 // collection deleted them, because the version was older than the
-// Retention that collection used (or the objects were deleted by hand).
+// retention that collection used (or the objects were deleted by hand).
 // Other errors are returned as they are.
 func (db *Database) CollectedWhileRead(s *format.Snapshot, err error) error {
 	if !errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNoCommit) {
 		return err
 	}
-	return fmt.Errorf("%w: commit %d of s3://%s/%s was collected while it was read: it is older than the Retention a collection used (see the history): %w",
+	return fmt.Errorf("%w: commit %d of s3://%s/%s was collected while it was read: it is older than the retention a collection used (see the history): %w",
 		ErrNoCommit, s.N, db.Env.Store.Bucket, db.Key, err)
 }

@@ -2,8 +2,9 @@ package versions
 
 import "github.com/s3vfs/s3vfs/internal/engine"
 
-// database is a database as the root's code uses it: the state every user
-// of it in the process shares (engine.Database), and the VFS it is in.
+// database is a database as the operations on whole versions use it: the
+// state every user of it in the process shares (engine.Database), and the
+// Ops it was acquired through.
 type database struct {
 	*engine.Database
 	vfs *Ops

@@ -56,9 +56,6 @@ type ObjectCount struct {
 	Bytes       int64
 }
 
-// Objects returns the number of objects counted.
-func (u ObjectCount) Objects() int { return u.Blocks + u.Records + u.Checkpoints }
-
 // add counts an object of kind k and size bytes; summaries are not
 // counted.
 func (u *ObjectCount) add(k objKind, size int64) {
@@ -73,12 +70,6 @@ func (u *ObjectCount) add(k objKind, size int64) {
 		return
 	}
 	u.Bytes += size
-}
-
-// String formats the counts on one line.
-func (u ObjectCount) String() string {
-	return fmt.Sprintf("%d objects (%d blocks, %d records, %d checkpoints), %d bytes",
-		u.Objects(), u.Blocks, u.Records, u.Checkpoints, u.Bytes)
 }
 
 // GCReport is the root's GCReport, whose doc comment says what each field holds.
@@ -100,12 +91,6 @@ type GCReport struct {
 	Branches int
 
 	Read, Summarized int
-}
-
-// String formats the report in a few lines.
-func (r GCReport) String() string {
-	return fmt.Sprintf("head %d (%d bytes), oldest retained %d\nlive:    %v\npending: %v\ngarbage: %v\ndeleted: %v",
-		r.Head, r.HeadSize, r.Oldest, r.Live, r.Pending, r.Garbage, r.Deleted)
 }
 
 // GC is the root's VFS.GC, whose doc comment is the contract.

@@ -217,7 +217,7 @@ func (db *database) overwriteRecords(ctx context.Context, last *format.Record) e
 // removed record last that no process may still need: a record stays
 // while the one after it is younger than the retention (the rule garbage
 // collection keeps, so that a missing record still proves the one before
-// it the newest to a process that knows it, knownhead.go). The removed
+// it the newest to a process that knows it, the engine's knownhead.go). The removed
 // record itself always stays.
 func (db *database) deleteOldRecords(ctx context.Context, last uint64) error {
 	created := map[uint64]time.Time{}

@@ -30,7 +30,7 @@ type replacement struct {
 	token     uint64
 	blockSize int64
 	size      int64        // the file size of the version
-	clock     AttemptClock // garbage collection spares a steady attempt (retention.go)
+	clock     AttemptClock // garbage collection spares a steady attempt (publishretry.go)
 
 	mu       sync.Mutex
 	uploaded []string // the objects written, deleted if nothing is published; guarded by mu

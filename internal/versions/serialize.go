@@ -53,7 +53,7 @@ func (v *Ops) serialize(ctx context.Context, key string, version func(context.Co
 }
 
 // blocksOf yields the blocks of s in order, as SQLite would read them,
-// keeping up to Options.ReadAhead fetches in flight ahead of the reader.
+// keeping up to Config.ReadAhead fetches in flight ahead of the reader.
 // Every goroutine it starts has ended when it returns.
 func (db *database) blocksOf(ctx context.Context, s *format.Snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
