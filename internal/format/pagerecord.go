@@ -95,12 +95,19 @@ type Checkpoint struct {
 	FileSize   int64   // the database's size in bytes at commit N
 	Blocks     []Entry // every index 0..NBlocks-1 in order
 	BlockLevel bool    // format version 1
+
+	// SegmentShift, set for a checkpoint of version 3, is the log2 of the
+	// blocks per segment (segmented.go); 0 for versions 1 and 2.
+	SegmentShift uint
 }
 
 // Encode returns the encoding of c, in its version.
 func (c *Checkpoint) Encode() []byte {
-	if c.BlockLevel {
+	switch {
+	case c.BlockLevel:
 		return c.encodeBlocks()
+	case c.SegmentShift != 0:
+		return c.encodeSegmented()
 	}
 	return c.encodePages()
 }
@@ -451,10 +458,14 @@ func hasMagic(b []byte, magic string) bool {
 	return len(b) >= len(magic) && string(b[:len(magic)]) == magic
 }
 
-// DecodeCheckpoint decodes a checkpoint of either version (by its magic).
+// DecodeCheckpoint decodes a checkpoint of any version (by its magic),
+// whole.
 func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
-	if hasMagic(b, checkpointMagic2) {
+	switch {
+	case hasMagic(b, checkpointMagic2):
 		return DecodePageCheckpoint(b)
+	case hasMagic(b, checkpointMagic3):
+		return DecodeSegmentedCheckpoint(b)
 	}
 	return DecodeBlockCheckpoint(b)
 }
