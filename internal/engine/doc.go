@@ -20,7 +20,7 @@
 //     buffer, or queued and merged with others of its process (group
 //     commit);
 //   - time travel: the version of a commit other than the newest
-//     (SnapshotAt, RecordAsOf, PinnedSnapshot for commit= and asof=);
+//     (SnapshotAt, PinnedSnapshot for commit= and asof=);
 //   - the parameters of a database's URI (Params), the verdict of the
 //     store's self-test kept on disk, and the hooks through which the
 //     root's tests steer a VFS (Hooks).

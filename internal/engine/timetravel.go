@@ -23,7 +23,7 @@ func (db *Database) PinnedSnapshot(ctx context.Context, p Params) (*format.Snaps
 	if p.AtCommit != 0 {
 		return db.SnapshotAt(ctx, p.AtCommit)
 	}
-	rec, err := db.RecordAsOf(ctx, p.AsOf)
+	rec, err := db.recordAsOf(ctx, p.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -137,10 +137,10 @@ func (db *Database) recordNumbers(ctx context.Context) ([]uint64, error) {
 	return ns, err
 }
 
-// RecordAsOf returns the record of the newest commit made at or before t,
+// recordAsOf returns the record of the newest commit made at or before t,
 // by the times in the records (which grow with commit numbers, see
 // CommitTime): a LIST, then a binary search of GETs.
-func (db *Database) RecordAsOf(ctx context.Context, t time.Time) (*format.Record, error) {
+func (db *Database) recordAsOf(ctx context.Context, t time.Time) (*format.Record, error) {
 	ns, err := db.recordNumbers(ctx)
 	if err != nil {
 		return nil, err
