@@ -94,7 +94,10 @@ func BenchmarkColdOpenGrowth(b *testing.B) {
 // 64 KiB and of 4 KiB, and inner pages whose front is the default (512
 // KiB: every inner page of these small databases) or 16 KiB, which
 // stands for the default at a database 32 times larger than a front's
-// worth of inner pages.
+// worth of inner pages. With 4 KiB blocks and the small front, the block
+// map too: in segments of 64 blocks of which the open reads 4 KiB
+// (map=4K), which stands for the default 512 KiB at a map 128 times
+// larger; without it, the map of these small databases is read whole.
 func growthCases() []struct {
 	name string
 	opts s3vfs.Options
@@ -109,7 +112,8 @@ func growthCases() []struct {
 		out = append(out, growthCase{fmt.Sprintf("block=%dK", bs>>10), o},
 			growthCase{fmt.Sprintf("block=%dK/front=16K", bs>>10), *s3vfs.WithInnerFront(&o, 16<<10)})
 	}
-	return out
+	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4 << 10}, 16<<10)
+	return append(out, growthCase{"block=4K/front=16K/map=4K", *s3vfs.WithSegments(small, 6, 4<<10)})
 }
 
 // runWorkload runs wl on p b.N times and reports its figures: the

@@ -42,6 +42,14 @@ func WithoutGCSummaries(opts *Options) *Options {
 	return withHooks(opts, func(h *engine.Hooks) { h.NoGCSummary = true })
 }
 
+// WithSegments returns a copy of opts (nil: the defaults) whose VFS
+// writes checkpoints in segments of 1<<shift blocks and reads front
+// bytes of a checkpoint at a cold open, so that small databases read
+// their block map segment by segment.
+func WithSegments(opts *Options, shift uint, front int64) *Options {
+	return withHooks(opts, func(h *engine.Hooks) { h.SegmentShift, h.CheckpointFront = shift, front })
+}
+
 // withHooks returns a copy of opts with its hooks changed by set.
 func withHooks(opts *Options, set func(*engine.Hooks)) *Options {
 	var o Options

@@ -55,7 +55,7 @@ type Info struct {
 	PageSize      int64     // the SQLite page size
 	FileSize      int64     // bytes of the database file
 	Blocks        int64     // block objects the commit references
-	FormatVersion int       // the storage format version of the newest commit, 1 or 2 (see docs/format.md); 0 for the Python layout
+	FormatVersion int       // the storage format version a reader needs for the newest commit: 1, 2, or 3 over a checkpoint in segments (see docs/format.md); 0 for the Python layout
 	Layout        string    // "s3vfs", or "python" for a database of the Python library sqlite-s3vfs (read-only until migrated)
 
 	// BranchOf and BranchPoint say, for a branch ([VFS.Branch]), the

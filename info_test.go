@@ -35,7 +35,7 @@ func TestInfoAndUsage(t *testing.T) {
 		t.Errorf("Info listed more than the head: %v", e.proxy.Counts())
 	}
 	want := s3vfs.Info{Key: "info/db", Commit: 2, Writer: "info-test", BlockSize: 4096, PageSize: 1024, Layout: "s3vfs",
-		FileSize: size, Blocks: (size + 4095) / 4096, FormatVersion: s3vfs.FormatVersion}
+		FileSize: size, Blocks: (size + 4095) / 4096, FormatVersion: 2} // no checkpoint yet: a reader of version 2 reads it
 	got := info
 	got.Time = time.Time{}
 	if got != want {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,21 +66,12 @@ func TestInnerBundlesColdLookup(t *testing.T) {
 	e, small, db := deepWithSmallFront(t, "deep.db")
 	v777 := queryString(t, db, "SELECT v FROM t WHERE id = 777")
 
-	var mu sync.Mutex
-	var ranges []string
-	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
-		if strings.HasSuffix(req.Key, ".inner") {
-			mu.Lock()
-			ranges = append(ranges, r.Header.Get("Range"))
-			mu.Unlock()
-		}
-		return false
-	})
+	ranges := recordRanges(e, func(key string) bool { return strings.HasSuffix(key, ".inner") })
 	counts, waves := coldOpenCostWith(t, e, small, "deep.db")
 	e.proxy.SetHook(nil)
-	if counts["LIST"] != 1 || counts["GET"] != 4 || waves != 3 || len(ranges) != 1 || ranges[0] != fmt.Sprintf("bytes=0-%d", smallFront-1) {
+	if counts["LIST"] != 1 || counts["GET"] != 4 || waves != 3 || len(ranges()) != 1 || ranges()[0] != fmt.Sprintf("bytes=0-%d", smallFront-1) {
 		t.Errorf("cold open: %v in %d round trips, inner pages read as %q; want 1 LIST and 4 GETs in 3, the front's %d bytes alone",
-			counts, waves, ranges, smallFront)
+			counts, waves, ranges(), smallFront)
 	}
 
 	for _, q := range []struct {
@@ -114,6 +106,27 @@ func deepWithSmallFront(t *testing.T, key string) (*env, *s3vfs.Options, *sql.DB
 	mustExec(t, db, "CREATE UNIQUE INDEX t_v ON t(v)")
 	mustExec(t, db, "UPDATE t SET grp = grp + 1") // a checkpoint, written by a commit with the small front
 	return e, small, db
+}
+
+// recordRanges records, until the proxy of e gets another hook, the
+// Range header of every GET of an object whose key match accepts; the
+// returned function reads them.
+func recordRanges(e *env, match func(key string) bool) func() []string {
+	var mu sync.Mutex
+	var ranges []string
+	e.proxy.SetHook(func(w http.ResponseWriter, r *http.Request, req s3proxy.Request) bool {
+		if req.Kind == s3proxy.GET && match(req.Key) {
+			mu.Lock()
+			ranges = append(ranges, r.Header.Get("Range"))
+			mu.Unlock()
+		}
+		return false
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ranges)
+	}
 }
 
 // coldOpenCostWith is coldOpenCost on a VFS of options opts.

@@ -47,7 +47,7 @@ import (
 // FormatVersion is the newest version of the storage format this package
 // reads and writes (docs/format.md); it reads every earlier one too.
 // Options.FormatVersion chooses what commits write.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // MaxAttemptPause is the longest pause between two uploads of a Deserialize
 // or Restore, or between its last upload and its commit, after which it
@@ -164,13 +164,16 @@ type Options struct {
 	// docs/performance.md for what a reader may miss.
 	Staleness time.Duration
 
-	// FormatVersion is the storage format commits write to a database
-	// still in format version 1 (docs/format.md): 2 (the default) carries
+	// FormatVersion is the storage format commits write (docs/format.md):
+	// 3 (the default) writes checkpoints whose block map is in segments,
+	// read on demand, so that a cold open of a large database reads the
+	// map's front only; 2 writes version-2 checkpoints, for readers built
+	// before version 3 (they refuse version-3 checkpoints); both carry
 	// small commits' pages in their records, one request per commit, and
-	// upgrades a version-1 database at its first commit; 1 keeps a
+	// upgrade a version-1 database at its first commit. 1 keeps a
 	// version-1 database in version 1, for readers built before version 2
 	// (they refuse version-2 records). A database already in version 2 is
-	// written in version 2 whatever the setting.
+	// written in version 2 or 3 whatever the setting.
 	FormatVersion int
 
 	hooks *engine.Hooks // set only by the package's tests
@@ -192,10 +195,10 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	switch v.FormatVersion {
 	case 0:
-		v.FormatVersion = 2
-	case 1, 2:
+		v.FormatVersion = 3
+	case 1, 2, 3:
 	default:
-		return v, fmt.Errorf("s3vfs: format version %d is unknown: use 2 (the default), or 1 to keep version-1 databases readable by releases before version 2", v.FormatVersion)
+		return v, fmt.Errorf("s3vfs: format version %d is unknown: use 3 (the default), 2 to keep checkpoints readable by releases before version 3, or 1 to keep version-1 databases readable by releases before version 2", v.FormatVersion)
 	}
 	if v.Staleness < 0 {
 		return v, fmt.Errorf("s3vfs: staleness %v is negative", v.Staleness)

@@ -3,6 +3,9 @@ package s3vfs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -10,13 +13,12 @@ import (
 	"github.com/s3vfs/s3vfs/internal/format"
 )
 
-// TestCheckpointVersion3Read: a database whose checkpoint a later release
-// wrote in segments (format version 3, docs/format.md "Checkpoints,
-// version 3") reads as it did: readers learn the version before any
-// writer writes it. The test rewrites the checkpoint Deserialize made in
-// segments of four blocks, then reads every row from a new process (a VFS
-// with empty caches), commits over it, and checks the database's
-// integrity.
+// TestCheckpointVersion3Read: a database whose checkpoint is in segments
+// of four blocks (format version 3, docs/format.md "Checkpoints, version
+// 3"), the fewest the format allows, reads as it did. The test rewrites
+// the checkpoint Deserialize made, then reads every row from a new
+// process (a VFS with empty caches), commits over it, and checks the
+// database's integrity.
 func TestCheckpointVersion3Read(t *testing.T) {
 	e := newEnv(t, nil)
 	opts := &s3vfs.Options{BlockSize: 1024}
@@ -64,6 +66,155 @@ func TestCheckpointVersion3Read(t *testing.T) {
 	if got := queryInt(t, db, "SELECT sum(length(v) + id) FROM t"); got != want-199 {
 		t.Fatalf("after a commit over version-3 checkpoints: %d, want %d", got, want-199)
 	}
+	if n := queryInt(t, db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"); n != 0 {
+		t.Fatalf("integrity check: %d problems", n)
+	}
+}
+
+// segmentShift and segmentFront are the segments of the tests of the map
+// in segments: 64 blocks, and a cold open that reads 512 bytes of the
+// checkpoint, its front and little more, so that a database of a few MB
+// reads most of its map segment by segment.
+const (
+	segmentShift = 6
+	segmentFront = 512
+)
+
+// segmentedDB makes key, 10,000 rows and an index in 4 KiB blocks, whose
+// last commit wrote a checkpoint in segments, and returns the env, the
+// options of the small front, and the checkpoint's segments.
+func segmentedDB(t *testing.T, key string) (*env, *s3vfs.Options, int) {
+	t.Helper()
+	opts := s3vfs.WithSegments(&s3vfs.Options{BlockSize: 4096}, segmentShift, segmentFront)
+	e := newEnv(t, opts)
+	db := e.open(key)
+	db.SetMaxOpenConns(1)
+	fillRows(t, db, 10000)
+	mustExec(t, db, "CREATE INDEX t_grp ON t(grp)")
+	mustExec(t, db, "UPDATE t SET grp = grp + 1") // a checkpoint
+	db.Close()
+	segments := 0
+	for _, k := range e.keys(key) {
+		if !strings.Contains(k, "/_checkpoints/") || strings.HasSuffix(k, ".inner") || strings.Contains(k, "/_checkpoints/gc.") {
+			continue
+		}
+		b := e.readObject(k)
+		f, err := format.DecodeCheckpointFront(b)
+		if err != nil {
+			t.Fatalf("%s: not a checkpoint in segments: %v", k, err)
+		}
+		segments = max(segments, len(f.Segments))
+	}
+	if segments < 4 {
+		t.Fatalf("the newest checkpoint has %d segments, want 4 or more", segments)
+	}
+	return e, opts, segments
+}
+
+// A cold open reads the checkpoint's front with one ranged GET, in the
+// round trips and requests an open reads a whole map in; a cold lookup
+// then reads the segment of its leaf's block (one round trip more, the
+// floor: the leaf is known only from the page above it), and a second
+// lookup in the same process reads none.
+func TestSegmentsColdLookup(t *testing.T) {
+	e, small, segments := segmentedDB(t, "seg.db")
+	if info, err := e.vfs.Info(context.Background(), "seg.db"); err != nil || info.FormatVersion != s3vfs.FormatVersion {
+		t.Errorf("Info: format version %d (%v), want %d: its checkpoint is in segments", info.FormatVersion, err, s3vfs.FormatVersion)
+	}
+	ranges := recordRanges(e, func(key string) bool {
+		return strings.Contains(key, "/_checkpoints/") && !strings.HasSuffix(key, ".inner")
+	})
+	counts, waves := coldOpenCostWith(t, e, small, "seg.db")
+	e.proxy.SetHook(nil)
+	wholeCounts, wholeWaves := coldOpenCostWith(t, e, nil, "seg.db")
+	if !maps.Equal(counts, wholeCounts) || waves != wholeWaves || waves != 3 ||
+		len(ranges()) != 1 || ranges()[0] != fmt.Sprintf("bytes=0-%d", segmentFront-1) {
+		t.Errorf("cold open: %v in %d round trips, the checkpoint read as %q; want %v in %d (as with the whole map), the front's %d bytes alone",
+			counts, waves, ranges(), wholeCounts, wholeWaves, segmentFront)
+	}
+
+	blocks, _, waves, st := coldLookup(t, e, small, "seg.db", "SELECT grp FROM t WHERE id = ?", 7777)
+	t.Logf("cold lookup: %d block GETs, %d segments, %d round trips (%d segments in all)", blocks, st.Segments, waves, segments)
+	if blocks != 1 || st.Segments != 1 || waves != 4 {
+		t.Errorf("cold lookup: %d block GETs, %d segments, %d round trips; want the leaf and its segment in 4", blocks, st.Segments, waves)
+	}
+	blocks, _, waves, st = coldLookup(t, e, nil, "seg.db", "SELECT grp FROM t WHERE id = ?", 7777)
+	if blocks != 1 || st.Segments != 0 || waves != 3 {
+		t.Errorf("cold lookup, whole map: %d block GETs, %d segments, %d round trips; want the leaf alone in 3", blocks, st.Segments, waves)
+	}
+
+	v := e.newVFS(small)
+	c := conn(t, openDB(t, e.register(v), "seg.db"))
+	connInt(t, c, "SELECT grp FROM t WHERE id = ?", 7777)
+	before := v.Stats()
+	connInt(t, c, "SELECT grp FROM t WHERE id = ?", 7778)
+	if st := v.Stats().Sub(before); st.Segments != 0 {
+		t.Errorf("a second lookup in the same segment read %d segments, want none", st.Segments)
+	}
+	before = v.Stats()
+	sum := connInt(t, c, "SELECT sum(length(v) + grp) FROM t")
+	st = v.Stats().Sub(before)
+	if st.Segments < 1 || st.Segments > int64(segments) {
+		t.Errorf("a scan read %d segments, want each of the %d at most once", st.Segments, segments)
+	}
+	whole := conn(t, openDB(t, e.register(e.newVFS(nil)), "seg.db"))
+	if want := connInt(t, whole, "SELECT sum(length(v) + grp) FROM t"); sum != want {
+		t.Errorf("a scan through segments: %d, want %d as through the whole map", sum, want)
+	}
+
+	// A connection pinned to the same commit builds its own snapshot over
+	// the same checkpoint: it shares the segments the process read.
+	info, err := v.Info(context.Background(), "seg.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := conn(t, openDB(t, e.register(v), "seg.db", fmt.Sprintf("commit=%d", info.Commit)))
+	before = v.Stats()
+	if got := connInt(t, pinned, "SELECT sum(length(v) + grp) FROM t"); got != sum {
+		t.Errorf("a scan pinned to commit %d: %d, want %d", info.Commit, got, sum)
+	}
+	if st := v.Stats().Sub(before); st.Segments != 0 {
+		t.Errorf("a pinned connection read %d segments again, want none: the process holds them", st.Segments)
+	}
+}
+
+// Randomized: processes that read the map segment by segment write
+// (their commits' checkpoints need every segment, read then) and read
+// random rows, and after every round a new such process and one that
+// reads the whole map agree on every row they read; the database passes
+// integrity_check through segments.
+func TestSegmentsRandomized(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	e, small, _ := segmentedDB(t, "rand.db")
+	writer := openDB(t, e.register(e.newVFS(small)), "rand.db")
+	writer.SetMaxOpenConns(1)
+	checksum := `SELECT coalesce(sum(id * 7 + grp * 3 + length(v)), 0) FROM t WHERE id BETWEEN ? AND ?`
+	for round := range 6 {
+		for range 1 + rng.IntN(3) {
+			lo := 1 + rng.IntN(10000)
+			switch rng.IntN(3) {
+			case 0:
+				mustExec(t, writer, "UPDATE t SET grp = grp + 1, v = v || 'x' WHERE id BETWEEN ? AND ?", lo, lo+rng.IntN(3000))
+			case 1:
+				mustExec(t, writer, "DELETE FROM t WHERE id BETWEEN ? AND ?", lo, lo+rng.IntN(200))
+			default:
+				mustExec(t, writer, `WITH RECURSIVE c(i) AS (SELECT ? UNION ALL SELECT i+1 FROM c WHERE i < ?)
+					INSERT OR REPLACE INTO t SELECT i, i % 50, hex(randomblob(80)) FROM c`, 20000+lo, 20000+lo+rng.IntN(500))
+			}
+		}
+		lazy := conn(t, openDB(t, e.register(e.newVFS(small)), "rand.db"))
+		whole := conn(t, openDB(t, e.register(e.newVFS(nil)), "rand.db"))
+		for range 20 {
+			lo := rng.IntN(25000)
+			hi := lo + rng.IntN(2000)
+			if got, want := connInt(t, lazy, checksum, lo, hi), connInt(t, whole, checksum, lo, hi); got != want {
+				t.Fatalf("round %d: rows %d to %d: %d through segments, %d through the whole map", round, lo, hi, got, want)
+			}
+		}
+	}
+	db := openDB(t, e.register(e.newVFS(small)), "rand.db")
 	if n := queryInt(t, db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"); n != 0 {
 		t.Fatalf("integrity check: %d problems", n)
 	}

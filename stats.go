@@ -40,6 +40,12 @@ type Stats struct {
 	// when a lookup first reaches one of their pages.
 	InnerBundles int64
 
+	// Segments counts the segments of checkpoints' block maps read after
+	// the open: the parts of a large database's map that a cold open
+	// does not read, read when a block of theirs is first needed (see
+	// docs/design.md, "The block map in segments").
+	Segments int64
+
 	DiskHits   int64 // cache misses served from the disk cache (Options.CacheDir)
 	DiskMisses int64 // cache misses the disk cache did not hold intact, read from S3
 
@@ -76,6 +82,7 @@ func (s Stats) Sub(old Stats) Stats {
 		BytesSent: s.BytesSent - old.BytesSent, BytesReceived: s.BytesReceived - old.BytesReceived,
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
 		InnerHits: s.InnerHits - old.InnerHits, InnerBundles: s.InnerBundles - old.InnerBundles,
+		Segments: s.Segments - old.Segments,
 		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
 		Rebases: s.Rebases - old.Rebases, EarlyBlocks: s.EarlyBlocks - old.EarlyBlocks,
@@ -84,9 +91,9 @@ func (s Stats) Sub(old Stats) Stats {
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d bundles=%d early blocks=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d bundles=%d segments=%d early blocks=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.EarlyBlocks)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.Segments, s.EarlyBlocks)
 }
 
 // statsOf returns the counts of c and of the store's requests r.
@@ -95,6 +102,7 @@ func statsOf(c *engine.Counters, r *store.Counters) Stats {
 		Gets: r.Gets.Load(), Puts: r.Puts.Load(), Lists: r.Lists.Load(), Deletes: r.Deletes.Load(),
 		BytesSent: r.Sent.Load(), BytesReceived: r.Received.Load(),
 		CacheHits: c.Hits.Load(), CacheMisses: c.Misses.Load(), InnerHits: c.InnerHits.Load(), InnerBundles: c.InnerBundles.Load(),
+		Segments: c.Segments.Load(),
 		DiskHits: c.DiskHits.Load(), DiskMisses: c.DiskMisses.Load(),
 		Commits: c.Commits.Load(), Conflicts: c.Conflicts.Load(), Rebases: c.Rebases.Load(),
 		EarlyBlocks: c.EarlyBlocks.Load(),

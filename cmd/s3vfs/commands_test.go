@@ -41,7 +41,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("help %s differs from %s --help", cmd, cmd)
 		}
 	}
-	if r := c.ok("", "version"); !strings.Contains(r.stdout, "storage format v2") {
+	if r := c.ok("", "version"); !strings.Contains(r.stdout, "storage format v3") {
 		t.Errorf("version: %q", r.stdout)
 	}
 }

@@ -16,7 +16,10 @@ import (
 // checked against the length and CRC32C its commit recorded. The caller
 // must not modify the result.
 func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	if s.Overlays[idx] != nil {
+	if err := db.Locate(ctx, s, idx); err != nil {
+		return nil, err
+	}
+	if s.Overlay(idx) != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
 	want := format.BlockLen(idx, s.BlockSize, s.Size)
@@ -53,7 +56,10 @@ func (db *Database) readCached(ctx context.Context, name string, fetch func(cont
 
 // ReadBlockUncached fetches block idx of s from S3 and verifies it.
 func (db *Database) ReadBlockUncached(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	if s.Overlays[idx] != nil {
+	if err := db.Locate(ctx, s, idx); err != nil {
+		return nil, err
+	}
+	if s.Overlay(idx) != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
 	want := format.BlockLen(idx, s.BlockSize, s.Size)

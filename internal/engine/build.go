@@ -23,7 +23,7 @@ func (db *Database) Build(ctx context.Context, rec *format.Record, prev *format.
 	switch {
 	case rec.Base == (format.CheckpointRef{}):
 	case prev != nil && prev.Base == rec.Base:
-		b = checkpointBase{blocks: prev.BaseMap, overlays: prev.BaseOverlays, inner: prev.Inner}
+		b = checkpointBase{blocks: prev.BaseMap, overlays: prev.BaseOverlays, inner: prev.Inner, version: prev.CheckpointVersion}
 	default:
 		fb := db.prefetchFirstBlock(ctx, rec)
 		var err error
@@ -34,6 +34,10 @@ func (db *Database) Build(ctx context.Context, rec *format.Record, prev *format.
 		defer func() { fb.keep(db, b.built) }()
 	}
 	b.built = snapshotOfRecord(rec, b)
+	if err := db.Locate(ctx, b.built, 0); err != nil {
+		b.built = nil
+		return nil, err // block 0, which every transaction reads first
+	}
 	return b.built, nil
 }
 
@@ -42,6 +46,7 @@ type checkpointBase struct {
 	blocks   format.BlockMap
 	overlays map[int64]*format.Overlay // version 2 only
 	inner    *format.InnerSet          // version 2 only
+	version  int                       // the checkpoint's format version
 	built    *format.Snapshot          // the snapshot built over it, for the first block's fetch
 }
 
@@ -55,7 +60,7 @@ func snapshotOfRecord(rec *format.Record, b checkpointBase) *format.Snapshot {
 		return format.RecordSnapshot(rec, b.blocks.With(format.NBlocks(rec.FileSize, rec.BlockSize), changes), b.blocks)
 	}
 	s := format.PageSnapshot(rec, rec.Size, b.blocks, b.overlays)
-	s.Inner = b.inner
+	s.Inner, s.CheckpointVersion = b.inner, b.version
 	return s
 }
 
@@ -70,8 +75,9 @@ func (db *Database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 		defer done()
 		pi = db.prefetchInner(ctx, lin, rec.Base)
 	}
-	bs, entries, err := db.ReadBaseEntries(ctx, lin, rec.Base)
-	if err == nil && bs != rec.BlockSize {
+	var b checkpointBase
+	m, err := db.readBaseMap(ctx, lin, rec.Base)
+	if err == nil && m.blockSize != rec.BlockSize {
 		err = fmt.Errorf("s3vfs: record %d of %s: %w: block size differs from its checkpoint", rec.N, db.Key, format.ErrCorrupt)
 	}
 	if err != nil {
@@ -80,13 +86,12 @@ func (db *Database) readBase(ctx context.Context, rec *format.Record) (checkpoin
 		}
 		return checkpointBase{}, err
 	}
-	var b checkpointBase
-	b.blocks, b.overlays = format.BaseOf(entries)
-	if rec.BlockLevel && len(b.overlays) > 0 {
-		return checkpointBase{}, fmt.Errorf("s3vfs: record %d of %s: %w: a version-1 record over a checkpoint with overlays", rec.N, db.Key, format.ErrCorrupt)
+	b.blocks, b.overlays, b.version = m.blocks, m.overlays, m.version
+	if rec.BlockLevel && (len(b.overlays) > 0 || b.version == 3) {
+		return checkpointBase{}, fmt.Errorf("s3vfs: record %d of %s: %w: a version-1 record over a checkpoint with overlays or in segments", rec.N, db.Key, format.ErrCorrupt)
 	}
 	if pi != nil {
-		c := &format.Snapshot{BlockSize: bs, Blocks: b.blocks, Overlays: b.overlays, Lineage: lin}
+		c := &format.Snapshot{BlockSize: m.blockSize, Blocks: b.blocks, Overlays: b.overlays, Lineage: lin}
 		if b.inner, err = pi.wait(ctx, db.Key, c, db.Env.Cfg.Hooks.Log); err != nil {
 			return checkpointBase{}, err
 		}

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,9 +75,23 @@ func (t *Txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt)
 	if err != nil {
 		return plan.PagePlan{}, err
 	}
-	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.Env.RecordSizeTooLarge}
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(s.BlockSize), TooLarge: db.Env.RecordSizeTooLarge,
+		SegmentShift: db.Env.SegmentShift()}
 	p := plan.Pages(db.Key, s, t.Writes, in, a)
+	if p.NeedsWholeMap {
+		// A checkpoint is due: its writer reads every segment.
+		if err := db.LocateAll(ctx, s); err != nil {
+			return plan.PagePlan{}, err
+		}
+		if p = plan.Pages(db.Key, s, t.Writes, in, a); p.NeedsWholeMap {
+			return plan.PagePlan{}, ErrMapNotWhole
+		}
+	}
 	if p.Next.Base.N == p.Rec.N {
+		// The inner pages of the checkpoint compare every block of s.
+		if err := db.LocateAll(ctx, s); err != nil {
+			return plan.PagePlan{}, err
+		}
 		prev, err := db.InnerWhole(ctx, s.Inner)
 		if err != nil {
 			return plan.PagePlan{}, err
@@ -149,6 +165,9 @@ func (t *Txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 func (t *Txn) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
 	db := t.db
 	out := map[int64][]byte{}
+	if err := db.Locate(ctx, s, slices.Collect(maps.Keys(t.Pending))...); err != nil {
+		return nil, err
+	}
 	for idx := range t.Pending {
 		if idx >= s.Blocks.Len() {
 			continue

@@ -39,6 +39,24 @@ func (db *Database) readStored(ctx context.Context, id string, length int64, ver
 	return db.readThrough(ctx, disk, id, length, verify, fetch)
 }
 
+// readPrefix reads the first bytes of object name with one ranged GET
+// of n bytes, then, when want (given them and the object's size) asks for
+// more, the rest of those with a second.
+func (db *Database) readPrefix(ctx context.Context, name string, n int64, want func(first []byte, size int64) int64) ([]byte, error) {
+	data, size, err := db.Env.Store.GetRange(ctx, name, 0, n)
+	if err != nil {
+		return nil, err
+	}
+	if w := want(data, size); w > int64(len(data)) {
+		rest, _, err := db.Env.Store.GetRange(ctx, name, int64(len(data)), w-int64(len(data)))
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, rest...)
+	}
+	return data, nil
+}
+
 // readImmutable returns object name, which is never rewritten and checks
 // itself, as decode decodes and checks it (its own checksum and identity):
 // a checkpoint, or its inner pages, of a length only the object knows.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/commitlog"
@@ -28,8 +29,9 @@ type Env struct {
 	Requests store.Counters // the store's requests
 	Fetches  cache.Flights  // concurrent misses for one block object
 
-	mu    sync.Mutex
-	disks map[string]*cache.Disk // disk caches by directory; guarded by mu
+	mu       sync.Mutex
+	disks    map[string]*cache.Disk                   // disk caches by directory; guarded by mu
+	segments map[string]weak.Pointer[format.Segments] // the segments of checkpoints in use, by object name; guarded by mu
 
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
 
@@ -51,11 +53,24 @@ type Config struct {
 	Hooks           *Hooks // set only by the root's tests
 
 	WriterID       string // written into every commit record
-	FormatVersion  int    // the format version commits write to a version-1 database: 1 keeps it, 2 converts it
+	FormatVersion  int    // the format version commits write: 1 keeps a version-1 database so, 2 writes version-2 checkpoints, 3 (the default) version 3
 	WriteBuffer    int64  // the pending blocks a transaction keeps in memory before it spills them, in bytes
 	MaxRecordSize  int    // the coordinator's bound on a record; 0: any
 	SkipStoreCheck bool   // writes without the store's self-test
 	ReadAhead      int    // the most blocks a sequential reader fetches ahead
+}
+
+// SegmentShift returns the shift of the segments of the checkpoints
+// commits write (format.Checkpoint.SegmentShift): 0, version 2, under
+// FormatVersion 2 or 1.
+func (e *Env) SegmentShift() uint {
+	if e.Cfg.FormatVersion < 3 {
+		return 0
+	}
+	if h := e.Cfg.Hooks; h != nil && h.SegmentShift != 0 {
+		return h.SegmentShift
+	}
+	return format.DefaultSegmentShift
 }
 
 // DiskCacheIn returns the disk cache in dir, made on first use and shared
@@ -79,6 +94,7 @@ func (e *Env) DiskCacheIn(dir string) *cache.Disk {
 type Counters struct {
 	Hits, Misses, InnerHits     atomic.Int64
 	InnerBundles                atomic.Int64
+	Segments                    atomic.Int64 // segments of checkpoints' block maps read after the open (segments.go)
 	DiskHits, DiskMisses        atomic.Int64
 	Commits, Conflicts, Rebases atomic.Int64
 	EarlyBlocks                 atomic.Int64

@@ -80,7 +80,7 @@ func (db *Database) prefetchFirstBlock(ctx context.Context, rec *format.Record) 
 
 // keep waits for the fetch and puts the bytes in the caches (memory, and
 // disk if the database has one) if s, the snapshot built meanwhile, has
-// them as its block 0. A fetch of another object (a wrong guess) is waited
+// them as its block 0 (nil: none was built). A fetch of another object (a wrong guess) is waited
 // for too, not cancelled: it is a GET that finds nothing, sent with the
 // checkpoint's and answered as fast, and cancelling a request in flight
 // closes its connection, which the next request would then open anew.
@@ -90,6 +90,9 @@ func (fb *firstBlock) keep(db *Database, s *format.Snapshot) {
 	}
 	<-fb.done
 	fb.cancel()
+	if s == nil {
+		return // no snapshot was built
+	}
 	ref := s.Blocks.Get(0)
 	if ref.IsHole() || format.BlockName(s.KeyOf(db.Key, ref.Commit), 0, ref) != fb.name {
 		return

@@ -30,6 +30,23 @@ type Hooks struct {
 	// summaries (internal/versions/gcsummary.go), as versions before them: the measure of
 	// what they save.
 	NoGCSummary bool
+	// SegmentShift is the shift of the segments of the version-3
+	// checkpoints commits write; 0: format.DefaultSegmentShift. Tests
+	// make it small to have many segments in small databases.
+	SegmentShift uint
+	// CheckpointFront is the bytes a cold open reads of a checkpoint; 0:
+	// format.InnerFrontRead. Tests make it small to read segments on
+	// demand in small databases.
+	CheckpointFront int64
+}
+
+// CheckpointFrontRead returns the bytes a cold open reads of a
+// checkpoint (readCheckpointHead).
+func (h *Hooks) CheckpointFrontRead() int64 {
+	if h != nil && h.CheckpointFront > 0 {
+		return h.CheckpointFront
+	}
+	return format.InnerFrontRead
 }
 
 // InnerFrontRead returns the size of the fronts of inner pages written

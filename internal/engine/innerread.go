@@ -109,26 +109,16 @@ func (db *Database) readMaybeThrough(ctx context.Context, name string, length in
 // frontRead of them, more if the front of a version-2 object is longer,
 // or the whole of a version-1 object.
 func (db *Database) readInnerHead(ctx context.Context, name string) ([]byte, error) {
-	frontRead := db.Env.Cfg.Hooks.InnerFrontRead()
 	fetch := func(ctx context.Context) ([]byte, error) {
-		data, size, err := db.Env.Store.GetRange(ctx, name, 0, frontRead)
-		if err != nil {
-			return nil, err
-		}
-		want := int64(len(data))
-		if n, ok := format.InnerFrontLen(data); ok && n > want {
-			want = min(n, size)
-		} else if format.IsInner1(data) {
-			want = size
-		}
-		if want > int64(len(data)) {
-			rest, _, err := db.Env.Store.GetRange(ctx, name, int64(len(data)), want-int64(len(data)))
-			if err != nil {
-				return nil, err
+		return db.readPrefix(ctx, name, db.Env.Cfg.Hooks.InnerFrontRead(), func(data []byte, size int64) int64 {
+			if n, ok := format.InnerFrontLen(data); ok {
+				return min(n, size)
 			}
-			data = append(data, rest...)
-		}
-		return data, nil
+			if format.IsInner1(data) {
+				return size
+			}
+			return 0
+		})
 	}
 	return db.readMaybeThrough(ctx, name+"#head", -1, func(b []byte) bool {
 		_, _, err := format.InnerSetOf(name, b, &format.Snapshot{})
@@ -143,6 +133,14 @@ func (db *Database) readInnerHead(ctx context.Context, name string) ([]byte, err
 // reads its blocks); only ctx's end is an error.
 func (db *Database) InnerWhole(ctx context.Context, ip *format.InnerSet) (*format.InnerPages, error) {
 	if ip == nil {
+		return nil, nil
+	}
+	if err := db.LocateAll(ctx, ip.Checkpoint); err != nil {
+		// The pages are filed under their blocks' entries.
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		db.Env.Cfg.Hooks.Log("s3vfs: inner pages %s: %v; the next ones keep none of them", ip.Name, err)
 		return nil, nil
 	}
 	if ip.Front == nil || int64(len(ip.Pages)) == ip.Front.Count() {

@@ -26,9 +26,14 @@ const chunkLen = 1 << chunkBits
 // blocks there are: a database of a few blocks keeps a map of a few
 // references (a process that holds many small databases open pays for
 // what they have). The zero BlockMap is empty.
+//
+// A map over a version-3 checkpoint is lazy (segments.go): it has no
+// chunks, and reads what a commit did not set from the checkpoint's
+// segments.
 type BlockMap struct {
 	chunks [][]BlockRef // chunk c holds blocks c<<chunkBits onwards
 	n      int64
+	lazy   *lazyMap // set for a map over a version-3 checkpoint's segments
 }
 
 // Len returns the number of blocks.
@@ -38,6 +43,9 @@ func (m BlockMap) Len() int64 { return m.n }
 func (m BlockMap) Get(i int64) BlockRef {
 	if i < 0 || i >= m.n {
 		return BlockRef{}
+	}
+	if m.lazy != nil {
+		return m.lazy.get(i)
 	}
 	return m.chunks[i>>chunkBits][i&(chunkLen-1)]
 }
@@ -51,6 +59,9 @@ func chunkLenOf(n int64, c int) int {
 // the given blocks replaced.
 func (m BlockMap) With(n int64, changes map[int64]BlockRef) BlockMap {
 	n = max(n, 0)
+	if m.lazy != nil {
+		return BlockMap{n: n, lazy: m.lazy.with(m.n, n, changes)}
+	}
 	out := BlockMap{chunks: make([][]BlockRef, (n+chunkLen-1)>>chunkBits), n: n}
 	owned := make(map[int]bool)
 	for c := range out.chunks {
@@ -80,11 +91,12 @@ func (m BlockMap) With(n int64, changes map[int64]BlockRef) BlockMap {
 	return out
 }
 
-// All iterates over every block in index order.
+// All iterates over every block in index order; for a lazy map, only
+// once Whole.
 func (m BlockMap) All() iter.Seq2[int64, BlockRef] {
 	return func(yield func(int64, BlockRef) bool) {
 		for i := int64(0); i < m.n; i++ {
-			if !yield(i, m.chunks[i>>chunkBits][i&(chunkLen-1)]) {
+			if !yield(i, m.Get(i)) {
 				return
 			}
 		}

@@ -76,11 +76,7 @@ func (ip *InnerSet) Serves(key string, s *Snapshot, idx, p int64) (data []byte, 
 	if ip == nil || idx == 0 {
 		return nil, -1, false
 	}
-	id, ok := s.BlockID(key, idx)
-	if !ok {
-		return nil, -1, false
-	}
-	if was, ok := ip.Checkpoint.BlockID(key, idx); !ok || was != id {
+	if !s.SameAs(key, ip.Checkpoint, idx) {
 		return nil, -1, false
 	}
 	if data, ok := ip.Pages[p]; ok {

@@ -103,13 +103,25 @@ type Checkpoint struct {
 
 // Encode returns the encoding of c, in its version.
 func (c *Checkpoint) Encode() []byte {
-	switch {
-	case c.BlockLevel:
+	switch c.Version() {
+	case 1:
 		return c.encodeBlocks()
-	case c.SegmentShift != 0:
+	case 3:
 		return c.encodeSegmented()
 	}
 	return c.encodePages()
+}
+
+// Version returns the format version c is encoded in: 1 for a
+// block-level checkpoint, 3 for one in segments, else 2.
+func (c *Checkpoint) Version() int {
+	switch {
+	case c.BlockLevel:
+		return 1
+	case c.SegmentShift != 0:
+		return 3
+	}
+	return 2
 }
 
 // PageLen returns the length of page p of unit u in a file of size bytes.

@@ -34,6 +34,8 @@ type Snapshot struct {
 	BaseOverlays map[int64]*Overlay // the overlays of the base checkpoint, reused like baseMap
 	Inner        *InnerSet          // the base checkpoint's inner pages, reused like baseMap; nil for none
 
+	CheckpointVersion int // the format version of the base checkpoint (1 to 3); 0 for none, or not known
+
 	Lineage Lineage // for a branch: where the objects of commits up to its branch point live (record n's)
 	Removed bool    // record N says the database was removed: no database, a new one starts at N+1
 }
@@ -59,6 +61,44 @@ func RecordSnapshot(rec *Record, blocks, baseMap BlockMap) *Snapshot {
 	}
 }
 
+// Overlay returns the overlay block idx is read through; nil for none.
+// Its segment must be held (BlockMap.Held), as for Blocks.Get.
+func (s *Snapshot) Overlay(idx int64) *Overlay {
+	if ov, ok := s.Blocks.baseOverlay(idx); ok {
+		return ov
+	}
+	return s.Overlays[idx]
+}
+
+// Held reports whether the entry of block idx is held: it can be read
+// without reading a segment of the checkpoint first.
+func (s *Snapshot) Held(idx int64) bool { return s.Legacy != nil || s.Blocks.Held(idx) }
+
+// SameAs reports whether block idx of s reads as block idx of c, the
+// snapshot of a checkpoint s builds on: the same bytes under the same
+// name (for a hole, true or false: inner pages hold none of its pages).
+// Where both read the entry from the same segments and neither set it
+// since, the answer needs no segment; else an entry not held answers
+// false (the caller reads the block instead).
+func (s *Snapshot) SameAs(key string, c *Snapshot, idx int64) bool {
+	if g := s.Blocks.Segments(); g != nil && g == c.Blocks.Segments() && slices.Equal(s.Lineage, c.Lineage) {
+		_, fromS := s.Blocks.fromSegment(idx)
+		_, fromC := c.Blocks.fromSegment(idx)
+		if fromS && fromC {
+			return true // a hole too: inner pages have none of its pages
+		}
+	}
+	if !s.Held(idx) || !c.Held(idx) {
+		return false
+	}
+	id, ok := s.BlockID(key, idx)
+	if !ok {
+		return false
+	}
+	was, ok := c.BlockID(key, idx)
+	return ok && was == id
+}
+
 // Empty reports whether s is a database with nothing in it yet.
 func (s *Snapshot) Empty() bool { return (s.N == 0 || s.Removed) && s.Legacy == nil }
 
@@ -69,7 +109,7 @@ func (s *Snapshot) BlockID(key string, idx int64) (string, bool) {
 	if s.Legacy != nil {
 		return LegacyBlockName(key, idx) + "#" + s.Legacy.ETags[idx], true
 	}
-	if ov := s.Overlays[idx]; ov != nil {
+	if ov := s.Overlay(idx); ov != nil {
 		return OverlaidID(key, s.Lineage, s.Entry(idx)), true
 	}
 	ref := s.Blocks.Get(idx)
@@ -134,7 +174,7 @@ func BaseOf(es []Entry) (BlockMap, map[int64]*Overlay) {
 // BaseLength returns the length of the object behind block idx of s: the
 // overlay's base length, else the block's own length (a hole: 0).
 func (s *Snapshot) BaseLength(idx int64) int64 {
-	if ov := s.Overlays[idx]; ov != nil {
+	if ov := s.Overlay(idx); ov != nil {
 		return ov.BaseLen
 	}
 	if s.Blocks.Get(idx).IsHole() {
@@ -145,14 +185,14 @@ func (s *Snapshot) BaseLength(idx int64) int64 {
 
 // Entry returns the version-2 Entry of block idx of s.
 func (s *Snapshot) Entry(idx int64) Entry {
-	return Entry{Idx: idx, Ref: s.Blocks.Get(idx), Ov: s.Overlays[idx]}
+	return Entry{Idx: idx, Ref: s.Blocks.Get(idx), Ov: s.Overlay(idx)}
 }
 
 // OverlayBytes returns how many bytes of records a cold read of block idx
 // of s downloads besides the block object.
 func (s *Snapshot) OverlayBytes(idx int64) int64 {
 	var total int64
-	if ov := s.Overlays[idx]; ov != nil {
+	if ov := s.Overlay(idx); ov != nil {
 		for _, r := range ov.Recs {
 			total += r.Size
 		}
@@ -192,7 +232,7 @@ func (s *Snapshot) Successor(rec *Record, size int, entries map[int64]Entry, n i
 		N: rec.N, Token: rec.Token, Time: rec.Time,
 		BlockSize: rec.BlockSize, Size: rec.FileSize,
 		Blocks: s.Blocks.With(n, refs),
-		Base:   rec.Base, BaseMap: s.BaseMap, BaseOverlays: s.BaseOverlays, Inner: s.Inner,
+		Base:   rec.Base, BaseMap: s.BaseMap, BaseOverlays: s.BaseOverlays, Inner: s.Inner, CheckpointVersion: s.CheckpointVersion,
 		Version: 2, Overlays: ovs, Delta: delta,
 		Lineage: rec.Lineage,
 	}

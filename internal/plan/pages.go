@@ -40,6 +40,9 @@ type Inputs struct {
 	// TooLarge reports whether a record of this many bytes does not fit
 	// where records are kept; nil: any fits.
 	TooLarge func(size int) bool
+	// SegmentShift, when not 0, writes checkpoints in version 3, in
+	// segments of 1<<SegmentShift blocks; 0 writes version 2.
+	SegmentShift uint
 }
 
 // PagePlan is what a version-2 commit writes, and what it makes once
@@ -52,6 +55,10 @@ type PagePlan struct {
 	Uploads []tx.Upload               // the folded blocks in index order, then any checkpoint
 	Blocks  int                       // how many of uploads are blocks
 	Folded  []int64                   // the blocks uploaded whole, ascending
+	// NeedsWholeMap is set, and no checkpoint planned, when one is due
+	// but the map of s is not whole (format.BlockMap.Whole): the caller
+	// reads the segments missing and plans again.
+	NeedsWholeMap bool
 }
 
 // OnePut reports whether the commit is a single request: the record.
@@ -173,7 +180,7 @@ func writtenBlocks(s *format.Snapshot, w tx.Writes, committed map[int64][]byte, 
 func overlaysFull(s *format.Snapshot, written []blockChange, records int) map[int64]bool {
 	fold := map[int64]bool{}
 	for _, c := range written {
-		if ov := s.Overlays[c.idx]; ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > records {
+		if ov := s.Overlay(c.idx); ov != nil && len(c.pages) > 0 && len(ov.Recs)+1 > records {
 			fold[c.idx] = true
 		}
 	}
@@ -428,20 +435,28 @@ func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a At
 			rec.Delta = append(rec.Delta, e) // block 0, and the blocks it carries pages of
 		}
 	}
+	if !p.Next.Blocks.Whole() {
+		p.NeedsWholeMap = true
+		return p
+	}
 	p.Rec = &rec
 	p.Encoded = rec.Encode()
 	size := int64(len(p.Encoded))
-	c := &format.Checkpoint{N: n, Token: a.Token, BlockSize: rec.BlockSize, FileSize: rec.FileSize}
-	for idx, ref := range p.Next.Blocks.All() {
-		e := format.Entry{Idx: idx, Ref: ref}
-		if ov := p.Next.Overlays[idx]; ov != nil {
-			e.Ov = format.WithSize(ov, n, size)
+	c := &format.Checkpoint{N: n, Token: a.Token, BlockSize: rec.BlockSize, FileSize: rec.FileSize, SegmentShift: in.SegmentShift}
+	c.Blocks = make([]format.Entry, 0, newLen)
+	for idx := range newLen {
+		e := p.Next.Entry(idx)
+		if e.Ov != nil {
+			e.Ov = format.WithSize(e.Ov, n, size)
 		}
 		c.Blocks = append(c.Blocks, e)
 	}
 	p.Uploads = append(p.Uploads, tx.Upload{Name: format.CheckpointName(key, n, a.Token), Data: c.Encode()})
 	next := *p.Next
-	next.Base, next.BaseMap = rec.Base, next.Blocks
+	// The map is whole here: the new snapshot holds it as the checkpoint
+	// has it, and no longer reads the old checkpoint's segments.
+	next.Blocks, next.Overlays = format.BaseOf(c.Blocks)
+	next.Base, next.BaseMap, next.BaseOverlays, next.CheckpointVersion = rec.Base, next.Blocks, next.Overlays, c.Version()
 	next.Delta = nil
 	for _, e := range rec.Delta {
 		if e.Ov != nil {
@@ -449,11 +464,6 @@ func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a At
 		}
 		next.Delta = append(next.Delta, e)
 	}
-	next.Overlays = maps.Clone(next.Overlays)
-	for idx, ov := range next.Overlays {
-		next.Overlays[idx] = format.WithSize(ov, n, size)
-	}
-	next.BaseOverlays = next.Overlays
 	p.Next = &next
 	return p
 }

@@ -49,7 +49,7 @@ func (v *Ops) Info(ctx context.Context, key string) (Info, error) {
 			return Info{}, err
 		}
 		info.Commit, info.Time, info.Writer = s.N, s.Time, rec.Writer
-		info.FormatVersion, info.Layout = max(s.Version, 1), "s3vfs"
+		info.FormatVersion, info.Layout = max(s.Version, 1, s.CheckpointVersion), "s3vfs"
 		if len(s.Lineage) > 0 {
 			info.BranchOf, info.BranchPoint = s.Lineage[0].Key, s.Lineage[0].Commit
 		}

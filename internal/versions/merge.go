@@ -52,6 +52,10 @@ func (v *Ops) Merge(ctx context.Context, branch, into string) (uint64, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// A merge compares entries of the three versions at any block.
+	if err := errors.Join(bdb.LocateAll(ctx, theirs), sdb.LocateAll(ctx, base)); err != nil {
+		return fail(err)
+	}
 	m := &pageMerge{into: sdb, branch: bdb, base: base, theirs: theirs}
 	if m.changed, err = m.diff(ctx, bdb, theirs); err != nil {
 		return fail(err)
@@ -112,6 +116,9 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 	if head.Empty() {
 		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", engine.ErrNoDatabase, m.into.Env.Store.Bucket, m.into.Key)
 	}
+	if err := m.into.LocateAll(ctx, head); err != nil {
+		return plan.PagePlan{}, err
+	}
 	ours, err := m.diff(ctx, m.into, head)
 	if err != nil {
 		return plan.PagePlan{}, err
@@ -156,8 +163,13 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 	v := m.into.vfs
 	a := plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID,
 		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.Key}}
-	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.Env.RecordSizeTooLarge}
-	return plan.Pages(m.into.Key, head, w, in, a), nil
+	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.Env.RecordSizeTooLarge,
+		SegmentShift: v.Env.SegmentShift()}
+	p := plan.Pages(m.into.Key, head, w, in, a)
+	if p.NeedsWholeMap {
+		return plan.PagePlan{}, engine.ErrMapNotWhole // head's segments were all read above
+	}
+	return p, nil
 }
 
 // branchPoint returns version n of db, which a branch was made from: kept

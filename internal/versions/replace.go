@@ -105,8 +105,7 @@ func sharesInner(key string, s *format.Snapshot, ip *format.InnerSet) bool {
 		return false
 	}
 	for idx := int64(1); idx < s.Blocks.Len(); idx++ {
-		id, ok := s.BlockID(key, idx)
-		if was, held := ip.Checkpoint.BlockID(key, idx); ok && held && was == id {
+		if s.SameAs(key, ip.Checkpoint, idx) {
 			return true
 		}
 	}
@@ -159,16 +158,20 @@ func (a *replacement) abandon(ctx context.Context, v *Ops, err error) error {
 // checkpoint, to upload first. In format version 2 (pageLevel) the record is
 // a version-2 record that lists every page of the file as changed and, as
 // every version-2 record does, block 0 in its delta, and says how the
-// commit was made (a.made: record version 3); the checkpoint stays a
+// commit was made (a.made: record version 3); the checkpoint is in
+// segments of 1<<shift blocks (version 3) when shift is not 0, else a
 // version-1 one, since a replacement's blocks have no overlay. A
 // version-1 record has no field for a.made: the commit is then not marked
 // as a restore, a Deserialize or a migration. A
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
 // to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, pageLevel bool) (*format.Record, tx.Upload) {
+func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, pageLevel bool, shift uint) (*format.Record, tx.Upload) {
 	n := head.N + 1
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
+	if pageLevel && shift != 0 {
+		c.BlockLevel, c.SegmentShift = false, shift
+	}
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if pageLevel {
 		rec := pageReplacementRecord(n, head.N, a, blocks, at, head.Lineage)
@@ -236,8 +239,13 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
 		pageLevel := v.Env.Cfg.FormatVersion >= 2 || len(head.Lineage) > 0
-		rec, ckpt := planReplacement(db.Key, head, a, blocks, at, pageLevel)
+		shift := v.Env.SegmentShift()
+		rec, ckpt := planReplacement(db.Key, head, a, blocks, at, pageLevel, shift)
 		next := replacementSnapshot(rec, blocks)
+		next.CheckpointVersion = 1
+		if pageLevel && shift != 0 {
+			next.CheckpointVersion = 3
+		}
 		uploads := []tx.Upload{ckpt}
 		if pageLevel {
 			if uploads, err = db.withReplacementInner(ctx, a, next, head, uploads); err != nil {

@@ -41,6 +41,13 @@ func (v *Ops) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 		if head.BlockSize != target.BlockSize {
 			return format.BlockMap{}, fmt.Errorf("the block size changed from %d to %d", target.BlockSize, head.BlockSize)
 		}
+		// reusable compares their entries at every block.
+		if err := db.LocateAll(ctx, target); err != nil {
+			return format.BlockMap{}, db.CollectedWhileRead(target, err)
+		}
+		if err := db.LocateAll(ctx, head); err != nil {
+			return format.BlockMap{}, err
+		}
 		changes, need := reusable(target, head, copies, a.token)
 		copied, err := db.copyBlocks(ctx, a, target, need, head.N+1)
 		if err != nil {
@@ -96,7 +103,7 @@ func reusable(target, head *format.Snapshot, copies map[int64]format.BlockRef, t
 			ref = c
 		}
 		switch {
-		case !copied && target.Overlays[idx] != nil:
+		case !copied && target.Overlay(idx) != nil:
 			// Read through an overlay: copied as the block it reads as.
 			need = append(need, idx)
 		case ref.IsHole(), head.Blocks.Get(idx) == ref, ref.Token == token:
