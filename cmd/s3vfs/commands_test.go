@@ -160,7 +160,7 @@ func TestInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := map[string]any{
-		"commit": 2.0, "format_version": 2.0, "block_size": float64(s3vfs.DefaultBlockSize), "page_size": 4096.0,
+		"commit": 2.0, "format_version": float64(s3vfs.FormatVersion), // the import's checkpoint is in segments "block_size": float64(s3vfs.DefaultBlockSize), "page_size": 4096.0,
 		"file_size": float64(st.Size()), "database": c.url("i.db"),
 	}
 	for k, v := range checks {
