@@ -165,8 +165,9 @@ func (a *replacement) abandon(ctx context.Context, v *Ops, err error) error {
 // as a restore, a Deserialize or a migration. A
 // replacement owes nothing to the map it replaces, so its format is the
 // writer's setting (Options.FormatVersion) whatever the head's: one set
-// to version 1 can turn a version-2 database back into version 1.
-func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, pageLevel bool, shift uint) (*format.Record, tx.Upload) {
+// to version 1 can turn a version-2 database back into version 1. It
+// returns the record, the checkpoint's upload and its format version.
+func planReplacement(key string, head *format.Snapshot, a *replacement, blocks format.BlockMap, at plan.Attempt, pageLevel bool, shift uint) (*format.Record, tx.Upload, int) {
 	n := head.N + 1
 	c := format.NewCheckpoint(n, a.token, a.blockSize, a.size, blocks)
 	if pageLevel && shift != 0 {
@@ -175,7 +176,7 @@ func planReplacement(key string, head *format.Snapshot, a *replacement, blocks f
 	ckpt := tx.Upload{Name: format.CheckpointName(key, n, a.token), Data: c.Encode()}
 	if pageLevel {
 		rec := pageReplacementRecord(n, head.N, a, blocks, at, head.Lineage)
-		return rec.WithSize(len(rec.Encode())), ckpt
+		return rec.WithSize(len(rec.Encode())), ckpt, c.Version()
 	}
 	rec := &format.Record{BlockLevel: true,
 		N: n, Parent: head.N, Token: a.token,
@@ -183,7 +184,7 @@ func planReplacement(key string, head *format.Snapshot, a *replacement, blocks f
 		Time: at.Time, Writer: at.Writer,
 		Base: format.CheckpointRef{N: n, Token: a.token},
 	}
-	return rec, ckpt
+	return rec, ckpt, c.Version()
 }
 
 // pageReplacementRecord is the version-2 record of replacement a as commit n
@@ -239,13 +240,9 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID}
 		// A branch's records carry its lineage, which version 1 cannot.
 		pageLevel := v.Env.Cfg.FormatVersion >= 2 || len(head.Lineage) > 0
-		shift := v.Env.SegmentShift()
-		rec, ckpt := planReplacement(db.Key, head, a, blocks, at, pageLevel, shift)
+		rec, ckpt, version := planReplacement(db.Key, head, a, blocks, at, pageLevel, v.Env.SegmentShift())
 		next := replacementSnapshot(rec, blocks)
-		next.CheckpointVersion = 1
-		if pageLevel && shift != 0 {
-			next.CheckpointVersion = 3
-		}
+		next.CheckpointVersion = version
 		uploads := []tx.Upload{ckpt}
 		if pageLevel {
 			if uploads, err = db.withReplacementInner(ctx, a, next, head, uploads); err != nil {

@@ -37,7 +37,7 @@ func TestPlanReplacement(t *testing.T) {
 	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
 	a := &replacement{token: 9, blockSize: replaceBS, size: 1300}
 	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
-	rec, up := planReplacement("db", head, a, blocks, at, false, 0)
+	rec, up, _ := planReplacement("db", head, a, blocks, at, false, 0)
 	want := &format.Record{BlockLevel: true, N: 5, Parent: 4, Token: 9, BlockSize: replaceBS, FileSize: 1300, Time: at.Time, Writer: "w", Base: format.CheckpointRef{N: 5, Token: 9}}
 	if !reflect.DeepEqual(rec, want) {
 		t.Errorf("record = %+v; want %+v", rec, want)
@@ -63,8 +63,8 @@ func TestPlanReplacement2(t *testing.T) {
 	blocks := format.BlockMap{}.With(3, map[int64]format.BlockRef{0: {Commit: 2, Token: 9, CRC: 1}, 2: {Commit: 5, Token: 9, CRC: 3}})
 	a := &replacement{token: 9, blockSize: replaceBS, size: 1300}
 	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
-	rec, up := planReplacement("db", head, a, blocks, at, true, 0)
-	_, v1ckpt := planReplacement("db", head, a, blocks, at, false, 0)
+	rec, up, _ := planReplacement("db", head, a, blocks, at, true, 0)
+	_, v1ckpt, _ := planReplacement("db", head, a, blocks, at, false, 0)
 	if !reflect.DeepEqual(up, v1ckpt) {
 		t.Errorf("the checkpoint differs from version 1's")
 	}
@@ -92,7 +92,7 @@ func TestPlanReplacementMade(t *testing.T) {
 	made := format.Made{By: format.ByRestore, Commit: 2}
 	a := &replacement{made: made, token: 9, blockSize: replaceBS, size: 1300}
 	at := plan.Attempt{Token: 9, Time: time.Unix(1700000000, 0), Writer: "w"}
-	rec, _ := planReplacement("db", head, a, blocks, at, true, 0)
+	rec, _, _ := planReplacement("db", head, a, blocks, at, true, 0)
 	data := rec.Encode()
 	if !bytes.HasPrefix(data, []byte("s3vfsR3\n")) {
 		t.Errorf("the record starts %q, want record version 3", data[:8])
@@ -104,7 +104,7 @@ func TestPlanReplacementMade(t *testing.T) {
 	if got.BlockLevel || got.Made != made {
 		t.Errorf("the record decodes as %+v, want made %+v", got, made)
 	}
-	rec1, _ := planReplacement("db", head, a, blocks, at, false, 0)
+	rec1, _, _ := planReplacement("db", head, a, blocks, at, false, 0)
 	if got, err := format.DecodeRecord(rec1.Encode()); err != nil || !got.BlockLevel {
 		t.Errorf("in format version 1: %+v, %v; want a version-1 record", got, err)
 	}
