@@ -50,6 +50,13 @@ func WithSegments(opts *Options, shift uint, front int64) *Options {
 	return withHooks(opts, func(h *engine.Hooks) { h.SegmentShift, h.CheckpointFront = shift, front })
 }
 
+// WithUncachedSegments returns a copy of opts (nil: the defaults) whose
+// VFS drops each segment of a block map as soon as no read pins it, so
+// that a read of an entry outside its pin panics at once.
+func WithUncachedSegments(opts *Options) *Options {
+	return withHooks(opts, func(h *engine.Hooks) { h.SegmentsUncached = true })
+}
+
 // withHooks returns a copy of opts with its hooks changed by set.
 func withHooks(opts *Options, set func(*engine.Hooks)) *Options {
 	var o Options
@@ -84,6 +91,13 @@ func (b *MemoryBucket) NewVFS(opts *Options) (*VFS, error) {
 // DiskCacheLayout is the subdirectory of a CacheDir that holds the entries.
 const DiskCacheLayout = cache.Layout
 
+// HeldSegmentsForTest returns what v holds of block maps' segments: how
+// many, their bytes, and the pins on them.
+func HeldSegmentsForTest(v *VFS) (held int, bytes int64, pins int) {
+	u := v.env.HeldSegments()
+	return u.Held, u.Bytes, u.Pins
+}
+
 // CommitLogForTest returns where v keeps commit records: the log of its
 // bucket, or its coordinator's.
 func CommitLogForTest(v *VFS) commitlog.Log { return v.env.Records }
@@ -103,6 +117,19 @@ func RecordFormatForTest(ctx context.Context, v *VFS, key string, n uint64) (int
 		return 2, nil
 	}
 	return 1, nil
+}
+
+// MapSegmentsForTest returns the checkpoint whose segments the newest
+// snapshot v knows of key reads its block map from: "" when the snapshot
+// holds its map whole (or v knows none).
+func MapSegmentsForTest(v *VFS, key string) string {
+	db := v.env.Acquire(key)
+	defer v.env.Release(db)
+	s, _ := db.Known.Get()
+	if s == nil || s.Blocks.Segments() == nil {
+		return ""
+	}
+	return s.Blocks.Segments().Name
 }
 
 // QueuedForTest returns how many committed transactions of the database at

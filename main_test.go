@@ -87,10 +87,11 @@ func newEnvWith(t testing.TB, opts *s3vfs.Options, table string) *env {
 func (e *env) newVFS(opts *s3vfs.Options) *s3vfs.VFS {
 	e.t.Helper()
 	if os.Getenv("S3VFS_TEST_SEGMENTS") != "" {
-		// Every map read segment by segment, to find a read of an entry
-		// not located first (docs/design.md, "The block map in
+		// Every map read segment by segment, each segment dropped as
+		// soon as no read pins it, to find a read of an entry outside
+		// the pin of Locate (docs/design.md, "The block map in
 		// segments"); the tests that count requests then fail.
-		opts = s3vfs.WithSegments(opts, 2, 64)
+		opts = s3vfs.WithUncachedSegments(s3vfs.WithSegments(opts, 2, 64))
 	}
 	client, opts := coordinated(server.Client(e.proxy.URL), opts, e.table)
 	v, err := s3vfs.New(client, e.bucket, opts)

@@ -62,14 +62,8 @@ func (f *file) noteRead(s *format.Snapshot, first, last int64) {
 	}
 	end := min(last+1+ra.window, s.Blocks.Len())
 	for idx := max(ra.ahead, last+1); idx < end; idx++ {
-		if s.Held(idx) { // else the fetch reads its segment of the map first
-			name, ok := s.BlockID(db.Key, idx)
-			if !ok {
-				continue
-			}
-			if _, ok := db.Cache().Get(name); ok {
-				continue
-			}
+		if db.Cached(s, idx) {
+			continue
 		}
 		ra.wg.Add(1)
 		go func() {

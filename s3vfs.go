@@ -80,7 +80,9 @@ type Options struct {
 	BlockSize int
 
 	// CacheSize bounds, in bytes, the block cache shared by every database
-	// and connection of the VFS. Negative disables the cache. Default 64 MiB.
+	// and connection of the VFS: blocks, and the parts of checkpoints read
+	// after the open (bundles of inner pages, segments of block maps).
+	// Negative disables the cache. Default 64 MiB.
 	CacheSize int64
 
 	// CacheDir, when set, keeps the block objects read from S3 in files

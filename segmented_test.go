@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/format"
@@ -178,6 +179,94 @@ func TestSegmentsColdLookup(t *testing.T) {
 	}
 }
 
+// Segments count against the block cache's bound and are evicted like
+// blocks: a scan through a cache of eight blocks ends holding segments
+// within that bound, answers as a process that reads the whole map, and
+// a second scan reads the segments it needs again; through the default
+// cache the second scan reads none.
+func TestSegmentsEvicted(t *testing.T) {
+	e, small, segments := segmentedDB(t, "evict.db")
+	tiny := *small
+	tiny.CacheSize = 32 << 10
+	whole := conn(t, openDB(t, e.register(e.newVFS(nil)), "evict.db"))
+	scan := "SELECT sum(length(v) + grp) FROM t"
+	want := connInt(t, whole, scan)
+	for _, tc := range []struct {
+		name  string
+		opts  *s3vfs.Options
+		bound int64 // the bytes the segments held after a scan may take; 0: no check
+	}{
+		{"tiny cache", &tiny, tiny.CacheSize},
+		{"default cache", small, 0},
+	} {
+		v := e.newVFS(tc.opts)
+		c := conn(t, openDB(t, e.register(v), "evict.db"))
+		var read [2]int64
+		for i := range read {
+			before := v.Stats()
+			if got := connInt(t, c, scan); got != want {
+				t.Fatalf("%s: scan %d: %d, want %d as through the whole map", tc.name, i+1, got, want)
+			}
+			read[i] = v.Stats().Sub(before).Segments
+		}
+		held, bytes := settledSegments(t, v)
+		t.Logf("%s: the scans read %v of %d segments; %d held after, %d bytes", tc.name, read, segments, held, bytes)
+		if read[0] < 2 {
+			t.Errorf("%s: the first scan read %d segments, want several", tc.name, read[0])
+		}
+		if tc.bound > 0 && (bytes > tc.bound || held >= segments || read[1] == 0) {
+			t.Errorf("%s: %d segments held (%d bytes, the bound %d) after scans that read %v: want them within the bound, evicted, and read again",
+				tc.name, held, bytes, tc.bound, read)
+		}
+		if tc.bound == 0 && (read[1] != 0 || int64(held) < read[0]) {
+			t.Errorf("%s: the second scan read %d segments and %d are held after a first that read %d: want every one kept",
+				tc.name, read[1], held, read[0])
+		}
+	}
+
+	// A writer whose commit writes a checkpoint holds the new map as a
+	// reader does: in segments within the bound, not whole.
+	v := e.newVFS(&tiny)
+	w := conn(t, openDB(t, e.register(v), "evict.db"))
+	connInt(t, w, "SELECT grp FROM t WHERE id = 1")
+	old := s3vfs.MapSegmentsForTest(v, "evict.db")
+	if _, err := w.ExecContext(context.Background(), "UPDATE t SET grp = grp + 1"); err != nil {
+		t.Fatal(err)
+	}
+	held, bytes := settledSegments(t, v)
+	t.Logf("writer of a checkpoint: %d segments held, %d bytes", held, bytes)
+	if now := s3vfs.MapSegmentsForTest(v, "evict.db"); now == "" || now == old {
+		t.Errorf("after writing a checkpoint, the writer reads its map from segments of %q (%q before): want those of its new checkpoint", now, old)
+	}
+	if bytes > tiny.CacheSize || held >= segments {
+		t.Errorf("after writing a checkpoint: %d segments held (%d bytes), want them within the bound %d",
+			held, bytes, tiny.CacheSize)
+	}
+	if got, want := connInt(t, w, scan), connInt(t, whole, scan); got != want {
+		t.Errorf("the writer's scan after its checkpoint: %d, want %d", got, want)
+	}
+}
+
+// settledSegments returns what v holds of segments once no pin is left
+// on them (read-ahead may still be reading when a query ends), failing
+// the test if pins stay: a pin never released keeps its segment from
+// eviction.
+func settledSegments(t *testing.T, v *s3vfs.VFS) (held int, bytes int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		held, bytes, pins := s3vfs.HeldSegmentsForTest(v)
+		if pins == 0 {
+			return held, bytes
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d pins on segments 10 s after the reads ended, want none: a pin not released keeps its segment from eviction", pins)
+			return held, bytes
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Randomized: processes that read the map segment by segment write
 // (their commits' checkpoints need every segment, read then) and read
 // random rows, and after every round a new such process and one that
@@ -204,7 +293,13 @@ func TestSegmentsRandomized(t *testing.T) {
 					INSERT OR REPLACE INTO t SELECT i, i % 50, hex(randomblob(80)) FROM c`, 20000+lo, 20000+lo+rng.IntN(500))
 			}
 		}
-		lazy := conn(t, openDB(t, e.register(e.newVFS(small)), "rand.db"))
+		readerOpts := small
+		if round%2 == 1 {
+			tiny := *small
+			tiny.CacheSize = 32 << 10 // segments evicted as the reads go
+			readerOpts = &tiny
+		}
+		lazy := conn(t, openDB(t, e.register(e.newVFS(readerOpts)), "rand.db"))
 		whole := conn(t, openDB(t, e.register(e.newVFS(nil)), "rand.db"))
 		for range 20 {
 			lo := rng.IntN(25000)

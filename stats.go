@@ -42,7 +42,8 @@ type Stats struct {
 
 	// Segments counts the segments of checkpoints' block maps read after
 	// the open: the parts of a large database's map that a cold open
-	// does not read, read when a block of theirs is first needed (see
+	// does not read, read when a block of theirs is first needed, and
+	// again when needed after the block cache evicted them (see
 	// docs/design.md, "The block map in segments").
 	Segments int64
 

@@ -21,7 +21,17 @@ type LRU struct {
 
 type lruEntry struct {
 	name string
-	data []byte
+	data []byte // the object's bytes, or nil for a Value
+	val  Value
+	size int64
+}
+
+// A Value is what an LRU keeps other than an object's bytes (a segment of
+// a block map, decoded): its Size counts against the bound, and it is told
+// when the LRU evicts it.
+type Value interface {
+	Size() int64
+	Evicted()
 }
 
 // NewLRU returns an empty LRU that holds at most limit bytes; a limit of
@@ -43,7 +53,7 @@ func (c *LRU) Get(name string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[name]
-	if !ok {
+	if !ok || el.Value.(*lruEntry).val != nil {
 		return nil, false
 	}
 	c.order.MoveToFront(el)
@@ -54,24 +64,64 @@ func (c *LRU) Get(name string) ([]byte, bool) {
 // the limit. Objects larger than the whole cache are not kept. The caller
 // must not modify data afterwards.
 func (c *LRU) Add(name string, data []byte) {
-	if int64(len(data)) > c.limit {
-		return
+	c.add(&lruEntry{name: name, data: data, size: int64(len(data))})
+}
+
+// AddValue keeps v under name as Add keeps bytes, and reports whether it
+// did: not when v is larger than the whole cache, nor when name is held
+// already. A Value kept is told when it is evicted (outside the LRU's
+// lock); one not kept is not.
+func (c *LRU) AddValue(name string, v Value) bool {
+	return c.add(&lruEntry{name: name, val: v, size: v.Size()})
+}
+
+// Touch marks the entry name as used now, as Get does, and reports
+// whether it is held.
+func (c *LRU) Touch(name string) bool {
+	if c.limit <= 0 {
+		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[name]; ok {
+	el, ok := c.items[name]
+	if ok {
 		c.order.MoveToFront(el)
-		return
 	}
-	c.items[name] = c.order.PushFront(&lruEntry{name, data})
-	c.size += int64(len(data))
+	return ok
+}
+
+// add keeps e unless it is larger than the whole cache or its name is
+// held, evicting the least recently used to stay within the limit; it
+// reports whether it kept e.
+func (c *LRU) add(e *lruEntry) bool {
+	if e.size > c.limit {
+		return false
+	}
+	var evicted []Value
+	defer func() {
+		for _, v := range evicted {
+			v.Evicted()
+		}
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[e.name]; ok {
+		c.order.MoveToFront(el)
+		return false
+	}
+	c.items[e.name] = c.order.PushFront(e)
+	c.size += e.size
 	for c.size > c.limit {
 		el := c.order.Back()
-		e := el.Value.(*lruEntry)
+		old := el.Value.(*lruEntry)
 		c.order.Remove(el)
-		delete(c.items, e.name)
-		c.size -= int64(len(e.data))
+		delete(c.items, old.name)
+		c.size -= old.size
+		if old.val != nil {
+			evicted = append(evicted, old.val)
+		}
 	}
+	return true
 }
 
 // Bytes returns the number of bytes held.

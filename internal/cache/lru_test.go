@@ -35,3 +35,46 @@ func TestLRU(t *testing.T) {
 		t.Error("an LRU of no bytes keeps an object")
 	}
 }
+
+// sized is a Value of a given size that counts its evictions.
+type sized struct {
+	size    int64
+	evicted *int
+}
+
+func (v sized) Size() int64 { return v.size }
+func (v sized) Evicted()    { *v.evicted++ }
+
+// A Value shares the bound with bytes, is evicted in the same order, and
+// is told when it is evicted; one not kept (too large, or its name held)
+// is not told. Touch keeps an entry from being the next evicted. Get
+// does not return a Value as bytes.
+func TestLRUValues(t *testing.T) {
+	c := NewLRU(10)
+	var evicted int
+	if !c.AddValue("v", sized{4, &evicted}) {
+		t.Fatal("a value within the bound is not kept")
+	}
+	if _, ok := c.Get("v"); ok {
+		t.Error("Get returns a value as bytes")
+	}
+	c.Add("a", make([]byte, 4))
+	if !c.Touch("v") || c.Touch("absent") {
+		t.Error("Touch reports a held entry absent, or an absent one held")
+	}
+	c.Add("b", make([]byte, 4)) // 12 bytes: a, now the least recent, goes
+	if _, ok := c.Get("a"); ok || evicted != 0 {
+		t.Fatalf("after touching v, a is kept (or v evicted %d times)", evicted)
+	}
+	if c.AddValue("v", sized{1, &evicted}) || c.AddValue("huge", sized{11, &evicted}) {
+		t.Error("a value under a held name, or over the bound, is kept")
+	}
+	c.Add("c", make([]byte, 4)) // b goes: adding under v's name made v the most recent
+	if _, ok := c.Get("b"); ok || evicted != 0 {
+		t.Fatalf("b is kept (or v evicted %d times)", evicted)
+	}
+	c.Add("d", make([]byte, 4)) // v is the least recent
+	if evicted != 1 || c.Bytes() != 8 {
+		t.Errorf("v evicted %d times, %d bytes held; want once, 8", evicted, c.Bytes())
+	}
+}

@@ -16,7 +16,9 @@ import (
 // checked against the length and CRC32C its commit recorded. The caller
 // must not modify the result.
 func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	if err := db.Locate(ctx, s, idx); err != nil {
+	pin, err := db.Locate(ctx, s, idx)
+	defer pin.Release()
+	if err != nil {
 		return nil, err
 	}
 	if s.Overlay(idx) != nil {
@@ -28,6 +30,12 @@ func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64
 		return make([]byte, want), nil
 	}
 	return db.readCached(ctx, name, func(ctx context.Context) ([]byte, error) {
+		// A shared fetch may outlive this call, and its pin.
+		pin, err := db.Locate(ctx, s, idx)
+		defer pin.Release()
+		if err != nil {
+			return nil, err
+		}
 		return db.readBlockStored(ctx, s, idx, name)
 	})
 }
@@ -56,7 +64,9 @@ func (db *Database) readCached(ctx context.Context, name string, fetch func(cont
 
 // ReadBlockUncached fetches block idx of s from S3 and verifies it.
 func (db *Database) ReadBlockUncached(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	if err := db.Locate(ctx, s, idx); err != nil {
+	pin, err := db.Locate(ctx, s, idx)
+	defer pin.Release()
+	if err != nil {
 		return nil, err
 	}
 	if s.Overlay(idx) != nil {
@@ -185,4 +195,20 @@ func (db *Database) CheckBlockLen(s *format.Snapshot, idx int64, data []byte, wa
 	return vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s read as %d bytes where commit %d needs %d: "+
 		"the block map and the objects disagree; check the database with PRAGMA integrity_check from a fresh process, and report it",
 		idx, db.Key, len(data), s.N, want), sqlite3.IOERR_DATA)
+}
+
+// Cached reports whether reading block idx of s needs no request: its
+// entry is held, and it is a hole or the block cache holds its bytes.
+func (db *Database) Cached(s *format.Snapshot, idx int64) bool {
+	pin, ok := s.PinHeld(idx)
+	defer pin.Release()
+	if !ok {
+		return false
+	}
+	name, ok := s.BlockID(db.Key, idx)
+	if !ok {
+		return true
+	}
+	_, ok = db.Cache().Get(name)
+	return ok
 }

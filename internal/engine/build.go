@@ -19,6 +19,8 @@ func (db *Database) Build(ctx context.Context, rec *format.Record, prev *format.
 	case format.Removed:
 		return db.RemovedSnapshot(rec), nil
 	}
+	var pin format.Pin // block 0's entry, read by the first block's keep
+	defer func() { pin.Release() }()
 	b := checkpointBase{}
 	switch {
 	case rec.Base == (format.CheckpointRef{}):
@@ -34,7 +36,8 @@ func (db *Database) Build(ctx context.Context, rec *format.Record, prev *format.
 		defer func() { fb.keep(db, b.built) }()
 	}
 	b.built = snapshotOfRecord(rec, b)
-	if err := db.Locate(ctx, b.built, 0); err != nil {
+	var err error
+	if pin, err = db.Locate(ctx, b.built, 0); err != nil {
 		b.built = nil
 		return nil, err // block 0, which every transaction reads first
 	}

@@ -44,11 +44,13 @@ func (t *Txn) commit(ctx context.Context) error {
 	if v.writesPages(s) {
 		return t.commitPages(ctx, s, attempt)
 	}
-	if err := db.LocateAll(ctx, s); err != nil {
-		return t.IOErr(err, sqlite3.IOERR_READ) // a version-1 checkpoint's writer reads every entry
+	pin, err := db.LocateAll(ctx, s) // a version-1 checkpoint's writer reads every entry
+	defer pin.Release()
+	if err != nil {
+		return t.IOErr(err, sqlite3.IOERR_READ)
 	}
 	p := plan.Blocks(db.Key, s, t.Writes, attempt, v.recordTooLarge)
-	err := t.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
+	err = t.publish(ctx, p.Rec, p.Uploads, p.Blocks, p.Next, p.Changes)
 	if errors.Is(err, ErrConflict) {
 		return t.lost()
 	}

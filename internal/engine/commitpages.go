@@ -71,6 +71,12 @@ func (t *Txn) commitPages(ctx context.Context, s *format.Snapshot, a plan.Attemp
 // reads need: the record, and the blocks it carries pages of.
 func (t *Txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt) (plan.PagePlan, error) {
 	db := t.db
+	// The entries the plan reads: the pending blocks' and block 0's.
+	pin, err := db.Locate(ctx, s, append(slices.Collect(maps.Keys(t.Pending)), 0)...)
+	defer pin.Release()
+	if err != nil {
+		return plan.PagePlan{}, err
+	}
 	committed, err := t.committedBytes(ctx, s)
 	if err != nil {
 		return plan.PagePlan{}, err
@@ -79,24 +85,30 @@ func (t *Txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt)
 		SegmentShift: db.Env.SegmentShift()}
 	p := plan.Pages(db.Key, s, t.Writes, in, a)
 	if p.NeedsWholeMap {
-		// A checkpoint is due: its writer reads every segment.
-		if err := db.LocateAll(ctx, s); err != nil {
+		// A checkpoint is due: its writer reads every entry.
+		all, err := db.LocateAll(ctx, s)
+		pin.Join(all)
+		if err != nil {
 			return plan.PagePlan{}, err
 		}
+		in.MapPinned = true
 		if p = plan.Pages(db.Key, s, t.Writes, in, a); p.NeedsWholeMap {
 			return plan.PagePlan{}, ErrMapNotWhole
 		}
 	}
 	if p.Next.Base.N == p.Rec.N {
-		// The inner pages of the checkpoint compare every block of s.
-		if err := db.LocateAll(ctx, s); err != nil {
-			return plan.PagePlan{}, err
-		}
+		// The inner pages of the checkpoint compare every block of s
+		// (pinned above when the map is in segments).
 		prev, err := db.InnerWhole(ctx, s.Inner)
 		if err != nil {
 			return plan.PagePlan{}, err
 		}
 		p = plan.WithInner(db.Key, p, prev, t.innerPagesFor(ctx, s, p.Next, committed, prev), db.Env.Cfg.Hooks.InnerFrontRead())
+		if p.Next.CheckpointVersion >= 3 {
+			if p.Next, err = db.OverOwnCheckpoint(p.Next, p.Uploads, format.CheckpointName(db.Key, p.Rec.N, a.Token)); err != nil {
+				return plan.PagePlan{}, err
+			}
+		}
 	}
 	// Cached before the create: if the commit loses, no map names them.
 	db.Cache().Add(format.OverlayRecordID(db.Key, p.Rec.N, p.Rec.Token), p.Encoded)
@@ -161,13 +173,11 @@ func (t *Txn) innerPagesFor(ctx context.Context, s, next *format.Snapshot, commi
 // committedBytes returns, for plan.Pages, the committed bytes of the
 // pending blocks of t that the cache holds (a block SQLite overwrote
 // whole may not be there: every page of it then counts as changed), and
-// of block 0, read if need be: its header gives the page size.
+// of block 0, read if need be: its header gives the page size. Their
+// entries are pinned by the caller.
 func (t *Txn) committedBytes(ctx context.Context, s *format.Snapshot) (map[int64][]byte, error) {
 	db := t.db
 	out := map[int64][]byte{}
-	if err := db.Locate(ctx, s, slices.Collect(maps.Keys(t.Pending))...); err != nil {
-		return nil, err
-	}
 	for idx := range t.Pending {
 		if idx >= s.Blocks.Len() {
 			continue

@@ -93,6 +93,11 @@ func (fb *firstBlock) keep(db *Database, s *format.Snapshot) {
 	if s == nil {
 		return // no snapshot was built
 	}
+	pin, ok := s.PinHeld(0)
+	defer pin.Release()
+	if !ok {
+		return // its segment could not be read
+	}
 	ref := s.Blocks.Get(0)
 	if ref.IsHole() || format.BlockName(s.KeyOf(db.Key, ref.Commit), 0, ref) != fb.name {
 		return

@@ -38,7 +38,16 @@ type Hooks struct {
 	// format.InnerFrontRead. Tests make it small to read segments on
 	// demand in small databases.
 	CheckpointFront int64
+	// SegmentsUncached keeps no segment of a block map in the cache: each
+	// is dropped as soon as no pin holds it, so that a read of an entry
+	// outside its pin (format.Pin) panics at once rather than when the
+	// cache happens to evict it.
+	SegmentsUncached bool
 }
+
+// UncachedSegments reports whether segments are dropped at their last
+// release (SegmentsUncached).
+func (h *Hooks) UncachedSegments() bool { return h != nil && h.SegmentsUncached }
 
 // CheckpointFrontRead returns the bytes a cold open reads of a
 // checkpoint (readCheckpointHead).

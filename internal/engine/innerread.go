@@ -135,7 +135,9 @@ func (db *Database) InnerWhole(ctx context.Context, ip *format.InnerSet) (*forma
 	if ip == nil {
 		return nil, nil
 	}
-	if err := db.LocateAll(ctx, ip.Checkpoint); err != nil {
+	pin, err := db.LocateAll(ctx, ip.Checkpoint)
+	defer pin.Release()
+	if err != nil {
 		// The pages are filed under their blocks' entries.
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

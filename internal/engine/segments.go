@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"weak"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/tx"
 )
 
 // The block map of a version-3 checkpoint, read segment by segment
@@ -49,7 +51,8 @@ func (db *Database) readBaseMap(ctx context.Context, lin format.Lineage, ref for
 	g := db.Env.segmentsOf(name, h.front)
 	for k, es := range h.segments {
 		if !g.Held(k) {
-			g.Hold(k, es)
+			pin := db.holdSegment(g, k, es)
+			pin.Release() // kept by the cache, as any segment read
 		}
 	}
 	return checkpointMap{blockSize: h.front.BlockSize, blocks: format.LazyMap(g), version: 3}, nil
@@ -65,11 +68,12 @@ type checkpointHead struct {
 }
 
 // decodeCheckpointHead decodes and checks head, the first bytes of
-// checkpoint ref (readCheckpointHead): whole when head is the whole
-// object (of any version), else the front of version 3 and every segment
-// head holds whole. Pure.
+// checkpoint ref (readCheckpointHead): whole for version 1 or 2 (read
+// whole), else the front of version 3 and every segment head holds whole
+// (all of them when head is the whole object: held as segments, in the
+// block cache's bound, rather than whole beside it). Pure.
 func decodeCheckpointHead(head []byte, ref format.CheckpointRef) (checkpointHead, error) {
-	if _, err := format.FrontLen(head); err != nil || headIsWhole(head) {
+	if _, err := format.FrontLen(head); err != nil {
 		c, err := format.DecodeCheckpoint(head)
 		if err == nil && (c.N != ref.N || c.Token != ref.Token) {
 			err = fmt.Errorf("%w: it names another commit", format.ErrCorrupt)
@@ -113,6 +117,23 @@ func (e *Env) segmentsOf(name string, f *format.CheckpointFront) *format.Segment
 	return g
 }
 
+// HeldSegments returns what e holds of checkpoints' block maps.
+func (e *Env) HeldSegments() format.SegmentUsage {
+	e.mu.Lock()
+	all := make([]*format.Segments, 0, len(e.segments))
+	for _, w := range e.segments {
+		if g := w.Value(); g != nil {
+			all = append(all, g)
+		}
+	}
+	e.mu.Unlock()
+	var u format.SegmentUsage
+	for _, g := range all {
+		u = u.Add(g.Usage())
+	}
+	return u
+}
+
 // forgetSegments drops the name of segments no snapshot uses any more.
 func (e *Env) forgetSegments(name string) {
 	e.mu.Lock()
@@ -120,21 +141,6 @@ func (e *Env) forgetSegments(name string) {
 	if e.segments[name].Value() == nil {
 		delete(e.segments, name)
 	}
-}
-
-// headIsWhole reports whether head, the first bytes of a version-3
-// checkpoint, is the whole object: its front and every segment.
-func headIsWhole(head []byte) bool {
-	f, err := format.DecodeCheckpointFront(head)
-	if err != nil {
-		return true // decoded whole, to report what is wrong
-	}
-	end := f.Len
-	if len(f.Segments) > 0 {
-		last := f.Segments[len(f.Segments)-1]
-		end = last.Off + last.Len
-	}
-	return int64(len(head)) >= end
 }
 
 // readCheckpointHead reads the first bytes of checkpoint ref, object
@@ -173,68 +179,104 @@ func (db *Database) readCheckpointHead(ctx context.Context, name string, ref for
 	return h, decodeErr
 }
 
-// Locate reads the segments that hold the entries of blocks idxs of s
-// and are not held yet, in parallel: each with one ranged GET shared by
+// Locate pins the segments that hold the entries of blocks idxs of s,
+// reading in parallel those not held: each with one ranged GET shared by
 // every concurrent caller, through the disk cache when there is one.
-// After it, the pure code may read those entries (format.BlockMap.Held).
-func (db *Database) Locate(ctx context.Context, s *format.Snapshot, idxs ...int64) error {
-	var ks []int
-	for _, idx := range idxs {
-		if k, ok := s.Blocks.SegmentOf(idx); ok && !slices.Contains(ks, k) {
-			ks = append(ks, k)
-		}
-	}
+// Until the pin is released, the pure code may read those entries
+// (format.BlockMap.Held); the caller releases it when it is done with
+// them, also on an error.
+func (db *Database) Locate(ctx context.Context, s *format.Snapshot, idxs ...int64) (format.Pin, error) {
+	var pin format.Pin
+	var read []int
 	g := s.Blocks.Segments()
-	switch len(ks) {
-	case 0:
-		return nil
-	case 1:
-		return db.readSegment(ctx, g, ks[0])
-	}
-	var eg errgroup.Group
-	eg.SetLimit(db.Env.Cfg.Concurrency)
-	for _, k := range ks {
-		eg.Go(func() error { return db.readSegment(ctx, g, k) })
-	}
-	return eg.Wait()
-}
-
-// LocateAll reads every segment of the map of s and of its base that is
-// not held yet, with one ranged GET of the bytes from the first to the
-// last: for the code that reads every entry (a checkpoint's writer, the
-// operations on whole versions).
-func (db *Database) LocateAll(ctx context.Context, s *format.Snapshot) error {
-	for _, m := range []format.BlockMap{s.Blocks, s.BaseMap} {
-		ks := m.Unheld()
-		if len(ks) == 0 {
+	for _, idx := range idxs {
+		k, ok := s.Blocks.SegmentOf(idx)
+		if !ok || slices.Contains(read, k) || pin.Pins(g, k) {
 			continue
 		}
+		if held, ok := g.Pin(k); ok {
+			db.Cache().Touch(segmentID(g, k))
+			pin.Join(held)
+			continue
+		}
+		read = append(read, k)
+	}
+	switch len(read) {
+	case 0:
+		return pin, nil
+	case 1:
+		held, err := db.readSegment(ctx, g, read[0])
+		pin.Join(held)
+		return pin, err
+	}
+	var mu sync.Mutex
+	var eg errgroup.Group
+	eg.SetLimit(db.Env.Cfg.Concurrency)
+	for _, k := range read {
+		eg.Go(func() error {
+			held, err := db.readSegment(ctx, g, k)
+			mu.Lock()
+			pin.Join(held)
+			mu.Unlock()
+			return err
+		})
+	}
+	return pin, eg.Wait()
+}
+
+// LocateAll pins every segment of the map of s and of its base, reading
+// those not held with one ranged GET of the bytes from the first to the
+// last: for the code that reads every entry (a checkpoint's writer, the
+// operations on whole versions). The caller releases the pin when it is
+// done with the entries, also on an error.
+func (db *Database) LocateAll(ctx context.Context, s *format.Snapshot) (format.Pin, error) {
+	var pin format.Pin
+	for _, m := range []format.BlockMap{s.Blocks, s.BaseMap} {
 		g := m.Segments()
-		first, last := g.Front.Segments[ks[0]], g.Front.Segments[ks[len(ks)-1]]
+		var read []int
+		for _, k := range m.SegmentsRead() {
+			if pin.Pins(g, k) {
+				continue
+			}
+			if held, ok := g.Pin(k); ok {
+				pin.Join(held)
+				continue
+			}
+			read = append(read, k)
+		}
+		if len(read) == 0 {
+			continue
+		}
+		first, last := g.Front.Segments[read[0]], g.Front.Segments[read[len(read)-1]]
 		data, _, err := db.Env.Store.GetRange(ctx, g.Name, first.Off, last.Off+last.Len-first.Off)
 		if err != nil {
-			return fmt.Errorf("s3vfs: segments of checkpoint %s: %w", g.Name, err)
+			return pin, fmt.Errorf("s3vfs: segments of checkpoint %s: %w", g.Name, err)
 		}
-		for _, k := range ks {
+		for _, k := range read {
 			loc := g.Front.Segments[k]
 			at := loc.Off - first.Off
 			if at+loc.Len > int64(len(data)) {
-				return fmt.Errorf("s3vfs: checkpoint %s: %w: segment %d past the object's end", g.Name, format.ErrCorrupt, k)
+				return pin, fmt.Errorf("s3vfs: checkpoint %s: %w: segment %d past the object's end", g.Name, format.ErrCorrupt, k)
 			}
-			if err := holdSegment(g, k, data[at:at+loc.Len]); err != nil {
-				return err
+			es, err := g.Front.DecodeSegment(k, data[at:at+loc.Len])
+			if err != nil {
+				return pin, fmt.Errorf("s3vfs: segment %d of checkpoint %s: %w", k, g.Name, err)
 			}
+			pin.Join(db.holdSegment(g, k, es))
 		}
-		db.Env.Counts.Segments.Add(int64(len(ks)))
+		db.Env.Counts.Segments.Add(int64(len(read)))
 	}
-	return nil
+	return pin, nil
 }
 
-// readSegment reads segment k of g, unless it is held, with one ranged
-// GET shared by every concurrent caller, through the disk cache.
-func (db *Database) readSegment(ctx context.Context, g *format.Segments, k int) error {
-	id := g.Name + "#segment" + strconv.Itoa(k)
+// readSegment reads segment k of g, with one ranged GET shared by every
+// concurrent caller, through the disk cache, and pins it.
+func (db *Database) readSegment(ctx context.Context, g *format.Segments, k int) (format.Pin, error) {
+	id := segmentID(g, k)
 	es, err := cache.Shared(ctx, &db.Env.Fetches, id, func(ctx context.Context) ([]format.Entry, error) {
+		if g.Held(k) {
+			return nil, nil // read by a fetch that ended after the caller looked
+		}
 		loc := g.Front.Segments[k]
 		fetch := func(ctx context.Context) ([]byte, error) {
 			data, _, err := db.Env.Store.GetRange(ctx, g.Name, loc.Off, loc.Len)
@@ -248,26 +290,86 @@ func (db *Database) readSegment(ctx context.Context, g *format.Segments, k int) 
 			return nil, err
 		}
 		db.Env.Counts.Segments.Add(1)
-		return g.Front.DecodeSegment(k, raw)
+		es, err := g.Front.DecodeSegment(k, raw)
+		if err == nil {
+			// Held before the fetch ends, so that no caller that comes
+			// after it reads the segment again.
+			pin := db.holdSegment(g, k, es)
+			pin.Release()
+		}
+		return es, err
 	})
 	if err != nil {
-		return fmt.Errorf("s3vfs: segment %d of checkpoint %s: %w", k, g.Name, err)
+		return format.Pin{}, fmt.Errorf("s3vfs: segment %d of checkpoint %s: %w", k, g.Name, err)
 	}
-	// Held by whoever shares the fetch: each caller holds it in its own
-	// segments (one per checkpoint in a process, Env.segmentsOf, but a
-	// reader of another process's fetch needs no such promise).
-	if !g.Held(k) {
-		g.Hold(k, es)
+	if pin, ok := g.Pin(k); ok {
+		return pin, nil
 	}
-	return nil
+	if es == nil {
+		return db.readSegment(ctx, g, k) // evicted since the fetch found it held
+	}
+	return db.holdSegment(g, k, es), nil // evicted since the fetch held it
 }
 
-// holdSegment decodes raw as segment k of g and holds it.
-func holdSegment(g *format.Segments, k int, raw []byte) error {
-	es, err := g.Front.DecodeSegment(k, raw)
-	if err != nil {
-		return fmt.Errorf("s3vfs: segment %d of checkpoint %s: %w", k, g.Name, err)
+// holdSegment holds es as segment k of g, unless it is held, and pins
+// it; a segment it holds anew it lists in the database's block cache,
+// which evicts it like a block (with no cache, it stays held as long as
+// the checkpoint's snapshots use it).
+func (db *Database) holdSegment(g *format.Segments, k int, es []format.Entry) format.Pin {
+	pin, h := g.Hold(k, es)
+	if h == nil {
+		return pin
 	}
-	g.Hold(k, es)
-	return nil
+	c := db.Cache()
+	switch {
+	case db.Env.Cfg.Hooks.UncachedSegments():
+		g.Evict(k, h) // dropped at its last release: finds a read outside its pin
+	case c.Limit() <= 0:
+	case !c.AddValue(segmentID(g, k), cachedSegment{g, k, h}):
+		g.Evict(k, h) // larger than the whole cache
+	}
+	return pin
 }
+
+// OverOwnCheckpoint returns next, the snapshot of a commit that writes
+// its own checkpoint in version 3, the upload named name, reading its
+// map from the checkpoint's segments (held from the bytes uploaded, and
+// listed in the cache as any segment read) rather than whole: the
+// writer's map then lives within the cache's bound, as a reader's does.
+func (db *Database) OverOwnCheckpoint(next *format.Snapshot, uploads []tx.Upload, name string) (*format.Snapshot, error) {
+	i := slices.IndexFunc(uploads, func(u tx.Upload) bool { return u.Name == name })
+	if i < 0 {
+		return nil, fmt.Errorf("s3vfs: internal error: checkpoint %s planned but not uploaded", name)
+	}
+	c := uploads[i]
+	f, err := format.DecodeCheckpointFront(c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("s3vfs: checkpoint %s as planned: %w", c.Name, err)
+	}
+	g := db.Env.segmentsOf(c.Name, f)
+	for k, loc := range f.Segments {
+		es, err := f.DecodeSegment(k, c.Data[loc.Off:loc.Off+loc.Len])
+		if err != nil {
+			return nil, fmt.Errorf("s3vfs: segment %d of checkpoint %s as planned: %w", k, c.Name, err)
+		}
+		pin := db.holdSegment(g, k, es)
+		pin.Release()
+	}
+	return next.OverOwnCheckpoint(format.LazyMap(g)), nil
+}
+
+// segmentID names segment k of g in the caches.
+func segmentID(g *format.Segments, k int) string { return g.Name + "#segment" + strconv.Itoa(k) }
+
+// cachedSegment is a held segment as the block cache keeps it.
+type cachedSegment struct {
+	g *format.Segments
+	k int
+	h *format.HeldSegment
+}
+
+// Size returns the memory the segment takes.
+func (c cachedSegment) Size() int64 { return c.h.Size() }
+
+// Evicted drops the segment once no pin holds it.
+func (c cachedSegment) Evicted() { c.g.Evict(c.k, c.h) }

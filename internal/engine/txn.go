@@ -124,6 +124,11 @@ func (t *Txn) Encrypted(ctx context.Context) bool {
 	}
 	// SQLite asks for the device characteristics several times a
 	// transaction: look at block 0 once per version of it, not per call.
+	pin, err := t.db.Locate(ctx, s, 0)
+	defer pin.Release()
+	if err != nil {
+		return true
+	}
 	ref := s.Blocks.Get(0)
 	if t.header.known && t.header.ref == ref {
 		return t.header.encrypted
@@ -171,7 +176,12 @@ func (t *Txn) committedBefore(idx int64) []byte {
 	if buf, ok := t.Under[idx]; ok {
 		return buf
 	}
-	if idx >= s.Blocks.Len() || !s.Held(idx) {
+	if idx >= s.Blocks.Len() {
+		return nil
+	}
+	pin, held := s.PinHeld(idx)
+	defer pin.Release()
+	if !held {
 		return nil
 	}
 	name, ok := s.BlockID(t.db.Key, idx)

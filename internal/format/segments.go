@@ -3,44 +3,65 @@ package format
 import (
 	"fmt"
 	"maps"
+	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The block map of a version-3 checkpoint, read segment by segment
 // (docs/design.md, "The block map in segments"). A BlockMap over one is
 // lazy: the entries a commit set since the checkpoint are held as
-// overrides, every other entry is its segment's, held once the engine
-// has read the segment (Segments.Hold). The pure code that reads entries
-// (Get, Snapshot.Entry and the like) runs only on blocks whose segments
-// are held: the engine reads them first (engine.Database.Locate), and a
-// read of one that is not held is a bug that panics with the block and
-// the segment it names.
+// overrides, every other entry is its segment's, held while the engine
+// pins it (Segments.Hold, Pin) or its cache keeps it. The pure code that
+// reads entries (Get, Snapshot.Entry and the like) runs only on blocks
+// whose segments are pinned: the engine reads and pins them first
+// (engine.Database.Locate), and a read of one that is not held is a bug
+// that panics with the block and the segment it names.
 
 // Segments is the block map of one version-3 checkpoint: its front, and
-// each segment's entries once read. It is shared by every map over the
-// checkpoint and safe for concurrent use; a segment, like the object, is
-// immutable, so what is held is never stale.
+// each segment's entries while they are held. It is shared by every map
+// over the checkpoint and safe for concurrent use; a segment, like the
+// object, is immutable, so what is held is never stale.
+//
+// A held segment stays held while a Pin holds it, and until the engine
+// evicts it (Evict): the engine lists each segment it holds in its block
+// cache, which evicts it like a block, and the pure code reads entries
+// only under a pin of their segment.
 type Segments struct {
 	Name  string           // the checkpoint object's name
 	Front *CheckpointFront // where each segment is
-	held  []atomic.Pointer[heldSegment]
+
+	mu   sync.Mutex // guards the pins and evictions of held segments, and stores to held
+	held []atomic.Pointer[HeldSegment]
 }
 
-// heldSegment is the decoded entries of one segment.
-type heldSegment struct {
+// HeldSegment is the decoded entries of one segment, while held.
+type HeldSegment struct {
 	refs []BlockRef
 	ovs  map[int64]*Overlay // by block index; nil for none
+
+	pins    int  // the pins that hold it; guarded by Segments.mu
+	evicted bool // dropped once no pin holds it; guarded by Segments.mu
+}
+
+// Size returns about the bytes of memory h takes.
+func (h *HeldSegment) Size() int64 {
+	const overlay = int64(unsafe.Sizeof(Overlay{})) + int64(unsafe.Sizeof(OverlayRef{})) + 48 // and its map slot
+	return int64(len(h.refs))*int64(unsafe.Sizeof(BlockRef{})) + int64(len(h.ovs))*overlay
 }
 
 // NewSegments returns the segments of checkpoint object name, whose
 // front is f, none held yet.
 func NewSegments(name string, f *CheckpointFront) *Segments {
-	return &Segments{Name: name, Front: f, held: make([]atomic.Pointer[heldSegment], len(f.Segments))}
+	return &Segments{Name: name, Front: f, held: make([]atomic.Pointer[HeldSegment], len(f.Segments))}
 }
 
-// Hold keeps es, the entries of segment k as DecodeSegment returns them.
-func (g *Segments) Hold(k int, es []Entry) {
-	h := &heldSegment{refs: make([]BlockRef, len(es))}
+// Hold keeps es, the entries of segment k as DecodeSegment returns them,
+// unless the segment is held already, and pins it. It returns the pin
+// and, when it held es, the new segment, for the engine to list in its
+// cache (and evict: Evict); nil when the segment was held already.
+func (g *Segments) Hold(k int, es []Entry) (Pin, *HeldSegment) {
+	h := &HeldSegment{refs: make([]BlockRef, len(es)), pins: 1}
 	for i, e := range es {
 		h.refs[i] = e.Ref
 		if e.Ov != nil {
@@ -50,18 +71,123 @@ func (g *Segments) Hold(k int, es []Entry) {
 			h.ovs[e.Idx] = e.Ov
 		}
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old := g.held[k].Load(); old != nil {
+		old.pins++
+		return Pin{[]pinned{{g, k, old}}}, nil
+	}
 	g.held[k].Store(h)
+	return Pin{[]pinned{{g, k, h}}}, h
 }
 
-// Held reports whether segment k is held.
+// Pin pins segment k if it is held (true).
+func (g *Segments) Pin(k int) (Pin, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h := g.held[k].Load()
+	if h == nil {
+		return Pin{}, false
+	}
+	h.pins++
+	return Pin{[]pinned{{g, k, h}}}, true
+}
+
+// Evict drops h, held as segment k, as soon as no pin holds it: the
+// engine's cache evicted it, or holds none.
+func (g *Segments) Evict(k int, h *HeldSegment) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h.evicted = true
+	g.dropUnpinned(k, h)
+}
+
+// unpin releases one pin of h, held as segment k.
+func (g *Segments) unpin(k int, h *HeldSegment) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h.pins--
+	g.dropUnpinned(k, h)
+}
+
+// dropUnpinned drops h, segment k, if it is evicted and no pin holds it.
+// g.mu is held.
+func (g *Segments) dropUnpinned(k int, h *HeldSegment) {
+	if h.evicted && h.pins == 0 {
+		g.held[k].CompareAndSwap(h, nil)
+	}
+}
+
+// Held reports whether segment k is held. It may be evicted at once
+// after: what reads an entry pins its segment (Pin).
 func (g *Segments) Held(k int) bool { return g.held[k].Load() != nil }
+
+// SegmentUsage is what segments hold: how many, the bytes of memory they
+// take, and the pins on them.
+type SegmentUsage struct {
+	Held  int
+	Bytes int64
+	Pins  int
+}
+
+// Add returns the sum of u and v.
+func (u SegmentUsage) Add(v SegmentUsage) SegmentUsage {
+	return SegmentUsage{u.Held + v.Held, u.Bytes + v.Bytes, u.Pins + v.Pins}
+}
+
+// Usage returns what g holds.
+func (g *Segments) Usage() SegmentUsage {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var u SegmentUsage
+	for k := range g.held {
+		if h := g.held[k].Load(); h != nil {
+			u = u.Add(SegmentUsage{1, h.Size(), h.pins})
+		}
+	}
+	return u
+}
+
+// Pin keeps the segments it pinned held until Release. The zero Pin
+// pins nothing.
+type Pin struct {
+	held []pinned
+}
+
+// pinned is one segment a Pin holds.
+type pinned struct {
+	g *Segments
+	k int
+	h *HeldSegment
+}
+
+// Pins reports whether p pins segment k of g.
+func (p *Pin) Pins(g *Segments, k int) bool {
+	for _, s := range p.held {
+		if s.g == g && s.k == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Join adds what q pins to p; q's pins are p's to release.
+func (p *Pin) Join(q Pin) { p.held = append(p.held, q.held...) }
+
+// Release lets what p pins be evicted; p pins nothing after.
+func (p *Pin) Release() {
+	for _, s := range p.held {
+		s.g.unpin(s.k, s.h)
+	}
+	p.held = nil
+}
 
 // blocks returns the number of blocks the checkpoint maps.
 func (g *Segments) blocks() int64 { return NBlocks(g.Front.FileSize, g.Front.BlockSize) }
 
 // segment returns the held entries of the segment of block idx; it
 // panics when they are not held (see the top of this file).
-func (g *Segments) segment(idx int64) (*heldSegment, int64) {
+func (g *Segments) segment(idx int64) (*HeldSegment, int64) {
 	k := g.Front.Segment(idx)
 	h := g.held[k].Load()
 	if h == nil {
@@ -114,10 +240,22 @@ func (m BlockMap) fromSegment(i int64) (k int, ok bool) {
 }
 
 // Held reports whether the entry of block i can be read: it was set
-// since the checkpoint, or its segment is held.
+// since the checkpoint, or its segment is held. A segment may be evicted
+// at once after: what reads the entry pins it (PinHeld).
 func (m BlockMap) Held(i int64) bool {
 	k, ok := m.fromSegment(i)
 	return !ok || m.lazy.segs.Held(k)
+}
+
+// PinHeld pins what reading the entry of block i needs, when it is at
+// hand (true): nothing for an entry that is not its segment's, else the
+// segment, if held.
+func (m BlockMap) PinHeld(i int64) (Pin, bool) {
+	k, ok := m.fromSegment(i)
+	if !ok {
+		return Pin{}, true
+	}
+	return m.lazy.segs.Pin(k)
 }
 
 // Whole reports whether every entry can be read (All does not panic).
@@ -126,6 +264,18 @@ func (m BlockMap) Whole() bool { return len(m.Unheld()) == 0 }
 // Unheld returns, in order, the segments not held that an entry of m
 // reads; none for a map that holds every entry itself.
 func (m BlockMap) Unheld() []int {
+	var out []int
+	for _, k := range m.SegmentsRead() {
+		if !m.lazy.segs.Held(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// SegmentsRead returns, in order, the segments that an entry of m reads,
+// held or not; none for a map that holds every entry itself.
+func (m BlockMap) SegmentsRead() []int {
 	l := m.lazy
 	if l == nil {
 		return nil
@@ -134,9 +284,6 @@ func (m BlockMap) Unheld() []int {
 	end := min(m.n, l.cut)
 	var out []int
 	for k := range int(NSegments(end, f.Shift)) {
-		if l.segs.Held(k) {
-			continue
-		}
 		start, count := f.SegmentBlocks(k)
 		for i := start; i < min(start+count, end); i++ {
 			if k >= len(l.over) || !hasKey(l.over[k], i) {
@@ -154,15 +301,9 @@ func hasKey[K comparable, V any](m map[K]V, k K) bool {
 	return ok
 }
 
-// SegmentOf returns the segment whose entry block i reads, or false when
-// it reads none or the segment is held.
-func (m BlockMap) SegmentOf(i int64) (int, bool) {
-	k, ok := m.fromSegment(i)
-	if !ok || m.lazy.segs.Held(k) {
-		return 0, false
-	}
-	return k, true
-}
+// SegmentOf returns the segment whose entry block i reads, held or not,
+// or false when it reads none.
+func (m BlockMap) SegmentOf(i int64) (int, bool) { return m.fromSegment(i) }
 
 // get returns the entry of block i, 0 ≤ i < m.n.
 func (l *lazyMap) get(i int64) BlockRef {

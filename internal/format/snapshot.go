@@ -74,6 +74,15 @@ func (s *Snapshot) Overlay(idx int64) *Overlay {
 // without reading a segment of the checkpoint first.
 func (s *Snapshot) Held(idx int64) bool { return s.Legacy != nil || s.Blocks.Held(idx) }
 
+// PinHeld pins what reading the entry of block idx needs, when it is at
+// hand (true): see BlockMap.PinHeld.
+func (s *Snapshot) PinHeld(idx int64) (Pin, bool) {
+	if s.Legacy != nil {
+		return Pin{}, true
+	}
+	return s.Blocks.PinHeld(idx)
+}
+
 // SameAs reports whether block idx of s reads as block idx of c, the
 // snapshot of a checkpoint s builds on: the same bytes under the same
 // name (for a hole, true or false: inner pages hold none of its pages).
@@ -88,7 +97,11 @@ func (s *Snapshot) SameAs(key string, c *Snapshot, idx int64) bool {
 			return true // a hole too: inner pages have none of its pages
 		}
 	}
-	if !s.Held(idx) || !c.Held(idx) {
+	ps, ok := s.PinHeld(idx)
+	defer ps.Release()
+	pc, okc := c.PinHeld(idx)
+	defer pc.Release()
+	if !ok || !okc {
 		return false
 	}
 	id, ok := s.BlockID(key, idx)
@@ -153,6 +166,30 @@ func PageSnapshot(rec *Record, size int, baseMap BlockMap, baseOverlays map[int6
 		Version: 2, Overlays: overlays, Delta: delta,
 		Lineage: rec.Lineage,
 	}
+}
+
+// OverOwnCheckpoint returns s, the snapshot of a commit that wrote its own
+// checkpoint (s.Base.N == s.N), with its map read from base, that
+// checkpoint's map as a reader decodes it (LazyMap), as PageSnapshot
+// builds it: the entries of s's delta set over base, the other overlays
+// read from base.
+func (s *Snapshot) OverOwnCheckpoint(base BlockMap) *Snapshot {
+	out := *s
+	refs := make(map[int64]BlockRef, len(s.Delta))
+	ovs := map[int64]*Overlay{}
+	for _, e := range s.Delta {
+		refs[e.Idx] = e.Ref
+		if e.Ov != nil {
+			ovs[e.Idx] = e.Ov
+		}
+	}
+	out.Blocks = base.With(NBlocks(s.Size, s.BlockSize), refs)
+	out.BaseMap, out.BaseOverlays, out.Overlays = base, nil, ovs
+	if ip := s.Inner; ip != nil {
+		// Its pages name blocks of the checkpoint's map: base now.
+		out.Inner = &InnerSet{Name: ip.Name, Checkpoint: CheckpointView(&out), Unit: ip.Unit, Pages: ip.Pages, Front: ip.Front}
+	}
+	return &out
 }
 
 // BaseOf returns the map and overlays of a checkpoint's entries.

@@ -43,6 +43,10 @@ type Inputs struct {
 	// SegmentShift, when not 0, writes checkpoints in version 3, in
 	// segments of 1<<SegmentShift blocks; 0 writes version 2.
 	SegmentShift uint
+	// MapPinned says that the caller pinned every segment the map of the
+	// snapshot reads (engine.Database.LocateAll): a checkpoint due over a
+	// map in segments is planned only then (PagePlan.NeedsWholeMap).
+	MapPinned bool
 }
 
 // PagePlan is what a version-2 commit writes, and what it makes once
@@ -56,8 +60,9 @@ type PagePlan struct {
 	Blocks  int                       // how many of uploads are blocks
 	Folded  []int64                   // the blocks uploaded whole, ascending
 	// NeedsWholeMap is set, and no checkpoint planned, when one is due
-	// but the map of s is not whole (format.BlockMap.Whole): the caller
-	// reads the segments missing and plans again.
+	// but the map of s is in segments not all pinned (Inputs.MapPinned,
+	// format.BlockMap.Whole): the caller pins every segment, reading those
+	// missing, and plans again.
 	NeedsWholeMap bool
 }
 
@@ -435,7 +440,7 @@ func checkpointIfDue(key string, s *format.Snapshot, p PagePlan, in Inputs, a At
 			rec.Delta = append(rec.Delta, e) // block 0, and the blocks it carries pages of
 		}
 	}
-	if !p.Next.Blocks.Whole() {
+	if p.Next.Blocks.Segments() != nil && !in.MapPinned || !p.Next.Blocks.Whole() {
 		p.NeedsWholeMap = true
 		return p
 	}

@@ -53,7 +53,11 @@ func (v *Ops) Merge(ctx context.Context, branch, into string) (uint64, error) {
 		return fail(err)
 	}
 	// A merge compares entries of the three versions at any block.
-	if err := errors.Join(bdb.LocateAll(ctx, theirs), sdb.LocateAll(ctx, base)); err != nil {
+	pinTheirs, errTheirs := bdb.LocateAll(ctx, theirs)
+	defer pinTheirs.Release()
+	pinBase, errBase := sdb.LocateAll(ctx, base)
+	defer pinBase.Release()
+	if err := errors.Join(errTheirs, errBase); err != nil {
 		return fail(err)
 	}
 	m := &pageMerge{into: sdb, branch: bdb, base: base, theirs: theirs}
@@ -116,7 +120,9 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 	if head.Empty() {
 		return plan.PagePlan{}, fmt.Errorf("%w: s3://%s/%s was removed", engine.ErrNoDatabase, m.into.Env.Store.Bucket, m.into.Key)
 	}
-	if err := m.into.LocateAll(ctx, head); err != nil {
+	pin, err := m.into.LocateAll(ctx, head)
+	defer pin.Release()
+	if err != nil {
 		return plan.PagePlan{}, err
 	}
 	ours, err := m.diff(ctx, m.into, head)

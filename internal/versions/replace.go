@@ -249,6 +249,11 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 				return 0, a.abandon(ctx, v, err)
 			}
 		}
+		if version >= 3 {
+			if next, err = db.OverOwnCheckpoint(next, uploads, ckpt.Name); err != nil {
+				return 0, a.abandon(ctx, v, err)
+			}
+		}
 		if err := a.putAll(ctx, v, uploads); err != nil {
 			return 0, a.abandon(ctx, v, err)
 		}

@@ -42,10 +42,14 @@ func (v *Ops) Restore(ctx context.Context, key string, n uint64) (uint64, error)
 			return format.BlockMap{}, fmt.Errorf("the block size changed from %d to %d", target.BlockSize, head.BlockSize)
 		}
 		// reusable compares their entries at every block.
-		if err := db.LocateAll(ctx, target); err != nil {
+		pinTarget, err := db.LocateAll(ctx, target)
+		defer pinTarget.Release()
+		if err != nil {
 			return format.BlockMap{}, db.CollectedWhileRead(target, err)
 		}
-		if err := db.LocateAll(ctx, head); err != nil {
+		pinHead, err := db.LocateAll(ctx, head)
+		defer pinHead.Release()
+		if err != nil {
 			return format.BlockMap{}, err
 		}
 		changes, need := reusable(target, head, copies, a.token)

@@ -294,7 +294,9 @@ func checkHeader(b []byte) (int64, error) {
 // is copied, since streams hand their blocks on to code that may modify
 // them (the copy costs far less than the request it saves).
 func (db *database) fetchBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	if err := db.Locate(ctx, s, idx); err != nil {
+	pin, err := db.Locate(ctx, s, idx)
+	defer pin.Release()
+	if err != nil {
 		return nil, err
 	}
 	if name, ok := s.BlockID(db.Key, idx); ok {
