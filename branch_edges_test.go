@@ -503,3 +503,34 @@ func TestBranchCreateAnswerLost(t *testing.T) {
 		t.Fatalf("the branch (first commit %d) has %d rows, want 10", n, got)
 	}
 }
+
+// TestMergeWritesCheckpoint: a merge that changes nearly every block
+// writes a checkpoint (in segments, format version 3), over a head whose
+// map is read from segments, and brings every row; the source then
+// passes integrity_check from a new process.
+func TestMergeWritesCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	e := branchedEnv(t, "b.db")
+	mustExec(t, e.open("b.db"), "UPDATE t SET v = 'b' || v")
+	checkpoints := func() int {
+		n := 0
+		for _, k := range e.keys("src.db") {
+			if strings.Contains(k, "/_checkpoints/") && !strings.HasSuffix(k, ".inner") && !strings.Contains(k, "/_checkpoints/gc.") {
+				n++
+			}
+		}
+		return n
+	}
+	before := checkpoints()
+	if _, err := e.newVFS(nil).Merge(ctx, "b.db", "src.db"); err != nil {
+		t.Fatalf("a merge that writes a checkpoint: %v", err)
+	}
+	if after := checkpoints(); after <= before {
+		t.Fatalf("%d checkpoints after the merge, %d before: want the merge to write one", after, before)
+	}
+	db := openDB(t, e.register(e.newVFS(nil)), "src.db")
+	integrityOK(t, db)
+	if got := queryInt(t, db, "SELECT count(*) FROM t WHERE v LIKE 'b%'"); got != 3000 {
+		t.Fatalf("%d of the branch's 3000 rows merged", got)
+	}
+}

@@ -64,7 +64,7 @@ func (c *LRU) Get(name string) ([]byte, bool) {
 // the limit. Objects larger than the whole cache are not kept. The caller
 // must not modify data afterwards.
 func (c *LRU) Add(name string, data []byte) {
-	c.add(&lruEntry{name: name, data: data, size: int64(len(data))})
+	c.add(&lruEntry{name: name, data: data, size: int64(len(data))}, false)
 }
 
 // AddValue keeps v under name as Add keeps bytes, and reports whether it
@@ -72,7 +72,14 @@ func (c *LRU) Add(name string, data []byte) {
 // already. A Value kept is told when it is evicted (outside the LRU's
 // lock); one not kept is not.
 func (c *LRU) AddValue(name string, v Value) bool {
-	return c.add(&lruEntry{name: name, val: v, size: v.Size()})
+	return c.add(&lruEntry{name: name, val: v, size: v.Size()}, false)
+}
+
+// AddColdValue is AddValue with v kept as the least recently used entry,
+// not the most: it takes only room nothing else needs (and is evicted at
+// once, and told, when there is none), for what may well not be read.
+func (c *LRU) AddColdValue(name string, v Value) bool {
+	return c.add(&lruEntry{name: name, val: v, size: v.Size()}, true)
 }
 
 // Touch marks the entry name as used now, as Get does, and reports
@@ -90,10 +97,11 @@ func (c *LRU) Touch(name string) bool {
 	return ok
 }
 
-// add keeps e unless it is larger than the whole cache or its name is
-// held, evicting the least recently used to stay within the limit; it
-// reports whether it kept e.
-func (c *LRU) add(e *lruEntry) bool {
+// add keeps e, as the most recently used entry or, cold, the least,
+// unless it is larger than the whole cache or its name is held, evicting
+// the least recently used to stay within the limit; it reports whether
+// it took e in.
+func (c *LRU) add(e *lruEntry, cold bool) bool {
 	if e.size > c.limit {
 		return false
 	}
@@ -109,7 +117,11 @@ func (c *LRU) add(e *lruEntry) bool {
 		c.order.MoveToFront(el)
 		return false
 	}
-	c.items[e.name] = c.order.PushFront(e)
+	if cold {
+		c.items[e.name] = c.order.PushBack(e)
+	} else {
+		c.items[e.name] = c.order.PushFront(e)
+	}
 	c.size += e.size
 	for c.size > c.limit {
 		el := c.order.Back()

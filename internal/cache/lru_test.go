@@ -77,4 +77,18 @@ func TestLRUValues(t *testing.T) {
 	if evicted != 1 || c.Bytes() != 8 {
 		t.Errorf("v evicted %d times, %d bytes held; want once, 8", evicted, c.Bytes())
 	}
+
+	// A cold value takes only free room: kept in it, evicted first.
+	if !c.AddColdValue("w", sized{2, &evicted}) || !c.Touch("w") {
+		t.Fatal("a cold value in free room is not kept")
+	}
+	c.AddColdValue("x", sized{2, &evicted}) // 12 bytes: x, the least recent, goes at once
+	if c.Touch("x") || evicted != 2 || c.Bytes() != 10 {
+		t.Errorf("a cold value past the bound: kept %v, %d evictions, %d bytes; want it evicted at once, 10 bytes", c.Touch("x"), evicted, c.Bytes())
+	}
+	for _, name := range []string{"c", "d"} {
+		if _, ok := c.Get(name); !ok {
+			t.Errorf("%s was evicted to make room for a cold value", name)
+		}
+	}
 }

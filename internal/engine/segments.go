@@ -235,9 +235,8 @@ func (db *Database) LocateAll(ctx context.Context, s *format.Snapshot) (format.P
 		g := m.Segments()
 		var read []int
 		for _, k := range m.SegmentsRead() {
-			if pin.Pins(g, k) {
-				continue
-			}
+			// (The maps of s and its base share segments: pinned twice
+			// then, and released twice.)
 			if held, ok := g.Pin(k); ok {
 				pin.Join(held)
 				continue
@@ -316,6 +315,12 @@ func (db *Database) readSegment(ctx context.Context, g *format.Segments, k int) 
 // which evicts it like a block (with no cache, it stays held as long as
 // the checkpoint's snapshots use it).
 func (db *Database) holdSegment(g *format.Segments, k int, es []format.Entry) format.Pin {
+	return db.holdSegmentAs(g, k, es, false)
+}
+
+// holdSegmentAs is holdSegment, listing the segment in the cache as its
+// least recently used entry when cold (cache.LRU.AddColdValue).
+func (db *Database) holdSegmentAs(g *format.Segments, k int, es []format.Entry, cold bool) format.Pin {
 	pin, h := g.Hold(k, es)
 	if h == nil {
 		return pin
@@ -325,7 +330,7 @@ func (db *Database) holdSegment(g *format.Segments, k int, es []format.Entry) fo
 	case db.Env.Cfg.Hooks.UncachedSegments():
 		g.Evict(k, h) // dropped at its last release: finds a read outside its pin
 	case c.Limit() <= 0:
-	case !c.AddValue(segmentID(g, k), cachedSegment{g, k, h}):
+	case !list(c, cold)(segmentID(g, k), cachedSegment{g, k, h}):
 		g.Evict(k, h) // larger than the whole cache
 	}
 	return pin
@@ -334,8 +339,9 @@ func (db *Database) holdSegment(g *format.Segments, k int, es []format.Entry) fo
 // OverOwnCheckpoint returns next, the snapshot of a commit that writes
 // its own checkpoint in version 3, the upload named name, reading its
 // map from the checkpoint's segments (held from the bytes uploaded, and
-// listed in the cache as any segment read) rather than whole: the
-// writer's map then lives within the cache's bound, as a reader's does.
+// listed in the cache as its least recently used entries, in what room
+// it has) rather than whole: the writer's map then lives within the
+// cache's bound, as a reader's does.
 func (db *Database) OverOwnCheckpoint(next *format.Snapshot, uploads []tx.Upload, name string) (*format.Snapshot, error) {
 	i := slices.IndexFunc(uploads, func(u tx.Upload) bool { return u.Name == name })
 	if i < 0 {
@@ -352,10 +358,21 @@ func (db *Database) OverOwnCheckpoint(next *format.Snapshot, uploads []tx.Upload
 		if err != nil {
 			return nil, fmt.Errorf("s3vfs: segment %d of checkpoint %s as planned: %w", k, c.Name, err)
 		}
-		pin := db.holdSegment(g, k, es)
+		// Cold: no hot block makes room for a segment that may well not
+		// be read before the next checkpoint replaces it.
+		pin := db.holdSegmentAs(g, k, es, true)
 		pin.Release()
 	}
 	return next.OverOwnCheckpoint(format.LazyMap(g)), nil
+}
+
+// list returns how c takes a value in: as the most recently used entry,
+// or when cold, the least.
+func list(c *cache.LRU, cold bool) func(string, cache.Value) bool {
+	if cold {
+		return c.AddColdValue
+	}
+	return c.AddValue
 }
 
 // segmentID names segment k of g in the caches.

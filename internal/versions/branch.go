@@ -53,6 +53,11 @@ func (v *Ops) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	if err := from.stillReadable(ctx, s); err != nil {
 		return fail(errors.Join(err, v.Env.Store.Remove(cleanup, []string{reg}), to.unreserve(cleanup)))
 	}
+	pin, err := from.Locate(ctx, s, 0) // the record names block 0's entry
+	defer pin.Release()
+	if err != nil {
+		return fail(err)
+	}
 	rec := branchRecord(src, s, plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(s.Time), Writer: v.Env.Cfg.WriterID})
 	if err := to.createOwn(ctx, rec.N, rec.Token, rec.Encode()); err != nil {
 		// Nothing else can create it while the key is reserved: an

@@ -170,10 +170,16 @@ func (m *pageMerge) plan(ctx context.Context, head *format.Snapshot) (plan.PageP
 	a := plan.Attempt{Token: engine.NewToken(), Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID,
 		Made: format.Made{By: format.ByMerge, Commit: m.theirs.N, Key: m.branch.Key}}
 	in := plan.Inputs{Committed: committed, Bounds: plan.DefaultFoldBounds(bs), TooLarge: v.Env.RecordSizeTooLarge,
-		SegmentShift: v.Env.SegmentShift()}
+		SegmentShift: v.Env.SegmentShift(), MapPinned: true} // head's segments, pinned above
 	p := plan.Pages(m.into.Key, head, w, in, a)
 	if p.NeedsWholeMap {
-		return plan.PagePlan{}, engine.ErrMapNotWhole // head's segments were all read above
+		return plan.PagePlan{}, engine.ErrMapNotWhole
+	}
+	if p.Next.Base.N == p.Rec.N && p.Next.CheckpointVersion >= 3 {
+		// Its map held in segments, within the cache's bound.
+		if p.Next, err = m.into.OverOwnCheckpoint(p.Next, p.Uploads, format.CheckpointName(m.into.Key, p.Rec.N, a.Token)); err != nil {
+			return plan.PagePlan{}, err
+		}
 	}
 	return p, nil
 }
