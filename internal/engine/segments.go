@@ -182,8 +182,8 @@ func (db *Database) readCheckpointHead(ctx context.Context, name string, ref for
 // Locate pins the segments that hold the entries of blocks idxs of s,
 // reading in parallel those not held: each with one ranged GET shared by
 // every concurrent caller, through the disk cache when there is one.
-// Until the pin is released, the pure code may read those entries
-// (format.BlockMap.Held); the caller releases it when it is done with
+// Until the pin is released, the pure code may read those entries; the
+// caller releases it when it is done with
 // them, also on an error.
 func (db *Database) Locate(ctx context.Context, s *format.Snapshot, idxs ...int64) (format.Pin, error) {
 	var pin format.Pin

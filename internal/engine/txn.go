@@ -169,7 +169,7 @@ func (t *Txn) changedOverView() tx.ByteSet {
 // committedBefore returns the bytes of block idx in t's view before its
 // writes, when they are at hand: those of the transactions queued ahead
 // of it (under), else those of its snapshot the cache holds (zeros for a
-// hole); nil when not at hand (its entry too: format.Snapshot.Held), or
+// hole); nil when not at hand (its entry too: format.Snapshot.PinHeld), or
 // past the snapshot's end.
 func (t *Txn) committedBefore(idx int64) []byte {
 	s := t.Snap

@@ -257,14 +257,14 @@ func TestSegmentPinsConcurrent(t *testing.T) {
 	for r := range 4 {
 		wg.Go(func() {
 			for i := range 2000 {
-				p, ok := m.PinHeld(4 + int64(i+r)%4)
+				idx := 4 + int64(i+r)%4
+				p, ok := m.PinHeld(idx)
 				if !ok {
 					var h *HeldSegment
 					if p, h = g.Hold(1, es); h != nil && i%3 == 0 {
 						g.Evict(1, h)
 					}
 				}
-				idx := 4 + int64(i+r)%4
 				if got := m.Get(idx); got != c.Blocks[idx].Ref {
 					t.Errorf("block %d: %+v, want %+v", idx, got, c.Blocks[idx].Ref)
 				}

@@ -62,17 +62,13 @@ func RecordSnapshot(rec *Record, blocks, baseMap BlockMap) *Snapshot {
 }
 
 // Overlay returns the overlay block idx is read through; nil for none.
-// Its segment must be held (BlockMap.Held), as for Blocks.Get.
+// Its segment must be pinned (Pin), as for Blocks.Get.
 func (s *Snapshot) Overlay(idx int64) *Overlay {
 	if ov, ok := s.Blocks.baseOverlay(idx); ok {
 		return ov
 	}
 	return s.Overlays[idx]
 }
-
-// Held reports whether the entry of block idx is held: it can be read
-// without reading a segment of the checkpoint first.
-func (s *Snapshot) Held(idx int64) bool { return s.Legacy != nil || s.Blocks.Held(idx) }
 
 // PinHeld pins what reading the entry of block idx needs, when it is at
 // hand (true): see BlockMap.PinHeld.
