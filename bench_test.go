@@ -94,7 +94,8 @@ func BenchmarkColdOpenGrowth(b *testing.B) {
 // 64 KiB and of 4 KiB, and inner pages whose front is the default (512
 // KiB: every inner page of these small databases) or 16 KiB, which
 // stands for the default at a database 32 times larger than a front's
-// worth of inner pages. With 4 KiB blocks and the small front, the block
+// worth of inner pages, with the bundles past it read ahead after the
+// open (the default) or not (prefetch=off). With 4 KiB blocks and the small front, the block
 // map too: in segments of 64 blocks of which the open reads 4 KiB
 // (map=4K), which stands for the default 512 KiB at a map 128 times
 // larger; without it, the map of these small databases is read whole.
@@ -109,8 +110,10 @@ func growthCases() []struct {
 	var out []growthCase
 	for _, bs := range []int{64 << 10, 4 << 10} {
 		o := s3vfs.Options{BlockSize: bs}
+		off := s3vfs.Options{BlockSize: bs, InnerPrefetch: -1}
 		out = append(out, growthCase{fmt.Sprintf("block=%dK", bs>>10), o},
-			growthCase{fmt.Sprintf("block=%dK/front=16K", bs>>10), *s3vfs.WithInnerFront(&o, 16<<10)})
+			growthCase{fmt.Sprintf("block=%dK/front=16K", bs>>10), *s3vfs.WithInnerFront(&o, 16<<10)},
+			growthCase{fmt.Sprintf("block=%dK/front=16K/prefetch=off", bs>>10), *s3vfs.WithInnerFront(&off, 16<<10)})
 	}
 	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4 << 10}, 16<<10)
 	return append(out, growthCase{"block=4K/front=16K/map=4K", *s3vfs.WithSegments(small, 6, 4<<10)})
@@ -138,7 +141,7 @@ func runWorkload(ctx context.Context, b *testing.B, p *bench.Prepared, wl bench.
 	for _, k := range []s3proxy.Kind{s3proxy.GET, s3proxy.PUT, s3proxy.LIST, s3proxy.DELETE} {
 		b.ReportMetric(float64(sum.Requests[k])/f, string(k)+"/op")
 	}
-	b.ReportMetric(float64(sum.Waves)/f, "roundtrips/op")
+	b.ReportMetric(float64(sum.RoundTrips(wl.Chained))/f, "roundtrips/op")
 	b.ReportMetric(float64(sum.Bytes)/f, "netbytes/op")
 	b.ReportMetric(float64(sum.PeakHeap)/1e6, "peak-heap-MB")
 	b.ReportMetric(float64(sum.PeakLive)/1e6, "peak-live-MB")

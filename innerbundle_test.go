@@ -95,10 +95,11 @@ func TestInnerBundlesColdLookup(t *testing.T) {
 // deepWithSmallFront makes, in a new env whose VFS writes inner pages
 // with a front of smallFront, the database key of 20,000 rows in 4 KiB
 // blocks with a unique index on 200-byte keys (four levels), its last
-// commit a checkpoint; it returns the env, the options and the database.
+// commit a checkpoint; it returns the env, the options (no prefetch of
+// bundles: lookups read the ones they need) and the database.
 func deepWithSmallFront(t *testing.T, key string) (*env, *s3vfs.Options, *sql.DB) {
 	t.Helper()
-	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096}, smallFront)
+	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096, InnerPrefetch: -1}, smallFront)
 	e := newEnv(t, small)
 	db := e.open(key)
 	db.SetMaxOpenConns(1)
@@ -247,7 +248,7 @@ func TestInnerPagesVersion1(t *testing.T) {
 // A bundle that fails its checksum is logged and done without: its pages
 // are read from their blocks, the answer is right, and nothing fails.
 func TestInnerBundleCorrupt(t *testing.T) {
-	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096}, smallFront)
+	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096, InnerPrefetch: -1}, smallFront)
 	e := newEnv(t, small)
 	db := e.open("bad.db")
 	db.SetMaxOpenConns(1)
@@ -263,22 +264,36 @@ func TestInnerBundleCorrupt(t *testing.T) {
 		b[i] ^= 0x20 // every bundle
 	}
 	e.writeObject(name, b)
-	var mu sync.Mutex
-	var logged []string
-	opts := s3vfs.WithLog(small, func(f string, args ...any) {
-		mu.Lock()
-		logged = append(logged, fmt.Sprintf(f, args...))
-		mu.Unlock()
-	})
+	var log logLines
+	opts := s3vfs.WithLog(small, log.logf)
 	blocks, inner, _, st := coldLookup(t, e, opts, "bad.db", "SELECT grp FROM t WHERE id = ?", 15000)
 	c := conn(t, openDB(t, e.register(e.newVFS(opts)), "bad.db"))
 	if got := connInt(t, c, "SELECT grp FROM t WHERE id = ?", 15000); got != 1 {
 		t.Errorf("grp = %d, want 1", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	logged := log.all()
 	if inner == 0 || blocks < 2 || st.InnerBundles != 0 || len(logged) == 0 || !strings.Contains(logged[0], "bundle") {
 		t.Errorf("lookup through a spoilt bundle: %d bundle GETs, %d block GETs, %d bundles counted, logged %q; "+
 			"want the bundle tried, its pages read from their blocks, and a line logged", inner, blocks, st.InnerBundles, logged)
 	}
+}
+
+// logLines keeps the lines a VFS logs (its Logf, through s3vfs.WithLog);
+// safe for concurrent use.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logf(f string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(f, args...))
+}
+
+// all returns the lines logged so far.
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }

@@ -69,6 +69,7 @@ const (
 	DefaultWriteBuffer    = 128 << 20
 	DefaultAttemptTimeout = 30 * time.Second
 	DefaultCacheDirSize   = 1 << 30
+	DefaultInnerPrefetch  = 16 << 20
 )
 
 // Options are the static settings of a [VFS]. A nil *Options, and every
@@ -145,6 +146,17 @@ type Options struct {
 	// Serialize keeps in flight. Negative turns read-ahead off (one block
 	// at a time). Default: Concurrency. See docs/performance.md.
 	ReadAhead int
+
+	// InnerPrefetch bounds, in bytes, the inner pages past a checkpoint's
+	// front that a cold open reads in the background, while SQLite's first
+	// transactions check the head: the interior b-tree pages of a large
+	// database that do not fit the front the open reads, so that a cold
+	// lookup finds them at hand instead of reading one bundle per level
+	// (docs/design.md, "Cold open at any size"). Nothing is read when they
+	// exceed the bound, which is never more than a quarter of CacheSize:
+	// they are kept in the block cache. Negative turns it off. Default 16
+	// MiB, enough for a database of about 5 GB of short rows.
+	InnerPrefetch int64
 
 	// Coordinator keeps the commit records, and so decides every commit:
 	// nil for the bucket itself (a conditional create), or a DynamoDB
@@ -232,7 +244,8 @@ func (o *Options) defaultSizes() error {
 }
 
 // defaultTimesAndBuffers applies the defaults of the retention, the
-// timeouts, the write buffer and the read-ahead left zero, and checks the
+// timeouts, the write buffer, the read-ahead and the prefetch of inner
+// pages left zero, and checks the
 // ones set; it follows defaultSizes, whose concurrency the read-ahead
 // defaults to.
 func (o *Options) defaultTimesAndBuffers() error {
@@ -254,6 +267,7 @@ func (o *Options) defaultTimesAndBuffers() error {
 		return fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", o.ReadAhead)
 	}
 	o.ReadAhead = max(o.ReadAhead, 0) // negative: none
+	o.InnerPrefetch = max(cmp.Or(o.InnerPrefetch, DefaultInnerPrefetch), 0)
 	return nil
 }
 
@@ -403,7 +417,12 @@ func (v *VFS) headAtOpen(db *engine.Database, p engine.Params, flags vfs.OpenFla
 	case p.Pinned():
 		pinned, err = db.PinnedSnapshot(ctx, p)
 	case known == nil:
-		err = db.Load(ctx) // the first open in this process reads the head
+		// The first open in this process (or since its last connection
+		// closed) reads the head, then starts reading the inner pages
+		// past the front, while SQLite's first transactions check it.
+		if err = db.Load(ctx); err == nil {
+			db.PrefetchInner(ctx)
+		}
 	case !p.Immutable:
 		// SQLite reads the header at open without a lock, and keeps the
 		// page size it finds there until its first transaction: a head

@@ -40,6 +40,11 @@ type Stats struct {
 	// when a lookup first reaches one of their pages.
 	InnerBundles int64
 
+	// InnerPrefetched counts the bundles of inner pages read ahead, in
+	// the background after a cold open (Options.InnerPrefetch);
+	// InnerBundles counts only those read when a lookup reached them.
+	InnerPrefetched int64
+
 	// Segments counts the segments of checkpoints' block maps read after
 	// the open: the parts of a large database's map that a cold open
 	// does not read, read when a block of theirs is first needed, and
@@ -83,7 +88,7 @@ func (s Stats) Sub(old Stats) Stats {
 		BytesSent: s.BytesSent - old.BytesSent, BytesReceived: s.BytesReceived - old.BytesReceived,
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
 		InnerHits: s.InnerHits - old.InnerHits, InnerBundles: s.InnerBundles - old.InnerBundles,
-		Segments: s.Segments - old.Segments,
+		InnerPrefetched: s.InnerPrefetched - old.InnerPrefetched, Segments: s.Segments - old.Segments,
 		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
 		Rebases: s.Rebases - old.Rebases, EarlyBlocks: s.EarlyBlocks - old.EarlyBlocks,
@@ -92,9 +97,9 @@ func (s Stats) Sub(old Stats) Stats {
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d bundles=%d segments=%d early blocks=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d bundles=%d prefetched=%d segments=%d early blocks=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.Segments, s.EarlyBlocks)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.InnerPrefetched, s.Segments, s.EarlyBlocks)
 }
 
 // statsOf returns the counts of c and of the store's requests r.
@@ -103,7 +108,7 @@ func statsOf(c *engine.Counters, r *store.Counters) Stats {
 		Gets: r.Gets.Load(), Puts: r.Puts.Load(), Lists: r.Lists.Load(), Deletes: r.Deletes.Load(),
 		BytesSent: r.Sent.Load(), BytesReceived: r.Received.Load(),
 		CacheHits: c.Hits.Load(), CacheMisses: c.Misses.Load(), InnerHits: c.InnerHits.Load(), InnerBundles: c.InnerBundles.Load(),
-		Segments: c.Segments.Load(),
+		InnerPrefetched: c.InnerPrefetched.Load(), Segments: c.Segments.Load(),
 		DiskHits: c.DiskHits.Load(), DiskMisses: c.DiskMisses.Load(),
 		Commits: c.Commits.Load(), Conflicts: c.Conflicts.Load(), Rebases: c.Rebases.Load(),
 		EarlyBlocks: c.EarlyBlocks.Load(),

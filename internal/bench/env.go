@@ -91,10 +91,12 @@ func Targets() []Target {
 
 // ComparisonTargets returns targets a run includes only when named: this
 // library writing format version 1, the commits before format version 2
-// (docs/performance.md, "Page-level commits").
+// (docs/performance.md, "Page-level commits"), and without the prefetch
+// of inner pages after a cold open ("Growth").
 func ComparisonTargets() []Target {
 	return []Target{
 		{Name: "s3vfs-v1", PageSize: 4096, Opts: s3vfs.Options{FormatVersion: 1}},
+		{Name: "s3vfs-noprefetch", PageSize: 4096, Opts: s3vfs.Options{InnerPrefetch: -1}},
 	}
 }
 

@@ -155,7 +155,7 @@ func measure(ctx context.Context, w io.Writer, cfg Config, p *Prepared, wl Workl
 		}
 		sum.Add(r)
 	}
-	fmt.Fprintln(w, row(wl.Name, t.Name, latName, sum, n))
+	fmt.Fprintln(w, row(wl.Name, t.Name, latName, sum, wl.Chained, n))
 	return nil
 }
 
@@ -198,7 +198,7 @@ func selected(names []string, name string) bool {
 }
 
 // row formats the mean of n runs whose results were summed into r.
-func row(workload, target, lat string, r Result, n int) string {
+func row(workload, target, lat string, r Result, chained bool, n int) string {
 	f := float64(n)
 	ms := float64(r.Elapsed.Microseconds()) / 1000 / f
 	per := func(k s3proxy.Kind) string {
@@ -209,7 +209,7 @@ func row(workload, target, lat string, r Result, n int) string {
 	}
 	waves, moved := "-", "-"
 	if target != "local" {
-		waves = trim(float64(r.Waves) / f)
+		waves = trim(float64(r.RoundTrips(chained)) / f)
 		moved = fmt.Sprintf("%.1f", float64(r.Bytes)/f/1e6)
 	}
 	mbs := "-"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/s3vfs/s3vfs/internal/cache"
@@ -61,10 +60,16 @@ func (db *Database) innerBundleFailed(ip *format.InnerSet, k int, err error) {
 }
 
 // innerBundle returns the pages' bytes of bundle k of ip: from the block
-// cache, the disk cache, or one ranged GET shared by every concurrent
-// caller.
+// cache (after the prefetch reading it, if one is), the disk cache, or
+// one ranged GET shared by every concurrent caller.
 func (db *Database) innerBundle(ctx context.Context, ip *format.InnerSet, k int) ([]byte, error) {
-	id := ip.Name + "#" + strconv.Itoa(k)
+	id := bundleID(ip, k)
+	if data, ok := db.Cache().Get(id); ok {
+		return data, nil
+	}
+	if !db.waitPrefetch(ctx, ip, k) {
+		return nil, context.Cause(ctx)
+	}
 	if data, ok := db.Cache().Get(id); ok {
 		return data, nil
 	}

@@ -128,9 +128,9 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 			p.written[req.Bucket+"/"+req.Key] = true
 		}
 		latency, hook := p.latency, p.hook
-		p.begin()
+		l := p.begin()
 		p.mu.Unlock()
-		ew := &endWriter{ResponseWriter: w, end: p.end}
+		ew := &endWriter{ResponseWriter: w, end: func() { p.end(l) }}
 		defer ew.ended()
 		w = ew
 		if latency > 0 {
@@ -201,6 +201,8 @@ func (p *Proxy) Reset() {
 	clear(p.counts)
 	clear(p.written)
 	p.waves.count = 0
+	p.waves.epoch++
+	p.waves.longest = 0
 	p.mu.Unlock()
 }
 
