@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/s3vfs/s3vfs"
+	"github.com/s3vfs/s3vfs/internal/bench"
 	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
@@ -322,18 +324,28 @@ func BenchmarkGCIncremental(b *testing.B) {
 
 // benchGCIncremental makes n commits in e, collects, then, b.N times,
 // makes k commits and collects, and reports the requests and reads of
-// the later collections per collection.
+// the later collections per collection, and the most the process's heap
+// grew above what it was before one of them (the test's own proxy
+// included): its objects, and what a garbage collection found live.
 func benchGCIncremental(b *testing.B, e *env, n, k int) {
 	d := newIncrementalDB(e, "gc/bench.db")
 	d.commit(n - 1)
 	rep, first := d.collect()
 	sum := map[s3proxy.Kind]int{}
 	reads, ops := 0, 0
+	var peakHeap, peakLive uint64 // above the heap before the collection
 	for b.Loop() {
 		b.StopTimer()
 		d.commit(k)
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		stop := bench.SampleHeap()
 		b.StartTimer()
 		rep, got := d.collect()
+		heap, live := stop()
+		peakHeap = max(peakHeap, heap-min(heap, before.HeapAlloc))
+		peakLive = max(peakLive, live-min(live, before.HeapAlloc))
 		for kind, c := range got {
 			sum[kind] += c
 		}
@@ -344,6 +356,8 @@ func benchGCIncremental(b *testing.B, e *env, n, k int) {
 		b.ReportMetric(float64(sum[kind])/float64(ops), string(kind)+"/op")
 	}
 	b.ReportMetric(float64(reads)/float64(ops), "reads/op")
+	b.ReportMetric(float64(peakHeap)/1e6, "heap-added-MB")
+	b.ReportMetric(float64(peakLive)/1e6, "live-added-MB")
 	b.ReportMetric(float64(first[s3proxy.GET]), "first-GETs")
 	b.ReportMetric(float64(rep.Read), "first-reads")
 }

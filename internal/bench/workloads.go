@@ -103,7 +103,7 @@ func (p *Prepared) measure(v *s3vfs.VFS, fn func(opened func()) error) (Result, 
 	if v != nil {
 		before = v.Stats()
 	}
-	stop := sampleHeap()
+	stop := SampleHeap()
 	e.Proxy.Reset()
 	waves0, chain0 := 0, 0
 	start := time.Now()
@@ -145,11 +145,11 @@ func settle(proxy *s3proxy.Proxy, v *s3vfs.VFS) {
 	}
 }
 
-// sampleHeap samples the heap every millisecond until the returned
-// function is called, which returns the peaks of the bytes of heap
-// objects (live or garbage not yet collected) and of the bytes the last
-// garbage collection found live.
-func sampleHeap() func() (heap, live uint64) {
+// SampleHeap collects garbage, then samples the heap every millisecond
+// until the returned function is called, which returns the peaks of the
+// bytes of heap objects (live or garbage not yet collected) and of the
+// bytes the last garbage collection found live.
+func SampleHeap() func() (heap, live uint64) {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	var peak, peakLive uint64
