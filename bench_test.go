@@ -110,13 +110,15 @@ func growthCases() []struct {
 	var out []growthCase
 	for _, bs := range []int{64 << 10, 4 << 10} {
 		o := s3vfs.Options{BlockSize: bs}
-		off := s3vfs.Options{BlockSize: bs, InnerPrefetch: -1}
+		off := s3vfs.Options{BlockSize: bs, OpenPrefetch: -1}
 		out = append(out, growthCase{fmt.Sprintf("block=%dK", bs>>10), o},
 			growthCase{fmt.Sprintf("block=%dK/front=16K", bs>>10), *s3vfs.WithInnerFront(&o, 16<<10)},
 			growthCase{fmt.Sprintf("block=%dK/front=16K/prefetch=off", bs>>10), *s3vfs.WithInnerFront(&off, 16<<10)})
 	}
 	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4 << 10}, 16<<10)
-	return append(out, growthCase{"block=4K/front=16K/map=4K", *s3vfs.WithSegments(small, 6, 4<<10)})
+	smallOff := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4 << 10, OpenPrefetch: -1}, 16<<10)
+	return append(out, growthCase{"block=4K/front=16K/map=4K", *s3vfs.WithSegments(small, 6, 4<<10)},
+		growthCase{"block=4K/front=16K/map=4K/prefetch=off", *s3vfs.WithSegments(smallOff, 6, 4<<10)})
 }
 
 // runWorkload runs wl on p b.N times and reports its figures: the

@@ -40,7 +40,7 @@ func (o *Options) config() engine.Config {
 		CoordinatorName: o.coordinatorName(),
 		WriterID:        o.WriterID, FormatVersion: o.FormatVersion, WriteBuffer: o.WriteBuffer,
 		MaxRecordSize: o.maxRecordSize(), SkipStoreCheck: o.UnsafeSkipStoreCheck, ReadAhead: o.ReadAhead,
-		InnerPrefetch: o.InnerPrefetch,
+		OpenPrefetch: o.OpenPrefetch,
 	}
 }
 

@@ -143,9 +143,9 @@ func QueuedForTest(v *VFS, key string) int {
 // RebaseProbeForTest is how many records a rebase asks for at once.
 const RebaseProbeForTest = engine.RebaseProbe
 
-// InnerPrefetchRunForTest is the most bytes one ranged GET of the read
-// ahead of inner pages reads.
-const InnerPrefetchRunForTest = engine.InnerPrefetchRun
+// AheadRunForTest is the most bytes one ranged GET of the read ahead
+// after an open reads.
+const AheadRunForTest = engine.AheadRun
 
 // WithInnerFront returns a copy of opts (nil: the defaults) whose VFS
 // writes inner pages with a front of at most n bytes and reads n bytes of

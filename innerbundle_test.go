@@ -99,7 +99,7 @@ func TestInnerBundlesColdLookup(t *testing.T) {
 // bundles: lookups read the ones they need) and the database.
 func deepWithSmallFront(t *testing.T, key string) (*env, *s3vfs.Options, *sql.DB) {
 	t.Helper()
-	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096, InnerPrefetch: -1}, smallFront)
+	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096, OpenPrefetch: -1}, smallFront)
 	e := newEnv(t, small)
 	db := e.open(key)
 	db.SetMaxOpenConns(1)
@@ -248,7 +248,7 @@ func TestInnerPagesVersion1(t *testing.T) {
 // A bundle that fails its checksum is logged and done without: its pages
 // are read from their blocks, the answer is right, and nothing fails.
 func TestInnerBundleCorrupt(t *testing.T) {
-	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096, InnerPrefetch: -1}, smallFront)
+	small := s3vfs.WithInnerFront(&s3vfs.Options{BlockSize: 4096, OpenPrefetch: -1}, smallFront)
 	e := newEnv(t, small)
 	db := e.open("bad.db")
 	db.SetMaxOpenConns(1)

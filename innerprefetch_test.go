@@ -19,16 +19,17 @@ type prefetchLookup struct {
 	got         int64    // the answer
 	blocks      int      // GETs of blocks after the open
 	innerRanges []string // the Range of every GET of inner pages, the open's included
+	ckptRanges  []string // the Range of every GET of a checkpoint, the open's included
 	chain       int      // round trips waited for in sequence after the open (s3proxy.Proxy.Chain)
 	lookup      s3vfs.Stats
 	vfs         *s3vfs.VFS
 }
 
 // prefetchColdLookup opens key cold on a new VFS of options opts (a new
-// process), runs query after the open, and waits until the VFS has read
-// ahead bundles ahead; hook, if not nil, runs for every request the
+// process), runs query after the open, and waits until the VFS's stats
+// are ready (readAhead); hook, if not nil, runs for every request the
 // proxy sees (after the counting).
-func prefetchColdLookup(t *testing.T, e *env, opts *s3vfs.Options, key string, hook s3proxy.Hook, ahead int64, query string, args ...any) *prefetchLookup {
+func prefetchColdLookup(t *testing.T, e *env, opts *s3vfs.Options, key string, hook s3proxy.Hook, ready func(s3vfs.Stats) bool, query string, args ...any) *prefetchLookup {
 	t.Helper()
 	r := &prefetchLookup{vfs: e.newVFS(opts)}
 	var mu sync.Mutex
@@ -38,6 +39,8 @@ func prefetchColdLookup(t *testing.T, e *env, opts *s3vfs.Options, key string, h
 		switch {
 		case sr.Kind == s3proxy.GET && strings.HasSuffix(sr.Key, ".inner"):
 			r.innerRanges = append(r.innerRanges, req.Header.Get("Range"))
+		case sr.Kind == s3proxy.GET && strings.Contains(sr.Key, "/_checkpoints/"):
+			r.ckptRanges = append(r.ckptRanges, req.Header.Get("Range"))
 		case sr.Kind == s3proxy.GET && strings.Contains(sr.Key, "/_blocks/") && opened:
 			r.blocks++
 		}
@@ -56,21 +59,26 @@ func prefetchColdLookup(t *testing.T, e *env, opts *s3vfs.Options, key string, h
 	r.got = connInt(t, c, query, args...)
 	r.chain = e.proxy.Chain()
 	r.lookup = r.vfs.Stats().Sub(before)
-	waitPrefetched(t, r.vfs, ahead)
+	waitStats(t, r.vfs, ready)
 	mu.Lock()
 	defer mu.Unlock()
-	r.innerRanges = slices.Clone(r.innerRanges)
+	r.innerRanges, r.ckptRanges = slices.Clone(r.innerRanges), slices.Clone(r.ckptRanges)
 	return r
 }
 
-// waitPrefetched waits until v has read n bundles ahead, and fails the
-// test if it has not within 10 s.
-func waitPrefetched(t *testing.T, v *s3vfs.VFS, n int64) {
+// readAhead returns whether a VFS has read n bundles ahead.
+func readAhead(n int64) func(s3vfs.Stats) bool {
+	return func(st s3vfs.Stats) bool { return st.InnerPrefetched >= n }
+}
+
+// waitStats waits until ready (nil: at once) accepts the stats of v, and
+// fails the test if it has not within 10 s.
+func waitStats(t *testing.T, v *s3vfs.VFS, ready func(s3vfs.Stats) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for v.Stats().InnerPrefetched < n {
+	for ready != nil && !ready(v.Stats()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d bundles read ahead, want %d", v.Stats().InnerPrefetched, n)
+			t.Fatalf("not read ahead within 10 s: %v", v.Stats())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -100,15 +108,15 @@ func TestInnerBundlesPrefetch(t *testing.T) {
 			aheadBytes += bd.Len(front.Unit)
 		}
 	}
-	if ahead < 2 || aheadBytes > s3vfs.InnerPrefetchRunForTest {
+	if ahead < 2 || aheadBytes > s3vfs.AheadRunForTest {
 		t.Fatalf("%d bundles in %d bytes past the open's read: the test wants two or more, in one run", ahead, aheadBytes)
 	}
 	with := func(o s3vfs.Options) *s3vfs.Options { return &o }
 	prefetch := with(*small)
-	prefetch.InnerPrefetch = 0 // the default
+	prefetch.OpenPrefetch = 0 // the default
 
 	const query = "SELECT grp FROM t WHERE id = ?"
-	r := prefetchColdLookup(t, e, prefetch, "pre.db", nil, ahead, query, 15000)
+	r := prefetchColdLookup(t, e, prefetch, "pre.db", nil, readAhead(ahead), query, 15000)
 	t.Logf("prefetch: inner GETs %q, lookup %d block GETs, chain %d, %v", r.innerRanges, r.blocks, r.chain, r.lookup)
 	if r.got != want || r.blocks != 1 || r.chain != 3 || r.lookup.InnerBundles != 0 || len(r.innerRanges) != 2 {
 		t.Errorf("lookup with a prefetch: grp %d, %d block GETs, %d round trips in sequence, %d bundles read, inner GETs %q; "+
@@ -123,7 +131,7 @@ func TestInnerBundlesPrefetch(t *testing.T) {
 		}
 		return false
 	}
-	r = prefetchColdLookup(t, e, prefetch, "pre.db", slow, ahead, query, 15000)
+	r = prefetchColdLookup(t, e, prefetch, "pre.db", slow, readAhead(ahead), query, 15000)
 	if r.got != want || r.lookup.InnerBundles != 0 || len(r.innerRanges) != 2 {
 		t.Errorf("lookup beside a slow prefetch: grp %d, %d bundles read, inner GETs %q; want %d, none read, the front and one run",
 			r.got, r.lookup.InnerBundles, r.innerRanges, want)
@@ -134,8 +142,8 @@ func TestInnerBundlesPrefetch(t *testing.T) {
 	dir := t.TempDir()
 	disk := with(*prefetch)
 	disk.CacheDir = dir
-	prefetchColdLookup(t, e, disk, "pre.db", nil, ahead, query, 15000)
-	r = prefetchColdLookup(t, e, disk, "pre.db", nil, 0, query, 15000)
+	prefetchColdLookup(t, e, disk, "pre.db", nil, readAhead(ahead), query, 15000)
+	r = prefetchColdLookup(t, e, disk, "pre.db", nil, nil, query, 15000)
 	if st := r.vfs.Stats(); r.got != want || len(r.innerRanges) != 0 || st.InnerPrefetched != 0 || st.DiskHits == 0 {
 		t.Errorf("second process on the disk cache: grp %d, inner GETs %q, %d bundles read ahead, %d disk hits; "+
 			"want %d, no inner GET, nothing read ahead (it is on disk), bundles from the disk", r.got, r.innerRanges, st.InnerPrefetched, st.DiskHits, want)
@@ -144,11 +152,11 @@ func TestInnerBundlesPrefetch(t *testing.T) {
 	// Beyond the budget, or with no block cache, the lookup reads the
 	// bundles it needs; nothing is read ahead.
 	tight := with(*prefetch)
-	tight.InnerPrefetch = aheadBytes - 1
+	tight.OpenPrefetch = aheadBytes - 1
 	uncached := with(*prefetch)
 	uncached.CacheSize = -1
 	for name, o := range map[string]*s3vfs.Options{"over the budget": tight, "no block cache": uncached} {
-		r = prefetchColdLookup(t, e, o, "pre.db", nil, 0, query, 15000)
+		r = prefetchColdLookup(t, e, o, "pre.db", nil, nil, query, 15000)
 		t.Logf("%s: inner GETs %q, lookup %d block GETs, chain %d, %v", name, r.innerRanges, r.blocks, r.chain, r.lookup)
 		if st := r.vfs.Stats(); r.got != want || st.InnerPrefetched != 0 || r.lookup.InnerBundles == 0 ||
 			int64(len(r.innerRanges)) != 1+r.lookup.InnerBundles || r.chain != 2+r.blocks+int(r.lookup.InnerBundles) {
@@ -169,10 +177,10 @@ func TestInnerBundlesPrefetch(t *testing.T) {
 		w.WriteHeader(http.StatusForbidden) // not retried
 		return true
 	}
-	r = prefetchColdLookup(t, e, failing, "pre.db", denyRuns, 0, query, 15000)
+	r = prefetchColdLookup(t, e, failing, "pre.db", denyRuns, nil, query, 15000)
 	logged := log.all()
 	if st := r.vfs.Stats(); r.got != want || st.InnerPrefetched != 0 || r.lookup.InnerBundles == 0 ||
-		!slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "read when needed") }) {
+		!slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "bundles") && strings.Contains(l, "read ahead") }) {
 		t.Errorf("a run that fails: grp %d, %d bundles read ahead, %d read by the lookup, logged %q; "+
 			"want %d, none ahead, the lookup's own, and the failure logged", r.got, st.InnerPrefetched, r.lookup.InnerBundles, logged, want)
 	}

@@ -69,7 +69,7 @@ const (
 	DefaultWriteBuffer    = 128 << 20
 	DefaultAttemptTimeout = 30 * time.Second
 	DefaultCacheDirSize   = 1 << 30
-	DefaultInnerPrefetch  = 16 << 20
+	DefaultOpenPrefetch   = 16 << 20
 )
 
 // Options are the static settings of a [VFS]. A nil *Options, and every
@@ -147,16 +147,20 @@ type Options struct {
 	// at a time). Default: Concurrency. See docs/performance.md.
 	ReadAhead int
 
-	// InnerPrefetch bounds, in bytes, the inner pages past a checkpoint's
-	// front that a cold open reads in the background, while SQLite's first
-	// transactions check the head: the interior b-tree pages of a large
-	// database that do not fit the front the open reads, so that a cold
-	// lookup finds them at hand instead of reading one bundle per level
-	// (docs/design.md, "Cold open at any size"). Nothing is read when they
-	// exceed the bound, which is never more than a quarter of CacheSize:
-	// they are kept in the block cache. Negative turns it off. Default 16
-	// MiB, enough for a database of about 5 GB of short rows.
-	InnerPrefetch int64
+	// OpenPrefetch bounds, in bytes of memory, what an open that reads a
+	// database's head (a process's first open of it, or its first since
+	// its last connection closed) reads ahead in the background, while
+	// SQLite's first transactions check the head: the parts of the head's
+	// checkpoint that a cold lookup would otherwise read one round trip at
+	// a time, the interior b-tree pages past the front the open read (its
+	// inner pages), then the segments of its block map past the open's
+	// read (about 24 bytes a block held); each all or nothing, skipping
+	// what the disk cache holds (docs/design.md, "Cold open at any
+	// size"). What it reads is kept in the block cache, so it is never
+	// more than a quarter of CacheSize. Negative turns it off. Default 16
+	// MiB, enough for the inner pages of a database of about 5 GB of
+	// short rows.
+	OpenPrefetch int64
 
 	// Coordinator keeps the commit records, and so decides every commit:
 	// nil for the bucket itself (a conditional create), or a DynamoDB
@@ -267,7 +271,7 @@ func (o *Options) defaultTimesAndBuffers() error {
 		return fmt.Errorf("s3vfs: read-ahead %d is out of range: use 1 to 1024 blocks, or negative for none", o.ReadAhead)
 	}
 	o.ReadAhead = max(o.ReadAhead, 0) // negative: none
-	o.InnerPrefetch = max(cmp.Or(o.InnerPrefetch, DefaultInnerPrefetch), 0)
+	o.OpenPrefetch = max(cmp.Or(o.OpenPrefetch, DefaultOpenPrefetch), 0)
 	return nil
 }
 
@@ -418,10 +422,11 @@ func (v *VFS) headAtOpen(db *engine.Database, p engine.Params, flags vfs.OpenFla
 		pinned, err = db.PinnedSnapshot(ctx, p)
 	case known == nil:
 		// The first open in this process (or since its last connection
-		// closed) reads the head, then starts reading the inner pages
-		// past the front, while SQLite's first transactions check it.
+		// closed) reads the head, then starts reading ahead what a cold
+		// lookup would read after the front, while SQLite's first
+		// transactions check it.
 		if err = db.Load(ctx); err == nil {
-			db.PrefetchInner(ctx)
+			db.ReadAheadAfterOpen(ctx)
 		}
 	case !p.Immutable:
 		// SQLite reads the header at open without a lock, and keeps the

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/s3vfs/s3vfs"
 	"github.com/s3vfs/s3vfs/internal/format"
+	"github.com/s3vfs/s3vfs/internal/s3proxy"
 )
 
 // TestCheckpointVersion3Read: a database whose checkpoint is in segments
@@ -83,10 +85,11 @@ const (
 
 // segmentedDB makes key, 10,000 rows and an index in 4 KiB blocks, whose
 // last commit wrote a checkpoint in segments, and returns the env, the
-// options of the small front, and the checkpoint's segments.
+// options of the small front (with no read ahead after an open: reads
+// read the segments they need), and the checkpoint's segments.
 func segmentedDB(t *testing.T, key string) (*env, *s3vfs.Options, int) {
 	t.Helper()
-	opts := s3vfs.WithSegments(&s3vfs.Options{BlockSize: 4096}, segmentShift, segmentFront)
+	opts := s3vfs.WithSegments(&s3vfs.Options{BlockSize: 4096, OpenPrefetch: -1}, segmentShift, segmentFront)
 	e := newEnv(t, opts)
 	db := e.open(key)
 	db.SetMaxOpenConns(1)
@@ -176,6 +179,61 @@ func TestSegmentsColdLookup(t *testing.T) {
 	}
 	if st := v.Stats().Sub(before); st.Segments != 0 {
 		t.Errorf("a pinned connection read %d segments again, want none: the process holds them", st.Segments)
+	}
+}
+
+// After a cold open the segments of the map past the open's read are
+// read ahead too, in runs of one ranged GET each, when holding them fits
+// what the inner pages leave of the budget: a cold lookup then waits for
+// its checks and its leaf alone (3 round trips in sequence, where it
+// read its leaf's segment in a fourth), and no segment is read twice,
+// even when the lookup reaches one while the read ahead is still out. A
+// later process on the same disk cache reads none from S3. Over the
+// budget, the lookup reads its leaf's segment.
+func TestSegmentsReadAhead(t *testing.T) {
+	e, small, segments := segmentedDB(t, "ahead.db")
+	const query = "SELECT grp FROM t WHERE id = ?"
+	want := connInt(t, conn(t, openDB(t, e.register(e.newVFS(nil)), "ahead.db")), query, 7777)
+	ahead := *small
+	ahead.OpenPrefetch = 0 // the default
+	readSome := func(st s3vfs.Stats) bool { return st.SegmentsPrefetched > 0 }
+
+	r := prefetchColdLookup(t, e, &ahead, "ahead.db", nil, readSome, query, 7777)
+	st := r.vfs.Stats()
+	t.Logf("read ahead: checkpoint GETs %q, %d segments read ahead, lookup %d block GETs, chain %d", r.ckptRanges, st.SegmentsPrefetched, r.blocks, r.chain)
+	if r.got != want || r.blocks != 1 || r.chain != 3 || len(r.ckptRanges) != 2 || st.Segments != 0 || st.SegmentsPrefetched > int64(segments) {
+		t.Errorf("lookup with the map read ahead: grp %d, %d block GETs, %d round trips in sequence, checkpoint GETs %q, %d segments read, %d ahead; "+
+			"want %d, the leaf alone in 3, the front and one range, none read but ahead, at most the %d once each",
+			r.got, r.blocks, r.chain, r.ckptRanges, st.Segments, st.SegmentsPrefetched, want, segments)
+	}
+
+	slow := func(w http.ResponseWriter, req *http.Request, sr s3proxy.Request) bool {
+		if strings.Contains(sr.Key, "/_checkpoints/") && !strings.HasPrefix(req.Header.Get("Range"), "bytes=0-") {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return false
+	}
+	r = prefetchColdLookup(t, e, &ahead, "ahead.db", slow, readSome, query, 7777)
+	if st := r.vfs.Stats(); r.got != want || len(r.ckptRanges) != 2 || st.Segments != 0 {
+		t.Errorf("lookup beside a slow read ahead: grp %d, checkpoint GETs %q, %d segments read but ahead; want %d, the front and one range, none",
+			r.got, r.ckptRanges, st.Segments, want)
+	}
+
+	disk := ahead
+	disk.CacheDir = t.TempDir()
+	prefetchColdLookup(t, e, &disk, "ahead.db", nil, readSome, query, 7777)
+	r = prefetchColdLookup(t, e, &disk, "ahead.db", nil, nil, query, 7777)
+	if st := r.vfs.Stats(); r.got != want || len(r.ckptRanges) != 0 || st.SegmentsPrefetched != 0 {
+		t.Errorf("second process on the disk cache: grp %d, checkpoint GETs %q, %d segments read ahead; want %d, none from S3, none ahead (on disk)",
+			r.got, r.ckptRanges, st.SegmentsPrefetched, want)
+	}
+
+	tight := ahead
+	tight.OpenPrefetch = 1
+	r = prefetchColdLookup(t, e, &tight, "ahead.db", nil, nil, query, 7777)
+	if st := r.vfs.Stats(); r.got != want || len(r.ckptRanges) != 2 || st.Segments != 1 || st.SegmentsPrefetched != 0 || r.chain != 4 {
+		t.Errorf("over the budget: grp %d, checkpoint GETs %q, %d segments read, %d ahead, %d round trips in sequence; "+
+			"want %d, the front and the leaf's segment, none ahead, in 4", r.got, r.ckptRanges, st.Segments, st.SegmentsPrefetched, r.chain, want)
 	}
 }
 

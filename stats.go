@@ -41,7 +41,7 @@ type Stats struct {
 	InnerBundles int64
 
 	// InnerPrefetched counts the bundles of inner pages read ahead, in
-	// the background after a cold open (Options.InnerPrefetch);
+	// the background after a cold open (Options.OpenPrefetch);
 	// InnerBundles counts only those read when a lookup reached them.
 	InnerPrefetched int64
 
@@ -51,6 +51,11 @@ type Stats struct {
 	// again when needed after the block cache evicted them (see
 	// docs/design.md, "The block map in segments").
 	Segments int64
+
+	// SegmentsPrefetched counts the segments of block maps read ahead,
+	// in the background after a cold open (Options.OpenPrefetch);
+	// Segments counts only those read when a block of theirs was needed.
+	SegmentsPrefetched int64
 
 	DiskHits   int64 // cache misses served from the disk cache (Options.CacheDir)
 	DiskMisses int64 // cache misses the disk cache did not hold intact, read from S3
@@ -89,7 +94,8 @@ func (s Stats) Sub(old Stats) Stats {
 		CacheHits: s.CacheHits - old.CacheHits, CacheMisses: s.CacheMisses - old.CacheMisses,
 		InnerHits: s.InnerHits - old.InnerHits, InnerBundles: s.InnerBundles - old.InnerBundles,
 		InnerPrefetched: s.InnerPrefetched - old.InnerPrefetched, Segments: s.Segments - old.Segments,
-		DiskHits: s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
+		SegmentsPrefetched: s.SegmentsPrefetched - old.SegmentsPrefetched,
+		DiskHits:           s.DiskHits - old.DiskHits, DiskMisses: s.DiskMisses - old.DiskMisses,
 		Commits: s.Commits - old.Commits, Conflicts: s.Conflicts - old.Conflicts,
 		Rebases: s.Rebases - old.Rebases, EarlyBlocks: s.EarlyBlocks - old.EarlyBlocks,
 	}
@@ -97,9 +103,9 @@ func (s Stats) Sub(old Stats) Stats {
 
 // String formats the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d bundles=%d prefetched=%d segments=%d early blocks=%d",
+	return fmt.Sprintf("requests=%d (GET=%d PUT=%d LIST=%d DELETE=%d) sent=%dB received=%dB cache hits=%d misses=%d disk hits=%d misses=%d commits=%d conflicts=%d rebases=%d inner hits=%d bundles=%d prefetched=%d segments=%d prefetched=%d early blocks=%d",
 		s.Requests(), s.Gets, s.Puts, s.Lists, s.Deletes, s.BytesSent, s.BytesReceived,
-		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.InnerPrefetched, s.Segments, s.EarlyBlocks)
+		s.CacheHits, s.CacheMisses, s.DiskHits, s.DiskMisses, s.Commits, s.Conflicts, s.Rebases, s.InnerHits, s.InnerBundles, s.InnerPrefetched, s.Segments, s.SegmentsPrefetched, s.EarlyBlocks)
 }
 
 // statsOf returns the counts of c and of the store's requests r.
@@ -108,7 +114,7 @@ func statsOf(c *engine.Counters, r *store.Counters) Stats {
 		Gets: r.Gets.Load(), Puts: r.Puts.Load(), Lists: r.Lists.Load(), Deletes: r.Deletes.Load(),
 		BytesSent: r.Sent.Load(), BytesReceived: r.Received.Load(),
 		CacheHits: c.Hits.Load(), CacheMisses: c.Misses.Load(), InnerHits: c.InnerHits.Load(), InnerBundles: c.InnerBundles.Load(),
-		InnerPrefetched: c.InnerPrefetched.Load(), Segments: c.Segments.Load(),
+		InnerPrefetched: c.InnerPrefetched.Load(), Segments: c.Segments.Load(), SegmentsPrefetched: c.SegmentsPrefetched.Load(),
 		DiskHits: c.DiskHits.Load(), DiskMisses: c.DiskMisses.Load(),
 		Commits: c.Commits.Load(), Conflicts: c.Conflicts.Load(), Rebases: c.Rebases.Load(),
 		EarlyBlocks: c.EarlyBlocks.Load(),

@@ -96,7 +96,7 @@ func Targets() []Target {
 func ComparisonTargets() []Target {
 	return []Target{
 		{Name: "s3vfs-v1", PageSize: 4096, Opts: s3vfs.Options{FormatVersion: 1}},
-		{Name: "s3vfs-noprefetch", PageSize: 4096, Opts: s3vfs.Options{InnerPrefetch: -1}},
+		{Name: "s3vfs-noprefetch", PageSize: 4096, Opts: s3vfs.Options{OpenPrefetch: -1}},
 	}
 }
 

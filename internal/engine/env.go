@@ -34,7 +34,7 @@ type Env struct {
 	segments map[string]weak.Pointer[format.Segments] // the segments of checkpoints in use, by object name; guarded by mu
 
 	storeCheck storeCheckState // the self-test of the bucket, run before the first write
-	prefetches sync.Map        // inner-pages object name → its *bundlePrefetch in flight (innerprefetch.go)
+	ahead      sync.Map        // object name → its *readsAhead in flight (openahead.go)
 
 	openMu sync.Mutex
 	open   map[string]*Database // the databases in use, by key; guarded by openMu
@@ -59,7 +59,7 @@ type Config struct {
 	MaxRecordSize  int    // the coordinator's bound on a record; 0: any
 	SkipStoreCheck bool   // writes without the store's self-test
 	ReadAhead      int    // the most blocks a sequential reader fetches ahead
-	InnerPrefetch  int64  // the most bytes of inner pages past the front a cold open reads in the background; 0: none
+	OpenPrefetch   int64  // the most bytes an open that reads the head reads ahead in the background (openahead.go); 0: none
 }
 
 // SegmentShift returns the shift of the segments of the checkpoints
@@ -98,6 +98,7 @@ type Counters struct {
 	InnerBundles                atomic.Int64
 	InnerPrefetched             atomic.Int64 // bundles of inner pages read ahead after a cold open (innerprefetch.go)
 	Segments                    atomic.Int64 // segments of checkpoints' block maps read after the open (segments.go)
+	SegmentsPrefetched          atomic.Int64 // segments read ahead after a cold open (segmentsahead.go)
 	DiskHits, DiskMisses        atomic.Int64
 	Commits, Conflicts, Rebases atomic.Int64
 	EarlyBlocks                 atomic.Int64

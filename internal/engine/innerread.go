@@ -60,14 +60,14 @@ func (db *Database) innerBundleFailed(ip *format.InnerSet, k int, err error) {
 }
 
 // innerBundle returns the pages' bytes of bundle k of ip: from the block
-// cache (after the prefetch reading it, if one is), the disk cache, or
+// cache (after the read ahead reading it, if one is), the disk cache, or
 // one ranged GET shared by every concurrent caller.
 func (db *Database) innerBundle(ctx context.Context, ip *format.InnerSet, k int) ([]byte, error) {
 	id := bundleID(ip, k)
 	if data, ok := db.Cache().Get(id); ok {
 		return data, nil
 	}
-	if !db.waitPrefetch(ctx, ip, k) {
+	if !db.waitAhead(ctx, ip.Name, k) {
 		return nil, context.Cause(ctx)
 	}
 	if data, ok := db.Cache().Get(id); ok {

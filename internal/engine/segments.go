@@ -269,8 +269,15 @@ func (db *Database) LocateAll(ctx context.Context, s *format.Snapshot) (format.P
 }
 
 // readSegment reads segment k of g, with one ranged GET shared by every
-// concurrent caller, through the disk cache, and pins it.
+// concurrent caller, through the disk cache, and pins it; a segment a
+// read ahead is reading it waits for instead (openahead.go).
 func (db *Database) readSegment(ctx context.Context, g *format.Segments, k int) (format.Pin, error) {
+	if !db.waitAhead(ctx, g.Name, k) {
+		return format.Pin{}, context.Cause(ctx)
+	}
+	if pin, ok := g.Pin(k); ok {
+		return pin, nil // read ahead
+	}
 	id := segmentID(g, k)
 	es, err := cache.Shared(ctx, &db.Env.Fetches, id, func(ctx context.Context) ([]format.Entry, error) {
 		if g.Held(k) {

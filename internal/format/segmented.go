@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // Checkpoints, version 3 (docs/format.md, "Checkpoints, version 3"): the
@@ -56,11 +57,18 @@ func NSegments(n int64, shift uint) int64 { return (n + 1<<shift - 1) >> shift }
 // Segment returns the segment that holds block idx.
 func (f *CheckpointFront) Segment(idx int64) int { return int(idx >> f.Shift) }
 
-// segmentBlocks returns the first block of segment k and its number of
+// SegmentBlocks returns the first block of segment k and its number of
 // blocks.
 func (f *CheckpointFront) SegmentBlocks(k int) (start, n int64) {
 	start = int64(k) << f.Shift
 	return start, min(int64(1)<<f.Shift, NBlocks(f.FileSize, f.BlockSize)-start)
+}
+
+// HeldSize returns about the bytes of memory segment k takes once held,
+// its overlays aside (HeldSegment.Size).
+func (f *CheckpointFront) HeldSize(k int) int64 {
+	_, n := f.SegmentBlocks(k)
+	return n * int64(unsafe.Sizeof(BlockRef{}))
 }
 
 // encodeSegmented returns the bytes of c as a version-3 checkpoint, in
