@@ -36,16 +36,19 @@ func sampleSummaries() []*Summary {
 	}
 }
 
-// TestSummaryRoundTrip: a summary decodes to what was encoded, its
-// name parses back, and no record or checkpoint name is taken for one.
+// TestSummaryRoundTrip: a summary decodes to what was encoded, also
+// when written records first as a collection writes it, its name parses
+// back, and no record or checkpoint name is taken for one.
 func TestSummaryRoundTrip(t *testing.T) {
 	for _, s := range sampleSummaries() {
-		got, err := DecodeSummary(s.Encode())
-		if err != nil {
-			t.Fatalf("summary of %s: %v", s.Key, err)
-		}
-		if !sameSummary(s, got) {
-			t.Fatalf("round trip changed the summary:\n%+v\n%+v", s, got)
+		for _, enc := range [][]byte{s.Encode(), encodeRecordsFirst(s)} {
+			got, err := DecodeSummary(enc)
+			if err != nil {
+				t.Fatalf("summary of %s: %v", s.Key, err)
+			}
+			if !sameSummary(s, got) {
+				t.Fatalf("round trip changed the summary:\n%+v\n%+v", s, got)
+			}
 		}
 	}
 	name := SummaryName("a/b.db", 42, 0xfeed)
@@ -123,7 +126,21 @@ func FuzzDecodeSummary(f *testing.F) {
 		}
 		checkSummary(t, s)
 		checkReencoding(t, "summary", s.Encode(), DecodeSummary, func(s2 *Summary) bool { return sameSummary(s, s2) }, pos, flip)
+		checkReencoding(t, "summary written records first", encodeRecordsFirst(s), DecodeSummary, func(s2 *Summary) bool { return sameSummary(s, s2) }, pos, flip)
 	})
+}
+
+// encodeRecordsFirst encodes s as a collection writes it: its records as
+// it reads them, then its checkpoints.
+func encodeRecordsFirst(s *Summary) []byte {
+	w := NewSummaryWriter(s.Key, s.Head)
+	for _, r := range s.Records {
+		w.AddRecord(r)
+	}
+	for _, bs := range s.Bases {
+		w.AddBase(bs)
+	}
+	return w.Bytes()
 }
 
 // checkSummary fails t unless s keeps the rules DecodeSummary checks.

@@ -161,8 +161,11 @@ type collector struct {
 
 	liveBlocks  map[blockID]bool
 	liveCkpts   map[format.CheckpointRef]bool
-	liveRecords map[uint64]bool // records whose pages a retained version overlays (format version 2)
-	pinned      map[uint64]bool // versions branches were made from (branch.go): retained as long as they exist
+	liveRecords map[uint64]bool                     // records whose pages a retained version overlays (format version 2)
+	tallies     map[format.CheckpointRef]*baseTally // what marking each base checkpoint's map needs (gcmark.go)
+	firstIsNot  bool                                // the first retained record is no version: the second is the oldest
+	window      int                                 // records read and held at a time; 0: recordWindow
+	pinned      map[uint64]bool                     // versions branches were made from (branch.go): retained as long as they exist
 	report      GCReport
 }
 
@@ -215,11 +218,9 @@ type gcPlan struct {
 // report, and returns what goes.
 func (c *collector) plan(ctx context.Context) (gcPlan, error) {
 	retained, garbageRecords := c.retention()
-	recs, err := c.learn(ctx, retained)
-	if err != nil {
-		return gcPlan{}, err
-	}
-	if err := c.markLive(ctx, recs); err != nil {
+	c.loadSummary(ctx)
+	c.summary.next = format.NewSummaryWriter(c.key, c.report.Head)
+	if err := c.markLive(ctx, retained); err != nil {
 		return gcPlan{}, err
 	}
 	// A record no retained version is, but whose pages one overlays,
@@ -392,100 +393,6 @@ func (c *collector) collectable(o listed) bool {
 		return false
 	}
 	return a.newest.Add(engine.LastModifiedSlack).Before(c.start.Add(-c.opts.Grace))
-}
-
-// markLive marks every block object, checkpoint and overlay record the
-// retained versions use, from what their records recs say (learn) and
-// the maps of their base checkpoints.
-func (c *collector) markLive(ctx context.Context, recs []format.SummaryRecord) error {
-	c.liveBlocks = map[blockID]bool{}
-	c.liveCkpts = map[format.CheckpointRef]bool{}
-	c.liveRecords = map[uint64]bool{}
-	recs = c.versions(recs)
-	// Group the records by base checkpoint. A block of the base is used by
-	// record r when it lies within r's file and r's delta does not replace
-	// it (markBase). A used entry keeps its object and, in format version
-	// 2, the records whose pages it overlays.
-	byBase := map[format.CheckpointRef][]*format.SummaryRecord{}
-	var bases []format.CheckpointRef
-	for i := range recs {
-		rec := &recs[i]
-		if _, ok := byBase[rec.Base]; !ok && rec.Base != (format.CheckpointRef{}) {
-			bases = append(bases, rec.Base)
-			c.liveCkpts[rec.Base] = true
-		}
-		byBase[rec.Base] = append(byBase[rec.Base], rec)
-		for _, e := range rec.Delta {
-			c.markEntry(e)
-		}
-	}
-	maps, err := c.readBases(ctx, bases, byBase)
-	if err != nil {
-		return err
-	}
-	for i, b := range bases {
-		c.markBase(maps[i], byBase[b])
-	}
-	return nil
-}
-
-// versions returns the retained records recs without those that are no
-// versions, and notes in the report the oldest version and the size of
-// the head.
-func (c *collector) versions(recs []format.SummaryRecord) []format.SummaryRecord {
-	// The record that reserved a branch's key is no version.
-	if len(recs) > 1 && recs[0].By == format.Reserved && c.report.Oldest == recs[0].N {
-		c.report.Oldest = recs[1].N
-	}
-	// The versions up to a database's removal are no versions: their
-	// records stay a while (remove.go), their objects are gone.
-	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].By == format.Removed {
-			recs = recs[i+1:]
-			break
-		}
-	}
-	if len(recs) > 0 {
-		c.report.HeadSize = recs[len(recs)-1].FileSize
-	}
-	return recs
-}
-
-// markBase marks the entries of a base checkpoint's map, blocks, that
-// one of the records recs built on it uses: count, per index, the records
-// long enough to hold it and the records whose delta replaces it.
-func (c *collector) markBase(blocks []format.SummaryEntry, recs []*format.SummaryRecord) {
-	n := int64(len(blocks))
-	long := make([]int, n+1)     // long[i]: records with exactly i blocks, then suffix sums
-	replaced := make([]int, n+1) // records whose delta names index i
-	for _, rec := range recs {
-		long[min(format.NBlocks(rec.FileSize, rec.BlockSize), n)]++
-		for _, e := range rec.Delta {
-			if e.Idx < n {
-				replaced[e.Idx]++
-			}
-		}
-	}
-	for i := n - 1; i >= 0; i-- {
-		long[i] += long[i+1]
-	}
-	for _, e := range blocks {
-		// long[idx+1]: records with more than idx blocks.
-		if long[e.Idx+1] > replaced[e.Idx] {
-			c.markEntry(e)
-		}
-	}
-}
-
-// markEntry marks live what an entry a retained version uses reads: its
-// object and its overlay records.
-func (c *collector) markEntry(e format.SummaryEntry) {
-	if e.Commit != 0 {
-		c.liveBlocks[blockID{e.Idx, e.Commit, e.Token}] = true
-	}
-	for _, n := range e.Overlay {
-		c.liveRecords[n] = true
-	}
 }
 
 // parseBlockName splits a block object name (see format.BlockName).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,13 +61,55 @@ type marked struct {
 // summary describes as listed (so nothing is read).
 func liveOf(t *testing.T, recs []format.SummaryRecord, base format.SummaryBase) marked {
 	t.Helper()
-	c := &collector{key: "k", v: &Ops{Env: &engine.Env{}}}
-	c.summary.bases = map[format.CheckpointRef]*format.SummaryBase{base.Ref: &base}
-	c.summary.ckpts = map[format.CheckpointRef]listed{base.Ref: {Object: store.Object{Size: base.Size, LastModified: base.Created}}}
-	if err := c.markLive(context.Background(), append([]format.SummaryRecord(nil), recs...)); err != nil {
+	c := markFromSummary(t, recs, []format.SummaryBase{base}, 0, 0)
+	return marked{maps.Clone(c.liveBlocks), maps.Clone(c.liveRecords)}
+}
+
+// markFromSummary runs the marking of a collection whose retained
+// records are recs over checkpoints bases, all of which the summary it
+// starts from describes as listed, reading window records and
+// concurrency checkpoints at a time (0: the defaults); it checks that
+// the summary the collection would leave describes every record.
+func markFromSummary(t *testing.T, recs []format.SummaryRecord, bases []format.SummaryBase, window, concurrency int) *collector {
+	t.Helper()
+	recs = slices.Clone(recs)
+	retained := make([]listed, len(recs))
+	for i := range recs {
+		recs[i].Size, recs[i].Created = 100+int64(i), time.Unix(2000+int64(recs[i].N), 0)
+		retained[i] = listed{Object: store.Object{Size: recs[i].Size, LastModified: recs[i].Created}, kind: kindRecord, commit: recs[i].N}
+	}
+	head := recs[len(recs)-1].N
+	r, err := format.OpenSummary((&format.Summary{Key: "k", Head: head, Bases: bases, Records: recs}).Encode())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return marked{maps.Clone(c.liveBlocks), maps.Clone(c.liveRecords)}
+	c := &collector{key: "k", v: &Ops{Env: &engine.Env{}}, window: window}
+	c.v.Env.Cfg.Concurrency = concurrency
+	c.useSummary(listed{Object: store.Object{Key: "k/_checkpoints/gc.summary"}}, r)
+	c.summary.ckpts = map[format.CheckpointRef]listed{}
+	for _, b := range bases {
+		c.summary.ckpts[b.Ref] = listed{Object: store.Object{Size: b.Size, LastModified: b.Created}}
+	}
+	c.summary.next = format.NewSummaryWriter("k", head)
+	if err := c.markLive(context.Background(), retained); err != nil {
+		t.Fatal(err)
+	}
+	if c.report.Read != 0 {
+		t.Fatalf("the collection read %d objects the summary describes", c.report.Read)
+	}
+	next, err := format.DecodeSummary(c.summary.next.Bytes())
+	if err != nil {
+		t.Fatalf("the next summary: %v", err)
+	}
+	if len(next.Records) != len(recs) {
+		t.Fatalf("the next summary describes %d records of %d", len(next.Records), len(recs))
+	}
+	for i := range recs {
+		if !reflect.DeepEqual(next.Records[i].Delta, recs[i].Delta) || next.Records[i].N != recs[i].N {
+			t.Fatalf("the next summary says of record %d: %+v, want %+v", recs[i].N, next.Records[i], recs[i])
+		}
+	}
+	return c
 }
 
 // randomHistory returns 2 to 12 retained records over one base

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/s3vfs/s3vfs/internal/engine"
 	"github.com/s3vfs/s3vfs/internal/format"
 	"github.com/s3vfs/s3vfs/internal/store"
@@ -33,49 +31,43 @@ const summaryMinRecords = 16
 // summaryState is what a collection knows from the summary it started
 // from, and what it puts in the one it leaves.
 type summaryState struct {
-	from    listed                                       // the summary read; empty Key: none
-	records map[uint64]*format.SummaryRecord             // what it says of records, by number
-	bases   map[format.CheckpointRef]*format.SummaryBase // what it says of checkpoints
-	ckpts   map[format.CheckpointRef]listed              // the checkpoints listed (not their inner pages)
-	learnt  bool                                         // something was read that the summary did not say
-	newer   []string                                     // summaries of a later format version: left for the release that wrote them
-	next    format.Summary                               // the records and checkpoints of the next summary
+	from   listed                          // the summary read; empty Key: none
+	reader *format.SummaryReader           // its checkpoints and records, read in order; nil: none
+	rec    format.SummaryRecord            // the record it is at (recOK)
+	recOK  bool                            // false: past its last record
+	base   format.SummaryBase              // the checkpoint it is at (baseOK)
+	baseOK bool                            // false: past its last checkpoint
+	ckpts  map[format.CheckpointRef]listed // the checkpoints listed (not their inner pages)
+	learnt bool                            // something was read that the summary did not say
+	newer  []string                        // summaries of a later format version: left for the release that wrote them
+	next   *format.SummaryWriter           // the next summary, written as the records and checkpoints are read
 }
 
-// learn returns what each retained record says about the objects its
-// version uses: from the summary when it describes the record as listed,
-// else read (a GET each, in parallel).
-func (c *collector) learn(ctx context.Context, retained []listed) ([]format.SummaryRecord, error) {
-	c.loadSummary(ctx)
-	recs := make([]format.SummaryRecord, len(retained))
-	db := c.v.newDatabase(c.key)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.v.Env.Cfg.Concurrency)
-	for i, r := range retained {
-		if s := c.summary.records[r.commit]; s != nil && s.Size == r.Size && s.Created.Equal(r.LastModified) {
-			recs[i] = *s
-			c.report.Summarized++
-			continue
-		}
-		c.report.Read++
-		c.summary.learnt = true
-		g.Go(func() error {
-			rec, err := db.ReadRecord(gctx, r.commit)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("record %d vanished while collecting (is another collection running?): %w", r.commit, err)
-			}
-			if err != nil {
-				return err
-			}
-			recs[i] = format.SummarizeRecord(rec, r.Size, r.LastModified)
-			return nil
-		})
+// record returns what the summary says of record r if it describes r as
+// listed. Records are asked for in ascending order.
+func (s *summaryState) record(r listed) (format.SummaryRecord, bool) {
+	for s.recOK && s.rec.N < r.commit {
+		s.rec, s.recOK = s.reader.NextRecord()
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if s.recOK && s.rec.N == r.commit && s.rec.Size == r.Size && s.rec.Created.Equal(r.LastModified) {
+		return s.rec, true
 	}
-	c.summary.next.Records = recs
-	return recs, nil
+	return format.SummaryRecord{}, false
+}
+
+// checkpoint returns what the summary says of checkpoint b, if anything.
+// Checkpoints are asked for in ascending order (compareRefs).
+func (s *summaryState) checkpoint(b format.CheckpointRef) (format.SummaryBase, bool) {
+	for s.baseOK && compareRefs(s.base.Ref, b) < 0 {
+		s.base, s.baseOK = s.reader.NextBase()
+	}
+	return s.base, s.baseOK && s.base.Ref == b
+}
+
+// compareRefs orders checkpoints as summaries list them: by N, then by
+// token.
+func compareRefs(a, b format.CheckpointRef) int {
+	return cmp.Or(cmp.Compare(a.N, b.N), cmp.Compare(a.Token, b.Token))
 }
 
 // loadSummary reads the newest summary listed that it can use and keeps
@@ -116,9 +108,9 @@ func (c *collector) loadSummary(ctx context.Context) {
 	}
 }
 
-// readSummary reads and decodes summary o of the collection's database;
+// readSummary reads and checks summary o of the collection's database;
 // nil if it is gone.
-func (c *collector) readSummary(ctx context.Context, o listed) (*format.Summary, error) {
+func (c *collector) readSummary(ctx context.Context, o listed) (*format.SummaryReader, error) {
 	data, err := c.v.Env.Store.Get(ctx, o.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -126,62 +118,18 @@ func (c *collector) readSummary(ctx context.Context, o listed) (*format.Summary,
 	if err != nil {
 		return nil, err
 	}
-	s, err := format.DecodeSummary(data)
+	s, err := format.OpenSummary(data)
 	if err == nil && s.Key != c.key {
 		err = fmt.Errorf("%w: it describes %s", format.ErrCorrupt, s.Key)
 	}
 	return s, err
 }
 
-// useSummary keeps what summary s, listed as newest, says.
-func (c *collector) useSummary(newest listed, s *format.Summary) {
-	c.summary.from = newest
-	c.summary.records = make(map[uint64]*format.SummaryRecord, len(s.Records))
-	for i := range s.Records {
-		c.summary.records[s.Records[i].N] = &s.Records[i]
-	}
-	c.summary.bases = make(map[format.CheckpointRef]*format.SummaryBase, len(s.Bases))
-	for i := range s.Bases {
-		c.summary.bases[s.Bases[i].Ref] = &s.Bases[i]
-	}
-}
-
-// readBases returns the maps of the base checkpoints bases of the records
-// byBase groups: from the summary when it describes the checkpoint as
-// listed, else read (a GET each, in parallel). Those in the database's
-// own folder go in the next summary; those of a branch's ancestors, which
-// this collection does not list, are read every time.
-func (c *collector) readBases(ctx context.Context, bases []format.CheckpointRef, byBase map[format.CheckpointRef][]*format.SummaryRecord) ([][]format.SummaryEntry, error) {
-	db := c.v.newDatabase(c.key)
-	maps := make([][]format.SummaryEntry, len(bases))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.v.Env.Cfg.Concurrency)
-	for i, b := range bases {
-		lin := byBase[b][0].Lineage
-		o, own := c.summary.ckpts[b]
-		own = own && lin.KeyOf(c.key, b.N) == c.key
-		if s := c.summary.bases[b]; own && s != nil && s.Size == o.Size && s.Created.Equal(o.LastModified) {
-			maps[i] = s.Blocks
-			c.report.Summarized++
-			continue
-		}
-		c.report.Read++
-		c.summary.learnt = c.summary.learnt || own
-		g.Go(func() error {
-			_, es, err := db.ReadBaseEntries(gctx, lin, b)
-			maps[i] = format.SummaryEntries(es)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for i, b := range bases {
-		if o, ok := c.summary.ckpts[b]; ok && byBase[b][0].Lineage.KeyOf(c.key, b.N) == c.key {
-			c.summary.next.Bases = append(c.summary.next.Bases, format.SummaryBase{Ref: b, Size: o.Size, Created: o.LastModified, Blocks: maps[i]})
-		}
-	}
-	return maps, nil
+// useSummary starts reading what summary s, listed as newest, says.
+func (c *collector) useSummary(newest listed, s *format.SummaryReader) {
+	c.summary.from, c.summary.reader = newest, s
+	c.summary.rec, c.summary.recOK = s.NextRecord()
+	c.summary.base, c.summary.baseOK = s.NextBase()
 }
 
 // saveSummary writes the summary of what the collection knows, unless
@@ -195,16 +143,12 @@ func (c *collector) saveSummary(ctx context.Context) []listed {
 	switch {
 	case !c.v.Env.Cfg.Hooks.GCSummaries():
 		return nil
-	case len(s.next.Records) < summaryMinRecords:
+	case s.next.Records() < summaryMinRecords:
 	case !s.learnt && s.from.Key != "":
 		keep = s.from.Key
 	default:
-		s.next.Key, s.next.Head = c.key, c.report.Head
-		slices.SortFunc(s.next.Bases, func(a, b format.SummaryBase) int {
-			return cmp.Or(cmp.Compare(a.Ref.N, b.Ref.N), cmp.Compare(a.Ref.Token, b.Ref.Token))
-		})
 		name := format.SummaryName(c.key, c.report.Head, engine.NewToken())
-		if err := c.v.Env.Store.Put(ctx, name, s.next.Encode()); err != nil {
+		if err := c.v.Env.Store.Put(ctx, name, s.next.Bytes()); err != nil {
 			c.v.Env.Cfg.Hooks.Log("s3vfs: gc %s: cannot write the summary for the next collection: %v", c.key, err)
 			return nil
 		}
