@@ -26,9 +26,11 @@ func (s *Summary) Encode() []byte {
 // time, so that a collection can write the summary of a long history
 // while holding only the bytes written and the last map of each kind.
 // Checkpoints go ascending by N then token, records ascending by N and
-// none above the head; the two may interleave. The bytes are those of
-// Encode, but for the order of the writer table, which lists the
-// writers in the order the maps added reach them.
+// none above the head; the two may interleave. The summary is the one
+// Encode writes of the same checkpoints and records, but its writer
+// table lists the writers in the order the maps added reach them, and
+// the entries name writers by their positions in it: the bytes differ
+// when records come before checkpoints, the summary decoded does not.
 type SummaryWriter struct {
 	key              string
 	head             uint64

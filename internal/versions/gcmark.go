@@ -24,11 +24,16 @@ import (
 // counted as the records are read.
 
 // recordWindow is how many retained records a collection reads and
-// holds at a time: enough to keep Concurrency GETs busy, few enough that
-// what it holds does not grow with the history (a record as marking
-// reads it is some kilobytes: its delta names every block changed since
-// its base).
+// holds at a time, at least twice Concurrency so that its GETs stay
+// busy: few enough that what it holds does not grow with the history (a
+// record as marking reads it is some kilobytes: its delta names every
+// block changed since its base).
 const recordWindow = 256
+
+// baseWindow is the most base checkpoint maps a collection reads and
+// holds at a time (Concurrency, if less): a map is 48 bytes a block
+// decoded, megabytes for a large database in small blocks.
+const baseWindow = 8
 
 // baseTally is what marking a base checkpoint's map needs of the
 // retained versions built on it.
@@ -64,7 +69,7 @@ func (c *collector) resetMarks() {
 // adds it to the next summary.
 func (c *collector) markRecords(ctx context.Context, retained []listed) error {
 	db := c.v.newDatabase(c.key)
-	window := cmp.Or(c.window, recordWindow)
+	window := cmp.Or(c.window, max(recordWindow, 2*c.v.Env.Cfg.Concurrency))
 	for start := 0; start < len(retained); start += window {
 		recs, err := c.learnRecords(ctx, db, retained[start:min(len(retained), start+window)])
 		if err != nil {
@@ -144,13 +149,13 @@ func (c *collector) markRecord(i int, rec *format.SummaryRecord) {
 	}
 }
 
-// markBases reads the maps of the tallied base checkpoints in order, a
-// few at a time, marks what the records built on each use of it, and
+// markBases reads the maps of the tallied base checkpoints in order,
+// baseWindow at a time, marks what the records built on each use of it, and
 // adds those of the database's own folder to the next summary.
 func (c *collector) markBases(ctx context.Context) error {
 	db := c.v.newDatabase(c.key)
 	refs := slices.SortedFunc(maps.Keys(c.tallies), compareRefs)
-	window := max(1, c.v.Env.Cfg.Concurrency)
+	window := min(max(1, c.v.Env.Cfg.Concurrency), baseWindow)
 	for start := 0; start < len(refs); start += window {
 		chunk := refs[start:min(len(refs), start+window)]
 		blocks, err := c.learnBases(ctx, db, chunk)

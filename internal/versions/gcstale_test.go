@@ -85,6 +85,7 @@ func markFromSummary(t *testing.T, recs []format.SummaryRecord, bases []format.S
 	}
 	c := &collector{key: "k", v: &Ops{Env: &engine.Env{}}, window: window}
 	c.v.Env.Cfg.Concurrency = concurrency
+	c.report.Oldest = recs[0].N // every record is within the retention
 	c.useSummary(listed{Object: store.Object{Key: "k/_checkpoints/gc.summary"}}, r)
 	c.summary.ckpts = map[format.CheckpointRef]listed{}
 	for _, b := range bases {
@@ -107,6 +108,22 @@ func markFromSummary(t *testing.T, recs []format.SummaryRecord, bases []format.S
 	for i := range recs {
 		if !reflect.DeepEqual(next.Records[i].Delta, recs[i].Delta) || next.Records[i].N != recs[i].N {
 			t.Fatalf("the next summary says of record %d: %+v, want %+v", recs[i].N, next.Records[i], recs[i])
+		}
+	}
+	// It describes the checkpoints the versions build on, each as it is.
+	var used []format.SummaryBase
+	for _, b := range bases {
+		if c.liveCkpts[b.Ref] {
+			used = append(used, b)
+		}
+	}
+	if len(next.Bases) != len(used) {
+		t.Fatalf("the next summary describes %d checkpoints, want the %d the versions build on", len(next.Bases), len(used))
+	}
+	for i, b := range used {
+		got := next.Bases[i]
+		if got.Ref != b.Ref || got.Size != b.Size || !got.Created.Equal(b.Created) || !reflect.DeepEqual(got.Blocks, b.Blocks) {
+			t.Fatalf("the next summary says of checkpoint %+v: %+v, want %+v", b.Ref, got, b)
 		}
 	}
 	return c
