@@ -24,10 +24,10 @@ import (
 // counted as the records are read.
 
 // recordWindow is how many retained records a collection reads and
-// holds at a time, at least twice Concurrency so that its GETs stay
-// busy: few enough that what it holds does not grow with the history (a
-// record as marking reads it is some kilobytes: its delta names every
-// block changed since its base).
+// holds at a time (twice Concurrency when that is more, so that its GETs
+// stay busy): few enough that what it holds does not grow with the
+// history (a record as marking reads it is some kilobytes: its delta
+// names every block changed since its base).
 const recordWindow = 256
 
 // baseWindow is the most base checkpoint maps a collection reads and
@@ -46,7 +46,8 @@ type baseTally struct {
 // markLive marks every block object, checkpoint and overlay record the
 // versions of the retained records use: first from the records, read in
 // order (markRecords), then from the maps of their base checkpoints
-// (markBases). Both add what they read to the next summary.
+// (markBases). The records, and the checkpoints in the database's own
+// folder, go into the next summary as they are read.
 func (c *collector) markLive(ctx context.Context, retained []listed) error {
 	c.resetMarks()
 	if err := c.markRecords(ctx, retained); err != nil {
@@ -83,14 +84,14 @@ func (c *collector) markRecords(ctx context.Context, retained []listed) error {
 	return nil
 }
 
-// learnRecords returns what the records listed say about the objects
+// learnRecords returns what the records of batch say about the objects
 // their versions use: from the summary when it describes the record as
 // listed, else read (a GET each, in parallel).
-func (c *collector) learnRecords(ctx context.Context, db *database, listed []listed) ([]format.SummaryRecord, error) {
-	recs := make([]format.SummaryRecord, len(listed))
+func (c *collector) learnRecords(ctx context.Context, db *database, batch []listed) ([]format.SummaryRecord, error) {
+	recs := make([]format.SummaryRecord, len(batch))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, c.v.Env.Cfg.Concurrency))
-	for i, r := range listed {
+	for i, r := range batch {
 		if s, ok := c.summary.record(r); ok {
 			recs[i] = s
 			c.report.Summarized++
@@ -150,8 +151,8 @@ func (c *collector) markRecord(i int, rec *format.SummaryRecord) {
 }
 
 // markBases reads the maps of the tallied base checkpoints in order,
-// baseWindow at a time, marks what the records built on each use of it, and
-// adds those of the database's own folder to the next summary.
+// baseWindow at a time, marks what the records built on each use of it,
+// and adds those of the database's own folder to the next summary.
 func (c *collector) markBases(ctx context.Context) error {
 	db := c.v.newDatabase(c.key)
 	refs := slices.SortedFunc(maps.Keys(c.tallies), compareRefs)
