@@ -188,3 +188,44 @@ func CheckInnerPagesForTest(ctx context.Context, v *VFS, key string) (int, error
 	}
 	return served, nil
 }
+
+// CheckStreamCopiesForTest reads every block of the newest version of the
+// database at key as a stream does, scribbles over what it got, and then
+// reads the block as a transaction does. It returns how many of the
+// blocks have an overlay, and an error naming the first block whose
+// scribbles a transaction then reads: a stream's block shared with the
+// cache.
+func CheckStreamCopiesForTest(ctx context.Context, v *VFS, key string) (overlaid int, err error) {
+	db := v.env.Acquire(key)
+	defer v.env.Release(db)
+	s, err := db.Refresh(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	pin, err := db.LocateAll(ctx, s)
+	defer pin.Release()
+	if err != nil {
+		return 0, err
+	}
+	for idx := range format.NBlocks(s.Size, s.BlockSize) {
+		if s.Overlay(idx) != nil {
+			overlaid++
+		}
+		streamed, err := db.ReadBlockForStream(ctx, s, idx)
+		if err != nil {
+			return overlaid, err
+		}
+		want := bytes.Clone(streamed)
+		for i := range streamed {
+			streamed[i] ^= 0xff
+		}
+		got, err := db.ReadBlock(ctx, s, idx)
+		if err != nil {
+			return overlaid, err
+		}
+		if !bytes.Equal(got, want) {
+			return overlaid, fmt.Errorf("block %d of commit %d: a transaction reads what a stream wrote over its block", idx, s.N)
+		}
+	}
+	return overlaid, nil
+}

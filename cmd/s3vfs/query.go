@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 )
@@ -32,10 +33,12 @@ type queryCommand struct {
 
 // Run implements command.
 func (c *queryCommand) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet("query", queryHelp, c.stdout)
-	c.flags.register(fs, "output `format`: csv, json or table (default table on a terminal, csv otherwise)")
-	stats := fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
-	if err := parseFlags(fs, args); err != nil {
+	var stats *bool
+	fs, err := c.flags.parse("query", queryHelp, "output `format`: csv, json or table (default table on a terminal, csv otherwise)", c.stdout, args,
+		func(fs *flag.FlagSet) {
+			stats = fs.Bool("stats", false, "print the S3 requests and bytes the SQL cost to stderr")
+		})
+	if err != nil {
 		return err
 	}
 	if fs.NArg() < 2 {

@@ -47,6 +47,18 @@ func (f *sessionFlags) register(fs *flag.FlagSet, formatUsage string) {
 	registerJSONFormat(fs, &f.format)
 }
 
+// parse makes the flag set of command name, whose usage text is help and
+// goes to stdout, with the session flags (formatUsage telling --format)
+// and those extra registers if it is not nil, then parses args with it.
+func (f *sessionFlags) parse(name, help, formatUsage string, stdout io.Writer, args []string, extra func(*flag.FlagSet)) (*flag.FlagSet, error) {
+	fs := newFlagSet(name, help, stdout)
+	f.register(fs, formatUsage)
+	if extra != nil {
+		extra(fs)
+	}
+	return fs, parseFlags(fs, args)
+}
+
 // open checks the format and version flags, the format's default being
 // the one for stdout, and opens a session on the database arg names, as
 // the flags say.

@@ -64,9 +64,8 @@ type shellCommand struct {
 
 // Run implements command.
 func (c *shellCommand) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet("shell", shellHelp, c.stdout)
-	c.flags.register(fs, "output `format`: csv, json or table (default table on a terminal, csv otherwise, as query)")
-	if err := parseFlags(fs, args); err != nil {
+	fs, err := c.flags.parse("shell", shellHelp, "output `format`: csv, json or table (default table on a terminal, csv otherwise, as query)", c.stdout, args, nil)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -16,6 +17,43 @@ import (
 // checked against the length and CRC32C its commit recorded. The caller
 // must not modify the result.
 func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	return db.readLocated(ctx, s, idx, func(ctx context.Context, name string) ([]byte, error) {
+		return db.readCached(ctx, name, func(ctx context.Context) ([]byte, error) {
+			// A shared fetch may outlive this call, and its pin.
+			return db.readLocated(ctx, s, idx, func(ctx context.Context, name string) ([]byte, error) {
+				return db.readBlockStored(ctx, s, idx, name)
+			})
+		})
+	})
+}
+
+// ReadBlockForStream is ReadBlock for whole-database streams: a block
+// object fetched is not kept in the cache (where it would only evict what
+// transactions need; an overlaid block is merged through the cache as
+// ReadBlock merges it), and the result is the caller's own: a block the
+// cache holds is copied, since streams hand their blocks on to code that
+// may modify them (the copy costs far less than the request it saves).
+func (db *Database) ReadBlockForStream(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
+	fetched := false
+	data, err := db.readLocated(ctx, s, idx, func(ctx context.Context, name string) ([]byte, error) {
+		if data, ok := db.Cache().Get(name); ok {
+			db.Env.Counts.Hits.Add(1)
+			return data, nil
+		}
+		fetched = true
+		return db.fetchBlock(ctx, s, idx, name)
+	})
+	if err != nil || fetched {
+		return data, err
+	}
+	return bytes.Clone(data), nil
+}
+
+// readLocated returns block idx of s with its map entry held: from its
+// overlay record, as zeros for a hole, else as stored returns the object
+// named name.
+func (db *Database) readLocated(ctx context.Context, s *format.Snapshot, idx int64,
+	stored func(ctx context.Context, name string) ([]byte, error)) ([]byte, error) {
 	pin, err := db.Locate(ctx, s, idx)
 	defer pin.Release()
 	if err != nil {
@@ -24,20 +62,11 @@ func (db *Database) ReadBlock(ctx context.Context, s *format.Snapshot, idx int64
 	if s.Overlay(idx) != nil {
 		return db.readOverlaid(ctx, s, idx)
 	}
-	want := format.BlockLen(idx, s.BlockSize, s.Size)
 	name, ok := s.BlockID(db.Key, idx)
 	if !ok {
-		return make([]byte, want), nil
+		return make([]byte, format.BlockLen(idx, s.BlockSize, s.Size)), nil
 	}
-	return db.readCached(ctx, name, func(ctx context.Context) ([]byte, error) {
-		// A shared fetch may outlive this call, and its pin.
-		pin, err := db.Locate(ctx, s, idx)
-		defer pin.Release()
-		if err != nil {
-			return nil, err
-		}
-		return db.readBlockStored(ctx, s, idx, name)
-	})
+	return stored(ctx, name)
 }
 
 // readCached returns the bytes the cache holds under name, counted as a
@@ -62,30 +91,17 @@ func (db *Database) readCached(ctx context.Context, name string, fetch func(cont
 	})
 }
 
-// ReadBlockUncached fetches block idx of s from S3 and verifies it.
-func (db *Database) ReadBlockUncached(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	pin, err := db.Locate(ctx, s, idx)
-	defer pin.Release()
-	if err != nil {
-		return nil, err
-	}
-	if s.Overlay(idx) != nil {
-		return db.readOverlaid(ctx, s, idx)
-	}
-	want := format.BlockLen(idx, s.BlockSize, s.Size)
-	ref := s.Blocks.Get(idx)
-	if ref.IsHole() {
-		return make([]byte, want), nil
-	}
+// fetchBlock fetches stored block idx of s, named name, from S3 and
+// verifies it; its map entry must be held.
+func (db *Database) fetchBlock(ctx context.Context, s *format.Snapshot, idx int64, name string) ([]byte, error) {
 	if s.Legacy != nil {
 		return db.readLegacyBlock(ctx, s, idx)
 	}
-	name := format.BlockName(s.KeyOf(db.Key, ref.Commit), idx, ref)
 	data, err := db.Env.Store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) != want || format.Checksum(data) != ref.CRC {
+	if int64(len(data)) != format.BlockLen(idx, s.BlockSize, s.Size) || format.Checksum(data) != s.Blocks.Get(idx).CRC {
 		return nil, vfs.SystemError(fmt.Errorf("s3vfs: block %d of %s (object %s) is corrupt: "+
 			"its length or CRC32C does not match commit %d; the object was changed outside s3vfs",
 			idx, db.Key, name, s.N), sqlite3.IOERR_DATA)

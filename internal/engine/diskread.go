@@ -12,18 +12,19 @@ import (
 
 // readBlockStored reads block idx of s, named name, from the disk cache of
 // the database if it has one and holds the block intact, else from S3
-// (ReadBlockUncached), and then keeps it on disk. Only blocks of format
-// v1 go to disk: their commit recorded a CRC32C that every read from disk
-// is checked against. (A Python-layout block has only its ETag.)
+// (fetchBlock), and then keeps it on disk; its map entry must be held.
+// Only blocks of format v1 go to disk: their commit recorded a CRC32C that
+// every read from disk is checked against. (A Python-layout block has
+// only its ETag.)
 func (db *Database) readBlockStored(ctx context.Context, s *format.Snapshot, idx int64, name string) ([]byte, error) {
 	disk := db.Disk()
+	fetch := func(ctx context.Context) ([]byte, error) { return db.fetchBlock(ctx, s, idx, name) }
 	if disk == nil || s.Legacy != nil {
-		return db.ReadBlockUncached(ctx, s, idx)
+		return fetch(ctx)
 	}
 	crc := s.Blocks.Get(idx).CRC
 	return db.readThrough(ctx, disk, name, format.BlockLen(idx, s.BlockSize, s.Size),
-		func(b []byte) bool { return format.Checksum(b) == crc },
-		func(ctx context.Context) ([]byte, error) { return db.ReadBlockUncached(ctx, s, idx) })
+		func(b []byte) bool { return format.Checksum(b) == crc }, fetch)
 }
 
 // readStored returns the immutable object cached under id: from the disk

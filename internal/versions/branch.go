@@ -27,10 +27,7 @@ func (v *Ops) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 	fail := func(err error) (uint64, error) {
 		return 0, fmt.Errorf("s3vfs: branch %s of %s: %w", dst, src, err)
 	}
-	if err := validateBranchKeys(src, dst); err != nil {
-		return fail(err)
-	}
-	if err := v.Env.RequireSafeStore(ctx, dst, v.Env.Disk, false); err != nil {
+	if err := v.readyToWrite(ctx, src, dst, dst, false); err != nil {
 		return fail(err)
 	}
 	defer v.Env.StoreCheckSettled(ctx)
@@ -66,6 +63,17 @@ func (v *Ops) Branch(ctx context.Context, src string, n uint64, dst string) (uin
 		return fail(err)
 	}
 	return rec.N, nil
+}
+
+// readyToWrite checks the keys of a branch, src and dst, or of a merge,
+// the database and its branch (validateBranchKeys), then that the VFS may
+// write the database at key, which exists or not as exists says
+// (Env.RequireSafeStore). The caller defers Env.StoreCheckSettled.
+func (v *Ops) readyToWrite(ctx context.Context, src, dst, key string, exists bool) error {
+	if err := validateBranchKeys(src, dst); err != nil {
+		return err
+	}
+	return v.Env.RequireSafeStore(ctx, key, v.Env.Disk, exists)
 }
 
 // validateBranchKeys checks the keys of a branch.

@@ -237,22 +237,9 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 		if err := blocksElsewhere(blocks, a.token, head); err != nil {
 			return 0, a.abandon(ctx, v, fmt.Errorf("s3vfs: %s %s: %w", a.op, db.Key, err))
 		}
-		at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID}
-		// A branch's records carry its lineage, which version 1 cannot.
-		pageLevel := v.Env.Cfg.FormatVersion >= 2 || len(head.Lineage) > 0
-		rec, ckpt, version := planReplacement(db.Key, head, a, blocks, at, pageLevel, v.Env.SegmentShift())
-		next := replacementSnapshot(rec, blocks)
-		next.CheckpointVersion = version
-		uploads := []tx.Upload{ckpt}
-		if pageLevel {
-			if uploads, err = db.withReplacementInner(ctx, a, next, head, uploads); err != nil {
-				return 0, a.abandon(ctx, v, err)
-			}
-		}
-		if version >= 3 {
-			if next, err = db.OverOwnCheckpoint(next, uploads, ckpt.Name); err != nil {
-				return 0, a.abandon(ctx, v, err)
-			}
+		rec, next, uploads, err := db.replacementCommit(ctx, a, head, blocks)
+		if err != nil {
+			return 0, a.abandon(ctx, v, err)
 		}
 		if err := a.putAll(ctx, v, uploads); err != nil {
 			return 0, a.abandon(ctx, v, err)
@@ -285,6 +272,32 @@ func (db *database) publishReplacement(ctx context.Context, a *replacement, head
 			return 0, a.abandon(ctx, v, err)
 		}
 	}
+}
+
+// replacementCommit plans the commit of attempt a over head that makes
+// blocks the map, and readies what it uploads: it returns the commit's
+// record, the version it makes, and its checkpoint and inner pages.
+func (db *database) replacementCommit(ctx context.Context, a *replacement, head *format.Snapshot, blocks format.BlockMap) (*format.Record, *format.Snapshot, []tx.Upload, error) {
+	v := db.vfs
+	at := plan.Attempt{Token: a.token, Time: engine.CommitTime(head.Time), Writer: v.Env.Cfg.WriterID}
+	// A branch's records carry its lineage, which version 1 cannot.
+	pageLevel := v.Env.Cfg.FormatVersion >= 2 || len(head.Lineage) > 0
+	rec, ckpt, version := planReplacement(db.Key, head, a, blocks, at, pageLevel, v.Env.SegmentShift())
+	next := replacementSnapshot(rec, blocks)
+	next.CheckpointVersion = version
+	uploads := []tx.Upload{ckpt}
+	var err error
+	if pageLevel {
+		if uploads, err = db.withReplacementInner(ctx, a, next, head, uploads); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if version >= 3 {
+		if next, err = db.OverOwnCheckpoint(next, uploads, ckpt.Name); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return rec, next, uploads, nil
 }
 
 // blocksElsewhere returns an error if a block of blocks that the attempt

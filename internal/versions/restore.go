@@ -78,7 +78,7 @@ func (db *database) copyBlocks(ctx context.Context, a *replacement, target *form
 	g.SetLimit(db.Env.Cfg.Concurrency)
 	for _, idx := range need {
 		g.Go(func() error {
-			data, err := db.fetchBlock(gctx, target, idx)
+			data, err := db.ReadBlockForStream(gctx, target, idx)
 			if err != nil {
 				return db.CollectedWhileRead(target, err)
 			}

@@ -58,7 +58,7 @@ func (v *Ops) serialize(ctx context.Context, key string, version func(context.Co
 func (db *database) blocksOf(ctx context.Context, s *format.Snapshot) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		fetch := func(ctx context.Context, i int) ([]byte, error) {
-			return db.fetchBlock(ctx, s, int64(i))
+			return db.ReadBlockForStream(ctx, s, int64(i))
 		}
 		first := true
 		for data, err := range Ordered(ctx, db.vfs.Env.Cfg.ReadAhead, int(s.Blocks.Len()), fetch) {
@@ -286,24 +286,4 @@ func checkHeader(b []byte) (int64, error) {
 		b[18], b[19] = 1, 1
 	}
 	return ps, nil
-}
-
-// fetchBlock is readBlock for whole-database streams: a block fetched is
-// not kept in the cache (where it would only evict what transactions
-// need), and the result is the caller's own: a block found in the cache
-// is copied, since streams hand their blocks on to code that may modify
-// them (the copy costs far less than the request it saves).
-func (db *database) fetchBlock(ctx context.Context, s *format.Snapshot, idx int64) ([]byte, error) {
-	pin, err := db.Locate(ctx, s, idx)
-	defer pin.Release()
-	if err != nil {
-		return nil, err
-	}
-	if name, ok := s.BlockID(db.Key, idx); ok {
-		if data, ok := db.Cache().Get(name); ok {
-			db.Env.Counts.Hits.Add(1)
-			return bytes.Clone(data), nil
-		}
-	}
-	return db.ReadBlockUncached(ctx, s, idx)
 }
