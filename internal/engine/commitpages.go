@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -111,11 +112,13 @@ func (t *Txn) planPages(ctx context.Context, s *format.Snapshot, a plan.Attempt)
 		}
 	}
 	// Cached before the create: if the commit loses, no map names them.
+	// A pending block is cached as a copy: a rebase after a lost race
+	// writes other commits' pages into the transaction's own.
 	db.Cache().Add(format.OverlayRecordID(db.Key, p.Rec.N, p.Rec.Token), p.Encoded)
 	for idx, ov := range p.Next.Overlays {
 		if buf, ok := t.Pending[idx]; ok && len(ov.Recs) > 0 && ov.Recs[len(ov.Recs)-1].N == p.Rec.N {
 			if data := buf[:format.BlockLen(idx, s.BlockSize, p.Rec.FileSize)]; format.Checksum(data) == ov.CRC {
-				db.Cache().Add(format.OverlaidID(db.Key, p.Next.Lineage, p.Next.Entry(idx)), data)
+				db.Cache().Add(format.OverlaidID(db.Key, p.Next.Lineage, p.Next.Entry(idx)), bytes.Clone(data))
 			}
 		}
 	}
