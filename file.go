@@ -73,6 +73,8 @@ func (f *file) view() *format.Snapshot {
 	return head
 }
 
+// Close implements [vfs.File]: it drops the connection's locks and its
+// read-ahead, and releases its hold on the database's shared state.
 func (f *file) Close() error {
 	if f.db == nil {
 		return nil
@@ -84,6 +86,9 @@ func (f *file) Close() error {
 	return nil
 }
 
+// ReadAt implements [vfs.File]: it serves the bytes at off of the
+// snapshot the connection reads (its pending writes over it, in a write
+// transaction), from the cache or S3, and notes the read for read-ahead.
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	s := f.view()
 	if size := f.Writes.Size(s.Size); len(b) > 0 && off < size && !f.InnerPageRead(s, off, len(b)) {
@@ -99,6 +104,9 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 	return n, err
 }
 
+// WriteAt implements [vfs.File]: the bytes go to the connection's write
+// transaction, in memory (or uploaded early past Options.WriteBuffer)
+// until the commit publishes them.
 func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	if f.readOnly {
 		return 0, sqlite3.READONLY
@@ -113,6 +121,8 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// Truncate implements [vfs.File]: the write transaction's file becomes
+// size bytes long.
 func (f *file) Truncate(size int64) error {
 	if f.readOnly {
 		return sqlite3.READONLY
@@ -123,6 +133,8 @@ func (f *file) Truncate(size int64) error {
 	return nil
 }
 
+// Size implements [vfs.File]: the size of the file the connection sees,
+// its pending writes included.
 func (f *file) Size() (int64, error) {
 	return f.Writes.Size(f.view().Size), nil
 }
@@ -186,6 +198,11 @@ func (f *file) keepCause() error {
 	return vfs.SystemError(f.Cause, sqlite3.ErrorCode(0)) // SQLITE_OK
 }
 
+// Lock implements [vfs.File]. SHARED pins a snapshot: the newest commit,
+// checked with one request unless staleness= allows an older one, or the
+// version commit= or asof= names. RESERVED and above make the connection
+// its database's writer in this process (Txn.TakeWriteLock); other
+// processes are not locked out, and the commit settles any race.
 func (f *file) Lock(lock vfs.LockLevel) error {
 	if f.lock >= lock {
 		return nil
@@ -231,6 +248,9 @@ func (f *file) Lock(lock vfs.LockLevel) error {
 	return nil
 }
 
+// Unlock implements [vfs.File]: below RESERVED the connection stops being
+// the writer and drops what it has not committed; at NONE it lets go of
+// its snapshot.
 func (f *file) Unlock(lock vfs.LockLevel) error {
 	if f.lock <= lock {
 		return f.keepCause()
@@ -250,6 +270,8 @@ func (f *file) Unlock(lock vfs.LockLevel) error {
 	return f.keepCause()
 }
 
+// CheckReservedLock implements [vfs.File]: whether a connection of this
+// process is its database's writer.
 func (f *file) CheckReservedLock() (bool, error) {
 	if f.lock >= vfs.LOCK_RESERVED {
 		return true, nil
@@ -257,11 +279,17 @@ func (f *file) CheckReservedLock() (bool, error) {
 	return f.db.HasWriter(), nil
 }
 
+// LockState implements [vfs.FileLockState].
 func (f *file) LockState() vfs.LockLevel { return f.lock }
 
 // SectorSize returns 0 (the default), so SQLite picks its own page size.
 func (f *file) SectorSize() int { return 0 }
 
+// DeviceCharacteristics implements [vfs.File]: writes are buffered and
+// published whole, so SQLite may batch a transaction's writes
+// (IOCAP_BATCH_ATOMIC), except in a database whose header is encrypted:
+// without batches SQLite bumps the change counter in page 1 itself, which
+// the VFS cannot do inside ciphertext (Txn.Encrypted).
 func (f *file) DeviceCharacteristics() vfs.DeviceCharacteristic {
 	caps := vfs.IOCAP_SAFE_APPEND |
 		vfs.IOCAP_SEQUENTIAL |

@@ -16,6 +16,7 @@ import (
 // usageError is a bad command line; its message names the fix.
 type usageError struct{ msg string }
 
+// Error implements error.
 func (e *usageError) Error() string { return "s3vfs: " + e.msg }
 
 // usagef returns a *usageError.

@@ -22,6 +22,7 @@ import (
 // durationFlag is a flag.Value for a duration of at least one second.
 type durationFlag struct{ d *time.Duration }
 
+// String implements [fmt.Stringer].
 func (f durationFlag) String() string {
 	if f.d == nil || *f.d == 0 {
 		return ""
@@ -29,6 +30,7 @@ func (f durationFlag) String() string {
 	return f.d.String()
 }
 
+// Set implements [flag.Value].
 func (f durationFlag) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < time.Second {

@@ -71,6 +71,7 @@ func registerJSON(fs *flag.FlagSet) *bool {
 // jsonFormat is the --format of a command whose output is text or JSON.
 type jsonFormat struct{ json *bool }
 
+// String implements [fmt.Stringer].
 func (f jsonFormat) String() string {
 	if f.json != nil && *f.json {
 		return formatJSON
@@ -78,6 +79,7 @@ func (f jsonFormat) String() string {
 	return ""
 }
 
+// Set implements [flag.Value].
 func (f jsonFormat) Set(s string) error {
 	switch s {
 	case formatJSON:
@@ -99,9 +101,13 @@ func registerJSONFormat(fs *flag.FlagSet, format *string) {
 // jsonSwitch is the --json of a command with --format.
 type jsonSwitch struct{ format *string }
 
-func (f jsonSwitch) String() string   { return "" }
+// String implements [fmt.Stringer].
+func (f jsonSwitch) String() string { return "" }
+
+// IsBoolFlag lets the flag stand without a value.
 func (f jsonSwitch) IsBoolFlag() bool { return true }
 
+// Set implements [flag.Value].
 func (f jsonSwitch) Set(s string) error {
 	on, err := strconv.ParseBool(s)
 	if err != nil {

@@ -84,6 +84,7 @@ type readResult struct {
 	err error
 }
 
+// Read implements [io.Reader].
 func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err

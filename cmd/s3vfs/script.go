@@ -56,7 +56,10 @@ type busyError struct {
 	retried bool   // it was its own transaction, and was run busyTries times
 }
 
+// Error implements error.
 func (e *busyError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *busyError) Unwrap() error { return e.err }
 
 // describe returns the line that explains e for database t.

@@ -14,6 +14,7 @@ type target struct {
 	key    string
 }
 
+// String implements [fmt.Stringer].
 func (t target) String() string { return "s3://" + t.bucket + "/" + t.key }
 
 // parseTarget parses an s3://BUCKET/KEY argument. As with the aws command,

@@ -221,22 +221,26 @@ type endWriter struct {
 
 func (w *endWriter) ended() { w.once.Do(w.end) }
 
+// WriteHeader implements [http.ResponseWriter].
 func (w *endWriter) WriteHeader(code int) {
 	w.ended()
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write implements [http.ResponseWriter].
 func (w *endWriter) Write(b []byte) (int, error) {
 	w.ended()
 	return w.ResponseWriter.Write(b)
 }
 
+// Flush implements [http.Flusher].
 func (w *endWriter) Flush() {
 	if fl, ok := w.ResponseWriter.(http.Flusher); ok {
 		fl.Flush()
 	}
 }
 
+// Hijack implements [http.Hijacker].
 func (w *endWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.ended()
 	hj, ok := w.ResponseWriter.(http.Hijacker)

@@ -102,6 +102,7 @@ type attemptClient struct {
 	timeout time.Duration
 }
 
+// Do implements the SDK's HTTP client.
 func (c attemptClient) Do(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), c.timeout)
 	resp, err := c.next.Do(req.WithContext(ctx))
@@ -119,6 +120,7 @@ type cancelBody struct {
 	cancel context.CancelFunc
 }
 
+// Close implements [io.Closer].
 func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
@@ -156,14 +158,20 @@ type readBody struct {
 	data []byte
 }
 
+// Close implements [io.Closer].
 func (*readBody) Close() error { return nil }
 
 // bodyError is a response body that could not be read in full; the SDK
 // retries it.
 type bodyError struct{ err error }
 
-func (e *bodyError) Error() string        { return "reading response body: " + e.err.Error() }
-func (e *bodyError) Unwrap() error        { return e.err }
+// Error implements error.
+func (e *bodyError) Error() string { return "reading response body: " + e.err.Error() }
+
+// Unwrap returns the cause, for errors.Is and errors.As.
+func (e *bodyError) Unwrap() error { return e.err }
+
+// RetryableError tells the SDK's retryer to try again.
 func (e *bodyError) RetryableError() bool { return true }
 
 // readAll reads a body of size bytes (-1: unknown) in full. A body of

@@ -227,7 +227,10 @@ type removeError struct {
 	err error
 }
 
+// Error implements error.
 func (e *removeError) Error() string { return e.key + ": " + e.err.Error() }
+
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *removeError) Unwrap() error { return e.err }
 
 // wrap names the operation, bucket and key of an error the Objects
@@ -273,12 +276,15 @@ type classified struct {
 	detail string
 }
 
+// Error implements error.
 func (c *classified) Error() string {
 	if c.detail != "" {
 		return c.kind.Error() + " (" + c.detail + ")"
 	}
 	return c.kind.Error() + ": " + c.err.Error()
 }
+
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (c *classified) Unwrap() []error { return []error{c.kind, c.err} }
 
 // WithKind returns err classified as kind, one of the sentinels above: it

@@ -253,6 +253,7 @@ type progressReader struct {
 	progress func(done, total int64)
 }
 
+// Read implements [io.Reader].
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.done += int64(n)

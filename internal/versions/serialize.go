@@ -101,6 +101,7 @@ type serialReader struct {
 	err  error
 }
 
+// Read implements [io.Reader].
 func (r *serialReader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
 		if r.err != nil {
@@ -121,6 +122,7 @@ func (r *serialReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close implements [io.Closer].
 func (r *serialReader) Close() error {
 	r.stop()
 	if r.err == nil {
