@@ -17,7 +17,7 @@ import (
 // the rules, the state and the outcome) and what committing it needs from
 // the process. A connection (the root's file) holds one, which reads while
 // Idle and writes from Running on; group commit publishes a batch of
-// queued transactions as one Txn of their merged values (groupcommit.go).
+// queued transactions as one Txn of their merged values (batch.go).
 // The commit path (commit.go, commitpages.go, rebase.go, spill.go) takes
 // a Txn, never a connection.
 type Txn struct {
@@ -49,7 +49,7 @@ type Txn struct {
 
 	// absorb, set on the Txn that publishes a batch of queued
 	// transactions, takes the transactions queued behind the batch into
-	// it each time it is rebased (groupcommit.go, absorbQueued).
+	// it each time it is rebased (batch.go, absorbQueued).
 	absorb func(ctx context.Context, head *format.Snapshot) error
 
 	// header remembers whether the block 0 object ref holds a plain SQLite
